@@ -1,0 +1,132 @@
+"""Cron for durable functions on Celery beat, with a time zone per entry and one run per tick.
+
+Beat evaluates each function's cron trigger with croniter in the trigger's own time zone (so DST
+is right), and dispatches the tick itself as an event whose id is the function id plus the cron
+slot. Two beat processes produce the same id for the same slot, and event deduplication keeps one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from celery.beat import PersistentScheduler, ScheduleEntry
+from celery.schedules import BaseSchedule, schedstate
+from croniter import croniter
+
+from joelclaw import keys
+from joelclaw.events.model import Event
+
+if TYPE_CHECKING:
+    from joelclaw.bus.functions import Function
+    from joelclaw.events.store import SendResult
+    from joelclaw.runtime import Runtime
+
+log = logging.getLogger("joelclaw.cron")
+CRON_TASK = "joelclaw.cron"
+TICK_EVENT = "joelclaw/cron.tick"
+
+
+class CronSchedule(BaseSchedule):
+    """A cron expression evaluated in its own time zone."""
+
+    def __init__(self, expression: str, timezone: str = "UTC", app: Any = None):
+        super().__init__(app=app)
+        self.expression, self.timezone = expression, timezone
+        self.tz = ZoneInfo(timezone)
+
+    def next_after(self, moment: datetime) -> datetime:
+        return croniter(self.expression, moment.astimezone(self.tz)).get_next(datetime)
+
+    def slot_at(self, moment: datetime) -> datetime:
+        """The most recent cron time at or before `moment`."""
+        start = moment.astimezone(self.tz) + timedelta(milliseconds=1)
+        return croniter(self.expression, start).get_prev(datetime)
+
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
+        return self.next_after(_aware(last_run_at)) - datetime.now(UTC)
+
+    def is_due(self, last_run_at: datetime) -> schedstate:
+        now = datetime.now(UTC)
+        due = now >= self.next_after(_aware(last_run_at))
+        upcoming = self.next_after(now) if due else self.next_after(_aware(last_run_at))
+        return schedstate(due, max(0.5, min(60.0, (upcoming - now).total_seconds())))
+
+    def __repr__(self) -> str:
+        return f"<cron {self.expression} {self.timezone}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.expression, self.timezone))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def beat_schedule_for(rt: Runtime) -> dict[str, dict[str, Any]]:
+    """Celery beat entries for every cron trigger (plus any extra entries in beat_schedule.py)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for fn in rt.registry:
+        for index, trig in enumerate(fn.crons):
+            name = fn.id if index == 0 else f"{fn.id}#{index}"
+            entries[name] = {
+                "task": CRON_TASK,
+                "schedule": CronSchedule(trig.cron or "", trig.timezone),
+                "args": [fn.id, trig.cron, trig.timezone],
+                "options": {"queue": fn.queue},
+            }
+    try:
+        import beat_schedule
+    except ImportError:
+        return entries
+    entries.update(beat_schedule.extra_entries(rt))
+    return entries
+
+
+def dispatch_tick(rt: Runtime, fn: Function, slot: datetime, cron: str, tz: str) -> SendResult:
+    """Start the run for one cron slot; the slot-derived id makes a second beat a no-op."""
+    stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    event = Event(name=TICK_EVENT, id=f"cron-{fn.id}-{stamp}",
+                  data={"function_id": fn.id, "cron": cron, "timezone": tz,
+                        "slot": slot.isoformat()})
+    return rt.send([event], only=fn, trigger="cron")[0]
+
+
+class DedupScheduler(PersistentScheduler):
+    """Beat that dispatches cron ticks itself, deduplicated by slot, and reports it is alive."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        app = kwargs.get("app") or args[0]
+        rt: Runtime = app.joelclaw
+        kwargs.setdefault("schedule_filename", str(rt.settings.home_dir / "beat-schedule"))
+        rt.settings.home_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(*args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        rt: Runtime = self.app.joelclaw
+        try:
+            rt.redis.set(keys.BEAT_TICK, time.time())
+        except Exception:
+            log.warning("beat could not record its tick")
+        return min(super().tick(*args, **kwargs), 30.0)
+
+    def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
+        if entry.task != CRON_TASK:
+            return super().apply_entry(entry, producer=producer)
+        rt: Runtime = self.app.joelclaw
+        fn_id, cron, tz = entry.args
+        fn = rt.function(fn_id)
+        if fn is None:
+            log.error("cron entry %s names unknown function %s", entry.name, fn_id)
+            return None
+        slot = entry.schedule.slot_at(datetime.now(UTC))
+        try:
+            result = dispatch_tick(rt, fn, slot, cron, tz)
+        except Exception:
+            log.exception("cron tick for %s failed", fn_id)
+            return None
+        log.info("cron %s slot %s: %s %s", fn_id, slot.isoformat(), result.status, result.runs)
+        return None

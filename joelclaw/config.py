@@ -1,0 +1,164 @@
+"""One typed settings object, read from `JOELCLAW_*` variables (and `.env`) and validated at start.
+
+A bad value stops the process with a message naming the variable, so a typo in a deployment is
+found at boot rather than at the first webhook.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from joelclaw.errors import ConfigError
+
+PREFIX = "JOELCLAW_"
+
+# The function modules shipped with joelclaw; users append their own with JOELCLAW_FUNCTION_MODULES.
+BUILTIN_FUNCTION_MODULES = ("tasks.system",)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Defaults give a working single-machine system."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    home: Path = Path("~/.joelclaw")
+    redis_url: str | None = None
+    broker_url: str | None = None
+    api_token: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(3111, ge=1, le=65535)
+    web_workers: int = Field(2, ge=1, le=64)
+    flower_address: str = "127.0.0.1"
+    flower_port: int = Field(5555, ge=1, le=65535)
+    flower_user: str | None = None
+    flower_password: str | None = None
+    worker_concurrency: int = Field(2, ge=1, le=256)
+    function_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    timezone: str = "UTC"
+
+    visibility_timeout: int = Field(43200, ge=1)
+    run_lease_seconds: float = Field(20.0, gt=0)
+    run_retention_days: float = Field(7.0, gt=0)
+    event_log_cap: int = Field(10000, ge=100)
+    scheduler_poll_seconds: float = Field(0.5, gt=0)
+    default_retries: int = Field(3, ge=0, le=20)
+    retry_base_seconds: float = Field(2.0, gt=0)
+    retry_max_seconds: float = Field(600.0, gt=0)
+
+    telegram_token: str | None = None
+    telegram_owner_id: int | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = None
+    github_webhook_secret: str | None = None
+    todoist_client_secret: str | None = None
+    todoist_token: str | None = None
+    todoist_api_url: str = "https://api.todoist.com/api/v1"
+    front_webhook_secret: str | None = None
+    front_token: str | None = None
+    front_api_url: str = "https://api2.frontapp.com"
+    vercel_webhook_secret: str | None = None
+    typesense_url: str | None = None
+    typesense_api_key: str | None = None
+    llm_api_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+
+    @field_validator("function_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://", "amqps://")
+        if not value.startswith(schemes):
+            raise ValueError(f"expected a URL starting with one of {', '.join(schemes)}")
+        return value
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def all_function_modules(self) -> list[str]:
+        extra = [m for m in self.function_modules if m not in BUILTIN_FUNCTION_MODULES]
+        return [*BUILTIN_FUNCTION_MODULES, *extra]
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker defaults to the Redis server that also holds run state."""
+        return self.broker_url or self.require_redis_url()
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise ConfigError(
+                "no Redis configured: set JOELCLAW_REDIS_URL, or run `joelclaw up`, which starts "
+                "an embedded Redis and passes its URL to every process"
+            )
+        return self.redis_url
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return self.model_copy(update=changes)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; raise ConfigError naming the bad variable."""
+    _warn_unknown_variables()
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        variable = PREFIX + field.upper()
+        value = os.environ.get(variable)
+        shown = f" (got {value!r})" if value is not None and "token" not in field else ""
+        lines.append(f"{variable}{shown}: {error['msg']}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def _warn_unknown_variables() -> None:
+    import warnings
+
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    for variable in os.environ:
+        if variable.startswith(PREFIX) and variable not in known:
+            guess = difflib.get_close_matches(variable, known, n=1)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            warnings.warn(f"unknown setting {variable}{hint}", stacklevel=3)

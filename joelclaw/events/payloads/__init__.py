@@ -1,0 +1,43 @@
+"""Payload models of the events webhooks emit, by event name, and a builder that enforces them.
+
+`joelclaw.events.schemas` merges PAYLOAD_MODELS into its registry, so an event a provider emits
+is validated by the same model at send time as when the provider built it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from joelclaw.events.payloads import front, github, telegram, todoist, vercel
+
+PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+    **github.MODELS,
+    **todoist.MODELS,
+    **front.MODELS,
+    **vercel.MODELS,
+    **telegram.MODELS,
+}
+
+
+def build_payload(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON data for event `name`, checked by its model; ValueError says which field is wrong.
+
+    Providers build data through this, so a provider payload missing a required field becomes a
+    clear 400 instead of an event that would later fail at send time.
+    """
+    model = PAYLOAD_MODELS.get(name)
+    if model is None:
+        return fields
+    try:
+        return model.model_validate(fields).model_dump(mode="json")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"malformed payload for {name}: {problems}") from None
+
+
+__all__ = ["PAYLOAD_MODELS", "build_payload"]

@@ -1,0 +1,147 @@
+"""Functions used by the integration tests. Each counts its step executions in Redis
+(`jc:test:count:<run>:<step>`), so tests can prove that a completed step never runs twice."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from joelclaw.bus.executor import Context
+from joelclaw.bus.functions import function, trigger
+from joelclaw.errors import NonRetriable, RetryAfter
+
+
+def count(ctx: Context, name: str) -> int:
+    return int(ctx.runtime.redis.incr(f"jc:test:count:{ctx.run_id}:{name}"))
+
+
+def hold(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@function("t-steps", trigger="test/steps", retries=3)
+def steps(ctx: Context) -> dict:
+    """Three steps; the second holds for `data.hold` seconds (for kill tests)."""
+    a = ctx.step.run("one", lambda: count(ctx, "one"))
+    b = ctx.step.run("two", lambda: (count(ctx, "two"), os.getpid(),
+                                     hold(ctx.event.data.get("hold", 0)))[:2])
+    c = ctx.step.run("three", lambda: count(ctx, "three"))
+    return {"one": a, "two": b[0], "pid": b[1], "three": c}
+
+
+@function("t-flaky", trigger="test/flaky", retries=3)
+def flaky(ctx: Context) -> str:
+    ctx.step.run("before", lambda: count(ctx, "before"))
+
+    def sometimes() -> str:
+        if count(ctx, "flaky") <= ctx.event.data.get("failures", 2):
+            raise RuntimeError("not yet")
+        return "ok"
+
+    result = ctx.step.run("flaky", sometimes)
+    ctx.step.run("after", lambda: count(ctx, "after"))
+    return result
+
+
+@function("t-sleep", trigger="test/sleep")
+def sleeper(ctx: Context) -> dict:
+    ctx.step.run("before", lambda: count(ctx, "before"))
+    ctx.step.sleep("nap", ctx.event.data.get("seconds", 1))
+    after = ctx.step.run("after", lambda: count(ctx, "after"))
+    return {"after": after}
+
+
+@function("t-wait", trigger="test/wait")
+def waiter(ctx: Context) -> dict:
+    ctx.step.run("before", lambda: count(ctx, "before"))
+    got = ctx.step.wait_for_event("reply", "test/reply", timeout=ctx.event.data.get("timeout", 5),
+                                  match="data.key")
+    return {"got": got["data"] if got else None}
+
+
+@function("t-wait-if", trigger="test/wait-if")
+def waiter_if(ctx: Context) -> dict:
+    got = ctx.step.wait_for_event("reply", "test/reply", timeout=10,
+                                  if_="async.data.n > event.data.min")
+    return {"got": got["data"] if got else None}
+
+
+@function("t-send", trigger="test/send")
+def sender(ctx: Context) -> list:
+    sent = ctx.step.send_event("emit", [{"name": "test/emitted", "data": {"i": 1}},
+                                        {"name": "test/emitted", "data": {"i": 2}}])
+    if count(ctx, "send-attempt") == 1 and ctx.event.data.get("fail_after_send"):
+        raise RuntimeError("fail after sending; the retry must not send again")
+    return [s["id"] for s in sent]
+
+
+@function("t-child", trigger="test/child-direct")
+def child(ctx: Context) -> dict:
+    if ctx.event.data.get("fail"):
+        raise NonRetriable("child refuses")
+    return {"doubled": ctx.event.data["n"] * 2}
+
+
+@function("t-invoke", trigger="test/invoke")
+def invoker(ctx: Context) -> dict:
+    result = ctx.step.invoke("call-child", "t-child", {"n": ctx.event.data["n"],
+                                                       "fail": ctx.event.data.get("fail", False)})
+    return {"child": result}
+
+
+@function("t-parallel", trigger="test/parallel", retries=0)
+def parallel(ctx: Context) -> list:
+    fail_index = ctx.event.data.get("fail_index")
+
+    def member(i: int):
+        def call() -> int:
+            count(ctx, f"member-{i}")
+            if i == fail_index:
+                raise ValueError(f"member {i} broke")
+            return i * 10
+        return call
+
+    results = ctx.step.parallel("fan", [member(i) for i in range(3)])
+    ctx.step.run("after", lambda: count(ctx, "after"))
+    return results
+
+
+@function("t-nonretriable", trigger="test/nonretriable", retries=5)
+def nonretriable(ctx: Context) -> None:
+    def boom() -> None:
+        count(ctx, "boom")
+        raise NonRetriable("bad input, do not retry")
+    ctx.step.run("boom", boom)
+
+
+def _record_failure(ctx: Context) -> str:
+    ctx.runtime.redis.set(f"jc:test:failure:{ctx.event.data['run_id']}", ctx.event.data["error"]
+                          ["message"])
+    return "handled"
+
+
+@function("t-retry-after", trigger="test/retry-after", retries=1,
+          on_failure=_record_failure)
+def retry_after(ctx: Context) -> None:
+    def call() -> None:
+        n = count(ctx, "call")
+        ctx.runtime.redis.rpush(f"jc:test:times:{ctx.run_id}", time.time())
+        if n == 1:
+            raise RetryAfter(1.5)
+        raise RuntimeError("still broken")
+    ctx.step.run("call", call)
+
+
+@function("t-long-step", trigger="test/long-step")
+def long_step(ctx: Context) -> int:
+    return ctx.step.run("long", lambda: (count(ctx, "long"), hold(ctx.event.data["hold"]))[0])
+
+
+@function("t-glob", trigger="globtest/*")
+def globbed(ctx: Context) -> str:
+    return ctx.event.name
+
+
+@function("t-filtered", trigger=trigger("test/filtered", if_="event.data.amount > 100"))
+def filtered(ctx: Context) -> str:
+    return "big"
