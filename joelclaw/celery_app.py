@@ -20,6 +20,7 @@ from joelclaw.bus.functions import DEFAULT_QUEUE, Function
 from joelclaw.bus.scheduler import DEFAULT_PRIORITY, Sweeper
 
 if TYPE_CHECKING:
+    from joelclaw.config import Settings
     from joelclaw.runtime import Runtime
 
 GATEWAY_QUEUE = "gateway"
@@ -44,12 +45,7 @@ def make_celery(rt: Runtime) -> Celery:
         task_queues=[Queue(q, queue_arguments={"x-max-priority": 10} if amqp else None)
                      for q in queues],
         task_create_missing_queues=True,
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout,
-            "priority_steps": list(range(10)),
-            "sep": ":",
-            "queue_order_strategy": "priority",
-        },
+        broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,
@@ -66,6 +62,19 @@ def make_celery(rt: Runtime) -> Celery:
 
     app.conf.beat_schedule = beat_schedule_for(rt)
     return app
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        "priority_steps": list(range(10)),
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
+    if settings.unacked_restore_seconds:
+        options["unacked_restore_interval"] = settings.unacked_restore_seconds
+        options["unacked_restore_throttle"] = 1
+    return options
 
 
 def _register(app: Celery, rt: Runtime, fn: Function) -> None:

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
 
     visibility_timeout: int = Field(43200, ge=1)
+    unacked_restore_seconds: int | None = Field(None, ge=1)
     run_lease_seconds: float = Field(20.0, gt=0)
     run_retention_days: float = Field(7.0, gt=0)
     event_log_cap: int = Field(10000, ge=100)

@@ -7,7 +7,7 @@ import os
 import time
 
 from joelclaw.bus.executor import Context
-from joelclaw.bus.functions import function, trigger
+from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
 
 
@@ -53,7 +53,7 @@ def sleeper(ctx: Context) -> dict:
 
 @function("t-wait", trigger="test/wait")
 def waiter(ctx: Context) -> dict:
-    ctx.step.run("before", lambda: count(ctx, "before"))
+    ctx.step.run("before", lambda: (count(ctx, "before"), hold(ctx.event.data.get("hold", 0))))
     got = ctx.step.wait_for_event("reply", "test/reply", timeout=ctx.event.data.get("timeout", 5),
                                   match="data.key")
     return {"got": got["data"] if got else None}
@@ -145,3 +145,9 @@ def globbed(ctx: Context) -> str:
 @function("t-filtered", trigger=trigger("test/filtered", if_="event.data.amount > 100"))
 def filtered(ctx: Context) -> str:
     return "big"
+
+
+@function("t-cron", triggers=[cron("* * * * * */2")])
+def every_two_seconds(ctx: Context) -> str:
+    """Cron with a seconds field, so the two-beat test needs only a few seconds."""
+    return ctx.event.data["slot"]

@@ -1,0 +1,338 @@
+"""One way to talk HTTP to every service: a client factory, a retry loop and a typed error tree.
+
+    IntegrationError            a call to an external service failed; the message names the service
+    ├── TransportError          no usable answer: connect failure, timeout, broken connection
+    └── HTTPStatusError         the service answered with an error status (carries status, body)
+        ├── RateLimited         429: slow down (carries retry_after seconds when the service said)
+        ├── AuthError           401 / 403: the credential is wrong or lacks the right
+        └── NotFound            404
+
+Retried: connect failures, 5xx and 429, up to `max_attempts`, waiting `Retry-After` when the
+service sends one and capped exponential backoff with jitter otherwise. A read timeout or broken
+connection on a non-idempotent request is *not* retried: the service may already have acted, and
+a second POST could duplicate a message. Messages, reprs and log lines never carry credentials:
+secrets handed to `ApiClient` are scrubbed from error bodies and from httpx's own request log.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from joelclaw.errors import JoelclawError
+
+__all__ = [
+    "ApiClient",
+    "AuthError",
+    "HTTPStatusError",
+    "IntegrationError",
+    "NotFound",
+    "RateLimited",
+    "RetryPolicy",
+    "TransportError",
+    "backoff_delay",
+    "make_client",
+    "parse_retry_after",
+    "redact_in_logs",
+    "request_json",
+]
+
+USER_AGENT = "joelclaw/0.1 (+httpx)"
+BODY_KEEP = 2000  # bytes of an error body kept on the exception: enough to debug, bounded in logs
+SNIPPET = 200  # characters of the body shown in the one-line message
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+Sleep = Callable[[float], None]
+
+
+class IntegrationError(JoelclawError):
+    """A call to an external service failed."""
+
+    code = "INTEGRATION_ERROR"
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class TransportError(IntegrationError):
+    """The request got no usable answer (connect failure, timeout, dropped connection)."""
+
+    code = "INTEGRATION_TRANSPORT"
+
+
+class HTTPStatusError(IntegrationError):
+    """The service answered with a non-2xx status."""
+
+    code = "INTEGRATION_HTTP_STATUS"
+
+    def __init__(self, service: str, status: int, body: str = "", message: str | None = None):
+        self.status = status
+        self.body = body[:BODY_KEEP]
+        super().__init__(service, message or _status_line(status, body))
+
+
+class RateLimited(HTTPStatusError):
+    """429: the service asked us to slow down, for `retry_after` seconds when it said so."""
+
+    code = "INTEGRATION_RATE_LIMITED"
+
+    def __init__(
+        self,
+        service: str,
+        status: int,
+        body: str = "",
+        retry_after: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(service, status, body, message)
+
+
+class AuthError(HTTPStatusError):
+    """401/403: the credential is missing, wrong or lacks the right (retrying will not help)."""
+
+    code = "INTEGRATION_AUTH"
+
+
+class NotFound(HTTPStatusError):
+    """404: the resource (or API method) does not exist."""
+
+    code = "INTEGRATION_NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try. Defaults follow common bot practice: 3 attempts, 30 s cap, 10% jitter."""
+
+    max_attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    jitter: float = 0.1
+    # A Retry-After longer than this is not slept through: the caller gets RateLimited at once
+    # rather than a worker blocked for minutes.
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+
+
+def make_client(
+    base_url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """The one httpx client factory: shared timeout, user agent and (for tests) transport."""
+    return httpx.Client(
+        base_url=base_url,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        timeout=httpx.Timeout(timeout),
+        transport=transport,
+    )
+
+
+def backoff_delay(
+    policy: RetryPolicy, attempt: int, rng: Callable[[], float] = random.random
+) -> float:
+    """Capped exponential backoff with jitter: the wait after failed attempt `attempt` (1-based)."""
+    raw = policy.base_delay * (2 ** (attempt - 1))
+    return min(policy.max_delay, raw * (1 + policy.jitter * rng()))
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class ApiClient:
+    """An httpx client plus the retry loop and error mapping for one named service.
+
+    Subclasses adapt a provider's error format by overriding `retry_after` and `error_for`.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        service: str,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep = time.sleep,
+        secrets: Iterable[str] = (),
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.service = service
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng
+        self._secrets = tuple(s for s in secrets if s)
+        for secret in self._secrets:
+            redact_in_logs(secret)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(service={self.service!r}, base_url={self._base()!r})"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self, method: str, path: str, *, idempotent: bool | None = None, **kw: Any
+    ) -> httpx.Response:
+        """Send with retries; return the 2xx response or raise the typed error."""
+        safe = method.upper() in IDEMPOTENT if idempotent is None else idempotent
+        attempts = self.policy.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.client.request(method, path, **kw)
+            except httpx.TransportError as exc:
+                if attempt == attempts or not (safe or isinstance(exc, _UNSENT)):
+                    raise self._transport_error(exc) from None
+                self._sleep(backoff_delay(self.policy, attempt, self._rng))
+                continue
+            if response.is_success:
+                return response
+            wait = self._wait_before_retry(response, attempt)
+            if wait is None:
+                raise self.error_for(response)
+            self._sleep(wait)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def request_json(self, method: str, path: str, **kw: Any) -> Any:
+        """`request`, then the decoded JSON body (None for an empty body)."""
+        response = self.request(method, path, **kw)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise IntegrationError(
+                self.service, f"invalid JSON in HTTP {response.status_code} answer"
+            ) from None
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """How long the service asked us to wait (the Retry-After header by default)."""
+        return parse_retry_after(response.headers.get("Retry-After"))
+
+    def error_for(self, response: httpx.Response) -> IntegrationError:
+        """Map a failed response to the error tree."""
+        status, body = response.status_code, self.scrub(_text(response))
+        if status in (401, 403):
+            return AuthError(self.service, status, body)
+        if status == 404:
+            return NotFound(self.service, status, body)
+        if status == 429:
+            return RateLimited(self.service, status, body, self.retry_after(response))
+        return HTTPStatusError(self.service, status, body)
+
+    def scrub(self, text: str) -> str:
+        """Remove every known secret from text headed for a message, body or log."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _wait_before_retry(self, response: httpx.Response, attempt: int) -> float | None:
+        status = response.status_code
+        if attempt >= self.policy.max_attempts or not (status == 429 or status >= 500):
+            return None
+        asked = self.retry_after(response)
+        if asked is None:
+            return backoff_delay(self.policy, attempt, self._rng)
+        return asked if asked <= self.policy.max_retry_after else None
+
+    def _transport_error(self, exc: httpx.TransportError) -> TransportError:
+        detail = self.scrub(str(exc)).splitlines()[0] if str(exc) else ""
+        kind = type(exc).__name__
+        return TransportError(self.service, f"{kind}: {detail}" if detail else kind)
+
+    def _base(self) -> str:
+        return self.scrub(str(self.client.base_url))
+
+
+def request_json(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    max_attempts: int = 3,
+    service: str | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Sleep = time.sleep,
+    **kw: Any,
+) -> Any:
+    """One JSON call with the default error mapping; the service name defaults to the host."""
+    policy = replace(policy or RetryPolicy(), max_attempts=max_attempts)
+    name = service or client.base_url.host or "http"
+    return ApiClient(client, service=name, policy=policy, sleep=sleep).request_json(
+        method, path, **kw
+    )
+
+
+def _text(response: httpx.Response) -> str:
+    try:
+        return response.text[:BODY_KEEP]
+    except (UnicodeDecodeError, LookupError):
+        return response.content[:BODY_KEEP].decode("utf-8", "replace")
+
+
+def _status_line(status: int, body: str) -> str:
+    reason = httpx.codes.get_reason_phrase(status)
+    head = f"HTTP {status} {reason}".rstrip()
+    snippet = " ".join(body.split())[:SNIPPET]
+    return f"{head}: {snippet}" if snippet else head
+
+
+class _RedactFilter(logging.Filter):
+    """Scrubs secrets from httpx's request log: it prints full URLs; Telegram's hold the token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, ()
+        return True
+
+
+_redactor = _RedactFilter()
+_redactor_lock = threading.Lock()
+
+
+def redact_in_logs(secret: str) -> None:
+    """Never let `secret` reach httpx's request log line (it prints the full URL)."""
+    with _redactor_lock:
+        if not _redactor.secrets:
+            logging.getLogger("httpx").addFilter(_redactor)
+        _redactor.secrets.add(secret)

@@ -1,0 +1,88 @@
+"""Shared fixtures: a real Redis per session (the same launcher `joelclaw up` uses), a clean
+database per test, settings pointing at it, and a factory of real Celery worker processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from joelclaw.config import Settings
+from joelclaw.embedded import RedisServer
+from joelclaw.runtime import Runtime
+from tests.support import WorkerProcess
+
+TEST_MODULES = ["tests.functions"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_environment() -> Iterator[None]:
+    """The developer's own JOELCLAW_* variables must not leak into tests."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("JOELCLAW_")}
+    for name in saved:
+        del os.environ[name]
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+def make_settings(home: Path, redis_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "home": home, "redis_url": redis_url, "function_modules": TEST_MODULES,
+        "scheduler_poll_seconds": 0.1, "run_lease_seconds": 3.0, "retry_base_seconds": 0.2,
+        "retry_max_seconds": 2.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    return make_settings(tmp_path / "home", redis_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    return Runtime(settings)
+
+
+@pytest.fixture
+def worker_factory(
+    settings: Settings, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(*, queues: str = "joelclaw", concurrency: int = 2,
+              settings_override: Settings | None = None,
+              extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        index = len(started)
+        worker = WorkerProcess(settings_override or settings, tmp_path / f"worker{index}.log",
+                               name=f"w{index}", queues=queues, concurrency=concurrency,
+                               extra_env=extra_env)
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(worker_factory: Callable[..., WorkerProcess]) -> WorkerProcess:
+    return worker_factory()

@@ -1,0 +1,102 @@
+"""Test support: real servers and real worker processes, started and stopped by fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from joelclaw.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+             message: str = "condition") -> Any:
+    """Poll until `predicate()` is truthy; fail the test with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a child process needs to see exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        env[f"JOELCLAW_{name.upper()}"] = text
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """A real `celery worker` in its own process group, logging to a file."""
+
+    def __init__(self, settings: Settings, log_path: Path, *, name: str, queues: str,
+                 concurrency: int, extra_env: dict[str, str] | None = None):
+        self.log_path = log_path
+        command = [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "worker",
+                   "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h", "-l", "info",
+                   "--without-gossip", "--without-mingle"]
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env_for(settings, **(extra_env or {})),
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 40.0) -> WorkerProcess:
+        wait_for(lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
+                 timeout, message=f"worker ready (log {self.log_path})")
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+        return self
+
+    def children(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill_child(self, pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        """SIGKILL the main process and every pool process at once."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill_all()
+        else:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")

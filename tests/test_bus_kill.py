@@ -1,0 +1,94 @@
+"""Kill tests: a worker killed in the middle of a multi-step run loses no run and repeats no
+finished step, and the run resumes within 60 s (not after Celery's one-hour visibility timeout,
+which is when plain Celery on Redis would redeliver it)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from joelclaw import keys
+from joelclaw.events.model import Event
+from tests.support import wait_for
+from tests.test_bus_steps import counts, finished, start
+
+pytestmark = pytest.mark.timeout(150)
+RESUME_WITHIN = 60.0
+
+
+def holder_pid(runtime, run_id: str) -> int:
+    """The pid in the run's lease token is the process executing it."""
+    token = wait_for(lambda: runtime.redis.get(keys.lease(run_id)), 10, message="lease")
+    return int(token.decode().split(":")[1])
+
+
+def test_sigkill_of_a_pool_process_resumes_the_run(runtime, worker):
+    run_id = start(runtime, "test/steps", hold=4)
+    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    pid = holder_pid(runtime, run_id)
+    assert pid in [p.pid for p in worker.children()]
+    worker.kill_child(pid)
+    killed_at = time.monotonic()
+    run = finished(runtime, run_id, timeout=RESUME_WITHIN)
+    assert time.monotonic() - killed_at < RESUME_WITHIN
+    assert run.status == "completed"
+    # step one finished before the kill and is not repeated; step two had not finished
+    assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}
+
+
+def test_sigkill_of_the_whole_worker_resumes_on_a_new_worker(runtime, worker_factory):
+    first = worker_factory()
+    run_id = start(runtime, "test/steps", hold=4)
+    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    first.kill_all()
+    killed_at = time.monotonic()
+    assert runtime.runs.status(run_id) == "running"
+    worker_factory()
+    run = finished(runtime, run_id, timeout=RESUME_WITHIN)
+    assert time.monotonic() - killed_at < RESUME_WITHIN
+    assert run.status == "completed"
+    assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}
+
+
+def test_queued_runs_survive_a_worker_killed_with_them_prefetched(runtime, worker_factory):
+    first = worker_factory(concurrency=1)
+    ids = [start(runtime, "test/steps", hold=0.5) for _ in range(6)]
+    wait_for(lambda: any(counts(runtime, i).get("two") for i in ids), 15, message="started")
+    first.kill_all()
+    worker_factory(concurrency=2)
+    for run_id in ids:
+        run = finished(runtime, run_id, timeout=RESUME_WITHIN)
+        assert run.status == "completed"
+        assert counts(runtime, run_id)["one"] == 1 and counts(runtime, run_id)["three"] == 1
+
+
+def test_step_longer_than_the_visibility_timeout_runs_once_while_its_worker_lives(
+    runtime, settings, worker_factory
+):
+    # The broker re-delivers the running task after 2 s (restore scans every second); the
+    # duplicate finds the run leased by a live worker and does not start the step again.
+    short = settings.with_overrides(visibility_timeout=2, unacked_restore_seconds=1)
+    workers = [worker_factory(settings_override=short) for _ in range(2)]
+    run_id = runtime.send(Event(name="test/long-step", data={"hold": 7}))[0].runs[0]
+    run = finished(runtime, run_id, timeout=40)
+    assert run.status == "completed"
+    assert counts(runtime, run_id) == {"long": 1}
+    deliveries = sum(w.output().count("t-long-step[") for w in workers)
+    assert deliveries >= 3, "the broker should have redelivered the long task at least once"
+
+
+def test_a_lease_held_by_a_dead_worker_on_another_host_expires_and_the_run_resumes(
+    runtime, worker
+):
+    # Given a run whose lease belongs to a worker on another machine that died mid-run
+    run_id = runtime.send(Event(name="test/sleep", data={"seconds": 0}))[0].runs[0]
+    finished(runtime, run_id)
+    runtime.runs.update(run_id, status="running", ended_at=None)
+    runtime.redis.hdel(keys.run_memo(run_id), "after")
+    runtime.redis.set(keys.lease(run_id), "elsewhere:1:dead", px=2000)
+    runtime.redis.zadd(keys.LEASES, {run_id: time.time() + 2})
+    # When the lease expires, the sweeper wakes the run and it finishes its last step
+    run = finished(runtime, run_id, timeout=20)
+    assert run.status == "completed"
+    assert counts(runtime, run_id) == {"before": 1, "after": 2}
