@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -61,8 +62,10 @@ class WorkerProcess:
         )
 
     def wait_ready(self, timeout: float = 40.0) -> WorkerProcess:
-        wait_for(lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
-                 timeout, message=f"worker ready (log {self.log_path})")
+        def ready() -> bool:
+            return b" ready." in self.log_path.read_bytes() or self.process.poll() is not None
+
+        wait_for(ready, timeout, message=f"worker ready (log {self.log_path})")
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited: {self.log_path.read_text()[-3000:]}")
         return self
@@ -78,10 +81,8 @@ class WorkerProcess:
 
     def kill_all(self) -> None:
         """SIGKILL the main process and every pool process at once."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(10)
 
     def stop(self) -> None:
@@ -92,10 +93,8 @@ class WorkerProcess:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 self.kill_all()
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.log.close()
 
     def output(self) -> str:

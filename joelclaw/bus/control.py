@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def _run_and_function(rt: Runtime, run_id: str):  # type: ignore[no-untyped-def]
     run = rt.runs.get(run_id)
     if run is None:
-        raise NotFound(f"no run with id {run_id!r} (it may have expired after the retention period)")
+        raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
     fn = rt.function(run.function)
     if fn is None:
         raise JoelclawError(f"run {run_id} belongs to {run.function!r}, which is not loaded here")
