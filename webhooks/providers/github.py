@@ -30,7 +30,9 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
 
-def verify(raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None) -> bool:
+def verify(
+    raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
+) -> bool:
     """True only when the header equals `sha256=` + hex HMAC-SHA256(secret, raw)."""
     given = _lower(headers).get(SIGNATURE_HEADER)
     if not secret or not given:
@@ -139,6 +141,10 @@ def _commit(commit: Any) -> dict[str, Any] | None:
     }
 
 
+def _ref_name(ref: str, prefix: str) -> str | None:
+    return ref.removeprefix(prefix) if ref.startswith(prefix) else None
+
+
 def _push(payload: dict[str, Any]) -> dict[str, Any]:
     ref = payload.get("ref")
     ref_text = ref if isinstance(ref, str) else ""
@@ -146,8 +152,8 @@ def _push(payload: dict[str, Any]) -> dict[str, Any]:
     return {
         **_repo(payload),
         "ref": ref,
-        "branch": ref_text.removeprefix("refs/heads/") if ref_text.startswith("refs/heads/") else None,
-        "tag": ref_text.removeprefix("refs/tags/") if ref_text.startswith("refs/tags/") else None,
+        "branch": _ref_name(ref_text, "refs/heads/"),
+        "tag": _ref_name(ref_text, "refs/tags/"),
         "before": payload.get("before"),
         "after": payload.get("after"),
         "created": payload.get("created", False),

@@ -39,7 +39,9 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
 
-def verify(raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None) -> bool:
+def verify(
+    raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
+) -> bool:
     """True only when the header equals base64 HMAC-SHA256(client secret, raw body)."""
     given = _lower(headers).get(SIGNATURE_HEADER)
     if not secret or not given:

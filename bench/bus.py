@@ -1,0 +1,162 @@
+"""Bus benchmark: joelclaw durable functions vs plain Celery `apply_async`, same broker, same run.
+
+    python bench/bus.py [--events 10000] [--latency-samples 300] [--concurrency 2]
+
+Measures (a) event -> function start latency p50/p99 with an idle worker, (b) throughput of N
+events each running a one-step function, (c) the cost of a 10-step function; each next to the
+equivalent plain Celery task, and prints the ratios. Starts its own Redis and workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from joelclaw.config import Settings  # noqa: E402
+from joelclaw.embedded import RedisServer  # noqa: E402
+from joelclaw.events.model import Event  # noqa: E402
+from joelclaw.runtime import Runtime  # noqa: E402
+
+
+def start_worker(app: str, queue: str, concurrency: int, env: dict[str, str],
+                 log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-c",
+         str(concurrency), "-l", "warning", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "-n", f"{queue}@%h"],
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc
+
+
+def wait_idle_worker(client: redis.Redis, send: Callable[[int], None]) -> None:
+    """Send a probe until it runs, so the worker is warm before measuring."""
+    client.delete("bench:start", "bench:done")
+    send(-1)
+    deadline = time.time() + 60
+    while not client.hexists("bench:start", -1):
+        if time.time() > deadline:
+            raise SystemExit("worker did not start; see the logs in the temp dir")
+        time.sleep(0.05)
+
+
+def latency(client: redis.Redis, send: Callable[[int], None], samples: int) -> list[float]:
+    out = []
+    for i in range(samples):
+        client.delete("bench:start")
+        sent = time.time()
+        send(i)
+        while (raw := client.hget("bench:start", i)) is None:
+            time.sleep(0.0002)
+        out.append((float(raw) - sent) * 1000)
+    return out
+
+
+def throughput(client: redis.Redis, send: Callable[[int], None], count: int) -> float:
+    client.delete("bench:start", "bench:done")
+    began = time.perf_counter()
+    for i in range(count):
+        send(i)
+    while int(client.get("bench:done") or 0) < count:
+        time.sleep(0.01)
+    return count / (time.perf_counter() - began)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--ten-step-runs", type=int, default=1000)
+    parser.add_argument("--latency-samples", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-"))
+    server = RedisServer(tmp / "redis")
+    url = server.start()
+    settings = Settings(_env_file=None, home=tmp / "home", redis_url=url,
+                        function_modules=["bench.functions"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
+    env.update(JOELCLAW_REDIS_URL=url, JOELCLAW_HOME=str(tmp / "home"),
+               JOELCLAW_FUNCTION_MODULES="bench.functions", BENCH_REDIS_URL=url,
+               PYTHONPATH=str(ROOT))
+    rt = Runtime(settings)
+    client = redis.Redis.from_url(url)
+    os.environ["BENCH_REDIS_URL"] = url
+    from bench.plain_app import app as plain
+
+    procs = []
+    try:
+        results: dict[str, dict[str, float]] = {}
+        for label, app, queue in (("joelclaw", "joelclaw.worker", "joelclaw"),
+                                  ("plain", "bench.plain_app", "plain")):
+            proc = start_worker(app, queue, args.concurrency, env, tmp / f"{label}.log")
+            procs.append(proc)
+            if label == "joelclaw":
+                def one(i: int) -> None:
+                    rt.send(Event(name="bench/one", data={"i": i}))
+
+                def ten(i: int) -> None:
+                    rt.send(Event(name="bench/ten", data={"i": i}))
+            else:
+                def one(i: int) -> None:
+                    plain.send_task("plain.one", args=[i], queue="plain", priority=5)
+
+                def ten(i: int) -> None:
+                    plain.send_task("plain.ten", args=[i], queue="plain", priority=5)
+            wait_idle_worker(client, one)
+            lat = latency(client, one, args.latency_samples)
+            print(f"[{label}] latency done", file=sys.stderr)
+            rate = throughput(client, one, args.events)
+            print(f"[{label}] throughput done", file=sys.stderr)
+            ten_rate = throughput(client, ten, args.ten_step_runs)
+            results[label] = {"p50": statistics.median(lat), "p99": pct(lat, 0.99),
+                              "rate": rate, "ten_rate": ten_rate}
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+            client.flushall()
+        report(results, args)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        server.stop()
+
+
+def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    j, p = results["joelclaw"], results["plain"]
+    rows = [
+        ("event->start latency p50 (ms)", j["p50"], p["p50"], j["p50"] / p["p50"]),
+        ("event->start latency p99 (ms)", j["p99"], p["p99"], j["p99"] / p["p99"]),
+        (f"throughput, {args.events} one-step runs (/s)", j["rate"], p["rate"],
+         j["rate"] / p["rate"]),
+        (f"throughput, {args.ten_step_runs} ten-step runs (/s)", j["ten_rate"], p["ten_rate"],
+         j["ten_rate"] / p["ten_rate"]),
+    ]
+    print(f"\nworkers: concurrency {args.concurrency}, one Redis broker, same machine\n")
+    print(f"{'measure':<44}{'joelclaw':>12}{'plain celery':>14}{'ratio':>8}")
+    for name, a, b, ratio in rows:
+        print(f"{name:<44}{a:>12.2f}{b:>14.2f}{ratio:>8.2f}")
+    print("\ngoals: throughput ratio >= 0.5, p50 latency ratio <= 2.0")
+
+
+if __name__ == "__main__":
+    main()

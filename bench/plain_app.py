@@ -1,0 +1,41 @@
+"""The plain-Celery baseline: the same broker options joelclaw uses, tasks doing the same work
+without durable steps, events, leases or traces."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis
+from celery import Celery
+
+BROKER = os.environ["BENCH_REDIS_URL"]
+app = Celery("plain", broker=BROKER, set_as_current=False)
+app.conf.update(
+    task_serializer="json", accept_content=["json"], task_ignore_result=True,
+    task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+    task_default_queue="plain", task_default_priority=5,
+    broker_transport_options={"priority_steps": list(range(10)), "sep": ":",
+                              "queue_order_strategy": "priority"},
+    worker_hijack_root_logger=False,
+)
+_redis = redis.Redis.from_url(BROKER)
+
+
+def _mark(i: int) -> None:
+    pipe = _redis.pipeline(transaction=False)
+    pipe.hset("bench:start", i, time.time())
+    pipe.incr("bench:done")
+    pipe.execute()
+
+
+@app.task(name="plain.one")
+def one(i: int) -> None:
+    _mark(i)
+
+
+@app.task(name="plain.ten")
+def ten(i: int) -> None:
+    for _ in range(9):
+        _redis.hset("bench:scratch", i, 1)  # stands in for a step's result write
+    _mark(i)

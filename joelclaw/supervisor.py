@@ -1,0 +1,588 @@
+"""`joelclaw up`: one foreground process that runs web, worker, gateway, beat and flower.
+
+Why our own supervisor rather than honcho or foreman: it also owns the embedded Redis (started
+first, stopped last, so workers can finish and acknowledge their tasks), restarts what dies with
+backoff, and shuts Celery down warm. Every child runs in its own session, so a terminal Ctrl-C
+reaches only this process; Celery would otherwise see that SIGINT too, and a second Ctrl-C would
+turn its warm shutdown into a cold one behind our back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import IO, TextIO
+
+import redis
+
+from joelclaw.config import Settings, load_settings
+from joelclaw.embedded import RedisServer, warn_if_evicting
+from joelclaw.errors import ConfigError
+from joelclaw.runtime import redact_url
+
+SELF = "up"  # the prefix of the supervisor's own lines
+STOP_TIMEOUT = 30.0  # a warm Celery shutdown lets running tasks finish; this long at most
+COLOURS = ("36", "33", "32", "35", "34", "31")
+# Redis must outlive the workers during a shutdown: a terminal's SIGINT/SIGHUP goes to our whole
+# process group, so the embedded redis-server starts with them blocked and stops on our SIGTERM.
+REDIS_BLOCKED_SIGNALS = {signal.SIGINT, signal.SIGHUP}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Restart delays: base, doubled per quick crash up to `cap`; reset once a child stayed up."""
+
+    base: float = 1.0
+    cap: float = 30.0
+    stable_after: float = 60.0
+
+    def next(self, previous: float | None, uptime: float) -> float:
+        if previous is None or uptime >= self.stable_after:
+            return self.base
+        return min(previous * 2, self.cap)
+
+
+class Output:
+    """Writes lines prefixed with a padded, coloured (on a terminal) process name."""
+
+    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None):
+        self.stream = stream or sys.stdout
+        if colour is None:
+            colour = _isatty(self.stream) and "NO_COLOR" not in os.environ
+        self.colour = colour
+        self.width = len(SELF)
+        self.colours: dict[str, str] = {SELF: "1"}
+        self._lock = threading.Lock()
+
+    def register(self, name: str) -> None:
+        self.width = max(self.width, len(name))
+        self.colours.setdefault(name, COLOURS[(len(self.colours) - 1) % len(COLOURS)])
+
+    def line(self, name: str, text: str) -> None:
+        prefix = f"{name.ljust(self.width)} | "
+        if self.colour:
+            prefix = f"\033[{self.colours.get(name, '0')}m{prefix}\033[0m"
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self.stream.write(prefix + text + "\n")
+            self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class Child:
+    """One supervised command; restarted with backoff until the supervisor stops."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = 0.0
+    restart_at: float | None = None
+    delay: float | None = None
+    start_times: list[float] = field(default_factory=list)
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def signal(self, signum: int) -> None:
+        """Only the leader: a Celery worker shuts its own pool down warm."""
+        if self.running and self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole process group: pool processes and gunicorn workers included."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class Supervisor:
+    """Starts children, streams their output, restarts the ones that die, stops them all."""
+
+    def __init__(
+        self,
+        output: Output | None = None,
+        *,
+        backoff: Backoff | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
+        poll_interval: float = 0.2,
+    ):
+        self.output = output or Output()
+        self.backoff = backoff or Backoff()
+        self.stop_timeout = stop_timeout
+        self.poll_interval = poll_interval
+        self.children: list[Child] = []
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._force = False
+        self._stopped = False
+
+    def add(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+            cwd: str | None = None) -> Child:
+        child = Child(name, list(argv), env, cwd)
+        self.children.append(child)
+        self.output.register(name)
+        return child
+
+    def log(self, message: str) -> None:
+        self.output.line(SELF, message)
+
+    def start(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.restart_at = None
+        try:
+            child.process = subprocess.Popen(
+                child.argv, env=child.env, cwd=child.cwd, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        except OSError as exc:
+            self.log(f"could not start {child.name}: {exc}")
+            child.process = None
+            self._schedule_restart(child, uptime=0.0)
+            return
+        child.started_at = time.monotonic()
+        child.start_times.append(child.started_at)
+        child.reader = threading.Thread(
+            target=self._pump, args=(child.name, child.process.stdout),
+            name=f"output-{child.name}", daemon=True,
+        )
+        child.reader.start()
+
+    def _pump(self, name: str, stream: IO[bytes] | None) -> None:
+        if stream is None:
+            return
+        with stream:
+            for raw in iter(stream.readline, b""):
+                self.output.line(name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def poll(self) -> None:
+        """One supervision pass: notice exits, start what is due to restart."""
+        now = time.monotonic()
+        for child in self.children:
+            code = child.process.poll() if child.process is not None else None
+            if code is not None:
+                self._on_exit(child, code, now)
+            elif child.restart_at is not None and now >= child.restart_at:
+                self._spawn(child)
+
+    def _on_exit(self, child: Child, code: int, now: float) -> None:
+        uptime = now - child.started_at
+        child.kill_group()  # a dead Celery main process can leave its pool behind
+        child.process = None
+        delay = self._schedule_restart(child, uptime)
+        self.log(f"{child.name} {_describe_exit(code)} after {uptime:.1f}s; "
+                 f"restarting in {delay:g}s")
+
+    def _schedule_restart(self, child: Child, uptime: float) -> float:
+        child.delay = self.backoff.next(child.delay, uptime)
+        child.restart_at = time.monotonic() + child.delay
+        return child.delay
+
+    def run_until_stopped(self) -> None:
+        """Supervise until `request_stop()` (a signal handler calls it), then stop everything."""
+        while not self._stop.wait(self.poll_interval):
+            self.poll()
+        if self._stop_reason:
+            self.log(f"{self._stop_reason}: stopping (press Ctrl-C again to kill at once)")
+        self.stop()
+
+    def request_stop(self, reason: str = "") -> None:
+        """Safe from a signal handler: only sets flags."""
+        self._stop_reason = self._stop_reason or reason
+        self._stop.set()
+
+    def kill_now(self) -> None:
+        """Safe from a signal handler: SIGKILL every child group, no waiting, no output."""
+        self._force = True
+        self._stop.set()
+        for child in list(self.children):
+            child.kill_group()
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait up to `stop_timeout`, SIGKILL stragglers and leftovers."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        running = [c for c in self.children if c.running]
+        for child in running:
+            child.signal(signal.SIGTERM)
+        self._wait_for_exit(running)
+        for child in self.children:
+            self._finish(child)
+
+    def _wait_for_exit(self, running: list[Child]) -> None:
+        deadline = time.monotonic() + self.stop_timeout
+        while any(c.running for c in running) and not self._force:
+            if time.monotonic() >= deadline:
+                names = ", ".join(c.name for c in running if c.running)
+                self.log(f"still running after {self.stop_timeout:g}s, killing: {names}")
+                break
+            time.sleep(0.05)
+        if self._force:
+            self.log("killed every process at once")
+
+    def _finish(self, child: Child) -> None:
+        child.restart_at = None
+        if child.process is None:
+            return
+        child.kill_group()
+        code = child.process.wait()
+        if child.reader is not None:
+            child.reader.join(timeout=2)
+        self.log(f"{child.name} stopped ({_describe_exit(code)})")
+
+    def pids(self) -> list[int]:
+        return [c.process.pid for c in self.children if c.process is not None and c.running]
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+# --- `joelclaw up` ------------------------------------------------------------------------------
+
+
+class UpError(Exception):
+    """A problem found before starting anything; `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def up(
+    settings: Settings | None = None,
+    *,
+    flower: bool = True,
+    beat: bool = True,
+    gateway: bool = True,
+    web: bool = True,
+) -> int:
+    """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
+
+    2: bad settings, a busy port or an unprotected Flower (nothing was started); 1: Redis cannot
+    be started or reached; 0: stopped by a signal. Call it from the main thread (it handles
+    SIGINT, SIGTERM and SIGHUP while it runs).
+    """
+    try:
+        settings = settings or load_settings()
+    except ConfigError as exc:
+        print(f"joelclaw up: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if flower:
+            flower_auth_env(settings)  # refuse an unprotected Flower before starting anything
+        home = settings.home_dir
+        home.mkdir(parents=True, exist_ok=True)
+        with _home_lock(home):
+            check_ports(settings, web=web, flower=flower)
+            return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web)
+    except UpError as exc:
+        print(f"joelclaw up: {exc}", file=sys.stderr)
+        return exc.code
+    except ConfigError as exc:
+        print(f"joelclaw up: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(settings: Settings, **enabled: bool) -> int:
+    supervisor = Supervisor()
+    with _stop_on_signals(supervisor), _redis_for(settings, supervisor) as (url, embedded):
+        base = child_env(settings, url)
+        for command in commands(settings, **enabled):
+            supervisor.add(command.name, command.argv, command.environment(base))
+        try:
+            supervisor.start()
+            print_banner(supervisor, settings, url, embedded=embedded, **enabled)
+            supervisor.run_until_stopped()
+        finally:
+            supervisor.stop()
+    supervisor.log("stopped")
+    return 0
+
+
+@dataclass(frozen=True)
+class Command:
+    """One process of the system: its argv and how its environment differs from the others'."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in base.items() if k not in self.unset} | self.env
+
+
+def commands(
+    settings: Settings, *, flower: bool = True, beat: bool = True, gateway: bool = True,
+    web: bool = True,
+) -> list[Command]:
+    """The processes `up` runs, in start order; the interpreter running `up` runs them all."""
+    celery = [sys.executable, "-m", "celery", "-A", "joelclaw.worker"]
+    plan: list[Command] = []
+    if web:
+        bind = f"{_bracketed(settings.web_host)}:{settings.web_port}"
+        plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-w",
+                                    str(settings.web_workers), "-b", bind,
+                                    *_gunicorn_control(settings.home_dir),
+                                    "webhooks:create_app()"]))
+    plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
+                                   str(settings.worker_concurrency), "-n", "worker@%h", "-E",
+                                   "-l", "info"]))
+    if gateway:
+        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-c", "1",
+                                        "-n", "gateway@%h", "-E", "-l", "info"]))
+    if beat:
+        schedule = str(settings.home_dir / "beat-schedule")
+        plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"]))
+    if flower:
+        plan.append(_flower_command(settings, celery))
+    return plan
+
+
+def _gunicorn_control(home: Path) -> list[str]:
+    """Gunicorn >= 25.1 opens a control socket, by default one per user (`~/.gunicorn`): keep
+    ours under JOELCLAW_HOME so two systems on one machine do not fight over it."""
+    try:
+        version = tuple(int(part) for part in metadata.version("gunicorn").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return []
+    if version < (25, 1):
+        return []
+    path = home / "gunicorn.ctl"
+    if len(str(path)) > 100:  # beyond the AF_UNIX path limit
+        return ["--no-control-socket"]
+    return [f"--control-socket={path}"]
+
+
+def _flower_command(settings: Settings, celery: list[str]) -> Command:
+    """With auth configured the API must require it too, so FLOWER_UNAUTHENTICATED_API goes."""
+    argv = [*celery, "flower", f"--address={settings.flower_address}",
+            f"--port={settings.flower_port}"]
+    auth = flower_auth_env(settings)
+    return Command("flower", argv, auth, ("FLOWER_UNAUTHENTICATED_API",) if auth else ())
+
+
+def flower_auth_env(settings: Settings) -> dict[str, str]:
+    """Flower's basic auth, passed in its environment (FLOWER_BASIC_AUTH) rather than argv, where
+    any local user could read the password in `ps`. Required when Flower listens beyond loopback."""
+    user, password = settings.flower_user, settings.flower_password
+    if bool(user) != bool(password):
+        raise UpError("set both JOELCLAW_FLOWER_USER and JOELCLAW_FLOWER_PASSWORD, or neither")
+    if not user or not password:
+        if not is_loopback(settings.flower_address):
+            raise UpError(
+                f"flower would listen on {settings.flower_address!r} without a password: set "
+                "JOELCLAW_FLOWER_USER and JOELCLAW_FLOWER_PASSWORD, or JOELCLAW_FLOWER_ADDRESS="
+                "127.0.0.1 (or start without flower)"
+            )
+        return {}
+    if ":" in user or "," in user + password:
+        raise UpError("JOELCLAW_FLOWER_USER may not contain ':' and neither it nor "
+                      "JOELCLAW_FLOWER_PASSWORD may contain ',' (Flower splits on them)")
+    return {"FLOWER_BASIC_AUTH": f"{user}:{password}"}
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_ports(settings: Settings, *, web: bool = True, flower: bool = True) -> None:
+    """Every port `up` opens must be free before anything starts; name the setting to change."""
+    wanted = []
+    if web:
+        wanted.append(("JOELCLAW_WEB_PORT", settings.web_host, settings.web_port))
+    if flower:
+        wanted.append(("JOELCLAW_FLOWER_PORT", settings.flower_address, settings.flower_port))
+    if len({port for _, _, port in wanted}) < len(wanted):
+        raise UpError(f"JOELCLAW_WEB_PORT and JOELCLAW_FLOWER_PORT are both {settings.web_port}: "
+                      "give them different ports")
+    for variable, host, port in wanted:
+        if not port_available(host, port):
+            raise UpError(f"port {port} is in use: set {variable} to a free port")
+
+
+def port_available(host: str, port: int) -> bool:
+    """Bind as gunicorn and tornado will (SO_REUSEADDR, so a TIME_WAIT leftover is no conflict)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            return False
+    return True
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@contextlib.contextmanager
+def _home_lock(home: Path) -> Iterator[None]:
+    """Two `up`s on one JOELCLAW_HOME would run two Redis servers on the same files."""
+    with (home / "up.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UpError(f"another `joelclaw up` is already running with JOELCLAW_HOME={home}",
+                          code=1) from None
+        yield
+
+
+@contextlib.contextmanager
+def _stop_on_signals(supervisor: Supervisor) -> Iterator[None]:
+    """First SIGINT/SIGTERM/SIGHUP: graceful stop. Any further one: kill everything now."""
+    received: list[int] = []
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            supervisor.request_stop(signal.Signals(signum).name)
+        else:
+            supervisor.kill_now()
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, handle) for signum in watched}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _redis_for(settings: Settings, supervisor: Supervisor) -> Iterator[tuple[str, bool]]:
+    """Yield (url, embedded): JOELCLAW_REDIS_URL checked, or an embedded server for this run."""
+    if settings.redis_url:
+        check_external_redis(settings.redis_url, supervisor.log)
+        yield settings.redis_url, False
+        return
+    directory = settings.home_dir / "redis"
+    server = RedisServer(directory)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, REDIS_BLOCKED_SIGNALS)
+    try:
+        url = server.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    url_file = directory / "url"
+    try:
+        _write_atomic(url_file, url)
+        yield url, True
+    finally:
+        server.stop()  # SIGTERM: Redis flushes its append-only file
+        url_file.unlink(missing_ok=True)
+
+
+def check_external_redis(url: str, log: Callable[[str], None] = print) -> None:
+    """Fail clearly when JOELCLAW_REDIS_URL does not answer; warn when it may evict keys."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot reach Redis at {redact_url(url)} (JOELCLAW_REDIS_URL): {exc}"
+        ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        message = warn_if_evicting(client)
+    client.close()
+    if message:
+        log(f"warning: {message}")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+    """Our environment plus the settings `up` validated, so every child sees the same ones."""
+    env = dict(os.environ)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+            env[f"JOELCLAW_{name.upper()}"] = text
+    env["JOELCLAW_HOME"] = str(settings.home_dir)
+    env["JOELCLAW_REDIS_URL"] = redis_url
+    env["PYTHONUNBUFFERED"] = "1"  # lines reach our prefixed output as they are written
+    return env
+
+
+def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
+                 embedded: bool, web: bool = True, flower: bool = True, **_: bool) -> None:
+    """Where everything is, once the children are started."""
+    home = settings.home_dir
+    lines = ["joelclaw is running:"]
+    if web:
+        base = f"http://{_display_host(settings.web_host)}:{settings.web_port}"
+        lines.append(f"  web      {base}  (health: {base}/health)")
+    if flower:
+        auth = f"  (user {settings.flower_user})" if settings.flower_user else ""
+        address = _display_host(settings.flower_address)
+        lines.append(f"  flower   http://{address}:{settings.flower_port}{auth}")
+    where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
+    lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
+    lines.append(f"  home     {home}  (JOELCLAW_HOME)")
+    lines.append("  logs     every process logs here, prefixed with its name"
+                 + (f"; Redis logs to {home / 'redis' / 'redis.log'}" if embedded else ""))
+    lines.append("  next     in another shell with the same JOELCLAW_HOME: joelclaw status, "
+                 "joelclaw send system/heartbeat.wake --follow")
+    lines.append("Ctrl-C to stop")
+    for line in lines:
+        supervisor.log(line)
+
+
+def _display_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return _bracketed(host)
