@@ -33,11 +33,10 @@ def cancel_run(rt: Runtime, run_id: str, reason: str = "cancelled by request") -
     rt.runs.update(run_id, cancel_requested=True)
     lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
     if lease is not None:
-        try:
-            current = rt.runs.get(run_id)
-            if current is not None and current.status not in TERMINAL:
-                finish_cancelled(rt, fn, current, reason)
-        finally:
+        current = rt.runs.get(run_id)
+        if current is not None and current.status not in TERMINAL:
+            finish_cancelled(rt, fn, current, reason, lease=lease)
+        else:
             lease.release()
     return rt.runs.get(run_id) or run
 

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from joelclaw import keys
 from joelclaw.bus import leases
 from joelclaw.bus.functions import CANCELLED_EVENT, FAILED_EVENT
@@ -57,115 +59,133 @@ def execute(
 ) -> str:
     """Execute once; returns what happened (for logs and tests)."""
     started = time.time()
-    run = rt.runs.get(run_id)
-    if run is None:
-        return "missing"
-    if run.status in TERMINAL:
-        return run.status
     target = target_for(run_id, member)
-    lease = leases.acquire(rt.scripts, target, rt.settings.run_lease_seconds)
+    lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.run_lease_seconds)
     if lease is None:
         rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
         return "deferred"
-    try:
-        rt.redis.zrem(keys.WAKEUPS, target)
-        run = rt.runs.get(run_id)
-        if run is None or run.status in TERMINAL:
-            return run.status if run else "missing"
-        if member is None and run.cancel_requested:
+    run = Run.from_flat(state[0])
+    if run is None or run.status in TERMINAL:
+        lease.release()
+        if run is None:
+            # The message may have overtaken its run's creation (see events.store): look again
+            # shortly. A run that is gone for good is dropped when that wake-up finds nothing.
+            rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
+        return run.status if run else "missing"
+    if member is None and run.cancel_requested:
+        finish_cancelled(rt, fn, run, lease=lease)
+        return "cancelled"
+    lease.keep_alive()
+    outcome = _Execution(rt, fn, run, member, lease, state, started, ready_at or started)
+    return outcome.execute()
+
+
+class _Execution:
+    """One pass over the function, ending in exactly one final write batched with the release."""
+
+    def __init__(self, rt: Runtime, fn: Function, run: Run, member: tuple[str, int] | None,
+                 lease: leases.Lease, state: list[Any], started: float, ready_at: float):
+        self.rt, self.fn, self.run, self.member, self.lease = rt, fn, run, member, lease
+        delay_ms = max(0.0, (started - ready_at) * 1000)
+        start_fields: dict[str, Any] = {}
+        if member is None:
+            start_fields = {"status": "running", "started_at": run.started_at or started,
+                            "executions": run.executions + 1,
+                            "queue_delay_ms": run.queue_delay_ms + delay_ms}
+        trace = {k.decode(): json.loads(v) for k, v in zip(state[1][::2], state[1][1::2],
+                                                            strict=True)}
+        memo = {k.decode(): json.loads(v) for k, v in zip(state[2][::2], state[2][1::2],
+                                                           strict=True)}
+        self.step = Step(rt, fn, run, memo=memo, trace=trace, member=member,
+                         queue_delay_ms=delay_ms, run_fields=start_fields)
+        self.clock = time.perf_counter()
+
+    def spent(self) -> float:
+        return self.run.execution_ms + (time.perf_counter() - self.clock) * 1000
+
+    def finish(self, **fields: Any) -> None:
+        """The run's last write of this execution and the lease release, in one round trip."""
+        pipe = self.rt.redis.pipeline(transaction=True)
+        if self.member is None:
+            merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent()}
+            self.rt.runs.update(self.run.id, pipe=pipe, **merged)
+        _execute_releasing(pipe, self.lease)
+
+    def execute(self) -> str:
+        rt, fn, run, member = self.rt, self.fn, self.run, self.member
+        ctx = Context(event=Event.model_validate(run.event), step=self.step, run_id=run.id,
+                      attempt=run.attempts, function_id=fn.id, runtime=rt,
+                      log=logging.getLogger(f"joelclaw.fn.{fn.id}"))
+        try:
+            output = fn.handler(ctx)
+            _require_json(output)
+        except MemberDone:
+            self.finish()
+            return "member-done"
+        except Suspend as suspend:
+            if suspend.wake_at is not None:
+                rt.wake(self.step.target, suspend.wake_at)
+            self.finish(status=suspend.status)
+            return suspend.status
+        except Cancelled:
+            self.finish()
             finish_cancelled(rt, fn, run)
             return "cancelled"
-        with lease.kept_alive():
-            return _execute_leased(rt, fn, run, member, started, ready_at or started)
-    finally:
-        lease.release()
+        except (StepError, NonRetriable) as exc:
+            return self.fail(exc)
+        except RetryAfter as exc:
+            return self.retry(exc, exc.seconds)
+        except Exception as exc:
+            return self.retry(exc, None)
+        if member is not None:
+            self.finish()
+            return "member-done"
+        self.finish(status="completed", output=output, ended_at=time.time(), error=None)
+        _notify_parent(rt, run, {"v": output})
+        return "completed"
+
+    def retry(self, exc: BaseException, delay: float | None) -> str:
+        """An error outside any step retries the whole function on its own counter."""
+        fn, run = self.fn, self.run
+        retries = fn.retries if fn.retries is not None else self.rt.settings.default_retries
+        if self.member is not None or run.attempts + 1 > retries:
+            return self.fail(exc)
+        wait = delay if delay is not None else backoff(self.rt, run.attempts + 1)
+        self.rt.wake(run.id, time.time() + wait)
+        self.finish(status="queued", attempts=run.attempts + 1,
+                    error={**error_record(exc), "next_attempt_at": time.time() + wait})
+        return "retrying"
+
+    def fail(self, exc: BaseException) -> str:
+        if self.member is not None:
+            log.warning("parallel member %s of %s failed outside its step: %s",
+                        self.member, self.run.id, exc)
+            self.finish()
+            return "member-failed"
+        error = error_record(exc)
+        self.finish(status="failed", error=error, ended_at=time.time())
+        run = self.run
+        self.rt.send(Event(name=FAILED_EVENT, id=f"{run.id}-failed", data={
+            "function_id": self.fn.id, "run_id": run.id, "event": run.event,
+            "error": {"name": error["name"], "message": error["message"],
+                      "stack": error["stack"]},
+        }))
+        _notify_parent(self.rt, run, {"e": {"name": error["name"], "message": error["message"]}})
+        return "failed"
 
 
-def _execute_leased(
-    rt: Runtime, fn: Function, run: Run, member: tuple[str, int] | None,
-    started: float, ready_at: float,
-) -> str:
-    delay_ms = max(0.0, (started - ready_at) * 1000)
-    if member is None:
-        rt.runs.update(
-            run.id, status="running", started_at=run.started_at or started,
-            executions=run.executions + 1, queue_delay_ms=run.queue_delay_ms + delay_ms,
-        )
-    trace = {s["key"]: s for s in rt.runs.steps(run.id)}
-    step = Step(rt, fn, run, memo=rt.runs.memo(run.id), trace=trace, member=member,
-                queue_delay_ms=delay_ms)
-    ctx = Context(event=Event.model_validate(run.event), step=step, run_id=run.id,
-                  attempt=run.attempts, function_id=fn.id, runtime=rt,
-                  log=logging.getLogger(f"joelclaw.fn.{fn.id}"))
-    clock = time.perf_counter()
-
-    def spent() -> float:
-        return run.execution_ms + (time.perf_counter() - clock) * 1000
-
-    try:
-        output = fn.handler(ctx)
-        _require_json(output)
-    except MemberDone:
-        return "member-done"
-    except Suspend as suspend:
-        if suspend.wake_at is not None:
-            rt.wake(step.target, suspend.wake_at)
-        if member is None:
-            rt.runs.update(run.id, status=suspend.status, execution_ms=spent())
-        return suspend.status
-    except Cancelled:
-        finish_cancelled(rt, fn, run)
-        return "cancelled"
-    except (StepError, NonRetriable) as exc:
-        return _member_or_fail(rt, fn, run, member, exc, spent())
-    except RetryAfter as exc:
-        return _retry_function(rt, fn, run, member, exc, spent(), exc.seconds)
-    except Exception as exc:
-        return _retry_function(rt, fn, run, member, exc, spent(), None)
-    if member is not None:
-        return "member-done"
-    rt.runs.update(run.id, status="completed", output=output, ended_at=time.time(),
-                   execution_ms=spent(), error=None)
-    _notify_parent(rt, run, {"v": output})
-    return "completed"
-
-
-def _retry_function(
-    rt: Runtime, fn: Function, run: Run, member: tuple[str, int] | None,
-    exc: BaseException, spent: float, delay: float | None,
-) -> str:
-    """An error outside any step retries the whole function on its own counter."""
-    retries = fn.retries if fn.retries is not None else rt.settings.default_retries
-    if member is not None or run.attempts + 1 > retries:
-        return _member_or_fail(rt, fn, run, member, exc, spent)
-    wait = delay if delay is not None else backoff(rt, run.attempts + 1)
-    rt.runs.update(run.id, status="queued", attempts=run.attempts + 1, execution_ms=spent,
-                   error={**error_record(exc), "next_attempt_at": time.time() + wait})
-    rt.wake(run.id, time.time() + wait)
-    return "retrying"
-
-
-def _member_or_fail(
-    rt: Runtime, fn: Function, run: Run, member: tuple[str, int] | None,
-    exc: BaseException, spent: float,
-) -> str:
-    if member is not None:
-        log.warning("parallel member %s of %s failed outside its step: %s", member, run.id, exc)
-        return "member-failed"
-    error = error_record(exc)
-    rt.runs.update(run.id, status="failed", error=error, ended_at=time.time(), execution_ms=spent)
-    rt.send(Event(name=FAILED_EVENT, id=f"{run.id}-failed", data={
-        "function_id": fn.id, "run_id": run.id, "event": run.event,
-        "error": {"name": error["name"], "message": error["message"], "stack": error["stack"]},
-    }))
-    _notify_parent(rt, run, {"e": {"name": error["name"], "message": error["message"]}})
-    return "failed"
-
-
-def finish_cancelled(rt: Runtime, fn: Function, run: Run, reason: str = "cancelled") -> None:
-    rt.runs.update(run.id, status="cancelled", ended_at=time.time(),
+def finish_cancelled(
+    rt: Runtime, fn: Function, run: Run, reason: str = "cancelled",
+    lease: leases.Lease | None = None,
+) -> None:
+    pipe = rt.redis.pipeline(transaction=True)
+    rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=time.time(),
                    error={"name": "Cancelled", "message": reason})
-    rt.redis.zrem(keys.WAKEUPS, run.id)
+    pipe.zrem(keys.WAKEUPS, run.id)
+    if lease is None:
+        pipe.execute()
+    else:
+        _execute_releasing(pipe, lease)
     rt.send(Event(name=CANCELLED_EVENT, id=f"{run.id}-cancelled", data={
         "function_id": fn.id, "run_id": run.id, "event": run.event, "reason": reason,
     }))
@@ -183,6 +203,15 @@ def _notify_parent(rt: Runtime, run: Run, result: dict[str, Any]) -> None:
     )
     if won:
         rt.publish(parent)
+
+
+def _execute_releasing(pipe: Any, lease: leases.Lease) -> None:
+    """Run `pipe` with the lease release appended; re-release if Redis lost its scripts."""
+    lease.release(pipe)
+    try:
+        pipe.execute()
+    except redis.exceptions.NoScriptError:
+        lease.release()
 
 
 def _require_json(output: Any) -> None:

@@ -2,8 +2,8 @@
 
 Celery on Redis only notices a dead worker after the visibility timeout (an hour by default), and
 a short timeout re-delivers tasks that are still running. So every execution holds its own lease,
-renewed by a thread while it runs; the sweeper wakes targets whose lease expired, and a worker on
-the same host takes over at once from a holder whose process is gone.
+renewed by one thread per process while it runs; the sweeper wakes targets whose lease expired,
+and a worker on the same host takes over at once from a holder whose process is gone.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from joelclaw import keys
 from joelclaw.bus.scripts import Scripts
@@ -32,62 +32,114 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@dataclass(eq=False)
 class Lease:
-    def __init__(self, scripts: Scripts, target: str, token: str, ttl: float):
-        self.scripts, self.target, self.token, self.ttl = scripts, target, token, ttl
-        self._stop = threading.Event()
-        self.lost = False
+    scripts: Scripts
+    target: str
+    token: str
+    ttl: float
+    renewed_at: float = field(default_factory=time.monotonic)
 
-    def _args(self) -> tuple[list[str], list[object]]:
-        expiry = time.time() + self.ttl
-        return [keys.lease(self.target), keys.LEASES], [
-            self.token, int(self.ttl * 1000), expiry, self.target,
-        ]
+    def args(self) -> list[Any]:
+        return [self.token, int(self.ttl * 1000), time.time() + self.ttl, self.target]
 
     def renew(self) -> bool:
-        key_list, args = self._args()
-        ok = bool(self.scripts.lease_renew(keys=key_list, args=args))
-        self.lost = self.lost or not ok
-        return ok
+        self.renewed_at = time.monotonic()
+        return bool(self.scripts.lease_renew(
+            keys=[keys.lease(self.target), keys.LEASES], args=self.args()))
 
-    def release(self) -> None:
-        self._stop.set()
-        self.scripts.lease_release(
-            keys=[keys.lease(self.target), keys.LEASES], args=[self.token, self.target]
-        )
+    def release(self, pipe: Any = None) -> None:
+        """Give the lease back; with `pipe`, batched into that pipeline's round trip.
 
-    @contextmanager
-    def kept_alive(self) -> Iterator[Lease]:
-        """Renew every third of the TTL from a daemon thread while the body runs."""
-        thread = threading.Thread(target=self._renew_loop, name="joelclaw-lease", daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            thread.join(timeout=2)
+        Raw EVALSHA in the pipeline: redis-py's Script objects would add a SCRIPT EXISTS round
+        trip. If the script cache was flushed (Redis restarted), the caller sees NoScriptError
+        and calls release() again without a pipeline.
+        """
+        _RENEWER.forget(self)
+        lease_keys = [keys.lease(self.target), keys.LEASES]
+        if pipe is None:
+            self.scripts.lease_release(keys=lease_keys, args=[self.token, self.target])
+        else:
+            pipe.evalsha(self.scripts.lease_release.sha, 2, *lease_keys, self.token, self.target)
 
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
-            try:
-                self.renew()
-            except Exception:
-                continue
+    def keep_alive(self) -> None:
+        _RENEWER.watch(self)
+
+
+class _Renewer:
+    """One daemon thread per process renews every lease it holds, every third of its TTL."""
+
+    def __init__(self) -> None:
+        self._leases: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def watch(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.add(lease)
+            if self._pid != os.getpid():  # first use, or first use after a fork
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="joelclaw-leases", daemon=True).start()
+
+    def forget(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.25)
+            with self._lock:
+                due = [le for le in self._leases
+                       if time.monotonic() - le.renewed_at >= le.ttl / 3]
+            for lease in due:
+                try:
+                    lease.renew()
+                except Exception:
+                    continue
+
+
+_RENEWER = _Renewer()
+
+
+def begin(
+    scripts: Scripts, run_id: str, target: str, ttl: float
+) -> tuple[Lease | None, list[Any]]:
+    """Take the lease for `target` and read the run (record, trace, memo) in one round trip.
+
+    Returns (None, []) while another live process holds the lease.
+    """
+    token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    lease = Lease(scripts, target, token, ttl)
+    run_keys = [keys.run(run_id), keys.run_steps(run_id), keys.run_memo(run_id)]
+    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, *run_keys],
+                          args=lease.args())
+    if reply[0] == 1:
+        return lease, reply[1:]
+    if not _steal_from_dead_holder(scripts, lease, reply[1]):
+        return None, []
+    client = scripts.begin.registered_client
+    pipe = client.pipeline(transaction=False)
+    pipe.zrem(keys.WAKEUPS, target)
+    for key in run_keys:
+        pipe.hgetall(key)
+    return lease, [_flat(h) for h in pipe.execute()[1:]]
+
+
+def _flat(mapping: dict[bytes, bytes]) -> list[bytes]:
+    return [item for pair in mapping.items() for item in pair]
+
+
+def _steal_from_dead_holder(scripts: Scripts, lease: Lease, holder: bytes | str) -> bool:
+    text = holder.decode() if isinstance(holder, bytes) else holder
+    host, _, rest = text.partition(":")
+    pid = rest.partition(":")[0]
+    if host != HOSTNAME or not pid.isdigit() or _pid_alive(int(pid)):
+        return False
+    return bool(scripts.lease_steal(keys=[keys.lease(lease.target), keys.LEASES],
+                                    args=[text, *lease.args()]))
 
 
 def acquire(scripts: Scripts, target: str, ttl: float) -> Lease | None:
-    """The lease for `target`, or None while another live process holds it."""
-    token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-    lease = Lease(scripts, target, token, ttl)
-    key_list, args = lease._args()
-    if scripts.lease_acquire(keys=key_list, args=args):
-        return lease
-    holder = scripts.lease_acquire.registered_client.get(keys.lease(target))
-    if holder is None:
-        return None
-    host, _, rest = holder.decode().partition(":")
-    pid = rest.partition(":")[0]
-    dead_here = host == HOSTNAME and pid.isdigit() and not _pid_alive(int(pid))
-    if dead_here and scripts.lease_steal(keys=key_list, args=[holder, token, *args[1:]]):
-        return lease
-    return None
+    """The lease alone (for run control from outside a worker)."""
+    lease, _ = begin(scripts, target.split("|")[0], target, ttl)
+    return lease

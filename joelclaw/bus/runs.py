@@ -62,6 +62,11 @@ class Run(BaseModel):
     def from_redis(cls, raw: dict[bytes, bytes]) -> Run:
         return cls(**{k.decode(): json.loads(v) for k, v in raw.items()})
 
+    @classmethod
+    def from_flat(cls, flat: list[bytes]) -> Run | None:
+        """From a Lua HGETALL reply (alternating fields and values)."""
+        return cls.from_redis(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
+
     @property
     def event_id(self) -> str | None:
         return self.event.get("id")
@@ -115,13 +120,16 @@ class RunStore:
         raw = self.redis.hgetall(keys.run(run_id))
         return Run.from_redis(raw) if raw else None
 
-    def update(self, run_id: str, **fields: Any) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+    def update(self, run_id: str, pipe: Any = None, **fields: Any) -> None:
+        """Write fields; terminal runs start their retention clock. Batches into `pipe`."""
+        own = pipe is None
+        pipe = self.redis.pipeline(transaction=True) if own else pipe
         pipe.hset(keys.run(run_id), mapping={k: json.dumps(v) for k, v in fields.items()})
         if fields.get("status") in TERMINAL:
             for key in (keys.run(run_id), keys.run_steps(run_id), keys.run_memo(run_id)):
                 pipe.expire(key, self.retention)
-        pipe.execute()
+        if own:
+            pipe.execute()
 
     def status(self, run_id: str) -> str | None:
         raw = self.redis.hget(keys.run(run_id), "status")

@@ -8,13 +8,14 @@ from __future__ import annotations
 import redis
 
 # Store an event once per id (24 h), append it to the capped logs, and create its runs with an
-# outbox wake-up each, so a sender that dies before publishing loses nothing.
+# outbox wake-up each, so a sender that dies before publishing loses nothing. Returns the
+# runs waiting for this event name (wait_for_event), saving a round trip.
 DISPATCH = """
 local skip_dedup = ARGV[11] == '1'
 if not skip_dedup then
   if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
     redis.call('HINCRBY', KEYS[2], 'duplicates', 1)
-    return 0
+    return {0}
   end
   redis.call('HSET', KEYS[2], 'record', ARGV[2], 'duplicates', 0)
   redis.call('EXPIRE', KEYS[2], ARGV[6])
@@ -40,7 +41,10 @@ for i, r in ipairs(runs) do
     redis.call('ZADD', KEYS[6], 'LT', ARGV[8], r.id)
   end
 end
-return 1
+if skip_dedup then
+  return {1, {}}
+end
+return {1, redis.call('HGETALL', ARGV[12])}
 """
 
 # Claim due wake-ups by pushing them `claim` seconds into the future; the claimer removes them
@@ -128,6 +132,18 @@ return 0
 """
 
 
+# Take the lease and read the whole run in one round trip: the hot path of every execution.
+BEGIN = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0, redis.call('GET', KEYS[1]) or ''}
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
+return {1, redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[5]),
+        redis.call('HGETALL', KEYS[6])}
+"""
+
+
 class Scripts:
     """The registered scripts of one Redis client."""
 
@@ -144,11 +160,12 @@ class Scripts:
     lease_release: redis.commands.core.Script
     lease_steal: redis.commands.core.Script
     resolve: redis.commands.core.Script
+    begin: redis.commands.core.Script
 
 
 _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_acquire": LEASE_ACQUIRE,
     "lease_renew": LEASE_RENEW, "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
-    "resolve": RESOLVE,
+    "resolve": RESOLVE, "begin": BEGIN,
 }

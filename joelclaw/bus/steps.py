@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.bus import waits
 from joelclaw.bus.functions import INVOKED_EVENT
+from joelclaw.bus.nowait import Pending
 from joelclaw.bus.runs import preview
 from joelclaw.bus.scheduler import publish_run, target_for
 from joelclaw.errors import FunctionDefinitionError, NonRetriable, RetryAfter, StepError
@@ -85,13 +86,21 @@ class Step:
         trace: dict[str, dict[str, Any]],
         member: tuple[str, int] | None,
         queue_delay_ms: float,
+        run_fields: dict[str, Any] | None = None,
     ):
         self.rt, self.fn, self._run = rt, fn, run
         self.memo, self.trace, self.member = memo, trace, member
         self.target = target_for(run.id, member)
         self._counts: dict[str, int] = {}
         self._queue_delay_ms = queue_delay_ms
+        self._run_fields = dict(run_fields or {})  # written with the first trace write
+        self._cancel_seen = run.cancel_requested
         self.retries = fn.retries if fn.retries is not None else rt.settings.default_retries
+
+    def take_run_fields(self) -> dict[str, Any]:
+        """Run fields not yet written (the executor adds them to its final write)."""
+        fields, self._run_fields = self._run_fields, {}
+        return fields
 
     # -- the step kinds ------------------------------------------------------------------------
 
@@ -305,17 +314,45 @@ class Step:
         self.rt.redis.hset(keys.run_memo(self._run.id), key, json.dumps(record))
 
     def _before_new_work(self, key: str) -> None:
-        """A member replay never starts new steps; a cancelled run starts nothing new."""
+        """A member replay never starts new steps; a cancelled run starts nothing new.
+
+        The cancel flag is read with each step's final write, so this costs no round trip.
+        """
         if self.member is not None:
             raise MemberDone()
-        if self.rt.redis.hget(keys.run(self._run.id), "cancel_requested") == b"true":
+        if self._cancel_seen:
             raise Cancelled()
+
+    def _send_running(self, key: str, record: dict[str, Any]) -> Pending:
+        """The "running" record goes out before the step runs; its reply is read after."""
+        commands: list[tuple[Any, ...]] = [
+            ("HSET", keys.run_steps(self._run.id), key, json.dumps(record, default=str))]
+        fields = self.take_run_fields()
+        if fields:
+            flat = [item for k, v in fields.items() for item in (k, json.dumps(v))]
+            commands.append(("HSET", keys.run(self._run.id), *flat))
+        return Pending(self.rt.redis, commands)
+
+    def _write(self, key: str, record: dict[str, Any], *, memo: str | None = None,
+               read_cancel: bool = False) -> None:
+        """One round trip: the memo (first), the trace record, pending run fields."""
+        pipe = self.rt.redis.pipeline(transaction=False)
+        if memo is not None:
+            pipe.hset(keys.run_memo(self._run.id), key, memo)
+        pipe.hset(keys.run_steps(self._run.id), key, json.dumps(record, default=str))
+        if self._run_fields:
+            self.rt.runs.update(self._run.id, pipe=pipe, **self.take_run_fields())
+        if read_cancel:
+            pipe.hget(keys.run(self._run.id), "cancel_requested")
+        replies = pipe.execute()
+        if read_cancel:
+            self._cancel_seen = replies[-1] == b"true"
 
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
         record.setdefault("started_at", time.time())
         record.update(status=status, **extra)
-        self.rt.runs.record_step(self._run.id, key, record)
+        self._write(key, record)
 
     def _sleep(self, key: str) -> None:
         until = self.memo[key].get("until")
@@ -346,29 +383,40 @@ class Step:
     def _execute(self, key: str, kind: str, call: Callable[[], Any]) -> Any:
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
         attempt = int(record.get("attempts", 0)) + 1
+        if attempt > self.retries + 1:
+            # Every allowed attempt started and none finished: the process died each time
+            # (out of memory, killed). Stop here instead of crashing workers forever.
+            lost = NonRetriable(f"step {key!r}: the worker died during all {attempt - 1} attempts")
+            return self._fail(key, record, lost)
         started = time.time()
         record.update(status="running", attempts=attempt, attempt_started_at=started,
                       queue_delay_ms=round(self._take_queue_delay(), 1))
         record.setdefault("started_at", started)
-        self.rt.runs.record_step(self._run.id, key, record)
+        running = self._send_running(key, record)
         try:
             value = call()
         except NonRetriable as exc:
+            running.replies()
             return self._fail(key, record, exc)
         except RetryAfter as exc:
+            running.replies()
             return self._retry_or_fail(key, record, exc, attempt, delay=exc.seconds)
-        except Exception as exc:
+        except Exception as exc:  # any error of the user's code is retried, then recorded
+            running.replies()
             return self._retry_or_fail(key, record, exc, attempt)
+        except BaseException:
+            running.replies()
+            raise
+        running.replies()
         try:
             encoded = json.dumps({"v": value})
         except (TypeError, ValueError) as exc:
             return self._fail(key, record, NonRetriable(f"step result is not JSON: {exc}"))
         self.memo[key] = {"v": value}
-        self.rt.redis.hset(keys.run_memo(self._run.id), key, encoded)
         ended = time.time()
         record.update(status="completed", ended_at=ended, output=preview(value),
                       execution_ms=round((ended - started) * 1000, 1), error=None)
-        self.rt.runs.record_step(self._run.id, key, record)
+        self._write(key, record, memo=encoded, read_cancel=True)
         return value
 
     def _retry_or_fail(
@@ -380,14 +428,14 @@ class Step:
         wait = delay if delay is not None else backoff(self.rt, attempt)
         record.update(status="retrying", error=error_record(exc),
                       next_attempt_at=time.time() + wait, ended_at=time.time())
-        self.rt.runs.record_step(self._run.id, key, record)
+        self._write(key, record)
         raise Suspend("queued", time.time() + wait)
 
     def _fail(self, key: str, record: dict[str, Any], exc: BaseException) -> Any:
         err = error_record(exc)
-        self._save(key, {"e": {"name": err["name"], "message": err["message"]}})
+        self.memo[key] = {"e": {"name": err["name"], "message": err["message"]}}
         record.update(status="failed", error=err, ended_at=time.time())
-        self.rt.runs.record_step(self._run.id, key, record)
+        self._write(key, record, memo=json.dumps(self.memo[key]))
         return self._unwrap(key)
 
 

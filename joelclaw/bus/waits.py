@@ -59,9 +59,8 @@ def resolve(
     return bool(won)
 
 
-def resolve_for_event(rt: Runtime, event: dict[str, Any]) -> int:
-    """Hand a new event to every run waiting for it; publish the woken runs at once."""
-    waiting = rt.redis.hgetall(keys.waits(event["name"]))
+def resolve_for_event(rt: Runtime, event: dict[str, Any], waiting: dict[bytes, bytes]) -> int:
+    """Hand a new event to the runs waiting for it; publish the woken runs at once."""
     resolved = 0
     for field, raw in waiting.items():
         spec = json.loads(raw)

@@ -8,13 +8,17 @@ after a few seconds. Nothing is lost and a redelivered event (same id) triggers 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from joelclaw import keys
 from joelclaw.bus import waits
 from joelclaw.bus.functions import Function
+from joelclaw.bus.nowait import Pending
 from joelclaw.bus.runs import Run, new_run_id
 from joelclaw.bus.scheduler import publish_run
 from joelclaw.events.model import Event
@@ -22,6 +26,8 @@ from joelclaw.events.schemas import validate_payload
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
+
+log = logging.getLogger("joelclaw.events")
 
 
 @dataclass
@@ -73,19 +79,33 @@ def _send_one(
     for run in runs:
         run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
     payload = [{"id": r.id, "fields": r.to_redis(), "wake": True} for r in runs]
-    stored = rt.scripts.dispatch(
-        keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, keys.WAKEUPS, *run_keys],
-        args=[event.id, json.dumps(record), event.ts, event.name, keys.EVENT_DEDUP_TTL,
-              keys.EVENT_TTL, rt.settings.event_log_cap, now + keys.OUTBOX_GRACE_SECONDS,
-              json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0"],
-    )
-    if not stored:
+    script_keys = [keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
+                   keys.events_by_name(event.name), keys.RUN_INDEX, keys.WAKEUPS, *run_keys]
+    script_args = [event.id, json.dumps(record), event.ts, event.name, keys.EVENT_DEDUP_TTL,
+                   keys.EVENT_TTL, rt.settings.event_log_cap, now + keys.OUTBOX_GRACE_SECONDS,
+                   json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0",
+                   keys.waits(event.name)]
+    # The script goes out first and its reply is read after publishing: a worker that gets a
+    # message before its run exists retries it shortly (see executor), and a run the script
+    # created but nobody published is published from its outbox entry. Deduplicated events
+    # publish run ids that were never created, which workers drop.
+    pending = Pending(rt.redis, [("EVALSHA", rt.scripts.dispatch.sha, len(script_keys),
+                                  *script_keys, *script_args)])
+    try:
+        for fn, run in zip(functions, runs, strict=True):
+            publish_run(rt, fn, run.id, ready_at=now)
+    except Exception:  # broker down: the stored runs are published from their outbox entries
+        log.warning("could not publish runs of %s now; the sweeper will", event.id, exc_info=True)
+    stored = pending.replies()[0]
+    if isinstance(stored, redis.exceptions.NoScriptError):
+        stored = rt.scripts.dispatch(keys=script_keys, args=script_args)
+    elif isinstance(stored, Exception):
+        raise stored
+    if not stored[0]:
         return SendResult(event.id, event.name, "deduplicated")
-    for fn, run in zip(functions, runs, strict=True):
-        publish_run(rt, fn, run.id, ready_at=now)
-    if not skip_dedup:
-        waits.resolve_for_event(rt, event_dict)
+    waiting = stored[1]
+    if waiting:
+        waits.resolve_for_event(rt, event_dict, dict(zip(waiting[::2], waiting[1::2], strict=True)))
     return SendResult(event.id, event.name, "dispatched", [r.id for r in runs])
 
 
