@@ -1,0 +1,14 @@
+"""The `joelclaw` command line (SPEC §12): one JSON envelope per command when piped or with
+`--json`, readable text on a terminal; exit 0 ok, 1 failure, 2 usage error."""
+
+from __future__ import annotations
+
+from joelclaw.cli import commands, ops, runs
+from joelclaw.cli.app import cli
+
+__all__ = ["cli", "commands", "main", "ops", "runs"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point; exits with the command's status."""
+    cli.main(args=argv, prog_name="joelclaw")

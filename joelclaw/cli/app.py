@@ -1,0 +1,302 @@
+"""The click group and the plumbing every command shares: JSON-or-text output, turning any error
+(ours, Redis's, click's own usage errors) into one envelope with an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+import redis
+
+from joelclaw.cli.output import Failure, Output, Reply, action, wants_json
+from joelclaw.config import Settings, load_settings
+from joelclaw.errors import (
+    ConfigError,
+    EventError,
+    FunctionDefinitionError,
+    JoelclawError,
+    NotFound,
+)
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+Handler = Callable[..., Reply]
+JSON_KEY, TEXT_KEY = "joelclaw.json", "joelclaw.text"
+REDIS_FIX = ("Start the system with `joelclaw up` (it runs an embedded Redis), or point "
+             "JOELCLAW_REDIS_URL at a running Redis server.")
+
+
+# ---- parameter types: bad values become click usage errors (exit 2) ----------------------
+
+class CodedParam(click.ParamType):
+    """A parameter type whose errors carry an envelope code more precise than USAGE_ERROR."""
+
+    error_code = "USAGE_ERROR"
+
+    def _fail(self, message: str, param: click.Parameter | None,
+              ctx: click.Context | None) -> NoReturn:
+        exc = click.BadParameter(message, ctx=ctx, param=param)
+        exc.error_code = self.error_code  # type: ignore[attr-defined]
+        raise exc
+
+
+class Duration(CodedParam):
+    """`30s`, `30m`, `1h`, `2d`, `1w` -> seconds."""
+
+    name = "duration"
+    error_code = "INVALID_DURATION"
+    pattern = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        match = self.pattern.match(str(value))
+        if not match:
+            self._fail(f"{value!r} is not a duration: use a number and a unit, e.g. 30m, 1h, 2d",
+                       param, ctx)
+        return float(match.group(1)) * self.units[match.group(2).lower()]
+
+
+class JsonObject(CodedParam):
+    """A JSON object given inline, or `@path` to read it from a file."""
+
+    name = "json"
+    error_code = "INVALID_JSON"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        text = str(value)
+        if text.startswith("@"):
+            text = self._read(text[1:], param, ctx)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self._fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+                       f"{text[:80]!r}", param, ctx)
+        if not isinstance(data, dict):
+            self._fail(f"must be a JSON object like '{{\"key\": 1}}', got {type(data).__name__}",
+                       param, ctx)
+        return data
+
+    def _read(self, path: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            self._fail(f"cannot read {path}: {exc.strerror}", param, ctx)
+
+
+DURATION = Duration()
+JSON_OBJECT = JsonObject()
+
+
+# ---- the session: settings and runtime, opened lazily, errors mapped to envelopes ---------
+
+class Session:
+    """One command invocation: where it writes, and the runtime it opens only when needed."""
+
+    def __init__(self, out: Output):
+        self.out = out
+        self._settings: Settings | None = None
+        self._runtime: Runtime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._settings = load_settings()
+            for warning in caught:  # e.g. a misspelt JOELCLAW_ variable: one clean line
+                click.echo(click.style(f"warning: {warning.message}", fg="yellow"), err=True)
+        return self._settings
+
+    def runtime(self, *, redis_needed: bool = True) -> Runtime:
+        from joelclaw.runtime import Runtime
+
+        if self._runtime is None:
+            self._runtime = Runtime(self.settings)
+        if redis_needed:
+            try:
+                _ = self._runtime.redis_url
+            except ConfigError as exc:
+                raise Failure(str(exc), "REDIS_UNREACHABLE", REDIS_FIX,
+                              next_actions=[action("up", "start Redis, workers, beat and web")]
+                              ) from None
+        return self._runtime
+
+    def execute(self, handler: Handler, params: dict[str, Any]) -> int:
+        try:
+            return self.out.success(handler(self, **params))
+        except (click.exceptions.Exit, BrokenPipeError):
+            raise  # click exits quietly (status 1) when the reader of a pipe went away
+        except (Exception, KeyboardInterrupt) as exc:
+            return self.out.failure(self.failure_for(exc))
+
+    def failure_for(self, exc: BaseException) -> Failure:
+        if isinstance(exc, Failure):
+            return exc
+        known = _known_failure(exc, self._redis_label())
+        return known if known is not None else self._internal(exc)
+
+    def _redis_label(self) -> str:
+        from joelclaw.runtime import redact_url
+
+        url = self._runtime.__dict__.get("redis_url") if self._runtime else None
+        return f" at {redact_url(url)}" if url else ""
+
+    def _internal(self, exc: BaseException) -> Failure:
+        where = self._save_traceback(exc)
+        fix = "This is a bug in joelclaw: please report it with the command you ran"
+        fix += f"; the traceback is in {where}" if where else ""
+        return Failure(f"unexpected {type(exc).__name__}: {exc}", "INTERNAL_ERROR", fix)
+
+    def _save_traceback(self, exc: BaseException) -> str | None:
+        """Keep the traceback for a bug report, out of the user's terminal."""
+        if self._settings is None:
+            return None
+        try:
+            path = self._settings.home_dir / "logs" / "cli-errors.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as log:
+                log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {self.out.command}\n")
+                log.write("".join(traceback.format_exception(exc)))
+        except OSError:
+            return None
+        return str(path)
+
+
+def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
+    """Our error tree, Redis and the broker, each with a code, a fix and an exit status."""
+    if isinstance(exc, click.UsageError):
+        return Failure(exc.format_message(), "USAGE_ERROR", "See `joelclaw --help`.", 2)
+    if isinstance(exc, ConfigError):
+        return Failure(str(exc), exc.code, "Fix the JOELCLAW_* setting named above (in the "
+                       "environment or the .env file) and run the command again.", 2)
+    if isinstance(exc, EventError):
+        return Failure(str(exc), exc.code, "Event names look like 'domain/noun.verb' in "
+                       "lowercase (e.g. 'todoist/comment.added'); -d must be a JSON object that "
+                       "fits the event's payload model.", 2)
+    if isinstance(exc, FunctionDefinitionError):
+        return Failure(str(exc), exc.code, "Fix the function declaration, or the module list "
+                       "in JOELCLAW_FUNCTION_MODULES.", 2)
+    if isinstance(exc, NotFound):
+        return Failure(str(exc), exc.code, "List recent ids with `joelclaw runs` or "
+                       "`joelclaw events`.", next_actions=[action("runs", "recent runs"),
+                                                            action("events", "recent events")])
+    if isinstance(exc, JoelclawError):
+        return Failure(str(exc), exc.code, "Check `joelclaw status` and `joelclaw functions`.")
+    return _infrastructure_failure(exc, redis_label)
+
+
+def _infrastructure_failure(exc: BaseException, redis_label: str) -> Failure | None:
+    from kombu.exceptions import OperationalError
+
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return Failure(f"cannot reach Redis{redis_label}: {exc}", "REDIS_UNREACHABLE", REDIS_FIX,
+                       next_actions=[action("up", "start Redis, workers, beat and web"),
+                                     action("status", "check the system again")])
+    if isinstance(exc, redis.RedisError):
+        return Failure(f"Redis error: {exc}", "REDIS_ERROR", "Check the Redis server's log "
+                       "and `joelclaw status`.")
+    if isinstance(exc, OperationalError):
+        return Failure(f"cannot reach the broker: {exc}", "BROKER_UNREACHABLE",
+                       "Check JOELCLAW_BROKER_URL and that the broker is running.")
+    if isinstance(exc, KeyboardInterrupt):
+        return Failure("interrupted", "INTERRUPTED", "Run the command again to continue.", 130)
+    return None
+
+
+# ---- the group and the command decorator --------------------------------------------------
+
+class EnvelopeGroup(click.Group):
+    """Turns click's own usage errors into the envelope (JSON mode) with exit status 2."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name or "joelclaw", complete_var,
+                                standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            code = _click_failure(exc, argv)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            code = 1
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _click_failure(exc: click.ClickException, argv: list[str]) -> int:
+    if not wants_json("--json" in argv, "--text" in argv):
+        exc.show()
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "joelclaw"
+    usage = isinstance(exc, click.UsageError)
+    code = getattr(exc, "error_code", "USAGE_ERROR" if usage else "INVALID_ARGUMENT")
+    failure = Failure(exc.format_message(), code,
+                      f"See `{command} --help` for the accepted arguments.",
+                      2 if usage else exc.exit_code,
+                      next_actions=[action(f"{command} --help", "show usage")])
+    return Output(command, json_mode=True).failure(failure)
+
+
+@click.group(cls=EnvelopeGroup, name="joelclaw", invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON envelope.")
+@click.option("--text", "as_text", is_flag=True, help="Print readable text even when piped.")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
+    """joelclaw: events, durable functions, runs and traces on Celery."""
+    ctx.meta[JSON_KEY], ctx.meta[TEXT_KEY] = as_json, as_text
+    if ctx.invoked_subcommand is not None:
+        return
+    out = Output("joelclaw", wants_json(as_json, as_text))
+    if not out.json_mode:
+        click.echo(ctx.get_help())
+        return
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    commands = [{"command": f"joelclaw {name}", "description": cmd.get_short_help_str(80)}
+                for name, cmd in sorted(group.commands.items())]
+    out.success(Reply({"commands": commands}, next_actions=[
+        action("status", "is the system up?"), action("runs", "recent runs")]))
+
+
+def command(name: str, **attrs: Any) -> Callable[[Handler], click.Command]:
+    """Register a subcommand whose handler returns a Reply (or raises); adds --json/--text."""
+
+    def decorate(handler: Handler) -> click.Command:
+        @functools.wraps(handler)
+        def callback(as_json: bool, as_text: bool, **params: Any) -> None:
+            ctx = click.get_current_context()
+            json_mode = wants_json(as_json or ctx.meta.get(JSON_KEY, False),
+                                   as_text or ctx.meta.get(TEXT_KEY, False))
+            session = Session(Output(ctx.command_path, json_mode))
+            ctx.exit(session.execute(handler, params))
+
+        callback = click.option("--text", "as_text", is_flag=True,
+                                help="Readable text even when stdout is not a terminal.")(callback)
+        callback = click.option("--json", "as_json", is_flag=True,
+                                help="Print the JSON envelope (default when piped).")(callback)
+        cmd = click.command(name, **attrs)(callback)
+        cli.add_command(cmd)
+        return cmd
+
+    return decorate

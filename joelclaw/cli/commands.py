@@ -1,0 +1,192 @@
+"""`status`, `send` and `functions`: is the system up, put an event on the bus, what can run."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from joelclaw import keys
+from joelclaw.bus.runs import TERMINAL, preview
+from joelclaw.cli import render
+from joelclaw.cli.app import JSON_OBJECT, Session, command
+from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms
+from joelclaw.events.schemas import parse_event
+from joelclaw.runtime import redact_url
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+WORKER_ALIVE_SECONDS = 10.0
+FOLLOW_POLL_SECONDS = 0.25
+MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
+
+
+# ---- status -------------------------------------------------------------------------------
+
+@command("status")
+def status(session: Session) -> Reply:
+    """Redis, workers, beat, pending wake-ups and runs by status."""
+    rt = session.runtime()
+    started = time.perf_counter()
+    rt.redis.ping()
+    latency = (time.perf_counter() - started) * 1000
+    now = time.time()
+    result = {
+        "redis": {"ok": True, "url": redact_url(rt.redis_url), "latency_ms": round(latency, 2)},
+        "broker": redact_url(rt.settings.broker_url or rt.redis_url),
+        "functions": len(rt.registry),
+        "workers": workers_seen(rt, now),
+        "beat": beat_tick(rt, now),
+        "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)),
+        "runs": rt.runs.counts(),
+    }
+    return Reply(result, render.render_status, _status_actions(result))
+
+
+def workers_seen(rt: Runtime, now: float) -> dict[str, Any]:
+    """Workers stamp WORKERS_SEEN from their sweeper loop several times a second."""
+    seen = []
+    for host, stamp in sorted(rt.redis.hgetall(keys.WORKERS_SEEN).items()):
+        age = max(0.0, now - float(stamp))
+        seen.append({"hostname": host.decode(), "last_seen": float(stamp),
+                     "age_s": round(age, 1), "alive": age < WORKER_ALIVE_SECONDS})
+    return {"alive": sum(1 for w in seen if w["alive"]), "seen": seen}
+
+
+def beat_tick(rt: Runtime, now: float) -> dict[str, Any]:
+    stamp = rt.redis.get(keys.BEAT_TICK)
+    if stamp is None:
+        return {"last_tick": None, "age_s": None}
+    return {"last_tick": float(stamp), "age_s": round(max(0.0, now - float(stamp)), 1)}
+
+
+def _status_actions(result: dict[str, Any]) -> list[NextAction]:
+    actions = [action("runs", "recent runs"), action("queues", "queue depths"),
+               action("schedule", "cron entries and durable wake-ups")]
+    if not result["workers"]["alive"]:
+        actions.insert(0, action("up", "no worker is alive: start the system"))
+    if result["runs"].get("failed"):
+        actions.insert(0, action("runs --status failed", "look at the failed runs"))
+    return actions
+
+
+# ---- send ---------------------------------------------------------------------------------
+
+@command("send")
+@click.argument("name")
+@click.option("-d", "--data", type=JSON_OBJECT, default=None,
+              help="Event data: a JSON object, or @file.json.")
+@click.option("--id", "event_id", default=None,
+              help="Idempotency key: the same id within 24 h triggers nothing new.")
+@click.option("--follow", is_flag=True,
+              help="Wait for the started runs to finish, with progress on stderr.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Seconds --follow waits before giving up.")
+def send(session: Session, name: str, data: dict[str, Any] | None, event_id: str | None,
+         follow: bool, timeout: float) -> Reply:
+    """Send an event; every function it triggers starts a run."""
+    raw: dict[str, Any] = {"name": name, "data": data or {}, "source": {"via": "cli"}}
+    if event_id is not None:
+        raw["id"] = event_id
+    event = parse_event(raw)
+    rt = session.runtime()
+    sent = rt.send(event)[0]
+    result: dict[str, Any] = sent.to_dict()
+    if follow and sent.runs:
+        followed, timed_out = follow_runs(rt, sent.runs, timeout, session.out)
+        result["followed"] = followed
+        check_followed(result, timed_out, timeout)
+    return Reply(result, render.render_send, _send_actions(result))
+
+
+def _send_actions(result: dict[str, Any]) -> list[NextAction]:
+    actions = [action(f"run {run_id}", "trace of this run") for run_id in result["runs"][:3]]
+    actions.append(action(f"event {result['id']}", "the stored event and its runs"))
+    actions.append(action(f"runs --event {result['name']}", "every run of this event name"))
+    return actions
+
+
+def follow_runs(rt: Runtime, run_ids: list[str], timeout: float, out: Output
+                ) -> tuple[list[dict[str, Any]], bool]:
+    """Poll until every run is terminal or `timeout` passes; report each change on stderr."""
+    deadline = time.monotonic() + timeout
+    reported: dict[str, str] = {}
+    out.progress(f"following {len(run_ids)} run(s) for up to {timeout:g}s")
+    while True:
+        states = [_observe(rt, run_id, reported, out) for run_id in run_ids]
+        if all(s["status"] in TERMINAL or s["status"] == MISSING for s in states):
+            return states, False
+        if time.monotonic() >= deadline:
+            return states, True
+        time.sleep(FOLLOW_POLL_SECONDS)
+
+
+def _observe(rt: Runtime, run_id: str, reported: dict[str, str], out: Output
+             ) -> dict[str, Any]:
+    run = rt.runs.get(run_id)
+    if run is None:
+        _report(out, reported, run_id, f"{run_id}: {MISSING}")
+        return {"id": run_id, "status": MISSING}
+    for step in rt.runs.steps(run_id):
+        key = f"{run_id}|{step.get('key')}"
+        _report(out, reported, key, f"{run.function} · step {step.get('key')}: "
+                f"{step.get('status')}{_step_detail(step)}")
+    _report(out, reported, run_id, f"{run.function} · {run.id}: {run.status}")
+    error = {k: v for k, v in run.error.items() if k != "stack"} if run.error else None
+    return {**run.summary(), "output": preview(run.output), "error": error}
+
+
+def _step_detail(step: dict[str, Any]) -> str:
+    if step.get("status") == "completed" and step.get("execution_ms") is not None:
+        return f" ({fmt_ms(step['execution_ms'])})"
+    error = step.get("error")
+    if error and step.get("status") in ("retrying", "failed"):
+        return f" ({error.get('name')}: {error.get('message')})"
+    return ""
+
+
+def _report(out: Output, reported: dict[str, str], key: str, line: str) -> None:
+    """Print a line only when that run or step changed, so the stream stays short."""
+    if reported.get(key) != line:
+        reported[key] = line
+        out.progress(line)
+
+
+def check_followed(result: dict[str, Any], timed_out: bool, timeout: float) -> None:
+    """A followed run that failed, or did not finish in time, fails the command (exit 1)."""
+    followed = result["followed"]
+    failed = [r for r in followed if r["status"] == "failed"]
+    if failed:
+        first = failed[0]
+        reason = (first.get("error") or {}).get("message", "no error recorded")
+        raise Failure(f"{len(failed)} of {len(followed)} run(s) failed; {first['function']}: "
+                      f"{reason}", "RUN_FAILED",
+                      f"Inspect it with `joelclaw run {first['id']}`, then "
+                      f"`joelclaw replay {first['id']}` once fixed.", result=result,
+                      next_actions=[action(f"run {first['id']}", "trace of the failed run")])
+    if timed_out:
+        pending = [r["id"] for r in followed if r["status"] not in TERMINAL]
+        raise Failure(f"{len(pending)} run(s) not finished after {timeout:g}s: "
+                      f"{', '.join(pending)}", "FOLLOW_TIMEOUT",
+                      f"Keep watching with `joelclaw run {pending[0]}`; a longer --timeout "
+                      "waits more.", result=result,
+                      next_actions=[action(f"run {pending[0]}", "where this run is now")])
+
+
+# ---- functions ----------------------------------------------------------------------------
+
+@command("functions")
+def functions(session: Session) -> Reply:
+    """Every loaded function: its Celery task, triggers, queue and retries."""
+    rt = session.runtime(redis_needed=False)
+    default = rt.settings.default_retries
+    result = [{"id": fn.id, "task": fn.task_name,
+               "triggers": [trig.describe() for trig in fn.triggers],
+               "queue": fn.queue, "retries": default if fn.retries is None else fn.retries,
+               "description": fn.description}
+              for fn in rt.registry]
+    actions = [action("runs --function <id>", "runs of one function"),
+               action("schedule", "when the cron functions fire next")]
+    return Reply(result, render.render_functions, actions)

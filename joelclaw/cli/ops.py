@@ -1,0 +1,151 @@
+"""`schedule`, `queues` and `up`: when things fire, what waits in the broker, run everything."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+import redis
+
+from joelclaw import keys
+from joelclaw.bus.cron import CRON_TASK, CronSchedule, beat_schedule_for
+from joelclaw.bus.scheduler import parse_target
+from joelclaw.cli import render
+from joelclaw.cli.app import JSON_KEY, TEXT_KEY, Session, cli, command
+from joelclaw.cli.output import Output, Reply, action, wants_json
+from joelclaw.runtime import redact_url
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+NEXT_WAKEUPS = 5
+KOMBU_SEP = "\x06\x16"  # kombu's Redis default when the transport options set no `sep`
+KOMBU_PRIORITY_STEPS = [0, 3, 6, 9]
+
+
+# ---- schedule -----------------------------------------------------------------------------
+
+@command("schedule")
+@click.option("--next", "next_count", type=click.IntRange(0, 100), default=NEXT_WAKEUPS,
+              show_default=True, help="How many of the next durable wake-ups to list.")
+def schedule(session: Session, next_count: int) -> Reply:
+    """Every cron entry with its next fire time, and the durable wake-ups due next."""
+    rt = session.runtime()
+    now = datetime.now(UTC)
+    crons = [cron_entry(name, entry, now) for name, entry in beat_schedule_for(rt).items()]
+    result = {"crons": sorted(crons, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"])),
+              "wakeups": wakeups(rt, next_count)}
+    actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
+               for c in result["crons"][:2]]
+    return Reply(result, render.render_schedule, actions)
+
+
+def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A beat entry as data; next fire times in its own zone and in UTC."""
+    sched = entry["schedule"]
+    args = entry.get("args") or []
+    function = args[0] if entry.get("task") == CRON_TASK and args else entry.get("task")
+    row: dict[str, Any] = {"entry": name, "function": function, "task": entry.get("task"),
+                           "expression": str(sched), "timezone": None, "next_local": None,
+                           "next_utc": None, "next_epoch": None}
+    if isinstance(sched, CronSchedule):
+        fire = sched.next_after(now)
+        row.update(expression=sched.expression, timezone=sched.timezone,
+                   next_local=fire.isoformat(), next_utc=fire.astimezone(UTC).isoformat(),
+                   next_epoch=fire.timestamp())
+    return row
+
+
+def wakeups(rt: Runtime, count: int) -> dict[str, Any]:
+    """Durable sleeps, retries and outbox entries waiting in the WAKEUPS sorted set."""
+    pending = int(rt.redis.zcard(keys.WAKEUPS))
+    due = rt.redis.zrange(keys.WAKEUPS, 0, count - 1, withscores=True) if count else []
+    pipe = rt.redis.pipeline(transaction=False)
+    members = [(member.decode(), float(score)) for member, score in due]
+    for member, _ in members:
+        pipe.hget(keys.run(parse_target(member)[0]), "function")
+    functions = pipe.execute() if members else []
+    rows = [{"member": member, "run": parse_target(member)[0],
+             "function": fn.decode().strip('"') if fn else None, "due_at": score,
+             "due_utc": datetime.fromtimestamp(score, UTC).isoformat(timespec="seconds")}
+            for (member, score), fn in zip(members, functions, strict=True)]
+    return {"pending": pending, "next": rows}
+
+
+# ---- queues -------------------------------------------------------------------------------
+
+@command("queues")
+def queues(session: Session) -> Reply:
+    """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
+    rt = session.runtime()
+    broker = rt.settings.broker_url or rt.redis_url
+    names = sorted(q.name for q in rt.celery.conf.task_queues)
+    if broker.startswith("amqp"):
+        result: dict[str, Any] = {
+            "broker": redact_url(broker), "transport": "amqp", "depth_available": False,
+            "queues": [{"name": n} for n in names],
+            "note": "queue depth over AMQP needs the RabbitMQ management API; use "
+                    "`rabbitmqctl list_queues name messages messages_unacknowledged`"}
+    else:
+        options = dict(rt.celery.conf.broker_transport_options or {})
+        client = rt.redis if broker == rt.redis_url else _broker_client(broker)
+        result = {"broker": redact_url(broker), "transport": "redis", "depth_available": True,
+                  **redis_depths(client, names, options)}
+    return Reply(result, render.render_queues, [action("status", "workers, beat and runs")])
+
+
+def _broker_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=15)
+
+
+def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """kombu keeps one list per priority step: `<queue>` for 0, `<queue><sep><n>` for n."""
+    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
+    sep = options.get("sep", KOMBU_SEP)
+    prefix = options.get("global_keyprefix", "")
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        for step in steps:
+            pipe.llen(prefix + (f"{name}{sep}{step}" if step else name))
+    pipe.hlen(prefix + options.get("unacked_key", "unacked"))
+    lengths = pipe.execute()
+    unacked = int(lengths.pop())
+    rows = []
+    for index, name in enumerate(names):
+        sizes = lengths[index * len(steps):(index + 1) * len(steps)]
+        by_priority = {str(step): int(n) for step, n in zip(steps, sizes, strict=True)}
+        rows.append({"name": name, "depth": sum(by_priority.values()),
+                     "by_priority": by_priority})
+    return {"queues": rows, "unacked": unacked, "checked_at": time.time()}
+
+
+# ---- up -----------------------------------------------------------------------------------
+
+@cli.command("up")
+@click.option("--no-flower", is_flag=True, help="Do not start Flower.")
+@click.option("--no-beat", is_flag=True, help="Do not start beat (no cron).")
+@click.option("--no-gateway", is_flag=True, help="Do not start the gateway worker.")
+@click.option("--no-web", is_flag=True, help="Do not start the web server.")
+@click.option("--json", "as_json", is_flag=True, help="Errors before start as a JSON envelope.")
+@click.option("--text", "as_text", is_flag=True, help="Errors before start as text.")
+@click.pass_context
+def up(ctx: click.Context, no_flower: bool, no_beat: bool, no_gateway: bool, no_web: bool,
+       as_json: bool, as_text: bool) -> None:
+    """Run the whole system in the foreground, restarting what dies, until Ctrl-C.
+
+    Its output is the processes' log stream, not an envelope; the exit status is up's own.
+    """
+    json_mode = wants_json(as_json or ctx.meta.get(JSON_KEY, False),
+                           as_text or ctx.meta.get(TEXT_KEY, False))
+    session = Session(Output(ctx.command_path, json_mode))
+    try:
+        from joelclaw.supervisor import up as run_up
+
+        code = run_up(session.settings, flower=not no_flower, beat=not no_beat,
+                      gateway=not no_gateway, web=not no_web)
+    except Exception as exc:
+        code = session.out.failure(session.failure_for(exc))
+    ctx.exit(code)

@@ -1,0 +1,245 @@
+"""Terminal views of command results: tables and a run waterfall a person can scan quickly.
+JSON mode never comes here; these take the exact `result` the envelope would carry."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from joelclaw.cli.output import (
+    fmt_age,
+    fmt_ms,
+    fmt_seconds,
+    fmt_time,
+    key_values,
+    status,
+    table,
+)
+
+BAR_WIDTH = 24
+
+
+def bold(text: str) -> str:
+    return click.style(text, bold=True)
+
+
+def dim(text: str) -> str:
+    return click.style(text, dim=True)
+
+
+def short_json(value: Any, limit: int = 300) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# ---- status / functions / send --------------------------------------------------------------
+
+def render_status(result: dict[str, Any]) -> str:
+    redis_info, workers, beat = result["redis"], result["workers"], result["beat"]
+    beat_text = ("never ticked" if beat["age_s"] is None
+                 else f"last tick {fmt_seconds(beat['age_s'])} ago")
+    runs = ", ".join(f"{status(k)} {v}" for k, v in sorted(result["runs"].items())) or "none"
+    summary = key_values({
+        "redis": f"{click.style('ok', fg='green')} {redis_info['url']} "
+                 f"({redis_info['latency_ms']:.1f} ms)",
+        "broker": result["broker"],
+        "functions": result["functions"],
+        "workers": _workers_line(workers),
+        "beat": beat_text,
+        "wake-ups": f"{result['wakeups_pending']} pending",
+        "runs": runs,
+    })
+    rows = [(w["hostname"], status("alive") if w["alive"] else dim("stale"),
+             f"{fmt_seconds(w['age_s'])} ago") for w in workers["seen"]]
+    return summary if not rows else summary + "\n\n" + table(["worker", "state", "seen"], rows)
+
+
+def _workers_line(workers: dict[str, Any]) -> str:
+    alive = workers["alive"]
+    color = "green" if alive else "red"
+    return click.style(f"{alive} alive", fg=color) + f" of {len(workers['seen'])} seen"
+
+
+def render_functions(result: list[dict[str, Any]]) -> str:
+    rows = [(bold(f["id"]), "; ".join(f["triggers"]), f["queue"], f["retries"], dim(f["task"]))
+            for f in result]
+    return table(["function", "triggers", "queue", "retries", "task"], rows)
+
+
+def render_send(result: dict[str, Any]) -> str:
+    head = f"{status(result['status'])} {bold(result['name'])} {dim(result['id'])}"
+    if not result["runs"]:
+        note = "no new runs (duplicate id)" if result["status"] == "deduplicated" \
+            else "no function is triggered by this event"
+        return f"{head}\n{dim(note)}"
+    followed = {r["id"]: r for r in result.get("followed", [])}
+    rows = [(run_id, followed.get(run_id, {}).get("function", ""),
+             status(followed[run_id]["status"]) if run_id in followed else status("queued"),
+             fmt_ms(followed.get(run_id, {}).get("duration_ms")))
+            for run_id in result["runs"]]
+    return f"{head}\n\n" + table(["run", "function", "status", "duration"], rows)
+
+
+# ---- runs and traces ------------------------------------------------------------------------
+
+def render_runs(result: list[dict[str, Any]]) -> str:
+    now = time.time()
+    rows = [(r["id"], r["function"], status(r["status"]), r.get("event_name"),
+             fmt_age(r["created_at"], now), fmt_ms(r.get("duration_ms")), r.get("steps", 0))
+            for r in result]
+    return table(["run", "function", "status", "event", "created", "duration", "steps"], rows)
+
+
+def render_run(result: dict[str, Any], **extra: Any) -> str:
+    """One run's summary; used after cancel and replay."""
+    fields = {"run": bold(result["id"]), "function": result["function"],
+              "status": status(result["status"]),
+              "event": f"{result.get('event_name')} {dim(str(result.get('event_id')))}",
+              "created": fmt_time(result["created_at"])}
+    if result.get("replay_of"):
+        fields["replay of"] = result["replay_of"]
+    return key_values({**fields, **extra})
+
+
+def render_trace(trace: dict[str, Any]) -> str:
+    parts = [_trace_header(trace), _steps_table(trace)]
+    errors = _trace_errors(trace)
+    if errors:
+        parts.append(errors)
+    if trace.get("output") is not None:
+        parts.append(f"{bold('output')}  {short_json(trace['output'], 600)}")
+    return "\n\n".join(parts)
+
+
+def _trace_header(t: dict[str, Any]) -> str:
+    created = t["created_at"]
+    fields: dict[str, Any] = {
+        "run": f"{bold(t['id'])}  {t['function']}  {status(t['status'])}",
+        "event": f"{t['event'].get('name')} {dim(str(t['event'].get('id')))}",
+        "trigger": t["trigger"],
+        "created": fmt_time(created),
+        "started": _offset(t.get("started_at"), created),
+        "ended": _offset(t.get("ended_at"), created),
+        "time": f"queue {fmt_ms(t.get('queue_delay_ms'))} · "
+                f"execution {fmt_ms(t.get('execution_ms'))} · total {fmt_ms(t.get('duration_ms'))}",
+        "attempts": t.get("attempts", 0),
+    }
+    if t.get("replay_of"):
+        fields["replay of"] = t["replay_of"]
+    if t.get("parent"):
+        fields["parent"] = f"{t['parent'].get('run')} step {t['parent'].get('step')}"
+    return key_values(fields)
+
+
+def _offset(moment: float | None, origin: float) -> str:
+    if moment is None:
+        return "-"
+    return f"+{fmt_seconds(max(0.0, moment - origin))}  {dim(fmt_time(moment))}"
+
+
+def _steps_table(t: dict[str, Any]) -> str:
+    steps = t["steps"]
+    if not steps:
+        return dim("no steps recorded")
+    origin = t["created_at"]
+    end = max([origin + 0.001, *(_step_end(s) for s in steps), t.get("ended_at") or origin])
+    rows = [(s.get("key"), s.get("type"), _step_status(s), s.get("attempts", 0),
+             _offset(s.get("started_at"), origin).split("  ")[0],
+             fmt_ms(s.get("queue_delay_ms")), fmt_ms(s.get("execution_ms")),
+             _bar(s, origin, end)) for s in steps]
+    return table(["step", "type", "status", "tries", "start", "queue", "exec", "timeline"], rows)
+
+
+def _step_end(step: dict[str, Any]) -> float:
+    return step.get("ended_at") or step.get("started_at") or 0.0
+
+
+def _step_status(step: dict[str, Any]) -> str:
+    text = status(step.get("status"))
+    if step.get("status") == "sleeping" and step.get("until"):
+        text += dim(f" ({fmt_age(step['until'])})")
+    if step.get("status") == "retrying" and step.get("next_attempt_at"):
+        text += dim(f" (next {fmt_age(step['next_attempt_at'])})")
+    return text
+
+
+def _bar(step: dict[str, Any], origin: float, end: float) -> str:
+    """Where the step sits on the run's timeline, Inngest-waterfall style."""
+    started = step.get("started_at")
+    if started is None:
+        return ""
+    span = end - origin
+    start_col = int((started - origin) / span * BAR_WIDTH)
+    stop = step.get("ended_at") or time.time()
+    length = max(1, int((min(stop, end) - started) / span * BAR_WIDTH))
+    length = min(length, BAR_WIDTH - min(start_col, BAR_WIDTH - 1))
+    color = "red" if step.get("status") == "failed" else "green"
+    return " " * min(start_col, BAR_WIDTH - 1) + click.style("█" * length, fg=color)
+
+
+def _trace_errors(t: dict[str, Any]) -> str:
+    lines = []
+    for step in t["steps"]:
+        err = step.get("error")
+        if err:
+            lines.append(click.style(f"step {step.get('key')}: {err.get('name')}: "
+                                     f"{err.get('message')}", fg="red"))
+    run_error = t.get("error")
+    if run_error:
+        lines.append(click.style(f"run: {run_error.get('name')}: {run_error.get('message')}",
+                                 fg="red", bold=True))
+        stack = (run_error.get("stack") or "").strip().splitlines()[-6:]
+        lines.extend(dim("    " + line) for line in stack)
+    return "\n".join(lines)
+
+
+# ---- events -------------------------------------------------------------------------------
+
+def render_events(result: list[dict[str, Any]]) -> str:
+    now = time.time()
+    rows = [(r["event"]["id"], r["event"]["name"], fmt_age(r.get("received_at"), now),
+             len(r.get("runs", [])), r.get("duplicates", 0), short_json(r["event"]["data"], 50))
+            for r in result]
+    return table(["event", "name", "received", "runs", "dups", "data"], rows)
+
+
+def render_event(result: dict[str, Any]) -> str:
+    event = result["event"]
+    head = key_values({
+        "event": f"{bold(event['name'])} {dim(event['id'])}",
+        "received": fmt_time(result.get("received_at")),
+        "duplicates": result.get("duplicates", 0),
+        "data": short_json(event.get("data"), 600),
+    })
+    rows = [(r["id"], r.get("function"), status(r["status"]), fmt_ms(r.get("duration_ms")))
+            for r in result["runs"]]
+    return head + "\n\n" + table(["run", "function", "status", "duration"], rows)
+
+
+# ---- schedule and queues ------------------------------------------------------------------
+
+def render_schedule(result: dict[str, Any]) -> str:
+    rows = [(c["function"], c["expression"], c["timezone"], c["next_local"] or "-",
+             c["next_utc"] or "-", fmt_age(c["next_epoch"]) if c["next_epoch"] else "-")
+            for c in result["crons"]]
+    crons = table(["function", "cron", "timezone", "next (local)", "next (utc)", "in"], rows)
+    wake = result["wakeups"]
+    due = [(w["member"], w.get("function") or "-", w["due_utc"], fmt_age(w["due_at"]))
+           for w in wake["next"]]
+    wake_text = f"{bold('durable wake-ups')}: {wake['pending']} pending"
+    if due:
+        wake_text += "\n" + table(["member", "function", "due (utc)", "due"], due)
+    return crons + "\n\n" + wake_text
+
+
+def render_queues(result: dict[str, Any]) -> str:
+    if not result["depth_available"]:
+        return f"{result['broker']}\n{click.style(result['note'], fg='yellow')}"
+    rows = [(q["name"], bold(str(q["depth"])),
+             ", ".join(f"p{p}={n}" for p, n in q["by_priority"].items() if n) or "-")
+            for q in result["queues"]]
+    head = f"{result['broker']}  unacked: {result['unacked']}"
+    return head + "\n\n" + table(["queue", "depth", "by priority (0 = highest)"], rows)

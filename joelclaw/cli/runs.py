@@ -1,0 +1,163 @@
+"""`runs`, `run`, `events`, `event`, `cancel`, `replay`: what happened, and manual control."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from joelclaw import keys
+from joelclaw.bus.control import cancel_run, replay_run
+from joelclaw.bus.runs import STATUSES, TERMINAL, Run
+from joelclaw.cli import render
+from joelclaw.cli.app import DURATION, Session, command
+from joelclaw.cli.output import NextAction, Reply, action
+from joelclaw.errors import NotFound
+from joelclaw.events.store import get_event, list_events
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+LIMIT = click.IntRange(1, 1000)
+
+
+def _since(seconds: float | None) -> float | None:
+    return None if seconds is None else time.time() - seconds
+
+
+def step_counts(rt: Runtime, run_ids: list[str]) -> list[int]:
+    pipe = rt.redis.pipeline(transaction=False)
+    for run_id in run_ids:
+        pipe.hlen(keys.run_steps(run_id))
+    return [int(n) for n in pipe.execute()] if run_ids else []
+
+
+def summaries(rt: Runtime, runs: list[Run]) -> list[dict[str, Any]]:
+    counts = step_counts(rt, [r.id for r in runs])
+    return [{**run.summary(), "replay_of": run.replay_of, "steps": n}
+            for run, n in zip(runs, counts, strict=True)]
+
+
+# ---- runs / run ---------------------------------------------------------------------------
+
+@command("runs")
+@click.option("--function", "function_id", default=None, help="Only runs of this function id.")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="Only runs in this status (repeatable).")
+@click.option("--since", type=DURATION, default=None,
+              help="Only runs created within this long, e.g. 30m, 1h, 2d.")
+@click.option("--event", "event_name", default=None, help="Only runs of this event name.")
+@click.option("--limit", type=LIMIT, default=20, show_default=True)
+def runs(session: Session, function_id: str | None, statuses: tuple[str, ...],
+         since: float | None, event_name: str | None, limit: int) -> Reply:
+    """Recent runs, newest first, filtered by function, status, time and event."""
+    rt = session.runtime()
+    found = rt.runs.list(function=function_id, status=statuses or None, since=_since(since),
+                         event_name=event_name, limit=limit)
+    result = summaries(rt, found)
+    actions = [action(f"run {r['id']}", f"trace of this {r['status']} run") for r in result[:2]]
+    if "failed" not in statuses:
+        actions.append(action("runs --status failed", "only failed runs"))
+    return Reply(result, render.render_runs, actions)
+
+
+@command("run")
+@click.argument("run_id")
+def run(session: Session, run_id: str) -> Reply:
+    """One run's full trace: steps, attempts, queue delay vs execution, errors."""
+    rt = session.runtime()
+    trace = rt.runs.trace(run_id)
+    if trace is None:
+        raise NotFound(f"no run with id {run_id!r} (runs expire after "
+                       f"{rt.settings.run_retention_days:g} days)")
+    return Reply(trace, render.render_trace, _run_actions(trace))
+
+
+def _run_actions(trace: dict[str, Any]) -> list[NextAction]:
+    run_id = trace["id"]
+    actions = []
+    if trace["status"] not in TERMINAL:
+        actions.append(action(f"cancel {run_id}", "stop this run"))
+    actions.append(action(f"replay {run_id}", "a new run of the same function and event"))
+    if trace.get("event_id"):
+        actions.append(action(f"event {trace['event_id']}", "the event that started it"))
+    actions.append(action(f"runs --function {trace['function']}", "other runs of this function"))
+    return actions
+
+
+# ---- events / event -----------------------------------------------------------------------
+
+@command("events")
+@click.option("--name", default=None, help="Only events with exactly this name.")
+@click.option("--prefix", default=None, help="Only events whose name starts with this.")
+@click.option("--since", type=DURATION, default=None,
+              help="Only events received within this long, e.g. 30m, 1h, 2d.")
+@click.option("--limit", type=LIMIT, default=20, show_default=True)
+def events(session: Session, name: str | None, prefix: str | None, since: float | None,
+           limit: int) -> Reply:
+    """Recent events from the capped log, newest first."""
+    rt = session.runtime()
+    result = list_events(rt, name=name, prefix=prefix, since=_since(since), limit=limit)
+    actions = [action(f"event {r['event']['id']}", f"details of this {r['event']['name']}")
+               for r in result[:2]]
+    actions.append(action("send <name> -d '{...}'", "send an event"))
+    return Reply(result, render.render_events, actions)
+
+
+@command("event")
+@click.argument("event_id")
+def event(session: Session, event_id: str) -> Reply:
+    """One stored event, the runs it started and how often it was sent again."""
+    rt = session.runtime()
+    record = get_event(rt, event_id)
+    if record is None:
+        raise NotFound(f"no event with id {event_id!r} (events are kept 7 days, and the "
+                       f"log holds the latest {rt.settings.event_log_cap})")
+    found = [rt.runs.get(run_id) for run_id in record.get("runs", [])]
+    run_rows = summaries(rt, [r for r in found if r is not None])
+    known = {r["id"] for r in run_rows}
+    run_rows += [{"id": run_id, "status": "expired"} for run_id in record.get("runs", [])
+                 if run_id not in known]
+    result = {"event": record["event"], "received_at": record.get("received_at"),
+              "duplicates": record.get("duplicates", 0), "runs": run_rows}
+    actions = [action(f"run {r['id']}", "trace of this run") for r in run_rows[:3]]
+    actions.append(action(f"events --name {record['event']['name']}", "events of this name"))
+    return Reply(result, render.render_event, actions)
+
+
+# ---- cancel / replay ----------------------------------------------------------------------
+
+@command("cancel")
+@click.argument("run_id")
+@click.option("--reason", default="cancelled from the CLI", show_default=True,
+              help="Recorded on the run and in joelclaw/function.cancelled.")
+def cancel(session: Session, run_id: str, reason: str) -> Reply:
+    """Cancel a run: at once when idle, else after its current step (stored in Redis)."""
+    rt = session.runtime()
+    before = rt.runs.status(run_id)
+    run = cancel_run(rt, run_id, reason)
+    if before in TERMINAL:
+        outcome = f"already {before}"
+    elif run.status == "cancelled":
+        outcome = "cancelled"
+    else:
+        outcome = "requested: the run stops after its current step"
+    result = {**run.summary(), "cancel_requested": run.cancel_requested, "outcome": outcome}
+    return Reply(result, _render_cancel, [action(f"run {run_id}", "check the run's status")])
+
+
+def _render_cancel(result: dict[str, Any]) -> str:
+    return render.render_run(result, outcome=result["outcome"])
+
+
+@command("replay")
+@click.argument("run_id")
+def replay(session: Session, run_id: str) -> Reply:
+    """Start a new run of the same function with the same event; the original is untouched."""
+    rt = session.runtime()
+    new = replay_run(rt, run_id)
+    result = {**new.summary(), "replay_of": new.replay_of}
+    actions = [action(f"run {new.id}", "trace of the new run"),
+               action(f"run {run_id}", "the original run")]
+    return Reply(result, render.render_run, actions)
