@@ -48,6 +48,13 @@ class Context:
     def events(self) -> list[Event]:
         return [self.event]
 
+    @property
+    def gateway(self) -> Any:
+        """`ctx.gateway.notify(...)` / `.alert(...)`: durable messages to the owner."""
+        from joelclaw.gateway.notify import Notifier
+
+        return Notifier(self)
+
 
 def execute(
     rt: Runtime,
