@@ -47,8 +47,7 @@ def make_celery(rt: Runtime) -> Celery:
         task_create_missing_queues=True,
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events stay off as in plain Celery: Flower switches them on while it runs.
         worker_hijack_root_logger=False,
         timezone=settings.timezone,
         enable_utc=True,
@@ -100,7 +99,7 @@ class SweeperStep(bootsteps.StartStopStep):
         self.sweeper: Sweeper | None = None
 
     def start(self, worker: Any) -> None:
-        self.sweeper = Sweeper(worker.app.joelclaw)
+        self.sweeper = Sweeper(worker.app.joelclaw, node=worker.hostname)
         self.sweeper.start()
 
     def stop(self, worker: Any) -> None:

@@ -77,4 +77,4 @@ def cron_slot(function_id: str, slot: str) -> str:
 SWEEP_LOCK = PREFIX + "lock:retention"
 GATEWAY_HEARTBEAT = PREFIX + "gateway:heartbeat"
 BEAT_TICK = PREFIX + "beat:tick"
-WORKERS_SEEN = PREFIX + "workers"  # hash: hostname -> last seen (s)
+WORKERS_SEEN = PREFIX + "workers"  # hash: Celery node name (worker@host) -> last seen (s)

@@ -84,8 +84,9 @@ def publish(rt: Runtime, target: str, *, ready_at: float | None = None) -> bool:
 class Sweeper:
     """Publishes due wake-ups and revives runs with expired leases; safe to run on every worker."""
 
-    def __init__(self, rt: Runtime, poll: float | None = None):
+    def __init__(self, rt: Runtime, poll: float | None = None, node: str | None = None):
         self.rt = rt
+        self.node = node or _hostname()
         self.poll = poll or rt.settings.scheduler_poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,7 +133,7 @@ class Sweeper:
         while not self._stop.is_set():
             try:
                 self.tick()
-                self.rt.redis.hset(keys.WORKERS_SEEN, _hostname(), time.time())
+                self.rt.redis.hset(keys.WORKERS_SEEN, self.node, time.time())
             except Exception:
                 log.exception("sweeper tick failed")
                 self._stop.wait(2)
