@@ -1,0 +1,257 @@
+"""Child processes under supervision: start, stream output with a prefix, restart with
+backoff, stop warm then hard."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, TextIO
+
+SELF = "up"  # the prefix of the supervisor's own lines
+STOP_TIMEOUT = 30.0  # a warm Celery shutdown lets running tasks finish; this long at most
+COLOURS = ("36", "33", "32", "35", "34", "31")
+# Redis must outlive the workers during a shutdown: a terminal's SIGINT/SIGHUP goes to our whole
+# process group, so the embedded redis-server starts with them blocked and stops on our SIGTERM.
+REDIS_BLOCKED_SIGNALS = {signal.SIGINT, signal.SIGHUP}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Restart delays: base, doubled per quick crash up to `cap`; reset once a child stayed up."""
+
+    base: float = 1.0
+    cap: float = 30.0
+    stable_after: float = 60.0
+
+    def next(self, previous: float | None, uptime: float) -> float:
+        if previous is None or uptime >= self.stable_after:
+            return self.base
+        return min(previous * 2, self.cap)
+
+
+class Output:
+    """Writes lines prefixed with a padded, coloured (on a terminal) process name."""
+
+    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None):
+        self.stream = stream or sys.stdout
+        if colour is None:
+            colour = _isatty(self.stream) and "NO_COLOR" not in os.environ
+        self.colour = colour
+        self.width = len(SELF)
+        self.colours: dict[str, str] = {SELF: "1"}
+        self._lock = threading.Lock()
+
+    def register(self, name: str) -> None:
+        self.width = max(self.width, len(name))
+        self.colours.setdefault(name, COLOURS[(len(self.colours) - 1) % len(COLOURS)])
+
+    def line(self, name: str, text: str) -> None:
+        prefix = f"{name.ljust(self.width)} | "
+        if self.colour:
+            prefix = f"\033[{self.colours.get(name, '0')}m{prefix}\033[0m"
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self.stream.write(prefix + text + "\n")
+            self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class Child:
+    """One supervised command; restarted with backoff until the supervisor stops."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = 0.0
+    restart_at: float | None = None
+    delay: float | None = None
+    start_times: list[float] = field(default_factory=list)
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def signal(self, signum: int) -> None:
+        """Only the leader: a Celery worker shuts its own pool down warm."""
+        if self.running and self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole process group: pool processes and gunicorn workers included."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class Supervisor:
+    """Starts children, streams their output, restarts the ones that die, stops them all."""
+
+    def __init__(
+        self,
+        output: Output | None = None,
+        *,
+        backoff: Backoff | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
+        poll_interval: float = 0.2,
+    ):
+        self.output = output or Output()
+        self.backoff = backoff or Backoff()
+        self.stop_timeout = stop_timeout
+        self.poll_interval = poll_interval
+        self.children: list[Child] = []
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._force = False
+        self._stopped = False
+
+    def add(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+            cwd: str | None = None) -> Child:
+        child = Child(name, list(argv), env, cwd)
+        self.children.append(child)
+        self.output.register(name)
+        return child
+
+    def log(self, message: str) -> None:
+        self.output.line(SELF, message)
+
+    def start(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.restart_at = None
+        try:
+            child.process = subprocess.Popen(
+                child.argv, env=child.env, cwd=child.cwd, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        except OSError as exc:
+            self.log(f"could not start {child.name}: {exc}")
+            child.process = None
+            self._schedule_restart(child, uptime=0.0)
+            return
+        child.started_at = time.monotonic()
+        child.start_times.append(child.started_at)
+        child.reader = threading.Thread(
+            target=self._pump, args=(child.name, child.process.stdout),
+            name=f"output-{child.name}", daemon=True,
+        )
+        child.reader.start()
+
+    def _pump(self, name: str, stream: IO[bytes] | None) -> None:
+        if stream is None:
+            return
+        with stream:
+            for raw in iter(stream.readline, b""):
+                self.output.line(name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def poll(self) -> None:
+        """One supervision pass: notice exits, start what is due to restart."""
+        now = time.monotonic()
+        for child in self.children:
+            code = child.process.poll() if child.process is not None else None
+            if code is not None:
+                self._on_exit(child, code, now)
+            elif child.restart_at is not None and now >= child.restart_at:
+                self._spawn(child)
+
+    def _on_exit(self, child: Child, code: int, now: float) -> None:
+        uptime = now - child.started_at
+        child.kill_group()  # a dead Celery main process can leave its pool behind
+        child.process = None
+        delay = self._schedule_restart(child, uptime)
+        self.log(f"{child.name} {_describe_exit(code)} after {uptime:.1f}s; "
+                 f"restarting in {delay:g}s")
+
+    def _schedule_restart(self, child: Child, uptime: float) -> float:
+        child.delay = self.backoff.next(child.delay, uptime)
+        child.restart_at = time.monotonic() + child.delay
+        return child.delay
+
+    def run_until_stopped(self) -> None:
+        """Supervise until `request_stop()` (a signal handler calls it), then stop everything."""
+        while not self._stop.wait(self.poll_interval):
+            self.poll()
+        if self._stop_reason:
+            self.log(f"{self._stop_reason}: stopping (press Ctrl-C again to kill at once)")
+        self.stop()
+
+    def request_stop(self, reason: str = "") -> None:
+        """Safe from a signal handler: only sets flags."""
+        self._stop_reason = self._stop_reason or reason
+        self._stop.set()
+
+    def kill_now(self) -> None:
+        """Safe from a signal handler: SIGKILL every child group, no waiting, no output."""
+        self._force = True
+        self._stop.set()
+        for child in list(self.children):
+            child.kill_group()
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait up to `stop_timeout`, SIGKILL stragglers and leftovers."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        running = [c for c in self.children if c.running]
+        for child in running:
+            child.signal(signal.SIGTERM)
+        self._wait_for_exit(running)
+        for child in self.children:
+            self._finish(child)
+
+    def _wait_for_exit(self, running: list[Child]) -> None:
+        deadline = time.monotonic() + self.stop_timeout
+        while any(c.running for c in running) and not self._force:
+            if time.monotonic() >= deadline:
+                names = ", ".join(c.name for c in running if c.running)
+                self.log(f"still running after {self.stop_timeout:g}s, killing: {names}")
+                break
+            time.sleep(0.05)
+        if self._force:
+            self.log("killed every process at once")
+
+    def _finish(self, child: Child) -> None:
+        child.restart_at = None
+        if child.process is None:
+            return
+        child.kill_group()
+        code = child.process.wait()
+        if child.reader is not None:
+            child.reader.join(timeout=2)
+        self.log(f"{child.name} stopped ({_describe_exit(code)})")
+
+    def pids(self) -> list[int]:
+        return [c.process.pid for c in self.children if c.process is not None and c.running]
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+# --- `joelclaw up` ------------------------------------------------------------------------------
+
