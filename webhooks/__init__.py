@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, Response, current_app, json
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from joelclaw.config import Settings, load_settings
+from joelclaw.errors import ConfigError
 from joelclaw.runtime import Runtime
 
 EXTENSION = "joelclaw"
@@ -22,12 +24,19 @@ log = logging.getLogger("joelclaw.web")
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment unless given."""
+    from webhooks.api import blueprint as api
     from webhooks.health import blueprint as health
+    from webhooks.metrics import blueprint as metrics
+    from webhooks.routes import blueprint as hooks
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Runtime(settings or load_settings())
-    app.register_blueprint(health)
+    for blueprint in (health, hooks, api, metrics):
+        app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(redis.RedisError, _store_unavailable)
+    app.register_error_handler(ConfigError, _store_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     return app
 
@@ -50,6 +59,13 @@ def error_response(exc: HTTPException) -> Response:
 
 def _http_error(exc: HTTPException) -> Response:
     return error_response(exc)
+
+
+def _store_unavailable(exc: Exception) -> Response:
+    """Redis down or not configured is the server's state, not the caller's fault: 503, so
+    webhook senders and scripts retry instead of giving up as they would on a 500."""
+    log.warning("redis unavailable: %s", exc)
+    return error_response(ServiceUnavailable(f"event store unavailable, retry later: {exc}"))
 
 
 def _unexpected_error(exc: Exception) -> Response:
