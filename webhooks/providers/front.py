@@ -9,7 +9,6 @@ request whose `X-Front-Challenge` header must be echoed back.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import re
@@ -18,6 +17,7 @@ from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads import build_payload
+from webhooks.providers.common import delivery_id, lower_headers
 
 NAME = "front"
 SIGNATURE_HEADER = "x-front-signature"
@@ -26,7 +26,6 @@ CHALLENGE_HEADER = "x-front-challenge"
 MAX_SKEW_SECONDS = 300.0
 _TIMESTAMP = re.compile(r"^[0-9]{1,16}$")
 _TOKEN = re.compile(r"^[a-z0-9_]{1,64}$")
-_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 # Rules-webhook event types and application-webhook event types → our event names.
 EVENT_NAMES: dict[str, str] = {
@@ -54,20 +53,15 @@ EVENT_NAMES: dict[str, str] = {
 IGNORED_TYPES = frozenset({"sync", "authorization"})
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; providers and test clients disagree on case."""
-    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
-
-
 def _b64_hmac(key: bytes, message: bytes, algorithm: str) -> bytes:
-    return base64.b64encode(hmac.new(key, message, algorithm).digest())
+    return base64.b64encode(hmac.new(key, message, algorithm).digest())  # key already bytes
 
 
 def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """Application scheme when the timestamp header is present, else the rules scheme."""
-    lowered = _lower(headers)
+    lowered = lower_headers(headers)
     given = lowered.get(SIGNATURE_HEADER)
     if not secret or not given:
         return False
@@ -118,7 +112,7 @@ def challenge(headers: Mapping[str, str], raw: bytes) -> dict[str, Any] | None:
     The route answers it with 200 (after verify) instead of emitting events; `raw` is accepted
     for symmetry with other providers' challenges and is not needed by Front's.
     """
-    value = _lower(headers).get(CHALLENGE_HEADER, "").strip()
+    value = lower_headers(headers).get(CHALLENGE_HEADER, "").strip()
     return {"challenge": value} if value else None
 
 
@@ -151,11 +145,7 @@ def _event_name(kind: str, event: dict[str, Any]) -> str | None:
 
 def _event_id(event: dict[str, Any], payload: dict[str, Any]) -> str:
     """Front's event id (`evt_…`), or a hash of the body so a redelivery still dedupes."""
-    event_id = event.get("id")
-    if isinstance(event_id, str) and _EVENT_ID.match(event_id):
-        return event_id
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return "sha256-" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    return delivery_id(event.get("id"), payload)
 
 
 def _obj(value: Any, *keys: str) -> dict[str, Any]:

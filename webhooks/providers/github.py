@@ -7,46 +7,37 @@ from the GitHub UI is deduplicated on the bus.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads import build_payload
+from webhooks.providers.common import delivery_id, hmac_digest, lower_headers, matches
 
 NAME = "github"
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"
 DELIVERY_HEADER = "x-github-delivery"
 _TOKEN = re.compile(r"^[a-z0-9_]{1,64}$")
-_DELIVERY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
-
-
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; providers and test clients disagree on case."""
-    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
 
 def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals `sha256=` + hex HMAC-SHA256(secret, raw)."""
-    given = _lower(headers).get(SIGNATURE_HEADER)
+    given = lower_headers(headers).get(SIGNATURE_HEADER)
     if not secret or not given:
         return False
-    digest = hmac.new(secret.encode("utf-8", "surrogatepass"), bytes(raw), hashlib.sha256)
-    expected = b"sha256=" + digest.hexdigest().encode("ascii")
-    return hmac.compare_digest(expected, given.strip().encode("utf-8", "surrogatepass"))
+    expected = b"sha256=" + hmac_digest(secret, raw, "sha256").hex().encode("ascii")
+    return matches(expected, given)
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
     """One event per delivery; ValueError when the event header or a required field is bad."""
     if not isinstance(payload, dict):
         raise ValueError("github payload must be a JSON object")
-    lowered = _lower(headers)
+    lowered = lower_headers(headers)
     kind = lowered.get(EVENT_HEADER, "").strip()
     if not _TOKEN.match(kind):
         raise ValueError(f"missing or invalid X-GitHub-Event header: {kind!r}")
@@ -69,10 +60,7 @@ def _action(payload: dict[str, Any]) -> str:
 
 def _delivery(header: str | None, kind: str, payload: dict[str, Any]) -> str:
     """The delivery GUID, or a hash of the body so a header-less redelivery still dedupes."""
-    if header and _DELIVERY.match(header.strip()):
-        return header.strip()
-    canonical = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"))
-    return "sha256-" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    return delivery_id(header, [kind, payload])
 
 
 def _obj(value: Any, *keys: str) -> dict[str, Any]:

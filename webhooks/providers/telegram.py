@@ -12,6 +12,7 @@ from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads import build_payload
+from webhooks.providers.common import lower_headers
 
 NAME = "telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -20,16 +21,11 @@ MEDIA_TYPES = ("photo", "voice", "audio", "video", "video_note", "animation", "d
                "sticker")  # fmt: skip
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; providers and test clients disagree on case."""
-    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
-
-
 def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the secret-token header equals the secret (no HMAC in Telegram's scheme)."""
-    given = _lower(headers).get(SECRET_HEADER)
+    given = lower_headers(headers).get(SECRET_HEADER)
     if not secret or not given:
         return False
     expected = secret.encode("utf-8", "surrogatepass")

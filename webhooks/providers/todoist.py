@@ -7,20 +7,16 @@ The key is the app's client secret, not its verification token. Todoist reuses
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads import build_payload
+from webhooks.providers.common import delivery_id, hmac_digest, lower_headers, matches
 
 NAME = "todoist"
 SIGNATURE_HEADER = "x-todoist-hmac-sha256"
 DELIVERY_HEADER = "x-todoist-delivery-id"
-_DELIVERY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 EVENT_NAMES: dict[str, str] = {
     "note:added": "todoist/comment.added",
@@ -34,21 +30,14 @@ _TRACKED = ("content", "description", "priority", "due", "labels", "project_id",
             "parent_id", "checked", "responsible_uid", "deadline", "duration")  # fmt: skip
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; providers and test clients disagree on case."""
-    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
-
-
 def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals base64 HMAC-SHA256(client secret, raw body)."""
-    given = _lower(headers).get(SIGNATURE_HEADER)
+    given = lower_headers(headers).get(SIGNATURE_HEADER)
     if not secret or not given:
         return False
-    digest = hmac.new(secret.encode("utf-8", "surrogatepass"), bytes(raw), hashlib.sha256)
-    expected = base64.b64encode(digest.digest())
-    return hmac.compare_digest(expected, given.strip().encode("utf-8", "surrogatepass"))
+    return matches(base64.b64encode(hmac_digest(secret, raw, "sha256")), given)
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
@@ -64,17 +53,14 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
         raise ValueError(f"todoist {event_name}: event_data must be an object")
     fields = _comment(payload, event_data) if name.endswith("comment.added") else _task(payload)
     data = build_payload(name, fields)
-    delivery = _delivery(_lower(headers).get(DELIVERY_HEADER), payload)
+    delivery = _delivery(lower_headers(headers).get(DELIVERY_HEADER), payload)
     source = {"provider": NAME, "delivery": delivery, "type": event_name}
     return [Event(name=name, data=data, id=f"{NAME}-{delivery}", source=source)]
 
 
 def _delivery(header: str | None, payload: dict[str, Any]) -> str:
     """The delivery id, or a hash of the body so a header-less retry still dedupes."""
-    if header and _DELIVERY.match(header.strip()):
-        return header.strip()
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return "sha256-" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    return delivery_id(header, payload)
 
 
 def _id(value: Any) -> str | None:

@@ -6,15 +6,12 @@ Deployment events become `vercel/deploy.<state>`; the legacy dash-spelled types
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads import build_payload
+from webhooks.providers.common import DELIVERY_ID, delivery_id, hmac_digest, lower_headers, matches
 
 NAME = "vercel"
 SIGNATURE_HEADER = "x-vercel-signature"
@@ -25,24 +22,16 @@ EVENT_NAMES: dict[str, str] = {
     "deployment-error": "vercel/deploy.error",
     "deployment-canceled": "vercel/deploy.canceled",
 }
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
-
-
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; providers and test clients disagree on case."""
-    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
 
 def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals hex HMAC-SHA1(secret, raw body)."""
-    given = _lower(headers).get(SIGNATURE_HEADER)
+    given = lower_headers(headers).get(SIGNATURE_HEADER)
     if not secret or not given:
         return False
-    digest = hmac.new(secret.encode("utf-8", "surrogatepass"), bytes(raw), hashlib.sha1)
-    expected = digest.hexdigest().encode("ascii")
-    return hmac.compare_digest(expected, given.strip().encode("utf-8", "surrogatepass"))
+    return matches(hmac_digest(secret, raw, "sha1").hex().encode("ascii"), given)
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
@@ -65,13 +54,9 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
 def _delivery(payload: dict[str, Any], kind: str, deployment_id: str) -> str:
     """The webhook delivery id; without one, one event per deployment and type."""
     webhook_id = payload.get("id")
-    if isinstance(webhook_id, str) and _ID.match(webhook_id):
+    if isinstance(webhook_id, str) and DELIVERY_ID.match(webhook_id):
         return webhook_id
-    fallback = f"{kind}-{deployment_id}"
-    if _ID.match(fallback):
-        return fallback
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return "sha256-" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    return delivery_id(f"{kind}-{deployment_id}", payload)
 
 
 def _obj(value: Any, *keys: str) -> dict[str, Any]:

@@ -1,0 +1,40 @@
+"""What every provider module shares: header lookup, HMAC comparison, delivery ids."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+
+
+def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """HTTP header names are case-insensitive; providers and test clients disagree on case."""
+    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+
+
+def as_bytes(text: str) -> bytes:
+    """Secrets and header values as bytes, tolerating lone surrogates from odd clients."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def hmac_digest(secret: str, message: bytes, algorithm: str) -> bytes:
+    return hmac.new(as_bytes(secret), bytes(message), algorithm).digest()
+
+
+def matches(expected: bytes, given: str) -> bool:
+    """Constant-time comparison of a computed signature with the header's value."""
+    return hmac.compare_digest(expected, as_bytes(given.strip()))
+
+
+def delivery_id(candidate: Any, payload: Any) -> str:
+    """A provider's delivery id when it looks like one, else a hash of the body, so that a
+    redelivery without the id still deduplicates."""
+    if isinstance(candidate, str) and DELIVERY_ID.match(candidate.strip()):
+        return candidate.strip()
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return "sha256-" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
