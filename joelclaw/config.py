@@ -21,7 +21,7 @@ from joelclaw.errors import ConfigError
 PREFIX = "JOELCLAW_"
 
 # The function modules shipped with joelclaw; users append their own with JOELCLAW_FUNCTION_MODULES.
-BUILTIN_FUNCTION_MODULES = ("tasks.system",)
+BUILTIN_FUNCTION_MODULES = ("tasks.system", "tasks.gateway", "tasks.notifiers")
 
 
 class Settings(BaseSettings):
@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     llm_api_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None
+    # The gateway (issue 5): the agent, its limits, and the Telegram conversation's pacing.
+    llm_fallback_model: str | None = None
+    llm_fallback_after_failures: int = Field(3, ge=1)
+    llm_probe_interval_seconds: float = Field(600.0, gt=0)
+    agent_command: str | None = None
+    gateway_turn_timeout_seconds: float = Field(600.0, gt=0)
+    gateway_history_chars: int = Field(24000, ge=0)
+    gateway_merge_window_seconds: float = Field(0.3, ge=0)
+    gateway_claim_lease_seconds: float = Field(30.0, gt=0)
+    gateway_poll_timeout_seconds: int = Field(25, ge=0, le=50)
+    gateway_chat_interval_seconds: float = Field(1.0, ge=0)
+    gateway_heartbeat_stale_seconds: float = Field(180.0, gt=0)
 
     @field_validator("function_modules", mode="before")
     @classmethod

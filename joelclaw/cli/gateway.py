@@ -1,0 +1,94 @@
+"""`joelclaw gateway status|push|drain`: look at, feed and kick the owner's message queue."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from joelclaw.cli.app import JSON_KEY, TEXT_KEY, Handler, Session, cli
+from joelclaw.cli.output import Output, Reply, action, wants_json
+
+
+@cli.group("gateway")
+def gateway() -> None:
+    """The Telegram gateway: queue depth, heartbeat, agent, mode."""
+
+
+def _sub(name: str) -> Callable[[Handler], click.Command]:
+    """Like `app.command`, but registered under `joelclaw gateway`."""
+
+    def decorate(handler: Handler) -> click.Command:
+        @functools.wraps(handler)
+        def callback(as_json: bool, as_text: bool, **params: Any) -> None:
+            ctx = click.get_current_context()
+            json_mode = wants_json(as_json or ctx.meta.get(JSON_KEY, False),
+                                   as_text or ctx.meta.get(TEXT_KEY, False))
+            ctx.exit(Session(Output(ctx.command_path, json_mode)).execute(handler, params))
+
+        callback = click.option("--text", "as_text", is_flag=True,
+                                help="Readable text even when piped.")(callback)
+        callback = click.option("--json", "as_json", is_flag=True,
+                                help="Print the JSON envelope.")(callback)
+        return gateway.command(name)(callback)
+
+    return decorate
+
+
+def _render_status(result: dict[str, Any]) -> str:
+    age = result["heartbeat_age_s"]
+    lines = [f"gateway: {'alive' if result['alive'] else 'NOT RUNNING'} "
+             f"(heartbeat {'never' if age is None else f'{age} s ago'})",
+             f"mode: {result['mode']}   agent: {result['agent']} "
+             f"(failures in a row {result['agent_failures']})",
+             "queue: " + "  ".join(f"{k}={v}" for k, v in result["queue"].items())]
+    if result.get("stats"):
+        lines.append("stats: " + "  ".join(f"{k}={v}" for k, v in result["stats"].items()))
+    return "\n".join(lines)
+
+
+@_sub("status")
+def status(session: Session) -> Reply:
+    """Heartbeat, mode, agent and queue depth by priority."""
+    from joelclaw.gateway.commands import health_report
+    from joelclaw.gateway.service import Gateway
+
+    rt = session.runtime()
+    report = health_report(Gateway(rt))
+    age = report["heartbeat_age_s"]
+    report["alive"] = age is not None and age < rt.settings.gateway_heartbeat_stale_seconds
+    actions = [action("gateway drain", "request a drain of the queue")]
+    if not report["alive"]:
+        actions.insert(0, action("up", "start the system, gateway worker included"))
+    return Reply(report, _render_status, actions)
+
+
+@_sub("push")
+@click.argument("text")
+@click.option("--type", "event_type", default="cli.push", show_default=True,
+              help="Notification type (drives triage: suppressed / batched / immediate).")
+@click.option("--priority", type=click.IntRange(0, 3), default=None,
+              help="0 (highest) to 3; default: classified from the type.")
+@click.option("--agent", is_flag=True, help="Give it to the agent instead of the owner.")
+def push(session: Session, text: str, event_type: str, priority: int | None,
+         agent: bool) -> Reply:
+    """Queue a message for the owner, as a function's ctx.gateway.notify would."""
+    from joelclaw.gateway.notify import deliver
+
+    result = deliver(session.runtime(), text, type=event_type, priority=priority, agent=agent)
+    return Reply(result, lambda r: f"{r['status']} {r.get('id') or ''}".strip(),
+                 [action("gateway status", "queue depth and heartbeat")])
+
+
+@_sub("drain")
+def drain(session: Session) -> Reply:
+    """Ask the gateway worker to deliver what is queued now."""
+    from joelclaw.gateway.service import Gateway, request_drain
+
+    rt = session.runtime()
+    request_drain(rt, force=True)
+    result = {"requested": True, "queue": Gateway(rt).queue.depth()}
+    return Reply(result, lambda r: "drain requested; queue: " + "  ".join(
+        f"{k}={v}" for k, v in r["queue"].items()), [action("gateway status", "watch it")])

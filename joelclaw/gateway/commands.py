@@ -1,0 +1,155 @@
+"""Slash commands, answered by the gateway itself (no agent turn): /status /runs /help /health
+/search <q> /send <event> [json] /sleep /wake."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from joelclaw import keys as bus_keys
+from joelclaw.errors import EventError
+from joelclaw.events.model import Event
+from joelclaw.gateway import keys
+from joelclaw.gateway.agent import agent_kind
+from joelclaw.gateway.queue import P1
+from joelclaw.gateway.service import Gateway
+
+MENU = (
+    ("status", "System status: queue, workers, runs"),
+    ("runs", "The latest runs"),
+    ("health", "Gateway health"),
+    ("search", "Search recent events: /search <text>"),
+    ("send", "Send an event: /send <name> [json]"),
+    ("sleep", "Hold notifications until /wake"),
+    ("wake", "Deliver what was held while asleep"),
+    ("help", "What I can do"),
+)
+
+
+def parse(text: str) -> tuple[str, str]:
+    """'/send@joelclaw_bot x {..}' -> ('send', 'x {..}')."""
+    head, _, rest = text.strip().partition(" ")
+    return head.lstrip("/").split("@", 1)[0].lower(), rest.strip()
+
+
+def run(gw: Gateway, text: str) -> str:
+    name, args = parse(text)
+    handler = COMMANDS.get(name)
+    if handler is None:
+        return f"Unknown command /{name}. Try /help."
+    return handler(gw, args)
+
+
+def _help(gw: Gateway, args: str) -> str:
+    lines = ["**joelclaw commands**", ""]
+    lines += [f"/{name} — {description}" for name, description in MENU]
+    lines += ["", f"Free text goes to the agent ({agent_kind(gw)})."]
+    return "\n".join(lines)
+
+
+def _status(gw: Gateway, args: str) -> str:
+    rt, now = gw.rt, time.time()
+    depth = gw.queue.depth()
+    workers = rt.redis.hgetall(bus_keys.WORKERS_SEEN)
+    alive = sum(1 for stamp in workers.values() if now - float(stamp) < 10)
+    runs = rt.runs.counts(limit=200)
+    lines = ["**Status**", "",
+             f"- mode: {'sleep' if gw.sleeping() else 'awake'}",
+             "- queue: " + ", ".join(f"{k} {v}" for k, v in depth.items()),
+             f"- workers alive: {alive}",
+             "- runs (last 200): " + (", ".join(f"{k} {v}" for k, v in sorted(runs.items()))
+                                      or "none")]
+    return "\n".join(lines)
+
+
+def _runs(gw: Gateway, args: str) -> str:
+    found = gw.rt.runs.list(limit=8)
+    if not found:
+        return "No runs yet."
+    lines = ["**Latest runs**", ""]
+    for r in found:
+        took = f" {r.duration_ms:.0f} ms" if r.duration_ms is not None else ""
+        lines.append(f"- `{r.function}` {r.status}{took}")
+    return "\n".join(lines)
+
+
+def health_report(gw: Gateway) -> dict[str, Any]:
+    r, now = gw.rt.redis, time.time()
+    beat = r.get(bus_keys.GATEWAY_HEARTBEAT)
+    last = r.get(keys.LAST_TURN)
+    return {"heartbeat_age_s": round(now - float(beat), 1) if beat else None,
+            "mode": "sleep" if gw.sleeping() else "awake", "queue": gw.queue.depth(),
+            "agent": agent_kind(gw), "agent_failures": int(r.get(keys.AGENT_FAILURES) or 0),
+            "fallback_model": (r.get(keys.AGENT_FALLBACK) or b"").decode() or None,
+            "last_turn": json.loads(last) if last else None,
+            "stats": {k.decode(): int(v) for k, v in r.hgetall(keys.STATS).items()}}
+
+
+def _health(gw: Gateway, args: str) -> str:
+    report = health_report(gw)
+    age = report["heartbeat_age_s"]
+    healthy = age is not None and age < gw.settings.gateway_heartbeat_stale_seconds
+    lines = [f"**Gateway {'healthy' if healthy else 'degraded'}**", "",
+             f"- heartbeat: {age if age is not None else 'never'} s ago",
+             f"- mode: {report['mode']}", f"- agent: {report['agent']}"
+             f" (failures in a row: {report['agent_failures']})",
+             "- queue: " + ", ".join(f"{k} {v}" for k, v in report["queue"].items())]
+    if report["fallback_model"]:
+        lines.append(f"- using fallback model {report['fallback_model']}")
+    return "\n".join(lines)
+
+
+def _search(gw: Gateway, args: str) -> str:
+    if not args:
+        return "Usage: /search <text>"
+    from joelclaw.events.store import list_events
+
+    needle = args.lower()
+    hits = [rec["event"] for rec in list_events(gw.rt, limit=500)
+            if needle in json.dumps(rec["event"]).lower()][:5]
+    if not hits:
+        return f"Nothing recent matches “{args}”."
+    lines = [f"**{len(hits)} recent event(s) matching “{args}”**", ""]
+    lines += [f"- `{e['name']}` {e['id']}" for e in hits]
+    return "\n".join(lines)
+
+
+def _send(gw: Gateway, args: str) -> str:
+    name, _, raw = args.partition(" ")
+    if not name:
+        return "Usage: /send <event/name> [json data]"
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+        if not isinstance(data, dict):
+            raise ValueError("the data must be a JSON object")
+        sent = gw.rt.send(Event(name=name, data=data, source={"via": "telegram"}))[0]
+    except (ValueError, EventError) as exc:
+        return f"Could not send: {exc}"
+    return f"Sent `{sent.name}` ({sent.id}): {sent.status}, {len(sent.runs)} run(s) started."
+
+
+def _sleep(gw: Gateway, args: str) -> str:
+    gw.set_sleeping(True)
+    return "😴 Sleep mode: notifications are held until /wake (fatal alerts still come through)."
+
+
+def _wake(gw: Gateway, args: str) -> str:
+    from joelclaw.gateway.notify import flush_digest
+
+    gw.set_sleeping(False)
+    held = gw.queue.take_held()
+    if held:
+        lines = [f"**While you slept: {len(held)} notification(s)**", ""]
+        lines += [f"- {m.prompt.strip().splitlines()[0][:200]}" for m in held[:30] if m.prompt]
+        gw.queue.enqueue("gateway", "\n".join(lines), kind="notify", priority=P1,
+                         meta={"type": "gateway.wake"}, dedup=False)
+    flush_digest(gw.rt, title="📋 Held while asleep")
+    return f"☀️ Awake. {len(held)} held notification(s) follow."
+
+
+COMMANDS: dict[str, Callable[[Gateway, str], str]] = {
+    "help": _help, "start": _help, "commands": _help, "status": _status, "runs": _runs,
+    "health": _health, "search": _search, "send": _send, "sleep": _sleep, "wake": _wake,
+}

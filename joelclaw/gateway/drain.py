@@ -1,0 +1,128 @@
+"""The drain: take the next message by the ADR-0104 rules, hold its chat's lock, handle it, ack.
+
+It runs as the `gateway-drain` function on the `gateway` Celery queue (one worker, concurrency 1)
+and loops until the queue is empty. The chat lock keeps turns one-at-a-time per chat even if the
+gateway is scaled out; a keeper thread extends the claim (and the lock) while a long turn runs,
+so only a dead gateway's claims expire and are replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from joelclaw.gateway import keys, scripts
+from joelclaw.gateway.handlers import handle
+from joelclaw.gateway.queue import Message
+from joelclaw.gateway.service import DRAIN_RUNNING, Gateway, request_drain
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+log = logging.getLogger("joelclaw.gateway.drain")
+
+BATCH_CLOSE_SECONDS = 7.5  # openclaw: a merged batch closes after 7.5 s however chatty
+LONG_PASTE = 4000  # a long paste gets a longer quiet window (Telegram splits big pastes)
+LONG_PASTE_WINDOW = 1.5
+
+
+def drain(rt: Runtime, *, budget_seconds: float = 50.0) -> dict[str, Any]:
+    """Handle messages until the queue is empty (or the budget is spent: then re-request)."""
+    gw = Gateway(rt)
+    rt.redis.delete(keys.DRAIN_PENDING)
+    if gw.telegram is None:  # nowhere to deliver: keep everything queued until configured
+        log.warning("JOELCLAW_TELEGRAM_TOKEN is not set; leaving the gateway queue as it is")
+        return {"handled": 0, "reason": "no telegram token"}
+    lease = gw.settings.gateway_claim_lease_seconds
+    rt.redis.set(DRAIN_RUNNING, "1", ex=max(1, int(lease)))
+    started, handled = time.monotonic(), 0
+    try:
+        while time.monotonic() - started < budget_seconds:
+            msg = gw.queue.claim(sleeping=gw.sleeping())
+            if msg is None:
+                break
+            handled += process(gw, msg)
+        else:
+            request_drain(rt, force=True)
+    finally:
+        rt.redis.delete(DRAIN_RUNNING)
+        gw.close()
+    return {"handled": handled}
+
+
+def process(gw: Gateway, msg: Message) -> int:
+    """Handle one claimed message (plus the rapid ones merged into it); returns how many."""
+    batch = [msg]
+    chat = msg.chat or gw.owner or 0
+    with Keeper(gw, [msg.id], chat) as keeper:
+        if not keeper.locked:
+            gw.queue.release(msg)
+            time.sleep(0.2)
+            return 0
+        if msg.kind == "text" and msg.mk:
+            batch += _merge(gw, msg)
+            keeper.ids = [m.id for m in batch]
+        try:
+            handle(gw, batch)
+        except Exception:
+            # Left in flight: its claim expires and it is replayed (at most max_attempts).
+            log.exception("handling message %s (%s) failed", msg.id, msg.kind)
+            return 0
+        gw.queue.ack(keeper.ids)
+    return len(batch)
+
+
+def _merge(gw: Gateway, first: Message) -> list[Message]:
+    """Wait until the owner has been quiet for the merge window, then take what arrived."""
+    window = gw.settings.gateway_merge_window_seconds
+    if len(first.prompt) >= LONG_PASTE:
+        window = max(window, LONG_PASTE_WINDOW)
+    deadline = time.time() + BATCH_CLOSE_SECONDS
+    while time.time() < deadline:
+        last = float(gw.rt.redis.get(keys.last_inbound(first.mk or "")) or 0) / 1000
+        quiet_in = last + window - time.time()
+        if quiet_in <= 0:
+            break
+        time.sleep(min(quiet_in, 0.1) + 0.005)
+    return gw.queue.claim_more(first.mk or "")
+
+
+class Keeper:
+    """Holds the chat lock and keeps the claims and the drain marker alive during a turn."""
+
+    def __init__(self, gw: Gateway, ids: list[str], chat: int | str) -> None:
+        self.gw, self.ids, self.chat = gw, ids, chat
+        self.token = uuid.uuid4().hex
+        self.lease = gw.settings.gateway_claim_lease_seconds
+        self.locked = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="gateway-keeper", daemon=True)
+        self._unlock = gw.rt.redis.register_script(scripts.UNLOCK)
+
+    def __enter__(self) -> Keeper:
+        lock = keys.chat_lock(self.chat)
+        self.locked = bool(self.gw.rt.redis.set(lock, self.token, nx=True,
+                                                px=int(self.lease * 1000)))
+        if self.locked:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        if self.locked:
+            self._unlock(keys=[keys.chat_lock(self.chat)], args=[self.token])
+
+    def _loop(self) -> None:
+        r = self.gw.rt.redis
+        while not self._stop.wait(max(0.2, self.lease / 3)):
+            try:
+                self.gw.queue.extend(list(self.ids))
+                r.pexpire(keys.chat_lock(self.chat), int(self.lease * 1000))
+                r.set(DRAIN_RUNNING, "1", ex=max(1, int(self.lease)))
+            except Exception as exc:
+                log.warning("could not extend the claim on %s: %s", self.ids, exc)

@@ -1,0 +1,188 @@
+"""What the drain does with each kind of claimed message: owner text (agent turn), a command,
+a button press, media, or a notification from a function."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from joelclaw.events.model import Event
+from joelclaw.gateway import commands
+from joelclaw.gateway.agent import agent_kind, run_turn
+from joelclaw.gateway.outbound import Typing, send_text
+from joelclaw.gateway.queue import Message
+from joelclaw.gateway.service import Gateway
+from joelclaw.integrations.http import IntegrationError
+from joelclaw.integrations.telegram import TelegramError
+
+log = logging.getLogger("joelclaw.gateway.handlers")
+
+MEDIA_TYPES = ("photo", "voice", "audio", "video", "video_note", "animation", "document",
+               "sticker")
+
+
+def handle(gw: Gateway, batch: list[Message]) -> None:
+    HANDLERS.get(batch[0].kind, _notify)(gw, batch)
+
+
+def _reply(gw: Gateway, chat: int, text: str, buttons: Any = None) -> None:
+    if gw.telegram is None:
+        log.warning("no JOELCLAW_TELEGRAM_TOKEN: dropping a reply to %s", chat)
+        return
+    send_text(gw.telegram, chat, text, buttons=buttons)
+
+
+def _chat(gw: Gateway, msg: Message) -> int:
+    return int(msg.chat or gw.owner or 0)
+
+
+def _text(gw: Gateway, batch: list[Message]) -> None:
+    """Rapid messages were merged into this batch: one prompt, one turn, one reply."""
+    chat = _chat(gw, batch[0])
+    prompt = "\n".join(m.prompt for m in batch if m.prompt)
+    with Typing(gw.telegram, chat):
+        result = run_turn(gw, chat, prompt)
+    _reply(gw, chat, result.text)
+
+
+def _command(gw: Gateway, batch: list[Message]) -> None:
+    for msg in batch:
+        _reply(gw, _chat(gw, msg), commands.run(gw, msg.prompt))
+
+
+def _notify(gw: Gateway, batch: list[Message]) -> None:
+    """Straight to the owner, or through the agent when asked and one is configured."""
+    for msg in batch:
+        chat = _chat(gw, msg)
+        agent = msg.meta.get("agent") and agent_kind(gw) != "none"
+        if msg.meta.get("sent") and not agent:
+            continue  # already sent straight to Telegram; nothing for an agent to do
+        if agent:
+            with Typing(gw.telegram, chat):
+                result = run_turn(gw, chat, msg.prompt)
+            _reply(gw, chat, result.text, msg.meta.get("buttons"))
+        else:
+            _reply(gw, chat, msg.prompt, msg.meta.get("buttons"))
+
+
+# -- callbacks ------------------------------------------------------------------------------
+
+def callback_label(data: str) -> str:
+    """The outcome appended to the message once its button was pressed."""
+    action, _, rest = data.partition(":")
+    if action == "memory":
+        verb = rest.split(":", 1)[0]
+        return {"approve": "✅ Approved", "reject": "❌ Rejected"}.get(verb, f"✔️ {verb}")
+    if action == "snooze":
+        return "⏰ Snoozed for 4h"
+    if action == "cmd":
+        return f"▶️ /{rest.split(':', 1)[0]}"
+    return "✔️ Received"
+
+
+def _callback(gw: Gateway, batch: list[Message]) -> None:
+    for msg in batch:
+        _one_callback(gw, msg)
+
+
+def _one_callback(gw: Gateway, msg: Message) -> None:
+    query: dict[str, Any] = msg.meta["query"]
+    data = str(query.get("data") or "")
+    label = callback_label(data)
+    message = query.get("message") or {}
+    chat, message_id = (message.get("chat") or {}).get("id"), message.get("message_id")
+    tg = gw.telegram
+    if tg is not None:
+        _quietly(tg.answer_callback_query, query["id"], label)
+        if chat is not None and message_id is not None:
+            _edit_done(gw, int(chat), int(message_id), str(message.get("text") or ""), label)
+    action, _, context = data.partition(":")
+    gw.rt.send(Event(
+        name="telegram/callback.received", id=f"telegram-{msg.meta['update_id']}",
+        source={"via": "gateway", "provider": "telegram-polling"},
+        data={"update_id": msg.meta["update_id"], "callback_query_id": str(query["id"]),
+              "action": action, "context": context, "raw_data": data, "chat_id": chat,
+              "message_id": message_id, "from_id": (query.get("from") or {}).get("id"),
+              "from_username": (query.get("from") or {}).get("username")}))
+    if action == "cmd" and chat is not None:
+        _reply(gw, int(chat), commands.run(gw, "/" + context.replace(":", " ", 1)))
+
+
+def _edit_done(gw: Gateway, chat: int, message_id: int, text: str, label: str) -> None:
+    """Remove the keyboard and append the outcome; fall back to only removing the keyboard."""
+    tg = gw.telegram
+    assert tg is not None
+    if not text:  # webhook mode does not carry the text: only remove the keyboard
+        _quietly(tg.edit_message_reply_markup, chat, message_id, None)
+        return
+    try:
+        tg.edit_message_text(chat, message_id, f"{text}\n\n{label}".strip(), parse_mode=None)
+    except TelegramError as exc:
+        log.info("could not edit message %s (%s); removing its keyboard", message_id, exc)
+        _quietly(tg.edit_message_reply_markup, chat, message_id, None)
+
+
+def _quietly(call: Callable[..., Any], *args: Any) -> None:
+    try:
+        call(*args)
+    except TelegramError as exc:  # e.g. "query is too old": the outcome still counts
+        log.info("%s failed: %s", getattr(call, "__name__", "telegram call"), exc)
+
+
+# -- media ----------------------------------------------------------------------------------
+
+def media_of(message: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    for kind in MEDIA_TYPES:
+        value = message.get(kind)
+        if isinstance(value, list) and value:
+            return kind, value[-1]  # photos: the largest size comes last
+        if isinstance(value, dict):
+            return kind, value
+    return None, {}
+
+
+def _media(gw: Gateway, batch: list[Message]) -> None:
+    for msg in batch:
+        chat = _chat(gw, msg)
+        try:
+            path = _download(gw, msg)
+        except IntegrationError as exc:  # e.g. "file is too big": tell the owner, do not retry
+            _reply(gw, chat, f"[media unavailable: {exc}]")
+            continue
+        kind = msg.meta.get("media_type", "file")
+        caption = msg.prompt or ""
+        if agent_kind(gw) == "none":
+            _reply(gw, chat, f"Saved your {kind} to `{path}`.")
+            continue
+        prompt = f"[The owner sent a {kind}, saved at {path}]\n{caption}".strip()
+        with Typing(gw.telegram, chat):
+            result = run_turn(gw, chat, prompt)
+        _reply(gw, chat, result.text)
+
+
+def _download(gw: Gateway, msg: Message) -> str:
+    """Fetch the file under JOELCLAW_HOME and announce it as `media/received` (once)."""
+    tg = gw.telegram
+    message = msg.meta["message"]
+    kind, ref = media_of(message)
+    chat, message_id = message["chat"]["id"], message["message_id"]
+    info = tg.get_file(ref["file_id"])  # type: ignore[union-attr]
+    name = ref.get("file_name") or Path(info["file_path"]).name
+    dest = gw.settings.home_dir / "media" / "telegram" / f"{chat}-{message_id}-{name}"
+    tg.download_file(info["file_path"], dest)  # type: ignore[union-attr]
+    gw.rt.send(Event(
+        name="media/received", id=f"media-telegram-{chat}-{message_id}",
+        source={"via": "gateway"},
+        data={"source": "telegram", "path": str(dest), "media_type": kind,
+              "mime_type": ref.get("mime_type") or mimetypes.guess_type(name)[0],
+              "chat_id": chat, "message_id": message_id, "caption": msg.prompt or None}))
+    return str(dest)
+
+
+HANDLERS: dict[str, Callable[[Gateway, list[Message]], None]] = {
+    "text": _text, "command": _command, "notify": _notify, "callback": _callback,
+    "media": _media,
+}

@@ -1,0 +1,213 @@
+"""Telegram inbound: long polling in the gateway worker's main process.
+
+Each update is stored in the durable queue (deduplicated by `update_id`) *before* the offset in
+Redis advances past it, so a restart at any point neither loses nor repeats an update: an update
+stored but not yet confirmed is fetched again and dropped as a duplicate. Only the owner
+(JOELCLAW_TELEGRAM_OWNER_ID) is served; anyone else is logged and ignored.
+
+The same thread writes the gateway heartbeat and, as a watchdog, requests a drain when messages
+wait with no drain requested or running (e.g. replays after a crash).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from joelclaw import keys as bus_keys
+from joelclaw.gateway import keys
+from joelclaw.gateway.handlers import media_of
+from joelclaw.gateway.service import Gateway, drain_idle, request_drain
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+log = logging.getLogger("joelclaw.gateway.inbound")
+
+ALLOWED_UPDATES = ("message", "callback_query")
+WATCHDOG_SECONDS = 1.0
+POLLER_LOCK = keys.PREFIX + "tg:poller"
+POLLER_LOCK_SECONDS = 5  # refreshed every watchdog tick; a dead gateway's lock lapses fast
+
+
+def accept_update(gw: Gateway, update: dict[str, Any]) -> str | None:
+    """Store one update as a P0 message; the message id, or None (ignored or duplicate)."""
+    update_id = int(update["update_id"])
+    if "callback_query" in update:
+        return _accept_callback(gw, update_id, update["callback_query"])
+    message = update.get("message")
+    if not isinstance(message, dict):
+        return None
+    sender = (message.get("from") or {}).get("id")
+    if not _is_owner(gw, sender, update_id):
+        return None
+    chat = int(message["chat"]["id"])
+    text = message.get("text") or message.get("caption") or ""
+    media_type, _ = media_of(message)
+    kind = "media" if media_type else "command" if text.startswith("/") else "text"
+    meta = {"update_id": update_id, "message_id": message.get("message_id"),
+            "media_type": media_type}
+    if kind == "media":
+        meta["message"] = message
+    merge_key = str(chat) if kind == "text" else None
+    if merge_key:
+        gw.rt.redis.set(keys.last_inbound(chat), int(time.time() * 1000), ex=3600)
+    return gw.queue.enqueue(f"telegram:{chat}", text, kind=kind, meta=meta, chat=chat,
+                            merge_key=merge_key, dedup=False,
+                            idem_key=f"tg-update-{update_id}", idem_ttl=keys.UPDATE_TTL)
+
+
+def _accept_callback(gw: Gateway, update_id: int, query: dict[str, Any]) -> str | None:
+    if not _is_owner(gw, (query.get("from") or {}).get("id"), update_id):
+        return None
+    chat = ((query.get("message") or {}).get("chat") or {}).get("id")
+    return gw.queue.enqueue("callback_query", str(query.get("data") or ""), kind="callback",
+                            meta={"update_id": update_id, "query": query}, chat=chat,
+                            dedup=False, idem_key=f"tg-update-{update_id}",
+                            idem_ttl=keys.UPDATE_TTL)
+
+
+def _is_owner(gw: Gateway, sender: Any, update_id: int) -> bool:
+    if gw.owner is not None and sender == gw.owner:
+        return True
+    gw.rt.redis.hincrby(keys.STATS, "ignored", 1)
+    log.info("ignoring update %s from %s: not the owner", update_id, sender)
+    return False
+
+
+def poll_once(gw: Gateway, timeout: int) -> int:
+    """One getUpdates round: store every update, then advance the stored offset past it."""
+    assert gw.telegram is not None
+    stored = gw.rt.redis.get(keys.TG_OFFSET)
+    updates = gw.telegram.get_updates(offset=int(stored) if stored else None, timeout=timeout,
+                                      allowed_updates=ALLOWED_UPDATES)
+    accepted = 0
+    for update in updates:
+        if accept_update(gw, update) is not None:
+            accepted += 1
+        gw.rt.redis.set(keys.TG_OFFSET, int(update["update_id"]) + 1)
+    if accepted:
+        request_drain(gw.rt)
+    return accepted
+
+
+class GatewayService:
+    """The threads the gateway worker runs beside its pool: poller and heartbeat/watchdog."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._token = uuid.uuid4().hex
+
+    def start(self) -> None:
+        self._threads = [threading.Thread(target=self._watchdog, name="gateway-watchdog",
+                                          daemon=True)]
+        if self.rt.settings.telegram_token:
+            self._threads.append(threading.Thread(target=self._poll, name="gateway-poller",
+                                                  daemon=True))
+        for thread in self._threads:
+            thread.start()
+        log.info("gateway service started (%s)", ", ".join(t.name for t in self._threads))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        if self.rt.redis.get(POLLER_LOCK) == self._token.encode():
+            self.rt.redis.delete(POLLER_LOCK)
+
+    def _poll(self) -> None:
+        gw = Gateway(self.rt)
+        self._register_menu(gw)
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if not self._hold_poller_lock():
+                    self._stop.wait(1.0)  # another gateway polls
+                    continue
+                poll_once(gw, self.rt.settings.gateway_poll_timeout_seconds)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("getUpdates failed (%d in a row): %s", failures, exc)
+                self._stop.wait(min(60.0, 2.0 ** min(failures, 6)))
+        gw.close()
+
+    def _hold_poller_lock(self) -> bool:
+        """One poller per bot token (Telegram answers 409 to a second one)."""
+        r, ttl = self.rt.redis, POLLER_LOCK_SECONDS
+        if r.set(POLLER_LOCK, self._token, nx=True, ex=ttl):
+            return True
+        if r.get(POLLER_LOCK) == self._token.encode():
+            r.expire(POLLER_LOCK, ttl)
+            return True
+        return False
+
+    def _register_menu(self, gw: Gateway) -> None:
+        from joelclaw.gateway.commands import MENU
+
+        try:
+            gw.telegram.set_my_commands(MENU)  # type: ignore[union-attr]
+        except Exception as exc:
+            log.warning("setMyCommands failed: %s", exc)
+
+    def _watchdog(self) -> None:
+        gw = Gateway(self.rt)
+        first = True
+        while first or not self._stop.wait(WATCHDOG_SECONDS):
+            try:
+                self._tick(gw, force=first)
+                first = False
+            except Exception as exc:
+                log.warning("gateway watchdog tick failed: %s", exc)
+
+    def _tick(self, gw: Gateway, *, force: bool) -> None:
+        """Heartbeat (also in sleep mode: no false alarms), then kick a drain if work waits."""
+        self.rt.redis.set(bus_keys.GATEWAY_HEARTBEAT, time.time())
+        if self.rt.redis.get(POLLER_LOCK) == self._token.encode():
+            self.rt.redis.expire(POLLER_LOCK, POLLER_LOCK_SECONDS)  # a long poll keeps it
+        if force:  # at start: replay whatever a previous gateway left in flight
+            request_drain(self.rt, force=True)
+            return
+        depth = gw.queue.depth()
+        waiting = depth["expired"] + depth["p0"] + (
+            0 if gw.sleeping() else depth["p1"] + depth["p2"] + depth["p3"])
+        if waiting and drain_idle(self.rt):
+            request_drain(self.rt)
+
+
+_service: GatewayService | None = None
+
+
+def on_worker_ready(sender: Any = None, **_: Any) -> None:
+    """Celery `worker_ready`: start the service in workers that consume the gateway queue."""
+    global _service
+    app = getattr(sender, "app", None)
+    rt = getattr(app, "joelclaw", None)
+    if rt is None or _service is not None:
+        return
+    consumed = set(app.amqp.queues.consume_from or {})  # type: ignore[union-attr]
+    if "gateway" not in consumed:
+        return
+    _service = GatewayService(rt)
+    _service.start()
+
+
+def on_worker_shutdown(**_: Any) -> None:
+    global _service
+    if _service is not None:
+        _service.stop()
+        _service = None
+
+
+def connect_signals() -> None:
+    """Idempotent (celery dispatches a weakref-free receiver once per dispatch_uid)."""
+    from celery import signals
+
+    signals.worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="joelclaw-gateway")
+    signals.worker_shutdown.connect(on_worker_shutdown, weak=False,
+                                    dispatch_uid="joelclaw-gateway-stop")

@@ -1,0 +1,180 @@
+"""The gateway's durable priority queue (ADR-0104), on Redis.
+
+Priorities P0 (the owner, callbacks, fatal alerts) to P3 (probes). A waiting P2/P3 is promoted one
+tier after 5 minutes; after 3 consecutive P0 picks a waiting lower message goes next; P3s are
+coalesced into one "N probe events suppressed" (a probe first settles 5 s, so a burst becomes
+one message) and auto-acknowledged after 60 s unclaimed;
+identical notification content within 30 s is dropped.
+
+Durability: a claim moves the message to an in-flight set with a lease deadline, and only `ack`
+deletes it. A gateway that dies mid-turn leaves its claim to expire, and the next claim puts the
+message back in its tier (acknowledged never replayed, unacknowledged never lost). A message
+claimed `max_attempts` times without an ack is moved to a dead list instead of looping forever.
+The clock is injectable so the time rules are tested without waiting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from joelclaw.gateway import keys, scripts
+
+P0, P1, P2, P3 = 0, 1, 2, 3
+P3_TTL_MS = 60_000
+AGE_MS = 5 * 60_000
+STREAK_LIMIT = 3
+MAX_COALESCE = 20_000
+P3_SETTLE_MS = 5_000  # a probe burst within 5 s becomes one "N probe events suppressed"
+# ADR-0104's P1 rule, plus `deploy.error` (the old rule missed vercel.deploy.error, §9.4).
+_P1 = re.compile(r"deploy\.failed|deploy\.error|friction-fix|function\.failed")
+_P3 = re.compile(r"test\.|media\.processed|probe")
+
+
+def classify(source: str, meta: dict[str, Any] | None = None) -> int:
+    """ADR-0104 classification from the source and the event hints in `meta`."""
+    if source.startswith("telegram:") or source == "callback_query":
+        return P0
+    hints = " ".join(_hints(meta or {}))
+    if _P1.search(hints):
+        return P1
+    if _P3.search(hints):
+        return P3
+    return P2
+
+
+def _hints(meta: dict[str, Any]) -> list[str]:
+    found = [str(meta[k]) for k in ("event", "eventType", "type") if meta.get(k)]
+    found += [str(t) for t in meta.get("eventTypes") or []]
+    found += [str(t) for t in (meta.get("digestTypes") or {})]
+    return found
+
+
+@dataclass
+class Message:
+    """One queued message; `eff` is its priority after aging when it was claimed."""
+
+    id: str
+    source: str
+    prompt: str
+    kind: str
+    p: int
+    ts: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    chat: int | None = None
+    mk: str | None = None
+    eff: int | None = None
+
+    @classmethod
+    def from_json(cls, msg_id: str | bytes, body: str | bytes, eff: int | None = None) -> Message:
+        data = json.loads(body)
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        return cls(id=_s(msg_id), source=data["source"], prompt=data.get("prompt", ""),
+                   kind=data.get("kind", "notify"), p=int(data["p"]), ts=int(data["ts"]),
+                   meta=meta, chat=data.get("chat"), mk=data.get("mk"), eff=eff)
+
+
+def _s(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class MessageQueue:
+    """Enqueue, claim, extend, ack. Safe for several gateway processes at once."""
+
+    def __init__(self, client: redis.Redis, *, clock: Callable[[], float] = time.time,
+                 lease_seconds: float = 30.0, max_attempts: int = 3):
+        self.redis, self.clock = client, clock
+        self.lease_ms = int(lease_seconds * 1000)
+        self.max_attempts = max_attempts
+        self._enqueue = client.register_script(scripts.ENQUEUE)
+        self._claim = client.register_script(scripts.CLAIM)
+        self._more = client.register_script(scripts.CLAIM_MORE)
+        self._ack = client.register_script(scripts.ACK)
+        self._release = client.register_script(scripts.RELEASE)
+        self._held = client.register_script(scripts.TAKE_HELD)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def enqueue(self, source: str, prompt: str, *, kind: str = "notify",
+                priority: int | None = None, meta: dict[str, Any] | None = None,
+                chat: int | None = None, merge_key: str | None = None, dedup: bool = True,
+                idem_key: str | None = None, idem_ttl: int = 86400) -> str | None:
+        """The new message id, or None when it is a duplicate (content or idempotency key)."""
+        p = classify(source, meta) if priority is None else max(P0, min(P3, priority))
+        now = self.now_ms()
+        body = json.dumps({"source": source, "prompt": prompt, "kind": kind, "p": p, "ts": now,
+                           "meta": meta or {}, "chat": chat, "mk": merge_key})
+        digest = hashlib.sha256(f"{source}\n{prompt[:100]}".encode()).hexdigest()
+        added, value = self._enqueue(
+            keys=[keys.queue(p), keys.MSGS, keys.SEQ, keys.dedup(digest),
+                  keys.idempotency(idem_key or "-")],
+            args=[body, now, keys.DEDUP_TTL_MS if dedup else 0, idem_ttl if idem_key else 0])
+        if not added:
+            self.redis.hincrby(keys.STATS, "deduplicated", 1)
+            return None
+        return _s(value)
+
+    def claim(self, *, sleeping: bool = False) -> Message | None:
+        """The next message by the ADR-0104 rules, now in flight under a lease; or None."""
+        got = self._claim(
+            keys=[*(keys.queue(p) for p in range(4)), keys.MSGS, keys.INFLIGHT, keys.ATTEMPTS,
+                  keys.STREAK, keys.DEAD, keys.STATS],
+            args=[self.now_ms(), self.lease_ms, "1" if sleeping else "0", P3_TTL_MS, AGE_MS,
+                  MAX_COALESCE, self.max_attempts, STREAK_LIMIT, P3_SETTLE_MS])
+        if not got:
+            return None
+        return Message.from_json(got[0], got[1], eff=int(got[2]))
+
+    def claim_more(self, merge_key: str, limit: int = 12) -> list[Message]:
+        """Claim the P0 messages waiting at the head with the same merge key (rapid messages)."""
+        got = self._more(keys=[keys.queue(P0), keys.MSGS, keys.INFLIGHT, keys.ATTEMPTS],
+                         args=[merge_key, self.now_ms(), self.lease_ms, limit])
+        return [Message.from_json(got[i], got[i + 1], eff=P0) for i in range(0, len(got), 2)]
+
+    def extend(self, ids: list[str]) -> None:
+        """Push the claim deadline out while a long turn is still running."""
+        deadline = self.now_ms() + self.lease_ms
+        self.redis.zadd(keys.INFLIGHT, dict.fromkeys(ids, deadline), xx=True)
+
+    def ack(self, ids: list[str]) -> int:
+        return int(self._ack(keys=[keys.INFLIGHT, keys.MSGS, keys.ATTEMPTS], args=ids)) if ids \
+            else 0
+
+    def release(self, message: Message) -> bool:
+        """Give a claim back untouched (e.g. the chat is locked by another gateway)."""
+        return bool(self._release(keys=[keys.INFLIGHT, keys.MSGS, keys.ATTEMPTS,
+                                        keys.queue(message.p)], args=[message.id]))
+
+    def take_held(self, limit: int = 1000) -> list[Message]:
+        """Remove and return every waiting P1-P3 message (the wake-up flush)."""
+        bodies = self._held(keys=[*(keys.queue(p) for p in (1, 2, 3)), keys.MSGS, keys.ATTEMPTS],
+                            args=[limit])
+        return [Message.from_json("0", body) for body in bodies]
+
+    def ready_count(self) -> int:
+        pipe = self.redis.pipeline(transaction=False)
+        for p in range(4):
+            pipe.zcard(keys.queue(p))
+        return sum(pipe.execute())
+
+    def depth(self) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for p in range(4):
+            pipe.zcard(keys.queue(p))
+        pipe.zcard(keys.INFLIGHT)
+        pipe.zcount(keys.INFLIGHT, "-inf", self.now_ms())
+        pipe.llen(keys.DEAD)
+        pipe.llen(keys.BATCH)
+        *tiers, inflight, expired, dead, batch = pipe.execute()
+        out = {f"p{p}": int(n) for p, n in enumerate(tiers)}
+        out.update(inflight=int(inflight), expired=int(expired), dead=int(dead),
+                   batched=int(batch))
+        return out

@@ -1,0 +1,194 @@
+"""Webhook-fed notifiers (reference §1.1 #1-12): enrich the event, build the prompt, notify the
+owner with the right triage class. Thin on purpose; the gateway does the delivery rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joelclaw.bus.executor import Context
+from joelclaw.bus.functions import function
+from joelclaw.integrations.front import FrontClient
+from joelclaw.integrations.http import IntegrationError
+from joelclaw.integrations.todoist import TodoistClient
+
+PREVIEW = 500
+
+
+def _todoist(ctx: Context) -> TodoistClient | None:
+    s = ctx.runtime.settings
+    return TodoistClient(s.todoist_token, s.todoist_api_url) if s.todoist_token else None
+
+
+def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) -> dict:
+    """Task and project names; a failed lookup only makes the prompt plainer."""
+    client = _todoist(ctx)
+    if client is None:
+        return {}
+    out: dict[str, Any] = {}
+    try:
+        if task_id:
+            task = client.get_task(task_id)
+            out["task"] = {k: task.get(k) for k in ("content", "description", "labels", "due")}
+            project_id = project_id or task.get("project_id")
+        if project_id:
+            out["project"] = client.get_project(project_id).get("name")
+    except IntegrationError as exc:
+        out["error"] = str(exc)
+    finally:
+        client.close()
+    return out
+
+
+def _front_context(ctx: Context, conversation_id: str) -> dict:
+    s = ctx.runtime.settings
+    if not s.front_token:
+        return {}
+    client = FrontClient(s.front_token, s.front_api_url)
+    try:
+        conv = client.get_conversation(conversation_id)
+        return {"subject": conv.get("subject"), "status": conv.get("status"),
+                "assignee": (conv.get("assignee") or {}).get("email"),
+                "tags": [t.get("name") for t in conv.get("tags") or []]}
+    except IntegrationError as exc:
+        return {"error": str(exc)}
+    finally:
+        client.close()
+
+
+# -- Todoist --------------------------------------------------------------------------------
+
+@function("todoist-comment-notify", trigger="todoist/comment.added", retries=3)
+def todoist_comment(ctx: Context) -> dict:
+    """A comment on a task is an instruction for the agent (ADR-0047)."""
+    d = ctx.event.data
+    info = ctx.step.run("enrich-context", _todoist_context, ctx, d["task_id"], d.get("project_id"))
+    task = (info.get("task") or {}).get("content") or d.get("task_content") or d["task_id"]
+    project = info.get("project") or "?"
+    prompt = ctx.step.run("build-prompt", lambda: "\n".join([
+        "📋 **Todoist Instruction**", "",
+        f"Task: {task} (project {project}, id {d['task_id']})", "",
+        "The comment is the instruction:", "", f"> {d['comment_content'][:2000]}"]))
+    return ctx.gateway.notify(prompt, type="todoist.comment.added", agent=True,
+                              step_id="notify-gateway")
+
+
+@function("todoist-task-completed-notify", trigger="todoist/task.completed")
+def todoist_completed(ctx: Context) -> dict:
+    d = ctx.event.data
+    info = ctx.step.run("enrich-context", _todoist_context, ctx, None, d.get("project_id"))
+    prompt = f"✅ Completed: {d['task_content']} ({info.get('project') or 'no project'})"
+    return ctx.gateway.notify(prompt, type="todoist.task.completed", step_id="notify-gateway")
+
+
+@function("todoist-task-created-notify", trigger="todoist/task.created")
+def todoist_created(ctx: Context) -> dict:
+    d = ctx.event.data
+    info = ctx.step.run("enrich-context", _todoist_context, ctx, None, d.get("project_id"))
+    labels = f" [{', '.join(d['labels'])}]" if d.get("labels") else ""
+    prompt = f"🆕 New task: {d['task_content']}{labels} ({info.get('project') or 'no project'})"
+    return ctx.gateway.notify(prompt, type="todoist.task.created", step_id="notify-gateway")
+
+
+# -- Front ----------------------------------------------------------------------------------
+
+def _front_notify(ctx: Context, kind: str, title: str) -> dict:
+    d = ctx.event.data
+    info = ctx.step.run("enrich-context", _front_context, ctx, d["conversation_id"])
+    body = (d.get("body_plain") or d.get("preview") or d.get("body") or "")[:PREVIEW]
+    who = d.get("from_name") or d.get("from_email") or d.get("assignee_email") or "?"
+    subject = d.get("subject") or info.get("subject") or "(no subject)"
+    prompt = "\n".join(filter(None, [f"{title}: **{subject}**", f"From/assignee: {who}",
+                                     body and f"> {body}"]))
+    return ctx.gateway.notify(prompt, type=kind, step_id="notify-gateway")
+
+
+@function("front-message-received-notify", trigger="front/message.received")
+def front_received(ctx: Context) -> dict:
+    """Inbound email (batched); a VIP sender also gets `vip/email.received`."""
+    result = _front_notify(ctx, "front.message.received", "📧 Inbound Email")
+    vips = {v.strip().lower() for v in (ctx.event.data.get("vip_senders") or [])}
+    sender = (ctx.event.data.get("from_email") or "").lower()
+    if sender and sender in vips:
+        ctx.step.send_event("vip", {"name": "vip/email.received", "data": ctx.event.data})
+    return result
+
+
+@function("front-message-sent-notify", trigger="front/message.sent")
+def front_sent(ctx: Context) -> dict:
+    return _front_notify(ctx, "front.message.sent", "📤 Email sent")
+
+
+@function("front-assignee-changed-notify", trigger="front/assignee.changed")
+def front_assignee(ctx: Context) -> dict:
+    return _front_notify(ctx, "front.assignee.changed", "👤 Assignee changed")
+
+
+# -- Vercel ---------------------------------------------------------------------------------
+
+def _deploy_line(d: dict[str, Any]) -> str:
+    commit = (d.get("git_commit_message") or "").splitlines()[0:1]
+    parts = [d.get("project_name") or d["deployment_id"], d.get("target") or "",
+             d.get("git_branch") and f"on {d['git_branch']}", commit and f"— {commit[0]}"]
+    return " ".join(p for p in parts if p)
+
+
+def _vercel(ctx: Context, state: str, icon: str) -> dict:
+    d = ctx.event.data
+    prompt = f"{icon} Deploy {state}: {_deploy_line(d)}"
+    if d.get("deployment_url"):
+        prompt += f"\nhttps://{d['deployment_url'].removeprefix('https://')}"
+    return ctx.gateway.notify(prompt, type=f"vercel.deploy.{state}", step_id="notify-gateway")
+
+
+@function("vercel-deploy-succeeded-notify", trigger="vercel/deploy.succeeded")
+def vercel_succeeded(ctx: Context) -> dict:
+    return _vercel(ctx, "succeeded", "🚀")
+
+
+@function("vercel-deploy-created-notify", trigger="vercel/deploy.created")
+def vercel_created(ctx: Context) -> dict:
+    return _vercel(ctx, "created", "🛠")
+
+
+@function("vercel-deploy-canceled-notify", trigger="vercel/deploy.canceled")
+def vercel_canceled(ctx: Context) -> dict:
+    return _vercel(ctx, "canceled", "⏹")
+
+
+@function("vercel-deploy-error-notify", trigger="vercel/deploy.error")
+def vercel_error(ctx: Context) -> dict:
+    """Immediate, and a fix agent is requested (`system/agent.requested`)."""
+    d = ctx.event.data
+    result = ctx.gateway.notify(f"❌ **Deploy Failed**: {_deploy_line(d)}\n"
+                                f"{d.get('dashboard_url') or ''}\nDispatching an agent to "
+                                "diagnose.", type="vercel.deploy.error", priority=1,
+                                step_id="notify-gateway")
+    ctx.step.send_event("dispatch-fix-agent", {"name": "system/agent.requested", "data": {
+        "tool": "codex", "timeout": 300, "sandbox": "danger-full-access",
+        "requestId": f"vercel-fix-{d['deployment_id']}-{ctx.event.ts}",
+        "task": f"Diagnose and fix the failed Vercel deploy {d['deployment_id']} "
+                f"({_deploy_line(d)})."}})
+    return result
+
+
+# -- GitHub ---------------------------------------------------------------------------------
+
+@function("github-workflow-run-completed-notify", trigger="github/workflow_run.completed")
+def github_workflow(ctx: Context) -> dict:
+    d = ctx.event.data
+    icon = "✅" if d.get("conclusion") == "success" else "❌"
+    prompt = (f"{icon} {d['repository']}: workflow **{d['workflow_name']}** "
+              f"{d.get('conclusion') or d.get('status') or 'completed'} on "
+              f"{d.get('branch') or d['head_sha'][:7]}\n{d['html_url']}")
+    return ctx.gateway.notify(prompt, type="github.workflow_run.completed",
+                              step_id="notify-gateway")
+
+
+@function("github-package-published-notify", trigger="github/package.published")
+def github_package(ctx: Context) -> dict:
+    d = ctx.event.data
+    version = d.get("version_name") or ""
+    prompt = f"📦 Published {d['package_name']} {version}".strip()
+    if d.get("package_html_url"):
+        prompt += f"\n{d['package_html_url']}"
+    return ctx.gateway.notify(prompt, type="github.package.published", step_id="notify-gateway")

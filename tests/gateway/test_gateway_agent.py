@@ -1,0 +1,92 @@
+"""The agent turn through a real gateway worker and a fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from joelclaw.gateway import keys
+from tests.gateway.conftest import OWNER, replies, wait_replies, with_llm
+from tests.support import wait_for
+
+
+def test_three_messages_100ms_apart_become_one_turn(tg, llm, start_gateway) -> None:
+    start_gateway(**with_llm(llm))
+    for text in ("first line", "second line", "third line"):
+        tg.push_message(OWNER, OWNER, text)
+        time.sleep(0.1)
+    [reply] = wait_replies(tg, 1)
+    assert reply == "echo: first line\nsecond line\nthird line"
+    time.sleep(1)
+    assert len(llm.completions()) == 1 and len(replies(tg)) == 1
+    assert tg.calls("sendChatAction"), "typing indicator while the turn runs"
+
+
+def test_history_is_kept_and_sent(tg, llm, start_gateway) -> None:
+    start_gateway(**with_llm(llm))
+    tg.push_message(OWNER, OWNER, "my name is Joel")
+    wait_replies(tg, 1)
+    tg.push_message(OWNER, OWNER, "what is my name?")
+    wait_replies(tg, 2)
+    messages = llm.completions()[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "my name is Joel"
+
+
+def test_long_reply_arrives_as_three_messages(tg, llm, start_gateway) -> None:
+    line = "x" * 99
+    llm.reply = lambda messages: "\n".join([line] * 100)  # 10,000 characters with newlines
+    start_gateway(**with_llm(llm))
+    tg.push_message(OWNER, OWNER, "write a lot")
+    got = wait_replies(tg, 3)
+    time.sleep(1)
+    assert len(replies(tg)) == 3
+    assert all(len(text) <= 4096 for text in got)
+    assert sum(text.count(line) for text in got) == 100
+
+
+def test_stuck_agent_is_aborted_and_reported(tg, llm, start_gateway) -> None:
+    llm.delay = 6.0
+    start_gateway(**with_llm(llm), gateway_turn_timeout_seconds=2.0)
+    started = time.monotonic()
+    tg.push_message(OWNER, OWNER, "think forever")
+    [reply] = wait_replies(tg, 1)
+    assert "aborted" in reply
+    assert time.monotonic() - started < 6.0
+
+
+def test_three_failures_alert_and_switch_to_fallback(tg, llm, start_gateway) -> None:
+    _, rt = start_gateway(**with_llm(llm), llm_fallback_model="small-model")
+    llm.fail_next(500, {"error": {"message": "overloaded"}}, times=3)
+    for i in range(3):
+        tg.push_message(OWNER, OWNER, f"try {i}")
+        wait_replies(tg, i + 1)
+        time.sleep(0.4)  # separate turns, not merged
+    got = wait_replies(tg, 4)
+    assert sum("failed" in text for text in got[:3]) == 3
+    assert "fallback model small-model" in got[3]
+    tg.push_message(OWNER, OWNER, "again")
+    wait_replies(tg, 5)
+    assert llm.completions()[-1].body["model"] == "small-model"
+    assert rt.redis.exists(keys.AGENT_FALLBACK)
+
+
+def test_command_agent_reads_stdin(tg, start_gateway, tmp_path) -> None:
+    script = tmp_path / "agent.py"
+    script.write_text("import sys\nprint('cmd says: ' + sys.stdin.read().strip().upper())\n")
+    start_gateway(agent_command=f"{sys.executable} {script}")
+    tg.push_message(OWNER, OWNER, "shout")
+    assert wait_replies(tg, 1) == ["cmd says: SHOUT"]
+
+
+def test_messages_during_a_turn_are_queued_not_dropped(tg, llm, start_gateway) -> None:
+    llm.delay = 1.5
+    start_gateway(**with_llm(llm))
+    tg.push_message(OWNER, OWNER, "slow one")
+    wait_for(lambda: llm.completions(), message="turn started")
+    tg.push_message(OWNER, OWNER, "/help")
+    tg.push_message(OWNER, OWNER, "after")
+    got = wait_replies(tg, 3, timeout=30)
+    assert got[0] == "echo: slow one"
+    assert "joelclaw commands" in got[1]
+    assert got[2] == "echo: after"

@@ -1,0 +1,205 @@
+"""Functions talking to the owner: notify/alert (memoized), triage, sleep mode, digest, the
+heartbeat check, and a notifier end to end (event -> Todoist enrichment -> one Telegram message)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from joelclaw.events.model import Event
+from joelclaw.gateway import keys
+from joelclaw.gateway.service import Gateway
+from tests.conftest import TEST_MODULES
+from tests.fakes.front import FakeFront
+from tests.fakes.todoist import FakeTodoist
+from tests.gateway.conftest import OWNER, gateway_settings, replies, wait_replies
+from tests.support import wait_for
+
+MODULES = [*TEST_MODULES, "tests.gateway.gwfunctions"]
+
+
+@pytest.fixture
+def todoist() -> Iterator[FakeTodoist]:
+    fake = FakeTodoist()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def front() -> Iterator[FakeFront]:
+    fake = FakeFront()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def system(tmp_path, redis_url, tg, todoist, front, worker_factory):
+    """A default worker (functions) and a gateway worker sharing one configuration."""
+    settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
+                                todoist_token=todoist.token, todoist_api_url=todoist.base_url,
+                                front_token=front.token, front_api_url=front.base_url)
+    worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
+    worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+    from joelclaw.runtime import Runtime
+
+    return Runtime(settings)
+
+
+def test_notify_is_memoized_across_a_retry(tg, system) -> None:
+    rt = system
+    buttons = [[["Snooze", "snooze:abc123"]]]
+    [sent] = rt.send(Event(name="test/gw.notify", data={"text": "Heads up", "fail_once": True,
+                                                         "buttons": buttons}))
+    wait_for(lambda: rt.runs.status(sent.runs[0]) == "completed", message="run completed")
+    [text] = wait_replies(tg, 1)
+    assert text == "Heads up"
+    time.sleep(1.5)
+    assert len(replies(tg)) == 1, "the retried function must not notify twice"
+    assert tg.sent_messages(OWNER)[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] \
+        == "snooze:abc123"
+
+
+def test_triage_suppressed_and_batched_digest(tg, system) -> None:
+    rt = system
+    rt.send(Event(name="test/gw.notify", data={"text": "done", "type": "todoist.task.completed"}))
+    for i in range(2):
+        rt.send(Event(name="test/gw.notify", data={"text": f"created {i}",
+                                                    "type": "todoist.task.created"}))
+    wait_for(lambda: rt.redis.llen(keys.BATCH) == 2, message="two batched")
+    wait_for(lambda: int(rt.redis.hget(keys.STATS, "suppressed") or 0) == 1, message="suppressed")
+    assert replies(tg) == []
+    rt.send(Event(name="gateway/digest.requested"))
+    [digest] = wait_replies(tg, 1)
+    assert "Batch digest" in digest and "todoist.task.created: 2" in digest
+
+
+def test_sleep_holds_until_wake_but_not_fatal(tg, system) -> None:
+    rt = system
+    tg.push_message(OWNER, OWNER, "/sleep")
+    wait_replies(tg, 1)
+    rt.send(Event(name="test/gw.notify", data={"text": "routine thing"}))
+    rt.send(Event(name="test/gw.alert", data={"text": "disk on fire", "fatal": True}))
+    got = wait_replies(tg, 2)
+    assert "disk on fire" in got[1]
+    time.sleep(2)
+    assert len(replies(tg)) == 2, "the routine notice is held while asleep"
+    tg.push_message(OWNER, OWNER, "/wake")
+    got = wait_replies(tg, 4)
+    assert any("Awake" in t for t in got[2:])
+    assert any("While you slept" in t and "routine thing" in t for t in got[2:])
+
+
+def test_stale_heartbeat_alerts_but_not_in_sleep_mode(tg, tmp_path, redis_url, todoist,
+                                                      worker_factory) -> None:
+    from joelclaw.runtime import Runtime
+
+    settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
+                                gateway_heartbeat_stale_seconds=5)
+    worker_factory(queues="joelclaw", settings_override=settings)  # no gateway worker running
+    rt = Runtime(settings)
+    rt.redis.set("jc:gateway:heartbeat", time.time() - 600)
+    Gateway(rt).set_sleeping(True)
+    [asleep] = rt.send(Event(name="gateway/health.check"))
+    wait_for(lambda: rt.runs.status(asleep.runs[0]) == "completed", message="check ran")
+    assert replies(tg) == []
+    Gateway(rt).set_sleeping(False)
+    rt.send(Event(name="gateway/health.check"))
+    [alert] = wait_replies(tg, 1)
+    assert "heartbeat is stale" in alert
+
+
+def test_todoist_comment_notifier_end_to_end(tg, todoist, system) -> None:
+    rt = system
+    todoist.add_project("p1", "Home")
+    todoist.add_task("t1", "Fix the gutter", "p1")
+    rt.send(Event(name="todoist/comment.added", id="todoist-delivery-1", data={
+        "task_id": "t1", "comment_id": "c1", "comment_content": "call the roofer tomorrow",
+        "project_id": "p1"}))
+    [message] = wait_replies(tg, 1)
+    assert "Todoist Instruction" in message and "Fix the gutter" in message
+    assert "Home" in message and "call the roofer tomorrow" in message
+    assert todoist.calls("/tasks/t1") and todoist.calls("/projects/p1")
+    time.sleep(1.5)
+    assert len(tg.calls("sendMessage")) == 1
+
+
+def test_vercel_error_notifies_and_requests_fix_agent(tg, system) -> None:
+    from joelclaw.events.store import list_events
+
+    rt = system
+    rt.send(Event(name="vercel/deploy.error", data={
+        "deployment_id": "dpl_1", "vercel_type": "deployment.error", "project_name": "site",
+        "target": "production", "git_branch": "main", "git_commit_message": "break it"}))
+    [message] = wait_replies(tg, 1)
+    assert "Deploy Failed" in message and "site" in message
+    [requested] = wait_for(lambda: list_events(rt, name="system/agent.requested"),
+                           message="fix agent requested")
+    assert requested["event"]["data"]["requestId"].startswith("vercel-fix-dpl_1-")
+
+
+def test_signed_todoist_webhook_ends_as_one_telegram_message(tg, todoist, tmp_path, redis_url,
+                                                             worker_factory) -> None:
+    """The issue's done-when: signed webhook -> event -> notifier (Todoist enrichment) ->
+    drain -> exactly one sendMessage, and a redelivery of the webhook sends nothing more."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    from pathlib import Path
+
+    from webhooks import create_app
+
+    secret = "todoist-client-secret"
+    settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
+                                todoist_token=todoist.token, todoist_api_url=todoist.base_url,
+                                todoist_client_secret=secret)
+    worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
+    worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+    fixture = Path(__file__).resolve().parent.parent / "fixtures/webhooks/todoist/note_added.json"
+    body = fixture.read_bytes()
+    note = json.loads(body)["event_data"]
+    todoist.add_project(note["item"]["project_id"], "Agent Work")
+    todoist.add_task(note["item_id"], "Draft the launch post", note["item"]["project_id"])
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    headers = {"Content-Type": "application/json", "X-Todoist-Hmac-SHA256": signature.decode(),
+               "X-Todoist-Delivery-ID": "2b9f5a3e-8d1c-4f7a-9e60-1c2d3e4f5a6b"}
+    client = create_app(settings).test_client()
+    for _ in range(2):  # Todoist redelivers; the second is a duplicate
+        answer = client.post("/webhooks/todoist", data=body, headers=headers)
+        assert answer.status_code < 300, answer.get_data(as_text=True)
+    [message] = wait_replies(tg, 1)
+    assert "Todoist Instruction" in message and "Draft the launch post" in message
+    assert note["content"] in message
+    time.sleep(2)
+    assert len(tg.calls("sendMessage")) == 1
+
+
+def test_front_message_is_enriched_and_batched_into_the_digest(tg, front, system) -> None:
+    rt = system
+    front.add_conversation("cnv_1", "Contract renewal")
+    rt.send(Event(name="front/message.received", data={
+        "conversation_id": "cnv_1", "message_id": "msg_1", "from_email": "ceo@example.com",
+        "is_inbound": True, "body_plain": "Can we talk tomorrow?"}))
+    wait_for(lambda: rt.redis.llen(keys.BATCH) == 1, message="batched")
+    assert front.calls("/conversations/cnv_1")
+    assert replies(tg) == []
+    rt.send(Event(name="gateway/digest.requested"))
+    [digest] = wait_replies(tg, 1)
+    assert "front.message.received: 1" in digest and "Contract renewal" in digest
+
+
+def test_send_file_photo_falls_back_to_document(tg, system, tmp_path) -> None:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 fake")
+    tg.fail_next("sendPhoto", 400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    [sent] = system.send(Event(name="test/gw.file", data={"path": str(report),
+                                                           "caption": "**weekly**",
+                                                           "photo": True}))
+    wait_for(lambda: system.runs.status(sent.runs[0]) == "completed", message="file sent")
+    [message] = tg.sent_messages(OWNER)
+    assert message["document"]["file_name"] == "report.pdf"
+    assert message["caption"] == "weekly"
