@@ -151,3 +151,144 @@ def filtered(ctx: Context) -> str:
 def every_two_seconds(ctx: Context) -> str:
     """Cron with a seconds field, so the two-beat test needs only a few seconds."""
     return ctx.event.data["slot"]
+
+
+# ---- flow control (issue 3): each records what it did in Redis for the tests to check ------
+
+def span(ctx: Context, name: str, seconds: float) -> dict:
+    """Record [start, end] of a step body in `jc:test:spans:<name>` (JSON per run)."""
+    import json
+
+    began = time.time()
+    hold(seconds)
+    record = {"run": ctx.run_id, "start": began, "end": time.time(),
+              "key": ctx.event.data.get("k"), "i": ctx.event.data.get("i")}
+    ctx.runtime.redis.rpush(f"jc:test:spans:{name}", json.dumps(record))
+    return record
+
+
+@function("t-conc", trigger="test/conc", retries=2,
+          concurrency={"limit": 2, "key": "event.data.k"})
+def conc(ctx: Context) -> dict:
+    """At most 2 running per key; the first attempt of `data.stall` runs holds very long."""
+    def work() -> dict:
+        first = count(ctx, "work") == 1
+        seconds = 60 if first and ctx.event.data.get("stall") else ctx.event.data.get("hold", 0.5)
+        return span(ctx, "conc", seconds)
+    return ctx.step.run("work", work)
+
+
+@function("t-conc-sleep", trigger="test/conc-sleep", concurrency=[{"limit": 1}])
+def conc_sleep(ctx: Context) -> str:
+    ctx.step.run("a", lambda: span(ctx, "conc-sleep", 0.2))
+    ctx.step.sleep("nap", ctx.event.data.get("nap", 0))
+    ctx.step.run("b", lambda: span(ctx, "conc-sleep", 0.2))
+    return "ok"
+
+
+@function("t-conc-shared-a", trigger="test/conc-shared",
+          concurrency={"limit": 1, "key": '"shared-" + event.data.k', "scope": "shared"})
+def conc_shared_a(ctx: Context) -> dict:
+    return ctx.step.run("work", lambda: span(ctx, "conc-shared", 0.5))
+
+
+@function("t-conc-shared-b", trigger="test/conc-shared",
+          concurrency={"limit": 1, "key": '"shared-" + event.data.k', "scope": "shared"})
+def conc_shared_b(ctx: Context) -> dict:
+    return ctx.step.run("work", lambda: span(ctx, "conc-shared", 0.5))
+
+
+@function("t-throttle", trigger="test/throttle",
+          throttle={"limit": 2, "period": "1s", "key": "event.data.k"})
+def throttled(ctx: Context) -> dict:
+    return ctx.step.run("work", lambda: span(ctx, "throttle", 0))
+
+
+@function("t-throttle-slow", trigger="test/throttle-slow", throttle={"limit": 1, "period": 30})
+def throttled_slow(ctx: Context) -> str:
+    return "ran"
+
+
+@function("t-rate", trigger="test/rate",
+          rate_limit={"limit": 3, "period": "60s", "key": "event.data.user"})
+def rate_limited(ctx: Context) -> str:
+    return ctx.step.run("work", lambda: "ran")
+
+
+@function("t-debounce", trigger="test/debounce",
+          debounce={"period": "1s", "key": "event.data.k", "timeout": "3s"})
+def debounced(ctx: Context) -> dict:
+    return {"n": ctx.event.data["n"], "events": len(ctx.events)}
+
+
+@function("t-batch", trigger="test/batch",
+          batch={"max_size": 3, "timeout": "1s", "key": "event.data.k"})
+def batched(ctx: Context) -> list:
+    return [e.data["i"] for e in ctx.events]
+
+
+@function("t-prio", trigger="test/prio", retries=0,
+          priority={"run": "event.data.vip ? 600 : 0"})
+def prioritized(ctx: Context) -> int:
+    ctx.runtime.redis.rpush("jc:test:prio-order", ctx.event.data["i"])
+    return ctx.event.data["i"]
+
+
+@function("t-cancel-on", trigger="test/cancel-on",
+          cancel_on=[{"event": "test/cancel-it", "match": "data.k"}])
+def cancellable(ctx: Context) -> str:
+    ctx.step.run("before", lambda: count(ctx, "before"))
+    ctx.step.sleep("nap", ctx.event.data.get("nap", 3))
+    ctx.step.run("after", lambda: count(ctx, "after"))
+    return "done"
+
+
+@function("t-cancel-on-if", trigger="test/cancel-on-if",
+          cancel_on=[{"event": "test/cancel-if", "if": "async.data.n > event.data.min"}])
+def cancellable_if(ctx: Context) -> str:
+    ctx.step.sleep("nap", 3)
+    ctx.step.run("after", lambda: count(ctx, "after"))
+    return "done"
+
+
+@function("t-single-skip", trigger="test/single-skip",
+          singleton={"key": "event.data.k", "mode": "skip"})
+def single_skip(ctx: Context) -> str:
+    ctx.step.run("work", lambda: hold(ctx.event.data.get("hold", 1.5)))
+    return "ran"
+
+
+@function("t-single-cancel", trigger="test/single-cancel",
+          singleton={"key": "event.data.k", "mode": "cancel"})
+def single_cancel(ctx: Context) -> str:
+    ctx.step.run("before", lambda: count(ctx, "before"))
+    ctx.step.sleep("nap", ctx.event.data.get("nap", 5))
+    ctx.step.run("after", lambda: count(ctx, "after"))
+    return "ran"
+
+
+@function("t-idem", trigger="test/idem", idempotency="event.data.user")
+def idempotent(ctx: Context) -> str:
+    return ctx.step.run("work", lambda: "ran")
+
+
+@function("t-rerun", trigger="test/rerun", retries=0)
+def rerunnable(ctx: Context) -> dict:
+    one = ctx.step.run("one", lambda: count(ctx, "one"))
+
+    def two() -> int:
+        if ctx.runtime.redis.get("jc:test:break-two"):
+            raise NonRetriable("two is broken")
+        return count(ctx, "two")
+
+    return {"one": one, "two": ctx.step.run("two", two),
+            "three": ctx.step.run("three", lambda: count(ctx, "three"))}
+
+
+@function("t-cancel-step", trigger="test/cancel-step",
+          cancel_on=[{"event": "test/cancel-step-now", "match": "data.k", "timeout": "1m"}])
+def cancellable_step(ctx: Context) -> str:
+    ctx.step.run("long", lambda: (count(ctx, "long"), hold(ctx.event.data.get("hold", 0)))[0])
+    ctx.step.wait_for_event("reply", "test/never", timeout=30)
+    ctx.step.run("after", lambda: count(ctx, "after"))
+    return "done"

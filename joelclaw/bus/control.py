@@ -1,9 +1,11 @@
 """Run control from outside a run: cancel (stored in Redis, so it survives worker restarts,
-unlike Celery revokes) and replay (a new run of the same function with the same event)."""
+unlike Celery revokes), replay (a new run of the same function with the same event), rerun from
+a failed step (earlier steps reused), and the same in bulk by filter."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.bus import leases
 from joelclaw.bus.executor import finish_cancelled
@@ -49,3 +51,69 @@ def replay_run(rt: Runtime, run_id: str) -> Run:
     new = rt.runs.get(result.runs[0])
     assert new is not None
     return new
+
+
+def rerun_run(rt: Runtime, run_id: str, from_step: str | None = None) -> Run:
+    """A new run that reuses the results of the steps before the failed one (or `from_step`).
+
+    The reused steps are copied into the new run's memo before it can execute, so they return
+    their stored results instead of running again; the failed step and everything after it run.
+    """
+    run, fn = _run_and_function(rt, run_id)
+    steps = rt.runs.steps(run_id)
+    start = from_step or next((s["key"] for s in steps if s.get("status") == "failed"), None)
+    if start is None:
+        raise JoelclawError(f"run {run_id} has no failed step; give the step to rerun from")
+    boundary = next((s for s in steps if s["key"] == start), None)
+    if boundary is None:
+        raise NotFound(f"run {run_id} has no step {start!r}")
+    memo = rt.runs.memo(run_id)
+    before = [s for s in steps if (s.get("started_at") or 0) < (boundary.get("started_at") or 0)
+              and "v" in memo.get(s["key"], {}) and "pending" not in memo[s["key"]]]
+    seed = {"memo": {s["key"]: memo[s["key"]] for s in before},
+            "steps": {s["key"]: {**s, "reused_from": run_id} for s in before},
+            "rerun_from": start}
+    event = Event.model_validate(run.event)
+    result = rt.send([event], only=fn, trigger="rerun", replay_of=run_id, skip_dedup=True,
+                     seed=seed)[0]
+    new = rt.runs.get(result.runs[0])
+    assert new is not None
+    return new
+
+
+def select_runs(
+    rt: Runtime, *, function: str | None = None, statuses: Iterable[str] | None = None,
+    since: float | None = None, until: float | None = None, limit: int = 1000,
+) -> list[Run]:
+    """The runs a bulk action applies to; refuses an empty filter (that would mean all runs)."""
+    if function is None and not statuses and since is None and until is None:
+        raise JoelclawError("a bulk action needs a filter: function, status or time")
+    return rt.runs.list(function=function, status=statuses, since=since, until=until,
+                        limit=limit)
+
+
+def bulk_cancel(rt: Runtime, runs: list[Run], reason: str) -> list[dict[str, Any]]:
+    """Cancel each selected run that has not ended; one result per run, errors included."""
+    out = []
+    for run in runs:
+        if run.status in TERMINAL:
+            out.append({"id": run.id, "outcome": f"already {run.status}"})
+            continue
+        try:
+            done = cancel_run(rt, run.id, reason)
+            out.append({"id": run.id, "outcome": "cancelled" if done.status == "cancelled"
+                        else "requested"})
+        except JoelclawError as exc:
+            out.append({"id": run.id, "outcome": "error", "error": str(exc)})
+    return out
+
+
+def bulk_replay(rt: Runtime, runs: list[Run]) -> list[dict[str, Any]]:
+    """Replay each selected run; one result per run with the new run's id."""
+    out = []
+    for run in runs:
+        try:
+            out.append({"id": run.id, "outcome": "replayed", "new": replay_run(rt, run.id).id})
+        except JoelclawError as exc:
+            out.append({"id": run.id, "outcome": "error", "error": str(exc)})
+    return out

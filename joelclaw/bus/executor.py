@@ -43,10 +43,12 @@ class Context:
     function_id: str
     runtime: Runtime
     log: logging.Logger
+    batch: list[Event] | None = None
 
     @property
     def events(self) -> list[Event]:
-        return [self.event]
+        """The batch of a batched function (oldest first); otherwise just the event."""
+        return self.batch if self.batch is not None else [self.event]
 
     @property
     def gateway(self) -> Any:
@@ -82,8 +84,15 @@ def execute(
     if member is None and run.cancel_requested:
         finish_cancelled(rt, fn, run, lease=lease)
         return "cancelled"
+    entry = None
+    if member is None and fn.flow is not None and fn.flow.gated:
+        from joelclaw.bus.flow import gate
+
+        entry = gate.enter(rt, fn, run, lease)
+        if entry.outcome:
+            return entry.outcome
     lease.keep_alive()
-    outcome = _Execution(rt, fn, run, member, lease, state, started, ready_at or started)
+    outcome = _Execution(rt, fn, run, member, lease, state, started, ready_at or started, entry)
     return outcome.execute()
 
 
@@ -91,14 +100,17 @@ class _Execution:
     """One pass over the function, ending in exactly one final write batched with the release."""
 
     def __init__(self, rt: Runtime, fn: Function, run: Run, member: tuple[str, int] | None,
-                 lease: leases.Lease, state: list[Any], started: float, ready_at: float):
+                 lease: leases.Lease, state: list[Any], started: float, ready_at: float,
+                 entry: Any = None):
         self.rt, self.fn, self.run, self.member, self.lease = rt, fn, run, member, lease
+        self.slots = entry.slots if entry is not None else None
         delay_ms = max(0.0, (started - ready_at) * 1000)
         start_fields: dict[str, Any] = {}
         if member is None:
             start_fields = {"status": "running", "started_at": run.started_at or started,
                             "executions": run.executions + 1,
-                            "queue_delay_ms": run.queue_delay_ms + delay_ms}
+                            "queue_delay_ms": run.queue_delay_ms + delay_ms,
+                            **(entry.fields if entry is not None else {})}
         trace = {k.decode(): json.loads(v) for k, v in zip(state[1][::2], state[1][1::2],
                                                             strict=True)}
         memo = {k.decode(): json.loads(v) for k, v in zip(state[2][::2], state[2][1::2],
@@ -111,18 +123,36 @@ class _Execution:
         return self.run.execution_ms + (time.perf_counter() - self.clock) * 1000
 
     def finish(self, **fields: Any) -> None:
-        """The run's last write of this execution and the lease release, in one round trip."""
+        """The run's last write of this execution and the lease release, in one round trip.
+
+        Concurrency slots (flow control) are given back in the same transaction.
+        """
         pipe = self.rt.redis.pipeline(transaction=True)
         if self.member is None:
             merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent()}
             self.rt.runs.update(self.run.id, pipe=pipe, **merged)
-        _execute_releasing(pipe, self.lease)
+            if fields.get("status") in TERMINAL and self.fn.flow is not None:
+                _forget_listeners(pipe, self.fn, self.run)
+        if self.slots is None:
+            execute_releasing(pipe, self.lease)
+            return
+        from joelclaw.bus.flow import gate
+
+        slot_keys, slot_args = self.slots.release_args()
+        index = len(pipe)
+        pipe.evalsha(self.rt.scripts.flow_release.sha, len(slot_keys), *slot_keys, *slot_args)
+        replies = execute_releasing(pipe, self.lease)
+        woken = replies[index] if replies and not isinstance(replies[index], Exception) else None
+        if woken is None:
+            woken = self.rt.scripts.flow_release(keys=slot_keys, args=slot_args)
+        gate.publish_woken(self.rt, woken)
 
     def execute(self) -> str:
         rt, fn, run, member = self.rt, self.fn, self.run, self.member
         ctx = Context(event=Event.model_validate(run.event), step=self.step, run_id=run.id,
                       attempt=run.attempts, function_id=fn.id, runtime=rt,
-                      log=logging.getLogger(f"joelclaw.fn.{fn.id}"))
+                      log=logging.getLogger(f"joelclaw.fn.{fn.id}"),
+                      batch=[Event.model_validate(e) for e in run.batch] if run.batch else None)
         try:
             output = fn.handler(ctx)
             _require_json(output)
@@ -189,10 +219,12 @@ def finish_cancelled(
     rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=time.time(),
                    error={"name": "Cancelled", "message": reason})
     pipe.zrem(keys.WAKEUPS, run.id)
+    if fn.flow is not None:
+        _forget_listeners(pipe, fn, run)
     if lease is None:
         pipe.execute()
     else:
-        _execute_releasing(pipe, lease)
+        execute_releasing(pipe, lease)
     rt.send(Event(name=CANCELLED_EVENT, id=f"{run.id}-cancelled", data={
         "function_id": fn.id, "run_id": run.id, "event": run.event, "reason": reason,
     }))
@@ -212,13 +244,23 @@ def _notify_parent(rt: Runtime, run: Run, result: dict[str, Any]) -> None:
         rt.publish(parent)
 
 
-def _execute_releasing(pipe: Any, lease: leases.Lease) -> None:
-    """Run `pipe` with the lease release appended; re-release if Redis lost its scripts."""
+def execute_releasing(pipe: Any, lease: leases.Lease) -> list[Any] | None:
+    """Run `pipe` with the lease release appended; re-release if Redis lost its scripts.
+
+    Returns the replies, or None when a script was missing (the caller redoes its own).
+    """
     lease.release(pipe)
     try:
-        pipe.execute()
+        return pipe.execute()
     except redis.exceptions.NoScriptError:
         lease.release()
+        return None
+
+
+def _forget_listeners(pipe: Any, fn: Function, run: Run) -> None:
+    """A finished run's cancel_on listeners are dropped with its final write."""
+    for index, cancel in enumerate(fn.flow.cancel_on if fn.flow else ()):
+        pipe.hdel(keys.waits(cancel.event), f"{run.id}|cancel:{index}")
 
 
 def _require_json(output: Any) -> None:

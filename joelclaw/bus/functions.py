@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from joelclaw.bus.flow.options import Flow, parse_flow
 from joelclaw.errors import FunctionDefinitionError
 from joelclaw.events.model import NAME_RE, Event
 from joelclaw.expressions import Expression, ExpressionError, compile_expression
@@ -70,6 +71,7 @@ class Function:
     on_failure: Handler | None = None
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    flow: Flow | None = None  # None for plain functions: the hot path skips flow control
 
     @property
     def task_name(self) -> str:
@@ -128,7 +130,12 @@ def function(
     on_failure: Handler | None = None,
     **options: Any,
 ) -> Callable[[Handler], Function]:
-    """Declare a durable function: `@function("my-fn", trigger="app/thing.happened")`."""
+    """Declare a durable function: `@function("my-fn", trigger="app/thing.happened")`.
+
+    Flow-control options (`concurrency`, `throttle`, `rate_limit`, `debounce`, `batch`,
+    `priority`, `idempotency`, `singleton`, `cancel_on`) are validated here, so a bad option or
+    expression fails at import with a FunctionDefinitionError, not in a run.
+    """
     if not ID_RE.match(id):
         raise FunctionDefinitionError(
             f"invalid function id {id!r}: lowercase letters, digits, '-', '_' and '.'"
@@ -140,14 +147,13 @@ def function(
     if not specs:
         raise FunctionDefinitionError(f"function {id!r} has no trigger")
     parsed = tuple(_as_trigger(spec) for spec in specs)
-    if options:
-        unknown = ", ".join(sorted(options))
-        raise FunctionDefinitionError(f"function {id!r}: unknown option(s) {unknown}")
+    flow = parse_flow(id, options)
 
     def decorate(handler: Handler) -> Function:
         return Function(
             id=id, handler=handler, triggers=parsed, retries=retries, queue=queue,
             on_failure=on_failure, description=(handler.__doc__ or "").strip().split("\n")[0],
+            options=dict(options), flow=flow,
         )
 
     return decorate

@@ -39,14 +39,24 @@ class Lease:
     token: str
     ttl: float
     renewed_at: float = field(default_factory=time.monotonic)
+    slot_keys: list[str] = field(default_factory=list)  # concurrency slots renewed with it
 
     def args(self) -> list[Any]:
         return [self.token, int(self.ttl * 1000), time.time() + self.ttl, self.target]
 
     def renew(self) -> bool:
         self.renewed_at = time.monotonic()
-        return bool(self.scripts.lease_renew(
-            keys=[keys.lease(self.target), keys.LEASES], args=self.args()))
+        args = self.args()
+        renewed = bool(self.scripts.lease_renew(
+            keys=[keys.lease(self.target), keys.LEASES], args=args))
+        if renewed and self.slot_keys:
+            # A slot lives as long as the lease: a dead worker's slot expires with it.
+            client = self.scripts.lease_renew.registered_client
+            pipe = client.pipeline(transaction=False)
+            for key in self.slot_keys:
+                pipe.zadd(key, {self.target: args[2]}, xx=True)
+            pipe.execute()
+        return renewed
 
     def release(self, pipe: Any = None) -> None:
         """Give the lease back; with `pipe`, batched into that pipeline's round trip.

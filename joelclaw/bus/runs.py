@@ -22,6 +22,8 @@ STATUSES = (
     "queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped",
 )
 TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
+OPTIONAL_FIELDS = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
+                             "rerun_from"})
 PREVIEW_LIMIT = 8 * 1024
 SECRET_HINTS = ("token", "secret", "password", "authorization", "api_key", "apikey")
 
@@ -53,10 +55,19 @@ class Run(BaseModel):
     cancel_requested: bool = False
     queue_delay_ms: float = 0.0
     execution_ms: float = 0.0
+    # Flow control (written only when set, so plain runs stay as small as before)
+    priority: int | None = None  # broker level, 0 highest
+    batch: list[dict[str, Any]] | None = None  # the events of a batched run
+    admitted: bool = False  # singleton/idempotency/rate limit passed (decided once)
+    throttle_at: float | None = None  # the start time throttling reserved for this run
+    held: dict[str, Any] | None = None  # the limit holding this queued run right now
+    holds: list[dict[str, Any]] = Field(default_factory=list)  # past holds, for the trace
+    rerun_from: str | None = None  # the failed step a rerun starts from
 
     def to_redis(self) -> dict[str, str]:
         data = self.model_dump()
-        return {k: json.dumps(v) for k, v in data.items()}
+        return {k: json.dumps(v) for k, v in data.items()
+                if k not in OPTIONAL_FIELDS or _is_set(v)}
 
     @classmethod
     def from_redis(cls, raw: dict[bytes, bytes]) -> Run:
@@ -87,6 +98,10 @@ class Run(BaseModel):
             "queue_delay_ms": round(self.queue_delay_ms, 1),
             "execution_ms": round(self.execution_ms, 1),
         }
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value is not False and value != []
 
 
 def preview(value: Any, limit: int = PREVIEW_LIMIT) -> Any:
@@ -156,7 +171,8 @@ class RunStore:
             return None
         return {**run.summary(), "event": run.event, "output": preview(run.output),
                 "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
-                "steps": self.steps(run_id)}
+                "rerun_from": run.rerun_from, "priority": run.priority,
+                "held": run.held, "holds": run.holds, "steps": self.steps(run_id)}
 
     def list(
         self,

@@ -69,15 +69,20 @@ def publish_run(
 
 
 def publish(rt: Runtime, target: str, *, ready_at: float | None = None) -> bool:
+    if target.startswith(keys.FLOW_TIMER):  # a debounce or batch timer, not a run
+        from joelclaw.bus.flow import timers
+
+        return timers.fire(rt, target)
     run_id, member = parse_target(target)
-    raw = rt.redis.hget(keys.run(run_id), "function")
+    raw, level = rt.redis.hmget(keys.run(run_id), "function", "priority")
     if raw is None:
         return False  # expired or deleted run: nothing to wake
     fn = rt.function(raw.decode().strip('"'))
     if fn is None:
         log.error("run %s belongs to function %s, which this process does not know", run_id, raw)
         return False
-    publish_run(rt, fn, run_id, member=member, ready_at=ready_at)
+    priority = int(level) if level and level != b"null" else DEFAULT_PRIORITY
+    publish_run(rt, fn, run_id, member=member, ready_at=ready_at, priority=priority)
     return True
 
 

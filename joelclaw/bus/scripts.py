@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import redis
 
+from joelclaw.bus.flow.scripts import FLOW_SCRIPTS
+
 # Store an event once per id (24 h), append it to the capped logs, and create its runs with an
 # outbox wake-up each, so a sender that dies before publishing loses nothing. Returns the
 # runs waiting for this event name (wait_for_event), saving a round trip.
@@ -161,11 +163,19 @@ class Scripts:
     lease_steal: redis.commands.core.Script
     resolve: redis.commands.core.Script
     begin: redis.commands.core.Script
+    flow_admit: redis.commands.core.Script
+    flow_throttle: redis.commands.core.Script
+    flow_acquire: redis.commands.core.Script
+    flow_release: redis.commands.core.Script
+    flow_debounce: redis.commands.core.Script
+    flow_debounce_take: redis.commands.core.Script
+    flow_batch: redis.commands.core.Script
+    flow_batch_take: redis.commands.core.Script
 
 
 _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_acquire": LEASE_ACQUIRE,
     "lease_renew": LEASE_RENEW, "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
-    "resolve": RESOLVE, "begin": BEGIN,
+    "resolve": RESOLVE, "begin": BEGIN, **FLOW_SCRIPTS,
 }

@@ -66,6 +66,11 @@ def resolve_for_event(rt: Runtime, event: dict[str, Any], waiting: dict[bytes, b
         spec = json.loads(raw)
         if spec["expires"] < time.time() or not matches(spec, event):
             continue
+        if spec.get("kind") == "cancel":  # a cancel_on listener (see joelclaw.bus.flow.cancel)
+            from joelclaw.bus.flow import cancel
+
+            resolved += cancel.fire(rt, field.decode(), spec, event)
+            continue
         run_id, step_key = field.decode().split("|", 1)
         if resolve(rt, run_id, step_key, event["name"], event, wake=True):
             resolved += 1

@@ -179,13 +179,13 @@ def check_followed(result: dict[str, Any], timed_out: bool, timeout: float) -> N
 
 @command("functions")
 def functions(session: Session) -> Reply:
-    """Every loaded function: its Celery task, triggers, queue and retries."""
+    """Every loaded function: its Celery task, triggers, queue, retries and flow options."""
     rt = session.runtime(redis_needed=False)
     default = rt.settings.default_retries
     result = [{"id": fn.id, "task": fn.task_name,
                "triggers": [trig.describe() for trig in fn.triggers],
                "queue": fn.queue, "retries": default if fn.retries is None else fn.retries,
-               "description": fn.description}
+               "description": fn.description, "flow": sorted(fn.options)}
               for fn in rt.registry]
     actions = [action("runs --function <id>", "runs of one function"),
                action("schedule", "when the cron functions fire next")]

@@ -131,7 +131,25 @@ def _trace_header(t: dict[str, Any]) -> str:
         fields["replay of"] = t["replay_of"]
     if t.get("parent"):
         fields["parent"] = f"{t['parent'].get('run')} step {t['parent'].get('step')}"
+    if t.get("rerun_from"):
+        fields["rerun from"] = t["rerun_from"]
+    for index, hold in enumerate([*(t.get("holds") or []), *([t["held"]] if t.get("held")
+                                                              else [])]):
+        fields[f"held by #{index + 1}"] = hold_line(hold)
     return key_values(fields)
+
+
+def hold_line(hold: dict[str, Any]) -> str:
+    """One flow-control hold: which limit and key held the run, and for how long."""
+    kind = hold.get("kind", "?")
+    key = f" key {hold['key']!r}" if hold.get("key") else ""
+    limit = (f"{hold.get('limit')} per {hold.get('period'):g}s" if kind == "throttle"
+             else f"limit {hold.get('limit')}")
+    since = hold.get("since")
+    end = hold.get("released_at")
+    span = (f"held {fmt_seconds(max(0.0, end - since))}" if since and end
+            else f"since {fmt_time(since)}" if since else "")
+    return f"{kind} {limit}{key} {dim(span)}".rstrip()
 
 
 def _offset(moment: float | None, origin: float) -> str:

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from joelclaw import keys
-from joelclaw.bus.control import cancel_run, replay_run
+from joelclaw.bus.control import (
+    bulk_cancel,
+    bulk_replay,
+    cancel_run,
+    replay_run,
+    rerun_run,
+    select_runs,
+)
 from joelclaw.bus.runs import STATUSES, TERMINAL, Run
 from joelclaw.cli import render
 from joelclaw.cli.app import DURATION, Session, command
@@ -126,15 +133,56 @@ def event(session: Session, event_id: str) -> Reply:
     return Reply(result, render.render_event, actions)
 
 
-# ---- cancel / replay ----------------------------------------------------------------------
+# ---- cancel / replay (one run, or in bulk by filter) ------------------------------------------
+
+def _bulk_filters(command_name: str):  # type: ignore[no-untyped-def]
+    """The filter options `cancel` and `replay` share for bulk actions."""
+    def decorate(fn):  # type: ignore[no-untyped-def]
+        for opt in reversed([
+            click.option("--function", "function_id", default=None,
+                         help=f"Bulk: {command_name} runs of this function id."),
+            click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+                         help=f"Bulk: {command_name} runs in this status (repeatable)."),
+            click.option("--since", type=DURATION, default=None,
+                         help=f"Bulk: {command_name} runs created within this long, e.g. 1h."),
+            click.option("--until", "until_ago", type=DURATION, default=None,
+                         help="Bulk: only runs created at least this long ago."),
+            click.option("--limit", type=LIMIT, default=100, show_default=True,
+                         help="Bulk: at most this many runs."),
+        ]):
+            fn = opt(fn)
+        return fn
+    return decorate
+
+
+def _selected(rt: Runtime, run_id: str | None, filters: dict[str, Any]) -> list[Run] | None:
+    """None for a single-run command; the selected runs for a bulk one."""
+    bulk = any(filters[k] for k in ("function_id", "statuses", "since", "until_ago"))
+    if run_id is not None and bulk:
+        raise click.UsageError("give a run id or filters (--function/--status/--since), not both")
+    if run_id is not None:
+        return None
+    if not bulk:
+        raise click.UsageError("give a run id, or filters for a bulk action")
+    return select_runs(rt, function=filters["function_id"], statuses=filters["statuses"] or None,
+                       since=_since(filters["since"]), until=_since(filters["until_ago"]),
+                       limit=filters["limit"])
+
 
 @command("cancel")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
 @click.option("--reason", default="cancelled from the CLI", show_default=True,
               help="Recorded on the run and in joelclaw/function.cancelled.")
-def cancel(session: Session, run_id: str, reason: str) -> Reply:
-    """Cancel a run: at once when idle, else after its current step (stored in Redis)."""
+@_bulk_filters("cancel")
+def cancel(session: Session, run_id: str | None, reason: str, **filters: Any) -> Reply:
+    """Cancel a run (or runs by filter): at once when idle, else after its current step."""
     rt = session.runtime()
+    selected = _selected(rt, run_id, filters)
+    if selected is not None:
+        results = bulk_cancel(rt, selected, reason)
+        return Reply({"matched": len(results), "runs": results}, _render_bulk,
+                     [action("runs --status cancelled", "the cancelled runs")])
+    assert run_id is not None
     before = rt.runs.status(run_id)
     run = cancel_run(rt, run_id, reason)
     if before in TERMINAL:
@@ -151,13 +199,41 @@ def _render_cancel(result: dict[str, Any]) -> str:
     return render.render_run(result, outcome=result["outcome"])
 
 
+def _render_bulk(result: dict[str, Any]) -> str:
+    rows = [(r["id"], r["outcome"], r.get("new") or r.get("error") or "") for r in result["runs"]]
+    head = f"{result['matched']} run(s) matched"
+    return head if not rows else head + "\n\n" + render.table(["run", "outcome", "new / error"],
+                                                                rows)
+
+
 @command("replay")
-@click.argument("run_id")
-def replay(session: Session, run_id: str) -> Reply:
-    """Start a new run of the same function with the same event; the original is untouched."""
+@click.argument("run_id", required=False)
+@_bulk_filters("replay")
+def replay(session: Session, run_id: str | None, **filters: Any) -> Reply:
+    """Start a new run of the same function and event (or for each run matching filters)."""
     rt = session.runtime()
+    selected = _selected(rt, run_id, filters)
+    if selected is not None:
+        results = bulk_replay(rt, selected)
+        return Reply({"matched": len(results), "runs": results}, _render_bulk,
+                     [action("runs --since 5m", "the new runs")])
+    assert run_id is not None
     new = replay_run(rt, run_id)
     result = {**new.summary(), "replay_of": new.replay_of}
+    actions = [action(f"run {new.id}", "trace of the new run"),
+               action(f"run {run_id}", "the original run")]
+    return Reply(result, render.render_run, actions)
+
+
+@command("rerun")
+@click.argument("run_id")
+@click.option("--from-step", "from_step", default=None,
+              help="Rerun from this step (default: the failed step); earlier steps are reused.")
+def rerun(session: Session, run_id: str, from_step: str | None) -> Reply:
+    """Rerun a failed run from its failed step: a new run that reuses the earlier steps."""
+    rt = session.runtime()
+    new = rerun_run(rt, run_id, from_step)
+    result = {**new.summary(), "replay_of": new.replay_of, "rerun_from": new.rerun_from}
     actions = [action(f"run {new.id}", "trace of the new run"),
                action(f"run {run_id}", "the original run")]
     return Reply(result, render.render_run, actions)

@@ -20,7 +20,7 @@ from joelclaw.bus import waits
 from joelclaw.bus.functions import Function
 from joelclaw.bus.nowait import Pending
 from joelclaw.bus.runs import Run, new_run_id
-from joelclaw.bus.scheduler import publish_run
+from joelclaw.bus.scheduler import DEFAULT_PRIORITY, publish_run
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import validate_payload
 
@@ -50,11 +50,24 @@ def send_events(
     parent: dict[str, Any] | None = None,
     replay_of: str | None = None,
     skip_dedup: bool = False,
+    batch: list[dict[str, Any]] | None = None,
+    seed: dict[str, Any] | None = None,
 ) -> list[SendResult]:
+    """`batch` and `seed` (flow control, reruns) apply to the one run of `only`."""
+    extra = _Extra(batch, seed) if batch is not None or seed is not None else None
     return [
-        _send_one(rt, validate_payload(event), only, trigger, parent, replay_of, skip_dedup)
+        _send_one(rt, validate_payload(event), only, trigger, parent, replay_of, skip_dedup,
+                  extra)
         for event in events
     ]
+
+
+@dataclass
+class _Extra:
+    """What a flow-control or rerun run carries beyond an ordinary one."""
+
+    batch: list[dict[str, Any]] | None = None
+    seed: dict[str, Any] | None = None  # {"memo": {...}, "steps": {...}, "rerun_from": key}
 
 
 def _send_one(
@@ -65,14 +78,23 @@ def _send_one(
     parent: dict[str, Any] | None,
     replay_of: str | None,
     skip_dedup: bool,
+    extra: _Extra | None = None,
 ) -> SendResult:
     functions = [only] if only else rt.registry.triggered_by(event)
     event_dict = event.model_dump()
+    held: list[Function] = []
+    if trigger not in DIRECT_TRIGGERS:
+        held = [fn for fn in functions if _held_by_timer(fn)]
+        if held:
+            functions = [fn for fn in functions if fn not in held]
     runs = [
         Run(id=new_run_id(), function=fn.id, event=event_dict, trigger=trigger,
-            parent=parent, replay_of=replay_of)
+            parent=parent, replay_of=replay_of, priority=_priority(fn, event_dict),
+            admitted=trigger in OPERATOR_TRIGGERS)
         for fn in functions
     ]
+    if extra is not None:
+        _seed(rt, runs, extra)
     now = time.time()
     record = {"event": event_dict, "received_at": now, "runs": [r.id for r in runs]}
     run_keys: list[str] = []
@@ -93,7 +115,9 @@ def _send_one(
                                   *script_keys, *script_args)])
     try:
         for fn, run in zip(functions, runs, strict=True):
-            publish_run(rt, fn, run.id, ready_at=now)
+            if not _throttled(fn):  # those are published once their start is reserved
+                publish_run(rt, fn, run.id, ready_at=now,
+                            priority=DEFAULT_PRIORITY if run.priority is None else run.priority)
     except Exception:  # broker down: the stored runs are published from their outbox entries
         log.warning("could not publish runs of %s now; the sweeper will", event.id, exc_info=True)
     stored = pending.replies()[0]
@@ -103,10 +127,84 @@ def _send_one(
         raise stored
     if not stored[0]:
         return SendResult(event.id, event.name, "deduplicated")
+    started = _after_dispatch(rt, functions, runs, held, event_dict, now)
     waiting = stored[1]
     if waiting:
         waits.resolve_for_event(rt, event_dict, dict(zip(waiting[::2], waiting[1::2], strict=True)))
-    return SendResult(event.id, event.name, "dispatched", [r.id for r in runs])
+    return SendResult(event.id, event.name, "dispatched", [r.id for r in runs] + started)
+
+
+DIRECT_TRIGGERS = frozenset({"debounce", "batch", "replay", "rerun", "invoke"})
+# A replay or rerun is an operator's explicit request: rate limit, idempotency and singleton
+# (which would skip it) do not apply; throttle and concurrency still do.
+OPERATOR_TRIGGERS = frozenset({"replay", "rerun"})
+
+
+def _held_by_timer(fn: Function) -> bool:
+    return fn.flow is not None and (fn.flow.debounce is not None or fn.flow.batch is not None)
+
+
+def _priority(fn: Function, event: dict[str, Any]) -> int | None:
+    """The broker level of a function with a priority expression (None: the default)."""
+    if fn.flow is None or fn.flow.priority is None:
+        return None
+    from joelclaw.bus.flow.options import priority_level
+
+    try:
+        value = fn.flow.priority.evaluate({"event": event})
+    except ValueError:
+        log.warning("priority of %s could not be evaluated; using the default", fn.id)
+        return None
+    return priority_level(value, DEFAULT_PRIORITY)
+
+
+def _seed(rt: Runtime, runs: list[Run], extra: _Extra) -> None:
+    """Batch events and a rerun's reused steps, stored before the run can execute."""
+    run = runs[0]
+    run.batch = extra.batch
+    seed = extra.seed or {}
+    run.rerun_from = seed.get("rerun_from")
+    pipe = rt.redis.pipeline(transaction=False)
+    if seed.get("memo"):
+        pipe.hset(keys.run_memo(run.id), mapping={k: json.dumps(v)
+                                                  for k, v in seed["memo"].items()})
+    if seed.get("steps"):
+        pipe.hset(keys.run_steps(run.id), mapping={k: json.dumps(v, default=str)
+                                                   for k, v in seed["steps"].items()})
+    if len(pipe):
+        pipe.execute()
+
+
+def _throttled(fn: Function) -> bool:
+    return fn.flow is not None and fn.flow.throttle is not None
+
+
+def _after_dispatch(rt: Runtime, functions: list[Function], runs: list[Run],
+                    held: list[Function], event: dict[str, Any], now: float) -> list[str]:
+    """Flow control once the event is known to be new: throttle reservations (in event order,
+    so delayed runs start FIFO), timers, cancel_on listeners."""
+    started: list[str] = []
+    for fn, run in zip(functions, runs, strict=True):
+        if _throttled(fn):
+            from joelclaw.bus.flow.gate import reserve
+
+            try:
+                reserve(rt, fn, run, now)
+            finally:  # unpublished, the outbox wake-up would still start it (later)
+                publish_run(rt, fn, run.id, ready_at=now, priority=DEFAULT_PRIORITY
+                            if run.priority is None else run.priority)
+    if held:
+        from joelclaw.bus.flow import timers
+
+        for fn in held:
+            started += timers.defer(rt, fn, event)
+    listening = [(fn, run.id) for fn, run in zip(functions, runs, strict=True)
+                 if fn.flow is not None and fn.flow.cancel_on]
+    if listening:
+        from joelclaw.bus.flow import cancel
+
+        cancel.register(rt, listening, event)
+    return started
 
 
 def get_event(rt: Runtime, event_id: str) -> dict[str, Any] | None:

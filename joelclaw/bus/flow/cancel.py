@@ -1,0 +1,47 @@
+"""`cancel_on`: a listener per run in the wait registry (`jc:waits:<event>`), so the dispatch
+script that already returns the waiters of each event name returns cancel listeners too, with
+no extra round trip. Whoever deletes the listener field first cancels the run, exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from joelclaw import keys
+
+if TYPE_CHECKING:
+    from joelclaw.bus.functions import Function
+    from joelclaw.runtime import Runtime
+
+log = logging.getLogger("joelclaw.flow")
+FOREVER = 10 * 365 * 86400.0
+
+
+def register(rt: Runtime, runs: list[tuple[Function, str]], event: dict[str, Any]) -> None:
+    """Listeners for new runs of functions that declare cancel_on (one pipeline)."""
+    pipe = rt.redis.pipeline(transaction=False)
+    now = time.time()
+    for fn, run_id in runs:
+        for index, cancel in enumerate(fn.flow.cancel_on if fn.flow else ()):
+            spec = {"kind": "cancel", "event": cancel.event, "match": cancel.match,
+                    "if": cancel.if_, "trigger": event, "run": run_id,
+                    "expires": now + (cancel.timeout or FOREVER)}
+            pipe.hset(keys.waits(cancel.event), f"{run_id}|cancel:{index}", json.dumps(spec))
+    pipe.execute()
+
+
+def fire(rt: Runtime, field: str, spec: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Claim the listener and cancel its run; False if someone else claimed it first."""
+    if not rt.redis.hdel(keys.waits(spec["event"]), field):
+        return False
+    from joelclaw.bus.control import cancel_run
+    from joelclaw.errors import JoelclawError
+
+    try:
+        cancel_run(rt, spec["run"], f"cancel_on: {event['name']} {event.get('id')}")
+    except JoelclawError:
+        log.warning("cancel_on could not cancel %s", spec["run"], exc_info=True)
+    return True

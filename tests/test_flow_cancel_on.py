@@ -1,0 +1,70 @@
+"""cancel_on: a matching event cancels a sleeping (or queued) run; the step after the sleep never
+runs; joelclaw/function.cancelled is emitted; a non-matching event does nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from joelclaw.events.model import Event
+from joelclaw.events.store import list_events
+from tests.flow_helpers import finished, start, status_is
+from tests.support import wait_for
+from tests.test_bus_steps import counts
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_cancel_during_a_sleep(runtime, worker):
+    run_id = start(runtime, "test/cancel-on", k="a", nap=3)
+    other = start(runtime, "test/cancel-on", k="b", nap=3)
+    status_is(runtime, run_id, "sleeping")
+    runtime.send(Event(name="test/cancel-it", data={"k": "a"}))
+    run = status_is(runtime, run_id, "cancelled", 5)
+    assert "cancel_on" in run.error["message"]
+    assert finished(runtime, other).status == "completed"  # k=b did not match
+    assert counts(runtime, other) == {"before": 1, "after": 1}
+    assert counts(runtime, run_id) == {"before": 1}  # the post-sleep step never ran
+    cancelled = wait_for(lambda: list_events(runtime, name="joelclaw/function.cancelled"), 10,
+                         message="function.cancelled")
+    assert [e["event"]["data"]["run_id"] for e in cancelled] == [run_id]
+
+
+def test_cancel_a_queued_run_before_it_starts(runtime):
+    run_id = start(runtime, "test/cancel-on", k="q", nap=0)  # no worker: it stays queued
+    runtime.send(Event(name="test/cancel-it", data={"k": "q"}))
+    assert status_is(runtime, run_id, "cancelled", 5)
+    assert counts(runtime, run_id) == {}
+
+
+def test_cancel_with_an_if_expression(runtime, worker):
+    run_id = start(runtime, "test/cancel-on-if", min=5)
+    status_is(runtime, run_id, "sleeping")
+    runtime.send(Event(name="test/cancel-if", data={"n": 3}))  # 3 > 5 is false: ignored
+    runtime.send(Event(name="test/cancel-if", data={"n": 7}))
+    assert status_is(runtime, run_id, "cancelled", 5)
+    assert counts(runtime, run_id) == {}
+
+
+def test_listener_is_dropped_when_the_run_ends(runtime, worker):
+    run_id = start(runtime, "test/cancel-on", k="done", nap=0)
+    assert finished(runtime, run_id).status == "completed"
+    assert not runtime.redis.hexists("jc:waits:test/cancel-it", f"{run_id}|cancel:0")
+
+
+def test_a_running_step_finishes_and_nothing_after_it_runs(runtime, worker):
+    run_id = start(runtime, "test/cancel-step", k="r", hold=2)
+    wait_for(lambda: counts(runtime, run_id).get("long") == 1, 10, message="long step started")
+    runtime.send(Event(name="test/cancel-step-now", data={"k": "r"}))
+    run = finished(runtime, run_id, 15)
+    assert run.status == "cancelled"
+    assert runtime.runs.step(run_id, "long")["status"] == "completed"  # it finished
+    assert runtime.runs.step(run_id, "reply") is None  # nothing after it started
+    assert counts(runtime, run_id) == {"long": 1}
+
+
+def test_cancel_a_waiting_run(runtime, worker):
+    run_id = start(runtime, "test/cancel-step", k="w", hold=0)
+    status_is(runtime, run_id, "waiting")
+    runtime.send(Event(name="test/cancel-step-now", data={"k": "w"}))
+    assert status_is(runtime, run_id, "cancelled", 5)
+    assert counts(runtime, run_id) == {"long": 1}
