@@ -21,7 +21,8 @@ from joelclaw.bus import leases
 from joelclaw.bus.functions import CANCELLED_EVENT, FAILED_EVENT
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.bus.scheduler import target_for
-from joelclaw.bus.steps import Cancelled, MemberDone, Step, Suspend, backoff, error_record
+from joelclaw.bus.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
+from joelclaw.bus.steps import Step
 from joelclaw.errors import NonRetriable, RetryAfter, StepError
 from joelclaw.events.model import Event
 

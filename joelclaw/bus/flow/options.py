@@ -123,7 +123,7 @@ class _Parser:
         return value
 
     def duration(self, option: str, value: Any, name: str) -> float:
-        from joelclaw.bus.steps import seconds
+        from joelclaw.bus.stepbase import seconds
 
         try:
             result = seconds(value)
