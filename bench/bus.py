@@ -10,10 +10,7 @@ equivalent plain Celery task, and prints the ratios. Starts its own Redis and wo
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,22 +22,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import environment, pct, start_worker, stop, throughput  # noqa: E402
 from joelclaw.config import Settings  # noqa: E402
-from joelclaw.embedded import RedisServer  # noqa: E402
 from joelclaw.events.model import Event  # noqa: E402
 from joelclaw.runtime import Runtime  # noqa: E402
-
-
-def start_worker(app: str, queue: str, concurrency: int, env: dict[str, str],
-                 log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-c",
-         str(concurrency), "-l", "warning", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "-n", f"{queue}@%h"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return proc
 
 
 def wait_idle_worker(client: redis.Redis, send: Callable[[int], None]) -> None:
@@ -67,21 +52,6 @@ def latency(client: redis.Redis, send: Callable[[int], None], samples: int,
     return out
 
 
-def throughput(client: redis.Redis, send: Callable[[int], None], count: int) -> float:
-    client.delete("bench:start", "bench:done")
-    began = time.perf_counter()
-    for i in range(count):
-        send(i)
-    while int(client.get("bench:done") or 0) < count:
-        time.sleep(0.01)
-    return count / (time.perf_counter() - began)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10000)
@@ -91,17 +61,11 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-"))
-    server = RedisServer(tmp / "redis")
-    url = server.start()
+    server, url, env = environment(tmp, "bench.functions")
     settings = Settings(_env_file=None, home=tmp / "home", redis_url=url,
                         function_modules=["bench.functions"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
-    env.update(JOELCLAW_REDIS_URL=url, JOELCLAW_HOME=str(tmp / "home"),
-               JOELCLAW_FUNCTION_MODULES="bench.functions", BENCH_REDIS_URL=url,
-               PYTHONPATH=str(ROOT))
     rt = Runtime(settings)
     client = redis.Redis.from_url(url)
-    os.environ["BENCH_REDIS_URL"] = url
     from bench.plain_app import app as plain
 
     procs = []
@@ -145,13 +109,7 @@ def main() -> None:
         report(results, args)
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc)
         server.stop()
 
 

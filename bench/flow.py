@@ -12,8 +12,6 @@ functions it measures (the worker imports it as `bench.flow`).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.harness import environment, start_worker, stop, throughput  # noqa: E402
 from joelclaw.bus.executor import Context  # noqa: E402
 from joelclaw.bus.functions import function  # noqa: E402
 
@@ -68,39 +67,6 @@ def prio(ctx: Context) -> None:
 
 
 # ---- the measurement ---------------------------------------------------------------------
-
-def start_worker(app: str, queue: str, concurrency: int, env: dict[str, str],
-                 log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-c",
-         str(concurrency), "-l", "warning", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "-n", f"{queue}@%h"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def throughput(client: redis.Redis, send: Callable[[int], None], count: int) -> float:
-    client.delete("bench:done")
-    began = time.perf_counter()
-    for i in range(count):
-        send(i)
-    deadline = time.time() + 300
-    while int(client.get("bench:done") or 0) < count:
-        if time.time() > deadline:
-            raise SystemExit("runs did not finish; see the worker log in the temp dir")
-        time.sleep(0.01)
-    return count / (time.perf_counter() - began)
-
 
 def measure_options(rt, client: redis.Redis, args: argparse.Namespace) -> dict[str, float]:
     from joelclaw.events.model import Event
@@ -150,20 +116,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from joelclaw.config import Settings
-    from joelclaw.embedded import RedisServer
     from joelclaw.events.model import Event
     from joelclaw.runtime import Runtime
 
     tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-flow-"))
-    server = RedisServer(tmp / "redis")
-    url = server.start()
+    server, url, env = environment(tmp, "bench.flow")
     settings = Settings(_env_file=None, home=tmp / "home", redis_url=url,
                         function_modules=["bench.flow"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
-    env.update(JOELCLAW_REDIS_URL=url, JOELCLAW_HOME=str(tmp / "home"),
-               JOELCLAW_FUNCTION_MODULES="bench.flow", BENCH_REDIS_URL=url,
-               PYTHONPATH=str(ROOT))
-    os.environ["BENCH_REDIS_URL"] = url
     rt = Runtime(settings)
     client = redis.Redis.from_url(url)
     from bench.plain_app import app as plain

@@ -1,12 +1,5 @@
-"""Telegram Bot API client. Every method returns the `result` of the Bot API answer.
-
-    IntegrationError
-    └── HTTPStatusError
-        └── TelegramError             the Bot API said {"ok": false}: error_code, description
-            ├── TelegramParseError    400 "can't parse entities": resend the text as plain text
-            ├── TelegramAuthError     401/403 (also an AuthError): bad token, bot blocked
-            ├── TelegramNotFound      404 (also a NotFound): unknown method or wrong token path
-            └── TelegramRateLimited   429 once retries are spent (also a RateLimited)
+"""Telegram Bot API client. Every method returns the `result` of the Bot API answer; a
+`{"ok": false}` answer raises a TelegramError (the tree is in `telegram_api`).
 
 A 429 is retried after `parameters.retry_after` seconds (bounded by the retry policy). Sends to
 one chat are spaced by `min_interval_per_chat`, because Telegram throttles bursts into a chat.
