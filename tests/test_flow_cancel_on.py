@@ -68,3 +68,21 @@ def test_cancel_a_waiting_run(runtime, worker):
     runtime.send(Event(name="test/cancel-step-now", data={"k": "w"}))
     assert status_is(runtime, run_id, "cancelled", 5)
     assert counts(runtime, run_id) == {"long": 1}
+
+
+def test_a_cancel_event_arriving_before_the_listener_registers_still_cancels(runtime):
+    # Given a run whose listener is not registered yet (as in the instant between the run's
+    # creation and its registration), and a matching cancel event already received
+    from joelclaw import keys
+    from joelclaw.bus.flow import cancel
+
+    received = runtime.redis.time()
+    run_id = start(runtime, "test/cancel-on", k="early", nap=0)  # no worker: stays queued
+    runtime.redis.delete(keys.waits("test/cancel-it"))
+    runtime.send(Event(name="test/cancel-it", data={"k": "early"}))
+    assert runtime.runs.status(run_id) == "queued"
+    # When the listener registers, its look-back finds the event: the run is cancelled
+    run = runtime.runs.get(run_id)
+    fn = runtime.function("t-cancel-on")
+    cancel.register(runtime, [(fn, run_id)], run.event, received[0] + received[1] / 1e6 - 1)
+    assert status_is(runtime, run_id, "cancelled", 5)

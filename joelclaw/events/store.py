@@ -203,7 +203,7 @@ def _after_dispatch(rt: Runtime, functions: list[Function], runs: list[Run],
     if listening:
         from joelclaw.bus.flow import cancel
 
-        cancel.register(rt, listening, event)
+        cancel.register(rt, listening, event, now)
     return started
 
 

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus import waits
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
@@ -20,17 +21,29 @@ log = logging.getLogger("joelclaw.flow")
 FOREVER = 10 * 365 * 86400.0
 
 
-def register(rt: Runtime, runs: list[tuple[Function, str]], event: dict[str, Any]) -> None:
-    """Listeners for new runs of functions that declare cancel_on (one pipeline)."""
+def register(rt: Runtime, runs: list[tuple[Function, str]], event: dict[str, Any],
+             received_at: float) -> None:
+    """Listeners for new runs of functions that declare cancel_on (one pipeline).
+
+    Then a look-back over events received since the triggering one: a cancelling event that
+    arrived between the run's creation and its listener's registration still cancels it.
+    """
     pipe = rt.redis.pipeline(transaction=False)
     now = time.time()
+    listeners: list[tuple[str, dict[str, Any]]] = []
     for fn, run_id in runs:
         for index, cancel in enumerate(fn.flow.cancel_on if fn.flow else ()):
             spec = {"kind": "cancel", "event": cancel.event, "match": cancel.match,
                     "if": cancel.if_, "trigger": event, "run": run_id,
                     "expires": now + (cancel.timeout or FOREVER)}
-            pipe.hset(keys.waits(cancel.event), f"{run_id}|cancel:{index}", json.dumps(spec))
+            field = f"{run_id}|cancel:{index}"
+            pipe.hset(keys.waits(cancel.event), field, json.dumps(spec))
+            listeners.append((field, spec))
     pipe.execute()
+    for field, spec in listeners:
+        early = waits.lookback(rt, spec, int(received_at * 1000))
+        if early is not None:
+            fire(rt, field, spec, early)
 
 
 def fire(rt: Runtime, field: str, spec: dict[str, Any], event: dict[str, Any]) -> bool:
