@@ -279,8 +279,11 @@ def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
         action("status", "is the system up?"), action("runs", "recent runs")]))
 
 
-def command(name: str, **attrs: Any) -> Callable[[Handler], click.Command]:
-    """Register a subcommand whose handler returns a Reply (or raises); adds --json/--text."""
+def command(
+    name: str, *, group: click.Group | None = None, **attrs: Any
+) -> Callable[[Handler], click.Command]:
+    """Register a subcommand (of `group`, default the root) whose handler returns a Reply (or
+    raises); adds --json/--text."""
 
     def decorate(handler: Handler) -> click.Command:
         @functools.wraps(handler)
@@ -296,7 +299,7 @@ def command(name: str, **attrs: Any) -> Callable[[Handler], click.Command]:
         callback = click.option("--json", "as_json", is_flag=True,
                                 help="Print the JSON envelope (default when piped).")(callback)
         cmd = click.command(name, **attrs)(callback)
-        cli.add_command(cmd)
+        (group or cli).add_command(cmd)
         return cmd
 
     return decorate

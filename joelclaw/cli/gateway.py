@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from joelclaw.cli.app import JSON_KEY, TEXT_KEY, Handler, Session, cli
-from joelclaw.cli.output import Output, Reply, action, wants_json
+from joelclaw.cli.app import Handler, Session, cli, command
+from joelclaw.cli.output import Reply, action
 
 
 @cli.group("gateway")
@@ -19,22 +18,7 @@ def gateway() -> None:
 
 def _sub(name: str) -> Callable[[Handler], click.Command]:
     """Like `app.command`, but registered under `joelclaw gateway`."""
-
-    def decorate(handler: Handler) -> click.Command:
-        @functools.wraps(handler)
-        def callback(as_json: bool, as_text: bool, **params: Any) -> None:
-            ctx = click.get_current_context()
-            json_mode = wants_json(as_json or ctx.meta.get(JSON_KEY, False),
-                                   as_text or ctx.meta.get(TEXT_KEY, False))
-            ctx.exit(Session(Output(ctx.command_path, json_mode)).execute(handler, params))
-
-        callback = click.option("--text", "as_text", is_flag=True,
-                                help="Readable text even when piped.")(callback)
-        callback = click.option("--json", "as_json", is_flag=True,
-                                help="Print the JSON envelope.")(callback)
-        return gateway.command(name)(callback)
-
-    return decorate
+    return command(name, group=gateway)
 
 
 def _render_status(result: dict[str, Any]) -> str:
