@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from joelclaw.config import Settings
@@ -17,22 +16,6 @@ from webhooks import create_app
 ROUTES = [("post", "/api/events"), ("get", "/api/events"), ("get", "/api/events/x"),
           ("get", "/api/functions"), ("get", "/api/runs"), ("get", "/api/runs/x"),
           ("post", "/api/runs/x/cancel"), ("post", "/api/runs/x/replay")]
-
-
-@pytest.fixture
-def app(settings: Settings) -> Flask:
-    return create_app(configured(settings))
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def rt(app: Flask) -> Runtime:
-    runtime: Runtime = app.extensions["joelclaw"]
-    return runtime
 
 
 def call(client: FlaskClient, method: str, path: str, **kwargs: Any) -> Any:

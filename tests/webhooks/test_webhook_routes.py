@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from joelclaw.config import Settings
@@ -31,22 +30,6 @@ from webhooks.providers import PROVIDERS
 from webhooks.routes import MAX_BODY_BYTES
 
 ALL_FIXTURES = [(p, n) for p in PROVIDER_NAMES for n in fixture_names(p)]
-
-
-@pytest.fixture
-def app(settings: Settings) -> Flask:
-    return create_app(configured(settings))
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def rt(app: Flask) -> Runtime:
-    runtime: Runtime = app.extensions["joelclaw"]
-    return runtime
 
 
 def post(client: FlaskClient, provider: str, raw: bytes, headers: dict[str, str],

@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from flask import Flask
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from joelclaw.config import Settings
 from joelclaw.runtime import Runtime
-from tests.webhooks.webhook_support import PROVIDER_NAMES, configured, sign
-from webhooks import create_app
+from tests.webhooks.webhook_support import PROVIDER_NAMES, sign
 from webhooks.routes import MAX_BODY_BYTES
 
 ALLOWED = {200, 400, 401, 404, 413, 429}
@@ -54,11 +51,6 @@ ROUTES = st.sampled_from([*PROVIDER_NAMES, "unknown", "GitHub", "x" * 300, "..",
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@pytest.fixture
-def app(settings: Settings) -> Flask:
-    return create_app(configured(settings))
 
 
 def _post(app: Flask, route: str, body: bytes, headers: dict[str, str], ip: str) -> Any:
