@@ -7,31 +7,43 @@
 - The visibility timeout is long on purpose: run liveness comes from our own leases (see
   `joelclaw.bus.leases`), so the broker never re-delivers a task that is still running.
 - No result backend: results, traces and fan-in live in our run store.
+
+Extensions (the gateway) add their own tasks and worker bootsteps through `setup` callables;
+the app itself knows only the bus.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from celery import Celery, bootsteps
+from celery import Celery
 from kombu import Queue
 
-from joelclaw.bus.functions import DEFAULT_QUEUE, Function
-from joelclaw.bus.scheduler import DEFAULT_PRIORITY, Sweeper
+from joelclaw import keys
+from joelclaw.bus.cron import beat_schedule_for, scheduler_for
+from joelclaw.bus.executor import execute
+from joelclaw.bus.publish import DEFAULT_PRIORITY, is_amqp
+from joelclaw.bus.sweeper import sweeper_step
 
 if TYPE_CHECKING:
+    from joelclaw.bus.functions import Function
+    from joelclaw.bus.ports import Bus
     from joelclaw.config import Settings
-    from joelclaw.runtime import Runtime
 
-GATEWAY_QUEUE = "gateway"
+CelerySetup = Callable[[Celery], None]
 
 
-def make_celery(rt: Runtime) -> Celery:
-    settings = rt.settings
-    broker = settings.broker_url or rt.redis_url
+def make_celery(
+    bus: Bus,
+    broker: str,
+    *,
+    beat_entries: dict[str, dict[str, Any]] | None = None,
+    setup: Iterable[CelerySetup] = (),
+) -> Celery:
     app = Celery("joelclaw", broker=broker, set_as_current=False)
-    queues = sorted({DEFAULT_QUEUE, GATEWAY_QUEUE, *(fn.queue for fn in rt.registry)})
-    amqp = broker.startswith("amqp")
+    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, *(fn.queue for fn in bus.registry)})
+    amqp = is_amqp(broker)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -40,26 +52,25 @@ def make_celery(rt: Runtime) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=DEFAULT_QUEUE,
+        task_default_queue=keys.FUNCTION_QUEUE,
         task_default_priority=DEFAULT_PRIORITY if not amqp else 9 - DEFAULT_PRIORITY,
         task_queues=[Queue(q, queue_arguments={"x-max-priority": 10} if amqp else None)
                      for q in queues],
         task_create_missing_queues=True,
-        broker_transport_options=_transport_options(settings),
+        broker_transport_options=_transport_options(bus.settings),
         broker_connection_retry_on_startup=True,
         # Task events stay off as in plain Celery: Flower switches them on while it runs.
         worker_hijack_root_logger=False,
-        timezone=settings.timezone,
+        timezone=bus.settings.timezone,
         enable_utc=True,
-        beat_scheduler="joelclaw.bus.cron:DedupScheduler",
+        beat_scheduler=scheduler_for(bus),
+        beat_schedule=beat_schedule_for(bus.registry, beat_entries),
     )
-    app.joelclaw = rt  # type: ignore[attr-defined]
-    for fn in rt.registry:
-        _register(app, rt, fn)
-    app.steps["worker"].add(SweeperStep)
-    from joelclaw.bus.cron import beat_schedule_for
-
-    app.conf.beat_schedule = beat_schedule_for(rt)
+    for fn in bus.registry:
+        _register(app, bus, fn)
+    app.steps["worker"].add(sweeper_step(bus))
+    for hook in setup:
+        hook(app)
     return app
 
 
@@ -76,32 +87,13 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def _register(app: Celery, rt: Runtime, fn: Function) -> None:
+def _register(app: Celery, bus: Bus, fn: Function) -> None:
     """One named task per function, so Flower and `celery inspect` show each by name."""
-    from joelclaw.bus.executor import execute
 
     def run_function(run_id: str, member: list[Any] | None = None,
                      ready_at: float | None = None) -> str:
-        return execute(rt, fn, run_id, member=tuple(member) if member else None,
+        return execute(bus, fn, run_id, member=tuple(member) if member else None,
                        ready_at=ready_at)
 
     run_function.__doc__ = fn.description or f"durable function {fn.id}"
     app.task(name=fn.task_name, queue=fn.queue, ignore_result=True)(run_function)
-
-
-class SweeperStep(bootsteps.StartStopStep):
-    """Runs the wake-up/lease sweeper in every worker's main process."""
-
-    requires = {"celery.worker.components:Pool"}
-
-    def __init__(self, worker: Any, **kwargs: Any):
-        super().__init__(worker, **kwargs)
-        self.sweeper: Sweeper | None = None
-
-    def start(self, worker: Any) -> None:
-        self.sweeper = Sweeper(worker.app.joelclaw, node=worker.hostname)
-        self.sweeper.start()
-
-    def stop(self, worker: Any) -> None:
-        if self.sweeper is not None:
-            self.sweeper.stop()

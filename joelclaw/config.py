@@ -20,9 +20,6 @@ from joelclaw.errors import ConfigError
 
 PREFIX = "JOELCLAW_"
 
-# The function modules shipped with joelclaw; users append their own with JOELCLAW_FUNCTION_MODULES.
-BUILTIN_FUNCTION_MODULES = ("tasks.system", "tasks.gateway", "tasks.notifiers")
-
 
 class Settings(BaseSettings):
     """Everything configurable. Defaults give a working single-machine system."""
@@ -121,11 +118,6 @@ class Settings(BaseSettings):
     @cached_property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
-
-    @property
-    def all_function_modules(self) -> list[str]:
-        extra = [m for m in self.function_modules if m not in BUILTIN_FUNCTION_MODULES]
-        return [*BUILTIN_FUNCTION_MODULES, *extra]
 
     @property
     def effective_broker_url(self) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import redis
 
-from joelclaw.keys import PREFIX
+from joelclaw import keys
 
-ECHO_TTL_SECONDS = 60
+ECHO_TTL_SECONDS = keys.ECHO_TTL
 
 
 def echo_key(task_id: str) -> str:
-    return f"{PREFIX}todoist:closed-by-system:{task_id}"
+    return keys.todoist_echo(task_id)
 
 
 def mark_completed_by_system(client: redis.Redis, task_id: str) -> None:

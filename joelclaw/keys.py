@@ -1,29 +1,32 @@
-"""Every Redis key joelclaw writes, and how long it lives. One place, so nothing collides.
+"""Every Redis key joelclaw writes, how long it lives, and every Celery queue it uses.
 
-All keys start with `jc:` so `redis-cli --scan --pattern 'jc:*'` shows exactly our state, and a
-Celery broker sharing the server (its `_kombu.*`, queue and `unacked` keys) never clashes with it.
+One leaf module, so nothing collides and `redis-cli --scan --pattern 'jc:*'` shows exactly our
+state: every key starts with `jc:`, so a Celery broker sharing the server (its `_kombu.*`, queue
+and `unacked` keys) never clashes with it. Who reads and writes each key is said beside it; run
+records are encoded only by `joelclaw.bus.runs.RunStore`.
 """
 
 from __future__ import annotations
 
 PREFIX = "jc:"
 
+# ---- Celery queues ------------------------------------------------------------------------
+
+FUNCTION_QUEUE = "joelclaw"  # durable functions, unless a function names its own queue
+GATEWAY_QUEUE = "gateway"  # the gateway worker (concurrency 1): drain, Telegram intake
+
+# ---- events -------------------------------------------------------------------------------
+
 EVENT_DEDUP_TTL = 24 * 3600  # Inngest's window: a producer retrying within a day is a duplicate.
 EVENT_TTL = 7 * 24 * 3600  # Stored events outlive their dedup window so runs can link to them.
-WAKE_CLAIM_SECONDS = 30  # A claimed wake-up fires again if its publisher died before publishing.
-OUTBOX_GRACE_SECONDS = 120  # A run created but never published (sender died) goes out after this.
-# Longer than a normal broker backlog: a run still waiting in the queue when its outbox entry
-# comes due is published twice (harmless, but it costs a no-op execution).
-LEASE_DEFER_SECONDS = 1.0  # A message for a run leased elsewhere is retried this much later.
-CRON_SLOT_TTL = 3 * 24 * 3600  # Long enough for any beat restart to see the slot it already ran.
 
 
 def event(event_id: str) -> str:
-    return f"{PREFIX}event:{event_id}"
+    return f"{PREFIX}event:{event_id}"  # hash: record (JSON), duplicates (count)
 
 
 def event_seen(event_id: str) -> str:
-    return f"{PREFIX}event:seen:{event_id}"
+    return f"{PREFIX}event:seen:{event_id}"  # the dedup marker, EVENT_DEDUP_TTL
 
 
 EVENT_LOG = PREFIX + "events"  # zset: event id by receive time (ms), capped
@@ -32,6 +35,8 @@ EVENT_LOG = PREFIX + "events"  # zset: event id by receive time (ms), capped
 def events_by_name(name: str) -> str:
     return f"{PREFIX}events:name:{name}"  # zset: event id by ts, for wait_for_event lookback
 
+
+# ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
 
 def run(run_id: str) -> str:
     return f"{PREFIX}run:{run_id}"  # hash: run record
@@ -42,50 +47,53 @@ def run_steps(run_id: str) -> str:
 
 
 def run_memo(run_id: str) -> str:
-    return f"{PREFIX}run:{run_id}:memo"  # hash: step key -> full memoized result
-
-
-RUN_INDEX = PREFIX + "runs"  # zset: run id by creation time (ms)
-
-
-def runs_of_function(function_id: str) -> str:
-    return f"{PREFIX}runs:fn:{function_id}"
-
-
-def lease(target: str) -> str:
-    return f"{PREFIX}lease:{target}"
-
-
-LEASES = PREFIX + "leases"  # zset: target by lease expiry (s); the sweeper wakes expired ones
-WAKEUPS = PREFIX + "wakeups"  # zset: target by due time (s); durable sleeps, retries, outbox
-
-
-def waits(event_name: str) -> str:
-    return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
-
-
-def parallel_done(run_id: str, step_key: str) -> str:
-    return f"{PREFIX}run:{run_id}:par:{step_key}"  # set of finished member indexes
+    return f"{PREFIX}run:{run_id}:memo"  # hash: step key -> memo record (full result)
 
 
 def run_pending(run_id: str) -> str:
     return f"{PREFIX}run:{run_id}:pending"  # hash: step key -> 1 while an invoke is outstanding
 
 
-def cron_slot(function_id: str, slot: str) -> str:
-    return f"{PREFIX}cron:{function_id}:{slot}"
+def parallel_done(run_id: str, step_key: str) -> str:
+    return f"{PREFIX}run:{run_id}:par:{step_key}"  # set of finished member indexes
 
 
-SWEEP_LOCK = PREFIX + "lock:retention"
-GATEWAY_HEARTBEAT = PREFIX + "gateway:heartbeat"
-BEAT_TICK = PREFIX + "beat:tick"
+PARALLEL_DONE_TTL = 7 * 24 * 3600  # outlives any parallel step's members
+RUN_INDEX = PREFIX + "runs"  # zset: run id by creation time (ms)
+
+
+def runs_of_function(function_id: str) -> str:
+    return f"{PREFIX}runs:fn:{function_id}"  # zset: run id by creation time (ms)
+
+
+# ---- liveness and durable time -------------------------------------------------------------
+
+def lease(target: str) -> str:
+    return f"{PREFIX}lease:{target}"  # string: holder token, PX = the run lease
+
+
+LEASES = PREFIX + "leases"  # zset: target by lease expiry (s); the sweeper wakes expired ones
+WAKEUPS = PREFIX + "wakeups"  # zset: target by due time (s); durable sleeps, retries, outbox
+WAKE_CLAIM_SECONDS = 30  # A claimed wake-up fires again if its publisher died before publishing.
+OUTBOX_GRACE_SECONDS = 120  # A run created but never published (sender died) goes out after this.
+# Longer than a normal broker backlog: a run still waiting in the queue when its outbox entry
+# comes due is published twice (harmless, but it costs a no-op execution).
+LEASE_DEFER_SECONDS = 1.0  # A message for a run leased elsewhere is retried this much later.
+RETENTION_LOCK = PREFIX + "lock:retention"  # one sweeper at a time prunes the run indexes
 WORKERS_SEEN = PREFIX + "workers"  # hash: Celery node name (worker@host) -> last seen (s)
+BEAT_TICK = PREFIX + "beat:tick"  # string: beat's last tick (s)
 
 
-# ---- flow control (issue 3) ----------------------------------------------------------------
+def waits(event_name: str) -> str:
+    return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
+
+
+# ---- flow control ---------------------------------------------------------------------------
 
 FLOW_TIMER = "~"  # wake-up targets starting with this are debounce/batch timers, not runs
 SINGLETON_TTL = 7 * 24 * 3600  # a singleton key outlives any run it guards
+IDEMPOTENCY_TTL = 24 * 3600  # Inngest's window: one run per idempotency key per day
+FLOW_QUEUE_TTL = 7 * 24 * 3600  # concurrency slots and queues of an idle key go away
 
 
 def flow_slots(scope_key: str) -> str:
@@ -105,7 +113,7 @@ def flow_rate(function_id: str, key: str) -> str:
 
 
 def flow_idempotency(function_id: str, key: str) -> str:
-    return f"{PREFIX}flow:idem:{function_id}:{key}"  # run id that holds the key (24 h)
+    return f"{PREFIX}flow:idem:{function_id}:{key}"  # run id that holds the key, IDEMPOTENCY_TTL
 
 
 def flow_singleton(function_id: str, key: str) -> str:
@@ -122,3 +130,88 @@ def flow_batch(function_id: str, key: str) -> str:
 
 def flow_batch_due(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:batch:{function_id}:{key}:due"
+
+
+# ---- metrics (written when things happen; a scrape only reads) -----------------------------
+
+METRIC_EVENTS = PREFIX + "metrics:events"  # hash "name|outcome" -> count
+METRIC_VERIFICATIONS = PREFIX + "metrics:verifications"  # hash "provider|result" -> count
+METRIC_RUNS = PREFIX + "metrics:runs"  # hash "function|status" -> runs that ended so
+METRIC_STEPS = PREFIX + "metrics:steps"  # hash "function|type|le" / "|sum" / "|count"
+
+# ---- the front door -------------------------------------------------------------------------
+
+WEBHOOK_FAILURE_WINDOW = 60  # signature failures per IP are counted over this window (s)
+
+
+def webhook_failures(ip: str) -> str:
+    return f"{PREFIX}webhooks:authfail:{ip}"  # counter, WEBHOOK_FAILURE_WINDOW
+
+
+ECHO_TTL = 60  # a Todoist task the system completed itself emits nothing for this long (s)
+
+
+def todoist_echo(task_id: str) -> str:
+    return f"{PREFIX}todoist:closed-by-system:{task_id}"  # marker, ECHO_TTL
+
+
+# ---- functions' own bookkeeping -------------------------------------------------------------
+
+def digest_claimed(date: str) -> str:
+    return f"{PREFIX}heartbeat:digest:fanout:{date}"  # the daily digest was requested, 1 day
+
+
+GATEWAY_STALE_ALERTED = PREFIX + "gw:health:alerted"  # cooldown of the stale-gateway alert
+
+# ---- the gateway ----------------------------------------------------------------------------
+
+GW = PREFIX + "gw:"
+GW_MSGS = GW + "msgs"  # hash: message id -> JSON body (source, prompt, kind, meta, ...)
+GW_INFLIGHT = GW + "inflight"  # zset: claimed message id -> claim lease deadline (ms)
+GW_ATTEMPTS = GW + "attempts"  # hash: message id -> times claimed (poison-message guard)
+GW_STREAK = GW + "p0streak"  # consecutive P0 picks while a lower message waited
+GW_SEQ = GW + "seq"  # message id counter: ids are integers, so ties sort by arrival
+GW_DEAD = GW + "dead"  # list: messages that crashed the gateway too often (JSON)
+GW_BATCH = GW + "batch"  # list: batched notifications awaiting the hourly digest (JSON)
+GW_MODE = GW + "mode"  # "sleep" while the owner sleeps; absent means awake
+GW_DRAIN_PENDING = GW + "drain:pending"  # set while a drain request is outstanding
+GW_DRAIN_PENDING_TTL = 60
+GW_DRAIN_RUNNING = GW + "drain:running"  # held by the drain loop while it works
+GW_TG_OFFSET = GW + "tg:offset"  # the next getUpdates offset (last stored update_id + 1)
+GW_POLLER_LOCK = GW + "tg:poller"  # one long poller per bot token
+GW_POLLER_LOCK_TTL = 5  # refreshed every watchdog tick; a dead gateway's lock lapses fast
+GW_AGENT_FAILURES = GW + "agent:failures"  # consecutive failed agent turns
+GW_AGENT_FALLBACK = GW + "agent:fallback"  # set (with a TTL) while the fallback model is used
+GW_STATS = GW + "stats"  # hash of counters: ignored, deduplicated, auto_acked, coalesced, ...
+GW_LAST_TURN = GW + "last_turn"  # JSON: the last agent turn (for /health)
+GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
+GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
+GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
+
+
+def gw_queue(priority: int) -> str:
+    return f"{GW}q:{priority}"  # zset: waiting message id -> enqueue time (ms)
+
+
+def gw_dedup(digest: str) -> str:
+    return f"{GW}dedup:{digest}"  # marker, GW_DEDUP_TTL_MS
+
+
+def gw_update_seen(update_id: int) -> str:
+    return f"{GW}tg:update:{update_id}"
+
+
+def gw_idempotency(key: str) -> str:
+    return f"{GW}idem:{key}"  # message id enqueued under this idempotency key
+
+
+def gw_chat_lock(chat_id: int | str) -> str:
+    return f"{GW}lock:{chat_id}"  # holder token: one turn at a time per chat
+
+
+def gw_last_inbound(chat_id: int | str) -> str:
+    return f"{GW}lastin:{chat_id}"  # ms of the owner's latest message (merge window)
+
+
+def gw_history(chat_id: int | str) -> str:
+    return f"{GW}history:{chat_id}"  # list of JSON chat messages for the LLM agent

@@ -1,25 +1,33 @@
-"""The runtime: settings, Redis, the function registry and the Celery app, built once and passed
-explicitly to whatever needs them (the CLI, the web app, workers, beat, tests).
+"""The runtime: wiring only. It builds settings, Redis, the run store, the function registry and
+the Celery app once, installs the extensions (the gateway), and implements the bus's port
+(`joelclaw.bus.ports.Bus`) by delegating to the bus modules. The CLI, the web app, workers,
+beat and tests each build one and pass it explicitly.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
+from celery import Celery
 
+from joelclaw.application import Application, installed
+from joelclaw.bus import dispatch, publish
 from joelclaw.bus.functions import Function, Registry
-from joelclaw.bus.runs import RunStore
+from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
+from joelclaw.bus.run_store import RunStore
 from joelclaw.bus.scripts import Scripts
+from joelclaw.celery_app import CelerySetup, make_celery
 from joelclaw.config import Settings, load_settings
 from joelclaw.errors import ConfigError
+from joelclaw.events.model import Event
+from joelclaw.gateway import plugin as gateway
 
-if TYPE_CHECKING:
-    from celery import Celery
-
-    from joelclaw.events.model import Event
-    from joelclaw.events.store import SendResult
+Extension = Callable[["Runtime"], CelerySetup | None]
+DEFAULT_EXTENSIONS: tuple[Extension, ...] = (gateway.install,)
 
 
 class Runtime:
@@ -30,13 +38,21 @@ class Runtime:
         settings: Settings | None = None,
         *,
         registry: Registry | None = None,
+        application: Application | None = None,
+        extensions: Iterable[Extension] = DEFAULT_EXTENSIONS,
     ):
         self.settings = settings or load_settings()
+        self.application = (application or installed()).with_modules(
+            self.settings.function_modules)
         self._registry = registry
+        self.services: dict[str, ServiceFactory] = {}
+        self.hooks: dict[str, Hook] = {}
+        self._celery_setup = [hook for install in extensions
+                              if (hook := install(self)) is not None]
 
     @cached_property
     def registry(self) -> Registry:
-        return self._registry or Registry.from_modules(self.settings.all_function_modules)
+        return self._registry or Registry.from_modules(self.application.function_modules)
 
     @cached_property
     def redis_url(self) -> str:
@@ -55,36 +71,33 @@ class Runtime:
 
     @cached_property
     def runs(self) -> RunStore:
-        return RunStore(self.redis, self.settings.run_retention_days * 86400)
+        return RunStore(self.redis, self.scripts, self.settings.run_retention_days * 86400)
+
+    @cached_property
+    def broker_url(self) -> str:
+        return self.settings.broker_url or self.redis_url
 
     @cached_property
     def celery(self) -> Celery:
-        from joelclaw.celery_app import make_celery
-
-        return make_celery(self)
+        return make_celery(self, self.broker_url,
+                           beat_entries=self.application.extra_beat_entries(self),
+                           setup=self._celery_setup)
 
     def function(self, function_id: str) -> Function | None:
         return self.registry.get(function_id)
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
-        from joelclaw.events.store import send_events
-
-        return send_events(self, events if isinstance(events, list) else [events], **kwargs)
+        return dispatch.send_events(self, events if isinstance(events, list) else [events],
+                                    **kwargs)
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:
-        from joelclaw.bus.scheduler import publish
-
-        return publish(self, target, ready_at=ready_at)
+        return publish.publish_target(self, target, ready_at=ready_at)
 
     def wake(self, target: str, at: float) -> None:
-        from joelclaw.bus.scheduler import wake
-
-        wake(self, target, at)
+        publish.wake(self, target, at)
 
     def ping(self) -> float:
         """Round-trip time to Redis in ms; raises ConfigError with a fix when unreachable."""
-        import time
-
         start = time.perf_counter()
         try:
             self.redis.ping()

@@ -1,2 +1,2 @@
-"""Function modules, one per domain. Which ones load is set by JOELCLAW_FUNCTION_MODULES
-(the built-ins are listed in `joelclaw.config.BUILTIN_FUNCTION_MODULES`)."""
+"""Function modules, one per domain. setup.cfg declares them to joelclaw as entry points
+(`joelclaw.functions`); JOELCLAW_FUNCTION_MODULES adds a deployment's own."""

@@ -1,29 +1,23 @@
-"""Gateway functions: the drain (on the `gateway` queue), the hourly digest, the heartbeat check,
-and webhook-mode Telegram intake. Importing this module also hooks the gateway's poller and
-watchdog into workers that consume the `gateway` queue (see joelclaw.gateway.inbound)."""
+"""Gateway functions: the hourly digest, the heartbeat check, and webhook-mode Telegram intake.
+
+The drain itself is a plain Celery task the gateway installs (joelclaw.gateway.plugin), and its
+poller and watchdog run in the gateway worker's bootstep: importing this module starts nothing.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from joelclaw import keys as bus_keys
-from joelclaw.bus.executor import Context
+from joelclaw import keys
+from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
+from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
 from joelclaw.gateway import inbound
-from joelclaw.gateway.drain import drain
 from joelclaw.gateway.notify import flush_digest
-from joelclaw.gateway.service import DRAIN_EVENT, Gateway, request_drain
-
-inbound.connect_signals()
+from joelclaw.gateway.service import Gateway, request_drain
 
 HEALTH_ALERT_COOLDOWN = 3600
-
-
-@function("gateway-drain", trigger=DRAIN_EVENT, queue="gateway", retries=0)
-def gateway_drain(ctx: Context) -> dict[str, Any]:
-    """Deliver queued messages by priority; one at a time per chat."""
-    return drain(ctx.runtime)
 
 
 @function("gateway-digest", triggers=[cron("0 * * * *"), "gateway/digest.requested"])
@@ -41,10 +35,11 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
     rt, gw = ctx.runtime, Gateway(ctx.runtime)
     if not rt.settings.telegram_token or gw.sleeping():
         return {"checked": False}
-    beat = rt.redis.get(bus_keys.GATEWAY_HEARTBEAT)
+    beat = rt.redis.get(keys.GATEWAY_HEARTBEAT)
     age = time.time() - float(beat) if beat else None
     stale = age is None or age > rt.settings.gateway_heartbeat_stale_seconds
-    if stale and rt.redis.set("jc:gw:health:alerted", "1", nx=True, ex=HEALTH_ALERT_COOLDOWN):
+    if stale and rt.redis.set(keys.GATEWAY_STALE_ALERTED, "1", nx=True,
+                              ex=HEALTH_ALERT_COOLDOWN):
         shown = f"{age:.0f} s ago" if age is not None else "never"
         ctx.gateway.alert(f"Gateway heartbeat is stale (last beat {shown}). Is the gateway "
                           "worker running? `joelclaw gateway status`", type="gateway.stale",
@@ -52,31 +47,32 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
     return {"checked": True, "age_s": age, "stale": stale}
 
 
-@function("gateway-telegram-webhook", trigger="telegram/message.received", queue="gateway")
-def gateway_telegram_webhook(ctx: Context) -> dict[str, Any]:
+@function("gateway-telegram-webhook", trigger="telegram/message.received",
+          queue=keys.GATEWAY_QUEUE)
+def gateway_telegram_webhook(ctx: Context[MessageReceived]) -> dict[str, Any]:
     """Webhook mode: the webhook route emits the message; queue it like a polled update."""
-    data = ctx.event.data
-    message = {"message_id": data["message_id"], "chat": {"id": data["chat_id"]},
-               "from": {"id": data.get("from_id"), "username": data.get("from_username")},
-               "text": data.get("text"), "caption": data.get("caption")}
+    d = ctx.event.data
+    message = {"message_id": d.message_id, "chat": {"id": d.chat_id},
+               "from": {"id": d.from_id, "username": d.from_username},
+               "text": d.text, "caption": d.caption}
     gw = Gateway(ctx.runtime)
-    stored = inbound.accept_update(gw, {"update_id": data["update_id"], "message": message})
+    stored = inbound.accept_update(gw, {"update_id": d.update_id, "message": message})
     if stored:
         request_drain(ctx.runtime)
     return {"queued": stored}
 
 
-@function("gateway-telegram-webhook-callback", queue="gateway",
+@function("gateway-telegram-webhook-callback", queue=keys.GATEWAY_QUEUE,
           trigger=trigger("telegram/callback.received", if_='event.source.provider == "telegram"'))
-def gateway_telegram_webhook_callback(ctx: Context) -> dict[str, Any]:
+def gateway_telegram_webhook_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """Webhook mode: a button press from the webhook route is answered like a polled one (the
     gateway's own re-emission carries another provider, and the same event id, so no loop)."""
     d = ctx.event.data
-    query = {"id": d["callback_query_id"], "data": d["raw_data"],
-             "from": {"id": d.get("from_id"), "username": d.get("from_username")},
-             "message": {"message_id": d.get("message_id"), "chat": {"id": d.get("chat_id")}}}
+    query = {"id": d.callback_query_id, "data": d.raw_data,
+             "from": {"id": d.from_id, "username": d.from_username},
+             "message": {"message_id": d.message_id, "chat": {"id": d.chat_id}}}
     gw = Gateway(ctx.runtime)
-    stored = inbound.accept_update(gw, {"update_id": d["update_id"], "callback_query": query})
+    stored = inbound.accept_update(gw, {"update_id": d.update_id, "callback_query": query})
     if stored:
         request_drain(ctx.runtime)
     return {"queued": stored}

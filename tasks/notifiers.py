@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.executor import Context
+from joelclaw.bus.context import Context
 from joelclaw.bus.functions import function
+from joelclaw.events.payloads import front, github, todoist, vercel
 from joelclaw.integrations.front import FrontClient
 from joelclaw.integrations.http import IntegrationError
 from joelclaw.integrations.todoist import TodoistClient
@@ -58,115 +59,120 @@ def _front_context(ctx: Context, conversation_id: str) -> dict:
 # -- Todoist --------------------------------------------------------------------------------
 
 @function("todoist-comment-notify", trigger="todoist/comment.added", retries=3)
-def todoist_comment(ctx: Context) -> dict:
+def todoist_comment(ctx: Context[todoist.CommentAdded]) -> dict:
     """A comment on a task is an instruction for the agent (ADR-0047)."""
     d = ctx.event.data
-    info = ctx.step.run("enrich-context", _todoist_context, ctx, d["task_id"], d.get("project_id"))
-    task = (info.get("task") or {}).get("content") or d.get("task_content") or d["task_id"]
+    info = ctx.step.run("enrich-context", _todoist_context, ctx, d.task_id, d.project_id)
+    task = (info.get("task") or {}).get("content") or d.task_content or d.task_id
     project = info.get("project") or "?"
     prompt = ctx.step.run("build-prompt", lambda: "\n".join([
         "📋 **Todoist Instruction**", "",
-        f"Task: {task} (project {project}, id {d['task_id']})", "",
-        "The comment is the instruction:", "", f"> {d['comment_content'][:2000]}"]))
+        f"Task: {task} (project {project}, id {d.task_id})", "",
+        "The comment is the instruction:", "", f"> {d.comment_content[:2000]}"]))
     return ctx.gateway.notify(prompt, type="todoist.comment.added", agent=True,
                               step_id="notify-gateway")
 
 
 @function("todoist-task-completed-notify", trigger="todoist/task.completed")
-def todoist_completed(ctx: Context) -> dict:
+def todoist_completed(ctx: Context[todoist.Task]) -> dict:
     d = ctx.event.data
-    info = ctx.step.run("enrich-context", _todoist_context, ctx, None, d.get("project_id"))
-    prompt = f"✅ Completed: {d['task_content']} ({info.get('project') or 'no project'})"
+    info = ctx.step.run("enrich-context", _todoist_context, ctx, None, d.project_id)
+    prompt = f"✅ Completed: {d.task_content} ({info.get('project') or 'no project'})"
     return ctx.gateway.notify(prompt, type="todoist.task.completed", step_id="notify-gateway")
 
 
 @function("todoist-task-created-notify", trigger="todoist/task.created")
-def todoist_created(ctx: Context) -> dict:
+def todoist_created(ctx: Context[todoist.Task]) -> dict:
     d = ctx.event.data
-    info = ctx.step.run("enrich-context", _todoist_context, ctx, None, d.get("project_id"))
-    labels = f" [{', '.join(d['labels'])}]" if d.get("labels") else ""
-    prompt = f"🆕 New task: {d['task_content']}{labels} ({info.get('project') or 'no project'})"
+    info = ctx.step.run("enrich-context", _todoist_context, ctx, None, d.project_id)
+    labels = f" [{', '.join(d.labels)}]" if d.labels else ""
+    prompt = f"🆕 New task: {d.task_content}{labels} ({info.get('project') or 'no project'})"
     return ctx.gateway.notify(prompt, type="todoist.task.created", step_id="notify-gateway")
 
 
 # -- Front ----------------------------------------------------------------------------------
 
-def _front_notify(ctx: Context, kind: str, title: str) -> dict:
+def _front_notify(ctx: Context[front.Message] | Context[front.AssigneeChanged], kind: str,
+                  title: str) -> dict:
     d = ctx.event.data
-    info = ctx.step.run("enrich-context", _front_context, ctx, d["conversation_id"])
-    body = (d.get("body_plain") or d.get("preview") or d.get("body") or "")[:PREVIEW]
-    who = d.get("from_name") or d.get("from_email") or d.get("assignee_email") or "?"
-    subject = d.get("subject") or info.get("subject") or "(no subject)"
+    info = ctx.step.run("enrich-context", _front_context, ctx, d.conversation_id)
+    body = (getattr(d, "body_plain", "") or getattr(d, "preview", "")
+            or getattr(d, "body", "") or "")[:PREVIEW]
+    who = (getattr(d, "from_name", None) or getattr(d, "from_email", None)
+           or getattr(d, "assignee_email", None) or "?")
+    subject = getattr(d, "subject", "") or info.get("subject") or "(no subject)"
     prompt = "\n".join(filter(None, [f"{title}: **{subject}**", f"From/assignee: {who}",
                                      body and f"> {body}"]))
     return ctx.gateway.notify(prompt, type=kind, step_id="notify-gateway")
 
 
 @function("front-message-received-notify", trigger="front/message.received")
-def front_received(ctx: Context) -> dict:
+def front_received(ctx: Context[front.MessageReceived]) -> dict:
     """Inbound email (batched); a VIP sender also gets `vip/email.received`."""
     result = _front_notify(ctx, "front.message.received", "📧 Inbound Email")
-    vips = {v.strip().lower() for v in (ctx.event.data.get("vip_senders") or [])}
-    sender = (ctx.event.data.get("from_email") or "").lower()
+    d = ctx.event.data
+    vips = {v.strip().lower() for v in (getattr(d, "vip_senders", None) or [])}
+    sender = (d.from_email or "").lower()
     if sender and sender in vips:
-        ctx.step.send_event("vip", {"name": "vip/email.received", "data": ctx.event.data})
+        ctx.step.send_event("vip", {"name": "vip/email.received",
+                                    "data": d.model_dump(mode="json")})
     return result
 
 
 @function("front-message-sent-notify", trigger="front/message.sent")
-def front_sent(ctx: Context) -> dict:
+def front_sent(ctx: Context[front.Message]) -> dict:
     return _front_notify(ctx, "front.message.sent", "📤 Email sent")
 
 
 @function("front-assignee-changed-notify", trigger="front/assignee.changed")
-def front_assignee(ctx: Context) -> dict:
+def front_assignee(ctx: Context[front.AssigneeChanged]) -> dict:
     return _front_notify(ctx, "front.assignee.changed", "👤 Assignee changed")
 
 
 # -- Vercel ---------------------------------------------------------------------------------
 
-def _deploy_line(d: dict[str, Any]) -> str:
-    commit = (d.get("git_commit_message") or "").splitlines()[0:1]
-    parts = [d.get("project_name") or d["deployment_id"], d.get("target") or "",
-             d.get("git_branch") and f"on {d['git_branch']}", commit and f"— {commit[0]}"]
+def _deploy_line(d: vercel.Deploy) -> str:
+    commit = (d.git_commit_message or "").splitlines()[0:1]
+    parts = [d.project_name or d.deployment_id, d.target or "",
+             d.git_branch and f"on {d.git_branch}", commit and f"— {commit[0]}"]
     return " ".join(p for p in parts if p)
 
 
-def _vercel(ctx: Context, state: str, icon: str) -> dict:
+def _vercel(ctx: Context[vercel.Deploy], state: str, icon: str) -> dict:
     d = ctx.event.data
     prompt = f"{icon} Deploy {state}: {_deploy_line(d)}"
-    if d.get("deployment_url"):
-        prompt += f"\nhttps://{d['deployment_url'].removeprefix('https://')}"
+    if d.deployment_url:
+        prompt += f"\nhttps://{d.deployment_url.removeprefix('https://')}"
     return ctx.gateway.notify(prompt, type=f"vercel.deploy.{state}", step_id="notify-gateway")
 
 
 @function("vercel-deploy-succeeded-notify", trigger="vercel/deploy.succeeded")
-def vercel_succeeded(ctx: Context) -> dict:
+def vercel_succeeded(ctx: Context[vercel.Deploy]) -> dict:
     return _vercel(ctx, "succeeded", "🚀")
 
 
 @function("vercel-deploy-created-notify", trigger="vercel/deploy.created")
-def vercel_created(ctx: Context) -> dict:
+def vercel_created(ctx: Context[vercel.Deploy]) -> dict:
     return _vercel(ctx, "created", "🛠")
 
 
 @function("vercel-deploy-canceled-notify", trigger="vercel/deploy.canceled")
-def vercel_canceled(ctx: Context) -> dict:
+def vercel_canceled(ctx: Context[vercel.Deploy]) -> dict:
     return _vercel(ctx, "canceled", "⏹")
 
 
 @function("vercel-deploy-error-notify", trigger="vercel/deploy.error")
-def vercel_error(ctx: Context) -> dict:
+def vercel_error(ctx: Context[vercel.Deploy]) -> dict:
     """Immediate, and a fix agent is requested (`system/agent.requested`)."""
     d = ctx.event.data
     result = ctx.gateway.notify(f"❌ **Deploy Failed**: {_deploy_line(d)}\n"
-                                f"{d.get('dashboard_url') or ''}\nDispatching an agent to "
+                                f"{d.dashboard_url or ''}\nDispatching an agent to "
                                 "diagnose.", type="vercel.deploy.error", priority=1,
                                 step_id="notify-gateway")
     ctx.step.send_event("dispatch-fix-agent", {"name": "system/agent.requested", "data": {
         "tool": "codex", "timeout": 300, "sandbox": "danger-full-access",
-        "requestId": f"vercel-fix-{d['deployment_id']}-{ctx.event.ts}",
-        "task": f"Diagnose and fix the failed Vercel deploy {d['deployment_id']} "
+        "requestId": f"vercel-fix-{d.deployment_id}-{ctx.event.ts}",
+        "task": f"Diagnose and fix the failed Vercel deploy {d.deployment_id} "
                 f"({_deploy_line(d)})."}})
     return result
 
@@ -174,21 +180,21 @@ def vercel_error(ctx: Context) -> dict:
 # -- GitHub ---------------------------------------------------------------------------------
 
 @function("github-workflow-run-completed-notify", trigger="github/workflow_run.completed")
-def github_workflow(ctx: Context) -> dict:
+def github_workflow(ctx: Context[github.WorkflowRun]) -> dict:
     d = ctx.event.data
-    icon = "✅" if d.get("conclusion") == "success" else "❌"
-    prompt = (f"{icon} {d['repository']}: workflow **{d['workflow_name']}** "
-              f"{d.get('conclusion') or d.get('status') or 'completed'} on "
-              f"{d.get('branch') or d['head_sha'][:7]}\n{d['html_url']}")
+    icon = "✅" if d.conclusion == "success" else "❌"
+    prompt = (f"{icon} {d.repository}: workflow **{d.workflow_name}** "
+              f"{d.conclusion or d.status or 'completed'} on "
+              f"{d.branch or d.head_sha[:7]}\n{d.html_url}")
     return ctx.gateway.notify(prompt, type="github.workflow_run.completed",
                               step_id="notify-gateway")
 
 
 @function("github-package-published-notify", trigger="github/package.published")
-def github_package(ctx: Context) -> dict:
+def github_package(ctx: Context[github.Package]) -> dict:
     d = ctx.event.data
-    version = d.get("version_name") or ""
-    prompt = f"📦 Published {d['package_name']} {version}".strip()
-    if d.get("package_html_url"):
-        prompt += f"\n{d['package_html_url']}"
+    version = d.version_name or ""
+    prompt = f"📦 Published {d.package_name} {version}".strip()
+    if d.package_html_url:
+        prompt += f"\n{d.package_html_url}"
     return ctx.gateway.notify(prompt, type="github.package.published", step_id="notify-gateway")

@@ -8,8 +8,10 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from joelclaw.bus.executor import Context
+from joelclaw import keys
+from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function
+from joelclaw.events.payloads.system import LogWritten
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
 CHECK_EVENTS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -48,15 +50,16 @@ def _claim_digest(ctx: Context, tz: str) -> bool:
     (start_h, start_m), (end_h, end_m) = DIGEST_WINDOW
     if not (start_h, start_m) <= (local.hour, local.minute) <= (end_h, end_m):
         return False
-    key = f"jc:heartbeat:digest:fanout:{local.date().isoformat()}"
+    key = keys.digest_claimed(local.date().isoformat())
     return bool(ctx.runtime.redis.set(key, "1", nx=True, ex=86400))
 
 
 @function("system-logger", trigger="system/log.written")
-def system_logger(ctx: Context) -> dict[str, str]:
+def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
     """Append the entry to the append-only system log under JOELCLAW_HOME."""
     path = ctx.runtime.settings.home_dir / "logs" / "system.jsonl"
-    entry = {"ts": time.time(), "run_id": ctx.run_id, "event_id": ctx.event.id, **ctx.event.data}
+    entry = {"ts": time.time(), "run_id": ctx.run_id, "event_id": ctx.event.id,
+             **ctx.event.data.model_dump()}
     ctx.step.run("append", _append_line, str(path), json.dumps(entry))
     return {"path": str(path)}
 

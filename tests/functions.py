@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import time
 
-from joelclaw.bus.executor import Context
+from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
+from joelclaw.events.payloads.system import CronTick, FunctionFailed
 
 
 def count(ctx: Context, name: str) -> int:
@@ -114,9 +115,9 @@ def nonretriable(ctx: Context) -> None:
     ctx.step.run("boom", boom)
 
 
-def _record_failure(ctx: Context) -> str:
-    ctx.runtime.redis.set(f"jc:test:failure:{ctx.event.data['run_id']}", ctx.event.data["error"]
-                          ["message"])
+def _record_failure(ctx: Context[FunctionFailed]) -> str:
+    ctx.runtime.redis.set(f"jc:test:failure:{ctx.event.data.run_id}",
+                          ctx.event.data.error["message"])
     return "handled"
 
 
@@ -148,9 +149,9 @@ def filtered(ctx: Context) -> str:
 
 
 @function("t-cron", triggers=[cron("* * * * * */2")])
-def every_two_seconds(ctx: Context) -> str:
+def every_two_seconds(ctx: Context[CronTick]) -> str:
     """Cron with a seconds field, so the two-beat test needs only a few seconds."""
-    return ctx.event.data["slot"]
+    return ctx.event.data.slot
 
 
 # ---- flow control (issue 3): each records what it did in Redis for the tests to check ------

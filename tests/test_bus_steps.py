@@ -55,7 +55,7 @@ def test_step_failing_past_its_retries_fails_the_run_and_emits_failed(runtime, w
     assert run.status == "failed"
     assert counts(runtime, run.id)["flaky"] == 4  # 1 attempt + 3 retries
     assert "after" not in counts(runtime, run.id)
-    failed = wait_for(lambda: list_events(runtime, name="joelclaw/function.failed"), 10,
+    failed = wait_for(lambda: list_events(runtime.redis, name="joelclaw/function.failed"), 10,
                       message="the function.failed event")
     assert [e["event"]["data"]["run_id"] for e in failed] == [run.id]
 
@@ -137,7 +137,7 @@ def test_send_event_is_memoized_across_retries(runtime, worker):
     run = finished(runtime, start(runtime, "test/send", fail_after_send=True))
     assert run.status == "completed"
     assert counts(runtime, run.id)["send-attempt"] == 2
-    emitted = list_events(runtime, name="test/emitted")
+    emitted = list_events(runtime.redis, name="test/emitted")
     assert len(emitted) == 2
     assert sorted(e["event"]["id"] for e in emitted) == sorted(run.output)
 

@@ -24,7 +24,7 @@ def test_cancel_during_a_sleep(runtime, worker):
     assert finished(runtime, other).status == "completed"  # k=b did not match
     assert counts(runtime, other) == {"before": 1, "after": 1}
     assert counts(runtime, run_id) == {"before": 1}  # the post-sleep step never ran
-    cancelled = wait_for(lambda: list_events(runtime, name="joelclaw/function.cancelled"), 10,
+    cancelled = wait_for(lambda: list_events(runtime.redis, name="joelclaw/function.cancelled"), 10,
                          message="function.cancelled")
     assert [e["event"]["data"]["run_id"] for e in cancelled] == [run_id]
 

@@ -93,7 +93,7 @@ def send_events() -> Response:
 def events() -> Response:
     from webhooks import runtime
 
-    found = list_events(runtime(), name=_text("name"), prefix=_text("prefix"),
+    found = list_events(runtime().redis, name=_text("name"), prefix=_text("prefix"),
                         since=_time("since"), limit=_limit())
     return jsonify({"ok": True, "events": found})
 
@@ -102,7 +102,7 @@ def events() -> Response:
 def event(event_id: str) -> Response:
     from webhooks import runtime
 
-    record = get_event(runtime(), event_id)
+    record = get_event(runtime().redis, event_id)
     if record is None:
         raise NotFound(f"no event with id {event_id!r} (events expire after 7 days)")
     return jsonify({"ok": True, "event": record})

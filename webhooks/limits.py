@@ -12,10 +12,10 @@ import ipaddress
 import redis
 from flask import Request
 
-from joelclaw.keys import PREFIX
+from joelclaw import keys
 
 MAX_FAILURES = 20
-WINDOW_SECONDS = 60
+WINDOW_SECONDS = keys.WEBHOOK_FAILURE_WINDOW
 
 _INCR_WITH_TTL = """
 local n = redis.call('INCR', KEYS[1])
@@ -27,7 +27,7 @@ return n
 
 
 def failure_key(ip: str) -> str:
-    return f"{PREFIX}webhooks:authfail:{ip}"
+    return keys.webhook_failures(ip)
 
 
 def is_blocked(client: redis.Redis, ip: str) -> bool:

@@ -1,18 +1,15 @@
 """`GET /metrics` in Prometheus text format, counted in Redis so every gunicorn worker agrees.
 
-Counters are Redis hashes incremented with HINCRBY by the request that observed them (events
-received, webhook verifications). Everything else is read at scrape time by a custom collector:
-runs by function and status from the newest part of the run index (bounded, a gauge), queue
-depths from kombu's Redis lists (`<queue>` is priority 0, `<queue>:<n>` priority n), and step
-durations folded into Redis histogram buckets from finished runs (each run once, guarded by
-ZADD NX on a "counted" set, so concurrent scrapes never double count).
+Counters are Redis hashes incremented where things happen: by the request that observed them
+(events received, webhook verifications) and by the bus in the write that ended a step or a run
+(step durations, finished runs; see joelclaw.bus.metrics). A scrape only reads: those counters,
+the statuses of the newest runs (bounded), and queue depths from kombu's Redis lists (`<queue>`
+is priority 0, `<queue>:<n>` priority n).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import redis
 from flask import Blueprint, Response
@@ -26,17 +23,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from joelclaw import keys
-from joelclaw.bus.functions import DEFAULT_QUEUE
-from joelclaw.bus.runs import TERMINAL
-from joelclaw.celery_app import GATEWAY_QUEUE
+from joelclaw.bus import metrics as bus_metrics
 from joelclaw.runtime import Runtime
 
-EVENTS = f"{keys.PREFIX}metrics:events"  # hash "name|outcome" -> count
-VERIFICATIONS = f"{keys.PREFIX}metrics:verifications"  # hash "provider|result" -> count
-STEP_BUCKETS = f"{keys.PREFIX}metrics:steps"  # hash "function|type|le" / "|sum" / "|count"
-STEPS_COUNTED = f"{keys.PREFIX}metrics:steps:counted"  # zset run id -> fold time (s)
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-RUNS_SCANNED = 1000  # newest runs the runs gauge and the step fold look at per scrape
+RUNS_SCANNED = 200  # newest runs the in-flight gauge looks at per scrape
 PRIORITIES = range(10)  # celery_app's priority_steps
 SEP = "|"
 
@@ -59,10 +49,10 @@ class Tally:
         self.increments: list[tuple[str, str]] = []
 
     def event(self, name: str, outcome: str) -> None:
-        self.increments.append((EVENTS, f"{name}{SEP}{outcome}"))
+        self.increments.append((keys.METRIC_EVENTS, f"{name}{SEP}{outcome}"))
 
     def verification(self, provider: str, result: str) -> None:
-        self.increments.append((VERIFICATIONS, f"{provider}{SEP}{result}"))
+        self.increments.append((keys.METRIC_VERIFICATIONS, f"{provider}{SEP}{result}"))
 
     def flush(self, client: redis.Redis) -> None:
         if not self.increments:
@@ -74,18 +64,6 @@ class Tally:
         self.increments.clear()
 
 
-def observe_step(client: redis.Redis, function: str, kind: str, seconds: float) -> None:
-    """Add one step duration to the Redis histogram (cumulative buckets like Prometheus)."""
-    pipe = client.pipeline(transaction=True)
-    prefix = f"{function}{SEP}{kind}{SEP}"
-    for bound in BUCKETS:
-        if seconds <= bound:
-            pipe.hincrby(STEP_BUCKETS, f"{prefix}{bound}", 1)
-    pipe.hincrby(STEP_BUCKETS, f"{prefix}count", 1)
-    pipe.hincrbyfloat(STEP_BUCKETS, f"{prefix}sum", seconds)
-    pipe.execute()
-
-
 class RedisCollector(Collector):
     """Builds every family from Redis at scrape time."""
 
@@ -95,17 +73,16 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         client = self.rt.redis
         yield _counter("joelclaw_events_received", "Events received over HTTP.",
-                       ("name", "outcome"), client.hgetall(EVENTS))
+                       ("name", "outcome"), client.hgetall(keys.METRIC_EVENTS))
         yield _counter("joelclaw_webhook_verifications", "Webhook signature checks.",
-                       ("provider", "result"), client.hgetall(VERIFICATIONS))
-        runs = self.rt.runs.list(limit=RUNS_SCANNED)
-        yield _runs_gauge(runs)
-        fold_steps(client, self.rt, [r.id for r in runs if r.status in TERMINAL])
-        yield _step_histogram(client.hgetall(STEP_BUCKETS))
+                       ("provider", "result"), client.hgetall(keys.METRIC_VERIFICATIONS))
+        yield _runs_gauge(self.rt)
+        yield _finished_counter(client)
+        yield _step_histogram(client)
         yield _queue_gauge(client, self.queues())
 
     def queues(self) -> list[str]:
-        names = {DEFAULT_QUEUE, GATEWAY_QUEUE, *(fn.queue for fn in self.rt.registry)}
+        names = {keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, *(fn.queue for fn in self.rt.registry)}
         return sorted(names)
 
 
@@ -123,9 +100,9 @@ def _counter(name: str, doc: str, labels: tuple[str, ...],
     return family
 
 
-def _runs_gauge(runs: Iterable[Any]) -> GaugeMetricFamily:
+def _runs_gauge(rt: Runtime) -> GaugeMetricFamily:
     counts: dict[tuple[str, str], int] = {}
-    for run in runs:
+    for run in rt.runs.list(limit=RUNS_SCANNED):
         counts[(run.function, run.status)] = counts.get((run.function, run.status), 0) + 1
     family = GaugeMetricFamily(
         "joelclaw_runs", f"Runs by function and status among the newest {RUNS_SCANNED}.",
@@ -135,50 +112,21 @@ def _runs_gauge(runs: Iterable[Any]) -> GaugeMetricFamily:
     return family
 
 
-def fold_steps(client: redis.Redis, rt: Runtime, run_ids: list[str]) -> int:
-    """Add the steps of finished runs not yet counted to the histogram; returns runs folded."""
-    if not run_ids:
-        return 0
-    now = time.time()
-    pipe = client.pipeline(transaction=False)
-    for run_id in run_ids:
-        pipe.zadd(STEPS_COUNTED, {run_id: now}, nx=True)
-    pipe.zremrangebyscore(STEPS_COUNTED, "-inf", now - rt.runs.retention - 3600)
-    claimed = [rid for rid, added in zip(run_ids, pipe.execute(), strict=False) if added]
-    for run_id in claimed:
-        run = rt.runs.get(run_id)
-        function = run.function if run else "unknown"
-        for step in rt.runs.steps(run_id):
-            seconds = step_seconds(step)
-            if seconds is not None:
-                observe_step(client, function, str(step.get("type", "run")), seconds)
-    return len(claimed)
+def _finished_counter(client: redis.Redis) -> CounterMetricFamily:
+    family = CounterMetricFamily("joelclaw_runs_finished", "Runs that ended, by outcome.",
+                                 labels=("function", "status"))
+    for (function, status), value in sorted(bus_metrics.read_runs(client).items()):
+        family.add_metric([function, status], value)
+    return family
 
 
-def step_seconds(step: dict[str, Any]) -> float | None:
-    """The last attempt's execution time; sleeps and waits are not work and are skipped."""
-    if step.get("type") not in (None, "run") or step.get("status") not in ("completed", "failed"):
-        return None
-    if isinstance(step.get("execution_ms"), int | float):
-        return max(0.0, float(step["execution_ms"]) / 1000)
-    start, end = step.get("attempt_started_at"), step.get("ended_at")
-    if isinstance(start, int | float) and isinstance(end, int | float):
-        return max(0.0, end - start)
-    return None
-
-
-def _step_histogram(raw: dict[bytes, bytes]) -> HistogramMetricFamily:
-    series: dict[tuple[str, str], dict[str, float]] = {}
-    for parts, value in _split(raw):
-        if len(parts) == 3:
-            series.setdefault((parts[0], parts[1]), {})[parts[2]] = value
+def _step_histogram(client: redis.Redis) -> HistogramMetricFamily:
     family = HistogramMetricFamily(
         "joelclaw_step_duration_seconds", "Execution time of completed and failed steps.",
         labels=("function", "type"))
-    for (function, kind), values in sorted(series.items()):
-        buckets = [(str(b), values.get(str(b), 0.0)) for b in BUCKETS]
-        buckets.append(("+Inf", values.get("count", 0.0)))
-        family.add_metric([function, kind], buckets, values.get("sum", 0.0))
+    for (function, kind), (buckets, total) in sorted(
+            bus_metrics.read_step_histogram(client).items()):
+        family.add_metric([function, kind], buckets, total)
     return family
 
 

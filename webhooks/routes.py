@@ -141,5 +141,5 @@ def _emit(rt: Runtime, events: list[Event], tally: metrics.Tally) -> tuple[Respo
 def _is_echo(rt: Runtime, event: Event) -> bool:
     if event.name != "todoist/task.completed":
         return False
-    task_id = event.data.get("task_id")
+    task_id = getattr(event.data, "task_id", None)
     return echo.completed_by_system(rt.redis, task_id if isinstance(task_id, str) else None)

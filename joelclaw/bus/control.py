@@ -8,16 +8,18 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from joelclaw.bus import leases
-from joelclaw.bus.executor import finish_cancelled
+from joelclaw.bus.memo import Done
+from joelclaw.bus.outcomes import finish_cancelled
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.errors import JoelclawError, NotFound
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.functions import Function
+    from joelclaw.bus.ports import Bus
 
 
-def _run_and_function(rt: Runtime, run_id: str):  # type: ignore[no-untyped-def]
+def _run_and_function(rt: Bus, run_id: str) -> tuple[Run, Function]:
     run = rt.runs.get(run_id)
     if run is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
@@ -27,12 +29,12 @@ def _run_and_function(rt: Runtime, run_id: str):  # type: ignore[no-untyped-def]
     return run, fn
 
 
-def cancel_run(rt: Runtime, run_id: str, reason: str = "cancelled by request") -> Run:
+def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request") -> Run:
     """Cancel now if the run is idle (queued, sleeping, waiting); else after its current step."""
     run, fn = _run_and_function(rt, run_id)
     if run.status in TERMINAL:
         return run
-    rt.runs.update(run_id, cancel_requested=True)
+    rt.runs.request_cancel(run_id)
     lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
     if lease is not None:
         current = rt.runs.get(run_id)
@@ -43,7 +45,7 @@ def cancel_run(rt: Runtime, run_id: str, reason: str = "cancelled by request") -
     return rt.runs.get(run_id) or run
 
 
-def replay_run(rt: Runtime, run_id: str) -> Run:
+def replay_run(rt: Bus, run_id: str) -> Run:
     """A new run of the same function for the same event; the original is untouched."""
     run, fn = _run_and_function(rt, run_id)
     event = Event.model_validate(run.event)
@@ -53,7 +55,7 @@ def replay_run(rt: Runtime, run_id: str) -> Run:
     return new
 
 
-def rerun_run(rt: Runtime, run_id: str, from_step: str | None = None) -> Run:
+def rerun_run(rt: Bus, run_id: str, from_step: str | None = None) -> Run:
     """A new run that reuses the results of the steps before the failed one (or `from_step`).
 
     The reused steps are copied into the new run's memo before it can execute, so they return
@@ -69,7 +71,7 @@ def rerun_run(rt: Runtime, run_id: str, from_step: str | None = None) -> Run:
         raise NotFound(f"run {run_id} has no step {start!r}")
     memo = rt.runs.memo(run_id)
     before = [s for s in steps if (s.get("started_at") or 0) < (boundary.get("started_at") or 0)
-              and "v" in memo.get(s["key"], {}) and "pending" not in memo[s["key"]]]
+              and isinstance(memo.get(s["key"]), Done)]
     seed = {"memo": {s["key"]: memo[s["key"]] for s in before},
             "steps": {s["key"]: {**s, "reused_from": run_id} for s in before},
             "rerun_from": start}
@@ -82,7 +84,7 @@ def rerun_run(rt: Runtime, run_id: str, from_step: str | None = None) -> Run:
 
 
 def select_runs(
-    rt: Runtime, *, function: str | None = None, statuses: Iterable[str] | None = None,
+    rt: Bus, *, function: str | None = None, statuses: Iterable[str] | None = None,
     since: float | None = None, until: float | None = None, limit: int = 1000,
 ) -> list[Run]:
     """The runs a bulk action applies to; refuses an empty filter (that would mean all runs)."""
@@ -92,7 +94,7 @@ def select_runs(
                         limit=limit)
 
 
-def bulk_cancel(rt: Runtime, runs: list[Run], reason: str) -> list[dict[str, Any]]:
+def bulk_cancel(rt: Bus, runs: list[Run], reason: str) -> list[dict[str, Any]]:
     """Cancel each selected run that has not ended; one result per run, errors included."""
     out = []
     for run in runs:
@@ -108,7 +110,7 @@ def bulk_cancel(rt: Runtime, runs: list[Run], reason: str) -> list[dict[str, Any
     return out
 
 
-def bulk_replay(rt: Runtime, runs: list[Run]) -> list[dict[str, Any]]:
+def bulk_replay(rt: Bus, runs: list[Run]) -> list[dict[str, Any]]:
     """Replay each selected run; one result per run with the new run's id."""
     out = []
     for run in runs:

@@ -21,9 +21,8 @@ from joelclaw import keys
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
-    from joelclaw.events.store import SendResult
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.functions import Function, Registry
+    from joelclaw.bus.ports import Bus, SendResult
 
 log = logging.getLogger("joelclaw.cron")
 CRON_TASK = "joelclaw.cron"
@@ -66,10 +65,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def beat_schedule_for(rt: Runtime) -> dict[str, dict[str, Any]]:
-    """Celery beat entries for every cron trigger (plus any extra entries in beat_schedule.py)."""
+def beat_schedule_for(registry: Registry, extra: dict[str, dict[str, Any]] | None = None
+                      ) -> dict[str, dict[str, Any]]:
+    """Celery beat entries for every cron trigger, plus the application's extra entries."""
     entries: dict[str, dict[str, Any]] = {}
-    for fn in rt.registry:
+    for fn in registry:
         for index, trig in enumerate(fn.crons):
             name = fn.id if index == 0 else f"{fn.id}#{index}"
             entries[name] = {
@@ -78,15 +78,11 @@ def beat_schedule_for(rt: Runtime) -> dict[str, dict[str, Any]]:
                 "args": [fn.id, trig.cron, trig.timezone],
                 "options": {"queue": fn.queue},
             }
-    try:
-        import beat_schedule
-    except ImportError:
-        return entries
-    entries.update(beat_schedule.extra_entries(rt))
+    entries.update(extra or {})
     return entries
 
 
-def dispatch_tick(rt: Runtime, fn: Function, slot: datetime, cron: str, tz: str) -> SendResult:
+def dispatch_tick(rt: Bus, fn: Function, slot: datetime, cron: str, tz: str) -> SendResult:
     """Start the run for one cron slot; the slot-derived id makes a second beat a no-op."""
     stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     event = Event(name=TICK_EVENT, id=f"cron-{fn.id}-{stamp}",
@@ -96,17 +92,22 @@ def dispatch_tick(rt: Runtime, fn: Function, slot: datetime, cron: str, tz: str)
 
 
 class DedupScheduler(PersistentScheduler):
-    """Beat that dispatches cron ticks itself, deduplicated by slot, and reports it is alive."""
+    """Beat that dispatches cron ticks itself, deduplicated by slot, and reports it is alive.
+
+    Bound to its bus with `scheduler_for(bus)`, which the Celery app factory names as beat's
+    scheduler class.
+    """
+
+    bus: Bus
 
     def __init__(self, *args: Any, **kwargs: Any):
-        app = kwargs.get("app") or args[0]
-        rt: Runtime = app.joelclaw
-        kwargs.setdefault("schedule_filename", str(rt.settings.home_dir / "beat-schedule"))
-        rt.settings.home_dir.mkdir(parents=True, exist_ok=True)
+        home = self.bus.settings.home_dir
+        kwargs.setdefault("schedule_filename", str(home / "beat-schedule"))
+        home.mkdir(parents=True, exist_ok=True)
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        rt: Runtime = self.app.joelclaw
+        rt = self.bus
         try:
             rt.redis.set(keys.BEAT_TICK, time.time())
         except Exception:
@@ -116,7 +117,7 @@ class DedupScheduler(PersistentScheduler):
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
         if entry.task != CRON_TASK:
             return super().apply_entry(entry, producer=producer)
-        rt: Runtime = self.app.joelclaw
+        rt = self.bus
         fn_id, cron, tz = entry.args
         fn = rt.function(fn_id)
         if fn is None:
@@ -130,3 +131,7 @@ class DedupScheduler(PersistentScheduler):
             return None
         log.info("cron %s slot %s: %s %s", fn_id, slot.isoformat(), result.status, result.runs)
         return None
+
+
+def scheduler_for(bus: Bus) -> type[DedupScheduler]:
+    return type("DedupScheduler", (DedupScheduler,), {"bus": bus})

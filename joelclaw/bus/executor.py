@@ -11,56 +11,31 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from joelclaw import keys
-from joelclaw.bus import leases
-from joelclaw.bus.functions import CANCELLED_EVENT, FAILED_EVENT
+from joelclaw.bus import leases, metrics
+from joelclaw.bus.context import Context
+from joelclaw.bus.flow import gate
+from joelclaw.bus.functions import FAILED_EVENT
+from joelclaw.bus.memo import Done, Failed
+from joelclaw.bus.outcomes import finish_cancelled, forget_listeners, notify_parent
+from joelclaw.bus.publish import target_for
 from joelclaw.bus.runs import TERMINAL, Run
-from joelclaw.bus.scheduler import target_for
 from joelclaw.bus.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
 from joelclaw.bus.steps import Step
-from joelclaw.errors import NonRetriable, RetryAfter, StepError
+from joelclaw.errors import EventError, NonRetriable, RetryAfter, StepError
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.executor")
 
 
-@dataclass
-class Context:
-    """What a function receives: the triggering event, the durable `step` API, and its run."""
-
-    event: Event
-    step: Step
-    run_id: str
-    attempt: int
-    function_id: str
-    runtime: Runtime
-    log: logging.Logger
-    batch: list[Event] | None = None
-
-    @property
-    def events(self) -> list[Event]:
-        """The batch of a batched function (oldest first); otherwise just the event."""
-        return self.batch if self.batch is not None else [self.event]
-
-    @property
-    def gateway(self) -> Any:
-        """`ctx.gateway.notify(...)` / `.alert(...)`: durable messages to the owner."""
-        from joelclaw.gateway.notify import Notifier
-
-        return Notifier(self)
-
-
 def execute(
-    rt: Runtime,
+    rt: Bus,
     fn: Function,
     run_id: str,
     *,
@@ -74,11 +49,12 @@ def execute(
     if lease is None:
         rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
         return "deferred"
-    run = Run.from_flat(state[0])
+    loaded = rt.runs.loaded(state)
+    run = loaded.run
     if run is None or run.status in TERMINAL:
         lease.release()
         if run is None:
-            # The message may have overtaken its run's creation (see events.store): look again
+            # The message may have overtaken its run's creation (see bus.dispatch): look again
             # shortly. A run that is gone for good is dropped when that wake-up finds nothing.
             rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
         return run.status if run else "missing"
@@ -87,22 +63,21 @@ def execute(
         return "cancelled"
     entry = None
     if member is None and fn.flow is not None and fn.flow.gated:
-        from joelclaw.bus.flow import gate
-
         entry = gate.enter(rt, fn, run, lease)
         if entry.outcome:
             return entry.outcome
-    lease.keep_alive()
-    outcome = _Execution(rt, fn, run, member, lease, state, started, ready_at or started, entry)
-    return outcome.execute()
+    with lease.kept_alive():
+        execution = _Execution(rt, fn, run, member, lease, loaded, started,
+                               ready_at or started, entry)
+        return execution.execute()
 
 
 class _Execution:
     """One pass over the function, ending in exactly one final write batched with the release."""
 
-    def __init__(self, rt: Runtime, fn: Function, run: Run, member: tuple[str, int] | None,
-                 lease: leases.Lease, state: list[Any], started: float, ready_at: float,
-                 entry: Any = None):
+    def __init__(self, rt: Bus, fn: Function, run: Run, member: tuple[str, int] | None,
+                 lease: leases.Lease, loaded: Any, started: float, ready_at: float,
+                 entry: gate.Entry | None = None):
         self.rt, self.fn, self.run, self.member, self.lease = rt, fn, run, member, lease
         self.slots = entry.slots if entry is not None else None
         delay_ms = max(0.0, (started - ready_at) * 1000)
@@ -112,11 +87,7 @@ class _Execution:
                             "executions": run.executions + 1,
                             "queue_delay_ms": run.queue_delay_ms + delay_ms,
                             **(entry.fields if entry is not None else {})}
-        trace = {k.decode(): json.loads(v) for k, v in zip(state[1][::2], state[1][1::2],
-                                                            strict=True)}
-        memo = {k.decode(): json.loads(v) for k, v in zip(state[2][::2], state[2][1::2],
-                                                           strict=True)}
-        self.step = Step(rt, fn, run, memo=memo, trace=trace, member=member,
+        self.step = Step(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
                          queue_delay_ms=delay_ms, run_fields=start_fields)
         self.clock = time.perf_counter()
 
@@ -126,48 +97,56 @@ class _Execution:
     def finish(self, **fields: Any) -> None:
         """The run's last write of this execution and the lease release, in one round trip.
 
-        Concurrency slots (flow control) are given back in the same transaction.
+        Concurrency slots (flow control) are given back and, when the run ends, its metrics
+        counted, in the same transaction.
         """
         pipe = self.rt.redis.pipeline(transaction=True)
         if self.member is None:
             merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent()}
             self.rt.runs.update(self.run.id, pipe=pipe, **merged)
-            if fields.get("status") in TERMINAL and self.fn.flow is not None:
-                _forget_listeners(pipe, self.fn, self.run)
+            if fields.get("status") in TERMINAL:
+                forget_listeners(pipe, self.fn, self.run)
+                metrics.count_run(pipe, self.fn.id, fields["status"])
         if self.slots is None:
-            execute_releasing(pipe, self.lease)
+            leases.execute_releasing(pipe, self.lease)
             return
-        from joelclaw.bus.flow import gate
-
         slot_keys, slot_args = self.slots.release_args()
         index = len(pipe)
         pipe.evalsha(self.rt.scripts.flow_release.sha, len(slot_keys), *slot_keys, *slot_args)
-        replies = execute_releasing(pipe, self.lease)
+        replies = leases.execute_releasing(pipe, self.lease)
         woken = replies[index] if replies and not isinstance(replies[index], Exception) else None
         if woken is None:
             woken = self.rt.scripts.flow_release(keys=slot_keys, args=slot_args)
         gate.publish_woken(self.rt, woken)
 
-    def execute(self) -> str:
-        rt, fn, run, member = self.rt, self.fn, self.run, self.member
-        ctx = Context(event=Event.model_validate(run.event), step=self.step, run_id=run.id,
-                      attempt=run.attempts, function_id=fn.id, runtime=rt,
-                      log=logging.getLogger(f"joelclaw.fn.{fn.id}"),
-                      batch=[Event.model_validate(e) for e in run.batch] if run.batch else None)
+    def context(self) -> Context[Any]:
+        rt, fn, run = self.rt, self.fn, self.run
         try:
-            output = fn.handler(ctx)
+            event = Event.model_validate(run.event)
+            batch = [Event.model_validate(e) for e in run.batch] if run.batch else None
+        except (EventError, ValueError) as exc:
+            raise NonRetriable(f"the run's stored event no longer fits its payload model: "
+                               f"{exc}") from None
+        return Context(event=event, step=self.step, run_id=run.id, attempt=run.attempts,
+                       function_id=fn.id, runtime=rt,
+                       log=logging.getLogger(f"joelclaw.fn.{fn.id}"), batch=batch)
+
+    def execute(self) -> str:
+        run, member = self.run, self.member
+        try:
+            output = self.fn.handler(self.context())
             _require_json(output)
         except MemberDone:
             self.finish()
             return "member-done"
         except Suspend as suspend:
             if suspend.wake_at is not None:
-                rt.wake(self.step.target, suspend.wake_at)
+                self.rt.wake(self.step.target, suspend.wake_at)
             self.finish(status=suspend.status)
             return suspend.status
         except Cancelled:
             self.finish()
-            finish_cancelled(rt, fn, run)
+            finish_cancelled(self.rt, self.fn, run)
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)
@@ -179,7 +158,7 @@ class _Execution:
             self.finish()
             return "member-done"
         self.finish(status="completed", output=output, ended_at=time.time(), error=None)
-        _notify_parent(rt, run, {"v": output})
+        notify_parent(self.rt, run, Done(output))
         return "completed"
 
     def retry(self, exc: BaseException, delay: float | None) -> str:
@@ -188,7 +167,7 @@ class _Execution:
         retries = fn.retries if fn.retries is not None else self.rt.settings.default_retries
         if self.member is not None or run.attempts + 1 > retries:
             return self.fail(exc)
-        wait = delay if delay is not None else backoff(self.rt, run.attempts + 1)
+        wait = delay if delay is not None else backoff(self.rt.settings, run.attempts + 1)
         self.rt.wake(run.id, time.time() + wait)
         self.finish(status="queued", attempts=run.attempts + 1,
                     error={**error_record(exc), "next_attempt_at": time.time() + wait})
@@ -208,60 +187,8 @@ class _Execution:
             "error": {"name": error["name"], "message": error["message"],
                       "stack": error["stack"]},
         }))
-        _notify_parent(self.rt, run, {"e": {"name": error["name"], "message": error["message"]}})
+        notify_parent(self.rt, run, Failed(error["name"], error["message"]))
         return "failed"
-
-
-def finish_cancelled(
-    rt: Runtime, fn: Function, run: Run, reason: str = "cancelled",
-    lease: leases.Lease | None = None,
-) -> None:
-    pipe = rt.redis.pipeline(transaction=True)
-    rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=time.time(),
-                   error={"name": "Cancelled", "message": reason})
-    pipe.zrem(keys.WAKEUPS, run.id)
-    if fn.flow is not None:
-        _forget_listeners(pipe, fn, run)
-    if lease is None:
-        pipe.execute()
-    else:
-        execute_releasing(pipe, lease)
-    rt.send(Event(name=CANCELLED_EVENT, id=f"{run.id}-cancelled", data={
-        "function_id": fn.id, "run_id": run.id, "event": run.event, "reason": reason,
-    }))
-    _notify_parent(rt, run, {"e": {"name": "Cancelled", "message": f"{run.id} was cancelled"}})
-
-
-def _notify_parent(rt: Runtime, run: Run, result: dict[str, Any]) -> None:
-    """An invoked run hands its result to the waiting parent step and wakes the parent."""
-    if not run.parent:
-        return
-    parent, step_key = run.parent["run"], run.parent["step"]
-    won = rt.scripts.resolve(
-        keys=[keys.run_pending(parent), keys.run_memo(parent), keys.WAKEUPS],
-        args=[step_key, step_key, json.dumps(result), time.time(), parent],
-    )
-    if won:
-        rt.publish(parent)
-
-
-def execute_releasing(pipe: Any, lease: leases.Lease) -> list[Any] | None:
-    """Run `pipe` with the lease release appended; re-release if Redis lost its scripts.
-
-    Returns the replies, or None when a script was missing (the caller redoes its own).
-    """
-    lease.release(pipe)
-    try:
-        return pipe.execute()
-    except redis.exceptions.NoScriptError:
-        lease.release()
-        return None
-
-
-def _forget_listeners(pipe: Any, fn: Function, run: Run) -> None:
-    """A finished run's cancel_on listeners are dropped with its final write."""
-    for index, cancel in enumerate(fn.flow.cancel_on if fn.flow else ()):
-        pipe.hdel(keys.waits(cancel.event), f"{run.id}|cancel:{index}")
 
 
 def _require_json(output: Any) -> None:

@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from joelclaw import keys
 from joelclaw.bus.flow.options import Flow, parse_flow
 from joelclaw.errors import FunctionDefinitionError
-from joelclaw.events.model import NAME_RE, Event
+from joelclaw.events.model import Event, is_event_pattern
 from joelclaw.expressions import Expression, ExpressionError, compile_expression
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
-DEFAULT_QUEUE = "joelclaw"
+DEFAULT_QUEUE = keys.FUNCTION_QUEUE
 TASK_PREFIX = "joelclaw.fn."
 EVENT_NAMES = frozenset({"event"})
 
@@ -87,8 +88,7 @@ class Function:
 
 def trigger(event: str, *, if_: str | None = None) -> Trigger:
     """An event trigger; `if_` is an expression over `event` that must be truthy."""
-    glob = event.replace("*", "x").replace("?", "x").replace("[", "x").replace("]", "x")
-    if not NAME_RE.match(glob):
+    if not is_event_pattern(event):
         raise FunctionDefinitionError(
             f"invalid trigger {event!r}: expected an event name like 'todoist/comment.added' "
             "or a glob like 'todoist/*'"
@@ -211,12 +211,13 @@ class Registry:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def triggered_by(self, event: Event) -> list[Function]:
+    def triggered_by(self, event: Event, as_dict: dict[str, Any] | None = None
+                     ) -> list[Function]:
         """Every function one event starts, each once, in a stable order."""
         candidates = self._by_event.get(event.name, []) + self._globs
         if not candidates:
             return []
-        as_dict = event.model_dump()
+        as_dict = as_dict if as_dict is not None else event.as_dict()
         seen: dict[str, Function] = {}
         for fn, trig in candidates:
             if fn.id not in seen and trig.matches(event, as_dict):

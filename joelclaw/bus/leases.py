@@ -8,13 +8,17 @@ and a worker on the same host takes over at once from a holder whose process is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import redis
 
 from joelclaw import keys
 from joelclaw.bus.scripts import Scripts
@@ -72,8 +76,18 @@ class Lease:
         else:
             pipe.evalsha(self.scripts.lease_release.sha, 2, *lease_keys, self.token, self.target)
 
-    def keep_alive(self) -> None:
+    @contextlib.contextmanager
+    def kept_alive(self) -> Iterator[Lease]:
+        """Renewed while the block runs; never again once it ends, however it ends.
+
+        A renewer that outlived its execution (an exception, a failed write during a Redis
+        outage) would keep an idle run's lease alive forever, and the run would never resume.
+        """
         _RENEWER.watch(self)
+        try:
+            yield self
+        finally:
+            _RENEWER.forget(self)
 
 
 class _Renewer:
@@ -153,3 +167,16 @@ def acquire(scripts: Scripts, target: str, ttl: float) -> Lease | None:
     """The lease alone (for run control from outside a worker)."""
     lease, _ = begin(scripts, target.split("|")[0], target, ttl)
     return lease
+
+
+def execute_releasing(pipe: Any, lease: Lease) -> list[Any] | None:
+    """Run `pipe` with the lease release appended; re-release if Redis lost its scripts.
+
+    Returns the replies, or None when a script was missing (the caller redoes its own).
+    """
+    lease.release(pipe)
+    try:
+        return pipe.execute()
+    except redis.exceptions.NoScriptError:
+        lease.release()
+        return None

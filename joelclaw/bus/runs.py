@@ -1,8 +1,9 @@
-"""Runs and their traces, stored in Redis: what ran, when, how often, and what came out.
+"""A run: one invocation of a function for one event (or a batch, or a cron tick).
 
-A run record is a Redis hash (flat strings, cheap partial updates); its steps are a second hash
-of JSON trace records whose input/output is size-capped; memoized step results, which replays
-need in full, live in a third hash. Terminal runs expire after the retention period.
+The `Run` model and the encoding of its Redis hash: scalars are stored as plain strings (so Lua
+compares `status` with `'completed'`, and a flag is `'1'`), structured fields as JSON. Only
+`RunStore` (joelclaw.bus.run_store) reads and writes run hashes, through `encode_fields` and
+`decode`; nothing else sees the encoding.
 """
 
 from __future__ import annotations
@@ -10,22 +11,25 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-import redis
 from pydantic import BaseModel, Field
-
-from joelclaw import keys
 
 STATUSES = (
     "queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped",
 )
 TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
-OPTIONAL_FIELDS = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
-                             "rerun_from"})
-PREVIEW_LIMIT = 8 * 1024
-SECRET_HINTS = ("token", "secret", "password", "authorization", "api_key", "apikey")
+
+TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from"})
+NUMBER = frozenset({"created_at", "started_at", "ended_at", "queue_delay_ms", "execution_ms",
+                    "throttle_at"})
+INTEGER = frozenset({"attempts", "executions", "priority"})
+FLAG = frozenset({"cancel_requested", "admitted"})
+STRUCTURED = frozenset({"event", "output", "error", "parent", "batch", "held", "holds"})
+# Written only when set, so plain runs stay small.
+OPTIONAL = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
+                      "rerun_from"})
 
 
 def new_run_id() -> str:
@@ -33,17 +37,13 @@ def new_run_id() -> str:
     return f"run-{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
 
 
-def now() -> float:
-    return time.time()
-
-
 class Run(BaseModel):
     id: str
     function: str
     status: str = "queued"
-    trigger: str = "event"  # event | cron | invoke | replay | rerun
+    trigger: str = "event"  # event | cron | invoke | replay | rerun | debounce | batch
     event: dict[str, Any] = Field(default_factory=dict)
-    created_at: float = Field(default_factory=now)
+    created_at: float = Field(default_factory=time.time)
     started_at: float | None = None
     ended_at: float | None = None
     attempts: int = 0  # failed attempts outside steps (function-level retry counter)
@@ -55,7 +55,6 @@ class Run(BaseModel):
     cancel_requested: bool = False
     queue_delay_ms: float = 0.0
     execution_ms: float = 0.0
-    # Flow control (written only when set, so plain runs stay as small as before)
     priority: int | None = None  # broker level, 0 highest
     batch: list[dict[str, Any]] | None = None  # the events of a batched run
     admitted: bool = False  # singleton/idempotency/rate limit passed (decided once)
@@ -63,20 +62,6 @@ class Run(BaseModel):
     held: dict[str, Any] | None = None  # the limit holding this queued run right now
     holds: list[dict[str, Any]] = Field(default_factory=list)  # past holds, for the trace
     rerun_from: str | None = None  # the failed step a rerun starts from
-
-    def to_redis(self) -> dict[str, str]:
-        data = self.model_dump()
-        return {k: json.dumps(v) for k, v in data.items()
-                if k not in OPTIONAL_FIELDS or _is_set(v)}
-
-    @classmethod
-    def from_redis(cls, raw: dict[bytes, bytes]) -> Run:
-        return cls(**{k.decode(): json.loads(v) for k, v in raw.items()})
-
-    @classmethod
-    def from_flat(cls, flat: list[bytes]) -> Run | None:
-        """From a Lua HGETALL reply (alternating fields and values)."""
-        return cls.from_redis(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
     @property
     def event_id(self) -> str | None:
@@ -100,141 +85,66 @@ class Run(BaseModel):
         }
 
 
+def encode_value(name: str, value: Any) -> str:
+    """One field's stored form."""
+    if name in STRUCTURED:
+        return json.dumps(value, default=str)
+    if value is None:
+        return ""
+    if name in FLAG:
+        return "1" if value else "0"
+    if name in INTEGER:
+        return str(int(value))
+    if name in NUMBER:
+        return repr(float(value))
+    return str(value)
+
+
+def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {name: encode_value(name, value) for name, value in fields.items()}
+
+
+def encode(run: Run) -> dict[str, str]:
+    """A new run's hash, leaving out optional fields that are not set."""
+    return encode_fields({k: v for k, v in run.model_dump().items()
+                          if k not in OPTIONAL or _is_set(v)})
+
+
+def decode_value(name: str, raw: bytes | str) -> Any:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    if name in STRUCTURED:
+        return json.loads(text)
+    if text == "":
+        return None
+    if name in FLAG:
+        return text == "1"
+    if name in INTEGER:
+        return int(text)
+    if name in NUMBER:
+        return float(text)
+    return text
+
+
+def decode(raw: Mapping[bytes, bytes]) -> Run:
+    fields = {}
+    for key, value in raw.items():
+        name = key.decode()
+        decoded = decode_value(name, value)
+        if decoded is not None:
+            fields[name] = decoded
+    return Run(**fields)
+
+
+def decode_flat(flat: list[bytes]) -> Run | None:
+    """From a Lua HGETALL reply (alternating fields and values)."""
+    return decode(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
+
+
 def _is_set(value: Any) -> bool:
     return value is not None and value is not False and value != []
 
 
-def preview(value: Any, limit: int = PREVIEW_LIMIT) -> Any:
-    """A redacted, size-capped copy of a value for the trace (the memo keeps the original)."""
-    redacted = _redact(value)
-    text = json.dumps(redacted, default=str)
-    if len(text) <= limit:
-        return redacted
-    return {"truncated": True, "bytes": len(text), "head": text[:limit]}
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: "[redacted]" if any(h in str(k).lower() for h in SECRET_HINTS) else _redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
-
-
-class RunStore:
-    """Create, update, read and list runs. Every write is one round trip."""
-
-    def __init__(self, client: redis.Redis, retention_seconds: float):
-        self.redis = client
-        self.retention = int(retention_seconds)
-
-    def get(self, run_id: str) -> Run | None:
-        raw = self.redis.hgetall(keys.run(run_id))
-        return Run.from_redis(raw) if raw else None
-
-    def update(self, run_id: str, pipe: Any = None, **fields: Any) -> None:
-        """Write fields; terminal runs start their retention clock. Batches into `pipe`."""
-        own = pipe is None
-        pipe = self.redis.pipeline(transaction=True) if own else pipe
-        pipe.hset(keys.run(run_id), mapping={k: json.dumps(v) for k, v in fields.items()})
-        if fields.get("status") in TERMINAL:
-            for key in (keys.run(run_id), keys.run_steps(run_id), keys.run_memo(run_id)):
-                pipe.expire(key, self.retention)
-        if own:
-            pipe.execute()
-
-    def status(self, run_id: str) -> str | None:
-        raw = self.redis.hget(keys.run(run_id), "status")
-        return json.loads(raw) if raw else None
-
-    def record_step(self, run_id: str, key: str, record: dict[str, Any]) -> None:
-        self.redis.hset(keys.run_steps(run_id), key, json.dumps(record, default=str))
-
-    def step(self, run_id: str, key: str) -> dict[str, Any] | None:
-        raw = self.redis.hget(keys.run_steps(run_id), key)
-        return json.loads(raw) if raw else None
-
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        records = [json.loads(v) for v in self.redis.hgetall(keys.run_steps(run_id)).values()]
-        return sorted(records, key=lambda r: (r.get("started_at") or 0, r.get("key", "")))
-
-    def memo(self, run_id: str) -> dict[str, Any]:
-        raw = self.redis.hgetall(keys.run_memo(run_id))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
-
-    def trace(self, run_id: str) -> dict[str, Any] | None:
-        run = self.get(run_id)
-        if run is None:
-            return None
-        return {**run.summary(), "event": run.event, "output": preview(run.output),
-                "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
-                "rerun_from": run.rerun_from, "priority": run.priority,
-                "held": run.held, "holds": run.holds, "steps": self.steps(run_id)}
-
-    def list(
-        self,
-        *,
-        function: str | None = None,
-        status: Iterable[str] | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        event_name: str | None = None,
-        limit: int = 50,
-        scan_limit: int = 20000,
-    ) -> list[Run]:
-        """Newest first; filters applied while scanning the index in pages."""
-        index = keys.runs_of_function(function) if function else keys.RUN_INDEX
-        statuses = set(status or ())
-        low = "-inf" if since is None else since * 1000
-        high = "+inf" if until is None else until * 1000
-        found: list[Run] = []
-        offset, page = 0, 200
-        while len(found) < limit and offset < scan_limit:
-            ids = self.redis.zrevrangebyscore(index, high, low, start=offset, num=page)
-            if not ids:
-                break
-            offset += len(ids)
-            pipe = self.redis.pipeline(transaction=False)
-            for run_id in ids:
-                pipe.hgetall(keys.run(run_id.decode()))
-            for raw in pipe.execute():
-                if not raw:
-                    continue
-                run = Run.from_redis(raw)
-                if statuses and run.status not in statuses:
-                    continue
-                if event_name and run.event.get("name") != event_name:
-                    continue
-                found.append(run)
-                if len(found) >= limit:
-                    break
-        return found
-
-    def counts(self, limit: int = 1000) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for run in self.list(limit=limit):
-            counts[run.status] = counts.get(run.status, 0) + 1
-        return counts
-
-    def prune_index(self, batch: int = 1000) -> int:
-        """Drop index entries whose run expired (retention); keep live long-sleeping runs."""
-        cutoff = (now() - self.retention) * 1000
-        removed = 0
-        ids = self.redis.zrangebyscore(keys.RUN_INDEX, "-inf", cutoff, start=0, num=batch)
-        if not ids:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for run_id in ids:
-            pipe.exists(keys.run(run_id.decode()))
-        gone = [run_id for run_id, alive in zip(ids, pipe.execute(), strict=True) if not alive]
-        if gone:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zrem(keys.RUN_INDEX, *gone)
-            for fn_key in self.redis.scan_iter(match=keys.runs_of_function("*"), count=500):
-                pipe.zrem(fn_key, *gone)
-            removed = len(gone)
-            pipe.execute()
-        return removed
+def lua_terminal_table() -> str:
+    """The terminal statuses as a Lua table, for scripts that check a run's status."""
+    entries = ", ".join(f"['{status}']=1" for status in sorted(TERMINAL))
+    return f"local TERMINAL = {{{entries}}}\n"

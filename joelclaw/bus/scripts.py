@@ -85,14 +85,6 @@ end
 return woken
 """
 
-LEASE_ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-  return 1
-end
-return 0
-"""
-
 LEASE_RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -157,7 +149,6 @@ class Scripts:
     claim_due: redis.commands.core.Script
     finish_claim: redis.commands.core.Script
     expired_leases: redis.commands.core.Script
-    lease_acquire: redis.commands.core.Script
     lease_renew: redis.commands.core.Script
     lease_release: redis.commands.core.Script
     lease_steal: redis.commands.core.Script
@@ -175,7 +166,7 @@ class Scripts:
 
 _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
-    "expired_leases": EXPIRED_LEASES, "lease_acquire": LEASE_ACQUIRE,
-    "lease_renew": LEASE_RENEW, "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
+    "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
+    "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
     "resolve": RESOLVE, "begin": BEGIN, **FLOW_SCRIPTS,
 }

@@ -7,29 +7,28 @@ BaseException so an `except Exception` in a function cannot swallow them.
 
 from __future__ import annotations
 
-import json
-import random
 import re
 import time
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import keys
+from joelclaw.backoff import exponential
+from joelclaw.bus import metrics
+from joelclaw.bus.memo import Done, Failed, Memo
+from joelclaw.bus.memo import encode as encode_memo
 from joelclaw.bus.nowait import Pending
-from joelclaw.bus.runs import preview
-from joelclaw.bus.scheduler import target_for
-from joelclaw.errors import FunctionDefinitionError, NonRetriable, RetryAfter, StepError
+from joelclaw.bus.preview import preview
+from joelclaw.bus.publish import target_for
+from joelclaw.config import Settings
+from joelclaw.errors import FunctionDefinitionError, NonRetriable, RetryAfter
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
+    from joelclaw.bus.ports import Bus
     from joelclaw.bus.runs import Run
-    from joelclaw.runtime import Runtime
 
 STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
 class Suspend(BaseException):
@@ -48,18 +47,6 @@ class Cancelled(BaseException):
     """The run was cancelled; the step that was running has finished, nothing more runs."""
 
 
-def seconds(duration: float | str | timedelta) -> float:
-    """30, "30s", "5m", "2h", "7d", or a timedelta, in seconds."""
-    if isinstance(duration, timedelta):
-        return duration.total_seconds()
-    if isinstance(duration, int | float):
-        return float(duration)
-    match = DURATION_RE.match(duration)
-    if not match:
-        raise FunctionDefinitionError(f"invalid duration {duration!r}: use e.g. 30, '30s', '5m'")
-    return float(match.group(1)) * UNITS[match.group(2)]
-
-
 def error_record(exc: BaseException) -> dict[str, Any]:
     return {
         "name": type(exc).__name__,
@@ -68,17 +55,22 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def backoff(settings: Settings, attempt: int) -> float:
+    """Exponential back-off with jitter, capped: up to 2 s, 4 s, 8 s ... (at least half)."""
+    return exponential(attempt, base=settings.retry_base_seconds / 2,
+                       cap=settings.retry_max_seconds, jitter=1.0)
+
+
 class StepBase:
     """Bookkeeping of one execution of a run; `Step` adds the step kinds users call."""
 
-
     def __init__(
         self,
-        rt: Runtime,
+        rt: Bus,
         fn: Function,
         run: Run,
         *,
-        memo: dict[str, Any],
+        memo: dict[str, Memo],
         trace: dict[str, dict[str, Any]],
         member: tuple[str, int] | None,
         queue_delay_ms: float,
@@ -111,23 +103,21 @@ class StepBase:
 
     def _unwrap(self, key: str) -> Any:
         record = self.memo[key]
-        if "e" in record:
-            err = record["e"]
-            raise StepError(f"step {key!r} failed: {err['name']}: {err['message']}",
-                            error_type=err["name"], step=key)
-        return record.get("v")
+        if isinstance(record, Failed):
+            raise record.error(key)
+        return record.value if isinstance(record, Done) else None
 
     def _reload(self, key: str, kind: str) -> Any:
-        raw = self.rt.redis.hget(keys.run_memo(self._run.id), key)
-        self.memo[key] = json.loads(raw) if raw else {"v": None}
-        failed = "e" in self.memo[key]
+        """Read back a result someone else stored (a resolved wait or invoke)."""
+        self.memo[key] = self.rt.runs.memo_record(self._run.id, key) or Done(None)
+        failed = isinstance(self.memo[key], Failed)
         self._trace_state(key, kind, "failed" if failed else "completed", ended_at=time.time(),
-                          output=None if failed else preview(self.memo[key].get("v")))
+                          output=None if failed else preview(self._unwrap(key)))
         return self._unwrap(key)
 
-    def _save(self, key: str, record: dict[str, Any]) -> None:
+    def _save(self, key: str, record: Memo) -> None:
         self.memo[key] = record
-        self.rt.redis.hset(keys.run_memo(self._run.id), key, json.dumps(record))
+        self.rt.runs.save_memo(self._run.id, key, record)
 
     def _before_new_work(self, key: str) -> None:
         """A member replay never starts new steps; a cancelled run starts nothing new.
@@ -141,28 +131,31 @@ class StepBase:
 
     def _send_running(self, key: str, record: dict[str, Any]) -> Pending:
         """The "running" record goes out before the step runs; its reply is read after."""
-        commands: list[tuple[Any, ...]] = [
-            ("HSET", keys.run_steps(self._run.id), key, json.dumps(record, default=str))]
+        store = self.rt.runs
+        commands: list[tuple[Any, ...]] = [store.step_command(self._run.id, key, record)]
         fields = self.take_run_fields()
         if fields:
-            flat = [item for k, v in fields.items() for item in (k, json.dumps(v))]
-            commands.append(("HSET", keys.run(self._run.id), *flat))
+            commands.append(store.fields_command(self._run.id, fields))
         return Pending(self.rt.redis, commands)
 
-    def _write(self, key: str, record: dict[str, Any], *, memo: str | None = None,
-               read_cancel: bool = False) -> None:
-        """One round trip: the memo (first), the trace record, pending run fields."""
+    def _write(self, key: str, record: dict[str, Any], *, result: str | None = None,
+               read_cancel: bool = False, took: float | None = None) -> None:
+        """One round trip: the memo record (first), the trace record, pending run fields and
+        the step's duration metric."""
+        store, run_id = self.rt.runs, self._run.id
         pipe = self.rt.redis.pipeline(transaction=False)
-        if memo is not None:
-            pipe.hset(keys.run_memo(self._run.id), key, memo)
-        pipe.hset(keys.run_steps(self._run.id), key, json.dumps(record, default=str))
+        if result is not None:
+            store.save_memo(run_id, key, result, pipe=pipe)
+        store.write_step(run_id, key, record, pipe=pipe)
+        if took is not None:
+            metrics.observe_step(pipe, self.fn.id, record.get("type", "run"), took)
         if self._run_fields:
-            self.rt.runs.update(self._run.id, pipe=pipe, **self.take_run_fields())
+            store.update(run_id, pipe=pipe, **self.take_run_fields())
         if read_cancel:
-            pipe.hget(keys.run(self._run.id), "cancel_requested")
+            store.read_cancel_requested(pipe, run_id)
         replies = pipe.execute()
         if read_cancel:
-            self._cancel_seen = replies[-1] == b"true"
+            self._cancel_seen = store.cancel_flag(replies[-1])
 
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
@@ -191,52 +184,49 @@ class StepBase:
             value = call()
         except NonRetriable as exc:
             running.replies()
-            return self._fail(key, record, exc)
+            return self._fail(key, record, exc, started)
         except RetryAfter as exc:
             running.replies()
-            return self._retry_or_fail(key, record, exc, attempt, delay=exc.seconds)
+            return self._retry_or_fail(key, record, exc, attempt, started, delay=exc.seconds)
         except Exception as exc:  # any error of the user's code is retried, then recorded
             running.replies()
-            return self._retry_or_fail(key, record, exc, attempt)
+            return self._retry_or_fail(key, record, exc, attempt, started)
         except BaseException:
             running.replies()
             raise
         running.replies()
+        done = Done(value)
         try:
-            encoded = json.dumps({"v": value})
+            encoded = encode_memo(done)
         except (TypeError, ValueError) as exc:
             return self._fail(key, record, NonRetriable(f"step result is not JSON: {exc}"))
-        self.memo[key] = {"v": value}
+        self.memo[key] = done
         ended = time.time()
         record.update(status="completed", ended_at=ended, output=preview(value),
                       execution_ms=round((ended - started) * 1000, 1), error=None)
-        self._write(key, record, memo=encoded, read_cancel=True)
+        self._write(key, record, result=encoded, read_cancel=True, took=ended - started)
         return value
 
     def _retry_or_fail(
-        self, key: str, record: dict[str, Any], exc: Exception, attempt: int,
+        self, key: str, record: dict[str, Any], exc: Exception, attempt: int, started: float,
         delay: float | None = None,
     ) -> Any:
         if attempt > self.retries:
-            return self._fail(key, record, exc)
-        wait = delay if delay is not None else backoff(self.rt, attempt)
+            return self._fail(key, record, exc, started)
+        wait = delay if delay is not None else backoff(self.rt.settings, attempt)
         record.update(status="retrying", error=error_record(exc),
                       next_attempt_at=time.time() + wait, ended_at=time.time())
         self._write(key, record)
         raise Suspend("queued", time.time() + wait)
 
-    def _fail(self, key: str, record: dict[str, Any], exc: BaseException) -> Any:
+    def _fail(self, key: str, record: dict[str, Any], exc: BaseException,
+              started: float | None = None) -> Any:
+        """The step failed for good; `started` is when its last attempt began, if it ran."""
         err = error_record(exc)
-        self.memo[key] = {"e": {"name": err["name"], "message": err["message"]}}
-        record.update(status="failed", error=err, ended_at=time.time())
-        self._write(key, record, memo=json.dumps(self.memo[key]))
+        failed = Failed(err["name"], err["message"])
+        self.memo[key] = failed
+        ended = time.time()
+        record.update(status="failed", error=err, ended_at=ended)
+        took = ended - started if started is not None else None
+        self._write(key, record, result=encode_memo(failed), took=took)
         return self._unwrap(key)
-
-
-def backoff(rt: Runtime, attempt: int) -> float:
-    """Exponential back-off with full jitter, capped: 2 s, 4 s, 8 s ... (randomised)."""
-    ceiling = min(rt.settings.retry_base_seconds * 2 ** (attempt - 1),
-                  rt.settings.retry_max_seconds)
-    return random.uniform(ceiling / 2, ceiling)
-
-

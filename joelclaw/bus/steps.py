@@ -6,19 +6,21 @@ last finished step.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 from joelclaw import keys
 from joelclaw.bus import waits
 from joelclaw.bus.functions import INVOKED_EVENT
-from joelclaw.bus.scheduler import publish_run, target_for
-from joelclaw.bus.stepbase import MemberDone, StepBase, Suspend, seconds
+from joelclaw.bus.memo import Done, Failed, Pending, Sleeping, finished
+from joelclaw.bus.publish import publish_run, target_for
+from joelclaw.bus.stepbase import MemberDone, StepBase, Suspend
+from joelclaw.durations import Duration, seconds
 from joelclaw.errors import FunctionDefinitionError, NonRetriable, StepError
 from joelclaw.events.model import Event
+from joelclaw.events.schemas import parse_event
+from joelclaw.expressions import compile_expression
 
 
 class Step(StepBase):
@@ -34,21 +36,21 @@ class Step(StepBase):
         self._before_new_work(key)
         return self._execute(key, "run", lambda: fn(*args, **kwargs))
 
-    def sleep(self, step_id: str, duration: float | str | timedelta) -> None:
+    def sleep(self, step_id: str, duration: Duration) -> None:
         """Sleep durably: the run holds no worker while it sleeps, for seconds or for days."""
         key = self._key(step_id)
         if key not in self.memo:
             self._before_new_work(key)
-            self._save(key, {"until": time.time() + seconds(duration)})
+            self._save(key, Sleeping(time.time() + seconds(duration)))
         self._sleep(key)
 
-    def sleep_until(self, step_id: str, when: float) -> None:
+    def sleep_until(self, step_id: str, when: Any) -> None:
         """Sleep until a Unix timestamp (or a datetime)."""
         key = self._key(step_id)
         if key not in self.memo:
             self._before_new_work(key)
             at = when.timestamp() if hasattr(when, "timestamp") else float(when)
-            self._save(key, {"until": at})
+            self._save(key, Sleeping(at))
         self._sleep(key)
 
     def wait_for_event(
@@ -56,26 +58,24 @@ class Step(StepBase):
         step_id: str,
         event: str,
         *,
-        timeout: float | str | timedelta,
+        timeout: Duration,
         match: str | None = None,
         if_: str | None = None,
     ) -> dict[str, Any] | None:
         """Suspend until a matching `event` arrives (returned as a dict) or `timeout` (None)."""
         key = self._key(step_id)
-        memo = self.memo.get(key)
-        if memo is not None and "v" in memo:
+        record = self.memo.get(key)
+        if finished(record):
             return self._unwrap(key)
-        if memo is None:
+        if record is None:
             self._before_new_work(key)
             if match and if_:
                 raise FunctionDefinitionError("wait_for_event takes `match` or `if_`, not both")
             if if_:
-                from joelclaw.expressions import compile_expression
-
                 compile_expression(if_, names=waits.WAIT_NAMES)
             spec = {"event": event, "match": match, "if": if_, "trigger": self._run.event,
                     "expires": time.time() + seconds(timeout), "run": self._run.id}
-            self._save(key, {"pending": spec})
+            self._save(key, Pending(spec))
             waits.register(self.rt, self._run.id, key, spec)
             found = waits.lookback(self.rt, spec, self._run.created_at * 1000)
             if found is not None:
@@ -83,7 +83,7 @@ class Step(StepBase):
                 return self._reload(key, "wait")
             self._trace_state(key, "wait", "waiting", wait=_wait_info(spec))
             raise Suspend("waiting", spec["expires"])
-        spec = memo["pending"]
+        spec = record.spec  # type: ignore[union-attr]
         if time.time() >= spec["expires"]:
             waits.resolve(self.rt, self._run.id, key, event, None, wake=False)
             return self._reload(key, "wait")
@@ -107,34 +107,32 @@ class Step(StepBase):
         function: str,
         data: dict[str, Any] | None = None,
         *,
-        timeout: float | str | timedelta | None = None,
+        timeout: Duration | None = None,
     ) -> Any:
         """Start another function and suspend until its result (its error raises StepError)."""
         key = self._key(step_id)
-        memo = self.memo.get(key)
-        if memo is not None and "pending" not in memo:
+        record = self.memo.get(key)
+        if finished(record):
             return self._unwrap(key)
-        if memo is None:
+        if record is None:
             self._before_new_work(key)
             target = self.rt.function(function)
             if target is None:
                 raise NonRetriable(f"invoke: no function with id {function!r}")
             expires = time.time() + seconds(timeout) if timeout is not None else None
             event = Event(name=INVOKED_EVENT, data=data or {}, id=f"{self._run.id}-{key}")
-            self._save(key, {"pending": {"event_id": event.id, "expires": expires}})
-            self.rt.redis.hset(keys.run_pending(self._run.id), key, "1")
+            self._save(key, Pending({"event_id": event.id, "expires": expires}))
+            self.rt.runs.mark_invoking(self._run.id, key)
             self.rt.send([event], only=target, trigger="invoke",
                          parent={"run": self._run.id, "step": key})
             self._trace_state(key, "invoke", "waiting", invoke={"function": function,
                                                                    "event_id": event.id})
             raise Suspend("waiting", expires)
-        expires = memo["pending"].get("expires")
+        expires = record.spec.get("expires")  # type: ignore[union-attr]
         if expires is not None and time.time() >= expires:
-            timed_out = {"e": {"name": "InvokeTimeout", "message": f"{function} timed out"}}
-            self.rt.scripts.resolve(
-                keys=[keys.run_pending(self._run.id), keys.run_memo(self._run.id), keys.WAKEUPS],
-                args=[key, key, json.dumps(timed_out), time.time(), ""],
-            )
+            self.rt.runs.resolve_invoke(self._run.id, key,
+                                        Failed("InvokeTimeout", f"{function} timed out"),
+                                        wake=False)
             return self._reload(key, "invoke")
         raise Suspend("waiting", expires)
 
@@ -144,12 +142,12 @@ class Step(StepBase):
         A member that fails after its retries fails the step with that member's error.
         """
         key = self._key(step_id)
-        memo = self.memo.get(key)
-        if memo is not None and "pending" not in memo:
+        record = self.memo.get(key)
+        if finished(record):
             return self._unwrap(key)
         if self.member is not None:
             self._run_member(key, callables)
-        if memo is None:
+        if record is None:
             self._before_new_work(key)
             self._start_members(key, len(callables))
             raise Suspend("waiting")
@@ -160,7 +158,7 @@ class Step(StepBase):
     def _start_members(self, key: str, count: int) -> None:
         from celery import group
 
-        self._save(key, {"pending": {"members": count}})
+        self._save(key, Pending({"members": count}))
         targets = {target_for(self._run.id, (key, i)): time.time() + keys.OUTBOX_GRACE_SECONDS
                    for i in range(count)}
         if targets:
@@ -184,50 +182,44 @@ class Step(StepBase):
         if sub_key not in self.memo:
             with contextlib.suppress(StepError):  # stored as the member's error
                 self._execute(sub_key, "parallel.member", callables[index])
-        done = self.rt.redis.pipeline()
-        done.sadd(keys.parallel_done(self._run.id, key), index)
-        done.scard(keys.parallel_done(self._run.id, key))
-        done.expire(keys.parallel_done(self._run.id, key), 7 * 86400)
-        _, finished, _ = done.execute()
-        if finished >= len(callables):
+        if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
             self.rt.wake(self._run.id, time.time())
             publish_run(self.rt, self.fn, self._run.id)
         raise MemberDone()
 
     def _gather(self, key: str, count: int) -> list[Any]:
         results = [self.memo.get(f"{key}[{i}]") for i in range(count)]
-        if any(r is None for r in results):
+        if not all(finished(r) for r in results):
             raise Suspend("waiting")
-        failed = next((r for r in results if "e" in r), None)
-        self._save(key, failed if failed else {"v": [r["v"] for r in results]})  # type: ignore[index]
+        failed = next((r for r in results if isinstance(r, Failed)), None)
+        self._save(key, failed or Done([r.value for r in results]))  # type: ignore[union-attr]
         self._trace_state(key, "parallel", "failed" if failed else "completed",
                           ended_at=time.time())
         return self._unwrap(key)
 
     def _sleep(self, key: str) -> None:
-        until = self.memo[key].get("until")
-        if "v" in self.memo[key]:
+        record = self.memo[key]
+        if not isinstance(record, Sleeping):
             return
-        if time.time() >= until:
-            self._save(key, {"v": None, "until": until})
-            self._trace_state(key, "sleep", "completed", until=until, ended_at=time.time())
+        if time.time() >= record.until:
+            self._save(key, Done(None))
+            self._trace_state(key, "sleep", "completed", until=record.until,
+                              ended_at=time.time())
             return
-        self._trace_state(key, "sleep", "sleeping", until=until)
-        raise Suspend("sleeping", until)
+        self._trace_state(key, "sleep", "sleeping", until=record.until)
+        raise Suspend("sleeping", record.until)
 
     def _prepare_event(self, key: str, index: int, raw: Event | dict[str, Any]) -> Event:
         if isinstance(raw, Event):
             if "id" in raw.model_fields_set:
                 return raw
-            raw = raw.model_dump(exclude={"id"})
+            raw = raw.as_dict()
+            raw.pop("id")
         event = dict(raw)
         event.setdefault("id", f"{self._run.id}-{key}-{index}")
-        from joelclaw.events.schemas import parse_event
-
         return parse_event(event)
 
 
 def _wait_info(spec: dict[str, Any]) -> dict[str, Any]:
     return {"event": spec["event"], "match": spec.get("match"), "if": spec.get("if"),
             "expires": spec["expires"]}
-

@@ -4,19 +4,21 @@ A waiter is a field of `jc:waits:<event name>`. Whoever deletes the field first 
 of a matching event, or the run itself on timeout or lookback) stores the step's result and, for
 the dispatcher, wakes the run. Registering the waiter *before* looking back over events received
 since the run started means an event arriving at any moment is seen by one side or the other.
+`cancel_on` listeners live in the same registry (`kind: cancel`, see joelclaw.bus.flow.cancel).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus.memo import Done
+from joelclaw.events.store import recent_by_name
 from joelclaw.expressions import compile_expression
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 WAIT_NAMES = frozenset({"event", "async"})
 
@@ -43,46 +45,21 @@ def _path(obj: Any, dotted: str) -> Any:
     return obj
 
 
-def register(rt: Runtime, run_id: str, step_key: str, spec: dict[str, Any]) -> None:
+def register(rt: Bus, run_id: str, step_key: str, spec: dict[str, Any]) -> None:
     rt.redis.hset(keys.waits(spec["event"]), waiter_field(run_id, step_key), json.dumps(spec))
 
 
 def resolve(
-    rt: Runtime, run_id: str, step_key: str, event_name: str, result: Any, *, wake: bool
+    rt: Bus, run_id: str, step_key: str, event_name: str, result: Any, *, wake: bool
 ) -> bool:
-    """Store `result` as the step's memo if this caller is first; optionally wake the run."""
-    won = rt.scripts.resolve(
-        keys=[keys.waits(event_name), keys.run_memo(run_id), keys.WAKEUPS],
-        args=[waiter_field(run_id, step_key), step_key, json.dumps({"v": result}),
-              time.time(), run_id if wake else ""],
-    )
-    return bool(won)
+    """Store `result` as the step's result if this caller is first; optionally wake the run."""
+    return rt.runs.resolve(keys.waits(event_name), waiter_field(run_id, step_key), run_id,
+                           step_key, Done(result), wake=wake)
 
 
-def resolve_for_event(rt: Runtime, event: dict[str, Any], waiting: dict[bytes, bytes]) -> int:
-    """Hand a new event to the runs waiting for it; publish the woken runs at once."""
-    resolved = 0
-    for field, raw in waiting.items():
-        spec = json.loads(raw)
-        if spec["expires"] < time.time() or not matches(spec, event):
-            continue
-        if spec.get("kind") == "cancel":  # a cancel_on listener (see joelclaw.bus.flow.cancel)
-            from joelclaw.bus.flow import cancel
-
-            resolved += cancel.fire(rt, field.decode(), spec, event)
-            continue
-        run_id, step_key = field.decode().split("|", 1)
-        if resolve(rt, run_id, step_key, event["name"], event, wake=True):
-            resolved += 1
-            rt.publish(run_id)
-    return resolved
-
-
-def lookback(rt: Runtime, spec: dict[str, Any], since_ms: float) -> dict[str, Any] | None:
+def lookback(rt: Bus, spec: dict[str, Any], since_ms: float) -> dict[str, Any] | None:
     """The first event since the run started that satisfies the wait, if any."""
-    from joelclaw.events.store import recent_by_name
-
-    for candidate in recent_by_name(rt, spec["event"], since_ms):
+    for candidate in recent_by_name(rt.redis, spec["event"], since_ms):
         if matches(spec, candidate):
             return candidate
     return None

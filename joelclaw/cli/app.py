@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 import time
 import traceback
@@ -20,6 +19,7 @@ import redis
 
 from joelclaw.cli.output import Failure, Output, Reply, action, wants_json
 from joelclaw.config import Settings, load_settings
+from joelclaw.durations import seconds
 from joelclaw.errors import (
     ConfigError,
     EventError,
@@ -52,22 +52,18 @@ class CodedParam(click.ParamType):
 
 
 class Duration(CodedParam):
-    """`30s`, `30m`, `1h`, `2d`, `1w` -> seconds."""
+    """`30s`, `30m`, `1h`, `2d`, `1w` (or plain seconds) -> seconds, as everywhere else."""
 
     name = "duration"
     error_code = "INVALID_DURATION"
-    pattern = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> float:
-        if isinstance(value, int | float):
-            return float(value)
-        match = self.pattern.match(str(value))
-        if not match:
+        try:
+            return seconds(value)
+        except FunctionDefinitionError:
             self._fail(f"{value!r} is not a duration: use a number and a unit, e.g. 30m, 1h, 2d",
                        param, ctx)
-        return float(match.group(1)) * self.units[match.group(2).lower()]
 
 
 class JsonObject(CodedParam):

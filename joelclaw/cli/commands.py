@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from joelclaw import keys
-from joelclaw.bus.runs import TERMINAL, preview
+from joelclaw.bus.preview import preview
+from joelclaw.bus.runs import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
 from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms

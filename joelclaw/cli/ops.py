@@ -10,8 +10,8 @@ import click
 import redis
 
 from joelclaw import keys
-from joelclaw.bus.cron import CRON_TASK, CronSchedule, beat_schedule_for
-from joelclaw.bus.scheduler import parse_target
+from joelclaw.bus.cron import CRON_TASK, CronSchedule
+from joelclaw.bus.publish import parse_target
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_KEY, TEXT_KEY, Session, cli, command
 from joelclaw.cli.output import Output, Reply, action, wants_json
@@ -34,7 +34,7 @@ def schedule(session: Session, next_count: int) -> Reply:
     """Every cron entry with its next fire time, and the durable wake-ups due next."""
     rt = session.runtime()
     now = datetime.now(UTC)
-    crons = [cron_entry(name, entry, now) for name, entry in beat_schedule_for(rt).items()]
+    crons = [cron_entry(name, entry, now) for name, entry in rt.celery.conf.beat_schedule.items()]
     result = {"crons": sorted(crons, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"])),
               "wakeups": wakeups(rt, next_count)}
     actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
@@ -62,13 +62,9 @@ def wakeups(rt: Runtime, count: int) -> dict[str, Any]:
     """Durable sleeps, retries and outbox entries waiting in the WAKEUPS sorted set."""
     pending = int(rt.redis.zcard(keys.WAKEUPS))
     due = rt.redis.zrange(keys.WAKEUPS, 0, count - 1, withscores=True) if count else []
-    pipe = rt.redis.pipeline(transaction=False)
     members = [(member.decode(), float(score)) for member, score in due]
-    for member, _ in members:
-        pipe.hget(keys.run(parse_target(member)[0]), "function")
-    functions = pipe.execute() if members else []
-    rows = [{"member": member, "run": parse_target(member)[0],
-             "function": fn.decode().strip('"') if fn else None, "due_at": score,
+    functions = rt.runs.functions_of([parse_target(member)[0] for member, _ in members])
+    rows = [{"member": member, "run": parse_target(member)[0], "function": fn, "due_at": score,
              "due_utc": datetime.fromtimestamp(score, UTC).isoformat(timespec="seconds")}
             for (member, score), fn in zip(members, functions, strict=True)]
     return {"pending": pending, "next": rows}

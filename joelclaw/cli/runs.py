@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw import keys
 from joelclaw.bus.control import (
     bulk_cancel,
     bulk_replay,
@@ -33,15 +32,8 @@ def _since(seconds: float | None) -> float | None:
     return None if seconds is None else time.time() - seconds
 
 
-def step_counts(rt: Runtime, run_ids: list[str]) -> list[int]:
-    pipe = rt.redis.pipeline(transaction=False)
-    for run_id in run_ids:
-        pipe.hlen(keys.run_steps(run_id))
-    return [int(n) for n in pipe.execute()] if run_ids else []
-
-
 def summaries(rt: Runtime, runs: list[Run]) -> list[dict[str, Any]]:
-    counts = step_counts(rt, [r.id for r in runs])
+    counts = rt.runs.step_counts([r.id for r in runs])
     return [{**run.summary(), "replay_of": run.replay_of, "steps": n}
             for run, n in zip(runs, counts, strict=True)]
 
@@ -105,7 +97,7 @@ def events(session: Session, name: str | None, prefix: str | None, since: float 
            limit: int) -> Reply:
     """Recent events from the capped log, newest first."""
     rt = session.runtime()
-    result = list_events(rt, name=name, prefix=prefix, since=_since(since), limit=limit)
+    result = list_events(rt.redis, name=name, prefix=prefix, since=_since(since), limit=limit)
     actions = [action(f"event {r['event']['id']}", f"details of this {r['event']['name']}")
                for r in result[:2]]
     actions.append(action("send <name> -d '{...}'", "send an event"))
@@ -117,7 +109,7 @@ def events(session: Session, name: str | None, prefix: str | None, since: float 
 def event(session: Session, event_id: str) -> Reply:
     """One stored event, the runs it started and how often it was sent again."""
     rt = session.runtime()
-    record = get_event(rt, event_id)
+    record = get_event(rt.redis, event_id)
     if record is None:
         raise NotFound(f"no event with id {event_id!r} (events are kept 7 days, and the "
                        f"log holds the latest {rt.settings.event_log_cap})")

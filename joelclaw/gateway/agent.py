@@ -13,17 +13,15 @@ import logging
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from joelclaw.gateway import keys
+from joelclaw import keys
 from joelclaw.integrations.http import IntegrationError, TransportError
 from joelclaw.integrations.llm import LLMClient
 
 if TYPE_CHECKING:
     from joelclaw.gateway.service import Gateway
-    from joelclaw.runtime import Runtime
 
 log = logging.getLogger("joelclaw.gateway.agent")
 
@@ -34,9 +32,7 @@ SYSTEM_PROMPT = ("You are joelclaw, the owner's personal assistant, talking on T
                  "prompts: act on what needs it, otherwise acknowledge briefly.")
 
 
-# The memory issue plugs its recall in here: (runtime, prompt) -> text to add as context.
-RecallHook = Callable[["Runtime", str], str]
-recall_hook: RecallHook | None = None
+RECALL_HOOK = "recall"  # an extension's (bus, prompt) -> memory text for the agent's prompt
 
 
 class TurnStuck(Exception):
@@ -79,17 +75,17 @@ def run_turn(gw: Gateway, chat_id: int, prompt: str) -> TurnResult:
         _failed(gw, str(exc))
         return TurnResult(f"⚠️ The agent turn failed: {exc}", False, kind, model,
                           time.monotonic() - started)
-    gw.rt.redis.delete(keys.AGENT_FAILURES)
+    gw.rt.redis.delete(keys.GW_AGENT_FAILURES)
     result = TurnResult(text.strip() or "(the agent answered nothing)", True, kind, model,
                         time.monotonic() - started)
-    gw.rt.redis.set(keys.LAST_TURN, json.dumps({"at": time.time(), "ok": True, "agent": kind,
+    gw.rt.redis.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": True, "agent": kind,
                                                 "model": model, "seconds": result.seconds}))
     return result
 
 
 def _model(gw: Gateway) -> str | None:
     s = gw.settings
-    if s.llm_fallback_model and gw.rt.redis.exists(keys.AGENT_FALLBACK):
+    if s.llm_fallback_model and gw.rt.redis.exists(keys.GW_AGENT_FALLBACK):
         return s.llm_fallback_model
     return s.llm_model
 
@@ -101,8 +97,9 @@ def _llm(gw: Gateway, chat_id: int, prompt: str, model: str | None) -> str:
                        timeout=limit, max_attempts=1)
     history = _history(gw, chat_id)
     system = SYSTEM_PROMPT
-    if recall_hook is not None:
-        memory = recall_hook(gw.rt, prompt)
+    recall = gw.rt.hooks.get(RECALL_HOOK)
+    if recall is not None:
+        memory = recall(gw.rt, prompt)
         system += f"\n\nRelevant memory:\n{memory}" if memory else ""
     messages = [{"role": "system", "content": system}, *history,
                 {"role": "user", "content": prompt}]
@@ -121,12 +118,12 @@ def _llm(gw: Gateway, chat_id: int, prompt: str, model: str | None) -> str:
 
 
 def _history(gw: Gateway, chat_id: int) -> list[dict[str, str]]:
-    return [json.loads(item) for item in gw.rt.redis.lrange(keys.history(chat_id), 0, -1)]
+    return [json.loads(item) for item in gw.rt.redis.lrange(keys.gw_history(chat_id), 0, -1)]
 
 
 def _remember(gw: Gateway, chat_id: int, turn: list[dict[str, str]]) -> None:
     """Append the turn, then drop the oldest messages until the history fits its budget."""
-    key, budget = keys.history(chat_id), gw.settings.gateway_history_chars
+    key, budget = keys.gw_history(chat_id), gw.settings.gateway_history_chars
     items = [*_history(gw, chat_id), *turn]
     while items and sum(len(m["content"]) for m in items) > budget:
         items.pop(0)
@@ -152,15 +149,15 @@ def _command(gw: Gateway, prompt: str) -> str:
 def _failed(gw: Gateway, reason: str) -> None:
     """Count a failure; at the threshold alert the owner and switch to the fallback model."""
     s, r = gw.settings, gw.rt.redis
-    r.set(keys.LAST_TURN, json.dumps({"at": time.time(), "ok": False, "error": reason[:300]}))
-    failures = int(r.incr(keys.AGENT_FAILURES))
+    r.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": False, "error": reason[:300]}))
+    failures = int(r.incr(keys.GW_AGENT_FAILURES))
     log.warning("agent turn failed (%d in a row): %s", failures, reason)
     if failures < s.llm_fallback_after_failures:
         return
-    r.delete(keys.AGENT_FAILURES)
+    r.delete(keys.GW_AGENT_FAILURES)
     switch = ""
     if s.llm_fallback_model and agent_kind(gw) == "llm":
-        r.set(keys.AGENT_FALLBACK, s.llm_fallback_model, ex=int(s.llm_probe_interval_seconds))
+        r.set(keys.GW_AGENT_FALLBACK, s.llm_fallback_model, ex=int(s.llm_probe_interval_seconds))
         switch = f" Switching to the fallback model {s.llm_fallback_model}; the primary is " \
                  f"tried again in {s.llm_probe_interval_seconds:g} s."
     gw.queue.enqueue("gateway", f"🚨 The agent failed {failures} turns in a row "

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from joelclaw import keys as bus_keys
+from joelclaw import keys
 from joelclaw.errors import EventError
 from joelclaw.events.model import Event
-from joelclaw.gateway import keys
+from joelclaw.events.store import list_events
 from joelclaw.gateway.agent import agent_kind
 from joelclaw.gateway.queue import P1
 from joelclaw.gateway.service import Gateway
@@ -52,7 +52,7 @@ def _help(gw: Gateway, args: str) -> str:
 def _status(gw: Gateway, args: str) -> str:
     rt, now = gw.rt, time.time()
     depth = gw.queue.depth()
-    workers = rt.redis.hgetall(bus_keys.WORKERS_SEEN)
+    workers = rt.redis.hgetall(keys.WORKERS_SEEN)
     alive = sum(1 for stamp in workers.values() if now - float(stamp) < 10)
     runs = rt.runs.counts(limit=200)
     lines = ["**Status**", "",
@@ -77,14 +77,14 @@ def _runs(gw: Gateway, args: str) -> str:
 
 def health_report(gw: Gateway) -> dict[str, Any]:
     r, now = gw.rt.redis, time.time()
-    beat = r.get(bus_keys.GATEWAY_HEARTBEAT)
-    last = r.get(keys.LAST_TURN)
+    beat = r.get(keys.GATEWAY_HEARTBEAT)
+    last = r.get(keys.GW_LAST_TURN)
     return {"heartbeat_age_s": round(now - float(beat), 1) if beat else None,
             "mode": "sleep" if gw.sleeping() else "awake", "queue": gw.queue.depth(),
-            "agent": agent_kind(gw), "agent_failures": int(r.get(keys.AGENT_FAILURES) or 0),
-            "fallback_model": (r.get(keys.AGENT_FALLBACK) or b"").decode() or None,
+            "agent": agent_kind(gw), "agent_failures": int(r.get(keys.GW_AGENT_FAILURES) or 0),
+            "fallback_model": (r.get(keys.GW_AGENT_FALLBACK) or b"").decode() or None,
             "last_turn": json.loads(last) if last else None,
-            "stats": {k.decode(): int(v) for k, v in r.hgetall(keys.STATS).items()}}
+            "stats": {k.decode(): int(v) for k, v in r.hgetall(keys.GW_STATS).items()}}
 
 
 def _health(gw: Gateway, args: str) -> str:
@@ -104,10 +104,8 @@ def _health(gw: Gateway, args: str) -> str:
 def _search(gw: Gateway, args: str) -> str:
     if not args:
         return "Usage: /search <text>"
-    from joelclaw.events.store import list_events
-
     needle = args.lower()
-    hits = [rec["event"] for rec in list_events(gw.rt, limit=500)
+    hits = [rec["event"] for rec in list_events(gw.rt.redis, limit=500)
             if needle in json.dumps(rec["event"]).lower()][:5]
     if not hits:
         return f"Nothing recent matches “{args}”."

@@ -1,9 +1,9 @@
 """The drain: take the next message by the ADR-0104 rules, hold its chat's lock, handle it, ack.
 
-It runs as the `gateway-drain` function on the `gateway` Celery queue (one worker, concurrency 1)
-and loops until the queue is empty. The chat lock keeps turns one-at-a-time per chat even if the
-gateway is scaled out; a keeper thread extends the claim (and the lock) while a long turn runs,
-so only a dead gateway's claims expire and are replayed.
+It runs as the plain Celery task `joelclaw.gateway.drain` on the `gateway` queue (one worker,
+concurrency 1) and loops until the queue is empty. The chat lock keeps turns one-at-a-time per
+chat even if the gateway is scaled out; a keeper thread extends the claim (and the lock) while
+a long turn runs, so only a dead gateway's claims expire and are replayed.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.gateway import keys, scripts
+from joelclaw import keys
+from joelclaw.gateway import scripts
 from joelclaw.gateway.handlers import handle
 from joelclaw.gateway.queue import Message
-from joelclaw.gateway.service import DRAIN_RUNNING, Gateway, request_drain
+from joelclaw.gateway.service import Gateway, request_drain
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.gateway.drain")
 
@@ -29,15 +30,15 @@ LONG_PASTE = 4000  # a long paste gets a longer quiet window (Telegram splits bi
 LONG_PASTE_WINDOW = 1.5
 
 
-def drain(rt: Runtime, *, budget_seconds: float = 50.0) -> dict[str, Any]:
+def drain(rt: Bus, *, budget_seconds: float = 50.0) -> dict[str, Any]:
     """Handle messages until the queue is empty (or the budget is spent: then re-request)."""
     gw = Gateway(rt)
-    rt.redis.delete(keys.DRAIN_PENDING)
+    rt.redis.delete(keys.GW_DRAIN_PENDING)
     if gw.telegram is None:  # nowhere to deliver: keep everything queued until configured
         log.warning("JOELCLAW_TELEGRAM_TOKEN is not set; leaving the gateway queue as it is")
         return {"handled": 0, "reason": "no telegram token"}
     lease = gw.settings.gateway_claim_lease_seconds
-    rt.redis.set(DRAIN_RUNNING, "1", ex=max(1, int(lease)))
+    rt.redis.set(keys.GW_DRAIN_RUNNING, "1", ex=max(1, int(lease)))
     started, handled = time.monotonic(), 0
     try:
         while time.monotonic() - started < budget_seconds:
@@ -48,8 +49,7 @@ def drain(rt: Runtime, *, budget_seconds: float = 50.0) -> dict[str, Any]:
         else:
             request_drain(rt, force=True)
     finally:
-        rt.redis.delete(DRAIN_RUNNING)
-        gw.close()
+        rt.redis.delete(keys.GW_DRAIN_RUNNING)
     return {"handled": handled}
 
 
@@ -82,7 +82,7 @@ def _merge(gw: Gateway, first: Message) -> list[Message]:
         window = max(window, LONG_PASTE_WINDOW)
     deadline = time.time() + BATCH_CLOSE_SECONDS
     while time.time() < deadline:
-        last = float(gw.rt.redis.get(keys.last_inbound(first.mk or "")) or 0) / 1000
+        last = float(gw.rt.redis.get(keys.gw_last_inbound(first.mk or "")) or 0) / 1000
         quiet_in = last + window - time.time()
         if quiet_in <= 0:
             break
@@ -103,7 +103,7 @@ class Keeper:
         self._unlock = gw.rt.redis.register_script(scripts.UNLOCK)
 
     def __enter__(self) -> Keeper:
-        lock = keys.chat_lock(self.chat)
+        lock = keys.gw_chat_lock(self.chat)
         self.locked = bool(self.gw.rt.redis.set(lock, self.token, nx=True,
                                                 px=int(self.lease * 1000)))
         if self.locked:
@@ -115,14 +115,14 @@ class Keeper:
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.locked:
-            self._unlock(keys=[keys.chat_lock(self.chat)], args=[self.token])
+            self._unlock(keys=[keys.gw_chat_lock(self.chat)], args=[self.token])
 
     def _loop(self) -> None:
         r = self.gw.rt.redis
         while not self._stop.wait(max(0.2, self.lease / 3)):
             try:
                 self.gw.queue.extend(list(self.ids))
-                r.pexpire(keys.chat_lock(self.chat), int(self.lease * 1000))
-                r.set(DRAIN_RUNNING, "1", ex=max(1, int(self.lease)))
+                r.pexpire(keys.gw_chat_lock(self.chat), int(self.lease * 1000))
+                r.set(keys.GW_DRAIN_RUNNING, "1", ex=max(1, int(self.lease)))
             except Exception as exc:
                 log.warning("could not extend the claim on %s: %s", self.ids, exc)

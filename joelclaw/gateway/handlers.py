@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from joelclaw.events.model import Event
+from joelclaw.events.payloads.telegram import callback_fields, media_of
 from joelclaw.gateway import commands
 from joelclaw.gateway.agent import agent_kind, run_turn
 from joelclaw.gateway.outbound import Typing, send_text
@@ -19,10 +20,6 @@ from joelclaw.integrations.http import IntegrationError
 from joelclaw.integrations.telegram import TelegramError
 
 log = logging.getLogger("joelclaw.gateway.handlers")
-
-MEDIA_TYPES = ("photo", "voice", "audio", "video", "video_note", "animation", "document",
-               "sticker")
-
 
 def handle(gw: Gateway, batch: list[Message]) -> None:
     HANDLERS.get(batch[0].kind, _notify)(gw, batch)
@@ -99,14 +96,10 @@ def _one_callback(gw: Gateway, msg: Message) -> None:
         _quietly(tg.answer_callback_query, query["id"], label)
         if chat is not None and message_id is not None:
             _edit_done(gw, int(chat), int(message_id), str(message.get("text") or ""), label)
-    action, _, context = data.partition(":")
-    gw.rt.send(Event(
-        name="telegram/callback.received", id=f"telegram-{msg.meta['update_id']}",
-        source={"via": "gateway", "provider": "telegram-polling"},
-        data={"update_id": msg.meta["update_id"], "callback_query_id": str(query["id"]),
-              "action": action, "context": context, "raw_data": data, "chat_id": chat,
-              "message_id": message_id, "from_id": (query.get("from") or {}).get("id"),
-              "from_username": (query.get("from") or {}).get("username")}))
+    fields = callback_fields(msg.meta["update_id"], {**query, "id": str(query["id"])})
+    gw.rt.send(Event(name="telegram/callback.received", id=f"telegram-{msg.meta['update_id']}",
+                     source={"via": "gateway", "provider": "telegram-polling"}, data=fields))
+    action, context = fields["action"], fields["context"]
     if action == "cmd" and chat is not None:
         _reply(gw, int(chat), commands.run(gw, "/" + context.replace(":", " ", 1)))
 
@@ -133,16 +126,6 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
 
 
 # -- media ----------------------------------------------------------------------------------
-
-def media_of(message: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    for kind in MEDIA_TYPES:
-        value = message.get(kind)
-        if isinstance(value, list) and value:
-            return kind, value[-1]  # photos: the largest size comes last
-        if isinstance(value, dict):
-            return kind, value
-    return None, {}
-
 
 def _media(gw: Gateway, batch: list[Message]) -> None:
     for msg in batch:

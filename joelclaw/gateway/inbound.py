@@ -6,7 +6,8 @@ stored but not yet confirmed is fetched again and dropped as a duplicate. Only t
 (JOELCLAW_TELEGRAM_OWNER_ID) is served; anyone else is logged and ignored.
 
 The same thread writes the gateway heartbeat and, as a watchdog, requests a drain when messages
-wait with no drain requested or running (e.g. replays after a crash).
+wait with no drain requested or running (e.g. replays after a crash). The gateway worker starts
+and stops these threads with its bootstep (joelclaw.gateway.plugin).
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import keys as bus_keys
-from joelclaw.gateway import keys
-from joelclaw.gateway.handlers import media_of
-from joelclaw.gateway.service import Gateway, drain_idle, request_drain
+from joelclaw import keys
+from joelclaw.backoff import exponential
+from joelclaw.events.payloads.telegram import media_of
+from joelclaw.gateway.service import CLIENTS, Gateway, drain_idle, request_drain
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.gateway.inbound")
 
 ALLOWED_UPDATES = ("message", "callback_query")
 WATCHDOG_SECONDS = 1.0
-POLLER_LOCK = keys.PREFIX + "tg:poller"
-POLLER_LOCK_SECONDS = 5  # refreshed every watchdog tick; a dead gateway's lock lapses fast
 
 
 def accept_update(gw: Gateway, update: dict[str, Any]) -> str | None:
@@ -54,10 +53,10 @@ def accept_update(gw: Gateway, update: dict[str, Any]) -> str | None:
         meta["message"] = message
     merge_key = str(chat) if kind == "text" else None
     if merge_key:
-        gw.rt.redis.set(keys.last_inbound(chat), int(time.time() * 1000), ex=3600)
+        gw.rt.redis.set(keys.gw_last_inbound(chat), int(time.time() * 1000), ex=3600)
     return gw.queue.enqueue(f"telegram:{chat}", text, kind=kind, meta=meta, chat=chat,
                             merge_key=merge_key, dedup=False,
-                            idem_key=f"tg-update-{update_id}", idem_ttl=keys.UPDATE_TTL)
+                            idem_key=f"tg-update-{update_id}", idem_ttl=keys.GW_UPDATE_TTL)
 
 
 def _accept_callback(gw: Gateway, update_id: int, query: dict[str, Any]) -> str | None:
@@ -67,13 +66,13 @@ def _accept_callback(gw: Gateway, update_id: int, query: dict[str, Any]) -> str 
     return gw.queue.enqueue("callback_query", str(query.get("data") or ""), kind="callback",
                             meta={"update_id": update_id, "query": query}, chat=chat,
                             dedup=False, idem_key=f"tg-update-{update_id}",
-                            idem_ttl=keys.UPDATE_TTL)
+                            idem_ttl=keys.GW_UPDATE_TTL)
 
 
 def _is_owner(gw: Gateway, sender: Any, update_id: int) -> bool:
     if gw.owner is not None and sender == gw.owner:
         return True
-    gw.rt.redis.hincrby(keys.STATS, "ignored", 1)
+    gw.rt.redis.hincrby(keys.GW_STATS, "ignored", 1)
     log.info("ignoring update %s from %s: not the owner", update_id, sender)
     return False
 
@@ -81,14 +80,14 @@ def _is_owner(gw: Gateway, sender: Any, update_id: int) -> bool:
 def poll_once(gw: Gateway, timeout: int) -> int:
     """One getUpdates round: store every update, then advance the stored offset past it."""
     assert gw.telegram is not None
-    stored = gw.rt.redis.get(keys.TG_OFFSET)
+    stored = gw.rt.redis.get(keys.GW_TG_OFFSET)
     updates = gw.telegram.get_updates(offset=int(stored) if stored else None, timeout=timeout,
                                       allowed_updates=ALLOWED_UPDATES)
     accepted = 0
     for update in updates:
         if accept_update(gw, update) is not None:
             accepted += 1
-        gw.rt.redis.set(keys.TG_OFFSET, int(update["update_id"]) + 1)
+        gw.rt.redis.set(keys.GW_TG_OFFSET, int(update["update_id"]) + 1)
     if accepted:
         request_drain(gw.rt)
     return accepted
@@ -97,7 +96,7 @@ def poll_once(gw: Gateway, timeout: int) -> int:
 class GatewayService:
     """The threads the gateway worker runs beside its pool: poller and heartbeat/watchdog."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Bus) -> None:
         self.rt = rt
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -117,8 +116,9 @@ class GatewayService:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
-        if self.rt.redis.get(POLLER_LOCK) == self._token.encode():
-            self.rt.redis.delete(POLLER_LOCK)
+        if self.rt.redis.get(keys.GW_POLLER_LOCK) == self._token.encode():
+            self.rt.redis.delete(keys.GW_POLLER_LOCK)
+        CLIENTS.close_all()
 
     def _poll(self) -> None:
         gw = Gateway(self.rt)
@@ -134,16 +134,15 @@ class GatewayService:
             except Exception as exc:
                 failures += 1
                 log.warning("getUpdates failed (%d in a row): %s", failures, exc)
-                self._stop.wait(min(60.0, 2.0 ** min(failures, 6)))
-        gw.close()
+                self._stop.wait(exponential(failures, base=2.0, cap=60.0))
 
     def _hold_poller_lock(self) -> bool:
         """One poller per bot token (Telegram answers 409 to a second one)."""
-        r, ttl = self.rt.redis, POLLER_LOCK_SECONDS
-        if r.set(POLLER_LOCK, self._token, nx=True, ex=ttl):
+        r, ttl = self.rt.redis, keys.GW_POLLER_LOCK_TTL
+        if r.set(keys.GW_POLLER_LOCK, self._token, nx=True, ex=ttl):
             return True
-        if r.get(POLLER_LOCK) == self._token.encode():
-            r.expire(POLLER_LOCK, ttl)
+        if r.get(keys.GW_POLLER_LOCK) == self._token.encode():
+            r.expire(keys.GW_POLLER_LOCK, ttl)
             return True
         return False
 
@@ -167,9 +166,10 @@ class GatewayService:
 
     def _tick(self, gw: Gateway, *, force: bool) -> None:
         """Heartbeat (also in sleep mode: no false alarms), then kick a drain if work waits."""
-        self.rt.redis.set(bus_keys.GATEWAY_HEARTBEAT, time.time())
-        if self.rt.redis.get(POLLER_LOCK) == self._token.encode():
-            self.rt.redis.expire(POLLER_LOCK, POLLER_LOCK_SECONDS)  # a long poll keeps it
+        self.rt.redis.set(keys.GATEWAY_HEARTBEAT, time.time())
+        if self.rt.redis.get(keys.GW_POLLER_LOCK) == self._token.encode():
+            # a long poll keeps it
+            self.rt.redis.expire(keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL)
         if force:  # at start: replay whatever a previous gateway left in flight
             request_drain(self.rt, force=True)
             return
@@ -178,36 +178,3 @@ class GatewayService:
             0 if gw.sleeping() else depth["p1"] + depth["p2"] + depth["p3"])
         if waiting and drain_idle(self.rt):
             request_drain(self.rt)
-
-
-_service: GatewayService | None = None
-
-
-def on_worker_ready(sender: Any = None, **_: Any) -> None:
-    """Celery `worker_ready`: start the service in workers that consume the gateway queue."""
-    global _service
-    app = getattr(sender, "app", None)
-    rt = getattr(app, "joelclaw", None)
-    if rt is None or _service is not None:
-        return
-    consumed = set(app.amqp.queues.consume_from or {})  # type: ignore[union-attr]
-    if "gateway" not in consumed:
-        return
-    _service = GatewayService(rt)
-    _service.start()
-
-
-def on_worker_shutdown(**_: Any) -> None:
-    global _service
-    if _service is not None:
-        _service.stop()
-        _service = None
-
-
-def connect_signals() -> None:
-    """Idempotent (celery dispatches a weakref-free receiver once per dispatch_uid)."""
-    from celery import signals
-
-    signals.worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="joelclaw-gateway")
-    signals.worker_shutdown.connect(on_worker_shutdown, weak=False,
-                                    dispatch_uid="joelclaw-gateway-stop")

@@ -13,15 +13,20 @@ import json
 import logging
 import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.gateway import keys, scripts
+from joelclaw import keys
+from joelclaw.gateway import scripts
+from joelclaw.gateway.format import to_telegram_html
+from joelclaw.gateway.outbound import send_text
 from joelclaw.gateway.queue import P0, P1
 from joelclaw.gateway.service import Gateway, request_drain
+from joelclaw.integrations.telegram import TelegramError
 
 if TYPE_CHECKING:
-    from joelclaw.bus.executor import Context
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.context import Context
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.gateway.notify")
 
@@ -43,7 +48,7 @@ def triage_for(event_type: str) -> str:
     return "immediate"
 
 
-def deliver(rt: Runtime, text: str, *, type: str = "notice", priority: int | None = None,
+def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = None,
             triage: str | None = None, buttons: list | None = None, agent: bool = False,
             immediate_telegram: bool = False, telegram_only: bool = False, fatal: bool = False,
             idem_key: str | None = None) -> dict[str, Any]:
@@ -52,31 +57,27 @@ def deliver(rt: Runtime, text: str, *, type: str = "notice", priority: int | Non
     if route not in TRIAGES:
         raise ValueError(f"triage must be one of {', '.join(TRIAGES)}, not {route!r}")
     gw = Gateway(rt)
-    try:
-        if route == "suppressed":
-            rt.redis.hincrby(keys.STATS, "suppressed", 1)
-            return {"status": "suppressed", "type": type}
-        held = gw.sleeping() and not fatal
-        sent = False
-        if immediate_telegram and not held and gw.telegram is not None and gw.owner:
-            from joelclaw.gateway.outbound import send_text
-
-            ids = send_text(gw.telegram, gw.owner, text, buttons=buttons)
-            if telegram_only:
-                return {"status": "sent", "message_ids": ids}
-            sent = agent = True  # the queued copy is for the agent only
-        if route == "batched":
-            rt.redis.rpush(keys.BATCH, json.dumps({"type": type, "text": text, "at": time.time()}))
-            return {"status": "batched", "type": type}
-        meta = {"type": type, "buttons": buttons, "agent": agent, "fatal": fatal, "sent": sent}
-        msg_id = gw.queue.enqueue("gateway", text, kind="notify",
-                                  priority=P0 if fatal else priority, meta=meta,
-                                  idem_key=idem_key)
-        if msg_id is not None:
-            request_drain(rt)
-        return {"status": "queued" if msg_id else "duplicate", "id": msg_id, "held": held}
-    finally:
-        gw.close()
+    if route == "suppressed":
+        rt.redis.hincrby(keys.GW_STATS, "suppressed", 1)
+        return {"status": "suppressed", "type": type}
+    held = gw.sleeping() and not fatal
+    sent = False
+    if immediate_telegram and not held and gw.telegram is not None and gw.owner:
+        ids = send_text(gw.telegram, gw.owner, text, buttons=buttons)
+        if telegram_only:
+            return {"status": "sent", "message_ids": ids}
+        sent = agent = True  # the queued copy is for the agent only
+    if route == "batched":
+        rt.redis.rpush(keys.GW_BATCH,
+                       json.dumps({"type": type, "text": text, "at": time.time()}))
+        return {"status": "batched", "type": type}
+    meta = {"type": type, "buttons": buttons, "agent": agent, "fatal": fatal, "sent": sent}
+    msg_id = gw.queue.enqueue("gateway", text, kind="notify",
+                              priority=P0 if fatal else priority, meta=meta,
+                              idem_key=idem_key)
+    if msg_id is not None:
+        request_drain(rt)
+    return {"status": "queued" if msg_id else "duplicate", "id": msg_id, "held": held}
 
 
 class Notifier:
@@ -84,6 +85,7 @@ class Notifier:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._counts: Counter[str] = Counter()  # one Notifier per execution (ctx caches it)
 
     def notify(self, text: str, *, type: str = "notice", priority: int | None = None,
                triage: str | None = None, buttons: list | None = None, agent: bool = False,
@@ -109,21 +111,15 @@ class Notifier:
         return self.ctx.step.run(step_id, send_file, self.ctx.runtime, path, caption, photo)
 
     def _step(self, step_id: str, text: str, **options: Any) -> dict[str, Any]:
-        counts = self.ctx.step.__dict__.setdefault("_gateway_counts", Counter())
-        counts[step_id] += 1
-        idem = f"{self.ctx.run_id}:{step_id}:{counts[step_id]}"
+        self._counts[step_id] += 1
+        idem = f"{self.ctx.run_id}:{step_id}:{self._counts[step_id]}"
         return self.ctx.step.run(step_id, lambda: deliver(self.ctx.runtime, text,
                                                           idem_key=idem, **options))
 
 
-def send_file(rt: Runtime, path: str, caption: str | None = None,
+def send_file(rt: Bus, path: str, caption: str | None = None,
               photo: bool = False) -> dict[str, Any]:
     """sendPhoto or sendDocument to the owner; Telegram refusing a photo gets the document."""
-    from pathlib import Path
-
-    from joelclaw.gateway.format import to_telegram_html
-    from joelclaw.integrations.telegram import TelegramError
-
     gw = Gateway(rt)
     if gw.telegram is None or gw.owner is None:
         raise ValueError("sending a file needs JOELCLAW_TELEGRAM_TOKEN and _OWNER_ID")
@@ -138,10 +134,10 @@ def send_file(rt: Runtime, path: str, caption: str | None = None,
     return {"status": "sent", "message_id": sent["message_id"], "as": "document"}
 
 
-def flush_digest(rt: Runtime, *, title: str = "📋 Batch digest") -> dict[str, Any]:
+def flush_digest(rt: Bus, *, title: str = "📋 Batch digest") -> dict[str, Any]:
     """Turn the batched notifications into one message (read-and-remove is one script)."""
     take = rt.redis.register_script(scripts.TAKE_LIST)
-    items = [json.loads(raw) for raw in take(keys=[keys.BATCH], args=[5000])]
+    items = [json.loads(raw) for raw in take(keys=[keys.GW_BATCH], args=[5000])]
     if not items:
         return {"flushed": 0}
     counts = Counter(item["type"] for item in items)

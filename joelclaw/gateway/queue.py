@@ -25,7 +25,8 @@ from typing import Any
 
 import redis
 
-from joelclaw.gateway import keys, scripts
+from joelclaw import keys
+from joelclaw.gateway import scripts
 
 P0, P1, P2, P3 = 0, 1, 2, 3
 P3_TTL_MS = 60_000
@@ -114,19 +115,20 @@ class MessageQueue:
                            "meta": meta or {}, "chat": chat, "mk": merge_key})
         digest = hashlib.sha256(f"{source}\n{prompt[:100]}".encode()).hexdigest()
         added, value = self._enqueue(
-            keys=[keys.queue(p), keys.MSGS, keys.SEQ, keys.dedup(digest),
-                  keys.idempotency(idem_key or "-")],
-            args=[body, now, keys.DEDUP_TTL_MS if dedup else 0, idem_ttl if idem_key else 0])
+            keys=[keys.gw_queue(p), keys.GW_MSGS, keys.GW_SEQ, keys.gw_dedup(digest),
+                  keys.gw_idempotency(idem_key or "-")],
+            args=[body, now, keys.GW_DEDUP_TTL_MS if dedup else 0, idem_ttl if idem_key else 0])
         if not added:
-            self.redis.hincrby(keys.STATS, "deduplicated", 1)
+            self.redis.hincrby(keys.GW_STATS, "deduplicated", 1)
             return None
         return _s(value)
 
     def claim(self, *, sleeping: bool = False) -> Message | None:
         """The next message by the ADR-0104 rules, now in flight under a lease; or None."""
         got = self._claim(
-            keys=[*(keys.queue(p) for p in range(4)), keys.MSGS, keys.INFLIGHT, keys.ATTEMPTS,
-                  keys.STREAK, keys.DEAD, keys.STATS],
+            keys=[*(keys.gw_queue(p) for p in range(4)), keys.GW_MSGS, keys.GW_INFLIGHT,
+                  keys.GW_ATTEMPTS,
+                  keys.GW_STREAK, keys.GW_DEAD, keys.GW_STATS],
             args=[self.now_ms(), self.lease_ms, "1" if sleeping else "0", P3_TTL_MS, AGE_MS,
                   MAX_COALESCE, self.max_attempts, STREAK_LIMIT, P3_SETTLE_MS])
         if not got:
@@ -135,44 +137,46 @@ class MessageQueue:
 
     def claim_more(self, merge_key: str, limit: int = 12) -> list[Message]:
         """Claim the P0 messages waiting at the head with the same merge key (rapid messages)."""
-        got = self._more(keys=[keys.queue(P0), keys.MSGS, keys.INFLIGHT, keys.ATTEMPTS],
+        got = self._more(keys=[keys.gw_queue(P0), keys.GW_MSGS, keys.GW_INFLIGHT, keys.GW_ATTEMPTS],
                          args=[merge_key, self.now_ms(), self.lease_ms, limit])
         return [Message.from_json(got[i], got[i + 1], eff=P0) for i in range(0, len(got), 2)]
 
     def extend(self, ids: list[str]) -> None:
         """Push the claim deadline out while a long turn is still running."""
         deadline = self.now_ms() + self.lease_ms
-        self.redis.zadd(keys.INFLIGHT, dict.fromkeys(ids, deadline), xx=True)
+        self.redis.zadd(keys.GW_INFLIGHT, dict.fromkeys(ids, deadline), xx=True)
 
     def ack(self, ids: list[str]) -> int:
-        return int(self._ack(keys=[keys.INFLIGHT, keys.MSGS, keys.ATTEMPTS], args=ids)) if ids \
-            else 0
+        if not ids:
+            return 0
+        return int(self._ack(keys=[keys.GW_INFLIGHT, keys.GW_MSGS, keys.GW_ATTEMPTS], args=ids))
 
     def release(self, message: Message) -> bool:
         """Give a claim back untouched (e.g. the chat is locked by another gateway)."""
-        return bool(self._release(keys=[keys.INFLIGHT, keys.MSGS, keys.ATTEMPTS,
-                                        keys.queue(message.p)], args=[message.id]))
+        return bool(self._release(keys=[keys.GW_INFLIGHT, keys.GW_MSGS, keys.GW_ATTEMPTS,
+                                        keys.gw_queue(message.p)], args=[message.id]))
 
     def take_held(self, limit: int = 1000) -> list[Message]:
         """Remove and return every waiting P1-P3 message (the wake-up flush)."""
-        bodies = self._held(keys=[*(keys.queue(p) for p in (1, 2, 3)), keys.MSGS, keys.ATTEMPTS],
+        bodies = self._held(keys=[*(keys.gw_queue(p) for p in (1, 2, 3)), keys.GW_MSGS,
+                                  keys.GW_ATTEMPTS],
                             args=[limit])
         return [Message.from_json("0", body) for body in bodies]
 
     def ready_count(self) -> int:
         pipe = self.redis.pipeline(transaction=False)
         for p in range(4):
-            pipe.zcard(keys.queue(p))
+            pipe.zcard(keys.gw_queue(p))
         return sum(pipe.execute())
 
     def depth(self) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)
         for p in range(4):
-            pipe.zcard(keys.queue(p))
-        pipe.zcard(keys.INFLIGHT)
-        pipe.zcount(keys.INFLIGHT, "-inf", self.now_ms())
-        pipe.llen(keys.DEAD)
-        pipe.llen(keys.BATCH)
+            pipe.zcard(keys.gw_queue(p))
+        pipe.zcard(keys.GW_INFLIGHT)
+        pipe.zcount(keys.GW_INFLIGHT, "-inf", self.now_ms())
+        pipe.llen(keys.GW_DEAD)
+        pipe.llen(keys.GW_BATCH)
         *tiers, inflight, expired, dead, batch = pipe.execute()
         out = {f"p{p}": int(n) for p, n in enumerate(tiers)}
         out.update(inflight=int(inflight), expired=int(expired), dead=int(dead),

@@ -6,29 +6,27 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from joelclaw.events.model import Event
-from joelclaw.gateway import keys
+from joelclaw import keys
+from joelclaw.bus.publish import broker_priority
 from joelclaw.gateway.queue import MessageQueue
 from joelclaw.integrations.telegram import TelegramClient
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.gateway")
 
-DRAIN_EVENT = "gateway/drain.requested"
-DRAIN_RUNNING = keys.PREFIX + "drain:running"  # held by the drain loop while it works
-PENDING_TTL = 60
+DRAIN_TASK = "joelclaw.gateway.drain"  # a plain Celery task on the gateway queue
+DRAIN_PRIORITY = 0  # the highest: the owner waits behind nothing else on that queue
 
 
 class Gateway:
-    """Cheap to build; connects lazily. One per drain run or poller thread."""
+    """Cheap to build; connects lazily. One per drain or poller thread."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Bus) -> None:
         self.rt = rt
         self.settings = rt.settings
 
@@ -41,56 +39,67 @@ class Gateway:
         """None without a bot token: notifications then stay queued, commands still parse."""
         if not self.settings.telegram_token:
             return None
-        return shared_client(self.settings.telegram_token, self.settings.telegram_api_url,
-                             self.settings.gateway_chat_interval_seconds)
+        return CLIENTS.get(self.settings.telegram_token, self.settings.telegram_api_url,
+                           self.settings.gateway_chat_interval_seconds)
 
     @property
     def owner(self) -> int | None:
         return self.settings.telegram_owner_id
 
     def sleeping(self) -> bool:
-        return self.rt.redis.get(keys.MODE) == b"sleep"
+        return self.rt.redis.get(keys.GW_MODE) == b"sleep"
 
     def set_sleeping(self, asleep: bool) -> None:
         if asleep:
-            self.rt.redis.set(keys.MODE, "sleep")
+            self.rt.redis.set(keys.GW_MODE, "sleep")
         else:
-            self.rt.redis.delete(keys.MODE)
-
-    def close(self) -> None:
-        """Nothing to release: the Telegram client is shared by the process (see below)."""
+            self.rt.redis.delete(keys.GW_MODE)
 
 
-_clients: dict[tuple[int, str, str, float], TelegramClient] = {}
-_clients_lock = threading.Lock()
+class TelegramClients:
+    """One Telegram client per process and bot, so per-chat pacing holds across drains and the
+    connection is reused. A forked pool process never uses its parent's sockets (keyed by pid);
+    the gateway worker closes them when it stops."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[int, str, str, float], TelegramClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, base_url: str, interval: float) -> TelegramClient:
+        key = (os.getpid(), token, base_url, interval)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = TelegramClient(token, base_url,
+                                                             min_interval_per_chat=interval)
+            return client
+
+    def close_all(self) -> None:
+        with self._lock:
+            mine = [k for k in self._clients if k[0] == os.getpid()]
+            for key in mine:
+                self._clients.pop(key).close()
 
 
-def shared_client(token: str, base_url: str, interval: float) -> TelegramClient:
-    """One client per process and bot, so per-chat pacing holds across drain runs and the
-    connection is reused. Keyed by pid: a forked pool process never shares its parent's sockets.
+CLIENTS = TelegramClients()
+
+
+def request_drain(rt: Bus, *, force: bool = False) -> bool:
+    """Ask the gateway worker to drain its queue, unless a request is already outstanding.
+
+    One plain Celery message on the gateway queue (no event, no run). The flag is cleared by
+    the drain when it starts, so a message enqueued during a drain requests a new one and no
+    wake-up is lost; a duplicate request only costs an empty drain.
     """
-    key = (os.getpid(), token, base_url, interval)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = TelegramClient(token, base_url,
-                                                    min_interval_per_chat=interval)
-        return client
-
-
-def request_drain(rt: Runtime, *, force: bool = False) -> bool:
-    """Start a drain run on the gateway queue unless one is already requested.
-
-    The flag is cleared by the drain when it starts, so a message enqueued during a drain
-    requests a new one and no wake-up is lost; duplicates only cost an empty run.
-    """
-    if not force and not rt.redis.set(keys.DRAIN_PENDING, "1", nx=True, ex=PENDING_TTL):
+    pending = keys.GW_DRAIN_PENDING
+    if not force and not rt.redis.set(pending, "1", nx=True, ex=keys.GW_DRAIN_PENDING_TTL):
         return False
-    rt.redis.set(keys.DRAIN_PENDING, "1", ex=PENDING_TTL)
-    rt.send(Event(name=DRAIN_EVENT, data={"at": time.time()}))
+    rt.redis.set(pending, "1", ex=keys.GW_DRAIN_PENDING_TTL)
+    rt.celery.send_task(DRAIN_TASK, queue=keys.GATEWAY_QUEUE,
+                        priority=broker_priority(rt, DRAIN_PRIORITY))
     return True
 
 
-def drain_idle(rt: Runtime) -> bool:
+def drain_idle(rt: Bus) -> bool:
     """No drain requested or running: the watchdog may kick one."""
-    return not rt.redis.exists(keys.DRAIN_PENDING, DRAIN_RUNNING)
+    return not rt.redis.exists(keys.GW_DRAIN_PENDING, keys.GW_DRAIN_RUNNING)

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from joelclaw.backoff import exponential
 from joelclaw.errors import JoelclawError
 
 __all__ = [
@@ -151,8 +152,8 @@ def backoff_delay(
     policy: RetryPolicy, attempt: int, rng: Callable[[], float] = random.random
 ) -> float:
     """Capped exponential backoff with jitter: the wait after failed attempt `attempt` (1-based)."""
-    raw = policy.base_delay * (2 ** (attempt - 1))
-    return min(policy.max_delay, raw * (1 + policy.jitter * rng()))
+    return exponential(attempt, base=policy.base_delay, cap=policy.max_delay,
+                       jitter=policy.jitter, rng=rng)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

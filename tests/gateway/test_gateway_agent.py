@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from joelclaw.gateway import keys
+from joelclaw import keys
 from tests.gateway.conftest import OWNER, replies, wait_replies, with_llm
 from tests.support import wait_for
 
@@ -68,7 +68,7 @@ def test_three_failures_alert_and_switch_to_fallback(tg, llm, start_gateway) -> 
     tg.push_message(OWNER, OWNER, "again")
     wait_replies(tg, 5)
     assert llm.completions()[-1].body["model"] == "small-model"
-    assert rt.redis.exists(keys.AGENT_FALLBACK)
+    assert rt.redis.exists(keys.GW_AGENT_FALLBACK)
 
 
 def test_command_agent_reads_stdin(tg, start_gateway, tmp_path) -> None:

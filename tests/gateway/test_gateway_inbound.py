@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from joelclaw import keys
 from joelclaw.events.store import list_events
-from joelclaw.gateway import keys
 from tests.gateway.conftest import OWNER, STRANGER, replies, wait_replies, with_llm
 from tests.support import wait_for
 
@@ -24,7 +24,7 @@ def test_non_owner_is_ignored(tg, start_gateway) -> None:
     tg.push_message(STRANGER, STRANGER, "let me in")
     tg.push_message(STRANGER, STRANGER, "/status")
     wait_for(lambda: not tg.pending_updates(), message="updates consumed")
-    wait_for(lambda: int(rt.redis.hget(keys.STATS, "ignored") or 0) == 2, message="2 ignored")
+    wait_for(lambda: int(rt.redis.hget(keys.GW_STATS, "ignored") or 0) == 2, message="2 ignored")
     time.sleep(0.5)
     assert tg.sent_messages() == []
 
@@ -33,14 +33,15 @@ def test_each_command_is_answered_directly(tg, start_gateway) -> None:
     _, rt = start_gateway()
     expected = {
         "/help": "joelclaw commands", "/status": "Status", "/runs": "runs",
-        "/health": "Gateway", "/search drain": "matching", "/send test/ping {\"n\": 1}":
-        "Sent test/ping", "/sleep": "Sleep mode", "/wake": "Awake", "/nope": "Unknown command",
+        "/health": "Gateway", "/send test/ping {\"n\": 1}": "Sent test/ping",
+        "/search ping": "matching", "/sleep": "Sleep mode", "/wake": "Awake",
+        "/nope": "Unknown command",
     }
     for i, (command, needle) in enumerate(expected.items(), start=1):
         tg.push_message(OWNER, OWNER, command)
         got = wait_replies(tg, i)
         assert needle.lower() in got[-1].lower(), (command, got[-1])
-    assert [e["event"]["data"] for e in list_events(rt, name="test/ping")] == [{"n": 1}]
+    assert [e["event"]["data"] for e in list_events(rt.redis, name="test/ping")] == [{"n": 1}]
     assert tg.calls("setMyCommands"), "the command menu is registered at start"
 
 
@@ -59,7 +60,7 @@ def test_callback_edits_message_and_emits_event(tg, start_gateway) -> None:
     edited = tg.message(OWNER, mid)
     assert edited["text"].endswith("✅ Approved")
     assert tg.calls("answerCallbackQuery")
-    events = wait_for(lambda: list_events(rt, name="telegram/callback.received"),
+    events = wait_for(lambda: list_events(rt.redis, name="telegram/callback.received"),
                       message="callback event")
     event = events[0]["event"]
     assert event["id"] == f"telegram-{update['update_id']}"
@@ -70,7 +71,7 @@ def test_callback_edits_message_and_emits_event(tg, start_gateway) -> None:
 def test_callback_from_stranger_is_ignored(tg, start_gateway) -> None:
     _, rt = start_gateway()
     tg.push_callback(STRANGER, OWNER, 1, "memory:approve:p-1")
-    wait_for(lambda: int(rt.redis.hget(keys.STATS, "ignored") or 0) == 1, message="ignored")
+    wait_for(lambda: int(rt.redis.hget(keys.GW_STATS, "ignored") or 0) == 1, message="ignored")
     assert not tg.calls("answerCallbackQuery")
 
 
@@ -102,7 +103,7 @@ def test_media_is_downloaded_and_announced(tg, start_gateway) -> None:
     update = tg.push_photo(OWNER, OWNER, b"\xff\xd8\xff\xe0a-photo", caption="look")
     wait_replies(tg, 1)
     message_id = update["message"]["message_id"]
-    [record] = wait_for(lambda: list_events(rt, name="media/received"), message="media event")
+    [record] = wait_for(lambda: list_events(rt.redis, name="media/received"), message="media event")
     event = record["event"]
     assert event["id"] == f"media-telegram-{OWNER}-{message_id}"
     path = event["data"]["path"]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from joelclaw import keys
 from joelclaw.events.model import Event
-from joelclaw.gateway import keys
 from joelclaw.gateway.service import Gateway
 from tests.conftest import TEST_MODULES
 from tests.fakes.front import FakeFront
@@ -69,8 +69,9 @@ def test_triage_suppressed_and_batched_digest(tg, system) -> None:
     for i in range(2):
         rt.send(Event(name="test/gw.notify", data={"text": f"created {i}",
                                                     "type": "todoist.task.created"}))
-    wait_for(lambda: rt.redis.llen(keys.BATCH) == 2, message="two batched")
-    wait_for(lambda: int(rt.redis.hget(keys.STATS, "suppressed") or 0) == 1, message="suppressed")
+    wait_for(lambda: rt.redis.llen(keys.GW_BATCH) == 2, message="two batched")
+    wait_for(lambda: int(rt.redis.hget(keys.GW_STATS, "suppressed") or 0) == 1,
+             message="suppressed")
     assert replies(tg) == []
     rt.send(Event(name="gateway/digest.requested"))
     [digest] = wait_replies(tg, 1)
@@ -136,7 +137,7 @@ def test_vercel_error_notifies_and_requests_fix_agent(tg, system) -> None:
         "target": "production", "git_branch": "main", "git_commit_message": "break it"}))
     [message] = wait_replies(tg, 1)
     assert "Deploy Failed" in message and "site" in message
-    [requested] = wait_for(lambda: list_events(rt, name="system/agent.requested"),
+    [requested] = wait_for(lambda: list_events(rt.redis, name="system/agent.requested"),
                            message="fix agent requested")
     assert requested["event"]["data"]["requestId"].startswith("vercel-fix-dpl_1-")
 
@@ -184,7 +185,7 @@ def test_front_message_is_enriched_and_batched_into_the_digest(tg, front, system
     rt.send(Event(name="front/message.received", data={
         "conversation_id": "cnv_1", "message_id": "msg_1", "from_email": "ceo@example.com",
         "is_inbound": True, "body_plain": "Can we talk tomorrow?"}))
-    wait_for(lambda: rt.redis.llen(keys.BATCH) == 1, message="batched")
+    wait_for(lambda: rt.redis.llen(keys.GW_BATCH) == 1, message="batched")
     assert front.calls("/conversations/cnv_1")
     assert replies(tg) == []
     rt.send(Event(name="gateway/digest.requested"))

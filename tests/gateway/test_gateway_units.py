@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from joelclaw.events.payloads.telegram import media_of
 from joelclaw.gateway.commands import parse
-from joelclaw.gateway.handlers import callback_label, media_of
+from joelclaw.gateway.handlers import callback_label
 from joelclaw.gateway.notify import triage_for
 
 

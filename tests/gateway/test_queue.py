@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from joelclaw.gateway import keys
+from joelclaw import keys
 from joelclaw.gateway.queue import P0, P1, P2, P3, MessageQueue, classify
 
 
@@ -98,7 +98,7 @@ def test_p3_auto_acked_after_60s(redis_url: str) -> None:
     queue.enqueue("gateway", "old probe", priority=P3)
     clock.advance(61)
     assert queue.claim() is None
-    assert int(queue.redis.hget(keys.STATS, "auto_acked")) == 1
+    assert int(queue.redis.hget(keys.GW_STATS, "auto_acked")) == 1
 
 
 def test_aging_promotes_p2_after_five_minutes(redis_url: str) -> None:
@@ -123,7 +123,7 @@ def test_content_dedup_within_30s(redis_url: str) -> None:
     clock.advance(10)
     assert queue.enqueue("gateway", "same") is None
     assert queue.enqueue("gateway", "other") is not None
-    queue.redis.delete(*queue.redis.keys(keys.dedup("*")))  # as if 30 s passed (TTL in Redis)
+    queue.redis.delete(*queue.redis.keys(keys.gw_dedup("*")))  # as if 30 s passed (TTL in Redis)
     assert queue.enqueue("gateway", "same") is not None
     # the owner's own messages are never content-deduplicated
     assert queue.enqueue("telegram:1", "ok", dedup=False) is not None

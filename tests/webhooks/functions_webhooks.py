@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import json
 
-from joelclaw.bus.executor import Context
+from joelclaw.bus.context import Context
 from joelclaw.bus.functions import function
+from joelclaw.events.payloads.github import WorkflowRun
 
 SEEN_KEY = "jc:test:webhooks:workflow-runs"  # list of JSON {run, event_id, run_id, conclusion}
 
 
 @function("t-github-workflow-run", trigger="github/workflow_run.completed", retries=0)
-def on_workflow_run(ctx: Context) -> dict:
+def on_workflow_run(ctx: Context[WorkflowRun]) -> dict:
     """Record the finished GitHub workflow run, as a CI-watching function would."""
-    data = ctx.event.data
+    data = ctx.event.data  # the payload model: attribute access
 
     def record() -> int:
-        entry = {"run": ctx.run_id, "event_id": ctx.event.id, "run_id": data.get("run_id"),
-                 "conclusion": data.get("conclusion")}
+        entry = {"run": ctx.run_id, "event_id": ctx.event.id, "run_id": data.run_id,
+                 "conclusion": data.conclusion}
         return int(ctx.runtime.redis.rpush(SEEN_KEY, json.dumps(entry)))
 
     position = ctx.step.run("record", record)
-    return {"position": position, "repository": data.get("repository")}
+    return {"position": position, "repository": data.repository}

@@ -17,7 +17,6 @@ from joelclaw.runtime import Runtime
 from tests.support import WorkerProcess, wait_for
 from tests.webhooks.webhook_support import bearer, configured, fixture
 from webhooks import create_app
-from webhooks.metrics import fold_steps
 
 
 def make(settings: Settings, **overrides: Any) -> tuple[Flask, Runtime]:
@@ -175,7 +174,23 @@ def test_step_durations_are_a_histogram_counted_once_per_run(
     inf = value(samples, "joelclaw_step_duration_seconds_bucket", function="t-steps",
                 type="run", le="+Inf")
     assert inf == 6
-    assert fold_steps(rt.redis, rt, run_ids) == 0
+    finished = metrics["joelclaw_runs_finished"]
+    assert value(finished, "joelclaw_runs_finished_total", function="t-steps",
+                 status="completed") == 2
+    again = scrape(app)["joelclaw_step_duration_seconds"]
+    assert value(again, "joelclaw_step_duration_seconds_count", function="t-steps",
+                 type="run") == 6
+
+
+def test_a_scrape_writes_nothing(settings: Settings) -> None:
+    app, rt = make(settings)
+    rt.send([_event("w1")])
+    before = rt.redis.info("commandstats")
+    scrape(app)
+    after = rt.redis.info("commandstats")
+    writes = ("cmdstat_hset", "cmdstat_hincrby", "cmdstat_hincrbyfloat", "cmdstat_zadd",
+              "cmdstat_set", "cmdstat_incr", "cmdstat_del")
+    assert {k: after.get(k) for k in writes} == {k: before.get(k) for k in writes}
 
 
 def _event(event_id: str) -> Any:

@@ -46,7 +46,7 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     if not isinstance(body, dict):
         raise ValueError(f"vercel {kind}: 'payload' must be an object")
     data = build_payload(name, _fields(kind, payload, body))
-    delivery = _delivery(payload, kind, data["deployment_id"])
+    delivery = _delivery(payload, kind, data.deployment_id)  # type: ignore[union-attr]
     source = {"provider": NAME, "delivery": delivery, "type": kind}
     return [Event(name=name, data=data, id=f"{NAME}-{delivery}", source=source)]
 

@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.bus import waits
+from joelclaw.bus.control import cancel_run
+from joelclaw.errors import JoelclawError
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")
 FOREVER = 10 * 365 * 86400.0
 
 
-def register(rt: Runtime, runs: list[tuple[Function, str]], event: dict[str, Any],
+def register(rt: Bus, runs: list[tuple[Function, str]], event: dict[str, Any],
              received_at: float) -> None:
     """Listeners for new runs of functions that declare cancel_on (one pipeline).
 
@@ -46,13 +48,10 @@ def register(rt: Runtime, runs: list[tuple[Function, str]], event: dict[str, Any
             fire(rt, field, spec, early)
 
 
-def fire(rt: Runtime, field: str, spec: dict[str, Any], event: dict[str, Any]) -> bool:
+def fire(rt: Bus, field: str, spec: dict[str, Any], event: dict[str, Any]) -> bool:
     """Claim the listener and cancel its run; False if someone else claimed it first."""
     if not rt.redis.hdel(keys.waits(spec["event"]), field):
         return False
-    from joelclaw.bus.control import cancel_run
-    from joelclaw.errors import JoelclawError
-
     try:
         cancel_run(rt, spec["run"], f"cancel_on: {event['name']} {event.get('id')}")
     except JoelclawError:

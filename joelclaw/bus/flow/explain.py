@@ -11,14 +11,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus.flow.gate import constraints
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 
-def explain_run(rt: Runtime, run_id: str) -> dict[str, Any]:
+def explain_run(rt: Bus, run_id: str) -> dict[str, Any]:
     run = rt.runs.get(run_id)
     if run is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
@@ -28,7 +29,7 @@ def explain_run(rt: Runtime, run_id: str) -> dict[str, Any]:
             "detail": detail, "holds": run.holds}
 
 
-def _reason(rt: Runtime, run: Run, steps: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+def _reason(rt: Bus, run: Run, steps: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     now = time.time()
     if run.status in TERMINAL:
         why = (run.error or {}).get("message") if run.status != "completed" else None
@@ -62,7 +63,7 @@ def _waiting(steps: list[dict[str, Any]], now: float) -> tuple[str, dict[str, An
         "step": step.get("key")}
 
 
-def _queued(rt: Runtime, run: Run, steps: list[dict[str, Any]], now: float
+def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], now: float
             ) -> tuple[str, dict[str, Any]]:
     held = run.held
     if held and held.get("kind") == "throttle":
@@ -85,13 +86,11 @@ def _queued(rt: Runtime, run: Run, steps: list[dict[str, Any]], now: float
     return ("queued: waiting for a free worker (no flow-control limit holds it)", detail)
 
 
-def _ahead(rt: Runtime, run: Run, held: dict[str, Any]) -> int:
+def _ahead(rt: Bus, run: Run, held: dict[str, Any]) -> int:
     """The live position in line, not the one recorded when the run was parked."""
     fn = rt.function(run.function)
     if fn is None or fn.flow is None:
         return int(held.get("ahead", 0))
-    from joelclaw.bus.flow.gate import constraints
-
     for _, queue, _limit in constraints(fn, run):
         rank = rt.redis.zrank(queue, run.id)
         if rank is not None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus.control import cancel_run
 from joelclaw.bus.flow.options import key_value
+from joelclaw.bus.leases import Lease, execute_releasing
 from joelclaw.bus.runs import Run
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
-    from joelclaw.bus.leases import Lease
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")
 THROTTLE_SLACK = 0.005  # a run woken this close to its reserved start time just starts
@@ -66,7 +67,7 @@ def constraints(fn: Function, run: Run) -> list[tuple[str, str, int]]:
     return out
 
 
-def enter(rt: Runtime, fn: Function, run: Run, lease: Lease) -> Entry:
+def enter(rt: Bus, fn: Function, run: Run, lease: Lease) -> Entry:
     """Pass the gate or park the run; the lease is released when the run does not go on."""
     flow = fn.flow
     assert flow is not None
@@ -97,7 +98,7 @@ def enter(rt: Runtime, fn: Function, run: Run, lease: Lease) -> Entry:
     return entry
 
 
-def _admit(rt: Runtime, fn: Function, run: Run) -> str | None:
+def _admit(rt: Bus, fn: Function, run: Run) -> str | None:
     """Returns the reason to skip, or None (and cancels the old run of a cancel singleton)."""
     flow = fn.flow
     assert flow is not None
@@ -111,7 +112,7 @@ def _admit(rt: Runtime, fn: Function, run: Run) -> str | None:
         keys=[keys.run(run.id), keys.flow_singleton(fn.id, single_key),
               keys.flow_idempotency(fn.id, idem_key), keys.flow_rate(fn.id, rate_key)],
         args=[run.id, single.mode if single else "",
-              _idempotency_ttl(rt) if idem else "", rate.limit if rate else "",
+              keys.IDEMPOTENCY_TTL if idem else "", rate.limit if rate else "",
               int(rate.period * 1000) if rate else 0, RUN_PREFIX, keys.SINGLETON_TTL])
     ok, reason, detail = reply[0], _text(reply[1]), _text(reply[2])
     if ok:
@@ -127,22 +128,14 @@ def _admit(rt: Runtime, fn: Function, run: Run) -> str | None:
             f"(resets in {max(0, int(detail)) / 1000:.1f}s)")
 
 
-def _idempotency_ttl(rt: Runtime) -> int:
-    from joelclaw.bus.flow.options import IDEMPOTENCY_SECONDS
-
-    return int(getattr(rt.settings, "idempotency_seconds", IDEMPOTENCY_SECONDS))
-
-
-def _cancel_previous(rt: Runtime, old_run: str, new_run: str) -> None:
-    from joelclaw.bus.control import cancel_run
-
+def _cancel_previous(rt: Bus, old_run: str, new_run: str) -> None:
     try:
         cancel_run(rt, old_run, f"singleton: replaced by run {new_run}")
     except Exception:  # the new run goes on whatever happened to the old one
         log.exception("could not cancel %s for singleton run %s", old_run, new_run)
 
 
-def reserve(rt: Runtime, fn: Function, run: Run, now: float) -> float:
+def reserve(rt: Bus, fn: Function, run: Run, now: float) -> float:
     """Reserve this run's start time (GCRA); the same time again if it already has one."""
     throttle = fn.flow.throttle  # type: ignore[union-attr]
     assert throttle is not None
@@ -154,7 +147,7 @@ def reserve(rt: Runtime, fn: Function, run: Run, now: float) -> float:
     return float(reply)
 
 
-def _acquire(rt: Runtime, fn: Function, run: Run, slots: Slots, lease: Lease) -> str | None:
+def _acquire(rt: Bus, fn: Function, run: Run, slots: Slots, lease: Lease) -> str | None:
     now = time.time()
     expiry = now + rt.settings.run_lease_seconds
     reply = rt.scripts.flow_acquire(keys=slots.keys(),
@@ -171,10 +164,8 @@ def _acquire(rt: Runtime, fn: Function, run: Run, slots: Slots, lease: Lease) ->
     return "held"
 
 
-def _park(rt: Runtime, run: Run, lease: Lease, hold: dict[str, Any], wake_at: float) -> None:
+def _park(rt: Bus, run: Run, lease: Lease, hold: dict[str, Any], wake_at: float) -> None:
     """Queued, with the hold recorded and a durable wake-up; the lease goes back."""
-    from joelclaw.bus.executor import execute_releasing
-
     previous = run.held or {}
     same = previous.get("kind") == hold["kind"]
     fields: dict[str, Any] = {"status": "queued", "held": {
@@ -187,9 +178,7 @@ def _park(rt: Runtime, run: Run, lease: Lease, hold: dict[str, Any], wake_at: fl
     execute_releasing(pipe, lease)
 
 
-def _skip(rt: Runtime, run: Run, lease: Lease, reason: str) -> None:
-    from joelclaw.bus.executor import execute_releasing
-
+def _skip(rt: Bus, run: Run, lease: Lease, reason: str) -> None:
     pipe = rt.redis.pipeline(transaction=True)
     rt.runs.update(run.id, pipe=pipe, status="skipped", ended_at=time.time(),
                    error={"name": "Skipped", "message": reason})
@@ -200,7 +189,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
-def publish_woken(rt: Runtime, run_ids: list[Any]) -> None:
+def publish_woken(rt: Bus, run_ids: list[Any]) -> None:
     """Runs a released slot woke: publish now (their wake-ups remain as a safety net)."""
     for raw in run_ids or ():
         try:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from joelclaw.durations import seconds
 from joelclaw.errors import FunctionDefinitionError
+from joelclaw.events.model import is_event_pattern
 from joelclaw.expressions import Expression, ExpressionError, compile_expression
 
 EVENT_NAMES = frozenset({"event"})
 CANCEL_NAMES = frozenset({"event", "async"})
-IDEMPOTENCY_SECONDS = 24 * 3600
 PRIORITY_RANGE = 600  # Inngest's default range for the priority factor, in seconds
 SCOPES = ("fn", "shared")
 SINGLETON_MODES = ("skip", "cancel")
@@ -123,8 +124,6 @@ class _Parser:
         return value
 
     def duration(self, option: str, value: Any, name: str) -> float:
-        from joelclaw.bus.stepbase import seconds
-
         try:
             result = seconds(value)
         except (FunctionDefinitionError, TypeError):
@@ -213,16 +212,13 @@ class _Parser:
         return tuple(self._one_cancel(item) for item in items)
 
     def _one_cancel(self, item: Any) -> CancelOn:
-        from joelclaw.bus.functions import trigger
-
         spec = self.mapping("cancel_on", item, {"event", "match", "if", "timeout"})
         event = spec.get("event")
         if not isinstance(event, str):
             raise self.fail("cancel_on", f"event must be an event name, got {event!r}")
-        try:
-            trigger(event)  # the same name rules as a trigger
-        except FunctionDefinitionError as exc:
-            raise self.fail("cancel_on", str(exc)) from None
+        if not is_event_pattern(event):  # the same name rules as a trigger
+            raise self.fail("cancel_on", f"invalid trigger {event!r}: expected an event name "
+                                         "like 'todoist/comment.added' or a glob like 'todoist/*'")
         if spec.get("match") is not None and spec.get("if") is not None:
             raise self.fail("cancel_on", "give `match` or `if`, not both")
         match = spec.get("match")

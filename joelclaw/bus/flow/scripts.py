@@ -1,13 +1,15 @@
 """Lua for flow control: every check-and-take is one script, so two workers never both win.
 
-Run records store JSON values, so statuses read from a run hash carry their quotes.
+Scripts read run fields as `joelclaw.bus.runs` encodes them: plain strings (a status is
+`completed`, a flag `1`, a missing time the empty string).
 """
 
 from __future__ import annotations
 
-_TERMINAL = """
-local TERMINAL = {['"completed"']=1, ['"failed"']=1, ['"cancelled"']=1, ['"skipped"']=1}
-"""
+from joelclaw.bus.runs import encode_value, lua_terminal_table
+
+_TERMINAL = lua_terminal_table()
+ADMITTED = encode_value("admitted", True)
 
 # Decide once whether a run may start at all: singleton, idempotency and rate limit are checked
 # first and committed together, so a run skipped for one reason consumes nothing of the others.
@@ -42,7 +44,7 @@ if ARGV[3] ~= '' then redis.call('SET', KEYS[3], run, 'EX', ARGV[3]) end
 if ARGV[4] ~= '' then
   if redis.call('INCR', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
 end
-redis.call('HSET', KEYS[1], 'admitted', 'true')
+redis.call('HSET', KEYS[1], 'admitted', '""" + ADMITTED + """')
 return {1, '', cancel_old}
 """
 
@@ -52,7 +54,7 @@ return {1, '', cancel_old}
 # KEYS: throttle key, run. ARGV: now ms, emission interval ms, tolerance ms.
 THROTTLE = """
 local have = redis.call('HGET', KEYS[2], 'throttle_at')
-if have and have ~= 'null' then return have end
+if have and have ~= '' then return have end
 local now = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end

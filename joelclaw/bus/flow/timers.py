@@ -18,7 +18,7 @@ from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")
 SEP = keys.FLOW_TIMER
@@ -28,11 +28,7 @@ def timer_target(kind: str, function_id: str, key: str) -> str:
     return f"{SEP}{kind}{SEP}{function_id}{SEP}{key}"
 
 
-def is_timer(target: str) -> bool:
-    return target.startswith(SEP)
-
-
-def defer(rt: Runtime, fn: Function, event: dict[str, Any]) -> list[str]:
+def defer(rt: Bus, fn: Function, event: dict[str, Any]) -> list[str]:
     """Hold the event for a debounced or batched function; returns runs started now (full batch)."""
     flow = fn.flow
     assert flow is not None
@@ -54,7 +50,7 @@ def defer(rt: Runtime, fn: Function, event: dict[str, Any]) -> list[str]:
     return _start_batch(rt, fn, full)
 
 
-def fire(rt: Runtime, target: str) -> bool:
+def fire(rt: Bus, target: str) -> bool:
     """A timer is due: take what it holds and start the run (or re-arm if it moved later)."""
     _, kind, function_id, key = target.split(SEP, 3)
     fn = rt.function(function_id)
@@ -75,13 +71,13 @@ def fire(rt: Runtime, target: str) -> bool:
     return True
 
 
-def _start_batch(rt: Runtime, fn: Function, raw_events: list[Any]) -> list[str]:
+def _start_batch(rt: Bus, fn: Function, raw_events: list[Any]) -> list[str]:
     if not raw_events:
         return []
     return _start(rt, fn, [json.loads(raw) for raw in raw_events], "batch")
 
 
-def _start(rt: Runtime, fn: Function, events: list[dict[str, Any]], trigger: str) -> list[str]:
+def _start(rt: Bus, fn: Function, events: list[dict[str, Any]], trigger: str) -> list[str]:
     """A run of `fn` for the held event(s); the first event is the run's `event`.
 
     The take already removed the events: if the run cannot be created (Redis blip), they are
@@ -99,7 +95,7 @@ def _start(rt: Runtime, fn: Function, events: list[dict[str, Any]], trigger: str
     return result[0].runs
 
 
-def _hold_again(rt: Runtime, fn: Function, events: list[dict[str, Any]], trigger: str) -> None:
+def _hold_again(rt: Bus, fn: Function, events: list[dict[str, Any]], trigger: str) -> None:
     """Put taken events back (no size check, so a failing start cannot recurse)."""
     if trigger == "debounce":
         defer(rt, fn, events[0])
@@ -113,20 +109,3 @@ def _hold_again(rt: Runtime, fn: Function, events: list[dict[str, Any]], trigger
     pipe.set(keys.flow_batch_due(fn.id, key), f"{due:.3f}")
     pipe.zadd(keys.WAKEUPS, {timer_target("batch", fn.id, key): due})
     pipe.execute()
-
-
-def pending(rt: Runtime, fn: Function, key: str = "") -> dict[str, Any] | None:
-    """What a debounce or batch holds now (for tests and `explain`)."""
-    if fn.flow is None:
-        return None
-    if fn.flow.debounce is not None:
-        raw = rt.redis.hgetall(keys.flow_debounce(fn.id, key))
-        if not raw:
-            return None
-        return {"kind": "debounce", "event": json.loads(raw[b"event"]),
-                "due": float(raw[b"due"]), "first": float(raw[b"first"])}
-    if fn.flow.batch is not None:
-        events = rt.redis.lrange(keys.flow_batch(fn.id, key), 0, -1)
-        due = rt.redis.get(keys.flow_batch_due(fn.id, key))
-        return {"kind": "batch", "size": len(events), "due": float(due) if due else None}
-    return None

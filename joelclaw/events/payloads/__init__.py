@@ -1,7 +1,7 @@
 """Payload models of the events webhooks emit, by event name, and a builder that enforces them.
 
-`joelclaw.events.schemas` merges PAYLOAD_MODELS into its registry, so an event a provider emits
-is validated by the same model at send time as when the provider built it.
+`joelclaw.events.registry` holds these models, so an event a provider emits carries the same
+model its functions receive.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def build_payload(name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The JSON data for event `name`, checked by its model; ValueError says which field is wrong.
+def build_payload(name: str, fields: dict[str, Any]) -> BaseModel | dict[str, Any]:
+    """The payload of event `name`: its model, checked; ValueError says which field is wrong.
 
     Providers build data through this, so a provider payload missing a required field becomes a
-    clear 400 instead of an event that would later fail at send time.
+    clear 400; the event then carries the validated model (no second validation at send).
     """
     model = PAYLOAD_MODELS.get(name)
     if model is None:
         return fields
     try:
-        return model.model_validate(fields).model_dump(mode="json")
+        return model.model_validate(fields)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
+
+# Checked in order: an animation is also sent as a document, so it comes first.
+MEDIA_TYPES = ("photo", "voice", "audio", "video", "video_note", "animation", "document",
+               "sticker")  # fmt: skip
 
 
 class _Payload(BaseModel):
@@ -46,3 +52,61 @@ MODELS: dict[str, type[BaseModel]] = {
     "telegram/message.received": MessageReceived,
     "telegram/callback.received": CallbackReceived,
 }
+
+
+# -- building the payloads from Bot API objects (the webhook route and the gateway's poller) --
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def media_of(message: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """(media type, file object) of a message; for photos the largest size (listed last)."""
+    for kind in MEDIA_TYPES:
+        value = message.get(kind)
+        if isinstance(value, list) and value:
+            return kind, _obj(value[-1])
+        if isinstance(value, dict):
+            return kind, value
+    return None, {}
+
+
+def message_fields(update_id: int, message: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `telegram/message.received` for one Bot API Message."""
+    sender, chat = _obj(message.get("from")), _obj(message.get("chat"))
+    media_type, media = media_of(message)
+    return {
+        "update_id": update_id,
+        "message_id": message.get("message_id"),
+        "chat_id": chat.get("id"),
+        "chat_type": chat.get("type"),
+        "from_id": sender.get("id"),
+        "from_username": sender.get("username"),
+        "from_first_name": sender.get("first_name"),
+        "from_is_bot": sender.get("is_bot", False),
+        "date": message.get("date"),
+        "text": message.get("text"),
+        "caption": message.get("caption"),
+        "media_type": media_type,
+        "file_id": media.get("file_id"),
+        "reply_to_message_id": _obj(message.get("reply_to_message")).get("message_id"),
+    }
+
+
+def callback_fields(update_id: int, query: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `telegram/callback.received`; data is `action:context` (no colon → no
+    context), the convention of the buttons the gateway sends."""
+    raw_data = str(query.get("data") or "")
+    action, _, context = raw_data.partition(":")
+    message, sender = _obj(query.get("message")), _obj(query.get("from"))
+    return {
+        "update_id": update_id,
+        "callback_query_id": query.get("id"),
+        "action": action,
+        "context": context,
+        "raw_data": raw_data,
+        "chat_id": _obj(message.get("chat")).get("id"),
+        "message_id": message.get("message_id"),
+        "from_id": sender.get("id"),
+        "from_username": sender.get("username"),
+    }

@@ -1,0 +1,74 @@
+"""A step's memo record: what a replay of the function finds for that step.
+
+Exactly one of four states, typed here and encoded only here (JSON in the run's memo hash;
+the Lua that resolves waits and invokes stores records this module encoded):
+
+- `Done(value)`: the step finished; a replay returns `value` without running it again.
+- `Failed(name, message)`: the step failed for good; a replay raises StepError.
+- `Sleeping(until)`: a durable sleep that has not ended yet.
+- `Pending(spec)`: waiting for something outside the run (an event, an invoked function, the
+  members of a parallel step); `spec` says what.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from joelclaw.errors import StepError
+
+
+@dataclass(frozen=True)
+class Done:
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    name: str
+    message: str
+
+    def error(self, key: str) -> StepError:
+        return StepError(f"step {key!r} failed: {self.name}: {self.message}",
+                         error_type=self.name, step=key)
+
+
+@dataclass(frozen=True)
+class Sleeping:
+    until: float
+
+
+@dataclass(frozen=True)
+class Pending:
+    spec: dict[str, Any]
+
+
+Memo = Done | Failed | Sleeping | Pending
+
+
+def finished(record: Memo | None) -> bool:
+    """A result (value or error) exists: the step never runs again."""
+    return isinstance(record, Done | Failed)
+
+
+def encode(record: Memo) -> str:
+    """The stored form; raises TypeError/ValueError when a value is not JSON."""
+    if isinstance(record, Done):
+        return json.dumps({"v": record.value})
+    if isinstance(record, Failed):
+        return json.dumps({"e": {"name": record.name, "message": record.message}})
+    if isinstance(record, Sleeping):
+        return json.dumps({"until": record.until})
+    return json.dumps({"pending": record.spec})
+
+
+def decode(raw: bytes | str) -> Memo:
+    data = json.loads(raw)
+    if "e" in data:
+        return Failed(str(data["e"].get("name")), str(data["e"].get("message")))
+    if "v" in data:
+        return Done(data["v"])
+    if "pending" in data:
+        return Pending(data["pending"])
+    return Sleeping(float(data["until"]))

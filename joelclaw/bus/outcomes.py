@@ -1,0 +1,55 @@
+"""How a run ends when it is cancelled, and how an invoked run hands its result to its parent.
+
+Shared by the executor (a run that sees its cancel flag) and run control (a cancel from outside,
+`cancel_on`, a singleton replaced), so both end a run the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from joelclaw import keys
+from joelclaw.bus.functions import CANCELLED_EVENT
+from joelclaw.bus.leases import Lease, execute_releasing
+from joelclaw.bus.memo import Failed, Memo
+from joelclaw.events.model import Event
+
+if TYPE_CHECKING:
+    from joelclaw.bus.functions import Function
+    from joelclaw.bus.ports import Bus
+    from joelclaw.bus.runs import Run
+
+
+def finish_cancelled(
+    rt: Bus, fn: Function, run: Run, reason: str = "cancelled", lease: Lease | None = None,
+) -> None:
+    """Record the cancellation, drop its wake-up and listeners, tell whoever waits on it."""
+    pipe = rt.redis.pipeline(transaction=True)
+    rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=time.time(),
+                   error={"name": "Cancelled", "message": reason})
+    pipe.zrem(keys.WAKEUPS, run.id)
+    forget_listeners(pipe, fn, run)
+    if lease is None:
+        pipe.execute()
+    else:
+        execute_releasing(pipe, lease)
+    rt.send(Event(name=CANCELLED_EVENT, id=f"{run.id}-cancelled", data={
+        "function_id": fn.id, "run_id": run.id, "event": run.event, "reason": reason,
+    }))
+    notify_parent(rt, run, Failed("Cancelled", f"{run.id} was cancelled"))
+
+
+def notify_parent(rt: Bus, run: Run, result: Memo) -> None:
+    """An invoked run hands its result to the waiting parent step and wakes the parent."""
+    if not run.parent:
+        return
+    parent, step_key = run.parent["run"], run.parent["step"]
+    if rt.runs.resolve_invoke(parent, step_key, result, wake=True):
+        rt.publish(parent)
+
+
+def forget_listeners(pipe: Any, fn: Function, run: Run) -> None:
+    """A finished run's cancel_on listeners are dropped with its final write."""
+    for index, cancel in enumerate(fn.flow.cancel_on if fn.flow else ()):
+        pipe.hdel(keys.waits(cancel.event), f"{run.id}|cancel:{index}")

@@ -1,0 +1,71 @@
+"""What bus code may ask of the system it runs in, as a Protocol.
+
+Bus modules take a `Bus` and call `bus.send(...)`, `bus.publish(...)`: they never import the
+runtime that implements it (`joelclaw.runtime.Runtime`), which is what keeps the import graph
+one-way: the runtime wires the bus, the bus knows only this interface. Services that extensions
+(the gateway, memory) add for functions live in `services`, offered to functions as
+`ctx.<name>` (see `joelclaw.bus.context`); `hooks` are what extensions offer each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import redis
+    from celery import Celery
+
+    from joelclaw.bus.functions import Function, Registry
+    from joelclaw.bus.runs import RunStore
+    from joelclaw.bus.scripts import Scripts
+    from joelclaw.config import Settings
+    from joelclaw.events.model import Event
+
+# A service factory: given a function's context, the object `ctx.<name>` returns.
+ServiceFactory = Callable[[Any], Any]
+# A hook one extension offers others by name, e.g. "recall": (bus, prompt) -> memory text.
+Hook = Callable[..., Any]
+
+
+@dataclass
+class SendResult:
+    """What sending one event did: dispatched (with the runs it started) or deduplicated."""
+
+    id: str
+    name: str
+    status: str  # dispatched | deduplicated
+    runs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Bus(Protocol):
+    settings: Settings
+    services: dict[str, ServiceFactory]
+    hooks: dict[str, Hook]
+
+    @property
+    def redis(self) -> redis.Redis: ...
+
+    @property
+    def scripts(self) -> Scripts: ...
+
+    @property
+    def runs(self) -> RunStore: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def celery(self) -> Celery: ...
+
+    def function(self, function_id: str) -> Function | None: ...
+
+    def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]: ...
+
+    def publish(self, target: str, *, ready_at: float | None = None) -> bool: ...
+
+    def wake(self, target: str, at: float) -> None: ...

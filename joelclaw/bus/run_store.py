@@ -1,0 +1,258 @@
+"""The run store: the one owner of run records, step traces and memo records in Redis.
+
+A run is three hashes: the record (`joelclaw.bus.runs` encodes its fields), the trace (step key
+→ JSON trace record with size-capped previews) and the memo (step key → `joelclaw.bus.memo`
+record with the full result, which replays need). Terminal runs expire after the retention
+period. Writes take an optional pipeline so a caller can batch them into one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from joelclaw import keys
+from joelclaw.bus import memo, runs
+from joelclaw.bus.memo import Memo
+from joelclaw.bus.preview import preview
+from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.scripts import Scripts
+
+Pipe = Any  # a redis pipeline
+
+
+@dataclass
+class Loaded:
+    """A run as an execution starts it: the record, its trace and its memo."""
+
+    run: Run | None
+    trace: dict[str, dict[str, Any]]
+    memo: dict[str, Memo]
+
+
+def _pairs(flat: list[bytes]) -> Iterable[tuple[bytes, bytes]]:
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+class RunStore:
+    """Create, update, read and list runs."""
+
+    def __init__(self, client: redis.Redis, scripts: Scripts, retention_seconds: float):
+        self.redis, self.scripts = client, scripts
+        self.retention = int(retention_seconds)
+
+    # ---- the run record --------------------------------------------------------------------
+
+    def loaded(self, state: list[Any]) -> Loaded:
+        """Decode what the lease's begin script read (three HGETALL replies)."""
+        return Loaded(run=runs.decode_flat(state[0]),
+                      trace={k.decode(): json.loads(v) for k, v in _pairs(state[1])},
+                      memo={k.decode(): memo.decode(v) for k, v in _pairs(state[2])})
+
+    def get(self, run_id: str) -> Run | None:
+        raw = self.redis.hgetall(keys.run(run_id))
+        return runs.decode(raw) if raw else None
+
+    def update(self, run_id: str, pipe: Pipe = None, **fields: Any) -> None:
+        """Write fields; terminal runs start their retention clock. Batches into `pipe`."""
+        own = pipe is None
+        pipe = self.redis.pipeline(transaction=True) if own else pipe
+        pipe.hset(keys.run(run_id), mapping=runs.encode_fields(fields))
+        if fields.get("status") in TERMINAL:
+            for key in (keys.run(run_id), keys.run_steps(run_id), keys.run_memo(run_id)):
+                pipe.expire(key, self.retention)
+        if own:
+            pipe.execute()
+
+    def status(self, run_id: str) -> str | None:
+        raw = self.redis.hget(keys.run(run_id), "status")
+        return runs.decode_value("status", raw) if raw is not None else None
+
+    def route(self, run_id: str) -> tuple[str, int | None] | None:
+        """The function and broker priority a wake-up publishes the run with; None if gone."""
+        function, priority = self.redis.hmget(keys.run(run_id), "function", "priority")
+        if function is None:
+            return None
+        return (runs.decode_value("function", function),
+                runs.decode_value("priority", priority) if priority is not None else None)
+
+    def functions_of(self, run_ids: list[str]) -> list[str | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hget(keys.run(run_id), "function")
+        return [runs.decode_value("function", f) if f is not None else None
+                for f in (pipe.execute() if run_ids else [])]
+
+    def read_cancel_requested(self, pipe: Pipe, run_id: str) -> None:
+        """Queue a read of the cancel flag; decode its reply with `cancel_flag`."""
+        pipe.hget(keys.run(run_id), "cancel_requested")
+
+    @staticmethod
+    def cancel_flag(reply: bytes | None) -> bool:
+        return reply is not None and runs.decode_value("cancel_requested", reply) is True
+
+    def request_cancel(self, run_id: str) -> None:
+        self.update(run_id, cancel_requested=True)
+
+    # ---- trace and memo ----------------------------------------------------------------------
+
+    def write_step(self, run_id: str, key: str, record: dict[str, Any], pipe: Pipe = None) -> None:
+        target = pipe if pipe is not None else self.redis
+        target.hset(keys.run_steps(run_id), key, json.dumps(record, default=str))
+
+    def step_command(self, run_id: str, key: str, record: dict[str, Any]) -> tuple[Any, ...]:
+        """The same write as a raw command, for callers that overlap it with other work."""
+        return ("HSET", keys.run_steps(run_id), key, json.dumps(record, default=str))
+
+    def fields_command(self, run_id: str, fields: Mapping[str, Any]) -> tuple[Any, ...]:
+        flat = [item for k, v in runs.encode_fields(fields).items() for item in (k, v)]
+        return ("HSET", keys.run(run_id), *flat)
+
+    def step(self, run_id: str, key: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(keys.run_steps(run_id), key)
+        return json.loads(raw) if raw else None
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        records = [json.loads(v) for v in self.redis.hgetall(keys.run_steps(run_id)).values()]
+        return sorted(records, key=lambda r: (r.get("started_at") or 0, r.get("key", "")))
+
+    def step_counts(self, run_ids: list[str]) -> list[int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hlen(keys.run_steps(run_id))
+        return [int(n) for n in pipe.execute()] if run_ids else []
+
+    def memo(self, run_id: str) -> dict[str, Memo]:
+        raw = self.redis.hgetall(keys.run_memo(run_id))
+        return {k.decode(): memo.decode(v) for k, v in raw.items()}
+
+    def memo_record(self, run_id: str, key: str) -> Memo | None:
+        raw = self.redis.hget(keys.run_memo(run_id), key)
+        return memo.decode(raw) if raw else None
+
+    def save_memo(self, run_id: str, key: str, record: Memo | str, pipe: Pipe = None) -> None:
+        """Store a memo record (or one already encoded, to keep the encoding error early)."""
+        target = pipe if pipe is not None else self.redis
+        encoded = record if isinstance(record, str) else memo.encode(record)
+        target.hset(keys.run_memo(run_id), key, encoded)
+
+    def seed(self, run_id: str, records: Mapping[str, Memo], trace: Mapping[str, Any]) -> None:
+        """A rerun's reused steps, stored before the run can execute."""
+        pipe = self.redis.pipeline(transaction=False)
+        if records:
+            pipe.hset(keys.run_memo(run_id),
+                      mapping={k: memo.encode(v) for k, v in records.items()})
+        if trace:
+            pipe.hset(keys.run_steps(run_id),
+                      mapping={k: json.dumps(v, default=str) for k, v in trace.items()})
+        if len(pipe):
+            pipe.execute()
+
+    # ---- things a step waits for -------------------------------------------------------------
+
+    def resolve(self, claim_key: str, claim_field: str, run_id: str, step_key: str,
+                record: Memo, *, wake: bool) -> bool:
+        """Store `record` for a waiting step if this caller is the first to claim it.
+
+        The claim is a field of a registry hash (a wait in `jc:waits:<event>`, an invoke in the
+        run's pending hash): whoever deletes it first stores the result, exactly once.
+        """
+        return bool(self.scripts.resolve(
+            keys=[claim_key, keys.run_memo(run_id), keys.WAKEUPS],
+            args=[claim_field, step_key, memo.encode(record), time.time(),
+                  run_id if wake else ""]))
+
+    def mark_invoking(self, run_id: str, step_key: str) -> None:
+        self.redis.hset(keys.run_pending(run_id), step_key, "1")
+
+    def resolve_invoke(self, run_id: str, step_key: str, record: Memo, *, wake: bool) -> bool:
+        return self.resolve(keys.run_pending(run_id), step_key, run_id, step_key, record,
+                            wake=wake)
+
+    def member_done(self, run_id: str, step_key: str, index: int) -> int:
+        """Record a finished parallel member; how many members have finished."""
+        done = keys.parallel_done(run_id, step_key)
+        pipe = self.redis.pipeline()
+        pipe.sadd(done, index)
+        pipe.scard(done)
+        pipe.expire(done, keys.PARALLEL_DONE_TTL)
+        return int(pipe.execute()[1])
+
+    # ---- reading many ------------------------------------------------------------------------
+
+    def trace(self, run_id: str) -> dict[str, Any] | None:
+        run = self.get(run_id)
+        if run is None:
+            return None
+        return {**run.summary(), "event": run.event, "output": preview(run.output),
+                "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
+                "rerun_from": run.rerun_from, "priority": run.priority,
+                "held": run.held, "holds": run.holds, "steps": self.steps(run_id)}
+
+    def list(
+        self,
+        *,
+        function: str | None = None,
+        status: Iterable[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        event_name: str | None = None,
+        limit: int = 50,
+        scan_limit: int = 20000,
+    ) -> list[Run]:
+        """Newest first; filters applied while scanning the index in pages."""
+        index = keys.runs_of_function(function) if function else keys.RUN_INDEX
+        statuses = set(status or ())
+        low = "-inf" if since is None else since * 1000
+        high = "+inf" if until is None else until * 1000
+        found: list[Run] = []
+        offset, page = 0, 200
+        while len(found) < limit and offset < scan_limit:
+            ids = self.redis.zrevrangebyscore(index, high, low, start=offset, num=page)
+            if not ids:
+                break
+            offset += len(ids)
+            pipe = self.redis.pipeline(transaction=False)
+            for run_id in ids:
+                pipe.hgetall(keys.run(run_id.decode()))
+            for raw in pipe.execute():
+                if not raw:
+                    continue
+                run = runs.decode(raw)
+                if statuses and run.status not in statuses:
+                    continue
+                if event_name and run.event.get("name") != event_name:
+                    continue
+                found.append(run)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def counts(self, limit: int = 1000) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for run in self.list(limit=limit):
+            counts[run.status] = counts.get(run.status, 0) + 1
+        return counts
+
+    def prune_index(self, batch: int = 1000) -> int:
+        """Drop index entries whose run expired (retention); keep live long-sleeping runs."""
+        cutoff = (time.time() - self.retention) * 1000
+        ids = self.redis.zrangebyscore(keys.RUN_INDEX, "-inf", cutoff, start=0, num=batch)
+        if not ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.exists(keys.run(run_id.decode()))
+        gone = [run_id for run_id, alive in zip(ids, pipe.execute(), strict=True) if not alive]
+        if gone:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zrem(keys.RUN_INDEX, *gone)
+            for fn_key in self.redis.scan_iter(match=keys.runs_of_function("*"), count=500):
+                pipe.zrem(fn_key, *gone)
+            pipe.execute()
+        return len(gone)

@@ -1,0 +1,61 @@
+"""Payloads of joelclaw's own events: function outcomes, cron ticks, the system log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class LogWritten(_Payload):
+    action: str
+    tool: str
+    detail: str
+    reason: str | None = None
+
+
+class HeartbeatWake(_Payload):
+    pass
+
+
+class FunctionFailed(_Payload):
+    function_id: str
+    run_id: str
+    error: dict[str, Any]
+    event: dict[str, Any]
+
+
+class FunctionCancelled(_Payload):
+    function_id: str
+    run_id: str
+    event: dict[str, Any]
+    reason: str | None = None
+
+
+class CronTick(_Payload):
+    """One cron slot of one function; the event id is the function id plus the slot."""
+
+    function_id: str
+    cron: str
+    timezone: str
+    slot: str
+
+
+class HealthRequested(_Payload):
+    mode: str = "core"
+    source: str | None = None
+    component: str | None = None
+
+
+SYSTEM_MODELS: dict[str, type[BaseModel]] = {
+    "system/log.written": LogWritten,
+    "system/heartbeat.wake": HeartbeatWake,
+    "system/health.requested": HealthRequested,
+    "joelclaw/function.failed": FunctionFailed,
+    "joelclaw/function.cancelled": FunctionCancelled,
+    "joelclaw/cron.tick": CronTick,
+}
