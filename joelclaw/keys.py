@@ -39,15 +39,9 @@ def events_by_name(name: str) -> str:
 # ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
 
 def run(run_id: str) -> str:
-    return f"{PREFIX}run:{run_id}"  # hash: run record
-
-
-def run_steps(run_id: str) -> str:
-    return f"{PREFIX}run:{run_id}:steps"  # hash: step key -> trace record (capped I/O)
-
-
-def run_memo(run_id: str) -> str:
-    return f"{PREFIX}run:{run_id}:memo"  # hash: step key -> memo record (full result)
+    # hash: the run record's fields, plus "t:<step>" trace records (capped I/O) and
+    # "m:<step>" memo records (full results): one key, one read, one expiry per run
+    return f"{PREFIX}run:{run_id}"
 
 
 def run_pending(run_id: str) -> str:

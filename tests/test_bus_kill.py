@@ -85,7 +85,7 @@ def test_a_lease_held_by_a_dead_worker_on_another_host_expires_and_the_run_resum
     run_id = runtime.send(Event(name="test/sleep", data={"seconds": 0}))[0].runs[0]
     finished(runtime, run_id)
     runtime.runs.update(run_id, status="running", ended_at=None)
-    runtime.redis.hdel(keys.run_memo(run_id), "after")
+    runtime.redis.hdel(keys.run(run_id), "m:after")
     runtime.redis.set(keys.lease(run_id), "elsewhere:1:dead", px=2000)
     runtime.redis.zadd(keys.LEASES, {run_id: time.time() + 2})
     # When the lease expires, the sweeper wakes the run and it finishes its last step

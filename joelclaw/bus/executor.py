@@ -13,12 +13,15 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from joelclaw import keys
 from joelclaw.bus import leases, metrics
 from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions import FAILED_EVENT
 from joelclaw.bus.memo import Done, Failed
+from joelclaw.bus.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.outcomes import finish_cancelled, forget_listeners, notify_parent
 from joelclaw.bus.publish import target_for
 from joelclaw.bus.runs import TERMINAL, Run
@@ -66,10 +69,14 @@ def execute(
         entry = gate.enter(rt, fn, run, lease)
         if entry.outcome:
             return entry.outcome
-    with lease.kept_alive():
-        execution = _Execution(rt, fn, run, member, lease, loaded, started,
-                               ready_at or started, entry)
-        return execution.execute()
+    wire = NoWait(rt.redis)
+    try:
+        with lease.kept_alive():
+            execution = _Execution(rt, fn, run, member, lease, loaded, started,
+                                   ready_at or started, entry, wire)
+            return execution.execute()
+    finally:
+        wire.close()
 
 
 class _Execution:
@@ -77,8 +84,9 @@ class _Execution:
 
     def __init__(self, rt: Bus, fn: Function, run: Run, member: tuple[str, int] | None,
                  lease: leases.Lease, loaded: Any, started: float, ready_at: float,
-                 entry: gate.Entry | None = None):
+                 entry: gate.Entry | None, wire: NoWait):
         self.rt, self.fn, self.run, self.member, self.lease = rt, fn, run, member, lease
+        self.wire = wire
         self.slots = entry.slots if entry is not None else None
         delay_ms = max(0.0, (started - ready_at) * 1000)
         start_fields: dict[str, Any] = {}
@@ -88,36 +96,48 @@ class _Execution:
                             "queue_delay_ms": run.queue_delay_ms + delay_ms,
                             **(entry.fields if entry is not None else {})}
         self.step = Step(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
-                         queue_delay_ms=delay_ms, run_fields=start_fields)
+                         queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:
         return self.run.execution_ms + (time.perf_counter() - self.clock) * 1000
 
-    def finish(self, **fields: Any) -> None:
-        """The run's last write of this execution and the lease release, in one round trip.
+    def finish(self, wake_at: float | None = None, **fields: Any) -> None:
+        """The run's last write of this execution, its next wake-up and the lease release,
+        in one transaction whose reply also confirms every step write before it.
 
         Concurrency slots (flow control) are given back and, when the run ends, its metrics
         counted, in the same transaction.
         """
-        pipe = self.rt.redis.pipeline(transaction=True)
+        batch = Batch()
+        self.step.flush_into(batch)
         if self.member is None:
             merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent()}
-            self.rt.runs.update(self.run.id, pipe=pipe, **merged)
+            self.rt.runs.update(self.run.id, pipe=batch, **merged)
             if fields.get("status") in TERMINAL:
-                forget_listeners(pipe, self.fn, self.run)
-                metrics.count_run(pipe, self.fn.id, fields["status"])
-        if self.slots is None:
-            leases.execute_releasing(pipe, self.lease)
-            return
-        slot_keys, slot_args = self.slots.release_args()
-        index = len(pipe)
-        pipe.evalsha(self.rt.scripts.flow_release.sha, len(slot_keys), *slot_keys, *slot_args)
-        replies = leases.execute_releasing(pipe, self.lease)
-        woken = replies[index] if replies and not isinstance(replies[index], Exception) else None
-        if woken is None:
-            woken = self.rt.scripts.flow_release(keys=slot_keys, args=slot_args)
-        gate.publish_woken(self.rt, woken)
+                forget_listeners(batch, self.fn, self.run)
+                metrics.count_run(batch, self.fn.id, fields["status"])
+        if wake_at is not None:
+            batch.zadd(keys.WAKEUPS, {self.step.target: wake_at}, lt=True)
+        flow_index = None
+        if self.slots is not None:
+            slot_keys, slot_args = self.slots.release_args()
+            flow_index = len(batch)
+            batch.evalsha(self.rt.scripts.flow_release.sha, len(slot_keys), *slot_keys,
+                          *slot_args)
+        release_index = len(batch)
+        self.lease.release(batch)
+        replies = self.wire.replies(self.wire.send(batch, transaction=True, keep=True))
+        if _missing_script(replies[release_index]):  # Redis restarted and lost its scripts
+            self.lease.release()
+        woken = None
+        if flow_index is not None:
+            woken = replies[flow_index]
+            if _missing_script(woken):
+                woken = self.rt.scripts.flow_release(keys=slot_keys, args=slot_args)
+        raise_errors([r for r in replies if not _missing_script(r)])
+        if woken:
+            gate.publish_woken(self.rt, woken)
 
     def context(self) -> Context[Any]:
         rt, fn, run = self.rt, self.fn, self.run
@@ -140,9 +160,7 @@ class _Execution:
             self.finish()
             return "member-done"
         except Suspend as suspend:
-            if suspend.wake_at is not None:
-                self.rt.wake(self.step.target, suspend.wake_at)
-            self.finish(status=suspend.status)
+            self.finish(wake_at=suspend.wake_at, status=suspend.status)
             return suspend.status
         except Cancelled:
             self.finish()
@@ -168,8 +186,7 @@ class _Execution:
         if self.member is not None or run.attempts + 1 > retries:
             return self.fail(exc)
         wait = delay if delay is not None else backoff(self.rt.settings, run.attempts + 1)
-        self.rt.wake(run.id, time.time() + wait)
-        self.finish(status="queued", attempts=run.attempts + 1,
+        self.finish(wake_at=time.time() + wait, status="queued", attempts=run.attempts + 1,
                     error={**error_record(exc), "next_attempt_at": time.time() + wait})
         return "retrying"
 
@@ -189,6 +206,10 @@ class _Execution:
         }))
         notify_parent(self.rt, run, Failed(error["name"], error["message"]))
         return "failed"
+
+
+def _missing_script(reply: Any) -> bool:
+    return isinstance(reply, redis.exceptions.NoScriptError)
 
 
 def _require_json(output: Any) -> None:

@@ -128,25 +128,24 @@ _RENEWER = _Renewer()
 def begin(
     scripts: Scripts, run_id: str, target: str, ttl: float
 ) -> tuple[Lease | None, list[Any]]:
-    """Take the lease for `target` and read the run (record, trace, memo) in one round trip.
+    """Take the lease for `target` and read the run's hash in one round trip.
 
-    Returns (None, []) while another live process holds the lease.
+    Returns (None, []) while another live process holds the lease; else the lease and the
+    run hash as a flat list of fields and values (decoded by the run store).
     """
     token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     lease = Lease(scripts, target, token, ttl)
-    run_keys = [keys.run(run_id), keys.run_steps(run_id), keys.run_memo(run_id)]
-    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, *run_keys],
+    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, keys.run(run_id)],
                           args=lease.args())
     if reply[0] == 1:
-        return lease, reply[1:]
+        return lease, reply[1]
     if not _steal_from_dead_holder(scripts, lease, reply[1]):
         return None, []
     client = scripts.begin.registered_client
     pipe = client.pipeline(transaction=False)
     pipe.zrem(keys.WAKEUPS, target)
-    for key in run_keys:
-        pipe.hgetall(key)
-    return lease, [_flat(h) for h in pipe.execute()[1:]]
+    pipe.hgetall(keys.run(run_id))
+    return lease, _flat(pipe.execute()[1])
 
 
 def _flat(mapping: dict[bytes, bytes]) -> list[bytes]:

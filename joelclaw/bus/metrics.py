@@ -1,6 +1,6 @@
-"""Metrics the bus records when things happen, in the same pipeline as the write that made
-them true: a step's duration when it ends, a run's outcome when it ends. A scrape of `/metrics`
-only reads them (see `read_step_histogram`), so scraping costs no writes and no run scans.
+"""Metrics the bus records when things happen, in the same transaction as the write that made
+them true: the durations of the steps an execution finished and, when a run ends, its outcome.
+A scrape of `/metrics` only reads them (see `read_step_histogram`): no writes, no run scans.
 """
 
 from __future__ import annotations
@@ -20,13 +20,21 @@ def _bucket(seconds: float) -> str:
     return next((str(b) for b in BUCKETS if seconds <= b), "+Inf")
 
 
-def observe_step(pipe: Any, function: str, kind: str, seconds: float) -> None:
-    """Count one finished step's execution time (two commands, no round trip of their own)."""
-    if kind not in TIMED_STEPS:
-        return
-    prefix = f"{function}{SEP}{kind}{SEP}"
-    pipe.hincrby(keys.METRIC_STEPS, prefix + _bucket(seconds), 1)
-    pipe.hincrbyfloat(keys.METRIC_STEPS, prefix + "sum", seconds)
+def observe_steps(pipe: Any, function: str, timings: list[tuple[str, float]]) -> None:
+    """Count the execution times of an execution's finished steps, one increment per bucket
+    and type (queued into the execution's final write: no round trip of their own)."""
+    buckets: dict[str, int] = {}
+    sums: dict[str, float] = {}
+    for kind, seconds in timings:
+        if kind not in TIMED_STEPS:
+            continue
+        prefix = f"{function}{SEP}{kind}{SEP}"
+        buckets[prefix + _bucket(seconds)] = buckets.get(prefix + _bucket(seconds), 0) + 1
+        sums[prefix + "sum"] = sums.get(prefix + "sum", 0.0) + seconds
+    for field, count in buckets.items():
+        pipe.hincrby(keys.METRIC_STEPS, field, count)
+    for field, total in sums.items():
+        pipe.hincrbyfloat(keys.METRIC_STEPS, field, total)
 
 
 def count_run(pipe: Any, function: str, status: str) -> None:

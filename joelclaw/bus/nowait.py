@@ -1,46 +1,125 @@
-"""Send Redis commands now and read their replies later, to overlap a round trip with other work.
+"""Writes that go out at once and whose replies are read only when something depends on them.
 
-Used where a write must reach Redis before something else happens but nobody needs its reply
-yet: a step's "running" trace record (read back after the step ran), and the event dispatch
-script (read back after the runs were published).
+An execution writes its steps' trace and memo records on a connection of its own (`NoWait`):
+each batch is sent as soon as it is built, and its replies are read later, in order, when the
+execution needs one (the cancel flag before a new step, the final transaction's replies). So a
+step costs one round trip, not two, and a one-step run two in all (its start and its end). One
+connection keeps the writes in order; everything read back is checked, so a failed write still
+fails the execution before anything that depends on it.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import redis
+from redis.commands.core import CoreCommands
 
 
-class Pending:
-    """Commands already sent on a connection of their own; `replies()` reads and frees it."""
+class Batch(CoreCommands):
+    """Redis commands collected (redis-py's command methods), to be sent as one batch."""
 
-    def __init__(self, client: redis.Redis, commands: list[tuple[Any, ...]]):
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def execute_command(self, *args: Any, **options: Any) -> Batch:
+        self.commands.append(args)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+
+class NoWait:
+    """One connection of its own; `send` returns a ticket, `replies(ticket)` reads up to it."""
+
+    def __init__(self, client: redis.Redis):
         self.pool = client.connection_pool
-        self.conn = self.pool.get_connection()
-        self.count = len(commands)
+        self.conn: Any = None
+        # (ticket, replies expected, transaction, kept for `replies`)
+        self._unread: deque[tuple[int, int, bool, bool]] = deque()
+        self._read: dict[int, list[Any]] = {}
+        self._tickets = 0
+
+    def send(self, batch: Batch, *, transaction: bool = False, keep: bool = False) -> int:
+        """Send the batch now. With `keep`, its replies wait for `replies(ticket)` (errors as
+        exception objects); otherwise they are checked when read and an error is raised."""
+        commands = batch.commands
+        if transaction:
+            commands = [("MULTI",), *commands, ("EXEC",)]
+        if self.conn is None:
+            self.conn = self.pool.get_connection()
         try:
             self.conn.send_packed_command(self.conn.pack_commands(commands))
         except BaseException:
-            self._discard()
+            self.discard()
             raise
+        self._tickets += 1
+        self._unread.append((self._tickets, len(commands), transaction, keep))
+        return self._tickets
 
-    def replies(self) -> list[Any]:
-        """Each command's reply, or the exception Redis answered with (not raised)."""
+    def replies(self, ticket: int) -> list[Any]:
+        """The replies of batch `ticket` (sent with `keep`), reading those before it."""
+        while ticket not in self._read:
+            if not self._unread:
+                raise KeyError(f"batch {ticket} was not sent with keep=True")
+            self._read_next()
+        return self._read.pop(ticket)
+
+    def _read_next(self) -> None:
+        number, count, transaction, keep = self._unread.popleft()
+        replies = self._read_batch(count, transaction)
+        if keep:
+            self._read[number] = replies
+        else:
+            raise_errors(replies)
+
+    def _read_batch(self, count: int, transaction: bool) -> list[Any]:
         out: list[Any] = []
         try:
-            for _ in range(self.count):
+            for _ in range(count):
                 try:
                     out.append(self.conn.read_response())
                 except redis.exceptions.ResponseError as exc:
                     out.append(exc)
         except BaseException:
-            self._discard()
+            self.discard()
             raise
-        self.pool.release(self.conn)
+        if transaction:
+            executed = out[-1]
+            if isinstance(executed, Exception):
+                return [executed] * (count - 2)
+            return list(executed)
         return out
 
-    def _discard(self) -> None:
-        """A connection with unread replies must never go back to the pool."""
-        self.conn.disconnect()
+    def drain(self) -> None:
+        """Read every outstanding reply (so the writes are known to be applied)."""
+        while self._unread:
+            self._read_next()
+
+    def close(self) -> None:
+        """Give the connection back; one with unread replies is dropped instead."""
+        if self.conn is None:
+            return
+        if self._unread:
+            self.discard()
+            return
         self.pool.release(self.conn)
+        self.conn = None
+
+    def discard(self) -> None:
+        """A connection with unread replies must never go back to the pool."""
+        if self.conn is not None:
+            self.conn.disconnect()
+            self.pool.release(self.conn)
+            self.conn = None
+        self._unread.clear()
+
+
+def raise_errors(replies: list[Any]) -> list[Any]:
+    """The replies, or the first error among them raised."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies

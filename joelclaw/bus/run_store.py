@@ -1,9 +1,9 @@
 """The run store: the one owner of run records, step traces and memo records in Redis.
 
-A run is three hashes: the record (`joelclaw.bus.runs` encodes its fields), the trace (step key
-→ JSON trace record with size-capped previews) and the memo (step key → `joelclaw.bus.memo`
-record with the full result, which replays need). Terminal runs expire after the retention
-period. Writes take an optional pipeline so a caller can batch them into one round trip.
+A run is one hash (`joelclaw.bus.runs` encodes it): the record's fields, each step's trace
+record (JSON with size-capped previews) and each step's memo record (`joelclaw.bus.memo`, the
+full result that replays need). Terminal runs expire after the retention period. Writes take an
+optional pipeline so a caller can batch them into one round trip.
 """
 
 from __future__ import annotations
@@ -35,8 +35,17 @@ class Loaded:
     memo: dict[str, Memo]
 
 
-def _pairs(flat: list[bytes]) -> Iterable[tuple[bytes, bytes]]:
-    return zip(flat[::2], flat[1::2], strict=True)
+def _split(raw: Mapping[bytes, bytes]) -> Loaded:
+    """A run hash as its record, trace records and memo records."""
+    trace: dict[str, dict[str, Any]] = {}
+    records: dict[str, Memo] = {}
+    for field, value in raw.items():
+        name = field.decode()
+        if name.startswith(runs.TRACE):
+            trace[name[len(runs.TRACE):]] = json.loads(value)
+        elif name.startswith(runs.MEMO):
+            records[name[len(runs.MEMO):]] = memo.decode(value)
+    return Loaded(run=runs.decode(raw) if raw else None, trace=trace, memo=records)
 
 
 class RunStore:
@@ -48,15 +57,12 @@ class RunStore:
 
     # ---- the run record --------------------------------------------------------------------
 
-    def loaded(self, state: list[Any]) -> Loaded:
-        """Decode what the lease's begin script read (three HGETALL replies)."""
-        return Loaded(run=runs.decode_flat(state[0]),
-                      trace={k.decode(): json.loads(v) for k, v in _pairs(state[1])},
-                      memo={k.decode(): memo.decode(v) for k, v in _pairs(state[2])})
+    def loaded(self, flat: list[Any]) -> Loaded:
+        """Decode the run hash the lease's begin script read (fields and values, flat)."""
+        return _split(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     def get(self, run_id: str) -> Run | None:
-        raw = self.redis.hgetall(keys.run(run_id))
-        return runs.decode(raw) if raw else None
+        return runs.decode_fields(self.redis.hmget(keys.run(run_id), runs.RECORD_FIELDS))
 
     def update(self, run_id: str, pipe: Pipe = None, **fields: Any) -> None:
         """Write fields; terminal runs start their retention clock. Batches into `pipe`."""
@@ -64,8 +70,7 @@ class RunStore:
         pipe = self.redis.pipeline(transaction=True) if own else pipe
         pipe.hset(keys.run(run_id), mapping=runs.encode_fields(fields))
         if fields.get("status") in TERMINAL:
-            for key in (keys.run(run_id), keys.run_steps(run_id), keys.run_memo(run_id)):
-                pipe.expire(key, self.retention)
+            pipe.expire(keys.run(run_id), self.retention)
         if own:
             pipe.execute()
 
@@ -88,14 +93,6 @@ class RunStore:
         return [runs.decode_value("function", f) if f is not None else None
                 for f in (pipe.execute() if run_ids else [])]
 
-    def read_cancel_requested(self, pipe: Pipe, run_id: str) -> None:
-        """Queue a read of the cancel flag; decode its reply with `cancel_flag`."""
-        pipe.hget(keys.run(run_id), "cancel_requested")
-
-    @staticmethod
-    def cancel_flag(reply: bytes | None) -> bool:
-        return reply is not None and runs.decode_value("cancel_requested", reply) is True
-
     def request_cancel(self, run_id: str) -> None:
         self.update(run_id, cancel_requested=True)
 
@@ -103,55 +100,64 @@ class RunStore:
 
     def write_step(self, run_id: str, key: str, record: dict[str, Any], pipe: Pipe = None) -> None:
         target = pipe if pipe is not None else self.redis
-        target.hset(keys.run_steps(run_id), key, json.dumps(record, default=str))
+        target.hset(keys.run(run_id), runs.TRACE + key, json.dumps(record, default=str))
 
-    def step_command(self, run_id: str, key: str, record: dict[str, Any]) -> tuple[Any, ...]:
-        """The same write as a raw command, for callers that overlap it with other work."""
-        return ("HSET", keys.run_steps(run_id), key, json.dumps(record, default=str))
+    def start_step(self, pipe: Pipe, run_id: str, key: str | None,
+                   record: dict[str, Any] | None, fields: Mapping[str, Any]) -> int:
+        """Queue the start of a step unless the run was cancelled; the index of its reply
+        (1 started, 0 cancelled)."""
+        index = len(pipe)
+        step_keys, args = self._start_step_args(run_id, key, record, fields)
+        pipe.evalsha(self.scripts.step_start.sha, len(step_keys), *step_keys, *args)
+        return index
 
-    def fields_command(self, run_id: str, fields: Mapping[str, Any]) -> tuple[Any, ...]:
+    def start_step_now(self, run_id: str, key: str | None, record: dict[str, Any] | None,
+                       fields: Mapping[str, Any]) -> int:
+        step_keys, args = self._start_step_args(run_id, key, record, fields)
+        return int(self.scripts.step_start(keys=step_keys, args=args))
+
+    def _start_step_args(self, run_id: str, key: str | None, record: dict[str, Any] | None,
+                         fields: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
         flat = [item for k, v in runs.encode_fields(fields).items() for item in (k, v)]
-        return ("HSET", keys.run(run_id), *flat)
+        trace = json.dumps(record, default=str) if record is not None else ""
+        field = runs.TRACE + key if key else ""
+        return [keys.run(run_id)], [field, trace, *flat]
 
     def step(self, run_id: str, key: str) -> dict[str, Any] | None:
-        raw = self.redis.hget(keys.run_steps(run_id), key)
+        raw = self.redis.hget(keys.run(run_id), runs.TRACE + key)
         return json.loads(raw) if raw else None
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
-        records = [json.loads(v) for v in self.redis.hgetall(keys.run_steps(run_id)).values()]
-        return sorted(records, key=lambda r: (r.get("started_at") or 0, r.get("key", "")))
+        return _ordered(_split(self.redis.hgetall(keys.run(run_id))).trace)
 
     def step_counts(self, run_ids: list[str]) -> list[int]:
+        """How many steps each run traced (reads field names only)."""
         pipe = self.redis.pipeline(transaction=False)
         for run_id in run_ids:
-            pipe.hlen(keys.run_steps(run_id))
-        return [int(n) for n in pipe.execute()] if run_ids else []
+            pipe.hkeys(keys.run(run_id))
+        replies = pipe.execute() if run_ids else []
+        prefix = runs.TRACE.encode()
+        return [sum(1 for name in names if name.startswith(prefix)) for names in replies]
 
     def memo(self, run_id: str) -> dict[str, Memo]:
-        raw = self.redis.hgetall(keys.run_memo(run_id))
-        return {k.decode(): memo.decode(v) for k, v in raw.items()}
+        return _split(self.redis.hgetall(keys.run(run_id))).memo
 
     def memo_record(self, run_id: str, key: str) -> Memo | None:
-        raw = self.redis.hget(keys.run_memo(run_id), key)
+        raw = self.redis.hget(keys.run(run_id), runs.MEMO + key)
         return memo.decode(raw) if raw else None
 
     def save_memo(self, run_id: str, key: str, record: Memo | str, pipe: Pipe = None) -> None:
         """Store a memo record (or one already encoded, to keep the encoding error early)."""
         target = pipe if pipe is not None else self.redis
         encoded = record if isinstance(record, str) else memo.encode(record)
-        target.hset(keys.run_memo(run_id), key, encoded)
+        target.hset(keys.run(run_id), runs.MEMO + key, encoded)
 
     def seed(self, run_id: str, records: Mapping[str, Memo], trace: Mapping[str, Any]) -> None:
         """A rerun's reused steps, stored before the run can execute."""
-        pipe = self.redis.pipeline(transaction=False)
-        if records:
-            pipe.hset(keys.run_memo(run_id),
-                      mapping={k: memo.encode(v) for k, v in records.items()})
-        if trace:
-            pipe.hset(keys.run_steps(run_id),
-                      mapping={k: json.dumps(v, default=str) for k, v in trace.items()})
-        if len(pipe):
-            pipe.execute()
+        mapping = {runs.MEMO + k: memo.encode(v) for k, v in records.items()}
+        mapping.update({runs.TRACE + k: json.dumps(v, default=str) for k, v in trace.items()})
+        if mapping:
+            self.redis.hset(keys.run(run_id), mapping=mapping)
 
     # ---- things a step waits for -------------------------------------------------------------
 
@@ -163,8 +169,8 @@ class RunStore:
         run's pending hash): whoever deletes it first stores the result, exactly once.
         """
         return bool(self.scripts.resolve(
-            keys=[claim_key, keys.run_memo(run_id), keys.WAKEUPS],
-            args=[claim_field, step_key, memo.encode(record), time.time(),
+            keys=[claim_key, keys.run(run_id), keys.WAKEUPS],
+            args=[claim_field, runs.MEMO + step_key, memo.encode(record), time.time(),
                   run_id if wake else ""]))
 
     def mark_invoking(self, run_id: str, step_key: str) -> None:
@@ -186,13 +192,14 @@ class RunStore:
     # ---- reading many ------------------------------------------------------------------------
 
     def trace(self, run_id: str) -> dict[str, Any] | None:
-        run = self.get(run_id)
+        loaded = _split(self.redis.hgetall(keys.run(run_id)))
+        run = loaded.run
         if run is None:
             return None
         return {**run.summary(), "event": run.event, "output": preview(run.output),
                 "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
                 "rerun_from": run.rerun_from, "priority": run.priority,
-                "held": run.held, "holds": run.holds, "steps": self.steps(run_id)}
+                "held": run.held, "holds": run.holds, "steps": _ordered(loaded.trace)}
 
     def list(
         self,
@@ -219,11 +226,11 @@ class RunStore:
             offset += len(ids)
             pipe = self.redis.pipeline(transaction=False)
             for run_id in ids:
-                pipe.hgetall(keys.run(run_id.decode()))
-            for raw in pipe.execute():
-                if not raw:
+                pipe.hmget(keys.run(run_id.decode()), runs.RECORD_FIELDS)
+            for values in pipe.execute():
+                run = runs.decode_fields(values)
+                if run is None:
                     continue
-                run = runs.decode(raw)
                 if statuses and run.status not in statuses:
                     continue
                 if event_name and run.event.get("name") != event_name:
@@ -256,3 +263,7 @@ class RunStore:
                 pipe.zrem(fn_key, *gone)
             pipe.execute()
         return len(gone)
+
+
+def _ordered(trace: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(trace.values(), key=lambda r: (r.get("started_at") or 0, r.get("key", "")))

@@ -1,9 +1,10 @@
 """A run: one invocation of a function for one event (or a batch, or a cron tick).
 
 The `Run` model and the encoding of its Redis hash: scalars are stored as plain strings (so Lua
-compares `status` with `'completed'`, and a flag is `'1'`), structured fields as JSON. Only
-`RunStore` (joelclaw.bus.run_store) reads and writes run hashes, through `encode_fields` and
-`decode`; nothing else sees the encoding.
+compares `status` with `'completed'`, and a flag is `'1'`), structured fields as JSON. The same
+hash holds the run's step trace records (fields `t:<step>`) and memo records (`m:<step>`), so
+an execution reads its run in one command and a finished run expires as one key. Only
+`RunStore` (joelclaw.bus.run_store) reads and writes run hashes, through these functions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ NUMBER = frozenset({"created_at", "started_at", "ended_at", "queue_delay_ms", "e
 INTEGER = frozenset({"attempts", "executions", "priority"})
 FLAG = frozenset({"cancel_requested", "admitted"})
 STRUCTURED = frozenset({"event", "output", "error", "parent", "batch", "held", "holds"})
+TRACE = "t:"  # field prefix of a step's trace record
+MEMO = "m:"  # field prefix of a step's memo record
 # Written only when set, so plain runs stay small.
 OPTIONAL = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
                       "rerun_from"})
@@ -126,18 +129,26 @@ def decode_value(name: str, raw: bytes | str) -> Any:
 
 
 def decode(raw: Mapping[bytes, bytes]) -> Run:
+    """The run record from its hash (trace and memo fields are left to their readers)."""
     fields = {}
     for key, value in raw.items():
         name = key.decode()
+        if name.startswith((TRACE, MEMO)):
+            continue
         decoded = decode_value(name, value)
         if decoded is not None:
             fields[name] = decoded
     return Run(**fields)
 
 
-def decode_flat(flat: list[bytes]) -> Run | None:
-    """From a Lua HGETALL reply (alternating fields and values)."""
-    return decode(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
+RECORD_FIELDS = tuple(Run.model_fields)
+
+
+def decode_fields(values: list[bytes | None]) -> Run | None:
+    """From an HMGET of RECORD_FIELDS; None when the run does not exist."""
+    raw = {name.encode(): value for name, value in zip(RECORD_FIELDS, values, strict=True)
+           if value is not None}
+    return decode(raw) if raw else None
 
 
 def _is_set(value: Any) -> bool:

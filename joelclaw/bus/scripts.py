@@ -8,10 +8,12 @@ from __future__ import annotations
 import redis
 
 from joelclaw.bus.flow.scripts import FLOW_SCRIPTS
+from joelclaw.bus.runs import encode_value
 
-# Store an event once per id (24 h), append it to the capped logs, and create its runs with an
-# outbox wake-up each, so a sender that dies before publishing loses nothing. Returns the
-# runs waiting for this event name (wait_for_event), saving a round trip.
+# Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
+# here: the hot path stays short), and create its runs with an outbox wake-up each, so a sender
+# that dies before publishing loses nothing. Returns the runs waiting for this event name
+# (wait_for_event), saving a round trip.
 DISPATCH = """
 local skip_dedup = ARGV[11] == '1'
 if not skip_dedup then
@@ -22,10 +24,7 @@ if not skip_dedup then
   redis.call('HSET', KEYS[2], 'record', ARGV[2], 'duplicates', 0)
   redis.call('EXPIRE', KEYS[2], ARGV[6])
   redis.call('ZADD', KEYS[3], ARGV[10], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 1)
   redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[7]) - 1)
-  redis.call('EXPIRE', KEYS[4], ARGV[6])
 end
 local runs = cjson.decode(ARGV[9])
 for i, r in ipairs(runs) do
@@ -133,8 +132,21 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
-return {1, redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[5]),
-        redis.call('HGETALL', KEYS[6])}
+return {1, redis.call('HGETALL', KEYS[4])}
+"""
+
+
+# Start a step unless the run was cancelled: the cancel check and the "running" record in one
+# call, sent with the previous step's writes. KEYS: run. ARGV: trace field ('' = none), trace
+# record, run field pairs... Returns 1 (started) or 0 (cancelled: nothing written).
+STEP_START = """
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '""" + encode_value("cancel_requested",
+                                                                            True) + """' then
+  return 0
+end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
 """
 
 
@@ -154,6 +166,7 @@ class Scripts:
     lease_steal: redis.commands.core.Script
     resolve: redis.commands.core.Script
     begin: redis.commands.core.Script
+    step_start: redis.commands.core.Script
     flow_admit: redis.commands.core.Script
     flow_throttle: redis.commands.core.Script
     flow_acquire: redis.commands.core.Script
@@ -168,5 +181,5 @@ _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
-    "resolve": RESOLVE, "begin": BEGIN, **FLOW_SCRIPTS,
+    "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START, **FLOW_SCRIPTS,
 }

@@ -13,11 +13,13 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from joelclaw.backoff import exponential
 from joelclaw.bus import metrics
 from joelclaw.bus.memo import Done, Failed, Memo
 from joelclaw.bus.memo import encode as encode_memo
-from joelclaw.bus.nowait import Pending
+from joelclaw.bus.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.preview import preview
 from joelclaw.bus.publish import target_for
 from joelclaw.config import Settings
@@ -74,9 +76,12 @@ class StepBase:
         trace: dict[str, dict[str, Any]],
         member: tuple[str, int] | None,
         queue_delay_ms: float,
+        wire: NoWait,
         run_fields: dict[str, Any] | None = None,
     ):
-        self.rt, self.fn, self._run = rt, fn, run
+        self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
+        self._unsent = Batch()  # step writes that go out with the next step's start or the end
+        self._timings: list[tuple[str, float]] = []  # (step type, seconds), counted at the end
         self.memo, self.trace, self.member = memo, trace, member
         self.target = target_for(run.id, member)
         self._counts: dict[str, int] = {}
@@ -119,43 +124,72 @@ class StepBase:
         self.memo[key] = record
         self.rt.runs.save_memo(self._run.id, key, record)
 
-    def _before_new_work(self, key: str) -> None:
+    def _before_new_work(self, key: str, running: dict[str, Any] | None = None) -> None:
         """A member replay never starts new steps; a cancelled run starts nothing new.
 
-        The cancel flag is read with each step's final write, so this costs no round trip.
+        The previous step's writes, still unsent, go out now with this step's "running" record
+        and a read of the cancel flag: one batch, one round trip per step. The script starts the
+        step only if the run was not cancelled meanwhile.
         """
         if self.member is not None:
             raise MemberDone()
-        if self._cancel_seen:
+        if not self._unsent:
+            if self._cancel_seen:
+                raise Cancelled()
+            if running is not None:  # the first step of this execution: nothing to wait for
+                self._send_running(key, running)
+            return
+        batch, self._unsent = self._unsent, Batch()
+        fields = self.take_run_fields()
+        index = self.rt.runs.start_step(batch, self._run.id, key if running else None, running,
+                                        fields)
+        replies = self.wire.replies(self.wire.send(batch, keep=True))
+        started = replies[index]
+        if isinstance(started, redis.exceptions.NoScriptError):  # scripts lost (Redis restart)
+            started = self.rt.runs.start_step_now(self._run.id, key if running else None,
+                                                  running, fields)
+        raise_errors([*replies[:index], started])
+        if started == 0:
+            self._cancel_seen = True
             raise Cancelled()
 
-    def _send_running(self, key: str, record: dict[str, Any]) -> Pending:
-        """The "running" record goes out before the step runs; its reply is read after."""
-        store = self.rt.runs
-        commands: list[tuple[Any, ...]] = [store.step_command(self._run.id, key, record)]
+    def flush_into(self, batch: Batch) -> None:
+        """Move the unsent step writes into the execution's final write, ahead of what that
+        adds, with this execution's step durations for the metrics."""
+        batch.commands[:0] = self._unsent.commands
+        self._unsent = Batch()
+        metrics.observe_steps(batch, self.fn.id, self._timings)
+        self._timings = []
+
+    def confirm_written(self) -> None:
+        """Send what is unsent and wait until every write so far is applied (errors raise)."""
+        if self._unsent:
+            batch, self._unsent = self._unsent, Batch()
+            raise_errors(self.wire.replies(self.wire.send(batch, keep=True)))
+        self.wire.drain()
+
+    def _send_running(self, key: str, record: dict[str, Any]) -> None:
+        """The "running" record (and the run's first fields) go out; nobody waits for them."""
+        batch = Batch()
+        self.rt.runs.write_step(self._run.id, key, record, pipe=batch)
         fields = self.take_run_fields()
         if fields:
-            commands.append(store.fields_command(self._run.id, fields))
-        return Pending(self.rt.redis, commands)
+            self.rt.runs.update(self._run.id, pipe=batch, **fields)
+        self.wire.send(batch)
 
     def _write(self, key: str, record: dict[str, Any], *, result: str | None = None,
-               read_cancel: bool = False, took: float | None = None) -> None:
-        """One round trip: the memo record (first), the trace record, pending run fields and
-        the step's duration metric."""
-        store, run_id = self.rt.runs, self._run.id
-        pipe = self.rt.redis.pipeline(transaction=False)
+               took: float | None = None) -> None:
+        """Queue a step's writes: the memo record (first), the trace record and pending run
+        fields. They go out with the next step's start, or with the execution's final write,
+        on the execution's own connection (so in order)."""
+        store, run_id, batch = self.rt.runs, self._run.id, self._unsent
         if result is not None:
-            store.save_memo(run_id, key, result, pipe=pipe)
-        store.write_step(run_id, key, record, pipe=pipe)
+            store.save_memo(run_id, key, result, pipe=batch)
+        store.write_step(run_id, key, record, pipe=batch)
         if took is not None:
-            metrics.observe_step(pipe, self.fn.id, record.get("type", "run"), took)
+            self._timings.append((record.get("type", "run"), took))
         if self._run_fields:
-            store.update(run_id, pipe=pipe, **self.take_run_fields())
-        if read_cancel:
-            store.read_cancel_requested(pipe, run_id)
-        replies = pipe.execute()
-        if read_cancel:
-            self._cancel_seen = store.cancel_flag(replies[-1])
+            store.update(run_id, pipe=batch, **self.take_run_fields())
 
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
@@ -167,34 +201,37 @@ class StepBase:
         delay, self._queue_delay_ms = self._queue_delay_ms, 0.0
         return delay
 
-    def _execute(self, key: str, kind: str, call: Callable[[], Any]) -> Any:
+    def _execute(self, key: str, kind: str, call: Callable[[], Any], *,
+                 new_work: bool = True) -> Any:
+        """Run one attempt of a step and record its outcome; `new_work` is False only for a
+        parallel member running its own callable (whose replay is not new work)."""
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
         attempt = int(record.get("attempts", 0)) + 1
         if attempt > self.retries + 1:
             # Every allowed attempt started and none finished: the process died each time
             # (out of memory, killed). Stop here instead of crashing workers forever.
+            if new_work:
+                self._before_new_work(key)
             lost = NonRetriable(f"step {key!r}: the worker died during all {attempt - 1} attempts")
             return self._fail(key, record, lost)
         started = time.time()
-        record.update(status="running", attempts=attempt, attempt_started_at=started,
-                      queue_delay_ms=round(self._take_queue_delay(), 1))
-        record.setdefault("started_at", started)
-        running = self._send_running(key, record)
+        running = {**record, "status": "running", "attempts": attempt,
+                   "attempt_started_at": started, "started_at": record.get("started_at", started),
+                   "queue_delay_ms": round(self._queue_delay_ms, 1)}
+        if new_work:
+            self._before_new_work(key, running)  # may raise Cancelled: nothing was started
+        else:
+            self._send_running(key, running)
+        self._take_queue_delay()
+        record.update(running)
         try:
             value = call()
         except NonRetriable as exc:
-            running.replies()
             return self._fail(key, record, exc, started)
         except RetryAfter as exc:
-            running.replies()
             return self._retry_or_fail(key, record, exc, attempt, started, delay=exc.seconds)
         except Exception as exc:  # any error of the user's code is retried, then recorded
-            running.replies()
             return self._retry_or_fail(key, record, exc, attempt, started)
-        except BaseException:
-            running.replies()
-            raise
-        running.replies()
         done = Done(value)
         try:
             encoded = encode_memo(done)
@@ -204,7 +241,7 @@ class StepBase:
         ended = time.time()
         record.update(status="completed", ended_at=ended, output=preview(value),
                       execution_ms=round((ended - started) * 1000, 1), error=None)
-        self._write(key, record, result=encoded, read_cancel=True, took=ended - started)
+        self._write(key, record, result=encoded, took=ended - started)
         return value
 
     def _retry_or_fail(

@@ -33,7 +33,6 @@ class Step(StepBase):
         key = self._key(step_id)
         if key in self.memo:
             return self._unwrap(key)
-        self._before_new_work(key)
         return self._execute(key, "run", lambda: fn(*args, **kwargs))
 
     def sleep(self, step_id: str, duration: Duration) -> None:
@@ -181,7 +180,8 @@ class Step(StepBase):
         sub_key = f"{key}[{index}]"
         if sub_key not in self.memo:
             with contextlib.suppress(StepError):  # stored as the member's error
-                self._execute(sub_key, "parallel.member", callables[index])
+                self._execute(sub_key, "parallel.member", callables[index], new_work=False)
+        self.confirm_written()  # the parent must find this member's result when it gathers
         if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
             self.rt.wake(self._run.id, time.time())
             publish_run(self.rt, self.fn, self._run.id)

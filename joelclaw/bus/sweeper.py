@@ -19,6 +19,7 @@ from celery import bootsteps
 
 from joelclaw import keys
 from joelclaw.bus.flow import timers
+from joelclaw.events import store as events
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -68,8 +69,9 @@ class Sweeper:
             self.rt.publish(target, ready_at=due)
 
     def prune(self) -> None:
-        """Drop expired runs from the indexes; one worker at a time."""
+        """Cap the event logs and drop expired runs from the indexes; one worker at a time."""
         if self.rt.redis.set(keys.RETENTION_LOCK, "1", nx=True, ex=int(PRUNE_EVERY)):
+            events.prune(self.rt.redis, self.rt.settings.event_log_cap)
             self.rt.runs.prune_index()
 
     def start(self) -> None:

@@ -2,12 +2,14 @@
 one name (the look-back of `wait_for_event` and `cancel_on`).
 
 Events are written by the bus's dispatch script (`joelclaw.bus.dispatch`), atomically with the
-runs they start; this module only reads, so events stay data that knows no bus.
+runs they start; this module reads them, and caps the logs now and then (`prune`), so events
+stay data that knows no bus.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -64,3 +66,14 @@ def recent_by_name(client: redis.Redis, name: str, since_ms: float) -> list[dict
     for event_id in ids:
         pipe.hget(keys.event(event_id.decode()), "record")
     return [json.loads(raw)["event"] for raw in pipe.execute() if raw]
+
+
+def prune(client: redis.Redis, cap: int) -> None:
+    """Cap the event log, and forget per-name entries older than the events they name."""
+    pipe = client.pipeline(transaction=False)
+    pipe.zremrangebyrank(keys.EVENT_LOG, 0, -cap - 1)
+    cutoff = (time.time() - keys.EVENT_TTL) * 1000
+    for name_key in client.scan_iter(match=keys.events_by_name("*"), count=500):
+        pipe.zremrangebyscore(name_key, "-inf", cutoff)
+        pipe.zremrangebyrank(name_key, 0, -cap - 1)
+    pipe.execute()
