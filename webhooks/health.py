@@ -26,6 +26,7 @@ from flask import Blueprint, Response, jsonify
 from joelclaw import keys
 from joelclaw.errors import ConfigError
 from joelclaw.runtime import Runtime
+from webhooks.app import runtime
 
 WORKER_STALE_SECONDS = 30.0
 BEAT_STALE_SECONDS = 90.0
@@ -40,8 +41,6 @@ Probe = Callable[[Runtime, float], dict[str, Any]]
 
 @blueprint.get("/health")
 def health() -> tuple[Response, int]:
-    from webhooks import runtime
-
     report = check(runtime())
     return jsonify(report), 200 if report["ok"] else 503
 

@@ -30,6 +30,7 @@ from joelclaw.bus.functions import DEFAULT_QUEUE
 from joelclaw.bus.runs import TERMINAL
 from joelclaw.celery_app import GATEWAY_QUEUE
 from joelclaw.runtime import Runtime
+from webhooks.app import runtime
 
 EVENTS = f"{keys.PREFIX}metrics:events"  # hash "name|outcome" -> count
 VERIFICATIONS = f"{keys.PREFIX}metrics:verifications"  # hash "provider|result" -> count
@@ -45,8 +46,6 @@ blueprint = Blueprint("metrics", __name__)
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    from webhooks import runtime
-
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisCollector(runtime()))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -21,6 +21,7 @@ from joelclaw.errors import EventError
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from webhooks import limits, metrics
+from webhooks.app import runtime
 from webhooks.http import BodyTooLarge, fail, read_body
 from webhooks.providers import PROVIDERS, Provider, get_provider
 
@@ -32,8 +33,6 @@ blueprint = Blueprint("webhooks", __name__)
 @blueprint.get("/webhooks/")
 def list_providers() -> Response:
     """Which providers exist and which have a secret; the secrets themselves never leave."""
-    from webhooks import runtime
-
     settings = runtime().settings
     providers = [
         {"name": p.name, "route": f"/webhooks/{p.name}", "secret_setting": p.secret_setting,
@@ -45,8 +44,6 @@ def list_providers() -> Response:
 
 @blueprint.post("/webhooks/<provider>")
 def receive(provider: str) -> tuple[Response, int]:
-    from webhooks import runtime
-
     found = get_provider(provider)
     if found is None:
         return fail(404, f"unknown webhook provider {provider[:100]!r}; see GET /webhooks",
