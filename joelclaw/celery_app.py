@@ -99,7 +99,9 @@ class SweeperStep(bootsteps.StartStopStep):
         self.sweeper: Sweeper | None = None
 
     def start(self, worker: Any) -> None:
-        self.sweeper = Sweeper(worker.app.joelclaw, node=worker.hostname)
+        queues = worker.app.amqp.queues
+        self.sweeper = Sweeper(worker.app.joelclaw, node=worker.hostname,
+                               queues=lambda: list(queues.consume_from))
         self.sweeper.start()
 
     def stop(self, worker: Any) -> None:

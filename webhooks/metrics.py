@@ -3,7 +3,7 @@
 Counters are Redis hashes incremented with HINCRBY by the request that observed them (events
 received, webhook verifications). Everything else is read at scrape time by a custom collector:
 runs by function and status from the newest part of the run index (bounded, a gauge), queue
-depths from kombu's Redis lists (`<queue>` is priority 0, `<queue>:<n>` priority n), and step
+depths per priority from `joelclaw.queues` (the one place that reads the broker), and step
 durations folded into Redis histogram buckets from finished runs (each run once, guarded by
 ZADD NX on a "counted" set, so concurrent scrapes never double count).
 """
@@ -25,10 +25,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from joelclaw import keys
-from joelclaw.bus.functions import DEFAULT_QUEUE
+from joelclaw import keys, queues
 from joelclaw.bus.runs import TERMINAL
-from joelclaw.celery_app import GATEWAY_QUEUE
 from joelclaw.runtime import Runtime
 from webhooks.app import runtime
 
@@ -38,7 +36,6 @@ STEP_BUCKETS = f"{keys.PREFIX}metrics:steps"  # hash "function|type|le" / "|sum"
 STEPS_COUNTED = f"{keys.PREFIX}metrics:steps:counted"  # zset run id -> fold time (s)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 RUNS_SCANNED = 1000  # newest runs the runs gauge and the step fold look at per scrape
-PRIORITIES = range(10)  # celery_app's priority_steps
 SEP = "|"
 
 blueprint = Blueprint("metrics", __name__)
@@ -101,11 +98,7 @@ class RedisCollector(Collector):
         yield _runs_gauge(runs)
         fold_steps(client, self.rt, [r.id for r in runs if r.status in TERMINAL])
         yield _step_histogram(client.hgetall(STEP_BUCKETS))
-        yield _queue_gauge(client, self.queues())
-
-    def queues(self) -> list[str]:
-        names = {DEFAULT_QUEUE, GATEWAY_QUEUE, *(fn.queue for fn in self.rt.registry)}
-        return sorted(names)
+        yield _queue_gauge(queues.depths(self.rt))
 
 
 def _split(raw: dict[bytes, bytes]) -> Iterator[tuple[list[str], float]]:
@@ -181,16 +174,11 @@ def _step_histogram(raw: dict[bytes, bytes]) -> HistogramMetricFamily:
     return family
 
 
-def _queue_gauge(client: redis.Redis, queues: list[str]) -> GaugeMetricFamily:
-    pipe = client.pipeline(transaction=False)
-    for queue in queues:
-        for priority in PRIORITIES:
-            pipe.llen(queue if priority == 0 else f"{queue}:{priority}")
-    lengths = iter(pipe.execute())
+def _queue_gauge(report: dict[str, Any]) -> GaugeMetricFamily:
+    """Per queue and priority step, from `joelclaw.queues` (empty when the broker cannot say)."""
     family = GaugeMetricFamily("joelclaw_queue_depth", "Messages waiting in each broker queue.",
                                labels=("queue", "priority"))
-    for queue in queues:
-        for priority in PRIORITIES:
-            family.add_metric([queue, str(priority)], next(lengths))
+    for queue in report["queues"]:
+        for priority, depth in queue.get("by_priority", {}).items():
+            family.add_metric([queue["name"], priority], depth)
     return family
-

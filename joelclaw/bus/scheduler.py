@@ -9,9 +9,11 @@ wakes runs whose lease expired because their worker died.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from joelclaw import keys
@@ -89,9 +91,11 @@ def publish(rt: Runtime, target: str, *, ready_at: float | None = None) -> bool:
 class Sweeper:
     """Publishes due wake-ups and revives runs with expired leases; safe to run on every worker."""
 
-    def __init__(self, rt: Runtime, poll: float | None = None, node: str | None = None):
+    def __init__(self, rt: Runtime, poll: float | None = None, node: str | None = None,
+                 queues: Callable[[], Iterable[str]] | None = None):
         self.rt = rt
         self.node = node or _hostname()
+        self.queues = queues or (lambda: ())  # what this node consumes, read at each stamp
         self.poll = poll or rt.settings.scheduler_poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,11 +138,16 @@ class Sweeper:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def presence(self) -> str:
+        """This node's `keys.WORKERS_SEEN` entry, read by `joelclaw.health`: when it was last
+        seen and which queues it consumes (its roles derive from them)."""
+        return json.dumps({"at": time.time(), "queues": sorted(self.queues())})
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.tick()
-                self.rt.redis.hset(keys.WORKERS_SEEN, self.node, time.time())
+                self.rt.redis.hset(keys.WORKERS_SEEN, self.node, self.presence())
             except Exception:
                 log.exception("sweeper tick failed")
                 self._stop.wait(2)
