@@ -12,8 +12,9 @@ from flask import Flask
 
 from joelclaw.config import Settings, load_settings
 from joelclaw.runtime import Runtime
+from webhooks import errors
 from webhooks.api import blueprint as api_routes
-from webhooks.app import EXTENSION, install_error_handlers
+from webhooks.app import EXTENSION
 from webhooks.health import blueprint as health_routes
 from webhooks.metrics import blueprint as metrics_routes
 from webhooks.routes import blueprint as webhook_routes
@@ -26,5 +27,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION] = Runtime(settings or load_settings())
     for blueprint in (health_routes, webhook_routes, api_routes, metrics_routes):
         app.register_blueprint(blueprint)
-    install_error_handlers(app)
+    errors.install(app)
     return app

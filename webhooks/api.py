@@ -15,9 +15,11 @@ from datetime import datetime
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from joelclaw import strictjson
 from joelclaw.bus.control import cancel_run, replay_run
 from joelclaw.bus.runs import STATUSES
 from joelclaw.errors import EventError, JoelclawError, NotFound
+from joelclaw.events.limits import MAX_EVENT_BYTES, too_large
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import parse_event
 from joelclaw.events.store import get_event, list_events
@@ -26,7 +28,7 @@ from webhooks.app import runtime
 from webhooks.http import BodyTooLarge, fail, read_body
 from webhooks.openapi import document
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = MAX_EVENT_BYTES  # a request of up to 100 events, each within the limit
 MAX_EVENTS_PER_REQUEST = 100
 MAX_LIMIT = 1000
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -154,11 +156,11 @@ def replay(run_id: str) -> tuple[Response, int]:
 
 def _events_from_body() -> list[Event]:
     try:
-        raw = read_body(MAX_BODY_BYTES)
+        raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
     except BodyTooLarge as exc:
-        raise RequestEntityTooLarge(str(exc)) from None
+        raise RequestEntityTooLarge(too_large(request.content_length, "the body")) from exc
     try:
-        body = json.loads(raw)
+        body = strictjson.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise BadQuery(f"malformed JSON: {str(exc)[:200]}") from None
     items = body if isinstance(body, list) else [body]
@@ -179,11 +181,11 @@ def _events_from_body() -> list[Event]:
 
 
 def _optional_reason() -> str | None:
-    raw = request.get_data(cache=False)[:MAX_BODY_BYTES]
+    raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
     if not raw.strip():
         return None
     try:
-        body = json.loads(raw)
+        body = strictjson.loads(raw)
     except (ValueError, RecursionError):
         raise BadQuery("body must be JSON like {\"reason\": \"...\"} or empty") from None
     reason = body.get("reason") if isinstance(body, dict) else None

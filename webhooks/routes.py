@@ -11,12 +11,11 @@ milliseconds and never retries for our slowness.
 
 from __future__ import annotations
 
-import json
 import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from joelclaw import echo
+from joelclaw import echo, strictjson
 from joelclaw.errors import EventError
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
@@ -64,7 +63,7 @@ def _receive(
         return fail(429, f"too many failed signatures from {ip}; retry in a minute",
                     "RATE_LIMITED")
     try:
-        raw = read_body(MAX_BODY_BYTES)
+        raw = read_body(MAX_BODY_BYTES, rt.settings.web_body_timeout_seconds)
     except BodyTooLarge as exc:
         return fail(413, str(exc), "PAYLOAD_TOO_LARGE")
     secret = getattr(rt.settings, provider.secret_setting, None)
@@ -101,7 +100,7 @@ def _normalize(
 ) -> tuple[list[Event], str | None]:
     """The provider's events, or the reason the body is unusable (JSON or shape)."""
     try:
-        payload = json.loads(raw)
+        payload = strictjson.loads(raw)
     except (ValueError, RecursionError) as exc:
         return [], f"malformed JSON: {str(exc)[:200]}"
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from joelclaw.errors import EventError
+from joelclaw.events.limits import check_size
 from joelclaw.events.model import Event
 
 
@@ -96,6 +97,7 @@ def parse_event(raw: Any) -> Event:
     """An Event from untrusted JSON, or EventError with a readable reason."""
     if not isinstance(raw, dict):
         raise EventError("an event must be a JSON object with at least a 'name'")
+    check_size(raw)
     try:
         event = Event.model_validate(raw)
     except ValidationError as exc:

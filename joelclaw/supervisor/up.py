@@ -35,6 +35,8 @@ from joelclaw.supervisor.processes import (
     Supervisor,
 )
 
+WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
+
 
 class UpError(Exception):
     """A problem found before starting anything; `code` is the exit status."""
@@ -115,10 +117,8 @@ def commands(
     """The processes `up` runs, in start order; the interpreter running `up` runs them all."""
     celery = [sys.executable, "-m", "celery", "-A", "joelclaw.worker"]
     plan: list[Command] = []
-    if web:
-        bind = f"{_bracketed(settings.web_host)}:{settings.web_port}"
-        plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-w",
-                                    str(settings.web_workers), "-b", bind,
+    if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
+        plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
                                     "webhooks:create_app()"]))
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
