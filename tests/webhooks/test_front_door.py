@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from joelclaw import keys
 from joelclaw.config import Settings
@@ -134,3 +136,23 @@ def test_slash_merging_redirects_are_json(server: Gunicorn, method: str, path: s
     body = response.json()
     assert body["ok"] is False and body["error"]["code"] == "PERMANENT_REDIRECT"
     assert body["location"].endswith(location)
+
+
+CHUNK_PARTS = st.sampled_from([b"zz", b"5", b"-1", b"ffffffffffffffffff", b"0", b"3;x=y", b"",
+                               b"\r\n", b"abc", b"{}", b"\n", b"0\r\n\r\n", b"4\r\n{}{}"])
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(parts=st.lists(CHUNK_PARTS, max_size=8), path=st.sampled_from(
+    ["/webhooks/github", "/api/events", "/webhooks/nope", "/health"]))
+def test_random_chunked_framing_never_gets_a_500(server: Gunicorn, parts: list[bytes],
+                                                 path: str) -> None:
+    head = (f"POST {path} HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\nConnection: close\n"
+            f"Authorization: {bearer()['Authorization']}\n")
+    sock = raw_request(server.port, head, b"\r\n".join(parts))
+    sock.shutdown(socket.SHUT_WR)
+    status, headers, body = read_answer(sock)
+    assert status in {200, 400, 401, 404, 405, 413}, body
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["ok"] is (status == 200)
