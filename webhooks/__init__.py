@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import Flask
 
 from joelclaw.config import Settings, load_settings
+from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
 from webhooks import errors
 from webhooks.api import blueprint as api_routes
-from webhooks.app import EXTENSION
+from webhooks.app import EXTENSION, use_redacting_json
 from webhooks.health import blueprint as health_routes
 from webhooks.metrics import blueprint as metrics_routes
 from webhooks.routes import blueprint as webhook_routes
@@ -23,8 +24,10 @@ from webhooks.routes import blueprint as webhook_routes
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment unless given."""
     app = Flask(__name__, static_folder=None)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = Runtime(settings or load_settings())
+    rt = Runtime(settings or load_settings())
+    install_log_redaction(rt.settings)
+    app.extensions[EXTENSION] = rt
+    use_redacting_json(app, rt)
     for blueprint in (health_routes, webhook_routes, api_routes, metrics_routes):
         app.register_blueprint(blueprint)
     errors.install(app)

@@ -1,5 +1,6 @@
-"""What every blueprint shares: the runtime of the app serving the request, and the one JSON
-error shape (`{"ok": false, "error": {"message", "code"}}`).
+"""What every blueprint shares: the runtime of the app serving the request, the one JSON error
+shape (`{"ok": false, "error": {"message", "code"}}`), and the JSON encoder that redacts every
+answer (`joelclaw.redaction`: a route cannot forget to).
 
 Its own module so the blueprints never import the package that registers them (the factory in
 `webhooks/__init__.py` imports them; they import this).
@@ -7,9 +8,13 @@ Its own module so the blueprints never import the package that registers them (t
 
 from __future__ import annotations
 
-from flask import Response, current_app, json
+from typing import Any
+
+from flask import Flask, Response, current_app, json
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from joelclaw.redaction import configured_secrets, redact
 from joelclaw.runtime import Runtime
 
 EXTENSION = "joelclaw"
@@ -29,3 +34,21 @@ def error_response(exc: HTTPException) -> Response:
     response.set_data(json.dumps(body))
     response.content_type = "application/json"
     return response
+
+
+class RedactingJSON(DefaultJSONProvider):
+    """Flask's JSON, with secrets redacted by key name, value shape and configured value:
+    stored events keep their data for functions, while no answer of the app shows it."""
+
+    sort_keys = False
+
+    def __init__(self, app: Flask, secrets: tuple[str, ...]):
+        super().__init__(app)
+        self.secrets = secrets
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(redact(obj, self.secrets), **kwargs)
+
+
+def use_redacting_json(app: Flask, rt: Runtime) -> None:
+    app.json = RedactingJSON(app, configured_secrets(rt.settings))

@@ -17,6 +17,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from joelclaw import keys
+from joelclaw.redaction import redact
 
 STATUSES = (
     "queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped",
@@ -25,7 +26,6 @@ TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 OPTIONAL_FIELDS = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
                              "rerun_from"})
 PREVIEW_LIMIT = 8 * 1024
-SECRET_HINTS = ("token", "secret", "password", "authorization", "api_key", "apikey")
 
 
 def new_run_id() -> str:
@@ -106,22 +106,11 @@ def _is_set(value: Any) -> bool:
 
 def preview(value: Any, limit: int = PREVIEW_LIMIT) -> Any:
     """A redacted, size-capped copy of a value for the trace (the memo keeps the original)."""
-    redacted = _redact(value)
+    redacted = redact(value)
     text = json.dumps(redacted, default=str)
     if len(text) <= limit:
         return redacted
     return {"truncated": True, "bytes": len(text), "head": text[:limit]}
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: "[redacted]" if any(h in str(k).lower() for h in SECRET_HINTS) else _redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 class RunStore:

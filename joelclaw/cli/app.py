@@ -29,6 +29,7 @@ from joelclaw.errors import (
     NotFound,
 )
 from joelclaw.events.limits import EventTooLarge
+from joelclaw.redaction import configured_secrets, install_log_redaction
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
@@ -133,6 +134,8 @@ class Session:
 
         if self._runtime is None:
             self._runtime = Runtime(self.settings)
+            self.out.secrets = configured_secrets(self.settings)
+            install_log_redaction(self.settings)
         if redis_needed:
             try:
                 _ = self._runtime.redis_url
