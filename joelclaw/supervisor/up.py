@@ -151,11 +151,15 @@ def _gunicorn_control(home: Path) -> list[str]:
 
 
 def _flower_command(settings: Settings, celery: list[str]) -> Command:
-    """With auth configured the API must require it too, so FLOWER_UNAUTHENTICATED_API goes."""
+    """Flower 2.2 answers its HTTP API only with auth configured or FLOWER_UNAUTHENTICATED_API
+    set. Without credentials Flower is on loopback (`flower_auth_env` refuses anything else), so
+    its API is opened to this machine; with credentials the API requires them like the pages."""
     argv = [*celery, "flower", f"--address={settings.flower_address}",
             f"--port={settings.flower_port}"]
     auth = flower_auth_env(settings)
-    return Command("flower", argv, auth, ("FLOWER_UNAUTHENTICATED_API",) if auth else ())
+    if not auth:
+        return Command("flower", argv, {"FLOWER_UNAUTHENTICATED_API": "true"})
+    return Command("flower", argv, auth, ("FLOWER_UNAUTHENTICATED_API",))
 
 
 def flower_auth_env(settings: Settings) -> dict[str, str]:
