@@ -14,6 +14,7 @@ from joelclaw.gateway import inbound
 from joelclaw.gateway.drain import drain
 from joelclaw.gateway.notify import flush_digest
 from joelclaw.gateway.service import DRAIN_EVENT, Gateway, request_drain
+from joelclaw.health import gateway_alive
 
 inbound.connect_signals()
 
@@ -43,7 +44,7 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
         return {"checked": False}
     beat = rt.redis.get(bus_keys.GATEWAY_HEARTBEAT)
     age = time.time() - float(beat) if beat else None
-    stale = age is None or age > rt.settings.gateway_heartbeat_stale_seconds
+    stale = not gateway_alive(rt.settings, age)
     if stale and rt.redis.set("jc:gw:health:alerted", "1", nx=True, ex=HEALTH_ALERT_COOLDOWN):
         shown = f"{age:.0f} s ago" if age is not None else "never"
         ctx.gateway.alert(f"Gateway heartbeat is stale (last beat {shown}). Is the gateway "
