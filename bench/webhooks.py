@@ -1,9 +1,11 @@
 """Webhook benchmark: verified GitHub deliveries through gunicorn into the broker, next to a bare
 Flask endpoint that only enqueues a plain Celery task, in the same run.
 
-    python bench/webhooks.py [--requests 3000] [--threads 8] [--workers 2]
+    python bench/webhooks.py [--requests 3000] [--threads 8] [--workers 2] [--worker-class sync]
 
-Starts its own Redis and two gunicorns (`-w 2` each) on free loopback ports. The joelclaw side
+Starts its own Redis and two gunicorns (`-w 2` each) on free loopback ports, both with the
+worker settings `joelclaw up` uses (`joelclaw/webserver.py`: gevent) unless `--worker-class sync`
+asks for gunicorn's default. The joelclaw side
 posts a signed `workflow_run` delivery (a fresh X-GitHub-Delivery each time, so each is a new
 event that starts the built-in `github/workflow_run.completed` function: its run is stored and
 its message published to the broker); the plain side posts to `/enqueue`, which calls
@@ -59,9 +61,10 @@ def plain_flask_app() -> Any:
 
 
 def start_gunicorn(target: str, port: int, workers: int, env: dict[str, str],
-                   log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--no-control-socket", "--log-level", "warning", target]
+                   log: Path, worker_class: str = "gevent") -> subprocess.Popen[bytes]:
+    model = ["-c", "python:joelclaw.webserver"] if worker_class == "gevent" else ["-k", "sync"]
+    command = [sys.executable, "-m", "gunicorn", *model, "-w", str(workers), "-b",
+               f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning", target]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -114,7 +117,7 @@ def queue_depth(client: redis.Redis, queue: str) -> int:
 
 def report(rows: list[tuple[str, dict[str, Any], int]], args: argparse.Namespace) -> None:
     print(f"\n{args.requests} requests per side, {args.threads} client threads, "
-          f"gunicorn -w {args.workers}, 127.0.0.1\n")
+          f"gunicorn -w {args.workers} ({args.worker_class} workers), 127.0.0.1\n")
     header = f"{'endpoint':<34}{'ok':>7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'in broker':>11}"
     print(header)
     print("-" * len(header))
@@ -132,6 +135,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--worker-class", choices=("gevent", "sync"), default="gevent")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-webhooks-"))
@@ -144,9 +148,10 @@ def main() -> None:
                JOELCLAW_GITHUB_WEBHOOK_SECRET=SECRET, JOELCLAW_HOME=str(tmp / "home"))
     ports = free_port(), free_port()
     procs = [
-        start_gunicorn("webhooks:create_app()", ports[0], args.workers, env, tmp / "joel.log"),
+        start_gunicorn("webhooks:create_app()", ports[0], args.workers, env, tmp / "joel.log",
+                       args.worker_class),
         start_gunicorn("bench.webhooks:plain_flask_app()", ports[1], args.workers, env,
-                       tmp / "plain.log"),
+                       tmp / "plain.log", args.worker_class),
     ]
     try:
         run(args, ports, procs, tmp, joel_url, plain_url)

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     gateway_poll_timeout_seconds: int = Field(25, ge=0, le=50)
     gateway_chat_interval_seconds: float = Field(1.0, ge=0)
     gateway_heartbeat_stale_seconds: float = Field(180.0, gt=0)
+    # The front door (issue 9): a request body must arrive within this time, so a client that
+    # declares more than it sends holds a connection for a bounded time (answered 408).
+    web_body_timeout_seconds: float = Field(10.0, gt=0)
 
     @field_validator("function_modules", mode="before")
     @classmethod

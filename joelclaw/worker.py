@@ -5,7 +5,9 @@ The only module that builds something at import time, because Celery's CLI needs
 
 from __future__ import annotations
 
+from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
 
 runtime = Runtime()
+install_log_redaction(runtime.settings)  # every worker, beat and flower log line, secrets hidden
 app = runtime.celery

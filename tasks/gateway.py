@@ -16,6 +16,7 @@ from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
 from joelclaw.gateway import inbound
 from joelclaw.gateway.notify import flush_digest
 from joelclaw.gateway.service import Gateway, request_drain
+from joelclaw.health import gateway_alive
 
 HEALTH_ALERT_COOLDOWN = 3600
 
@@ -37,7 +38,7 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
         return {"checked": False}
     beat = rt.redis.get(keys.GATEWAY_HEARTBEAT)
     age = time.time() - float(beat) if beat else None
-    stale = age is None or age > rt.settings.gateway_heartbeat_stale_seconds
+    stale = not gateway_alive(rt.settings, age)
     if stale and rt.redis.set(keys.GATEWAY_STALE_ALERTED, "1", nx=True,
                               ex=HEALTH_ALERT_COOLDOWN):
         shown = f"{age:.0f} s ago" if age is not None else "never"

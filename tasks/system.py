@@ -12,6 +12,7 @@ from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function
 from joelclaw.events.payloads.system import LogWritten
+from joelclaw.redaction import configured_secrets, redact
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
 CHECK_EVENTS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -56,11 +57,13 @@ def _claim_digest(ctx: Context, tz: str) -> bool:
 
 @function("system-logger", trigger="system/log.written")
 def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
-    """Append the entry to the append-only system log under JOELCLAW_HOME."""
+    """Append the entry to the append-only system log under JOELCLAW_HOME, redacted: the log
+    outlives the event and is read by people and tools that never need its secrets."""
     path = ctx.runtime.settings.home_dir / "logs" / "system.jsonl"
     entry = {"ts": time.time(), "run_id": ctx.run_id, "event_id": ctx.event.id,
-             **ctx.event.data.model_dump()}
-    ctx.step.run("append", _append_line, str(path), json.dumps(entry))
+             **ctx.event.data.model_dump(mode="json")}
+    secrets = configured_secrets(ctx.runtime.settings)
+    ctx.step.run("append", _append_line, str(path), json.dumps(redact(entry, secrets)))
     return {"path": str(path)}
 
 

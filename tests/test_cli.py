@@ -288,7 +288,11 @@ def test_status_with_a_live_worker(invoke: Invoke, worker: WorkerProcess) -> Non
 
 def test_status_without_workers_suggests_up(invoke: Invoke) -> None:
     data = envelope(invoke("status"))
-    assert data["result"]["workers"] == {"alive": 0, "seen": []}
+    workers = {k: v for k, v in data["result"]["workers"].items() if k != "latency_ms"}
+    nobody = {"ok": False, "status": "down", "alive": 0, "nodes": [], "stale": []}
+    assert workers == {"ok": False, "status": "down", "alive": 0, "seen": [], "roles": {
+        "worker": nobody, "gateway": {**nobody, "status": "not_expected", "expected": False}}}
+    assert data["result"]["failing"] == ["beat", "workers"]
     assert data["next_actions"][0]["command"] == "joelclaw up"
 
 

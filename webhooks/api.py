@@ -15,16 +15,20 @@ from datetime import datetime
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from joelclaw import strictjson
 from joelclaw.bus.control import cancel_run, replay_run
 from joelclaw.bus.runs import STATUSES
 from joelclaw.errors import EventError, JoelclawError, NotFound
+from joelclaw.events.limits import MAX_EVENT_BYTES, too_large
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import parse_event
 from joelclaw.events.store import get_event, list_events
 from webhooks import metrics
+from webhooks.app import runtime
 from webhooks.http import BodyTooLarge, fail, read_body
+from webhooks.openapi import document
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = MAX_EVENT_BYTES  # a request of up to 100 events, each within the limit
 MAX_EVENTS_PER_REQUEST = 100
 MAX_LIMIT = 1000
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -39,8 +43,6 @@ def _require_token() -> tuple[Response, int] | None:
     """Every /api route except the OpenAPI document needs the bearer token."""
     if request.endpoint == "api.openapi":
         return None
-    from webhooks import runtime
-
     expected = runtime().settings.api_token
     if not expected:
         return fail(401, "the API is disabled: set JOELCLAW_API_TOKEN and send it as "
@@ -69,16 +71,12 @@ def _not_found(exc: NotFound) -> tuple[Response, int]:
 
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
-    from webhooks.openapi import document
-
     return jsonify(document())
 
 
 @blueprint.post("/events")
 def send_events() -> Response:
     """Validate every event first, so a batch is sent whole or not at all."""
-    from webhooks import runtime
-
     rt = runtime()
     events = _events_from_body()
     results = rt.send(events)
@@ -91,8 +89,6 @@ def send_events() -> Response:
 
 @blueprint.get("/events")
 def events() -> Response:
-    from webhooks import runtime
-
     found = list_events(runtime().redis, name=_text("name"), prefix=_text("prefix"),
                         since=_time("since"), limit=_limit())
     return jsonify({"ok": True, "events": found})
@@ -100,8 +96,6 @@ def events() -> Response:
 
 @blueprint.get("/events/<event_id>")
 def event(event_id: str) -> Response:
-    from webhooks import runtime
-
     record = get_event(runtime().redis, event_id)
     if record is None:
         raise NotFound(f"no event with id {event_id!r} (events expire after 7 days)")
@@ -110,8 +104,6 @@ def event(event_id: str) -> Response:
 
 @blueprint.get("/functions")
 def functions() -> Response:
-    from webhooks import runtime
-
     listed = [
         {"id": fn.id, "description": fn.description, "queue": fn.queue, "retries": fn.retries,
          "triggers": [t.describe() for t in fn.triggers]}
@@ -122,8 +114,6 @@ def functions() -> Response:
 
 @blueprint.get("/runs")
 def runs() -> Response:
-    from webhooks import runtime
-
     found = runtime().runs.list(function=_text("function"), status=_statuses(),
                                 since=_time("since"), until=_time("until"),
                                 event_name=_text("event"), limit=_limit())
@@ -132,8 +122,6 @@ def runs() -> Response:
 
 @blueprint.get("/runs/<run_id>")
 def run(run_id: str) -> Response:
-    from webhooks import runtime
-
     trace = runtime().runs.trace(run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
@@ -142,8 +130,6 @@ def run(run_id: str) -> Response:
 
 @blueprint.post("/runs/<run_id>/cancel")
 def cancel(run_id: str) -> tuple[Response, int]:
-    from webhooks import runtime
-
     reason = _optional_reason()
     try:
         done = cancel_run(runtime(), run_id, reason or "cancelled over the API")
@@ -156,8 +142,6 @@ def cancel(run_id: str) -> tuple[Response, int]:
 
 @blueprint.post("/runs/<run_id>/replay")
 def replay(run_id: str) -> tuple[Response, int]:
-    from webhooks import runtime
-
     try:
         new = replay_run(runtime(), run_id)
     except NotFound:
@@ -172,11 +156,11 @@ def replay(run_id: str) -> tuple[Response, int]:
 
 def _events_from_body() -> list[Event]:
     try:
-        raw = read_body(MAX_BODY_BYTES)
+        raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
     except BodyTooLarge as exc:
-        raise RequestEntityTooLarge(str(exc)) from None
+        raise RequestEntityTooLarge(too_large(request.content_length, "the body")) from exc
     try:
-        body = json.loads(raw)
+        body = strictjson.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise BadQuery(f"malformed JSON: {str(exc)[:200]}") from None
     items = body if isinstance(body, list) else [body]
@@ -197,11 +181,11 @@ def _events_from_body() -> list[Event]:
 
 
 def _optional_reason() -> str | None:
-    raw = request.get_data(cache=False)[:MAX_BODY_BYTES]
+    raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
     if not raw.strip():
         return None
     try:
-        body = json.loads(raw)
+        body = strictjson.loads(raw)
     except (ValueError, RecursionError):
         raise BadQuery("body must be JSON like {\"reason\": \"...\"} or empty") from None
     reason = body.get("reason") if isinstance(body, dict) else None

@@ -3,13 +3,14 @@
 Counters are Redis hashes incremented where things happen: by the request that observed them
 (events received, webhook verifications) and by the bus in the write that ended a step or a run
 (step durations, finished runs; see joelclaw.bus.metrics). A scrape only reads: those counters,
-the statuses of the newest runs (bounded), and queue depths from kombu's Redis lists (`<queue>`
-is priority 0, `<queue>:<n>` priority n).
+the statuses of the newest runs (bounded), and queue depths per priority from `joelclaw.queues`
+(the one place that reads the broker).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 from flask import Blueprint, Response
@@ -22,12 +23,12 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from joelclaw import keys
+from joelclaw import keys, queues
 from joelclaw.bus import metrics as bus_metrics
 from joelclaw.runtime import Runtime
+from webhooks.app import runtime
 
 RUNS_SCANNED = 200  # newest runs the in-flight gauge looks at per scrape
-PRIORITIES = range(10)  # celery_app's priority_steps
 SEP = "|"
 
 blueprint = Blueprint("metrics", __name__)
@@ -35,8 +36,6 @@ blueprint = Blueprint("metrics", __name__)
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    from webhooks import runtime
-
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisCollector(runtime()))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
@@ -79,11 +78,7 @@ class RedisCollector(Collector):
         yield _runs_gauge(self.rt)
         yield _finished_counter(client)
         yield _step_histogram(client)
-        yield _queue_gauge(client, self.queues())
-
-    def queues(self) -> list[str]:
-        names = {keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, *(fn.queue for fn in self.rt.registry)}
-        return sorted(names)
+        yield _queue_gauge(queues.depths(self.rt))
 
 
 def _split(raw: dict[bytes, bytes]) -> Iterator[tuple[list[str], float]]:
@@ -130,16 +125,11 @@ def _step_histogram(client: redis.Redis) -> HistogramMetricFamily:
     return family
 
 
-def _queue_gauge(client: redis.Redis, queues: list[str]) -> GaugeMetricFamily:
-    pipe = client.pipeline(transaction=False)
-    for queue in queues:
-        for priority in PRIORITIES:
-            pipe.llen(queue if priority == 0 else f"{queue}:{priority}")
-    lengths = iter(pipe.execute())
+def _queue_gauge(report: dict[str, Any]) -> GaugeMetricFamily:
+    """Per queue and priority step, from `joelclaw.queues` (empty when the broker cannot say)."""
     family = GaugeMetricFamily("joelclaw_queue_depth", "Messages waiting in each broker queue.",
                                labels=("queue", "priority"))
-    for queue in queues:
-        for priority in PRIORITIES:
-            family.add_metric([queue, str(priority)], next(lengths))
+    for queue in report["queues"]:
+        for priority, depth in queue.get("by_priority", {}).items():
+            family.add_metric([queue["name"], priority], depth)
     return family
-

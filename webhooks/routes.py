@@ -11,16 +11,16 @@ milliseconds and never retries for our slowness.
 
 from __future__ import annotations
 
-import json
 import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from joelclaw import echo
+from joelclaw import echo, strictjson
 from joelclaw.errors import EventError
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from webhooks import limits, metrics
+from webhooks.app import runtime
 from webhooks.http import BodyTooLarge, fail, read_body
 from webhooks.providers import PROVIDERS, Provider, get_provider
 
@@ -32,8 +32,6 @@ blueprint = Blueprint("webhooks", __name__)
 @blueprint.get("/webhooks/")
 def list_providers() -> Response:
     """Which providers exist and which have a secret; the secrets themselves never leave."""
-    from webhooks import runtime
-
     settings = runtime().settings
     providers = [
         {"name": p.name, "route": f"/webhooks/{p.name}", "secret_setting": p.secret_setting,
@@ -45,8 +43,6 @@ def list_providers() -> Response:
 
 @blueprint.post("/webhooks/<provider>")
 def receive(provider: str) -> tuple[Response, int]:
-    from webhooks import runtime
-
     found = get_provider(provider)
     if found is None:
         return fail(404, f"unknown webhook provider {provider[:100]!r}; see GET /webhooks",
@@ -67,7 +63,7 @@ def _receive(
         return fail(429, f"too many failed signatures from {ip}; retry in a minute",
                     "RATE_LIMITED")
     try:
-        raw = read_body(MAX_BODY_BYTES)
+        raw = read_body(MAX_BODY_BYTES, rt.settings.web_body_timeout_seconds)
     except BodyTooLarge as exc:
         return fail(413, str(exc), "PAYLOAD_TOO_LARGE")
     secret = getattr(rt.settings, provider.secret_setting, None)
@@ -104,7 +100,7 @@ def _normalize(
 ) -> tuple[list[Event], str | None]:
     """The provider's events, or the reason the body is unusable (JSON or shape)."""
     try:
-        payload = json.loads(raw)
+        payload = strictjson.loads(raw)
     except (ValueError, RecursionError) as exc:
         return [], f"malformed JSON: {str(exc)[:200]}"
     try:

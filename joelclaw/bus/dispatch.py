@@ -23,6 +23,8 @@ from joelclaw.bus.memo import Memo
 from joelclaw.bus.ports import SendResult
 from joelclaw.bus.publish import DEFAULT_PRIORITY, publish_run
 from joelclaw.bus.runs import Run, new_run_id
+from joelclaw.errors import EventError
+from joelclaw.events.limits import MAX_EVENT_BYTES, check_size
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -111,8 +113,19 @@ def _send_one(
 
 def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], now: float,
            skip_dedup: bool) -> list[Any]:
-    """The dispatch script: [1, waiters] for a new event, [0] for a duplicate."""
+    """The dispatch script: [1, waiters] for a new event, [0] for a duplicate.
+
+    Whatever sent the event (a webhook, the API, the CLI, a function's step), it is stored only
+    if it is standard JSON (no NaN or Infinity) within the one size limit.
+    """
     record = {"event": event_dict, "received_at": now, "runs": [r.id for r in runs]}
+    try:
+        record_json = json.dumps(record, allow_nan=False)
+    except ValueError:
+        raise EventError(f"event {event.name}: its data is not standard JSON (NaN or "
+                         "Infinity); send null or a string instead") from None
+    if len(record_json) > MAX_EVENT_BYTES:
+        check_size(event_dict)
     run_keys: list[str] = []
     for run in runs:
         run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
@@ -120,7 +133,7 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
               keys.events_by_name(event.name), keys.RUN_INDEX, keys.WAKEUPS, *run_keys],
-        args=[event.id, json.dumps(record), event.ts, event.name, keys.EVENT_DEDUP_TTL,
+        args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
               keys.EVENT_TTL, rt.settings.event_log_cap, now + keys.OUTBOX_GRACE_SECONDS,
               json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0",
               keys.waits(event.name)])

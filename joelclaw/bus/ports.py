@@ -51,6 +51,16 @@ class Bus(Protocol):
     def redis(self) -> redis.Redis: ...
 
     @property
+    def redis_url(self) -> str: ...
+
+    @property
+    def broker_url(self) -> str: ...
+
+    def ping(self) -> float:
+        """Round-trip time to Redis in ms; ConfigError with a fix when it is unreachable."""
+        ...
+
+    @property
     def scripts(self) -> Scripts: ...
 
     @property

@@ -9,10 +9,12 @@ and a sweeper that dies mid-claim leaves it to fire again (at least once, never 
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from celery import bootsteps
@@ -33,9 +35,11 @@ BATCH = 500
 class Sweeper:
     """Publishes due wake-ups and revives runs with expired leases."""
 
-    def __init__(self, rt: Bus, poll: float | None = None, node: str | None = None):
+    def __init__(self, rt: Bus, poll: float | None = None, node: str | None = None,
+                 queues: Callable[[], Iterable[str]] | None = None):
         self.rt = rt
         self.node = node or socket.gethostname()
+        self.queues = queues or (lambda: ())  # what this node consumes, read at each stamp
         self.poll = poll or rt.settings.scheduler_poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,11 +87,16 @@ class Sweeper:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def presence(self) -> str:
+        """This node's `keys.WORKERS_SEEN` entry, read by `joelclaw.health`: when it was last
+        seen and which queues it consumes (its roles derive from them)."""
+        return json.dumps({"at": time.time(), "queues": sorted(self.queues())})
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.tick()
-                self.rt.redis.hset(keys.WORKERS_SEEN, self.node, time.time())
+                self.rt.redis.hset(keys.WORKERS_SEEN, self.node, self.presence())
             except Exception:
                 log.exception("sweeper tick failed")
                 self._stop.wait(2)
@@ -108,7 +117,9 @@ class SweeperStep(bootsteps.StartStopStep):
         self.sweeper: Sweeper | None = None
 
     def start(self, worker: Any) -> None:
-        self.sweeper = Sweeper(self.bus, node=worker.hostname)
+        queues = worker.app.amqp.queues
+        self.sweeper = Sweeper(self.bus, node=worker.hostname,
+                               queues=lambda: list(queues.consume_from))
         self.sweeper.start()
 
     def stop(self, worker: Any) -> None:

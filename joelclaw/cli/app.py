@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 import redis
 
+from joelclaw import strictjson
 from joelclaw.cli.output import Failure, Output, Reply, action, wants_json
 from joelclaw.config import Settings, load_settings
 from joelclaw.durations import seconds
@@ -27,6 +28,8 @@ from joelclaw.errors import (
     JoelclawError,
     NotFound,
 )
+from joelclaw.events.limits import EventTooLarge
+from joelclaw.redaction import configured_secrets, install_log_redaction
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
@@ -80,10 +83,12 @@ class JsonObject(CodedParam):
         if text.startswith("@"):
             text = self._read(text[1:], param, ctx)
         try:
-            data = json.loads(text)
+            data = strictjson.loads(text)
         except json.JSONDecodeError as exc:
             self._fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
                        f"{text[:80]!r}", param, ctx)
+        except (ValueError, RecursionError) as exc:  # NaN, Infinity, too deep
+            self._fail(f"not valid JSON ({exc}): {text[:80]!r}", param, ctx)
         if not isinstance(data, dict):
             self._fail(f"must be a JSON object like '{{\"key\": 1}}', got {type(data).__name__}",
                        param, ctx)
@@ -125,6 +130,8 @@ class Session:
 
         if self._runtime is None:
             self._runtime = Runtime(self.settings)
+            self.out.secrets = configured_secrets(self.settings)
+            install_log_redaction(self.settings)
         if redis_needed:
             try:
                 _ = self._runtime.redis_url
@@ -182,6 +189,9 @@ def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
     if isinstance(exc, ConfigError):
         return Failure(str(exc), exc.code, "Fix the JOELCLAW_* setting named above (in the "
                        "environment or the .env file) and run the command again.", 2)
+    if isinstance(exc, EventTooLarge):
+        return Failure(str(exc), exc.code, "Store large content elsewhere (a file, a URL, a "
+                       "record) and put its reference in the event's data.", 2)
     if isinstance(exc, EventError):
         return Failure(str(exc), exc.code, "Event names look like 'domain/noun.verb' in "
                        "lowercase (e.g. 'todoist/comment.added'); -d must be a JSON object that "

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw import keys
+from joelclaw import health, keys
+from joelclaw import queues as broker_queues
 from joelclaw.bus.preview import preview
 from joelclaw.bus.runs import TERMINAL
 from joelclaw.cli import render
@@ -19,7 +20,6 @@ from joelclaw.runtime import redact_url
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
 
-WORKER_ALIVE_SECONDS = 10.0
 FOLLOW_POLL_SECONDS = 0.25
 MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
 
@@ -28,45 +28,33 @@ MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
 
 @command("status")
 def status(session: Session) -> Reply:
-    """Redis, workers, beat, pending wake-ups and runs by status."""
+    """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     rt = session.runtime()
-    started = time.perf_counter()
-    rt.redis.ping()
-    latency = (time.perf_counter() - started) * 1000
-    now = time.time()
+    rt.redis.ping()  # unreachable Redis fails the command with its fix, not a report
+    report = health.check(rt)
+    components = report["components"]
     result = {
-        "redis": {"ok": True, "url": redact_url(rt.redis_url), "latency_ms": round(latency, 2)},
+        "ok": report["ok"], "status": report["status"], "failing": report["failing"],
+        "degraded": report["degraded"],
+        "redis": {**components["redis"], "url": redact_url(rt.redis_url)},
         "broker": redact_url(rt.settings.broker_url or rt.redis_url),
         "functions": len(rt.registry),
-        "workers": workers_seen(rt, now),
-        "beat": beat_tick(rt, now),
+        "workers": components["workers"],
+        "beat": components["beat"],
+        "gateway": components["gateway"],
+        "queues": broker_queues.totals(broker_queues.depths(rt)),
         "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)),
         "runs": rt.runs.counts(),
     }
+    if "typesense" in components:
+        result["typesense"] = components["typesense"]
     return Reply(result, render.render_status, _status_actions(result))
-
-
-def workers_seen(rt: Runtime, now: float) -> dict[str, Any]:
-    """Workers stamp WORKERS_SEEN from their sweeper loop several times a second."""
-    seen = []
-    for host, stamp in sorted(rt.redis.hgetall(keys.WORKERS_SEEN).items()):
-        age = max(0.0, now - float(stamp))
-        seen.append({"hostname": host.decode(), "last_seen": float(stamp),
-                     "age_s": round(age, 1), "alive": age < WORKER_ALIVE_SECONDS})
-    return {"alive": sum(1 for w in seen if w["alive"]), "seen": seen}
-
-
-def beat_tick(rt: Runtime, now: float) -> dict[str, Any]:
-    stamp = rt.redis.get(keys.BEAT_TICK)
-    if stamp is None:
-        return {"last_tick": None, "age_s": None}
-    return {"last_tick": float(stamp), "age_s": round(max(0.0, now - float(stamp)), 1)}
 
 
 def _status_actions(result: dict[str, Any]) -> list[NextAction]:
     actions = [action("runs", "recent runs"), action("queues", "queue depths"),
                action("schedule", "cron entries and durable wake-ups")]
-    if not result["workers"]["alive"]:
+    if not result["workers"]["roles"][health.WORKER]["alive"]:
         actions.insert(0, action("up", "no worker is alive: start the system"))
     if result["runs"].get("failed"):
         actions.insert(0, action("runs --status failed", "look at the failed runs"))

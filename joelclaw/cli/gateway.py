@@ -38,11 +38,11 @@ def status(session: Session) -> Reply:
     """Heartbeat, mode, agent and queue depth by priority."""
     from joelclaw.gateway.commands import health_report
     from joelclaw.gateway.service import Gateway
+    from joelclaw.health import gateway_alive
 
     rt = session.runtime()
     report = health_report(Gateway(rt))
-    age = report["heartbeat_age_s"]
-    report["alive"] = age is not None and age < rt.settings.gateway_heartbeat_stale_seconds
+    report["alive"] = gateway_alive(rt.settings, report["heartbeat_age_s"])
     actions = [action("gateway drain", "request a drain of the queue")]
     if not report["alive"]:
         actions.insert(0, action("up", "start the system, gateway worker included"))

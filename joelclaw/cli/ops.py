@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-import redis
 
 from joelclaw import keys
+from joelclaw import queues as broker_queues
 from joelclaw.bus.cron import CRON_TASK, CronSchedule
 from joelclaw.bus.publish import parse_target
 from joelclaw.cli import render
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
 
 NEXT_WAKEUPS = 5
-KOMBU_SEP = "\x06\x16"  # kombu's Redis default when the transport options set no `sep`
-KOMBU_PRIORITY_STEPS = [0, 3, 6, 9]
 
 
 # ---- schedule -----------------------------------------------------------------------------
@@ -77,45 +74,8 @@ def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
     rt = session.runtime()
     broker = rt.settings.broker_url or rt.redis_url
-    names = sorted(q.name for q in rt.celery.conf.task_queues)
-    if broker.startswith("amqp"):
-        result: dict[str, Any] = {
-            "broker": redact_url(broker), "transport": "amqp", "depth_available": False,
-            "queues": [{"name": n} for n in names],
-            "note": "queue depth over AMQP needs the RabbitMQ management API; use "
-                    "`rabbitmqctl list_queues name messages messages_unacknowledged`"}
-    else:
-        options = dict(rt.celery.conf.broker_transport_options or {})
-        client = rt.redis if broker == rt.redis_url else _broker_client(broker)
-        result = {"broker": redact_url(broker), "transport": "redis", "depth_available": True,
-                  **redis_depths(client, names, options)}
+    result = {"broker": redact_url(broker), **broker_queues.depths(rt)}
     return Reply(result, render.render_queues, [action("status", "workers, beat and runs")])
-
-
-def _broker_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=15)
-
-
-def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
-                 ) -> dict[str, Any]:
-    """kombu keeps one list per priority step: `<queue>` for 0, `<queue><sep><n>` for n."""
-    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
-    sep = options.get("sep", KOMBU_SEP)
-    prefix = options.get("global_keyprefix", "")
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        for step in steps:
-            pipe.llen(prefix + (f"{name}{sep}{step}" if step else name))
-    pipe.hlen(prefix + options.get("unacked_key", "unacked"))
-    lengths = pipe.execute()
-    unacked = int(lengths.pop())
-    rows = []
-    for index, name in enumerate(names):
-        sizes = lengths[index * len(steps):(index + 1) * len(steps)]
-        by_priority = {str(step): int(n) for step, n in zip(steps, sizes, strict=True)}
-        rows.append({"name": name, "depth": sum(by_priority.values()),
-                     "by_priority": by_priority})
-    return {"queues": rows, "unacked": unacked, "checked_at": time.time()}
 
 
 # ---- up -----------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import click
+
+from joelclaw.redaction import redact, redact_text
 
 
 class NextAction(TypedDict):
@@ -79,17 +81,21 @@ def _isatty(stream: Any) -> bool:
 
 
 class Output:
-    """Writes exactly one envelope (JSON mode) or readable text (terminal) per command."""
+    """Writes exactly one envelope (JSON mode) or readable text (terminal) per command; what
+    it writes is redacted (`joelclaw.redaction`), with the configured secrets once known."""
 
     def __init__(self, command: str, json_mode: bool):
         self.command = command
         self.json_mode = json_mode
+        self.secrets: tuple[str, ...] = ()
 
     def progress(self, message: str) -> None:
         """Progress goes to stderr so stdout stays one parseable object."""
+        message = redact_text(message, self.secrets)
         click.echo(click.style(message, dim=True) if not self.json_mode else message, err=True)
 
     def success(self, reply: Reply) -> int:
+        reply = Reply(redact(reply.result, self.secrets), reply.render, reply.next_actions)
         if self.json_mode:
             _print_json(envelope(self.command, reply))
             return 0
@@ -100,6 +106,8 @@ class Output:
         return 0
 
     def failure(self, failure: Failure) -> int:
+        failure = replace(failure, message=redact_text(failure.message, self.secrets),
+                          result=redact(failure.result, self.secrets))
         if self.json_mode:
             _print_json(envelope(self.command, failure=failure))
         else:
@@ -142,6 +150,7 @@ STATUS_COLORS = {
     "completed": "green", "running": "blue", "queued": "white", "sleeping": "cyan",
     "waiting": "cyan", "failed": "red", "cancelled": "yellow", "skipped": "magenta",
     "retrying": "yellow", "dispatched": "green", "deduplicated": "yellow",
+    "ok": "green", "degraded": "yellow", "down": "red",
 }
 
 

@@ -42,25 +42,47 @@ def render_status(result: dict[str, Any]) -> str:
     beat_text = ("never ticked" if beat["age_s"] is None
                  else f"last tick {fmt_seconds(beat['age_s'])} ago")
     runs = ", ".join(f"{status(k)} {v}" for k, v in sorted(result["runs"].items())) or "none"
+    health = status(result["status"]) + (f" (failing: {', '.join(result['failing'])})"
+                                         if result["failing"] else "")
+    if result["degraded"]:
+        health += f" (degraded: {', '.join(result['degraded'])})"
+    queues = ", ".join(f"{name} {depth}" for name, depth in result["queues"].items()) or "-"
     summary = key_values({
+        "health": health,
         "redis": f"{click.style('ok', fg='green')} {redis_info['url']} "
                  f"({redis_info['latency_ms']:.1f} ms)",
         "broker": result["broker"],
         "functions": result["functions"],
         "workers": _workers_line(workers),
+        "gateway": _gateway_line(result["gateway"]),
         "beat": beat_text,
+        "queues": queues,
         "wake-ups": f"{result['wakeups_pending']} pending",
         "runs": runs,
     })
-    rows = [(w["hostname"], status("alive") if w["alive"] else dim("stale"),
-             f"{fmt_seconds(w['age_s'])} ago") for w in workers["seen"]]
-    return summary if not rows else summary + "\n\n" + table(["worker", "state", "seen"], rows)
+    rows = [(w["hostname"], ", ".join(w["roles"]), status("alive") if w["alive"] else dim("stale"),
+             f"{fmt_seconds(w['age_s'])} ago", ", ".join(w["queues"] or ["?"]))
+            for w in workers["seen"]]
+    if not rows:
+        return summary
+    return summary + "\n\n" + table(["node", "role", "state", "seen", "queues"], rows)
 
 
 def _workers_line(workers: dict[str, Any]) -> str:
-    alive = workers["alive"]
-    color = "green" if alive else "red"
-    return click.style(f"{alive} alive", fg=color) + f" of {len(workers['seen'])} seen"
+    """Each role apart: a live gateway worker never hides a dead main worker."""
+    parts = []
+    for role, info in workers["roles"].items():
+        if info["status"] == "not_expected" and not info["stale"]:
+            continue
+        color = "green" if info["alive"] else "red"
+        parts.append(click.style(f"{role} {info['alive']} alive", fg=color))
+    return ", ".join(parts) + f" ({len(workers['seen'])} seen)"
+
+
+def _gateway_line(gateway: dict[str, Any]) -> str:
+    age = gateway.get("age_s")
+    beat = f"heartbeat {fmt_seconds(age)} ago" if age is not None else "no heartbeat"
+    return f"{status(gateway['status'])}, {beat}"
 
 
 def render_functions(result: list[dict[str, Any]]) -> str:

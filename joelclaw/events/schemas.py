@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from joelclaw.errors import EventError
+from joelclaw.events.limits import check_size
 from joelclaw.events.model import Event, describe
 from joelclaw.events.registry import models
 
@@ -15,6 +16,7 @@ def parse_event(raw: Any) -> Event:
     """An Event from untrusted JSON, or EventError with a readable reason."""
     if not isinstance(raw, dict):
         raise EventError("an event must be a JSON object with at least a 'name'")
+    check_size(raw)
     try:
         return Event.model_validate(raw)
     except ValidationError as exc:

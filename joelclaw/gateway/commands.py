@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from joelclaw import keys
+from joelclaw import health, keys, queues, strictjson
 from joelclaw.errors import EventError
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
@@ -50,15 +50,21 @@ def _help(gw: Gateway, args: str) -> str:
 
 
 def _status(gw: Gateway, args: str) -> str:
-    rt, now = gw.rt, time.time()
-    depth = gw.queue.depth()
-    workers = rt.redis.hgetall(keys.WORKERS_SEEN)
-    alive = sum(1 for stamp in workers.values() if now - float(stamp) < 10)
+    """The system's health report (as GET /health), each worker role apart."""
+    rt = gw.rt
+    report = health.check(rt)
+    workers = report["components"]["workers"]
+    roles = ", ".join(f"{role} {info['alive']} alive" for role, info in workers["roles"].items())
+    depths = queues.totals(queues.depths(rt))
     runs = rt.runs.counts(limit=200)
+    headline = report["status"] + (f" (failing: {', '.join(report['failing'])})"
+                                   if report["failing"] else "")
     lines = ["**Status**", "",
+             f"- health: {headline}",
              f"- mode: {'sleep' if gw.sleeping() else 'awake'}",
-             "- queue: " + ", ".join(f"{k} {v}" for k, v in depth.items()),
-             f"- workers alive: {alive}",
+             "- gateway queue: " + ", ".join(f"{k} {v}" for k, v in gw.queue.depth().items()),
+             "- broker queues: " + (", ".join(f"{k} {v}" for k, v in depths.items()) or "-"),
+             f"- workers: {roles}",
              "- runs (last 200): " + (", ".join(f"{k} {v}" for k, v in sorted(runs.items()))
                                       or "none")]
     return "\n".join(lines)
@@ -90,7 +96,7 @@ def health_report(gw: Gateway) -> dict[str, Any]:
 def _health(gw: Gateway, args: str) -> str:
     report = health_report(gw)
     age = report["heartbeat_age_s"]
-    healthy = age is not None and age < gw.settings.gateway_heartbeat_stale_seconds
+    healthy = health.gateway_alive(gw.settings, age)
     lines = [f"**Gateway {'healthy' if healthy else 'degraded'}**", "",
              f"- heartbeat: {age if age is not None else 'never'} s ago",
              f"- mode: {report['mode']}", f"- agent: {report['agent']}"
@@ -119,7 +125,7 @@ def _send(gw: Gateway, args: str) -> str:
     if not name:
         return "Usage: /send <event/name> [json data]"
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data = strictjson.loads(raw) if raw.strip() else {}
         if not isinstance(data, dict):
             raise ValueError("the data must be a JSON object")
         sent = gw.rt.send(Event(name=name, data=data, source={"via": "telegram"}))[0]

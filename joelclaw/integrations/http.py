@@ -11,15 +11,14 @@ Retried: connect failures, 5xx and 429, up to `max_attempts`, waiting `Retry-Aft
 service sends one and capped exponential backoff with jitter otherwise. A read timeout or broken
 connection on a non-idempotent request is *not* retried: the service may already have acted, and
 a second POST could duplicate a message. Messages, reprs and log lines never carry credentials:
-secrets handed to `ApiClient` are scrubbed from error bodies and from httpx's own request log.
+secrets handed to `ApiClient` are scrubbed from error bodies, and declared to the process's one
+log redaction (`joelclaw.redaction`) while each request runs, so httpx's request log hides them.
 """
 
 from __future__ import annotations
 
 import email.utils
-import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ import httpx
 
 from joelclaw.backoff import exponential
 from joelclaw.errors import JoelclawError
+from joelclaw.redaction import install_log_redaction, secrets_in_scope
 
 __all__ = [
     "ApiClient",
@@ -43,7 +43,6 @@ __all__ = [
     "backoff_delay",
     "make_client",
     "parse_retry_after",
-    "redact_in_logs",
     "request_json",
 ]
 
@@ -196,8 +195,7 @@ class ApiClient:
         self._sleep = sleep
         self._rng = rng
         self._secrets = tuple(s for s in secrets if s)
-        for secret in self._secrets:
-            redact_in_logs(secret)
+        install_log_redaction()  # httpx logs full URLs: Telegram's carry the token
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(service={self.service!r}, base_url={self._base()!r})"
@@ -213,7 +211,8 @@ class ApiClient:
         attempts = self.policy.max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                response = self.client.request(method, path, **kw)
+                with secrets_in_scope(self._secrets):
+                    response = self.client.request(method, path, **kw)
             except httpx.TransportError as exc:
                 if attempt == attempts or not (safe or isinstance(exc, _UNSENT)):
                     raise self._transport_error(exc) from None
@@ -309,31 +308,3 @@ def _status_line(status: int, body: str) -> str:
     head = f"HTTP {status} {reason}".rstrip()
     snippet = " ".join(body.split())[:SNIPPET]
     return f"{head}: {snippet}" if snippet else head
-
-
-class _RedactFilter(logging.Filter):
-    """Scrubs secrets from httpx's request log: it prints full URLs; Telegram's hold the token."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
-        return True
-
-
-_redactor = _RedactFilter()
-_redactor_lock = threading.Lock()
-
-
-def redact_in_logs(secret: str) -> None:
-    """Never let `secret` reach httpx's request log line (it prints the full URL)."""
-    with _redactor_lock:
-        if not _redactor.secrets:
-            logging.getLogger("httpx").addFilter(_redactor)
-        _redactor.secrets.add(secret)

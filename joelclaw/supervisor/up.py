@@ -35,6 +35,8 @@ from joelclaw.supervisor.processes import (
     Supervisor,
 )
 
+WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
+
 
 class UpError(Exception):
     """A problem found before starting anything; `code` is the exit status."""
@@ -115,10 +117,8 @@ def commands(
     """The processes `up` runs, in start order; the interpreter running `up` runs them all."""
     celery = [sys.executable, "-m", "celery", "-A", "joelclaw.worker"]
     plan: list[Command] = []
-    if web:
-        bind = f"{_bracketed(settings.web_host)}:{settings.web_port}"
-        plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-w",
-                                    str(settings.web_workers), "-b", bind,
+    if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
+        plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
                                     "webhooks:create_app()"]))
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
@@ -151,11 +151,15 @@ def _gunicorn_control(home: Path) -> list[str]:
 
 
 def _flower_command(settings: Settings, celery: list[str]) -> Command:
-    """With auth configured the API must require it too, so FLOWER_UNAUTHENTICATED_API goes."""
+    """Flower 2.2 answers its HTTP API only with auth configured or FLOWER_UNAUTHENTICATED_API
+    set. Without credentials Flower is on loopback (`flower_auth_env` refuses anything else), so
+    its API is opened to this machine; with credentials the API requires them like the pages."""
     argv = [*celery, "flower", f"--address={settings.flower_address}",
             f"--port={settings.flower_port}"]
     auth = flower_auth_env(settings)
-    return Command("flower", argv, auth, ("FLOWER_UNAUTHENTICATED_API",) if auth else ())
+    if not auth:
+        return Command("flower", argv, {"FLOWER_UNAUTHENTICATED_API": "true"})
+    return Command("flower", argv, auth, ("FLOWER_UNAUTHENTICATED_API",))
 
 
 def flower_auth_env(settings: Settings) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""A real gunicorn serving `webhooks:create_app()` on a free loopback port, for end-to-end tests.
+"""A real gunicorn serving `webhooks:create_app()` on a free loopback port, for end-to-end tests,
+with the worker settings `joelclaw up` uses (`joelclaw/webserver.py`).
 
 Started in its own process group with the settings passed through the environment (as `joelclaw
 up` does), and killed by group in teardown so no gunicorn worker outlives the test."""
@@ -16,6 +17,7 @@ import httpx
 
 from joelclaw.config import Settings
 from joelclaw.embedded import free_port
+from joelclaw.supervisor.up import WEB_CONFIG
 from tests.support import REPO, env_for, wait_for
 
 
@@ -25,8 +27,9 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.log = log_path.open("ab")
-        command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b",
-                   f"127.0.0.1:{self.port}", "--no-control-socket", "webhooks:create_app()"]
+        command = [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG, "-w", str(workers),
+                   "-b", f"127.0.0.1:{self.port}", "--no-control-socket",
+                   "webhooks:create_app()"]
         self.process = subprocess.Popen(command, cwd=REPO, env=env_for(settings),
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)

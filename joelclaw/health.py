@@ -1,0 +1,230 @@
+"""Can this system do work right now? One report, and one staleness rule per component, for
+every view of it: `GET /health`, `joelclaw status`, the gateway's Telegram `/status` and
+`/health`, and the container healthchecks.
+
+Each component says `ok`, a `status` and what it measured. Core components (Redis, the broker,
+the `worker` role, beat) failing make the report `down` (`/health` 503, naming them in
+`failing`); optional ones (the gateway, Typesense) make it `degraded` but keep the 200: webhooks,
+the API and the bus still work without them, and a load balancer must not take the front door
+away for a notification channel.
+
+Workers are seen through `keys.WORKERS_SEEN`: every Celery node's sweeper loop stamps its node
+name there several times a second with `{"at": <unix s>, "queues": [...]}`. A node is alive
+while its stamp is at most `WORKER_STALE_SECONDS` old; a frozen (SIGSTOPped) or dead node stops
+stamping. Its roles derive from the queues it consumes: `gateway` for the gateway queue,
+`worker` for any other, so a live gateway worker never stands in for a frozen main worker.
+Stamps without queues (written by an older worker) fall back to the node name's prefix
+(`gateway@host` is the gateway).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import redis
+
+from joelclaw import keys
+from joelclaw.errors import ConfigError
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+    from joelclaw.config import Settings
+
+WORKER_STALE_SECONDS = 10.0  # a sweeper stamps every poll (0.5 s); 20 missed stamps is frozen
+BEAT_STALE_SECONDS = 90.0  # beat ticks every 30 s: three missed ticks
+FORGET_WORKER_SECONDS = 24 * 3600.0  # nodes gone longer than this no longer show up
+PROBE_TIMEOUT_SECONDS = 2.0
+WORKER, GATEWAY = "worker", "gateway"  # the roles
+OPTIONAL = ("gateway", "typesense")
+
+Probe = Callable[["Bus", float], dict[str, Any]]
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+def check(rt: Bus, now: float | None = None) -> dict[str, Any]:
+    """The whole report; a component that cannot be probed is not ok, never an exception."""
+    now = time.time() if now is None else now
+    components: dict[str, dict[str, Any]] = {"redis": redis_status(rt)}
+    probes: dict[str, Probe] = {"broker": broker_status, "workers": workers_status,
+                                "beat": beat_status, "gateway": gateway_status}
+    for name, probe in probes.items():
+        if components["redis"]["ok"] or name == "broker":
+            components[name] = _guarded(probe, rt, now)
+        else:
+            components[name] = {"ok": False, "status": "down", "error": "redis unreachable"}
+    if rt.settings.typesense_url:
+        components["typesense"] = _guarded(typesense_status, rt, now)
+    failing = sorted(n for n, c in components.items() if not c["ok"] and n not in OPTIONAL)
+    degraded = sorted(n for n, c in components.items() if not c["ok"] and n in OPTIONAL)
+    status = "down" if failing else "degraded" if degraded else "ok"
+    return {"ok": not failing, "status": status, "failing": failing, "degraded": degraded,
+            "components": components}
+
+
+def _guarded(probe: Probe, rt: Bus, now: float) -> dict[str, Any]:
+    try:
+        return probe(rt, now)
+    except (redis.RedisError, ConfigError, ValueError) as exc:
+        return {"ok": False, "status": "down", "error": str(exc)}
+
+
+def _timed(probe: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = probe()
+    return value, round((time.perf_counter() - start) * 1000, 2)
+
+
+def _age(stamp: bytes | None, now: float) -> float | None:
+    return None if stamp is None else round(max(0.0, now - float(stamp)), 1)
+
+
+# ---- redis and the broker -----------------------------------------------------------------
+
+def redis_status(rt: Bus) -> dict[str, Any]:
+    try:
+        latency = rt.ping()
+    except (ConfigError, redis.RedisError) as exc:
+        return {"ok": False, "status": "down", "latency_ms": None, "error": str(exc)}
+    return {"ok": True, "status": "ok", "latency_ms": round(latency, 2)}
+
+
+def broker_status(rt: Bus, now: float) -> dict[str, Any]:
+    """The broker is the run-state Redis unless JOELCLAW_BROKER_URL says otherwise."""
+    url = rt.settings.broker_url
+    if not url or url == rt.redis_url:
+        return {**redis_status(rt), "shared_with_redis": True}
+    from kombu import Connection
+
+    def connect() -> None:
+        with Connection(url, connect_timeout=PROBE_TIMEOUT_SECONDS) as conn:
+            conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT_SECONDS)
+
+    try:
+        _, latency = _timed(connect)
+    except Exception as exc:  # kombu raises transport-specific errors
+        return {"ok": False, "status": "down", "latency_ms": None, "error": type(exc).__name__,
+                "shared_with_redis": False}
+    return {"ok": True, "status": "ok", "latency_ms": latency, "shared_with_redis": False}
+
+
+# ---- workers, by role ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Node:
+    """One Celery node as its sweeper last stamped it."""
+
+    hostname: str  # the Celery node name, `worker@host`
+    last_seen: float
+    age_s: float
+    alive: bool
+    queues: list[str] | None  # None: stamped by a worker that did not say
+    roles: list[str]
+
+
+def roles_of(hostname: str, queues: list[str] | None) -> list[str]:
+    if queues is None:
+        return [GATEWAY if hostname.startswith(f"{GATEWAY}@") else WORKER]
+    roles = [WORKER] if any(q != keys.GATEWAY_QUEUE for q in queues) else []
+    return [*roles, GATEWAY] if keys.GATEWAY_QUEUE in queues else roles
+
+
+def parse_stamp(raw: bytes) -> tuple[float, list[str] | None]:
+    """A `keys.WORKERS_SEEN` value: `{"at", "queues"}`, or a bare timestamp from older workers."""
+    try:
+        return float(raw), None
+    except ValueError:
+        pass
+    entry = json.loads(raw)
+    queues = entry.get("queues")
+    return float(entry["at"]), [str(q) for q in queues] if isinstance(queues, list) else None
+
+
+def nodes(rt: Bus, now: float | None = None) -> list[Node]:
+    """Every node seen within a day, by name; a stamp nobody can read is skipped."""
+    now = time.time() if now is None else now
+    found = []
+    for host, raw in sorted(rt.redis.hgetall(keys.WORKERS_SEEN).items()):
+        try:
+            at, queues = parse_stamp(raw)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+        age = max(0.0, now - at)
+        if age < FORGET_WORKER_SECONDS:
+            name = host.decode(errors="replace")
+            found.append(Node(name, at, round(age, 1), age <= WORKER_STALE_SECONDS, queues,
+                              roles_of(name, queues)))
+    return found
+
+
+def workers_status(rt: Bus, now: float) -> dict[str, Any]:
+    """Core: at least one live node in the `worker` role. The `gateway` role is reported beside
+    it (expected when Telegram is configured) but is the gateway component's concern: its
+    heartbeat, written by that worker, is what degrades the report."""
+    seen, latency = _timed(lambda: nodes(rt, now))
+    roles = {role: _role(seen, role) for role in (WORKER, GATEWAY)}
+    expected = bool(rt.settings.telegram_token)
+    roles[GATEWAY]["expected"] = expected
+    if not roles[GATEWAY]["alive"] and not expected:
+        roles[GATEWAY]["status"] = "not_expected"
+    ok = roles[WORKER]["ok"]
+    return {"ok": ok, "status": "ok" if ok else "down", "alive": sum(1 for n in seen if n.alive),
+            "roles": roles, "seen": [asdict(n) for n in seen], "latency_ms": latency}
+
+
+def _role(seen: list[Node], role: str) -> dict[str, Any]:
+    members = [n for n in seen if role in n.roles]
+    alive = [n.hostname for n in members if n.alive]
+    return {"ok": bool(alive), "status": "ok" if alive else "down", "alive": len(alive),
+            "nodes": alive, "stale": [n.hostname for n in members if not n.alive]}
+
+
+def role_alive(report: dict[str, Any], role: str) -> int:
+    """Live nodes in `role` in a report's workers component (0 when it could not be read)."""
+    workers = report["components"].get("workers", {})
+    return int(workers.get("roles", {}).get(role, {}).get("alive", 0))
+
+
+# ---- beat, the gateway, typesense ----------------------------------------------------------
+
+def beat_status(rt: Bus, now: float) -> dict[str, Any]:
+    stamp, latency = _timed(lambda: rt.redis.get(keys.BEAT_TICK))
+    age = _age(stamp, now)
+    ok = age is not None and age <= BEAT_STALE_SECONDS
+    return {"ok": ok, "status": "ok" if ok else "down", "age_s": age,
+            "last_tick": float(stamp) if stamp is not None else None, "latency_ms": latency}
+
+
+def gateway_alive(settings: Settings, age_s: float | None) -> bool:
+    """The gateway's one rule: a heartbeat at most `gateway_heartbeat_stale_seconds` old."""
+    return age_s is not None and age_s <= settings.gateway_heartbeat_stale_seconds
+
+
+def gateway_status(rt: Bus, now: float) -> dict[str, Any]:
+    """Expected only when Telegram is configured: the conversation is what it serves."""
+    stamp, latency = _timed(lambda: rt.redis.get(keys.GATEWAY_HEARTBEAT))
+    age = _age(stamp, now)
+    expected = bool(rt.settings.telegram_token)
+    alive = gateway_alive(rt.settings, age)
+    status = "ok" if alive else "degraded" if expected else "not_expected"
+    return {"ok": alive or not expected, "status": status, "expected": expected, "age_s": age,
+            "latency_ms": latency}
+
+
+def typesense_status(rt: Bus, now: float) -> dict[str, Any]:
+    url = str(rt.settings.typesense_url).rstrip("/") + "/health"
+    headers = {"X-TYPESENSE-API-KEY": rt.settings.typesense_api_key or ""}
+    try:
+        response, latency = _timed(
+            lambda: httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_SECONDS))
+    except httpx.HTTPError as exc:
+        return {"ok": False, "status": "degraded", "latency_ms": None,
+                "error": type(exc).__name__}
+    ok = response.status_code == 200
+    return {"ok": ok, "status": "ok" if ok else "degraded", "latency_ms": latency,
+            "http_status": response.status_code}

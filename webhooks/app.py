@@ -1,0 +1,54 @@
+"""What every blueprint shares: the runtime of the app serving the request, the one JSON error
+shape (`{"ok": false, "error": {"message", "code"}}`), and the JSON encoder that redacts every
+answer (`joelclaw.redaction`: a route cannot forget to).
+
+Its own module so the blueprints never import the package that registers them (the factory in
+`webhooks/__init__.py` imports them; they import this).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, json
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+
+from joelclaw.redaction import configured_secrets, redact
+from joelclaw.runtime import Runtime
+
+EXTENSION = "joelclaw"
+
+
+def runtime() -> Runtime:
+    """The runtime of the app serving the current request."""
+    rt: Runtime = current_app.extensions[EXTENSION]
+    return rt
+
+
+def error_response(exc: HTTPException) -> Response:
+    """The exception's own response (status, headers such as Allow) with a JSON body."""
+    response = exc.get_response()
+    code = (exc.name or "error").upper().replace(" ", "_")
+    body = {"ok": False, "error": {"message": exc.description, "code": code}}
+    response.set_data(json.dumps(body))
+    response.content_type = "application/json"
+    return response
+
+
+class RedactingJSON(DefaultJSONProvider):
+    """Flask's JSON, with secrets redacted by key name, value shape and configured value:
+    stored events keep their data for functions, while no answer of the app shows it."""
+
+    sort_keys = False
+
+    def __init__(self, app: Flask, secrets: tuple[str, ...]):
+        super().__init__(app)
+        self.secrets = secrets
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(redact(obj, self.secrets), **kwargs)
+
+
+def use_redacting_json(app: Flask, rt: Runtime) -> None:
+    app.json = RedactingJSON(app, configured_secrets(rt.settings))
