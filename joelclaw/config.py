@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     gateway_poll_timeout_seconds: int = Field(25, ge=0, le=50)
     gateway_chat_interval_seconds: float = Field(1.0, ge=0)
     gateway_heartbeat_stale_seconds: float = Field(180.0, gt=0)
+    # The dashboard (issue 12): how long a login lasts off loopback, and where the memory
+    # review queue comes from (module:factory; absent module = "memory not available").
+    dashboard_session_hours: float = Field(168.0, gt=0)
+    memory_review_provider: str = "joelclaw.memory.review:review_queue"
 
     @field_validator("function_modules", mode="before")
     @classmethod

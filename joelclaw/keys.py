@@ -122,3 +122,8 @@ def flow_batch(function_id: str, key: str) -> str:
 
 def flow_batch_due(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:batch:{function_id}:{key}:due"
+
+
+# ---- dashboard (issue 12) -----------------------------------------------------------------
+
+DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)

@@ -25,6 +25,7 @@ log = logging.getLogger("joelclaw.web")
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment unless given."""
     from webhooks.api import blueprint as api
+    from webhooks.dashboard import blueprint as dashboard
     from webhooks.health import blueprint as health
     from webhooks.metrics import blueprint as metrics
     from webhooks.routes import blueprint as hooks
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Runtime(settings or load_settings())
-    for blueprint in (health, hooks, api, metrics):
+    for blueprint in (health, hooks, api, metrics, dashboard):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(redis.RedisError, _store_unavailable)

@@ -1,0 +1,148 @@
+"""What each dashboard page shows, as JSON-ready data: the HTML page renders it and the same
+dict is served under /api/dashboard/. Event data and step I/O are redacted previews."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from joelclaw import keys
+from joelclaw.bus.flow.explain import explain_run
+from joelclaw.bus.runs import STATUSES, TERMINAL, preview
+from joelclaw.errors import NotFound
+from joelclaw.events.store import get_event, list_events
+from joelclaw.insight.functions import function_rows
+from joelclaw.insight.gateway import gateway_view
+from joelclaw.insight.records import index_page, run_heads
+from joelclaw.insight.review import ReviewUnavailable, review_queue
+from joelclaw.insight.runs import Cursor, page_runs, run_row
+from joelclaw.insight.waterfall import waterfall
+from joelclaw.runtime import Runtime
+
+WORKER_ALIVE_SECONDS = 10.0
+SEARCH_SCAN = 1000  # free-text event search looks at this many of the newest events
+
+
+def overview(rt: Runtime) -> dict[str, Any]:
+    now = time.time()
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.hgetall(keys.WORKERS_SEEN)
+    pipe.get(keys.BEAT_TICK)
+    pipe.get(keys.GATEWAY_HEARTBEAT)
+    pipe.zcard(keys.RUN_INDEX)
+    pipe.zcard(keys.WAKEUPS)
+    workers, beat, gateway, stored, wakeups = pipe.execute()
+    seen = [{"name": k.decode(), "age_s": round(now - float(v), 1)} for k, v in workers.items()]
+    recent = page_runs(rt, size=20).runs
+    failed = rt.runs.list(status=["failed"], limit=5, scan_limit=1000)
+    return {
+        "system": {
+            "workers_alive": sum(1 for w in seen if w["age_s"] < WORKER_ALIVE_SECONDS),
+            "workers": sorted(seen, key=lambda w: w["name"]),
+            "beat_age_s": round(now - float(beat), 1) if beat else None,
+            "gateway_age_s": round(now - float(gateway), 1) if gateway else None,
+            "runs_stored": int(stored), "wakeups_pending": int(wakeups),
+            "functions": len(rt.registry)},
+        "counts": _status_counts(rt, 500),
+        "runs": [run_row(r) for r in recent],
+        "failed": [run_row(r) for r in failed],
+    }
+
+
+def _status_counts(rt: Runtime, newest: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for head in run_heads(rt, index_page(rt, None, None, newest), ("id", "function", "status")):
+        if head is not None:
+            counts[head.status] = counts.get(head.status, 0) + 1
+    return counts
+
+
+def functions(rt: Runtime) -> dict[str, Any]:
+    return {"functions": function_rows(rt)}
+
+
+def runs(rt: Runtime, *, function: str | None, statuses: list[str] | None,
+         event_name: str | None, since: float | None, until: float | None,
+         cursor: Cursor | None, size: int) -> dict[str, Any]:
+    page = page_runs(rt, function=function, statuses=statuses, event_name=event_name,
+                     since=since, until=until, cursor=cursor, size=size)
+    return {
+        "filters": {"function": function, "status": statuses or [], "event": event_name,
+                    "since": since, "until": until, "cursor": cursor.encode() if cursor else None,
+                    "limit": size},
+        "runs": [run_row(r) for r in page.runs],
+        "next_cursor": page.next_cursor,
+        "choices": {"functions": [fn.id for fn in rt.registry], "statuses": list(STATUSES)},
+    }
+
+
+def run(rt: Runtime, run_id: str) -> dict[str, Any]:
+    trace = rt.runs.trace(run_id)
+    if trace is None:
+        raise NotFound(f"no run with id {run_id!r} (runs expire after "
+                       f"{rt.settings.run_retention_days:g} days)")
+    trace = json.loads(json.dumps(trace, default=str))
+    trace["event"] = preview(trace.get("event") or {})
+    terminal = trace["status"] in TERMINAL
+    explanation = None if terminal and trace["status"] == "completed" else explain_run(rt, run_id)
+    steps = trace["steps"]
+    return {
+        "run": trace,
+        "waterfall": waterfall(trace),
+        "explain": explanation,
+        "actions": {"cancel": not terminal, "replay": True,
+                    "rerun_from": [s["key"] for s in steps
+                                   if terminal and s.get("type") != "parallel.member"]},
+        "loaded": rt.function(trace["function"]) is not None,
+    }
+
+
+def events(rt: Runtime, *, name: str | None, prefix: str | None, query: str | None,
+           since: float | None, size: int) -> dict[str, Any]:
+    if query:
+        needle = query.lower()
+        scanned = list_events(rt, name=name, prefix=prefix, since=since, limit=SEARCH_SCAN)
+        found = [r for r in scanned if needle in json.dumps(r["event"], default=str).lower()]
+        found = found[:size]
+    else:
+        found = list_events(rt, name=name, prefix=prefix, since=since, limit=size)
+    return {"filters": {"name": name, "prefix": prefix, "q": query, "since": since,
+                        "limit": size, "search_scanned": SEARCH_SCAN if query else None},
+            "events": _with_runs(rt, found)}
+
+
+def event(rt: Runtime, event_id: str) -> dict[str, Any]:
+    record = get_event(rt, event_id)
+    if record is None:
+        raise NotFound(f"no event with id {event_id!r} (events are kept 7 days, and the log "
+                       f"holds the latest {rt.settings.event_log_cap})")
+    return _with_runs(rt, [record])[0]
+
+
+def _with_runs(rt: Runtime, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [run_id for record in records for run_id in record.get("runs", [])]
+    heads = dict(zip(ids, run_heads(rt, ids), strict=True))
+    out = []
+    for record in records:
+        started = []
+        for run_id in record.get("runs", []):
+            head = heads.get(run_id)
+            started.append({"id": run_id, "function": head.function if head else None,
+                            "status": head.status if head else "expired"})
+        out.append({"event": preview(record["event"]), "received_at": record.get("received_at"),
+                    "duplicates": record.get("duplicates", 0), "runs": started})
+    return out
+
+
+def gateway(rt: Runtime) -> dict[str, Any]:
+    return gateway_view(rt)
+
+
+def memory(rt: Runtime, limit: int = 100) -> dict[str, Any]:
+    try:
+        queue = review_queue(rt)
+    except ReviewUnavailable as exc:
+        return {"available": False, "reason": str(exc), "proposals": []}
+    return {"available": True, "reason": None,
+            "proposals": [p.to_dict() for p in queue.pending(limit)]}
