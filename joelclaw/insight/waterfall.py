@@ -20,8 +20,9 @@ def waterfall(trace: dict[str, Any], now: float | None = None) -> dict[str, Any]
     origin = float(trace["created_at"])
     active = trace.get("ended_at") is None
     steps = trace.get("steps") or []
+    held_until = (trace.get("held") or {}).get("until") if active else None
     end = max([origin + 0.001, trace.get("ended_at") or 0.0, now if active else 0.0,
-               *(_step_extent(s, now) for s in steps)])
+               held_until or 0.0, *(_step_extent(s, now) for s in steps)])
     axis = _Axis(origin, end)
     rows = [_run_row(trace, axis, now)]
     members: dict[str, list[dict[str, Any]]] = {}
@@ -33,7 +34,7 @@ def waterfall(trace: dict[str, Any], now: float | None = None) -> dict[str, Any]
         if _member_of(step) is not None:
             continue
         rows.append(_step_row(step, axis, now, depth=0))
-        for member in members.pop(step["key"], []):
+        for member in sorted(members.pop(step["key"], []), key=_member_index):
             rows.append(_step_row(member, axis, now, depth=1))
     for orphans in members.values():  # members whose parent record is not written yet
         rows.extend(_step_row(m, axis, now, depth=1) for m in orphans)
@@ -64,6 +65,11 @@ class _Axis:
                 for i in range(count + 1)]
 
 
+def _member_index(step: dict[str, Any]) -> int:
+    digits = str(step.get("key", "")).rsplit("[", 1)[-1].rstrip("]")
+    return int(digits) if digits.isdigit() else 0
+
+
 def _member_of(step: dict[str, Any]) -> str | None:
     key = str(step.get("key", ""))
     if step.get("type") == "parallel.member" and key.endswith("]") and "[" in key:
@@ -92,19 +98,20 @@ def _deadline(step: dict[str, Any]) -> float | None:
 
 
 def _run_row(trace: dict[str, Any], axis: _Axis, now: float) -> dict[str, Any]:
-    segments = []
-    for hold in [*(trace.get("holds") or []), *([trace["held"]] if trace.get("held") else [])]:
-        since = hold.get("since")
-        stop = hold.get("released_at") or (hold.get("until") if trace.get("held") is hold
-                                            else None) or now
-        segments.append(axis.segment("hold", since, stop, label=_hold_label(hold)))
-    started = trace.get("started_at")
-    created = float(trace["created_at"])
-    queue_end = started if started is not None else (now if trace.get("ended_at") is None
-                                                     else trace.get("ended_at"))
-    segments.append(axis.segment("queue", created, queue_end, label="waiting to start"))
+    """Queue delay before the first step, with the flow-control holds drawn over it."""
+    created, started = float(trace["created_at"]), trace.get("started_at")
+    active = trace.get("ended_at") is None
+    queue_end = started if started is not None else (now if active else trace["ended_at"])
+    segments = [axis.segment("queue", created, queue_end, label="waiting to start")]
+    current = trace.get("held")
+    for hold in [*(trace.get("holds") or []), *([current] if current else [])]:
+        live = hold is current
+        stop = hold.get("released_at") or (hold.get("until") if live else None) or now
+        segments.append(axis.segment("hold", hold.get("since"), stop, label=_hold_label(hold)))
+    until = (current or {}).get("until") if active else None
     return {"key": None, "label": "run", "type": "run", "status": trace.get("status"),
-            "depth": 0, "segments": [s for s in segments if s], "deadline": None}
+            "depth": 0, "segments": [s for s in segments if s],
+            "deadline": None if until is None else {"at": until, "left": axis.pct(until)}}
 
 
 def _hold_label(hold: dict[str, Any]) -> str:

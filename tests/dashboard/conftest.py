@@ -84,3 +84,27 @@ def browser() -> Iterator[Any]:
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    """The web app as `joelclaw up` serves it: a real gunicorn on a free loopback port."""
+    from tests.webhooks.gunicorn_support import Gunicorn
+
+    web = Gunicorn(settings, tmp_path / "gunicorn.log").wait_ready()
+    yield web
+    web.stop()
+
+
+@pytest.fixture
+def page(browser: Any, server: Any, screenshot_dir: Path) -> Iterator[Any]:
+    """A fresh browser context on the server; console errors (a CSP violation, a script
+    error) are collected in `page.console_errors` for the tests to check."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.console_errors = []
+    tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
+    tab.on("pageerror", lambda exc: tab.console_errors.append(str(exc)))
+    yield tab
+    context.close()

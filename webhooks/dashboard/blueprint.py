@@ -149,6 +149,13 @@ def _redis_down(exc: redis.RedisError) -> Any:
                    "SERVICE_UNAVAILABLE")
 
 
+@blueprint.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Any:
+    """The traceback goes to the log; the page says only that it failed."""
+    log.error("dashboard: unhandled error on %s", request.path, exc_info=exc)
+    return _refuse(500, "internal error: the web log has the details", "INTERNAL_ERROR")
+
+
 @blueprint.errorhandler(ConfigError)
 def _config_error(exc: ConfigError) -> Any:
     return _refuse(503, str(exc), exc.code)

@@ -12,12 +12,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import Undefined
+
 from webhooks.dashboard.blueprint import blueprint, rt
+
+
+def _missing(value: Any) -> bool:
+    return value is None or isinstance(value, Undefined)
 
 
 @blueprint.app_template_filter("when")
 def when(epoch: float | None) -> str:
-    if epoch is None:
+    if _missing(epoch):
         return "-"
     zone = ZoneInfo(rt().settings.timezone)
     return datetime.fromtimestamp(float(epoch), zone).strftime("%Y-%m-%d %H:%M:%S")
@@ -25,7 +31,7 @@ def when(epoch: float | None) -> str:
 
 @blueprint.app_template_filter("iso")
 def iso(epoch: float | None) -> str:
-    if epoch is None:
+    if _missing(epoch):
         return ""
     return datetime.fromtimestamp(float(epoch), ZoneInfo(rt().settings.timezone)).isoformat(
         timespec="milliseconds")
@@ -33,7 +39,7 @@ def iso(epoch: float | None) -> str:
 
 @blueprint.app_template_filter("age")
 def age(epoch: float | None) -> str:
-    if epoch is None:
+    if _missing(epoch):
         return "-"
     delta = time.time() - float(epoch)
     text = seconds(abs(delta))
@@ -42,7 +48,7 @@ def age(epoch: float | None) -> str:
 
 @blueprint.app_template_filter("seconds")
 def seconds(value: float | None) -> str:
-    if value is None:
+    if _missing(value):
         return "-"
     s = float(value)
     if s < 1:
@@ -58,7 +64,7 @@ def seconds(value: float | None) -> str:
 
 @blueprint.app_template_filter("ms")
 def ms(value: float | None) -> str:
-    return "-" if value is None else seconds(float(value) / 1000)
+    return "-" if _missing(value) else seconds(float(value) / 1000)
 
 
 @blueprint.app_template_filter("pretty")
@@ -74,4 +80,4 @@ def compact(value: Any, limit: int = 120) -> str:
 
 @blueprint.app_template_filter("pct")
 def pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
+    return "-" if _missing(value) else f"{value * 100:.1f}%"
