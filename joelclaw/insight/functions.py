@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 WINDOW_SECONDS = 24 * 3600.0
 SAMPLE = 200
+STAT_FIELDS = ("id", "function", "status", "created_at", "ended_at")
 
 
 def describe_function(fn: Function, default_retries: int, now: float) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def function_rows(rt: Runtime, *, now: float | None = None, window: float = WIND
         pipe.zrevrangebyscore(keys.runs_of_function(fn.id), "+inf", (now - window) * 1000,
                               start=0, num=sample)
     pages = [[raw.decode() for raw in ids] for ids in pipe.execute()]
-    heads = run_heads(rt, [run_id for page in pages for run_id in page])
+    heads = run_heads(rt, [run_id for page in pages for run_id in page], STAT_FIELDS)
     rows, offset = [], 0
     for fn, page in zip(functions, pages, strict=True):
         runs = [r for r in heads[offset:offset + len(page)] if r is not None]

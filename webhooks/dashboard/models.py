@@ -22,6 +22,8 @@ from joelclaw.runtime import Runtime
 
 WORKER_ALIVE_SECONDS = 10.0
 SEARCH_SCAN = 1000  # free-text event search looks at this many of the newest events
+NEWEST = 500  # the overview's counts and failures cover this many of the newest runs
+FAILURES_SHOWN = 5
 
 
 def overview(rt: Runtime) -> dict[str, Any]:
@@ -35,7 +37,7 @@ def overview(rt: Runtime) -> dict[str, Any]:
     workers, beat, gateway, stored, wakeups = pipe.execute()
     seen = [{"name": k.decode(), "age_s": round(now - float(v), 1)} for k, v in workers.items()]
     recent = page_runs(rt, size=20).runs
-    failed = rt.runs.list(status=["failed"], limit=5, scan_limit=1000)
+    counts, failed = _newest_by_status(rt, NEWEST)
     return {
         "system": {
             "workers_alive": sum(1 for w in seen if w["age_s"] < WORKER_ALIVE_SECONDS),
@@ -44,18 +46,23 @@ def overview(rt: Runtime) -> dict[str, Any]:
             "gateway_age_s": round(now - float(gateway), 1) if gateway else None,
             "runs_stored": int(stored), "wakeups_pending": int(wakeups),
             "functions": len(rt.registry)},
-        "counts": _status_counts(rt, 500),
+        "counts": counts,
         "runs": [run_row(r) for r in recent],
         "failed": [run_row(r) for r in failed],
     }
 
 
-def _status_counts(rt: Runtime, newest: int) -> dict[str, int]:
+def _newest_by_status(rt: Runtime, newest: int) -> tuple[dict[str, int], list[Any]]:
+    """Counts by status of the newest runs, and the latest few failed ones (read in full)."""
     counts: dict[str, int] = {}
+    failed: list[str] = []
     for head in run_heads(rt, index_page(rt, None, None, newest), ("id", "function", "status")):
-        if head is not None:
-            counts[head.status] = counts.get(head.status, 0) + 1
-    return counts
+        if head is None:
+            continue
+        counts[head.status] = counts.get(head.status, 0) + 1
+        if head.status == "failed" and len(failed) < FAILURES_SHOWN:
+            failed.append(head.id)
+    return counts, [r for r in (rt.runs.get(run_id) for run_id in failed) if r is not None]
 
 
 def functions(rt: Runtime) -> dict[str, Any]:
