@@ -267,16 +267,10 @@ def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
     ctx.meta[JSON_KEY], ctx.meta[TEXT_KEY] = as_json, as_text
     if ctx.invoked_subcommand is not None:
         return
-    out = Output("joelclaw", wants_json(as_json, as_text))
-    if not out.json_mode:
-        click.echo(ctx.get_help())
-        return
-    group = ctx.command
-    assert isinstance(group, click.Group)
-    commands = [{"command": f"joelclaw {name}", "description": cmd.get_short_help_str(80)}
-                for name, cmd in sorted(group.commands.items())]
-    out.success(Reply({"commands": commands}, next_actions=[
-        action("status", "is the system up?"), action("runs", "recent runs")]))
+    from joelclaw.cli.capabilities import root_overview
+
+    session = Session(Output("joelclaw", wants_json(as_json, as_text)))
+    ctx.exit(session.execute(root_overview, {"group": ctx.command}))
 
 
 def command(
