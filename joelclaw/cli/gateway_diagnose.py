@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.gateway import gateway
-from joelclaw.cli.gateway_ops import ALIVE_SECONDS, _gateway_nodes
+from joelclaw.cli.gateway_ops import gateway_workers
 from joelclaw.cli.output import Failure, Reply, action, table
 
 if TYPE_CHECKING:
@@ -31,12 +31,10 @@ def _redis(rt: Runtime, view: dict[str, Any]) -> Check:
 
 
 def _worker(rt: Runtime, view: dict[str, Any]) -> Check:
-    nodes = _gateway_nodes(rt, time.time())
-    alive = [n for n, age in nodes.items() if age < ALIVE_SECONDS]
-    if alive:
-        return _check("worker", "ok", f"{', '.join(sorted(alive))} alive")
-    return _check("worker", "fail", "no gateway worker seen in the last "
-                  f"{ALIVE_SECONDS:g} s" + (f" (last: {', '.join(nodes)})" if nodes else ""),
+    nodes = gateway_workers(rt)
+    if nodes:
+        return _check("worker", "ok", f"{', '.join(nodes)} consuming the gateway queue")
+    return _check("worker", "fail", "no worker answers for the gateway queue",
                   "joelclaw up (or celery -A joelclaw.worker worker -Q gateway -c 1 "
                   "-n gateway@%h)")
 

@@ -16,17 +16,24 @@ from joelclaw.cli.output import Failure, Reply, action, table
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
 
-NODE_PREFIX = "gateway@"  # `joelclaw up` names the gateway worker gateway@<host>
-ALIVE_SECONDS = 10.0
+GATEWAY_QUEUE = "gateway"
+INSPECT_SECONDS = 1.5
 STOPPED_SECONDS = 3.0  # a worker stamps several times a second: this long silent is stopped
 TEST_PRIORITY = 1
 
 
-def _gateway_nodes(rt: Runtime, now: float) -> dict[str, float]:
-    """Gateway worker node name -> seconds since it last stamped WORKERS_SEEN."""
-    return {name.decode(): now - float(stamp)
-            for name, stamp in rt.redis.hgetall(keys.WORKERS_SEEN).items()
-            if name.decode().startswith(NODE_PREFIX)}
+def gateway_workers(rt: Runtime) -> list[str]:
+    """Celery nodes consuming the `gateway` queue right now (asked over the broker)."""
+    replies = rt.celery.control.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
+    return sorted(node for node, queues in replies.items()
+                  if any(q.get("name") == GATEWAY_QUEUE for q in queues or []))
+
+
+def _ages(rt: Runtime, nodes: list[str]) -> dict[str, float]:
+    """Seconds since each node's sweeper last stamped WORKERS_SEEN (inf: never)."""
+    stamps = rt.redis.hmget(keys.WORKERS_SEEN, nodes) if nodes else []
+    now = time.time()
+    return {n: now - float(s) if s else float("inf") for n, s in zip(nodes, stamps, strict=True)}
 
 
 @command("events", group=gateway)
@@ -90,11 +97,11 @@ def test(session: Session, timeout: float) -> Reply:
                  [action("gateway status", "queue and heartbeat")])
 
 
-def _require_alive(rt: Runtime) -> dict[str, float]:
-    nodes = {n: age for n, age in _gateway_nodes(rt, time.time()).items()
-             if age < ALIVE_SECONDS}
+def _require_alive(rt: Runtime) -> list[str]:
+    nodes = gateway_workers(rt)
     if not nodes:
-        raise Failure("no gateway worker is alive", "GATEWAY_NOT_RUNNING",
+        raise Failure("no gateway worker is alive (none answers for the gateway queue)",
+                      "GATEWAY_NOT_RUNNING",
                       "Start the system with `joelclaw up` (it runs the gateway worker), or "
                       "`celery -A joelclaw.worker worker -Q gateway -c 1 -n gateway@%h`.",
                       next_actions=[action("up", "start the system"),
@@ -109,7 +116,7 @@ def restart(session: Session, timeout: float) -> Reply:
     """Warm-restart the gateway worker: it finishes its current message, exits, and its
     supervisor (`joelclaw up`) starts it again; unacknowledged messages are not lost."""
     rt = session.runtime()
-    nodes = sorted(_require_alive(rt))
+    nodes = _require_alive(rt)
     asked = time.time()
     rt.celery.control.shutdown(destination=nodes)
     session.out.progress(f"asked {', '.join(nodes)} to stop after its current message")
@@ -134,8 +141,8 @@ def restart(session: Session, timeout: float) -> Reply:
 
 def _wait(rt: Runtime, nodes: list[str], deadline: float, done: Any) -> float | None:
     while time.monotonic() < deadline:
-        ages = _gateway_nodes(rt, time.time())
-        if all(done(ages.get(n, float("inf"))) for n in nodes):
+        ages = _ages(rt, nodes)
+        if all(done(ages[n]) for n in nodes):
             return time.time()
         time.sleep(0.25)
     return None

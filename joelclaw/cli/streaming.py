@@ -17,9 +17,9 @@ class Stream:
         self.out = out
         out.streaming = True  # the closing envelope goes out as one line
 
-    def emit(self, kind: str, text: str, **data: Any) -> None:
-        """One NDJSON line (JSON mode) or `text` (terminal)."""
+    def emit(self, kind: str, line: str, /, **data: Any) -> None:
+        """One NDJSON line (JSON mode) or `line` (terminal)."""
         if self.out.json_mode:
             click.echo(json.dumps({"type": kind, **data}, default=str))
         else:
-            click.echo(text)
+            click.echo(line)

@@ -98,14 +98,14 @@ def watch(session: Session, function_id: str | None, event_name: str | None,
           timeout: float | None) -> Reply:
     """Follow runs live: starts, steps, finishes (NDJSON when piped, text on a terminal)."""
     rt = session.runtime()
+    if run_id is not None and rt.runs.get(run_id) is None:
+        raise NotFound(f"no run with id {run_id!r}")
     stream = Stream(session.out)
     watcher = Watcher(rt, stream, function=function_id, event_name=event_name)
     began = time.time()
     stream.emit("start", _start_line(function_id, event_name, run_id), at=began,
                 filters={"function": function_id, "event": event_name, "run": run_id})
     if run_id is not None:
-        if rt.runs.get(run_id) is None:
-            raise NotFound(f"no run with id {run_id!r}")
         watcher.track(run_id)
     cursor = (began - (since or 0)) * 1000
     deadline = None if timeout is None else time.monotonic() + timeout
