@@ -22,11 +22,16 @@ STOPPED_SECONDS = 3.0  # a worker stamps several times a second: this long silen
 TEST_PRIORITY = 1
 
 
-def gateway_workers(rt: Runtime) -> list[str]:
-    """Celery nodes consuming the `gateway` queue right now (asked over the broker)."""
-    replies = rt.celery.control.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
-    return sorted(node for node, queues in replies.items()
-                  if any(q.get("name") == GATEWAY_QUEUE for q in queues or []))
+def gateway_workers(rt: Runtime, attempts: int = 3) -> list[str]:
+    """Celery nodes consuming the `gateway` queue right now (asked over the broker; a worker
+    that just started may miss the first broadcast, so ask up to `attempts` times)."""
+    for _ in range(attempts):
+        replies = rt.celery.control.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
+        nodes = sorted(node for node, queues in replies.items()
+                       if any(q.get("name") == GATEWAY_QUEUE for q in queues or []))
+        if nodes:
+            return nodes
+    return []
 
 
 def _ages(rt: Runtime, nodes: list[str]) -> dict[str, float]:
