@@ -267,10 +267,20 @@ def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
     ctx.meta[JSON_KEY], ctx.meta[TEXT_KEY] = as_json, as_text
     if ctx.invoked_subcommand is not None:
         return
-    from joelclaw.cli.capabilities import root_overview
-
     session = Session(Output("joelclaw", wants_json(as_json, as_text)))
-    ctx.exit(session.execute(root_overview, {"group": ctx.command}))
+    if not ROOT_VIEW:
+        click.echo(ctx.get_help())
+        return
+    ctx.exit(session.execute(ROOT_VIEW[0], {"group": ctx.command}))
+
+
+ROOT_VIEW: list[Handler] = []  # what bare `joelclaw` shows; capabilities.py registers it
+
+
+def root_view(handler: Handler) -> Handler:
+    """Register the handler bare `joelclaw` runs (the command map with health and runs)."""
+    ROOT_VIEW[:] = [handler]
+    return handler
 
 
 def command(

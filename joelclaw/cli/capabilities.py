@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from joelclaw.cli.app import Session, command
+from joelclaw.cli.app import Session, command, root_view
 from joelclaw.cli.output import NextAction, Reply, action, fmt_age, status
 
 FLOWS: list[dict[str, Any]] = [
@@ -78,6 +78,7 @@ def _render(result: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip()
 
 
+@root_view
 def root_overview(session: Session, group: click.Command) -> Reply:
     """Bare `joelclaw`: is it up, the latest runs, and the command map."""
     system: dict[str, Any]
