@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # The front door (issue 9): a request body must arrive within this time, so a client that
     # declares more than it sends holds a connection for a bounded time (answered 408).
     web_body_timeout_seconds: float = Field(10.0, gt=0)
+    # The dashboard (issue 12): how long a login lasts off loopback, and where the memory
+    # review queue comes from (module:factory; absent module = "memory not available").
+    dashboard_session_hours: float = Field(168.0, gt=0)
+    memory_review_provider: str = "joelclaw.memory.review:review_queue"
 
     @field_validator("function_modules", mode="before")
     @classmethod

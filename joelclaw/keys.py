@@ -178,6 +178,8 @@ GW_AGENT_FAILURES = GW + "agent:failures"  # consecutive failed agent turns
 GW_AGENT_FALLBACK = GW + "agent:fallback"  # set (with a TTL) while the fallback model is used
 GW_STATS = GW + "stats"  # hash of counters: ignored, deduplicated, auto_acked, coalesced, ...
 GW_LAST_TURN = GW + "last_turn"  # JSON: the last agent turn (for /health)
+GW_DELIVERED = GW + "delivered"  # list: the latest handled messages (JSON), newest first
+GW_DELIVERED_KEEP = 200  # how many of them are kept
 GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
 GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
 GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
@@ -209,3 +211,7 @@ def gw_last_inbound(chat_id: int | str) -> str:
 
 def gw_history(chat_id: int | str) -> str:
     return f"{GW}history:{chat_id}"  # list of JSON chat messages for the LLM agent
+
+# ---- dashboard (issue 12) -----------------------------------------------------------------
+
+DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)

@@ -16,6 +16,7 @@ from joelclaw.runtime import Runtime
 from webhooks import errors
 from webhooks.api import blueprint as api_routes
 from webhooks.app import EXTENSION, use_redacting_json
+from webhooks.dashboard import blueprint as dashboard_routes
 from webhooks.health import blueprint as health_routes
 from webhooks.metrics import blueprint as metrics_routes
 from webhooks.routes import blueprint as webhook_routes
@@ -28,7 +29,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_log_redaction(rt.settings)
     app.extensions[EXTENSION] = rt
     use_redacting_json(app, rt)
-    for blueprint in (health_routes, webhook_routes, api_routes, metrics_routes):
+    for blueprint in (health_routes, webhook_routes, api_routes, metrics_routes,
+                      dashboard_routes):
         app.register_blueprint(blueprint)
     errors.install(app)
     return app

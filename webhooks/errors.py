@@ -7,7 +7,7 @@ import logging
 from http import HTTPStatus
 
 import redis
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from joelclaw.errors import ConfigError
@@ -16,6 +16,7 @@ from webhooks.app import error_response, runtime
 from webhooks.http import BodyError, drain, fail
 
 log = logging.getLogger("joelclaw.web")
+DASHBOARD = "dashboard"  # the blueprint whose answers are HTML for a browser
 
 
 def install(app: Flask) -> None:
@@ -38,6 +39,8 @@ def _finish(response: Response) -> Response:
     except BodyError as exc:
         return _body_error(exc)
     if response.mimetype != "text/html" or response.status_code < 300:
+        return response
+    if request.blueprint == DASHBOARD:  # pages for people: their own HTML errors and redirects
         return response
     status = HTTPStatus(response.status_code)
     location = response.headers.get("Location")

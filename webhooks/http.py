@@ -65,10 +65,15 @@ def read_body(limit: int, timeout: float) -> bytes:
 def drain(limit: int, timeout: float) -> None:
     """Read what a route left of the body, so a malformed one is answered here as JSON and not
     by the server after the response. Stops quietly after `limit` bytes."""
-    if g.get("body_read") or not _has_body():
+    if g.get("body_read") or _parsed_by_flask() or not _has_body():
         return
     g.body_read = True
     _read(limit, timeout)
+
+
+def _parsed_by_flask() -> bool:
+    """A form or `get_data()` already consumed the body (the dashboard's forms)."""
+    return "form" in request.__dict__ or "_cached_data" in request.__dict__
 
 
 def _has_body() -> bool:

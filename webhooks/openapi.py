@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from joelclaw.bus.runs import STATUSES
+from webhooks.dashboard.openapi import paths as dashboard_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -177,7 +178,7 @@ def document() -> dict[str, Any]:
                  "description": "Events, functions and runs of a joelclaw system."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {**_paths(), **_public_paths()},
+        "paths": {**_paths(), **_public_paths(), **dashboard_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": _schemas(),

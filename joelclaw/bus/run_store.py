@@ -240,6 +240,34 @@ class RunStore:
                     break
         return found
 
+    def heads(self, run_ids: list[str], fields: Iterable[str] = runs.RECORD_FIELDS
+              ) -> list[Run | None]:
+        """A few record fields of many runs in one round trip (None for a run that expired);
+        a page of 50 runs needs statuses and timestamps, not whole records."""
+        names = [f for f in fields if f in runs.RECORD_FIELDS]
+        if "id" not in names:
+            names.insert(0, "id")
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hmget(keys.run(run_id), names)
+        out: list[Run | None] = []
+        for values in pipe.execute() if run_ids else []:
+            raw = {n.encode(): v for n, v in zip(names, values, strict=True) if v is not None}
+            out.append(runs.decode(raw) if b"id" in raw else None)
+        return out
+
+    def newest_ids(self, *, function: str | None = None, since: float | None = None,
+                   until: float | None = None, offset: int = 0, limit: int = 50) -> list[str]:
+        """Run ids from the index (of one function, or all), newest first."""
+        index = keys.runs_of_function(function) if function else keys.RUN_INDEX
+        low = "-inf" if since is None else since * 1000
+        high = "+inf" if until is None else until * 1000
+        return [raw.decode() for raw in
+                self.redis.zrevrangebyscore(index, high, low, start=offset, num=limit)]
+
+    def stored(self) -> int:
+        return int(self.redis.zcard(keys.RUN_INDEX))
+
     def counts(self, limit: int = 1000) -> dict[str, int]:
         counts: dict[str, int] = {}
         for run in self.list(limit=limit):

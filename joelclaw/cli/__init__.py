@@ -3,10 +3,24 @@
 
 from __future__ import annotations
 
-from joelclaw.cli import commands, explain, gateway, ops, runs
+from joelclaw.cli import (
+    capabilities,
+    commands,
+    explain,
+    gateway,
+    gateway_diagnose,
+    gateway_ops,
+    logs,
+    ops,
+    recover,
+    runs,
+    schema,
+    watch,
+)
 from joelclaw.cli.app import cli
 
-__all__ = ["cli", "commands", "explain", "gateway", "main", "ops", "runs"]
+__all__ = ["capabilities", "cli", "commands", "explain", "gateway", "gateway_diagnose",
+           "gateway_ops", "logs", "main", "ops", "recover", "runs", "schema", "watch"]
 
 
 def main(argv: list[str] | None = None) -> None:

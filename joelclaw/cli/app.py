@@ -273,16 +273,20 @@ def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
     ctx.meta[JSON_KEY], ctx.meta[TEXT_KEY] = as_json, as_text
     if ctx.invoked_subcommand is not None:
         return
-    out = Output("joelclaw", wants_json(as_json, as_text))
-    if not out.json_mode:
+    session = Session(Output("joelclaw", wants_json(as_json, as_text)))
+    if not ROOT_VIEW:
         click.echo(ctx.get_help())
         return
-    group = ctx.command
-    assert isinstance(group, click.Group)
-    commands = [{"command": f"joelclaw {name}", "description": cmd.get_short_help_str(80)}
-                for name, cmd in sorted(group.commands.items())]
-    out.success(Reply({"commands": commands}, next_actions=[
-        action("status", "is the system up?"), action("runs", "recent runs")]))
+    ctx.exit(session.execute(ROOT_VIEW[0], {"group": ctx.command}))
+
+
+ROOT_VIEW: list[Handler] = []  # what bare `joelclaw` shows; capabilities.py registers it
+
+
+def root_view(handler: Handler) -> Handler:
+    """Register the handler bare `joelclaw` runs (the command map with health and runs)."""
+    ROOT_VIEW[:] = [handler]
+    return handler
 
 
 def command(

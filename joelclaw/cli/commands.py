@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import click
+import redis
 
 from joelclaw import health, keys
 from joelclaw import queues as broker_queues
@@ -168,14 +169,30 @@ def check_followed(result: dict[str, Any], timed_out: bool, timeout: float) -> N
 
 @command("functions")
 def functions(session: Session) -> Reply:
-    """Every loaded function: its Celery task, triggers, queue, retries and flow options."""
+    """Every loaded function: its task, triggers, queue, retries, flow options, and its runs of
+    the last 24 h (count, failures, p50/p95, last run) when Redis is reachable."""
     rt = session.runtime(redis_needed=False)
     default = rt.settings.default_retries
+    stats = _recent_stats(session)
     result = [{"id": fn.id, "task": fn.task_name,
                "triggers": [trig.describe() for trig in fn.triggers],
                "queue": fn.queue, "retries": default if fn.retries is None else fn.retries,
-               "description": fn.description, "flow": sorted(fn.options)}
+               "description": fn.description, "flow": sorted(fn.options),
+               "recent": stats.get(fn.id) if stats is not None else None}
               for fn in rt.registry]
     actions = [action("runs --function <id>", "runs of one function"),
                action("schedule", "when the cron functions fire next")]
+    if stats is None:
+        actions.insert(0, action("status", "Redis is not reachable: no run counts"))
     return Reply(result, render.render_functions, actions)
+
+
+def _recent_stats(session: Session) -> dict[str, Any] | None:
+    """Per-function run statistics, or None when Redis is not reachable (listing still works)."""
+    from joelclaw.insight.functions import function_rows
+
+    try:
+        rt = session.runtime()
+        return {row["id"]: row["recent"] for row in function_rows(rt)}
+    except (Failure, redis.RedisError):
+        return None

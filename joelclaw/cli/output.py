@@ -88,6 +88,7 @@ class Output:
         self.command = command
         self.json_mode = json_mode
         self.secrets: tuple[str, ...] = ()
+        self.streaming = False  # NDJSON lines went out: the envelope is the last, one line
 
     def progress(self, message: str) -> None:
         """Progress goes to stderr so stdout stays one parseable object."""
@@ -97,7 +98,7 @@ class Output:
     def success(self, reply: Reply) -> int:
         reply = Reply(redact(reply.result, self.secrets), reply.render, reply.next_actions)
         if self.json_mode:
-            _print_json(envelope(self.command, reply))
+            _print_json(envelope(self.command, reply), compact=self.streaming)
             return 0
         text = reply.render(reply.result) if reply.render else _plain(reply.result)
         if text:
@@ -108,8 +109,9 @@ class Output:
     def failure(self, failure: Failure) -> int:
         failure = replace(failure, message=redact_text(failure.message, self.secrets),
                           result=redact(failure.result, self.secrets))
+        failure = with_runbook(failure)
         if self.json_mode:
-            _print_json(envelope(self.command, failure=failure))
+            _print_json(envelope(self.command, failure=failure), compact=self.streaming)
         else:
             show_error(failure)
         return failure.exit_code
@@ -125,8 +127,22 @@ def show_error(failure: Failure) -> None:
                    err=True)
 
 
-def _print_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+def _print_json(data: dict[str, Any], compact: bool = False) -> None:
+    click.echo(json.dumps(data, default=str) if compact else json.dumps(data, indent=2,
+                                                                         default=str))
+
+
+def with_runbook(failure: Failure) -> Failure:
+    """Point an error at its runbook (`joelclaw recover <code>`) when there is one."""
+    from joelclaw.cli.runbooks import RUNBOOKS
+
+    command = f"joelclaw recover {failure.code}"
+    if failure.code not in RUNBOOKS or any(a["command"] == command
+                                           for a in failure.next_actions):
+        return failure
+    failure.next_actions = [*failure.next_actions,
+                            action(f"recover {failure.code}", "the runbook for this error")]
+    return failure
 
 
 def _print_hints(actions: Sequence[NextAction]) -> None:

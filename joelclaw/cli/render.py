@@ -86,9 +86,21 @@ def _gateway_line(gateway: dict[str, Any]) -> str:
 
 
 def render_functions(result: list[dict[str, Any]]) -> str:
-    rows = [(bold(f["id"]), "; ".join(f["triggers"]), f["queue"], f["retries"], dim(f["task"]))
-            for f in result]
-    return table(["function", "triggers", "queue", "retries", "task"], rows)
+    rows = [(bold(f["id"]), "; ".join(f["triggers"]), f["queue"], f["retries"],
+             *_recent_cells(f.get("recent"))) for f in result]
+    return table(["function", "triggers", "queue", "retries", "runs 24h", "failed", "p50",
+                  "p95", "last run"], rows)
+
+
+def _recent_cells(recent: dict[str, Any] | None) -> tuple[str, ...]:
+    if recent is None:
+        return ("?", "?", "?", "?", dim("Redis unreachable"))
+    last = recent.get("last_run")
+    last_text = f"{status(last['status'])} {fmt_age(last['created_at'])}" if last else dim("never")
+    rate = recent.get("failure_rate")
+    failed = f"{recent['failed']}" + (f" ({rate * 100:.0f}%)" if rate else "")
+    return (str(recent["count"]), failed, fmt_ms(recent.get("p50_ms")),
+            fmt_ms(recent.get("p95_ms")), last_text)
 
 
 def render_send(result: dict[str, Any]) -> str:

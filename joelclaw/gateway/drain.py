@@ -8,6 +8,7 @@ a long turn runs, so only a dead gateway's claims expire and are replayed.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -72,7 +73,20 @@ def process(gw: Gateway, msg: Message) -> int:
             log.exception("handling message %s (%s) failed", msg.id, msg.kind)
             return 0
         gw.queue.ack(keeper.ids)
+        _record_delivery(gw, batch)
     return len(batch)
+
+
+def _record_delivery(gw: Gateway, batch: list[Message]) -> None:
+    """Keep the latest handled messages for `joelclaw gateway events` and the dashboard."""
+    entry = json.dumps({"ids": [m.id for m in batch], "kind": batch[0].kind,
+                        "source": batch[0].source, "chat": batch[0].chat, "at": time.time(),
+                        "type": batch[0].meta.get("type"),
+                        "prompt": (batch[0].prompt or "")[:300]})
+    pipe = gw.rt.redis.pipeline(transaction=False)
+    pipe.lpush(keys.GW_DELIVERED, entry)
+    pipe.ltrim(keys.GW_DELIVERED, 0, keys.GW_DELIVERED_KEEP - 1)
+    pipe.execute()
 
 
 def _merge(gw: Gateway, first: Message) -> list[Message]:

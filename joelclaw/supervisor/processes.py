@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, TextIO
 
+from joelclaw.supervisor.logfiles import LogFiles
+
 SELF = "up"  # the prefix of the supervisor's own lines
 STOP_TIMEOUT = 30.0  # a warm Celery shutdown lets running tasks finish; this long at most
 COLOURS = ("36", "33", "32", "35", "34", "31")
@@ -38,8 +40,10 @@ class Backoff:
 class Output:
     """Writes lines prefixed with a padded, coloured (on a terminal) process name."""
 
-    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None):
+    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None,
+                 files: LogFiles | None = None):
         self.stream = stream or sys.stdout
+        self.files = files  # also one file per process (joelclaw logs reads them)
         if colour is None:
             colour = _isatty(self.stream) and "NO_COLOR" not in os.environ
         self.colour = colour
@@ -56,6 +60,8 @@ class Output:
         if self.colour:
             prefix = f"\033[{self.colours.get(name, '0')}m{prefix}\033[0m"
         with self._lock, contextlib.suppress(OSError, ValueError):
+            if self.files is not None:
+                self.files.write(name, text)
             self.stream.write(prefix + text + "\n")
             self.stream.flush()
 

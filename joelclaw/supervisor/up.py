@@ -30,8 +30,10 @@ from joelclaw.config import Settings, load_settings
 from joelclaw.embedded import RedisServer, warn_if_evicting
 from joelclaw.errors import ConfigError
 from joelclaw.runtime import redact_url
+from joelclaw.supervisor.logfiles import LogFiles
 from joelclaw.supervisor.processes import (
     REDIS_BLOCKED_SIGNALS,
+    Output,
     Supervisor,
 )
 
@@ -82,7 +84,7 @@ def up(
 
 
 def _run(settings: Settings, **enabled: bool) -> int:
-    supervisor = Supervisor()
+    supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")))
     with _stop_on_signals(supervisor), _redis_for(settings, supervisor) as (url, embedded):
         base = child_env(settings, url)
         for command in commands(settings, **enabled):
@@ -335,7 +337,8 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
-    lines.append("  logs     every process logs here, prefixed with its name"
+    lines.append("  logs     every process logs here, prefixed with its name, and to "
+                 f"{home / 'logs'}/<name>.log (joelclaw logs <name>)"
                  + (f"; Redis logs to {home / 'redis' / 'redis.log'}" if embedded else ""))
     lines.append("  next     in another shell with the same JOELCLAW_HOME: joelclaw status, "
                  "joelclaw send system/heartbeat.wake --follow")

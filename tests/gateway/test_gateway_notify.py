@@ -102,7 +102,7 @@ def test_stale_heartbeat_alerts_but_not_in_sleep_mode(tg, tmp_path, redis_url, t
                                 gateway_heartbeat_stale_seconds=5)
     worker_factory(queues="joelclaw", settings_override=settings)  # no gateway worker running
     rt = Runtime(settings)
-    rt.redis.set("jc:gateway:heartbeat", time.time() - 600)
+    rt.redis.set(keys.GATEWAY_HEARTBEAT, time.time() - 600)
     Gateway(rt).set_sleeping(True)
     [asleep] = rt.send(Event(name="gateway/health.check"))
     wait_for(lambda: rt.runs.status(asleep.runs[0]) == "completed", message="check ran")

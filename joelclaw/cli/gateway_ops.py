@@ -1,0 +1,149 @@
+"""`joelclaw gateway events|test|restart|diagnose`: what is queued, an end-to-end delivery
+test, a warm restart of the gateway worker, and a layered health check with a fix per layer."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from joelclaw import health, keys
+from joelclaw.cli.app import Session, command
+from joelclaw.cli.gateway import gateway
+from joelclaw.cli.output import Failure, Reply, action, table
+
+if TYPE_CHECKING:
+    from joelclaw.runtime import Runtime
+
+INSPECT_SECONDS = 1.5
+STOPPED_SECONDS = 3.0  # a worker stamps several times a second: this long silent is stopped
+TEST_PRIORITY = 1
+
+
+def gateway_workers(rt: Runtime, attempts: int = 3) -> list[str]:
+    """Celery nodes consuming the `gateway` queue right now (asked over the broker; a worker
+    that just started may miss the first broadcast, so ask up to `attempts` times)."""
+    for _ in range(attempts):
+        replies = rt.celery.control.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
+        nodes = sorted(node for node, queues in replies.items()
+                       if any(q.get("name") == keys.GATEWAY_QUEUE for q in queues or []))
+        if nodes:
+            return nodes
+    return []
+
+
+def _ages(rt: Runtime, nodes: list[str]) -> dict[str, float]:
+    """Seconds since each node's sweeper last stamped itself (inf: never), as health reads it."""
+    seen = {node.hostname: node.age_s for node in health.nodes(rt)}
+    return {n: seen.get(n, float("inf")) for n in nodes}
+
+
+@command("events", group=gateway)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True,
+              help="Messages shown per priority tier.")
+def events(session: Session, limit: int) -> Reply:
+    """What the gateway holds: waiting messages by priority, in flight, dead, batched."""
+    from joelclaw.insight.gateway import gateway_view
+
+    view = gateway_view(session.runtime(), peek=limit)
+    result = {k: view[k] for k in ("mode", "alive", "depth", "waiting", "inflight", "dead",
+                                   "batched", "deliveries")}
+    return Reply(result, _render_events, [action("gateway drain", "deliver what is queued"),
+                                          action("gateway test", "an end-to-end delivery")])
+
+
+def _render_events(result: dict[str, Any]) -> str:
+    rows = [(tier, m["id"], m["kind"], m.get("type") or "-", f"{m['age_s']:.0f}s",
+             m["prompt"][:70]) for tier, messages in result["waiting"].items()
+            for m in messages if not m.get("missing")]
+    head = f"mode {result['mode']} · " + "  ".join(f"{k}={v}" for k, v in
+                                                   result["depth"].items())
+    return head + "\n\n" + table(["tier", "id", "kind", "type", "waiting", "text"], rows)
+
+
+@command("test", group=gateway)
+@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds to wait for the delivery.")
+def test(session: Session, timeout: float) -> Reply:
+    """Queue a test message for the owner and wait until the gateway delivered it."""
+    from joelclaw.gateway.notify import deliver
+
+    rt = session.runtime()
+    if not rt.settings.telegram_token or not rt.settings.telegram_owner_id:
+        raise Failure("Telegram is not configured: nothing can be delivered",
+                      "GATEWAY_NO_TELEGRAM", "Set JOELCLAW_TELEGRAM_TOKEN and "
+                      "JOELCLAW_TELEGRAM_OWNER_ID, then restart the gateway.")
+    _require_alive(rt)
+    sent_at = time.time()
+    text = f"🧪 joelclaw gateway test {time.strftime('%H:%M:%S')}"
+    queued = deliver(rt, text, type="gateway.test", priority=TEST_PRIORITY, triage="immediate",
+                     idem_key=f"gateway-test-{sent_at}")
+    message_id = queued.get("id")
+    if message_id is None:
+        raise Failure(f"the test message was not queued: {queued.get('status')}",
+                      "GATEWAY_TEST_FAILED", "Check `joelclaw gateway diagnose`.",
+                      result=queued)
+    session.out.progress(f"queued test message {message_id}; waiting for its delivery")
+    deadline = time.monotonic() + timeout
+    while rt.redis.hexists(keys.GW_MSGS, message_id):
+        if time.monotonic() >= deadline:
+            raise Failure(f"test message {message_id} not delivered after {timeout:g}s",
+                          "GATEWAY_TEST_FAILED", "See `joelclaw gateway diagnose` and "
+                          "`joelclaw logs gateway`.", result={"id": message_id})
+        time.sleep(0.2)
+    took = round((time.time() - sent_at) * 1000, 1)
+    result = {"id": message_id, "delivered": True, "latency_ms": took, "text": text}
+    return Reply(result, lambda r: f"delivered test message {r['id']} in {r['latency_ms']} ms",
+                 [action("gateway status", "queue and heartbeat")])
+
+
+def _require_alive(rt: Runtime) -> list[str]:
+    nodes = gateway_workers(rt)
+    if not nodes:
+        raise Failure("no gateway worker is alive (none answers for the gateway queue)",
+                      "GATEWAY_NOT_RUNNING",
+                      "Start the system with `joelclaw up` (it runs the gateway worker), or "
+                      "`celery -A joelclaw.worker worker -Q gateway -c 1 -n gateway@%h`.",
+                      next_actions=[action("up", "start the system"),
+                                    action("gateway diagnose", "check each layer")])
+    return nodes
+
+
+@command("restart", group=gateway)
+@click.option("--timeout", type=click.FloatRange(min=1), default=90.0, show_default=True,
+              help="Seconds to wait for the worker to stop and come back.")
+def restart(session: Session, timeout: float) -> Reply:
+    """Warm-restart the gateway worker: it finishes its current message, exits, and its
+    supervisor (`joelclaw up`) starts it again; unacknowledged messages are not lost."""
+    rt = session.runtime()
+    nodes = _require_alive(rt)
+    asked = time.time()
+    rt.celery.control.shutdown(destination=nodes)
+    session.out.progress(f"asked {', '.join(nodes)} to stop after its current message")
+    deadline = time.monotonic() + timeout
+    stopped_at = _wait(rt, nodes, deadline, lambda age: age >= STOPPED_SECONDS)
+    if stopped_at is None:
+        raise Failure(f"{', '.join(nodes)} did not stop within {timeout:g}s",
+                      "GATEWAY_RESTART_FAILED", "It may be in a long agent turn; see "
+                      "`joelclaw logs gateway` and try again.")
+    session.out.progress("stopped; waiting for the supervisor to start it again")
+    back_at = _wait(rt, nodes, deadline, lambda age: age < 1.0)
+    if back_at is None:
+        raise Failure(f"{', '.join(nodes)} stopped but did not come back within {timeout:g}s",
+                      "GATEWAY_RESTART_FAILED", "`joelclaw up` restarts the processes it "
+                      "runs; a gateway started another way must be started again by hand.",
+                      next_actions=[action("logs gateway", "why it did not come back")])
+    result = {"nodes": nodes, "stopped_after_s": round(stopped_at - asked, 1),
+              "back_after_s": round(back_at - asked, 1)}
+    return Reply(result, lambda r: f"restarted {', '.join(r['nodes'])}: back after "
+                 f"{r['back_after_s']} s", [action("gateway status", "alive again")])
+
+
+def _wait(rt: Runtime, nodes: list[str], deadline: float, done: Any) -> float | None:
+    while time.monotonic() < deadline:
+        ages = _ages(rt, nodes)
+        if all(done(ages[n]) for n in nodes):
+            return time.time()
+        time.sleep(0.25)
+    return None

@@ -1,0 +1,139 @@
+"""`joelclaw logs [process]`: the last lines of what `joelclaw up` wrote for each process
+(JOELCLAW_HOME/logs/<name>.log), merged in time order; `errors` keeps only error lines of all
+of them; `--follow` streams new lines until Ctrl-C or `--timeout`."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import click
+
+from joelclaw.cli.app import Session, command
+from joelclaw.cli.output import Failure, Reply, action
+from joelclaw.cli.streaming import Stream
+from joelclaw.supervisor.logfiles import parse_line
+
+PROCESSES = ("worker", "web", "gateway", "beat", "flower", "up")
+EXTRA = {"redis": ("redis", "redis.log"), "cli": ("logs", "cli-errors.log")}
+SOURCES = ("all", *PROCESSES, *EXTRA, "errors")
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback|Unrecoverable|exited with code|"
+                        r"killed by)\b")
+POLL_SECONDS = 0.25
+
+
+def _files(home: Path, source: str) -> dict[str, Path]:
+    logs = home / "logs"
+    if source in ("all", "errors"):
+        found = {name: logs / f"{name}.log" for name in PROCESSES}
+        if source == "errors":
+            found["cli"] = logs / "cli-errors.log"
+        return {name: path for name, path in found.items() if path.exists()}
+    if source in EXTRA:
+        folder, name = EXTRA[source]
+        path = home / folder / name
+    else:
+        path = logs / f"{source}.log"
+    return {source: path} if path.exists() else {}
+
+
+def _tail(path: Path, count: int) -> list[str]:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        return list(deque(handle, maxlen=count))
+
+
+def _entries(name: str, lines: list[str], errors_only: bool) -> list[dict[str, Any]]:
+    out = []
+    for line in lines:
+        ts, text = parse_line(line)
+        if errors_only and not ERROR_LINE.search(text):
+            continue
+        out.append({"process": name, "ts": ts, "text": text})
+    return out
+
+
+@command("logs")
+@click.argument("source", required=False, default="all", type=click.Choice(SOURCES))
+@click.option("-n", "--lines", "count", type=click.IntRange(1, 10000), default=50,
+              show_default=True, help="How many of the last lines to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (NDJSON when piped).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="Stop following after this many seconds (default: until Ctrl-C).")
+def logs(session: Session, source: str, count: int, follow: bool,
+         timeout: float | None) -> Reply:
+    """Tail (and follow) the logs `joelclaw up` writes per process; `errors` across all."""
+    home = session.settings.home_dir
+    files = _files(home, source)
+    if not files:
+        where = home / "logs"
+        raise Failure(f"no {source} log under {where}", "LOG_MISSING",
+                      "Start the system with `joelclaw up`: it writes one file per process "
+                      f"to {where} (processes started another way log where their runner "
+                      "puts them).", next_actions=[action("up", "start the system")])
+    errors_only = source == "errors"
+    scan = count * 20 if errors_only else count
+    entries = [e for name, path in files.items()
+               for e in _entries(name, _tail(path, scan), errors_only)]
+    entries.sort(key=lambda e: e["ts"] or 0)
+    entries = entries[-count:]
+    result: dict[str, Any] = {"source": source, "files": {n: str(p) for n, p in files.items()},
+                              "lines": entries}
+    if follow:
+        stream = Stream(session.out)
+        for entry in entries:
+            stream.emit("log", _line(entry), **entry)
+        result["followed"] = _follow(stream, files, errors_only, timeout)
+        result["lines"] = []  # already streamed
+    actions = [action("logs errors", "only error lines, all processes"),
+               action(f"logs {source} --follow", "keep watching")]
+    return Reply(result, _render, actions)
+
+
+def _follow(stream: Stream, files: dict[str, Path], errors_only: bool,
+            timeout: float | None) -> int:
+    """Stream lines appended after now; returns how many were streamed."""
+    offsets = {name: path.stat().st_size for name, path in files.items()}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    streamed = 0
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            for name, path in files.items():
+                for entry in _entries(name, _read_new(path, offsets, name), errors_only):
+                    stream.emit("log", _line(entry), **entry)
+                    streamed += 1
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    return streamed
+
+
+def _read_new(path: Path, offsets: dict[str, int], name: str) -> list[str]:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return []
+    if size < offsets[name]:  # rotated: start the new file from its beginning
+        offsets[name] = 0
+    if size == offsets[name]:
+        return []
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        handle.seek(offsets[name])
+        data = handle.read()
+    complete = data[:data.rfind("\n") + 1]
+    offsets[name] += len(complete.encode("utf-8", errors="replace"))
+    return complete.splitlines()
+
+
+def _line(entry: dict[str, Any]) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(entry["ts"])) if entry["ts"] else "--:--:--"
+    return f"{click.style(stamp, dim=True)} {click.style(entry['process'].ljust(7), bold=True)} " \
+           f"{entry['text']}"
+
+
+def _render(result: dict[str, Any]) -> str:
+    if "followed" in result:
+        return click.style(f"followed: {result['followed']} new line(s)", dim=True)
+    return "\n".join(_line(e) for e in result["lines"]) or click.style("(no lines)", dim=True)

@@ -1,0 +1,198 @@
+"""Runbooks for the error codes the CLI emits: what to look at, what to do, how to check it
+worked, and how to undo. Plain data (`joelclaw recover <code>` prints one); every step is either
+a joelclaw command (`command`) or something to do by hand (`do`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PHASES = ("diagnose", "fix", "verify", "rollback")
+
+
+def _c(command: str, why: str) -> dict[str, str]:
+    return {"command": f"joelclaw {command}", "description": why}
+
+
+def _do(text: str) -> dict[str, str]:
+    return {"do": text}
+
+
+_REDIS = {
+    "title": "Redis (run state and, by default, the broker) cannot be reached",
+    "diagnose": [_c("status", "which Redis URL the CLI uses and whether it answers"),
+                 _do("echo $JOELCLAW_REDIS_URL; ls $JOELCLAW_HOME/redis/url (written by up)"),
+                 _c("logs redis", "the embedded Redis's own log")],
+    "fix": [_c("up", "start the system; it runs an embedded Redis and records its URL"),
+            _do("or set JOELCLAW_REDIS_URL to a running Redis (redis://host:6379/0)")],
+    "verify": [_c("status", "redis ok, workers alive")],
+    "rollback": [_do("unset JOELCLAW_REDIS_URL to fall back to the embedded Redis of `up`")],
+}
+
+RUNBOOKS: dict[str, dict[str, Any]] = {
+    "REDIS_UNREACHABLE": _REDIS,
+    "REDIS_ERROR": {
+        "title": "Redis answered with an error",
+        "diagnose": [_c("logs redis", "the server's log (OOM, read-only replica, AOF errors)"),
+                     _do("redis-cli -u $JOELCLAW_REDIS_URL info persistence")],
+        "fix": [_do("free memory or disk; joelclaw needs maxmemory-policy noeviction"),
+                _c("up", "restart the embedded Redis if it is the one failing")],
+        "verify": [_c("status", "redis ok")],
+        "rollback": [],
+    },
+    "BROKER_UNREACHABLE": {
+        "title": "The Celery broker cannot be reached",
+        "diagnose": [_c("queues", "which broker URL is used"),
+                     _do("check JOELCLAW_BROKER_URL (unset: the Redis URL)")],
+        "fix": [_do("start the broker, or unset JOELCLAW_BROKER_URL to use Redis"),
+                _c("up", "start the system")],
+        "verify": [_c("queues", "queue depths answer"), _c("status", "workers alive")],
+        "rollback": [_do("unset JOELCLAW_BROKER_URL")],
+    },
+    "CONFIG_ERROR": {
+        "title": "A JOELCLAW_* setting is invalid",
+        "diagnose": [_do("read the variable named in the error message; check .env too")],
+        "fix": [_do("correct or unset that variable (see joelclaw/config.py for each one)")],
+        "verify": [_c("status", "starts without the error")],
+        "rollback": [_do("restore the previous .env")],
+    },
+    "INVALID_EVENT": {
+        "title": "The event is not valid: name or payload",
+        "diagnose": [_c("schema", "known event names"),
+                     _c("schema <event>", "the payload JSON Schema of one event")],
+        "fix": [_do("names look like domain/noun.verb in lowercase; -d must fit the schema")],
+        "verify": [_c("send <event> -d '{...}'", "dispatched")],
+        "rollback": [],
+    },
+    "INVALID_JSON": {
+        "title": "An argument is not a JSON object",
+        "diagnose": [_do("quote the JSON for the shell: -d '{\"key\": 1}', or use -d @file.json")],
+        "fix": [_do("pass a JSON object (not a list or string)")],
+        "verify": [_c("send <event> -d '{...}'", "dispatched")],
+        "rollback": [],
+    },
+    "INVALID_DURATION": {
+        "title": "A duration could not be read",
+        "diagnose": [_do("durations are a number and a unit: 30s, 15m, 2h, 7d, 1w")],
+        "fix": [_do("e.g. joelclaw runs --since 2h")], "verify": [], "rollback": [],
+    },
+    "INVALID_FUNCTION": {
+        "title": "A function declaration or module is wrong",
+        "diagnose": [_c("functions", "which functions load"),
+                     _do("check JOELCLAW_FUNCTION_MODULES and the module named in the error")],
+        "fix": [_do("fix the @function declaration (id, trigger, options) the error names")],
+        "verify": [_c("functions", "the function is listed")],
+        "rollback": [_do("remove the module from JOELCLAW_FUNCTION_MODULES")],
+    },
+    "NOT_FOUND": {
+        "title": "No run, event or proposal with that id (it may have expired)",
+        "diagnose": [_c("runs", "recent run ids"), _c("events", "recent event ids")],
+        "fix": [_do("runs are kept JOELCLAW_RUN_RETENTION_DAYS (7), events 7 days")],
+        "verify": [], "rollback": [],
+    },
+    "RUN_FAILED": {
+        "title": "A run failed",
+        "diagnose": [_c("runs --status failed", "the failed runs"),
+                     _c("run <id>", "its steps, the failed step's error and traceback"),
+                     _c("logs worker", "the worker's log around that time")],
+        "fix": [_do("fix the cause (code, data, an external service)"),
+                _c("rerun <id>", "rerun from the failed step, reusing earlier steps"),
+                _c("replay <id>", "or a fresh run with the same event")],
+        "verify": [_c("run <new-id>", "completed")],
+        "rollback": [_c("cancel <new-id>", "stop the new run")],
+    },
+    "STEP_FAILED": {
+        "title": "A step of a run failed",
+        "diagnose": [_c("run <id>", "the step's error and traceback")],
+        "fix": [_c("rerun <id> --from-step <step>", "after fixing the cause")],
+        "verify": [_c("run <new-id>", "completed")], "rollback": [],
+    },
+    "FOLLOW_TIMEOUT": {
+        "title": "The followed runs did not finish in time",
+        "diagnose": [_c("explain <id>", "why the run is not running (limits, sleeps, waits)"),
+                     _c("status", "are workers alive?")],
+        "fix": [_c("up", "start workers if none is alive"),
+                _c("watch --run <id>", "keep following")],
+        "verify": [_c("run <id>", "completed")], "rollback": [_c("cancel <id>", "give up")],
+    },
+    "USAGE_ERROR": {
+        "title": "The command was called wrongly",
+        "diagnose": [_c("--help", "every command"), _c("capabilities", "commands by goal")],
+        "fix": [_do("run `joelclaw <command> --help` and fix the arguments")],
+        "verify": [], "rollback": [],
+    },
+    "INVALID_ARGUMENT": {
+        "title": "An argument has a bad value",
+        "diagnose": [_do("`joelclaw <command> --help` lists the accepted values")],
+        "fix": [], "verify": [], "rollback": [],
+    },
+    "INTERRUPTED": {
+        "title": "Interrupted (Ctrl-C)",
+        "diagnose": [_c("status", "nothing is lost: runs continue in the workers")],
+        "fix": [_do("run the command again")], "verify": [], "rollback": [],
+    },
+    "INTERNAL_ERROR": {
+        "title": "A bug in joelclaw",
+        "diagnose": [_c("logs cli", "the saved traceback (JOELCLAW_HOME/logs/cli-errors.log)")],
+        "fix": [_do("report it with the command and the traceback")],
+        "verify": [], "rollback": [],
+    },
+    "JOELCLAW_ERROR": {
+        "title": "joelclaw refused the request",
+        "diagnose": [_c("status", "the system's state"), _c("functions", "loaded functions")],
+        "fix": [_do("read the message: e.g. the run's function is not loaded here")],
+        "verify": [], "rollback": [],
+    },
+    "LOG_MISSING": {
+        "title": "No log file for that process",
+        "diagnose": [_do("ls $JOELCLAW_HOME/logs (written by `joelclaw up`)")],
+        "fix": [_c("up", "start the system: it writes one log file per process"),
+                _do("processes started another way log where their runner puts them")],
+        "verify": [_c("logs", "lines appear")], "rollback": [],
+    },
+    "UNKNOWN_EVENT": {
+        "title": "No schema and no function for that event name",
+        "diagnose": [_c("schema", "every known event name")],
+        "fix": [_do("check the spelling; any valid name can still be sent (free-form data)")],
+        "verify": [_c("schema <event>", "found")], "rollback": [],
+    },
+    "UNKNOWN_CODE": {
+        "title": "No runbook for that code",
+        "diagnose": [_c("recover", "every code with a runbook")], "fix": [], "verify": [],
+        "rollback": [],
+    },
+    "GATEWAY_NOT_RUNNING": {
+        "title": "No gateway worker is alive",
+        "diagnose": [_c("gateway diagnose", "each layer of the gateway"),
+                     _c("logs gateway", "its log")],
+        "fix": [_c("up", "starts the gateway worker (queue gateway, concurrency 1)"),
+                _do("without up: celery -A joelclaw.worker worker -Q gateway -c 1 -n gateway@%h")],
+        "verify": [_c("gateway status", "alive")], "rollback": [],
+    },
+    "GATEWAY_NO_TELEGRAM": {
+        "title": "Telegram is not configured, so nothing can be delivered",
+        "diagnose": [_c("gateway diagnose", "which settings are missing")],
+        "fix": [_do("set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID, then restart")],
+        "verify": [_c("gateway test", "delivered")], "rollback": [],
+    },
+    "GATEWAY_TEST_FAILED": {
+        "title": "A test message was not delivered in time",
+        "diagnose": [_c("gateway diagnose", "heartbeat, Telegram, queue"),
+                     _c("gateway events", "what is queued ahead of it"),
+                     _c("logs gateway", "delivery errors")],
+        "fix": [_c("gateway drain", "ask for a drain now"),
+                _c("gateway restart", "restart the gateway worker")],
+        "verify": [_c("gateway test", "delivered")], "rollback": [],
+    },
+    "GATEWAY_RESTART_FAILED": {
+        "title": "The gateway worker stopped but did not come back",
+        "diagnose": [_c("logs gateway", "why it exited"), _c("logs up", "the supervisor")],
+        "fix": [_c("up", "restarts children that exit; outside up start it by hand")],
+        "verify": [_c("gateway status", "alive")], "rollback": [],
+    },
+    "GATEWAY_UNHEALTHY": {
+        "title": "A gateway check failed",
+        "diagnose": [_c("gateway diagnose", "the failing checks and their fixes")],
+        "fix": [_do("apply the fix each failing check names")],
+        "verify": [_c("gateway diagnose", "every check ok")], "rollback": [],
+    },
+}

@@ -1,0 +1,9 @@
+"""The run dashboard (SPEC §14): server-rendered pages for functions, runs and their waterfall,
+events, the gateway queue and the memory review queue, each also served as JSON under
+/api/dashboard/. `create_app` registers `blueprint`; see security.py for who may use it.
+"""
+
+from webhooks.dashboard import actions, filters, pages
+from webhooks.dashboard.blueprint import blueprint
+
+__all__ = ["actions", "blueprint", "filters", "pages"]

@@ -1,0 +1,165 @@
+"""The buttons: every state change is a POST (CSRF-checked in blueprint.py) that answers with a
+redirect to the page showing its result, so a reload never repeats it. Login and logout too."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import g, redirect, render_template, request, url_for
+from werkzeug.exceptions import BadRequest, Conflict
+
+from joelclaw.bus.control import cancel_run, replay_run, rerun_run
+from joelclaw.errors import EventError, JoelclawError, NotFound
+from joelclaw.events.schemas import parse_event
+from joelclaw.insight.review import ReviewUnavailable, review_queue
+from webhooks.dashboard import models
+from webhooks.dashboard.blueprint import blueprint, guard, rt, secure_request
+from webhooks.dashboard.security import safe_next
+from webhooks.limits import client_ip, is_blocked, record_failure
+
+MAX_FIELD = 64 * 1024
+NOTICES = {
+    "cancelled": "Run cancelled.",
+    "cancel-requested": "Cancel requested: the run stops after its current step.",
+    "replayed": "Replay started: this is the new run.",
+    "rerun": "Rerun started: earlier steps are reused, this step and the ones after it run.",
+    "sent": "Event sent.",
+    "duplicate": "An event with this id was already sent within 24 h: nothing new started.",
+    "asleep": "Sleep mode on: notifications are held until wake.",
+    "awake": "Awake: held notifications are being delivered.",
+    "approved": "Proposal approved.",
+    "rejected": "Proposal rejected.",
+    "logged-out": "Logged out.",
+}
+
+
+@blueprint.app_template_global()
+def notice() -> str | None:
+    return NOTICES.get(request.args.get("notice", ""))
+
+
+def _field(name: str, *, required: bool = False) -> str | None:
+    value = request.form.get(name, "")
+    if len(value) > MAX_FIELD:
+        raise BadRequest(f"{name} is longer than {MAX_FIELD} characters")
+    if required and not value.strip():
+        raise BadRequest(f"{name} is required")
+    return value.strip() or None
+
+
+def _control(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except NotFound:
+        raise
+    except JoelclawError as exc:
+        raise Conflict(str(exc)) from None
+
+
+@blueprint.post("/runs/<run_id>/cancel")
+def cancel(run_id: str) -> Any:
+    done = _control(cancel_run, rt(), run_id, "cancelled from the dashboard")
+    code = "cancelled" if done.status == "cancelled" else "cancel-requested"
+    return redirect(url_for("dashboard.run", run_id=run_id, notice=code), 303)
+
+
+@blueprint.post("/runs/<run_id>/replay")
+def replay(run_id: str) -> Any:
+    new = _control(replay_run, rt(), run_id)
+    return redirect(url_for("dashboard.run", run_id=new.id, notice="replayed"), 303)
+
+
+@blueprint.post("/runs/<run_id>/rerun")
+def rerun(run_id: str) -> Any:
+    new = _control(rerun_run, rt(), run_id, _field("step"))
+    return redirect(url_for("dashboard.run", run_id=new.id, notice="rerun"), 303)
+
+
+@blueprint.post("/events/send")
+def send_event() -> Any:
+    form = {"name": _field("name") or "", "data": _field("data") or "", "id": _field("id") or ""}
+    try:
+        data = json.loads(form["data"]) if form["data"] else {}
+        if not isinstance(data, dict):
+            raise EventError("data must be a JSON object, like {\"key\": 1}")
+        raw: dict[str, Any] = {"name": form["name"], "data": data,
+                               "source": {"via": "dashboard"}}
+        if form["id"]:
+            raw["id"] = form["id"]
+        sent = rt().send(parse_event(raw))[0]
+    except (ValueError, EventError) as exc:
+        model = models.events(rt(), name=None, prefix=None, query=None, since=None, size=20)
+        return render_template("events.html", page="events", form=form, form_error=str(exc),
+                               **model), 400
+    code = "sent" if sent.status == "dispatched" else "duplicate"
+    return redirect(url_for("dashboard.event", event_id=sent.id, notice=code), 303)
+
+
+@blueprint.post("/gateway/<mode>")
+def gateway_mode(mode: str) -> Any:
+    from joelclaw.gateway import commands
+    from joelclaw.gateway.service import Gateway
+
+    if mode not in ("sleep", "wake"):
+        raise BadRequest("mode must be sleep or wake")
+    commands.run(Gateway(rt()), f"/{mode}")
+    return redirect(url_for("dashboard.gateway",
+                            notice="asleep" if mode == "sleep" else "awake"), 303)
+
+
+@blueprint.post("/memory/<proposal_id>/<verdict>")
+def review(proposal_id: str, verdict: str) -> Any:
+    if verdict not in ("approve", "reject"):
+        raise BadRequest("verdict must be approve or reject")
+    try:
+        queue = review_queue(rt())
+    except ReviewUnavailable as exc:
+        raise Conflict(f"memory not available: {exc}") from None
+    try:
+        if verdict == "approve":
+            queue.approve(proposal_id)
+        else:
+            queue.reject(proposal_id, _field("reason"))
+    except KeyError:
+        raise NotFound(f"no proposal {proposal_id!r}") from None
+    except ValueError as exc:
+        raise Conflict(str(exc)) from None
+    code = "approved" if verdict == "approve" else "rejected"
+    return redirect(url_for("dashboard.memory", notice=code), 303)
+
+
+# ---- login / logout (only needed off loopback) -------------------------------------------
+
+@blueprint.get("/login")
+def login() -> Any:
+    return render_template("login.html", page="login", next=safe_next(request.args.get("next")),
+                           error=None)
+
+
+@blueprint.post("/login")
+def login_post() -> Any:
+    target = safe_next(request.form.get("next"))
+    ip = client_ip(request)
+    client = rt().redis
+    if is_blocked(client, ip):
+        return render_template("login.html", page="login", next=target,
+                               error="too many wrong tokens: wait a minute"), 429
+    if not guard().token_ok(request.form.get("token", "")):
+        record_failure(client, ip)
+        return render_template("login.html", page="login", next=target,
+                               error="wrong token"), 401
+    session = guard().new(authenticated=True)
+    g.dash_session = session  # a new session id on login: no fixation
+    response = redirect(target, 303)
+    guard().store(response, session, secure=secure_request())
+    session.fresh = False
+    return response
+
+
+@blueprint.post("/logout")
+def logout() -> Any:
+    response = redirect(url_for("dashboard.overview", notice="logged-out"), 303)
+    guard().forget(response, secure=secure_request())
+    g.dash_session = None
+    return response

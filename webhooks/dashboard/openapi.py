@@ -1,0 +1,61 @@
+"""The dashboard's JSON twins in the OpenAPI document: each page's data under /api/dashboard/.
+
+They answer without a token on loopback and need the bearer token (or the login cookie)
+anywhere else, like the pages (see security.py); the payloads are described loosely, as the
+page models they are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joelclaw.bus.runs import STATUSES
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+PAGE = {"type": "object", "required": ["ok"], "additionalProperties": True,
+        "properties": {"ok": {"type": "boolean", "enum": [True]}}}
+TEXT = {"type": "string", "maxLength": 256}
+MOMENT = {"type": "string", "description": "15m, 2h, 7d (ago), unix seconds or ISO 8601"}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+
+
+def _param(name: str, schema: dict[str, Any], where: str = "query") -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema}
+
+
+def _get(summary: str, params: list[dict[str, Any]], errors: tuple[int, ...]
+         ) -> dict[str, Any]:
+    text = {400: "Bad query value", 401: "Not logged in (off loopback)",
+            403: "Off loopback without JOELCLAW_API_TOKEN configured", 404: "Unknown id",
+            503: "Redis unavailable"}
+    responses = {"200": {"description": "The page's data",
+                         "content": {"application/json": {"schema": PAGE}}}}
+    for code in (*errors, 401, 403, 503):
+        responses[str(code)] = {"description": text[code],
+                                "content": {"application/json": {"schema": ERROR}}}
+    return {"get": {"summary": summary, "tags": ["dashboard"], "parameters": params,
+                    "responses": responses}}
+
+
+def paths() -> dict[str, Any]:
+    runs = [_param("function", TEXT), _param("event", TEXT), _param("since", MOMENT),
+            _param("until", MOMENT), _param("limit", LIMIT),
+            _param("status", {"type": "string", "enum": list(STATUSES)}),
+            _param("cursor", {"type": "string", "description": "next_cursor of a page"})]
+    events = [_param("q", TEXT), _param("name", TEXT), _param("prefix", TEXT),
+              _param("since", MOMENT), _param("limit", LIMIT)]
+    prefix = "/api/dashboard"
+    return {
+        f"{prefix}/overview": _get("Workers, beat, runs by status, latest runs", [], ()),
+        f"{prefix}/functions": _get("Functions with crons, options and run statistics", [], ()),
+        f"{prefix}/runs": _get("A page of runs, newest first", runs, (400,)),
+        f"{prefix}/runs/{{run_id}}": _get("A run: trace, waterfall, why it waits",
+                                          [_param("run_id", {"type": "string"}, "path")],
+                                          (404,)),
+        f"{prefix}/events": _get("Events, searched and filtered, with the runs they started",
+                                 events, (400,)),
+        f"{prefix}/events/{{event_id}}": _get("One event and its runs",
+                                              [_param("event_id", {"type": "string"}, "path")],
+                                              (404,)),
+        f"{prefix}/gateway": _get("The gateway queue by priority, mode, deliveries", [], ()),
+        f"{prefix}/memory": _get("Memory proposals waiting for review", [], ()),
+    }
