@@ -21,6 +21,7 @@ from celery import Celery
 from kombu import Queue
 
 from joelclaw import keys
+from joelclaw.broker import TRANSPORT
 from joelclaw.bus.cron import beat_schedule_for, scheduler_for
 from joelclaw.bus.executor import execute
 from joelclaw.bus.publish import DEFAULT_PRIORITY, is_amqp
@@ -42,6 +43,8 @@ def make_celery(
     setup: Iterable[CelerySetup] = (),
 ) -> Celery:
     app = Celery("joelclaw", broker=broker, set_as_current=False)
+    if broker.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport = TRANSPORT  # survives a broker restart (joelclaw.broker)
     queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, *(fn.queue for fn in bus.registry)})
     amqp = is_amqp(broker)
     app.conf.update(
