@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(43200, ge=1)
     unacked_restore_seconds: int | None = Field(None, ge=1)
     run_lease_seconds: float = Field(20.0, gt=0)
+    # A published run that has not started after this long is checked: still in the broker (a
+    # backlog) it waits on; gone (`celery purge`, a lost message) it is published again.
+    outbox_grace_seconds: float = Field(120.0, gt=0)
     run_retention_days: float = Field(7.0, gt=0)
     event_log_cap: int = Field(10000, ge=100)
     scheduler_poll_seconds: float = Field(0.5, gt=0)

@@ -67,11 +67,13 @@ def lease(target: str) -> str:
 
 
 LEASES = PREFIX + "leases"  # zset: target by lease expiry (s); the sweeper wakes expired ones
-WAKEUPS = PREFIX + "wakeups"  # zset: target by due time (s); durable sleeps, retries, outbox
+WAKEUPS = PREFIX + "wakeups"  # zset: target by due time (s); durable sleeps, retries, rechecks
+OUTBOX = PREFIX + "outbox"  # zset: published target by safety due time (s); see below
 WAKE_CLAIM_SECONDS = 30  # A claimed wake-up fires again if its publisher died before publishing.
-OUTBOX_GRACE_SECONDS = 120  # A run created but never published (sender died) goes out after this.
-# Longer than a normal broker backlog: a run still waiting in the queue when its outbox entry
-# comes due is published twice (harmless, but it costs a no-op execution).
+# Every published run keeps a safety entry in OUTBOX (settings.outbox_grace_seconds, 120 s by
+# default) until an execution begins: if it comes due, the sweeper checks the broker and
+# publishes again only when the run's message is gone (a sender that died, `celery purge`, a
+# lost message); a backlog just waits.
 LEASE_DEFER_SECONDS = 1.0  # A message for a run leased elsewhere is retried this much later.
 RETENTION_LOCK = PREFIX + "lock:retention"  # one sweeper at a time prunes the run indexes
 WORKERS_SEEN = PREFIX + "workers"  # hash: Celery node name (worker@host) -> last seen (s)

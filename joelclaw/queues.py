@@ -10,10 +10,15 @@ not available rather than guessed.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 import redis
+
+from joelclaw.bus.functions import TASK_PREFIX
+from joelclaw.bus.publish import target_for
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -69,6 +74,65 @@ def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
         rows.append({"name": name, "depth": sum(by_priority.values()),
                      "by_priority": by_priority})
     return {"queues": rows, "unacked": unacked, "checked_at": time.time()}
+
+
+def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
+    """The run targets whose messages are in these queues or held unacknowledged by a worker;
+    None when the broker cannot be read that way (AMQP)."""
+    broker = rt.settings.broker_url or rt.redis_url
+    if broker.startswith("amqp"):
+        return None
+    options = dict(rt.celery.conf.broker_transport_options or {})
+    if broker == rt.redis_url:
+        return _redis_targets(rt.redis, names, options)
+    client = redis.Redis.from_url(broker, socket_connect_timeout=3, socket_timeout=15)
+    try:
+        return _redis_targets(client, names, options)
+    finally:
+        client.close()
+
+
+def _redis_targets(client: redis.Redis, names: list[str], options: dict[str, Any]) -> set[str]:
+    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
+    sep = options.get("sep", KOMBU_SEP)
+    prefix = options.get("global_keyprefix", "")
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        for step in steps:
+            pipe.lrange(prefix + (f"{name}{sep}{step}" if step else name), 0, -1)
+    pipe.hvals(prefix + options.get("unacked_key", "unacked"))
+    *lists, unacked = pipe.execute()
+    found: set[str] = set()
+    for raw in (item for items in lists for item in items):
+        target = _target_of(raw)
+        if target:
+            found.add(target)
+    for raw in unacked:
+        try:
+            held = json.loads(raw)
+        except ValueError:
+            continue
+        target = _target_of(json.dumps(held[0])) if isinstance(held, list) and held else None
+        if target:
+            found.add(target)
+    return found
+
+
+def _target_of(raw: bytes | str) -> str | None:
+    """The run target a function task's message carries (`args[0]`, `kwargs.member`)."""
+    try:
+        message = json.loads(raw)
+        if not str(message.get("headers", {}).get("task", "")).startswith(TASK_PREFIX):
+            return None
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args, kwargs = json.loads(body)[:2]
+        run_id = args[0]
+        member = (kwargs or {}).get("member")
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None
+    return target_for(run_id, tuple(member) if member else None)
 
 
 def totals(report: dict[str, Any]) -> dict[str, int]:

@@ -71,7 +71,8 @@ class Runtime:
 
     @cached_property
     def runs(self) -> RunStore:
-        return RunStore(self.redis, self.scripts, self.settings.run_retention_days * 86400)
+        return RunStore(self.redis, self.scripts, self.settings.run_retention_days * 86400,
+                        self.settings.outbox_grace_seconds)
 
     @cached_property
     def broker_url(self) -> str:

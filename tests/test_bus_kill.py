@@ -92,3 +92,21 @@ def test_a_lease_held_by_a_dead_worker_on_another_host_expires_and_the_run_resum
     run = finished(runtime, run_id, timeout=20)
     assert run.status == "completed"
     assert counts(runtime, run_id) == {"before": 1, "after": 2}
+
+
+def test_a_new_worker_on_the_same_host_takes_over_at_once(runtime, worker_factory, settings):
+    # Given the production lease (20 s) and a run in its second step on a worker of this host
+    long_lease = settings.with_overrides(run_lease_seconds=20.0)
+    first = worker_factory(settings_override=long_lease)
+    run_id = start(runtime, "test/steps", hold=4)
+    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    # When the whole worker is SIGKILLed and a new worker starts on this host
+    first.kill_all()
+    killed_at = time.monotonic()
+    worker_factory(settings_override=long_lease)
+    # Then the run resumes well before the 20 s lease would have expired
+    run = finished(runtime, run_id, timeout=RESUME_WITHIN)
+    took = time.monotonic() - killed_at
+    assert run.status == "completed"
+    assert took < 15.0, f"resumed after {took:.1f}s: the dead holder's lease was waited out"
+    assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}

@@ -34,7 +34,7 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request") -> Ru
     run, fn = _run_and_function(rt, run_id)
     if run.status in TERMINAL:
         return run
-    rt.runs.request_cancel(run_id)
+    rt.runs.request_cancel(run_id, reason)
     lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
     if lease is not None:
         current = rt.runs.get(run_id)

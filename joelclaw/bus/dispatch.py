@@ -21,7 +21,7 @@ from joelclaw.bus.flow import cancel, gate, timers
 from joelclaw.bus.flow.options import priority_level
 from joelclaw.bus.memo import Memo
 from joelclaw.bus.ports import SendResult
-from joelclaw.bus.publish import DEFAULT_PRIORITY, publish_run
+from joelclaw.bus.publish import DEFAULT_PRIORITY, publish_now, publish_run
 from joelclaw.bus.runs import Run, new_run_id
 from joelclaw.errors import EventError
 from joelclaw.events.limits import MAX_EVENT_BYTES, check_size
@@ -132,9 +132,9 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, keys.WAKEUPS, *run_keys],
+              keys.events_by_name(event.name), keys.RUN_INDEX, keys.OUTBOX, *run_keys],
         args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
-              keys.EVENT_TTL, rt.settings.event_log_cap, now + keys.OUTBOX_GRACE_SECONDS,
+              keys.EVENT_TTL, rt.settings.event_log_cap, now + rt.settings.outbox_grace_seconds,
               json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0",
               keys.waits(event.name)])
 
@@ -184,5 +184,5 @@ def resolve_waiters(rt: Bus, event: dict[str, Any], waiting: dict[bytes, bytes])
         run_id, step_key = field.decode().split("|", 1)
         if waits.resolve(rt, run_id, step_key, event["name"], event, wake=True):
             resolved += 1
-            rt.publish(run_id)
+            publish_now(rt, run_id)
     return resolved

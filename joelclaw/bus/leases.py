@@ -135,8 +135,8 @@ def begin(
     """
     token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     lease = Lease(scripts, target, token, ttl)
-    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, keys.run(run_id)],
-                          args=lease.args())
+    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, keys.run(run_id),
+                                keys.OUTBOX], args=lease.args())
     if reply[0] == 1:
         return lease, reply[1]
     if not _steal_from_dead_holder(scripts, lease, reply[1]):
@@ -144,19 +144,28 @@ def begin(
     client = scripts.begin.registered_client
     pipe = client.pipeline(transaction=False)
     pipe.zrem(keys.WAKEUPS, target)
+    pipe.zrem(keys.OUTBOX, target)
     pipe.hgetall(keys.run(run_id))
-    return lease, _flat(pipe.execute()[1])
+    return lease, _flat(pipe.execute()[2])
 
 
 def _flat(mapping: dict[bytes, bytes]) -> list[bytes]:
     return [item for pair in mapping.items() for item in pair]
 
 
-def _steal_from_dead_holder(scripts: Scripts, lease: Lease, holder: bytes | str) -> bool:
+def held_by_dead_local_process(holder: bytes | str | None) -> bool:
+    """The lease token names this host and a process that is gone (killed with its worker)."""
+    if not holder:
+        return False
     text = holder.decode() if isinstance(holder, bytes) else holder
     host, _, rest = text.partition(":")
     pid = rest.partition(":")[0]
-    if host != HOSTNAME or not pid.isdigit() or _pid_alive(int(pid)):
+    return host == HOSTNAME and pid.isdigit() and not _pid_alive(int(pid))
+
+
+def _steal_from_dead_holder(scripts: Scripts, lease: Lease, holder: bytes | str) -> bool:
+    text = holder.decode() if isinstance(holder, bytes) else holder
+    if not held_by_dead_local_process(text):
         return False
     return bool(scripts.lease_steal(keys=[keys.lease(lease.target), keys.LEASES],
                                     args=[text, *lease.args()]))

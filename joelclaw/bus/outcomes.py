@@ -13,6 +13,7 @@ from joelclaw import keys
 from joelclaw.bus.functions import CANCELLED_EVENT
 from joelclaw.bus.leases import Lease, execute_releasing
 from joelclaw.bus.memo import Failed, Memo
+from joelclaw.bus.publish import publish_now
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -22,13 +23,17 @@ if TYPE_CHECKING:
 
 
 def finish_cancelled(
-    rt: Bus, fn: Function, run: Run, reason: str = "cancelled", lease: Lease | None = None,
+    rt: Bus, fn: Function, run: Run, reason: str | None = None, lease: Lease | None = None,
 ) -> None:
-    """Record the cancellation, drop its wake-up and listeners, tell whoever waits on it."""
+    """Record the cancellation, drop its wake-up and listeners, tell whoever waits on it.
+
+    The reason is the one given with the request (`cancel_run`), unless the caller has it."""
+    reason = reason or rt.runs.cancel_reason(run.id) or "cancelled"
     pipe = rt.redis.pipeline(transaction=True)
     rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=time.time(),
                    error={"name": "Cancelled", "message": reason})
     pipe.zrem(keys.WAKEUPS, run.id)
+    pipe.zrem(keys.OUTBOX, run.id)
     forget_listeners(pipe, fn, run)
     if lease is None:
         pipe.execute()
@@ -46,7 +51,7 @@ def notify_parent(rt: Bus, run: Run, result: Memo) -> None:
         return
     parent, step_key = run.parent["run"], run.parent["step"]
     if rt.runs.resolve_invoke(parent, step_key, result, wake=True):
-        rt.publish(parent)
+        publish_now(rt, parent)
 
 
 def forget_listeners(pipe: Any, fn: Function, run: Run) -> None:

@@ -69,6 +69,16 @@ def publish_run(
     )
 
 
+def publish_now(bus: Bus, target: str) -> None:
+    """Publish a run something just made runnable; if the broker refuses, wake it instead
+    (the sweeper publishes it as soon as it can)."""
+    try:
+        bus.publish(target)
+    except Exception:
+        log.warning("could not publish %s now; the sweeper will", target, exc_info=True)
+        wake(bus, target, time.time())
+
+
 def publish_target(bus: Bus, target: str, *, ready_at: float | None = None) -> bool:
     """Publish a run (or member) that a wake-up or a resolved wait made runnable."""
     run_id, member = parse_target(target)

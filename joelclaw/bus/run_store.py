@@ -51,9 +51,11 @@ def _split(raw: Mapping[bytes, bytes]) -> Loaded:
 class RunStore:
     """Create, update, read and list runs."""
 
-    def __init__(self, client: redis.Redis, scripts: Scripts, retention_seconds: float):
+    def __init__(self, client: redis.Redis, scripts: Scripts, retention_seconds: float,
+                 grace_seconds: float = 120.0):
         self.redis, self.scripts = client, scripts
         self.retention = int(retention_seconds)
+        self.grace = grace_seconds  # the safety wake-up of a run woken and published
 
     # ---- the run record --------------------------------------------------------------------
 
@@ -78,6 +80,13 @@ class RunStore:
         raw = self.redis.hget(keys.run(run_id), "status")
         return runs.decode_value("status", raw) if raw is not None else None
 
+    def statuses(self, run_ids: list[str]) -> list[str | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hget(keys.run(run_id), "status")
+        return [runs.decode_value("status", s) if s is not None else None
+                for s in (pipe.execute() if run_ids else [])]
+
     def route(self, run_id: str) -> tuple[str, int | None] | None:
         """The function and broker priority a wake-up publishes the run with; None if gone."""
         function, priority = self.redis.hmget(keys.run(run_id), "function", "priority")
@@ -93,8 +102,12 @@ class RunStore:
         return [runs.decode_value("function", f) if f is not None else None
                 for f in (pipe.execute() if run_ids else [])]
 
-    def request_cancel(self, run_id: str) -> None:
-        self.update(run_id, cancel_requested=True)
+    def request_cancel(self, run_id: str, reason: str) -> None:
+        self.update(run_id, cancel_requested=True, cancel_reason=reason)
+
+    def cancel_reason(self, run_id: str) -> str | None:
+        raw = self.redis.hget(keys.run(run_id), "cancel_reason")
+        return runs.decode_value("cancel_reason", raw) if raw else None
 
     # ---- trace and memo ----------------------------------------------------------------------
 
@@ -166,12 +179,13 @@ class RunStore:
         """Store `record` for a waiting step if this caller is the first to claim it.
 
         The claim is a field of a registry hash (a wait in `jc:waits:<event>`, an invoke in the
-        run's pending hash): whoever deletes it first stores the result, exactly once.
+        run's pending hash): whoever deletes it first stores the result, exactly once. With
+        `wake`, the caller publishes the run next; its wake-up is the safety net if that fails.
         """
         return bool(self.scripts.resolve(
-            keys=[claim_key, keys.run(run_id), keys.WAKEUPS],
-            args=[claim_field, runs.MEMO + step_key, memo.encode(record), time.time(),
-                  run_id if wake else ""]))
+            keys=[claim_key, keys.run(run_id), keys.OUTBOX],
+            args=[claim_field, runs.MEMO + step_key, memo.encode(record),
+                  time.time() + self.grace, run_id if wake else ""]))
 
     def mark_invoking(self, run_id: str, step_key: str) -> None:
         self.redis.hset(keys.run_pending(run_id), step_key, "1")

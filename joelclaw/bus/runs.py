@@ -22,7 +22,8 @@ STATUSES = (
 )
 TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 
-TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from"})
+TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from",
+                  "cancel_reason"})
 NUMBER = frozenset({"created_at", "started_at", "ended_at", "queue_delay_ms", "execution_ms",
                     "throttle_at"})
 INTEGER = frozenset({"attempts", "executions", "priority"})
@@ -32,7 +33,7 @@ TRACE = "t:"  # field prefix of a step's trace record
 MEMO = "m:"  # field prefix of a step's memo record
 # Written only when set, so plain runs stay small.
 OPTIONAL = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
-                      "rerun_from"})
+                      "rerun_from", "cancel_reason"})
 
 
 def new_run_id() -> str:
@@ -56,6 +57,7 @@ class Run(BaseModel):
     parent: dict[str, Any] | None = None  # {"run": id, "step": key} when invoked
     replay_of: str | None = None
     cancel_requested: bool = False
+    cancel_reason: str | None = None  # who asked, recorded when the run ends cancelled
     queue_delay_ms: float = 0.0
     execution_ms: float = 0.0
     priority: int | None = None  # broker level, 0 highest

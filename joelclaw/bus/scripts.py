@@ -61,11 +61,14 @@ end
 return out
 """
 
-# Remove a claimed wake-up unless someone re-scheduled it meanwhile.
+# Settle a claimed wake-up unless someone re-scheduled it meanwhile: remove it (ARGV[3] = '')
+# or re-arm it as the published run's safety net (ARGV[3] = its new due time).
 FINISH_CLAIM = """
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if s and tonumber(s) == tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
+  if ARGV[3] == '' then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
 end
 return 0
 """
@@ -126,12 +129,14 @@ return 0
 
 
 # Take the lease and read the whole run in one round trip: the hot path of every execution.
+# The run's wake-up and outbox entry go: an execution has begun.
 BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, redis.call('GET', KEYS[1]) or ''}
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('ZREM', KEYS[5], ARGV[4])
 return {1, redis.call('HGETALL', KEYS[4])}
 """
 

@@ -158,10 +158,11 @@ class Step(StepBase):
         from celery import group
 
         self._save(key, Pending({"members": count}))
-        targets = {target_for(self._run.id, (key, i)): time.time() + keys.OUTBOX_GRACE_SECONDS
+        grace = self.rt.settings.outbox_grace_seconds
+        targets = {target_for(self._run.id, (key, i)): time.time() + grace
                    for i in range(count)}
         if targets:
-            self.rt.redis.zadd(keys.WAKEUPS, targets)
+            self.rt.redis.zadd(keys.OUTBOX, targets)
         self._trace_state(key, "parallel", "waiting", members=count)
         now = time.time()
         task = self.rt.celery.signature
@@ -183,7 +184,8 @@ class Step(StepBase):
                 self._execute(sub_key, "parallel.member", callables[index], new_work=False)
         self.confirm_written()  # the parent must find this member's result when it gathers
         if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
-            self.rt.wake(self._run.id, time.time())
+            safety = time.time() + self.rt.settings.outbox_grace_seconds
+            self.rt.redis.zadd(keys.OUTBOX, {self._run.id: safety}, lt=True)
             publish_run(self.rt, self.fn, self._run.id)
         raise MemberDone()
 

@@ -44,7 +44,7 @@ def status(session: Session) -> Reply:
         "beat": components["beat"],
         "gateway": components["gateway"],
         "queues": broker_queues.totals(broker_queues.depths(rt)),
-        "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)),
+        "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX)),
         "runs": rt.runs.counts(),
     }
     if "typesense" in components:

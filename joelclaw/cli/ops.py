@@ -56,14 +56,20 @@ def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any
 
 
 def wakeups(rt: Runtime, count: int) -> dict[str, Any]:
-    """Durable sleeps, retries and outbox entries waiting in the WAKEUPS sorted set."""
-    pending = int(rt.redis.zcard(keys.WAKEUPS))
-    due = rt.redis.zrange(keys.WAKEUPS, 0, count - 1, withscores=True) if count else []
-    members = [(member.decode(), float(score)) for member, score in due]
-    functions = rt.runs.functions_of([parse_target(member)[0] for member, _ in members])
-    rows = [{"member": member, "run": parse_target(member)[0], "function": fn, "due_at": score,
+    """Durable sleeps, retries and rechecks (`wakeup`), and published runs' safety checks
+    (`outbox`: published again then if their broker message is gone), soonest first."""
+    pending = int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX))
+    due = []
+    if count:
+        for kind, zset in (("wakeup", keys.WAKEUPS), ("outbox", keys.OUTBOX)):
+            due += [(kind, member.decode(), float(score))
+                    for member, score in rt.redis.zrange(zset, 0, count - 1, withscores=True)]
+    members = sorted(due, key=lambda row: row[2])[:count]
+    functions = rt.runs.functions_of([parse_target(member)[0] for _, member, _ in members])
+    rows = [{"member": member, "kind": kind, "run": parse_target(member)[0], "function": fn,
+             "due_at": score,
              "due_utc": datetime.fromtimestamp(score, UTC).isoformat(timespec="seconds")}
-            for (member, score), fn in zip(members, functions, strict=True)]
+            for (kind, member, score), fn in zip(members, functions, strict=True)]
     return {"pending": pending, "next": rows}
 
 

@@ -82,8 +82,13 @@ def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], now: float
         return (f"retrying the function at {_when(run.error['next_attempt_at'], now)}",
                 {"next_attempt_at": run.error["next_attempt_at"]})
     due = rt.redis.zscore(keys.WAKEUPS, run.id)
-    detail = {"wakeup_at": due}
-    return ("queued: waiting for a free worker (no flow-control limit holds it)", detail)
+    check = rt.redis.zscore(keys.OUTBOX, run.id)
+    detail = {"wakeup_at": due, "outbox_check_at": check}
+    reason = "queued: waiting for a free worker (no flow-control limit holds it)"
+    if check is not None:
+        reason += f"; if its broker message is gone by {_when(check, now)} (e.g. `celery " \
+                  "purge`), it is published again"
+    return reason, detail
 
 
 def _ahead(rt: Bus, run: Run, held: dict[str, Any]) -> int:

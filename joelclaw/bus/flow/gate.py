@@ -35,6 +35,7 @@ class Slots:
 
     run_id: str
     constraints: list[tuple[str, str, int]]
+    grace: float  # the woken runs' safety wake-up (settings.outbox_grace_seconds)
 
     def keys(self) -> list[str]:
         return [k for slots, queue, _ in self.constraints for k in (slots, queue)]
@@ -44,8 +45,8 @@ class Slots:
 
     def release_args(self) -> tuple[list[str], list[Any]]:
         now = time.time()
-        return ([*self.keys(), keys.WAKEUPS],
-                [self.run_id, now, now + keys.OUTBOX_GRACE_SECONDS, *self.limits()])
+        return ([*self.keys(), keys.OUTBOX],
+                [self.run_id, now, now + self.grace, *self.limits()])
 
 
 @dataclass
@@ -87,7 +88,7 @@ def enter(rt: Bus, fn: Function, run: Run, lease: Lease) -> Entry:
             return Entry("throttled")
     entry = Entry()
     if flow.concurrency:
-        slots = Slots(run.id, constraints(fn, run))
+        slots = Slots(run.id, constraints(fn, run), rt.settings.outbox_grace_seconds)
         blocked = _acquire(rt, fn, run, slots, lease)
         if blocked:
             return Entry(blocked)
