@@ -10,6 +10,7 @@ from typing import Any
 from joelclaw import keys as bus_keys
 from joelclaw.bus.executor import Context
 from joelclaw.bus.functions import cron, function, trigger
+from joelclaw.cooldown import cooldown
 from joelclaw.gateway import inbound
 from joelclaw.gateway.drain import drain
 from joelclaw.gateway.notify import flush_digest
@@ -44,7 +45,8 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
     beat = rt.redis.get(bus_keys.GATEWAY_HEARTBEAT)
     age = time.time() - float(beat) if beat else None
     stale = age is None or age > rt.settings.gateway_heartbeat_stale_seconds
-    if stale and rt.redis.set("jc:gw:health:alerted", "1", nx=True, ex=HEALTH_ALERT_COOLDOWN):
+    if stale and ctx.step.run("alert-cooldown", lambda: cooldown(
+            rt.redis, "gateway:health:alerted", HEALTH_ALERT_COOLDOWN)):
         shown = f"{age:.0f} s ago" if age is not None else "never"
         ctx.gateway.alert(f"Gateway heartbeat is stale (last beat {shown}). Is the gateway "
                           "worker running? `joelclaw gateway status`", type="gateway.stale",

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from joelclaw.bus.executor import Context
 from joelclaw.bus.functions import cron, function
+from joelclaw.cooldown import cooldown
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
 CHECK_EVENTS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -48,8 +49,8 @@ def _claim_digest(ctx: Context, tz: str) -> bool:
     (start_h, start_m), (end_h, end_m) = DIGEST_WINDOW
     if not (start_h, start_m) <= (local.hour, local.minute) <= (end_h, end_m):
         return False
-    key = f"jc:heartbeat:digest:fanout:{local.date().isoformat()}"
-    return bool(ctx.runtime.redis.set(key, "1", nx=True, ex=86400))
+    return cooldown(ctx.runtime.redis, f"heartbeat:digest:fanout:{local.date().isoformat()}",
+                    86400)
 
 
 @function("system-logger", trigger="system/log.written")

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from joelclaw.cli import commands, explain, gateway, ops, runs
+from joelclaw.cli import cache, commands, explain, gateway, ops, runs
 from joelclaw.cli.app import cli
 
-__all__ = ["cli", "commands", "explain", "gateway", "main", "ops", "runs"]
+__all__ = ["cache", "cli", "commands", "explain", "gateway", "main", "ops", "runs"]
 
 
 def main(argv: list[str] | None = None) -> None:
