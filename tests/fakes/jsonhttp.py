@@ -104,6 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
     def _serve(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -114,10 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.fake.dispatch(request)
         except (BrokenPipeError, ConnectionResetError):
             return
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if data:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
