@@ -21,7 +21,7 @@ from joelclaw.errors import ConfigError
 PREFIX = "JOELCLAW_"
 
 # The function modules shipped with joelclaw; users append their own with JOELCLAW_FUNCTION_MODULES.
-BUILTIN_FUNCTION_MODULES = ("tasks.system", "tasks.gateway", "tasks.notifiers")
+BUILTIN_FUNCTION_MODULES = ("tasks.system", "tasks.gateway", "tasks.notifiers", "tasks.memory")
 
 
 class Settings(BaseSettings):

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from joelclaw.cli import cache, commands, explain, gateway, ops, runs
+from joelclaw.cli import cache, commands, explain, gateway, memory, ops, runs
 from joelclaw.cli.app import cli
 
-__all__ = ["cache", "cli", "commands", "explain", "gateway", "main", "ops", "runs"]
+__all__ = ["cache", "cli", "commands", "explain", "gateway", "main", "memory", "ops",
+           "runs"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -230,8 +230,9 @@ class SearchClient:
         results = list(answer.get("results", []))
         for result in results:
             if "error" in result:
-                raise HTTPStatusError(SERVICE, int(result.get("code") or 400),
-                                      message=f"multi_search: {result['error']}")
+                code = int(result.get("code") or 400)
+                kind = NotFound if code == 404 else HTTPStatusError
+                raise kind(SERVICE, code, message=f"multi_search: {result['error']}")
         return results
 
     def count(self, collection: str, filter_by: str | None = None) -> int:

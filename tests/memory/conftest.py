@@ -13,9 +13,12 @@ from joelclaw.config import Settings
 from joelclaw.embedded import TypesenseServer
 from joelclaw.integrations.embeddings import EmbeddingsClient
 from joelclaw.integrations.typesense import SearchClient
+from joelclaw.memory.service import Memory
 from joelclaw.memory.store import ObservationStore
+from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes.llm import FakeLLM
+from tests.memory.replies import MemoryLLM
 
 
 @pytest.fixture
@@ -55,3 +58,21 @@ def vector_store(search: SearchClient, llm: FakeLLM) -> Iterator[ObservationStor
     embedder = EmbeddingsClient(llm.base_url, "sk-test", "fake-embed")
     yield ObservationStore(search, embedder)
     embedder.close()
+
+
+@pytest.fixture
+def memory_llm(llm: FakeLLM) -> MemoryLLM:
+    replies = MemoryLLM()
+    llm.reply = replies
+    return replies
+
+
+@pytest.fixture
+def mem_settings(tmp_path: Path, redis_url: str, typesense: TypesenseServer,
+                 llm: FakeLLM) -> Settings:
+    return memory_settings(tmp_path, redis_url, typesense, llm)
+
+
+@pytest.fixture
+def mem(mem_settings: Settings) -> Memory:
+    return Memory(Runtime(mem_settings))
