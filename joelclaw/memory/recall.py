@@ -1,9 +1,12 @@
 """Recall: hybrid keyword + vector retrieval over `memory_observations`, with recency decay.
 
-Both searches go out in one multi_search: a keyword search on `observation`, and (with an
-embedder) a nearest-neighbour search on `embedding`, whose hits count only within cosine
-distance 0.5. A hit's score is the mean of its normalized keyword score and its vector
-similarity (1 - distance), times exp(-0.01 x days since it was last seen), halved when stale.
+Everything goes out in one multi_search: a keyword search on `observation` per content word of
+the query (Typesense 0.24 only drops query words from the right, so one search for a whole
+question mostly finds nothing), and (with an embedder) a nearest-neighbour search on
+`embedding`, whose hits count only within cosine distance 0.5. The keyword score is the share
+of the query's content words an observation matches (typos and prefixes as Typesense allows);
+a hit's score is the mean of that and its vector similarity (1 - distance), times
+exp(-0.01 x days since it was last seen), halved when stale.
 Only `allow` verdicts unless asked. Results are cached 300 s (JOELCLAW_MEMORY_RECALL_CACHE_SECONDS)
 under the SHA-256 of the query; storing observations clears that namespace.
 """
@@ -14,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -30,6 +34,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("joelclaw.memory.recall")
 DECAY = 0.01
 VERDICTS = ("allow", "hold", "discard")
+MAX_WORDS = 8
+_WORD = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]|[a-z0-9]")
+_STOPWORDS = (
+    "a about after again all also am an and any are as at be been before being but by can "
+    "could did do does doing for from had has have having he her here hers him his how i if in "
+    "into is it its just me more most my no not now of on once only or other our out over own "
+    "please remind same she should so some such tell than that the their them then there these "
+    "they this those through to too under until up us very was we were what when where which "
+    "while who whom why will with would you your")
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+
+def content_words(query: str) -> list[str]:
+    """The query's distinct words that carry meaning, in order, at most eight."""
+    words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS and len(w) > 1]
+    return list(dict.fromkeys(words))[:MAX_WORDS]
 
 
 def recall(mem: Memory, query: str, *, limit: int = 10, verdicts: tuple[str, ...] = ("allow",),
@@ -65,10 +85,11 @@ def _search(mem: Memory, query: str, *, limit: int, verdicts: tuple[str, ...],
     mode, note = ("hybrid", "") if status.enabled else ("keyword", status.reason)
     filter_by = f"write_verdict:=[{','.join(verdicts)}]"
     wide = max(limit * 3, 10)
+    words = content_words(query) or [query]
     searches: list[dict[str, Any]] = [{
-        "collection": store.collection, "q": query, "query_by": "observation",
-        "filter_by": filter_by, "per_page": wide, "exclude_fields": schema.EMBEDDING,
-        "drop_tokens_threshold": wide}]
+        "collection": store.collection, "q": word, "query_by": "observation",
+        "filter_by": filter_by, "per_page": wide, "exclude_fields": schema.EMBEDDING}
+        for word in words]
     if status.enabled and store.embedder is not None:
         try:
             vector = store.embedder.embed([query])[0]
@@ -80,23 +101,24 @@ def _search(mem: Memory, query: str, *, limit: int, verdicts: tuple[str, ...],
         except IntegrationError as exc:
             mode, note = "keyword", f"keyword-only: the embeddings endpoint failed ({exc})"
     results = store.search.multi_search(searches)
-    hits = _fuse(results, mode, now if now is not None else time.time())
+    hits = _fuse(results[:len(words)], results[len(words):], mode,
+                 now if now is not None else time.time())
     return {"query": query, "mode": mode, "note": note, "verdicts": list(verdicts),
             "hits": hits[:limit]}
 
 
-def _fuse(results: list[dict[str, Any]], mode: str, now: float) -> list[dict[str, Any]]:
+def _fuse(by_word: list[dict[str, Any]], nearest: list[dict[str, Any]], mode: str,
+          now: float) -> list[dict[str, Any]]:
     docs: dict[str, dict[str, Any]] = {}
     keyword: dict[str, float] = {}
     vector: dict[str, float] = {}
-    kw_hits = results[0].get("hits", [])
-    top = max((float(h.get("text_match") or 0) for h in kw_hits), default=0.0) or 1.0
-    for hit in kw_hits:
-        doc = hit["document"]
-        docs[doc["id"]] = doc
-        keyword[doc["id"]] = float(hit.get("text_match") or 0) / top
-    if len(results) > 1:
-        for hit in results[1].get("hits", []):
+    for result in by_word:
+        for hit in result.get("hits", []):
+            doc = hit["document"]
+            docs[doc["id"]] = doc
+            keyword[doc["id"]] = keyword.get(doc["id"], 0.0) + 1.0 / len(by_word)
+    if nearest:
+        for hit in nearest[0].get("hits", []):
             distance = float(hit.get("vector_distance", 2.0))
             if distance <= CANDIDATE_DISTANCE:
                 doc = hit["document"]
