@@ -94,6 +94,9 @@ class JsonServer:
 class _Handler(BaseHTTPRequestHandler):
     fake: JsonServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, a keep-alive client waits for the
+    # delayed ACK (~40 ms) on every answer. Real APIs do not add that.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent."""
