@@ -156,9 +156,9 @@ def _run_the_pipeline(settings: Settings, rt: Runtime, mem: Memory, tg: FakeTele
     task["checked"] = True
     assert _post_todoist_completion(settings, task)["events"] == 1
     memory = MemoryFile(settings.memory_file)
-    wait_for(lambda: "verified byte-exact" in memory.read() or
-             "byte-exact before parsing" in memory.read(), 30,
-             message="the Todoist approval in MEMORY.md")
+    wait_for(lambda: mem.proposals.require(rule.id).status == "promoted", 30,
+             message="the Todoist approval")
+    assert "byte-exact before parsing" in memory.read()
     assert mem.proposals.require(rule.id).decided_by == "joel"
 
     # And presses the Telegram button of the nudge for another
@@ -167,7 +167,9 @@ def _run_the_pipeline(settings: Settings, rt: Runtime, mem: Memory, tg: FakeTele
                                    if f"memory:approve:{joel.id}" in json.dumps(m)), None), 30,
                      message="the nudge with buttons")
     tg.push_callback(OWNER, OWNER, nudge["message_id"], f"memory:approve:{joel.id}")
-    wait_for(lambda: "Linea Mini" in memory.read(), 30, message="the Telegram approval")
+    wait_for(lambda: mem.proposals.require(joel.id).status == "promoted", 30,
+             message="the Telegram approval")
+    assert "Linea Mini" in memory.read()
     assert mem.proposals.require(joel.id).decided_by == "telegram"
     wait_for(lambda: todoist.tasks[joel.todoist_task_id]["checked"], 10,  # type: ignore[index]
              message="its review task closed for it")
