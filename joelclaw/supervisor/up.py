@@ -27,15 +27,11 @@ from types import FrameType
 import redis
 
 from joelclaw.config import Settings, load_settings
-from joelclaw.embedded import RedisServer, warn_if_evicting
+from joelclaw.embedded import RedisServer, TypesenseServer, warn_if_evicting
 from joelclaw.errors import ConfigError
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
-from joelclaw.supervisor.processes import (
-    REDIS_BLOCKED_SIGNALS,
-    Output,
-    Supervisor,
-)
+from joelclaw.supervisor.processes import Output, ServiceFailed, Supervisor
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 
@@ -55,6 +51,7 @@ def up(
     beat: bool = True,
     gateway: bool = True,
     web: bool = True,
+    typesense: bool = True,
 ) -> int:
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
@@ -74,7 +71,8 @@ def up(
         home.mkdir(parents=True, exist_ok=True)
         with _home_lock(home):
             check_ports(settings, web=web, flower=flower)
-            return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web)
+            return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web,
+                        typesense=typesense)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return exc.code
@@ -83,15 +81,21 @@ def up(
         return 1
 
 
-def _run(settings: Settings, **enabled: bool) -> int:
+def _run(settings: Settings, *, typesense: bool = True, **enabled: bool) -> int:
     supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")))
-    with _stop_on_signals(supervisor), _redis_for(settings, supervisor) as (url, embedded):
-        base = child_env(settings, url)
+    with _stop_on_signals(supervisor), _services(settings, supervisor, typesense) as services:
+        base = child_env(settings, services.redis_url, services.search_url,
+                         services.search_key)
         for command in commands(settings, **enabled):
             supervisor.add(command.name, command.argv, command.environment(base))
         try:
-            supervisor.start()
-            print_banner(supervisor, settings, url, embedded=embedded, **enabled)
+            try:
+                supervisor.start()
+            except ServiceFailed as exc:
+                raise ConfigError(f"embedded {exc}: {services.tail(str(exc))}") from None
+            services.record()
+            print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
+                         search=services.describe_search(), **enabled)
             supervisor.run_until_stopped()
         finally:
             supervisor.stop()
@@ -262,27 +266,86 @@ def _stop_on_signals(supervisor: Supervisor) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@dataclass
+class _Services:
+    """Where Redis and Typesense are, and the embedded servers `up` supervises for them."""
+
+    home: Path
+    redis_url: str
+    redis: RedisServer | None = None
+    search_url: str | None = None
+    search_key: str | None = None
+    search: TypesenseServer | None = None
+    search_off: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis is not None
+
+    def tail(self, failure: str) -> str:
+        server = self.search if failure.startswith(SEARCH) else self.redis
+        return server.log_tail() if server is not None else ""
+
+    def record(self) -> None:
+        """URL files let the CLI in another shell find the embedded servers once they answer."""
+        if self.redis is not None:
+            _write_atomic(self.redis.directory / "url", self.redis_url)
+        if self.search is not None and self.search_url:
+            _write_atomic(self.search.directory / "url", self.search_url)
+
+    def forget(self) -> None:
+        for server in (self.redis, self.search):
+            if server is not None:
+                (server.directory / "url").unlink(missing_ok=True)
+
+    def describe_search(self) -> str:
+        if self.search is not None:
+            return f"{self.search_url}  (embedded Typesense, data in {self.search.directory})"
+        if self.search_url:
+            return f"{redact_url(self.search_url)}  (JOELCLAW_TYPESENSE_URL)"
+        return f"off: {self.search_off}"
+
+
+SEARCH = "search"  # the embedded Typesense's name in the supervisor's output
+
+
 @contextlib.contextmanager
-def _redis_for(settings: Settings, supervisor: Supervisor) -> Iterator[tuple[str, bool]]:
-    """Yield (url, embedded): JOELCLAW_REDIS_URL checked, or an embedded server for this run."""
+def _services(settings: Settings, supervisor: Supervisor, typesense: bool
+              ) -> Iterator[_Services]:
+    """JOELCLAW_REDIS_URL checked, or an embedded Redis added as a supervised service; the same
+    for Typesense, whose absence only turns memory off (with a warning naming the fix)."""
+    home = settings.home_dir
     if settings.redis_url:
         check_external_redis(settings.redis_url, supervisor.log)
-        yield settings.redis_url, False
+        services = _Services(home, settings.redis_url)
+    else:
+        server = RedisServer(home / "redis")
+        services = _Services(home, server.prepare(), redis=server)
+        supervisor.add("redis", server.argv(), service=True, ready=server.ping)
+    if settings.typesense_url:
+        services.search_url, services.search_key = settings.typesense_url, \
+            settings.typesense_api_key
+    elif not typesense:
+        services.search_off = "started with --no-typesense"
+    else:
+        _embedded_search(services, supervisor)
+    try:
+        yield services
+    finally:
+        services.forget()
+
+
+def _embedded_search(services: _Services, supervisor: Supervisor) -> None:
+    search = TypesenseServer(services.home / "typesense")
+    try:
+        url = search.prepare()
+        argv = search.argv()
+    except ConfigError as exc:
+        services.search_off = str(exc)
+        supervisor.log(f"warning: memory is off: {exc}")
         return
-    directory = settings.home_dir / "redis"
-    server = RedisServer(directory)
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, REDIS_BLOCKED_SIGNALS)
-    try:
-        url = server.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-    url_file = directory / "url"
-    try:
-        _write_atomic(url_file, url)
-        yield url, True
-    finally:
-        server.stop()  # SIGTERM: Redis flushes its append-only file
-        url_file.unlink(missing_ok=True)
+    services.search, services.search_url, services.search_key = search, url, search.api_key
+    supervisor.add(SEARCH, argv, search.env(), service=True, ready=search.ping)
 
 
 def check_external_redis(url: str, log: Callable[[str], None] = print) -> None:
@@ -308,7 +371,8 @@ def _write_atomic(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+def child_env(settings: Settings, redis_url: str, typesense_url: str | None = None,
+              typesense_api_key: str | None = None) -> dict[str, str]:
     """Our environment plus the settings `up` validated, so every child sees the same ones."""
     env = dict(os.environ)
     for name in Settings.model_fields:
@@ -318,12 +382,18 @@ def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
             env[f"JOELCLAW_{name.upper()}"] = text
     env["JOELCLAW_HOME"] = str(settings.home_dir)
     env["JOELCLAW_REDIS_URL"] = redis_url
+    if typesense_url:
+        env["JOELCLAW_TYPESENSE_URL"] = typesense_url
+    if typesense_api_key:
+        env["JOELCLAW_TYPESENSE_API_KEY"] = typesense_api_key
+    env.pop("TYPESENSE_API_KEY", None)  # only the embedded server itself gets it this way
     env["PYTHONUNBUFFERED"] = "1"  # lines reach our prefixed output as they are written
     return env
 
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
-                 embedded: bool, web: bool = True, flower: bool = True, **_: bool) -> None:
+                 embedded: bool, web: bool = True, flower: bool = True,
+                 search: str | None = None, **_: bool) -> None:
     """Where everything is, once the children are started."""
     home = settings.home_dir
     lines = ["joelclaw is running:"]
@@ -336,6 +406,8 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   http://{address}:{settings.flower_port}{auth}")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
+    if search is not None:
+        lines.append(f"  search   {search}")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
     lines.append("  logs     every process logs here, prefixed with its name, and to "
                  f"{home / 'logs'}/<name>.log (joelclaw logs <name>)"
