@@ -217,3 +217,13 @@ def _warn_unknown_variables() -> None:
             guess = difflib.get_close_matches(variable, known, n=1)
             hint = f"; did you mean {guess[0]}?" if guess else ""
             warnings.warn(f"unknown setting {variable}{hint}", stacklevel=3)
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    """JOELCLAW_REDIS_URL, else the embedded Redis a running `joelclaw up` recorded."""
+    if settings.redis_url:
+        return settings.redis_url
+    recorded = settings.home_dir / "redis" / "url"
+    if recorded.exists():
+        return recorded.read_text().strip()
+    return settings.require_redis_url()

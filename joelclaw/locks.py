@@ -5,6 +5,7 @@ the key still holds *our* token, so a holder whose lease ran out can never delet
 lock someone else took over. The token may be chosen (a run id), which makes acquiring
 re-entrant for the same owner: a retried step that took the lock before gets it again.
 `keep_alive()` renews from a thread and stops the moment its block ends, by any path (SPEC §13).
+The key is a full Redis key named in `joelclaw.keys` (`keys.lock(name)` for a plain name).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from collections.abc import Iterator
 from types import TracebackType
 
 import redis
-
-from joelclaw.keys import PREFIX
 
 log = logging.getLogger("joelclaw.locks")
 
@@ -37,24 +36,19 @@ return 0
 """
 
 
-def lock_key(name: str) -> str:
-    return f"{PREFIX}lock:{name}"
-
-
 class LockNotAcquired(Exception):
     """A blocking acquire timed out: someone else holds the lock."""
 
 
 class Lock:
-    """A lease on `name` held by `token` (random unless given)."""
+    """A lease on the Redis key `key` held by `token` (random unless given)."""
 
-    def __init__(self, client: redis.Redis, name: str, lease: float = 30.0, *,
+    def __init__(self, client: redis.Redis, key: str, lease: float = 30.0, *,
                  token: str | None = None) -> None:
         if lease <= 0:
             raise ValueError("lease must be positive")
         self.client = client
-        self.name = name
-        self.key = lock_key(name)
+        self.name = self.key = key
         self.lease = lease
         self.token = token or secrets.token_hex(16)
 

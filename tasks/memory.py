@@ -1,8 +1,7 @@
 """Memory functions (reference §1.3): observe -> reflect -> triage -> review -> promote, the
-Todoist and Telegram review paths and the nudge. Thin: the logic is in joelclaw.memory.
-
-Importing this module also plugs recall into the gateway: the agent turn's memory block and
-the memory half of /search (the gateway itself never imports memory).
+Todoist and Telegram review paths and the nudge. Thin: the logic is in joelclaw.memory, and
+`ctx.memory` is the runtime's one Memory (the memory extension, joelclaw.memory.plugin, which
+also gives the gateway its recall and /search hooks).
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from joelclaw.bus.executor import Context
+from joelclaw import keys
+from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.config import Settings
 from joelclaw.cooldown import cooldown
@@ -26,15 +26,13 @@ from joelclaw.events.payloads.memory import (
     ProposalRejected,
     SessionEnded,
 )
+from joelclaw.events.payloads.system import FunctionFailed
+from joelclaw.events.payloads.telegram import CallbackReceived
 from joelclaw.events.payloads.todoist import Task
-from joelclaw.gateway import agent, commands
-from joelclaw.memory import decide, observe, recall, reflect, review
+from joelclaw.memory import decide, observe, reflect, review
 from joelclaw.memory.decide import ProposalClosed
 from joelclaw.memory.proposals import ProposalNotFound
 from joelclaw.memory.service import Memory
-
-agent.recall_hook = recall.for_prompt
-commands.search_hook = recall.search_reply
 
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 
@@ -50,18 +48,19 @@ def _cadence() -> Settings:
 _S = _cadence()
 
 
-def _mem(ctx: Context) -> Memory:
-    return Memory(ctx.runtime)
+def _mem(ctx: Context[Any]) -> Memory:
+    memory: Memory = ctx.memory
+    return memory
 
 
-def _release_observe_lock(ctx: Context) -> dict[str, Any]:
+def _release_observe_lock(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """A failed observe run frees its dedupe lock, so sending the session again works."""
-    data = ctx.event.data
-    key = ((data.get("event") or {}).get("data") or {})
-    dedupe = key.get("dedupe_key") or key.get("dedupeKey")
+    failed = ctx.event.data
+    session = failed.event.get("data") or {}
+    dedupe = session.get("dedupe_key") or session.get("dedupeKey")
     if not dedupe:
         return {"released": False}
-    return {"released": observe.release(_mem(ctx), str(dedupe), str(data["run_id"]))}
+    return {"released": observe.release(_mem(ctx), str(dedupe), failed.run_id)}
 
 
 def _no_llm(fn: Any, *args: Any) -> Any:
@@ -82,10 +81,9 @@ def _final(fn: Any, *args: Any) -> Any:
 
 @function("memory-observe", triggers=["memory/session.ended", "memory/session.compaction.pending"],
           throttle={"limit": 4, "period": "60s"}, retries=3, on_failure=_release_observe_lock)
-def observe_session(ctx: Context) -> dict[str, Any]:
+def observe_session(ctx: Context[SessionEnded | CompactionPending]) -> dict[str, Any]:
     """Extract facts from a session, gate and store them, merge duplicates, log the day."""
-    model = CompactionPending if ctx.event.name.endswith("compaction.pending") else SessionEnded
-    session = model.model_validate(ctx.event.data)
+    session = ctx.event.data
     mem = _mem(ctx)
     key = session.dedupe_key
     if not ctx.step.run("dedupe-check", observe.claim, mem, key, ctx.run_id):
@@ -116,7 +114,7 @@ def observe_session(ctx: Context) -> dict[str, Any]:
 @function("memory-reflect", triggers=[cron(_S.memory_reflect_cron, timezone=_S.timezone),
                                       "memory/observations.accumulated"],
           concurrency=1, retries=2)
-def reflect_memory(ctx: Context) -> dict[str, Any]:
+def reflect_memory(ctx: Context[Any]) -> dict[str, Any]:
     """Seven days of allowed observations + MEMORY.md -> staged proposals, one event each."""
     mem = _mem(ctx)
     result = ctx.step.run("call-reflector-llm", _no_llm, lambda: asdict(reflect.reflect(mem)))
@@ -143,9 +141,9 @@ def reflect_memory(ctx: Context) -> dict[str, Any]:
 
 
 @function("memory-proposal-triage", trigger="memory/proposal.created", concurrency=1)
-def triage_proposal(ctx: Context) -> dict[str, Any]:
+def triage_proposal(ctx: Context[ProposalCreated]) -> dict[str, Any]:
     """The seven deterministic rules; the owner's review task for needs-review."""
-    proposal_id = ProposalCreated.model_validate(ctx.event.data).proposal_id
+    proposal_id = ctx.event.data.proposal_id
     result = ctx.step.run("triage-proposal", _final, review.apply_triage, _mem(ctx), proposal_id)
     if result["action"] != "none":
         ctx.step.send_event("emit-triaged", {"name": "memory/proposal.triaged", "data": {
@@ -156,7 +154,7 @@ def triage_proposal(ctx: Context) -> dict[str, Any]:
 
 @function("memory-batch-review", triggers=[cron(_S.memory_review_cron, timezone=_S.timezone),
                                            "memory/batch-review.requested"], concurrency=1)
-def batch_review(ctx: Context) -> dict[str, Any]:
+def batch_review(ctx: Context[Any]) -> dict[str, Any]:
     """The LLM reviews `llm-pending` in one batch: promote, reject or hand to the owner."""
     return ctx.step.run("llm-review-proposals", _no_llm, review.batch_review, _mem(ctx))
 
@@ -164,15 +162,13 @@ def batch_review(ctx: Context) -> dict[str, Any]:
 @function("memory-review-promote",
           triggers=["memory/proposal.approved", "memory/proposal.rejected",
                     cron(_S.memory_expire_cron, timezone=_S.timezone)], concurrency=1)
-def review_promote(ctx: Context) -> dict[str, Any]:
+def review_promote(ctx: Context[ProposalApproved | ProposalRejected | Any]) -> dict[str, Any]:
     """Approved -> MEMORY.md; rejected -> the daily log; the cron expires stale proposals."""
     mem = _mem(ctx)
-    if ctx.event.name == "memory/proposal.approved":
-        approved = ProposalApproved.model_validate(ctx.event.data)
+    if isinstance(approved := ctx.event.data, ProposalApproved):
         return ctx.step.run("promote-approved-proposal", _final, lambda: decide.approve(
             mem, approved.proposal_id, by=approved.approved_by))
-    if ctx.event.name == "memory/proposal.rejected":
-        rejected = ProposalRejected.model_validate(ctx.event.data)
+    if isinstance(rejected := ctx.event.data, ProposalRejected):
         return ctx.step.run("archive-rejected-proposal", _final, lambda: decide.reject(
             mem, rejected.proposal_id, by=rejected.rejected_by or "joel",
             reason=rejected.reason, close_task=rejected.rejected_by != "todoist"))
@@ -181,9 +177,9 @@ def review_promote(ctx: Context) -> dict[str, Any]:
 
 @function("memory-todoist-review-bridge",
           triggers=["todoist/task.completed", "todoist/task.deleted"])
-def todoist_review_bridge(ctx: Context) -> dict[str, Any]:
+def todoist_review_bridge(ctx: Context[Task]) -> dict[str, Any]:
     """A `memory-review` task: completing approves; deleting it, or `rejected`, rejects."""
-    task = Task.model_validate(ctx.event.data)
+    task = ctx.event.data
     if "memory-review" not in task.labels:
         return {"skipped": "not a memory review task"}
     found = _PROPOSAL_REF.search(f"{task.task_description}\n{task.task_content}")
@@ -203,13 +199,13 @@ def todoist_review_bridge(ctx: Context) -> dict[str, Any]:
 
 @function("memory-telegram-review",
           trigger=trigger("telegram/callback.received", if_='event.data.action == "memory"'))
-def telegram_review(ctx: Context) -> dict[str, Any]:
+def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`memory:approve:<id>` / `memory:reject:<id>` buttons, pressed by the owner."""
-    d = ctx.event.data
+    press = ctx.event.data
     owner = ctx.runtime.settings.telegram_owner_id
-    if owner is not None and d.get("from_id") != owner:
+    if owner is not None and press.from_id != owner:
         return {"skipped": "not the owner's button press"}
-    verb, _, proposal_id = str(d.get("context") or "").partition(":")
+    verb, _, proposal_id = press.context.partition(":")
     if verb not in ("approve", "reject"):
         return {"skipped": f"unknown memory action {verb!r}"}
     if not proposal_id or _mem(ctx).proposals.get(proposal_id) is None:
@@ -228,16 +224,15 @@ def telegram_review(ctx: Context) -> dict[str, Any]:
 
 
 @function("memory-review-nudge", trigger="memory/review.check")
-def review_nudge(ctx: Context) -> dict[str, Any]:
+def review_nudge(ctx: Context[Any]) -> dict[str, Any]:
     """At most once per 24 h: the proposals that wait for the owner, with buttons."""
     mem = _mem(ctx)
     found = ctx.step.run("pending-for-owner", review.nudge, mem)
     if found is None:
         return {"nudged": False, "waiting": 0}
     hours = ctx.runtime.settings.memory_nudge_hours
-    from joelclaw.memory.keys import NUDGE_COOLDOWN
-
-    if not ctx.step.run("nudge-cooldown", cooldown, mem.redis, NUDGE_COOLDOWN, hours * 3600):
+    if not ctx.step.run("nudge-cooldown", cooldown, mem.redis, keys.MEMORY_NUDGE_SENT,
+                        hours * 3600):
         return {"nudged": False, "waiting": found["count"], "cooling_down": True}
     ctx.gateway.notify(found["text"], type="memory.review.nudge", buttons=found["buttons"],
                        step_id="notify-owner")

@@ -25,12 +25,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from joelclaw.cache.core import CHAINS, Cache, TierName
-from joelclaw.cache.stats import STATS_KEY, read_stats, reset_stats
+from joelclaw.cache.stats import read_stats, reset_stats
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
-__all__ = ["CHAINS", "STATS_KEY", "Cache", "cache_for", "cached", "default_cache", "get",
+__all__ = ["CHAINS", "Cache", "cache_for", "cached", "default_cache", "get",
            "invalidate", "invalidate_pattern", "read_stats", "reset_stats", "set",
            "set_default_cache"]
 
@@ -41,7 +41,7 @@ _lock = threading.Lock()
 _by_runtime: weakref.WeakKeyDictionary[Any, Cache] = weakref.WeakKeyDictionary()
 
 
-def cache_for(rt: Runtime) -> Cache:
+def cache_for(rt: Bus) -> Cache:
     """The cache of a runtime: its Redis, its settings' directory and TTLs."""
     with _lock:
         found = _by_runtime.get(rt)
@@ -59,19 +59,19 @@ def default_cache() -> Cache:
         found = _default.get(os.getpid())
     if found is not None:
         return found
-    from joelclaw.config import load_settings
-    from joelclaw.errors import ConfigError
-    from joelclaw.runtime import Runtime
+    import redis
 
-    rt = Runtime(load_settings())
+    from joelclaw.config import load_settings, resolve_redis_url
+    from joelclaw.errors import ConfigError
+
+    s = load_settings()
     try:
-        _ = rt.redis_url
-        cache = cache_for(rt)
+        client: redis.Redis | None = redis.Redis.from_url(
+            resolve_redis_url(s), socket_connect_timeout=3, socket_timeout=15)
     except ConfigError:  # no Redis anywhere: hot and file tiers only
-        s = rt.settings
-        cache = Cache(None, s.cache_home, default_ttl=s.cache_hot_ttl_seconds,
-                      warm_ttl=s.cache_warm_ttl_seconds)
-    return set_default_cache(cache)
+        client = None
+    return set_default_cache(Cache(client, s.cache_home, default_ttl=s.cache_hot_ttl_seconds,
+                                   warm_ttl=s.cache_warm_ttl_seconds))
 
 
 def set_default_cache(cache: Cache) -> Cache:

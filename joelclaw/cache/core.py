@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import redis
 
+from joelclaw import keys
 from joelclaw.cache.stats import Stats
 from joelclaw.cache.tiers import Entry, FileTier, HotTier, RedisTier
 from joelclaw.locks import Lock
@@ -168,7 +169,7 @@ class Cache:
     def _across_processes(self, chain: list[str], namespace: str, key: str) -> Any:
         """The value another process filled while we waited; `_Held` when we got the fill lock
         (fetch, `_fill` releases it); MISSING when Redis failed or the wait timed out."""
-        lock = Lock(self.client, f"cache:{namespace}:{key}", self.fill_lease)  # type: ignore[arg-type]
+        lock = Lock(self.client, keys.cache_fill_lock(namespace, key), self.fill_lease)  # type: ignore[arg-type]
         deadline = time.monotonic() + self.fill_lease
         while time.monotonic() < deadline:
             got = self._try("redis", lock.acquire)

@@ -11,9 +11,8 @@ from collections import Counter
 
 import redis
 
-from joelclaw.keys import PREFIX
+from joelclaw import keys
 
-STATS_KEY = f"{PREFIX}cache-stats"  # hash "<tier>|<hit|miss|error>" and "fetch|count" -> count
 TIERS = ("hot", "redis", "file")
 FLUSH_EVERY = 1.0
 
@@ -55,7 +54,7 @@ class Stats:
         try:
             pipe = self.client.pipeline(transaction=False)
             for field, amount in pending.items():
-                pipe.hincrby(STATS_KEY, field, amount)
+                pipe.hincrby(keys.CACHE_STATS, field, amount)
             pipe.execute()
             return True
         except redis.RedisError:
@@ -67,7 +66,7 @@ class Stats:
 
 def read_stats(client: redis.Redis) -> dict[str, dict[str, int]]:
     """Totals across every process: {"hot": {"hit", "miss", "error"}, ..., "fetch": {...}}."""
-    raw = client.hgetall(STATS_KEY)
+    raw = client.hgetall(keys.CACHE_STATS)
     out: dict[str, dict[str, int]] = {t: {"hit": 0, "miss": 0, "error": 0} for t in TIERS}
     out["fetch"] = {"count": 0, "error": 0}
     for field, value in raw.items():
@@ -77,4 +76,4 @@ def read_stats(client: redis.Redis) -> dict[str, dict[str, int]]:
 
 
 def reset_stats(client: redis.Redis) -> None:
-    client.delete(STATS_KEY)
+    client.delete(keys.CACHE_STATS)

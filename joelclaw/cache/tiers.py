@@ -23,9 +23,8 @@ from pathlib import Path
 import cachetools
 import redis
 
-from joelclaw.keys import PREFIX
+from joelclaw import keys
 
-REDIS_PREFIX = f"{PREFIX}cache:"
 Entry = tuple[str, float]  # (value as JSON text, expires at, epoch seconds)
 
 
@@ -83,21 +82,21 @@ class RedisTier:
         self.client = client
 
     def get(self, namespace: str, key: str) -> Entry | None:
-        raw = self.client.get(f"{REDIS_PREFIX}{namespace}:{key}")
+        raw = self.client.get(keys.cache_entry(namespace, key))
         return open_envelope(raw) if raw is not None else None
 
     def set(self, namespace: str, key: str, text: str, expires_at: float) -> None:
         ttl_ms = int((expires_at - time.time()) * 1000)
         if ttl_ms > 0:
-            self.client.set(f"{REDIS_PREFIX}{namespace}:{key}", envelope(text, expires_at),
+            self.client.set(keys.cache_entry(namespace, key), envelope(text, expires_at),
                             px=ttl_ms)
 
     def delete(self, namespace: str, key: str) -> None:
-        self.client.delete(f"{REDIS_PREFIX}{namespace}:{key}")
+        self.client.delete(keys.cache_entry(namespace, key))
 
     def delete_pattern(self, pattern: str) -> int:
         removed = 0
-        for name in self.client.scan_iter(match=f"{REDIS_PREFIX}{pattern}", count=100):
+        for name in self.client.scan_iter(match=keys.CACHE + pattern, count=100):
             removed += int(self.client.delete(name))
         return removed
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from joelclaw import keys
 from joelclaw.cli.app import Session, cli, command
 from joelclaw.cli.output import Reply, action
 
@@ -34,11 +35,10 @@ def _rate(row: dict[str, int]) -> str:
 def stats(session: Session) -> Reply:
     """Hits, misses and errors per tier, summed over every process."""
     from joelclaw.cache import read_stats
-    from joelclaw.cache.tiers import REDIS_PREFIX
 
     rt = session.runtime()
     counts = read_stats(rt.redis)
-    entries = sum(1 for _ in rt.redis.scan_iter(match=f"{REDIS_PREFIX}*", count=500))
+    entries = sum(1 for _ in rt.redis.scan_iter(match=keys.CACHE + "*", count=500))
     result = {"tiers": {t: counts[t] for t in ("hot", "redis", "file")},
               "fetches": counts["fetch"].get("count", 0), "redis_entries": entries}
     return Reply(result, _render_stats, [action("cache clear", "empty the shared tiers")])

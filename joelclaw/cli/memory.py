@@ -19,9 +19,9 @@ MEMORY_FIX = ("Run `joelclaw up` (it starts an embedded Typesense), or set "
 
 
 def _memory(session: Session) -> Any:
-    from joelclaw.memory.service import Memory
+    from joelclaw.memory.plugin import memory_of
 
-    return Memory(session.runtime())
+    return memory_of(session.runtime())
 
 
 def _decision_failure(exc: Exception) -> Failure:

@@ -27,8 +27,8 @@ from joelclaw.integrations.http import (
     IntegrationError,
     NotFound,
     TransportError,
-    redact_in_logs,
 )
+from joelclaw.redaction import install_log_redaction, secrets_in_scope
 
 if TYPE_CHECKING:
     from joelclaw.config import Settings
@@ -96,8 +96,7 @@ class SearchClient:
                 "port": str(parts.port or (443 if parts.scheme == "https" else 8108))}
         self.url = url
         self._key = api_key
-        if api_key:
-            redact_in_logs(api_key)
+        install_log_redaction()  # the key is declared to it around each call (_call)
         with warnings.catch_warnings():  # the package warns about v30 APIs we do not use
             warnings.simplefilter("ignore", DeprecationWarning)
             self._client = typesense.Client({
@@ -116,7 +115,7 @@ class SearchClient:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), secrets_in_scope((self._key,)):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 return fn()
         except _TRANSPORT as exc:

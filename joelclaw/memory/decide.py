@@ -11,10 +11,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from joelclaw import keys
 from joelclaw.errors import JoelclawError
 from joelclaw.integrations.http import IntegrationError
 from joelclaw.locks import Lock
-from joelclaw.memory import keys
 from joelclaw.memory.proposals import Proposal
 from joelclaw.memory.service import Memory
 
@@ -32,7 +32,7 @@ def _today(now: float) -> str:
 
 
 def _lock(mem: Memory, proposal_id: str) -> Lock:
-    return Lock(mem.redis, keys.proposal_lock(proposal_id), 60)
+    return Lock(mem.redis, keys.memory_proposal_lock(proposal_id), keys.MEMORY_PROPOSAL_LOCK_TTL)
 
 
 def approve(mem: Memory, proposal_id: str, *, by: str, now: float | None = None,

@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from joelclaw import keys
 from joelclaw.locks import Lock
-from joelclaw.memory import keys
 from joelclaw.memory.model import Fact
 from joelclaw.memory.observer import observe
 from joelclaw.memory.service import Memory
@@ -27,13 +27,13 @@ def day(now: float | None = None) -> str:
 
 
 def _lock(mem: Memory, dedupe_key: str, run_id: str) -> Lock:
-    return Lock(mem.redis, keys.observe_lock(dedupe_key), keys.OBSERVE_LOCK_SECONDS,
+    return Lock(mem.redis, keys.memory_observe_lock(dedupe_key), keys.MEMORY_OBSERVE_LOCK_TTL,
                 token=run_id)
 
 
 def claim(mem: Memory, dedupe_key: str, run_id: str) -> bool:
     """True when this run is the one to observe this session."""
-    if mem.redis.exists(keys.observe_done(dedupe_key)):
+    if mem.redis.exists(keys.memory_observe_done(dedupe_key)):
         return False
     return _lock(mem, dedupe_key, run_id).acquire()
 
@@ -43,7 +43,8 @@ def release(mem: Memory, dedupe_key: str, run_id: str) -> bool:
 
 
 def mark_done(mem: Memory, dedupe_key: str, run_id: str) -> None:
-    mem.redis.set(keys.observe_done(dedupe_key), run_id, ex=keys.OBSERVE_DONE_SECONDS)
+    mem.redis.set(keys.memory_observe_done(dedupe_key), run_id,
+                  ex=keys.MEMORY_OBSERVE_DONE_TTL)
 
 
 def call_observer(mem: Memory, transcript: str, session_name: str | None,
@@ -83,19 +84,19 @@ def update_state(mem: Memory, facts: list[dict[str, Any]], stored: dict[str, Any
         "counts": {"facts": len(facts), "allowed": len(allowed),
                    "inserted": len(stored["inserted"]), "merged": len(stored["merged"])},
         "typesense": {"inserted": stored["inserted"], "merged": stored["merged"]}}})
-    seen = f"{keys.observations(date)}:sessions"
+    seen = keys.memory_observed_sessions(date)
     pipe = mem.redis.pipeline(transaction=True)
     pipe.sadd(seen, dedupe_key)
-    pipe.expire(seen, keys.OBSERVATIONS_TTL)
+    pipe.expire(seen, keys.MEMORY_OBSERVATIONS_TTL)
     added = pipe.execute()[0]
     pipe = mem.redis.pipeline(transaction=True)
-    pipe.set(keys.latest(date), item, ex=keys.OBSERVATIONS_TTL)
+    pipe.set(keys.memory_latest(date), item, ex=keys.MEMORY_OBSERVATIONS_TTL)
     if added:
-        pipe.rpush(keys.observations(date), item)
-    pipe.expire(keys.observations(date), keys.OBSERVATIONS_TTL)
+        pipe.rpush(keys.memory_observations(date), item)
+    pipe.expire(keys.memory_observations(date), keys.MEMORY_OBSERVATIONS_TTL)
     pipe.execute()
-    count = int(mem.redis.llen(keys.observations(date)))
+    count = int(mem.redis.llen(keys.memory_observations(date)))
     tokens = sum(len(json.loads(raw).get("summary", "")) // 4
-                 for raw in mem.redis.lrange(keys.observations(date), 0, -1))
+                 for raw in mem.redis.lrange(keys.memory_observations(date), 0, -1))
     return {"date": date, "observation_count": count, "total_tokens": tokens,
             "reflectable": len(allowed)}

@@ -12,8 +12,8 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel
 
+from joelclaw import keys
 from joelclaw.errors import JoelclawError
-from joelclaw.memory import keys
 
 Status = Literal["pending", "llm-pending", "needs-review", "promoted", "rejected", "expired",
                  "merged"]
@@ -56,19 +56,19 @@ class ProposalStore:
                now: float | None = None) -> Proposal:
         stamp = now if now is not None else time.time()
         day = datetime.fromtimestamp(stamp, UTC).strftime("%Y%m%d")
-        seq_key = keys.proposal_seq(day)
+        seq_key = keys.memory_proposal_seq(day)
         number = int(self.r.incr(seq_key))
-        self.r.expire(seq_key, 8 * 86400)
+        self.r.expire(seq_key, keys.MEMORY_PROPOSAL_SEQ_TTL)
         proposal = Proposal(id=f"p-{day}-{number:03d}", date=f"{day[:4]}-{day[4:6]}-{day[6:]}",
                             section=section, change=change, captured_at=stamp, source=source)
         pipe = self.r.pipeline(transaction=True)
-        pipe.hset(keys.proposal(proposal.id), mapping=_flat(proposal))
-        pipe.rpush(keys.PENDING, proposal.id)
+        pipe.hset(keys.memory_proposal(proposal.id), mapping=_flat(proposal))
+        pipe.rpush(keys.MEMORY_PENDING, proposal.id)
         pipe.execute()
         return proposal
 
     def get(self, proposal_id: str) -> Proposal | None:
-        raw = self.r.hgetall(keys.proposal(proposal_id))
+        raw = self.r.hgetall(keys.memory_proposal(proposal_id))
         if not raw:
             return None
         data = {k.decode(): json.loads(v) for k, v in raw.items()}
@@ -85,24 +85,24 @@ class ProposalStore:
         current = self.require(proposal_id)
         updated = current.model_copy(update=fields)
         Proposal.model_validate(updated.model_dump())
-        self.r.hset(keys.proposal(proposal_id), mapping=_flat(updated, only=set(fields)))
+        self.r.hset(keys.memory_proposal(proposal_id), mapping=_flat(updated, only=set(fields)))
         return updated
 
     def pending(self) -> list[Proposal]:
-        return self._many(self.r.lrange(keys.PENDING, 0, -1))
+        return self._many(self.r.lrange(keys.MEMORY_PENDING, 0, -1))
 
     def llm_pending(self) -> list[Proposal]:
-        return self._many(self.r.lrange(keys.LLM_PENDING, 0, -1))
+        return self._many(self.r.lrange(keys.MEMORY_LLM_PENDING, 0, -1))
 
     def queue_for_llm(self, proposal_id: str) -> None:
         pipe = self.r.pipeline(transaction=True)
-        pipe.lrem(keys.LLM_PENDING, 0, proposal_id)
-        pipe.rpush(keys.LLM_PENDING, proposal_id)
+        pipe.lrem(keys.MEMORY_LLM_PENDING, 0, proposal_id)
+        pipe.rpush(keys.MEMORY_LLM_PENDING, proposal_id)
         pipe.execute()
         self.update(proposal_id, status="llm-pending")
 
     def unqueue_llm(self, proposal_id: str) -> None:
-        self.r.lrem(keys.LLM_PENDING, 0, proposal_id)
+        self.r.lrem(keys.MEMORY_LLM_PENDING, 0, proposal_id)
 
     def finish(self, proposal_id: str, status: Status, *, by: str, reason: str = "",
                now: float | None = None) -> Proposal:
@@ -110,9 +110,9 @@ class ProposalStore:
         updated = self.update(proposal_id, status=status, decided_by=by, decision_reason=reason,
                               decided_at=now if now is not None else time.time())
         pipe = self.r.pipeline(transaction=True)
-        pipe.lrem(keys.PENDING, 0, proposal_id)
-        pipe.lrem(keys.LLM_PENDING, 0, proposal_id)
-        pipe.expire(keys.proposal(proposal_id), keys.PROPOSAL_KEEP_SECONDS)
+        pipe.lrem(keys.MEMORY_PENDING, 0, proposal_id)
+        pipe.lrem(keys.MEMORY_LLM_PENDING, 0, proposal_id)
+        pipe.expire(keys.memory_proposal(proposal_id), keys.MEMORY_PROPOSAL_KEEP_TTL)
         pipe.execute()
         return updated
 

@@ -20,16 +20,13 @@ import math
 import re
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from joelclaw.integrations.http import IntegrationError, NotFound
 from joelclaw.memory import schema
 from joelclaw.memory.observe import RECALL_NAMESPACE
 from joelclaw.memory.service import Memory
 from joelclaw.memory.store import CANDIDATE_DISTANCE
-
-if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
 
 log = logging.getLogger("joelclaw.memory.recall")
 DECAY = 0.01
@@ -144,22 +141,22 @@ def _fuse(by_word: list[dict[str, Any]], nearest: list[dict[str, Any]], mode: st
     return scored
 
 
-def for_prompt(rt: Runtime, prompt: str) -> str:
+def for_prompt(mem: Memory, prompt: str) -> str:
     """The agent turn's memory block: at most JOELCLAW_MEMORY_RECALL_LIMIT (<= 10) lines. A
     recall failure never fails the turn: it costs the memories, and is logged."""
-    limit = min(10, rt.settings.memory_recall_limit)
+    limit = min(10, mem.settings.memory_recall_limit)
     try:
-        found = recall(Memory(rt), prompt[:2000], limit=limit)
+        found = recall(mem, prompt[:2000], limit=limit)
     except (IntegrationError, ValueError, OSError) as exc:
         log.warning("recall for the agent turn failed: %s", exc)
         return ""
     return "\n".join(f"- ({h['date']}) {h['observation']}" for h in found["hits"][:limit])
 
 
-def search_reply(rt: Runtime, query: str) -> str | None:
+def search_reply(mem: Memory, query: str) -> str | None:
     """The memory half of the gateway's /search; None when memory is not set up."""
     try:
-        found = recall(Memory(rt), query, limit=5)
+        found = recall(mem, query, limit=5)
     except (IntegrationError, ValueError, OSError) as exc:
         log.info("/search without memory: %s", exc)
         return None

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from joelclaw import keys
 from joelclaw.errors import JoelclawError
-from joelclaw.memory import keys
 from joelclaw.memory.memoryfile import SECTIONS
 from joelclaw.memory.service import Memory
 
@@ -62,7 +62,7 @@ def load_observations(mem: Memory, now: float | None = None, days: int = DAYS) -
     chunks = []
     for back in range(days - 1, -1, -1):
         date = (today - timedelta(days=back)).isoformat()
-        for raw in mem.redis.lrange(keys.observations(date), 0, -1):
+        for raw in mem.redis.lrange(keys.memory_observations(date), 0, -1):
             item = json.loads(raw)
             if item.get("summary"):
                 chunks.append(f"## {date} ({item.get('metadata', {}).get('session_id', '?')})\n"
@@ -134,7 +134,7 @@ def reflect(mem: Memory, now: float | None = None) -> Reflection:
 def stage(mem: Memory, run_id: str, proposals: list[dict[str, str]],
           now: float | None = None) -> list[dict[str, str]]:
     """Create the proposals in Redis once per run: a retried step finds those it made."""
-    made_key = f"{keys.BASE}reflect:staged:{run_id}"
+    made_key = keys.memory_staged(run_id)
     staged = []
     for index, item in enumerate(proposals):
         existing = mem.redis.hget(made_key, str(index))
@@ -143,7 +143,7 @@ def stage(mem: Memory, run_id: str, proposals: list[dict[str, str]],
         else:
             proposal = mem.proposals.create(item["section"], item["change"], now=now)
             mem.redis.hset(made_key, str(index), proposal.id)
-            mem.redis.expire(made_key, 7 * 86400)
+            mem.redis.expire(made_key, keys.MEMORY_STAGED_TTL)
         staged.append({"id": proposal.id, "section": proposal.section,
                        "change": proposal.change})
     return staged

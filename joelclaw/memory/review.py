@@ -1,4 +1,5 @@
-"""Applying triage, the batch LLM review of `llm-pending`, the owner's review task and the nudge.
+"""Applying triage, the batch LLM review of `llm-pending`, the owner's review task, the nudge,
+and the dashboard's review queue (`review_queue`, the JOELCLAW_MEMORY_REVIEW_PROVIDER default).
 
 The batch review asks the one LLM client for JSON decisions:
 
@@ -14,13 +15,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.errors import JoelclawError
 from joelclaw.memory import decide
-from joelclaw.memory.proposals import Proposal
+from joelclaw.memory.plugin import memory_of
+from joelclaw.memory.proposals import Proposal, ProposalNotFound
 from joelclaw.memory.service import Memory
 from joelclaw.memory.triage import Decision, triage
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+    from joelclaw.insight.review import ReviewQueue
 
 REVIEW_LABELS = ("memory-review", "agent")
 NUDGE_LIMIT = 5
@@ -161,3 +167,37 @@ def nudge(mem: Memory, now: float | None = None) -> dict[str, Any] | None:
     if len(waiting) > NUDGE_LIMIT:
         lines.append(f"… and {len(waiting) - NUDGE_LIMIT} more: `joelclaw review list`")
     return {"text": "\n".join(lines), "buttons": buttons, "count": len(waiting)}
+
+
+def review_queue(bus: Bus) -> ReviewQueue:
+    """The open proposals as the dashboard shows them, decided through the same code as the CLI
+    (joelclaw.memory.decide): an unknown id is a KeyError, a decided one a ValueError."""
+    from joelclaw.insight.review import Proposal as Shown
+    from joelclaw.insight.review import ReviewQueue
+
+    mem = memory_of(bus)
+
+    def pending(limit: int) -> list[Shown]:
+        return [Shown(id=p.id, change=p.change, section=p.section, status=p.status,
+                      captured_at=p.captured_at, source=p.source,
+                      details={"triage": p.triage_reason, "todoist_task_id": p.todoist_task_id})
+                for p in mem.proposals.pending() if p.open][:limit]
+
+    def decided(proposal_id: str, verdict: str, reason: str | None = None) -> str:
+        try:
+            if verdict == "approve":
+                result = decide.approve(mem, proposal_id, by="dashboard")
+            else:
+                result = decide.reject(mem, proposal_id, by="dashboard", reason=reason or "")
+        except ProposalNotFound:
+            raise KeyError(proposal_id) from None
+        except decide.ProposalClosed as exc:
+            raise ValueError(str(exc)) from None
+        status = str(result["status"])
+        if status.startswith("already-"):  # a second click: nothing was applied this time
+            raise ValueError(f"{proposal_id} is no longer pending: it was "
+                             f"{status.removeprefix('already-')}")
+        return status
+
+    return ReviewQueue(pending=pending, approve=lambda pid: decided(pid, "approve"),
+                       reject=lambda pid, reason: decided(pid, "reject", reason))

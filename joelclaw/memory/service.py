@@ -1,5 +1,6 @@
-"""Everything memory works with, built lazily from one runtime: the observation store, the
-proposals, MEMORY.md, the daily log, the LLM and Todoist clients and the cache."""
+"""Everything memory works with, built lazily from one bus: the observation store, the
+proposals, MEMORY.md, the daily log, the LLM and Todoist clients and the cache. The memory
+extension (joelclaw.memory.plugin) keeps one per runtime: functions get it as `ctx.memory`."""
 
 from __future__ import annotations
 
@@ -20,16 +21,16 @@ from joelclaw.memory.store import ObservationStore
 if TYPE_CHECKING:
     import redis
 
+    from joelclaw.bus.ports import Bus
     from joelclaw.config import Settings
-    from joelclaw.runtime import Runtime
 
 NO_LLM = ("memory needs an LLM: set JOELCLAW_LLM_API_URL and JOELCLAW_LLM_MODEL (any "
           "OpenAI-compatible endpoint)")
 
 
 class Memory:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, bus: Bus) -> None:
+        self.rt = bus
 
     @property
     def settings(self) -> Settings:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from joelclaw import keys
 from joelclaw.cache import Cache, cached, read_stats
-from joelclaw.cache.tiers import REDIS_PREFIX
 from joelclaw.embedded import free_port
 from tests.support import REPO
 
@@ -34,21 +34,21 @@ def test_each_chain_writes_its_tiers_and_reads_back_fill_upper_ones(
     cache: Cache, client: redis.Redis, tmp_path: Path,
 ) -> None:
     cache.set("ns", "hot-only", {"a": 1}, tier="hot")
-    assert client.get(f"{REDIS_PREFIX}ns:hot-only") is None
+    assert client.get(keys.cache_entry("ns", "hot-only")) is None
     cache.set("ns", "k", {"a": [1, 2]}, tier="warm")
-    raw = json.loads(client.get(f"{REDIS_PREFIX}ns:k"))  # type: ignore[arg-type]
+    raw = json.loads(client.get(keys.cache_entry("ns", "k")))  # type: ignore[arg-type]
     assert raw["value"] == {"a": [1, 2]} and raw["cached_at_ms"] > 0
     assert (tmp_path / "cache" / "ns" / "k.json").exists()
 
     # A fresh process (empty hot tier) with Redis emptied: the file tier answers and back-fills
     other = Cache(client, tmp_path / "cache", default_ttl=60)
-    client.delete(f"{REDIS_PREFIX}ns:k")
+    client.delete(keys.cache_entry("ns", "k"))
     assert other.get("ns", "k", tier="warm") == {"a": [1, 2]}
-    assert client.get(f"{REDIS_PREFIX}ns:k") is not None, "back-filled into Redis"
-    ttl = client.pttl(f"{REDIS_PREFIX}ns:k")
+    assert client.get(keys.cache_entry("ns", "k")) is not None, "back-filled into Redis"
+    ttl = client.pttl(keys.cache_entry("ns", "k"))
     assert 0 < ttl <= 600_000
     (tmp_path / "cache" / "ns" / "k.json").unlink()
-    client.delete(f"{REDIS_PREFIX}ns:k")
+    client.delete(keys.cache_entry("ns", "k"))
     assert other.get("ns", "k", tier="warm") == {"a": [1, 2]}, "and into its hot tier"
     other.stats.flush()
     stats = read_stats(client)
@@ -103,7 +103,7 @@ def test_invalidate_by_key_and_by_pattern_reaches_every_tier(
     assert cache.invalidate_pattern("recall:a:*") == 6  # 2 keys x (hot, redis, file)
     assert cache.get("recall", "a:1", tier="warm") is None
     assert cache.get("other", "x", tier="warm") == 1
-    assert client.get(f"{REDIS_PREFIX}other:x") is not None
+    assert client.get(keys.cache_entry("other", "x")) is not None
 
 
 def test_fifty_concurrent_misses_in_one_process_fetch_once(cache: Cache) -> None:

@@ -13,6 +13,7 @@ from joelclaw.config import Settings
 from joelclaw.embedded import TypesenseServer
 from joelclaw.integrations.embeddings import EmbeddingsClient
 from joelclaw.integrations.typesense import SearchClient
+from joelclaw.memory.plugin import memory_of
 from joelclaw.memory.service import Memory
 from joelclaw.memory.store import ObservationStore
 from joelclaw.runtime import Runtime
@@ -75,4 +76,5 @@ def mem_settings(tmp_path: Path, redis_url: str, typesense: TypesenseServer,
 
 @pytest.fixture
 def mem(mem_settings: Settings) -> Memory:
-    return Memory(Runtime(mem_settings))
+    """The runtime's own Memory: the one its functions (`ctx.memory`) and hooks use."""
+    return memory_of(Runtime(mem_settings))

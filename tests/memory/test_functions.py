@@ -68,13 +68,13 @@ def test_a_session_becomes_observations_once_and_a_repeat_is_deduplicated(
     assert verdicts == ["allow", "allow", "allow", "discard", "hold"]
     log = mem.daily.read(time.strftime("%Y-%m-%d", time.gmtime()))
     assert log.count("<!-- session:d1 -->") == 1
-    accumulated = list_events(rt, name="memory/observations.accumulated")
+    accumulated = list_events(rt.redis, name="memory/observations.accumulated")
     assert len(accumulated) == 1 and accumulated[0]["event"]["data"]["observation_count"] == 1
 
     repeat = finished(rt, observe_run(rt, session(note="sent again")), 30)
     assert repeat.output == {"status": "deduplicated", "dedupe_key": "d1"}
     assert memory_llm.calls["observer"] == 1 and count(mem) == 5
-    assert len(list_events(rt, name="memory/observations.accumulated")) == 1
+    assert len(list_events(rt.redis, name="memory/observations.accumulated")) == 1
 
 
 @pytest.mark.timeout(60)
@@ -84,7 +84,7 @@ def test_backfill_observes_but_emits_no_accumulated_event(
     rt = start()
     run = finished(rt, observe_run(rt, session("bf-1", trigger="backfill")), 45)
     assert run.status == "completed" and run.output["status"] == "observed"
-    assert list_events(rt, name="memory/observations.accumulated") == []
+    assert list_events(rt.redis, name="memory/observations.accumulated") == []
 
 
 @pytest.mark.timeout(90)

@@ -89,7 +89,7 @@ def test_the_agent_prompt_block_has_at_most_ten_lines(mem: Memory) -> None:
     for i in range(14):
         a, b, c = words[3 * i: 3 * i + 3]
         _store(mem, f"Deploy checklist webhook gunicorn {a} {b} {c}", session=f"s{i}")
-    block = recall.for_prompt(mem.rt, "deploy checklist webhook gunicorn")
+    block = mem.rt.hooks["recall"](mem.rt, "deploy checklist webhook gunicorn")
     lines = block.splitlines()
     assert 1 <= len(lines) <= 10 and all(line.startswith("- (") for line in lines)
 
@@ -99,5 +99,5 @@ def test_recall_without_typesense_never_breaks_an_agent_turn(tmp_path: Path,
     from tests.conftest import make_settings
 
     rt = Runtime(make_settings(tmp_path / "h", redis_url))
-    assert recall.for_prompt(rt, "anything") == ""
-    assert recall.search_reply(rt, "anything") is None
+    assert rt.hooks["recall"](rt, "anything") == ""
+    assert rt.hooks["search"](rt, "anything") is None
