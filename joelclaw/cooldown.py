@@ -22,6 +22,12 @@ def cooldown(client: redis.Redis, key: str, period: float) -> bool:
     return bool(client.set(key, f"{time.time():.3f}", nx=True, px=ms))
 
 
+def restart(client: redis.Redis, key: str, period: float) -> None:
+    """Start the period now, whether or not one was running (an action forced through)."""
+    if period > 0:
+        client.set(key, f"{time.time():.3f}", px=max(1, int(period * 1000)))
+
+
 def remaining(client: redis.Redis, key: str) -> float:
     """Seconds until `key` may act again (0 when it may act now)."""
     ms = client.pttl(key)

@@ -66,8 +66,7 @@ class Lock:
         while True:
             if self.client.set(self.key, self.token, nx=True, px=self._lease_ms):
                 return True
-            if self.owned():
-                self.renew()
+            if self.renew():  # already ours (a retry, a holder renewing): extended atomically
                 return True
             if not blocking or (deadline is not None and time.monotonic() >= deadline):
                 return False
