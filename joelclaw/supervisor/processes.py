@@ -19,9 +19,6 @@ from joelclaw.supervisor.logfiles import LogFiles
 SELF = "up"  # the prefix of the supervisor's own lines
 STOP_TIMEOUT = 30.0  # a warm Celery shutdown lets running tasks finish; this long at most
 COLOURS = ("36", "33", "32", "35", "34", "31")
-# Redis must outlive the workers during a shutdown: a terminal's SIGINT/SIGHUP goes to our whole
-# process group, so the embedded redis-server starts with them blocked and stops on our SIGTERM.
-REDIS_BLOCKED_SIGNALS = {signal.SIGINT, signal.SIGHUP}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """`joelclaw up`: one foreground process that runs web, worker, gateway, beat and flower.
 
-Why our own supervisor rather than honcho or foreman: it also owns the embedded Redis (started
-first, stopped last, so workers can finish and acknowledge their tasks), restarts what dies with
-backoff, and shuts Celery down warm. Every child runs in its own session, so a terminal Ctrl-C
-reaches only this process; Celery would otherwise see that SIGINT too, and a second Ctrl-C would
-turn its warm shutdown into a cold one behind our back.
+Why our own supervisor rather than honcho or foreman: it also owns the embedded Redis and
+Typesense (services: started first and ready before anything else, restarted on the same port
+with the same data, stopped last, so workers can finish and acknowledge their tasks), restarts
+what dies with backoff, and shuts Celery down warm. Every child runs in its own session, so a
+terminal Ctrl-C reaches only this process; Celery would otherwise see that SIGINT too, and a
+second Ctrl-C would turn its warm shutdown into a cold one behind our back.
 """
 
 from __future__ import annotations
