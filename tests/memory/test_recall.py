@@ -101,3 +101,18 @@ def test_recall_without_typesense_never_breaks_an_agent_turn(tmp_path: Path,
     rt = Runtime(make_settings(tmp_path / "h", redis_url))
     assert rt.hooks["recall"](rt, "anything") == ""
     assert rt.hooks["search"](rt, "anything") is None
+
+
+def test_the_gateways_search_shows_memories_through_the_runtimes_hook(mem: Memory) -> None:
+    from joelclaw.gateway import commands
+    from joelclaw.gateway import plugin as gateway_plugin
+    from joelclaw.gateway.service import Gateway
+
+    _store(mem, "Joel pulls espresso shots on a Linea Mini every morning")
+    reply = commands.run(Gateway(mem.rt), "/search espresso")
+    assert "1 memory matching “espresso”" in reply and "Linea Mini" in reply
+    assert reply.endswith("Nothing recent matches “espresso”.")  # the events half
+    without_memory = Runtime(mem.settings, extensions=(gateway_plugin.install,))
+    assert "search" not in without_memory.hooks
+    assert commands.run(Gateway(without_memory), "/search espresso") == \
+        "Nothing recent matches “espresso”."
