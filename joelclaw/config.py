@@ -92,6 +92,49 @@ class Settings(BaseSettings):
     # review queue comes from (module:factory; absent module = "memory not available").
     dashboard_session_hours: float = Field(168.0, gt=0)
     memory_review_provider: str = "joelclaw.memory.review:review_queue"
+    # ---- memory, embeddings, cache (issue 10) ---------------------------------------------
+    # Embeddings: an OpenAI-compatible `POST {url}/embeddings`; unset = keyword-only search.
+    # `local` uses the packaged all-MiniLM-L6-v2 (the `local-embeddings` extra) instead.
+    embeddings_api_url: str | None = None
+    embeddings_api_key: str | None = None
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_timeout_seconds: float = Field(15.0, gt=0)
+    typesense_timeout_seconds: float = Field(5.0, gt=0)
+    memory_dir: Path | None = None  # MEMORY.md and the daily logs; default <home>/workspace
+    memory_observer_model: str | None = None  # default: JOELCLAW_LLM_MODEL
+    memory_llm_timeout_seconds: float = Field(30.0, gt=0)
+    memory_reflect_cron: str = "0 6 * * *"
+    memory_review_cron: str = "*/30 * * * *"
+    memory_expire_cron: str = "0 8 * * *"
+    memory_proposal_ttl_days: float = Field(7.0, gt=0)
+    memory_recall_limit: int = Field(10, ge=1, le=100)
+    memory_recall_cache_seconds: float = Field(300.0, ge=0)
+    memory_todoist_project_id: str | None = None  # where review tasks go; default the inbox
+    memory_nudge_hours: float = Field(24.0, gt=0)
+    cache_dir: Path | None = None  # the warm file tier; default <home>/cache
+    cache_hot_ttl_seconds: float = Field(300.0, ge=0)
+    cache_warm_ttl_seconds: float = Field(3600.0, ge=0)
+
+    @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
+            raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+    @property
+    def memory_home(self) -> Path:
+        return (self.memory_dir or self.home_dir / "workspace").expanduser()
+
+    @property
+    def memory_file(self) -> Path:
+        return self.memory_home / "MEMORY.md"
+
+    @property
+    def cache_home(self) -> Path:
+        return (self.cache_dir or self.home_dir / "cache").expanduser()
 
     @field_validator("function_modules", mode="before")
     @classmethod
@@ -177,3 +220,13 @@ def _warn_unknown_variables() -> None:
             guess = difflib.get_close_matches(variable, known, n=1)
             hint = f"; did you mean {guess[0]}?" if guess else ""
             warnings.warn(f"unknown setting {variable}{hint}", stacklevel=3)
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    """JOELCLAW_REDIS_URL, else the embedded Redis a running `joelclaw up` recorded."""
+    if settings.redis_url:
+        return settings.redis_url
+    recorded = settings.home_dir / "redis" / "url"
+    if recorded.exists():
+        return recorded.read_text().strip()
+    return settings.require_redis_url()

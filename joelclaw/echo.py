@@ -2,8 +2,9 @@
 
 When a joelclaw function completes a Todoist task, Todoist answers with an `item:completed`
 webhook a moment later; reacting to it would loop (or at least double-handle) the completion.
-The Todoist client calls `mark_completed_by_system` right after its API call, and the webhook
-route drops `todoist/task.completed` for that task while the 60 s key lives.
+`TodoistClient.complete_task` calls `mark_completed_by_system` right before its API call (so
+a webhook that beats the API's answer is still caught) and clears the mark if the call fails;
+the webhook route drops `todoist/task.completed` for that task while the 60 s key lives.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from joelclaw.errors import ConfigError
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
     from joelclaw.config import Settings
+    from joelclaw.integrations.typesense import Endpoint
 
 WORKER_STALE_SECONDS = 10.0  # a sweeper stamps every poll (0.5 s); 20 missed stamps is frozen
 BEAT_STALE_SECONDS = 90.0  # beat ticks every 30 s: three missed ticks
@@ -58,7 +59,7 @@ def check(rt: Bus, now: float | None = None) -> dict[str, Any]:
             components[name] = _guarded(probe, rt, now)
         else:
             components[name] = {"ok": False, "status": "down", "error": "redis unreachable"}
-    if rt.settings.typesense_url:
+    if _typesense_endpoint(rt.settings) is not None:  # configured, or `up`'s embedded one
         components["typesense"] = _guarded(typesense_status, rt, now)
     failing = sorted(n for n, c in components.items() if not c["ok"] and n not in OPTIONAL)
     degraded = sorted(n for n, c in components.items() if not c["ok"] and n in OPTIONAL)
@@ -216,9 +217,21 @@ def gateway_status(rt: Bus, now: float) -> dict[str, Any]:
             "latency_ms": latency}
 
 
+def _typesense_endpoint(settings: Settings) -> Endpoint | None:
+    """JOELCLAW_TYPESENSE_URL/_API_KEY, else the URL and key a running `joelclaw up` recorded
+    for its embedded Typesense (so `joelclaw status` in another shell sees it too)."""
+    from joelclaw.integrations.typesense import resolve_endpoint
+
+    return resolve_endpoint(settings)
+
+
 def typesense_status(rt: Bus, now: float) -> dict[str, Any]:
-    url = str(rt.settings.typesense_url).rstrip("/") + "/health"
-    headers = {"X-TYPESENSE-API-KEY": rt.settings.typesense_api_key or ""}
+    endpoint = _typesense_endpoint(rt.settings)
+    if endpoint is None:
+        return {"ok": False, "status": "degraded", "latency_ms": None,
+                "error": "no Typesense configured or recorded"}
+    url = endpoint.url + "/health"
+    headers = {"X-TYPESENSE-API-KEY": endpoint.api_key}
     try:
         response, latency = _timed(
             lambda: httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_SECONDS))

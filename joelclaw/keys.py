@@ -217,3 +217,75 @@ def gw_history(chat_id: int | str) -> str:
 # ---- dashboard (issue 12) -----------------------------------------------------------------
 
 DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)
+
+# ---- locks and cooldowns (joelclaw.locks.Lock and joelclaw.cooldown take these full keys) ---
+
+def lock(name: str) -> str:
+    return f"{PREFIX}lock:{name}"  # holder token, PX = the lease its holder renews
+
+
+def cooldown(name: str) -> str:
+    return f"{PREFIX}cooldown:{name}"  # when the period started (s), PX = the period
+
+# ---- the tiered cache (joelclaw.cache) ------------------------------------------------------
+
+CACHE = PREFIX + "cache:"  # + "<namespace>:<key>": envelope JSON, PX = the entry's TTL
+CACHE_STATS = PREFIX + "cache-stats"  # hash "<tier>|<hit|miss|error>", "fetch|count" (no TTL)
+
+
+def cache_entry(namespace: str, key: str) -> str:
+    return f"{CACHE}{namespace}:{key}"
+
+
+def cache_fill_lock(namespace: str, key: str) -> str:
+    return lock(f"cache:{namespace}:{key}")  # one process fetches a missing entry, fill lease
+
+# ---- memory (joelclaw.memory; the old system's keys, reference §5.4) ------------------------
+
+MEMORY = PREFIX + "memory:"
+MEMORY_OBSERVE_LOCK_TTL = 3600  # a repeat of a session within this is deduplicated by the lock
+MEMORY_OBSERVE_DONE_TTL = 30 * 86400  # ... and after it, by the done marker
+MEMORY_OBSERVATIONS_TTL = 30 * 86400  # the day's observation summaries and its latest one
+MEMORY_PROPOSAL_KEEP_TTL = 30 * 86400  # a decided proposal is kept (duplicate approvals)
+MEMORY_PROPOSAL_SEQ_TTL = 8 * 86400  # the day's proposal counter outlives the day
+MEMORY_PROPOSAL_LOCK_TTL = 60  # one decision at a time per proposal
+MEMORY_STAGED_TTL = 7 * 86400  # which proposals a reflect run created (its retries reuse them)
+MEMORY_PENDING = MEMORY + "review:pending"  # list of proposal ids awaiting a decision (no TTL)
+MEMORY_LLM_PENDING = MEMORY + "review:llm-pending"  # list of ids for the batch LLM review
+MEMORY_NUDGE_SENT = cooldown("memory:review:nudge-sent")  # the review nudge, once per 24 h
+
+
+def memory_observe_lock(dedupe_key: str) -> str:
+    return lock(f"memory:observe:{dedupe_key}")  # the observing run's id, OBSERVE_LOCK_TTL
+
+
+def memory_observe_done(dedupe_key: str) -> str:
+    return f"{MEMORY}observe:done:{dedupe_key}"  # the run that observed it, OBSERVE_DONE_TTL
+
+
+def memory_latest(date: str) -> str:
+    return f"{MEMORY}latest:{date}"  # JSON {summary, metadata}, OBSERVATIONS_TTL
+
+
+def memory_observations(date: str) -> str:
+    return f"{MEMORY}observations:{date}"  # list of JSON {summary, metadata}, OBSERVATIONS_TTL
+
+
+def memory_observed_sessions(date: str) -> str:
+    return f"{MEMORY}observations:{date}:sessions"  # set of dedupe keys, OBSERVATIONS_TTL
+
+
+def memory_proposal(proposal_id: str) -> str:
+    return f"{MEMORY}review:proposal:{proposal_id}"  # hash of JSON fields; PROPOSAL_KEEP_TTL
+
+
+def memory_proposal_seq(date: str) -> str:
+    return f"{MEMORY}review:seq:{date}"  # INCR counter behind p-YYYYMMDD-NNN, PROPOSAL_SEQ_TTL
+
+
+def memory_proposal_lock(proposal_id: str) -> str:
+    return lock(f"memory:proposal:{proposal_id}")  # PROPOSAL_LOCK_TTL
+
+
+def memory_staged(run_id: str) -> str:
+    return f"{MEMORY}reflect:staged:{run_id}"  # hash: index -> proposal id, STAGED_TTL

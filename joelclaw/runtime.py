@@ -1,5 +1,5 @@
 """The runtime: wiring only. It builds settings, Redis, the run store, the function registry and
-the Celery app once, installs the extensions (the gateway), and implements the bus's port
+the Celery app once, installs the extensions (the gateway, memory), and implements the bus's port
 (`joelclaw.bus.ports.Bus`) by delegating to the bus modules. The CLI, the web app, workers,
 beat and tests each build one and pass it explicitly.
 """
@@ -21,13 +21,14 @@ from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
 from joelclaw.bus.run_store import RunStore
 from joelclaw.bus.scripts import Scripts
 from joelclaw.celery_app import CelerySetup, make_celery
-from joelclaw.config import Settings, load_settings
+from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
 from joelclaw.events.model import Event
 from joelclaw.gateway import plugin as gateway
+from joelclaw.memory import plugin as memory
 
 Extension = Callable[["Runtime"], CelerySetup | None]
-DEFAULT_EXTENSIONS: tuple[Extension, ...] = (gateway.install,)
+DEFAULT_EXTENSIONS: tuple[Extension, ...] = (gateway.install, memory.install)
 
 
 class Runtime:
@@ -108,16 +109,6 @@ class Runtime:
                 "running, or JOELCLAW_REDIS_URL pointing at a live server?"
             ) from None
         return (time.perf_counter() - start) * 1000
-
-
-def resolve_redis_url(settings: Settings) -> str:
-    """JOELCLAW_REDIS_URL, else the embedded Redis a running `joelclaw up` recorded."""
-    if settings.redis_url:
-        return settings.redis_url
-    recorded = settings.home_dir / "redis" / "url"
-    if recorded.exists():
-        return recorded.read_text().strip()
-    return settings.require_redis_url()
 
 
 def redact_url(url: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
+from joelclaw.cooldown import cooldown
 from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
 from joelclaw.gateway import inbound
 from joelclaw.gateway.notify import flush_digest
@@ -39,8 +40,8 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
     beat = rt.redis.get(keys.GATEWAY_HEARTBEAT)
     age = time.time() - float(beat) if beat else None
     stale = not gateway_alive(rt.settings, age)
-    if stale and rt.redis.set(keys.GATEWAY_STALE_ALERTED, "1", nx=True,
-                              ex=HEALTH_ALERT_COOLDOWN):
+    if stale and ctx.step.run("alert-cooldown", lambda: cooldown(
+            rt.redis, keys.GATEWAY_STALE_ALERTED, HEALTH_ALERT_COOLDOWN)):
         shown = f"{age:.0f} s ago" if age is not None else "never"
         ctx.gateway.alert(f"Gateway heartbeat is stale (last beat {shown}). Is the gateway "
                           "worker running? `joelclaw gateway status`", type="gateway.stale",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function
+from joelclaw.cooldown import cooldown
 from joelclaw.events.payloads.system import LogWritten
 from joelclaw.redaction import configured_secrets, redact
 
@@ -51,8 +52,7 @@ def _claim_digest(ctx: Context, tz: str) -> bool:
     (start_h, start_m), (end_h, end_m) = DIGEST_WINDOW
     if not (start_h, start_m) <= (local.hour, local.minute) <= (end_h, end_m):
         return False
-    key = keys.digest_claimed(local.date().isoformat())
-    return bool(ctx.runtime.redis.set(key, "1", nx=True, ex=86400))
+    return cooldown(ctx.runtime.redis, keys.digest_claimed(local.date().isoformat()), 86400)
 
 
 @function("system-logger", trigger="system/log.written")

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from joelclaw.config import Settings
-from joelclaw.embedded import RedisServer
+from joelclaw.embedded import RedisServer, TypesenseServer
 from joelclaw.runtime import Runtime
 from tests.support import WorkerProcess
 
@@ -40,6 +40,27 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_url(redis_server: RedisServer) -> str:
     redis.Redis.from_url(redis_server.url).flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def typesense_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TypesenseServer]:
+    """A real Typesense on a free loopback port, started by the launcher `joelclaw up` uses."""
+    server = TypesenseServer(tmp_path_factory.mktemp("typesense"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def typesense(typesense_server: TypesenseServer) -> TypesenseServer:
+    """The session's Typesense with every collection dropped: each test starts empty."""
+    import httpx
+
+    headers = {"X-TYPESENSE-API-KEY": typesense_server.api_key or ""}
+    with httpx.Client(base_url=typesense_server.url, headers=headers, timeout=10) as client:
+        for collection in client.get("/collections").json():
+            client.delete(f"/collections/{collection['name']}")
+    return typesense_server
 
 
 def make_settings(home: Path, redis_url: str, **overrides: object) -> Settings:

@@ -23,6 +23,9 @@ RULES = (
     ("joelclaw.events", "joelclaw.bus", "events are data: they know no bus"),
     ("joelclaw.bus", "joelclaw.gateway", "the bus knows no gateway"),
     ("joelclaw.bus", "joelclaw.cli", "the bus knows no CLI"),
+    ("joelclaw.bus", "joelclaw.memory", "the bus knows no memory"),
+    ("joelclaw.gateway", "joelclaw.memory", "extensions meet through the runtime's hooks"),
+    ("joelclaw.memory", "joelclaw.gateway", "extensions meet through the runtime's hooks"),
     ("webhooks.providers", "joelclaw.bus", "providers are pure: verify and normalize only"),
 )
 
@@ -128,6 +131,8 @@ def test_the_graph_sees_imports_inside_functions_and_type_checking_blocks() -> N
     edges = graph()
     assert "joelclaw.bus.ports" in edges["joelclaw.bus.dispatch"]  # under TYPE_CHECKING
     assert "joelclaw.gateway.plugin" in edges["joelclaw.runtime"]
+    assert "joelclaw.memory.plugin" in edges["joelclaw.runtime"]
+    assert "joelclaw.memory.recall" in edges["joelclaw.memory.plugin"]  # inside a function
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -145,7 +150,8 @@ def test_imports_follow_the_layering() -> None:
 
 def test_the_installed_application_loads_and_declares_functions() -> None:
     app = installed()
-    assert {"tasks.system", "tasks.gateway", "tasks.notifiers"} <= set(app.function_modules)
+    assert {"tasks.system", "tasks.gateway", "tasks.notifiers", "tasks.memory"} <= set(
+        app.function_modules)
     registry = Registry.from_modules(app.function_modules)
     assert len(registry) > 0
     assert registry.get("system-heartbeat") is not None

@@ -35,7 +35,9 @@ def test_sizes_and_timeout(runtime, worker_factory):
 def test_batches_are_per_key(runtime, worker):
     for i in range(4):
         runtime.send(Event(name="test/batch", data={"k": "ab"[i % 2], "i": i}))
-    runs = wait_for(lambda: [r for r in runtime.runs.list(function="t-batch")
-                             if r.status == "completed"] if len(runtime.runs.list(
-                                 function="t-batch")) == 2 else None, 10, message="two batches")
+    def both_done() -> list | None:  # two runs, both completed (not just the first of them)
+        runs = runtime.runs.list(function="t-batch")
+        return runs if len(runs) == 2 and all(r.status == "completed" for r in runs) else None
+
+    runs = wait_for(both_done, 10, message="two batches")
     assert sorted(r.output for r in runs) == [[0, 2], [1, 3]]

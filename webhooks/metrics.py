@@ -2,9 +2,11 @@
 
 Counters are Redis hashes incremented where things happen: by the request that observed them
 (events received, webhook verifications) and by the bus in the write that ended a step or a run
-(step durations, finished runs; see joelclaw.bus.metrics). A scrape only reads: those counters,
-the statuses of the newest runs (bounded), and queue depths per priority from `joelclaw.queues`
-(the one place that reads the broker).
+(step durations, finished runs; see joelclaw.bus.metrics), and by the tiered cache of every
+process (hits, misses and errors per tier, added to Redis about once a second; see
+joelclaw.cache.stats). A scrape only reads: those counters, the statuses of the newest runs
+(bounded), and queue depths per priority from `joelclaw.queues` (the one place that reads the
+broker).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from joelclaw import keys, queues
 from joelclaw.bus import metrics as bus_metrics
+from joelclaw.cache.stats import TIERS, read_stats
 from joelclaw.runtime import Runtime
 from webhooks.app import runtime
 
@@ -78,6 +81,7 @@ class RedisCollector(Collector):
         yield _runs_gauge(self.rt)
         yield _finished_counter(client)
         yield _step_histogram(client)
+        yield from _cache_counters(client)
         yield _queue_gauge(queues.depths(self.rt))
 
 
@@ -123,6 +127,22 @@ def _step_histogram(client: redis.Redis) -> HistogramMetricFamily:
             bus_metrics.read_step_histogram(client).items()):
         family.add_metric([function, kind], buckets, total)
     return family
+
+
+def _cache_counters(client: redis.Redis) -> Iterator[CounterMetricFamily]:
+    """The tiered cache: lookups per tier by outcome, and the fetches its misses caused."""
+    counts = read_stats(client)
+    lookups = CounterMetricFamily(
+        "joelclaw_cache_lookups", "Tiered cache lookups by tier (hot, redis, file) and outcome "
+        "(hit, miss, error: a broken tier skipped).", labels=("tier", "outcome"))
+    for tier in TIERS:
+        for outcome in ("hit", "miss", "error"):
+            lookups.add_metric([tier, outcome], counts[tier].get(outcome, 0))
+    yield lookups
+    fetches = CounterMetricFamily("joelclaw_cache_fetches",
+                                  "Values fetched after a miss in every tier (one per key).")
+    fetches.add_metric([], counts["fetch"].get("count", 0))
+    yield fetches
 
 
 def _queue_gauge(report: dict[str, Any]) -> GaugeMetricFamily:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from joelclaw.cli import (
+    cache,
     capabilities,
     commands,
     explain,
@@ -11,6 +12,7 @@ from joelclaw.cli import (
     gateway_diagnose,
     gateway_ops,
     logs,
+    memory,
     ops,
     recover,
     runs,
@@ -19,8 +21,8 @@ from joelclaw.cli import (
 )
 from joelclaw.cli.app import cli
 
-__all__ = ["capabilities", "cli", "commands", "explain", "gateway", "gateway_diagnose",
-           "gateway_ops", "logs", "main", "ops", "recover", "runs", "schema", "watch"]
+__all__ = ["cache", "capabilities", "cli", "commands", "explain", "gateway", "gateway_diagnose",
+           "gateway_ops", "logs", "main", "memory", "ops", "recover", "runs", "schema", "watch"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,6 +39,11 @@ FLOWS: list[dict[str, Any]] = [
         action("gateway events", "what is queued, by priority"),
         action("gateway test", "send a test message and wait for its delivery"),
         action("gateway restart", "restart the gateway worker (warm)")]},
+    {"goal": "Search and curate memory", "steps": [
+        action("recall <query>", "what memory observed, hybrid keyword + vector"),
+        action("review list", "proposals waiting for a decision"),
+        action("review approve <id>", "promote one into MEMORY.md"),
+        action("cache stats", "hit and miss counts per cache tier")]},
     {"goal": "Recover from an error code", "steps": [
         action("recover <CODE>", "diagnose, fix, verify, rollback")]},
     {"goal": "See it all in a browser", "steps": [

@@ -18,8 +18,9 @@ from joelclaw.cli.streaming import Stream
 from joelclaw.supervisor.logfiles import parse_line
 
 PROCESSES = ("worker", "web", "gateway", "beat", "flower", "up")
+SEARCH = "search"  # the embedded Typesense `up` supervises: its output, as `up` saw it
 EXTRA = {"redis": ("redis", "redis.log"), "cli": ("logs", "cli-errors.log")}
-SOURCES = ("all", *PROCESSES, *EXTRA, "errors")
+SOURCES = ("all", *PROCESSES, SEARCH, *EXTRA, "errors")
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback|Unrecoverable|exited with code|"
                         r"killed by)\b")
 POLL_SECONDS = 0.25
@@ -28,7 +29,7 @@ POLL_SECONDS = 0.25
 def _files(home: Path, source: str) -> dict[str, Path]:
     logs = home / "logs"
     if source in ("all", "errors"):
-        found = {name: logs / f"{name}.log" for name in PROCESSES}
+        found = {name: logs / f"{name}.log" for name in (*PROCESSES, SEARCH)}
         if source == "errors":
             found["cli"] = logs / "cli-errors.log"
         return {name: path for name, path in found.items() if path.exists()}

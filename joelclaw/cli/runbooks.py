@@ -195,4 +195,40 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
         "fix": [_do("apply the fix each failing check names")],
         "verify": [_c("gateway diagnose", "every check ok")], "rollback": [],
     },
+    # ---- memory (issue 10) ----------------------------------------------------------------
+    "TYPESENSE_UNAVAILABLE": {
+        "title": "Memory's Typesense is not configured or does not answer",
+        "diagnose": [_c("status", "whether typesense shows up and answers"),
+                     _c("logs search", "the embedded Typesense's output under up"),
+                     _do("ls $JOELCLAW_HOME/typesense/url (written by up); "
+                         "echo $JOELCLAW_TYPESENSE_URL")],
+        "fix": [_c("up", "starts an embedded Typesense (Linux x86-64) and records its URL"),
+                _do("elsewhere: run Typesense 0.24+ and set JOELCLAW_TYPESENSE_URL and "
+                    "JOELCLAW_TYPESENSE_API_KEY")],
+        "verify": [_c("recall test", "answers (keyword or hybrid), not this error")],
+        "rollback": [_do("unset JOELCLAW_TYPESENSE_URL to fall back to the embedded one")],
+    },
+    "PROPOSAL_NOT_FOUND": {
+        "title": "No memory proposal has that id",
+        "diagnose": [_c("review list", "the open proposals and their ids")],
+        "fix": [_do("use an id from the list (p-YYYYMMDD-NNN); decided proposals are kept 30 "
+                    "days, older ones are gone")],
+        "verify": [_c("review list", "the proposal is listed, or was decided")], "rollback": [],
+    },
+    "PROPOSAL_CLOSED": {
+        "title": "The proposal was already decided another way",
+        "diagnose": [_c("review list", "what is still open"),
+                     _do("the message names who decided it and how")],
+        "fix": [_do("nothing to do; to undo a promotion, edit MEMORY.md (its previous "
+                    "version is MEMORY.md.bak)")],
+        "verify": [_c("review list", "the proposal is no longer open")], "rollback": [],
+    },
+    "MEMORY_FILE_BUSY": {
+        "title": "MEMORY.md kept changing while a proposal was being promoted",
+        "diagnose": [_do("is an editor or a sync tool rewriting MEMORY.md right now?")],
+        "fix": [_do("close the editor or pause the sync, then approve again "
+                    "(nothing was written: the promotion is all or nothing)")],
+        "verify": [_c("review list", "the proposal is gone from the open ones")],
+        "rollback": [_do("MEMORY.md.bak is the version before the last promotion")],
+    },
 }

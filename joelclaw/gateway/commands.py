@@ -20,7 +20,7 @@ MENU = (
     ("status", "System status: queue, workers, runs"),
     ("runs", "The latest runs"),
     ("health", "Gateway health"),
-    ("search", "Search recent events: /search <text>"),
+    ("search", "Search memory and recent events: /search <text>"),
     ("send", "Send an event: /send <name> [json]"),
     ("sleep", "Hold notifications until /wake"),
     ("wake", "Deliver what was held while asleep"),
@@ -107,17 +107,25 @@ def _health(gw: Gateway, args: str) -> str:
     return "\n".join(lines)
 
 
+# An extension's (bus, query) -> a block of text, or None when there is no memory to search
+# (then /search shows recent events only).
+SEARCH_HOOK = "search"
+
+
 def _search(gw: Gateway, args: str) -> str:
     if not args:
         return "Usage: /search <text>"
+    search = gw.rt.hooks.get(SEARCH_HOOK)
+    memories = search(gw.rt, args) if search is not None else None
     needle = args.lower()
     hits = [rec["event"] for rec in list_events(gw.rt.redis, limit=500)
             if needle in json.dumps(rec["event"]).lower()][:5]
     if not hits:
-        return f"Nothing recent matches “{args}”."
-    lines = [f"**{len(hits)} recent event(s) matching “{args}”**", ""]
-    lines += [f"- `{e['name']}` {e['id']}" for e in hits]
-    return "\n".join(lines)
+        events = f"Nothing recent matches “{args}”."
+    else:
+        events = "\n".join([f"**{len(hits)} recent event(s) matching “{args}”**", "",
+                            *(f"- `{e['name']}` {e['id']}" for e in hits)])
+    return f"{memories}\n\n{events}" if memories else events
 
 
 def _send(gw: Gateway, args: str) -> str:

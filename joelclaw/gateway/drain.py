@@ -12,14 +12,13 @@ import json
 import logging
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.gateway import scripts
 from joelclaw.gateway.handlers import handle
 from joelclaw.gateway.queue import Message
 from joelclaw.gateway.service import Gateway, request_drain
+from joelclaw.locks import Lock
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -105,21 +104,23 @@ def _merge(gw: Gateway, first: Message) -> list[Message]:
 
 
 class Keeper:
-    """Holds the chat lock and keeps the claims and the drain marker alive during a turn."""
+    """Holds the chat lock and keeps the claims and the drain marker alive during a turn.
+
+    The chat lock is a `joelclaw.locks.Lock` (its own token, a lease of the claim lease): only
+    its holder renews or releases it, so a keeper whose lease ran out cannot extend or delete
+    the lock another gateway took over."""
 
     def __init__(self, gw: Gateway, ids: list[str], chat: int | str) -> None:
         self.gw, self.ids, self.chat = gw, ids, chat
-        self.token = uuid.uuid4().hex
         self.lease = gw.settings.gateway_claim_lease_seconds
+        self.lock = Lock(gw.rt.redis, keys.gw_chat_lock(chat), self.lease)
+        self.token = self.lock.token
         self.locked = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gateway-keeper", daemon=True)
-        self._unlock = gw.rt.redis.register_script(scripts.UNLOCK)
 
     def __enter__(self) -> Keeper:
-        lock = keys.gw_chat_lock(self.chat)
-        self.locked = bool(self.gw.rt.redis.set(lock, self.token, nx=True,
-                                                px=int(self.lease * 1000)))
+        self.locked = self.lock.acquire()
         if self.locked:
             self._thread.start()
         return self
@@ -129,14 +130,15 @@ class Keeper:
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self.locked:
-            self._unlock(keys=[keys.gw_chat_lock(self.chat)], args=[self.token])
+            self.lock.release()
 
     def _loop(self) -> None:
         r = self.gw.rt.redis
         while not self._stop.wait(max(0.2, self.lease / 3)):
             try:
                 self.gw.queue.extend(list(self.ids))
-                r.pexpire(keys.gw_chat_lock(self.chat), int(self.lease * 1000))
+                if not self.lock.renew():
+                    log.warning("the chat lock of %s lapsed during a turn", self.chat)
                 r.set(keys.GW_DRAIN_RUNNING, "1", ex=max(1, int(self.lease)))
             except Exception as exc:
                 log.warning("could not extend the claim on %s: %s", self.ids, exc)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.backoff import exponential
 from joelclaw.events.payloads.telegram import media_of
 from joelclaw.gateway.service import CLIENTS, Gateway, drain_idle, request_drain
+from joelclaw.locks import Lock
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -100,7 +100,8 @@ class GatewayService:
         self.rt = rt
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._token = uuid.uuid4().hex
+        # One poller per bot token: only its holder renews or releases it (joelclaw.locks).
+        self._poller_lock = Lock(rt.redis, keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL)
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._watchdog, name="gateway-watchdog",
@@ -116,8 +117,7 @@ class GatewayService:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
-        if self.rt.redis.get(keys.GW_POLLER_LOCK) == self._token.encode():
-            self.rt.redis.delete(keys.GW_POLLER_LOCK)
+        self._poller_lock.release()
         CLIENTS.close_all()
 
     def _poll(self) -> None:
@@ -137,14 +137,9 @@ class GatewayService:
                 self._stop.wait(exponential(failures, base=2.0, cap=60.0))
 
     def _hold_poller_lock(self) -> bool:
-        """One poller per bot token (Telegram answers 409 to a second one)."""
-        r, ttl = self.rt.redis, keys.GW_POLLER_LOCK_TTL
-        if r.set(keys.GW_POLLER_LOCK, self._token, nx=True, ex=ttl):
-            return True
-        if r.get(keys.GW_POLLER_LOCK) == self._token.encode():
-            r.expire(keys.GW_POLLER_LOCK, ttl)
-            return True
-        return False
+        """One poller per bot token (Telegram answers 409 to a second one): take the lock, or
+        renew it when it is already ours."""
+        return self._poller_lock.acquire()
 
     def _register_menu(self, gw: Gateway) -> None:
         from joelclaw.gateway.commands import MENU
@@ -167,9 +162,7 @@ class GatewayService:
     def _tick(self, gw: Gateway, *, force: bool) -> None:
         """Heartbeat (also in sleep mode: no false alarms), then kick a drain if work waits."""
         self.rt.redis.set(keys.GATEWAY_HEARTBEAT, time.time())
-        if self.rt.redis.get(keys.GW_POLLER_LOCK) == self._token.encode():
-            # a long poll keeps it
-            self.rt.redis.expire(keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL)
+        self._poller_lock.renew()  # ours only: a long poll keeps it (no-op for a non-holder)
         if force:  # at start: replay whatever a previous gateway left in flight
             request_drain(self.rt, force=True)
             return

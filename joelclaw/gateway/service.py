@@ -9,7 +9,7 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from joelclaw import keys
+from joelclaw import cooldown, keys
 from joelclaw.bus.publish import broker_priority
 from joelclaw.gateway.queue import MessageQueue
 from joelclaw.integrations.telegram import TelegramClient
@@ -87,14 +87,16 @@ CLIENTS = TelegramClients()
 def request_drain(rt: Bus, *, force: bool = False) -> bool:
     """Ask the gateway worker to drain its queue, unless a request is already outstanding.
 
-    One plain Celery message on the gateway queue (no event, no run). The flag is cleared by
-    the drain when it starts, so a message enqueued during a drain requests a new one and no
-    wake-up is lost; a duplicate request only costs an empty drain.
+    One plain Celery message on the gateway queue (no event, no run). The flag is a cooldown
+    (joelclaw.cooldown) cleared by the drain when it starts, so a message enqueued during a
+    drain requests a new one and no wake-up is lost; a duplicate request only costs an empty
+    drain.
     """
-    pending = keys.GW_DRAIN_PENDING
-    if not force and not rt.redis.set(pending, "1", nx=True, ex=keys.GW_DRAIN_PENDING_TTL):
+    pending, period = keys.GW_DRAIN_PENDING, keys.GW_DRAIN_PENDING_TTL
+    if force:
+        cooldown.restart(rt.redis, pending, period)
+    elif not cooldown.cooldown(rt.redis, pending, period):
         return False
-    rt.redis.set(pending, "1", ex=keys.GW_DRAIN_PENDING_TTL)
     rt.celery.send_task(DRAIN_TASK, queue=keys.GATEWAY_QUEUE,
                         priority=broker_priority(rt, DRAIN_PRIORITY))
     return True

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
+    from joelclaw.bus.ports import Bus
 
 DEFAULT_PROVIDER = "joelclaw.memory.review:review_queue"
 
@@ -50,7 +50,7 @@ class ReviewUnavailable(Exception):
     """No memory review provider is installed or it could not be loaded; says why."""
 
 
-def review_queue(rt: Runtime) -> ReviewQueue:
+def review_queue(rt: Bus) -> ReviewQueue:
     """The provider's queue, or ReviewUnavailable with the reason."""
     spec = getattr(rt.settings, "memory_review_provider", None) or DEFAULT_PROVIDER
     module_name, _, attribute = spec.partition(":")

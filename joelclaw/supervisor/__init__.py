@@ -1,14 +1,16 @@
-"""`joelclaw up`: run and supervise web, worker, gateway, beat and flower (and an embedded Redis).
+"""`joelclaw up`: run and supervise web, worker, gateway, beat and flower (and an embedded Redis
+and Typesense).
 
 `processes` knows how to run children (prefixed output, restart with backoff, warm then hard
-stop); `up` knows what joelclaw runs (commands, ports, Redis, banner, signals).
+stop); `services` the servers they need (Redis, Typesense); `up` what joelclaw runs (commands,
+ports, banner, signals).
 """
 
 from joelclaw.supervisor.processes import Backoff, Output, Supervisor
+from joelclaw.supervisor.services import check_external_redis
 from joelclaw.supervisor.up import (
     Command,
     UpError,
-    check_external_redis,
     check_ports,
     child_env,
     commands,

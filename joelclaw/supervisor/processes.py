@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TextIO
 
@@ -18,9 +19,6 @@ from joelclaw.supervisor.logfiles import LogFiles
 SELF = "up"  # the prefix of the supervisor's own lines
 STOP_TIMEOUT = 30.0  # a warm Celery shutdown lets running tasks finish; this long at most
 COLOURS = ("36", "33", "32", "35", "34", "31")
-# Redis must outlive the workers during a shutdown: a terminal's SIGINT/SIGHUP goes to our whole
-# process group, so the embedded redis-server starts with them blocked and stops on our SIGTERM.
-REDIS_BLOCKED_SIGNALS = {signal.SIGINT, signal.SIGHUP}
 
 
 @dataclass(frozen=True)
@@ -87,6 +85,11 @@ class Child:
     delay: float | None = None
     start_times: list[float] = field(default_factory=list)
     reader: threading.Thread | None = field(default=None, repr=False)
+    # A service (the embedded Redis, Typesense) starts before the others and is ready first
+    # (`ready` answers True), and stops after them, so workers can still acknowledge their tasks.
+    service: bool = False
+    ready: Callable[[], bool] | None = field(default=None, repr=False)
+    awaiting_ready: bool = False
 
     @property
     def running(self) -> bool:
@@ -107,6 +110,10 @@ class Child:
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class ServiceFailed(Exception):
+    """A service child exited or was not ready in time at start."""
 
 
 class Supervisor:
@@ -131,8 +138,9 @@ class Supervisor:
         self._stopped = False
 
     def add(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-            cwd: str | None = None) -> Child:
-        child = Child(name, list(argv), env, cwd)
+            cwd: str | None = None, *, service: bool = False,
+            ready: Callable[[], bool] | None = None) -> Child:
+        child = Child(name, list(argv), env, cwd, service=service, ready=ready)
         self.children.append(child)
         self.output.register(name)
         return child
@@ -140,9 +148,27 @@ class Supervisor:
     def log(self, message: str) -> None:
         self.output.line(SELF, message)
 
-    def start(self) -> None:
+    def start(self, ready_timeout: float = 60.0) -> None:
+        """Services first, each ready before anything else starts; then the other children."""
         for child in self.children:
-            self._spawn(child)
+            if child.service and child.process is None:
+                self._spawn(child)
+                self.wait_ready(child, ready_timeout)
+        for child in self.children:
+            if not child.service:
+                self._spawn(child)
+
+    def wait_ready(self, child: Child, timeout: float) -> None:
+        """Block until `child.ready()`; ServiceFailed if it exits or takes longer."""
+        deadline = time.monotonic() + timeout
+        while child.ready is not None and not child.ready():
+            code = child.process.poll() if child.process is not None else 1
+            if code is not None:
+                raise ServiceFailed(f"{child.name} {_describe_exit(code)} at start")
+            if time.monotonic() >= deadline:
+                raise ServiceFailed(f"{child.name} was not ready after {timeout:g}s")
+            time.sleep(0.05)
+        child.awaiting_ready = False
 
     def _spawn(self, child: Child) -> None:
         child.restart_at = None
@@ -158,6 +184,9 @@ class Supervisor:
             return
         child.started_at = time.monotonic()
         child.start_times.append(child.started_at)
+        child.awaiting_ready = child.ready is not None and len(child.start_times) > 1
+        if child.awaiting_ready:
+            self.log(f"{child.name} restarted (pid {child.process.pid})")
         child.reader = threading.Thread(
             target=self._pump, args=(child.name, child.process.stdout),
             name=f"output-{child.name}", daemon=True,
@@ -180,6 +209,9 @@ class Supervisor:
                 self._on_exit(child, code, now)
             elif child.restart_at is not None and now >= child.restart_at:
                 self._spawn(child)
+            elif child.awaiting_ready and child.ready is not None and child.ready():
+                child.awaiting_ready = False
+                self.log(f"{child.name} is ready again after its restart")
 
     def _on_exit(self, child: Child, code: int, now: float) -> None:
         uptime = now - child.started_at
@@ -220,12 +252,16 @@ class Supervisor:
             return
         self._stopped = True
         self._stop.set()
-        running = [c for c in self.children if c.running]
-        for child in running:
-            child.signal(signal.SIGTERM)
-        self._wait_for_exit(running)
-        for child in self.children:
-            self._finish(child)
+        for services in (False, True):  # services last: workers still need Redis to stop warm
+            group = [c for c in self.children if c.service == services]
+            running = [c for c in group if c.running]
+            for child in running:
+                child.signal(signal.SIGTERM)
+            self._wait_for_exit(running)
+            for child in group:
+                self._finish(child)
+        if self._force:
+            self.log("killed every process at once")
 
     def _wait_for_exit(self, running: list[Child]) -> None:
         deadline = time.monotonic() + self.stop_timeout
@@ -235,8 +271,6 @@ class Supervisor:
                 self.log(f"still running after {self.stop_timeout:g}s, killing: {names}")
                 break
             time.sleep(0.05)
-        if self._force:
-            self.log("killed every process at once")
 
     def _finish(self, child: Child) -> None:
         child.restart_at = None

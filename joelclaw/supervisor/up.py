@@ -1,10 +1,11 @@
 """`joelclaw up`: one foreground process that runs web, worker, gateway, beat and flower.
 
-Why our own supervisor rather than honcho or foreman: it also owns the embedded Redis (started
-first, stopped last, so workers can finish and acknowledge their tasks), restarts what dies with
-backoff, and shuts Celery down warm. Every child runs in its own session, so a terminal Ctrl-C
-reaches only this process; Celery would otherwise see that SIGINT too, and a second Ctrl-C would
-turn its warm shutdown into a cold one behind our back.
+Why our own supervisor rather than honcho or foreman: it also owns the embedded Redis and
+Typesense (services: started first and ready before anything else, restarted on the same port
+with the same data, stopped last, so workers can finish and acknowledge their tasks), restarts
+what dies with backoff, and shuts Celery down warm. Every child runs in its own session, so a
+terminal Ctrl-C reaches only this process; Celery would otherwise see that SIGINT too, and a
+second Ctrl-C would turn its warm shutdown into a cold one behind our back.
 """
 
 from __future__ import annotations
@@ -17,25 +18,18 @@ import os
 import signal
 import socket
 import sys
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
-import redis
-
 from joelclaw.config import Settings, load_settings
-from joelclaw.embedded import RedisServer, warn_if_evicting
 from joelclaw.errors import ConfigError
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
-from joelclaw.supervisor.processes import (
-    REDIS_BLOCKED_SIGNALS,
-    Output,
-    Supervisor,
-)
+from joelclaw.supervisor.processes import Output, ServiceFailed, Supervisor
+from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 
@@ -55,6 +49,7 @@ def up(
     beat: bool = True,
     gateway: bool = True,
     web: bool = True,
+    typesense: bool = True,
 ) -> int:
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
@@ -74,7 +69,8 @@ def up(
         home.mkdir(parents=True, exist_ok=True)
         with _home_lock(home):
             check_ports(settings, web=web, flower=flower)
-            return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web)
+            return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web,
+                        typesense=typesense)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return exc.code
@@ -83,15 +79,21 @@ def up(
         return 1
 
 
-def _run(settings: Settings, **enabled: bool) -> int:
+def _run(settings: Settings, *, typesense: bool = True, **enabled: bool) -> int:
     supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")))
-    with _stop_on_signals(supervisor), _redis_for(settings, supervisor) as (url, embedded):
-        base = child_env(settings, url)
+    with _stop_on_signals(supervisor), services_for(settings, supervisor, typesense) as services:
+        base = child_env(settings, services.redis_url, services.search_url,
+                         services.search_key)
         for command in commands(settings, **enabled):
             supervisor.add(command.name, command.argv, command.environment(base))
         try:
-            supervisor.start()
-            print_banner(supervisor, settings, url, embedded=embedded, **enabled)
+            try:
+                supervisor.start()
+            except ServiceFailed as exc:
+                raise ConfigError(f"embedded {exc}: {services.tail(str(exc))}") from None
+            services.record()
+            print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
+                         search=services.describe_search(), **enabled)
             supervisor.run_until_stopped()
         finally:
             supervisor.stop()
@@ -262,53 +264,8 @@ def _stop_on_signals(supervisor: Supervisor) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-@contextlib.contextmanager
-def _redis_for(settings: Settings, supervisor: Supervisor) -> Iterator[tuple[str, bool]]:
-    """Yield (url, embedded): JOELCLAW_REDIS_URL checked, or an embedded server for this run."""
-    if settings.redis_url:
-        check_external_redis(settings.redis_url, supervisor.log)
-        yield settings.redis_url, False
-        return
-    directory = settings.home_dir / "redis"
-    server = RedisServer(directory)
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, REDIS_BLOCKED_SIGNALS)
-    try:
-        url = server.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-    url_file = directory / "url"
-    try:
-        _write_atomic(url_file, url)
-        yield url, True
-    finally:
-        server.stop()  # SIGTERM: Redis flushes its append-only file
-        url_file.unlink(missing_ok=True)
-
-
-def check_external_redis(url: str, log: Callable[[str], None] = print) -> None:
-    """Fail clearly when JOELCLAW_REDIS_URL does not answer; warn when it may evict keys."""
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
-        client.ping()
-    except (redis.RedisError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot reach Redis at {redact_url(url)} (JOELCLAW_REDIS_URL): {exc}"
-        ) from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        message = warn_if_evicting(client)
-    client.close()
-    if message:
-        log(f"warning: {message}")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
-def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+def child_env(settings: Settings, redis_url: str, typesense_url: str | None = None,
+              typesense_api_key: str | None = None) -> dict[str, str]:
     """Our environment plus the settings `up` validated, so every child sees the same ones."""
     env = dict(os.environ)
     for name in Settings.model_fields:
@@ -318,12 +275,18 @@ def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
             env[f"JOELCLAW_{name.upper()}"] = text
     env["JOELCLAW_HOME"] = str(settings.home_dir)
     env["JOELCLAW_REDIS_URL"] = redis_url
+    if typesense_url:
+        env["JOELCLAW_TYPESENSE_URL"] = typesense_url
+    if typesense_api_key:
+        env["JOELCLAW_TYPESENSE_API_KEY"] = typesense_api_key
+    env.pop("TYPESENSE_API_KEY", None)  # only the embedded server itself gets it this way
     env["PYTHONUNBUFFERED"] = "1"  # lines reach our prefixed output as they are written
     return env
 
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
-                 embedded: bool, web: bool = True, flower: bool = True, **_: bool) -> None:
+                 embedded: bool, web: bool = True, flower: bool = True,
+                 search: str | None = None, **_: bool) -> None:
     """Where everything is, once the children are started."""
     home = settings.home_dir
     lines = ["joelclaw is running:"]
@@ -336,6 +299,8 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   http://{address}:{settings.flower_port}{auth}")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
+    if search is not None:
+        lines.append(f"  search   {search}")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
     lines.append("  logs     every process logs here, prefixed with its name, and to "
                  f"{home / 'logs'}/<name>.log (joelclaw logs <name>)"

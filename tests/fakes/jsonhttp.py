@@ -94,6 +94,9 @@ class JsonServer:
 class _Handler(BaseHTTPRequestHandler):
     fake: JsonServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, a keep-alive client waits for the
+    # delayed ACK (~40 ms) on every answer. Real APIs do not add that.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent."""
@@ -103,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
@@ -114,10 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.fake.dispatch(request)
         except (BrokenPipeError, ConnectionResetError):
             return
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if data:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

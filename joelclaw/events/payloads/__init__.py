@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from joelclaw.events.payloads import front, github, telegram, todoist, vercel
+from joelclaw.events.payloads import front, github, memory, telegram, todoist, vercel
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **github.MODELS,
@@ -18,6 +18,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **front.MODELS,
     **vercel.MODELS,
     **telegram.MODELS,
+    **memory.MODELS,
 }
 
 

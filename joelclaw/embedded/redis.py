@@ -1,16 +1,14 @@
-"""Launchers for the servers joelclaw can run itself: a Redis for `joelclaw up` and the tests.
+"""The embedded Redis: an append-only, never-evicting redis-server on loopback.
 
-The Redis keeps an append-only file and never evicts, because it holds queues, leases and run
-state: an evicted key there is a lost run. It listens on loopback only, on a port chosen once and
-recorded under its directory so restarts find the same data at the same address.
+It holds queues, leases and run state, so an evicted key there is a lost run: AOF on,
+`noeviction`. `prepare()` + `argv()` + `ping()` are what `joelclaw up` supervises (same port,
+same data directory on every restart); `start()`/`stop()` run it directly, for the tests.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import shutil
-import socket
 import subprocess
 import time
 import warnings
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import redis
 
+from joelclaw.embedded.ports import LOOPBACK, recorded_port
 from joelclaw.errors import ConfigError
 
 
@@ -38,24 +37,9 @@ def find_redis_binary() -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 @dataclass
 class RedisServer:
-    """A redis-server child process owning `directory` (data, AOF, log, recorded port)."""
+    """A redis-server owning `directory` (data, AOF, log, recorded port)."""
 
     directory: Path
     port: int | None = None
@@ -63,48 +47,66 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{LOOPBACK}:{self.port}/0"
 
     @property
     def port_file(self) -> Path:
         return self.directory / "port"
 
-    def start(self, timeout: float = 15.0) -> str:
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "redis.log"
+
+    def prepare(self) -> str:
+        """Create the directory, settle the port (recorded, reused) and return the URL."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or self._recorded_or_free_port()
-        self.port_file.write_text(str(self.port))
-        command = [
-            find_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+        if self.port is None:
+            self.port = recorded_port(self.port_file)
+        else:
+            self.port_file.write_text(str(self.port))
+        return self.url
+
+    def argv(self) -> list[str]:
+        if self.port is None:
+            self.prepare()
+        return [
+            find_redis_binary(), "--port", str(self.port), "--bind", LOOPBACK,
             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "everysec",
             "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no",
-            "--logfile", str(self.directory / "redis.log"), "--protected-mode", "yes",
+            "--logfile", str(self.log_file), "--protected-mode", "yes",
         ]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+    def ping(self, timeout: float = 0.5) -> bool:
+        """Answering and done loading its append-only file."""
+        client = redis.Redis(host=LOOPBACK, port=self.port or 0, socket_connect_timeout=timeout,
+                             socket_timeout=timeout)
+        try:
+            return bool(client.ping())
+        except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError):
+            return False
+        finally:
+            client.close()
+
+    def log_tail(self, size: int = 800) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")[-size:].strip()
+        except OSError:
+            return ""
+
+    def start(self, timeout: float = 15.0) -> str:
+        self.prepare()
+        self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL)
         self._wait_ready(timeout)
         return self.url
 
-    def _recorded_or_free_port(self) -> int:
-        with contextlib.suppress(OSError, ValueError):
-            recorded = int(self.port_file.read_text().strip())
-            if port_is_free(recorded):
-                return recorded
-        return free_port()
-
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                log = self.directory / "redis.log"
-                tail = log.read_text()[-800:] if log.exists() else ""
-                raise ConfigError(f"embedded redis-server exited at start: {tail.strip()}")
-            try:
-                if client.ping():
-                    return
-            except redis.exceptions.BusyLoadingError:
-                pass
-            except redis.exceptions.ConnectionError:
-                pass
+                raise ConfigError(f"embedded redis-server exited at start: {self.log_tail()}")
+            if self.ping():
+                return
             time.sleep(0.05)
         self.stop()
         raise ConfigError(f"embedded redis-server did not answer on port {self.port}")

@@ -1,0 +1,91 @@
+"""The lock (owner token, lease renewal, owner-only release) and the cooldown, on real Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from joelclaw import keys
+from joelclaw.cooldown import cooldown, remaining, reset
+from joelclaw.locks import Lock, LockNotAcquired
+
+NUDGE = keys.cooldown("nudge")
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def test_only_the_owner_releases_and_renews(client: redis.Redis) -> None:
+    mine, theirs = Lock(client, keys.lock("job"), 5), Lock(client, keys.lock("job"), 5)
+    assert mine.acquire() and not theirs.acquire()
+    assert not theirs.release() and not theirs.renew()
+    assert mine.owned() and client.exists("jc:lock:job")
+    assert mine.release() and not client.exists("jc:lock:job")
+    assert theirs.acquire()
+
+
+def test_an_expired_holder_cannot_release_the_new_owners_lock(client: redis.Redis) -> None:
+    old = Lock(client, keys.lock("lease"), 0.2)
+    assert old.acquire()
+    time.sleep(0.3)
+    new = Lock(client, keys.lock("lease"), 5)
+    assert new.acquire()
+    assert not old.release() and not old.renew()
+    assert new.owned()
+
+
+def test_a_chosen_token_makes_acquire_reentrant_for_its_owner(client: redis.Redis) -> None:
+    assert Lock(client, keys.lock("observe"), 60, token="run-1").acquire()
+    assert Lock(client, keys.lock("observe"), 60, token="run-1").acquire(), "the same run, retried"
+    assert not Lock(client, keys.lock("observe"), 60, token="run-2").acquire()
+
+
+def test_keep_alive_renews_while_the_block_runs_and_stops_after(client: redis.Redis) -> None:
+    lock = Lock(client, keys.lock("long"), 0.6)
+    assert lock.acquire()
+    with lock.keep_alive() as lost:
+        time.sleep(1.5)  # 2.5 leases
+        assert lock.owned() and not lost.is_set()
+    time.sleep(0.8)
+    assert not client.exists("jc:lock:long"), "no renewal once the block ended"
+
+
+def test_keep_alive_reports_a_lost_lock(client: redis.Redis) -> None:
+    lock = Lock(client, keys.lock("stolen"), 0.6)
+    assert lock.acquire()
+    with lock.keep_alive() as lost:
+        client.set("jc:lock:stolen", "someone-else")
+        assert lost.wait(2)
+
+
+def test_blocking_acquire_waits_for_the_holder_then_times_out(client: redis.Redis) -> None:
+    holder = Lock(client, keys.lock("busy"), 5)
+    holder.acquire()
+    threading.Timer(0.3, holder.release).start()
+    waiter = Lock(client, keys.lock("busy"), 5)
+    started = time.monotonic()
+    assert waiter.acquire(blocking=True, timeout=3)
+    assert 0.25 < time.monotonic() - started < 2
+    with pytest.raises(LockNotAcquired), Lock(client, keys.lock("busy"), 0.3):
+        pass
+
+
+def test_a_cooldown_lets_one_caller_act_per_period(client: redis.Redis) -> None:
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        cooldown(client, NUDGE, 0.5))) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 1
+    assert 0 < remaining(client, NUDGE) <= 0.5
+    time.sleep(0.6)
+    assert remaining(client, NUDGE) == 0 and cooldown(client, NUDGE, 0.5)
+    reset(client, NUDGE)
+    assert cooldown(client, NUDGE, 0.5)

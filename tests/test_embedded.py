@@ -1,0 +1,124 @@
+"""The embedded servers' launchers: ports kept across restarts (TIME_WAIT included), the
+Typesense binary joined safely, its key generated once and never in argv."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from joelclaw.embedded import (
+    RedisServer,
+    TypesenseServer,
+    find_typesense_binary,
+    port_is_free,
+    recorded_port,
+)
+from joelclaw.embedded import typesense as embedded_typesense
+from joelclaw.errors import ConfigError
+
+
+def _time_wait_port() -> int:
+    """A loopback port whose only trace is a server-side socket in TIME_WAIT, left by a
+    listener that set SO_REUSEADDR as Redis and Typesense do."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: it is the one left in TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    return port
+
+
+def test_a_recorded_port_in_time_wait_is_kept(tmp_path: Path) -> None:
+    port = _time_wait_port()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old probe did: it gave the port up
+    assert port_is_free(port)
+    record = tmp_path / "port"
+    record.write_text(str(port))
+    assert recorded_port(record) == port
+    server = RedisServer(tmp_path / "redis")
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "port").write_text(str(port))
+    with server:
+        assert server.port == port and redis.Redis(port=port).ping()
+
+
+def test_a_port_with_a_live_listener_is_not_reused(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        record = tmp_path / "port"
+        record.write_text(str(busy))
+        assert not port_is_free(busy)
+        chosen = recorded_port(record)
+        assert chosen != busy and record.read_text() == str(chosen)
+
+
+@pytest.mark.timeout(90)
+def test_typesense_keeps_its_key_port_and_data_across_restarts(tmp_path: Path) -> None:
+    server = TypesenseServer(tmp_path / "ts")
+    with server:
+        key, port = server.api_key, server.port
+        assert key and len(key) >= 32
+        assert (server.key_file.stat().st_mode & 0o777) == 0o600
+        assert server.process is not None
+        cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        assert key.encode() not in cmdline, "the API key must not be visible in ps"
+        headers = {"X-TYPESENSE-API-KEY": key}
+        created = httpx.post(f"{server.url}/collections", headers=headers, timeout=10, json={
+            "name": "kept", "fields": [{"name": "text", "type": "string"}]})
+        assert created.status_code == 201, created.text
+        assert httpx.get(f"{server.url}/collections", timeout=5).status_code == 401
+    again = TypesenseServer(tmp_path / "ts")
+    with again:
+        assert (again.api_key, again.port) == (key, port)
+        names = [c["name"] for c in httpx.get(f"{again.url}/collections", headers=headers,
+                                              timeout=10).json()]
+        assert names == ["kept"]
+
+
+def test_the_binary_halves_are_joined_once_even_by_concurrent_starters(tmp_path: Path) -> None:
+    parts = [Path(__import__(name).get_path()) for name in embedded_typesense.HALVES]
+    expected = sum(p.stat().st_size for p in parts)
+    target = tmp_path / "bin" / "typesense-server"
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        embedded_typesense._join(parts, target, expected))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [target] * 3
+    assert target.stat().st_size == expected and os.access(target, os.X_OK)
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "typesense-server", "typesense-server.lock"]  # no partial file left behind
+    with target.open("rb") as joined, parts[1].open("rb") as second:
+        joined.seek(parts[0].stat().st_size)
+        assert joined.read(4096) == second.read(4096)
+
+
+def test_a_platform_without_a_binary_gets_a_message_naming_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigError) as caught:
+        find_typesense_binary()
+    message = str(caught.value)
+    assert "Darwin arm64" in message
+    assert "JOELCLAW_TYPESENSE_URL" in message and "JOELCLAW_TYPESENSE_API_KEY" in message
