@@ -214,6 +214,18 @@ def gw_last_inbound(chat_id: int | str) -> str:
 def gw_history(chat_id: int | str) -> str:
     return f"{GW}history:{chat_id}"  # list of JSON chat messages for the LLM agent
 
+# ---- gateway delivery progress and dead-holder takeover (issue 9) --------------------------
+
+GW_CLAIM_HOLDERS = GW + "holders"  # hash: in-flight message id -> holder "host:pid:nonce"
+GW_DELIVERY_TTL = 24 * 3600  # a message's reply and sent chunks outlive its retries
+
+
+def gw_delivery(message_id: str) -> str:
+    # hash: stored reply, covered ids, sent chunks of a queued message (the ack drops it) or of
+    # a direct send ("direct:<idempotency key>"), GW_DELIVERY_TTL
+    return f"{GW}delivery:{message_id}"
+
+
 # ---- dashboard (issue 12) -----------------------------------------------------------------
 
 DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)

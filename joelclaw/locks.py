@@ -28,6 +28,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -84,6 +91,13 @@ class Lock:
         """Extend the lease; False when the lock is no longer ours (lost or taken over)."""
         ms = self._lease_ms if lease is None else max(1, int(lease * 1000))
         return bool(self.client.eval(_RENEW, 1, self.key, self.token, ms))
+
+    def take_over(self, holder: str) -> bool:
+        """Take the lock from `holder` (known to be dead) if it still holds it: a successor
+        need not wait out a killed holder's lease, and a lock someone else took meanwhile is
+        left alone."""
+        return bool(self.client.eval(_TAKE_OVER, 1, self.key, holder, self.token,
+                                     self._lease_ms))
 
     def release(self) -> bool:
         """Delete the lock if, and only if, we still own it."""

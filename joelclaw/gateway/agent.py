@@ -2,8 +2,10 @@
 
 One turn per chat at a time (the drain holds the chat lock). A turn longer than
 `gateway_turn_timeout_seconds` is aborted (the HTTP read timeout, or the child process killed) and
-reported. After `llm_fallback_after_failures` consecutive failures the owner is alerted and the
-fallback model is used until `llm_probe_interval_seconds` pass, when the primary is tried again.
+reported. A failing primary model is replaced by the fallback model within the same turn; after
+`llm_fallback_after_failures` consecutive primary failures the owner is alerted (once per streak)
+and the fallback model is used first until `llm_probe_interval_seconds` pass, when the primary
+is tried again. Each model attempt is bounded by the turn limit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,36 +61,67 @@ def agent_kind(gw: Gateway) -> str:
 
 
 def run_turn(gw: Gateway, chat_id: int, prompt: str) -> TurnResult:
-    """Run one turn and always return text to send: the answer or what went wrong."""
+    """Run one turn and always return text to send: the answer or what went wrong.
+
+    A failing primary model is replaced by the fallback model within the same turn, so the
+    owner gets an answer, not an error; each primary failure still counts toward the alert.
+    """
     kind = agent_kind(gw)
     if kind == "none":
         return TurnResult(NO_AGENT, True, kind)
     started = time.monotonic()
-    model = _model(gw) if kind == "llm" else None
-    try:
-        text = _command(gw, prompt) if kind == "command" else _llm(gw, chat_id, prompt, model)
-    except TurnStuck:
-        limit = gw.settings.gateway_turn_timeout_seconds
-        _failed(gw, f"stuck for {limit:g}s")
-        return TurnResult(f"⏱ The agent turn was aborted: no answer after {limit:g} s.", False,
-                          kind, model, time.monotonic() - started)
-    except (IntegrationError, OSError, RuntimeError) as exc:
-        _failed(gw, str(exc))
-        return TurnResult(f"⚠️ The agent turn failed: {exc}", False, kind, model,
-                          time.monotonic() - started)
-    gw.rt.redis.delete(keys.GW_AGENT_FAILURES)
-    result = TurnResult(text.strip() or "(the agent answered nothing)", True, kind, model,
-                        time.monotonic() - started)
-    gw.rt.redis.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": True, "agent": kind,
-                                                "model": model, "seconds": result.seconds}))
-    return result
-
-
-def _model(gw: Gateway) -> str | None:
+    if kind == "command":
+        text, error = _attempt(gw, lambda: _command(gw, prompt))
+        return _result(gw, kind, None, started, text, error)
     s = gw.settings
-    if s.llm_fallback_model and gw.rt.redis.exists(keys.GW_AGENT_FALLBACK):
-        return s.llm_fallback_model
-    return s.llm_model
+    fallback = s.llm_fallback_model if s.llm_fallback_model != s.llm_model else None
+    if fallback and gw.rt.redis.exists(keys.GW_AGENT_FALLBACK):  # switched: primary not tried
+        text, error = _attempt(gw, lambda: _llm(gw, chat_id, prompt, fallback))
+        return _result(gw, kind, fallback, started, text, error, counts=False)
+    text, error = _attempt(gw, lambda: _llm(gw, chat_id, prompt, s.llm_model))
+    if error is None or not fallback:
+        return _result(gw, kind, s.llm_model, started, text, error)
+    _failed(gw, error)
+    log.warning("primary model %s failed (%s); trying the fallback %s in the same turn",
+                s.llm_model, error, fallback)
+    text, second = _attempt(gw, lambda: _llm(gw, chat_id, prompt, fallback))
+    if second is not None:
+        second = f"{error}; the fallback model {fallback} failed too: {second}"
+    return _result(gw, kind, fallback, started, text, second, counts=False)
+
+
+def _attempt(gw: Gateway, call: Callable[[], str]) -> tuple[str | None, str | None]:
+    """(answer, None) or (None, what went wrong)."""
+    try:
+        return call(), None
+    except TurnStuck:
+        return None, f"no answer after {gw.settings.gateway_turn_timeout_seconds:g} s"
+    except (IntegrationError, OSError, RuntimeError) as exc:
+        return None, str(exc)
+
+
+def _result(gw: Gateway, kind: str, model: str | None, started: float, text: str | None,
+            error: str | None, *, counts: bool = True) -> TurnResult:
+    """The reply for the owner; a success clears the failure streak, a failure is recorded
+    (and, with `counts`, counted toward the alert)."""
+    seconds = time.monotonic() - started
+    r = gw.rt.redis
+    if error is not None:
+        if counts:
+            _failed(gw, error)
+        else:
+            r.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": False,
+                                                 "error": error[:300]}))
+        stuck = error.startswith("no answer after")
+        reply = (f"⏱ The agent turn was aborted: {error}." if stuck
+                 else f"⚠️ The agent turn failed: {error}")
+        return TurnResult(reply, False, kind, model, seconds)
+    if counts:  # the primary (or the command agent) answered
+        r.delete(keys.GW_AGENT_FAILURES)
+    r.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": True, "agent": kind,
+                                         "model": model, "seconds": seconds}))
+    return TurnResult((text or "").strip() or "(the agent answered nothing)", True, kind, model,
+                      seconds)
 
 
 def _llm(gw: Gateway, chat_id: int, prompt: str, model: str | None) -> str:
@@ -147,19 +181,24 @@ def _command(gw: Gateway, prompt: str) -> str:
 
 
 def _failed(gw: Gateway, reason: str) -> None:
-    """Count a failure; at the threshold alert the owner and switch to the fallback model."""
+    """Count a primary failure; at the threshold alert the owner once and switch to the
+    fallback model until the probe interval passes. A primary that fails again when probed
+    goes straight back to the fallback without another alert (the streak is not over)."""
     s, r = gw.settings, gw.rt.redis
     r.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": False, "error": reason[:300]}))
     failures = int(r.incr(keys.GW_AGENT_FAILURES))
     log.warning("agent turn failed (%d in a row): %s", failures, reason)
     if failures < s.llm_fallback_after_failures:
         return
-    r.delete(keys.GW_AGENT_FAILURES)
+    fallback = s.llm_fallback_model if s.llm_fallback_model != s.llm_model else None
     switch = ""
-    if s.llm_fallback_model and agent_kind(gw) == "llm":
-        r.set(keys.GW_AGENT_FALLBACK, s.llm_fallback_model, ex=int(s.llm_probe_interval_seconds))
-        switch = f" Switching to the fallback model {s.llm_fallback_model}; the primary is " \
+    if fallback and agent_kind(gw) == "llm":
+        r.set(keys.GW_AGENT_FALLBACK, fallback, ex=max(1, int(s.llm_probe_interval_seconds)))
+        switch = f" Switching to the fallback model {fallback}; the primary is " \
                  f"tried again in {s.llm_probe_interval_seconds:g} s."
-    gw.queue.enqueue("gateway", f"🚨 The agent failed {failures} turns in a row "
+    if failures > s.llm_fallback_after_failures:
+        return  # already alerted for this streak
+    what = f"The primary model {s.llm_model}" if agent_kind(gw) == "llm" else "The agent"
+    gw.queue.enqueue("gateway", f"🚨 {what} failed {failures} turns in a row "
                      f"(last: {reason[:200]}).{switch}", priority=1,
                      meta={"type": "gateway.agent.failing"})

@@ -3,7 +3,9 @@
 It runs as the plain Celery task `joelclaw.gateway.drain` on the `gateway` queue (one worker,
 concurrency 1) and loops until the queue is empty. The chat lock keeps turns one-at-a-time per
 chat even if the gateway is scaled out; a keeper thread extends the claim (and the lock) while
-a long turn runs, so only a dead gateway's claims expire and are replayed.
+a long turn runs, so only a dead gateway's claims expire and are replayed. Locks and claims name
+their holder's host and pid (joelclaw.gateway.holders): a restarted gateway takes over what its
+SIGKILLed predecessor held at once instead of waiting out the lease.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.gateway import holders, progress
 from joelclaw.gateway.handlers import handle
 from joelclaw.gateway.queue import Message
 from joelclaw.gateway.service import Gateway, request_drain
@@ -40,6 +43,9 @@ def drain(rt: Bus, *, budget_seconds: float = 50.0) -> dict[str, Any]:
     lease = gw.settings.gateway_claim_lease_seconds
     rt.redis.set(keys.GW_DRAIN_RUNNING, "1", ex=max(1, int(lease)))
     started, handled = time.monotonic(), 0
+    reclaimed = gw.queue.reclaim_dead()
+    if reclaimed:
+        log.info("replaying %d message(s) claimed by a gateway that is gone", reclaimed)
     try:
         while time.monotonic() - started < budget_seconds:
             msg = gw.queue.claim(sleeping=gw.sleeping())
@@ -72,6 +78,7 @@ def process(gw: Gateway, msg: Message) -> int:
             log.exception("handling message %s (%s) failed", msg.id, msg.kind)
             return 0
         gw.queue.ack(keeper.ids)
+        progress.forget(gw.rt.redis, keeper.ids)
         _record_delivery(gw, batch)
     return len(batch)
 
@@ -89,7 +96,16 @@ def _record_delivery(gw: Gateway, batch: list[Message]) -> None:
 
 
 def _merge(gw: Gateway, first: Message) -> list[Message]:
-    """Wait until the owner has been quiet for the merge window, then take what arrived."""
+    """Wait until the owner has been quiet for the merge window, then take what arrived.
+
+    A retried batch whose answer is already stored takes exactly the messages it answered
+    (given back: whatever arrived since, for the next turn)."""
+    stored = progress.Delivery(gw.rt.redis, first.id)
+    if stored.answered:
+        more = gw.queue.claim_more(first.mk or "")
+        for extra in (m for m in more if m.id not in stored.covers):
+            gw.queue.release(extra)
+        return [m for m in more if m.id in stored.covers]
     window = gw.settings.gateway_merge_window_seconds
     if len(first.prompt) >= LONG_PASTE:
         window = max(window, LONG_PASTE_WINDOW)
@@ -113,17 +129,28 @@ class Keeper:
     def __init__(self, gw: Gateway, ids: list[str], chat: int | str) -> None:
         self.gw, self.ids, self.chat = gw, ids, chat
         self.lease = gw.settings.gateway_claim_lease_seconds
-        self.lock = Lock(gw.rt.redis, keys.gw_chat_lock(chat), self.lease)
+        self.lock = Lock(gw.rt.redis, keys.gw_chat_lock(chat), self.lease,
+                         token=holders.new_token())
         self.token = self.lock.token
         self.locked = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gateway-keeper", daemon=True)
 
     def __enter__(self) -> Keeper:
-        self.locked = self.lock.acquire()
+        self.locked = self._lock()
         if self.locked:
             self._thread.start()
         return self
+
+    def _lock(self) -> bool:
+        """Take the chat lock, or take it over from a holder whose process is gone."""
+        if self.lock.acquire():
+            return True
+        holder = self.lock.holder()
+        if not holders.gone(holder) or not self.lock.take_over(holder):
+            return False
+        log.info("took over the lock of chat %s from %s (its process is gone)", self.chat, holder)
+        return True
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

@@ -14,6 +14,7 @@ from joelclaw.events.payloads.telegram import callback_fields, media_of
 from joelclaw.gateway import commands
 from joelclaw.gateway.agent import agent_kind, run_turn
 from joelclaw.gateway.outbound import Typing, send_text
+from joelclaw.gateway.progress import Delivery
 from joelclaw.gateway.queue import Message
 from joelclaw.gateway.service import Gateway
 from joelclaw.integrations.http import IntegrationError
@@ -25,11 +26,25 @@ def handle(gw: Gateway, batch: list[Message]) -> None:
     HANDLERS.get(batch[0].kind, _notify)(gw, batch)
 
 
-def _reply(gw: Gateway, chat: int, text: str, buttons: Any = None) -> None:
+def _reply(gw: Gateway, chat: int, text: str, buttons: Any = None,
+           progress: Delivery | None = None) -> None:
     if gw.telegram is None:
         log.warning("no JOELCLAW_TELEGRAM_TOKEN: dropping a reply to %s", chat)
         return
-    send_text(gw.telegram, chat, text, buttons=buttons)
+    send_text(gw.telegram, chat, text, buttons=buttons, progress=progress)
+
+
+def _delivery(gw: Gateway, msg: Message) -> Delivery:
+    """What was already done for this message: its stored reply and delivered chunks."""
+    return Delivery(gw.rt.redis, msg.id)
+
+
+def _turn(gw: Gateway, chat: int, prompt: str) -> Callable[[], str]:
+    def run() -> str:
+        with Typing(gw.telegram, chat):
+            return run_turn(gw, chat, prompt).text
+
+    return run
 
 
 def _chat(gw: Gateway, msg: Message) -> int:
@@ -40,14 +55,16 @@ def _text(gw: Gateway, batch: list[Message]) -> None:
     """Rapid messages were merged into this batch: one prompt, one turn, one reply."""
     chat = _chat(gw, batch[0])
     prompt = "\n".join(m.prompt for m in batch if m.prompt)
-    with Typing(gw.telegram, chat):
-        result = run_turn(gw, chat, prompt)
-    _reply(gw, chat, result.text)
+    progress = _delivery(gw, batch[0])  # a retry sends the stored answer: no second turn
+    text = progress.answer(_turn(gw, chat, prompt), [m.id for m in batch])
+    _reply(gw, chat, text, progress=progress)
 
 
 def _command(gw: Gateway, batch: list[Message]) -> None:
     for msg in batch:
-        _reply(gw, _chat(gw, msg), commands.run(gw, msg.prompt))
+        progress = _delivery(gw, msg)  # e.g. /sleep or /send runs once, however often sent
+        text = progress.answer(lambda msg=msg: commands.run(gw, msg.prompt), [msg.id])
+        _reply(gw, _chat(gw, msg), text, progress=progress)
 
 
 def _notify(gw: Gateway, batch: list[Message]) -> None:
@@ -57,12 +74,9 @@ def _notify(gw: Gateway, batch: list[Message]) -> None:
         agent = msg.meta.get("agent") and agent_kind(gw) != "none"
         if msg.meta.get("sent") and not agent:
             continue  # already sent straight to Telegram; nothing for an agent to do
-        if agent:
-            with Typing(gw.telegram, chat):
-                result = run_turn(gw, chat, msg.prompt)
-            _reply(gw, chat, result.text, msg.meta.get("buttons"))
-        else:
-            _reply(gw, chat, msg.prompt, msg.meta.get("buttons"))
+        progress = _delivery(gw, msg)
+        text = progress.answer(_turn(gw, chat, msg.prompt), [msg.id]) if agent else msg.prompt
+        _reply(gw, chat, text, msg.meta.get("buttons"), progress)
 
 
 # -- callbacks ------------------------------------------------------------------------------
@@ -101,7 +115,10 @@ def _one_callback(gw: Gateway, msg: Message) -> None:
                      source={"via": "gateway", "provider": "telegram-polling"}, data=fields))
     action, context = fields["action"], fields["context"]
     if action == "cmd" and chat is not None:
-        _reply(gw, int(chat), commands.run(gw, "/" + context.replace(":", " ", 1)))
+        progress = _delivery(gw, msg)
+        text = progress.answer(lambda: commands.run(gw, "/" + context.replace(":", " ", 1)),
+                               [msg.id])
+        _reply(gw, int(chat), text, progress=progress)
 
 
 def _edit_done(gw: Gateway, chat: int, message_id: int, text: str, label: str) -> None:
@@ -129,21 +146,22 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
 
 def _media(gw: Gateway, batch: list[Message]) -> None:
     for msg in batch:
-        chat = _chat(gw, msg)
-        try:
-            path = _download(gw, msg)
-        except IntegrationError as exc:  # e.g. "file is too big": tell the owner, do not retry
-            _reply(gw, chat, f"[media unavailable: {exc}]")
-            continue
-        kind = msg.meta.get("media_type", "file")
-        caption = msg.prompt or ""
-        if agent_kind(gw) == "none":
-            _reply(gw, chat, f"Saved your {kind} to `{path}`.")
-            continue
-        prompt = f"[The owner sent a {kind}, saved at {path}]\n{caption}".strip()
-        with Typing(gw.telegram, chat):
-            result = run_turn(gw, chat, prompt)
-        _reply(gw, chat, result.text)
+        chat, progress = _chat(gw, msg), _delivery(gw, msg)
+        text = progress.answer(lambda msg=msg, chat=chat: _media_answer(gw, msg, chat), [msg.id])
+        _reply(gw, chat, text, progress=progress)
+
+
+def _media_answer(gw: Gateway, msg: Message, chat: int) -> str:
+    try:
+        path = _download(gw, msg)
+    except IntegrationError as exc:  # e.g. "file is too big": tell the owner, do not retry
+        return f"[media unavailable: {exc}]"
+    kind = msg.meta.get("media_type", "file")
+    caption = msg.prompt or ""
+    if agent_kind(gw) == "none":
+        return f"Saved your {kind} to `{path}`."
+    prompt = f"[The owner sent a {kind}, saved at {path}]\n{caption}".strip()
+    return _turn(gw, chat, prompt)()
 
 
 def _download(gw: Gateway, msg: Message) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.backoff import exponential
 from joelclaw.events.payloads.telegram import media_of
+from joelclaw.gateway import holders
 from joelclaw.gateway.service import CLIENTS, Gateway, drain_idle, request_drain
 from joelclaw.locks import Lock
 
@@ -100,8 +101,10 @@ class GatewayService:
         self.rt = rt
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        # One poller per bot token: only its holder renews or releases it (joelclaw.locks).
-        self._poller_lock = Lock(rt.redis, keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL)
+        # One poller per bot token: only its holder renews or releases it (joelclaw.locks); the
+        # token names host and pid, so a successor on this host takes over from a dead one.
+        self._poller_lock = Lock(rt.redis, keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL,
+                                 token=holders.new_token())
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._watchdog, name="gateway-watchdog",
@@ -137,9 +140,12 @@ class GatewayService:
                 self._stop.wait(exponential(failures, base=2.0, cap=60.0))
 
     def _hold_poller_lock(self) -> bool:
-        """One poller per bot token (Telegram answers 409 to a second one): take the lock, or
-        renew it when it is already ours."""
-        return self._poller_lock.acquire()
+        """One poller per bot token (Telegram answers 409 to a second one): take the lock, renew
+        it when it is already ours, or take it over from a SIGKILLed gateway on this host."""
+        if self._poller_lock.acquire():
+            return True
+        holder = self._poller_lock.holder()
+        return holders.gone(holder) and self._poller_lock.take_over(holder)
 
     def _register_menu(self, gw: Gateway) -> None:
         from joelclaw.gateway.commands import MENU

@@ -20,6 +20,7 @@ from joelclaw import keys
 from joelclaw.gateway import scripts
 from joelclaw.gateway.format import to_telegram_html
 from joelclaw.gateway.outbound import send_text
+from joelclaw.gateway.progress import Delivery
 from joelclaw.gateway.queue import P0, P1
 from joelclaw.gateway.service import Gateway, request_drain
 from joelclaw.integrations.telegram import TelegramError
@@ -63,7 +64,10 @@ def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = 
     held = gw.sleeping() and not fatal
     sent = False
     if immediate_telegram and not held and gw.telegram is not None and gw.owner:
-        ids = send_text(gw.telegram, gw.owner, text, buttons=buttons)
+        # A retried step resumes after the chunks Telegram already accepted (kept for a day:
+        # a replay after the send, before the step's memo was written, sends nothing again).
+        progress = Delivery(rt.redis, f"direct:{idem_key}") if idem_key else None
+        ids = send_text(gw.telegram, gw.owner, text, buttons=buttons, progress=progress)
         if telegram_only:
             return {"status": "sent", "message_ids": ids}
         sent = agent = True  # the queued copy is for the agent only

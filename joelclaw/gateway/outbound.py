@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.gateway.format import split_message, strip_html, to_telegram_html
 from joelclaw.integrations.telegram import TelegramClient, TelegramParseError, inline_keyboard
+
+if TYPE_CHECKING:
+    from joelclaw.gateway.progress import Delivery
 
 log = logging.getLogger("joelclaw.gateway.outbound")
 
@@ -23,15 +26,23 @@ def keyboard(buttons: Buttons | None) -> dict[str, Any] | None:
 
 
 def send_text(tg: TelegramClient, chat_id: int, text: str, *, buttons: Buttons | None = None,
-              html: bool = True) -> list[int]:
-    """Send `text` (Markdown-ish unless html=False); returns the Telegram message ids."""
+              html: bool = True, progress: Delivery | None = None) -> list[int]:
+    """Send `text` (Markdown-ish unless html=False); returns the Telegram message ids.
+
+    With `progress`, the chunks it records as delivered are skipped and each newly accepted
+    chunk is recorded at once (the split is deterministic, so a retry resumes where it broke).
+    """
     body = to_telegram_html(text) if html else text
-    chunks = split_message(body) if html else _plain_chunks(body)
+    chunks = (split_message(body) if html else _plain_chunks(body)) or [" "]
     markup = keyboard(buttons)
-    sent = []
-    for i, chunk in enumerate(chunks or [" "]):
+    sent = list(progress.sent) if progress is not None else []
+    for i in range(len(sent), len(chunks)):
         last = i == len(chunks) - 1
-        sent.append(_send_chunk(tg, chat_id, chunk, markup if last else None, html)["message_id"])
+        message_id = _send_chunk(tg, chat_id, chunks[i], markup if last else None,
+                                 html)["message_id"]
+        sent.append(message_id)
+        if progress is not None:
+            progress.delivered(i, message_id)
     return sent
 
 

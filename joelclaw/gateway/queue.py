@@ -8,8 +8,10 @@ identical notification content within 30 s is dropped.
 
 Durability: a claim moves the message to an in-flight set with a lease deadline, and only `ack`
 deletes it. A gateway that dies mid-turn leaves its claim to expire, and the next claim puts the
-message back in its tier (acknowledged never replayed, unacknowledged never lost). A message
-claimed `max_attempts` times without an ack is moved to a dead list instead of looping forever.
+message back in its tier (acknowledged never replayed, unacknowledged never lost); each claim
+records its holder (joelclaw.gateway.holders), so the claims of a holder whose process is gone
+on this host are replayed at once (`reclaim_dead`). A message claimed `max_attempts` times
+without an ack is moved to a dead list instead of looping forever.
 The clock is injectable so the time rules are tested without waiting.
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 import redis
 
 from joelclaw import keys
-from joelclaw.gateway import scripts
+from joelclaw.gateway import holders, scripts
 
 P0, P1, P2, P3 = 0, 1, 2, 3
 P3_TTL_MS = 60_000
@@ -90,8 +92,10 @@ class MessageQueue:
     """Enqueue, claim, extend, ack. Safe for several gateway processes at once."""
 
     def __init__(self, client: redis.Redis, *, clock: Callable[[], float] = time.time,
-                 lease_seconds: float = 30.0, max_attempts: int = 3):
+                 lease_seconds: float = 30.0, max_attempts: int = 3,
+                 holder: str | None = None):
         self.redis, self.clock = client, clock
+        self.holder = holder or holders.new_token()  # recorded with each claim
         self.lease_ms = int(lease_seconds * 1000)
         self.max_attempts = max_attempts
         self._enqueue = client.register_script(scripts.ENQUEUE)
@@ -100,6 +104,7 @@ class MessageQueue:
         self._ack = client.register_script(scripts.ACK)
         self._release = client.register_script(scripts.RELEASE)
         self._held = client.register_script(scripts.TAKE_HELD)
+        self._reclaim = client.register_script(scripts.RECLAIM)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -128,17 +133,18 @@ class MessageQueue:
         got = self._claim(
             keys=[*(keys.gw_queue(p) for p in range(4)), keys.GW_MSGS, keys.GW_INFLIGHT,
                   keys.GW_ATTEMPTS,
-                  keys.GW_STREAK, keys.GW_DEAD, keys.GW_STATS],
+                  keys.GW_STREAK, keys.GW_DEAD, keys.GW_STATS, keys.GW_CLAIM_HOLDERS],
             args=[self.now_ms(), self.lease_ms, "1" if sleeping else "0", P3_TTL_MS, AGE_MS,
-                  MAX_COALESCE, self.max_attempts, STREAK_LIMIT, P3_SETTLE_MS])
+                  MAX_COALESCE, self.max_attempts, STREAK_LIMIT, P3_SETTLE_MS, self.holder])
         if not got:
             return None
         return Message.from_json(got[0], got[1], eff=int(got[2]))
 
     def claim_more(self, merge_key: str, limit: int = 12) -> list[Message]:
         """Claim the P0 messages waiting at the head with the same merge key (rapid messages)."""
-        got = self._more(keys=[keys.gw_queue(P0), keys.GW_MSGS, keys.GW_INFLIGHT, keys.GW_ATTEMPTS],
-                         args=[merge_key, self.now_ms(), self.lease_ms, limit])
+        got = self._more(keys=[keys.gw_queue(P0), keys.GW_MSGS, keys.GW_INFLIGHT, keys.GW_ATTEMPTS,
+                               keys.GW_CLAIM_HOLDERS],
+                         args=[merge_key, self.now_ms(), self.lease_ms, limit, self.holder])
         return [Message.from_json(got[i], got[i + 1], eff=P0) for i in range(0, len(got), 2)]
 
     def extend(self, ids: list[str]) -> None:
@@ -149,12 +155,24 @@ class MessageQueue:
     def ack(self, ids: list[str]) -> int:
         if not ids:
             return 0
-        return int(self._ack(keys=[keys.GW_INFLIGHT, keys.GW_MSGS, keys.GW_ATTEMPTS], args=ids))
+        return int(self._ack(keys=[keys.GW_INFLIGHT, keys.GW_MSGS, keys.GW_ATTEMPTS,
+                                   keys.GW_CLAIM_HOLDERS], args=ids))
 
     def release(self, message: Message) -> bool:
         """Give a claim back untouched (e.g. the chat is locked by another gateway)."""
         return bool(self._release(keys=[keys.GW_INFLIGHT, keys.GW_MSGS, keys.GW_ATTEMPTS,
-                                        keys.gw_queue(message.p)], args=[message.id]))
+                                        keys.gw_queue(message.p), keys.GW_CLAIM_HOLDERS],
+                                  args=[message.id]))
+
+    def reclaim_dead(self) -> int:
+        """Expire at once the claims of holders whose process is gone on this host (a
+        SIGKILLed gateway): the next claim replays them instead of waiting out the lease."""
+        held = self.redis.hgetall(keys.GW_CLAIM_HOLDERS)
+        dead = [item for msg_id, holder in held.items() if holders.gone(holder)
+                for item in (msg_id, holder)]
+        if not dead:
+            return 0
+        return int(self._reclaim(keys=[keys.GW_INFLIGHT, keys.GW_CLAIM_HOLDERS], args=dead))
 
     def take_held(self, limit: int = 1000) -> list[Message]:
         """Remove and return every waiting P1-P3 message (the wake-up flush)."""

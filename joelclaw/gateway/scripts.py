@@ -23,13 +23,14 @@ return {1, tostring(id)}
 """
 
 CLAIM = """
--- KEYS: q0, q1, q2, q3, msgs, inflight, attempts, streak, dead, stats
+-- KEYS: q0, q1, q2, q3, msgs, inflight, attempts, streak, dead, stats, holders
 -- ARGV: now_ms, lease_ms, sleeping, p3_ttl_ms, age_ms, max_coalesce, max_attempts, streak_limit,
---       p3_settle_ms (a probe waits this long so a burst collapses into one message)
+--       p3_settle_ms (a probe waits this long so a burst collapses into one message), holder
 local now = tonumber(ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[6], id)
+  redis.call('HDEL', KEYS[11], id)
   local body = redis.call('HGET', KEYS[5], id)
   if body then
     local attempts = tonumber(redis.call('HGET', KEYS[7], id) or '0')
@@ -74,10 +75,14 @@ end
 if best == nil then return false end
 local streak = tonumber(redis.call('GET', KEYS[8]) or '0')
 if best.eff == 0 and lower ~= nil and streak >= tonumber(ARGV[8]) then best = lower end
-if best.eff == 0 then redis.call('INCR', KEYS[8]) else redis.call('SET', KEYS[8], 0) end
+-- Only P0 picks made while a lower message waits count: with nothing lower waiting nobody is
+-- starved, and a streak grown then would let the next P2 jump a fresh P0.
+if best.eff == 0 and lower ~= nil then redis.call('INCR', KEYS[8])
+else redis.call('SET', KEYS[8], 0) end
 redis.call('ZREM', KEYS[1 + best.p], best.id)
 redis.call('ZADD', KEYS[6], now + tonumber(ARGV[2]), best.id)
 redis.call('HINCRBY', KEYS[7], best.id, 1)
+redis.call('HSET', KEYS[11], best.id, ARGV[10])
 local body = redis.call('HGET', KEYS[5], best.id)
 local coalesced = 0
 if best.p == 3 then
@@ -108,7 +113,8 @@ return {best.id, body, best.eff, coalesced}
 """
 
 CLAIM_MORE = """
--- KEYS: q0, msgs, inflight, attempts   ARGV: merge_key, now_ms, lease_ms, scan_limit
+-- KEYS: q0, msgs, inflight, attempts, holders   ARGV: merge_key, now_ms, lease_ms, scan_limit,
+--       holder
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
 local out = {}
 for _, id in ipairs(ids) do
@@ -119,6 +125,7 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZADD', KEYS[3], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)
   redis.call('HINCRBY', KEYS[4], id, 1)
+  redis.call('HSET', KEYS[5], id, ARGV[5])
   table.insert(out, id)
   table.insert(out, body)
 end
@@ -126,19 +133,21 @@ return out
 """
 
 ACK = """
--- KEYS: inflight, msgs, attempts   ARGV: ids
+-- KEYS: inflight, msgs, attempts, holders   ARGV: ids
 local n = 0
 for _, id in ipairs(ARGV) do
   n = n + redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
 end
 return n
 """
 
 RELEASE = """
--- KEYS: inflight, msgs, attempts, queue   ARGV: id
+-- KEYS: inflight, msgs, attempts, queue, holders   ARGV: id
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[5], ARGV[1])
 local body = redis.call('HGET', KEYS[2], ARGV[1])
 if not body then return 0 end
 redis.call('HINCRBY', KEYS[3], ARGV[1], -1)
@@ -169,7 +178,18 @@ redis.call('LTRIM', KEYS[1], #items, -1)
 return items
 """
 
-UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# ---- taking over from a holder whose process is gone (joelclaw.gateway.holders) -----------
+
+RECLAIM = """
+-- KEYS: inflight, holders   ARGV: id, holder, id, holder, ...
+-- Expire now the claims still held by these (dead) holders: the next claim replays them.
+local n = 0
+for i = 1, #ARGV, 2 do
+  local id, holder = ARGV[i], ARGV[i + 1]
+  if redis.call('HGET', KEYS[2], id) == holder then
+    if redis.call('ZADD', KEYS[1], 'XX', 'CH', 0, id) == 1 then n = n + 1 end
+    if not redis.call('ZSCORE', KEYS[1], id) then redis.call('HDEL', KEYS[2], id) end
+  end
+end
+return n
 """

@@ -39,6 +39,17 @@ def test_an_expired_holder_cannot_release_the_new_owners_lock(client: redis.Redi
     assert new.owned()
 
 
+def test_take_over_replaces_only_the_named_holder(client: redis.Redis) -> None:
+    dead = Lock(client, keys.lock("hand"), 30, token="host:1:dead")
+    assert dead.acquire()
+    heir, rival = Lock(client, keys.lock("hand"), 5), Lock(client, keys.lock("hand"), 5)
+    assert not heir.acquire()
+    assert heir.take_over("host:1:dead") and heir.owned()
+    assert 0 < client.pttl("jc:lock:hand") <= 5000  # the heir's own lease, not the dead one's
+    assert not rival.take_over("host:1:dead")  # the dead holder no longer has it
+    assert heir.owned() and not dead.renew()
+
+
 def test_a_chosen_token_makes_acquire_reentrant_for_its_owner(client: redis.Redis) -> None:
     assert Lock(client, keys.lock("observe"), 60, token="run-1").acquire()
     assert Lock(client, keys.lock("observe"), 60, token="run-1").acquire(), "the same run, retried"

@@ -33,12 +33,14 @@ def fake_embedding(text: str, dims: int = EMBEDDING_DIMS) -> list[float]:
 
 
 class FakeLLM(JsonServer):
-    """`reply` maps the request's messages to the answer text; `delay` stalls every answer."""
+    """`reply` maps the request's messages to the answer text; `delay` stalls every answer;
+    a model named in `failing_models` answers 500 (an overloaded provider) until removed."""
 
     def __init__(self, reply: Callable[[list[dict[str, str]]], str] = echo,
                  api_key: str = "sk-test") -> None:
         super().__init__(token=api_key)
         self.reply = reply
+        self.failing_models: set[str] = set()
         self._ids = itertools.count(1)
 
     @property
@@ -64,6 +66,9 @@ class FakeLLM(JsonServer):
         if not body.get("model") or not isinstance(body.get("messages"), list):
             return 400, {"error": {"message": "model and messages are required",
                                    "type": "invalid_request_error"}}
+        if body["model"] in self.failing_models:
+            return 500, {"error": {"message": f"{body['model']} is overloaded",
+                                   "type": "server_error"}}
         text = self.reply(body["messages"])
         return 200, {
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion",

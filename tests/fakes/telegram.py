@@ -276,6 +276,7 @@ class _Failure:
     description: str
     retry_after: float | None
     times: int
+    skip: int = 0  # calls let through before the failures start
 
 
 @dataclass
@@ -386,11 +387,13 @@ class FakeTelegram:
         description: str,
         retry_after: float | None = None,
         times: int = 1,
+        skip: int = 0,
     ) -> None:
-        """Answer the next `times` calls of `method` with this {"ok": false} error."""
+        """Answer the next `times` calls of `method` with this {"ok": false} error (after
+        letting `skip` calls through, e.g. to fail the second chunk of a long message)."""
         with self._lock:
             queue = self._failures.setdefault(method.lower(), deque())
-            queue.append(_Failure(error_code, description, retry_after, times))
+            queue.append(_Failure(error_code, description, retry_after, times, skip))
 
     def push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue a raw update of `kind` (message, callback_query, ...) for getUpdates."""
@@ -518,6 +521,9 @@ class FakeTelegram:
         if not queue:
             return None
         failure = queue[0]
+        if failure.skip > 0:
+            failure.skip -= 1
+            return None
         failure.times -= 1
         if failure.times <= 0:
             queue.popleft()

@@ -55,20 +55,25 @@ def test_stuck_agent_is_aborted_and_reported(tg, llm, start_gateway) -> None:
     assert time.monotonic() - started < 6.0
 
 
-def test_three_failures_alert_and_switch_to_fallback(tg, llm, start_gateway) -> None:
-    _, rt = start_gateway(**with_llm(llm), llm_fallback_model="small-model")
-    llm.fail_next(500, {"error": {"message": "overloaded"}}, times=3)
-    for i in range(3):
+def test_three_failures_without_a_fallback_alert_once(tg, llm, start_gateway) -> None:
+    """With no fallback model each failed turn is reported, and the streak alerts once (the
+    fallback within the turn: test_gateway_faults)."""
+    _, rt = start_gateway(**with_llm(llm))
+    llm.fail_next(500, {"error": {"message": "overloaded"}}, times=4)
+    for i in range(4):
         tg.push_message(OWNER, OWNER, f"try {i}")
-        wait_replies(tg, i + 1)
+        wait_replies(tg, i + 1 + (i == 3))
         time.sleep(0.4)  # separate turns, not merged
-    got = wait_replies(tg, 4)
-    assert sum("failed" in text for text in got[:3]) == 3
-    assert "fallback model small-model" in got[3]
+    got = wait_replies(tg, 5)
+    assert [text for text in got if "turn failed" in text and "overloaded" in text] == \
+        [got[0], got[1], got[2], got[4]]
+    assert "failed 3 turns in a row" in got[3]
     tg.push_message(OWNER, OWNER, "again")
-    wait_replies(tg, 5)
-    assert llm.completions()[-1].body["model"] == "small-model"
-    assert rt.redis.exists(keys.GW_AGENT_FALLBACK)
+    assert wait_replies(tg, 6)[5] == "echo: again"
+    assert llm.completions()[-1].body["model"] == "test-model"
+    assert not rt.redis.exists(keys.GW_AGENT_FALLBACK)
+    time.sleep(1)
+    assert sum("turns in a row" in text for text in replies(tg)) == 1
 
 
 def test_command_agent_reads_stdin(tg, start_gateway, tmp_path) -> None:

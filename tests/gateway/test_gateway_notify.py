@@ -204,3 +204,20 @@ def test_send_file_photo_falls_back_to_document(tg, system, tmp_path) -> None:
     [message] = tg.sent_messages(OWNER)
     assert message["document"]["file_name"] == "report.pdf"
     assert message["caption"] == "weekly"
+
+
+def test_fatal_alert_sent_directly_resumes_after_the_last_delivered_chunk(tg, system) -> None:
+    """The direct send of a fatal alert runs inside the function's step: a retried step must
+    not re-send the chunks Telegram already accepted."""
+    rt = system
+    lines = [f"line {i:03d} " + "x" * 90 for i in range(100)]  # three chunks
+    tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 0", retry_after=0, times=3,
+                 skip=1)
+    [sent] = rt.send(Event(name="test/gw.alert", data={"text": "\n".join(lines), "fatal": True}))
+    wait_for(lambda: rt.runs.status(sent.runs[0]) == "completed", timeout=30,
+             message="the alert's run completed")
+    got = wait_replies(tg, 3)
+    time.sleep(1.5)
+    got = replies(tg)
+    assert len(got) == 3, f"chunk 1 must not be re-sent: {[t[:12] for t in got]}"
+    assert all("\n".join(got).count(line) == 1 for line in lines)

@@ -52,6 +52,22 @@ def test_starvation_guard_drain_order(redis_url: str) -> None:
     assert order == ["owner 0", "owner 1", "owner 2", "notice", "owner 3", "owner 4"]
 
 
+def test_streak_counts_only_while_a_lower_message_waits(redis_url: str) -> None:
+    """P0 picks with nothing lower waiting starve nobody: a later P2 must not jump a fresh P0."""
+    clock = Clock()
+    queue = make(redis_url, clock)
+    for i in range(4):
+        clock.advance(0.001)
+        queue.enqueue("telegram:1", f"early {i}")
+    assert drain_all(queue) == [f"early {i}" for i in range(4)]
+    clock.advance(0.001)
+    queue.enqueue("gateway", "notice", priority=P2)
+    for i in range(4):
+        clock.advance(0.001)
+        queue.enqueue("telegram:1", f"owner {i}")
+    assert drain_all(queue) == ["owner 0", "owner 1", "owner 2", "notice", "owner 3"]
+
+
 def test_priority_order_then_fifo(redis_url: str) -> None:
     clock = Clock()
     queue = make(redis_url, clock)
@@ -201,3 +217,30 @@ def test_merge_claims_consecutive_same_key(redis_url: str) -> None:
     assert [m.prompt for m in more] == ["b", "c"]
     nxt = queue.claim()
     assert nxt is not None and nxt.prompt == "/status"
+
+
+def test_a_dead_holders_claims_are_replayed_at_once(redis_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from joelclaw.gateway.holders import HOSTNAME
+
+    clock = Clock()
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    dead = make(redis_url, clock, lease_seconds=30, holder=f"{HOSTNAME}:{exited.pid}:a")
+    live = make(redis_url, clock, lease_seconds=30, holder=f"{HOSTNAME}:{os.getppid()}:b")
+    remote = make(redis_url, clock, lease_seconds=30, holder=f"elsewhere:{exited.pid}:c")
+    for queue, text in ((dead, "held by a killed gateway"), (live, "held by a live one"),
+                        (remote, "held on another host")):
+        queue.enqueue("gateway", text)
+        assert queue.claim() is not None
+    restarted = make(redis_url, clock, lease_seconds=30)
+    assert restarted.claim() is None, "all three are in flight"
+    assert restarted.reclaim_dead() == 1
+    replayed = restarted.claim()
+    assert replayed is not None and replayed.prompt == "held by a killed gateway"
+    assert restarted.claim() is None, "a live or remote holder keeps its claim until the lease"
+    restarted.ack([replayed.id])
+    assert restarted.redis.hlen(keys.GW_CLAIM_HOLDERS) == 2 and restarted.reclaim_dead() == 0
