@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from joelclaw.bus.flow.explain import explain_run
+from joelclaw.bus.runs import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Reply, action, key_values, status
@@ -19,7 +20,7 @@ def explain(session: Session, run_id: str) -> Reply:
     rt = session.runtime()
     result = explain_run(rt, run_id)
     actions = [action(f"run {run_id}", "the run's full trace")]
-    if result["status"] not in ("completed", "failed", "cancelled", "skipped"):
+    if result["status"] not in TERMINAL:
         actions.append(action(f"cancel {run_id}", "stop this run"))
     return Reply(result, _render, actions)
 

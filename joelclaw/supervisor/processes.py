@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TextIO
 
+from joelclaw.backoff import exponential
 from joelclaw.supervisor.logfiles import LogFiles
 
 SELF = "up"  # the prefix of the supervisor's own lines
@@ -23,16 +24,19 @@ COLOURS = ("36", "33", "32", "35", "34", "31")
 
 @dataclass(frozen=True)
 class Backoff:
-    """Restart delays: base, doubled per quick crash up to `cap`; reset once a child stayed up."""
+    """Restart delays: base, doubled per quick crash up to `cap` (the project's one back-off
+    schedule, joelclaw.backoff); the count starts again once a child stayed up."""
 
     base: float = 1.0
     cap: float = 30.0
     stable_after: float = 60.0
 
-    def next(self, previous: float | None, uptime: float) -> float:
-        if previous is None or uptime >= self.stable_after:
-            return self.base
-        return min(previous * 2, self.cap)
+    def crashes(self, previous: int, uptime: float) -> int:
+        """Quick crashes in a row, this exit included."""
+        return 1 if uptime >= self.stable_after else previous + 1
+
+    def delay(self, crashes: int) -> float:
+        return exponential(crashes, base=self.base, cap=self.cap)
 
 
 class Output:
@@ -83,6 +87,7 @@ class Child:
     started_at: float = 0.0
     restart_at: float | None = None
     delay: float | None = None
+    crashes: int = 0  # quick crashes in a row (Backoff)
     start_times: list[float] = field(default_factory=list)
     reader: threading.Thread | None = field(default=None, repr=False)
     # A service (the embedded Redis, Typesense) starts before the others and is ready first
@@ -222,7 +227,8 @@ class Supervisor:
                  f"restarting in {delay:g}s")
 
     def _schedule_restart(self, child: Child, uptime: float) -> float:
-        child.delay = self.backoff.next(child.delay, uptime)
+        child.crashes = self.backoff.crashes(child.crashes, uptime)
+        child.delay = self.backoff.delay(child.crashes)
         child.restart_at = time.monotonic() + child.delay
         return child.delay
 

@@ -1,4 +1,5 @@
-"""What every provider module shares: header lookup, HMAC comparison, delivery ids."""
+"""What every provider module shares: header lookup, HMAC comparison, delivery ids, and the
+one way a verified delivery becomes an event."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from joelclaw.events.model import Event
+from joelclaw.events.payloads import build_payload
+
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """HTTP header names are case-insensitive; providers and test clients disagree on case."""
     return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+
+
+def signature(headers: Mapping[str, str], header: str, secret: str) -> str | None:
+    """The signature header's value, or None when there is nothing to check against (no
+    secret configured, no header sent): every provider's verification fails closed."""
+    given = lower_headers(headers).get(header)
+    return given if secret and given else None
 
 
 def as_bytes(text: str) -> bytes:
@@ -38,3 +49,12 @@ def delivery_id(candidate: Any, payload: Any) -> str:
         return candidate.strip()
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return "sha256-" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+
+
+def provider_event(provider: str, name: str, fields: dict[str, Any], delivery: str,
+                   kind: str) -> Event:
+    """The event for one delivery: its payload validated by the name's model, and an id made
+    from the provider's delivery id, so a redelivery is deduplicated by the bus."""
+    source = {"provider": provider, "delivery": delivery, "type": kind}
+    return Event(name=name, data=build_payload(name, fields), id=f"{provider}-{delivery}",
+                 source=source)

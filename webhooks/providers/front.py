@@ -16,8 +16,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
-from joelclaw.events.payloads import build_payload
-from webhooks.providers.common import delivery_id, lower_headers
+from webhooks.providers.common import (
+    as_bytes,
+    delivery_id,
+    lower_headers,
+    provider_event,
+    signature,
+)
 
 NAME = "front"
 SIGNATURE_HEADER = "x-front-signature"
@@ -61,17 +66,15 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """Application scheme when the timestamp header is present, else the rules scheme."""
-    lowered = lower_headers(headers)
-    given = lowered.get(SIGNATURE_HEADER)
-    if not secret or not given:
+    given = signature(headers, SIGNATURE_HEADER, secret)
+    if given is None:
         return False
-    key = secret.encode("utf-8", "surrogatepass")
-    signature = given.strip().encode("utf-8", "surrogatepass")
-    timestamp = lowered.get(TIMESTAMP_HEADER)
+    key, sent = as_bytes(secret), as_bytes(given.strip())
+    timestamp = lower_headers(headers).get(TIMESTAMP_HEADER)
     if timestamp is not None:
-        return _verify_app(bytes(raw), timestamp.strip(), signature, key, now)
+        return _verify_app(bytes(raw), timestamp.strip(), sent, key, now)
     candidates = (_b64_hmac(key, body, "sha1") for body in _rules_bodies(bytes(raw)))
-    return any(hmac.compare_digest(candidate, signature) for candidate in candidates)
+    return any(hmac.compare_digest(candidate, sent) for candidate in candidates)
 
 
 def _verify_app(
@@ -127,10 +130,8 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     name = _event_name(kind, event)
     if name is None:
         return []
-    data = build_payload(name, _fields(name, kind, event))
-    delivery = _event_id(event, payload)
-    source = {"provider": NAME, "delivery": delivery, "type": kind}
-    return [Event(name=name, data=data, id=f"{NAME}-{delivery}", source=source)]
+    return [provider_event(NAME, name, _fields(name, kind, event), _event_id(event, payload),
+                           kind)]
 
 
 def _event_name(kind: str, event: dict[str, Any]) -> str | None:

@@ -12,8 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
-from joelclaw.events.payloads import build_payload
-from webhooks.providers.common import delivery_id, hmac_digest, lower_headers, matches
+from webhooks.providers.common import (
+    delivery_id,
+    hmac_digest,
+    lower_headers,
+    matches,
+    provider_event,
+    signature,
+)
 
 NAME = "github"
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -26,8 +32,8 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals `sha256=` + hex HMAC-SHA256(secret, raw)."""
-    given = lower_headers(headers).get(SIGNATURE_HEADER)
-    if not secret or not given:
+    given = signature(headers, SIGNATURE_HEADER, secret)
+    if given is None:
         return False
     expected = b"sha256=" + hmac_digest(secret, raw, "sha256").hex().encode("ascii")
     return matches(expected, given)
@@ -43,10 +49,8 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
         raise ValueError(f"missing or invalid X-GitHub-Event header: {kind!r}")
     name = f"{NAME}/{kind}.{_action(payload)}"
     builder = _BUILDERS.get(kind, _generic)
-    data = build_payload(name, builder(payload))
     delivery = _delivery(lowered.get(DELIVERY_HEADER), kind, payload)
-    source = {"provider": NAME, "delivery": delivery, "type": kind}
-    return [Event(name=name, data=data, id=f"{NAME}-{delivery}", source=source)]
+    return [provider_event(NAME, name, builder(payload), delivery, kind)]
 
 
 def _action(payload: dict[str, Any]) -> str:

@@ -6,14 +6,12 @@ Telegram resends an Update until it gets a 200, always with the same `update_id`
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
-from joelclaw.events.payloads import build_payload
 from joelclaw.events.payloads.telegram import callback_fields, message_fields
-from webhooks.providers.common import lower_headers
+from webhooks.providers.common import as_bytes, matches, provider_event, signature
 
 NAME = "telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -23,11 +21,10 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the secret-token header equals the secret (no HMAC in Telegram's scheme)."""
-    given = lower_headers(headers).get(SECRET_HEADER)
-    if not secret or not given:
+    given = signature(headers, SECRET_HEADER, secret)
+    if given is None:
         return False
-    expected = secret.encode("utf-8", "surrogatepass")
-    return hmac.compare_digest(expected, given.strip().encode("utf-8", "surrogatepass"))
+    return matches(as_bytes(secret), given)
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
@@ -46,6 +43,4 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
         name, fields = "telegram/callback.received", callback_fields(update_id, query)
     else:
         return []
-    data = build_payload(name, fields)
-    source = {"provider": NAME, "delivery": str(update_id), "type": name.split("/")[1]}
-    return [Event(name=name, data=data, id=f"{NAME}-{update_id}", source=source)]
+    return [provider_event(NAME, name, fields, str(update_id), name.split("/")[1])]

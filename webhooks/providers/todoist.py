@@ -11,8 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
-from joelclaw.events.payloads import build_payload
-from webhooks.providers.common import delivery_id, hmac_digest, lower_headers, matches
+from webhooks.providers.common import (
+    delivery_id,
+    hmac_digest,
+    lower_headers,
+    matches,
+    provider_event,
+    signature,
+)
 
 NAME = "todoist"
 SIGNATURE_HEADER = "x-todoist-hmac-sha256"
@@ -34,8 +40,8 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals base64 HMAC-SHA256(client secret, raw body)."""
-    given = lower_headers(headers).get(SIGNATURE_HEADER)
-    if not secret or not given:
+    given = signature(headers, SIGNATURE_HEADER, secret)
+    if given is None:
         return False
     return matches(base64.b64encode(hmac_digest(secret, raw, "sha256")), given)
 
@@ -52,10 +58,8 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     if not isinstance(event_data, dict):
         raise ValueError(f"todoist {event_name}: event_data must be an object")
     fields = _comment(payload, event_data) if name.endswith("comment.added") else _task(payload)
-    data = build_payload(name, fields)
     delivery = _delivery(lower_headers(headers).get(DELIVERY_HEADER), payload)
-    source = {"provider": NAME, "delivery": delivery, "type": event_name}
-    return [Event(name=name, data=data, id=f"{NAME}-{delivery}", source=source)]
+    return [provider_event(NAME, name, fields, delivery, event_name)]
 
 
 def _delivery(header: str | None, payload: dict[str, Any]) -> str:

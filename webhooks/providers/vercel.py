@@ -10,8 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
-from joelclaw.events.payloads import build_payload
-from webhooks.providers.common import DELIVERY_ID, delivery_id, hmac_digest, lower_headers, matches
+from webhooks.providers.common import (
+    DELIVERY_ID,
+    delivery_id,
+    hmac_digest,
+    matches,
+    provider_event,
+    signature,
+)
 
 NAME = "vercel"
 SIGNATURE_HEADER = "x-vercel-signature"
@@ -28,8 +34,8 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals hex HMAC-SHA1(secret, raw body)."""
-    given = lower_headers(headers).get(SIGNATURE_HEADER)
-    if not secret or not given:
+    given = signature(headers, SIGNATURE_HEADER, secret)
+    if given is None:
         return False
     return matches(hmac_digest(secret, raw, "sha1").hex().encode("ascii"), given)
 
@@ -45,10 +51,9 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     body = payload.get("payload")
     if not isinstance(body, dict):
         raise ValueError(f"vercel {kind}: 'payload' must be an object")
-    data = build_payload(name, _fields(kind, payload, body))
-    delivery = _delivery(payload, kind, data.deployment_id)  # type: ignore[union-attr]
-    source = {"provider": NAME, "delivery": delivery, "type": kind}
-    return [Event(name=name, data=data, id=f"{NAME}-{delivery}", source=source)]
+    fields = _fields(kind, payload, body)  # a missing deployment id fails in the model: 400
+    delivery = _delivery(payload, kind, str(fields["deployment_id"]))
+    return [provider_event(NAME, name, fields, delivery, kind)]
 
 
 def _delivery(payload: dict[str, Any], kind: str, deployment_id: str) -> str:
