@@ -25,11 +25,16 @@ COLOURS = ("36", "33", "32", "35", "34", "31")
 @dataclass(frozen=True)
 class Backoff:
     """Restart delays: base, doubled per quick crash up to `cap` (the project's one back-off
-    schedule, joelclaw.backoff); the count starts again once a child stayed up."""
+    schedule, joelclaw.backoff); the count starts again once a child stayed up.
+
+    A crash loop (a bad setting, an import error) exits within seconds of each start; a child
+    that ran for `stable_after` seconds and was then killed (SIGKILL, the OOM killer) is not
+    one and comes back after `base`: with a longer window, a Redis killed every 40 s waited
+    30 s to return while every process waited on it."""
 
     base: float = 1.0
     cap: float = 30.0
-    stable_after: float = 60.0
+    stable_after: float = 10.0
 
     def crashes(self, previous: int, uptime: float) -> int:
         """Quick crashes in a row, this exit included."""
