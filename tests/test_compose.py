@@ -68,8 +68,9 @@ def test_nothing_in_the_file_is_required_to_start_the_stack() -> None:
 
 def test_every_process_has_a_healthcheck_of_its_own(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"redis", *PROCESSES}
+    assert set(services) == {"redis", "typesense", *PROCESSES}
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert services["typesense"]["healthcheck"]["test"][:3] == ["CMD", "bash", "-c"]
     for name in PROCESSES:
         check = services[name]["healthcheck"]
         assert check["test"] == ["CMD", "python", "-m", "joelclaw.probe", name], name
@@ -90,6 +91,32 @@ def test_flower_is_opt_in_needs_auth_and_everything_is_published_on_loopback(
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_every_process_finds_typesense_with_the_servers_own_key(
+    compose: dict[str, Any],
+) -> None:
+    server = compose["services"]["typesense"]
+    key = server["command"][server["command"].index("--api-key") + 1]
+    assert server["image"] == "typesense/typesense:0.24.1"  # the version `joelclaw up` embeds
+    for name in PROCESSES:
+        env = compose["services"][name]["environment"]
+        assert env["JOELCLAW_TYPESENSE_URL"] == "http://typesense:8108", name
+        assert env["JOELCLAW_TYPESENSE_API_KEY"] == key, name
+
+
+def test_the_typesense_healthcheck_asks_a_real_server_and_fails_on_a_closed_port(
+    compose: dict[str, Any], typesense_server: Any,
+) -> None:
+    test = compose["services"]["typesense"]["healthcheck"]["test"]
+    script = test[3]
+    assert "127.0.0.1/8108" in script
+    up = subprocess.run(["bash", "-c", script.replace("/8108", f"/{typesense_server.port}")],
+                        capture_output=True, timeout=20)
+    assert up.returncode == 0, up.stderr
+    down = subprocess.run(["bash", "-c", script.replace("/8108", f"/{free_port()}")],
+                          capture_output=True, timeout=20)
+    assert down.returncode != 0
 
 
 def test_user_function_modules_are_mounted_on_every_pythonpath(
