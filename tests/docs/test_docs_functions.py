@@ -201,6 +201,9 @@ def test_bad_ingest_requests_are_refused_where_they_are_sent(start: Callable[...
         Event(name="docs/ingest.requested", data={"path": "a.md", "url": "https://x.org/a"})
     with pytest.raises(EventError, match="http"):
         Event(name="docs/ingest.requested", data={"url": "file:///etc/passwd"})
+    with pytest.raises(EventError, match="credentials") as refused:
+        Event(name="docs/ingest.requested", data={"url": "https://me:hunter2@x.org/a"})
+    assert "hunter2" not in str(refused.value)
 
 
 def test_with_an_embeddings_endpoint_chunks_carry_vectors(

@@ -4,6 +4,8 @@ way validates and functions read one spelling."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -30,6 +32,9 @@ class IngestRequested(_Payload):
             raise ValueError("give exactly one of `path` (under JOELCLAW_DOCS_DIR) or `url`")
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ValueError("`url` must start with http:// or https://")
+        if self.url and "@" in urlsplit(self.url).netloc:
+            raise ValueError("`url` must not carry credentials (user:password@): it is stored "
+                             "with the document")
         return self
 
 
