@@ -51,11 +51,20 @@ def validate(settings: Settings, request: IngestRequested) -> dict[str, Any]:
 
 
 def extract_text(settings: Settings, located: Located) -> dict[str, Any]:
-    """Read and hash the bytes; already indexed → {"unchanged": ...}; else extract to a file."""
+    """Read and hash the bytes; already indexed → {"unchanged": ...}; else extract to a file.
+
+    Unchanged: this source's own record has these bytes, or (a source never indexed) another
+    document has them. A source whose record is stale is indexed again even when a copy of its
+    new bytes exists elsewhere, so its old chunks never outlive it.
+    """
     try:
         raw = source.read(settings, located)
         digest = content_hash(raw.data)
-        same = open_index(settings).by_hash(digest)
+        index = open_index(settings)
+        own = index.document(located.doc_id)
+        same = own if own is not None and own.get("content_hash") == digest else None
+        if own is None:  # a new source whose bytes are already indexed under another name
+            same = index.by_hash(digest)
         if same is not None:
             return {"unchanged": True, "doc_id": same["id"], "content_hash": digest,
                     "duplicate_of": None if same["id"] == located.doc_id else same["id"],

@@ -111,7 +111,13 @@ def test_the_same_document_again_is_not_indexed_twice(
     assert changed.output["status"] == "indexed" and changed.output["chunks"] == 1
     assert chunk_count(index) == 1, "the chunks of the longer version are gone"
     assert [h["title"] for h in hits(index, "bloom")] == ["Long"] and hits(index, "tamping") == []
-    assert len(list_events(rt.redis, name="docs/ingest.completed")) == 2
+    (docs_dir / "other.md").write_text("# Other\n\nAbout the grinder burrs.")
+    assert finished(rt, ingest(rt, path="other.md"), 30).output["status"] == "indexed"
+    target.write_bytes((docs_dir / "other.md").read_bytes())  # long.md now equals other.md
+    moved = finished(rt, ingest(rt, path="long.md", idempotency_key="fourth"), 30)
+    assert moved.output["status"] == "indexed", "its own stale record is replaced, not kept"
+    assert hits(index, "bloom") == [] and len(hits(index, "burrs")) == 2
+    assert len(list_events(rt.redis, name="docs/ingest.completed")) == 4
 
 
 def test_a_backlog_is_queued_in_batches_with_durable_sleeps_between_them(
