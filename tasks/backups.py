@@ -12,7 +12,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from joelclaw.backups import layout, redis_dump, rotation, snapshot
+from joelclaw.backups import layout, redis_dump, redis_stream, rotation, snapshot
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.config import Settings, resolve_redis_url
@@ -71,8 +71,19 @@ def _copy_rdb(settings: Settings, last_save: int, target: str) -> dict[str, Any]
     with _client(settings) as client:
         found = redis_dump.locate(client, last_save)
     if isinstance(found, str):
-        return {"skipped": found}
-    return {"path": target, "bytes": redis_dump.copy(found, Path(target)), "source": str(found)}
+        return {"not_here": found}
+    return {"path": target, "bytes": redis_dump.copy(found, Path(target)), "via": "copy",
+            "source": str(found)}
+
+
+def _stream_rdb(settings: Settings, target: str) -> dict[str, Any]:
+    try:
+        cli = redis_stream.find_cli(settings.backup_redis_cli)
+        size = redis_stream.stream(cli, resolve_redis_url(settings), Path(target),
+                                   settings.backup_bgsave_timeout_seconds)
+    except layout.Skip as skip:
+        return {"skipped": skip.reason}
+    return {"path": target, "bytes": size, "via": "redis-cli --rdb"}
 
 
 def _rotate(folder: str, kind: tuple[str, str, str], keep: int) -> dict[str, Any]:
@@ -83,22 +94,30 @@ def _rotate(folder: str, kind: tuple[str, str, str], keep: int) -> dict[str, Any
                                            _on_demand("redis")],
           concurrency=1, retries=2)
 def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
-    """BGSAVE, wait for it, copy the RDB into the backup folder, keep the newest N."""
+    """BGSAVE, wait for it, copy the RDB into the backup folder (or stream it from a Redis on
+    another host), keep the newest N."""
     settings = ctx.runtime.settings
     kind = layout.REDIS
     where = ctx.step.run("prepare-redis-backup-dir", _prepare, settings, kind)
     if "skipped" in where:
         return _outcome(ctx, "redis", {"status": "skipped", "reason": where["skipped"]})
-    started = ctx.step.run("trigger-redis-bgsave", _trigger_bgsave, settings)
-    saved = ctx.step.run("wait-for-bgsave", _wait_bgsave, settings, started["before"])
     target = f"{where['folder']}/{layout.name(kind, where['stamp'])}"
-    copied = ctx.step.run("copy-redis-rdb", _copy_rdb, settings, saved["last_save"], target)
-    if "skipped" in copied:
-        return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["skipped"]})
+    copied: dict[str, Any] = {"not_here": "JOELCLAW_BACKUP_REDIS_MODE=stream"}
+    if settings.backup_redis_mode != "stream":
+        started = ctx.step.run("trigger-redis-bgsave", _trigger_bgsave, settings)
+        saved = ctx.step.run("wait-for-bgsave", _wait_bgsave, settings, started["before"])
+        copied = ctx.step.run("copy-redis-rdb", _copy_rdb, settings, saved["last_save"], target)
+    if "not_here" in copied:
+        if settings.backup_redis_mode == "copy":
+            return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["not_here"] +
+                                           " (JOELCLAW_BACKUP_REDIS_MODE=auto streams it)"})
+        copied = ctx.step.run("stream-redis-rdb", _stream_rdb, settings, target)
+        if "skipped" in copied:
+            return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["skipped"]})
     rotated = ctx.step.run("rotate-redis-backups", _rotate, where["folder"], kind,
                            settings.backup_keep)
     return _outcome(ctx, "redis", {"status": "completed", "path": copied["path"],
-                                   "bytes": copied["bytes"], **rotated})
+                                   "bytes": copied["bytes"], "via": copied["via"], **rotated})
 
 
 def _snapshot(settings: Settings, target: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from joelclaw.backups import layout, redis_dump, rotation
+from joelclaw.backups import layout, redis_dump, redis_stream, rotation
 from joelclaw.embedded import TypesenseServer, free_port
 from joelclaw.embedded.redis import find_redis_binary
 from joelclaw.events.model import Event
@@ -98,7 +98,7 @@ def test_a_redis_backup_is_a_dump_that_loads_and_rotation_keeps_the_newest(
     [run] = backup(rt, "redis")
     assert run.status == "completed", run.error
     out = run.output
-    assert out["status"] == "completed" and out["bytes"] > 0
+    assert out["status"] == "completed" and out["bytes"] > 0 and out["via"] == "copy"
     dump = Path(out["path"])
     assert dump.parent == folder and dump.read_bytes()[:5] == b"REDIS"
     assert out["kept"] == ["dump-20220101-030000.rdb", dump.name]
@@ -112,6 +112,30 @@ def test_a_redis_backup_is_a_dump_that_loads_and_rotation_keeps_the_newest(
     [event] = list_events(rt.redis, name="system/backup.completed")
     assert event["event"]["data"]["target"] == "redis"
     assert event["event"]["data"]["path"] == str(dump)
+
+
+def test_a_redis_on_another_host_is_streamed_with_redis_cli_and_loads(
+    start: Callable[..., Runtime], backup_dir: Path, redis_url: str,
+    loaded_from: Callable[[Path], redis.Redis],
+) -> None:
+    redis.Redis.from_url(redis_url).set("jc:test:streamed", "ristretto")
+    rt = start(backup_redis_mode="stream")
+    [run] = backup(rt, "redis")
+    assert run.status == "completed", run.error
+    assert run.output["via"] == "redis-cli --rdb" and run.output["bytes"] > 0
+    assert [s["key"] for s in rt.runs.steps(run.id)] == [
+        "prepare-redis-backup-dir", "stream-redis-rdb", "rotate-redis-backups", "emit-completed"]
+    assert loaded_from(Path(run.output["path"])).get("jc:test:streamed") == b"ristretto"
+
+
+def test_a_server_that_will_not_stream_is_a_clear_skip_without_its_password(
+        tmp_path: Path) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with pytest.raises(layout.Skip, match="would not stream its dump") as refused:
+        redis_stream.stream(redis_stream.find_cli(None), url, tmp_path / "x.rdb", 30)
+    assert "hunter2" not in refused.value.reason and not list(tmp_path.iterdir())
+    assert redis_stream.arguments("rediss://me:pw@db.example:6380/2") == (
+        ["-h", "db.example", "-p", "6380", "--user", "me", "--tls"], {"REDISCLI_AUTH": "pw"})
 
 
 def test_a_typesense_snapshot_lands_in_the_backup_folder_and_rotates(

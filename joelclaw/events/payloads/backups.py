@@ -25,6 +25,7 @@ class BackupCompleted(_Payload):
     path: str | None = None
     reason: str | None = None
     bytes: int = Field(0, ge=0)
+    via: str | None = None  # redis: "copy" (the dump file) or "redis-cli --rdb" (streamed)
     kept: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
 
