@@ -177,6 +177,12 @@ def test_target_all_runs_both_and_without_a_folder_both_skip_saying_why(
     assert len(backup(rt, "typesense")) == 1, "a target runs only its own function"
 
 
+def test_without_typesense_the_snapshot_skips_saying_why(start: Callable[..., Runtime]) -> None:
+    rt = start(typesense_url=None, typesense_api_key=None)
+    [run] = backup(rt, "typesense")
+    assert run.output["status"] == "skipped" and "no Typesense configured" in run.output["reason"]
+
+
 def test_a_dump_that_is_not_on_this_machine_is_a_clear_skip(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     saved = client.config_get("dbfilename")["dbfilename"]

@@ -227,3 +227,17 @@ def test_with_an_embeddings_endpoint_chunks_carry_vectors(
     stored = index.search.get("docs_chunks", f"{run.output['doc_id']}:0")
     assert stored is not None and len(stored["embedding"]) == EMBEDDING_DIMS
     assert index.document(run.output["doc_id"])["vectors"] is True  # type: ignore[index]
+
+
+def test_the_flow_control_is_the_old_systems() -> None:
+    from tasks.docs import docs_backlog, docs_ingest
+
+    flow = docs_ingest.flow
+    assert flow is not None and docs_ingest.retries == 4
+    assert (flow.throttle.limit, flow.throttle.period) == (20, 60.0)  # type: ignore[union-attr]
+    assert flow.concurrency[0].limit == 1
+    key = flow.idempotency.evaluate  # type: ignore[union-attr]
+    assert key({"event": {"data": {"path": "a.md", "idempotency_key": "k"}}}) == "a.md::k"
+    assert key({"event": {"data": {"url": "https://x.org/a"}}}) == "https://x.org/a::"
+    single = docs_backlog.flow.singleton  # type: ignore[union-attr]
+    assert docs_backlog.retries == 2 and single is not None and single.mode == "skip"
