@@ -77,6 +77,8 @@ def read(settings: Settings, located: Located) -> Raw:
             return Raw(target.read_bytes(), "", target.name)
         except FileNotFoundError:
             raise Skip(f"{located.rel} disappeared before it could be read") from None
+        except PermissionError:
+            raise Skip(f"{located.rel} cannot be read: permission denied") from None
     return _fetch(settings, located.source, limit)
 
 
