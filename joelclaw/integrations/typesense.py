@@ -145,6 +145,13 @@ class SearchClient:
         except IntegrationError:
             return False
 
+    def snapshot(self, path: str) -> dict[str, Any]:
+        """`POST /operations/snapshot?snapshot_path=...`: the server writes a snapshot of its
+        data to that directory, on its own file system."""
+        answer = self._call("snapshot", lambda: self._client.operations.perform(
+            "snapshot", {"snapshot_path": path}))
+        return dict(answer) if isinstance(answer, dict) else {"success": bool(answer)}
+
     def collection(self, name: str) -> dict[str, Any] | None:
         try:
             return dict(self._call(f"retrieve {name}",

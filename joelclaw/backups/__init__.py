@@ -1,0 +1,6 @@
+"""Backups (reference §1.7 #86/#87): a Redis dump (BGSAVE, then the RDB file copied) and a
+Typesense snapshot, each stamped in the owner's time zone under JOELCLAW_BACKUP_DIR and rotated
+to the newest JOELCLAW_BACKUP_KEEP.
+
+layout (where backups go, stamps, Skip), rotation (keep the newest N), redis_dump, snapshot.
+"""

@@ -1,0 +1,105 @@
+"""Where a document is, whether it may be read, and reading it.
+
+A path must resolve (symlinks followed) inside JOELCLAW_DOCS_DIR; a URL's host (or host:port)
+must be in JOELCLAW_DOCS_FETCH_HOSTS. Anything else is a Skip with the reason, never a read.
+Transport failures of a fetch are IntegrationErrors (the step retries); a 4xx answer is a Skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+from joelclaw.docs.model import Located, Skip, doc_id_for
+from joelclaw.integrations.http import TransportError, make_client
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
+
+SERVICE = "docs-fetch"
+NO_DOCS_DIR = "no docs folder configured: set JOELCLAW_DOCS_DIR"
+NO_FETCH = "URL fetching is not configured: add the host to JOELCLAW_DOCS_FETCH_HOSTS"
+
+
+@dataclass(frozen=True)
+class Raw:
+    data: bytes
+    media_type: str  # a MIME type, or "" when only the name can tell
+    name: str  # a file name (for the extension and a default title)
+
+
+def docs_root(settings: Settings) -> Path | None:
+    return settings.docs_dir.expanduser().resolve() if settings.docs_dir else None
+
+
+def locate(settings: Settings, *, path: str | None = None, url: str | None = None) -> Located:
+    if url:
+        return _locate_url(settings, url)
+    root = docs_root(settings)
+    if root is None:
+        raise Skip(NO_DOCS_DIR)
+    given = Path(path or "").expanduser()
+    target = (given if given.is_absolute() else root / given).resolve()
+    if not target.is_relative_to(root):
+        raise Skip(f"{path!r} is outside the docs folder {root}")
+    if not target.is_file():
+        raise Skip(f"no such file under the docs folder: {target.relative_to(root)}")
+    rel = target.relative_to(root).as_posix()
+    return Located("path", str(target), rel, doc_id_for(rel))
+
+
+def _locate_url(settings: Settings, url: str) -> Located:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Skip(f"not an http(s) URL: {url!r}")
+    if not settings.docs_fetch_hosts:
+        raise Skip(NO_FETCH)
+    host = parts.hostname.lower()
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    allowed = {h.lower() for h in settings.docs_fetch_hosts}
+    if host not in allowed and netloc not in allowed and "*" not in allowed:
+        raise Skip(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
+    return Located("url", url, url, doc_id_for(url))
+
+
+def read(settings: Settings, located: Located) -> Raw:
+    limit = settings.docs_max_bytes
+    if located.kind == "path":
+        target = Path(located.source)
+        try:
+            size = target.stat().st_size
+            if size > limit:
+                raise Skip(f"{located.rel} is {size} bytes, over JOELCLAW_DOCS_MAX_BYTES ({limit})")
+            return Raw(target.read_bytes(), "", target.name)
+        except FileNotFoundError:
+            raise Skip(f"{located.rel} disappeared before it could be read") from None
+        except PermissionError:
+            raise Skip(f"{located.rel} cannot be read: permission denied") from None
+    return _fetch(settings, located.source, limit)
+
+
+def _fetch(settings: Settings, url: str, limit: int) -> Raw:
+    name = Path(urlsplit(url).path).name or urlsplit(url).hostname or "document"
+    try:
+        with make_client(url, timeout=settings.docs_fetch_timeout_seconds) as client, \
+                client.stream("GET", url, follow_redirects=False) as answer:
+            if answer.status_code >= 400:
+                if answer.status_code >= 500 or answer.status_code == 429:
+                    raise TransportError(SERVICE, f"GET {url}: {answer.status_code}")
+                raise Skip(f"GET {url} answered {answer.status_code}")
+            if answer.status_code >= 300:
+                raise Skip(f"GET {url} redirects ({answer.status_code}) to "
+                           f"{answer.headers.get('location')!r}: ingest that URL instead")
+            body = bytearray()
+            for piece in answer.iter_bytes():
+                body += piece
+                if len(body) > limit:
+                    raise Skip(f"{url} is over JOELCLAW_DOCS_MAX_BYTES ({limit} bytes)")
+            media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+            return Raw(bytes(body), media, name)
+    except httpx.HTTPError as exc:
+        raise TransportError(SERVICE, f"GET {url}: {type(exc).__name__}: {exc}") from None
