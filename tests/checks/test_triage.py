@@ -24,7 +24,7 @@ from tests.support import wait_for
 pytestmark = pytest.mark.timeout(150)
 
 
-def run_of(rt: Runtime, name: str, **data: object):  # noqa: ANN201
+def run_of(rt: Runtime, name: str, **data: object):
     [sent] = rt.send(Event(name=name, data=data))
     run = finished(rt, sent.runs[0], 60)
     assert run.status == "completed", run.error
