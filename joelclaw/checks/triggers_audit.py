@@ -6,8 +6,8 @@ code, so the audit checks what can drift at run time:
   leaves an event nobody handles);
 - every cron trigger's latest slot was dispatched: beat records each tick as the event
   `cron-<function>-<slot>`, so a missing one is a tick beat never sent. Slots before the first
-  audit (a fresh system) or within a grace period are not judged, nor anything while beat
-  itself is down (the health check reports that).
+  audit that saw beat alive (a fresh system, beat restarted) or within a grace period are not
+  judged, nor anything while beat itself is down (the health check reports that).
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ def audit(rt: Bus, expected_events: list[str], now: float | None = None) -> dict
     now = time.time() if now is None else now
     unhandled = [name for name in expected_events
                  if not rt.registry.triggered_by(Event(name=name, data={}))]
-    rt.redis.set(keys.TRIGGERS_AUDIT_SINCE, f"{now:.3f}", nx=True)
-    since = float(rt.redis.get(keys.TRIGGERS_AUDIT_SINCE) or now)
     beat_ok = bool(health.beat_status(rt, now)["ok"])
+    if beat_ok:
+        rt.redis.set(keys.TRIGGERS_AUDIT_SINCE, f"{now:.3f}", nx=True)
+    else:  # judged again from the first audit that sees beat back (ticks it missed while
+        rt.redis.delete(keys.TRIGGERS_AUDIT_SINCE)  # down are the health check's news)
+    since = float(rt.redis.get(keys.TRIGGERS_AUDIT_SINCE) or now)
     missed, crons = [], 0
     moment = datetime.fromtimestamp(now - GRACE_SECONDS, UTC)
     for fn in rt.registry:

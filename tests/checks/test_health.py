@@ -78,7 +78,8 @@ def test_snooze_button_edits_the_message_and_suppresses_the_notice(
     assert run.status == "completed", run.error
     assert run.output["snoozed"] == "health.typesense" and run.output["edited"] is True
     edited = tg.message(OWNER, message["message_id"])
-    assert "Snoozed for 4h" in edited["text"] and "typesense" in edited["text"]
+    assert "Snoozed for 4h (until " in edited["text"] and "typesense" in edited["text"]
+    assert edited["text"].count("Snoozed") == 1, "the original text, snoozed once"
     assert not edited.get("reply_markup"), "the buttons are gone"
     assert rt.redis.pttl(keys.snooze("health.typesense")) > 3.9 * 3600 * 1000
 
@@ -122,3 +123,28 @@ def test_a_degradation_an_open_task_tracks_is_not_notified(
                                       "task": "Free some disk space on the box"}]
     assert run.output["notified"] == []
     assert Gateway(rt).queue.ready_count() == 0 and tg.sent_messages(OWNER) == []
+
+
+def test_the_hourly_signals_check_sees_a_high_run_error_rate(
+    make: Callable[..., Settings], start: Callable[..., Runtime],
+) -> None:
+    from datetime import UTC, datetime
+
+    from joelclaw.bus.cron import dispatch_tick
+
+    rt = start(make(function_modules=["tests.functions"], health_error_rate_min_runs=5,
+                    telegram_token=None))
+    failing = [rt.send(Event(name="test/nonretriable", data={"i": i}))[0].runs[0]
+               for i in range(6)]
+    assert {finished(rt, r, 60).status for r in failing} == {"failed"}
+    fn = rt.function("check-system-health-signals-schedule")
+    tick = dispatch_tick(rt, fn, datetime.now(UTC).replace(minute=7, second=0, microsecond=0),
+                         "7 * * * *", "UTC")
+    assert finished(rt, tick.runs[0], 30).status == "completed"
+    run_id = wait_for(lambda: [r.id for r in health_runs(rt)], 30, message="signals run")[0]
+    run = finished(rt, run_id, 60)
+    assert run.status == "completed" and run.output["mode"] == "signals", run.error
+    [found] = run.output["findings"]
+    assert found["component"] == "error_rate" and "t-nonretriable x6" in found["summary"]
+    assert run.output["notified"] == ["system.health.degraded"]
+    assert Gateway(rt).queue.ready_count() == 1, "queued for the gateway"

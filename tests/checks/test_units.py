@@ -191,6 +191,10 @@ def test_trigger_audit_finds_unhandled_events_and_missed_ticks(settings: Setting
     rt.redis.delete(keys.BEAT_TICK)
     quiet = triggers_audit.audit(rt, ["tasks/triage.requested"], now)
     assert quiet["missed"] == [] and not quiet["beat_ok"], "beat down: the health check says so"
+    rt.redis.set(keys.BEAT_TICK, now)
+    back = triggers_audit.audit(rt, ["tasks/triage.requested"], now)
+    assert back["missed"] == [], "slots before beat came back are not judged"
+    assert not triggers_audit.drifted(back)
 
 
 def test_stale_runs_are_found_by_status_age(settings: Settings) -> None:
