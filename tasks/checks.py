@@ -91,7 +91,7 @@ def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
     if not triggers_audit.drifted(result):
         return result
     hours = ctx.runtime.settings.triggers_audit_cooldown_hours
-    if not ctx.step.run("notify-cooldown", cooldown, ctx.runtime.redis,
+    if not ctx.step.run("claim-cooldown", cooldown, ctx.runtime.redis,
                         keys.TRIGGERS_AUDIT_NOTIFIED, hours * 3600):
         return {**result, "notified": False, "cooling_down": True}
     ctx.gateway.notify(triggers_audit.describe(result), type="cron.heartbeat.drift",
@@ -202,7 +202,7 @@ def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
     result = ctx.step.run("sync", vault.sync, s)
     if result["status"] not in ("failed", "diverged"):
         return result
-    if not ctx.step.run("notify-cooldown", cooldown, ctx.runtime.redis, keys.VAULT_NOTIFIED,
+    if not ctx.step.run("claim-cooldown", cooldown, ctx.runtime.redis, keys.VAULT_NOTIFIED,
                         s.vault_notify_cooldown_hours * 3600):
         return {**result, "cooling_down": True}
     ctx.gateway.notify(vault.describe(result, s), type=f"vault.sync.{result['status']}",

@@ -13,12 +13,15 @@ import pytest
 
 from joelclaw.checks import network
 from joelclaw.config import Settings
+from joelclaw.embedded import TypesenseServer
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
+from joelclaw.gateway.service import Gateway
 from joelclaw.runtime import Runtime
-from tests.checks.conftest import CheckLLM, with_front, with_llm, with_todoist
+from tests.checks.conftest import CheckLLM, texts, with_front, with_llm, with_todoist
 from tests.fakes.front import FakeFront
 from tests.fakes.llm import FakeLLM
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
 from tests.flow_helpers import finished
 from tests.support import wait_for
@@ -55,6 +58,7 @@ def completed_runs(rt: Runtime, function: str) -> list:
 def test_the_heartbeat_fans_out_ten_events_and_every_one_is_handled(
     make: Callable[..., Settings], start: Callable[..., Runtime], tmp_path: Path,
     llm: FakeLLM, check_llm: CheckLLM, todoist: FakeTodoist, front: FakeFront,
+    tg: FakeTelegram,
 ) -> None:
     sessions = tmp_path / "sessions"
     stale = old(sessions / "2026" / "a.jsonl", 40)
@@ -91,22 +95,38 @@ def test_the_heartbeat_fans_out_ten_events_and_every_one_is_handled(
     assert outputs["check-trigger-audit"]["unhandled"] == []
     assert check_llm.calls["digest"] == 1 and check_llm.calls["tasks"] == 1
 
+    notices = wait_for(lambda: len(texts(tg)) == 2 and texts(tg), 30,
+                       message="the task triage and the vault notices")
+    assert any("Task triage" in t for t in notices)
+    assert any("Vault sync failed" in t for t in notices)
+
     again = finished(rt, rt.send(Event(name="system/heartbeat.wake"))[0].runs[0], 60)
     assert again.output["digest_requested"] is False, "one digest request per date"
     assert len(list_events(rt.redis, name="memory/digest.requested")) == 1
+    for function in [f for f in HANDLERS.values() if f != "memory-daily-digest"]:
+        runs = wait_for(lambda f=function: len(completed_runs(rt, f)) == 2
+                        and completed_runs(rt, f), 60, message=f"a second run of {function}")
+        second = max(runs, key=lambda r: r.created_at)
+        assert second.status == "completed", (function, second.error)
+        assert not [s["key"] for s in rt.runs.steps(second.id) if s["key"].startswith("notify")]
+    assert Gateway(rt).queue.ready_count() == 0
+    assert len(texts(tg)) == 2, "a second heartbeat inside the cooldowns sends nothing"
 
 
 def test_the_full_health_check_emits_the_network_update_and_its_snapshot_is_stored(
-    make: Callable[..., Settings], start: Callable[..., Runtime],
+    make: Callable[..., Settings], start: Callable[..., Runtime], typesense: TypesenseServer,
 ) -> None:
-    rt = start(make(), gateway=True, beat=True)
+    rt = start(make(typesense_url=typesense.url, typesense_api_key=typesense.api_key),
+               gateway=True, beat=True)
     [sent] = rt.send(Event(name="system/health.check", data={"source": "test"}))
     health = finished(rt, sent.runs[0], 60)
     assert health.status == "completed" and health.output["mode"] == "full", health.error
+    assert health.output["status"] == "ok" and health.output["findings"] == []
     run_id = wait_for(lambda: [r.id for r in rt.runs.list(function="network-status-update")],
                       30, message="the network update run")[0]
     assert finished(rt, run_id, 30).status == "completed"
     snapshot = network.last(rt)
     assert snapshot is not None and snapshot["roles"] == {"worker": 1, "gateway": 1}
+    assert snapshot["typesense"] == "ok" and snapshot["status"] == "ok"
     assert snapshot["beat"] == "ok" and {n["hostname"].split("@")[0] for n in
                                           snapshot["nodes"]} == {"w0", "w1"}
