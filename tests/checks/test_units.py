@@ -213,6 +213,8 @@ def test_bad_payloads_and_llm_answers_are_clear_errors() -> None:
         Event(name="system/health.requested", data={"mode": "everything"})
     with pytest.raises(EventError, match=r"data\.date"):
         Event(name="memory/digest.requested", data={"date": "yesterday"})
+    with pytest.raises(EventError, match=r"month must be in 1\.\.12"):
+        Event(name="memory/digest.requested", data={"date": "2026-13-01"})
     assert first_json('noise ```json\n[{"id": 1}]\n``` more') == [{"id": 1}]
     with pytest.raises(BadAnswer, match="no JSON list"):
         first_json("I cannot help with that")

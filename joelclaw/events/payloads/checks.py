@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Payload(BaseModel):
@@ -60,6 +60,15 @@ class NetworkUpdate(_Payload):
 
 class DigestRequested(_Request):
     date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")  # default: today, local
+
+    @field_validator("date")
+    @classmethod
+    def _real_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            from datetime import date
+
+            date.fromisoformat(value)  # ValueError names the problem ("month must be in 1..12")
+        return value
 
 
 class DigestCreated(_Payload):
