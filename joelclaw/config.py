@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     email_triage_cooldown_hours: float = Field(2.0, ge=0)
     email_triage_front_query: str = "is:open is:unreplied"
     email_triage_limit: int = Field(25, ge=1, le=100)
+    email_triage_archive: bool = False  # archive what the LLM triaged `archive` (else: report)
     task_triage_cooldown_hours: float = Field(2.0, ge=0)
     task_triage_hash_hours: float = Field(4.0, gt=0)
     calendar_ics_url: str | None = None  # an ICS feed, or a command printing ICS on stdout:

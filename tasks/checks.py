@@ -267,13 +267,16 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
     if not conversations:
         return {"unread": 0}
     triaged = ctx.step.run("llm-triage", _llm, email_triage.triage, s, conversations)
+    archived = (ctx.step.run("execute-triage", _front_archive, s, triaged)
+                if s.email_triage_archive else [])
     tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
     attention, known = email_triage.needing_attention(triaged, tasks)
     out = {"unread": len(conversations), "attention": len(attention), "tracked": len(known),
+           "archived": len(archived),
            "actions": {a: sum(1 for t in triaged if t["action"] == a)
                        for a in email_triage.ACTIONS}}
     if attention:
-        ctx.gateway.notify(email_triage.describe(attention, triaged),
+        ctx.gateway.notify(email_triage.describe(attention, triaged, bool(archived)),
                            type="email.needs.attention", step_id="notify-gateway")
     return out
 
@@ -292,6 +295,15 @@ def _front_unread(s: Settings) -> list[dict[str, Any]]:
     assert client is not None
     try:
         return email_triage.unread(s, client)
+    finally:
+        client.close()
+
+
+def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
+    client = clients.front(s)
+    assert client is not None
+    try:
+        return email_triage.archive(client, triaged)
     finally:
         client.close()
 

@@ -2,7 +2,8 @@
 LLM into archive | unsubscribe | label | reply-needed | decision-needed; the owner hears about
 the ones needing a reply or a decision that no open task already tracks. Runs only within
 `JOELCLAW_EMAIL_TRIAGE_HOURS` local time, at most once per `JOELCLAW_EMAIL_TRIAGE_COOLDOWN_HOURS`.
-The suggested archive/unsubscribe/label actions are reported, not executed."""
+With `JOELCLAW_EMAIL_TRIAGE_ARCHIVE` the ones triaged `archive` are archived in Front; the other
+suggestions (unsubscribe, label) are reported, not executed."""
 
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ def triage(llm: LLMClient, conversations: list[dict[str, Any]]) -> list[dict[str
             for c in conversations]
 
 
+def archive(client: FrontClient, triaged: list[dict[str, Any]]) -> list[str]:
+    """Archive the conversations triaged `archive`; the ids archived."""
+    done = []
+    for item in triaged:
+        if item["action"] == "archive":
+            client.archive_conversation(item["id"])
+            done.append(item["id"])
+    return done
+
+
 def needing_attention(triaged: list[dict[str, Any]], tasks: list[dict[str, Any]]
                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(attention, already tracked): a task naming the subject or the sender tracks it."""
@@ -62,7 +73,8 @@ def needing_attention(triaged: list[dict[str, Any]], tasks: list[dict[str, Any]]
     return attention, known
 
 
-def describe(attention: list[dict[str, Any]], triaged: list[dict[str, Any]]) -> str:
+def describe(attention: list[dict[str, Any]], triaged: list[dict[str, Any]],
+             archived: bool = False) -> str:
     counts: dict[str, int] = {}
     for item in triaged:
         counts[item["action"]] = counts.get(item["action"], 0) + 1
@@ -71,5 +83,5 @@ def describe(attention: list[dict[str, Any]], triaged: list[dict[str, Any]]) -> 
               f"({i['from']}): {i['reason']}" for i in attention]
     others = ", ".join(f"{a} {n}" for a, n in sorted(counts.items()) if a not in ATTENTION)
     if others:
-        lines += ["", f"Suggested for the rest: {others}."]
+        lines += ["", f"{'Done' if archived else 'Suggested'} for the rest: {others}."]
     return "\n".join(lines)

@@ -31,6 +31,11 @@ class FrontClient:
     def get_conversation(self, conversation_id: str) -> dict[str, Any]:
         return self._api.request_json("GET", f"conversations/{conversation_id}")
 
+    def archive_conversation(self, conversation_id: str) -> None:
+        """`PATCH /conversations/{id}` `{"status": "archived"}` (the same answer twice: safe)."""
+        self._api.request("PATCH", f"conversations/{conversation_id}",
+                          json={"status": "archived"}, idempotent=True)
+
     def search_conversations(self, query: str, limit: int = 25) -> list[dict[str, Any]]:
         """`GET /conversations/search/{query}` (Front's search syntax, e.g. `is:open
         is:unreplied`): the first `limit` conversations, following `_pagination.next`."""

@@ -57,11 +57,14 @@ def test_email_triage_tells_the_owner_what_needs_them_once_per_cooldown(
     check_llm.email = {"cnv_1": ("reply-needed", "waiting for a signature"),
                        "cnv_3": ("decision-needed", "pick an option")}
     todoist.add_task("t1", "Decide on the roof quote", "inbox")
-    rt = start(make(email_triage_hours="00-24", **with_front(front), **with_llm(llm),
-                    **with_todoist(todoist)), gateway=True)
+    rt = start(make(email_triage_hours="00-24", email_triage_archive=True, **with_front(front),
+                    **with_llm(llm), **with_todoist(todoist)), gateway=True)
     run = run_of(rt, "email/triage.requested")
     assert run.output["unread"] == 3 and run.output["attention"] == 1
     assert run.output["tracked"] == 1 and run.output["actions"]["archive"] == 1
+    assert run.output["archived"] == 1
+    assert front.conversations["cnv_2"]["status"] == "archived"
+    assert front.conversations["cnv_1"]["status"] != "archived"
     [text] = wait_for(lambda: texts(tg), 30, message="the email notice")
     assert "Contract renewal" in text and "Roof quote" not in text
     assert "archive 1" in text

@@ -31,6 +31,7 @@ class FakeFront(JsonServer):
 
     def routes(self) -> list[tuple[str, str, Any]]:
         return [("GET", r"/conversations/search/([^/]+)", self._search),
+                ("PATCH", r"/conversations/([^/]+)", self._update),
                 ("GET", r"/conversations/([^/]+)", self._conversation)]
 
     def add_unreplied(self, conversation_id: str, subject: str, sender: str,
@@ -42,6 +43,19 @@ class FakeFront(JsonServer):
                                 "is_inbound": True}
         conv["unreplied"] = True
         return conv
+
+    def _update(self, match: re.Match[str], request: Request) -> tuple[int, Any]:
+        conv = self.conversations.get(match.group(1))
+        if conv is None:
+            return 404, {"_error": {"status": 404, "title": "Not found",
+                                    "message": "Unknown conversation"}}
+        status = (request.body or {}).get("status")
+        if status is not None and status not in ("archived", "open", "deleted", "spam"):
+            return 400, {"_error": {"status": 400, "title": "Bad request",
+                                    "message": f"Invalid status {status}"}}
+        if status:
+            conv["status"] = status
+        return 204, None
 
     def _search(self, match: re.Match[str], request: Request) -> tuple[int, Any]:
         from urllib.parse import unquote
