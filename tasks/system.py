@@ -5,12 +5,12 @@ from __future__ import annotations
 import fcntl
 import json
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function
+from joelclaw.checks import digest, sessions
+from joelclaw.checks.window import in_window, local_now
 from joelclaw.cooldown import cooldown
 from joelclaw.events.payloads.system import LogWritten
 from joelclaw.redaction import configured_secrets, redact
@@ -27,7 +27,6 @@ CHECK_EVENTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("calendar/daily.check", {}),
     ("loops/stale.check", {}),
 )
-DIGEST_WINDOW = ((23, 45), (23, 59))  # local time in which the daily digest is requested
 
 
 @function(
@@ -36,23 +35,37 @@ DIGEST_WINDOW = ((23, 45), (23, 59))  # local time in which the daily digest is 
     retries=2,
 )
 def heartbeat(ctx: Context) -> dict[str, object]:
-    """Fan out the periodic checks, and request the daily digest once late in the evening."""
+    """Prune old session files, fan out the periodic checks, and request the daily digest once
+    late in the evening (JOELCLAW_DIGEST_WINDOW, local time) while the day has none."""
+    pruned = ctx.step.run("prune-old-sessions", _prune, ctx)
     sent = ctx.step.send_event(
         "fan-out-checks", [{"name": name, "data": data} for name, data in CHECK_EVENTS]
     )
-    tz = ctx.runtime.settings.timezone
-    digest = ctx.step.run("maybe-request-daily-digest", _claim_digest, ctx, tz)
-    if digest:
-        ctx.step.send_event("fan-out-daily-digest", {"name": "memory/digest.requested"})
-    return {"checks": len(sent), "digest_requested": bool(digest)}
+    date = ctx.step.run("maybe-request-daily-digest", _claim_digest, ctx)
+    if date:
+        ctx.step.send_event("fan-out-daily-digest", {"name": "memory/digest.requested",
+                                                     "data": {"date": date,
+                                                              "source": "heartbeat"}})
+    return {"checks": len(sent), "digest_requested": bool(date),
+            "pruned": pruned.get("deleted", 0)}
 
 
-def _claim_digest(ctx: Context, tz: str) -> bool:
-    local = datetime.now(ZoneInfo(tz))
-    (start_h, start_m), (end_h, end_m) = DIGEST_WINDOW
-    if not (start_h, start_m) <= (local.hour, local.minute) <= (end_h, end_m):
-        return False
-    return cooldown(ctx.runtime.redis, keys.digest_claimed(local.date().isoformat()), 86400)
+def _prune(ctx: Context) -> dict[str, object]:
+    if not ctx.runtime.settings.sessions_prune_dirs:
+        return {"deleted": 0, "skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
+    return sessions.prune(ctx.runtime.settings)
+
+
+def _claim_digest(ctx: Context) -> str | None:
+    """The local date whose digest to request now, claimed once (None: not now)."""
+    s = ctx.runtime.settings
+    local = local_now(s.timezone)
+    if not in_window(s.digest_window, local):
+        return None
+    date = local.date().isoformat()
+    if digest.digest_path(s, date).exists():
+        return None
+    return date if cooldown(ctx.runtime.redis, keys.digest_claimed(date), 86400) else None
 
 
 @function("system-logger", trigger="system/log.written")

@@ -39,7 +39,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
-        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        text = json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
         env[f"JOELCLAW_{name.upper()}"] = text
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra)

@@ -87,7 +87,7 @@ def callback_label(data: str) -> str:
     if action == "memory":
         verb = rest.split(":", 1)[0]
         return {"approve": "✅ Approved", "reject": "❌ Rejected"}.get(verb, f"✔️ {verb}")
-    if action == "snooze":
+    if action in ("snooze", "s4h"):
         return "⏰ Snoozed for 4h"
     if action == "cmd":
         return f"▶️ /{rest.split(':', 1)[0]}"

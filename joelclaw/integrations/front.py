@@ -30,3 +30,23 @@ class FrontClient:
 
     def get_conversation(self, conversation_id: str) -> dict[str, Any]:
         return self._api.request_json("GET", f"conversations/{conversation_id}")
+
+    def archive_conversation(self, conversation_id: str) -> None:
+        """`PATCH /conversations/{id}` `{"status": "archived"}` (the same answer twice: safe)."""
+        self._api.request("PATCH", f"conversations/{conversation_id}",
+                          json={"status": "archived"}, idempotent=True)
+
+    def search_conversations(self, query: str, limit: int = 25) -> list[dict[str, Any]]:
+        """`GET /conversations/search/{query}` (Front's search syntax, e.g. `is:open
+        is:unreplied`): the first `limit` conversations, following `_pagination.next`."""
+        from urllib.parse import quote
+
+        found: list[dict[str, Any]] = []
+        path: str | None = f"conversations/search/{quote(query, safe='')}"
+        params: dict[str, Any] | None = {"limit": min(limit, 100)}
+        while path and len(found) < limit:
+            answer = self._api.request_json("GET", path, params=params)
+            found.extend(answer.get("_results") or [])
+            following = (answer.get("_pagination") or {}).get("next")
+            path, params = (following, None) if following else (None, None)
+        return found[:limit]

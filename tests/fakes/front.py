@@ -30,7 +30,43 @@ class FakeFront(JsonServer):
         return conv
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", r"/conversations/([^/]+)", self._conversation)]
+        return [("GET", r"/conversations/search/([^/]+)", self._search),
+                ("PATCH", r"/conversations/([^/]+)", self._update),
+                ("GET", r"/conversations/([^/]+)", self._conversation)]
+
+    def add_unreplied(self, conversation_id: str, subject: str, sender: str,
+                      blurb: str = "") -> dict:
+        """An open conversation nobody answered yet (found by `is:open is:unreplied`)."""
+        conv = self.add_conversation(conversation_id, subject)
+        conv["recipient"] = {"handle": sender, "role": "from"}
+        conv["last_message"] = {"id": f"msg_{conversation_id}", "blurb": blurb,
+                                "is_inbound": True}
+        conv["unreplied"] = True
+        return conv
+
+    def _update(self, match: re.Match[str], request: Request) -> tuple[int, Any]:
+        conv = self.conversations.get(match.group(1))
+        if conv is None:
+            return 404, {"_error": {"status": 404, "title": "Not found",
+                                    "message": "Unknown conversation"}}
+        status = (request.body or {}).get("status")
+        if status is not None and status not in ("archived", "open", "deleted", "spam"):
+            return 400, {"_error": {"status": 400, "title": "Bad request",
+                                    "message": f"Invalid status {status}"}}
+        if status:
+            conv["status"] = status
+        return 204, None
+
+    def _search(self, match: re.Match[str], request: Request) -> tuple[int, Any]:
+        from urllib.parse import unquote
+
+        query = unquote(match.group(1))
+        found = [c for c in self.conversations.values()
+                 if ("is:unreplied" not in query or c.get("unreplied"))
+                 and ("is:open" not in query or c["status"] != "archived")]
+        limit = int(request.query.get("limit") or 50)
+        return 200, {"_pagination": {"next": None}, "_links": {"self": self.url},
+                     "_total": len(found), "_results": found[:limit]}
 
     def _conversation(self, match: re.Match[str], request: Request) -> tuple[int, Any]:
         conv = self.conversations.get(match.group(1))

@@ -110,6 +110,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
     def _serve(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from joelclaw.events.payloads import (
     backups,
+    checks,
     docs,
     front,
     github,
@@ -30,6 +31,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **memory.MODELS,
     **docs.MODELS,
     **backups.MODELS,
+    **checks.MODELS,
 }
 
 

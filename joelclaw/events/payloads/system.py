@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,7 +46,7 @@ class CronTick(_Payload):
 
 
 class HealthRequested(_Payload):
-    mode: str = "core"
+    mode: Literal["core", "signals", "full"] = "core"
     source: str | None = None
     component: str | None = None
 

@@ -1,0 +1,40 @@
+"""Stale runs: this system's own runs stuck too long in one status (the old `check/stale-loops`
+looked at agent loops; here every durable function's runs). Queued longer than
+`JOELCLAW_STALE_QUEUED_MINUTES` (never started: no worker for its queue, a limit that never
+frees) or running longer than `JOELCLAW_STALE_RUNNING_MINUTES` (a step that never returns).
+Sleeping and waiting runs have their own deadlines and are not stale."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+
+SCAN = 500
+
+
+def find(rt: Bus, now: float | None = None) -> list[dict[str, Any]]:
+    """`[{id, function, status, age_minutes}]`, oldest first."""
+    now = time.time() if now is None else now
+    s = rt.settings
+    limits = {"queued": s.stale_queued_minutes * 60, "running": s.stale_running_minutes * 60}
+    found = []
+    for run in rt.runs.list(status=list(limits), limit=SCAN):
+        since = run.created_at if run.status == "queued" else (run.started_at or run.created_at)
+        age = now - since
+        if age > limits[run.status]:
+            found.append({"id": run.id, "function": run.function, "status": run.status,
+                          "age_minutes": round(age / 60, 1)})
+    return sorted(found, key=lambda r: -r["age_minutes"])
+
+
+def describe(stale: list[dict[str, Any]], limit: int = 10) -> str:
+    lines = [f"⏳ **{len(stale)} stale run(s)**", ""]
+    lines += [f"- `{r['id']}` {r['function']}: {r['status']} for {r['age_minutes']:.0f} min"
+              for r in stale[:limit]]
+    if len(stale) > limit:
+        lines.append(f"- … and {len(stale) - limit} more")
+    lines += ["", "`joelclaw explain <run>` says why; `joelclaw cancel <run>` ends one."]
+    return "\n".join(lines)

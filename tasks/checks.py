@@ -1,0 +1,395 @@
+"""The heartbeat's checks (reference §1.2, issue 11). Each one owns its cooldown and contacts
+the gateway only when something is actionable; each skips cleanly (a completed run saying why)
+when what it needs is not configured. The logic is in joelclaw.checks; these are thin."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from joelclaw import keys
+from joelclaw.bus.context import Context
+from joelclaw.bus.functions import cron, function, trigger
+from joelclaw.checks import (
+    calendar,
+    clients,
+    email_triage,
+    network,
+    sessions,
+    snooze,
+    stale_runs,
+    system_health,
+    task_triage,
+    tracked,
+    triggers_audit,
+    vault,
+)
+from joelclaw.checks.window import in_hours, local_now
+from joelclaw.config import Settings
+from joelclaw.cooldown import cooldown
+from joelclaw.errors import NonRetriable
+from joelclaw.events.payloads.checks import (
+    CalendarDailyCheck,
+    EmailTriageRequested,
+    HealthCheck,
+    LoopsStaleCheck,
+    NetworkUpdate,
+    SessionsPruneRequested,
+    TasksTriageRequested,
+    TriggersAuditRequested,
+    VaultSyncCheck,
+)
+from joelclaw.events.payloads.system import HealthRequested
+from joelclaw.events.payloads.telegram import CallbackReceived
+from joelclaw.gateway.format import to_telegram_html
+from joelclaw.gateway.service import Gateway
+from joelclaw.integrations.http import IntegrationError
+from joelclaw.integrations.telegram import TelegramError
+from tasks.system import CHECK_EVENTS
+
+ONE = {"concurrency": 1}
+NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"
+
+
+def _cadence() -> Settings:
+    """Cron expressions are settings, read when the functions are declared."""
+    try:
+        return Settings()
+    except (ValidationError, ValueError):
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+_S = _cadence()
+
+
+def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
+    """Open Todoist tasks ("already tracked"); a Todoist that fails only means none."""
+    try:
+        return tracked.open_tasks(ctx.runtime)
+    except IntegrationError as exc:
+        ctx.log.warning("open tasks unavailable: %s", exc)
+        return []
+
+
+# ---- sessions and triggers ------------------------------------------------------------------
+
+@function("check-sessions-prune", trigger="sessions/prune.requested", retries=1, **ONE)
+def sessions_prune(ctx: Context[SessionsPruneRequested]) -> dict[str, Any]:
+    """Delete session files older than the max age under the configured folders (silent)."""
+    if not ctx.runtime.settings.sessions_prune_dirs:
+        return {"skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
+    return ctx.step.run("prune-old-sessions", sessions.prune, ctx.runtime.settings)
+
+
+@function("check-trigger-audit", trigger="triggers/audit.requested", retries=1, **ONE)
+def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
+    """Heartbeat events without a function, cron ticks beat never sent: drift, notified."""
+    expected = [name for name, _ in CHECK_EVENTS] + ["memory/digest.requested"]
+    result = ctx.step.run("audit-triggers", triggers_audit.audit, ctx.runtime, expected)
+    if not triggers_audit.drifted(result):
+        return result
+    hours = ctx.runtime.settings.triggers_audit_cooldown_hours
+    if not ctx.step.run("claim-cooldown", cooldown, ctx.runtime.redis,
+                        keys.TRIGGERS_AUDIT_NOTIFIED, hours * 3600):
+        return {**result, "notified": False, "cooling_down": True}
+    ctx.gateway.notify(triggers_audit.describe(result), type="cron.heartbeat.drift",
+                       step_id="notify-drift")
+    return {**result, "notified": True}
+
+
+# ---- system health (#21, #22) ---------------------------------------------------------------
+
+@function("check-system-health", triggers=["system/health.requested", "system/health.check"],
+          retries=1, **ONE)
+def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str, Any]:
+    """The health report + disk + stale runs (core), the run error rate (signals), or both
+    (full); fatal → straight to Telegram, degraded → one notice per component per cooldown,
+    unless an open task tracks it or its notice was snoozed."""
+    rt, s = ctx.runtime, ctx.runtime.settings
+    mode = ctx.event.data.mode
+    result = ctx.step.run("check", system_health.check, rt, mode)
+    fatal = [f for f in result["findings"] if f["severity"] == "fatal"]
+    degraded = [f for f in result["findings"] if f["severity"] == "degraded"]
+    out: dict[str, Any] = {"mode": mode, "status": result["status"],
+                           "findings": result["findings"], "notified": []}
+    if fatal and ctx.step.run("fatal-cooldown", cooldown, rt.redis, keys.HEALTH_FATAL_NOTIFIED,
+                              s.health_fatal_cooldown_minutes * 60):
+        # Before any agent turn: the alert goes straight to Telegram, then (a P0 copy) to
+        # the agent; the gateway worker itself may be what is down.
+        ctx.gateway.alert(system_health.describe(fatal, fatal=True), type="system.fatal",
+                          fatal=True, step_id="notify-fatal-immediate")
+        out["notified"].append("system.fatal")
+    if degraded:
+        tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
+        fresh = ctx.step.run("claim-degraded", _claim_degraded, rt, degraded, tasks)
+        out["tracked"] = fresh["tracked"]
+        out["snoozed"] = fresh["snoozed"]
+        if fresh["notify"]:
+            text = system_health.describe(fresh["notify"], fatal=False)
+            names = [f["component"] for f in fresh["notify"]]
+            ctx.step.run("remember-text", _remember, rt, names, text)
+            buttons = [[snooze.button(system_health.snooze_key(n), f"😴 {n} 4h")]
+                       for n in names]
+            ctx.gateway.notify(text, type="system.health.degraded", buttons=buttons,
+                               step_id="notify-degradation")
+            out["notified"].append("system.health.degraded")
+    if mode == "full":
+        ctx.step.send_event("emit-network-update", {
+            "name": "system/network.update",
+            "data": {"source": "check-system-health", "checked_at": time.time()}})
+    return out
+
+
+def _remember(rt: Any, names: list[str], text: str) -> bool:
+    for name in names:
+        snooze.remember(rt.redis, system_health.snooze_key(name), text)
+    return True
+
+
+def _claim_degraded(rt: Any, degraded: list[dict[str, str]], tasks: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    period = rt.settings.health_notify_cooldown_minutes * 60
+    out: dict[str, list[Any]] = {"notify": [], "tracked": [], "snoozed": []}
+    for found in degraded:
+        name = found["component"]
+        task = tracked.matching(tasks, name, name.replace("_", " "))
+        if task is not None:
+            out["tracked"].append({"component": name, "task": task["content"]})
+        elif snooze.snoozed(rt.redis, system_health.snooze_key(name)):
+            out["snoozed"].append(name)
+        elif cooldown(rt.redis, keys.health_degraded_notified(name), period):
+            out["notify"].append(found)
+    return out
+
+
+@function("check-system-health-signals-schedule", trigger=cron(_S.health_signals_cron))
+def health_signals_schedule(ctx: Context[Any]) -> dict[str, Any]:
+    """Hourly: the signals health check."""
+    ctx.step.send_event("request-signals", {"name": "system/health.requested", "data": {
+        "mode": "signals", "source": "signals-schedule"}})
+    return {"requested": "signals"}
+
+
+# ---- stale runs, vault, calendar -------------------------------------------------------------
+
+@function("check-stale-runs", trigger="loops/stale.check", retries=1, **ONE)
+def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
+    """Runs stuck queued or running too long, not tracked by a task: at most once an hour."""
+    rt = ctx.runtime
+    stale = ctx.step.run("check-running-runs", stale_runs.find, rt)
+    if not stale:
+        return {"stale": 0}
+    tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
+    fresh = [r for r in stale if not tracked.matching(tasks, r["id"], r["function"])]
+    if not fresh:
+        return {"stale": len(stale), "tracked": len(stale)}
+    period = rt.settings.stale_runs_cooldown_minutes * 60
+    if not ctx.step.run("set-cooldown", cooldown, rt.redis, keys.STALE_RUNS_LAST_CHECK, period):
+        return {"stale": len(stale), "cooling_down": True}
+    ctx.gateway.notify(stale_runs.describe(fresh), type="loops.stale.detected",
+                       step_id="notify")
+    return {"stale": len(stale), "notified": len(fresh)}
+
+
+@function("check-vault-sync", trigger="vault/sync.check", retries=1, **ONE)
+def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
+    """Commit (and push) the vault folder; a failure or divergence is notified."""
+    s = ctx.runtime.settings
+    if s.vault_dir is None:
+        return {"skipped": "JOELCLAW_VAULT_DIR is not set"}
+    result = ctx.step.run("sync", vault.sync, s)
+    if result["status"] not in ("failed", "diverged"):
+        return result
+    if not ctx.step.run("claim-cooldown", cooldown, ctx.runtime.redis, keys.VAULT_NOTIFIED,
+                        s.vault_notify_cooldown_hours * 3600):
+        return {**result, "cooling_down": True}
+    ctx.gateway.notify(vault.describe(result, s), type=f"vault.sync.{result['status']}",
+                       step_id=f"notify-{result['status']}")
+    return {**result, "notified": True}
+
+
+@function("check-calendar-today", trigger="calendar/daily.check", retries=1, **ONE)
+def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
+    """Today's events (ICS feed or command), annotated with tasks: at most every 4 h."""
+    rt, s = ctx.runtime, ctx.runtime.settings
+    if not (s.calendar_ics_url or s.calendar_command):
+        return {"skipped": "no JOELCLAW_CALENDAR_ICS_URL or JOELCLAW_CALENDAR_COMMAND"}
+    if ctx.step.run("check-cooldown", lambda: _remaining(rt, keys.CALENDAR_LAST_RUN)):
+        return {"skipped": "cooling down"}
+    ics = ctx.step.run("fetch-calendar", _fetch_calendar, s)
+    day = local_now(s.timezone).date()
+    events = calendar.events_on(ics or "", day, s.timezone)
+    ctx.step.run("set-cooldown", cooldown, rt.redis, keys.CALENDAR_LAST_RUN,
+                 s.calendar_cooldown_hours * 3600)
+    if not events:
+        return {"events": 0, "date": day.isoformat()}
+    tasks = ctx.step.run("annotate-events-with-tasks", _tasks, ctx)
+    annotated = calendar.annotate(events, tasks)
+    ctx.gateway.notify(calendar.describe(annotated, day), type="calendar.today",
+                       step_id="notify-gateway")
+    return {"events": len(events), "date": day.isoformat()}
+
+
+def _remaining(rt: Any, key: str) -> float:
+    from joelclaw.cooldown import remaining
+
+    return remaining(rt.redis, key)
+
+
+def _fetch_calendar(s: Settings) -> str | None:
+    try:
+        return calendar.fetch(s)
+    except calendar.CalendarError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+# ---- email and task triage (#25, #28) --------------------------------------------------------
+
+@function("check-email-triage", trigger="email/triage.requested", retries=1, **ONE)
+def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
+    """Front's open unreplied conversations, LLM-triaged; reply/decision needed and not
+    tracked → the owner. Only within the owner's hours, every 2 h at most."""
+    rt, s = ctx.runtime, ctx.runtime.settings
+    if not s.front_token:
+        return {"skipped": "JOELCLAW_FRONT_TOKEN is not set"}
+    hours = ctx.step.run("check-hours", _hours, s)
+    if not hours["inside"]:
+        return {"skipped": f"outside {s.email_triage_hours} ({s.timezone}); "
+                           f"it is {hours['now']}"}
+    if not _llm_configured(s):
+        return {"skipped": NO_LLM}
+    if not ctx.step.run("check-cooldown", cooldown, rt.redis, keys.EMAIL_TRIAGE_LAST_RUN,
+                        s.email_triage_cooldown_hours * 3600):
+        return {"skipped": "cooling down"}
+    conversations = ctx.step.run("fetch-front-unread", _front_unread, s)
+    if not conversations:
+        return {"unread": 0}
+    triaged = ctx.step.run("llm-triage", _llm, email_triage.triage, s, conversations)
+    archived = (ctx.step.run("execute-triage", _front_archive, s, triaged)
+                if s.email_triage_archive else [])
+    tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
+    attention, known = email_triage.needing_attention(triaged, tasks)
+    out = {"unread": len(conversations), "attention": len(attention), "tracked": len(known),
+           "archived": len(archived),
+           "actions": {a: sum(1 for t in triaged if t["action"] == a)
+                       for a in email_triage.ACTIONS}}
+    if attention:
+        ctx.gateway.notify(email_triage.describe(attention, triaged, bool(archived)),
+                           type="email.needs.attention", step_id="notify-gateway")
+    return out
+
+
+def _hours(s: Settings) -> dict[str, Any]:
+    now = local_now(s.timezone)
+    return {"inside": in_hours(s.email_triage_hours, now), "now": now.strftime("%H:%M")}
+
+
+def _llm_configured(s: Settings) -> bool:
+    return bool(s.llm_api_url and s.llm_model)
+
+
+def _front_unread(s: Settings) -> list[dict[str, Any]]:
+    client = clients.front(s)
+    assert client is not None
+    try:
+        return email_triage.unread(s, client)
+    finally:
+        client.close()
+
+
+def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
+    client = clients.front(s)
+    assert client is not None
+    try:
+        return email_triage.archive(client, triaged)
+    finally:
+        client.close()
+
+
+def _llm(fn: Any, s: Settings, *args: Any) -> Any:
+    client = clients.llm(s)
+    if client is None:
+        raise NonRetriable(NO_LLM)
+    try:
+        return fn(client, *args)
+    finally:
+        client.close()
+
+
+@function("tasks-triage", trigger="tasks/triage.requested", retries=1, **ONE)
+def tasks_triage(ctx: Context[TasksTriageRequested]) -> dict[str, Any]:
+    """The open tasks, LLM-triaged into a briefing; nothing while the list is unchanged."""
+    rt, s = ctx.runtime, ctx.runtime.settings
+    if not s.todoist_token:
+        return {"skipped": "JOELCLAW_TODOIST_TOKEN is not set"}
+    if not _llm_configured(s):
+        return {"skipped": NO_LLM}
+    tasks = ctx.step.run("list-tasks", _all_tasks, s)
+    digest = task_triage.digest(tasks)
+    if not ctx.step.run("check-hash", task_triage.changed, rt.redis, digest,
+                        s.task_triage_hash_hours):
+        return {"skipped": "task list unchanged", "tasks": len(tasks), "hash": digest[:12]}
+    if not tasks:
+        return {"tasks": 0}
+    if not ctx.step.run("check-cooldown", cooldown, rt.redis, keys.TASKS_TRIAGE_LAST_NOTIFIED,
+                        s.task_triage_cooldown_hours * 3600):
+        return {"skipped": "cooling down", "tasks": len(tasks)}
+    briefing = ctx.step.run("llm-triage", _llm, task_triage.triage, s, tasks)
+    ctx.gateway.notify(f"🗂️ **Task triage** ({len(tasks)} open)\n\n{briefing}",
+                       type="todoist.task.triage", step_id="notify-gateway")
+    return {"tasks": len(tasks), "notified": True, "hash": digest[:12]}
+
+
+def _all_tasks(s: Settings) -> list[dict[str, Any]]:
+    client = clients.todoist(s)
+    assert client is not None
+    try:
+        return task_triage.snapshot(client.list_tasks())
+    finally:
+        client.close()
+
+
+# ---- network status (#32) ---------------------------------------------------------------------
+
+@function("network-status-update", trigger="system/network.update", retries=1, **ONE)
+def network_status(ctx: Context[NetworkUpdate]) -> dict[str, Any]:
+    """A snapshot of the nodes, beat, gateway, Typesense, queues and runs (stored, silent)."""
+    snapshot = ctx.step.run("collect", network.collect, ctx.runtime)
+    ctx.step.run("store", network.store, ctx.runtime, snapshot)
+    return {"status": snapshot["status"], "nodes": len(snapshot["nodes"]),
+            "roles": snapshot["roles"]}
+
+
+# ---- Telegram buttons (#13) -------------------------------------------------------------------
+
+@function("telegram-callback-received",
+          trigger=trigger("telegram/callback.received", if_='event.data.action == "s4h"'))
+def telegram_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
+    """`s4h:<key>`: snooze that notice for 4 h and say so on the original message. (Memory
+    buttons are `memory-telegram-review`'s.)"""
+    press = ctx.event.data
+    owner = ctx.runtime.settings.telegram_owner_id
+    if owner is not None and press.from_id != owner:
+        return {"skipped": "not the owner's button press"}
+    key = snooze.parse(press.raw_data)
+    if key is None:
+        return {"skipped": f"malformed snooze button {press.raw_data!r}"}
+    until = ctx.step.run("snooze", snooze.snooze, ctx.runtime.redis, key)
+    edited = ctx.step.run("edit-message", _edit_snoozed, ctx.runtime, press, key, until)
+    return {"snoozed": key, "until": until, "edited": edited}
+
+
+def _edit_snoozed(rt: Any, press: CallbackReceived, key: str, until: float) -> bool:
+    tg = Gateway(rt).telegram
+    if tg is None or press.chat_id is None or press.message_id is None:
+        return False
+    when = local_now(rt.settings.timezone, until).strftime("%H:%M")
+    original = snooze.remembered(rt.redis, key) or f"Notice `{key}`"
+    text = f"{original}\n\n⏰ Snoozed for 4h (until {when} {rt.settings.timezone})"
+    try:
+        tg.edit_message_text(press.chat_id, press.message_id, to_telegram_html(text))
+    except TelegramError:  # too old to edit, or deleted: the snooze holds anyway
+        return False
+    return True

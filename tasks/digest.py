@@ -1,0 +1,53 @@
+"""The daily digest (reference #44): requested by the heartbeat late in the evening (or by
+anyone with `memory/digest.requested`), at most one per date, written by the LLM through the
+one client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joelclaw.bus.context import Context
+from joelclaw.bus.functions import function
+from joelclaw.checks import clients, digest
+from joelclaw.checks.window import local_now
+from joelclaw.errors import NonRetriable
+from joelclaw.events.payloads.checks import DigestRequested
+from joelclaw.events.payloads.system import FunctionFailed
+
+
+def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
+    """A failed digest run gives the date back, so a later request can write it."""
+    failed = ctx.event.data
+    date = ((failed.event.get("data") or {}).get("date")
+            or local_now(ctx.runtime.settings.timezone).date().isoformat())
+    digest.release(ctx.runtime.redis, date, failed.run_id)
+    return {"released": date}
+
+
+@function("memory-daily-digest", trigger="memory/digest.requested", concurrency=1, retries=2,
+          on_failure=_release)
+def daily_digest(ctx: Context[DigestRequested]) -> dict[str, Any]:
+    """The day's memory log and runs → `<digest dir>/<date>.md`, once per date."""
+    rt, s = ctx.runtime, ctx.runtime.settings
+    date = ctx.event.data.date or ctx.step.run(
+        "today", lambda: local_now(s.timezone).date().isoformat())
+    if not (s.llm_api_url and s.llm_model):
+        return {"skipped": "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)",
+                "date": date}
+    if not ctx.step.run("claim-date", digest.claim, rt.redis, s, date, ctx.run_id):
+        return {"skipped": "already written for this date", "date": date}
+    found = ctx.step.run("gather", digest.material, rt, date)
+    path = ctx.step.run("write-digest", _write, s, date, found)
+    ctx.step.send_event("emit-created", {"name": "memory/digest.created", "data": {
+        "date": date, "source_path": str(digest.source_path(s, date)), "digest_path": path}})
+    return {"date": date, "digest_path": path}
+
+
+def _write(s: Any, date: str, found: dict[str, Any]) -> str:
+    client = clients.llm(s)
+    if client is None:
+        raise NonRetriable("no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)")
+    try:
+        return digest.write(client, s, date, found)
+    finally:
+        client.close()

@@ -1,0 +1,163 @@
+"""Checks fixtures: the fakes (Telegram, Todoist, Front, LLM) over real sockets, settings with
+only the installed application's functions, real worker processes and a real beat."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from joelclaw import keys
+from joelclaw.config import Settings
+from joelclaw.runtime import Runtime
+from tests.conftest import make_settings
+from tests.fakes.front import FakeFront
+from tests.fakes.llm import FakeLLM
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.todoist import FakeTodoist
+from tests.support import REPO, WorkerProcess, env_for, wait_for
+
+OWNER = 424242
+
+
+class CheckLLM:
+    """Answers by prompt: the email triage, the task triage, the digest; counts the calls."""
+
+    def __init__(self) -> None:
+        self.email: dict[str, tuple[str, str]] = {}  # conversation id -> (action, reason)
+        self.calls: dict[str, int] = {"email": 0, "tasks": 0, "digest": 0, "other": 0}
+
+    def __call__(self, messages: list[dict[str, str]]) -> str:
+        system = messages[0]["content"]
+        if "triage an email inbox" in system:
+            self.calls["email"] += 1
+            items = json.loads(messages[-1]["content"])
+            answer = [{"id": c["id"], "action": self.email.get(c["id"], ("archive", ""))[0],
+                       "reason": self.email.get(c["id"], ("", "newsletter"))[1]}
+                      for c in items]
+            return "Here you go:\n```json\n" + json.dumps(answer) + "\n```"
+        if "chief of staff" in system:
+            self.calls["tasks"] += 1
+            return "- Ship the release first\n- Drop the duplicate gutter task"
+        if "daily digest" in system:
+            self.calls["digest"] += 1
+            return "# Digest\n- A calm day: the checks ran."
+        self.calls["other"] += 1
+        return "ok"
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram(poll_cap=1.0) as fake:
+        yield fake
+
+
+@pytest.fixture
+def todoist() -> Iterator[FakeTodoist]:
+    fake = FakeTodoist()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def front() -> Iterator[FakeFront]:
+    fake = FakeFront()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def check_llm() -> CheckLLM:
+    return CheckLLM()
+
+
+@pytest.fixture
+def llm(check_llm: CheckLLM) -> Iterator[FakeLLM]:
+    fake = FakeLLM(reply=check_llm)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def make(tmp_path: Path, redis_url: str, tg: FakeTelegram) -> Callable[..., Settings]:
+    """Settings for the installed application only (no test functions), Telegram configured;
+    keyword arguments add or override settings."""
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "function_modules": [], "telegram_token": tg.token,
+            "telegram_api_url": tg.base_url, "telegram_owner_id": OWNER,
+            "gateway_poll_timeout_seconds": 1, "gateway_claim_lease_seconds": 2.0,
+            "gateway_chat_interval_seconds": 0.0, "checks_tasks_cache_seconds": 0,
+        }
+        values.update(overrides)
+        return make_settings(tmp_path / "home", redis_url, **values)
+
+    return build
+
+
+def with_llm(llm: FakeLLM) -> dict[str, Any]:
+    return {"llm_api_url": llm.base_url, "llm_api_key": "sk-test", "llm_model": "test-model"}
+
+
+def with_todoist(todoist: FakeTodoist) -> dict[str, Any]:
+    return {"todoist_token": todoist.token, "todoist_api_url": todoist.base_url}
+
+
+def with_front(front: FakeFront) -> dict[str, Any]:
+    return {"front_token": front.token, "front_api_url": front.base_url}
+
+
+class Beat:
+    """A real `celery beat` (its sweeper-free scheduler stamps keys.BEAT_TICK)."""
+
+    def __init__(self, settings: Settings, directory: Path) -> None:
+        self.log_path = directory / "beat.log"
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "beat", "-l", "info",
+             "-s", str(directory / "beat-schedule")],
+            cwd=REPO, env=env_for(settings), stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+
+
+@pytest.fixture
+def start(tmp_path: Path, worker_factory: Callable[..., WorkerProcess]
+          ) -> Iterator[Callable[..., Runtime]]:
+    """`start(settings, gateway=..., beat=...)`: a function worker, and optionally the gateway
+    worker and beat, all on these settings; returns a runtime on them."""
+    beats: list[Beat] = []
+
+    def go(settings: Settings, *, gateway: bool = False, beat: bool = False) -> Runtime:
+        rt = Runtime(settings)
+        if beat:
+            beats.append(Beat(settings, tmp_path))
+            wait_for(lambda: rt.redis.get(keys.BEAT_TICK), 40, message="beat's first tick")
+        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
+        if gateway:
+            worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+        return rt
+
+    yield go
+    for beat in beats:
+        beat.stop()
+
+
+def texts(tg: FakeTelegram) -> list[str]:
+    return [m.get("text", "") for m in tg.sent_messages(OWNER)]
