@@ -10,7 +10,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from joelclaw.events.payloads import front, github, memory, telegram, todoist, vercel
+from joelclaw.events.payloads import (
+    agents,
+    front,
+    github,
+    media,
+    memory,
+    telegram,
+    todoist,
+    vercel,
+)
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **github.MODELS,
@@ -19,6 +28,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **vercel.MODELS,
     **telegram.MODELS,
     **memory.MODELS,
+    **agents.MODELS,
+    **media.MODELS,
 }
 
 
