@@ -54,9 +54,9 @@ def _execute(ctx: Context[AgentRequested]) -> dict[str, Any]:
 def agent_dispatch(ctx: Context[AgentRequested]) -> dict[str, Any]:
     """Run the agent command on the task; its result goes to the inbox and the owner."""
     request = ctx.event.data
+    # A cancelled run stops the tool within the step; the next step's start ends the run as
+    # cancelled (the bus checks the flag there), so nothing below runs for it.
     outcome = ctx.step.run("execute-agent", _execute, ctx)
-    if outcome["status"] == "cancelled":
-        return {"request_id": request.request_id, "status": "cancelled"}
     entry = {"status": outcome["status"], "task": request.task, "tool": request.tool,
              "model": request.model, "session_id": request.session_id, "run_id": ctx.run_id,
              "exit_code": outcome["exit_code"], "duration_ms": outcome["duration_ms"],
