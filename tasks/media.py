@@ -13,9 +13,10 @@ from typing import Any
 from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import function
-from joelclaw.cooldown import cooldown
+from joelclaw.cooldown import cooldown, reset
 from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.media import MediaReceived
+from joelclaw.events.payloads.system import FunctionFailed
 from joelclaw.gateway.owner import as_owner_message
 from joelclaw.media import understand
 from joelclaw.media.archive import archive
@@ -46,8 +47,21 @@ def prompt_for(media: MediaReceived, kind: str, path: str, text: str | None,
     return f"[The owner sent a {label}, saved at {archived}{why}]{caption}"
 
 
+def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
+    """After the last attempt: free the media id (sending it again retries) and tell the
+    owner what went wrong."""
+    media = MediaReceived.model_validate(ctx.event.data.event.get("data") or {})
+    mid = media_id(media)
+    ctx.step.run("free-media-id", reset, ctx.runtime.redis, keys.media_processed(mid))
+    label = LABELS.get(media.media_type, media.media_type)
+    message = str(ctx.event.data.error.get("message") or "unknown error")[:300]
+    ctx.gateway.notify(f"⚠️ I could not process your {label}: {message}",
+                       type="media.failed", priority=1, step_id="tell-owner")
+    return {"media_id": mid, "freed": True}
+
+
 @function("media-process", trigger="media/received", retries=3,
-          concurrency=[{"limit": 2}])
+          concurrency=[{"limit": 2}], on_failure=media_failed)
 def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
     d, rt = ctx.event.data, ctx.runtime
     path = ctx.step.run("validate-file", _validate, ctx)

@@ -35,6 +35,7 @@ class FakeTranscription:
         self.api_key = api_key
         self.transcripts: dict[bytes, str] = {}
         self.uploads: list[Upload] = []
+        self._failures: list[tuple[int, Any]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -63,6 +64,17 @@ class FakeTranscription:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
+    def fail_next(self, status: int = 500, times: int = 1,
+                  message: str = "The server had an error while processing your request.") -> None:
+        """Answer the next `times` requests with this status and an OpenAI error object."""
+        with self._lock:
+            self._failures += [(status, _error(message, "server_error"))] * times
+
+    def recover(self) -> None:
+        """Drop the failures still programmed."""
+        with self._lock:
+            self._failures.clear()
+
     def calls(self) -> list[Upload]:
         with self._lock:
             return list(self.uploads)
@@ -82,6 +94,9 @@ class FakeTranscription:
             self.uploads.append(Upload(fields, upload[0] if upload else None,
                                        upload[2] if upload else None,
                                        upload[1] if upload else b"", headers, ctype))
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            return failure
         if upload is None:
             return 400, _error("you must provide a file", "invalid_request_error", "file")
         if not fields.get("model"):

@@ -116,3 +116,20 @@ def test_a_missing_file_fails_the_run_clearly(tg, start_system, tmp_path) -> Non
     assert "does not exist" in json.dumps(error)
     [step] = [s for s in rt.runs.steps(run_id) if s["key"] == "validate-file"]
     assert step["attempts"] == 1  # NonRetriable: no retries
+
+
+def test_a_failed_transcription_tells_the_owner_and_frees_the_media_id(tg, stt,
+                                                                        start_system) -> None:
+    rt = start_system()
+    stt.fail_next(500, times=100)
+    tg.push_voice(OWNER, OWNER, VOICE)
+    [told] = wait_replies(tg, 1, timeout=60)
+    assert "could not process your voice note" in told and "500" in told
+    run = _media_run(rt)
+    assert run["status"] == "failed"
+    stt.recover()
+    stt.transcripts[VOICE] = "second try"
+    [received] = list_events(rt.redis, name="media/received")
+    rt.send(Event(name="media/received", id="media-retry-1", data=received["event"]["data"]))
+    answers = wait_replies(tg, 2, timeout=40)
+    assert answers[1].endswith("second try")
