@@ -75,7 +75,8 @@ def agent_dispatch(ctx: Context[AgentRequested]) -> dict[str, Any]:
 
 @function("agent-completed-notify", trigger="system/agent.completed")
 def agent_completed(ctx: Context[AgentCompleted]) -> dict[str, Any]:
-    """Tell the owner how the agent did, with the head of its output and the inbox file."""
+    """Tell the chat the request came from (default: the owner's) how the agent did, with the
+    head of its output and the inbox file."""
     d = ctx.event.data
     icon = {"completed": "🤖✅", "failed": "🤖❌", "timeout": "🤖⏱"}[d.status]
     lines = [f"{icon} Agent **{d.tool}** {d.status}: {d.task[:200]}",
@@ -88,7 +89,7 @@ def agent_completed(ctx: Context[AgentCompleted]) -> dict[str, Any]:
         lines += ["", f"Inbox: `{d.inbox_path}`"]
     return ctx.gateway.notify("\n".join(lines), type=f"agent.{d.status}",
                               priority=1 if d.status != "completed" else None,
-                              step_id="notify-gateway")
+                              chat=d.origin_chat, step_id="notify-gateway")
 
 
 # -- approvals ----------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def approval_request(ctx: Context[ApprovalRequested]) -> dict[str, Any]:
         f"🔐 **Approval needed**: {d.agent} wants to {d.operation}",
         f"Category: `{d.category}`", d.reasoning and f"Why: {d.reasoning}",
         f"Request `{rid}`"]))
-    ctx.gateway.notify(text, type="approval.requested", priority=0, buttons=buttons(rid),
+    ctx.gateway.notify(text, type="approval.requested", priority=1, buttons=buttons(rid),
                        step_id="notify-gateway-pending")
     timeout = ctx.runtime.settings.approval_timeout_seconds
     answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",

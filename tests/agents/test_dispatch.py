@@ -102,14 +102,17 @@ def test_cancel_stops_the_tool_and_its_children(tg, start_system, pids_dir) -> N
 
 def test_timeout_stops_the_tool_and_reports_it(tg, start_system, pids_dir) -> None:
     rt = start_system()
-    run_id = _request(rt, "slow-1", "think SLEEP:120", timeout=2)
+    group = -1001234  # the request came from a group chat: the outcome goes there
+    run_id = _request(rt, "slow-1", "think SLEEP:120", timeout=2, origin_chat=group)
     tool, child = _pids(pids_dir, "slow-1")
     entry = _inbox(rt, "slow-1")
     assert entry["status"] == "timeout" and "no result after 2 s" in entry["error"]
     assert _gone(tool) and _gone(child)
     wait_for(lambda: rt.runs.status(run_id) == "completed", message="run completed")
-    [told] = wait_for(lambda: _agent_messages(tg), message="the owner told")
+    [told] = wait_for(lambda: [t for t in replies(tg, group) if "Agent" in t],
+                      message="the origin chat told")
     assert "timeout" in told and "slow-1" in told
+    assert _agent_messages(tg) == []  # not the owner's chat
 
 
 def test_no_command_configured_fails_clearly(tg, start_system) -> None:
