@@ -4,8 +4,9 @@ too) instead of orphaning it.
 
 The command is JOELCLAW_AGENT_DISPATCH_COMMAND, split like a shell line. In an argument,
 `{prompt}`, `{tool}`, `{model}` and `{request_id}` are replaced; without `{prompt}` the task is
-given on stdin. The child also sees JOELCLAW_AGENT_REQUEST_ID, _TOOL, _MODEL, _SANDBOX and
-_TIMEOUT. Its stdout and stderr go to files beside the inbox file (no pipe to fill).
+given on stdin. The child sees the worker's environment minus joelclaw's settings (secrets),
+plus JOELCLAW_AGENT_REQUEST_ID, _TOOL, _MODEL, _SANDBOX and _TIMEOUT. Its stdout and stderr
+go to files beside the inbox file (no pipe to fill).
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ def _fill(part: str, values: dict[str, str]) -> str:
 
 
 def environment(request: AgentRequested, timeout: float) -> dict[str, str]:
-    env = dict(os.environ)
+    """The worker's environment without joelclaw's own settings (its bot token, API keys:
+    the tool needs none of them), plus the request's JOELCLAW_AGENT_* variables."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("JOELCLAW_") or k == "JOELCLAW_HOME"}
     env.update({"JOELCLAW_AGENT_REQUEST_ID": request.request_id,
                 "JOELCLAW_AGENT_TOOL": request.tool,
                 "JOELCLAW_AGENT_MODEL": request.model or "",

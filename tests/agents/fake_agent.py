@@ -19,6 +19,9 @@ def main() -> int:
     print(f"agent {os.environ.get('JOELCLAW_AGENT_TOOL')} on {request_id} "
           f"(timeout {os.environ.get('JOELCLAW_AGENT_TIMEOUT')})", flush=True)
     print(f"task: {task.strip()}", flush=True)
+    settings = sorted(k for k in os.environ if k.startswith("JOELCLAW_")
+                      and not k.startswith("JOELCLAW_AGENT_"))
+    print(f"joelclaw settings seen: {settings}", flush=True)
     sleep = re.search(r"SLEEP:(\d+)", task)
     if sleep:
         seconds = sleep.group(1)

@@ -60,6 +60,7 @@ def test_deploy_error_dispatches_the_agent_writes_the_inbox_and_tells_the_owner(
     assert f"agent codex on {request_id} (timeout 300)" in entry["output"]
     assert "task: Diagnose and fix the failed Vercel deploy dpl_9" in entry["output"]
     assert "RESULT: fixed the build" in entry["output"]
+    assert "joelclaw settings seen: ['JOELCLAW_HOME']" in entry["output"]  # no bot token
     [completed] = wait_for(lambda: list_events(rt.redis, name="system/agent.completed"),
                            message="agent.completed")
     data = completed["event"]["data"]
