@@ -33,8 +33,7 @@ def _validate(ctx: Context[MediaReceived]) -> str:
         raise NonRetriable(str(exc)) from None
 
 
-def prompt_for(media: MediaReceived, kind: str, path: str, text: str | None,
-               archived: str) -> str:
+def prompt_for(media: MediaReceived, kind: str, text: str | None, archived: str) -> str:
     """What the agent reads: the transcript or description as the owner's words."""
     label = LABELS.get(media.media_type, media.media_type)
     caption = f"\nCaption: {media.caption}" if media.caption else ""
@@ -85,7 +84,7 @@ def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
     archived = ctx.step.run("archive", archive, rt.settings.media_archive, d.source, mid,
                             Path(path), sidecar)
     relayed = ctx.step.run("to-agent", as_owner_message, rt, d.chat_id,
-                           prompt_for(d, kind, path, text, archived),
+                           prompt_for(d, kind, text, archived),
                            idem_key=f"media-{mid}", meta={"media_id": mid, "kind": kind})
     ctx.step.send_event("emit-processed", {"name": "media/processed", "data": {
         "source": d.source, "media_type": d.media_type, "path": path, "media_id": mid,
