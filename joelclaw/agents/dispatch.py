@@ -6,7 +6,8 @@ The command is JOELCLAW_AGENT_DISPATCH_COMMAND, split like a shell line. In an a
 `{prompt}`, `{tool}`, `{model}` and `{request_id}` are replaced; without `{prompt}` the task is
 given on stdin. The child sees the worker's environment minus joelclaw's settings (secrets),
 plus JOELCLAW_AGENT_REQUEST_ID, _TOOL, _MODEL, _SANDBOX and _TIMEOUT. Its stdout and stderr
-go to files beside the inbox file (no pipe to fill).
+go to files beside the inbox file (no pipe to fill), and `<request id>.pid` names the running
+tool, so the retry of an attempt whose worker was SIGKILLed stops that tool's group first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from typing import Any
 
 from joelclaw.events.payloads.agents import AgentRequested
 
+HOSTNAME = socket.gethostname()
 POLL_SECONDS = 0.2
 KILL_GRACE_SECONDS = 3.0
 OUTPUT_KEEP = 200_000  # characters of stdout kept in the result (the file has all of it)
@@ -98,6 +101,8 @@ def run(command: str | None, request: AgentRequested, *, timeout: float, workdir
     cwd = Path(request.cwd).expanduser() if request.cwd else None
     if cwd is not None and not cwd.is_dir():
         return Outcome("failed", None, "", "", 0, error=f"cwd {cwd} is not a directory")
+    pid_file = workdir / f"{request.request_id}.pid"
+    stop_leftover(pid_file)  # a previous attempt's tool, if its worker was killed
     with out_path.open("wb") as out, err_path.open("wb") as err:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE if use_stdin else
@@ -106,9 +111,13 @@ def run(command: str | None, request: AgentRequested, *, timeout: float, workdir
         except OSError as exc:
             return Outcome("failed", None, "", "", _ms(started),
                            error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
-        if use_stdin:
-            _feed(proc, request.task)
-        status = _wait(proc, started + timeout, should_stop)
+        pid_file.write_text(f"{HOSTNAME} {proc.pid} {_start_time(proc.pid)}")
+        try:
+            if use_stdin:
+                _feed(proc, request.task)
+            status = _wait(proc, started + timeout, should_stop)
+        finally:
+            pid_file.unlink(missing_ok=True)
     output = _read(out_path, OUTPUT_KEEP)
     stderr = _read(err_path, STDERR_KEEP, tail=True)
     code = proc.returncode
@@ -164,6 +173,39 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         break
+
+
+def stop_leftover(pid_file: Path) -> bool:
+    """Stop the process group a killed worker's attempt left running (same host, same process:
+    its start time matches), so a retried request never runs the tool twice at once."""
+    try:
+        host, pid_text, started = pid_file.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False
+    if host != HOSTNAME or started == "-" or _start_time(pid) != started:
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        while time.monotonic() < deadline and _start_time(pid) == started:
+            time.sleep(0.05)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks (/proc), "-" when unknown or gone (a zombie
+    counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return "-"
+    return "-" if fields[0] == "Z" else fields[19]
 
 
 def _read(path: Path, keep: int, *, tail: bool = False) -> str:

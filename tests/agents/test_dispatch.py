@@ -146,3 +146,31 @@ def test_throttle_holds_a_fourth_request_within_the_minute(tg, start_system) -> 
     from joelclaw.bus.flow.explain import explain_run
 
     assert "throttle" in json.dumps(explain_run(rt, runs[3])).lower()
+
+
+def test_a_killed_workers_tool_is_stopped_before_the_retry_runs_it_again(
+        tg, tmp_path, redis_url, pids_dir, worker_factory) -> None:
+    """The worker dies mid-tool (SIGKILL: nothing of it can clean up); the run is taken over
+    and its retry stops the old tool's group before starting the tool again."""
+    import sys
+
+    from tests.agents.conftest import FAKE_AGENT, MODULES
+    from tests.gateway.conftest import gateway_settings
+
+    settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
+                                agent_dispatch_command=f"{sys.executable} {FAKE_AGENT}")
+    env = {"FAKE_AGENT_PIDS": str(pids_dir)}
+    first = worker_factory(queues="joelclaw", settings_override=settings, extra_env=env)
+    rt = Runtime(settings)
+    run_id = _request(rt, "survivor", "work SLEEP:120")
+    old_tool, old_child = _pids(pids_dir, "survivor")
+    (pids_dir / "survivor.pids").unlink()
+    first.kill_all()
+    assert not _gone(old_tool) and not _gone(old_child)  # the tool outlived its worker
+    worker_factory(queues="joelclaw", settings_override=settings, extra_env=env)
+    new_tool, new_child = _pids(pids_dir, "survivor")
+    assert new_tool != old_tool
+    wait_for(lambda: _gone(old_tool) and _gone(old_child), 15, message="old tool stopped")
+    rt.send(Event(name="system/agent.cancelled", data={"request_id": "survivor"}))
+    wait_for(lambda: rt.runs.status(run_id) == "cancelled", 30, message="run cancelled")
+    wait_for(lambda: _gone(new_tool) and _gone(new_child), 15, message="new tool stopped")
