@@ -172,6 +172,25 @@ class Settings(BaseSettings):
     digest_window: str = "23:45-23:59"  # local time in which the heartbeat requests it
     digest_dir: Path | None = None  # default <memory home>/digests
     command_timeout_seconds: float = Field(30.0, gt=0)  # git, the calendar command
+    # ---- agents, approvals, media (issue 11) -----------------------------------------------
+    # `system/agent.requested` runs this command (shlex-split; `{prompt}`, `{tool}`, `{model}`,
+    # `{request_id}` in an argument are replaced; without `{prompt}` the task is on stdin), in
+    # its own process group, with JOELCLAW_AGENT_REQUEST_ID/_TOOL/_MODEL/_SANDBOX/_TIMEOUT set.
+    agent_dispatch_command: str | None = None
+    agent_dispatch_timeout_seconds: float = Field(600.0, gt=0)  # when the request names none
+    agent_dispatch_max_timeout_seconds: float = Field(3600.0, gt=0)  # a request's upper bound
+    agent_inbox_dir: Path | None = None  # the agents' results; default <home>/workspace/inbox
+    approval_timeout_seconds: float = Field(86400.0, gt=0)  # then the request is denied
+    # Media: audio through an OpenAI-compatible `POST {url}/audio/transcriptions` (multipart),
+    # images through the LLM client when its model accepts images (`llm_vision`).
+    transcription_api_url: str | None = None
+    transcription_api_key: str | None = None
+    transcription_model: str = "whisper-1"
+    transcription_timeout_seconds: float = Field(120.0, gt=0)
+    llm_vision: bool = False
+    media_vision_model: str | None = None  # default: JOELCLAW_LLM_MODEL
+    media_max_bytes: int = Field(25 * 1024 * 1024, ge=1)  # the transcription APIs' limit
+    media_archive_dir: Path | None = None  # default <home>/media/archive/<year>/<source>
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron")
@@ -223,6 +242,14 @@ class Settings(BaseSettings):
     @property
     def cache_home(self) -> Path:
         return (self.cache_dir or self.home_dir / "cache").expanduser()
+
+    @property
+    def agent_inbox(self) -> Path:
+        return (self.agent_inbox_dir or self.home_dir / "workspace" / "inbox").expanduser()
+
+    @property
+    def media_archive(self) -> Path:
+        return (self.media_archive_dir or self.home_dir / "media" / "archive").expanduser()
 
     @field_validator("function_modules", "docs_fetch_hosts", mode="before")
     @classmethod

@@ -335,3 +335,15 @@ def snooze_text(key: str) -> str:
 
 def digest_done(date: str) -> str:
     return f"{PREFIX}digest:done:{date}"  # the day's digest was written (path), 2 days
+# ---- agents, approvals, media (issue 11) ----------------------------------------------------
+
+APPROVALS = PREFIX + "approvals:"
+APPROVALS_PENDING = APPROVALS + "pending"  # hash request id -> JSON request, until resolved
+APPROVALS_HISTORY = APPROVALS + "history"  # list of JSON resolutions, newest first, trimmed
+APPROVALS_HISTORY_KEEP = 500
+APPROVALS_CATEGORIES = APPROVALS + "categories"  # hash JSON [agent, category] -> JSON {at, by}
+MEDIA_PROCESSED_TTL = 24 * 3600  # a media id seen again within a day is a duplicate
+
+
+def media_processed(media_id: str) -> str:
+    return cooldown(f"media:processed:{media_id}")  # the first run's claim, MEDIA_PROCESSED_TTL

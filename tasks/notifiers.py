@@ -171,7 +171,7 @@ def vercel_error(ctx: Context[vercel.Deploy]) -> dict:
                                 step_id="notify-gateway")
     ctx.step.send_event("dispatch-fix-agent", {"name": "system/agent.requested", "data": {
         "tool": "codex", "timeout": 300, "sandbox": "danger-full-access",
-        "requestId": f"vercel-fix-{d.deployment_id}-{ctx.event.ts}",
+        "request_id": f"vercel-fix-{d.deployment_id}-{ctx.event.ts}",
         "task": f"Diagnose and fix the failed Vercel deploy {d.deployment_id} "
                 f"({_deploy_line(d)})."}})
     return result

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from joelclaw.cli import (
+    approvals,
     cache,
     capabilities,
     commands,
@@ -21,8 +22,9 @@ from joelclaw.cli import (
 )
 from joelclaw.cli.app import cli
 
-__all__ = ["cache", "capabilities", "cli", "commands", "explain", "gateway", "gateway_diagnose",
-           "gateway_ops", "logs", "main", "memory", "ops", "recover", "runs", "schema", "watch"]
+__all__ = ["approvals", "cache", "capabilities", "cli", "commands", "explain", "gateway",
+           "gateway_diagnose", "gateway_ops", "logs", "main", "memory", "ops", "recover", "runs",
+           "schema", "watch"]
 
 
 def main(argv: list[str] | None = None) -> None:

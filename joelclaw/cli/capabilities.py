@@ -44,6 +44,12 @@ FLOWS: list[dict[str, Any]] = [
         action("review list", "proposals waiting for a decision"),
         action("review approve <id>", "promote one into MEMORY.md"),
         action("cache stats", "hit and miss counts per cache tier")]},
+    {"goal": "Answer the agents", "steps": [
+        action("approvals list", "operations waiting for your approval"),
+        action("approvals approve <id>", "approve one (--learn: always allow its category)"),
+        action("approvals deny <id>", "deny one"),
+        action("approvals categories", "what agents may do without asking"),
+        action("approvals history", "what was approved or denied, by whom")]},
     {"goal": "Recover from an error code", "steps": [
         action("recover <CODE>", "diagnose, fix, verify, rollback")]},
     {"goal": "See it all in a browser", "steps": [

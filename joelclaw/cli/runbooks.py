@@ -223,6 +223,21 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
                     "version is MEMORY.md.bak)")],
         "verify": [_c("review list", "the proposal is no longer open")], "rollback": [],
     },
+    # ---- agents and approvals (issue 11) --------------------------------------------------
+    "APPROVAL_NOT_FOUND": {
+        "title": "No pending approval request has that id",
+        "diagnose": [_c("approvals list", "the pending requests and their ids"),
+                     _c("approvals history", "whether it was already resolved, and by whom")],
+        "fix": [_do("use an id from the list; a resolved request cannot be resolved again "
+                    "(the waiting run already resumed)")],
+        "verify": [_c("approvals history", "the request shows as resolved")], "rollback": [],
+    },
+    "APPROVAL_CATEGORY_NOT_FOUND": {
+        "title": "That agent has no such learned category",
+        "diagnose": [_c("approvals categories", "the learned categories per agent")],
+        "fix": [_do("give the agent and category exactly as listed")],
+        "verify": [_c("approvals categories", "the category is gone")], "rollback": [],
+    },
     "MEMORY_FILE_BUSY": {
         "title": "MEMORY.md kept changing while a proposal was being promoted",
         "diagnose": [_do("is an editor or a sync tool rewriting MEMORY.md right now?")],

@@ -87,6 +87,10 @@ def callback_label(data: str) -> str:
     if action == "memory":
         verb = rest.split(":", 1)[0]
         return {"approve": "✅ Approved", "reject": "❌ Rejected"}.get(verb, f"✔️ {verb}")
+    if action == "apr":  # agent approvals: apr:<request id>:<approve|deny|learn>
+        verb = rest.rpartition(":")[2]
+        return {"approve": "✅ Approved", "deny": "❌ Denied",
+                "learn": "🧠 Approved, category learned"}.get(verb, f"✔️ {verb}")
     if action in ("snooze", "s4h"):
         return "⏰ Snoozed for 4h"
     if action == "cmd":
@@ -145,23 +149,16 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
 # -- media ----------------------------------------------------------------------------------
 
 def _media(gw: Gateway, batch: list[Message]) -> None:
+    """Download and announce each file as `media/received`; `media-process` transcribes or
+    describes it and hands the text to the agent as the owner's message (one turn, one reply).
+    Only a file that cannot be fetched is answered here."""
     for msg in batch:
-        chat, progress = _chat(gw, msg), _delivery(gw, msg)
-        text = progress.answer(lambda msg=msg, chat=chat: _media_answer(gw, msg, chat), [msg.id])
-        _reply(gw, chat, text, progress=progress)
-
-
-def _media_answer(gw: Gateway, msg: Message, chat: int) -> str:
-    try:
-        path = _download(gw, msg)
-    except IntegrationError as exc:  # e.g. "file is too big": tell the owner, do not retry
-        return f"[media unavailable: {exc}]"
-    kind = msg.meta.get("media_type", "file")
-    caption = msg.prompt or ""
-    if agent_kind(gw) == "none":
-        return f"Saved your {kind} to `{path}`."
-    prompt = f"[The owner sent a {kind}, saved at {path}]\n{caption}".strip()
-    return _turn(gw, chat, prompt)()
+        try:
+            _download(gw, msg)
+        except IntegrationError as exc:  # e.g. "file is too big": tell the owner, do not retry
+            chat, progress = _chat(gw, msg), _delivery(gw, msg)
+            text = progress.answer(lambda exc=exc: f"[media unavailable: {exc}]", [msg.id])
+            _reply(gw, chat, text, progress=progress)
 
 
 def _download(gw: Gateway, msg: Message) -> str:
@@ -179,7 +176,11 @@ def _download(gw: Gateway, msg: Message) -> str:
         source={"via": "gateway"},
         data={"source": "telegram", "path": str(dest), "media_type": kind,
               "mime_type": ref.get("mime_type") or mimetypes.guess_type(name)[0],
-              "chat_id": chat, "message_id": message_id, "caption": msg.prompt or None}))
+              "file_name": name, "file_size": info.get("file_size") or ref.get("file_size"),
+              "media_id": ref.get("file_unique_id") or f"telegram-{chat}-{message_id}",
+              "chat_id": chat, "message_id": message_id, "caption": msg.prompt or None,
+              "metadata": {k: ref[k] for k in ("duration", "width", "height", "file_id")
+                           if k in ref}}))
     return str(dest)
 
 

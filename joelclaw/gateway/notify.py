@@ -52,8 +52,9 @@ def triage_for(event_type: str) -> str:
 def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = None,
             triage: str | None = None, buttons: list | None = None, agent: bool = False,
             immediate_telegram: bool = False, telegram_only: bool = False, fatal: bool = False,
-            idem_key: str | None = None) -> dict[str, Any]:
-    """Route one notification; returns what happened (JSON, so it can be a step result)."""
+            idem_key: str | None = None, chat: int | None = None) -> dict[str, Any]:
+    """Route one notification (to `chat`, default the owner's); returns what happened (JSON,
+    so it can be a step result)."""
     route = "immediate" if fatal else (triage or triage_for(type))
     if route not in TRIAGES:
         raise ValueError(f"triage must be one of {', '.join(TRIAGES)}, not {route!r}")
@@ -78,7 +79,7 @@ def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = 
     meta = {"type": type, "buttons": buttons, "agent": agent, "fatal": fatal, "sent": sent}
     msg_id = gw.queue.enqueue("gateway", text, kind="notify",
                               priority=P0 if fatal else priority, meta=meta,
-                              idem_key=idem_key)
+                              idem_key=idem_key, chat=chat)
     if msg_id is not None:
         request_drain(rt)
     return {"status": "queued" if msg_id else "duplicate", "id": msg_id, "held": held}
@@ -94,11 +95,12 @@ class Notifier:
     def notify(self, text: str, *, type: str = "notice", priority: int | None = None,
                triage: str | None = None, buttons: list | None = None, agent: bool = False,
                immediate_telegram: bool = False, telegram_only: bool = False,
-               step_id: str = "gateway-notify") -> dict[str, Any]:
-        """Queue a message for the owner (or the agent, with agent=True) as a durable step."""
+               chat: int | None = None, step_id: str = "gateway-notify") -> dict[str, Any]:
+        """Queue a message for the owner (or the agent, with agent=True) as a durable step;
+        `chat` sends it to another chat than the owner's (e.g. where a request came from)."""
         return self._step(step_id, text, type=type, priority=priority, triage=triage,
                           buttons=buttons, agent=agent, immediate_telegram=immediate_telegram,
-                          telegram_only=telegram_only)
+                          telegram_only=telegram_only, chat=chat)
 
     def alert(self, text: str, *, type: str = "alert", fatal: bool = False,
               buttons: list | None = None, immediate_telegram: bool | None = None,

@@ -470,6 +470,21 @@ class FakeTelegram:
         message = self._incoming(from_id, chat_id, document=doc, caption=caption)
         return self.push_update("message", message)
 
+    def push_voice(
+        self,
+        from_id: int,
+        chat_id: int | str,
+        content: bytes = b"OggS\x00fake-opus-voice",
+        *,
+        duration: int = 3,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """An incoming voice note (audio/ogg, OPUS), downloadable via getFile."""
+        stored = self.add_file(content, f"voice/file_{next(self._file_seq)}.oga")
+        voice = {**_file_ref(stored), "duration": duration, "mime_type": "audio/ogg"}
+        message = self._incoming(from_id, chat_id, voice=voice, caption=caption)
+        return self.push_update("message", message)
+
     def add_file(self, content: bytes, file_path: str | None = None) -> _File:
         """Store a file that getFile and /file/bot<token>/<path> will serve."""
         with self._lock:

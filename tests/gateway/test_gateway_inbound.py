@@ -101,11 +101,14 @@ def test_invalid_html_falls_back_to_plain_text(tg, start_gateway) -> None:
 def test_media_is_downloaded_and_announced(tg, start_gateway) -> None:
     _, rt = start_gateway()
     update = tg.push_photo(OWNER, OWNER, b"\xff\xd8\xff\xe0a-photo", caption="look")
-    wait_replies(tg, 1)
     message_id = update["message"]["message_id"]
     [record] = wait_for(lambda: list_events(rt.redis, name="media/received"), message="media event")
     event = record["event"]
     assert event["id"] == f"media-telegram-{OWNER}-{message_id}"
+    photo = update["message"]["photo"][-1]
+    assert event["data"]["media_id"] == photo["file_unique_id"]
+    assert event["data"]["media_type"] == "photo" and event["data"]["caption"] == "look"
+    assert event["data"]["chat_id"] == OWNER and event["data"]["message_id"] == message_id
     path = event["data"]["path"]
     assert path.startswith(str(rt.settings.home_dir))
     with open(path, "rb") as fh:

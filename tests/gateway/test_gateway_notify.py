@@ -135,11 +135,11 @@ def test_vercel_error_notifies_and_requests_fix_agent(tg, system) -> None:
     rt.send(Event(name="vercel/deploy.error", data={
         "deployment_id": "dpl_1", "vercel_type": "deployment.error", "project_name": "site",
         "target": "production", "git_branch": "main", "git_commit_message": "break it"}))
-    [message] = wait_replies(tg, 1)
+    message = wait_replies(tg, 1)[0]
     assert "Deploy Failed" in message and "site" in message
     [requested] = wait_for(lambda: list_events(rt.redis, name="system/agent.requested"),
                            message="fix agent requested")
-    assert requested["event"]["data"]["requestId"].startswith("vercel-fix-dpl_1-")
+    assert requested["event"]["data"]["request_id"].startswith("vercel-fix-dpl_1-")
 
 
 def test_signed_todoist_webhook_ends_as_one_telegram_message(tg, todoist, tmp_path, redis_url,

@@ -11,11 +11,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from joelclaw.events.payloads import (
+    agents,
     backups,
     checks,
     docs,
     front,
     github,
+    media,
     memory,
     telegram,
     todoist,
@@ -32,6 +34,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **docs.MODELS,
     **backups.MODELS,
     **checks.MODELS,
+    **agents.MODELS,
+    **media.MODELS,
 }
 
 
