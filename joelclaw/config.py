@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None  # the warm file tier; default <home>/cache
     cache_hot_ttl_seconds: float = Field(300.0, ge=0)
     cache_warm_ttl_seconds: float = Field(3600.0, ge=0)
+    # ---- hot reload (issue 12) -------------------------------------------------------------
+    # `joelclaw up` sets `supervised` for the workers and beat it runs: on a reload they exit
+    # (and up starts them again at once) instead of re-executing themselves.
+    supervised: bool = False
+    reload_poll_seconds: float = Field(1.0, gt=0)  # how often `up --reload` looks at the files
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron")
     @classmethod
