@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -82,8 +83,10 @@ def test_up_reload_reloads_worker_beat_and_web_when_a_module_changes(
     code.write("v1", SLEEPER)
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JOELCLAW_", "FLOWER_"))}
+    web_port = free_port()
     env.update({"JOELCLAW_HOME": str(home), "JOELCLAW_REDIS_URL": redis_url,
-                "JOELCLAW_FUNCTION_MODULES": code.name, "JOELCLAW_WEB_PORT": str(free_port()),
+                "JOELCLAW_FUNCTION_MODULES": code.name, "JOELCLAW_WEB_PORT": str(web_port),
+                "JOELCLAW_API_TOKEN": "reload-test-token",
                 "JOELCLAW_RELOAD_POLL_SECONDS": "0.3", "PYTHONPATH": code.pythonpath})
     log_path = tmp_path / "up.log"
     log = log_path.open("wb")
@@ -92,6 +95,14 @@ def test_up_reload_reloads_worker_beat_and_web_when_a_module_changes(
          "--no-typesense"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
     seen: list[psutil.Process] = []
+
+    def web_functions() -> list[str] | None:
+        try:
+            reply = httpx.get(f"http://127.0.0.1:{web_port}/api/functions", timeout=5,
+                              headers={"Authorization": "Bearer reload-test-token"})
+        except httpx.HTTPError:
+            return None
+        return [f["id"] for f in reply.json()["functions"]] if reply.status_code == 200 else None
 
     def output() -> str:
         return log_path.read_text(errors="replace")
@@ -107,6 +118,7 @@ def test_up_reload_reloads_worker_beat_and_web_when_a_module_changes(
         expect("worker@", 90)
         wait_for(lambda: output().count(" ready.") >= 1, 90, message="the worker ready")
         seen += psutil.Process(system.pid).children(recursive=True)
+        assert "reload-newcomer" not in wait_for(web_functions, 60, message="the web's API")
 
         code.write("v2", SLEEPER, NEWCOMER)
         expect("a function module changed: joelclaw reload")
@@ -115,6 +127,8 @@ def test_up_reload_reloads_worker_beat_and_web_when_a_module_changes(
         expect("beat restarts on the reloaded code")
         expect("reload 1: web restarts its workers on the new code (HUP)")
         wait_for(lambda: output().count(" ready.") >= 2, 90, message="the worker ready again")
+        wait_for(lambda: "reload-newcomer" in (web_functions() or []), 60,
+                 message="the web app's new workers listing the new function")
 
         settings = make_settings(home, redis_url, function_modules=[code.name])
         rt = Runtime(settings)  # this process has not imported the module: it reads v2
