@@ -100,8 +100,8 @@ class Runtime:
     def function(self, function_id: str) -> Function | None:
         return self.registry.get(function_id)
 
-    def function_missing(self, run_id: str, function_id: str) -> bool:
-        return removed.settle_unknown(self, run_id, function_id)
+    def function_missing(self, target: str, function_id: str) -> bool:
+        return removed.settle_unknown(self, target, function_id)
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
         return dispatch.send_events(self, events if isinstance(events, list) else [events],

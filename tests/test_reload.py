@@ -332,3 +332,18 @@ def test_reload_refuses_code_that_does_not_import(settings, code, worker_factory
     assert reply["error"]["code"] == "RELOAD_INVALID_CODE"
     assert "nothing was reloaded" in reply["error"]["message"]
     assert codestate.generation(rt.redis) == 0  # no worker was asked to restart
+
+
+def test_a_process_behind_the_last_reload_hands_unknown_runs_on_instead_of_dropping(
+        settings, code):
+    code.write("v1", SLEEPER)
+    rt = code.runtime(settings)
+    run_id = rt.send(Event(name="test/reload.sleep", data={}))[0].runs[0]
+    code.write("v2", WAITER)
+    stale = code.runtime(settings)  # knows no reload-sleeper, and is not the reloaded code
+    codestate.request(stale.redis, "another-code", ["reload-sleeper"], [], "test")
+    stale.redis.zrem(keys.WAKEUPS, run_id)
+    assert stale.publish(run_id) is False
+    assert stale.runs.status(run_id) == "queued"  # not failed, not dropped:
+    due = stale.redis.zscore(keys.WAKEUPS, run_id)
+    assert due is not None and due <= time.time() + 5  # an up-to-date process gets it soon

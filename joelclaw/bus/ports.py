@@ -80,9 +80,9 @@ class Bus(Protocol):
         """This process's code version and whether a reload asked it to restart."""
         ...
 
-    def function_missing(self, run_id: str, function_id: str) -> bool:
-        """A run of a function this process does not know: True if it was handled (failed,
-        because a reload removed its function)."""
+    def function_missing(self, target: str, function_id: str) -> bool:
+        """A run (or member) of a function this process does not know: True if it was handled
+        (failed because a reload removed its function, or left to up-to-date processes)."""
         ...
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]: ...

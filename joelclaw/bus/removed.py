@@ -28,6 +28,7 @@ log = logging.getLogger("joelclaw.reload")
 
 REMOVED_ERROR = "FunctionRemoved"
 LIVE = ("queued", "running", "sleeping", "waiting")
+STALE_RETRY_SECONDS = 2.0  # a process behind the last reload hands a target on this much later
 
 
 def removed_message(function_id: str, version: str | None) -> str:
@@ -86,12 +87,19 @@ def fail_removed(rt: Bus, removed: Iterable[str], version: str | None,
     return {"failed": failed, "deferred": busy}
 
 
-def settle_unknown(rt: Bus, run_id: str, function_id: str) -> bool:
-    """A run whose function this process does not know: fail it if a reload removed that
-    function and this process runs the reloaded code; True when it was handled so."""
+def settle_unknown(rt: Bus, target: str, function_id: str) -> bool:
+    """A run (or member) whose function this process does not know; True when handled.
+
+    A process behind the last reload (it restarts soon) or on other code than it loaded
+    leaves the target to an up-to-date one: woken again shortly, never dropped. An up-to-date
+    process fails the run if the reload removed its function."""
     state = read(rt.redis)
-    if function_id not in state.removed or rt.code.version != state.version:
+    if rt.code.pending() or (state.version is not None and rt.code.version != state.version):
+        rt.wake(target, time.time() + STALE_RETRY_SECONDS)
+        return True
+    if function_id not in state.removed:
         return False
+    run_id = target.split("|")[0]
     if fail_removed_run(rt, run_id, function_id, state.removed[function_id]) == "busy":
-        rt.wake(run_id, time.time() + keys.LEASE_DEFER_SECONDS)
+        rt.wake(target, time.time() + keys.LEASE_DEFER_SECONDS)
     return True
