@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -31,6 +32,7 @@ COUNTS = "jc:test:reload:counts"
 
 HEADER = '''
 import os
+import signal
 import time
 
 import redis
@@ -347,3 +349,22 @@ def test_a_process_behind_the_last_reload_hands_unknown_runs_on_instead_of_dropp
     assert stale.runs.status(run_id) == "queued"  # not failed, not dropped:
     due = stale.redis.zscore(keys.WAKEUPS, run_id)
     assert due is not None and due <= time.time() + 5  # an up-to-date process gets it soon
+
+
+def test_a_worker_told_to_stop_during_its_reload_stops(settings, code, worker_factory):
+    """Started by hand, a reloading worker re-executes itself after its warm shutdown, unless
+    it was sent SIGTERM meanwhile: then it stops, and its run waits, queued, for a worker."""
+    code.write("v1", SLOW)
+    rt = code.runtime(settings)
+    worker = start_worker(worker_factory, code)
+    run_id = rt.send(Event(name="test/reload.slow", data={}))[0].runs[0]
+    wait_for(lambda: counts(rt).get("slow-started") == 1, 30, message="the slow step started")
+    codestate.request(rt.redis, "v-next", [fn.id for fn in rt.registry], [], "test")
+    wait_for(lambda: "code reload (generation 1)" in worker.output(), 20,
+             message="the worker noticing the reload")
+    os.kill(worker.process.pid, signal.SIGTERM)
+    wait_for(lambda: worker.process.poll() is not None, 40, message="the worker to stop")
+    assert worker.output().count(" ready.") == 1  # it did not start again
+    run = rt.runs.get(run_id)
+    assert run.status == "queued" and counts(rt) == {"slow-started": 1, "slow": 1}
+    assert rt.redis.zscore(keys.WAKEUPS, run_id) is not None  # durable: the next worker runs it

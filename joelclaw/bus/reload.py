@@ -91,11 +91,17 @@ def restart_worker(bus: Bus, generation: int) -> None:
     """Warm shutdown, then start again (exit for `up`, re-execute by hand)."""
     log.warning("code reload (generation %d): finishing the current steps, then restarting "
                 "on the new code", generation)
-    if bus.settings.supervised:
-        worker_state.should_stop = RELOAD_EXIT
-    else:
-        atexit.register(reexec)
-        worker_state.should_stop = 0
+    if not bus.settings.supervised:
+        atexit.register(_reexec_unless_stopped)
+    worker_state.should_stop = RELOAD_EXIT
+
+
+def _reexec_unless_stopped() -> None:
+    """At exit after a reload's warm shutdown: start again, unless someone asked the worker to
+    stop meanwhile (Celery's SIGTERM handler sets `should_stop` to 0, SIGINT/SIGQUIT set
+    `should_terminate`): a stop during a reload stops."""
+    if worker_state.should_stop == RELOAD_EXIT and not worker_state.should_terminate:
+        reexec()
 
 
 def reload_step(bus: Bus) -> type[ReloadStep]:
