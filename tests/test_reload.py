@@ -186,6 +186,12 @@ def test_a_run_sleeping_across_a_reload_finishes_on_the_new_code(settings, code,
     steps = versions(rt, run_id)
     assert steps["before"] == old_version and steps["after"] == result["version"]
     assert len(set(steps.values())) == 2
+    shown = subprocess.run([sys.executable, "-m", "joelclaw.cli", "run", run_id, "--text"],
+                           cwd=REPO, env=env_for(settings, PYTHONPATH=code.pythonpath),
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert old_version in shown.stdout and result["version"] in shown.stdout  # the code column
+    assert result["previous_version"] == old_version  # the worker's start code
 
 
 def test_a_running_run_finishes_its_step_then_continues_on_the_new_code(settings, code,
@@ -215,6 +221,8 @@ def test_a_new_function_receives_its_event_after_a_reload(settings, code, worker
     code.write("v2", SLEEPER, NEWCOMER)
     reply = reload_cli(settings, code)
     assert reply["ok"] and "reload-newcomer" in reply["result"]["functions"], reply
+    assert reply["result"]["added"] == ["reload-newcomer"]  # against the worker's start code
+    assert reply["result"]["removed"] == []
     fresh = code.runtime(settings)  # a sender on the new code (as the CLI and web are)
     run_id = fresh.send(Event(name="test/reload.new", data={}))[0].runs[0]
     run = finished(fresh, run_id)

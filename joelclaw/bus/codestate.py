@@ -84,6 +84,15 @@ def request(client: redis.Redis, version: str, functions: Iterable[str], removed
                 continue
 
 
+def baseline(client: redis.Redis, version: str, functions: Iterable[str]) -> None:
+    """The code a worker started with, recorded if no reload recorded any yet, so the first
+    reload can say which functions it adds and removes."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hsetnx(keys.CODE, "version", version)
+        pipe.hsetnx(keys.CODE, "functions", json.dumps(sorted(functions)))
+        pipe.execute()
+
+
 def ensure_after(client: redis.Redis, started: int, by: str) -> int:
     """Make the generation greater than `started` (one bump for many callers that started at
     the same one, e.g. every worker answering one `pool_restart` broadcast); the generation."""

@@ -62,6 +62,8 @@ class ReloadStep(bootsteps.StartStopStep):
         self._thread: threading.Thread | None = None
         try:  # before the pool forks: its processes inherit the version and generation
             self.bus.code.begin()
+            codestate.baseline(self.bus.redis, self.bus.code.version,
+                               [fn.id for fn in self.bus.registry])
         except Exception:
             log.exception("could not read the reload generation; reloads start when Redis "
                           "answers")
