@@ -142,7 +142,8 @@ def _render(result: dict[str, Any]) -> str:
         "added": ", ".join(result["added"]) or "-",
         "removed": ", ".join(result["removed"]) or "-",
         "failed runs": len(result["failed_runs"]),
-        "workers": workers or ("-" if result["waited"] else "not waited for"),
+        "workers": workers or ("none alive (the next one starts on this code)"
+                               if result["waited"] else "not waited for"),
         "beat": (result["beat"] or {}).get("code_version") or "-",
     }
     return key_values(fields)
