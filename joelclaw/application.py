@@ -46,6 +46,13 @@ class Application:
         return entries
 
 
+def function_modules(extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The installed application's function module names plus `extra`, importing nothing."""
+    return Application(tuple(ep.value for ep in sorted(
+        metadata.entry_points(group=FUNCTIONS_GROUP), key=lambda ep: ep.name))
+    ).with_modules(extra).function_modules
+
+
 def installed() -> Application:
     """The application declared by the installed packages' entry points."""
     modules = tuple(ep.value for ep in sorted(metadata.entry_points(group=FUNCTIONS_GROUP),

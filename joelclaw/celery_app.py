@@ -25,6 +25,7 @@ from joelclaw.broker import TRANSPORT
 from joelclaw.bus.cron import beat_schedule_for, scheduler_for
 from joelclaw.bus.executor import execute
 from joelclaw.bus.publish import DEFAULT_PRIORITY, is_amqp
+from joelclaw.bus.reload import install_pool_restart, reload_step
 from joelclaw.bus.sweeper import sweeper_step
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ def make_celery(
     for fn in bus.registry:
         _register(app, bus, fn)
     app.steps["worker"].add(sweeper_step(bus))
+    app.steps["worker"].add(reload_step(bus))  # `joelclaw reload`: restart on the new code
+    install_pool_restart(bus)
     for hook in setup:
         hook(app)
     return app

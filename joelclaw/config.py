@@ -191,6 +191,11 @@ class Settings(BaseSettings):
     media_vision_model: str | None = None  # default: JOELCLAW_LLM_MODEL
     media_max_bytes: int = Field(25 * 1024 * 1024, ge=1)  # the transcription APIs' limit
     media_archive_dir: Path | None = None  # default <home>/media/archive/<year>/<source>
+    # ---- hot reload (issue 12) -------------------------------------------------------------
+    # `joelclaw up` sets `supervised` for the workers and beat it runs: on a reload they exit
+    # (and up starts them again at once) instead of re-executing themselves.
+    supervised: bool = False
+    reload_poll_seconds: float = Field(1.0, gt=0)  # how often `up --reload` looks at the files
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron")

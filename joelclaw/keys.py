@@ -79,6 +79,14 @@ RETENTION_LOCK = PREFIX + "lock:retention"  # one sweeper at a time prunes the r
 WORKERS_SEEN = PREFIX + "workers"  # hash: Celery node name (worker@host) -> last seen (s)
 BEAT_TICK = PREFIX + "beat:tick"  # string: beat's last tick (s)
 
+# ---- hot reload (joelclaw reload) ------------------------------------------------------------
+# hash, no TTL: generation (+1 per reload; every worker and beat restarts when it grows past the
+# one it started with), version (the code version the reload loaded), previous_version,
+# functions (JSON list of function ids), removed (JSON {function id: version it was removed
+# in}), at (s), by (who asked)
+CODE = PREFIX + "code"
+BEAT_SCHEDULE = PREFIX + "beat:schedule"  # string JSON: beat's entries, generation, code version
+
 
 def waits(event_name: str) -> str:
     return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)

@@ -14,8 +14,10 @@ from typing import Any
 import redis
 from celery import Celery
 
+from joelclaw import codeversion
 from joelclaw.application import Application, installed
-from joelclaw.bus import dispatch, publish
+from joelclaw.bus import dispatch, publish, removed
+from joelclaw.bus.codestate import CodeWatch
 from joelclaw.bus.functions import Function, Registry
 from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
 from joelclaw.bus.run_store import RunStore
@@ -85,8 +87,21 @@ class Runtime:
                            beat_entries=self.application.extra_beat_entries(self),
                            setup=self._celery_setup)
 
+    @cached_property
+    def code(self) -> CodeWatch:
+        """The code version of the function modules this process imported (computed once,
+        right after importing them) and the reload generation it watches."""
+        return CodeWatch(lambda: self.redis, self._code_version)
+
+    def _code_version(self) -> str:
+        _ = self.registry  # the modules are imported first: the version is of what runs
+        return codeversion.version_of(self.application.function_modules)
+
     def function(self, function_id: str) -> Function | None:
         return self.registry.get(function_id)
+
+    def function_missing(self, target: str, function_id: str) -> bool:
+        return removed.settle_unknown(self, target, function_id)
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
         return dispatch.send_events(self, events if isinstance(events, list) else [events],

@@ -7,7 +7,9 @@ slot. Two beat processes produce the same id for the same slot, and event dedupl
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from celery.schedules import BaseSchedule, schedstate
 from croniter import croniter
 
 from joelclaw import keys
+from joelclaw.bus.reload import RELOAD_EXIT, reexec
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("joelclaw.cron")
 CRON_TASK = "joelclaw.cron"
 TICK_EVENT = "joelclaw/cron.tick"
+TICK_MAX_SECONDS = 5.0  # beat looks at least this often at the clock and for a reload
 
 
 class CronSchedule(BaseSchedule):
@@ -104,7 +108,29 @@ class DedupScheduler(PersistentScheduler):
         home = self.bus.settings.home_dir
         kwargs.setdefault("schedule_filename", str(home / "beat-schedule"))
         home.mkdir(parents=True, exist_ok=True)
+        try:  # reloads after this one rebuild the schedule (see joelclaw.bus.reload)
+            self.bus.code.begin()
+        except Exception:
+            log.warning("beat could not read the reload generation")
         super().__init__(*args, **kwargs)
+
+    def setup_schedule(self) -> None:
+        super().setup_schedule()
+        self.publish_schedule()
+
+    def publish_schedule(self) -> None:
+        """The entries beat runs, in Redis, so `joelclaw reload` (and tests) can see a
+        changed cron taken up without waiting for it to fire."""
+        code = self.bus.code
+        entries = {name: {"task": entry.task, "schedule": repr(entry.schedule),
+                          "args": list(entry.args or ())}
+                   for name, entry in self.schedule.items()}
+        try:
+            self.bus.redis.set(keys.BEAT_SCHEDULE, json.dumps({
+                "at": time.time(), "generation": code.generation,
+                "code_version": code.version, "entries": entries}, default=str))
+        except Exception:
+            log.warning("beat could not record its schedule")
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         rt = self.bus
@@ -112,7 +138,19 @@ class DedupScheduler(PersistentScheduler):
             rt.redis.set(keys.BEAT_TICK, time.time())
         except Exception:
             log.warning("beat could not record its tick")
-        return min(super().tick(*args, **kwargs), 30.0)
+        if rt.code.pending():
+            self.restart_for_reload()
+        return min(super().tick(*args, **kwargs), TICK_MAX_SECONDS)
+
+    def restart_for_reload(self) -> None:
+        """A reload: save the schedule's state, then start again on the new code (exit for
+        `joelclaw up`, which starts beat again at once; re-execute when started by hand)."""
+        log.warning("code reload: beat restarts to rebuild its schedule from the new code")
+        self.close()
+        if self.bus.settings.supervised:
+            logging.shutdown()
+            os._exit(RELOAD_EXIT)
+        reexec()
 
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
         if entry.task != CRON_TASK:

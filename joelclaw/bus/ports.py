@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import redis
     from celery import Celery
 
+    from joelclaw.bus.codestate import CodeWatch
     from joelclaw.bus.functions import Function, Registry
     from joelclaw.bus.runs import RunStore
     from joelclaw.bus.scripts import Scripts
@@ -73,6 +74,16 @@ class Bus(Protocol):
     def celery(self) -> Celery: ...
 
     def function(self, function_id: str) -> Function | None: ...
+
+    @property
+    def code(self) -> CodeWatch:
+        """This process's code version and whether a reload asked it to restart."""
+        ...
+
+    def function_missing(self, target: str, function_id: str) -> bool:
+        """A run (or member) of a function this process does not know: True if it was handled
+        (failed because a reload removed its function, or left to up-to-date processes)."""
+        ...
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]: ...
 

@@ -88,6 +88,8 @@ def publish_target(bus: Bus, target: str, *, ready_at: float | None = None) -> b
     function_id, priority = route
     fn = bus.function(function_id)
     if fn is None:
+        if bus.function_missing(target, function_id):
+            return False
         log.error("run %s belongs to function %s, which this process does not know", run_id,
                   function_id)
         return False

@@ -133,6 +133,8 @@ class StepBase:
         """
         if self.member is not None:
             raise MemberDone()
+        if self.rt.code.pending():  # a reload: this run continues on the new code, queued now
+            raise Suspend("queued", time.time())
         if not self._unsent:
             if self._cancel_seen:
                 raise Cancelled()
@@ -194,7 +196,7 @@ class StepBase:
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
         record.setdefault("started_at", time.time())
-        record.update(status=status, **extra)
+        record.update(status=status, code_version=self.rt.code.version, **extra)
         self._write(key, record)
 
     def _take_queue_delay(self) -> float:
@@ -217,7 +219,8 @@ class StepBase:
         started = time.time()
         running = {**record, "status": "running", "attempts": attempt,
                    "attempt_started_at": started, "started_at": record.get("started_at", started),
-                   "queue_delay_ms": round(self._queue_delay_ms, 1)}
+                   "queue_delay_ms": round(self._queue_delay_ms, 1),
+                   "code_version": self.rt.code.version}
         if new_work:
             self._before_new_work(key, running)  # may raise Cancelled: nothing was started
         else:

@@ -197,7 +197,8 @@ class Sweeper:
     def presence(self) -> str:
         """This node's `keys.WORKERS_SEEN` entry, read by `joelclaw.health`: when it was last
         seen and which queues it consumes (its roles derive from them)."""
-        return json.dumps({"at": time.time(), "queues": sorted(self.queues())})
+        return json.dumps({"at": time.time(), "queues": sorted(self.queues()),
+                           **self.rt.code.presence()})
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -16,6 +16,7 @@ from joelclaw.cli import (
     memory,
     ops,
     recover,
+    reload,
     runs,
     schema,
     watch,
@@ -23,8 +24,8 @@ from joelclaw.cli import (
 from joelclaw.cli.app import cli
 
 __all__ = ["approvals", "cache", "capabilities", "cli", "commands", "explain", "gateway",
-           "gateway_diagnose", "gateway_ops", "logs", "main", "memory", "ops", "recover", "runs",
-           "schema", "watch"]
+           "gateway_diagnose", "gateway_ops", "logs", "main", "memory", "ops", "recover", "reload",
+           "runs", "schema", "watch"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,10 @@ FLOWS: list[dict[str, Any]] = [
         action("approvals deny <id>", "deny one"),
         action("approvals categories", "what agents may do without asking"),
         action("approvals history", "what was approved or denied, by whom")]},
+    {"goal": "Change a function's code while runs are in flight", "steps": [
+        action("reload", "workers finish their step and restart on the new code"),
+        action("up --reload", "in development: reload whenever a function module changes"),
+        action("run <id>", "each step's code_version shows which code ran it")]},
     {"goal": "Recover from an error code", "steps": [
         action("recover <CODE>", "diagnose, fix, verify, rollback")]},
     {"goal": "See it all in a browser", "steps": [

@@ -201,8 +201,9 @@ def _steps_table(t: dict[str, Any]) -> str:
     rows = [(s.get("key"), s.get("type"), _step_status(s), s.get("attempts", 0),
              _offset(s.get("started_at"), origin).split("  ")[0],
              fmt_ms(s.get("queue_delay_ms")), fmt_ms(s.get("execution_ms")),
-             _bar(s, origin, end)) for s in steps]
-    return table(["step", "type", "status", "tries", "start", "queue", "exec", "timeline"], rows)
+             s.get("code_version") or "-", _bar(s, origin, end)) for s in steps]
+    return table(["step", "type", "status", "tries", "start", "queue", "exec", "code",
+                  "timeline"], rows)
 
 
 def _step_end(step: dict[str, Any]) -> float:

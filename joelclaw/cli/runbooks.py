@@ -160,6 +160,27 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
         "diagnose": [_c("recover", "every code with a runbook")], "fix": [], "verify": [],
         "rollback": [],
     },
+    "RELOAD_INVALID_CODE": {
+        "title": "`joelclaw reload` refused code that does not import (nothing was restarted)",
+        "diagnose": [_do("python -c 'import <module>' with the module the error names"),
+                     _c("functions", "what the running system still has loaded")],
+        "fix": [_do("fix the syntax or import error in that function module"),
+                _c("reload", "load it again")],
+        "verify": [_c("reload", "reports the new code version and every worker on it")],
+        "rollback": [_do("restore the previous version of the module (git checkout), then "
+                         "joelclaw reload")],
+    },
+    "RELOAD_TIMEOUT": {
+        "title": "A reload was recorded but a worker or beat did not restart in time",
+        "diagnose": [_c("status", "which workers are alive and stamping"),
+                     _c("logs worker", "a long-running step, or an import error at start"),
+                     _c("watch", "the runs still executing")],
+        "fix": [_do("wait for the long step to finish (workers restart after their current "
+                    "step), or restart the worker by hand"),
+                _c("reload --timeout 600", "wait longer")],
+        "verify": [_c("reload", "every worker reports the new code version")],
+        "rollback": [_do("restore the previous module and run joelclaw reload")],
+    },
     "GATEWAY_NOT_RUNNING": {
         "title": "No gateway worker is alive",
         "diagnose": [_c("gateway diagnose", "each layer of the gateway"),

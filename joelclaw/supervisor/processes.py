@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, TextIO
 
 from joelclaw.backoff import exponential
+from joelclaw.bus.reload import RELOAD_EXIT  # a child asking to be started again at once
 from joelclaw.supervisor.logfiles import LogFiles
 
 SELF = "up"  # the prefix of the supervisor's own lines
@@ -227,6 +228,10 @@ class Supervisor:
         uptime = now - child.started_at
         child.kill_group()  # a dead Celery main process can leave its pool behind
         child.process = None
+        if code == RELOAD_EXIT:  # restarting for `joelclaw reload`: at once, no backoff
+            self.log(f"{child.name} restarts on the reloaded code")
+            child.delay, child.restart_at = None, now
+            return
         delay = self._schedule_restart(child, uptime)
         self.log(f"{child.name} {_describe_exit(code)} after {uptime:.1f}s; "
                  f"restarting in {delay:g}s")
@@ -292,6 +297,14 @@ class Supervisor:
         if child.reader is not None:
             child.reader.join(timeout=2)
         self.log(f"{child.name} stopped ({_describe_exit(code)})")
+
+    def signal(self, name: str, signum: int) -> bool:
+        """Send `signum` to the running child called `name` (its leader only)."""
+        for child in self.children:
+            if child.name == name and child.running:
+                child.signal(signum)
+                return True
+        return False
 
     def pids(self) -> list[int]:
         return [c.process.pid for c in self.children if c.process is not None and c.running]

@@ -24,11 +24,13 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
+from joelclaw.application import function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.errors import ConfigError
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
 from joelclaw.supervisor.processes import Output, ServiceFailed, Supervisor
+from joelclaw.supervisor.reloader import FileWatch, Reloader, web_hup
 from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
@@ -50,6 +52,7 @@ def up(
     gateway: bool = True,
     web: bool = True,
     typesense: bool = True,
+    reload: bool = False,
 ) -> int:
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
@@ -70,7 +73,7 @@ def up(
         with _home_lock(home):
             check_ports(settings, web=web, flower=flower)
             return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web,
-                        typesense=typesense)
+                        typesense=typesense, reload=reload)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return exc.code
@@ -79,13 +82,15 @@ def up(
         return 1
 
 
-def _run(settings: Settings, *, typesense: bool = True, **enabled: bool) -> int:
+def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
+         **enabled: bool) -> int:
     supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")))
     with _stop_on_signals(supervisor), services_for(settings, supervisor, typesense) as services:
         base = child_env(settings, services.redis_url, services.search_url,
                          services.search_key)
         for command in commands(settings, **enabled):
             supervisor.add(command.name, command.argv, command.environment(base))
+        reloader = None
         try:
             try:
                 supervisor.start()
@@ -94,8 +99,14 @@ def _run(settings: Settings, *, typesense: bool = True, **enabled: bool) -> int:
             services.record()
             print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
                          search=services.describe_search(), **enabled)
+            watch = FileWatch(function_modules(settings.function_modules)) if reload else None
+            reloader = Reloader(supervisor.log, web_hup(supervisor.signal), services.redis_url,
+                                base, watch=watch, poll=settings.reload_poll_seconds)
+            reloader.start()
             supervisor.run_until_stopped()
         finally:
+            if reloader is not None:
+                reloader.stop()
             supervisor.stop()
     supervisor.log("stopped")
     return 0
@@ -125,15 +136,17 @@ def commands(
         plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
                                     "webhooks:create_app()"]))
+    supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
                                    str(settings.worker_concurrency), "-n", "worker@%h", "-E",
-                                   "-l", "info"]))
+                                   "-l", "info"], supervised))
     if gateway:
         plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-c", "1",
-                                        "-n", "gateway@%h", "-E", "-l", "info"]))
+                                        "-n", "gateway@%h", "-E", "-l", "info"], supervised))
     if beat:
         schedule = str(settings.home_dir / "beat-schedule")
-        plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"]))
+        plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"],
+                            supervised))
     if flower:
         plan.append(_flower_command(settings, celery))
     return plan
