@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     cache_hot_ttl_seconds: float = Field(300.0, ge=0)
     cache_warm_ttl_seconds: float = Field(3600.0, ge=0)
 
+    # ---- plain Celery tasks and canvas as durable steps (issue 13) -----------------------------
+    # Task names (fnmatch globs) whose completion emits celery/task.succeeded|failed events.
+    task_events: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The queue of joelclaw's own canvas callbacks (where plain tasks report results).
+    canvas_queue: str = "joelclaw"
+
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
@@ -136,7 +142,7 @@ class Settings(BaseSettings):
     def cache_home(self) -> Path:
         return (self.cache_dir or self.home_dir / "cache").expanduser()
 
-    @field_validator("function_modules", mode="before")
+    @field_validator("function_modules", "task_events", mode="before")
     @classmethod
     def _split_modules(cls, value: Any) -> Any:
         if isinstance(value, str):
