@@ -47,3 +47,13 @@ def send_event(name: str, data: Any = None, *, id: str | None = None,
     if ts is not None:
         event["ts"] = ts
     return runtime().send(Event(**event))[0].to_dict()
+
+
+def install_task_hooks(app: Any) -> None:
+    """On a Celery app that is not joelclaw's (a worker that never imports `joelclaw.worker`):
+    record the timings and errors of the tasks steps publish, and emit the task events that
+    `JOELCLAW_TASK_EVENTS` names. Without it, such tasks still answer their steps (results
+    through the link callbacks), but a failure reaches the step without its exception."""
+    from joelclaw.bus.task_hooks import Signals
+
+    Signals(app, runtime()).connect()

@@ -79,3 +79,17 @@ def on_emitted(ctx: Context) -> dict:
                                        '|| event.data.task == "canvas.boom"'))
 def on_task(ctx: Context) -> dict:
     return {"name": ctx.event.name, "data": ctx.event.data.model_dump(mode="json")}
+
+
+@function("c-foreign", trigger="canvas/foreign", retries=0)
+def foreign_fn(ctx: Context) -> dict:
+    """Tasks of another Celery app, by name (this process never imports them)."""
+    product = ctx.step.task("mul", ctx.runtime.celery.signature("foreign.mul", args=[6, 7],
+                                                                 queue="foreign"))
+    try:
+        ctx.step.task("fail", ctx.runtime.celery.signature("foreign.fail", args=["nope"],
+                                                            queue="foreign"))
+        error = None
+    except StepError as exc:
+        error = {"type": exc.error_type, "message": str(exc)}
+    return {"product": product, "error": error}

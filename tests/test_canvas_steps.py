@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus import canvas
+from joelclaw.bus import canvas, leases
 from joelclaw.bus.memo import Done
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.config import Settings
@@ -173,6 +173,39 @@ def test_the_plain_worker_killed_mid_task_redelivers_and_the_step_completes_once
     tid = canvas.task_id(canvas.base_id(run_id, "slow"), "r")
     assert runtime.redis.hget(keys.task_info(tid), "deliveries") == b"2"
     assert runtime.runs.step(run_id, "slow")["task"]["deliveries"] == 2
+
+
+def test_an_answer_arriving_while_the_run_executes_elsewhere_is_not_lost(runtime, workers):
+    run_id = start(runtime, "canvas/task", mode="slow", value="late")
+    wait_for(lambda: runtime.runs.status(run_id) == "waiting", 20, message="the run parked")
+    wait_for(lambda: executions(runtime, "slow", run_id) == 1, 20, message="the task started")
+    lease, _ = leases.begin(runtime.scripts, run_id, run_id, 60)  # "executing elsewhere"
+    assert lease is not None
+    runtime.redis.set(f"jc:test:release:{run_id}", 1)
+    # the answer is stored first; the wake-up finds the run leased and comes back later
+    wait_for(lambda: isinstance(runtime.runs.memo_record(run_id, "slow"), Done), 20,
+             message="the answer stored")
+    wait_for(lambda: "deferred" in workers["fn"].output(), 20, message="a deferred execution")
+    assert runtime.runs.status(run_id) == "waiting"
+    lease.release()
+    run = finished(runtime, run_id)
+    assert run.status == "completed" and run.output == {"result": "late", "after": 1}
+
+
+@pytest.mark.parametrize("hooks", [True, False])
+def test_tasks_of_a_foreign_celery_app_answer_steps(runtime, worker_factory, hooks):
+    worker_factory(queues="joelclaw")
+    worker_factory(queues="foreign", app="tests.foreign_app",
+                   extra_env={"FOREIGN_HOOKS": "1" if hooks else "0"})
+    run = finished(runtime, start(runtime, "canvas/foreign"))
+    assert run.status == "completed", run.error
+    assert run.output["product"] == 42
+    if hooks:  # the foreign worker recorded the exception: the step carries it
+        assert run.output["error"]["type"] == "KeyError"
+        assert "'nope'" in run.output["error"]["message"]
+        assert runtime.runs.step(run.id, "mul")["task"]["worker"]
+    else:  # Celery sends only the task id to a callback the foreign worker does not know
+        assert run.output["error"]["type"] == "TaskFailed"
 
 
 def runs_of(rt: Runtime, function: str) -> Callable[[], list[Run]]:

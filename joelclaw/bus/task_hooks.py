@@ -58,10 +58,17 @@ def install(app: Celery, bus: Bus) -> None:
     Signals(app, bus).connect()
 
 
-def _stored_error(bus: Bus, tid: str) -> dict[str, Any]:
-    raw = bus.redis.hget(keys.task_info(tid), "error")
-    if raw:
-        return json.loads(raw)
+def _stored_error(bus: Bus, tid: str, patience: float = 2.0) -> dict[str, Any]:
+    """The error a foreign worker's hooks recorded; they write it just after Celery sends this
+    callback, so it may take a moment to appear."""
+    deadline = time.monotonic() + patience
+    while True:
+        raw = bus.redis.hget(keys.task_info(tid), "error")
+        if raw:
+            return json.loads(raw)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     return {"name": "TaskFailed", "stack": "",
             "message": f"task {tid} failed on a worker without joelclaw's task hooks"}
 
