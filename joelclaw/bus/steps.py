@@ -207,11 +207,20 @@ class Step(StepBase):
         canvas.create(pipe, base, run_id, key, tree)
         pipe.execute()
         self.memo[key] = pending
-        canvas.launch(self.rt, canvas.State(base, run_id, key, tree))
-        canvas.mark_launched(self.rt, base)
+        state = canvas.State(base, run_id, key, tree)
+
+        def launch() -> None:
+            canvas.launch(self.rt, state)
+            canvas.mark_launched(self.rt, base)
+
+        # Published once this execution released its lease, so a quick answer finds the run
+        # free; if this process dies first, the safety wake-up replays the step, which sees
+        # the canvas was not launched and launches it.
+        self.after_release.append(launch)
+        safety = time.time() + self.rt.settings.outbox_grace_seconds
         leaves = canvas.leaves(tree)
         self._trace_state(key, kind, "waiting", expires=expires, **_what(kind, base, leaves))
-        raise Suspend("waiting", expires)
+        raise Suspend("waiting", min(safety, expires) if expires is not None else safety)
 
     def _await_canvas(self, key: str, kind: str, record: Any) -> Any:
         base = canvas.base_id(self._run.id, key)
