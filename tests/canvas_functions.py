@@ -28,6 +28,13 @@ def chord_fn(ctx: Context) -> dict:
     return {"total": total}
 
 
+@function("c-nested", trigger="canvas/nested")
+def nested_fn(ctx: Context) -> dict:
+    """add | (double, double) | collect: Celery makes the group and collect a chord."""
+    workflow = t.add.s(1, 1) | group(t.double.s(), t.double.s()) | t.collect.s(tag=ctx.run_id)
+    return {"total": ctx.step.canvas("nested", workflow)}
+
+
 @function("c-group", trigger="canvas/group")
 def group_fn(ctx: Context) -> dict:
     values = ctx.step.canvas("group", group(t.double.s(i) for i in ctx.event.data["values"]))
@@ -75,8 +82,8 @@ def on_emitted(ctx: Context) -> dict:
     return {"got": ctx.event.data}
 
 
-@function("c-on-task", trigger=trigger("celery/task.*", if_='event.data.task == "canvas.add" '
-                                       '|| event.data.task == "canvas.boom"'))
+@function("c-on-task", trigger=trigger("celery/task.*",
+                                       if_='startsWith(event.data.task_id, "plain-")'))
 def on_task(ctx: Context) -> dict:
     return {"name": ctx.event.name, "data": ctx.event.data.model_dump(mode="json")}
 

@@ -67,6 +67,11 @@ def slow(key: str, value: Any) -> Any:
     return value
 
 
+@shared_task(name="canvas.echo", queue=QUEUE)
+def echo(value: Any, **options: Any) -> Any:
+    return {"value": value, "options": options}
+
+
 @shared_task(name="canvas.emit", queue=QUEUE)
 def emit(name: str, data: dict[str, Any], event_id: str) -> dict[str, Any]:
     """Existing Celery code feeding the bus."""

@@ -20,7 +20,7 @@ from tests.support import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 MODULES = [*TEST_MODULES, "tests.canvas_functions"]
-TASK_EVENTS = ["canvas.add", "canvas.bo*"]
+TASK_EVENTS = ["canvas.add", "canvas.bo*", "canvas.echo"]
 
 
 @pytest.fixture
@@ -73,6 +73,14 @@ def test_a_group_returns_its_list_and_a_chord_its_callback_result(runtime, worke
     run = finished(runtime, chord_run)
     assert run.status == "completed" and run.output == {"total": 12}
     assert executions(runtime, "collect", chord_run) == 1
+
+
+def test_a_chain_through_a_group_into_a_callback(runtime, workers):
+    run = finished(runtime, start(runtime, "canvas/nested"))
+    assert run.status == "completed", run.error
+    assert run.output == {"total": 8}  # add(1, 1) = 2; double each: [4, 4]; collect: 8
+    names = [t["name"] for t in runtime.runs.step(run.id, "nested")["tasks"]]
+    assert names == ["canvas.add", "canvas.double", "canvas.double", "canvas.collect"]
 
 
 def test_a_chord_with_a_failing_header_member_fails_the_step(runtime, workers):
@@ -223,10 +231,20 @@ def test_send_event_from_a_plain_task_triggers_a_function(runtime, workers):
 def test_a_named_plain_task_emits_completion_events(runtime, workers):
     runtime.celery.send_task("canvas.add", args=[2, 3], queue="plain", task_id="plain-add-1")
     runtime.celery.send_task("canvas.boom", args=[5], queue="plain", task_id="plain-boom-1")
-    runtime.celery.send_task("canvas.double", args=[5], queue="plain")  # not named: no event
-    done = wait_for(lambda: len(runs_of(runtime, "c-on-task")()) == 2 and
-                    runs_of(runtime, "c-on-task")(), 30, message="two task events")
-    by_name = {r.output["name"]: r.output["data"] for r in done}
+    runtime.celery.send_task("canvas.double", args=[5], queue="plain",  # not named: no event
+                             task_id="plain-double-1")
+    runtime.celery.send_task("canvas.echo", args=["hi"], kwargs={"api_key": "k-123456789"},
+                             queue="plain", task_id="plain-echo-1")
+    done = wait_for(lambda: len(runs_of(runtime, "c-on-task")()) == 3 and
+                    runs_of(runtime, "c-on-task")(), 30, message="three task events")
+    assert executions(runtime, "double", "5") == 1
+    by_task = {r.output["data"]["task"]: r.output for r in done}
+    assert set(by_task) == {"canvas.add", "canvas.boom", "canvas.echo"}
+    echoed = by_task["canvas.echo"]["data"]
+    assert echoed["kwargs"]["api_key"] != "k-123456789"  # redacted previews
+    assert "k-123456789" not in str(echoed["result"])
+    by_name = {r.output["name"]: r.output["data"] for r in done if r.output["data"]["task"]
+               != "canvas.echo"}
     ok = by_name["celery/task.succeeded"]
     assert ok["task"] == "canvas.add" and ok["task_id"] == "plain-add-1"
     assert ok["args"] == [2, 3] and ok["result"] == 5 and ok["runtime_ms"] >= 0
