@@ -4,19 +4,23 @@ existing tasks of tests.canvas_tasks). No result backend anywhere."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
 
 from joelclaw import keys
 from joelclaw.bus import canvas, leases
+from joelclaw.bus.flow.explain import explain_run
 from joelclaw.bus.memo import Done
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.conftest import TEST_MODULES, make_settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import REPO, WorkerProcess, env_for, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 MODULES = [*TEST_MODULES, "tests.canvas_functions"]
@@ -187,6 +191,8 @@ def test_an_answer_arriving_while_the_run_executes_elsewhere_is_not_lost(runtime
     run_id = start(runtime, "canvas/task", mode="slow", value="late")
     wait_for(lambda: runtime.runs.status(run_id) == "waiting", 20, message="the run parked")
     wait_for(lambda: executions(runtime, "slow", run_id) == 1, 20, message="the task started")
+    why = explain_run(runtime, run_id)
+    assert why["reason"].startswith("waiting in step 'slow' for Celery task (canvas.slow)")
     lease, _ = leases.begin(runtime.scripts, run_id, run_id, 60)  # "executing elsewhere"
     assert lease is not None
     runtime.redis.set(f"jc:test:release:{run_id}", 1)
@@ -226,6 +232,17 @@ def test_send_event_from_a_plain_task_triggers_a_function(runtime, workers):
     [run] = wait_for(runs_of(runtime, "c-on-emitted"), 30, message="the triggered run")
     assert run.output == {"got": {"path": "a.png"}}
     assert run.event["id"] == "e-1"
+
+
+def test_send_event_from_a_plain_python_process(runtime, settings, workers):
+    code = ("import json, joelclaw; "
+            "print(json.dumps(joelclaw.send_event('canvas/emitted', {'n': 1}, id='e-2')))")
+    out = subprocess.run([sys.executable, "-c", code], env=env_for(settings), cwd=REPO,
+                         capture_output=True, text=True, timeout=60, check=True)
+    sent = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sent["status"] == "dispatched" and len(sent["runs"]) == 1
+    run = finished(runtime, sent["runs"][0])
+    assert run.output == {"got": {"n": 1}}
 
 
 def test_a_named_plain_task_emits_completion_events(runtime, workers):
