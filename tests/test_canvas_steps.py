@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -220,6 +221,49 @@ def test_tasks_of_a_foreign_celery_app_answer_steps(runtime, worker_factory, hoo
         assert runtime.runs.step(run.id, "mul")["task"]["worker"]
     else:  # Celery sends only the task id to a callback the foreign worker does not know
         assert run.output["error"]["type"] == "TaskFailed"
+
+
+def parked_canvas(rt: Runtime, workflow, run_id: str, step: str = "s") -> canvas.State:
+    """A canvas stored as a step stores it (its claim in the run's pending hash), unlaunched."""
+    tree = canvas.spec_of(workflow)
+    base = canvas.base_id(run_id, step)
+    pipe = rt.redis.pipeline()
+    rt.runs.mark_invoking(run_id, step, pipe=pipe)
+    canvas.create(pipe, base, run_id, step, tree)
+    pipe.execute()
+    return canvas.State(base, run_id, step, tree)
+
+
+def test_a_publish_claim_whose_publisher_died_is_published_again(runtime, workers):
+    from tests import canvas_tasks as t
+
+    state = parked_canvas(runtime, t.add.s(30, 3), "run-dead-publisher")
+    claim = keys.canvas(state.base)
+    runtime.redis.hset(claim, "p:r", 0)  # claimed long ago, never confirmed
+    canvas.launch(runtime, state)
+    wait_for(lambda: isinstance(runtime.runs.memo_record("run-dead-publisher", "s"), Done), 20,
+             message="the answer")
+    assert runtime.runs.memo_record("run-dead-publisher", "s") == Done(33)
+    assert runtime.redis.hget(claim, "p:r") == b"sent"
+    canvas.launch(runtime, state)  # once sent, never again
+    young = parked_canvas(runtime, t.add.s(1, 1), "run-publishing-now")
+    runtime.redis.hset(keys.canvas(young.base), "p:r", time.time())
+    with pytest.raises(canvas.Unconfirmed):
+        canvas.launch(runtime, young)
+    assert executions(runtime, "add", "30+3") == 1 and executions(runtime, "add", "1+1") == 0
+
+
+def test_a_duplicate_callback_advances_a_chain_once(runtime, workers):
+    from tests import canvas_tasks as t
+
+    state = parked_canvas(runtime, t.add.s(5, 5) | t.double.s(), "run-dup")
+    canvas.node_done(runtime, state.base, "r.0", 10)  # as if add had answered...
+    canvas.node_done(runtime, state.base, "r.0", 10)  # ...twice (a redelivered callback)
+    wait_for(lambda: isinstance(runtime.runs.memo_record("run-dup", "s"), Done), 20,
+             message="the chain's answer")
+    assert runtime.runs.memo_record("run-dup", "s") == Done(20)
+    assert executions(runtime, "double", "10") == 1
+    assert executions(runtime, "add", "5+5") == 0
 
 
 def runs_of(rt: Runtime, function: str) -> Callable[[], list[Run]]:

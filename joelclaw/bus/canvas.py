@@ -38,6 +38,14 @@ FAILED_TASK = "joelclaw.canvas.failed"
 ROOT = "r"
 
 
+SENT = b"sent"
+CLAIM_GRACE = 10.0  # seconds after which an unconfirmed publish claim is published again
+
+
+class Unconfirmed(Exception):
+    """A node's publish claim is young and unconfirmed: someone may be publishing it now."""
+
+
 class RemoteTaskError(Exception):
     """The traceback of a plain task's failure, chained under the step's StepError."""
 
@@ -154,11 +162,23 @@ def launch(bus: Bus, state: State, path: str = ROOT, prepend: list[Any] | None =
 
 
 def _publish(bus: Bus, state: State, node: dict[str, Any], prepend: list[Any]) -> None:
+    """Publish a task node once: its `p:<path>` claim holds the claim time, then "sent".
+
+    A claim never confirmed (its publisher died between the claim and the broker) is published
+    again, with the same task id, once it is CLAIM_GRACE old; a younger one raises Unconfirmed
+    (the caller comes back later: a callback retries, a step's safety wake-up replays it).
+    """
     path, key = node["path"], keys.canvas(state.base)
     if not bus.redis.hexists(keys.run_pending(state.run_id), state.step):
         return  # the step is resolved already (failed, timed out): start nothing more
-    if not bus.redis.hsetnx(key, f"p:{path}", "1"):
-        return  # published before: at most once per node
+    claim, now = f"p:{path}", time.time()
+    if not bus.redis.hsetnx(key, claim, now):
+        held = bus.redis.hget(key, claim)
+        if held is None or held == SENT:
+            return  # published before: once per node
+        if now - float(held) < CLAIM_GRACE:
+            raise Unconfirmed(path)
+        bus.redis.hset(key, claim, now)
     celery, settings = bus.celery, bus.settings
     tid = task_id(state.base, path)
     callback = {"base": state.base, "path": path}
@@ -177,6 +197,7 @@ def _publish(bus: Bus, state: State, node: dict[str, Any], prepend: list[Any]) -
     pipe.expire(info, keys.CANVAS_TTL)
     pipe.execute()
     sig.clone(args=tuple(prepend)).apply_async(task_id=tid, link=link, link_error=link_error)
+    bus.redis.hset(key, claim, SENT)
 
 
 # ---- callbacks: a node finished ---------------------------------------------------------------

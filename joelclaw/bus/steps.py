@@ -210,8 +210,9 @@ class Step(StepBase):
         state = canvas.State(base, run_id, key, tree)
 
         def launch() -> None:
-            canvas.launch(self.rt, state)
-            canvas.mark_launched(self.rt, base)
+            with contextlib.suppress(canvas.Unconfirmed):  # another execution is launching it
+                canvas.launch(self.rt, state)
+                canvas.mark_launched(self.rt, base)
 
         # Published once this execution released its lease, so a quick answer finds the run
         # free; if this process dies first, the safety wake-up replays the step, which sees
@@ -239,9 +240,13 @@ class Step(StepBase):
             return self._canvas_done(key, kind, base, stored)
         if not canvas.launched(self.rt, base):  # the last execution died while publishing
             state = canvas.load(self.rt, base)
-            if state is not None:
-                canvas.launch(self.rt, state)
-                canvas.mark_launched(self.rt, base)
+            try:
+                if state is not None:
+                    canvas.launch(self.rt, state)
+                    canvas.mark_launched(self.rt, base)
+            except canvas.Unconfirmed:  # look again once that claim may be declared dead
+                again = time.time() + canvas.CLAIM_GRACE + 1
+                raise Suspend("waiting", min(again, expires) if expires else again) from None
         raise Suspend("waiting", expires)
 
     def _canvas_done(self, key: str, kind: str, base: str, stored: Any) -> Any:

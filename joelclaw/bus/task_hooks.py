@@ -42,9 +42,13 @@ def install(app: Celery, bus: Bus) -> None:
     """Register the canvas callbacks on `app` and connect the task signals for its tasks."""
     queue = bus.settings.canvas_queue
 
-    @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True)
-    def canvas_done(value: Any = None, base: str = "", path: str = "") -> None:
-        canvas.node_done(bus, base, path, value)
+    @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True, bind=True,
+              max_retries=None)
+    def canvas_done(self: Any, value: Any = None, base: str = "", path: str = "") -> None:
+        try:
+            canvas.node_done(bus, base, path, value)
+        except canvas.Unconfirmed as exc:  # a redelivered callback met its dead twin's claim
+            raise self.retry(exc=exc, countdown=canvas.CLAIM_GRACE) from None
 
     @app.task(name=canvas.FAILED_TASK, queue=queue, ignore_result=True)
     def canvas_failed(*args: Any, base: str = "", path: str = "") -> None:
