@@ -114,15 +114,15 @@ def measure(rt: Runtime, echo, args: argparse.Namespace) -> dict[str, float]:
 def report(r: dict[str, float], args: argparse.Namespace) -> None:
     print(f"\nworkers: concurrency {args.concurrency} each (joelclaw + plain), one Redis, "
           f"{args.latency_samples} latency samples, {args.runs} runs for throughput\n")
-    print(f"{'measure':<46}{'durable step':>14}{'apply_async.get':>17}{'added':>10}")
+    print(f"{'measure':<46}{'durable step':>14}{'apply_async.get':>17}{'added/ratio':>13}")
     print(f"{'latency p50, ms (step: published -> resumed)':<46}{r['step_p50']:>14.1f}"
-          f"{r['direct_p50']:>17.1f}{r['step_p50'] - r['direct_p50']:>+10.1f}")
+          f"{r['direct_p50']:>17.1f}{r['step_p50'] - r['direct_p50']:>+13.1f}")
     print(f"{'latency p90, ms (step)':<46}{r['step_p90']:>14.1f}{r['direct_p90']:>17.1f}"
-          f"{r['step_p90'] - r['direct_p90']:>+10.1f}")
+          f"{r['step_p90'] - r['direct_p90']:>+13.1f}")
     print(f"{'latency p50, ms (whole run: event -> done)':<46}{r['run_p50']:>14.1f}"
-          f"{r['direct_p50']:>17.1f}{r['run_p50'] - r['direct_p50']:>+10.1f}")
+          f"{r['direct_p50']:>17.1f}{r['run_p50'] - r['direct_p50']:>+13.1f}")
     print(f"{'throughput, tasks/s':<46}{r['durable_rate']:>14.1f}{r['direct_rate']:>17.1f}"
-          f"{'ratio ' + format(r['durable_rate'] / r['direct_rate'], '.2f'):>10}")
+          f"{'x' + format(r['durable_rate'] / r['direct_rate'], '.2f'):>13}")
     print(f"\nexecutions per durable run: {r['executions']:.2f} (start, then resumed with the "
           "result); its worker also runs one canvas callback per task")
 

@@ -154,8 +154,10 @@ def launch(bus: Bus, state: State, path: str = ROOT, prepend: list[Any] | None =
         launch(bus, state, node["items"][0]["path"], prepend)
     else:
         if not node["items"]:  # an empty group is done at once; an empty header runs the body
-            _finished(bus, state, path, []) if kind == "group" else launch(
-                bus, state, node["body"]["path"], [[]])
+            if kind == "group":
+                _finished(bus, state, path, [])
+            else:
+                launch(bus, state, node["body"]["path"], [[]])
             return
         for item in node["items"]:
             launch(bus, state, item["path"], prepend)
@@ -169,18 +171,26 @@ def _publish(bus: Bus, state: State, node: dict[str, Any], prepend: list[Any]) -
     (the caller comes back later: a callback retries, a step's safety wake-up replays it).
     """
     path, key = node["path"], keys.canvas(state.base)
-    if not bus.redis.hexists(keys.run_pending(state.run_id), state.step):
-        return  # the step is resolved already (failed, timed out): start nothing more
     claim, now = f"p:{path}", time.time()
-    if not bus.redis.hsetnx(key, claim, now):
-        held = bus.redis.hget(key, claim)
+    tid = task_id(state.base, path)
+    info = keys.task_info(tid)
+    pipe = bus.redis.pipeline(transaction=False)
+    pipe.hexists(keys.run_pending(state.run_id), state.step)
+    pipe.hsetnx(key, claim, now)
+    pipe.hget(key, claim)
+    pipe.hsetnx(info, "published_at", now)  # the first publish: queue delay counts from it
+    pipe.hset(info, "name", node["task"])
+    pipe.expire(info, keys.CANVAS_TTL)
+    pending, claimed, held = pipe.execute()[:3]
+    if not pending:
+        return  # the step is resolved already (failed, timed out): start nothing more
+    if not claimed:
         if held is None or held == SENT:
             return  # published before: once per node
         if now - float(held) < CLAIM_GRACE:
             raise Unconfirmed(path)
         bus.redis.hset(key, claim, now)
     celery, settings = bus.celery, bus.settings
-    tid = task_id(state.base, path)
     callback = {"base": state.base, "path": path}
     priority = broker_priority(bus)
     options = dict(node["options"])
@@ -191,11 +201,6 @@ def _publish(bus: Bus, state: State, node: dict[str, Any], prepend: list[Any]) -
                             priority=priority)
     link_error = celery.signature(FAILED_TASK, kwargs=callback, queue=settings.canvas_queue,
                                   priority=priority)
-    info = keys.task_info(tid)
-    pipe = bus.redis.pipeline(transaction=False)
-    pipe.hset(info, mapping={"name": node["task"], "published_at": time.time()})
-    pipe.expire(info, keys.CANVAS_TTL)
-    pipe.execute()
     sig.clone(args=tuple(prepend)).apply_async(task_id=tid, link=link, link_error=link_error)
     bus.redis.hset(key, claim, SENT)
 
