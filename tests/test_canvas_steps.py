@@ -122,6 +122,16 @@ def test_a_task_retrying_twice_then_succeeding_completes_the_step_once(runtime, 
     assert step["task"]["id"] == canvas.task_id(canvas.base_id(run_id, "flaky"), "r")
 
 
+def test_only_the_final_failure_after_the_tasks_own_retries_fails_the_step(runtime, workers):
+    run_id = start(runtime, "canvas/task", mode="flaky", failures=10)  # max_retries=5
+    run = finished(runtime, run_id)
+    assert run.status == "failed"
+    assert "RuntimeError: not yet" in run.error["message"]
+    assert executions(runtime, "flaky", run_id) == 6  # the first attempt and five retries
+    step = runtime.runs.step(run_id, "flaky")
+    assert step["status"] == "failed" and step["task"]["retries"] == 5
+
+
 def test_a_task_by_name(runtime, workers):
     run = finished(runtime, start(runtime, "canvas/task", mode="name"))
     assert run.output == {"result": 42, "after": 1}
