@@ -91,8 +91,9 @@ CANVAS_TASK_PREFIX = "jc-"  # the deterministic Celery task ids of step.task/ste
 
 
 def canvas(base_id: str) -> str:
-    # hash: "spec" (the canvas tree, JSON), "run", "step"; "r:<path>" a node's result,
-    # "n:<path>" finished members of a group, "p:<path>" a node was published, "error"
+    # hash: "spec" (the canvas tree, JSON), "run", "step", "launched"; "r:<path>" a node's
+    # result, "n:<path>" finished members of a group, "p:<path>" a node's publish claim (claim
+    # time, then "sent"), "error" (the failure that ended the step)
     return f"{PREFIX}canvas:{base_id}"
 
 
