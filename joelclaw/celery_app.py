@@ -22,6 +22,7 @@ from kombu import Queue
 
 from joelclaw import keys
 from joelclaw.broker import TRANSPORT
+from joelclaw.bus import task_hooks
 from joelclaw.bus.cron import beat_schedule_for, scheduler_for
 from joelclaw.bus.executor import execute
 from joelclaw.bus.publish import DEFAULT_PRIORITY, is_amqp
@@ -46,7 +47,8 @@ def make_celery(
     app = Celery("joelclaw", broker=broker, set_as_current=False)
     if broker.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = TRANSPORT  # survives a broker restart (joelclaw.broker)
-    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, *(fn.queue for fn in bus.registry)})
+    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.canvas_queue,
+                     *(fn.queue for fn in bus.registry)})
     amqp = is_amqp(broker)
     app.conf.update(
         task_serializer="json",
@@ -72,6 +74,7 @@ def make_celery(
     )
     for fn in bus.registry:
         _register(app, bus, fn)
+    task_hooks.install(app, bus)  # plain tasks and canvas as steps: callbacks and signals
     app.steps["worker"].add(sweeper_step(bus))
     app.steps["worker"].add(reload_step(bus))  # `joelclaw reload`: restart on the new code
     install_pool_restart(bus)

@@ -197,6 +197,12 @@ class Settings(BaseSettings):
     supervised: bool = False
     reload_poll_seconds: float = Field(1.0, gt=0)  # how often `up --reload` looks at the files
 
+    # ---- plain Celery tasks and canvas as durable steps (issue 13) -----------------------------
+    # Task names (fnmatch globs) whose completion emits celery/task.succeeded|failed events.
+    task_events: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The queue of joelclaw's own canvas callbacks (where plain tasks report results).
+    canvas_queue: str = "joelclaw"
+
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron")
     @classmethod
@@ -256,7 +262,7 @@ class Settings(BaseSettings):
     def media_archive(self) -> Path:
         return (self.media_archive_dir or self.home_dir / "media" / "archive").expanduser()
 
-    @field_validator("function_modules", "docs_fetch_hosts", mode="before")
+    @field_validator("function_modules", "docs_fetch_hosts", "task_events", mode="before")
     @classmethod
     def _split_modules(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -92,6 +92,25 @@ def waits(event_name: str) -> str:
     return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
 
 
+# ---- plain Celery tasks and canvas as steps (joelclaw.bus.canvas) ---------------------------
+
+CANVAS_TTL = 8 * 24 * 3600  # outlives the run it belongs to (retention: 7 days by default)
+CANVAS_TASK_PREFIX = "jc-"  # the deterministic Celery task ids of step.task/step.canvas
+
+
+def canvas(base_id: str) -> str:
+    # hash: "spec" (the canvas tree, JSON), "run", "step", "launched"; "r:<path>" a node's
+    # result, "n:<path>" finished members of a group, "p:<path>" a node's publish claim (claim
+    # time, then "sent"), "error" (the failure that ended the step)
+    return f"{PREFIX}canvas:{base_id}"
+
+
+def task_info(task_id: str) -> str:
+    # hash: name, published_at, started_at (first), last_started_at, ended_at, deliveries,
+    # retries, worker, error (JSON): written by the publisher and the workers' task signals
+    return f"{PREFIX}task:{task_id}"
+
+
 # ---- flow control ---------------------------------------------------------------------------
 
 FLOW_TIMER = "~"  # wake-up targets starting with this are debounce/batch timers, not runs

@@ -5,9 +5,11 @@ The only module that builds something at import time, because Celery's CLI needs
 
 from __future__ import annotations
 
+from joelclaw import client
 from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
 
 runtime = Runtime()
 install_log_redaction(runtime.settings)  # every worker, beat and flower log line, secrets hidden
+client.use(runtime)  # joelclaw.send_event from a plain task sends through this runtime
 app = runtime.celery

@@ -91,11 +91,12 @@ def worker_factory(
 
     def start(*, queues: str = "joelclaw", concurrency: int = 2,
               settings_override: Settings | None = None,
-              extra_env: dict[str, str] | None = None) -> WorkerProcess:
+              extra_env: dict[str, str] | None = None,
+              app: str = "joelclaw.worker") -> WorkerProcess:
         index = len(started)
         worker = WorkerProcess(settings_override or settings, tmp_path / f"worker{index}.log",
                                name=f"w{index}", queues=queues, concurrency=concurrency,
-                               extra_env=extra_env)
+                               extra_env=extra_env, app=app)
         started.append(worker)
         return worker.wait_ready()
 

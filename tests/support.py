@@ -50,9 +50,10 @@ class WorkerProcess:
     """A real `celery worker` in its own process group, logging to a file."""
 
     def __init__(self, settings: Settings, log_path: Path, *, name: str, queues: str,
-                 concurrency: int, extra_env: dict[str, str] | None = None):
+                 concurrency: int, extra_env: dict[str, str] | None = None,
+                 app: str = "joelclaw.worker"):
         self.log_path = log_path
-        command = [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "worker",
+        command = [sys.executable, "-m", "celery", "-A", app, "worker",
                    "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h", "-l", "info",
                    "--without-gossip", "--without-mingle"]
         self.log = log_path.open("ab")

@@ -136,8 +136,20 @@ class _Execution:
             if _missing_script(woken):
                 woken = self.rt.scripts.flow_release(keys=slot_keys, args=slot_args)
         raise_errors([r for r in replies if not _missing_script(r)])
+        self._after_release()
         if woken:
             gate.publish_woken(self.rt, woken)
+
+    def _after_release(self) -> None:
+        """What a step left for after the lease (plain tasks it publishes); a failure here is
+        repaired by the run's safety wake-up, which replays the step."""
+        work, self.step.after_release = self.step.after_release, []
+        for call in work:
+            try:
+                call()
+            except Exception:
+                log.warning("run %s: work after the execution failed; its safety wake-up "
+                            "retries it", self.run.id, exc_info=True)
 
     def context(self) -> Context[Any]:
         rt, fn, run = self.rt, self.fn, self.run

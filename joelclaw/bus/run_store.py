@@ -187,8 +187,10 @@ class RunStore:
             args=[claim_field, runs.MEMO + step_key, memo.encode(record),
                   time.time() + self.grace, run_id if wake else ""]))
 
-    def mark_invoking(self, run_id: str, step_key: str) -> None:
-        self.redis.hset(keys.run_pending(run_id), step_key, "1")
+    def mark_invoking(self, run_id: str, step_key: str, pipe: Pipe = None) -> None:
+        """The step's claim: whoever resolves it first (result, failure, timeout) wins."""
+        target = pipe if pipe is not None else self.redis
+        target.hset(keys.run_pending(run_id), step_key, "1")
 
     def resolve_invoke(self, run_id: str, step_key: str, record: Memo, *, wake: bool) -> bool:
         return self.resolve(keys.run_pending(run_id), step_key, run_id, step_key, record,

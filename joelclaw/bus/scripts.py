@@ -155,6 +155,17 @@ return 1
 """
 
 
+# Store a canvas node's result once and count it into its group (joelclaw.bus.canvas).
+# KEYS: the canvas hash. ARGV: result field, result JSON, group counter field ('' = no group).
+# Returns {1 if stored now else 0, the group's count}.
+CANVAS_PART = """
+local fresh = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '' then return {fresh, 0} end
+if fresh == 1 then return {1, redis.call('HINCRBY', KEYS[1], ARGV[3], 1)} end
+return {0, tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')}
+"""
+
+
 class Scripts:
     """The registered scripts of one Redis client."""
 
@@ -172,6 +183,7 @@ class Scripts:
     resolve: redis.commands.core.Script
     begin: redis.commands.core.Script
     step_start: redis.commands.core.Script
+    canvas_part: redis.commands.core.Script
     flow_admit: redis.commands.core.Script
     flow_throttle: redis.commands.core.Script
     flow_acquire: redis.commands.core.Script
@@ -186,5 +198,6 @@ _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
-    "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START, **FLOW_SCRIPTS,
+    "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START,
+    "canvas_part": CANVAS_PART, **FLOW_SCRIPTS,
 }

@@ -82,6 +82,9 @@ class StepBase:
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
         self._unsent = Batch()  # step writes that go out with the next step's start or the end
         self._timings: list[tuple[str, float]] = []  # (step type, seconds), counted at the end
+        # Work that must wait until this execution gave its lease back (publishing a plain task
+        # whose answer wakes the run: it must find the run free, not leased).
+        self.after_release: list[Callable[[], None]] = []
         self.memo, self.trace, self.member = memo, trace, member
         self.target = target_for(run.id, member)
         self._counts: dict[str, int] = {}

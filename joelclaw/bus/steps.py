@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.bus import waits
+from joelclaw.bus import canvas, waits
 from joelclaw.bus.functions import INVOKED_EVENT
 from joelclaw.bus.memo import Done, Failed, Pending, Sleeping, finished
+from joelclaw.bus.preview import preview
 from joelclaw.bus.publish import publish_run, target_for
 from joelclaw.bus.stepbase import MemberDone, StepBase, Suspend
 from joelclaw.durations import Duration, seconds
@@ -152,6 +153,122 @@ class Step(StepBase):
             raise Suspend("waiting")
         return self._gather(key, len(callables))
 
+    def task(self, step_id: str, task: Any, *args: Any, timeout: Duration | None = None,
+             **kwargs: Any) -> Any:
+        """Run a plain Celery task (a signature, a task object or a registered name, on any
+        worker of the broker) and suspend, holding no worker, until its result.
+
+        Its final failure (after the task's own retries) fails the step with the task's
+        exception type, message and traceback; `timeout` fails it if no answer comes in time.
+        """
+        from celery.canvas import Signature
+
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if record is not None:
+            return self._await_canvas(key, "task", record)
+        if isinstance(task, Signature):
+            sig = task.clone(args=args, kwargs=kwargs) if args or kwargs else task
+        elif isinstance(task, str):
+            sig = self.rt.celery.signature(task, args=args, kwargs=kwargs)
+        elif hasattr(task, "s"):
+            sig = task.s(*args, **kwargs)
+        else:
+            raise FunctionDefinitionError(
+                f"step.task takes a signature, a task or a task name, not {type(task).__name__}")
+        return self._start_canvas(key, "task", sig, timeout)
+
+    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None) -> Any:
+        """Run a Celery canvas as one step: a chain's final result, a group's list of results,
+        a chord's callback result. A failing task anywhere fails the step with its error."""
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if record is not None:
+            return self._await_canvas(key, "canvas", record)
+        return self._start_canvas(key, "canvas", workflow, timeout)
+
+    # -- task and canvas internals -----------------------------------------------------------
+
+    def _start_canvas(self, key: str, kind: str, workflow: Any,
+                      timeout: Duration | None) -> Any:
+        self._before_new_work(key)
+        try:
+            tree = canvas.spec_of(workflow)
+        except NonRetriable as exc:
+            record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
+            return self._fail(key, record, exc)
+        run_id = self._run.id
+        base = canvas.base_id(run_id, key)
+        expires = time.time() + seconds(timeout) if timeout is not None else None
+        pending = Pending({"canvas": base, "expires": expires, "timeout": timeout})
+        pipe = self.rt.redis.pipeline(transaction=True)
+        self.rt.runs.save_memo(run_id, key, pending, pipe=pipe)
+        self.rt.runs.mark_invoking(run_id, key, pipe=pipe)
+        canvas.create(pipe, base, run_id, key, tree)
+        pipe.execute()
+        self.memo[key] = pending
+        state = canvas.State(base, run_id, key, tree)
+
+        def launch() -> None:
+            with contextlib.suppress(canvas.Unconfirmed):  # another execution is launching it
+                canvas.launch(self.rt, state)
+                canvas.mark_launched(self.rt, base)
+
+        # Published once this execution released its lease, so a quick answer finds the run
+        # free; if this process dies first, the safety wake-up replays the step, which sees
+        # the canvas was not launched and launches it.
+        self.after_release.append(launch)
+        safety = time.time() + self.rt.settings.outbox_grace_seconds
+        leaves = canvas.leaves(tree)
+        self._trace_state(key, kind, "waiting", expires=expires, **_what(kind, base, leaves))
+        raise Suspend("waiting", min(safety, expires) if expires is not None else safety)
+
+    def _await_canvas(self, key: str, kind: str, record: Any) -> Any:
+        base = canvas.base_id(self._run.id, key)
+        if finished(record):
+            if self.member is None and self.trace.get(key, {}).get("status") == "waiting":
+                return self._canvas_done(key, kind, base, record)  # first replay: trace it
+            return self._unwrap(key)
+        spec = record.spec
+        base, expires = spec["canvas"], spec.get("expires")
+        stored = self.rt.runs.memo_record(self._run.id, key)  # an answer stored meanwhile
+        if not finished(stored) and expires is not None and time.time() >= expires:
+            canvas.time_out(self.rt, base, self._run.id, key,
+                            f"no answer within {spec.get('timeout')} s")
+            stored = self.rt.runs.memo_record(self._run.id, key)
+        if finished(stored):
+            return self._canvas_done(key, kind, base, stored)
+        if not canvas.launched(self.rt, base):  # the last execution died while publishing
+            state = canvas.load(self.rt, base)
+            try:
+                if state is not None:
+                    canvas.launch(self.rt, state)
+                    canvas.mark_launched(self.rt, base)
+            except canvas.Unconfirmed:  # look again once that claim may be declared dead
+                again = time.time() + canvas.CLAIM_GRACE + 1
+                raise Suspend("waiting", min(again, expires) if expires else again) from None
+        raise Suspend("waiting", expires)
+
+    def _canvas_done(self, key: str, kind: str, base: str, stored: Any) -> Any:
+        self.memo[key] = stored
+        tasks = canvas.tasks_of(self.rt, base)
+        extra: dict[str, Any] = {"tasks": tasks,
+                                 "retries": sum(t.get("retries", 0) for t in tasks)}
+        if kind == "task" and tasks:
+            extra["task"] = tasks[0]
+            for name in ("queue_delay_ms", "execution_ms"):
+                if name in tasks[0]:
+                    extra[name] = tasks[0][name]
+        if isinstance(stored, Failed):
+            error = canvas.error_of(self.rt, base) or {"name": stored.name,
+                                                       "message": stored.message, "stack": ""}
+            self._trace_state(key, kind, "failed", ended_at=time.time(), error=error, **extra)
+            raise stored.error(key) from canvas.RemoteTaskError(
+                error.get("stack") or f"{stored.name}: {stored.message}")
+        self._trace_state(key, kind, "completed", ended_at=time.time(),
+                          output=preview(stored.value), **extra)
+        return stored.value
+
     # -- parallel internals ------------------------------------------------------------------
 
     def _start_members(self, key: str, count: int) -> None:
@@ -220,6 +337,14 @@ class Step(StepBase):
         event = dict(raw)
         event.setdefault("id", f"{self._run.id}-{key}-{index}")
         return parse_event(event)
+
+
+def _what(kind: str, base: str, leaves: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a waiting task or canvas step shows in its trace: task names and ids."""
+    tasks = [{"name": leaf["task"], "id": canvas.task_id(base, leaf["path"])} for leaf in leaves]
+    if kind == "task":
+        return {"task": tasks[0], "tasks": tasks}
+    return {"tasks": tasks}
 
 
 def _wait_info(spec: dict[str, Any]) -> dict[str, Any]:

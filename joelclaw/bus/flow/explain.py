@@ -59,6 +59,13 @@ def _waiting(steps: list[dict[str, Any]], now: float) -> tuple[str, dict[str, An
     if invoke:
         return (f"waiting in step {step.get('key')!r} for invoked function "
                 f"{invoke['function']}", {"step": step.get("key"), **invoke})
+    if step.get("type") in ("task", "canvas"):
+        tasks = step.get("tasks") or []
+        names = ", ".join(sorted({str(t.get("name")) for t in tasks})) or "?"
+        until = (f", until {_when(step['expires'], now)}" if step.get("expires") else "")
+        what = "Celery task" if step["type"] == "task" else f"Celery canvas of {len(tasks)} tasks"
+        return (f"waiting in step {step.get('key')!r} for {what} ({names}){until}",
+                {"step": step.get("key"), "tasks": tasks, "expires": step.get("expires")})
     return f"waiting in step {step.get('key')!r} for its parallel members", {
         "step": step.get("key")}
 

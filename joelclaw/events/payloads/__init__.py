@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from joelclaw.events.payloads import (
     agents,
     backups,
+    celery_tasks,
     checks,
     docs,
     front,
@@ -36,6 +37,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **checks.MODELS,
     **agents.MODELS,
     **media.MODELS,
+    **celery_tasks.MODELS,
 }
 
 

@@ -1,0 +1,12 @@
+"""The durable side of bench/canvas.py: one function whose only step is the plain task."""
+
+from __future__ import annotations
+
+from joelclaw.bus.context import Context
+from joelclaw.bus.functions import function
+
+
+@function("bench-canvas", trigger="bench/canvas", retries=0)
+def over_task(ctx: Context) -> int:
+    sig = ctx.runtime.celery.signature("bench.echo", args=[ctx.event.data["i"]], queue="bplain")
+    return ctx.step.task("echo", sig)
