@@ -114,8 +114,29 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None  # the warm file tier; default <home>/cache
     cache_hot_ttl_seconds: float = Field(300.0, ge=0)
     cache_warm_ttl_seconds: float = Field(3600.0, ge=0)
+    # ---- telemetry, LLM spend, o11y triage (issue 11) -------------------------------------
+    # OpenTelemetry: spans go to an OTLP/HTTP collector at this base URL (`/v1/traces` is
+    # appended, e.g. http://127.0.0.1:4318); unset = no spans are built at all.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "joelclaw"
+    # Telemetry events (failures, LLM calls) wait in a Redis list and go to Typesense's
+    # `otel_events` in batches every this many seconds (from each worker); the list is capped.
+    otel_flush_seconds: float = Field(5.0, gt=0)
+    otel_pending_cap: int = Field(20000, ge=100)
+    # LLM prices in USD per million tokens, JSON: {"model": {"input": 3.0, "output": 15.0}};
+    # "*" is the default for unlisted models (none: such calls cost 0 and are counted).
+    llm_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    llm_daily_budget_usd: float | None = Field(None, gt=0)  # unset: no budget
+    o11y_triage_cron: str = "*/15 * * * *"
+    o11y_model: str | None = None  # the tier-2 classifier; default JOELCLAW_LLM_MODEL
+    o11y_dedup_hours: float = Field(24.0, gt=0)
+    o11y_escalations_per_hour: int = Field(3, ge=0)
+    o11y_snooze_hours: float = Field(4.0, gt=0)
+    o11y_todoist_project_id: str | None = None  # "Agent Work"; default the inbox
+    o11y_agent_tool: str = "codex"
 
-    @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron")
+    @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
+                     "o11y_triage_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         from croniter import croniter

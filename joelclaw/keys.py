@@ -301,3 +301,43 @@ def memory_proposal_lock(proposal_id: str) -> str:
 
 def memory_staged(run_id: str) -> str:
     return f"{MEMORY}reflect:staged:{run_id}"  # hash: index -> proposal id, STAGED_TTL
+
+
+# ---- telemetry, LLM spend, o11y triage (issue 11; joelclaw.telemetry) ----------------------
+
+OTEL = PREFIX + "otel:"
+OTEL_PENDING = OTEL + "pending"  # list of telemetry event JSON, drained into Typesense in
+# batches by every worker's flusher (joelclaw.telemetry.plugin), capped (otel_pending_cap)
+SPEND = PREFIX + "spend:"
+SPEND_TTL = 400 * 86400  # a year of daily spend, for `joelclaw otel stats`
+SPEND_DAYS = SPEND + "days"  # zset: date -> first spend (unix s); trimmed to SPEND_TTL
+
+
+def spend_day(date: str) -> str:
+    # hash: usd, calls, input_tokens, output_tokens (totals) and fn:<id>:usd / fn:<id>:calls /
+    # model:<name>:usd per function and model, for one UTC date; SPEND_TTL
+    return f"{SPEND}day:{date}"
+
+
+def spend_warned(date: str) -> str:
+    return cooldown(f"spend:warned:{date}")  # the 80 % budget warning, once per date (2 days)
+
+
+O11Y = PREFIX + "o11y:"
+O11Y_CURSOR = O11Y + "cursor"  # the newest otel_events timestamp (ms) triage has scanned
+O11Y_ESCALATIONS = O11Y + "escalations"  # zset: dedup key -> time of its Telegram escalation
+
+
+def o11y_seen(dedup_key: str) -> str:
+    return cooldown(f"o11y:seen:{dedup_key}")  # a triaged error's dedup window (o11y_dedup_hours)
+
+
+def o11y_snoozed(dedup_key: str) -> str:
+    return cooldown(f"o11y:snoozed:{dedup_key}")  # s4h: no escalation for o11y_snooze_hours
+
+
+def o11y_escalation(dedup_key: str) -> str:
+    return f"{O11Y}escalation:{dedup_key}"  # hash: chat, message_id, text; O11Y_ESCALATION_TTL
+
+
+O11Y_ESCALATION_TTL = 7 * 86400

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import keys
-from joelclaw.bus import leases, metrics
+from joelclaw.bus import leases, metrics, telemetry
 from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions import FAILED_EVENT
@@ -27,7 +27,7 @@ from joelclaw.bus.publish import target_for
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.bus.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
 from joelclaw.bus.steps import Step
-from joelclaw.errors import EventError, NonRetriable, RetryAfter, StepError
+from joelclaw.errors import Defer, EventError, NonRetriable, RetryAfter, StepError
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -95,8 +95,10 @@ class _Execution:
                             "executions": run.executions + 1,
                             "queue_delay_ms": run.queue_delay_ms + delay_ms,
                             **(entry.fields if entry is not None else {})}
+        self.observed = telemetry.observe(rt, fn.id, run, member, started)
         self.step = Step(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
-                         queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields)
+                         queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
+                         observed=self.observed)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:
@@ -138,6 +140,9 @@ class _Execution:
         raise_errors([r for r in replies if not _missing_script(r)])
         if woken:
             gate.publish_woken(self.rt, woken)
+        if self.observed is not None:
+            self.observed.end(fields.get("status") if self.member is None else None,
+                              {**fields, "execution_ms": self.spent()})
 
     def context(self) -> Context[Any]:
         rt, fn, run = self.rt, self.fn, self.run
@@ -168,6 +173,8 @@ class _Execution:
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)
+        except Defer as exc:
+            return self.defer(exc)
         except RetryAfter as exc:
             return self.retry(exc, exc.seconds)
         except Exception as exc:
@@ -189,6 +196,15 @@ class _Execution:
         self.finish(wake_at=time.time() + wait, status="queued", attempts=run.attempts + 1,
                     error={**error_record(exc), "next_attempt_at": time.time() + wait})
         return "retrying"
+
+    def defer(self, exc: Defer) -> str:
+        """Wait outside any step without spending an attempt (the reason shows in explain)."""
+        if self.member is not None:
+            return self.fail(exc)
+        at = time.time() + exc.seconds
+        self.finish(wake_at=at, status="queued",
+                    error={**error_record(exc), "next_attempt_at": at, "deferred": str(exc)})
+        return "deferred"
 
     def fail(self, exc: BaseException) -> str:
         if self.member is not None:
