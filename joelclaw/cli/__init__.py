@@ -14,6 +14,7 @@ from joelclaw.cli import (
     logs,
     memory,
     ops,
+    otel,
     recover,
     runs,
     schema,
@@ -22,7 +23,8 @@ from joelclaw.cli import (
 from joelclaw.cli.app import cli
 
 __all__ = ["cache", "capabilities", "cli", "commands", "explain", "gateway", "gateway_diagnose",
-           "gateway_ops", "logs", "main", "memory", "ops", "recover", "runs", "schema", "watch"]
+           "gateway_ops", "logs", "main", "memory", "ops", "otel", "recover", "runs", "schema",
+           "watch"]
 
 
 def main(argv: list[str] | None = None) -> None:

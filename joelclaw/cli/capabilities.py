@@ -44,6 +44,11 @@ FLOWS: list[dict[str, Any]] = [
         action("review list", "proposals waiting for a decision"),
         action("review approve <id>", "promote one into MEMORY.md"),
         action("cache stats", "hit and miss counts per cache tier")]},
+    {"goal": "Watch telemetry and LLM spend", "steps": [
+        action("otel list --failed", "recent failures (step errors, failed runs)"),
+        action("otel search <query>", "telemetry events matching a text"),
+        action("otel stats", "LLM spend per day and function, event counts"),
+        action("search <query> [-c collection]", "every Typesense collection at once")]},
     {"goal": "Recover from an error code", "steps": [
         action("recover <CODE>", "diagnose, fix, verify, rollback")]},
     {"goal": "See it all in a browser", "steps": [
