@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from joelclaw.events.payloads import front, github, memory, telegram, todoist, vercel
+from joelclaw.events.payloads import front, github, memory, o11y, telegram, todoist, vercel
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **github.MODELS,
@@ -19,6 +19,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **vercel.MODELS,
     **telegram.MODELS,
     **memory.MODELS,
+    **o11y.MODELS,
 }
 
 
