@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 TRACES_PATH = "/v1/traces"
+SHORT = 200
 
 
 def trace_id_of(run_id: str) -> int:
@@ -92,13 +94,25 @@ class RunTracer:
         self.provider.force_flush()
 
     def clean(self, value: Any) -> Any:
+        """Redacted; short strings (function ids, step keys, event names repeat) memoized."""
         if isinstance(value, str):
+            if len(value) <= SHORT:
+                return self._short(value)
             return redact_text(value, self.secrets)[:4000]
         return value
 
-    def attrs(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {k: self.clean(v) for k, v in values.items()
-                if v is not None and isinstance(v, str | bool | int | float)}
+    @lru_cache(maxsize=4096)  # noqa: B019 (one tracer per runtime, kept for its lifetime)
+    def _short(self, value: str) -> str:
+        return redact_text(value, self.secrets)
+
+    def attrs(self, values: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        """Redacted attributes; the run id is the bus's own (not user data: not redacted,
+        and unique, so not worth memoizing)."""
+        out = {k: self.clean(v) for k, v in values.items()
+               if v is not None and isinstance(v, str | bool | int | float)}
+        if run_id is not None:
+            out["joelclaw.run.id"] = run_id
+        return out
 
     def execution(self, function_id: str, run: Run, member: tuple[str, int] | None,
                   started: float) -> ExecutionSpans:
@@ -123,11 +137,10 @@ class ExecutionSpans:
         name = f"execute {function_id}" + (f" [{member[0]}:{member[1]}]" if member else "")
         self.span = tracer.tracer.start_span(
             name, context=self.parent, kind=SpanKind.CONSUMER, start_time=_ns(started),
-            attributes=tracer.attrs({"joelclaw.run.id": run.id,
-                                     "joelclaw.function.id": function_id,
+            attributes=tracer.attrs({"joelclaw.function.id": function_id,
                                      "joelclaw.event.name": (run.event or {}).get("name"),
                                      "joelclaw.run.attempt": run.attempts,
-                                     "joelclaw.run.execution": run.executions + 1}))
+                                     "joelclaw.run.execution": run.executions + 1}, run.id))
         self.inside = trace.set_span_in_context(self.span)
 
     def step(self, record: dict[str, Any]) -> None:
@@ -138,7 +151,7 @@ class ExecutionSpans:
             f"step {record.get('key')}", context=self.inside,
             start_time=_ns(record.get("attempt_started_at") or record.get("started_at")),
             attributes=t.attrs({
-                "joelclaw.run.id": self.run.id, "joelclaw.function.id": self.function_id,
+                "joelclaw.function.id": self.function_id,
                 "joelclaw.step.key": record.get("key"), "joelclaw.step.type": record.get("type"),
                 "joelclaw.step.status": record.get("status"),
                 "joelclaw.step.attempt": record.get("attempts"),
@@ -149,7 +162,7 @@ class ExecutionSpans:
                 "gen_ai.usage.output_tokens": llm.get("output_tokens"),
                 "joelclaw.llm.cost_usd": llm.get("cost_usd"),
                 "joelclaw.llm.calls": llm.get("calls"),
-            }))
+            }, self.run.id))
         if record.get("status") == "failed" or (record.get("status") == "retrying"
                                                 and not record.get("deferred")):
             message = t.clean(f"{error.get('name', 'Error')}: {error.get('message', '')}")
@@ -175,13 +188,12 @@ class ExecutionSpans:
                 f"run {self.function_id}", context=trace.set_span_in_context(
                     trace.INVALID_SPAN), kind=SpanKind.INTERNAL,
                 start_time=_ns(run.started_at or self.started),
-                attributes=t.attrs({"joelclaw.run.id": run.id,
-                                    "joelclaw.function.id": self.function_id,
+                attributes=t.attrs({"joelclaw.function.id": self.function_id,
                                     "joelclaw.event.name": (run.event or {}).get("name"),
                                     "joelclaw.event.id": (run.event or {}).get("id"),
                                     "joelclaw.run.status": status,
                                     "joelclaw.run.executions": run.executions + 1,
-                                    "joelclaw.error": error.get("message")}))
+                                    "joelclaw.error": error.get("message")}, run.id))
         finally:
             t.ids.fix(None, None)
         if status == "failed":
