@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     # Telemetry events (failures, LLM calls) wait in a Redis list and go to Typesense's
     # `otel_events` in batches every this many seconds (from each worker); the list is capped.
     otel_flush_seconds: float = Field(5.0, gt=0)
-    otel_pending_cap: int = Field(20000, ge=100)
+    otel_pending_cap: int = Field(5000, ge=100)
     # LLM prices in USD per million tokens, JSON: {"model": {"input": 3.0, "output": 15.0}};
     # "*" is the default for unlisted models (none: such calls cost 0 and are counted).
     llm_prices: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -218,6 +218,7 @@ class StepBase:
             lost = NonRetriable(f"step {key!r}: the worker died during all {attempt - 1} attempts")
             return self._fail(key, record, lost)
         started = time.time()
+        record.pop("deferred", None)  # a deferral (Defer) is over once the step runs again
         running = {**record, "status": "running", "attempts": attempt,
                    "attempt_started_at": started, "started_at": record.get("started_at", started),
                    "queue_delay_ms": round(self._queue_delay_ms, 1)}

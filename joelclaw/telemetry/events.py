@@ -63,7 +63,7 @@ class TelemetryEvent(BaseModel):
             "source": self.source, "component": self.component, "action": self.action,
             "success": self.success,
             "search_text": " ".join(p for p in (self.component, self.action, error or "",
-                                                 json.dumps(metadata)[:2000]) if p),
+                                                 json.dumps(metadata)[:1000]) if p)[:3000],
         }
         if self.duration_ms is not None:
             doc["duration_ms"] = max(-(2**31), min(2**31 - 1, int(self.duration_ms)))
