@@ -113,3 +113,28 @@ def test_otel_commands_say_clearly_when_typesense_is_not_configured(
     assert code == 2 and env["error"]["code"] == "INVALID_COLLECTION"
     code, env = run_cli(settings, "otel", "stats")  # spend lives in Redis: still answers
     assert code == 0 and env["result"]["events"] is None
+
+
+def test_events_wait_in_redis_while_typesense_is_down_and_are_stored_once_it_answers(
+    tmp_path, redis_url: str, typesense,
+) -> None:
+    import pytest as _pytest
+
+    from joelclaw.embedded import free_port
+    from joelclaw.integrations.typesense import SearchClient, SearchUnavailable
+    from joelclaw.telemetry import events as tel
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "home", redis_url)
+    rt = Runtime(settings)
+    for i in range(3):
+        tel.emit(rt.redis, tel.TelemetryEvent(component="svc", action="step.failed",
+                                              success=False, error=f"boom {i}"), settings)
+    down = SearchClient(f"http://127.0.0.1:{free_port()}", "k", timeout=0.5, retries=0)
+    with _pytest.raises(SearchUnavailable):
+        tel.flush(rt.redis, down)
+    assert tel.pending(rt.redis) == 3, "nothing is lost while Typesense is down"
+    up = SearchClient(typesense.url, typesense.api_key or "")
+    assert tel.flush(rt.redis, up) == 3 and tel.pending(rt.redis) == 0
+    assert up.count("otel_events") == 3
+    assert tel.flush(rt.redis, up) == 0
