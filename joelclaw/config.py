@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # appended, e.g. http://127.0.0.1:4318); unset = no spans are built at all.
     otel_endpoint: str | None = None
     otel_service_name: str = "joelclaw"
+    # The share of runs traced (decided per run from its trace id, so all of a run's spans
+    # or none); failures are telemetry events whatever the ratio.
+    otel_sample_ratio: float = Field(1.0, ge=0, le=1)
     # Telemetry events (failures, LLM calls) wait in a Redis list and go to Typesense's
     # `otel_events` in batches every this many seconds (from each worker); the list is capped.
     otel_flush_seconds: float = Field(5.0, gt=0)

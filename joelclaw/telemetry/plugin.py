@@ -52,9 +52,8 @@ class Telemetry:
                  started: float) -> Any:
         events = ExecutionEvents(self.bus, function_id, run)
         tracer = self.tracer()
-        if tracer is None:
-            return events
-        return Both(events, tracer.execution(function_id, run, member, started))
+        spans = tracer.execution(function_id, run, member, started) if tracer else None
+        return events if spans is None else Both(events, spans)
 
     def flush_spans(self) -> None:
         if self._tracer is not None:

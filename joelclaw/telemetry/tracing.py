@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
@@ -79,9 +80,10 @@ class RunTracer:
     def __init__(self, settings: Settings, processor: SpanProcessor | None = None) -> None:
         self.secrets = configured_secrets(settings)
         self.ids = _Ids()
+        self.ratio = TraceIdRatioBased(settings.otel_sample_ratio)
         self.provider = TracerProvider(
             resource=Resource.create({"service.name": settings.otel_service_name}),
-            id_generator=self.ids)
+            id_generator=self.ids, sampler=ParentBased(self.ratio))
         if processor is None:
             processor = BatchSpanProcessor(otlp_exporter(settings.otel_endpoint or ""))
         self.provider.add_span_processor(processor)
@@ -114,8 +116,14 @@ class RunTracer:
             out["joelclaw.run.id"] = run_id
         return out
 
+    def sampled(self, run_id: str) -> bool:
+        """The ratio sampler's decision for the run's trace id (the same in every process)."""
+        return trace_id_of(run_id) & TraceIdRatioBased.TRACE_ID_LIMIT < self.ratio.bound
+
     def execution(self, function_id: str, run: Run, member: tuple[str, int] | None,
-                  started: float) -> ExecutionSpans:
+                  started: float) -> ExecutionSpans | None:
+        if not self.sampled(run.id):
+            return None
         return ExecutionSpans(self, function_id, run, member, started)
 
 
