@@ -104,12 +104,14 @@ class _Execution:
     def spent(self) -> float:
         return self.run.execution_ms + (time.perf_counter() - self.clock) * 1000
 
-    def finish(self, wake_at: float | None = None, **fields: Any) -> None:
+    def finish(self, wake_at: float | None = None, *, outcome: str | None = None,
+               **fields: Any) -> None:
         """The run's last write of this execution, its next wake-up and the lease release,
         in one transaction whose reply also confirms every step write before it.
 
         Concurrency slots (flow control) are given back and, when the run ends, its metrics
-        counted, in the same transaction.
+        counted, in the same transaction. `outcome` tells the telemetry observer a status this
+        write does not carry (a cancellation is recorded after it).
         """
         batch = Batch()
         self.step.flush_into(batch)
@@ -141,7 +143,8 @@ class _Execution:
         if woken:
             gate.publish_woken(self.rt, woken)
         if self.observed is not None:
-            self.observed.end(fields.get("status") if self.member is None else None,
+            status = outcome or fields.get("status")
+            self.observed.end(status if self.member is None else None,
                               {**fields, "execution_ms": self.spent()})
 
     def context(self) -> Context[Any]:
@@ -168,7 +171,7 @@ class _Execution:
             self.finish(wake_at=suspend.wake_at, status=suspend.status)
             return suspend.status
         except Cancelled:
-            self.finish()
+            self.finish(outcome="cancelled")
             finish_cancelled(self.rt, self.fn, run)
             return "cancelled"
         except (StepError, NonRetriable) as exc:

@@ -53,3 +53,16 @@ def _background(ctx: Context[Any]) -> str:
 @function("tel-background", trigger="tel/background")
 def background(ctx: Context[Any]) -> dict[str, Any]:
     return {"answer": ctx.step.run("digest", _background, ctx)}
+
+
+def _slow() -> int:
+    import time
+
+    time.sleep(1.5)
+    return 1
+
+
+@function("tel-cancel-me", trigger="tel/cancel-me")
+def cancel_me(ctx: Context[Any]) -> int:
+    ctx.step.run("slow", _slow)
+    return ctx.step.run("never", lambda: 2)

@@ -46,6 +46,26 @@ def test_a_run_with_two_steps_is_one_trace_of_run_execution_and_step_spans(
     assert {s.service for s in spans} == {"joelclaw-test"}
 
 
+@pytest.mark.timeout(90)
+def test_a_run_cancelled_while_a_step_runs_ends_its_trace_as_cancelled(
+    start: Callable[..., Runtime], collector: FakeCollector,
+) -> None:
+    from joelclaw.bus.control import cancel_run
+
+    rt = start(otel_endpoint=collector.url)
+    run_id = start_run(rt, "tel/cancel-me")
+    wait_for(lambda: any(s.get("key") == "slow" and s.get("status") == "running"
+                         for s in rt.runs.steps(run_id)), 20, message="the slow step running")
+    cancel_run(rt, run_id)
+    assert finished(rt, run_id).status == "cancelled"
+    trace_id = f"{trace_id_of(run_id):032x}"
+    spans = wait_for(lambda: (s := collector.trace(trace_id)) and len(s) >= 3 and s, 20,
+                     message="the cancelled run's spans")
+    by_name = {s.name: s for s in spans}
+    assert set(by_name) == {"run tel-cancel-me", "execute tel-cancel-me", "step slow"}
+    assert by_name["run tel-cancel-me"].attributes["joelclaw.run.status"] == "cancelled"
+
+
 @pytest.mark.timeout(120)
 def test_a_failure_is_an_error_span_and_a_searchable_event_without_its_secret(
     start: Callable[..., Runtime], collector: FakeCollector,
