@@ -1,4 +1,5 @@
-"""`check/o11y-triage` (reference §1.2 #31) and the `s4h:<key>` snooze of its escalations.
+"""`check-o11y-triage` (reference §1.2 #31's `check/o11y-triage`) and the `s4h:<key>` snooze
+of its escalations.
 
 Every 15 minutes (and on `check/o11y-triage.requested`): the failed telemetry events since the
 last scan are grouped, classified into tiers by patterns, tier-2 unknowns by the LLM (background
@@ -41,7 +42,11 @@ def _search(ctx: Context[Any]) -> Any:
     return SearchClient.from_settings(ctx.runtime.settings)
 
 
-def _scan(ctx: Context[Any]) -> dict[str, Any]:
+def _scan(ctx: Context[Any]) -> dict[str, Any] | None:
+    from joelclaw.integrations.typesense import resolve_endpoint
+
+    if resolve_endpoint(ctx.runtime.settings) is None:
+        return None  # telemetry events live in Typesense: nothing to triage without it
     return triage.scan(ctx.runtime, _search(ctx))
 
 
@@ -93,6 +98,8 @@ def _record(ctx: Context[Any], tiers: dict[str, int], escalated: int, limited: i
           concurrency=1, retries=1)
 def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
     scanned = ctx.step.run("scan", _scan, ctx)
+    if scanned is None:
+        return {"skipped": "no Typesense configured (JOELCLAW_TYPESENSE_URL)"}
     groups = ctx.step.run("classify", triage.classify_groups, scanned["groups"])
     unknown = [g for g in groups if g["pattern"] == "unknown"]
     if unknown:

@@ -141,3 +141,17 @@ def test_dedup_keys_ignore_numbers_and_ids_and_patterns_pick_tiers() -> None:
     assert triage.classify("AuthError: 401 unauthorized")[0] == 3
     assert triage.classify("something new") == (2, "unknown")
     assert triage.parse_tiers('sure: {"k1": 3, "k2": 7, "k3": "x"}') == {"k1": 3}
+
+
+@pytest.mark.timeout(60)
+def test_without_typesense_the_triage_skips_instead_of_failing(
+    tmp_path, redis_url: str, worker_factory,
+) -> None:
+    from tests.conftest import make_settings
+    from tests.telemetry.conftest import MODULES
+
+    settings = make_settings(tmp_path / "home", redis_url, function_modules=MODULES)
+    worker_factory(settings_override=settings)
+    rt = Runtime(settings)
+    out = triage_now(rt, "no-ts")
+    assert out == {"skipped": "no Typesense configured (JOELCLAW_TYPESENSE_URL)"}
