@@ -46,9 +46,10 @@ def _row(hit: dict[str, Any]) -> dict[str, Any]:
 
 
 def events(search: SearchClient, query: str = "*", *, limit: int = 20, page: int = 1,
-           **filters: Any) -> dict[str, Any]:
+           oldest_first: bool = False, **filters: Any) -> dict[str, Any]:
+    order = "asc" if oldest_first else "desc"
     params: dict[str, Any] = {"q": query or "*", "query_by": QUERY_BY,
-                              "sort_by": "timestamp:desc", "per_page": limit, "page": page}
+                              "sort_by": f"timestamp:{order}", "per_page": limit, "page": page}
     if (where := _filters(**filters)):
         params["filter_by"] = where
     try:

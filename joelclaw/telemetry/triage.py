@@ -72,8 +72,9 @@ def scan(bus: Bus, search: SearchClient, now: float | None = None) -> dict[str, 
     now = now or time.time()
     raw = bus.redis.get(keys.O11Y_CURSOR)
     since = int(raw) if raw else int((now - FIRST_WINDOW_HOURS * 3600) * 1000)
+    # Oldest first: past SCAN_LIMIT new failures, the next scan continues where this one ended.
     found = query.events(search, "*", limit=SCAN_LIMIT, since_ms=since, hours=None,
-                         success=False)
+                         success=False, oldest_first=True)
     groups: dict[str, dict[str, Any]] = {}
     newest = since
     for event in found["events"]:
