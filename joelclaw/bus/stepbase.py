@@ -262,10 +262,9 @@ class StepBase:
             return self._fail(key, record, exc, started)
         wait = delay if delay is not None else backoff(self.rt.settings, attempt)
         record.update(status="retrying", error=error_record(exc),
-                      next_attempt_at=time.time() + wait, ended_at=time.time(),
-                      deferred=str(exc) if deferred else None)
+                      next_attempt_at=time.time() + wait, ended_at=time.time())
         if deferred:
-            record["attempts"] = attempt - 1
+            record.update(deferred=str(exc), attempts=attempt - 1)
         self._write(key, record)
         if self.observed is not None:
             self.observed.step(record)
