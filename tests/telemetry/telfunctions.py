@@ -66,3 +66,9 @@ def _slow() -> int:
 def cancel_me(ctx: Context[Any]) -> int:
     ctx.step.run("slow", _slow)
     return ctx.step.run("never", lambda: 2)
+
+
+@function("tel-background-outside", trigger="tel/background-outside")
+def background_outside(ctx: Context[Any]) -> dict[str, Any]:
+    spend.allow_background(ctx.runtime, "the nightly summary")  # outside any step
+    return {"answer": ctx.step.run("digest", _ask, ctx, "summarize the night")}

@@ -94,6 +94,16 @@ def test_the_budget_warns_once_at_80_percent_and_holds_background_work_but_not_t
     assert step["attempts"] == 0, "waiting for the budget spends no attempt"
     assert "summarize the day" not in llm.prompts()
 
+    outside = rt.send(Event(name="tel/background-outside", data={}))[0].runs[0]
+
+    def deferred_run() -> dict | None:
+        _, env = run_cli(rt.settings, "explain", outside)
+        return env["result"] if env["result"]["reason"].startswith("deferred until") else None
+
+    reason = wait_for(deferred_run, 20, interval=0.2, message="a function-level deferral")
+    assert "the nightly summary waits for the next day" in reason["reason"]
+    assert rt.runs.get(outside).attempts == 0  # type: ignore[union-attr]
+
     # The owner's own agent turn is not background work: it runs, and its spend is counted.
     owner_rt = Runtime(rt.settings, extensions=(gateway_plugin.install,
                                                 telemetry_plugin.install))
