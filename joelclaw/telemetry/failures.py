@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from joelclaw.bus.telemetry import Observed
 from joelclaw.telemetry.events import TelemetryEvent, emit
 
 if TYPE_CHECKING:
@@ -47,10 +48,10 @@ class ExecutionEvents:
 
 
 class Both:
-    """Spans and events of one execution."""
+    """Spans and events of one execution; one part failing does not stop the other."""
 
     def __init__(self, *parts: Any) -> None:
-        self.parts = parts
+        self.parts = [Observed(part) for part in parts]
 
     def step(self, record: dict[str, Any]) -> None:
         for part in self.parts:

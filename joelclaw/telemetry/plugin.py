@@ -76,6 +76,9 @@ def install(bus: Bus) -> Any:
     return setup
 
 
+_clients: dict[tuple[str, str], Any] = {}
+
+
 def flush_events(bus: Bus) -> int:
     """Move queued telemetry events into `otel_events` now (0 without Typesense)."""
     from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
@@ -84,8 +87,11 @@ def flush_events(bus: Bus) -> int:
     endpoint = resolve_endpoint(bus.settings)
     if endpoint is None:
         return 0
-    search = SearchClient(endpoint.url, endpoint.api_key,
-                          timeout=bus.settings.typesense_timeout_seconds)
+    key = (endpoint.url, endpoint.api_key)
+    search = _clients.get(key)
+    if search is None:
+        search = _clients[key] = SearchClient(endpoint.url, endpoint.api_key,
+                                              timeout=bus.settings.typesense_timeout_seconds)
     return flush(bus.redis, search)
 
 
