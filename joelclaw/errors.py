@@ -56,3 +56,8 @@ class RetryAfter(Exception):
     def __init__(self, seconds: float, message: str = ""):
         super().__init__(message or f"retry after {seconds}s")
         self.seconds = float(seconds)
+
+
+class Defer(RetryAfter):
+    """Wait `seconds` without spending an attempt: something outside the run holds it (the
+    daily LLM budget, a time window). The message is the reason `joelclaw explain` shows."""

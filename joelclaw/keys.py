@@ -241,7 +241,7 @@ def gw_last_inbound(chat_id: int | str) -> str:
 def gw_history(chat_id: int | str) -> str:
     return f"{GW}history:{chat_id}"  # list of JSON chat messages for the LLM agent
 
-# ---- gateway delivery progress and dead-holder takeover (issue 9) --------------------------
+# ---- gateway delivery progress and dead-holder takeover --------------------------
 
 GW_CLAIM_HOLDERS = GW + "holders"  # hash: in-flight message id -> holder "host:pid:nonce"
 GW_DELIVERY_TTL = 24 * 3600  # a message's reply and sent chunks outlive its retries
@@ -253,7 +253,7 @@ def gw_delivery(message_id: str) -> str:
     return f"{GW}delivery:{message_id}"
 
 
-# ---- dashboard (issue 12) -----------------------------------------------------------------
+# ---- dashboard -----------------------------------------------------------------
 
 DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)
 
@@ -330,7 +330,7 @@ def memory_staged(run_id: str) -> str:
     return f"{MEMORY}reflect:staged:{run_id}"  # hash: index -> proposal id, STAGED_TTL
 
 
-# ---- heartbeat and checks (issue 11; joelclaw.checks, tasks/checks.py) ----------------------
+# ---- heartbeat and checks (joelclaw.checks, tasks/checks.py) ----------------------
 # Each check owns its cooldown (joelclaw.cooldown, PX = the period) and its snoozes (s4h:<key>).
 
 HEALTH_FATAL_NOTIFIED = cooldown("health:fatal")  # the fatal alert, once per period
@@ -362,7 +362,7 @@ def snooze_text(key: str) -> str:
 
 def digest_done(date: str) -> str:
     return f"{PREFIX}digest:done:{date}"  # the day's digest was written (path), 2 days
-# ---- agents, approvals, media (issue 11) ----------------------------------------------------
+# ---- agents, approvals, media ----------------------------------------------------
 
 APPROVALS = PREFIX + "approvals:"
 APPROVALS_PENDING = APPROVALS + "pending"  # hash request id -> JSON request, until resolved
@@ -374,3 +374,32 @@ MEDIA_PROCESSED_TTL = 24 * 3600  # a media id seen again within a day is a dupli
 
 def media_processed(media_id: str) -> str:
     return cooldown(f"media:processed:{media_id}")  # the first run's claim, MEDIA_PROCESSED_TTL
+# ---- telemetry, LLM spend, o11y triage (joelclaw.telemetry) ----------------------
+
+OTEL = PREFIX + "otel:"
+OTEL_PENDING = OTEL + "pending"  # list of telemetry event JSON, drained into Typesense in
+# batches by every worker's flusher (joelclaw.telemetry.plugin), capped (otel_pending_cap)
+SPEND = PREFIX + "spend:"
+SPEND_TTL = 400 * 86400  # a year of daily spend, for `joelclaw otel stats`
+SPEND_DAYS = SPEND + "days"  # zset: date -> first spend (unix s); trimmed to SPEND_TTL
+
+
+def spend_day(date: str) -> str:
+    # hash: usd, calls, input_tokens, output_tokens (totals) and fn:<id>:usd / fn:<id>:calls /
+    # model:<name>:usd per function and model, for one UTC date; SPEND_TTL
+    return f"{SPEND}day:{date}"
+
+
+def spend_warned(date: str) -> str:
+    return cooldown(f"spend:warned:{date}")  # the 80 % budget warning, once per date (2 days)
+
+
+O11Y = PREFIX + "o11y:"
+O11Y_CURSOR = O11Y + "cursor"  # the newest otel_events timestamp (ms) triage has scanned
+O11Y_ESCALATIONS = O11Y + "escalations"  # zset: dedup key -> time of its Telegram escalation
+
+
+def o11y_seen(dedup_key: str) -> str:
+    return cooldown(f"o11y:seen:{dedup_key}")  # a triaged error's dedup window (o11y_dedup_hours)
+
+

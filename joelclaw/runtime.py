@@ -1,5 +1,6 @@
 """The runtime: wiring only. It builds settings, Redis, the run store, the function registry and
-the Celery app once, installs the extensions (the gateway, memory), and implements the bus's port
+the Celery app once, installs the extensions (the gateway, memory, telemetry), and implements
+the bus's port
 (`joelclaw.bus.ports.Bus`) by delegating to the bus modules. The CLI, the web app, workers,
 beat and tests each build one and pass it explicitly.
 """
@@ -28,9 +29,10 @@ from joelclaw.errors import ConfigError
 from joelclaw.events.model import Event
 from joelclaw.gateway import plugin as gateway
 from joelclaw.memory import plugin as memory
+from joelclaw.telemetry import plugin as telemetry
 
 Extension = Callable[["Runtime"], CelerySetup | None]
-DEFAULT_EXTENSIONS: tuple[Extension, ...] = (gateway.install, memory.install)
+DEFAULT_EXTENSIONS: tuple[Extension, ...] = (gateway.install, memory.install, telemetry.install)
 
 
 class Runtime:

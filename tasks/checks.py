@@ -47,6 +47,7 @@ from joelclaw.gateway.format import to_telegram_html
 from joelclaw.gateway.service import Gateway
 from joelclaw.integrations.http import IntegrationError
 from joelclaw.integrations.telegram import TelegramError
+from joelclaw.telemetry import spend
 from tasks.system import CHECK_EVENTS
 
 ONE = {"concurrency": 1}
@@ -266,7 +267,8 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
     conversations = ctx.step.run("fetch-front-unread", _front_unread, s)
     if not conversations:
         return {"unread": 0}
-    triaged = ctx.step.run("llm-triage", _llm, email_triage.triage, s, conversations)
+    triaged = ctx.step.run("llm-triage", _llm, ctx.runtime, "the email triage",
+                           email_triage.triage, conversations)
     archived = (ctx.step.run("execute-triage", _front_archive, s, triaged)
                 if s.email_triage_archive else [])
     tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
@@ -308,8 +310,10 @@ def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
         client.close()
 
 
-def _llm(fn: Any, s: Settings, *args: Any) -> Any:
-    client = clients.llm(s)
+def _llm(rt: Any, what: str, fn: Any, *args: Any) -> Any:
+    """Background LLM work: it waits for the next day once the daily budget is spent."""
+    spend.allow_background(rt, what)
+    client = clients.llm(rt.settings)
     if client is None:
         raise NonRetriable(NO_LLM)
     try:
@@ -336,7 +340,8 @@ def tasks_triage(ctx: Context[TasksTriageRequested]) -> dict[str, Any]:
     if not ctx.step.run("check-cooldown", cooldown, rt.redis, keys.TASKS_TRIAGE_LAST_NOTIFIED,
                         s.task_triage_cooldown_hours * 3600):
         return {"skipped": "cooling down", "tasks": len(tasks)}
-    briefing = ctx.step.run("llm-triage", _llm, task_triage.triage, s, tasks)
+    briefing = ctx.step.run("llm-triage", _llm, ctx.runtime, "the task triage",
+                            task_triage.triage, tasks)
     ctx.gateway.notify(f"🗂️ **Task triage** ({len(tasks)} open)\n\n{briefing}",
                        type="todoist.task.triage", step_id="notify-gateway")
     return {"tasks": len(tasks), "notified": True, "hash": digest[:12]}

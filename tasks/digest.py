@@ -13,6 +13,7 @@ from joelclaw.checks.window import local_now
 from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.checks import DigestRequested
 from joelclaw.events.payloads.system import FunctionFailed
+from joelclaw.telemetry import spend
 
 
 def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
@@ -37,13 +38,16 @@ def daily_digest(ctx: Context[DigestRequested]) -> dict[str, Any]:
     if not ctx.step.run("claim-date", digest.claim, rt.redis, s, date, ctx.run_id):
         return {"skipped": "already written for this date", "date": date}
     found = ctx.step.run("gather", digest.material, rt, date)
-    path = ctx.step.run("write-digest", _write, s, date, found)
+    path = ctx.step.run("write-digest", _write, rt, date, found)
     ctx.step.send_event("emit-created", {"name": "memory/digest.created", "data": {
         "date": date, "source_path": str(digest.source_path(s, date)), "digest_path": path}})
     return {"date": date, "digest_path": path}
 
 
-def _write(s: Any, date: str, found: dict[str, Any]) -> str:
+def _write(rt: Any, date: str, found: dict[str, Any]) -> str:
+    """Background LLM work: it waits for the next day once the daily budget is spent."""
+    spend.allow_background(rt, "the daily digest")
+    s = rt.settings
     client = clients.llm(s)
     if client is None:
         raise NonRetriable("no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)")

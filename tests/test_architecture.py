@@ -24,6 +24,8 @@ RULES = (
     ("joelclaw.bus", "joelclaw.gateway", "the bus knows no gateway"),
     ("joelclaw.bus", "joelclaw.cli", "the bus knows no CLI"),
     ("joelclaw.bus", "joelclaw.memory", "the bus knows no memory"),
+    ("joelclaw.bus", "joelclaw.telemetry", "the bus knows telemetry only as its port"),
+    ("joelclaw.integrations", "joelclaw.telemetry", "clients report usage, they record nothing"),
     ("joelclaw.gateway", "joelclaw.memory", "extensions meet through the runtime's hooks"),
     ("joelclaw.memory", "joelclaw.gateway", "extensions meet through the runtime's hooks"),
     ("webhooks.providers", "joelclaw.bus", "providers are pure: verify and normalize only"),

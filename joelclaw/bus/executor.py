@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import keys
-from joelclaw.bus import leases, metrics
+from joelclaw.bus import leases, metrics, telemetry
 from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions import FAILED_EVENT
@@ -27,7 +27,7 @@ from joelclaw.bus.publish import target_for
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.bus.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
 from joelclaw.bus.steps import Step
-from joelclaw.errors import EventError, NonRetriable, RetryAfter, StepError
+from joelclaw.errors import Defer, EventError, NonRetriable, RetryAfter, StepError
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -95,19 +95,23 @@ class _Execution:
                             "executions": run.executions + 1,
                             "queue_delay_ms": run.queue_delay_ms + delay_ms,
                             **(entry.fields if entry is not None else {})}
+        self.observed = telemetry.observe(rt, fn.id, run, member, started)
         self.step = Step(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
-                         queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields)
+                         queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
+                         observed=self.observed)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:
         return self.run.execution_ms + (time.perf_counter() - self.clock) * 1000
 
-    def finish(self, wake_at: float | None = None, **fields: Any) -> None:
+    def finish(self, wake_at: float | None = None, *, outcome: str | None = None,
+               **fields: Any) -> None:
         """The run's last write of this execution, its next wake-up and the lease release,
         in one transaction whose reply also confirms every step write before it.
 
         Concurrency slots (flow control) are given back and, when the run ends, its metrics
-        counted, in the same transaction.
+        counted, in the same transaction. `outcome` tells the telemetry observer a status this
+        write does not carry (a cancellation is recorded after it).
         """
         batch = Batch()
         self.step.flush_into(batch)
@@ -139,6 +143,10 @@ class _Execution:
         self._after_release()
         if woken:
             gate.publish_woken(self.rt, woken)
+        if self.observed is not None:
+            status = outcome or fields.get("status")
+            self.observed.end(status if self.member is None else None,
+                              {**fields, "execution_ms": self.spent()})
 
     def _after_release(self) -> None:
         """What a step left for after the lease (plain tasks it publishes); a failure here is
@@ -175,11 +183,13 @@ class _Execution:
             self.finish(wake_at=suspend.wake_at, status=suspend.status)
             return suspend.status
         except Cancelled:
-            self.finish()
+            self.finish(outcome="cancelled")
             finish_cancelled(self.rt, self.fn, run)
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)
+        except Defer as exc:
+            return self.defer(exc)
         except RetryAfter as exc:
             return self.retry(exc, exc.seconds)
         except Exception as exc:
@@ -201,6 +211,15 @@ class _Execution:
         self.finish(wake_at=time.time() + wait, status="queued", attempts=run.attempts + 1,
                     error={**error_record(exc), "next_attempt_at": time.time() + wait})
         return "retrying"
+
+    def defer(self, exc: Defer) -> str:
+        """Wait outside any step without spending an attempt (the reason shows in explain)."""
+        if self.member is not None:
+            return self.fail(exc)
+        at = time.time() + exc.seconds
+        self.finish(wake_at=at, status="queued",
+                    error={**error_record(exc), "next_attempt_at": at, "deferred": str(exc)})
+        return "deferred"
 
     def fail(self, exc: BaseException) -> str:
         if self.member is not None:

@@ -16,19 +16,20 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw.backoff import exponential
-from joelclaw.bus import metrics
+from joelclaw.bus import metrics, stepnotes
 from joelclaw.bus.memo import Done, Failed, Memo
 from joelclaw.bus.memo import encode as encode_memo
 from joelclaw.bus.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.preview import preview
 from joelclaw.bus.publish import target_for
 from joelclaw.config import Settings
-from joelclaw.errors import FunctionDefinitionError, NonRetriable, RetryAfter
+from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
     from joelclaw.bus.ports import Bus
     from joelclaw.bus.runs import Run
+    from joelclaw.bus.telemetry import Observed
 
 STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")
 
@@ -78,8 +79,10 @@ class StepBase:
         queue_delay_ms: float,
         wire: NoWait,
         run_fields: dict[str, Any] | None = None,
+        observed: Observed | None = None,
     ):
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
+        self.observed = observed  # the telemetry port's view of this execution, if any
         self._unsent = Batch()  # step writes that go out with the next step's start or the end
         self._timings: list[tuple[str, float]] = []  # (step type, seconds), counted at the end
         # Work that must wait until this execution gave its lease back (publishing a plain task
@@ -220,6 +223,7 @@ class StepBase:
             lost = NonRetriable(f"step {key!r}: the worker died during all {attempt - 1} attempts")
             return self._fail(key, record, lost)
         started = time.time()
+        record.pop("deferred", None)  # a deferral (Defer) is over once the step runs again
         running = {**record, "status": "running", "attempts": attempt,
                    "attempt_started_at": started, "started_at": record.get("started_at", started),
                    "queue_delay_ms": round(self._queue_delay_ms, 1),
@@ -230,8 +234,11 @@ class StepBase:
             self._send_running(key, running)
         self._take_queue_delay()
         record.update(running)
+        note = stepnotes.StepNote(self.rt, self._run.id, self.fn.id, key,
+                                  dict(record.get("llm") or {}))
         try:
-            value = call()
+            with stepnotes.noting(note, record):
+                value = call()
         except NonRetriable as exc:
             return self._fail(key, record, exc, started)
         except RetryAfter as exc:
@@ -248,18 +255,25 @@ class StepBase:
         record.update(status="completed", ended_at=ended, output=preview(value),
                       execution_ms=round((ended - started) * 1000, 1), error=None)
         self._write(key, record, result=encoded, took=ended - started)
+        if self.observed is not None:
+            self.observed.step(record)
         return value
 
     def _retry_or_fail(
         self, key: str, record: dict[str, Any], exc: Exception, attempt: int, started: float,
         delay: float | None = None,
     ) -> Any:
-        if attempt > self.retries:
+        deferred = isinstance(exc, Defer)  # waits without spending an attempt
+        if attempt > self.retries and not deferred:
             return self._fail(key, record, exc, started)
         wait = delay if delay is not None else backoff(self.rt.settings, attempt)
         record.update(status="retrying", error=error_record(exc),
                       next_attempt_at=time.time() + wait, ended_at=time.time())
+        if deferred:
+            record.update(deferred=str(exc), attempts=attempt - 1)
         self._write(key, record)
+        if self.observed is not None:
+            self.observed.step(record)
         raise Suspend("queued", time.time() + wait)
 
     def _fail(self, key: str, record: dict[str, Any], exc: BaseException,
@@ -272,4 +286,6 @@ class StepBase:
         record.update(status="failed", error=err, ended_at=ended)
         took = ended - started if started is not None else None
         self._write(key, record, result=encode_memo(failed), took=took)
+        if self.observed is not None:
+            self.observed.step(record)
         return self._unwrap(key)

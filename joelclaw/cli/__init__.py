@@ -15,6 +15,7 @@ from joelclaw.cli import (
     logs,
     memory,
     ops,
+    otel,
     recover,
     reload,
     runs,
@@ -24,8 +25,8 @@ from joelclaw.cli import (
 from joelclaw.cli.app import cli
 
 __all__ = ["approvals", "cache", "capabilities", "cli", "commands", "explain", "gateway",
-           "gateway_diagnose", "gateway_ops", "logs", "main", "memory", "ops", "recover", "reload",
-           "runs", "schema", "watch"]
+           "gateway_diagnose", "gateway_ops", "logs", "main", "memory", "ops", "otel", "recover",
+           "reload", "runs", "schema", "watch"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -54,6 +54,11 @@ FLOWS: list[dict[str, Any]] = [
         action("reload", "workers finish their step and restart on the new code"),
         action("up --reload", "in development: reload whenever a function module changes"),
         action("run <id>", "each step's code_version shows which code ran it")]},
+    {"goal": "Watch telemetry and LLM spend", "steps": [
+        action("otel list --failed", "recent failures (step errors, failed runs)"),
+        action("otel search <query>", "telemetry events matching a text"),
+        action("otel stats", "LLM spend per day and function, event counts"),
+        action("search <query> [-c collection]", "every Typesense collection at once")]},
     {"goal": "Recover from an error code", "steps": [
         action("recover <CODE>", "diagnose, fix, verify, rollback")]},
     {"goal": "See it all in a browser", "steps": [

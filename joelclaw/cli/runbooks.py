@@ -267,4 +267,21 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
         "verify": [_c("review list", "the proposal is gone from the open ones")],
         "rollback": [_do("MEMORY.md.bak is the version before the last promotion")],
     },
+    # ---- telemetry (issue 11) -------------------------------------------------------------
+    "INVALID_COLLECTION": {
+        "title": "`joelclaw search -c` names a collection search does not know",
+        "diagnose": [_c("search <query>", "searches every known collection and says which "
+                                          "are absent")],
+        "fix": [_do("use memory_observations, otel_events, docs or docs_chunks")],
+        "verify": [_c("search <query> -c otel_events", "answers with hits or none")],
+        "rollback": [],
+    },
+    "OTEL_QUERY_FAILED": {
+        "title": "Typesense refused the telemetry query",
+        "diagnose": [_c("logs search", "the Typesense log"),
+                     _c("otel stats", "whether otel_events answers at all")],
+        "fix": [_do("check the filters (--level, --component) and retry; a dropped "
+                    "collection is created again by the next flush")],
+        "verify": [_c("otel list", "recent events")], "rollback": [],
+    },
 }

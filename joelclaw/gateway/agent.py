@@ -128,7 +128,7 @@ def _llm(gw: Gateway, chat_id: int, prompt: str, model: str | None) -> str:
     s = gw.settings
     limit = s.gateway_turn_timeout_seconds
     client = LLMClient(s.llm_api_url or "", s.llm_api_key, model or s.llm_model or "",
-                       timeout=limit, max_attempts=1)
+                       timeout=limit, max_attempts=1, label="gateway-agent-turn")
     history = _history(gw, chat_id)
     system = SYSTEM_PROMPT
     recall = gw.rt.hooks.get(RECALL_HOOK)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from joelclaw.integrations import usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class EmbeddingsClient:
             return []
         answer = self._api.request_json("POST", "embeddings", idempotent=True,
                                         json={"model": self.model, "input": texts})
+        usage.report(usage.from_answer("embeddings", self.model, answer))
         try:
             rows = sorted(answer["data"], key=lambda row: row["index"])
             vectors = [normalize([float(x) for x in row["embedding"]]) for row in rows]

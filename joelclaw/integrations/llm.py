@@ -1,7 +1,9 @@
 """An OpenAI-compatible chat-completions client (`POST {base}/chat/completions`).
 
 Any server speaking that wire format works (OpenAI, OpenRouter, vLLM, llama.cpp, LiteLLM), so the
-agent is chosen by configuration (JOELCLAW_LLM_*) rather than by code.
+agent is chosen by configuration (JOELCLAW_LLM_*) rather than by code. Every answer's `usage`
+is reported (`joelclaw.integrations.usage`): its model, tokens and cost land on the running step
+and in telemetry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from joelclaw.integrations import usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 SERVICE = "llm"
@@ -21,9 +24,11 @@ class LLMClient:
 
     def __init__(self, base_url: str, api_key: str | None, model: str, *,
                  timeout: float = 120.0, transport: httpx.BaseTransport | None = None,
-                 sleep: Sleep = time.sleep, max_attempts: int = 2) -> None:
+                 sleep: Sleep = time.sleep, max_attempts: int = 2,
+                 label: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.model = model
+        self.label = label  # who is calling, for spend outside a function's step
         self._api = ApiClient(
             make_client(base_url.rstrip("/") + "/", headers=headers, timeout=timeout,
                         transport=transport),
@@ -41,6 +46,7 @@ class LLMClient:
             body["max_tokens"] = max_tokens
         # A completion is not idempotent in cost, but it posts nothing anywhere: safe to repeat.
         answer = self._api.request_json("POST", "chat/completions", json=body, idempotent=True)
+        usage.report(usage.from_answer("chat", body["model"], answer, label=self.label))
         try:
             content = answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from joelclaw.integrations import usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 SERVICE = "transcription"
@@ -56,4 +57,5 @@ class TranscriptionClient:
                                         idempotent=True)
         if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
             raise IntegrationError(SERVICE, "answer has no text")
+        usage.report(usage.from_answer("transcription", self.model, answer))
         return answer

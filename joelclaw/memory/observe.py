@@ -49,7 +49,7 @@ def mark_done(mem: Memory, dedupe_key: str, run_id: str) -> None:
 
 def call_observer(mem: Memory, transcript: str, session_name: str | None,
                   files: list[str]) -> list[dict[str, Any]]:
-    llm = mem.llm()
+    llm = mem.llm(purpose="memory observation")
     try:
         observed = observe(llm, transcript, session_name=session_name, files=files)
     finally:

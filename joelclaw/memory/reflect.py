@@ -114,7 +114,7 @@ def reflect(mem: Memory, now: float | None = None) -> Reflection:
         return Reflection()
     memory_text = mem.memory_file.read()[-MEMORY_CAP:]
     user = f"MEMORY.md:\n{memory_text}\n\nObservations of the last {DAYS} days:\n{observations}"
-    llm = mem.llm()
+    llm = mem.llm(purpose="memory reflection")
     result = Reflection(input_chars=len(observations), attempts=0)
     try:
         for guidance in GUIDANCE:

@@ -126,7 +126,7 @@ def batch_review(mem: Memory, now: float | None = None) -> dict[str, Any]:
     queued = [p for p in mem.proposals.llm_pending() if p.open]
     if not queued:
         return {"reviewed": 0, "decisions": []}
-    llm = mem.llm()
+    llm = mem.llm(purpose="the memory batch review")
     try:
         reply = llm.complete([{"role": "system", "content": REVIEW_SYSTEM},
                               {"role": "user", "content": review_prompt(

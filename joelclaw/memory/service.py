@@ -17,6 +17,7 @@ from joelclaw.memory.dailylog import DailyLog
 from joelclaw.memory.memoryfile import MemoryFile
 from joelclaw.memory.proposals import ProposalStore
 from joelclaw.memory.store import ObservationStore
+from joelclaw.telemetry import spend
 
 if TYPE_CHECKING:
     import redis
@@ -61,10 +62,13 @@ class Memory:
     def cache(self) -> Cache:
         return cache_for(self.rt)
 
-    def llm(self, timeout: float | None = None) -> LLMClient:
+    def llm(self, timeout: float | None = None, *, purpose: str = "memory work") -> LLMClient:
+        """The memory LLM. Memory's LLM work is background work: past the daily LLM budget
+        this raises Defer until the next day (joelclaw.telemetry.spend)."""
         s = self.settings
         if not s.llm_api_url or not (s.memory_observer_model or s.llm_model):
             raise ConfigError(NO_LLM)
+        spend.allow_background(self.rt, purpose)
         return LLMClient(s.llm_api_url, s.llm_api_key, s.memory_observer_model or s.llm_model or "",
                          timeout=timeout or s.memory_llm_timeout_seconds, max_attempts=2)
 

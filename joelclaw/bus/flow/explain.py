@@ -82,6 +82,15 @@ def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], now: float
                 f"{_key(held)}: all {held['limit']} slots busy, {ahead} run(s) ahead in line; "
                 f"rechecks by {_when(held.get('recheck_at'), now)}", {**held, "ahead": ahead})
     retrying = next((s for s in steps if s.get("status") == "retrying"), None)
+    if retrying and retrying.get("deferred"):
+        return (f"deferred in step {retrying['key']!r} until "
+                f"{_when(retrying.get('next_attempt_at'), now)}: {retrying['deferred']}",
+                {"step": retrying["key"], "deferred": retrying["deferred"],
+                 "until": retrying.get("next_attempt_at")})
+    if run.error and run.error.get("deferred"):
+        return (f"deferred until {_when(run.error.get('next_attempt_at'), now)}: "
+                f"{run.error['deferred']}", {"deferred": run.error["deferred"],
+                                             "until": run.error.get("next_attempt_at")})
     if retrying:
         return (f"retrying step {retrying['key']!r} at "
                 f"{_when(retrying.get('next_attempt_at'), now)}", {"step": retrying["key"]})

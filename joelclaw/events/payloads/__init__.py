@@ -20,6 +20,7 @@ from joelclaw.events.payloads import (
     github,
     media,
     memory,
+    o11y,
     telegram,
     todoist,
     vercel,
@@ -38,6 +39,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     **agents.MODELS,
     **media.MODELS,
     **celery_tasks.MODELS,
+    **o11y.MODELS,
 }
 
 

@@ -1,0 +1,130 @@
+"""Telemetry events: what went wrong (step errors, failed runs) and what is worth counting
+(LLM calls, escalations), stored in Typesense's `otel_events` where `joelclaw otel` and the
+o11y triage query them.
+
+Off the hot path: `emit` is one RPUSH onto a capped Redis list (or a command queued into a
+pipeline the caller sends anyway); every worker's flusher (plugin.py) moves them into Typesense
+in batches (`flush`). Everything stored is redacted first (joelclaw.redaction), so no secret
+reaches the collection, whatever the error message or metadata held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from joelclaw import keys
+from joelclaw.redaction import configured_secrets, redact, redact_text
+from joelclaw.telemetry import schema
+
+if TYPE_CHECKING:
+    import redis
+
+    from joelclaw.config import Settings
+    from joelclaw.integrations.typesense import SearchClient
+
+log = logging.getLogger("joelclaw.telemetry")
+LEVELS = ("debug", "info", "warn", "error", "fatal")
+BATCH = 500
+
+
+class TelemetryEvent(BaseModel):
+    """One row of `otel_events` (timestamp in ms, the collection's default sort)."""
+
+    timestamp: int = Field(default_factory=lambda: int(time.time() * 1000))
+    level: str = "info"
+    source: str = "worker"
+    component: str
+    action: str
+    success: bool = True
+    duration_ms: int | None = None
+    error: str | None = None
+    run_id: str | None = None
+    function_id: str | None = None
+    cost_usd: float | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+
+    def document(self, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The redacted Typesense document."""
+        metadata = redact(self.metadata, secrets)
+        error = redact_text(self.error, secrets)[:4000] if self.error else None
+        doc: dict[str, Any] = {
+            "timestamp": self.timestamp,
+            "date": datetime.fromtimestamp(self.timestamp / 1000, UTC).strftime("%Y-%m-%d"),
+            "level": self.level if self.level in LEVELS else "info",
+            "source": self.source, "component": self.component, "action": self.action,
+            "success": self.success,
+            "search_text": " ".join(p for p in (self.component, self.action, error or "",
+                                                 json.dumps(metadata)[:1000]) if p)[:3000],
+        }
+        if self.duration_ms is not None:
+            doc["duration_ms"] = max(-(2**31), min(2**31 - 1, int(self.duration_ms)))
+        for name in ("run_id", "function_id", "cost_usd"):
+            if getattr(self, name) is not None:
+                doc[name] = getattr(self, name)
+        if error:
+            doc["error"] = error
+        if metadata:
+            doc["metadata_json"] = json.dumps(metadata, sort_keys=True)[:8000]
+            doc["metadata_keys"] = sorted(metadata)
+        doc["id"] = self.id or hashlib.sha256(json.dumps(
+            doc, sort_keys=True).encode()).hexdigest()[:24]
+        return doc
+
+
+def emit(client: Any, event: TelemetryEvent, settings: Settings) -> None:
+    """Queue one event (redacted now: the list holds no secret either). `client` is a Redis
+    client or a pipeline/batch the caller sends."""
+    raw = json.dumps(event.document(configured_secrets(settings)))
+    client.rpush(keys.OTEL_PENDING, raw)
+    client.ltrim(keys.OTEL_PENDING, -settings.otel_pending_cap, -1)
+
+
+def pending(client: redis.Redis) -> int:
+    return int(client.llen(keys.OTEL_PENDING))
+
+
+_ensured: set[str] = set()
+_ensure_lock = threading.Lock()
+
+
+def ensure(search: SearchClient, *, force: bool = False) -> None:
+    with _ensure_lock:
+        if force or search.url not in _ensured:
+            search.ensure_collection(schema.schema())
+            _ensured.add(search.url)
+
+
+def flush(client: redis.Redis, search: SearchClient, *, limit: int = 10 * BATCH) -> int:
+    """Move pending events into Typesense, BATCH at a time; returns how many were stored.
+    A batch Typesense refuses or cannot take goes back to the list (nothing is lost)."""
+    from joelclaw.integrations.http import IntegrationError
+
+    stored = 0
+    while stored < limit:
+        raw = client.lpop(keys.OTEL_PENDING, BATCH)
+        if not raw:
+            break
+        docs = [json.loads(item) for item in raw]
+        try:
+            ensure(search)
+            try:
+                search.import_documents(schema.COLLECTION, docs)
+            except IntegrationError as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                ensure(search, force=True)  # the collection went away: create it again
+                search.import_documents(schema.COLLECTION, docs)
+        except Exception:
+            client.lpush(keys.OTEL_PENDING, *reversed(raw))
+            raise
+        stored += len(docs)
+    return stored

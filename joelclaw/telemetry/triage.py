@@ -1,0 +1,150 @@
+"""o11y triage (reference §1.2 #31): failed telemetry events grouped by a dedup key and
+classified into tiers by patterns; unknowns are tier 2 until the LLM says otherwise.
+
+- tier 1: expected noise (transient, rate limits, cancellations): counted, nothing else.
+- tier 2: known, degraded but self-healing (a service down for a while): recorded.
+- tier 3: needs someone (a bug, bad credentials, a worker dying): a Todoist task, an agent
+  request and a Telegram escalation with an `s4h:<key>` snooze button, at most
+  `JOELCLAW_O11Y_ESCALATIONS_PER_HOUR` per hour.
+
+The dedup key is the SHA-256 (first 32 hex digits: it fits Telegram's 64-byte callback data)
+of the normalized component, action and error (numbers, ids and hex strings removed), so the
+same failure of another run is the same key; a key is handled once per `o11y_dedup_hours` and
+not escalated while snoozed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from joelclaw import keys
+from joelclaw.checks import snooze
+from joelclaw.cooldown import cooldown
+from joelclaw.telemetry import query
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+    from joelclaw.integrations.typesense import SearchClient
+
+SCAN_LIMIT = 250
+FIRST_WINDOW_HOURS = 1.0
+
+PATTERNS: tuple[tuple[int, str, re.Pattern[str]], ...] = tuple(
+    (tier, label, re.compile(rx, re.I)) for tier, label, rx in (
+        (1, "cancelled", r"\bCancelled\b|was cancelled"),
+        (1, "rate-limited", r"\b429\b|rate.?limit|too many requests|RetryAfter"),
+        (1, "transient-timeout", r"\bReadTimeout\b|timed out|TimeoutError"),
+        (2, "service-unavailable", r"\b50[234]\b|ServiceUnavailable|SearchUnavailable|"
+                                   r"ConnectionError|ConnectionRefused|TransportError"),
+        (3, "auth", r"\b40[13]\b|AuthError|unauthori[sz]ed|forbidden|invalid api key"),
+        (3, "worker-died", r"worker died|out of memory|MemoryError|No space left"),
+        (3, "code-bug", r"\b(TypeError|AttributeError|KeyError|NameError|ImportError|"
+                        r"ModuleNotFoundError|AssertionError|IndexError|ZeroDivisionError)\b"),
+        (3, "non-retriable", r"\bNonRetriable\b"),
+    ))
+
+_NOISE = re.compile(r"0x[0-9a-f]+|\b[0-9a-f]{8,}\b|\b[0-9a-f-]{36}\b|\d+(\.\d+)?", re.I)
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", _NOISE.sub("#", text.lower())).strip()[:500]
+
+
+def dedup_key(component: str, action: str, error: str) -> str:
+    raw = f"{normalize(component)}|{normalize(action)}|{normalize(error)}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def classify(error: str) -> tuple[int, str]:
+    for tier, label, pattern in PATTERNS:
+        if pattern.search(error or ""):
+            return tier, label
+    return 2, "unknown"
+
+
+def scan(bus: Bus, search: SearchClient, now: float | None = None) -> dict[str, Any]:
+    """The failed events since the last scan, grouped by dedup key; moves the cursor."""
+    query.flushed(bus, search)
+    now = now or time.time()
+    raw = bus.redis.get(keys.O11Y_CURSOR)
+    since = int(raw) if raw else int((now - FIRST_WINDOW_HOURS * 3600) * 1000)
+    # Oldest first: past SCAN_LIMIT new failures, the next scan continues where this one ended.
+    found = query.events(search, "*", limit=SCAN_LIMIT, since_ms=since, hours=None,
+                         success=False, oldest_first=True)
+    groups: dict[str, dict[str, Any]] = {}
+    newest = since
+    for event in found["events"]:
+        newest = max(newest, int(event["timestamp"]))
+        if event.get("source") == "o11y":
+            continue
+        error = event.get("error") or ""
+        key = dedup_key(event["component"], event["action"], error)
+        group = groups.setdefault(key, {"key": key, "component": event["component"],
+                                        "action": event["action"], "error": error[:500],
+                                        "count": 0, "runs": []})
+        group["count"] += 1
+        if event.get("run_id") and event["run_id"] not in group["runs"][:10]:
+            group["runs"].append(event["run_id"])
+    bus.redis.set(keys.O11Y_CURSOR, newest)
+    return {"since": since, "cursor": newest, "scanned": len(found["events"]),
+            "groups": list(groups.values())}
+
+
+def classify_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for group in groups:
+        tier, label = classify(f"{group['action']} {group['error']}")
+        out.append({**group, "tier": tier, "pattern": label})
+    return out
+
+
+LLM_SYSTEM = ("You triage failures of a personal automation system. For each failure say its "
+              "tier: 1 = expected noise, ignore; 2 = degraded but self-healing, record it; "
+              "3 = needs a human or a coding agent. Answer only JSON: {\"<key>\": <tier>, ...}.")
+
+
+def llm_prompt(unknown: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{g['key']}: component={g['component']} action={g['action']} "
+                     f"error={g['error'][:300]}" for g in unknown)
+
+
+def parse_tiers(reply: str) -> dict[str, int]:
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0 or end < start:
+        return {}
+    try:
+        data = json.loads(reply[start:end + 1])
+    except ValueError:
+        return {}
+    return {str(k): int(v) for k, v in data.items()
+            if isinstance(v, int | float) and int(v) in (1, 2, 3)}
+
+
+def fresh(bus: Bus, key: str) -> bool:
+    """True once per dedup window for a key; a snoozed key is never fresh."""
+    if snooze.snoozed(bus.redis, key):
+        return False
+    return cooldown(bus.redis, keys.o11y_seen(key), bus.settings.o11y_dedup_hours * 3600)
+
+
+def escalation_slot(bus: Bus, key: str, now: float | None = None) -> bool:
+    """At most `o11y_escalations_per_hour` Telegram escalations in any hour (the triage
+    function runs one at a time, so read-then-add does not race)."""
+    now = now or time.time()
+    r = bus.redis
+    r.zremrangebyscore(keys.O11Y_ESCALATIONS, 0, now - 3600)
+    if r.zcard(keys.O11Y_ESCALATIONS) >= bus.settings.o11y_escalations_per_hour:
+        return False
+    r.zadd(keys.O11Y_ESCALATIONS, {key: now})
+    return True
+
+
+def escalation_text(group: dict[str, Any]) -> str:
+    runs = ", ".join(group["runs"][:3]) or "-"
+    return (f"o11y tier 3: **{group['component']}** {group['action']} ({group['pattern']}), "
+            f"{group['count']}x\n{group['error'][:600]}\nruns: {runs}\n"
+            f"A task was filed and an agent asked to investigate.")
