@@ -10,25 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from pydantic import ValidationError
 
 from joelclaw.backups import layout, redis_dump, redis_stream, rotation, snapshot
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
-from joelclaw.config import Settings, resolve_redis_url
+from joelclaw.config import Settings, declaration_settings, resolve_redis_url
 from joelclaw.errors import RetryAfter
 from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
 
-
-def _settings_now() -> Settings:
-    """Cron expressions are settings, read when the functions are declared."""
-    try:
-        return Settings()
-    except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
-_S = _settings_now()
+_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _on_demand(target: str) -> Any:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
 from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
@@ -27,7 +25,7 @@ from joelclaw.checks import (
     vault,
 )
 from joelclaw.checks.window import in_hours, local_now
-from joelclaw.config import Settings
+from joelclaw.config import Settings, declaration_settings
 from joelclaw.cooldown import cooldown
 from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.checks import (
@@ -54,15 +52,7 @@ ONE = {"concurrency": 1}
 NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"
 
 
-def _cadence() -> Settings:
-    """Cron expressions are settings, read when the functions are declared."""
-    try:
-        return Settings()
-    except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
-_S = _cadence()
+_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:

@@ -6,25 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import function
-from joelclaw.config import Settings
+from joelclaw.config import Settings, declaration_settings
 from joelclaw.docs import backlog, ingest
 from joelclaw.docs.model import Located, Skip
 from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
-
-def _settings_now() -> Settings:
-    """Concurrency is a setting, read when the functions are declared."""
-    try:
-        return Settings()
-    except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
-_S = _settings_now()
+_S = declaration_settings()  # crons and limits, read when the functions are declared
 IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
                'string(event.data.idempotency_key)')
 

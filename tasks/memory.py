@@ -11,12 +11,10 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import ValidationError
-
 from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
-from joelclaw.config import Settings
+from joelclaw.config import declaration_settings
 from joelclaw.cooldown import cooldown
 from joelclaw.errors import ConfigError, NonRetriable
 from joelclaw.events.payloads.memory import (
@@ -37,15 +35,7 @@ from joelclaw.memory.service import Memory
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 
 
-def _cadence() -> Settings:
-    """Cron expressions are settings, read when the functions are declared."""
-    try:
-        return Settings()
-    except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
-_S = _cadence()
+_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _mem(ctx: Context[Any]) -> Memory:

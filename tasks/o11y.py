@@ -16,24 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function
 from joelclaw.checks import snooze
-from joelclaw.config import Settings
+from joelclaw.config import declaration_settings
 from joelclaw.telemetry import spend, triage
 from joelclaw.telemetry.events import TelemetryEvent, emit
 
-
-def _cadence() -> Settings:
-    try:
-        return Settings()
-    except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
-_S = _cadence()
+_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _search(ctx: Context[Any]) -> Any:

@@ -11,46 +11,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from joelclaw.integrations.typesense import schema_field, vector_field
+
 DOCS = "docs"
 CHUNKS = "docs_chunks"
 EMBEDDING = "embedding"
 
 
-def _f(name: str, kind: str, *, facet: bool = False, optional: bool = False) -> dict[str, Any]:
-    field: dict[str, Any] = {"name": name, "type": kind}
-    if facet:
-        field["facet"] = True
-    if optional:
-        field["optional"] = True
-    return field
-
-
 DOC_FIELDS: list[dict[str, Any]] = [
-    _f("title", "string"),
-    _f("source_kind", "string", facet=True),  # path | url
-    _f("path", "string", optional=True),  # relative to the docs folder
-    _f("url", "string", optional=True),
-    _f("content_hash", "string", facet=True),
-    _f("media_kind", "string", facet=True),  # text | markdown | html | pdf
-    _f("tags", "string[]", facet=True, optional=True),
-    _f("storage_category", "string", facet=True, optional=True),
-    _f("source_host", "string", facet=True, optional=True),
-    _f("chars", "int64"),
-    _f("chunk_count", "int64"),
-    _f("vectors", "bool", facet=True),
-    _f("indexed_at", "int64"),
+    schema_field("title", "string"),
+    schema_field("source_kind", "string", facet=True),  # path | url
+    schema_field("path", "string", optional=True),  # relative to the docs folder
+    schema_field("url", "string", optional=True),
+    schema_field("content_hash", "string", facet=True),
+    schema_field("media_kind", "string", facet=True),  # text | markdown | html | pdf
+    schema_field("tags", "string[]", facet=True, optional=True),
+    schema_field("storage_category", "string", facet=True, optional=True),
+    schema_field("source_host", "string", facet=True, optional=True),
+    schema_field("chars", "int64"),
+    schema_field("chunk_count", "int64"),
+    schema_field("vectors", "bool", facet=True),
+    schema_field("indexed_at", "int64"),
 ]
 
 CHUNK_FIELDS: list[dict[str, Any]] = [
-    _f("doc_id", "string", facet=True),
-    _f("title", "string"),
-    _f("text", "string"),
-    _f("chunk_index", "int64"),
-    _f("path", "string", optional=True),
-    _f("url", "string", optional=True),
-    _f("tags", "string[]", facet=True, optional=True),
-    _f("content_hash", "string", facet=True),
-    _f("indexed_at", "int64"),
+    schema_field("doc_id", "string", facet=True),
+    schema_field("title", "string"),
+    schema_field("text", "string"),
+    schema_field("chunk_index", "int64"),
+    schema_field("path", "string", optional=True),
+    schema_field("url", "string", optional=True),
+    schema_field("tags", "string[]", facet=True, optional=True),
+    schema_field("content_hash", "string", facet=True),
+    schema_field("indexed_at", "int64"),
 ]
 
 
@@ -61,8 +54,7 @@ def docs_schema() -> dict[str, Any]:
 def chunks_schema(dimensions: int | None) -> dict[str, Any]:
     fields = list(CHUNK_FIELDS)
     if dimensions:
-        fields.append({"name": EMBEDDING, "type": "float[]", "num_dim": dimensions,
-                       "optional": True})
+        fields.append(vector_field(EMBEDDING, dimensions))
     return {"name": CHUNKS, "fields": fields, "default_sorting_field": "chunk_index"}
 
 

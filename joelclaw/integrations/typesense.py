@@ -49,6 +49,25 @@ class SearchUnavailable(TransportError):
     code = "TYPESENSE_UNAVAILABLE"
 
 
+def schema_field(name: str, kind: str, *, facet: bool = False, optional: bool = False,
+                 sort: bool = False) -> dict[str, Any]:
+    """One field of a collection schema, with only the flags that differ from Typesense's
+    defaults (so a reconciled schema compares equal to what the server reports)."""
+    out: dict[str, Any] = {"name": name, "type": kind}
+    if facet:
+        out["facet"] = True
+    if optional:
+        out["optional"] = True
+    if sort:
+        out["sort"] = True
+    return out
+
+
+def vector_field(name: str, dimensions: int) -> dict[str, Any]:
+    """An optional embedding field: documents written without a vector stay valid."""
+    return {"name": name, "type": "float[]", "num_dim": dimensions, "optional": True}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     url: str

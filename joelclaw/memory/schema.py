@@ -11,57 +11,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from joelclaw.integrations.typesense import schema_field, vector_field
+
 COLLECTION = "memory_observations"
 EMBEDDING = "embedding"
 
 
-def _f(name: str, kind: str, *, facet: bool = False, optional: bool = False,
-       sort: bool = False) -> dict[str, Any]:
-    field: dict[str, Any] = {"name": name, "type": kind}
-    if facet:
-        field["facet"] = True
-    if optional:
-        field["optional"] = True
-    if sort:
-        field["sort"] = True
-    return field
-
-
 FIELDS: list[dict[str, Any]] = [
-    _f("session_id", "string", facet=True),
-    _f("observation", "string"),
-    _f("observation_type", "string", facet=True),
-    _f("source", "string", facet=True),
-    _f("timestamp", "int64", sort=True),
-    _f("merged_count", "int64"),
-    _f("updated_at", "int64"),
-    _f("stale", "bool", facet=True),
-    _f("stale_tagged_at", "int64", optional=True),
-    _f("recall_count", "int64"),
-    _f("retrieval_priority", "float"),
-    _f("last_used_at", "int64", optional=True),
-    _f("superseded_by", "string", optional=True),
-    _f("supersedes", "string[]", optional=True),
-    _f("write_verdict", "string", facet=True),
-    _f("write_confidence", "float"),
-    _f("write_reason", "string", optional=True),
-    _f("write_gate_version", "string", facet=True),
-    _f("write_gate_fallback", "bool", facet=True),
-    _f("category_id", "string", facet=True),
-    _f("category_confidence", "float"),
-    _f("category_source", "string", facet=True),
-    _f("taxonomy_version", "string", facet=True),
-    _f("dedupe_key", "string", facet=True, optional=True),
-    _f("merged_ids", "string[]", optional=True),
-    _f("importance", "string", facet=True, optional=True),
+    schema_field("session_id", "string", facet=True),
+    schema_field("observation", "string"),
+    schema_field("observation_type", "string", facet=True),
+    schema_field("source", "string", facet=True),
+    schema_field("timestamp", "int64", sort=True),
+    schema_field("merged_count", "int64"),
+    schema_field("updated_at", "int64"),
+    schema_field("stale", "bool", facet=True),
+    schema_field("stale_tagged_at", "int64", optional=True),
+    schema_field("recall_count", "int64"),
+    schema_field("retrieval_priority", "float"),
+    schema_field("last_used_at", "int64", optional=True),
+    schema_field("superseded_by", "string", optional=True),
+    schema_field("supersedes", "string[]", optional=True),
+    schema_field("write_verdict", "string", facet=True),
+    schema_field("write_confidence", "float"),
+    schema_field("write_reason", "string", optional=True),
+    schema_field("write_gate_version", "string", facet=True),
+    schema_field("write_gate_fallback", "bool", facet=True),
+    schema_field("category_id", "string", facet=True),
+    schema_field("category_confidence", "float"),
+    schema_field("category_source", "string", facet=True),
+    schema_field("taxonomy_version", "string", facet=True),
+    schema_field("dedupe_key", "string", facet=True, optional=True),
+    schema_field("merged_ids", "string[]", optional=True),
+    schema_field("importance", "string", facet=True, optional=True),
 ]
 
 
 def schema(dimensions: int | None) -> dict[str, Any]:
     fields = list(FIELDS)
     if dimensions:
-        fields.append({"name": EMBEDDING, "type": "float[]", "num_dim": dimensions,
-                       "optional": True})
+        fields.append(vector_field(EMBEDDING, dimensions))
     return {"name": COLLECTION, "fields": fields, "default_sorting_field": "timestamp"}
 
 

@@ -6,37 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _f(name: str, kind: str, *, facet: bool = False, optional: bool = False,
-       sort: bool = False) -> dict[str, Any]:
-    field: dict[str, Any] = {"name": name, "type": kind}
-    if facet:
-        field["facet"] = True
-    if optional:
-        field["optional"] = True
-    if sort:
-        field["sort"] = True
-    return field
-
+from joelclaw.integrations.typesense import schema_field
 
 COLLECTION = "otel_events"
 
 FIELDS: list[dict[str, Any]] = [
-    _f("timestamp", "int64", sort=True),  # ms
-    _f("date", "string", facet=True),
-    _f("level", "string", facet=True),
-    _f("source", "string", facet=True),
-    _f("component", "string", facet=True),
-    _f("action", "string", facet=True),
-    _f("success", "bool", facet=True),
-    _f("duration_ms", "int32", optional=True),
-    _f("error", "string", optional=True),
-    _f("metadata_json", "string", optional=True),
-    _f("metadata_keys", "string[]", facet=True, optional=True),
-    _f("search_text", "string"),
-    _f("run_id", "string", facet=True, optional=True),
-    _f("function_id", "string", facet=True, optional=True),
-    _f("cost_usd", "float", optional=True),
+    schema_field("timestamp", "int64", sort=True),  # ms
+    schema_field("date", "string", facet=True),
+    schema_field("level", "string", facet=True),
+    schema_field("source", "string", facet=True),
+    schema_field("component", "string", facet=True),
+    schema_field("action", "string", facet=True),
+    schema_field("success", "bool", facet=True),
+    schema_field("duration_ms", "int32", optional=True),
+    schema_field("error", "string", optional=True),
+    schema_field("metadata_json", "string", optional=True),
+    schema_field("metadata_keys", "string[]", facet=True, optional=True),
+    schema_field("search_text", "string"),
+    schema_field("run_id", "string", facet=True, optional=True),
+    schema_field("function_id", "string", facet=True, optional=True),
+    schema_field("cost_usd", "float", optional=True),
 ]
 
 
