@@ -1,13 +1,14 @@
 """Chaos: a steady event load on `joelclaw up` while its processes are SIGKILLed at random.
 
-    python bench/chaos.py [--minutes 5] [--rate 10] [--kill-every 10]
+    python bench/chaos.py [--minutes 5] [--rate 10] [--kill-every 10] [--seed N]
 
 Starts `joelclaw up` on a temporary home (embedded Redis, web, worker, gateway, beat; no Flower,
 no Typesense), sends events through the HTTP API at a steady rate, and every few seconds
 SIGKILLs one of the worker, the gateway, beat, the web server or the embedded Redis (a whole
-process group: pool processes and gunicorn workers die with their parent). `up` restarts what
-died. Each event starts a three-step run whose steps count their executions in Redis and note
-when one starts although its result is already stored (a finished step running again).
+process group: pool processes and gunicorn workers die with their parent), each victim once
+per round in a shuffled order, so a short run kills every kind. `up` restarts what died.
+Each event starts a three-step run whose steps count their executions in Redis and note when
+one starts although its result is already stored (a finished step running again).
 
 When the time is up it stops killing, waits for every acknowledged event's run to end, and
 prints: events sent, acknowledged (the API answered 200), runs completed, lost (acknowledged
@@ -128,7 +129,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="events per second")
     parser.add_argument("--kill-every", type=float, default=10.0, help="mean seconds")
     parser.add_argument("--lease", type=float, default=20.0, help="JOELCLAW_RUN_LEASE_SECONDS")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the kill schedule's seed (printed; default: a random one)")
     args = parser.parse_args()
+    if args.seed is None:
+        args.seed = random.randrange(2**32)
     home = Path(tempfile.mkdtemp(prefix="joelclaw-chaos-"))
     system = System(home, args.lease)
     try:
@@ -152,9 +157,12 @@ def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
     recoveries: list[float] = []
 
     def killer() -> None:
-        rng = random.Random(7)
+        rng = random.Random(args.seed)
+        turn: list[str] = []  # every victim once per round, in a shuffled order
         while not stop.wait(rng.expovariate(1 / args.kill_every)):
-            role = rng.choice(VICTIMS)
+            if not turn:
+                turn = rng.sample(VICTIMS, len(VICTIMS))
+            role = turn.pop()
             if system.kill(role):
                 kills.append((role, time.time()))
                 print(f"killed {role}", file=sys.stderr)
@@ -176,7 +184,7 @@ def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
     print(f"sent {sent}, acknowledged {len(acknowledged)}; waiting for the runs to end",
           file=sys.stderr)
     outcome = settle(system, acknowledged)
-    return {"minutes": args.minutes, "events_sent": sent,
+    return {"minutes": args.minutes, "seed": args.seed, "events_sent": sent,
             "events_acknowledged": len(acknowledged), **outcome,
             "kills": {role: sum(1 for r, _ in kills if r == role) for role in VICTIMS},
             "longest_recovery_s": round(max(recoveries), 1) if recoveries else None}
