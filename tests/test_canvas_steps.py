@@ -258,8 +258,9 @@ def test_a_publish_claim_whose_publisher_died_is_published_again(runtime, worker
     canvas.launch(runtime, state)  # once sent, never again
     young = parked_canvas(runtime, t.add.s(1, 1), "run-publishing-now")
     runtime.redis.hset(keys.canvas(young.base), "p:r", time.time())
-    with pytest.raises(canvas.Unconfirmed):
+    with pytest.raises(canvas.Unconfirmed) as unconfirmed:
         canvas.launch(runtime, young)
+    assert 0 < unconfirmed.value.wait <= canvas.CLAIM_GRACE  # when it may be declared dead
     assert executions(runtime, "add", "30+3") == 1 and executions(runtime, "add", "1+1") == 0
 
 
@@ -274,6 +275,22 @@ def test_a_duplicate_callback_advances_a_chain_once(runtime, workers):
     assert runtime.runs.memo_record("run-dup", "s") == Done(20)
     assert executions(runtime, "double", "10") == 1
     assert executions(runtime, "add", "5+5") == 0
+
+
+def test_a_callback_that_meets_a_young_dead_claim_waits_it_out_then_publishes(runtime, workers):
+    from tests import canvas_tasks as t
+
+    state = parked_canvas(runtime, t.add.s(5, 5) | t.double.s(), "run-twin")
+    claim = keys.canvas(state.base)
+    runtime.redis.hset(claim, "p:r.1", time.time() - canvas.CLAIM_GRACE + 2)  # a dead twin's
+    runtime.celery.send_task(canvas.DONE_TASK, kwargs={"value": 10, "base": state.base,
+                                                       "path": "r.0"},
+                             queue=runtime.settings.canvas_queue)
+    wait_for(lambda: isinstance(runtime.runs.memo_record("run-twin", "s"), Done), 30,
+             message="the chain's answer after the claim's grace")
+    assert runtime.runs.memo_record("run-twin", "s") == Done(20)
+    assert runtime.redis.hget(claim, "p:r.1") == b"sent"
+    assert executions(runtime, "double", "10") == 1
 
 
 def runs_of(rt: Runtime, function: str) -> Callable[[], list[Run]]:

@@ -43,7 +43,12 @@ CLAIM_GRACE = 10.0  # seconds after which an unconfirmed publish claim is publis
 
 
 class Unconfirmed(Exception):
-    """A node's publish claim is young and unconfirmed: someone may be publishing it now."""
+    """A node's publish claim is young and unconfirmed: someone may be publishing it now.
+    `wait` is how long until the claim may be declared dead and published again."""
+
+    def __init__(self, path: str, wait: float = CLAIM_GRACE):
+        super().__init__(path)
+        self.wait = wait
 
 
 class RemoteTaskError(Exception):
@@ -188,7 +193,7 @@ def _publish(bus: Bus, state: State, node: dict[str, Any], prepend: list[Any]) -
         if held is None or held == SENT:
             return  # published before: once per node
         if now - float(held) < CLAIM_GRACE:
-            raise Unconfirmed(path)
+            raise Unconfirmed(path, CLAIM_GRACE - (now - float(held)))
         bus.redis.hset(key, claim, now)
     celery, settings = bus.celery, bus.settings
     callback = {"base": state.base, "path": path}

@@ -42,13 +42,18 @@ def install(app: Celery, bus: Bus) -> None:
     """Register the canvas callbacks on `app` and connect the task signals for its tasks."""
     queue = bus.settings.canvas_queue
 
-    @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True, bind=True,
-              max_retries=None)
-    def canvas_done(self: Any, value: Any = None, base: str = "", path: str = "") -> None:
-        try:
-            canvas.node_done(bus, base, path, value)
-        except canvas.Unconfirmed as exc:  # a redelivered callback met its dead twin's claim
-            raise self.retry(exc=exc, countdown=canvas.CLAIM_GRACE) from None
+    @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True)
+    def canvas_done(value: Any = None, base: str = "", path: str = "") -> None:
+        # A redelivered callback can meet its dead twin's young publish claim: wait the few
+        # seconds until the claim may be declared dead, holding this (acks_late) message, so a
+        # worker killed meanwhile leaves it to be redelivered. A countdown retry would be an
+        # ETA message that a killed worker leaves unacknowledged for the visibility timeout.
+        while True:
+            try:
+                canvas.node_done(bus, base, path, value)
+                return
+            except canvas.Unconfirmed as exc:
+                time.sleep(min(exc.wait, canvas.CLAIM_GRACE) + 0.05)
 
     @app.task(name=canvas.FAILED_TASK, queue=queue, ignore_result=True)
     def canvas_failed(*args: Any, base: str = "", path: str = "") -> None:
