@@ -222,10 +222,6 @@ def gw_dedup(digest: str) -> str:
     return f"{GW}dedup:{digest}"  # marker, GW_DEDUP_TTL_MS
 
 
-def gw_update_seen(update_id: int) -> str:
-    return f"{GW}tg:update:{update_id}"
-
-
 def gw_idempotency(key: str) -> str:
     return f"{GW}idem:{key}"  # message id enqueued under this idempotency key
 

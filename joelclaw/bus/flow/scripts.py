@@ -6,6 +6,7 @@ Scripts read run fields as `joelclaw.bus.runs` encodes them: plain strings (a st
 
 from __future__ import annotations
 
+from joelclaw import keys
 from joelclaw.bus.runs import encode_value, lua_terminal_table
 
 _TERMINAL = lua_terminal_table()
@@ -72,7 +73,7 @@ return string.format('%.3f', start / 1000)
 # key); queue entries whose run ended are dropped on the way.
 # KEYS: (slots, queue) per constraint. ARGV: run, now, expiry, run key prefix, limits...
 # Returns {1} or {0, constraint index, position, earliest slot expiry}.
-ACQUIRE = _TERMINAL + """
+ACQUIRE = _TERMINAL + f"local IDLE_TTL = {keys.FLOW_QUEUE_TTL}\n" + """
 local run = ARGV[1]
 local now = tonumber(ARGV[2])
 local n = #KEYS / 2
@@ -97,7 +98,7 @@ for i = 1, n do
     end
     if free <= 0 or ahead >= free then
       redis.call('ZADD', queue, 'NX', now, run)
-      redis.call('EXPIRE', queue, 604800)
+      redis.call('EXPIRE', queue, IDLE_TTL)
       local first = redis.call('ZRANGE', slots, 0, 0, 'WITHSCORES')
       return {0, i, redis.call('ZRANK', queue, run), tostring(first[2] or now)}
     end
@@ -105,7 +106,7 @@ for i = 1, n do
 end
 for i = 1, n do
   redis.call('ZADD', KEYS[2 * i - 1], ARGV[3], run)
-  redis.call('EXPIRE', KEYS[2 * i - 1], 604800)
+  redis.call('EXPIRE', KEYS[2 * i - 1], IDLE_TTL)
   redis.call('ZREM', KEYS[2 * i], run)
 end
 return {1}
