@@ -10,14 +10,15 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import redis
 
 from joelclaw.embedded.ports import LOOPBACK, recorded_port
+from joelclaw.embedded.server import EmbeddedServer
 from joelclaw.errors import ConfigError
 
 
@@ -38,8 +39,12 @@ def find_redis_binary() -> str:
 
 
 @dataclass
-class RedisServer:
+class RedisServer(EmbeddedServer):
     """A redis-server owning `directory` (data, AOF, log, recorded port)."""
+
+    NAME: ClassVar[str] = "redis-server"
+    START_TIMEOUT: ClassVar[float] = 15.0
+    STOP_TIMEOUT: ClassVar[float] = 10.0
 
     directory: Path
     port: int | None = None
@@ -87,47 +92,6 @@ class RedisServer:
             return False
         finally:
             client.close()
-
-    def log_tail(self, size: int = 800) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")[-size:].strip()
-        except OSError:
-            return ""
-
-    def start(self, timeout: float = 15.0) -> str:
-        self.prepare()
-        self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL)
-        self._wait_ready(timeout)
-        return self.url
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise ConfigError(f"embedded redis-server exited at start: {self.log_tail()}")
-            if self.ping():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise ConfigError(f"embedded redis-server did not answer on port {self.port}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM makes Redis flush its append-only file before exiting."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def warn_if_evicting(client: redis.Redis) -> str | None:

@@ -18,14 +18,15 @@ import secrets
 import shutil
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
 from joelclaw.embedded.ports import LOOPBACK, recorded_port
+from joelclaw.embedded.server import EmbeddedServer
 from joelclaw.errors import ConfigError
 
 VERSION = "0.24.1"
@@ -106,8 +107,13 @@ def _flock(path: Path) -> Iterator[None]:
 
 
 @dataclass
-class TypesenseServer:
+class TypesenseServer(EmbeddedServer):
     """A typesense-server owning `directory` (data/, log/, api-key, port, peering-port)."""
+
+    NAME: ClassVar[str] = "typesense-server"
+    START_TIMEOUT: ClassVar[float] = 60.0
+    STOP_TIMEOUT: ClassVar[float] = 20.0
+    QUIET: ClassVar[bool] = True
 
     directory: Path
     port: int | None = None
@@ -173,40 +179,3 @@ class TypesenseServer:
             return answer.status_code == 200 and answer.json().get("ok") is True
         except (httpx.HTTPError, ValueError):
             return False
-
-    def log_tail(self, size: int = 800) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")[-size:].strip()
-        except OSError:
-            return ""
-
-    def start(self, timeout: float = 60.0) -> str:
-        self.prepare()
-        self.process = subprocess.Popen(self.argv(), env=self.env(), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ConfigError(f"embedded typesense-server exited at start: {self.log_tail()}")
-            if self.ping():
-                return self.url
-            time.sleep(0.1)
-        self.stop()
-        raise ConfigError(f"embedded typesense-server did not become healthy on port {self.port}")
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-
-    def __enter__(self) -> TypesenseServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
