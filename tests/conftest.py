@@ -13,6 +13,10 @@ import redis
 from joelclaw.config import Settings
 from joelclaw.embedded import RedisServer, TypesenseServer
 from joelclaw.runtime import Runtime
+from tests.fakes.front import FakeFront
+from tests.fakes.llm import FakeLLM
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.todoist import FakeTodoist
 from tests.support import WorkerProcess
 
 TEST_MODULES = ["tests.functions"]
@@ -108,3 +112,35 @@ def worker_factory(
 @pytest.fixture
 def worker(worker_factory: Callable[..., WorkerProcess]) -> WorkerProcess:
     return worker_factory()
+
+
+# ---- fake external APIs, speaking their providers' wire formats (a module may override) ----
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram(poll_cap=1.0) as fake:
+        yield fake
+
+
+@pytest.fixture
+def todoist() -> Iterator[FakeTodoist]:
+    fake = FakeTodoist()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def front() -> Iterator[FakeFront]:
+    fake = FakeFront()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    fake = FakeLLM()
+    fake.start()
+    yield fake
+    fake.stop()

@@ -4,7 +4,7 @@ Telegram, and the agent command (tests/agents/fake_agent.py)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,6 @@ from tests.support import WorkerProcess
 
 MODULES = [*TEST_MODULES, "tests.agents.agentfunctions"]
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -52,28 +52,6 @@ class CheckLLM:
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def todoist() -> Iterator[FakeTodoist]:
-    fake = FakeTodoist()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def front() -> Iterator[FakeFront]:
-    fake = FakeFront()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def check_llm() -> CheckLLM:
     return CheckLLM()
 

@@ -3,7 +3,7 @@ a real gateway worker (`-Q gateway -c 1`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +18,6 @@ from tests.support import WorkerProcess, wait_for
 
 OWNER = 424242
 STRANGER = 777
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def gateway_settings(tmp_path: Path, redis_url: str, tg: FakeTelegram,

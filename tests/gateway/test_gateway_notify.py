@@ -4,7 +4,6 @@ heartbeat check, and a notifier end to end (event -> Todoist enrichment -> one T
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,28 +11,10 @@ from joelclaw import keys
 from joelclaw.events.model import Event
 from joelclaw.gateway.service import Gateway
 from tests.conftest import TEST_MODULES
-from tests.fakes.front import FakeFront
-from tests.fakes.todoist import FakeTodoist
 from tests.gateway.conftest import OWNER, gateway_settings, replies, wait_replies
 from tests.support import wait_for
 
 MODULES = [*TEST_MODULES, "tests.gateway.gwfunctions"]
-
-
-@pytest.fixture
-def todoist() -> Iterator[FakeTodoist]:
-    fake = FakeTodoist()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def front() -> Iterator[FakeFront]:
-    fake = FakeFront()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -20,14 +19,6 @@ from tests.webhooks.test_webhook_routes import post
 from tests.webhooks.webhook_support import fixture
 
 __all__ = ["app", "client", "rt"]
-
-
-@pytest.fixture
-def todoist() -> Iterator[FakeTodoist]:
-    fake = FakeTodoist()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def test_create_with_labels_list_by_label_across_pages_and_comment(todoist: FakeTodoist) -> None:

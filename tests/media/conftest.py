@@ -29,12 +29,6 @@ def reply(messages: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
 def llm() -> Iterator[FakeLLM]:
     fake = FakeLLM(reply=reply)  # type: ignore[arg-type]
     fake.start()

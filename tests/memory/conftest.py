@@ -22,14 +22,6 @@ from tests.fakes.llm import FakeLLM
 from tests.memory.replies import MemoryLLM
 
 
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
 def memory_settings(tmp_path: Path, redis_url: str, ts: TypesenseServer,
                     llm: FakeLLM | None = None, *, embeddings: bool = True,
                     **overrides: Any) -> Settings:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -22,14 +21,6 @@ from tests.fakes.todoist import FakeTodoist
 from tests.memory.replies import MemoryLLM
 
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def todoist() -> Iterator[FakeTodoist]:
-    fake = FakeTodoist()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

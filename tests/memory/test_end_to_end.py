@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +36,6 @@ from webhooks import create_app
 
 TRANSCRIPT = ("user: from now on verify every webhook signature byte-exact\n"
               "assistant: done; staging was flaky again\nuser: good morning, espresso first")
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def todoist() -> Iterator[FakeTodoist]:
-    fake = FakeTodoist()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def _env(settings: Settings) -> dict[str, str]:

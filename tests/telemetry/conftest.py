@@ -31,14 +31,6 @@ def collector() -> Iterator[FakeCollector]:
     fake.stop()
 
 
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
 def tel_settings(tmp_path: Path, redis_url: str, ts: TypesenseServer, llm: FakeLLM,
                  **overrides: Any) -> Settings:
     values: dict[str, Any] = {

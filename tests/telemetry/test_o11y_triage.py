@@ -5,7 +5,7 @@ window does nothing; the owner's snooze press edits the escalation and holds the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,20 +23,6 @@ from tests.fakes.todoist import FakeTodoist
 from tests.flow_helpers import finished
 
 OWNER = 424242
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def todoist() -> Iterator[FakeTodoist]:
-    fake = FakeTodoist()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def classifier(messages: list[dict[str, str]]) -> str:

@@ -46,12 +46,6 @@ class Clock:
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(poll_cap=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
