@@ -3,6 +3,7 @@ owner with the right triage class. Thin on purpose; the gateway does the deliver
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from joelclaw.bus.context import Context
@@ -163,17 +164,24 @@ def vercel_canceled(ctx: Context[vercel.Deploy]) -> dict:
 
 @function("vercel-deploy-error-notify", trigger="vercel/deploy.error")
 def vercel_error(ctx: Context[vercel.Deploy]) -> dict:
-    """Immediate, and a fix agent is requested (`system/agent.requested`)."""
+    """Immediate, and a fix agent is requested (`system/agent.requested`) on Vercel's behalf:
+    it runs once the owner approves, sandboxed to the workspace, and the commit message,
+    branch and project (a stranger's, for a preview of their pull request) reach it only as
+    quoted data."""
     d = ctx.event.data
     result = ctx.gateway.notify(f"❌ **Deploy Failed**: {_deploy_line(d)}\n"
-                                f"{d.dashboard_url or ''}\nDispatching an agent to "
-                                "diagnose.", type="vercel.deploy.error", priority=1,
+                                f"{d.dashboard_url or ''}\nA fix agent waits for your "
+                                "approval.", type="vercel.deploy.error", priority=1,
                                 step_id="notify-gateway")
+    facts = {"deployment_id": d.deployment_id, "project": d.project_name, "target": d.target,
+             "branch": d.git_branch, "commit_message": d.git_commit_message,
+             "url": d.deployment_url}
     ctx.step.send_event("dispatch-fix-agent", {"name": "system/agent.requested", "data": {
-        "tool": "codex", "timeout": 300, "sandbox": "danger-full-access",
+        "tool": "codex", "timeout": 300, "sandbox": "workspace-write", "origin": "vercel",
         "request_id": f"vercel-fix-{d.deployment_id}-{ctx.event.ts}",
-        "task": f"Diagnose and fix the failed Vercel deploy {d.deployment_id} "
-                f"({_deploy_line(d)})."}})
+        "task": f"Diagnose and fix the failed Vercel deploy {d.deployment_id}: read its build "
+                "log and the repository; the deploy's own details are quoted below.",
+        "context": json.dumps({k: v for k, v in facts.items() if v}, ensure_ascii=False)}})
     return result
 
 
