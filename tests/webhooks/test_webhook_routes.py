@@ -19,6 +19,7 @@ from joelclaw.runtime import Runtime
 from tests.webhooks.webhook_support import (
     PROVIDER_NAMES,
     SECRET_SETTINGS,
+    bearer,
     configured,
     fixture,
     fixture_names,
@@ -244,7 +245,7 @@ def test_get_webhooks_lists_providers_and_configuration_but_no_secret(
     settings: Settings,
 ) -> None:
     app = create_app(configured(settings, vercel_webhook_secret=None))
-    response = app.test_client().get("/webhooks")
+    response = app.test_client().get("/webhooks", headers=bearer())
     assert response.status_code == 200
     listed = {p["name"]: p for p in response.get_json()["providers"]}
     assert set(listed) == set(PROVIDER_NAMES)

@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
+
 from joelclaw.config import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks"
@@ -82,3 +85,17 @@ def sign(provider: str, raw: bytes, headers: dict[str, str] | None = None) -> di
 
 def bearer(token: str = API_TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class TokenClient(FlaskClient):
+    """A test client that sends the API token with every request, like a script would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {API_TOKEN}"
+
+
+def with_token(app: Flask) -> Flask:
+    """`app`, whose test clients send the API token (the routes under test need it)."""
+    app.test_client_class = TokenClient
+    return app
