@@ -193,7 +193,7 @@ def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`memory:approve:<id>` / `memory:reject:<id>` buttons, pressed by the owner."""
     press = ctx.event.data
     owner = ctx.runtime.settings.telegram_owner_id
-    if owner is not None and press.from_id != owner:
+    if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     verb, _, proposal_id = press.context.partition(":")
     if verb not in ("approve", "reject"):
