@@ -168,10 +168,13 @@ def review_promote(ctx: Context[ProposalApproved | ProposalRejected | Any]) -> d
 @function("memory-todoist-review-bridge",
           triggers=["todoist/task.completed", "todoist/task.deleted"])
 def todoist_review_bridge(ctx: Context[Task]) -> dict[str, Any]:
-    """A `memory-review` task: completing approves; deleting it, or `rejected`, rejects."""
+    """A `memory-review` task: completing approves; deleting it, or `rejected`, rejects; only
+    when Todoist reports the owner as the one who did it (a collaborator cannot decide)."""
     task = ctx.event.data
     if "memory-review" not in task.labels:
         return {"skipped": "not a memory review task"}
+    if not task.by_owner:
+        return {"skipped": f"not done by the owner (Todoist user {task.initiator_id})"}
     found = _PROPOSAL_REF.search(f"{task.task_description}\n{task.task_content}")
     if found is None:
         return {"skipped": "no `Proposal: p-YYYYMMDD-NNN` in the task"}

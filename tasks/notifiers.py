@@ -61,11 +61,19 @@ def _front_context(ctx: Context, conversation_id: str) -> dict:
 
 @function("todoist-comment-notify", trigger="todoist/comment.added", retries=3)
 def todoist_comment(ctx: Context[todoist.CommentAdded]) -> dict:
-    """A comment on a task is an instruction for the agent (ADR-0047)."""
+    """The owner's comment on a task is an instruction for the agent (ADR-0047); anyone
+    else's (a collaborator in a shared project) is shown to the owner as a quote, never
+    handed to the agent."""
     d = ctx.event.data
     info = ctx.step.run("enrich-context", _todoist_context, ctx, d.task_id, d.project_id)
     task = (info.get("task") or {}).get("content") or d.task_content or d.task_id
     project = info.get("project") or "?"
+    if not d.by_owner:
+        quoted = "\n".join(f"> {line}" for line in d.comment_content[:2000].splitlines())
+        return ctx.gateway.notify("\n".join([
+            f"💬 Comment by someone else (Todoist user {d.initiator_id or 'unknown'}) on "
+            f"{task} (project {project}): not an instruction, the agent was not asked.", "",
+            quoted]), type="todoist.comment.added", step_id="notify-gateway")
     prompt = ctx.step.run("build-prompt", lambda: "\n".join([
         "📋 **Todoist Instruction**", "",
         f"Task: {task} (project {project}, id {d.task_id})", "",
