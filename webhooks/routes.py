@@ -88,6 +88,15 @@ def _receive(rt: Runtime, provider: Provider, tally: metrics.Tally) -> tuple[Res
     events, error = _normalize(provider, raw, headers)
     if error is not None:
         return fail(400, error, "BAD_REQUEST")
+    if provider.accepts is not None:
+        owner = getattr(rt.settings, provider.owner_setting or "", None)
+        ignored = [e for e in events if not provider.accepts(e, owner)]
+        for event in ignored:
+            tally.event(event.name, "ignored")
+        if ignored and len(ignored) == len(events):
+            return jsonify({"ok": True, "events": 0, "ids": [], "deduplicated": 0,
+                            "note": "ignored: not from the owner"}), 200
+        events = [e for e in events if e not in ignored]
     return _emit(rt, events, tally)
 
 

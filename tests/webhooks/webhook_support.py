@@ -22,6 +22,7 @@ from joelclaw.config import Settings
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks"
 PROVIDER_NAMES = ("github", "todoist", "front", "vercel", "telegram")
 API_TOKEN = "test-api-token-0123456789"
+TELEGRAM_OWNER = 7718912466  # the sender of the Telegram fixtures
 FUNCTION_MODULES = ["tests.functions", "tests.webhooks.functions_webhooks"]
 SECRET_SETTINGS = {
     "github": "github_webhook_secret", "todoist": "todoist_client_secret",
@@ -38,7 +39,8 @@ def secret(provider: str) -> str:
 def configured(settings: Settings, **overrides: Any) -> Settings:
     """The test settings with every provider secret, the API token and the webhook functions."""
     values: dict[str, Any] = {name: secret(p) for p, name in SECRET_SETTINGS.items()}
-    values.update(api_token=API_TOKEN, function_modules=FUNCTION_MODULES)
+    values.update(api_token=API_TOKEN, function_modules=FUNCTION_MODULES,
+                  telegram_owner_id=TELEGRAM_OWNER)
     values.update(overrides)
     return settings.with_overrides(**values)
 
