@@ -53,7 +53,7 @@ def test_a_recorded_port_in_time_wait_is_kept(tmp_path: Path) -> None:
     (tmp_path / "redis").mkdir()
     (tmp_path / "redis" / "port").write_text(str(port))
     with server:
-        assert server.port == port and redis.Redis(port=port).ping()
+        assert server.port == port and redis.Redis.from_url(server.url).ping()
 
 
 def test_a_port_with_a_live_listener_is_not_reused(tmp_path: Path) -> None:
