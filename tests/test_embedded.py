@@ -157,7 +157,7 @@ def test_both_redis_binaries_take_the_password_and_the_acl(tmp_path: Path, binar
                         ("DEBUG", "SLEEP", "0"), ("SLAVEOF", "NO", "ONE"), ("MONITOR",),
                         ("ACL", "LIST"), ("SHUTDOWN",), ("KEYS", "*"), ("CLIENT", "LIST")):
             with pytest.raises(redis.exceptions.ResponseError,  # 7.0 also disables DEBUG
-                               match="no permissions|not allowed"):
+                               match=r"no permissions|not allowed"):
                 client.execute_command(*refused)
         with pytest.raises(redis.exceptions.AuthenticationError):
             redis.Redis(port=server.port).ping()

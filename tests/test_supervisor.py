@@ -36,7 +36,7 @@ from joelclaw.supervisor import (
     commands,
     up,
 )
-from tests.support import REPO, wait_for
+from tests.support import REPO, plain_redis, wait_for
 
 EXITING = [sys.executable, "-c", "print('tick', flush=True); raise SystemExit(3)"]
 SLEEPING = [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(600)"]
@@ -241,28 +241,11 @@ def test_an_unreachable_redis_is_reported_and_nothing_starts(
 
 
 def test_a_redis_that_may_evict_is_reported(tmp_path: Path) -> None:
-    # An external Redis of the owner's (the embedded one refuses CONFIG SET): a plain server
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--dir", str(tmp_path),
-                               "--maxmemory-policy", "allkeys-lru"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_for(lambda: _pings(url), timeout=15, message="the external redis")
+    # An external Redis of the owner's (the embedded one refuses CONFIG SET)
+    with plain_redis(tmp_path, "--maxmemory-policy", "allkeys-lru") as url:
         warnings: list[str] = []
         check_external_redis(url, warnings.append)
-    finally:
-        server.terminate()
-        server.wait(10)
     assert len(warnings) == 1 and "allkeys-lru" in warnings[0]
-
-
-def _pings(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
 
 
 # --- end to end ---------------------------------------------------------------------------------
