@@ -30,8 +30,14 @@ class Settings(BaseSettings):
 
     home: Path = Path("~/.joelclaw")
     redis_url: str | None = None
+    # The embedded Redis's memory limit (Redis units, "0": none): past it writes fail loudly
+    # (noeviction) instead of the machine swapping.
+    redis_maxmemory: str = Field("1gb", pattern=r"^\d+(?:[kmg]b?)?$")
     broker_url: str | None = None
-    api_token: str | None = None
+    api_token: str | None = Field(None, min_length=16)  # `up` generates one when unset
+    # Direct loopback requests need no token (an explicit opt-in: unsafe behind a reverse
+    # proxy on the same host, which makes every request look local).
+    web_open_on_loopback: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = Field(3111, ge=1, le=65535)
     web_workers: int = Field(2, ge=1, le=64)

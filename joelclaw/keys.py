@@ -171,6 +171,10 @@ def webhook_failures(ip: str) -> str:
     return f"{PREFIX}webhooks:authfail:{ip}"  # counter, WEBHOOK_FAILURE_WINDOW
 
 
+def token_failures(ip: str) -> str:
+    return f"{PREFIX}web:authfail:{ip}"  # wrong API tokens and logins, WEBHOOK_FAILURE_WINDOW
+
+
 ECHO_TTL = 60  # a Todoist task the system completed itself emits nothing for this long (s)
 
 
@@ -252,6 +256,10 @@ def gw_delivery(message_id: str) -> str:
 # ---- dashboard -----------------------------------------------------------------
 
 DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)
+
+
+def dashboard_session(sid: str) -> str:
+    return f"{PREFIX}web:session:{sid}"  # a login, until logout or its cookie's max age
 
 # ---- locks and cooldowns (joelclaw.locks.Lock and joelclaw.cooldown take these full keys) ---
 

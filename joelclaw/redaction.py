@@ -62,8 +62,12 @@ _SHAPES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"), REDACTED),  # OpenAI, Anthropic
     (re.compile(r"\b[rsp]k_(?:live|test)_[A-Za-z0-9]{16,}"), REDACTED),  # Stripe
     (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), REDACTED),  # Google API key
+    # "Authorization: Bearer abc": the credential after the scheme, the scheme kept; a
+    # placeholder such as `<token>` (an instruction, not a secret) stays as it is
+    (re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|digest)\s+)"
+                r"(?!\[redacted\])(?!<)[^\s\"'&,;}\]]+"), rf"\1{REDACTED}"),
     (re.compile(rf"(?i)([\"']?\b{_SECRET_PAIR}[\"']?\s*[:=]\s*)([\"']?)(?!\[redacted\])"
-                r"[^\s\"'&,;}\]]+"), rf"\1\2{REDACTED}"),
+                r"(?!(?:bearer|basic|token|digest)\s)[^\s\"'&,;}\]]+"), rf"\1\2{REDACTED}"),
     # "token 1a2b3c..." in prose: a credential-like word (letters and digits, 12+) after the name
     (re.compile(r"(?i)\b(token|password|passwd|secret|api[ _-]?key)(\s+)"
                 r"(?=[A-Za-z0-9._~+/-]*[0-9])(?=[A-Za-z0-9._~+/-]*[A-Za-z])"

@@ -16,7 +16,9 @@ line still win.
 from __future__ import annotations
 
 from joelclaw.config import load_settings
+from joelclaw.ownerfiles import owner_only
 
+owner_only()  # files the web process writes (logs, control socket) are the owner's alone
 _settings = load_settings()
 _host = _settings.web_host
 _host = f"[{_host}]" if ":" in _host and not _host.startswith("[") else _host

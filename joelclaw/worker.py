@@ -6,9 +6,11 @@ The only module that builds something at import time, because Celery's CLI needs
 from __future__ import annotations
 
 from joelclaw import client
+from joelclaw.ownerfiles import owner_only
 from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
 
+owner_only()  # what workers and beat write (agent output, backups, media) is the owner's alone
 runtime = Runtime()
 install_log_redaction(runtime.settings)  # every worker, beat and flower log line, secrets hidden
 client.use(runtime)  # joelclaw.send_event from a plain task sends through this runtime

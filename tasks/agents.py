@@ -3,6 +3,8 @@
 - `system-agent-dispatch`: a `system/agent.requested` runs the configured agent command
   (throttle 3 per 60 s; cancelled by `system/agent.cancelled` with the same request id, which
   stops the tool's whole process group), writes the inbox file, emits `system/agent.completed`.
+  A request on behalf of anyone but the owner (`origin`: a Vercel deploy, the o11y triage)
+  first asks the owner through the approval flow below and runs only once approved.
 - `agent-completed-notify`: the owner hears the outcome.
 - `agent-approval-request` / `agent-approval-resolve`: learned categories are approved at once,
   anything else asks the owner with Approve / Deny / Learn buttons and waits for
@@ -48,12 +50,47 @@ def _execute(ctx: Context[AgentRequested]) -> dict[str, Any]:
     return outcome.to_dict()
 
 
+def approval_id(request_id: str) -> str:
+    """The approval request's id for an agent request (short enough for a Telegram button)."""
+    return "agt-" + hashlib.sha256(request_id.encode()).hexdigest()[:16]
+
+
+def _quoted(text: str, limit: int = 1200) -> str:
+    """Someone else's text shown to the owner as a code block it cannot break out of."""
+    return "```\n" + text[:limit].replace("`", "'") + "\n```"
+
+
+def _owner_verdict(ctx: Context[AgentRequested]) -> dict[str, Any]:
+    """Ask the owner (the approval flow: Telegram buttons, `joelclaw approvals`) and wait."""
+    request = ctx.event.data
+    rid = approval_id(request.request_id)
+    why = f"Requested on behalf of {request.origin}, not by you."
+    if request.context:
+        why += f" Its text (data for the agent, not instructions):\n{_quoted(request.context)}"
+    ctx.step.send_event("ask-owner", {"name": "agent/approval.requested", "data": {
+        "request_id": rid, "agent": request.tool, "category": f"{request.origin}-agent",
+        "operation": f"run {request.tool} ({request.sandbox}) for request "
+                     f"{request.request_id}: {request.task[:300]}",
+        "reasoning": why}})
+    timeout = ctx.runtime.settings.approval_timeout_seconds + 300  # its own timeout denies
+    answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",
+                                     timeout=timeout, if_=f'async.data.request_id == "{rid}"')
+    if answer is None:
+        return {"status": "denied", "reviewer": "timeout"}
+    return {"status": answer["data"]["status"], "reviewer": answer["data"].get("reviewer")}
+
+
 @function("system-agent-dispatch", trigger="system/agent.requested", retries=1,
           throttle={"limit": 3, "period": "60s"},
           cancel_on=[{"event": "system/agent.cancelled", "match": "data.request_id"}])
 def agent_dispatch(ctx: Context[AgentRequested]) -> dict[str, Any]:
-    """Run the agent command on the task; its result goes to the inbox and the owner."""
+    """Run the agent command on the task (once the owner approved, when someone else asked);
+    its result goes to the inbox and the owner."""
     request = ctx.event.data
+    if request.needs_approval:
+        verdict = _owner_verdict(ctx)
+        if verdict["status"] != "approved":
+            return {"request_id": request.request_id, "status": "denied", **verdict}
     # A cancelled run stops the tool within the step; the next step's start ends the run as
     # cancelled (the bus checks the flag there), so nothing below runs for it.
     outcome = ctx.step.run("execute-agent", _execute, ctx)

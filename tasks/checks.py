@@ -366,7 +366,7 @@ def telegram_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     buttons are `memory-telegram-review`'s.)"""
     press = ctx.event.data
     owner = ctx.runtime.settings.telegram_owner_id
-    if owner is not None and press.from_id != owner:
+    if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     key = snooze.parse(press.raw_data)
     if key is None:

@@ -168,10 +168,13 @@ def review_promote(ctx: Context[ProposalApproved | ProposalRejected | Any]) -> d
 @function("memory-todoist-review-bridge",
           triggers=["todoist/task.completed", "todoist/task.deleted"])
 def todoist_review_bridge(ctx: Context[Task]) -> dict[str, Any]:
-    """A `memory-review` task: completing approves; deleting it, or `rejected`, rejects."""
+    """A `memory-review` task: completing approves; deleting it, or `rejected`, rejects; only
+    when Todoist reports the owner as the one who did it (a collaborator cannot decide)."""
     task = ctx.event.data
     if "memory-review" not in task.labels:
         return {"skipped": "not a memory review task"}
+    if not task.by_owner:
+        return {"skipped": f"not done by the owner (Todoist user {task.initiator_id})"}
     found = _PROPOSAL_REF.search(f"{task.task_description}\n{task.task_content}")
     if found is None:
         return {"skipped": "no `Proposal: p-YYYYMMDD-NNN` in the task"}
@@ -193,7 +196,7 @@ def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`memory:approve:<id>` / `memory:reject:<id>` buttons, pressed by the owner."""
     press = ctx.event.data
     owner = ctx.runtime.settings.telegram_owner_id
-    if owner is not None and press.from_id != owner:
+    if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     verb, _, proposal_id = press.context.partition(":")
     if verb not in ("approve", "reject"):

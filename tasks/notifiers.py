@@ -3,6 +3,7 @@ owner with the right triage class. Thin on purpose; the gateway does the deliver
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from joelclaw.bus.context import Context
@@ -60,11 +61,19 @@ def _front_context(ctx: Context, conversation_id: str) -> dict:
 
 @function("todoist-comment-notify", trigger="todoist/comment.added", retries=3)
 def todoist_comment(ctx: Context[todoist.CommentAdded]) -> dict:
-    """A comment on a task is an instruction for the agent (ADR-0047)."""
+    """The owner's comment on a task is an instruction for the agent (ADR-0047); anyone
+    else's (a collaborator in a shared project) is shown to the owner as a quote, never
+    handed to the agent."""
     d = ctx.event.data
     info = ctx.step.run("enrich-context", _todoist_context, ctx, d.task_id, d.project_id)
     task = (info.get("task") or {}).get("content") or d.task_content or d.task_id
     project = info.get("project") or "?"
+    if not d.by_owner:
+        quoted = "\n".join(f"> {line}" for line in d.comment_content[:2000].splitlines())
+        return ctx.gateway.notify("\n".join([
+            f"💬 Comment by someone else (Todoist user {d.initiator_id or 'unknown'}) on "
+            f"{task} (project {project}): not an instruction, the agent was not asked.", "",
+            quoted]), type="todoist.comment.added", step_id="notify-gateway")
     prompt = ctx.step.run("build-prompt", lambda: "\n".join([
         "📋 **Todoist Instruction**", "",
         f"Task: {task} (project {project}, id {d.task_id})", "",
@@ -163,17 +172,24 @@ def vercel_canceled(ctx: Context[vercel.Deploy]) -> dict:
 
 @function("vercel-deploy-error-notify", trigger="vercel/deploy.error")
 def vercel_error(ctx: Context[vercel.Deploy]) -> dict:
-    """Immediate, and a fix agent is requested (`system/agent.requested`)."""
+    """Immediate, and a fix agent is requested (`system/agent.requested`) on Vercel's behalf:
+    it runs once the owner approves, sandboxed to the workspace, and the commit message,
+    branch and project (a stranger's, for a preview of their pull request) reach it only as
+    quoted data."""
     d = ctx.event.data
     result = ctx.gateway.notify(f"❌ **Deploy Failed**: {_deploy_line(d)}\n"
-                                f"{d.dashboard_url or ''}\nDispatching an agent to "
-                                "diagnose.", type="vercel.deploy.error", priority=1,
+                                f"{d.dashboard_url or ''}\nA fix agent waits for your "
+                                "approval.", type="vercel.deploy.error", priority=1,
                                 step_id="notify-gateway")
+    facts = {"deployment_id": d.deployment_id, "project": d.project_name, "target": d.target,
+             "branch": d.git_branch, "commit_message": d.git_commit_message,
+             "url": d.deployment_url}
     ctx.step.send_event("dispatch-fix-agent", {"name": "system/agent.requested", "data": {
-        "tool": "codex", "timeout": 300, "sandbox": "danger-full-access",
+        "tool": "codex", "timeout": 300, "sandbox": "workspace-write", "origin": "vercel",
         "request_id": f"vercel-fix-{d.deployment_id}-{ctx.event.ts}",
-        "task": f"Diagnose and fix the failed Vercel deploy {d.deployment_id} "
-                f"({_deploy_line(d)})."}})
+        "task": f"Diagnose and fix the failed Vercel deploy {d.deployment_id}: read its build "
+                "log and the repository; the deploy's own details are quoted below.",
+        "context": json.dumps({k: v for k, v in facts.items() if v}, ensure_ascii=False)}})
     return result
 
 

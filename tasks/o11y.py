@@ -107,13 +107,15 @@ def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
         short = group["key"][:12]
         task_id = ctx.step.run(f"todoist-task-{short}", _file_task, ctx, group)
         request_id = f"o11y-{group['key']}"
-        ctx.step.send_event(f"request-agent-{short}", {
+        ctx.step.send_event(f"request-agent-{short}", {  # runs once the owner approves
             "name": "system/agent.requested", "data": {
                 "tool": ctx.runtime.settings.o11y_agent_tool, "timeout": 600,
-                "request_id": request_id,
-                "task": f"Investigate and fix this failure of {group['component']} "
-                        f"({group['action']}, seen {group['count']}x): {group['error'][:800]}"
-                        f"\nRuns: {', '.join(group['runs'][:5])}"}})
+                "request_id": request_id, "origin": "o11y", "sandbox": "workspace-write",
+                "task": f"Investigate and fix a recurring failure (seen {group['count']}x, "
+                        f"runs {', '.join(group['runs'][:5])}); its component, action and "
+                        "error text are quoted below.",
+                "context": f"component: {group['component']}\naction: {group['action']}\n"
+                           f"error: {group['error'][:800]}"}})
         slot = ctx.step.run(f"escalation-slot-{short}", triage.escalation_slot, ctx.runtime,
                             group["key"])
         sent = False

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +100,31 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def plain_redis(folder: Path, *options: str) -> Iterator[str]:
+    """A bare redis-server on a free port, as an external Redis of the owner's would be: no
+    password, every command allowed (the embedded one refuses CONFIG SET); yields its URL."""
+    import redis
+
+    from joelclaw.embedded import free_port
+    from joelclaw.embedded.redis import find_redis_binary
+
+    port = free_port()
+    server = subprocess.Popen([find_redis_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--dir", str(folder), *options],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def pings() -> bool:
+        with contextlib.suppress(redis.RedisError):
+            return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+        return False
+
+    try:
+        wait_for(pings, timeout=15, message="a plain redis-server")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)

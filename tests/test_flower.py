@@ -1,6 +1,7 @@
-"""A real Flower started exactly as `joelclaw up` starts it: on loopback without credentials
-its HTTP API answers (Flower 2.2 answers 401 unless told otherwise), with credentials it requires
-them; and what it shows of our tasks carries no event data, so no secret."""
+"""A real Flower started exactly as `joelclaw up` starts it: always behind basic auth (configured
+credentials, or a generated pair kept 0600 under JOELCLAW_HOME), so a web page the owner opens
+can neither read it nor drive it; and what it shows of our tasks carries no event data, so no
+secret."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from joelclaw.config import Settings
+from joelclaw.credentials import flower_credentials, flower_file
 from joelclaw.embedded import free_port
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
@@ -26,10 +28,12 @@ SECRET = "opaque-flower-secret-3e9d"
 
 
 class Flower:
-    def __init__(self, settings: Settings, log_path: Path):
+    def __init__(self, settings: Settings, log_path: Path, extra: dict[str, str] | None = None):
+        self.settings = settings
         [command] = [c for c in commands(settings, beat=False, gateway=False, web=False)
                      if c.name == "flower"]
         base = {k: v for k, v in env_for(settings).items() if not k.startswith("FLOWER_")}
+        base.update(extra or {})
         self.url = f"http://127.0.0.1:{settings.flower_port}"
         self.log_path = log_path
         self.log = log_path.open("wb")
@@ -63,9 +67,9 @@ class Flower:
 def flower(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Flower]]:
     started: list[Flower] = []
 
-    def start(**overrides: object) -> Flower:
+    def start(extra: dict[str, str] | None = None, **overrides: object) -> Flower:
         chosen = settings.with_overrides(flower_port=free_port(), **overrides)
-        process = Flower(chosen, tmp_path / f"flower{len(started)}.log")
+        process = Flower(chosen, tmp_path / f"flower{len(started)}.log", extra)
         started.append(process)
         return process.wait_ready()
 
@@ -74,13 +78,48 @@ def flower(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Flower]
         process.stop()
 
 
-def test_on_loopback_without_credentials_the_api_answers(
-    flower: Callable[..., Flower],
-) -> None:
+EVIL = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+
+
+def test_a_web_page_can_neither_read_nor_drive_flower(flower: Callable[..., Flower]) -> None:
+    # Given Flower as `up` starts it with nothing configured (loopback)
     running = flower()
-    response = httpx.get(f"{running.url}/api/workers", timeout=10)
-    assert response.status_code == 200, response.text
-    assert isinstance(response.json(), dict)
+    path = flower_file(running.settings)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    user, password = flower_credentials(running.settings)
+    assert path.read_text() == f"{user}:{password}" and len(password) >= 24
+    cmdline = Path(f"/proc/{running.process.pid}/cmdline").read_bytes()
+    assert password.encode() not in cmdline, "the password must not be visible in ps"
+    api = f"{running.url}/api"
+    # When an attacker's page reads it (a cross-site fetch carries no credentials)
+    read = httpx.get(f"{api}/workers?refresh=1", headers=EVIL, timeout=10)
+    # Then it is refused, and no CORS header would let the page see any answer
+    assert read.status_code == 401
+    assert "access-control-allow-origin" not in read.headers
+    # And a cross-site form POST (pool resize) and a text/plain POST (apply any task) too
+    grow = httpx.post(f"{api}/worker/pool/grow/worker@x?n=1", headers={
+        **EVIL, "Content-Type": "application/x-www-form-urlencoded"}, content=b"n=1",
+        timeout=10)
+    apply = httpx.post(f"{api}/task/async-apply/joelclaw.fn.system-agent-dispatch", headers={
+        **EVIL, "Content-Type": "text/plain"}, content=b'{"args": ["x"]}', timeout=10)
+    for refused in (grow, apply):  # refused as cross-site (403) before auth (401) is asked
+        assert refused.status_code in (401, 403), refused.text
+        assert "access-control-allow-origin" not in refused.headers
+    # Even when the browser holds the owner's basic-auth credentials for Flower's origin
+    for headers in (EVIL, {"Origin": "https://evil.example"}):
+        forged = httpx.post(f"{api}/worker/pool/grow/worker@x?n=1", headers=headers,
+                            auth=(user, password), timeout=10)
+        assert forged.status_code == 403, forged.text
+        assert "access-control-allow-origin" not in forged.headers
+    # While the owner, with the credentials from the file, uses it as usual
+    owner = httpx.get(f"{api}/workers", auth=(user, password), timeout=10)
+    assert owner.status_code == 200 and isinstance(owner.json(), dict)
+
+
+def test_an_unsafe_environment_does_not_open_flower(flower: Callable[..., Flower]) -> None:
+    running = flower({"FLOWER_UNAUTHENTICATED_API": "true"})  # e.g. left in the owner's shell
+    answer = httpx.get(f"{running.url}/api/workers", headers=EVIL, timeout=10)
+    assert answer.status_code == 401 and "access-control-allow-origin" not in answer.headers
 
 
 def test_with_credentials_the_api_requires_them(flower: Callable[..., Flower]) -> None:
@@ -96,11 +135,12 @@ def test_flower_shows_run_ids_never_event_data(
 ) -> None:
     worker_factory()
     running = flower()  # at start Flower asks the live workers to send task events
+    auth = flower_credentials(running.settings)
     rt = Runtime(settings)
 
     def listening() -> bool:  # task events are pub/sub: only those sent once Flower listens
         rt.send(Event(name="test/steps"))
-        return bool(httpx.get(f"{running.url}/api/tasks", timeout=10).json())
+        return bool(httpx.get(f"{running.url}/api/tasks", auth=auth, timeout=10).json())
 
     wait_for(listening, timeout=40, interval=1.0, message="flower receiving task events")
     [sent] = rt.send(Event(name="test/steps", data={"password": SECRET, "token": SECRET,
@@ -109,13 +149,13 @@ def test_flower_shows_run_ids_never_event_data(
     wait_for(lambda: rt.runs.status(run_id) == "completed", timeout=30, message="the run")
 
     def shown() -> dict[str, dict[str, object]] | None:
-        tasks = httpx.get(f"{running.url}/api/tasks", timeout=10).json()
+        tasks = httpx.get(f"{running.url}/api/tasks", auth=auth, timeout=10).json()
         ours = {k: v for k, v in tasks.items() if run_id in str(v.get("args"))}
         return ours if ours and all(v.get("state") == "SUCCESS" for v in ours.values()) else None
 
     tasks = wait_for(shown, timeout=40, interval=0.5, message="flower seeing the task")
     for task_id, task in tasks.items():
         assert task["name"] == "joelclaw.fn.t-steps"
-        info = httpx.get(f"{running.url}/api/task/info/{task_id}", timeout=10)
+        info = httpx.get(f"{running.url}/api/task/info/{task_id}", auth=auth, timeout=10)
         for text in (str(task), info.text):
             assert SECRET not in text and run_id in text

@@ -1,6 +1,6 @@
 """The Procfile's lines run as a Procfile runner runs them (`sh -c`), against real processes:
-the web line serves with the shared gunicorn settings, and the flower line opens its API on
-loopback without credentials, requires them when given, and refuses another address without."""
+the web line serves with the shared gunicorn settings, and the flower line is always behind
+basic auth (generated credentials kept under JOELCLAW_HOME, or the configured ones)."""
 
 from __future__ import annotations
 
@@ -66,22 +66,31 @@ def test_the_web_line_serves_with_the_shared_settings(env: dict[str, str],
     command = lines()["web"]
     assert "-c python:joelclaw.webserver" in command
     port = free_port()
+    token = "procfile-token-0123456789"
     with running(command + " --no-control-socket",
-                 {**env, "JOELCLAW_WEB_PORT": str(port), "JOELCLAW_WEB_HOST": "127.0.0.1"},
+                 {**env, "JOELCLAW_WEB_PORT": str(port), "JOELCLAW_WEB_HOST": "127.0.0.1",
+                  "JOELCLAW_API_TOKEN": token},
                  tmp_path / "web.log"):
-        wait_for(lambda: answer(f"http://127.0.0.1:{port}/health") == 503, timeout=30,
-                 message=f"the web line answering (log {tmp_path / 'web.log'})")
+        wait_for(lambda: answer(f"http://127.0.0.1:{port}/health",
+                                headers={"Authorization": f"Bearer {token}"}) == 503,
+                 timeout=30, message=f"the web line answering (log {tmp_path / 'web.log'})")
+        assert answer(f"http://127.0.0.1:{port}/health") == 401
     assert "gevent" in (tmp_path / "web.log").read_text()
 
 
-def test_the_flower_line_on_loopback_opens_its_api(env: dict[str, str],
-                                                   tmp_path: Path) -> None:
+def test_the_flower_line_generates_credentials_and_requires_them(
+        env: dict[str, str], settings: Settings, tmp_path: Path) -> None:
+    from joelclaw.credentials import flower_credentials
+
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/workers"
-    with running(lines()["flower"], {**env, "JOELCLAW_FLOWER_PORT": str(port)},
+    with running(lines()["flower"], {**env, "JOELCLAW_FLOWER_PORT": str(port),
+                                     "FLOWER_UNAUTHENTICATED_API": "true"},
                  tmp_path / "flower.log"):
-        wait_for(lambda: answer(url) == 200, timeout=40, interval=0.5,
-                 message=f"flower's API (log {tmp_path / 'flower.log'})")
+        wait_for(lambda: answer(f"http://127.0.0.1:{port}/healthcheck") == 200, timeout=40,
+                 interval=0.5, message=f"flower (log {tmp_path / 'flower.log'})")
+        assert answer(url) == 401
+        assert answer(url, auth=flower_credentials(settings)) == 200
 
 
 def test_the_flower_line_with_credentials_requires_them(env: dict[str, str],
@@ -96,11 +105,9 @@ def test_the_flower_line_with_credentials_requires_them(env: dict[str, str],
         assert answer(url) == 401
 
 
-def test_the_flower_line_refuses_another_address_without_credentials(
-    env: dict[str, str],
-) -> None:
+def test_the_flower_line_refuses_half_a_configuration(env: dict[str, str]) -> None:
     result = subprocess.run(["sh", "-c", lines()["flower"]], cwd=REPO, capture_output=True,
                             text=True, timeout=30,
-                            env={**env, "JOELCLAW_FLOWER_ADDRESS": "0.0.0.0",
+                            env={**env, "JOELCLAW_FLOWER_USER": "owner",
                                  "JOELCLAW_FLOWER_PORT": str(free_port())})
     assert result.returncode == 78 and "JOELCLAW_FLOWER_PASSWORD" in result.stderr

@@ -32,12 +32,11 @@ from joelclaw.supervisor import (
     Backoff,
     Output,
     Supervisor,
-    UpError,
     check_external_redis,
     commands,
     up,
 )
-from tests.support import REPO, wait_for
+from tests.support import REPO, plain_redis, wait_for
 
 EXITING = [sys.executable, "-c", "print('tick', flush=True); raise SystemExit(3)"]
 SLEEPING = [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(600)"]
@@ -199,24 +198,31 @@ def test_a_busy_port_is_named_and_exits_2_before_starting_anything(
         assert not (tmp_path / "home" / "redis").exists()
 
 
-def test_flower_beyond_loopback_needs_a_password(
+def test_flower_is_always_behind_basic_auth(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from joelclaw import flower as flower_launcher
+    from joelclaw.credentials import flower_file
+
     exposed = _settings(tmp_path / "home", flower_address="0.0.0.0", web_port=free_port(),
                         flower_port=free_port())
-
-    assert up(exposed) == 2
+    # Half a configuration is refused before anything starts
+    assert up(exposed.with_overrides(flower_user="owner")) == 2
     assert "JOELCLAW_FLOWER_PASSWORD" in capsys.readouterr().err
-    with pytest.raises(UpError):
-        commands(exposed)
-    # With credentials, auth reaches Flower through its environment, not argv, and the API
-    # must not be opened without it
-    protected = exposed.with_overrides(flower_user="owner", flower_password="s3cret")
-    flower = next(c for c in commands(protected) if c.name == "flower")
-    assert flower.env == {"FLOWER_BASIC_AUTH": "owner:s3cret"}
-    assert "s3cret" not in " ".join(flower.argv)
-    env = flower.environment({"FLOWER_UNAUTHENTICATED_API": "true", "PATH": "/bin"})
+    # Nothing configured: a generated pair (kept 0600), in Flower's environment, never argv;
+    # whatever the environment says, the API is never opened without it
+    flower = next(c for c in commands(exposed) if c.name == "flower")
+    base = {"FLOWER_UNAUTHENTICATED_API": "true", "PATH": "/bin"}
+    env = flower_launcher.environment(exposed, flower.environment(base))
+    user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
+    assert user == "joelclaw" and len(password) >= 24
+    assert flower_file(exposed).read_text() == f"{user}:{password}"
+    assert (flower_file(exposed).stat().st_mode & 0o777) == 0o600
     assert "FLOWER_UNAUTHENTICATED_API" not in env
+    assert password not in " ".join(flower_launcher.argv(exposed) + flower.argv)
+    # Configured credentials win
+    protected = exposed.with_overrides(flower_user="owner", flower_password="s3cret")
+    assert flower_launcher.environment(protected, {})["FLOWER_BASIC_AUTH"] == "owner:s3cret"
 
 
 def test_an_unreachable_redis_is_reported_and_nothing_starts(
@@ -234,14 +240,11 @@ def test_an_unreachable_redis_is_reported_and_nothing_starts(
     assert psutil.Process().children(recursive=True) == before
 
 
-def test_a_redis_that_may_evict_is_reported(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    client.config_set("maxmemory-policy", "allkeys-lru")
-    try:
+def test_a_redis_that_may_evict_is_reported(tmp_path: Path) -> None:
+    # An external Redis of the owner's (the embedded one refuses CONFIG SET)
+    with plain_redis(tmp_path, "--maxmemory-policy", "allkeys-lru") as url:
         warnings: list[str] = []
-        check_external_redis(redis_url, warnings.append)
-    finally:
-        client.config_set("maxmemory-policy", "noeviction")
+        check_external_redis(url, warnings.append)
     assert len(warnings) == 1 and "allkeys-lru" in warnings[0]
 
 
@@ -315,6 +318,12 @@ def up_process(tmp_path: Path) -> Iterator[Callable[..., UpProcess]]:
         process.cleanup()
 
 
+def _cmdline(process: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return " ".join(process.cmdline())
+    return ""
+
+
 def _get(url: str, **kwargs: object) -> httpx.Response | None:
     try:
         return httpx.get(url, timeout=5, **kwargs)  # type: ignore[arg-type]
@@ -337,13 +346,16 @@ def test_up_runs_the_system_and_stops_cleanly_on_ctrl_c(
              message="the embedded Redis URL file")
     assert system.process.poll() is None, system.output()
     redis_url = url_file.read_text().strip()
+    token = (home / "secrets" / "api-token").read_text().strip()  # generated: none configured
 
-    # Then /health turns 200 once Redis, a worker and beat are all alive
+    # Then /health turns 200 once Redis, a worker and beat are all alive (with the token)
     health = f"http://127.0.0.1:{web_port}/health"
     response = system.wait_for(
-        lambda: (r := _get(health)) is not None and r.status_code == 200 and r,
+        lambda: (r := _get(health, headers={"Authorization": f"Bearer {token}"})) is not None
+        and r.status_code == 200 and r,
         timeout=90, message="200 from /health",
     )
+    assert httpx.get(health, timeout=5).status_code == 401  # loopback, no token: refused
     assert isinstance(response, httpx.Response)
     body = response.json()
     assert body["ok"] is True
@@ -369,8 +381,26 @@ def test_up_runs_the_system_and_stops_cleanly_on_ctrl_c(
     authed = httpx.get(f"{flower}/api/workers", auth=("owner", "s3cret"), timeout=10)
     assert authed.status_code == 200
 
+    # And everything under JOELCLAW_HOME is the owner's alone; Redis wants its password
+    _assert_owner_only(home)
+    assert (url_file.stat().st_mode & 0o777) == 0o600 and ":@" not in redis_url
+    password = (home / "redis" / "password").read_text().strip()
+    assert password in redis_url
+    bare = redis.Redis.from_url(redis_url.replace(f":{password}@", ""))
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        bare.ping()
+    owner_client = redis.Redis.from_url(redis_url)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        owner_client.config_set("dir", str(tmp_path))
+    assert owner_client.config_get("maxmemory")["maxmemory"] == str(1024 ** 3)
+    assert owner_client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    cmdline = " ".join(_cmdline(p) for p in system.snapshot())
+    assert password not in cmdline and token not in cmdline
+
     output = system.output()
     assert "Ctrl-C to stop" in output and f"http://127.0.0.1:{web_port}" in output
+    assert f"the token in {home / 'secrets' / 'api-token'}" in output
+    assert token not in output and password not in output
     assert "worker  | " in output and "gateway | " in output
     assert "s3cret" not in output
 
@@ -408,6 +438,14 @@ def test_up_runs_the_system_and_stops_cleanly_on_ctrl_c(
     # And Redis outlived the workers: the terminal's SIGINT did not reach it, our SIGTERM did
     redis_log = (home / "redis" / "redis.log").read_text()
     assert "Received SIGTERM" in redis_log and "Received SIGINT" not in redis_log
+
+
+def _assert_owner_only(home: Path) -> None:
+    """No file or folder under `home` is readable, writable or enterable by anyone else."""
+    assert (home.stat().st_mode & 0o077) == 0, oct(home.stat().st_mode)
+    shared = [f"{oct(p.lstat().st_mode & 0o777)} {p}" for p in home.rglob("*")
+              if not p.is_symlink() and p.lstat().st_mode & 0o077]
+    assert shared == [], shared
 
 
 def _gateway_ready_lines(output: str) -> int:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from flask import Flask
 
 from joelclaw.config import Settings, load_settings
+from joelclaw.credentials import api_token
 from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
-from webhooks import errors
+from webhooks import access, errors
 from webhooks.api import blueprint as api_routes
 from webhooks.app import EXTENSION, use_redacting_json
 from webhooks.dashboard import blueprint as dashboard_routes
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     rt = Runtime(settings or load_settings())
     install_log_redaction(rt.settings)
     app.extensions[EXTENSION] = rt
+    app.extensions[access.TOKEN] = api_token(rt.settings)  # the one every view requires
     use_redacting_json(app, rt)
     for blueprint in (health_routes, webhook_routes, api_routes, metrics_routes,
                       dashboard_routes):

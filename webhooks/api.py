@@ -1,13 +1,13 @@
-"""The JSON API under `/api`, behind `Authorization: Bearer <JOELCLAW_API_TOKEN>`.
+"""The JSON API under `/api`, behind `Authorization: Bearer <token>` (`webhooks.access`: the
+one rule of the web app; a wrong token counts toward a 429).
 
-With no token configured every route answers 401 saying so: an API that anyone on the network
+With no token configured every route answers 403 saying so: an API that anyone on the network
 could drive (send events, cancel runs) is worse than none. Ids that do not exist are 404 JSON,
 bad query values and bodies are 400 with the reason, never a 500.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 from datetime import datetime
@@ -23,7 +23,7 @@ from joelclaw.events.limits import MAX_EVENT_BYTES, too_large
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import parse_event
 from joelclaw.events.store import get_event, list_events
-from webhooks import metrics
+from webhooks import access, metrics
 from webhooks.app import runtime
 from webhooks.http import BodyTooLarge, fail, read_body
 from webhooks.openapi import document
@@ -40,18 +40,11 @@ class BadQuery(ValueError):
 
 @blueprint.before_request
 def _require_token() -> tuple[Response, int] | None:
-    """Every /api route except the OpenAPI document needs the bearer token."""
+    """Every /api route except the OpenAPI document needs the bearer token (no cookie: a
+    browser's login never drives the API)."""
     if request.endpoint == "api.openapi":
         return None
-    expected = runtime().settings.api_token
-    if not expected:
-        return fail(401, "the API is disabled: set JOELCLAW_API_TOKEN and send it as "
-                    "'Authorization: Bearer <token>'", "API_DISABLED")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    token = given.strip().encode("utf-8", "surrogateescape")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token, expected.encode()):
-        return fail(401, "missing or wrong bearer token", "UNAUTHORIZED")
-    return None
+    return access.require()
 
 
 @blueprint.errorhandler(BadQuery)

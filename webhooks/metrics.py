@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -29,12 +29,21 @@ from joelclaw import keys, queues
 from joelclaw.bus import metrics as bus_metrics
 from joelclaw.cache.stats import TIERS, read_stats
 from joelclaw.runtime import Runtime
+from webhooks import access
 from webhooks.app import runtime
+from webhooks.dashboard.security import logged_in
 
 RUNS_SCANNED = 200  # newest runs the in-flight gauge looks at per scrape
 SEP = "|"
 
 blueprint = Blueprint("metrics", __name__)
+
+
+@blueprint.before_request
+def _require_token() -> tuple[Response, int] | None:
+    """Behind the token like every view (`webhooks.access`): Prometheus sends it as
+    `authorization: {credentials: ...}` in its scrape config."""
+    return access.require(logged_in=logged_in(request))
 
 
 @blueprint.get("/metrics")

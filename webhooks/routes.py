@@ -19,8 +19,9 @@ from joelclaw import echo, strictjson
 from joelclaw.errors import EventError
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
-from webhooks import limits, metrics
+from webhooks import access, limits, metrics
 from webhooks.app import runtime
+from webhooks.dashboard.security import logged_in
 from webhooks.http import BodyTooLarge, fail, read_body
 from webhooks.providers import PROVIDERS, Provider, get_provider
 
@@ -30,8 +31,12 @@ blueprint = Blueprint("webhooks", __name__)
 
 @blueprint.get("/webhooks")
 @blueprint.get("/webhooks/")
-def list_providers() -> Response:
-    """Which providers exist and which have a secret; the secrets themselves never leave."""
+def list_providers() -> Response | tuple[Response, int]:
+    """Which providers exist and which have a secret (behind the token, like every view; the
+    secrets themselves never leave)."""
+    refused = access.require(logged_in=logged_in(request))
+    if refused is not None:
+        return refused
     settings = runtime().settings
     providers = [
         {"name": p.name, "route": f"/webhooks/{p.name}", "secret_setting": p.secret_setting,
@@ -50,16 +55,15 @@ def receive(provider: str) -> tuple[Response, int]:
     # Redis errors become a 503 in the app's handler, so the provider retries the delivery.
     rt, tally = runtime(), metrics.Tally()
     try:
-        return _receive(rt, found, limits.client_ip(request), tally)
+        return _receive(rt, found, tally)
     finally:
         tally.flush(rt.redis)
 
 
-def _receive(
-    rt: Runtime, provider: Provider, ip: str, tally: metrics.Tally
-) -> tuple[Response, int]:
-    if limits.is_blocked(rt.redis, ip):
+def _receive(rt: Runtime, provider: Provider, tally: metrics.Tally) -> tuple[Response, int]:
+    if limits.request_blocked(rt.redis, request):
         tally.verification(provider.name, "rate_limited")
+        ip = limits.client_ip(request)
         return fail(429, f"too many failed signatures from {ip}; retry in a minute",
                     "RATE_LIMITED")
     try:
@@ -75,7 +79,7 @@ def _receive(
     headers = dict(request.headers.items())
     if not _verified(provider, raw, headers, secret):
         tally.verification(provider.name, "invalid")
-        limits.record_failure(rt.redis, ip)
+        limits.request_failed(rt.redis, request)
         return fail(401, "invalid signature", "INVALID_SIGNATURE")
     tally.verification(provider.name, "valid")
     answer = provider.challenge(headers, raw) if provider.challenge else None
@@ -84,6 +88,15 @@ def _receive(
     events, error = _normalize(provider, raw, headers)
     if error is not None:
         return fail(400, error, "BAD_REQUEST")
+    if provider.accepts is not None:
+        owner = getattr(rt.settings, provider.owner_setting or "", None)
+        ignored = [e for e in events if not provider.accepts(e, owner)]
+        for event in ignored:
+            tally.event(event.name, "ignored")
+        if ignored and len(ignored) == len(events):
+            return jsonify({"ok": True, "events": 0, "ids": [], "deduplicated": 0,
+                            "note": "ignored: not from the owner"}), 200
+        events = [e for e in events if e not in ignored]
     return _emit(rt, events, tally)
 
 

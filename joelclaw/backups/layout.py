@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from joelclaw.ownerfiles import private_dir
+
 if TYPE_CHECKING:
     from joelclaw.config import Settings
 
@@ -31,12 +33,13 @@ def stamp(timezone: str, now: datetime | None = None) -> str:
 
 
 def folder(settings: Settings, kind: tuple[str, str, str]) -> Path:
-    """The target's folder, created; Skip when no backup folder is configured."""
+    """The target's folder, created owner-only (a dump holds every event in clear); Skip when
+    no backup folder is configured."""
     if settings.backup_dir is None:
         raise Skip(NO_BACKUP_DIR)
     target = settings.backup_dir.expanduser().resolve() / kind[0]
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        private_dir(target)
     except OSError as exc:
         raise Skip(f"cannot create {target}: {exc.strerror or exc}") from None
     return target

@@ -290,6 +290,26 @@ class RunStore:
             counts[run.status] = counts.get(run.status, 0) + 1
         return counts
 
+    def forget_finished(self, run_ids: list[str]) -> int:
+        """Delete the runs among `run_ids` that have ended (their events were capped away);
+        live ones (queued, sleeping, waiting) stay whatever their event's fate."""
+        if not run_ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hmget(keys.run(run_id), "status", "function")
+        done = [(run_id, runs.decode_value("function", function))
+                for run_id, (status, function) in zip(run_ids, pipe.execute(), strict=True)
+                if status is not None and runs.decode_value("status", status) in TERMINAL]
+        if done:
+            pipe = self.redis.pipeline(transaction=False)
+            for run_id, function in done:
+                pipe.delete(keys.run(run_id))
+                pipe.zrem(keys.runs_of_function(function), run_id)
+            pipe.zrem(keys.RUN_INDEX, *(run_id for run_id, _ in done))
+            pipe.execute()
+        return len(done)
+
     def prune_index(self, batch: int = 1000) -> int:
         """Drop index entries whose run expired (retention); keep live long-sleeping runs."""
         cutoff = (time.time() - self.retention) * 1000

@@ -180,9 +180,11 @@ class Sweeper:
         return len(dead)
 
     def prune(self) -> None:
-        """Cap the event logs and drop expired runs from the indexes; one worker at a time."""
+        """Cap the event logs (with the finished runs of the events capped away) and drop
+        expired runs from the indexes; one worker at a time."""
         if self.rt.redis.set(keys.RETENTION_LOCK, "1", nx=True, ex=int(PRUNE_EVERY)):
-            events.prune(self.rt.redis, self.rt.settings.event_log_cap)
+            started = events.prune(self.rt.redis, self.rt.settings.event_log_cap)
+            self.rt.runs.forget_finished(started)
             self.rt.runs.prune_index()
 
     def start(self) -> None:

@@ -1,7 +1,9 @@
 """Where a document is, whether it may be read, and reading it.
 
 A path must resolve (symlinks followed) inside JOELCLAW_DOCS_DIR; a URL's host (or host:port)
-must be in JOELCLAW_DOCS_FETCH_HOSTS. Anything else is a Skip with the reason, never a read.
+must be in JOELCLAW_DOCS_FETCH_HOSTS, where `*` means any public host (checked where the
+connection is made: `joelclaw.docs.public_net`). Anything else is a Skip with the reason, never
+a read.
 Transport failures of a fetch are IntegrationErrors (the step retries); a 4xx answer is a Skip.
 """
 
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from joelclaw.docs.model import Located, Skip, doc_id_for
+from joelclaw.docs.public_net import NotPublic, PublicOnlyTransport, is_public
 from joelclaw.integrations.http import TransportError, make_client
 
 if TYPE_CHECKING:
@@ -60,10 +63,33 @@ def _locate_url(settings: Settings, url: str) -> Located:
         raise Skip(NO_FETCH)
     host = parts.hostname.lower()
     netloc = f"{host}:{parts.port}" if parts.port else host
-    allowed = {h.lower() for h in settings.docs_fetch_hosts}
-    if host not in allowed and netloc not in allowed and "*" not in allowed:
-        raise Skip(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
+    if not named_host(settings, url):
+        if "*" not in {h.lower() for h in settings.docs_fetch_hosts}:
+            raise Skip(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
+        literal = host.strip("[]")
+        if _is_ip(literal) and not is_public(literal):
+            raise Skip(f"{netloc!r} is not a public address: `*` in JOELCLAW_DOCS_FETCH_HOSTS "
+                       "allows public hosts only (list a local host by name to allow it)")
     return Located("url", url, url, doc_id_for(url))
+
+
+def named_host(settings: Settings, url: str) -> bool:
+    """The URL's host (or host:port) is listed by the owner, not only allowed by `*`."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    allowed = {h.lower() for h in settings.docs_fetch_hosts}
+    return host in allowed or netloc in allowed
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read(settings: Settings, located: Located) -> Raw:
@@ -84,8 +110,11 @@ def read(settings: Settings, located: Located) -> Raw:
 
 def _fetch(settings: Settings, url: str, limit: int) -> Raw:
     name = Path(urlsplit(url).path).name or urlsplit(url).hostname or "document"
+    public_only = not named_host(settings, url)
+    transport = PublicOnlyTransport() if public_only else None
     try:
-        with make_client(url, timeout=settings.docs_fetch_timeout_seconds) as client, \
+        with make_client(url, timeout=settings.docs_fetch_timeout_seconds,
+                         transport=transport) as client, \
                 client.stream("GET", url, follow_redirects=False) as answer:
             if answer.status_code >= 400:
                 if answer.status_code >= 500 or answer.status_code == 429:
@@ -101,5 +130,10 @@ def _fetch(settings: Settings, url: str, limit: int) -> Raw:
                     raise Skip(f"{url} is over JOELCLAW_DOCS_MAX_BYTES ({limit} bytes)")
             media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
             return Raw(bytes(body), media, name)
+    except httpx.ConnectError as exc:
+        if isinstance(exc.__cause__ or exc.__context__, NotPublic) or "not a public" in str(exc):
+            raise Skip(f"GET {url}: {exc}: `*` in JOELCLAW_DOCS_FETCH_HOSTS allows public "
+                       "hosts only") from None
+        raise TransportError(SERVICE, f"GET {url}: {type(exc).__name__}: {exc}") from None
     except httpx.HTTPError as exc:
         raise TransportError(SERVICE, f"GET {url}: {type(exc).__name__}: {exc}") from None

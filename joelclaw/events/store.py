@@ -68,12 +68,28 @@ def recent_by_name(client: redis.Redis, name: str, since_ms: float) -> list[dict
     return [json.loads(raw)["event"] for raw in pipe.execute() if raw]
 
 
-def prune(client: redis.Redis, cap: int) -> None:
-    """Cap the event log, and forget per-name entries older than the events they name."""
+def prune(client: redis.Redis, cap: int, batch: int = 5000) -> list[str]:
+    """Cap the event log: the oldest events past `cap` are forgotten whole (their records too,
+    not only their log entries, so a flood cannot fill Redis for the 7 days events live), and
+    per-name entries older than the events they name go. Returns the runs the forgotten events
+    started, for the bus to forget the finished ones."""
+    doomed = client.zrange(keys.EVENT_LOG, 0, -cap - 1)[:batch]
+    started: list[str] = []
+    if doomed:
+        pipe = client.pipeline(transaction=False)
+        for event_id in doomed:
+            pipe.hget(keys.event(event_id.decode()), "record")
+        for raw in pipe.execute():
+            if raw:
+                started.extend(str(run) for run in json.loads(raw).get("runs") or [])
+        pipe = client.pipeline(transaction=False)
+        pipe.delete(*(keys.event(event_id.decode()) for event_id in doomed))
+        pipe.zrem(keys.EVENT_LOG, *doomed)
+        pipe.execute()
     pipe = client.pipeline(transaction=False)
-    pipe.zremrangebyrank(keys.EVENT_LOG, 0, -cap - 1)
     cutoff = (time.time() - keys.EVENT_TTL) * 1000
     for name_key in client.scan_iter(match=keys.events_by_name("*"), count=500):
         pipe.zremrangebyscore(name_key, "-inf", cutoff)
         pipe.zremrangebyrank(name_key, 0, -cap - 1)
     pipe.execute()
+    return started

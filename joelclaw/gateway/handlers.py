@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,8 +169,11 @@ def _download(gw: Gateway, msg: Message) -> str:
     kind, ref = media_of(message)
     chat, message_id = message["chat"]["id"], message["message_id"]
     info = tg.get_file(ref["file_id"])  # type: ignore[union-attr]
-    name = ref.get("file_name") or Path(info["file_path"]).name
-    dest = gw.settings.home_dir / "media" / "telegram" / f"{chat}-{message_id}-{name}"
+    name = safe_file_name(ref.get("file_name") or Path(info["file_path"]).name)
+    folder = gw.settings.home_dir / "media" / "telegram"
+    dest = folder / f"{chat}-{message_id}-{name}"
+    if not dest.resolve().is_relative_to(folder.resolve()):  # belt and braces: never outside
+        raise IntegrationError("telegram", f"refusing to write {name!r} outside {folder}")
     tg.download_file(info["file_path"], dest)  # type: ignore[union-attr]
     gw.rt.send(Event(
         name="media/received", id=f"media-telegram-{chat}-{message_id}",
@@ -182,6 +186,17 @@ def _download(gw: Gateway, msg: Message) -> str:
               "metadata": {k: ref[k] for k in ("duration", "width", "height", "file_id")
                            if k in ref}}))
     return str(dest)
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def safe_file_name(name: str) -> str:
+    """A sender's file name (a forwarded one is a stranger's) as one plain name: no folders,
+    no `..`, no hidden file, at most 100 characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    cleaned = _UNSAFE_NAME.sub("_", base).strip(" .")[:100]
+    return cleaned or "file"
 
 
 HANDLERS: dict[str, Callable[[Gateway, list[Message]], None]] = {

@@ -14,8 +14,6 @@ from joelclaw.supervisor.up import (
     check_ports,
     child_env,
     commands,
-    flower_auth_env,
-    is_loopback,
     port_available,
     print_banner,
     up,
@@ -23,6 +21,6 @@ from joelclaw.supervisor.up import (
 
 __all__ = [
     "Backoff", "Command", "Output", "Supervisor", "UpError", "check_external_redis",
-    "check_ports", "child_env", "commands", "flower_auth_env", "is_loopback", "port_available",
+    "check_ports", "child_env", "commands", "port_available",
     "print_banner", "up",
 ]

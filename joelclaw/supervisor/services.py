@@ -18,7 +18,9 @@ import redis
 
 from joelclaw.config import Settings
 from joelclaw.embedded import RedisServer, TypesenseServer, warn_if_evicting
+from joelclaw.embedded.redis import outdated_warning
 from joelclaw.errors import ConfigError
+from joelclaw.ownerfiles import write_secret
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.processes import Supervisor
 
@@ -44,11 +46,12 @@ class Services:
         return server.log_tail() if server is not None else ""
 
     def record(self) -> None:
-        """URL files let the CLI in another shell find the embedded servers once they answer."""
+        """URL files let the CLI in another shell find the embedded servers once they answer
+        (owner-only: the Redis URL carries its password)."""
         if self.redis is not None:
-            write_atomic(self.redis.directory / "url", self.redis_url)
+            write_secret(self.redis.directory / "url", self.redis_url)
         if self.search is not None and self.search_url:
-            write_atomic(self.search.directory / "url", self.search_url)
+            write_secret(self.search.directory / "url", self.search_url)
 
     def forget(self) -> None:
         for server in (self.redis, self.search):
@@ -76,9 +79,13 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
         check_external_redis(settings.redis_url, supervisor.log)
         services = Services(home, settings.redis_url)
     else:
-        server = RedisServer(home / "redis")
+        server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory)
         services = Services(home, server.prepare(), redis=server)
-        supervisor.add("redis", server.argv(), service=True, ready=server.ping)
+        argv = server.argv()
+        outdated = outdated_warning(argv[0])
+        if outdated:
+            supervisor.log(f"warning: {outdated}")
+        supervisor.add("redis", argv, service=True, ready=server.ping)
     if settings.typesense_url:
         services.search_url, services.search_key = settings.typesense_url, \
             settings.typesense_api_key
@@ -120,9 +127,3 @@ def check_external_redis(url: str, log: Callable[[str], None] = print) -> None:
     client.close()
     if message:
         log(f"warning: {message}")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import ipaddress
 import json
 import os
 import signal
@@ -26,7 +25,14 @@ from types import FrameType
 
 from joelclaw.application import function_modules
 from joelclaw.config import Settings, load_settings
+from joelclaw.credentials import (
+    api_token_file,
+    describe_flower_auth,
+    ensure_api_token,
+    flower_credentials,
+)
 from joelclaw.errors import ConfigError
+from joelclaw.ownerfiles import owner_only, private_dir
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
 from joelclaw.supervisor.processes import Output, ServiceFailed, Supervisor
@@ -65,11 +71,11 @@ def up(
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return 2
+    owner_only()  # everything up and its children create is the owner's alone (0600/0700)
     try:
         if flower:
-            flower_auth_env(settings)  # refuse an unprotected Flower before starting anything
-        home = settings.home_dir
-        home.mkdir(parents=True, exist_ok=True)
+            _flower_ready(settings)  # configured or generated credentials, before anything starts
+        home = private_dir(settings.home_dir)
         with _home_lock(home):
             check_ports(settings, web=web, flower=flower)
             return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web,
@@ -148,7 +154,7 @@ def commands(
         plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"],
                             supervised))
     if flower:
-        plan.append(_flower_command(settings, celery))
+        plan.append(_flower_command(settings))
     return plan
 
 
@@ -167,45 +173,18 @@ def _gunicorn_control(home: Path) -> list[str]:
     return [f"--control-socket={path}"]
 
 
-def _flower_command(settings: Settings, celery: list[str]) -> Command:
-    """Flower 2.2 answers its HTTP API only with auth configured or FLOWER_UNAUTHENTICATED_API
-    set. Without credentials Flower is on loopback (`flower_auth_env` refuses anything else), so
-    its API is opened to this machine; with credentials the API requires them like the pages."""
-    argv = [*celery, "flower", f"--address={settings.flower_address}",
-            f"--port={settings.flower_port}"]
-    auth = flower_auth_env(settings)
-    if not auth:
-        return Command("flower", argv, {"FLOWER_UNAUTHENTICATED_API": "true"})
-    return Command("flower", argv, auth, ("FLOWER_UNAUTHENTICATED_API",))
+def _flower_command(settings: Settings) -> Command:
+    """Flower behind basic auth, always (joelclaw/flower.py says why); the same entry point as
+    the Procfile's, so both run Flower the same way."""
+    return Command("flower", [sys.executable, "-m", "joelclaw.flower"], {},
+                   ("FLOWER_UNAUTHENTICATED_API",))
 
 
-def flower_auth_env(settings: Settings) -> dict[str, str]:
-    """Flower's basic auth, passed in its environment (FLOWER_BASIC_AUTH) rather than argv, where
-    any local user could read the password in `ps`. Required when Flower listens beyond loopback."""
-    user, password = settings.flower_user, settings.flower_password
-    if bool(user) != bool(password):
-        raise UpError("set both JOELCLAW_FLOWER_USER and JOELCLAW_FLOWER_PASSWORD, or neither")
-    if not user or not password:
-        if not is_loopback(settings.flower_address):
-            raise UpError(
-                f"flower would listen on {settings.flower_address!r} without a password: set "
-                "JOELCLAW_FLOWER_USER and JOELCLAW_FLOWER_PASSWORD, or JOELCLAW_FLOWER_ADDRESS="
-                "127.0.0.1 (or start without flower)"
-            )
-        return {}
-    if ":" in user or "," in user + password:
-        raise UpError("JOELCLAW_FLOWER_USER may not contain ':' and neither it nor "
-                      "JOELCLAW_FLOWER_PASSWORD may contain ',' (Flower splits on them)")
-    return {"FLOWER_BASIC_AUTH": f"{user}:{password}"}
-
-
-def is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
+def _flower_ready(settings: Settings) -> None:
     try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        flower_credentials(settings)
+    except ConfigError as exc:
+        raise UpError(str(exc)) from None
 
 
 def check_ports(settings: Settings, *, web: bool = True, flower: bool = True) -> None:
@@ -287,6 +266,7 @@ def child_env(settings: Settings, redis_url: str, typesense_url: str | None = No
             text = json.dumps(value) if isinstance(value, list | dict) else str(value)
             env[f"JOELCLAW_{name.upper()}"] = text
     env["JOELCLAW_HOME"] = str(settings.home_dir)
+    env["JOELCLAW_API_TOKEN"] = ensure_api_token(settings)  # configured, or generated once
     env["JOELCLAW_REDIS_URL"] = redis_url
     if typesense_url:
         env["JOELCLAW_TYPESENSE_URL"] = typesense_url
@@ -305,11 +285,14 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
     lines = ["joelclaw is running:"]
     if web:
         base = f"http://{_display_host(settings.web_host)}:{settings.web_port}"
-        lines.append(f"  web      {base}  (health: {base}/health)")
+        token = ("JOELCLAW_API_TOKEN" if settings.api_token
+                 else f"the token in {api_token_file(settings)}")
+        lines.append(f"  web      {base}  (log in, or send 'Authorization: Bearer ...', with "
+                     f"{token})")
     if flower:
-        auth = f"  (user {settings.flower_user})" if settings.flower_user else ""
         address = _display_host(settings.flower_address)
-        lines.append(f"  flower   http://{address}:{settings.flower_port}{auth}")
+        lines.append(f"  flower   http://{address}:{settings.flower_port}  "
+                     f"({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
     if search is not None:

@@ -22,7 +22,7 @@ from joelclaw.events.store import list_events
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.flow_helpers import all_finished
-from tests.support import REPO, WorkerProcess, wait_for
+from tests.support import REPO, WorkerProcess, plain_redis, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -101,6 +101,8 @@ def test_a_redis_backup_is_a_dump_that_loads_and_rotation_keeps_the_newest(
     assert out["status"] == "completed" and out["bytes"] > 0 and out["via"] == "copy"
     dump = Path(out["path"])
     assert dump.parent == folder and dump.read_bytes()[:5] == b"REDIS"
+    # owner-only: the dump holds every event in clear
+    assert (dump.stat().st_mode & 0o077) == 0 and (folder.stat().st_mode & 0o777) == 0o700
     assert out["kept"] == ["dump-20220101-030000.rdb", dump.name]
     assert out["removed"] == ["dump-20200101-030000.rdb", "dump-20210101-030000.rdb"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -183,14 +185,11 @@ def test_without_typesense_the_snapshot_skips_saying_why(start: Callable[..., Ru
     assert run.output["status"] == "skipped" and "no Typesense configured" in run.output["reason"]
 
 
-def test_a_dump_that_is_not_on_this_machine_is_a_clear_skip(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    saved = client.config_get("dbfilename")["dbfilename"]
-    client.config_set("dbfilename", "written-elsewhere.rdb")
-    try:
+def test_a_dump_that_is_not_on_this_machine_is_a_clear_skip(tmp_path: Path) -> None:
+    # an external Redis whose dump is named, as far as this machine can tell, elsewhere
+    with plain_redis(tmp_path, "--dbfilename", "written-elsewhere.rdb") as url:
+        client = redis.Redis.from_url(url)
         found = redis_dump.locate(client, int(client.lastsave().timestamp()))
-    finally:
-        client.config_set("dbfilename", saved)
     assert isinstance(found, str) and "is not on this machine" in found
 
 

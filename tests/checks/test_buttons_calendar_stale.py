@@ -49,6 +49,25 @@ def test_snooze_presses_from_strangers_or_with_bad_keys_do_nothing(
     assert rt.redis.exists(keys.snooze("health.disk")), "the snooze holds anyway"
 
 
+def test_with_no_owner_configured_no_button_press_counts(
+    make: Callable[..., Settings], start: Callable[..., Runtime],
+) -> None:
+    # Given no JOELCLAW_TELEGRAM_OWNER_ID: nobody can be the owner (as for approvals)
+    rt = start(make(telegram_owner_id=None))
+    # When anyone presses a snooze or a memory button
+    snoozed = press(rt, "s4h:health.disk", 777, 1)
+    action, _, context = "memory:approve:p-20990101-001".partition(":")
+    [sent] = rt.send(Event(name="telegram/callback.received", data={
+        "update_id": 2, "callback_query_id": "2", "action": action, "context": context,
+        "raw_data": f"{action}:{context}", "chat_id": 777, "message_id": 5, "from_id": 777},
+        source={"provider": "test"}))
+    [review] = [r for r in sent.runs if rt.runs.get(r).function == "memory-telegram-review"]  # type: ignore[union-attr]
+    # Then nothing is done in the owner's name
+    assert snoozed.output == {"skipped": "not the owner's button press"}
+    assert not rt.redis.exists(keys.snooze("health.disk"))
+    assert finished(rt, review, 30).output == {"skipped": "not the owner's button press"}
+
+
 def test_the_calendar_check_tells_today_once_per_cooldown(
     make: Callable[..., Settings], start: Callable[..., Runtime], tmp_path: Path,
     tg: FakeTelegram, todoist: FakeTodoist,

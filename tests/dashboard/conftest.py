@@ -25,8 +25,11 @@ AppFactory = Callable[..., Flask]
 
 
 def dash_settings(home: Path, redis_url: str, **overrides: Any) -> Settings:
+    """The pages' tests run with the loopback opt-in (no login on this machine); the security
+    tests say `web_open_on_loopback=False` (the default) where they test who may come in."""
     values: dict[str, Any] = {"function_modules": DASH_MODULES,
-                              "memory_review_provider": REVIEW_PROVIDER}
+                              "memory_review_provider": REVIEW_PROVIDER,
+                              "web_open_on_loopback": True}
     values.update(overrides)
     return make_settings(home, redis_url, **values)
 

@@ -1,6 +1,6 @@
-"""Safe by default: open on loopback only when the request is plainly local; anywhere else the
-API token through a login (HttpOnly, SameSite cookie) or a bearer header; every POST needs the
-CSRF token and a same-site origin."""
+"""Safe by default: the API token through a login (HttpOnly, SameSite cookie) or a bearer
+header, loopback too; open on loopback only when opted in and the request is plainly local;
+every POST needs the CSRF token and a same-site origin; a logout ends the login for good."""
 
 from __future__ import annotations
 
@@ -32,15 +32,26 @@ def run_of(rt: Runtime, name: str = "test/sleep") -> str:
 
 # ---- who may look -------------------------------------------------------------------------
 
-def test_loopback_needs_nothing(client: FlaskClient) -> None:
-    assert client.get("/").status_code == 200
+def test_loopback_needs_nothing_only_when_opted_in(client: FlaskClient,
+                                                  app_factory: AppFactory) -> None:
+    assert client.get("/").status_code == 200  # JOELCLAW_WEB_OPEN_ON_LOOPBACK=true
     assert client.get("/api/dashboard/runs").status_code == 200
+    # By default a token, once there is one, is needed on loopback too: a reverse proxy on
+    # this host (nginx's default proxy_pass: Host 127.0.0.1:3111, no forwarding header)
+    # makes every request look like this one
+    closed = app_factory(web_open_on_loopback=False, api_token=TOKEN).test_client()
+    proxied = closed.get("/", headers={"Host": "127.0.0.1:3111"})
+    assert proxied.status_code == 302 and "/login" in proxied.location
+    assert closed.get("/api/dashboard/runs").status_code == 401
+    assert app_factory(web_open_on_loopback=False).test_client().get("/").status_code == 403
 
 
 @pytest.mark.parametrize("headers", [
     {"Host": "evil.example:3111"},  # DNS rebinding: a foreign name resolving to 127.0.0.1
     {"X-Forwarded-For": "203.0.113.9"},  # through a proxy: reachable from elsewhere
     {"Forwarded": "for=203.0.113.9"},
+    {"Via": "1.1 proxy"}, {"X-Client-IP": "203.0.113.9"}, {"CF-Connecting-IP": "203.0.113.9"},
+    {"True-Client-IP": "203.0.113.9"}, {"X-Real-IP": "203.0.113.9"},
 ])
 def test_loopback_through_a_proxy_or_foreign_host_needs_the_token(
     app_factory: AppFactory, headers: dict[str, str]
@@ -78,9 +89,17 @@ def test_login_sets_an_httponly_samesite_cookie_and_opens_pages(app_factory: App
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
     assert client.get("/runs").status_code == 200
     assert client.get("/api/dashboard/runs").status_code == 200
+    copied = client.get_cookie("jc_dashboard")
+    assert copied is not None
     out = client.post("/logout", data={"csrf": csrf_of(client)})
     assert out.status_code == 303
     assert client.get("/runs").status_code == 302
+    # And the login is over for good: a copy of its cookie (still signed, not expired) is
+    # worth nothing after the logout
+    thief = app_factory(**EXPOSED).test_client()
+    thief.set_cookie("jc_dashboard", copied.value)
+    assert thief.get("/runs").status_code == 302
+    assert thief.get("/api/dashboard/runs").status_code == 401
 
 
 def test_a_changed_token_logs_everyone_out(app_factory: AppFactory) -> None:
@@ -113,7 +132,9 @@ def test_login_is_rate_limited_per_address(app_factory: AppFactory) -> None:
 
 @pytest.mark.parametrize("target, expected", [
     ("/runs?x=1", "/runs?x=1"), ("//evil.example", "/"), ("https://evil.example", "/"),
-    ("/\\evil.example", "/"), (None, "/"), ("runs", "/"),
+    ("/\\evil.example", "/"), (None, "/"), ("runs", "/"), ("/\t/evil.com", "/"),
+    ("/\n/evil.com", "/"), ("/\r\n/evil.com", "/"), ("/ /evil.com", "/"), ("/\x0b/evil", "/"),
+    ("/\u3000/evil.com", "/"), ("/%09/evil.com", "/%09/evil.com"),
 ])
 def test_login_only_redirects_within_the_site(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected

@@ -174,6 +174,26 @@ def test_a_url_from_an_allowed_host_is_fetched_and_others_are_skipped(
     assert [h["title"] for h in hits(index, "dissolved")] == ["Yield"]
 
 
+def test_any_host_means_any_public_host_checked_where_it_connects(
+    start: Callable[..., Runtime], site: tuple[str, Path], index: DocsIndex,
+) -> None:
+    # Given `*` and a document served on this machine
+    base, folder = site
+    (folder / "guide.html").write_text(HTML)
+    port = base.rsplit(":", 1)[1]
+    rt = start(docs_fetch_hosts=["*"])
+    # When URLs name it by address or by a name that resolves to it (checked at connect time)
+    runs = all_finished(rt, [ingest(rt, url=f"{base}/guide.html"),
+                             ingest(rt, url=f"http://localhost:{port}/guide.html"),
+                             ingest(rt, url=f"http://[::ffff:127.0.0.1]:{port}/guide.html"),
+                             ingest(rt, url="http://169.254.169.254/latest/meta-data")], 60)
+    # Then nothing is read: loopback, link-local and the metadata address are not public
+    assert [r.output["status"] for r in runs] == ["skipped"] * 4, [r.output for r in runs]
+    assert all("public" in r.output["reason"] for r in runs)
+    assert "resolves to 127.0.0.1" in runs[1].output["reason"]
+    assert hits(index, "microfoam") == []  # (a host listed by name is fetched: above)
+
+
 def test_without_a_docs_folder_or_typesense_ingest_and_backlog_skip_saying_why(
     worker_factory: Callable[..., Any], tmp_path: Path, redis_url: str, docs_dir: Path,
 ) -> None:

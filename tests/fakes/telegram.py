@@ -403,9 +403,11 @@ class FakeTelegram:
             self._updates_cv.notify_all()
             return update
 
-    def push_message(self, from_id: int, chat_id: int | str, text: str) -> dict[str, Any]:
-        """An incoming text message (slash commands get their bot_command entity)."""
-        message = self._incoming(from_id, chat_id, text=text)
+    def push_message(self, from_id: int, chat_id: int | str, text: str, *,
+                     forward_origin: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An incoming text message (slash commands get their bot_command entity); with
+        `forward_origin`, a message the sender forwarded (Bot API 7.0's MessageOrigin)."""
+        message = self._incoming(from_id, chat_id, text=text, forward_origin=forward_origin)
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [
@@ -463,11 +465,14 @@ class FakeTelegram:
         mime_type: str = "application/octet-stream",
         *,
         caption: str | None = None,
+        forward_from: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """An incoming document, downloadable via getFile."""
-        stored = self.add_file(content, f"documents/file_{next(self._file_seq)}_{file_name}")
+        """An incoming document, downloadable via getFile (stored under a path of the fake's
+        own: the sender's `file_name` is theirs to choose, anything at all)."""
+        stored = self.add_file(content, f"documents/file_{next(self._file_seq)}")
         doc = {**_file_ref(stored), "file_name": file_name, "mime_type": mime_type}
-        message = self._incoming(from_id, chat_id, document=doc, caption=caption)
+        message = self._incoming(from_id, chat_id, document=doc, caption=caption,
+                                 forward_origin=forward_from)
         return self.push_update("message", message)
 
     def push_voice(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from joelclaw import keys
 from joelclaw.events.store import list_events
@@ -113,6 +114,41 @@ def test_media_is_downloaded_and_announced(tg, start_gateway) -> None:
     assert path.startswith(str(rt.settings.home_dir))
     with open(path, "rb") as fh:
         assert fh.read() == b"\xff\xd8\xff\xe0a-photo"
+
+
+def test_a_document_name_never_leaves_the_media_folder(tg, start_gateway) -> None:
+    # Given a forwarded document whose (stranger-chosen) name climbs out of the folder
+    _, rt = start_gateway()
+    stranger = {"type": "user", "date": 1, "sender_user": {"id": 5, "first_name": "Mallory"}}
+    tg.push_document(OWNER, OWNER, b"payload", "../../../escaped.txt",
+                     forward_from=stranger)
+    [record] = wait_for(lambda: list_events(rt.redis, name="media/received"), message="media")
+    # Then it lands inside JOELCLAW_HOME/media/telegram under a plain name, nowhere else
+    folder = rt.settings.home_dir / "media" / "telegram"
+    path = Path(record["event"]["data"]["path"])
+    assert path.parent == folder and path.read_bytes() == b"payload"
+    assert record["event"]["data"]["file_name"] == "escaped.txt"
+    assert [p.name for p in rt.settings.home_dir.rglob("escaped.txt")] == []
+    assert not (rt.settings.home_dir / "escaped.txt").exists()
+    assert not (rt.settings.home_dir.parent / "escaped.txt").exists()
+
+
+def test_a_forwarded_slash_text_is_quoted_data_and_group_commands_answer_privately(
+        tg, llm, start_gateway) -> None:
+    _, rt = start_gateway(**with_llm(llm))
+    # A stranger's "/sleep", forwarded by the owner, is not the owner's command
+    stranger = {"type": "user", "date": 1, "sender_user": {"id": 5, "first_name": "Mallory"}}
+    tg.push_message(OWNER, OWNER, "/sleep", forward_origin=stranger)
+    wait_for(lambda: llm.completions(), message="an agent turn on the quoted text")
+    prompt = llm.prompts()[-1]
+    assert "Mallory" in prompt and "> /sleep" in prompt and "not the owner's" in prompt
+    assert rt.redis.get(keys.GW_MODE) != b"sleep"
+    # And the owner's command in a group is answered to the owner alone
+    group = -1001234
+    tg.push_message(OWNER, group, "/help")
+    wait_for(lambda: any("joelclaw commands" in t for t in replies(tg, OWNER)),
+             message="/help answered privately")
+    assert replies(tg, group) == []
 
 
 def test_restart_between_receiving_and_replying(tg, llm, start_gateway) -> None:

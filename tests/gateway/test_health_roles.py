@@ -59,7 +59,7 @@ def test_a_frozen_main_worker_fails_health_although_the_gateway_worker_lives(
     tg: Any, system: tuple[WorkerProcess, WorkerProcess, Runtime]
 ) -> None:
     main, gateway, rt = system
-    client = create_app(rt.settings).test_client()
+    client = create_app(rt.settings.with_overrides(web_open_on_loopback=True)).test_client()
     rt.redis.set(keys.BEAT_TICK, time.time() + 3600)  # beat is not under test here
 
     def roles(body: dict[str, Any]) -> dict[str, Any]:

@@ -139,7 +139,8 @@ def test_content_dedup_within_30s(redis_url: str) -> None:
     clock.advance(10)
     assert queue.enqueue("gateway", "same") is None
     assert queue.enqueue("gateway", "other") is not None
-    queue.redis.delete(*queue.redis.keys(keys.gw_dedup("*")))  # as if 30 s passed (TTL in Redis)
+    # as if 30 s passed (TTL in Redis)
+    queue.redis.delete(*queue.redis.scan_iter(keys.gw_dedup("*")))
     assert queue.enqueue("gateway", "same") is not None
     # the owner's own messages are never content-deduplicated
     assert queue.enqueue("telegram:1", "ok", dedup=False) is not None

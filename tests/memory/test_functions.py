@@ -150,3 +150,31 @@ def test_typesense_down_fails_the_store_step_clearly_and_a_rerun_keeps_the_llm_a
     assert rerun.status == "completed", rerun.error
     assert memory_llm.calls["observer"] == 1, "the observer's answer was reused, not re-asked"
     assert count(mem) == 5
+
+
+@pytest.mark.timeout(90)
+def test_only_the_owner_completing_a_review_task_approves_it(
+    start: Callable[..., Runtime], mem: Memory,
+) -> None:
+    # Given a proposal and its review task in a project the owner shares with a collaborator
+    rt = start()
+    proposal = mem.proposals.create("Patterns", "Deploy on Tuesdays")
+    task = {"task_id": "t-review", "task_content": f"Memory: Patterns ({proposal.id})",
+            "task_description": f"Proposal: {proposal.id}", "labels": ["memory-review"],
+            "user_id": "u-owner"}
+
+    def complete(by: str, delivery: str) -> Any:
+        [sent] = rt.send(Event(name="todoist/task.completed", id=delivery,
+                               data={**task, "initiator_id": by}))
+        [run_id] = [r for r in sent.runs
+                    if rt.runs.get(r).function == "memory-todoist-review-bridge"]  # type: ignore[union-attr]
+        return finished(rt, run_id, 30)
+
+    # When the collaborator completes it (the proposal id is guessable): nothing is decided
+    stranger = complete("u-collaborator", "todoist-d-1")
+    assert stranger.output["skipped"].startswith("not done by the owner")
+    assert not list_events(rt.redis, name="memory/proposal.approved")
+    assert mem.proposals.require(proposal.id).status != "promoted"
+    # And when the owner does, it is approved
+    owner = complete("u-owner", "todoist-d-2")
+    assert owner.output == {"proposal_id": proposal.id, "decision": "approved"}

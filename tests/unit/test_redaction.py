@@ -88,12 +88,12 @@ def test_a_value_under_a_secret_key_is_secret_elsewhere_in_the_same_value() -> N
 
 
 def test_configured_secrets_come_from_secret_settings_and_url_passwords() -> None:
-    settings = Settings(_env_file=None, telegram_token=TELEGRAM, api_token="api-token-value",
+    settings = Settings(_env_file=None, telegram_token=TELEGRAM, api_token="api-token-value-0001",
                         flower_password="flower-pw-1", llm_api_key="llm-key-value",
                         redis_url="redis://:redis-pw-99@127.0.0.1:6379/0",
                         front_webhook_secret="abc")  # too short to replace safely
     found = configured_secrets(settings)
-    assert set(found) == {TELEGRAM, "api-token-value", "flower-pw-1", "llm-key-value",
+    assert set(found) == {TELEGRAM, "api-token-value-0001", "flower-pw-1", "llm-key-value",
                           "redis-pw-99"}
     assert redact({"note": "see llm-key-value"}, found) == {"note": f"see {REDACTED}"}
 
@@ -124,8 +124,8 @@ def test_scoped_secrets_last_only_for_their_call(caplog: pytest.LogCaptureFixtur
 
 
 def test_installing_again_replaces_the_configured_secrets() -> None:
-    first = install_log_redaction(Settings(_env_file=None, api_token="first-api-token"))
+    first = install_log_redaction(Settings(_env_file=None, api_token="first-api-token-16chars"))
     factory = logging.getLogRecordFactory()
-    second = install_log_redaction(Settings(_env_file=None, api_token="second-api-token"))
-    assert first is second and second.secrets == ("second-api-token",)
+    second = install_log_redaction(Settings(_env_file=None, api_token="second-api-token-16chars"))
+    assert first is second and second.secrets == ("second-api-token-16chars",)
     assert logging.getLogRecordFactory() is factory  # one filter, not one more per call

@@ -38,9 +38,10 @@ class Gunicorn:
         def ready() -> bool:
             if self.process.poll() is not None:
                 return True
-            try:
-                return httpx.get(f"{self.url}/webhooks", timeout=2).status_code == 200
-            except httpx.HTTPError:
+            try:  # any JSON answer: it serves (the token may be required)
+                httpx.get(f"{self.url}/webhooks", timeout=2).json()
+                return True
+            except (httpx.HTTPError, ValueError):
                 return False
 
         wait_for(ready, timeout, message=f"gunicorn ready (log {self.log_path})")

@@ -23,14 +23,14 @@ def call(client: FlaskClient, method: str, path: str, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_without_a_configured_token_every_route_is_401_with_the_fix(
+def test_without_a_configured_token_every_route_is_refused_with_the_fix(
     settings: Settings, method: str, path: str
 ) -> None:
     client = create_app(configured(settings, api_token=None)).test_client()
     response = getattr(client, method)(path, headers=bearer())
-    assert response.status_code == 401
+    assert response.status_code == 403
     error = response.get_json()["error"]
-    assert error["code"] == "API_DISABLED" and "JOELCLAW_API_TOKEN" in error["message"]
+    assert error["code"] == "TOKEN_REQUIRED" and "JOELCLAW_API_TOKEN" in error["message"]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)

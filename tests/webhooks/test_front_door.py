@@ -75,7 +75,8 @@ def test_fifty_slow_clients_leave_health_and_a_signed_webhook_answering(
 ) -> None:
     worker_factory(settings_override=web_settings)
     Runtime(web_settings).redis.set(keys.BEAT_TICK, time.time() + 3600)
-    wait_for(lambda: httpx.get(f"{server.url}/health", timeout=5).status_code == 200,
+    wait_for(lambda: httpx.get(f"{server.url}/health", headers=bearer(),
+                               timeout=5).status_code == 200,
              timeout=30, message="healthy before the slow clients")
     head = ("POST /webhooks/github HTTP/1.1\nHost: x\nContent-Type: application/json\n"
             "Content-Length: 100000\n")
@@ -83,7 +84,7 @@ def test_fifty_slow_clients_leave_health_and_a_signed_webhook_answering(
     time.sleep(0.5)  # every slow client is now being read by a worker
     held_since = time.monotonic()
 
-    health = httpx.get(f"{server.url}/health", timeout=5)
+    health = httpx.get(f"{server.url}/health", headers=bearer(), timeout=5)
     raw, headers = fixture("github", "push")
     webhook = httpx.post(f"{server.url}/webhooks/github", content=raw, headers=headers,
                          timeout=5)

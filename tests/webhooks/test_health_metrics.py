@@ -15,12 +15,13 @@ from joelclaw.config import Settings
 from joelclaw.embedded import free_port
 from joelclaw.runtime import Runtime
 from tests.support import WorkerProcess, wait_for
-from tests.webhooks.webhook_support import bearer, configured, fixture
+from tests.webhooks.webhook_support import API_TOKEN, bearer, configured, fixture, with_token
 from webhooks import create_app
 
 
 def make(settings: Settings, **overrides: Any) -> tuple[Flask, Runtime]:
-    app = create_app(configured(settings, **overrides))
+    """The app, whose test clients send the API token (these views need it)."""
+    app = with_token(create_app(configured(settings, **overrides)))
     return app, app.extensions["joelclaw"]
 
 
@@ -200,10 +201,18 @@ def _event(event_id: str) -> Any:
 
 
 @pytest.mark.parametrize("path", ["/health", "/metrics", "/webhooks"])
-def test_public_routes_need_no_token(settings: Settings, path: str) -> None:
-    app, rt = make(settings)
-    stamp_alive(rt)
-    assert app.test_client().get(path).status_code == 200
+def test_health_metrics_and_the_provider_list_need_the_token(settings: Settings,
+                                                            path: str) -> None:
+    app = create_app(configured(settings))
+    stamp_alive(app.extensions["joelclaw"])
+    client = app.test_client()
+    refused = client.get(path)  # on loopback too: a token, once configured, is required
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "UNAUTHORIZED"
+    assert client.get(path, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+    assert client.get(path, headers=bearer(API_TOKEN)).status_code == 200
+    opted_in = create_app(configured(settings, web_open_on_loopback=True)).test_client()
+    assert opted_in.get(path).status_code == 200  # the explicit loopback opt-in
+    assert opted_in.get(path, headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 401
 
 
 @pytest.mark.parametrize(("method", "path"), [("post", "/webhooks/github"), ("get", "/metrics"),

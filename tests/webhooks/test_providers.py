@@ -311,6 +311,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, dict[str, Any]] | None] = {
             "task_content": "Draft the webhooks ADR",
             "project_id": "6Jf8VQXxpwv56VQ7",
             "initiator_id": "2671355",
+            "user_id": "2671355",
         },
     ),
     ("todoist", "item_added"): (

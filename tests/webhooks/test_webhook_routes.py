@@ -15,10 +15,12 @@ from flask.testing import FlaskClient
 
 from joelclaw.config import Settings
 from joelclaw.echo import ECHO_TTL_SECONDS, echo_key, mark_completed_by_system
+from joelclaw.events.store import list_events
 from joelclaw.runtime import Runtime
 from tests.webhooks.webhook_support import (
     PROVIDER_NAMES,
     SECRET_SETTINGS,
+    bearer,
     configured,
     fixture,
     fixture_names,
@@ -244,7 +246,7 @@ def test_get_webhooks_lists_providers_and_configuration_but_no_secret(
     settings: Settings,
 ) -> None:
     app = create_app(configured(settings, vercel_webhook_secret=None))
-    response = app.test_client().get("/webhooks")
+    response = app.test_client().get("/webhooks", headers=bearer())
     assert response.status_code == 200
     listed = {p["name"]: p for p in response.get_json()["providers"]}
     assert set(listed) == set(PROVIDER_NAMES)
@@ -293,3 +295,23 @@ def test_no_provider_api_is_called_inside_the_request(
         raw, headers = fixture(provider, name)
         assert post(client, provider, raw, headers).status_code == 200
     assert calls == []
+
+
+def test_a_strangers_telegram_update_is_dropped_before_it_is_stored(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    # Given webhook mode and an update from someone who is not the owner
+    raw, headers = fixture("telegram", "message_text")
+    update = json.loads(raw)
+    update["message"]["from"]["id"] = 555
+    update["update_id"] += 1
+    body = json.dumps(update).encode()
+    response = post(client, "telegram", body, headers)
+    # Then Telegram gets its 200, and nothing is kept: no event, no run
+    assert response.status_code == 200
+    assert response.get_json()["events"] == 0 and "not from the owner" in response.get_json()[
+        "note"]
+    assert list_events(rt.redis, name="telegram/message.received") == []
+    assert rt.runs.list(limit=10) == []
+    # While the owner's own update is stored as before
+    assert post(client, "telegram", raw, headers).get_json()["events"] == 1

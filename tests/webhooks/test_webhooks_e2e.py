@@ -108,7 +108,7 @@ def test_the_failure_limit_and_the_metrics_are_shared_by_both_gunicorn_workers(
     with httpx.Client(base_url=server.url, timeout=10) as client:
         statuses = [client.post("/webhooks/github", content=raw, headers=bad).status_code
                     for _ in range(limits.MAX_FAILURES + 1)]
-        metrics = [client.get("/metrics").text for _ in range(4)]
+        metrics = [client.get("/metrics", headers=bearer()).text for _ in range(4)]
     assert statuses == [401] * limits.MAX_FAILURES + [429]
     line = 'joelclaw_webhook_verifications_total{provider="github",result="invalid"} 20.0'
     assert all(line in text for text in metrics)
@@ -120,7 +120,8 @@ def test_health_over_the_wire(server: Gunicorn, live_worker: WorkerProcess,
                               web_settings: Settings) -> None:
     Runtime(web_settings).redis.set(keys.BEAT_TICK, time.time())
     response = wait_for(
-        lambda: (r := httpx.get(f"{server.url}/health", timeout=10)).status_code == 200 and r,
+        lambda: (r := httpx.get(f"{server.url}/health", headers=bearer(),
+                                timeout=10)).status_code == 200 and r,
         timeout=30, message="healthy")
     assert response.json()["components"]["workers"]["alive"] >= 1
     missing = httpx.get(f"{server.url}/nope", timeout=10)

@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
+
 from joelclaw.config import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks"
 PROVIDER_NAMES = ("github", "todoist", "front", "vercel", "telegram")
 API_TOKEN = "test-api-token-0123456789"
+TELEGRAM_OWNER = 7718912466  # the sender of the Telegram fixtures
 FUNCTION_MODULES = ["tests.functions", "tests.webhooks.functions_webhooks"]
 SECRET_SETTINGS = {
     "github": "github_webhook_secret", "todoist": "todoist_client_secret",
@@ -35,7 +39,8 @@ def secret(provider: str) -> str:
 def configured(settings: Settings, **overrides: Any) -> Settings:
     """The test settings with every provider secret, the API token and the webhook functions."""
     values: dict[str, Any] = {name: secret(p) for p, name in SECRET_SETTINGS.items()}
-    values.update(api_token=API_TOKEN, function_modules=FUNCTION_MODULES)
+    values.update(api_token=API_TOKEN, function_modules=FUNCTION_MODULES,
+                  telegram_owner_id=TELEGRAM_OWNER)
     values.update(overrides)
     return settings.with_overrides(**values)
 
@@ -82,3 +87,17 @@ def sign(provider: str, raw: bytes, headers: dict[str, str] | None = None) -> di
 
 def bearer(token: str = API_TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class TokenClient(FlaskClient):
+    """A test client that sends the API token with every request, like a script would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {API_TOKEN}"
+
+
+def with_token(app: Flask) -> Flask:
+    """`app`, whose test clients send the API token (the routes under test need it)."""
+    app.test_client_class = TokenClient
+    return app

@@ -13,10 +13,11 @@ from joelclaw.bus.control import cancel_run, replay_run, rerun_run
 from joelclaw.errors import EventError, JoelclawError, NotFound
 from joelclaw.events.schemas import parse_event
 from joelclaw.insight.review import ReviewUnavailable, review_queue
+from webhooks.access import api_token, token_matches
 from webhooks.dashboard import models
 from webhooks.dashboard.blueprint import blueprint, guard, rt, secure_request
 from webhooks.dashboard.security import safe_next
-from webhooks.limits import client_ip, is_blocked, record_failure
+from webhooks.limits import TOKENS, request_blocked, request_failed
 
 MAX_FIELD = 64 * 1024
 NOTICES = {
@@ -129,7 +130,7 @@ def review(proposal_id: str, verdict: str) -> Any:
     return redirect(url_for("dashboard.memory", notice=code), 303)
 
 
-# ---- login / logout (only needed off loopback) -------------------------------------------
+# ---- login / logout -------------------------------------------------------------------
 
 @blueprint.get("/login")
 def login() -> Any:
@@ -140,13 +141,12 @@ def login() -> Any:
 @blueprint.post("/login")
 def login_post() -> Any:
     target = safe_next(request.form.get("next"))
-    ip = client_ip(request)
     client = rt().redis
-    if is_blocked(client, ip):
+    if request_blocked(client, request, TOKENS):
         return render_template("login.html", page="login", next=target,
                                error="too many wrong tokens: wait a minute"), 429
-    if not guard().token_ok(request.form.get("token", "")):
-        record_failure(client, ip)
+    if not token_matches(request.form.get("token", ""), api_token()):
+        request_failed(client, request, TOKENS)
         return render_template("login.html", page="login", next=target,
                                error="wrong token"), 401
     session = guard().new(authenticated=True)
@@ -160,6 +160,6 @@ def login_post() -> Any:
 @blueprint.post("/logout")
 def logout() -> Any:
     response = redirect(url_for("dashboard.overview", notice="logged-out"), 303)
-    guard().forget(response, secure=secure_request())
+    guard().forget(response, g.get("dash_session"), secure=secure_request())
     g.dash_session = None
     return response

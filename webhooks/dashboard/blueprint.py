@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException
 
 from joelclaw.errors import ConfigError, NotFound
 from joelclaw.runtime import Runtime
-from webhooks.dashboard.security import Guard, bearer, open_access, same_origin
+from webhooks import access
+from webhooks.dashboard.security import Guard, current_guard, same_origin
 
 log = logging.getLogger("joelclaw.dashboard")
 blueprint = Blueprint("dashboard", __name__, template_folder="templates",
@@ -40,10 +41,7 @@ def rt() -> Runtime:
 
 
 def guard() -> Guard:
-    found = current_app.extensions.get("joelclaw.dashboard.guard")
-    if found is None:
-        found = current_app.extensions["joelclaw.dashboard.guard"] = Guard(rt())
-    return found
+    return current_guard()
 
 
 def wants_json() -> bool:
@@ -56,16 +54,19 @@ def secure_request() -> bool:
 
 @blueprint.before_request
 def _check_access() -> Any:
+    """`webhooks.access` decides who comes in; then every POST but a script's (bearer) must
+    come from this dashboard's own pages (Origin / Sec-Fetch-Site, and the CSRF token)."""
     if request.endpoint == "dashboard.static":
         return None
-    settings = rt().settings
     gate = guard()
     cookie_session = gate.read(request)
-    g.dash_open = open_access(settings.web_host, request)
-    g.dash_bearer = False
+    verdict = access.check(request, logged_in=bool(cookie_session and
+                                                   cookie_session.authenticated))
+    g.dash_open = verdict == "open"
+    g.dash_bearer = verdict == "bearer"
     g.dash_session = cookie_session or gate.new(authenticated=False)
-    if not g.dash_open:
-        refused = _require_token(gate, cookie_session)
+    if isinstance(verdict, access.Refused):
+        refused = _refused(verdict)
         if refused is not None:
             return refused
     if request.method == "POST" and not g.dash_bearer:
@@ -77,25 +78,15 @@ def _check_access() -> Any:
     return None
 
 
-def _require_token(gate: Guard, cookie_session: Any) -> Any:
-    if not rt().settings.api_token:
-        return _refuse(403, "this dashboard is reachable from other machines (JOELCLAW_WEB_HOST "
-                       "is not loopback, or the request came through a proxy), so it needs "
-                       "JOELCLAW_API_TOKEN: set it and log in with it", "TOKEN_REQUIRED")
-    given = bearer(request)
-    if given is not None:
-        if not gate.token_ok(given):
-            return _refuse(401, "wrong bearer token", "UNAUTHORIZED")
-        g.dash_bearer = True
+def _refused(verdict: access.Refused) -> Any:
+    """The login page and its POST stay public (the login checks the token itself); a page
+    asked for without a login goes to it; anything else is refused as `access` says."""
+    if request.endpoint in PUBLIC_ENDPOINTS and verdict.code != "RATE_LIMITED":
         return None
-    if cookie_session is not None and cookie_session.authenticated:
-        return None
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if wants_json() or request.method != "GET":
-        return _refuse(401, "log in at /login or send 'Authorization: Bearer <token>'",
-                       "UNAUTHORIZED")
-    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    if verdict.code == "UNAUTHORIZED" and not wants_json() and request.method == "GET" \
+            and access.bearer(request) is None:
+        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    return _refuse(verdict.status, verdict.message, verdict.code)
 
 
 def _refuse(status: int, message: str, code: str) -> tuple[Response | str, int]:

@@ -1,11 +1,9 @@
-"""Who may use the dashboard, and proof that a button press came from the dashboard itself.
+"""The dashboard's login session, and proof that a button press came from the dashboard itself.
 
-Open (no login) only when everything says the request is local: the web app is bound to
-loopback (`JOELCLAW_WEB_HOST`), the request did not come through a proxy (no forwarding
-headers) and its Host names loopback (which also defeats DNS rebinding). Anything else needs
-`JOELCLAW_API_TOKEN`: as a bearer header (scripts) or through the login page, which sets an
-HttpOnly, SameSite=Strict cookie signed with a key kept in Redis and the token, so changing the
-token logs everyone out.
+Who may come in at all is `webhooks.access` (the token, or the explicit loopback opt-in). The
+login page sets an HttpOnly, SameSite=Strict cookie signed with a key kept in Redis and the
+token, so changing the token logs everyone out; each login is also recorded in Redis for the
+cookie's lifetime, so logging out ends it for good (a copy of the cookie is worth nothing).
 
 Every POST, open or not, carries a CSRF token: an HMAC of the session id in the cookie, checked
 in constant time, plus an Origin / Sec-Fetch-Site check, so another site open in the same
@@ -16,16 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Request
+import redis
+from flask import Request, current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from joelclaw import keys
+from webhooks.access import api_token
+from webhooks.app import runtime
 
 if TYPE_CHECKING:
     from flask import Response
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 COOKIE = "jc_dashboard"
 SALT = "joelclaw-dashboard-session"
-FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
+GUARD = "joelclaw.dashboard.guard"  # app.extensions: the app's Guard (its key is cached)
 
 
 @dataclass
@@ -44,46 +44,24 @@ class Session:
     fresh: bool = False  # not yet in the browser: the response must set the cookie
 
 
-def is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(host_header: str) -> str:
-    """`127.0.0.1:3111` -> `127.0.0.1`, `[::1]:3111` -> `::1`."""
-    if host_header.startswith("["):
-        return host_header[1:].split("]", 1)[0]
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
-def open_access(web_host: str, request: Request) -> bool:
-    """True when no login is needed: bound to loopback, asked directly, by a loopback name."""
-    if not is_loopback(web_host):
-        return False
-    if any(request.headers.get(h) for h in FORWARDING_HEADERS):
-        return False
-    return is_loopback(_host_name(request.host))
-
-
 class Guard:
     """Signs sessions and CSRF tokens for one app; the key lives in Redis for every worker."""
 
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, token: str | None):
         self.rt = rt
+        self.token = token
         self._key: bytes | None = None
 
     def key(self) -> bytes:
         if self._key is None:
             self.rt.redis.set(keys.DASHBOARD_SECRET, secrets.token_hex(32), nx=True)
             stored = self.rt.redis.get(keys.DASHBOARD_SECRET) or b""
-            token = (self.rt.settings.api_token or "").encode()
-            self._key = hashlib.sha256(stored + b"\0" + token).digest()
+            self._key = hashlib.sha256(stored + b"\0" + (self.token or "").encode()).digest()
         return self._key
+
+    @property
+    def max_age(self) -> int:
+        return int(self.rt.settings.dashboard_session_hours * 3600)
 
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.key(), salt=SALT)
@@ -92,25 +70,30 @@ class Guard:
         raw = request.cookies.get(COOKIE)
         if not raw:
             return None
-        max_age = int(self.rt.settings.dashboard_session_hours * 3600)
         try:
-            data: Any = self._serializer().loads(raw, max_age=max_age)
+            data: Any = self._serializer().loads(raw, max_age=self.max_age)
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
             return None
-        return Session(data["sid"], bool(data.get("auth")))
+        sid, claimed = data["sid"], bool(data.get("auth"))
+        live = claimed and bool(self.rt.redis.exists(keys.dashboard_session(sid)))
+        return Session(sid, live)  # a logged-out cookie is an anonymous one
 
     def new(self, *, authenticated: bool) -> Session:
         return Session(secrets.token_urlsafe(24), authenticated, fresh=True)
 
     def store(self, response: Response, session: Session, *, secure: bool) -> None:
+        if session.authenticated:
+            self.rt.redis.set(keys.dashboard_session(session.sid), 1, ex=self.max_age)
         value = self._serializer().dumps({"sid": session.sid, "auth": session.authenticated})
         response.set_cookie(COOKIE, value, httponly=True, samesite="Strict", secure=secure,
-                            max_age=int(self.rt.settings.dashboard_session_hours * 3600),
-                            path="/")
+                            max_age=self.max_age, path="/")
 
-    def forget(self, response: Response, *, secure: bool) -> None:
+    def forget(self, response: Response, session: Session | None, *, secure: bool) -> None:
+        """Log out: the login ends in Redis (every copy of its cookie) and in this browser."""
+        if session is not None:
+            self.rt.redis.delete(keys.dashboard_session(session.sid))
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=secure)
 
     def csrf_token(self, session: Session) -> str:
@@ -121,16 +104,24 @@ class Guard:
             return False
         return hmac.compare_digest(self.csrf_token(session), given)
 
-    def token_ok(self, given: str) -> bool:
-        expected = self.rt.settings.api_token
-        if not expected:
-            return False
-        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+def current_guard() -> Guard:
+    found: Guard | None = current_app.extensions.get(GUARD)
+    if found is None:
+        found = current_app.extensions[GUARD] = Guard(runtime(), api_token())
+    return found
 
 
-def bearer(request: Request) -> str | None:
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return given.strip() if scheme.lower() == "bearer" and given.strip() else None
+def logged_in(request: Request) -> bool:
+    """A live dashboard login came with the request (its cookie, not yet logged out); with
+    Redis down none can be checked (a bearer token still works)."""
+    if COOKIE not in request.cookies:
+        return False
+    try:
+        session = current_guard().read(request)
+    except redis.RedisError:
+        return False
+    return bool(session is not None and session.authenticated)
 
 
 def same_origin(request: Request) -> bool:
@@ -144,9 +135,13 @@ def same_origin(request: Request) -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never `//evil`, a scheme, or a backslash trick."""
+    """Only a path on this site: never `//evil`, a scheme, a backslash, or a control or
+    space character (browsers drop tabs and newlines, so `/\t/evil` would be `//evil`)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
-    if any(ch in target for ch in "\r\n\\"):
+    if any(ch in "\\" or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return "/"
     return target

@@ -30,6 +30,10 @@ class Challenge(Protocol):
     def __call__(self, headers: Mapping[str, str], raw: bytes) -> dict[str, Any] | None: ...
 
 
+class Accepts(Protocol):
+    def __call__(self, event: Event, owner: Any) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Provider:
     """One provider: its name in the URL, the settings attribute holding its secret, its code."""
@@ -39,6 +43,10 @@ class Provider:
     verify: Verify
     normalize: Normalize
     challenge: Challenge | None = None
+    # Who is served at all, given the owner setting named by `owner_setting`: the others'
+    # updates are answered 200 and dropped before anything is stored (Telegram: only the owner)
+    accepts: Accepts | None = None
+    owner_setting: str | None = None
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -49,7 +57,8 @@ PROVIDERS: dict[str, Provider] = {
     ),
     "vercel": Provider("vercel", "vercel_webhook_secret", vercel.verify, vercel.normalize),
     "telegram": Provider(
-        "telegram", "telegram_webhook_secret", telegram.verify, telegram.normalize
+        "telegram", "telegram_webhook_secret", telegram.verify, telegram.normalize,
+        accepts=telegram.from_owner, owner_setting="telegram_owner_id",
     ),
 }
 
@@ -59,4 +68,5 @@ def get_provider(name: str) -> Provider | None:
     return PROVIDERS.get(name)
 
 
-__all__ = ["PROVIDERS", "Challenge", "Normalize", "Provider", "Verify", "get_provider"]
+__all__ = ["PROVIDERS", "Accepts", "Challenge", "Normalize", "Provider", "Verify",
+           "get_provider"]

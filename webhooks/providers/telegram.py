@@ -44,3 +44,11 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     else:
         return []
     return [provider_event(NAME, name, fields, str(update_id), name.split("/")[1])]
+
+
+def from_owner(event: Event, owner: Any) -> bool:
+    """Only the owner is served (SPEC §5): anyone else's message or button press is dropped
+    before it becomes a stored event or a run (none configured: nobody is the owner)."""
+    sender = event.data.get("from_id") if isinstance(event.data, dict) else getattr(
+        event.data, "from_id", None)
+    return owner is not None and sender == owner

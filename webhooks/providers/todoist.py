@@ -79,7 +79,8 @@ def _obj(value: Any) -> dict[str, Any]:
 
 
 def _initiator(payload: dict[str, Any]) -> str | None:
-    return _id(_obj(payload.get("initiator")).get("id")) or _id(payload.get("user_id"))
+    """Who did it (a collaborator in a shared project, or the owner): never guessed."""
+    return _id(_obj(payload.get("initiator")).get("id"))
 
 
 def _comment(payload: dict[str, Any], note: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +95,7 @@ def _comment(payload: dict[str, Any], note: dict[str, Any]) -> dict[str, Any]:
         "task_content": task_content,
         "project_id": _id(note.get("project_id")) or _id(item.get("project_id")),
         "initiator_id": _initiator(payload),
+        "user_id": _id(payload.get("user_id")),
         "posted_at": note.get("posted_at"),
         "file_attachment": note.get("file_attachment"),
     }
@@ -115,6 +117,7 @@ def _task(payload: dict[str, Any]) -> dict[str, Any]:
         "checked": item.get("checked"),
         "completed_at": item.get("completed_at"),
         "initiator_id": _initiator(payload),
+        "user_id": _id(payload.get("user_id")),
         "update_intent": extra.get("update_intent"),
         "changed_fields": _changed(item, extra.get("old_item")),
     }

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 # A request id names the inbox file: no path separators, nothing hidden.
 REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+# Tool and model names fill command arguments: never an option (no leading "-"), no spaces.
+NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$"
+OWNER = "owner"
 AgentStatus = Literal["completed", "failed", "timeout"]
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 
@@ -21,17 +24,37 @@ class _Payload(BaseModel):
 
 class AgentRequested(_Payload):
     """Run the configured agent command on `task`; `timeout` in seconds (default: the
-    setting); `origin_chat` is the chat that hears the outcome (default: the owner)."""
+    setting); `origin_chat` is the chat that hears the outcome (default: the owner).
+
+    `origin` says on whose behalf: "owner" (the default: the API, the CLI, the owner's own
+    functions) or what relayed someone else's doing (`vercel`, `o11y`, ...); anything but the
+    owner waits for the owner's approval first and may not ask for full access. `context` is
+    text from someone other than the owner (a commit message, an error): the agent gets it
+    quoted as data, never as its instructions. The sandbox defaults to read-only."""
 
     request_id: str = Field(pattern=REQUEST_ID)
     task: str = Field(min_length=1)
-    tool: str = "codex"
+    tool: str = Field("codex", pattern=NAME)
     session_id: str | None = None
     cwd: str | None = None
     timeout: float | None = Field(None, gt=0)
-    model: str | None = None
-    sandbox: Sandbox | None = None
+    model: str | None = Field(None, pattern=NAME)
+    sandbox: Sandbox = "read-only"
+    origin: str = Field(OWNER, pattern=r"^[a-z0-9][a-z0-9._-]{0,39}$")
+    context: str | None = Field(None, max_length=20000)
     origin_chat: int | None = None
+
+    @model_validator(mode="after")
+    def _no_full_access_for_others(self) -> AgentRequested:
+        if self.origin != OWNER and self.sandbox == "danger-full-access":
+            raise ValueError(f"a request on behalf of {self.origin!r} may not ask for "
+                             "danger-full-access: only the owner's own requests may")
+        return self
+
+    @property
+    def needs_approval(self) -> bool:
+        """Agent work the owner did not ask for runs only once they approve it."""
+        return self.origin != OWNER
 
 
 class AgentCancelled(_Payload):

@@ -1,4 +1,9 @@
-"""Payloads of the todoist/* events (Todoist webhooks v1, ids are strings)."""
+"""Payloads of the todoist/* events (Todoist webhooks v1, ids are strings).
+
+`user_id` is the account the webhook is for (the owner's: they authorized the app), and
+`initiator_id` who did it; in a shared project that may be anyone. `by_owner` is true only when
+Todoist reports the owner as the actor: only then does an event act for the owner.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    initiator_id: str | None = None
+    user_id: str | None = None
+
+    @property
+    def by_owner(self) -> bool:
+        return self.initiator_id is not None and self.initiator_id == self.user_id
+
 
 class CommentAdded(_Payload):
     """A comment on a task: the agent's async conversation channel (ADR-0047)."""
@@ -19,7 +31,6 @@ class CommentAdded(_Payload):
     comment_content: str
     task_content: str = ""
     project_id: str | None = None
-    initiator_id: str | None = None
     posted_at: str | None = None
     file_attachment: dict[str, Any] | None = None
 
@@ -38,7 +49,6 @@ class Task(_Payload):
     due: dict[str, Any] | None = None
     checked: bool | None = None
     completed_at: str | None = None
-    initiator_id: str | None = None
     update_intent: str | None = None
     changed_fields: list[str] = Field(default_factory=list)
 
