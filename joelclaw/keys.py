@@ -155,6 +155,32 @@ def flow_batch_due(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:batch:{function_id}:{key}:due"
 
 
+# ---- pause / resume (joelclaw.bus.pause) -----------------------------------------------------
+
+PAUSED = PREFIX + "paused"  # hash: function id -> JSON {at, by, reason}, until resumed (no TTL)
+
+
+def paused_runs(function_id: str) -> str:
+    return f"{PREFIX}paused:{function_id}"  # zset: parked run id -> its creation (s), oldest first
+
+
+# ---- bulk actions on runs (joelclaw.bus.bulk) ------------------------------------------------
+
+BULK_TTL = 7 * 86400  # a bulk job and its outcomes are kept as long as the runs they name
+BULK_KEEP = 100  # the recent jobs listed
+BULK_JOBS = PREFIX + "bulk:jobs"  # zset: job id by creation (s), trimmed to BULK_KEEP
+
+
+def bulk_job(job_id: str) -> str:
+    # hash: spec (JSON: action, filter, by, created_at, ids), done (count), status (running |
+    # done), counts (JSON outcome -> n), updated_at (s); BULK_TTL
+    return f"{PREFIX}bulk:{job_id}"
+
+
+def bulk_results(job_id: str) -> str:
+    return f"{PREFIX}bulk:{job_id}:results"  # list of JSON outcomes, in order; BULK_TTL
+
+
 # ---- metrics (written when things happen; a scrape only reads) -----------------------------
 
 METRIC_EVENTS = PREFIX + "metrics:events"  # hash "name|outcome" -> count

@@ -173,11 +173,12 @@ def functions(session: Session) -> Reply:
     the last 24 h (count, failures, p50/p95, last run) when Redis is reachable."""
     rt = session.runtime(redis_needed=False)
     default = rt.settings.default_retries
-    stats = _recent_stats(session)
+    stats, paused = _recent_stats(session)
     result = [{"id": fn.id, "task": fn.task_name,
                "triggers": [trig.describe() for trig in fn.triggers],
                "queue": fn.queue, "retries": default if fn.retries is None else fn.retries,
                "description": fn.description, "flow": sorted(fn.options),
+               "paused": paused.get(fn.id) if paused is not None else None,
                "recent": stats.get(fn.id) if stats is not None else None}
               for fn in rt.registry]
     actions = [action("runs --function <id>", "runs of one function"),
@@ -187,12 +188,43 @@ def functions(session: Session) -> Reply:
     return Reply(result, render.render_functions, actions)
 
 
-def _recent_stats(session: Session) -> dict[str, Any] | None:
-    """Per-function run statistics, or None when Redis is not reachable (listing still works)."""
+def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Per-function run statistics and pauses, or None when Redis is not reachable (listing
+    still works)."""
+    from joelclaw.bus.pause import paused
     from joelclaw.insight.functions import function_rows
 
     try:
         rt = session.runtime()
-        return {row["id"]: row["recent"] for row in function_rows(rt)}
+        return {row["id"]: row["recent"] for row in function_rows(rt)}, paused(rt)
     except (Failure, redis.RedisError):
-        return None
+        return None, None
+
+
+# ---- pause / resume ----------------------------------------------------------------------
+
+@command("pause")
+@click.argument("function_id")
+@click.option("--reason", default=None, help="Shown with the pause (explain, dashboard).")
+def pause(session: Session, function_id: str, reason: str | None) -> Reply:
+    """Pause a function: its new and woken runs queue but do not start until `resume`; crons
+    keep firing and waits keep their place."""
+    from joelclaw.bus.pause import pause as pause_function
+
+    result = pause_function(session.runtime(), function_id, by="owner (cli)", reason=reason)
+    return Reply(result, lambda r: f"{r['function']}: paused ({r['parked']} run(s) waiting)",
+                 [action(f"resume {function_id}", "start its runs again"),
+                  action(f"runs --function {function_id}", "its runs")])
+
+
+@command("resume")
+@click.argument("function_id")
+def resume(session: Session, function_id: str) -> Reply:
+    """Resume a paused function: the runs that queued meanwhile start, oldest first."""
+    from joelclaw.bus.pause import resume as resume_function
+
+    result = resume_function(session.runtime(), function_id)
+    text = (f"{result['function']}: resumed, {result['released']} run(s) started"
+            if result["was_paused"] else f"{result['function']} was not paused")
+    return Reply(result, lambda _r: text,
+                 [action(f"runs --function {function_id}", "its runs")])

@@ -166,7 +166,7 @@ STATUS_COLORS = {
     "completed": "green", "running": "blue", "queued": "white", "sleeping": "cyan",
     "waiting": "cyan", "failed": "red", "cancelled": "yellow", "skipped": "magenta",
     "retrying": "yellow", "dispatched": "green", "deduplicated": "yellow",
-    "ok": "green", "degraded": "yellow", "down": "red",
+    "ok": "green", "degraded": "yellow", "down": "red", "paused": "magenta",
 }
 
 
