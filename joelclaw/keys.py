@@ -36,6 +36,16 @@ def events_by_name(name: str) -> str:
     return f"{PREFIX}events:name:{name}"  # zset: event id by ts, for wait_for_event lookback
 
 
+def event_term(term: str) -> str:
+    # zset: event id by receive time (ms) for one search term (joelclaw.events.index); trimmed
+    # to EVENT_TTL on each write and expiring EVENT_TTL after its last
+    return f"{PREFIX}events:term:{term}"
+
+
+def event_search(token: str) -> str:
+    return f"{PREFIX}events:search:{token}"  # zset: one search's intersection, 60 s, then gone
+
+
 # ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
 
 def run(run_id: str) -> str:
@@ -278,6 +288,10 @@ def gw_delivery(message_id: str) -> str:
 # ---- dashboard -----------------------------------------------------------------
 
 DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)
+NEEDS_SEEN = PREFIX + "web:needs:seen"  # when the owner last marked "needs me" seen (s)
+NEEDS_DISMISSED = PREFIX + "web:needs:dismissed"  # set: "run:<id>", "approval:<id>",
+# "budget:<date>" the owner dismissed or answered; NEEDS_DISMISSED_TTL after the last
+NEEDS_DISMISSED_TTL = 8 * 24 * 3600  # outlives the runs and events it names
 
 # ---- locks and cooldowns (joelclaw.locks.Lock and joelclaw.cooldown take these full keys) ---
 

@@ -16,6 +16,8 @@ that have not finished.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from joelclaw.locks import Lock
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
 
+log = logging.getLogger("joelclaw.bulk")
 ACTIONS = ("cancel", "replay")
 ACTIVE = tuple(s for s in STATUSES if s not in TERMINAL)
 MAX_RUNS = 1000
@@ -40,9 +43,15 @@ LOCK_LEASE = 30.0
 
 
 class BulkError(JoelclawError):
-    """A bulk action that cannot apply as asked (the caller fixes the filter or previews)."""
+    """A bulk action that cannot apply as asked (the caller fixes the filter)."""
 
     code = "BULK_REFUSED"
+
+
+class BulkChanged(BulkError):
+    """The runs matching changed since the preview (the caller previews again)."""
+
+    code = "BULK_CHANGED"
 
 
 @dataclass
@@ -114,10 +123,10 @@ def create(rt: Bus, action: str, selection: Selection, *, expect: int, by: str) 
     """A job over the runs the filter selects now; refused if more match than `expect`."""
     runs = select(rt, action, selection)
     if len(runs) > expect:
-        raise BulkError(f"{len(runs)} runs match now, more than the {expect} previewed: "
+        raise BulkChanged(f"{len(runs)} runs match now, more than the {expect} previewed: "
                         "preview again and confirm the new count")
     if not runs:
-        raise BulkError("no runs match this filter any more: nothing to do")
+        raise BulkChanged("no runs match this filter any more: nothing to do")
     job_id = f"bulk-{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:6]}"
     now = time.time()
     spec = {"id": job_id, "action": action, "filter": selection.to_dict(), "by": by,
@@ -173,7 +182,7 @@ def execute(rt: Bus, job_id: str,
         return get(rt, job_id) or job
     lock = Lock(rt.redis, keys.lock(f"bulk:{job_id}"), LOCK_LEASE)
     if not lock.acquire():
-        raise BulkError(f"bulk job {job_id} is running elsewhere")
+        raise BulkChanged(f"bulk job {job_id} is running elsewhere")
     spec = json.loads(rt.redis.hget(keys.bulk_job(job_id), "spec"))
     act = _cancel if spec["action"] == "cancel" else _replay
     try:
@@ -191,6 +200,20 @@ def execute(rt: Bus, job_id: str,
     finished = get(rt, job_id)
     assert finished is not None
     return finished
+
+
+def execute_in_background(rt: Bus, job_id: str) -> threading.Thread:
+    """Execute the job in a thread (a greenlet under the gevent web workers); a failure leaves
+    it interrupted, to be resumed."""
+    def work() -> None:
+        try:
+            execute(rt, job_id)
+        except Exception:
+            log.exception("bulk job %s stopped", job_id)
+
+    thread = threading.Thread(target=work, name=f"bulk-{job_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _record(rt: Bus, job_id: str, outcome: dict[str, Any]) -> None:

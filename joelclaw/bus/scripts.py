@@ -11,8 +11,9 @@ from joelclaw.bus.flow.scripts import FLOW_SCRIPTS
 from joelclaw.bus.runs import encode_value
 
 # Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
-# here: the hot path stays short), and create its runs with an outbox wake-up each, so a sender
-# that dies before publishing loses nothing. Returns the runs waiting for this event name
+# here: the hot path stays short), index it for search (the search term keys follow the run
+# keys), and create its runs with an outbox wake-up each, so a sender that dies before
+# publishing loses nothing. Returns the runs waiting for this event name
 # (wait_for_event), saving a round trip.
 DISPATCH = """
 local skip_dedup = ARGV[11] == '1'
@@ -27,6 +28,14 @@ if not skip_dedup then
   redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
 end
 local runs = cjson.decode(ARGV[9])
+if not skip_dedup then
+  local oldest = tonumber(ARGV[10]) - tonumber(ARGV[6]) * 1000
+  for i = 7 + 2 * #runs, #KEYS do
+    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', oldest)
+    redis.call('EXPIRE', KEYS[i], ARGV[6])
+  end
+end
 for i, r in ipairs(runs) do
   local run_key = KEYS[6 + 2 * i - 1]
   local fn_key = KEYS[6 + 2 * i]
