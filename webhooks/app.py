@@ -28,7 +28,7 @@ class AnyId(BaseConverter):
     path, and written into URLs with every reserved character escaped (so `a/../b` stays one
     id instead of a path a browser would shorten). Rules using it turn slash merging off."""
 
-    regex = ".+"
+    regex = r"[\s\S]+"  # any character, newlines too
     part_isolating = False
 
     def to_url(self, value: str) -> str:

@@ -140,16 +140,17 @@ def _restore_redacted(edited: dict[str, Any], event_id: str) -> dict[str, Any]:
         raise EventError(f"the event {event_id!r} to resend is gone (events are kept 7 days)")
     secrets = configured_secrets(rt().settings)
 
-    def merge(new: Any, old: Any) -> Any:
-        if isinstance(new, dict) and isinstance(old, dict):
-            return {k: merge(v, old[k]) if k in old else v for k, v in new.items()}
-        if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
-            return [merge(n, o) for n, o in zip(new, old, strict=True)]
-        if new != old and new == redact(old, secrets):
-            return old
-        return new
+    def merge(new: Any, old: Any, shown: Any) -> Any:
+        if isinstance(new, dict) and isinstance(old, dict) and isinstance(shown, dict):
+            return {k: merge(v, old[k], shown.get(k)) if k in old else v
+                    for k, v in new.items()}
+        if isinstance(new, list) and isinstance(old, list) and isinstance(shown, list) \
+                and len(new) == len(old) == len(shown):
+            return [merge(n, o, w) for n, o, w in zip(new, old, shown, strict=True)]
+        return old if new != old and new == shown else new
 
-    return merge(edited, record["event"].get("data") or {})  # type: ignore[no-any-return]
+    stored = record["event"].get("data") or {}
+    return merge(edited, stored, redact(stored, secrets))  # type: ignore[no-any-return]
 
 
 def _with_notice(target: str, code: str) -> str:

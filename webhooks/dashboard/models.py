@@ -72,6 +72,8 @@ def functions(rt: Runtime, query: str | None = None) -> dict[str, Any]:
     pauses = paused(rt)
     spend = _spend_by_function(rt)
     for row in rows:
+        fn = rt.function(row["id"])
+        row["doc"] = fn.doc if fn is not None else row.get("description")
         row["domain"] = row["id"].split("-", 1)[0]
         row["paused"] = pauses.get(row["id"])
         row["spend"] = spend.get(row["id"])
@@ -89,7 +91,7 @@ def functions(rt: Runtime, query: str | None = None) -> dict[str, Any]:
 
 def _searchable(row: dict[str, Any]) -> str:
     triggers = " ".join(t.get("event") or t.get("cron") or "" for t in row["triggers"])
-    return f"{row['id']} {row.get('description') or ''} {triggers}".lower()
+    return f"{row['id']} {row.get('doc') or ''} {triggers}".lower()
 
 
 def _spend_by_function(rt: Runtime) -> dict[str, dict[str, float]]:
