@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from joelclaw import health
 from joelclaw.cli.app import Session, command, root_view
 from joelclaw.cli.output import NextAction, Reply, action, fmt_age, status
 
@@ -106,6 +105,8 @@ def root_overview(session: Session, group: click.Command) -> Reply:
     try:
         rt = session.runtime()
         rt.redis.ping()
+        from joelclaw import health
+
         report = health.check(rt)  # the same rules as /health and `joelclaw status`
         system = {"ok": True, "status": report["status"],
                   "workers_alive": health.role_alive(report, health.WORKER),

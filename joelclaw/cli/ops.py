@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from joelclaw import queues as broker_queues
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_KEY, TEXT_KEY, Session, cli, command
 from joelclaw.cli.output import Output, Reply, action, wants_json
-from joelclaw.runtime import redact_url
 
 NEXT_WAKEUPS = 5
 
@@ -34,6 +32,9 @@ def schedule(session: Session, next_count: int) -> Reply:
 @command("queues")
 def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
+    from joelclaw import queues as broker_queues
+    from joelclaw.runtime import redact_url
+
     rt = session.runtime()
     broker = rt.settings.broker_url or rt.redis_url
     result = {"broker": redact_url(broker), **broker_queues.depths(rt)}

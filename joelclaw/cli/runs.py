@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw.bus.control import cancel_run, replay_run, rerun_run, wake_run
-from joelclaw.bus.runs import STATUSES, TERMINAL, Run
+from joelclaw.bus.statuses import STATUSES, TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import DURATION, Session, command
 from joelclaw.cli.output import Failure, NextAction, Reply, action
 from joelclaw.errors import NotFound
-from joelclaw.events.store import get_event, list_events
 
 if TYPE_CHECKING:
+    from joelclaw.bus.runs import Run
     from joelclaw.runtime import Runtime
 
 LIMIT = click.IntRange(1, 1000)
@@ -89,6 +88,8 @@ def _run_actions(trace: dict[str, Any]) -> list[NextAction]:
 def events(session: Session, name: str | None, prefix: str | None, since: float | None,
            limit: int) -> Reply:
     """Recent events from the capped log, newest first."""
+    from joelclaw.events.store import list_events
+
     rt = session.runtime()
     result = list_events(rt.redis, name=name, prefix=prefix, since=_since(since), limit=limit)
     actions = [action(f"event {r['event']['id']}", f"details of this {r['event']['name']}")
@@ -101,6 +102,8 @@ def events(session: Session, name: str | None, prefix: str | None, since: float 
 @click.argument("event_id")
 def event(session: Session, event_id: str) -> Reply:
     """One stored event, the runs it started and how often it was sent again."""
+    from joelclaw.events.store import get_event
+
     rt = session.runtime()
     record = get_event(rt.redis, event_id)
     if record is None:
@@ -214,6 +217,8 @@ def cancel(session: Session, run_id: str | None, reason: str, yes: bool,
            **filters: Any) -> Reply:
     """Cancel a run (or runs by filter, after showing the count): at once when idle, else
     after its current step. Finished runs cannot be cancelled."""
+    from joelclaw.bus.control import cancel_run
+
     selection = _selection(run_id, filters)
     if selection is not None:
         return _bulk(session, "cancel", selection, yes)
@@ -251,6 +256,8 @@ def _render_bulk(result: dict[str, Any]) -> str:
 def replay(session: Session, run_id: str | None, yes: bool, **filters: Any) -> Reply:
     """Start a new run of the same function and event (or for each run matching filters,
     after showing the count)."""
+    from joelclaw.bus.control import replay_run
+
     selection = _selection(run_id, filters)
     if selection is not None:
         return _bulk(session, "replay", selection, yes)
@@ -267,6 +274,8 @@ def replay(session: Session, run_id: str | None, yes: bool, **filters: Any) -> R
 @click.argument("run_id")
 def wake(session: Session, run_id: str) -> Reply:
     """Wake a sleeping run now: its sleep ends early, recorded in the trace as woken by you."""
+    from joelclaw.bus.control import wake_run
+
     woken = wake_run(session.runtime(), run_id, by="owner (cli)")
     return Reply(woken, lambda r: f"{r['id']}: step {r['step']} woken",
                  [action(f"run {run_id}", "watch it go on")])
@@ -278,6 +287,8 @@ def wake(session: Session, run_id: str) -> Reply:
               help="Rerun from this step (default: the failed step); earlier steps are reused.")
 def rerun(session: Session, run_id: str, from_step: str | None) -> Reply:
     """Rerun a failed run from its failed step: a new run that reuses the earlier steps."""
+    from joelclaw.bus.control import rerun_run
+
     rt = session.runtime()
     new = rerun_run(rt, run_id, from_step)
     result = {**new.summary(), "replay_of": new.replay_of, "rerun_from": new.rerun_from}

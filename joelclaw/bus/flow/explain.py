@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import humane, keys
 from joelclaw.bus import waits
-from joelclaw.bus.flow.gate import constraints
 from joelclaw.bus.pause import HELD_KIND, pause_of
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.errors import NotFound
@@ -125,6 +124,8 @@ def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], when: When
 
 def _ahead(rt: Bus, run: Run, held: dict[str, Any]) -> int:
     """The live position in line, not the one recorded when the run was parked."""
+    from joelclaw.bus.flow.gate import constraints
+
     fn = rt.function(run.function)
     if fn is None or fn.flow is None:
         return int(held.get("ahead", 0))
