@@ -83,10 +83,12 @@ def functions(rt: Runtime, query: str | None = None) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in sorted(rows, key=lambda r: (r["domain"], r["id"])):
         groups.setdefault(row["domain"], []).append(row)
+    timeline = schedule.timeline(rt)
+    for item in timeline:
+        item["paused"] = item.get("function") in pauses  # it fires; its run waits for resume
     return {"functions": rows, "groups": [{"domain": d, "functions": fs}
                                           for d, fs in groups.items()],
-            "query": query, "timeline": schedule.timeline(rt),
-            "spend_days": SPEND_DAYS}
+            "query": query, "timeline": timeline, "spend_days": SPEND_DAYS}
 
 
 def _searchable(row: dict[str, Any]) -> str:
