@@ -51,3 +51,15 @@ def test_what_the_quick_redis_import_hides_stays_importable() -> None:
             "import opentelemetry.sdk.metrics\n")
     loaded = loaded_after(code)
     assert loaded["redis"] and loaded["opentelemetry.sdk.metrics"]
+
+
+def test_the_command_table_names_every_command_and_its_modules() -> None:
+    from joelclaw.cli import COMMANDS, cli
+
+    cli.load_all()
+    assert set(cli.commands) == set(COMMANDS)
+    for name, modules in COMMANDS.items():
+        command = cli.commands[name]
+        defined = {command.callback.__module__} | {
+            sub.callback.__module__ for sub in getattr(command, "commands", {}).values()}
+        assert defined == {f"joelclaw.cli.{m}" for m in modules}, name

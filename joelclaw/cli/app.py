@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import sys
 import time
@@ -129,9 +130,7 @@ class Session:
 
     def runtime(self, *, redis_needed: bool = True) -> Runtime:
         from joelclaw.redaction import configured_secrets, install_log_redaction
-
-        with quick_redis_import():
-            from joelclaw.runtime import Runtime
+        from joelclaw.runtime import Runtime
 
         if self._runtime is None:
             self._runtime = Runtime(self.settings)
@@ -148,6 +147,8 @@ class Session:
 
     def execute(self, handler: Handler, params: dict[str, Any]) -> int:
         try:
+            with quick_redis_import():  # nearly every command reads Redis
+                pass
             return self.out.success(handler(self, **params))
         except (click.exceptions.Exit, BrokenPipeError):
             raise  # click exits quietly (status 1) when the reader of a pipe went away
@@ -260,7 +261,29 @@ def _infrastructure_failure(exc: BaseException, redis_label: str) -> Failure | N
 # ---- the group and the command decorator --------------------------------------------------
 
 class EnvelopeGroup(click.Group):
-    """Turns click's own usage errors into the envelope (JSON mode) with exit status 2."""
+    """Turns click's own usage errors into the envelope (JSON mode) with exit status 2, and
+    imports a command's module only when the command is asked for (`lazy`: command -> the
+    modules that define it, set by joelclaw.cli)."""
+
+    lazy: dict[str, tuple[str, ...]] = {}
+    lazy_root: str | None = None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            for module in self.lazy[cmd_name]:
+                importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def load_all(self) -> None:
+        """Every command (to list them all)."""
+        for modules in self.lazy.values():
+            for module in modules:
+                importlib.import_module(module)
+        if self.lazy_root:
+            importlib.import_module(self.lazy_root)
 
     def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -305,6 +328,7 @@ def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     session = Session(Output("joelclaw", wants_json(as_json, as_text)))
+    cli.load_all()
     if not ROOT_VIEW:
         click.echo(ctx.get_help())
         return

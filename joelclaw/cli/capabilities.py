@@ -77,6 +77,9 @@ def command_map(group: click.Command, prefix: str = "joelclaw") -> list[dict[str
     """Every command, subcommands of groups included, with its one-line help."""
     if not isinstance(group, click.Group):
         return []
+    load_all = getattr(group, "load_all", None)
+    if load_all is not None:
+        load_all()  # commands are imported when first asked for: here, all of them
     out = []
     for name, cmd in sorted(group.commands.items()):
         path = f"{prefix} {name}"
