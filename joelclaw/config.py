@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # The dashboard: how long a login lasts off loopback, and where the memory
     # review queue comes from (module:factory; absent module = "memory not available").
     dashboard_session_hours: float = Field(168.0, gt=0)
+    # The dashboard's address as the owner's phone reaches it (https://claw.example.com):
+    # Telegram alerts link their runs there. Unset: messages carry run ids only.
+    public_url: str | None = None
     memory_review_provider: str = "joelclaw.memory.review:review_queue"
     # ---- memory, embeddings, cache ---
     # Embeddings: an OpenAI-compatible `POST {url}/embeddings`; unset = keyword-only search.
@@ -313,6 +316,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or " " in value:
+            raise ValueError("expected the dashboard's address, like https://claw.example.com")
+        return value.rstrip("/")
 
     @field_validator("redis_url", "broker_url")
     @classmethod

@@ -36,6 +36,16 @@ def events_by_name(name: str) -> str:
     return f"{PREFIX}events:name:{name}"  # zset: event id by ts, for wait_for_event lookback
 
 
+def event_term(term: str) -> str:
+    # zset: event id by receive time (ms) for one search term (joelclaw.events.index); trimmed
+    # to EVENT_TTL on each write and expiring EVENT_TTL after its last
+    return f"{PREFIX}events:term:{term}"
+
+
+def event_search(token: str) -> str:
+    return f"{PREFIX}events:search:{token}"  # zset: one search's intersection, 60 s, then gone
+
+
 # ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
 
 def run(run_id: str) -> str:
@@ -155,6 +165,32 @@ def flow_batch_due(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:batch:{function_id}:{key}:due"
 
 
+# ---- pause / resume (joelclaw.bus.pause) -----------------------------------------------------
+
+PAUSED = PREFIX + "paused"  # hash: function id -> JSON {at, by, reason}, until resumed (no TTL)
+
+
+def paused_runs(function_id: str) -> str:
+    return f"{PREFIX}paused:{function_id}"  # zset: parked run id -> its creation (s), oldest first
+
+
+# ---- bulk actions on runs (joelclaw.bus.bulk) ------------------------------------------------
+
+BULK_TTL = 7 * 86400  # a bulk job and its outcomes are kept as long as the runs they name
+BULK_KEEP = 100  # the recent jobs listed
+BULK_JOBS = PREFIX + "bulk:jobs"  # zset: job id by creation (s), trimmed to BULK_KEEP
+
+
+def bulk_job(job_id: str) -> str:
+    # hash: spec (JSON: action, filter, by, created_at, ids), done (count), status (running |
+    # done), counts (JSON outcome -> n), updated_at (s); BULK_TTL
+    return f"{PREFIX}bulk:{job_id}"
+
+
+def bulk_results(job_id: str) -> str:
+    return f"{PREFIX}bulk:{job_id}:results"  # list of JSON outcomes, in order; BULK_TTL
+
+
 # ---- metrics (written when things happen; a scrape only reads) -----------------------------
 
 METRIC_EVENTS = PREFIX + "metrics:events"  # hash "name|outcome" -> count
@@ -256,6 +292,10 @@ def gw_delivery(message_id: str) -> str:
 # ---- dashboard -----------------------------------------------------------------
 
 DASHBOARD_SECRET = PREFIX + "web:secret"  # random signing key of dashboard cookies (no TTL)
+NEEDS_SEEN = PREFIX + "web:needs:seen"  # when the owner last marked "needs me" seen (s)
+NEEDS_DISMISSED = PREFIX + "web:needs:dismissed"  # set: "run:<id>", "approval:<id>",
+# "budget:<date>" the owner dismissed or answered; NEEDS_DISMISSED_TTL after the last
+NEEDS_DISMISSED_TTL = 8 * 24 * 3600  # outlives the runs and events it names
 
 
 def dashboard_session(sid: str) -> str:

@@ -10,33 +10,43 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
-from celery import Celery
 
-from joelclaw import codeversion
-from joelclaw.application import Application, installed
-from joelclaw.bus import dispatch, publish, removed
-from joelclaw.bus.codestate import CodeWatch
-from joelclaw.bus.functions import Function, Registry
 from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
 from joelclaw.bus.run_store import RunStore
 from joelclaw.bus.scripts import Scripts
-from joelclaw.celery_app import CelerySetup, make_celery
 from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
-from joelclaw.events.model import Event
-from joelclaw.gateway import plugin as gateway
-from joelclaw.memory import plugin as memory
-from joelclaw.telemetry import plugin as telemetry
 
-Extension = Callable[["Runtime"], CelerySetup | None]
-DEFAULT_EXTENSIONS: tuple[Extension, ...] = (gateway.install, memory.install, telemetry.install)
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from joelclaw.application import Application
+    from joelclaw.bus.codestate import CodeWatch
+    from joelclaw.bus.functions import Function, Registry
+    from joelclaw.celery_app import CelerySetup
+    from joelclaw.events.model import Event
+
+Extension = Callable[["Runtime"], "CelerySetup | None"]
+
+
+def default_extensions() -> tuple[Extension, ...]:
+    """The gateway, memory and telemetry: imported when first needed, not with the runtime."""
+    from joelclaw.gateway import plugin as gateway
+    from joelclaw.memory import plugin as memory
+    from joelclaw.telemetry import plugin as telemetry
+
+    return (gateway.install, memory.install, telemetry.install)
 
 
 class Runtime:
-    """Lazily connects: building one costs nothing until Redis or Celery is first used."""
+    """Lazily connects: building one costs nothing until Redis or Celery is first used, and
+    imports nothing heavy until it is needed (the CLI's read commands answer at once).
+
+    The extensions install themselves the first time the runtime's services, hooks or Celery
+    app are asked for (a function's context, a worker, a gateway command)."""
 
     def __init__(
         self,
@@ -44,19 +54,46 @@ class Runtime:
         *,
         registry: Registry | None = None,
         application: Application | None = None,
-        extensions: Iterable[Extension] = DEFAULT_EXTENSIONS,
+        extensions: Iterable[Extension] | None = None,
     ):
         self.settings = settings or load_settings()
-        self.application = (application or installed()).with_modules(
-            self.settings.function_modules)
+        self._application = application
         self._registry = registry
-        self.services: dict[str, ServiceFactory] = {}
-        self.hooks: dict[str, Hook] = {}
-        self._celery_setup = [hook for install in extensions
-                              if (hook := install(self)) is not None]
+        self._extensions = tuple(extensions) if extensions is not None else None
+        self._services: dict[str, ServiceFactory] = {}
+        self._hooks: dict[str, Hook] = {}
+        self._setup: list[CelerySetup] | None = None
+
+    def _install_extensions(self) -> list[CelerySetup]:
+        if self._setup is None:
+            self._setup = []  # set first: an extension installing reads services and hooks
+            for install in (self._extensions if self._extensions is not None
+                            else default_extensions()):
+                hook = install(self)
+                if hook is not None:
+                    self._setup.append(hook)
+        return self._setup
+
+    @property
+    def services(self) -> dict[str, ServiceFactory]:
+        self._install_extensions()
+        return self._services
+
+    @property
+    def hooks(self) -> dict[str, Hook]:
+        self._install_extensions()
+        return self._hooks
+
+    @cached_property
+    def application(self) -> Application:
+        from joelclaw.application import installed
+
+        return (self._application or installed()).with_modules(self.settings.function_modules)
 
     @cached_property
     def registry(self) -> Registry:
+        from joelclaw.bus.functions import Registry
+
         return self._registry or Registry.from_modules(self.application.function_modules)
 
     @cached_property
@@ -85,17 +122,23 @@ class Runtime:
 
     @cached_property
     def celery(self) -> Celery:
+        from joelclaw.celery_app import make_celery
+
+        setup = self._install_extensions()
         return make_celery(self, self.broker_url,
-                           beat_entries=self.application.extra_beat_entries(self),
-                           setup=self._celery_setup)
+                           beat_entries=self.application.extra_beat_entries(self), setup=setup)
 
     @cached_property
     def code(self) -> CodeWatch:
         """The code version of the function modules this process imported (computed once,
         right after importing them) and the reload generation it watches."""
+        from joelclaw.bus.codestate import CodeWatch
+
         return CodeWatch(lambda: self.redis, self._code_version)
 
     def _code_version(self) -> str:
+        from joelclaw import codeversion
+
         _ = self.registry  # the modules are imported first: the version is of what runs
         return codeversion.version_of(self.application.function_modules)
 
@@ -103,16 +146,24 @@ class Runtime:
         return self.registry.get(function_id)
 
     def function_missing(self, target: str, function_id: str) -> bool:
+        from joelclaw.bus import removed
+
         return removed.settle_unknown(self, target, function_id)
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
+        from joelclaw.bus import dispatch
+
         return dispatch.send_events(self, events if isinstance(events, list) else [events],
                                     **kwargs)
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:
+        from joelclaw.bus import publish
+
         return publish.publish_target(self, target, ready_at=ready_at)
 
     def wake(self, target: str, at: float) -> None:
+        from joelclaw.bus import publish
+
         publish.wake(self, target, at)
 
     def ping(self) -> float:

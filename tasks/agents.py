@@ -27,6 +27,7 @@ from joelclaw.events.payloads.agents import (
     ApprovalResolved,
 )
 from joelclaw.events.payloads.telegram import CallbackReceived
+from joelclaw.links import needs_url
 
 OUTPUT_PREVIEW = 1500
 NOTIFY_PREVIEW = 800
@@ -159,7 +160,7 @@ def approval_request(ctx: Context[ApprovalRequested]) -> dict[str, Any]:
     text = "\n".join(filter(None, [
         f"🔐 **Approval needed**: {d.agent} wants to {d.operation}",
         f"Category: `{d.category}`", d.reasoning and f"Why: {d.reasoning}",
-        f"Request `{rid}`"]))
+        f"Request `{rid}`", (url := needs_url(ctx.runtime.settings)) and f"[Open]({url})"]))
     ctx.gateway.notify(text, type="approval.requested", priority=1, buttons=buttons(rid),
                        step_id="notify-gateway-pending")
     timeout = ctx.runtime.settings.approval_timeout_seconds

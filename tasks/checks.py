@@ -179,8 +179,8 @@ def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
     period = rt.settings.stale_runs_cooldown_minutes * 60
     if not ctx.step.run("set-cooldown", cooldown, rt.redis, keys.STALE_RUNS_LAST_CHECK, period):
         return {"stale": len(stale), "cooling_down": True}
-    ctx.gateway.notify(stale_runs.describe(fresh), type="loops.stale.detected",
-                       step_id="notify")
+    ctx.gateway.notify(stale_runs.describe(fresh, settings=rt.settings),
+                       type="loops.stale.detected", step_id="notify")
     return {"stale": len(stale), "notified": len(fresh)}
 
 

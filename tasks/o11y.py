@@ -120,7 +120,7 @@ def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
                             group["key"])
         sent = False
         if slot:
-            text = triage.escalation_text(group)
+            text = triage.escalation_text(group, ctx.runtime.settings)
             ctx.step.run(f"remember-escalation-{short}", snooze.remember, ctx.runtime.redis,
                          group["key"], f"🚨 {text}")  # the press edits the message with it
             result = ctx.gateway.alert(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -144,3 +145,12 @@ def llm() -> Iterator[FakeLLM]:
     fake.start()
     yield fake
     fake.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the dashboard's browser tests left their screenshots."""
+    from tests.dashboard.conftest import screenshots_path
+
+    path = screenshots_path()
+    if path.exists() and any(path.glob("*.png")):
+        terminalreporter.write_line(f"dashboard screenshots: {path}")

@@ -45,7 +45,8 @@ def test_bulk_cancel_by_function_and_status(runtime, worker, invoke):  # noqa: F
     for run_id in sleeping:
         status_is(runtime, run_id, "sleeping")
     other = finished(runtime, start(runtime, "test/steps"))
-    result = ok(invoke("cancel", "--function", "t-sleep", "--status", "sleeping"), "cancel")
+    result = ok(invoke("cancel", "--function", "t-sleep", "--status", "sleeping", "--yes"),
+                "cancel")
     assert result["matched"] == 3
     assert {r["outcome"] for r in result["runs"]} == {"cancelled"}
     assert all(runtime.runs.status(r) == "cancelled" for r in sleeping)
@@ -54,7 +55,7 @@ def test_bulk_cancel_by_function_and_status(runtime, worker, invoke):  # noqa: F
 
 def test_bulk_replay_by_filter_and_usage_errors(runtime, worker, invoke):  # noqa: F811
     runs = all_finished(runtime, [start(runtime, "test/steps") for _ in range(2)])
-    result = ok(invoke("replay", "--function", "t-steps", "--since", "1h"), "replay")
+    result = ok(invoke("replay", "--function", "t-steps", "--since", "1h", "--yes"), "replay")
     assert result["matched"] == 2
     new_ids = [r["new"] for r in result["runs"]]
     assert all(finished(runtime, n).replay_of in {r.id for r in runs} for n in new_ids)

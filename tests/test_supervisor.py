@@ -361,8 +361,10 @@ def test_up_runs_the_system_and_stops_cleanly_on_ctrl_c(
     assert body["ok"] is True
     assert body["components"]["redis"]["ok"] and body["components"]["beat"]["ok"]
     assert body["components"]["workers"]["alive"] >= 1
-    missing = httpx.get(f"http://127.0.0.1:{web_port}/no-such-page", timeout=5)
+    missing = httpx.get(f"http://127.0.0.1:{web_port}/api/no-such-route", timeout=5)
     assert missing.status_code == 404 and missing.json()["ok"] is False
+    page = httpx.get(f"http://127.0.0.1:{web_port}/no-such-page", timeout=5)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
 
     # And an event sent with joelclaw's own API runs its function to completion
     runtime = Runtime(_settings(home, redis_url=redis_url))

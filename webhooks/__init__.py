@@ -14,9 +14,9 @@ from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import api_token
 from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
-from webhooks import access, errors
+from webhooks import access, api_control, errors
 from webhooks.api import blueprint as api_routes
-from webhooks.app import EXTENSION, use_redacting_json
+from webhooks.app import EXTENSION, AnyId, use_redacting_json
 from webhooks.dashboard import blueprint as dashboard_routes
 from webhooks.health import blueprint as health_routes
 from webhooks.metrics import blueprint as metrics_routes
@@ -26,6 +26,7 @@ from webhooks.routes import blueprint as webhook_routes
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment unless given."""
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["anyid"] = AnyId
     rt = Runtime(settings or load_settings())
     install_log_redaction(rt.settings)
     app.extensions[EXTENSION] = rt
@@ -36,3 +37,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     errors.install(app)
     return app
+
+
+__all__ = ["api_control", "create_app"]

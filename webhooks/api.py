@@ -17,8 +17,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from joelclaw import strictjson
 from joelclaw.bus.control import cancel_run, replay_run
+from joelclaw.bus.pause import paused
 from joelclaw.bus.runs import STATUSES
 from joelclaw.errors import EventError, JoelclawError, NotFound
+from joelclaw.events.index import search
 from joelclaw.events.limits import MAX_EVENT_BYTES, too_large
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import parse_event
@@ -82,12 +84,18 @@ def send_events() -> Response:
 
 @blueprint.get("/events")
 def events() -> Response:
-    found = list_events(runtime().redis, name=_text("name"), prefix=_text("prefix"),
-                        since=_time("since"), limit=_limit())
+    """Newest first; `q` searches every stored event by word and by `field=value`."""
+    query = _text("q")
+    if query:
+        found = search(runtime().redis, query, name=_text("name"), prefix=_text("prefix"),
+                       since=_time("since"), limit=_limit())
+    else:
+        found = list_events(runtime().redis, name=_text("name"), prefix=_text("prefix"),
+                            since=_time("since"), limit=_limit())
     return jsonify({"ok": True, "events": found})
 
 
-@blueprint.get("/events/<event_id>")
+@blueprint.get("/events/<anyid:event_id>", merge_slashes=False)
 def event(event_id: str) -> Response:
     record = get_event(runtime().redis, event_id)
     if record is None:
@@ -97,9 +105,10 @@ def event(event_id: str) -> Response:
 
 @blueprint.get("/functions")
 def functions() -> Response:
+    pauses = paused(runtime())
     listed = [
         {"id": fn.id, "description": fn.description, "queue": fn.queue, "retries": fn.retries,
-         "triggers": [t.describe() for t in fn.triggers]}
+         "triggers": [t.describe() for t in fn.triggers], "paused": pauses.get(fn.id)}
         for fn in runtime().registry
     ]
     return jsonify({"ok": True, "functions": listed})

@@ -9,15 +9,35 @@ Its own module so the blueprints never import the package that registers them (t
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, json
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from joelclaw.redaction import configured_secrets, redact
 from joelclaw.runtime import Runtime
 
 EXTENSION = "joelclaw"
+API_PATHS = ("api/", "webhooks", "health", "metrics")  # answered as JSON; the rest is pages
+
+
+class AnyId(BaseConverter):
+    """An id as the API accepts it, `/` and all (`upload-a/b.png`): matched to the end of the
+    path, and written into URLs with every reserved character escaped (so `a/../b` stays one
+    id instead of a path a browser would shorten). Rules using it turn slash merging off."""
+
+    regex = r"[\s\S]+"  # any character, newlines too
+    part_isolating = False
+
+    def to_url(self, value: str) -> str:
+        return quote(str(value), safe="")
+
+
+def is_api_path(path: str) -> bool:
+    """The API, webhooks, /health and /metrics answer JSON; every other path is a page."""
+    return path.lstrip("/").startswith(API_PATHS)
 
 
 def runtime() -> Runtime:

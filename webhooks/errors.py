@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from joelclaw.errors import ConfigError
 from joelclaw.events.limits import MAX_EVENT_BYTES
-from webhooks.app import error_response, runtime
+from webhooks.app import error_response, is_api_path, runtime
 from webhooks.http import BodyError, drain, fail
 
 log = logging.getLogger("joelclaw.web")
@@ -40,8 +40,8 @@ def _finish(response: Response) -> Response:
         return _body_error(exc)
     if response.mimetype != "text/html" or response.status_code < 300:
         return response
-    if request.blueprint == DASHBOARD:  # pages for people: their own HTML errors and redirects
-        return response
+    if request.blueprint == DASHBOARD or not is_api_path(request.path):
+        return response  # pages for people: their own HTML errors and redirects
     status = HTTPStatus(response.status_code)
     location = response.headers.get("Location")
     message = f"see {location}" if location else status.description or status.phrase

@@ -64,7 +64,9 @@ def _paths() -> dict[str, Any]:
                         "type": "array", "items": {"$ref": "#/components/schemas/SendResult"}}}},
                     "Sent (or deduplicated)"), **_errors(400, 401, 413)},
             },
-            **_get("Recent events, newest first", events, [
+            **_get("Recent events, newest first (`q` searches every stored event)", events, [
+                _param("q", {"type": "string", "maxLength": 512},
+                       "Words, or field=value of the data (ANDed)"),
                 _param("name", {"type": "string"}, "Exact event name"),
                 _param("prefix", {"type": "string"}, "Event name prefix"),
                 _param("since", TIME, "Only events received since"), LIMIT]),
@@ -97,6 +99,59 @@ def _paths() -> dict[str, Any]:
             "summary": "Start a new run of the same function with the same event",
             "parameters": [RUN_ID],
             "responses": {"200": _json(OK_RUN, "The new run"), **_errors(401, 404, 409)}}},
+        **_control_paths(),
+    }
+
+
+def _control_paths() -> dict[str, Any]:
+    """Pause/resume, wake, bulk (webhooks/api_control.py)."""
+    fn_id = _param("function_id", {"type": "string"}, "Function id", where="path")
+    job_id = _param("job_id", {"type": "string"}, "Bulk job id", where="path")
+    ok = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}},
+          "additionalProperties": True}
+    job = {"type": "object", "required": ["ok", "job"], "properties": {
+        "ok": {"type": "boolean"}, "job": {"$ref": "#/components/schemas/BulkJob"}}}
+    body = {"required": False, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"reason": {"type": "string"}}}}}}
+    bulk_body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["action", "filter"], "properties": {
+            "action": {"type": "string", "enum": ["cancel", "replay"]},
+            "filter": {"type": "object", "additionalProperties": False, "properties": {
+                "function": {"type": "string"}, "event": {"type": "string"},
+                "statuses": {"type": "array", "items": {"type": "string",
+                                                        "enum": list(STATUSES)}},
+                "since": {"type": "number", "minimum": 0},
+                "until": {"type": "number", "minimum": 0},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}},
+            "confirm": {"type": "integer", "minimum": 0,
+                        "description": "The previewed count: act on at most this many"},
+            "wait": {"type": "boolean", "default": True}}}}}}
+    return {
+        "/api/functions/{function_id}/pause": {"post": {
+            "summary": "Pause a function: its runs queue until it is resumed",
+            "parameters": [fn_id], "requestBody": body,
+            "responses": {"200": _json(ok, "The pause"), **_errors(400, 401, 404)}}},
+        "/api/functions/{function_id}/resume": {"post": {
+            "summary": "Resume a function: the runs that queued meanwhile start",
+            "parameters": [fn_id],
+            "responses": {"200": _json(ok, "What was released"), **_errors(401, 404)}}},
+        "/api/runs/{run_id}/wake": {"post": {
+            "summary": "Wake a sleeping run now (its trace says who woke it)",
+            "parameters": [RUN_ID],
+            "responses": {"200": _json(ok, "The woken step"), **_errors(401, 404, 409)}}},
+        "/api/runs/bulk": {"post": {
+            "summary": "Bulk cancel or replay: preview without `confirm`, act with it",
+            "requestBody": bulk_body,
+            "responses": {"200": _json(ok, "The preview, or the finished job"),
+                          "202": _json(job, "The job, started in the background"),
+                          **_errors(400, 401, 404, 409)}}},
+        "/api/runs/bulk/{job_id}": _get("A bulk job's progress and outcomes", job, [job_id],
+                                        (401, 404)),
+        "/api/runs/bulk/{job_id}/resume": {"post": {
+            "summary": "Go on with an interrupted bulk job",
+            "parameters": [job_id],
+            "responses": {"200": _json(job, "The finished job"),
+                          **_errors(401, 404, 409)}}},
     }
 
 
@@ -164,6 +219,11 @@ def _schemas() -> dict[str, Any]:
             "id": {"type": "string"}, "description": {"type": "string"},
             "queue": {"type": "string"}, "retries": {"type": "integer", "nullable": True},
             "triggers": {"type": "array", "items": {"type": "string"}}}},
+        "BulkJob": {"type": "object", "additionalProperties": True, "properties": {
+            "id": {"type": "string"}, "action": {"type": "string"},
+            "status": {"type": "string", "enum": ["running", "done", "interrupted"]},
+            "total": {"type": "integer"}, "done": {"type": "integer"},
+            "counts": {"type": "object"}, "results": {"type": "array", "items": obj}}},
         "Run": {"type": "object", "additionalProperties": True, "properties": {
             "id": {"type": "string"}, "function": {"type": "string"},
             "status": {"type": "string", "enum": list(STATUSES)}}},

@@ -1,14 +1,15 @@
 """Run control from outside a run: cancel (stored in Redis, so it survives worker restarts,
-unlike Celery revokes), replay (a new run of the same function with the same event), rerun from
-a failed step (earlier steps reused), and the same in bulk by filter."""
+unlike Celery revokes), wake a sleeping run now, replay (a new run of the same function with
+the same event), rerun from a failed step (earlier steps reused), and the same in bulk by
+filter (joelclaw.bus.bulk)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw.bus import leases
-from joelclaw.bus.memo import Done
+from joelclaw.bus.memo import Done, Sleeping
 from joelclaw.bus.outcomes import finish_cancelled
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.errors import JoelclawError, NotFound
@@ -43,6 +44,37 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request") -> Ru
         else:
             lease.release()
     return rt.runs.get(run_id) or run
+
+
+def wake_run(rt: Bus, run_id: str, by: str = "owner") -> dict[str, Any]:
+    """End a durable sleep now: the sleeping step ends as if its time had come, its trace
+    saying who woke it and when it would have woken. Only a sleeping run can be woken."""
+    run, _fn = _run_and_function(rt, run_id)
+    if run.status != "sleeping":
+        raise JoelclawError(f"run {run_id} is {run.status}, not sleeping: only a sleeping run "
+                            "can be woken")
+    lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
+    if lease is None:
+        raise JoelclawError(f"run {run_id} is waking up already (an execution holds it)")
+    try:
+        step = next((s for s in rt.runs.steps(run_id) if s.get("status") == "sleeping"), None)
+        record = rt.runs.memo_record(run_id, step["key"]) if step else None
+        if rt.runs.status(run_id) != "sleeping" or step is None \
+                or not isinstance(record, Sleeping):
+            raise JoelclawError(f"run {run_id} is no longer sleeping")
+        now = time.time()
+        pipe = rt.redis.pipeline(transaction=True)
+        rt.runs.save_memo(run_id, step["key"], Sleeping(now), pipe=pipe)
+        rt.runs.write_step(run_id, step["key"], {**step, "woken_by": by, "woken_at": now,
+                                                 "planned_until": record.until}, pipe=pipe)
+        pipe.execute()
+    finally:
+        lease.release()
+        # Taking the lease dropped the run's wake-up: give it one now, woken or not (a run
+        # that is not due just suspends again until its own time).
+        rt.wake(run_id, time.time())
+    return {"id": run_id, "step": step["key"], "woken_by": by, "woken_at": now,
+            "planned_until": record.until}
 
 
 def replay_run(rt: Bus, run_id: str) -> Run:
@@ -81,41 +113,3 @@ def rerun_run(rt: Bus, run_id: str, from_step: str | None = None) -> Run:
     new = rt.runs.get(result.runs[0])
     assert new is not None
     return new
-
-
-def select_runs(
-    rt: Bus, *, function: str | None = None, statuses: Iterable[str] | None = None,
-    since: float | None = None, until: float | None = None, limit: int = 1000,
-) -> list[Run]:
-    """The runs a bulk action applies to; refuses an empty filter (that would mean all runs)."""
-    if function is None and not statuses and since is None and until is None:
-        raise JoelclawError("a bulk action needs a filter: function, status or time")
-    return rt.runs.list(function=function, status=statuses, since=since, until=until,
-                        limit=limit)
-
-
-def bulk_cancel(rt: Bus, runs: list[Run], reason: str) -> list[dict[str, Any]]:
-    """Cancel each selected run that has not ended; one result per run, errors included."""
-    out = []
-    for run in runs:
-        if run.status in TERMINAL:
-            out.append({"id": run.id, "outcome": f"already {run.status}"})
-            continue
-        try:
-            done = cancel_run(rt, run.id, reason)
-            out.append({"id": run.id, "outcome": "cancelled" if done.status == "cancelled"
-                        else "requested"})
-        except JoelclawError as exc:
-            out.append({"id": run.id, "outcome": "error", "error": str(exc)})
-    return out
-
-
-def bulk_replay(rt: Bus, runs: list[Run]) -> list[dict[str, Any]]:
-    """Replay each selected run; one result per run with the new run's id."""
-    out = []
-    for run in runs:
-        try:
-            out.append({"id": run.id, "outcome": "replayed", "new": replay_run(rt, run.id).id})
-        except JoelclawError as exc:
-            out.append({"id": run.id, "outcome": "error", "error": str(exc)})
-    return out

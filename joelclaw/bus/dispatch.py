@@ -24,12 +24,15 @@ from joelclaw.bus.ports import SendResult
 from joelclaw.bus.publish import DEFAULT_PRIORITY, publish_now, publish_run
 from joelclaw.bus.runs import Run, new_run_id
 from joelclaw.errors import EventError
+from joelclaw.events.index import index_keys
 from joelclaw.events.limits import MAX_EVENT_BYTES, check_size
 from joelclaw.events.model import Event
+from joelclaw.redaction import configured_secrets
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
     from joelclaw.bus.ports import Bus
+    from joelclaw.config import Settings
 
 log = logging.getLogger("joelclaw.dispatch")
 
@@ -129,14 +132,27 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
     run_keys: list[str] = []
     for run in runs:
         run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
+    term_keys = [] if skip_dedup else index_keys(event_dict, _secrets(rt.settings))
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, keys.OUTBOX, *run_keys],
+              keys.events_by_name(event.name), keys.RUN_INDEX, keys.OUTBOX, *run_keys,
+              *term_keys],
         args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
               keys.EVENT_TTL, rt.settings.event_log_cap, now + rt.settings.outbox_grace_seconds,
               json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0",
               keys.waits(event.name)])
+
+
+_SECRETS: dict[int, tuple[Settings, tuple[str, ...]]] = {}
+
+
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    """The configured secrets (never indexed for search), worked out once per settings."""
+    cached = _SECRETS.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        cached = _SECRETS[id(settings)] = (settings, configured_secrets(settings))
+    return cached[1]
 
 
 def _publish(rt: Bus, fn: Function, run: Run, now: float) -> None:

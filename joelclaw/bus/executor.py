@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import keys
-from joelclaw.bus import leases, metrics, telemetry
+from joelclaw.bus import leases, metrics, pause, telemetry
 from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions import FAILED_EVENT
@@ -64,11 +64,15 @@ def execute(
     if member is None and run.cancel_requested:
         finish_cancelled(rt, fn, run, lease=lease)
         return "cancelled"
+    if member is None and lease.paused and pause.park(rt, run, lease):
+        return "paused"
     entry = None
     if member is None and fn.flow is not None and fn.flow.gated:
         entry = gate.enter(rt, fn, run, lease)
         if entry.outcome:
             return entry.outcome
+    elif member is None and run.held is not None:  # parked by a pause, now going on
+        entry = gate.Entry(fields=gate.released(run))
     wire = NoWait(rt.redis)
     try:
         with lease.kept_alive():

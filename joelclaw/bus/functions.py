@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -77,6 +78,12 @@ class Function:
     @property
     def task_name(self) -> str:
         return TASK_PREFIX + self.id
+
+    @property
+    def doc(self) -> str:
+        """The handler's whole docstring, indentation removed (`description` is its first
+        line)."""
+        return inspect.cleandoc(getattr(self.handler, "__doc__", None) or "")
 
     @property
     def crons(self) -> list[Trigger]:

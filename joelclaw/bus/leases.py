@@ -44,6 +44,7 @@ class Lease:
     ttl: float
     renewed_at: float = field(default_factory=time.monotonic)
     slot_keys: list[str] = field(default_factory=list)  # concurrency slots renewed with it
+    paused: bool = False  # the run's function was paused when the lease was taken
 
     def args(self) -> list[Any]:
         return [self.token, int(self.ttl * 1000), time.time() + self.ttl, self.target]
@@ -136,8 +137,9 @@ def begin(
     token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     lease = Lease(scripts, target, token, ttl)
     reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, keys.run(run_id),
-                                keys.OUTBOX], args=lease.args())
+                                keys.OUTBOX, keys.PAUSED], args=lease.args())
     if reply[0] == 1:
+        lease.paused = bool(reply[2])
         return lease, reply[1]
     if not _steal_from_dead_holder(scripts, lease, reply[1]):
         return None, []
@@ -146,7 +148,10 @@ def begin(
     pipe.zrem(keys.WAKEUPS, target)
     pipe.zrem(keys.OUTBOX, target)
     pipe.hgetall(keys.run(run_id))
-    return lease, _flat(pipe.execute()[2])
+    state = pipe.execute()[2]
+    function = state.get(b"function")
+    lease.paused = bool(function and client.hexists(keys.PAUSED, function))
+    return lease, _flat(state)
 
 
 def _flat(mapping: dict[bytes, bytes]) -> list[bytes]:

@@ -17,10 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-STATUSES = (
-    "queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped",
-)
-TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
+from joelclaw.bus.statuses import STATUSES as STATUSES  # re-exported: callers name them here
+from joelclaw.bus.statuses import TERMINAL as TERMINAL
 
 TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from",
                   "cancel_reason"})

@@ -11,8 +11,9 @@ from joelclaw.bus.flow.scripts import FLOW_SCRIPTS
 from joelclaw.bus.runs import encode_value
 
 # Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
-# here: the hot path stays short), and create its runs with an outbox wake-up each, so a sender
-# that dies before publishing loses nothing. Returns the runs waiting for this event name
+# here: the hot path stays short), index it for search (the search term keys follow the run
+# keys), and create its runs with an outbox wake-up each, so a sender that dies before
+# publishing loses nothing. Returns the runs waiting for this event name
 # (wait_for_event), saving a round trip.
 DISPATCH = """
 local skip_dedup = ARGV[11] == '1'
@@ -27,6 +28,14 @@ if not skip_dedup then
   redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
 end
 local runs = cjson.decode(ARGV[9])
+if not skip_dedup then
+  local oldest = tonumber(ARGV[10]) - tonumber(ARGV[6]) * 1000
+  for i = 7 + 2 * #runs, #KEYS do
+    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', oldest)
+    redis.call('EXPIRE', KEYS[i], ARGV[6])
+  end
+end
 for i, r in ipairs(runs) do
   local run_key = KEYS[6 + 2 * i - 1]
   local fn_key = KEYS[6 + 2 * i]
@@ -137,7 +146,37 @@ end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[4])
-return {1, redis.call('HGETALL', KEYS[4])}
+local fn = redis.call('HGET', KEYS[4], 'function')
+local paused = 0
+if fn and redis.call('HEXISTS', KEYS[6], fn) == 1 then paused = 1 end
+return {1, redis.call('HGETALL', KEYS[4]), paused}
+"""
+
+# Park a run of a paused function, unless it was resumed meanwhile (then the caller goes on):
+# the check, the parking and the lease release are one step, so a resume never misses a run.
+# KEYS: paused hash, the function's parked runs, run, lease, leases. ARGV: function, run id,
+# its creation time (the order of the line), the held record (JSON), lease token. Returns 1
+# parked, 0 not paused (the lease is kept).
+PAUSE_PARK = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[3], 'status', 'queued', 'held', ARGV[4])
+if redis.call('GET', KEYS[4]) == ARGV[5] then
+  redis.call('DEL', KEYS[4])
+  redis.call('ZREM', KEYS[5], ARGV[2])
+end
+return 1
+"""
+
+# Resume a function: forget the pause and take its parked runs (oldest first), each with a
+# safety wake-up, so a resumer that dies before publishing them loses nothing.
+# KEYS: paused hash, the function's parked runs, outbox. ARGV: function, safety due time.
+RESUME = """
+local was = redis.call('HDEL', KEYS[1], ARGV[1])
+local parked = redis.call('ZRANGE', KEYS[2], 0, -1)
+for _, id in ipairs(parked) do redis.call('ZADD', KEYS[3], 'LT', ARGV[2], id) end
+redis.call('DEL', KEYS[2])
+return {was, parked}
 """
 
 
@@ -192,6 +231,8 @@ class Scripts:
     flow_debounce_take: redis.commands.core.Script
     flow_batch: redis.commands.core.Script
     flow_batch_take: redis.commands.core.Script
+    pause_park: redis.commands.core.Script
+    resume: redis.commands.core.Script
 
 
 _ALL = {
@@ -199,5 +240,5 @@ _ALL = {
     "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
     "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START,
-    "canvas_part": CANVAS_PART, **FLOW_SCRIPTS,
+    "canvas_part": CANVAS_PART, "pause_park": PAUSE_PARK, "resume": RESUME, **FLOW_SCRIPTS,
 }

@@ -39,6 +39,45 @@ def matches(spec: dict[str, Any], candidate: dict[str, Any]) -> bool:
     return True
 
 
+def expected(wait: dict[str, Any], trigger: dict[str, Any]) -> Any:
+    """The value a `match` wait expects at its path (taken from the run's own event)."""
+    return _path(trigger, wait["match"]) if wait.get("match") else None
+
+
+def answer(wait: dict[str, Any], trigger: dict[str, Any]) -> dict[str, Any]:
+    """The data of an event that answers this wait: the matched field set to its expected
+    value (a `match` wait); `{}` otherwise (an `if_` wait says in its expression what fits)."""
+    data: dict[str, Any] = {}
+    path = (wait.get("match") or "").removeprefix("event.").removeprefix("async.")
+    parts = path.split(".")
+    if not wait.get("match") or parts[0] != "data" or len(parts) < 2:
+        return data
+    node = data
+    for part in parts[1:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = _path(trigger, wait["match"])
+    return data
+
+
+def waiting(rt: Bus, limit: int = 200) -> list[dict[str, Any]]:
+    """Runs waiting for an event (not cancel_on listeners), soonest deadline first:
+    `{run, step, event, match, if, expires, expected, answer}`."""
+    out: list[dict[str, Any]] = []
+    for key in rt.redis.scan_iter(match=keys.waits("*"), count=500):
+        for field, raw in rt.redis.hgetall(key).items():
+            spec = json.loads(raw)
+            if spec.get("kind") == "cancel":
+                continue
+            run_id, _, step = field.decode().partition("|")
+            trigger = spec.get("trigger") or {}
+            out.append({"run": run_id, "step": step, "event": spec["event"],
+                        "match": spec.get("match"), "if": spec.get("if"),
+                        "expires": spec.get("expires"), "expected": expected(spec, trigger),
+                        "answer": answer(spec, trigger)})
+    out.sort(key=lambda w: w["expires"] or float("inf"))
+    return out[:limit]
+
+
 def _path(obj: Any, dotted: str) -> Any:
     for part in dotted.removeprefix("event.").removeprefix("async.").split("."):
         obj = obj.get(part) if isinstance(obj, dict) else None

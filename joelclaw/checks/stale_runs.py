@@ -2,15 +2,19 @@
 looked at agent loops; here every durable function's runs). Queued longer than
 `JOELCLAW_STALE_QUEUED_MINUTES` (never started: no worker for its queue, a limit that never
 frees) or running longer than `JOELCLAW_STALE_RUNNING_MINUTES` (a step that never returns).
-Sleeping and waiting runs have their own deadlines and are not stale."""
+Sleeping and waiting runs have their own deadlines, and runs of a paused function wait for
+the owner's resume: none of them is stale."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
 
+from joelclaw.links import run_ref
+
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
+    from joelclaw.config import Settings
 
 SCAN = 500
 
@@ -22,6 +26,8 @@ def find(rt: Bus, now: float | None = None) -> list[dict[str, Any]]:
     limits = {"queued": s.stale_queued_minutes * 60, "running": s.stale_running_minutes * 60}
     found = []
     for run in rt.runs.list(status=list(limits), limit=SCAN):
+        if (run.held or {}).get("kind") == "paused":
+            continue  # waits for the owner's resume, not stuck
         since = run.created_at if run.status == "queued" else (run.started_at or run.created_at)
         age = now - since
         if age > limits[run.status]:
@@ -30,11 +36,17 @@ def find(rt: Bus, now: float | None = None) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: -r["age_minutes"])
 
 
-def describe(stale: list[dict[str, Any]], limit: int = 10) -> str:
+def describe(stale: list[dict[str, Any]], limit: int = 10,
+             settings: Settings | None = None) -> str:
+    """The notice; each run links to its dashboard page when `JOELCLAW_PUBLIC_URL` is set."""
     lines = [f"⏳ **{len(stale)} stale run(s)**", ""]
-    lines += [f"- `{r['id']}` {r['function']}: {r['status']} for {r['age_minutes']:.0f} min"
-              for r in stale[:limit]]
+    lines += [f"- {_ref(settings, r['id'])} {r['function']}: {r['status']} for "
+              f"{r['age_minutes']:.0f} min" for r in stale[:limit]]
     if len(stale) > limit:
         lines.append(f"- … and {len(stale) - limit} more")
     lines += ["", "`joelclaw explain <run>` says why; `joelclaw cancel <run>` ends one."]
     return "\n".join(lines)
+
+
+def _ref(settings: Settings | None, run_id: str) -> str:
+    return run_ref(settings, run_id) if settings is not None else f"`{run_id}`"

@@ -4,23 +4,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import json
 import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import redis
 
-from joelclaw import strictjson
 from joelclaw.cli.output import Failure, Output, Reply, action, wants_json
-from joelclaw.config import Settings, load_settings
-from joelclaw.durations import seconds
 from joelclaw.errors import (
     ConfigError,
     EventError,
@@ -28,10 +26,9 @@ from joelclaw.errors import (
     JoelclawError,
     NotFound,
 )
-from joelclaw.events.limits import EventTooLarge
-from joelclaw.redaction import configured_secrets, install_log_redaction
 
 if TYPE_CHECKING:
+    from joelclaw.config import Settings
     from joelclaw.runtime import Runtime
 
 Handler = Callable[..., Reply]
@@ -62,6 +59,8 @@ class Duration(CodedParam):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> float:
+        from joelclaw.durations import seconds
+
         try:
             return seconds(value)
         except FunctionDefinitionError:
@@ -77,6 +76,8 @@ class JsonObject(CodedParam):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> dict[str, Any]:
+        from joelclaw import strictjson
+
         if isinstance(value, dict):
             return value
         text = str(value)
@@ -117,6 +118,8 @@ class Session:
 
     @property
     def settings(self) -> Settings:
+        from joelclaw.config import load_settings
+
         if self._settings is None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -126,6 +129,7 @@ class Session:
         return self._settings
 
     def runtime(self, *, redis_needed: bool = True) -> Runtime:
+        from joelclaw.redaction import configured_secrets, install_log_redaction
         from joelclaw.runtime import Runtime
 
         if self._runtime is None:
@@ -143,6 +147,8 @@ class Session:
 
     def execute(self, handler: Handler, params: dict[str, Any]) -> int:
         try:
+            with quick_redis_import():  # nearly every command reads Redis
+                pass
             return self.out.success(handler(self, **params))
         except (click.exceptions.Exit, BrokenPipeError):
             raise  # click exits quietly (status 1) when the reader of a pipe went away
@@ -182,6 +188,30 @@ class Session:
         return str(path)
 
 
+@contextlib.contextmanager
+def quick_redis_import() -> Iterator[None]:
+    """Import redis-py without the OpenTelemetry SDK it loads at import time when installed
+    (a tenth of a second or more, for metrics this process never exports): while redis is
+    imported for the first time, the SDK's metrics modules read as absent, then they are
+    importable again for whoever needs them (`joelclaw otel`)."""
+    if "redis" in sys.modules:
+        yield
+        return
+    hidden = [m for m in OTEL_METRICS if m not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import redis  # noqa: F401
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name) is None:
+                del sys.modules[name]
+
+
+OTEL_METRICS = ("opentelemetry.sdk.metrics", "opentelemetry.metrics")
+
+
 def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
     """Our error tree, Redis and the broker, each with a code, a fix and an exit status."""
     if isinstance(exc, click.UsageError):
@@ -189,6 +219,8 @@ def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
     if isinstance(exc, ConfigError):
         return Failure(str(exc), exc.code, "Fix the JOELCLAW_* setting named above (in the "
                        "environment or the .env file) and run the command again.", 2)
+    from joelclaw.events.limits import EventTooLarge
+
     if isinstance(exc, EventTooLarge):
         return Failure(str(exc), exc.code, "Store large content elsewhere (a file, a URL, a "
                        "record) and put its reference in the event's data.", 2)
@@ -209,16 +241,16 @@ def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
 
 
 def _infrastructure_failure(exc: BaseException, redis_label: str) -> Failure | None:
-    from kombu.exceptions import OperationalError
-
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+    redis = sys.modules.get("redis")  # only a process that imported redis can fail in it
+    kombu = sys.modules.get("kombu.exceptions")
+    if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return Failure(f"cannot reach Redis{redis_label}: {exc}", "REDIS_UNREACHABLE", REDIS_FIX,
                        next_actions=[action("up", "start Redis, workers, beat and web"),
                                      action("status", "check the system again")])
-    if isinstance(exc, redis.RedisError):
+    if redis is not None and isinstance(exc, redis.RedisError):
         return Failure(f"Redis error: {exc}", "REDIS_ERROR", "Check the Redis server's log "
                        "and `joelclaw status`.")
-    if isinstance(exc, OperationalError):
+    if kombu is not None and isinstance(exc, kombu.OperationalError):
         return Failure(f"cannot reach the broker: {exc}", "BROKER_UNREACHABLE",
                        "Check JOELCLAW_BROKER_URL and that the broker is running.")
     if isinstance(exc, KeyboardInterrupt):
@@ -229,7 +261,29 @@ def _infrastructure_failure(exc: BaseException, redis_label: str) -> Failure | N
 # ---- the group and the command decorator --------------------------------------------------
 
 class EnvelopeGroup(click.Group):
-    """Turns click's own usage errors into the envelope (JSON mode) with exit status 2."""
+    """Turns click's own usage errors into the envelope (JSON mode) with exit status 2, and
+    imports a command's module only when the command is asked for (`lazy`: command -> the
+    modules that define it, set by joelclaw.cli)."""
+
+    lazy: dict[str, tuple[str, ...]] = {}
+    lazy_root: str | None = None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            for module in self.lazy[cmd_name]:
+                importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def load_all(self) -> None:
+        """Every command (to list them all)."""
+        for modules in self.lazy.values():
+            for module in modules:
+                importlib.import_module(module)
+        if self.lazy_root:
+            importlib.import_module(self.lazy_root)
 
     def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -274,6 +328,7 @@ def cli(ctx: click.Context, as_json: bool, as_text: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     session = Session(Output("joelclaw", wants_json(as_json, as_text)))
+    cli.load_all()
     if not ROOT_VIEW:
         click.echo(ctx.get_help())
         return

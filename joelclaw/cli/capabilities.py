@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from joelclaw import health
 from joelclaw.cli.app import Session, command, root_view
 from joelclaw.cli.output import NextAction, Reply, action, fmt_age, status
 
@@ -78,6 +77,9 @@ def command_map(group: click.Command, prefix: str = "joelclaw") -> list[dict[str
     """Every command, subcommands of groups included, with its one-line help."""
     if not isinstance(group, click.Group):
         return []
+    load_all = getattr(group, "load_all", None)
+    if load_all is not None:
+        load_all()  # commands are imported when first asked for: here, all of them
     out = []
     for name, cmd in sorted(group.commands.items()):
         path = f"{prefix} {name}"
@@ -106,6 +108,8 @@ def root_overview(session: Session, group: click.Command) -> Reply:
     try:
         rt = session.runtime()
         rt.redis.ping()
+        from joelclaw import health
+
         report = health.check(rt)  # the same rules as /health and `joelclaw status`
         system = {"ok": True, "status": report["status"],
                   "workers_alive": health.role_alive(report, health.WORKER),

@@ -6,17 +6,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import click
-import redis
 
-from joelclaw import health, keys
-from joelclaw import queues as broker_queues
-from joelclaw.bus.preview import preview
-from joelclaw.bus.runs import TERMINAL
+from joelclaw import keys
+from joelclaw.bus.statuses import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
 from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms
-from joelclaw.events.schemas import parse_event
-from joelclaw.runtime import redact_url
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
@@ -30,6 +25,10 @@ MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
 @command("status")
 def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
+    from joelclaw import health
+    from joelclaw import queues as broker_queues
+    from joelclaw.runtime import redact_url
+
     rt = session.runtime()
     rt.redis.ping()  # unreachable Redis fails the command with its fix, not a report
     report = health.check(rt)
@@ -53,6 +52,8 @@ def status(session: Session) -> Reply:
 
 
 def _status_actions(result: dict[str, Any]) -> list[NextAction]:
+    from joelclaw import health
+
     actions = [action("runs", "recent runs"), action("queues", "queue depths"),
                action("schedule", "cron entries and durable wake-ups")]
     if not result["workers"]["roles"][health.WORKER]["alive"]:
@@ -77,6 +78,8 @@ def _status_actions(result: dict[str, Any]) -> list[NextAction]:
 def send(session: Session, name: str, data: dict[str, Any] | None, event_id: str | None,
          follow: bool, timeout: float) -> Reply:
     """Send an event; every function it triggers starts a run."""
+    from joelclaw.events.schemas import parse_event
+
     raw: dict[str, Any] = {"name": name, "data": data or {}, "source": {"via": "cli"}}
     if event_id is not None:
         raw["id"] = event_id
@@ -115,6 +118,8 @@ def follow_runs(rt: Runtime, run_ids: list[str], timeout: float, out: Output
 
 def _observe(rt: Runtime, run_id: str, reported: dict[str, str], out: Output
              ) -> dict[str, Any]:
+    from joelclaw.bus.preview import preview
+
     run = rt.runs.get(run_id)
     if run is None:
         _report(out, reported, run_id, f"{run_id}: {MISSING}")
@@ -173,11 +178,12 @@ def functions(session: Session) -> Reply:
     the last 24 h (count, failures, p50/p95, last run) when Redis is reachable."""
     rt = session.runtime(redis_needed=False)
     default = rt.settings.default_retries
-    stats = _recent_stats(session)
+    stats, paused = _recent_stats(session)
     result = [{"id": fn.id, "task": fn.task_name,
                "triggers": [trig.describe() for trig in fn.triggers],
                "queue": fn.queue, "retries": default if fn.retries is None else fn.retries,
                "description": fn.description, "flow": sorted(fn.options),
+               "paused": paused.get(fn.id) if paused is not None else None,
                "recent": stats.get(fn.id) if stats is not None else None}
               for fn in rt.registry]
     actions = [action("runs --function <id>", "runs of one function"),
@@ -187,12 +193,53 @@ def functions(session: Session) -> Reply:
     return Reply(result, render.render_functions, actions)
 
 
-def _recent_stats(session: Session) -> dict[str, Any] | None:
-    """Per-function run statistics, or None when Redis is not reachable (listing still works)."""
+def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Per-function run statistics and pauses, or None when Redis is not reachable (listing
+    still works)."""
+    from joelclaw.bus.pause import paused
     from joelclaw.insight.functions import function_rows
 
     try:
         rt = session.runtime()
-        return {row["id"]: row["recent"] for row in function_rows(rt)}
-    except (Failure, redis.RedisError):
-        return None
+        return {row["id"]: row["recent"] for row in function_rows(rt)}, paused(rt)
+    except Failure:
+        return None, None
+    except Exception as exc:
+        if isinstance(exc, _redis_errors()):
+            return None, None
+        raise
+
+
+def _redis_errors() -> type[Exception]:
+    import redis
+
+    return redis.RedisError
+
+
+# ---- pause / resume ----------------------------------------------------------------------
+
+@command("pause")
+@click.argument("function_id")
+@click.option("--reason", default=None, help="Shown with the pause (explain, dashboard).")
+def pause(session: Session, function_id: str, reason: str | None) -> Reply:
+    """Pause a function: its new and woken runs queue but do not start until `resume`; crons
+    keep firing and waits keep their place."""
+    from joelclaw.bus.pause import pause as pause_function
+
+    result = pause_function(session.runtime(), function_id, by="owner (cli)", reason=reason)
+    return Reply(result, lambda r: f"{r['function']}: paused ({r['parked']} run(s) waiting)",
+                 [action(f"resume {function_id}", "start its runs again"),
+                  action(f"runs --function {function_id}", "its runs")])
+
+
+@command("resume")
+@click.argument("function_id")
+def resume(session: Session, function_id: str) -> Reply:
+    """Resume a paused function: the runs that queued meanwhile start, oldest first."""
+    from joelclaw.bus.pause import resume as resume_function
+
+    result = resume_function(session.runtime(), function_id)
+    text = (f"{result['function']}: resumed, {result['released']} run(s) started"
+            if result["was_paused"] else f"{result['function']} was not paused")
+    return Reply(result, lambda _r: text,
+                 [action(f"runs --function {function_id}", "its runs")])

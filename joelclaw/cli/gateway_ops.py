@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw import health, keys
+from joelclaw import keys
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.gateway import gateway
 from joelclaw.cli.output import Failure, Reply, action, table
@@ -35,6 +35,8 @@ def gateway_workers(rt: Runtime, attempts: int = 3) -> list[str]:
 
 def _ages(rt: Runtime, nodes: list[str]) -> dict[str, float]:
     """Seconds since each node's sweeper last stamped itself (inf: never), as health reads it."""
+    from joelclaw import health
+
     seen = {node.hostname: node.age_s for node in health.nodes(rt)}
     return {n: seen.get(n, float("inf")) for n in nodes}
 

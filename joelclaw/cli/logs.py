@@ -15,7 +15,6 @@ import click
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Failure, Reply, action
 from joelclaw.cli.streaming import Stream
-from joelclaw.supervisor.logfiles import parse_line
 
 PROCESSES = ("worker", "web", "gateway", "beat", "flower", "up")
 SEARCH = "search"  # the embedded Typesense `up` supervises: its output, as `up` saw it
@@ -47,6 +46,8 @@ def _tail(path: Path, count: int) -> list[str]:
 
 
 def _entries(name: str, lines: list[str], errors_only: bool) -> list[dict[str, Any]]:
+    from joelclaw.supervisor.logfiles import parse_line
+
     out = []
     for line in lines:
         ts, text = parse_line(line)

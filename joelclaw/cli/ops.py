@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
 import click
 
-from joelclaw import keys
-from joelclaw import queues as broker_queues
-from joelclaw.bus.cron import CRON_TASK, CronSchedule
-from joelclaw.bus.publish import parse_target
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_KEY, TEXT_KEY, Session, cli, command
 from joelclaw.cli.output import Output, Reply, action, wants_json
-from joelclaw.runtime import redact_url
-
-if TYPE_CHECKING:
-    from joelclaw.runtime import Runtime
 
 NEXT_WAKEUPS = 5
 
@@ -29,48 +18,13 @@ NEXT_WAKEUPS = 5
               show_default=True, help="How many of the next durable wake-ups to list.")
 def schedule(session: Session, next_count: int) -> Reply:
     """Every cron entry with its next fire time, and the durable wake-ups due next."""
+    from joelclaw.insight.schedule import crons, wakeups
+
     rt = session.runtime()
-    now = datetime.now(UTC)
-    crons = [cron_entry(name, entry, now) for name, entry in rt.celery.conf.beat_schedule.items()]
-    result = {"crons": sorted(crons, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"])),
-              "wakeups": wakeups(rt, next_count)}
+    result = {"crons": crons(rt), "wakeups": wakeups(rt, next_count)}
     actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
                for c in result["crons"][:2]]
     return Reply(result, render.render_schedule, actions)
-
-
-def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A beat entry as data; next fire times in its own zone and in UTC."""
-    sched = entry["schedule"]
-    args = entry.get("args") or []
-    function = args[0] if entry.get("task") == CRON_TASK and args else entry.get("task")
-    row: dict[str, Any] = {"entry": name, "function": function, "task": entry.get("task"),
-                           "expression": str(sched), "timezone": None, "next_local": None,
-                           "next_utc": None, "next_epoch": None}
-    if isinstance(sched, CronSchedule):
-        fire = sched.next_after(now)
-        row.update(expression=sched.expression, timezone=sched.timezone,
-                   next_local=fire.isoformat(), next_utc=fire.astimezone(UTC).isoformat(),
-                   next_epoch=fire.timestamp())
-    return row
-
-
-def wakeups(rt: Runtime, count: int) -> dict[str, Any]:
-    """Durable sleeps, retries and rechecks (`wakeup`), and published runs' safety checks
-    (`outbox`: published again then if their broker message is gone), soonest first."""
-    pending = int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX))
-    due = []
-    if count:
-        for kind, zset in (("wakeup", keys.WAKEUPS), ("outbox", keys.OUTBOX)):
-            due += [(kind, member.decode(), float(score))
-                    for member, score in rt.redis.zrange(zset, 0, count - 1, withscores=True)]
-    members = sorted(due, key=lambda row: row[2])[:count]
-    functions = rt.runs.functions_of([parse_target(member)[0] for _, member, _ in members])
-    rows = [{"member": member, "kind": kind, "run": parse_target(member)[0], "function": fn,
-             "due_at": score,
-             "due_utc": datetime.fromtimestamp(score, UTC).isoformat(timespec="seconds")}
-            for (kind, member, score), fn in zip(members, functions, strict=True)]
-    return {"pending": pending, "next": rows}
 
 
 # ---- queues -------------------------------------------------------------------------------
@@ -78,6 +32,9 @@ def wakeups(rt: Runtime, count: int) -> dict[str, Any]:
 @command("queues")
 def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
+    from joelclaw import queues as broker_queues
+    from joelclaw.runtime import redact_url
+
     rt = session.runtime()
     broker = rt.settings.broker_url or rt.redis_url
     result = {"broker": redact_url(broker), **broker_queues.depths(rt)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Any, TypedDict
 
 import click
 
+from joelclaw import humane
 from joelclaw.redaction import redact, redact_text
 
 
@@ -166,7 +166,7 @@ STATUS_COLORS = {
     "completed": "green", "running": "blue", "queued": "white", "sleeping": "cyan",
     "waiting": "cyan", "failed": "red", "cancelled": "yellow", "skipped": "magenta",
     "retrying": "yellow", "dispatched": "green", "deduplicated": "yellow",
-    "ok": "green", "degraded": "yellow", "down": "red",
+    "ok": "green", "degraded": "yellow", "down": "red", "paused": "magenta",
 }
 
 
@@ -207,10 +207,8 @@ def key_values(pairs: dict[str, Any]) -> str:
 
 
 def fmt_time(epoch: float | None) -> str:
-    """Local wall-clock time, as a person reads logs."""
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """Local wall-clock time with its zone, as a person reads it."""
+    return "-" if epoch is None else humane.stamp(epoch)
 
 
 def fmt_utc(epoch: float) -> str:
@@ -218,23 +216,12 @@ def fmt_utc(epoch: float) -> str:
 
 
 def fmt_age(epoch: float | None, now: float | None = None) -> str:
-    if epoch is None:
-        return "-"
-    delta = (now or time.time()) - epoch
-    text = fmt_seconds(abs(delta))
-    return f"{text} ago" if delta >= 0 else f"in {text}"
+    """`3 m 10 s ago`, `in 1 h 58 m`."""
+    return "-" if epoch is None else humane.relative(epoch, now)
 
 
 def fmt_seconds(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    if seconds < 86400:
-        return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
-    return f"{seconds // 86400:.0f}d{seconds % 86400 // 3600:02.0f}h"
+    return humane.duration(seconds)
 
 
 def fmt_ms(ms: float | None) -> str:

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from joelclaw import keys
-from joelclaw.bus import codestate, removed
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Failure, Reply, action, key_values
 
 if TYPE_CHECKING:
+    from joelclaw.bus import codestate
     from joelclaw.runtime import Runtime
 
 LIVE_NODE_SECONDS = 10.0  # a node stamped within this is running and must restart
@@ -35,6 +35,8 @@ BEAT_ALIVE_SECONDS = 60.0
 def reload(session: Session, wait: bool, timeout: float) -> Reply:
     """Load changed function code: workers finish their current step and restart on it,
     beat rebuilds its crons, runs of removed functions fail with a clear error."""
+    from joelclaw.bus import codestate, removed
+
     rt = session.runtime()
     try:
         registry = rt.registry  # the code on disk, imported by this fresh process
@@ -69,6 +71,8 @@ def reload(session: Session, wait: bool, timeout: float) -> Reply:
 
 def _removed(rt: Runtime, before: codestate.CodeState, now: set[str]) -> list[str]:
     """Functions the last reload had, or that have live runs, and the new code lacks."""
+    from joelclaw.bus import removed
+
     candidates = (set(before.functions) | removed.functions_with_runs(rt.redis)) - now
     gone = set(before.functions) - now
     for function_id in candidates - gone:

@@ -86,7 +86,8 @@ def _gateway_line(gateway: dict[str, Any]) -> str:
 
 
 def render_functions(result: list[dict[str, Any]]) -> str:
-    rows = [(bold(f["id"]), "; ".join(f["triggers"]), f["queue"], f["retries"],
+    rows = [(bold(f["id"]) + (" " + status("paused") if f.get("paused") else ""),
+             "; ".join(f["triggers"]), f["queue"], f["retries"],
              *_recent_cells(f.get("recent"))) for f in result]
     return table(["function", "triggers", "queue", "retries", "runs 24h", "failed", "p50",
                   "p95", "last run"], rows)

@@ -284,4 +284,29 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
                     "collection is created again by the next flush")],
         "verify": [_c("otel list", "recent events")], "rollback": [],
     },
+    "CONFIRMATION_REQUIRED": {
+        "title": "A bulk cancel or replay needs --yes where nobody can be asked",
+        "diagnose": [_do("the error says how many runs the filter matches; check the filter")],
+        "fix": [_do("run the same command with --yes (JSON mode and scripts are never asked)")],
+        "verify": [_c("runs --since 5m", "the new or cancelled runs")], "rollback": [],
+    },
+    "NOT_CONFIRMED": {
+        "title": "The bulk action was not confirmed: nothing changed",
+        "diagnose": [], "fix": [_do("run it again and answer y, or add --yes")],
+        "verify": [], "rollback": [],
+    },
+    "BULK_REFUSED": {
+        "title": "The bulk action cannot apply to this filter",
+        "diagnose": [_do("read the reason: an empty filter, an unknown status, or cancelling "
+                         "runs that have finished")],
+        "fix": [_do("give a filter (--function, --status, --since); cancel only queued, "
+                    "running, sleeping or waiting runs")],
+        "verify": [_c("runs --function <id>", "what the filter selects")], "rollback": [],
+    },
+    "BULK_CHANGED": {
+        "title": "The runs matching the filter changed since the preview",
+        "diagnose": [_c("runs --function <id>", "what matches now")],
+        "fix": [_do("preview again (the count is shown) and confirm the new count")],
+        "verify": [], "rollback": [],
+    },
 }

@@ -7,22 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw.bus.control import (
-    bulk_cancel,
-    bulk_replay,
-    cancel_run,
-    replay_run,
-    rerun_run,
-    select_runs,
-)
-from joelclaw.bus.runs import STATUSES, TERMINAL, Run
+from joelclaw.bus.statuses import STATUSES, TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import DURATION, Session, command
-from joelclaw.cli.output import NextAction, Reply, action
+from joelclaw.cli.output import Failure, NextAction, Reply, action
 from joelclaw.errors import NotFound
-from joelclaw.events.store import get_event, list_events
 
 if TYPE_CHECKING:
+    from joelclaw.bus.runs import Run
     from joelclaw.runtime import Runtime
 
 LIMIT = click.IntRange(1, 1000)
@@ -96,6 +88,8 @@ def _run_actions(trace: dict[str, Any]) -> list[NextAction]:
 def events(session: Session, name: str | None, prefix: str | None, since: float | None,
            limit: int) -> Reply:
     """Recent events from the capped log, newest first."""
+    from joelclaw.events.store import list_events
+
     rt = session.runtime()
     result = list_events(rt.redis, name=name, prefix=prefix, since=_since(since), limit=limit)
     actions = [action(f"event {r['event']['id']}", f"details of this {r['event']['name']}")
@@ -108,6 +102,8 @@ def events(session: Session, name: str | None, prefix: str | None, since: float 
 @click.argument("event_id")
 def event(session: Session, event_id: str) -> Reply:
     """One stored event, the runs it started and how often it was sent again."""
+    from joelclaw.events.store import get_event
+
     rt = session.runtime()
     record = get_event(rt.redis, event_id)
     if record is None:
@@ -139,26 +135,77 @@ def _bulk_filters(command_name: str):  # type: ignore[no-untyped-def]
                          help=f"Bulk: {command_name} runs created within this long, e.g. 1h."),
             click.option("--until", "until_ago", type=DURATION, default=None,
                          help="Bulk: only runs created at least this long ago."),
+            click.option("--event", "event_name", default=None,
+                         help="Bulk: only runs of this event name."),
             click.option("--limit", type=LIMIT, default=100, show_default=True,
                          help="Bulk: at most this many runs."),
+            click.option("--yes", "-y", is_flag=True,
+                         help="Bulk: do not ask (required in JSON mode, which never asks)."),
         ]):
             fn = opt(fn)
         return fn
     return decorate
 
 
-def _selected(rt: Runtime, run_id: str | None, filters: dict[str, Any]) -> list[Run] | None:
-    """None for a single-run command; the selected runs for a bulk one."""
-    bulk = any(filters[k] for k in ("function_id", "statuses", "since", "until_ago"))
+def _selection(run_id: str | None, filters: dict[str, Any]) -> Any:
+    """None for a single-run command; the bulk selection otherwise."""
+    from joelclaw.bus.bulk import Selection
+
+    bulk = any(filters[k] for k in ("function_id", "statuses", "since", "until_ago",
+                                    "event_name"))
     if run_id is not None and bulk:
         raise click.UsageError("give a run id or filters (--function/--status/--since), not both")
     if run_id is not None:
         return None
     if not bulk:
         raise click.UsageError("give a run id, or filters for a bulk action")
-    return select_runs(rt, function=filters["function_id"], statuses=filters["statuses"] or None,
-                       since=_since(filters["since"]), until=_since(filters["until_ago"]),
-                       limit=filters["limit"])
+    return Selection(function=filters["function_id"], statuses=list(filters["statuses"]),
+                     since=_since(filters["since"]), until=_since(filters["until_ago"]),
+                     event=filters["event_name"], limit=filters["limit"])
+
+
+def _bulk(session: Session, action_name: str, selection: Any, yes: bool) -> Reply:
+    """Count, ask (a terminal) or require --yes (JSON mode, a pipe), then act with progress."""
+    import sys
+
+    from joelclaw.bus import bulk
+
+    rt = session.runtime()
+    try:
+        seen = bulk.preview(rt, action_name, selection)
+    except bulk.BulkError as exc:
+        raise Failure(str(exc), exc.code, "Change the filter: see `joelclaw "
+                      f"{action_name} --help`.", 2) from None
+    count = seen["count"]
+    if count == 0:
+        return Reply({"matched": 0, "preview": seen, "runs": []}, _render_bulk,
+                     [action("runs", "recent runs")])
+    what = f"{action_name} {count} run(s)" + (" (the --limit)" if seen["limited"] else "")
+    if not yes:
+        if session.out.json_mode or not sys.stdin.isatty():
+            raise Failure(f"this would {what}: confirm with --yes (JSON mode and scripts are "
+                          "never asked)", "CONFIRMATION_REQUIRED",
+                          "Check the count, then run the same command with --yes.", 2,
+                          result={"matched": count, "preview": seen})
+        sample = ", ".join(r["id"] for r in seen["sample"][:3])
+        if not click.confirm(f"{what.capitalize()} (e.g. {sample})?", default=False,
+                             err=True):
+            raise Failure("not confirmed: nothing was changed", "NOT_CONFIRMED",
+                          "Run it again and answer yes, or add --yes.", 1)
+    job = bulk.create(rt, action_name, selection, expect=count, by="cli")
+    total, done = job["total"], [0]
+    every = max(1, total // 10)
+
+    def progress(_outcome: dict[str, Any]) -> None:
+        done[0] += 1
+        if done[0] % every == 0 or done[0] == total:
+            session.out.progress(f"{action_name}: {done[0]}/{total}")
+
+    finished = bulk.execute(rt, job["id"], progress)
+    result = {"matched": count, "job": finished["id"], "counts": finished["counts"],
+              "runs": finished["results"]}
+    follow = "runs --status cancelled" if action_name == "cancel" else "runs --since 5m"
+    return Reply(result, _render_bulk, [action(follow, f"the {action_name}ed runs")])
 
 
 @command("cancel")
@@ -166,14 +213,16 @@ def _selected(rt: Runtime, run_id: str | None, filters: dict[str, Any]) -> list[
 @click.option("--reason", default="cancelled from the CLI", show_default=True,
               help="Recorded on the run and in joelclaw/function.cancelled.")
 @_bulk_filters("cancel")
-def cancel(session: Session, run_id: str | None, reason: str, **filters: Any) -> Reply:
-    """Cancel a run (or runs by filter): at once when idle, else after its current step."""
+def cancel(session: Session, run_id: str | None, reason: str, yes: bool,
+           **filters: Any) -> Reply:
+    """Cancel a run (or runs by filter, after showing the count): at once when idle, else
+    after its current step. Finished runs cannot be cancelled."""
+    from joelclaw.bus.control import cancel_run
+
+    selection = _selection(run_id, filters)
+    if selection is not None:
+        return _bulk(session, "cancel", selection, yes)
     rt = session.runtime()
-    selected = _selected(rt, run_id, filters)
-    if selected is not None:
-        results = bulk_cancel(rt, selected, reason)
-        return Reply({"matched": len(results), "runs": results}, _render_bulk,
-                     [action("runs --status cancelled", "the cancelled runs")])
     assert run_id is not None
     before = rt.runs.status(run_id)
     run = cancel_run(rt, run_id, reason)
@@ -192,23 +241,27 @@ def _render_cancel(result: dict[str, Any]) -> str:
 
 
 def _render_bulk(result: dict[str, Any]) -> str:
-    rows = [(r["id"], r["outcome"], r.get("new") or r.get("error") or "") for r in result["runs"]]
+    rows = [(r["id"], r["outcome"], r.get("new") or r.get("detail") or "")
+            for r in result["runs"]]
     head = f"{result['matched']} run(s) matched"
-    return head if not rows else head + "\n\n" + render.table(["run", "outcome", "new / error"],
+    if result.get("counts"):
+        head += ": " + ", ".join(f"{n} {k}" for k, n in sorted(result["counts"].items()))
+    return head if not rows else head + "\n\n" + render.table(["run", "outcome", "new / detail"],
                                                                 rows)
 
 
 @command("replay")
 @click.argument("run_id", required=False)
 @_bulk_filters("replay")
-def replay(session: Session, run_id: str | None, **filters: Any) -> Reply:
-    """Start a new run of the same function and event (or for each run matching filters)."""
+def replay(session: Session, run_id: str | None, yes: bool, **filters: Any) -> Reply:
+    """Start a new run of the same function and event (or for each run matching filters,
+    after showing the count)."""
+    from joelclaw.bus.control import replay_run
+
+    selection = _selection(run_id, filters)
+    if selection is not None:
+        return _bulk(session, "replay", selection, yes)
     rt = session.runtime()
-    selected = _selected(rt, run_id, filters)
-    if selected is not None:
-        results = bulk_replay(rt, selected)
-        return Reply({"matched": len(results), "runs": results}, _render_bulk,
-                     [action("runs --since 5m", "the new runs")])
     assert run_id is not None
     new = replay_run(rt, run_id)
     result = {**new.summary(), "replay_of": new.replay_of}
@@ -217,12 +270,25 @@ def replay(session: Session, run_id: str | None, **filters: Any) -> Reply:
     return Reply(result, render.render_run, actions)
 
 
+@command("wake")
+@click.argument("run_id")
+def wake(session: Session, run_id: str) -> Reply:
+    """Wake a sleeping run now: its sleep ends early, recorded in the trace as woken by you."""
+    from joelclaw.bus.control import wake_run
+
+    woken = wake_run(session.runtime(), run_id, by="owner (cli)")
+    return Reply(woken, lambda r: f"{r['id']}: step {r['step']} woken",
+                 [action(f"run {run_id}", "watch it go on")])
+
+
 @command("rerun")
 @click.argument("run_id")
 @click.option("--from-step", "from_step", default=None,
               help="Rerun from this step (default: the failed step); earlier steps are reused.")
 def rerun(session: Session, run_id: str, from_step: str | None) -> Reply:
     """Rerun a failed run from its failed step: a new run that reuses the earlier steps."""
+    from joelclaw.bus.control import rerun_run
+
     rt = session.runtime()
     new = rerun_run(rt, run_id, from_step)
     result = {**new.summary(), "replay_of": new.replay_of, "rerun_from": new.rerun_from}

@@ -11,7 +11,6 @@ import click
 
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Failure, Reply, action, table
-from joelclaw.events.registry import models as payload_models
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
@@ -37,6 +36,8 @@ def _functions_for(name: str, triggered: dict[str, list[str]]) -> list[str]:
 def schema(session: Session, event: str | None) -> Reply:
     """Event names and payload JSON Schemas (models, and the events functions react to)."""
     rt = session.runtime(redis_needed=False)
+    from joelclaw.events.registry import models as payload_models
+
     models = payload_models()
     triggered = _triggered(rt)
     names = sorted(set(models) | {n for n in triggered if not _is_glob(n)})

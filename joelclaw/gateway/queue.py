@@ -200,3 +200,42 @@ class MessageQueue:
         out.update(inflight=int(inflight), expired=int(expired), dead=int(dead),
                    batched=int(batch))
         return out
+
+    # ---- dead letters: the owner retries or drops them (dashboard, needs-me) ------------------
+
+    def dead_letters(self, limit: int = 50) -> list[tuple[str, dict[str, Any]]]:
+        """(id, body) of the dead messages, oldest first; the id is a digest of the body."""
+        out = []
+        for raw in self.redis.lrange(keys.GW_DEAD, 0, limit - 1):
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"prompt": _s(raw)}
+            out.append((_digest(raw), body if isinstance(body, dict) else {"prompt": str(body)}))
+        return out
+
+    def retry_dead(self, letter_id: str) -> str | None:
+        """Queue a dead message again (a fresh message, same text and priority); KeyError when
+        no dead message has that id (retried or dropped already)."""
+        raw, body = self._dead(letter_id)
+        if not self.redis.lrem(keys.GW_DEAD, 1, raw):
+            raise KeyError(letter_id)
+        return self.enqueue(str(body.get("source") or "gateway"), str(body.get("prompt") or ""),
+                            kind=str(body.get("kind") or "notify"), priority=body.get("p"),
+                            meta=body.get("meta") or {}, chat=body.get("chat"), dedup=False)
+
+    def drop_dead(self, letter_id: str) -> None:
+        raw, _ = self._dead(letter_id)
+        if not self.redis.lrem(keys.GW_DEAD, 1, raw):
+            raise KeyError(letter_id)
+
+    def _dead(self, letter_id: str) -> tuple[bytes, dict[str, Any]]:
+        for raw in self.redis.lrange(keys.GW_DEAD, 0, -1):
+            if _digest(raw) == letter_id:
+                body = json.loads(raw) if raw.startswith(b"{") else {"prompt": _s(raw)}
+                return raw, body
+        raise KeyError(letter_id)
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.checks import snooze
 from joelclaw.cooldown import cooldown
+from joelclaw.links import run_ref
 from joelclaw.telemetry import query
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
+    from joelclaw.config import Settings
     from joelclaw.integrations.typesense import SearchClient
 
 SCAN_LIMIT = 250
@@ -143,8 +145,11 @@ def escalation_slot(bus: Bus, key: str, now: float | None = None) -> bool:
     return True
 
 
-def escalation_text(group: dict[str, Any]) -> str:
-    runs = ", ".join(group["runs"][:3]) or "-"
+def escalation_text(group: dict[str, Any], settings: Settings | None = None) -> str:
+    """The Telegram escalation; its runs link to their dashboard pages when
+    `JOELCLAW_PUBLIC_URL` is set."""
+    runs = ", ".join(run_ref(settings, r) if settings is not None else r
+                     for r in group["runs"][:3]) or "-"
     return (f"o11y tier 3: **{group['component']}** {group['action']} ({group['pattern']}), "
             f"{group['count']}x\n{group['error'][:600]}\nruns: {runs}\n"
             f"A task was filed and an agent asked to investigate.")

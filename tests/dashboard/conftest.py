@@ -64,13 +64,23 @@ def app_factory(tmp_path: Path, redis_url: str) -> AppFactory:
     return build
 
 
-@pytest.fixture(scope="session")
-def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Screenshots of every page, kept as test artefacts (DASHBOARD_SCREENSHOTS to choose)."""
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "tmp" / "artefacts" / "dashboard"
+
+
+def screenshots_path() -> Path:
+    """Where screenshots are kept as test artefacts: DASHBOARD_SCREENSHOTS, else
+    tmp/artefacts/dashboard in the repository (ignored by git)."""
     chosen = os.environ.get("DASHBOARD_SCREENSHOTS")
-    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    return Path(chosen) if chosen else SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Screenshots of every page at phone and desktop widths, light and dark."""
+    path = screenshots_path()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
 
 
 @pytest.fixture(scope="session")

@@ -46,3 +46,15 @@ def live(ctx: Context) -> dict:
     ctx.step.run("store", lambda: time.sleep(pause) or {"stored": 3})
     ctx.step.parallel("fan-out", [lambda: 1, lambda: 2])
     return {"done": True}
+
+
+@function("d-documented", trigger="dash/documented", retries=0)
+def documented(ctx: Context) -> dict:
+    """Summarise an **invoice** with `summarize()` and file it.
+
+    The whole docstring shows on the functions page, rendered from Markdown:
+
+    - a [guide](https://example.com/guide?a=1&b=2) and a [trap](javascript:alert(1))
+    - raw HTML stays text: <script>window.__pwned = 3</script><img src=x onerror=alert(1)>
+    """
+    return {"ok": True}

@@ -37,9 +37,10 @@ def test_open_a_failed_run_read_the_error_replay_it_and_see_it_complete(
     runtime.redis.set(BREAK_FLAG, "1")
     failed = send(runtime, "dash/flaky", amount=42)
     assert finished(runtime, failed).status == "failed"
-    page.goto("/")
-    shot(page, screenshot_dir, "overview")
-    page.locator(f'tr[data-run="{failed}"] a', has_text=failed).first.click()
+    page.goto("/")  # a failure waits on the owner: the first screen is "needs me"
+    page.wait_for_url("**/needs-me")
+    shot(page, screenshot_dir, "needs-me-failure")
+    page.locator(f'[data-run="{failed}"] a', has_text=failed).first.click()
     page.wait_for_url(f"**/runs/{failed}")
     assert page.locator("[data-run-error]").inner_text().startswith("step 'charge' failed")
     detail = page.locator('[data-step-detail="charge"] [data-step-error]')
@@ -206,7 +207,7 @@ def test_off_loopback_the_browser_logs_in_with_the_token(
         cookie = next(c for c in context.cookies() if c["name"] == "jc_dashboard")
         assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
         assert tab.evaluate("document.cookie") == ""  # invisible to scripts
-        tab.click("nav form button")  # log out
+        tab.click("header form button")  # log out
         tab.goto("/runs")
         tab.wait_for_url("**/login?next=/runs")
     finally:

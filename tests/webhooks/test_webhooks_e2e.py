@@ -124,8 +124,10 @@ def test_health_over_the_wire(server: Gunicorn, live_worker: WorkerProcess,
                                 timeout=10)).status_code == 200 and r,
         timeout=30, message="healthy")
     assert response.json()["components"]["workers"]["alive"] >= 1
-    missing = httpx.get(f"{server.url}/nope", timeout=10)
+    missing = httpx.get(f"{server.url}/api/nope", timeout=10)
     assert missing.status_code == 404 and missing.json()["ok"] is False
+    page = httpx.get(f"{server.url}/nope", timeout=10)  # not the API: a page for a person
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
 
 
 def test_every_provider_fixture_over_the_wire_shows_up_in_the_event_log(

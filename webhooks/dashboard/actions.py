@@ -9,10 +9,13 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict
 
-from joelclaw.bus.control import cancel_run, replay_run, rerun_run
+from joelclaw.bus.control import cancel_run, replay_run, rerun_run, wake_run
+from joelclaw.bus.pause import pause, resume
 from joelclaw.errors import EventError, JoelclawError, NotFound
 from joelclaw.events.schemas import parse_event
+from joelclaw.events.store import get_event
 from joelclaw.insight.review import ReviewUnavailable, review_queue
+from joelclaw.redaction import configured_secrets, redact
 from webhooks.access import api_token, token_matches
 from webhooks.dashboard import models
 from webhooks.dashboard.blueprint import blueprint, guard, rt, secure_request
@@ -32,6 +35,15 @@ NOTICES = {
     "approved": "Proposal approved.",
     "rejected": "Proposal rejected.",
     "logged-out": "Logged out.",
+    "woken": "Woken: the sleep ends now and the run goes on.",
+    "answered": "Event sent: the waiting run resumes when it matches.",
+    "paused": "Paused: new runs queue until you resume.",
+    "resumed": "Resumed: the runs that queued meanwhile are starting.",
+    "approval-sent": "Answer sent: the waiting agent goes on.",
+    "seen": "Marked seen: only new failures show from now on.",
+    "dismissed": "Dismissed.",
+    "retried": "Message queued again.",
+    "dropped": "Message dropped.",
 }
 
 
@@ -77,13 +89,33 @@ def rerun(run_id: str) -> Any:
     return redirect(url_for("dashboard.run", run_id=new.id, notice="rerun"), 303)
 
 
+@blueprint.post("/runs/<run_id>/wake")
+def wake(run_id: str) -> Any:
+    _control(wake_run, rt(), run_id, "owner (dashboard)")
+    return redirect(url_for("dashboard.run", run_id=run_id, notice="woken"), 303)
+
+
+@blueprint.post("/functions/<function_id>/<verb>")
+def pause_or_resume(function_id: str, verb: str) -> Any:
+    if verb == "pause":
+        pause(rt(), function_id, by="owner (dashboard)", reason=_field("reason"))
+    elif verb == "resume":
+        resume(rt(), function_id)
+    else:
+        raise BadRequest("verb must be pause or resume")
+    target = safe_next(_field("next")) if _field("next") else url_for("dashboard.functions")
+    return redirect(_with_notice(target, "paused" if verb == "pause" else "resumed"), 303)
+
+
 @blueprint.post("/events/send")
 def send_event() -> Any:
-    form = {"name": _field("name") or "", "data": _field("data") or "", "id": _field("id") or ""}
+    form = {name: _field(name) or "" for name in ("name", "data", "id", "resend_of", "next")}
     try:
         data = json.loads(form["data"]) if form["data"] else {}
         if not isinstance(data, dict):
             raise EventError("data must be a JSON object, like {\"key\": 1}")
+        if form["resend_of"]:
+            data = _restore_redacted(data, form["resend_of"])
         raw: dict[str, Any] = {"name": form["name"], "data": data,
                                "source": {"via": "dashboard"}}
         if form["id"]:
@@ -91,10 +123,39 @@ def send_event() -> Any:
         sent = rt().send(parse_event(raw))[0]
     except (ValueError, EventError) as exc:
         model = models.events(rt(), name=None, prefix=None, query=None, since=None, size=20)
-        return render_template("events.html", page="events", form=form, form_error=str(exc),
+        model["form"] = form
+        return render_template("events.html", page="events", form_error=str(exc),
                                **model), 400
     code = "sent" if sent.status == "dispatched" else "duplicate"
+    if form["next"]:
+        return redirect(_with_notice(safe_next(form["next"]),
+                                     "answered" if code == "sent" else code), 303)
     return redirect(url_for("dashboard.event", event_id=sent.id, notice=code), 303)
+
+
+def _restore_redacted(edited: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """Edit-and-resend: a value still as the page showed it (redacted) keeps its stored value,
+    so resending never sends `[redacted]` where a secret was."""
+    record = get_event(rt().redis, event_id)
+    if record is None:
+        raise EventError(f"the event {event_id!r} to resend is gone (events are kept 7 days)")
+    secrets = configured_secrets(rt().settings)
+
+    def merge(new: Any, old: Any, shown: Any) -> Any:
+        if isinstance(new, dict) and isinstance(old, dict) and isinstance(shown, dict):
+            return {k: merge(v, old[k], shown.get(k)) if k in old else v
+                    for k, v in new.items()}
+        if isinstance(new, list) and isinstance(old, list) and isinstance(shown, list) \
+                and len(new) == len(old) == len(shown):
+            return [merge(n, o, w) for n, o, w in zip(new, old, shown, strict=True)]
+        return old if new != old and new == shown else new
+
+    stored = record["event"].get("data") or {}
+    return merge(edited, stored, redact(stored, secrets))  # type: ignore[no-any-return]
+
+
+def _with_notice(target: str, code: str) -> str:
+    return f"{target}{'&' if '?' in target else '?'}notice={code}"
 
 
 @blueprint.post("/gateway/<mode>")
@@ -127,6 +188,8 @@ def review(proposal_id: str, verdict: str) -> Any:
     except ValueError as exc:
         raise Conflict(str(exc)) from None
     code = "approved" if verdict == "approve" else "rejected"
+    if _field("next"):
+        return redirect(_with_notice(safe_next(_field("next")), code), 303)
     return redirect(url_for("dashboard.memory", notice=code), 303)
 
 

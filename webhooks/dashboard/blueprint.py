@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from joelclaw.errors import ConfigError, NotFound
 from joelclaw.runtime import Runtime
 from webhooks import access
+from webhooks.app import error_response, is_api_path
 from webhooks.dashboard.security import Guard, current_guard, same_origin
 
 log = logging.getLogger("joelclaw.dashboard")
@@ -32,6 +33,14 @@ API_PREFIX = "/api/dashboard"
 PUBLIC_ENDPOINTS = frozenset({"dashboard.static", "dashboard.login", "dashboard.login_post"})
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# The pages in the menu: (endpoint, label, key after `g` to go there). static/keys.js reads the
+# keys from the menu's links, and the shortcuts page lists them: one list for both.
+NAV = (("needs", "Needs me", "n"), ("overview", "Overview", "o"), ("functions", "Functions", "f"),
+       ("runs", "Runs", "r"), ("events", "Events", "e"), ("gateway", "Gateway", "g"),
+       ("memory", "Memory", "m"))
+SHORTCUTS = (("/", "search or filter this page"), ("j / k", "next / previous item in a list"),
+             ("o or Enter", "open the selected item"), ("Esc", "leave a field"),
+             ("?", "this list of shortcuts"))
 
 
 def rt() -> Runtime:
@@ -101,6 +110,11 @@ def _headers(response: Response) -> Response:
     session = g.get("dash_session")
     if session is not None and session.fresh and not g.get("dash_bearer"):
         guard().store(response, session, secure=secure_request())
+    return secured(response)
+
+
+def secured(response: Response) -> Response:
+    """The headers every dashboard answer carries (the CSP allows no inline script)."""
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
@@ -127,6 +141,23 @@ def _not_found(exc: NotFound) -> Any:
     return _refuse(404, str(exc), exc.code)
 
 
+@blueprint.app_errorhandler(404)
+@blueprint.app_errorhandler(405)
+def _no_such_page(exc: HTTPException) -> Any:
+    """An unknown URL: JSON for the API, webhooks and probes; a page for a person otherwise."""
+    if is_api_path(request.path):
+        return error_response(exc)
+    code = (exc.name or "error").upper().replace(" ", "_")
+    message = ("there is no page at this address" if exc.code == 404
+               else exc.description or exc.name)
+    page = render_template("error.html", page="error", status=exc.code, message=message,
+                           code=code)
+    response = secured(current_app.make_response((page, exc.code or 404)))
+    if exc.code == 405:
+        response.headers["Allow"] = ", ".join(exc.valid_methods or ())  # type: ignore[attr-defined]
+    return response
+
+
 @blueprint.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Any:
     code = (exc.name or "error").upper().replace(" ", "_")
@@ -150,6 +181,11 @@ def _unexpected(exc: Exception) -> Any:
 @blueprint.errorhandler(ConfigError)
 def _config_error(exc: ConfigError) -> Any:
     return _refuse(503, str(exc), exc.code)
+
+
+@blueprint.app_template_global()
+def nav() -> tuple[tuple[str, str, str], ...]:
+    return NAV
 
 
 @blueprint.app_template_global()

@@ -1,19 +1,21 @@
-"""Template filters: times in the configured zone with their age, durations, pretty JSON.
+"""Template filters: times for people (local time in the configured zone with its name, and
+"in 1 h 58 m"), durations, pretty JSON, Markdown.
 
-Every filter returns plain text, so Jinja's autoescaping applies to what they produce: nothing
-in a page is marked safe, and event data (hostile input) is always escaped.
+Every filter but `markdown` returns plain text, so Jinja's autoescaping applies to what they
+produce; `markdown` escapes its input first and marks up only what it recognises (see
+webhooks/dashboard/markdown.py). Event data (hostile input) is always escaped.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Undefined
+from markupsafe import Markup
 
+from joelclaw import humane
+from webhooks.dashboard import markdown as md
 from webhooks.dashboard.blueprint import blueprint, rt
 
 
@@ -21,50 +23,43 @@ def _missing(value: Any) -> bool:
     return value is None or isinstance(value, Undefined)
 
 
+def _zone() -> str:
+    return rt().settings.timezone
+
+
 @blueprint.app_template_filter("when")
 def when(epoch: float | None) -> str:
-    if _missing(epoch):
-        return "-"
-    zone = ZoneInfo(rt().settings.timezone)
-    return datetime.fromtimestamp(float(epoch), zone).strftime("%Y-%m-%d %H:%M:%S")
+    """`2026-01-02 14:05:09 CET`."""
+    return "-" if _missing(epoch) else humane.stamp(float(epoch), _zone())
+
+
+@blueprint.app_template_filter("clock")
+def clock(epoch: float | None) -> str:
+    """`14:05:09 CET` today, `Fri 2 Jan 14:05 CET` another day."""
+    return "-" if _missing(epoch) else humane.clock(float(epoch), _zone())
 
 
 @blueprint.app_template_filter("iso")
 def iso(epoch: float | None) -> str:
     if _missing(epoch):
         return ""
-    return datetime.fromtimestamp(float(epoch), ZoneInfo(rt().settings.timezone)).isoformat(
-        timespec="milliseconds")
+    return humane.local(float(epoch), _zone()).isoformat(timespec="milliseconds")
 
 
 @blueprint.app_template_filter("age")
 def age(epoch: float | None) -> str:
-    if _missing(epoch):
-        return "-"
-    delta = time.time() - float(epoch)
-    text = seconds(abs(delta))
-    return f"{text} ago" if delta >= 0 else f"in {text}"
+    """`3 m 10 s ago`, `in 1 h 58 m`."""
+    return "-" if _missing(epoch) else humane.relative(float(epoch))
 
 
 @blueprint.app_template_filter("seconds")
 def seconds(value: float | None) -> str:
-    if _missing(value):
-        return "-"
-    s = float(value)
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{s // 60:.0f}m {s % 60:02.0f}s"
-    if s < 86400:
-        return f"{s // 3600:.0f}h {s % 3600 // 60:02.0f}m"
-    return f"{s // 86400:.0f}d {s % 86400 // 3600:02.0f}h"
+    return "-" if _missing(value) else humane.duration(float(value))
 
 
 @blueprint.app_template_filter("ms")
 def ms(value: float | None) -> str:
-    return "-" if _missing(value) else seconds(float(value) / 1000)
+    return "-" if _missing(value) else humane.duration(float(value) / 1000)
 
 
 @blueprint.app_template_filter("pretty")
@@ -81,3 +76,15 @@ def compact(value: Any, limit: int = 120) -> str:
 @blueprint.app_template_filter("pct")
 def pct(value: float | None) -> str:
     return "-" if _missing(value) else f"{value * 100:.1f}%"
+
+
+@blueprint.app_template_filter("usd")
+def usd(value: float | None) -> str:
+    if _missing(value):
+        return "-"
+    return f"${value:.4f}" if value < 0.01 else f"${value:.2f}"
+
+
+@blueprint.app_template_filter("markdown")
+def markdown(text: str | None) -> Markup:
+    return md.render(text or "")

@@ -7,21 +7,26 @@ import json
 from typing import Any
 
 from joelclaw import health, keys
+from joelclaw.bus import bulk, waits
 from joelclaw.bus.flow.explain import explain_run
+from joelclaw.bus.pause import paused
 from joelclaw.bus.preview import preview
 from joelclaw.bus.runs import STATUSES, TERMINAL
 from joelclaw.errors import NotFound
+from joelclaw.events import index
 from joelclaw.events.store import get_event, list_events
+from joelclaw.insight import needs, schedule
 from joelclaw.insight.functions import function_rows
 from joelclaw.insight.gateway import gateway_view
 from joelclaw.insight.records import index_page, run_heads
 from joelclaw.insight.review import ReviewUnavailable, review_queue
 from joelclaw.insight.runs import Cursor, page_runs, run_row
 from joelclaw.insight.waterfall import waterfall
+from joelclaw.redaction import configured_secrets, redact
 from joelclaw.runtime import Runtime
 
-SEARCH_SCAN = 1000  # free-text event search looks at this many of the newest events
 NEWEST = 500  # the overview's counts and failures cover this many of the newest runs
+SPEND_DAYS = 7  # LLM spend per function is summed over this many recorded days
 FAILURES_SHOWN = 5
 
 
@@ -60,8 +65,48 @@ def _newest_by_status(rt: Runtime, newest: int) -> tuple[dict[str, int], list[An
     return counts, [r for r in (rt.runs.get(run_id) for run_id in failed) if r is not None]
 
 
-def functions(rt: Runtime) -> dict[str, Any]:
-    return {"functions": function_rows(rt)}
+def functions(rt: Runtime, query: str | None = None) -> dict[str, Any]:
+    """Every function (or those matching `query` in id, description or trigger), grouped by
+    domain (the id's first word), with its pause, LLM spend and what happens next."""
+    rows = function_rows(rt)
+    pauses = paused(rt)
+    spend = _spend_by_function(rt)
+    for row in rows:
+        fn = rt.function(row["id"])
+        row["doc"] = fn.doc if fn is not None else row.get("description")
+        row["domain"] = row["id"].split("-", 1)[0]
+        row["paused"] = pauses.get(row["id"])
+        row["spend"] = spend.get(row["id"])
+    if query:
+        needle = query.lower()
+        rows = [r for r in rows if needle in _searchable(r)]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: (r["domain"], r["id"])):
+        groups.setdefault(row["domain"], []).append(row)
+    timeline = schedule.timeline(rt)
+    for item in timeline:
+        item["paused"] = item.get("function") in pauses  # it fires; its run waits for resume
+    return {"functions": rows, "groups": [{"domain": d, "functions": fs}
+                                          for d, fs in groups.items()],
+            "query": query, "timeline": timeline, "spend_days": SPEND_DAYS}
+
+
+def _searchable(row: dict[str, Any]) -> str:
+    triggers = " ".join(t.get("event") or t.get("cron") or "" for t in row["triggers"])
+    return f"{row['id']} {row.get('doc') or ''} {triggers}".lower()
+
+
+def _spend_by_function(rt: Runtime) -> dict[str, dict[str, float]]:
+    """LLM spend per function over the recent recorded days: {usd, calls, tokens}."""
+    from joelclaw.telemetry.spend import day_stats, recent_days
+
+    total: dict[str, dict[str, float]] = {}
+    for date in recent_days(rt, SPEND_DAYS):
+        for fn, stats in day_stats(rt, date)["functions"].items():
+            into = total.setdefault(fn, {"usd": 0.0, "calls": 0, "tokens": 0})
+            for name in into:
+                into[name] += stats.get(name, 0)
+    return total
 
 
 def runs(rt: Runtime, *, function: str | None, statuses: list[str] | None,
@@ -95,23 +140,72 @@ def run(rt: Runtime, run_id: str) -> dict[str, Any]:
         "explain": explanation,
         "actions": {"cancel": not terminal, "replay": True,
                     "rerun_from": [s["key"] for s in steps
-                                   if terminal and s.get("type") != "parallel.member"]},
+                                   if terminal and s.get("type") != "parallel.member"],
+                    "wake": _sleeping_step(trace), "answer": _awaited(trace)},
         "loaded": rt.function(trace["function"]) is not None,
+        "spend": _run_spend(steps),
     }
 
 
+def _sleeping_step(trace: dict[str, Any]) -> dict[str, Any] | None:
+    """The step a sleeping run sleeps in (the owner may wake it now)."""
+    if trace["status"] != "sleeping":
+        return None
+    step = next((s for s in trace["steps"] if s.get("status") == "sleeping"), None)
+    return {"step": step["key"], "until": step.get("until")} if step else None
+
+
+def _awaited(trace: dict[str, Any]) -> dict[str, Any] | None:
+    """The event a waiting run waits for, with the value it must match and the data of an
+    event that answers it (for the pre-filled send form)."""
+    if trace["status"] != "waiting":
+        return None
+    step = next((s for s in trace["steps"] if s.get("status") == "waiting" and s.get("wait")),
+                None)
+    if step is None:
+        return None
+    wait = step["wait"]
+    answer = waits.answer(wait, trace["event"])
+    return {"step": step["key"], "event": wait["event"], "match": wait.get("match"),
+            "if": wait.get("if"), "expected": waits.expected(wait, trace["event"]),
+            "expires": wait.get("expires"), "data": json.dumps(answer, indent=2)}
+
+
+def _run_spend(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """LLM calls and cost of this run, summed over its steps (None when it made none)."""
+    calls = [s["llm"] for s in steps if isinstance(s.get("llm"), dict)]
+    if not calls:
+        return None
+    return {"calls": sum(int(c.get("calls", 0)) for c in calls),
+            "tokens": sum(int(c.get("input_tokens", 0)) + int(c.get("output_tokens", 0))
+                          for c in calls),
+            "usd": round(sum(float(c.get("cost_usd", 0.0)) for c in calls), 6)}
+
+
 def events(rt: Runtime, *, name: str | None, prefix: str | None, query: str | None,
-           since: float | None, size: int) -> dict[str, Any]:
+           since: float | None, size: int, resend: str | None = None) -> dict[str, Any]:
+    """Events, newest first; `query` searches every stored event by data field (`key=value`)
+    and word (joelclaw.events.index). `resend` pre-fills the send form with a stored event."""
     if query:
-        needle = query.lower()
-        scanned = list_events(rt.redis, name=name, prefix=prefix, since=since, limit=SEARCH_SCAN)
-        found = [r for r in scanned if needle in json.dumps(r["event"], default=str).lower()]
-        found = found[:size]
+        found = index.search(rt.redis, query, name=name, prefix=prefix, since=since, limit=size)
     else:
         found = list_events(rt.redis, name=name, prefix=prefix, since=since, limit=size)
     return {"filters": {"name": name, "prefix": prefix, "q": query, "since": since,
-                        "limit": size, "search_scanned": SEARCH_SCAN if query else None},
-            "events": _with_runs(rt, found)}
+                        "limit": size, "searched": "every stored event" if query else None},
+            "events": _with_runs(rt, found), "form": _resend_form(rt, resend)}
+
+
+def _resend_form(rt: Runtime, event_id: str | None) -> dict[str, Any] | None:
+    """The send form filled with a stored event (redacted: a value left as shown keeps its
+    stored value when sent, see actions.send_event)."""
+    if event_id is None:
+        return None
+    record = get_event(rt.redis, event_id)
+    if record is None:
+        raise NotFound(f"no event with id {event_id!r} to resend (events are kept 7 days)")
+    shown = preview(record["event"])
+    return {"name": shown["name"], "data": json.dumps(shown.get("data") or {}, indent=2),
+            "id": "", "resend_of": event_id}
 
 
 def event(rt: Runtime, event_id: str) -> dict[str, Any]:
@@ -135,6 +229,15 @@ def _with_runs(rt: Runtime, records: list[dict[str, Any]]) -> list[dict[str, Any
         out.append({"event": preview(record["event"]), "received_at": record.get("received_at"),
                     "duplicates": record.get("duplicates", 0), "runs": started})
     return out
+
+
+def needs_me(rt: Runtime) -> dict[str, Any]:
+    """What waits on the owner (joelclaw.insight.needs), redacted like every view."""
+    found = redact(needs.needs_me(rt), configured_secrets(rt.settings))
+    for item in found["waiting"]:
+        item["data"] = json.dumps(item.pop("answer"), indent=2)
+    found["bulk"] = [job for job in bulk.recent(rt, 5) if job["status"] != "done"]
+    return found
 
 
 def gateway(rt: Runtime) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def _get(summary: str, params: list[dict[str, Any]], errors: tuple[int, ...]
          ) -> dict[str, Any]:
     text = {400: "Bad query value", 401: "Not logged in (off loopback)",
             403: "Off loopback without JOELCLAW_API_TOKEN configured", 404: "Unknown id",
-            503: "Redis unavailable"}
+            409: "The action cannot apply to this selection", 503: "Redis unavailable"}
     responses = {"200": {"description": "The page's data",
                          "content": {"application/json": {"schema": PAGE}}}}
     for code in (*errors, 401, 403, 503):
@@ -42,7 +42,9 @@ def paths() -> dict[str, Any]:
             _param("status", {"type": "string", "enum": list(STATUSES)}),
             _param("cursor", {"type": "string", "description": "next_cursor of a page"})]
     events = [_param("q", TEXT), _param("name", TEXT), _param("prefix", TEXT),
-              _param("since", MOMENT), _param("limit", LIMIT)]
+              _param("since", MOMENT), _param("limit", LIMIT),
+              _param("resend", {"type": "string", "maxLength": 512,
+                                "description": "an event id to fill the send form with"})]
     prefix = "/api/dashboard"
     return {
         f"{prefix}/overview": _get("Workers, beat, runs by status, latest runs", [], ()),
@@ -52,10 +54,21 @@ def paths() -> dict[str, Any]:
                                           [_param("run_id", {"type": "string"}, "path")],
                                           (404,)),
         f"{prefix}/events": _get("Events, searched and filtered, with the runs they started",
-                                 events, (400,)),
-        f"{prefix}/events/{{event_id}}": _get("One event and its runs",
+                                 events, (400, 404)),
+        f"{prefix}/events/{{event_id}}": _get("One event and its runs (any id the API "
+                                              "accepts, `/` included)",
                                               [_param("event_id", {"type": "string"}, "path")],
                                               (404,)),
+        f"{prefix}/needs-me": _get("What waits on the owner: failures since the last look, "
+                                   "approvals, proposals, waiting runs, gateway, budget",
+                                   [], ()),
+        f"{prefix}/runs/bulk": _get("How many runs a bulk action would touch (a preview)", [
+            _param("action", {"type": "string", "enum": ["cancel", "replay"]}, "query"),
+            *runs[:5], _param("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            (400, 404, 409)),
+        f"{prefix}/bulk/{{job_id}}": _get("A bulk job's progress",
+                                           [_param("job_id", {"type": "string"}, "path")],
+                                           (404,)),
         f"{prefix}/gateway": _get("The gateway queue by priority, mode, deliveries", [], ()),
         f"{prefix}/memory": _get("Memory proposals waiting for review", [], ()),
     }

@@ -18,10 +18,10 @@ DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def text(name: str) -> str | None:
+def text(name: str, maximum: int = MAX_TEXT) -> str | None:
     value = request.args.get(name, "").strip()
-    if len(value) > MAX_TEXT:
-        raise BadRequest(f"{name} is longer than {MAX_TEXT} characters")
+    if len(value) > maximum:
+        raise BadRequest(f"{name} is longer than {maximum} characters")
     return value or None
 
 

@@ -7,11 +7,14 @@ retry back-off. Nothing here changes state.
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import keys
-from joelclaw.bus.flow.gate import constraints
+from joelclaw import humane, keys
+from joelclaw.bus import waits
+from joelclaw.bus.pause import HELD_KIND, pause_of
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.errors import NotFound
 
@@ -25,12 +28,16 @@ def explain_run(rt: Bus, run_id: str) -> dict[str, Any]:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
     steps = rt.runs.steps(run_id)
     reason, detail = _reason(rt, run, steps)
+    paused = pause_of(rt, run.function) if run.status not in TERMINAL else None
+    if paused and (run.held or {}).get("kind") != HELD_KIND:
+        reason += (f"; its function {run.function} is paused, so it waits in line when it "
+                   "would go on")
     return {"id": run.id, "function": run.function, "status": run.status, "reason": reason,
-            "detail": detail, "holds": run.holds}
+            "detail": detail, "holds": run.holds, "paused": paused}
 
 
 def _reason(rt: Bus, run: Run, steps: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    now = time.time()
+    when = When(time.time(), rt.settings.timezone)
     if run.status in TERMINAL:
         why = (run.error or {}).get("message") if run.status != "completed" else None
         return f"not running: it {run.status}" + (f" ({why})" if why else ""), {}
@@ -41,28 +48,30 @@ def _reason(rt: Bus, run: Run, steps: list[dict[str, Any]]) -> tuple[str, dict[s
     if run.status == "sleeping":
         step = next((s for s in steps if s.get("status") == "sleeping"), {})
         until = step.get("until")
-        return (f"sleeping in step {step.get('key')!r} until {_when(until, now)}",
+        return (f"sleeping in step {step.get('key')!r} until {when(until)}",
                 {"step": step.get("key"), "until": until})
     if run.status == "waiting":
-        return _waiting(steps, now)
-    return _queued(rt, run, steps, now)
+        return _waiting(run, steps, when)
+    return _queued(rt, run, steps, when)
 
 
-def _waiting(steps: list[dict[str, Any]], now: float) -> tuple[str, dict[str, Any]]:
+def _waiting(run: Run, steps: list[dict[str, Any]], when: When) -> tuple[str, dict[str, Any]]:
     step = next((s for s in steps if s.get("status") == "waiting"), {})
     wait, invoke = step.get("wait"), step.get("invoke")
     if wait:
-        cond = f" matching {wait['match']}" if wait.get("match") else (
-            f" where {wait['if']}" if wait.get("if") else "")
+        expected = waits.expected(wait, run.event)
+        cond = (f" matching {wait['match']} = {json.dumps(expected)}" if wait.get("match") else
+                f" where {wait['if']}" if wait.get("if") else "")
         return (f"waiting in step {step.get('key')!r} for event {wait['event']}{cond}, "
-                f"until {_when(wait.get('expires'), now)}", {"step": step.get("key"), **wait})
+                f"until {when(wait.get('expires'))}",
+                {"step": step.get("key"), **wait, "expected": expected})
     if invoke:
         return (f"waiting in step {step.get('key')!r} for invoked function "
                 f"{invoke['function']}", {"step": step.get("key"), **invoke})
     if step.get("type") in ("task", "canvas"):
         tasks = step.get("tasks") or []
         names = ", ".join(sorted({str(t.get("name")) for t in tasks})) or "?"
-        until = (f", until {_when(step['expires'], now)}" if step.get("expires") else "")
+        until = (f", until {when(step['expires'])}" if step.get("expires") else "")
         what = "Celery task" if step["type"] == "task" else f"Celery canvas of {len(tasks)} tasks"
         return (f"waiting in step {step.get('key')!r} for {what} ({names}){until}",
                 {"step": step.get("key"), "tasks": tasks, "expires": step.get("expires")})
@@ -70,45 +79,53 @@ def _waiting(steps: list[dict[str, Any]], now: float) -> tuple[str, dict[str, An
         "step": step.get("key")}
 
 
-def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], now: float
+def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], when: When
             ) -> tuple[str, dict[str, Any]]:
     held = run.held
+    if held and held.get("kind") == HELD_KIND:
+        by = f" by {held['by']}" if held.get("by") else ""
+        why = f" ({held['reason']})" if held.get("reason") else ""
+        return (f"paused: function {run.function} was paused{by} at "
+                f"{when(held.get('paused_at'))}{why}; the run starts when it is resumed "
+                f"(`joelclaw resume {run.function}`)", held)
     if held and held.get("kind") == "throttle":
         return (f"held by throttle: {held['limit']} per {held['period']:g}s"
-                f"{_key(held)}; starts at {_when(held.get('until'), now)}", held)
+                f"{_key(held)}; starts at {when(held.get('until'))}", held)
     if held and held.get("kind") == "concurrency":
         ahead = _ahead(rt, run, held)
         return (f"held by concurrency limit {held['limit']} ({held.get('scope', 'fn')} scope)"
                 f"{_key(held)}: all {held['limit']} slots busy, {ahead} run(s) ahead in line; "
-                f"rechecks by {_when(held.get('recheck_at'), now)}", {**held, "ahead": ahead})
+                f"rechecks by {when(held.get('recheck_at'))}", {**held, "ahead": ahead})
     retrying = next((s for s in steps if s.get("status") == "retrying"), None)
     if retrying and retrying.get("deferred"):
         return (f"deferred in step {retrying['key']!r} until "
-                f"{_when(retrying.get('next_attempt_at'), now)}: {retrying['deferred']}",
+                f"{when(retrying.get('next_attempt_at'))}: {retrying['deferred']}",
                 {"step": retrying["key"], "deferred": retrying["deferred"],
                  "until": retrying.get("next_attempt_at")})
     if run.error and run.error.get("deferred"):
-        return (f"deferred until {_when(run.error.get('next_attempt_at'), now)}: "
+        return (f"deferred until {when(run.error.get('next_attempt_at'))}: "
                 f"{run.error['deferred']}", {"deferred": run.error["deferred"],
                                              "until": run.error.get("next_attempt_at")})
     if retrying:
         return (f"retrying step {retrying['key']!r} at "
-                f"{_when(retrying.get('next_attempt_at'), now)}", {"step": retrying["key"]})
+                f"{when(retrying.get('next_attempt_at'))}", {"step": retrying["key"]})
     if run.error and run.error.get("next_attempt_at"):
-        return (f"retrying the function at {_when(run.error['next_attempt_at'], now)}",
+        return (f"retrying the function at {when(run.error['next_attempt_at'])}",
                 {"next_attempt_at": run.error["next_attempt_at"]})
     due = rt.redis.zscore(keys.WAKEUPS, run.id)
     check = rt.redis.zscore(keys.OUTBOX, run.id)
     detail = {"wakeup_at": due, "outbox_check_at": check}
     reason = "queued: waiting for a free worker (no flow-control limit holds it)"
     if check is not None:
-        reason += f"; if its broker message is gone by {_when(check, now)} (e.g. `celery " \
+        reason += f"; if its broker message is gone by {when(check)} (e.g. `celery " \
                   "purge`), it is published again"
     return reason, detail
 
 
 def _ahead(rt: Bus, run: Run, held: dict[str, Any]) -> int:
     """The live position in line, not the one recorded when the run was parked."""
+    from joelclaw.bus.flow.gate import constraints
+
     fn = rt.function(run.function)
     if fn is None or fn.flow is None:
         return int(held.get("ahead", 0))
@@ -123,9 +140,12 @@ def _key(held: dict[str, Any]) -> str:
     return f" on key {held['key']!r}" if held.get("key") else ""
 
 
-def _when(at: float | None, now: float) -> str:
-    if at is None:
-        return "an unknown time"
-    stamp = time.strftime("%H:%M:%S", time.localtime(at))
-    delta = at - now
-    return f"{stamp} (in {delta:.1f}s)" if delta >= 0 else f"{stamp} ({-delta:.1f}s ago)"
+@dataclass(frozen=True)
+class When:
+    """Moments for people, in the configured zone: `14:05:09 CET (in 1 h 58 m)`."""
+
+    now: float
+    zone: str
+
+    def __call__(self, at: float | None) -> str:
+        return humane.moment(at, self.zone, self.now)

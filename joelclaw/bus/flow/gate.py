@@ -95,8 +95,15 @@ def enter(rt: Bus, fn: Function, run: Run, lease: Lease) -> Entry:
         entry.slots = slots
         lease.slot_keys = [slots_key for slots_key, _, _ in slots.constraints]
     if run.held is not None:
-        entry.fields = {"held": None, "holds": [*run.holds, {**run.held, "released_at": now}]}
+        entry.fields = released(run, now)
     return entry
+
+
+def released(run: Run, now: float | None = None) -> dict[str, Any]:
+    """The run fields that end its hold: gone from `held`, kept in `holds` for the trace."""
+    assert run.held is not None
+    at = time.time() if now is None else now
+    return {"held": None, "holds": [*run.holds, {**run.held, "released_at": at}]}
 
 
 def _admit(rt: Bus, fn: Function, run: Run) -> str | None:

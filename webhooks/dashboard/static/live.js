@@ -1,7 +1,8 @@
 // Live parts of a page: an element with data-live="<url>" is fetched again every
 // data-interval ms and its content replaced, until the new content holds [data-final]
-// (a finished run). Open <details> stay open across refreshes. No inline script anywhere:
-// the Content-Security-Policy allows only this file.
+// (a finished run). Open <details> stay open across refreshes, and a part the owner is
+// typing in waits until they leave it. No inline script anywhere: the
+// Content-Security-Policy allows only this file (and keys.js).
 (function () {
   "use strict";
 
@@ -24,8 +25,14 @@
     });
   }
 
+  function editing(el) {
+    var active = document.activeElement;
+    return active && active !== document.body && el.contains(active) &&
+      /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+  }
+
   function refresh(el) {
-    if (document.hidden) { schedule(el); return; }
+    if (document.hidden || editing(el)) { schedule(el); return; }
     fetch(el.getAttribute("data-live"), {
       credentials: "same-origin", headers: { "Accept": "text/html" }
     }).then(function (response) {
@@ -37,6 +44,7 @@
       reopen(el, keep);
       el.classList.remove("stale");
       el.setAttribute("data-refreshed", String(Date.now()));
+      document.dispatchEvent(new CustomEvent("joelclaw:refreshed"));
       if (el.querySelector("[data-final]")) {
         el.setAttribute("data-live-done", "1");
       } else {

@@ -1,0 +1,87 @@
+"""How long the `joelclaw` CLI takes to answer, beside `python -c pass` on the same machine:
+agents and scripts call it in loops, so a read command should answer in ≤ 0.3 s.
+
+Starts its own embedded Redis with a few runs and events in it, then times each command as a
+fresh process (the median of `--repeat` runs, wall clock), JSON mode (stdout is a pipe).
+
+    python bench/cli_start.py [--repeat 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the test functions (tests.functions) give the runs a function
+TARGET = 0.3
+
+
+def timed(argv: list[str], env: dict[str, str], repeat: int) -> tuple[float, int]:
+    """Median wall time of `argv` over `repeat` runs, and its exit status."""
+    times, code = [], 0
+    for _ in range(repeat):
+        began = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - began)
+        code = done.returncode
+    return statistics.median(times), code
+
+
+def seed(url: str, home: Path) -> dict[str, str]:
+    """A few runs and events to read (no worker: they stay queued)."""
+    from joelclaw.config import Settings
+    from joelclaw.events.model import Event
+    from joelclaw.runtime import Runtime
+
+    rt = Runtime(Settings(_env_file=None, redis_url=url, home=home,  # type: ignore[call-arg]
+                          function_modules=["tests.functions"]))
+    sent = [rt.send(Event(name="test/steps", data={"n": i}))[0] for i in range(20)]
+    return {"run": sent[-1].runs[0], "event": sent[-1].id}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    from joelclaw.embedded import RedisServer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RedisServer(Path(tmp) / "redis")
+        url = server.start()
+        try:
+            ids = seed(url, Path(tmp) / "home")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
+            env.update(JOELCLAW_REDIS_URL=url, JOELCLAW_HOME=str(Path(tmp) / "home"),
+                       JOELCLAW_FUNCTION_MODULES="tests.functions", PYTHONPATH=str(ROOT))
+            cli = [sys.executable, "-m", "joelclaw.cli"]
+            rows = [("python -c pass", [sys.executable, "-c", "pass"], False),
+                    ("joelclaw --help", [*cli, "--help"], True),
+                    ("joelclaw runs", [*cli, "runs"], True),
+                    ("joelclaw run <id>", [*cli, "run", ids["run"]], True),
+                    ("joelclaw events", [*cli, "events"], True),
+                    ("joelclaw event <id>", [*cli, "event", ids["event"]], True),
+                    ("joelclaw explain <id>", [*cli, "explain", ids["run"]], True),
+                    ("joelclaw queues", [*cli, "queues"], True),
+                    ("joelclaw status", [*cli, "status"], False),
+                    ("joelclaw functions", [*cli, "functions"], False),
+                    ("joelclaw schedule", [*cli, "schedule"], False),
+                    ("joelclaw gateway diagnose", [*cli, "gateway", "diagnose"], False)]
+            print(f"{'command':28} {'median':>8}  {'exit':>4}  read ≤ {TARGET:.1f} s")
+            for label, argv, read in rows:
+                seconds, code = timed(argv, env, args.repeat)
+                verdict = ("ok" if seconds <= TARGET else "SLOW") if read else ""
+                print(f"{label:28} {seconds:7.3f}s  {code:>4}  {verdict}")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""What happens next: cron fires (every beat entry, next fire time in its own zone) and durable
+wake-ups (sleeps ending, retries, wait deadlines, flow-control rechecks, debounce and batch
+timers), as `joelclaw schedule` lists them and the dashboard's functions page shows them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from joelclaw import keys
+from joelclaw.bus.cron import CRON_TASK, CronSchedule
+from joelclaw.bus.publish import parse_target
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+
+WHY = {"sleeping": "sleep ends", "waiting": "wait deadline", "queued": "retry or recheck",
+       "running": "lease check"}
+
+
+def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A beat entry as data; next fire times in its own zone and in UTC."""
+    sched = entry["schedule"]
+    args = entry.get("args") or []
+    function = args[0] if entry.get("task") == CRON_TASK and args else entry.get("task")
+    row: dict[str, Any] = {"entry": name, "function": function, "task": entry.get("task"),
+                           "expression": str(sched), "timezone": None, "next_local": None,
+                           "next_utc": None, "next_epoch": None}
+    if isinstance(sched, CronSchedule):
+        fire = sched.next_after(now)
+        row.update(expression=sched.expression, timezone=sched.timezone,
+                   next_local=fire.isoformat(), next_utc=fire.astimezone(UTC).isoformat(),
+                   next_epoch=fire.timestamp())
+    return row
+
+
+def crons(rt: Bus, now: datetime | None = None) -> list[dict[str, Any]]:
+    now = now or datetime.now(UTC)
+    rows = [cron_entry(name, entry, now) for name, entry in rt.celery.conf.beat_schedule.items()]
+    return sorted(rows, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"]))
+
+
+def wakeups(rt: Bus, count: int) -> dict[str, Any]:
+    """Durable sleeps, retries and rechecks (`wakeup`), and published runs' safety checks
+    (`outbox`: published again then if their broker message is gone), soonest first."""
+    pending = int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX))
+    due = []
+    if count:
+        for kind, zset in (("wakeup", keys.WAKEUPS), ("outbox", keys.OUTBOX)):
+            due += [(kind, member.decode(), float(score))
+                    for member, score in rt.redis.zrange(zset, 0, count - 1, withscores=True)]
+    members = sorted(due, key=lambda row: row[2])[:count]
+    functions = rt.runs.functions_of([parse_target(member)[0] for _, member, _ in members])
+    rows = [{"member": member, "kind": kind, "run": parse_target(member)[0], "function": fn,
+             "due_at": score,
+             "due_utc": datetime.fromtimestamp(score, UTC).isoformat(timespec="seconds")}
+            for (kind, member, score), fn in zip(members, functions, strict=True)]
+    return {"pending": pending, "next": rows}
+
+
+def timeline(rt: Bus, count: int = 12) -> list[dict[str, Any]]:
+    """The next `count` things that will happen by themselves, soonest first: each cron's next
+    fire and the due wake-ups (what each one is, from its run's state)."""
+    items = [{"at": c["next_epoch"], "kind": "cron", "function": c["function"],
+              "what": f"cron {c['expression']} ({c['timezone']})"}
+             for c in crons(rt) if c["next_epoch"] is not None]
+    due = [(m.decode(), float(s)) for m, s in rt.redis.zrange(keys.WAKEUPS, 0, count - 1,
+                                                               withscores=True)]
+    runs = [(target, at) for target, at in due if not target.startswith(keys.FLOW_TIMER)]
+    heads = rt.runs.heads([parse_target(t)[0] for t, _ in runs], ("function", "status"))
+    for (target, at), head in zip(runs, heads, strict=True):
+        if head is not None:
+            items.append({"at": at, "kind": "wakeup", "function": head.function,
+                          "run": parse_target(target)[0],
+                          "what": WHY.get(head.status, head.status)})
+    for target, at in due:
+        if target.startswith(keys.FLOW_TIMER):
+            _, kind, function, _key = target.split(keys.FLOW_TIMER, 3)
+            items.append({"at": at, "kind": "timer", "function": function,
+                          "what": f"{kind} timer fires"})
+    return sorted(items, key=lambda i: i["at"])[:count]
