@@ -21,6 +21,7 @@ from joelclaw.cli.app import DURATION, Session, command
 from joelclaw.cli.output import NextAction, Reply, action
 from joelclaw.errors import NotFound
 from joelclaw.events.store import get_event, list_events
+from joelclaw.insight.trace import run_trace
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
@@ -66,7 +67,7 @@ def runs(session: Session, function_id: str | None, statuses: tuple[str, ...],
 def run(session: Session, run_id: str) -> Reply:
     """One run's full trace: steps, attempts, queue delay vs execution, errors."""
     rt = session.runtime()
-    trace = rt.runs.trace(run_id)
+    trace = run_trace(rt, run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after "
                        f"{rt.settings.run_retention_days:g} days)")
