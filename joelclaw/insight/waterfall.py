@@ -153,6 +153,6 @@ def _step_row(step: dict[str, Any], axis: _Axis, now: float, depth: int,
             segments.append(axis.segment("exec", attempt_start, live_end,
                                          failed=status == "failed"))
     return {"key": step.get("key"), "label": step.get("key"), "type": kind, "status": status,
-            "depth": depth, "attempts": step.get("attempts", 0),
+            "depth": depth, "attempts": step.get("attempts", 0), "tries": step.get("tries"),
             "segments": [s for s in segments if s],
             "deadline": None if deadline is None else {"at": deadline, "left": axis.pct(deadline)}}

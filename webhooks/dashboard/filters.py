@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Undefined
 
+from joelclaw.insight import present
 from webhooks.dashboard.blueprint import blueprint, rt
 
 
@@ -81,3 +82,14 @@ def compact(value: Any, limit: int = 120) -> str:
 @blueprint.app_template_filter("pct")
 def pct(value: float | None) -> str:
     return "-" if _missing(value) else f"{value * 100:.1f}%"
+
+
+@blueprint.app_template_filter("known")
+def known(value: Any) -> str:
+    """What nobody can know says so ("unknown"), rather than 0 or a dash."""
+    return present.known(None if isinstance(value, Undefined) else value)
+
+
+@blueprint.app_template_filter("outcome")
+def outcome(execution: dict[str, Any]) -> str:
+    return present.outcome(execution)
