@@ -60,6 +60,20 @@ def runs_of_function(function_id: str) -> str:
     return f"{PREFIX}runs:fn:{function_id}"  # zset: run id by creation time (ms)
 
 
+def runs_live(function_id: str) -> str:
+    return f"{PREFIX}runs:live:{function_id}"  # zset: its runs not ended yet, by creation (ms)
+
+
+def function_stats(bucket_start: int) -> str:
+    """hash "function|n|status" and "function|b|q|t|<log bucket>" -> runs that ended in the
+    FUNCTION_STATS_BUCKET seconds from `bucket_start` (joelclaw.bus.metrics)."""
+    return f"{PREFIX}fnstats:{bucket_start}"
+
+
+FUNCTION_STATS_BUCKET = 600  # ten minutes: the functions view's 24 h starts on such a boundary
+FUNCTION_STATS_TTL = 24 * 3600 + 2 * FUNCTION_STATS_BUCKET  # a day of buckets, and the edges
+
+
 # ---- liveness and durable time -------------------------------------------------------------
 
 def lease(target: str) -> str:

@@ -128,7 +128,8 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
         check_size(event_dict)
     run_keys: list[str] = []
     for run in runs:
-        run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
+        run_keys += [keys.run(run.id), keys.runs_of_function(run.function),
+                     keys.runs_live(run.function)]
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,

@@ -137,7 +137,11 @@ class _Execution:
             self.rt.runs.update(self.run.id, pipe=batch, **merged)
             if fields.get("status") in TERMINAL:
                 forget_listeners(batch, self.fn, self.run)
-                metrics.count_run(batch, self.fn.id, fields["status"])
+                metrics.run_ended(batch, self.fn.id, self.run.id, fields["status"],
+                                  created_at=self.run.created_at,
+                                  started_at=self.run.started_at or self.started,
+                                  ended_at=fields.get("ended_at") or time.time(),
+                                  execution_ms=merged["execution_ms"])
         if wake_at is not None:
             batch.zadd(keys.WAKEUPS, {self.step.target: wake_at}, lt=True)
         flow_index = None
@@ -216,7 +220,9 @@ class _Execution:
             return suspend.status
         except Cancelled:
             self.finish(outcome="cancelled")
-            finish_cancelled(self.rt, self.fn, run, steps=self.step.trace.values())
+            ran = run.model_copy(update={"started_at": run.started_at or self.started,
+                                         "execution_ms": self.spent()})
+            finish_cancelled(self.rt, self.fn, ran, steps=self.step.trace.values())
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)

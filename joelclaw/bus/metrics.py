@@ -5,6 +5,7 @@ A scrape of `/metrics` only reads them (see `read_step_histogram`): no writes, n
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import redis
@@ -37,9 +38,41 @@ def observe_steps(pipe: Any, function: str, timings: list[tuple[str, float]]) ->
         pipe.hincrbyfloat(keys.METRIC_STEPS, field, total)
 
 
-def count_run(pipe: Any, function: str, status: str) -> None:
-    """Count a run that ended (completed, failed, cancelled or skipped)."""
+def run_ended(pipe: Any, function: str, run_id: str, status: str, *, created_at: float,
+              started_at: float | None, ended_at: float, execution_ms: float | None) -> None:
+    """Count a run that ended (completed, failed, cancelled or skipped), queued into the write
+    that ends it: the Prometheus counter, its leaving the function's live index, and its
+    ten-minute bucket of the functions view (outcome; body time, time before it first ran, and
+    total time as log buckets). Every run is counted: no sample, no cap."""
     pipe.hincrby(keys.METRIC_RUNS, f"{function}{SEP}{status}", 1)
+    pipe.zrem(keys.runs_live(function), run_id)
+    bucket = int(ended_at // keys.FUNCTION_STATS_BUCKET) * keys.FUNCTION_STATS_BUCKET
+    stats, prefix = keys.function_stats(bucket), f"{function}{SEP}"
+    fields = [f"n{SEP}{status}", f"t{SEP}{log_bucket((ended_at - created_at) * 1000)}"]
+    if started_at is not None:
+        fields.append(f"q{SEP}{log_bucket((started_at - created_at) * 1000)}")
+        if execution_ms is not None:
+            fields.append(f"b{SEP}{log_bucket(execution_ms)}")
+    for field in fields:
+        pipe.hincrby(stats, prefix + field, 1)
+    pipe.expire(stats, keys.FUNCTION_STATS_TTL)
+
+
+LOG_STEPS = 4  # buckets per doubling: a value is known within 2^(1/8), about ±9%
+
+
+def log_bucket(ms: float) -> int:
+    """The bucket of a duration: 0 holds up to 1 ms, bucket i up to 2^(i/4) ms."""
+    if ms <= 1.0:
+        return 0
+    return math.ceil(math.log2(ms) * LOG_STEPS)
+
+
+def bucket_value(index: int) -> float:
+    """A bucket's geometric middle, the value a percentile in it is shown as."""
+    if index <= 0:
+        return 1.0
+    return 2 ** ((index - 0.5) / LOG_STEPS)
 
 
 def read_runs(client: redis.Redis) -> dict[tuple[str, str], int]:

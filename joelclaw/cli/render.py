@@ -89,19 +89,33 @@ def _gateway_line(gateway: dict[str, Any]) -> str:
 def render_functions(result: list[dict[str, Any]]) -> str:
     rows = [(bold(f["id"]), "; ".join(f["triggers"]), f["queue"], f["retries"],
              *_recent_cells(f.get("recent"))) for f in result]
-    return table(["function", "triggers", "queue", "retries", "runs 24h", "failed", "p50",
-                  "p95", "last run"], rows)
+    listing = table(["function", "triggers", "queue", "retries", "runs 24h", "running",
+                     "failed", "body p50/p95", "waited p50/p95", "last run"], rows)
+    window = next((f["recent"]["window"] for f in result if f.get("recent")), None)
+    if window is None:
+        return listing
+    return listing + "\n" + dim(
+        f"runs since {fmt_time(window['since'])} (every run, no sample); body = the function's "
+        "own code, waited = queue and flow-control holds before it first ran; percentiles "
+        "≈ ±9%")
 
 
 def _recent_cells(recent: dict[str, Any] | None) -> tuple[str, ...]:
     if recent is None:
-        return ("?", "?", "?", "?", dim("Redis unreachable"))
+        return ("?", "?", "?", "?", "?", dim("Redis unreachable"))
     last = recent.get("last_run")
     last_text = f"{status(last['status'])} {fmt_age(last['created_at'])}" if last else dim("never")
     rate = recent.get("failure_rate")
     failed = f"{recent['failed']}" + (f" ({rate * 100:.0f}%)" if rate else "")
-    return (str(recent["count"]), failed, fmt_ms(recent.get("p50_ms")),
-            fmt_ms(recent.get("p95_ms")), last_text)
+    durations = recent.get("durations") or {}
+    return (str(recent["count"]), str(recent.get("in_progress", "?")), failed,
+            _p50_p95(durations.get("body")), _p50_p95(durations.get("before_start")), last_text)
+
+
+def _p50_p95(pair: dict[str, Any] | None) -> str:
+    if not pair or pair.get("p50_ms") is None:
+        return "-"
+    return f"{fmt_ms(pair['p50_ms'])} / {fmt_ms(pair['p95_ms'])}"
 
 
 def render_send(result: dict[str, Any]) -> str:

@@ -103,3 +103,19 @@ def test_a_task_step_names_its_celery_task_with_a_flower_link(
     assert task.locator("td").nth(2).text_content() == "2"  # deliveries: first run + 1 retry
     assert task.locator("[data-flower]").get_attribute("href") == f"{FLOWER}/task/{tid}"
     assert page.locator('tr[data-step="flaky"] [data-tries]').inner_text() == "2"
+
+
+def test_the_functions_page_counts_runs_and_keeps_body_and_wait_apart(
+    page: Any, runtime: Runtime, worker_factory: Any
+) -> None:
+    worker_factory()
+    ids = [send(runtime, "test/steps") for _ in range(3)]
+    for run_id in ids:
+        finished(runtime, run_id)
+    page.goto("/functions")
+    row = page.locator('tr[data-function="t-steps"]')
+    assert row.locator("[data-runs]").inner_text() == "3"
+    assert row.locator('[data-ended="completed"]').inner_text() == "completed 3"
+    assert row.locator("[data-body]").inner_text() != "- · -"
+    assert row.locator("[data-waited]").inner_text() != "- · -"
+    assert "since" in page.locator("[data-window]").inner_text()
