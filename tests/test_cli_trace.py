@@ -57,3 +57,31 @@ def test_run_shows_the_event_a_wait_matched(runtime: Runtime, settings, worker):
     assert "waiting" not in row
 
 
+
+
+def test_sending_an_awaited_event_says_which_waiting_run_it_resumed(runtime: Runtime,
+                                                                    settings, worker):
+    run_id = start(runtime, "test/wait", key="o-77", timeout=3600)
+    wait_for(lambda: runtime.runs.status(run_id) == "waiting", 20, message="waiting")
+    text = run_cli(settings, "send", "test/reply", "-d", '{"key": "o-77"}', "--follow",
+                   "--timeout", "60", "--text")
+    assert "resumed 1 run(s) waiting for it" in text
+    assert "no run was waiting" not in text
+    row = next(line for line in text.splitlines() if line.startswith(run_id))
+    assert "resumed" in row and "completed" in row
+    assert finished(runtime, run_id).status == "completed"
+    again = json.loads(run_cli(settings, "send", "test/reply", "-d", '{"key": "x"}', "--json"))
+    assert again["result"]["resumed"] == [] and again["result"]["runs"] == []
+
+
+def test_follow_stops_at_a_healthy_durable_sleep_with_success(runtime: Runtime, settings,
+                                                              worker):
+    env = {"JOELCLAW_REDIS_URL": settings.redis_url, "JOELCLAW_HOME": str(settings.home),
+           "JOELCLAW_FUNCTION_MODULES": "tests.functions"}
+    result = CliRunner().invoke(cli, ["send", "test/sleep", "-d", '{"seconds": 3600}',
+                                      "--follow", "--timeout", "60", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    [followed] = json.loads(result.stdout)["result"]["followed"]
+    assert followed["status"] == "sleeping"
+    assert followed["parked"]["step"] == "nap"
+    assert "sleeping in step nap until" in followed["parked"]["text"]

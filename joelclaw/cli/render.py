@@ -120,16 +120,26 @@ def _p50_p95(pair: dict[str, Any] | None) -> str:
 
 def render_send(result: dict[str, Any]) -> str:
     head = f"{status(result['status'])} {bold(result['name'])} {dim(result['id'])}"
-    if not result["runs"]:
+    resumed = result.get("resumed") or []
+    if not result["runs"] and not resumed:
         note = "no new runs (duplicate id)" if result["status"] == "deduplicated" \
-            else "no function is triggered by this event"
+            else "no function is triggered by this event, and no run was waiting for it"
         return f"{head}\n{dim(note)}"
     followed = {r["id"]: r for r in result.get("followed", [])}
-    rows = [(run_id, followed.get(run_id, {}).get("function", ""),
-             status(followed[run_id]["status"]) if run_id in followed else status("queued"),
+    notes = []
+    if not result["runs"]:
+        notes.append(dim("no function is triggered by this event"))
+    if resumed:
+        notes.append(f"resumed {len(resumed)} run(s) waiting for it")
+    rows = [(run_id, "resumed" if run_id in resumed and run_id not in result["runs"]
+             else "started", followed.get(run_id, {}).get("function", ""),
+             status(followed[run_id]["status"]) if run_id in followed else
+             status("queued" if run_id in result["runs"] else "resumed"),
+             followed.get(run_id, {}).get("parked", {}).get("text", ""),
              fmt_ms(followed.get(run_id, {}).get("duration_ms")))
-            for run_id in result["runs"]]
-    return f"{head}\n\n" + table(["run", "function", "status", "duration"], rows)
+            for run_id in dict.fromkeys([*result["runs"], *resumed])]
+    return "\n".join([head, *notes]) + "\n\n" + table(
+        ["run", "how", "function", "status", "where", "duration"], rows)
 
 
 # ---- runs and traces ------------------------------------------------------------------------
