@@ -7,6 +7,7 @@ BaseException so an `except Exception` in a function cannot swallow them.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import traceback
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.runs import Run
     from joelclaw.bus.telemetry import Observed
 
+log = logging.getLogger("joelclaw.steps")
 STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")
 # Fields of a step record that describe its previous attempt, dropped when the next one starts.
 _PREVIOUS_ATTEMPT = ("deferred", "next_attempt_at", "ended_at", "error", "execution_ms")
@@ -307,6 +309,9 @@ class StepBase:
             record.update(deferred=str(exc), attempts=attempt - 1)
         else:
             attempts.push(record, attempts.entry(record, "failed", error, ended))
+            log.warning("run %s (%s): step %r attempt %d of %d failed, next in %.1fs: %s: %s",
+                        self._run.id, self.fn.id, key, attempt, self.retries + 1, wait,
+                        error["name"], error["message"])
         self._write(key, record)
         if self.observed is not None:
             self.observed.step(record)
@@ -325,6 +330,9 @@ class StepBase:
             record["execution_ms"] = round((ended - started) * 1000, 1)
         took = ended - started if started is not None else None
         self._write(key, record, result=encode_memo(failed), took=took)
+        log.error("run %s (%s): step %r failed for good after %s attempt(s): %s: %s",
+                  self._run.id, self.fn.id, key, record.get("attempts"), err["name"],
+                  err["message"])
         if self.observed is not None:
             self.observed.step(record)
         return self._unwrap(key)
