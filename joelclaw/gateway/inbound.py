@@ -169,6 +169,8 @@ class GatewayService:
         """Heartbeat (also in sleep mode: no false alarms), then kick a drain if work waits."""
         self.rt.redis.set(keys.GATEWAY_HEARTBEAT, time.time())
         self._poller_lock.renew()  # ours only: a long poll keeps it (no-op for a non-holder)
+        if gw.telegram is None:  # nothing can be delivered: no drain loop, queue kept as is
+            return
         if force:  # at start: replay whatever a previous gateway left in flight
             request_drain(self.rt, force=True)
             return

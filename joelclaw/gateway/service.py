@@ -90,8 +90,11 @@ def request_drain(rt: Bus, *, force: bool = False) -> bool:
     One plain Celery message on the gateway queue (no event, no run). The flag is a cooldown
     (joelclaw.cooldown) cleared by the drain when it starts, so a message enqueued during a
     drain requests a new one and no wake-up is lost; a duplicate request only costs an empty
-    drain.
+    drain. Without a Telegram token nothing can be delivered: no drain is requested (a gateway
+    that has one kicks its own drains when messages wait).
     """
+    if not rt.settings.telegram_token:
+        return False
     pending, period = keys.GW_DRAIN_PENDING, keys.GW_DRAIN_PENDING_TTL
     if force:
         cooldown.restart(rt.redis, pending, period)
