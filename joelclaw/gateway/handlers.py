@@ -11,7 +11,7 @@ from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads.telegram import callback_fields, media_of
-from joelclaw.gateway import commands
+from joelclaw.gateway import commands, vaultread
 from joelclaw.gateway.agent import agent_kind, run_turn
 from joelclaw.gateway.outbound import Typing, send_text
 from joelclaw.gateway.progress import Delivery
@@ -54,7 +54,7 @@ def _chat(gw: Gateway, msg: Message) -> int:
 def _text(gw: Gateway, batch: list[Message]) -> None:
     """Rapid messages were merged into this batch: one prompt, one turn, one reply."""
     chat = _chat(gw, batch[0])
-    prompt = "\n".join(m.prompt for m in batch if m.prompt)
+    prompt = vaultread.enrich(gw.settings, "\n".join(m.prompt for m in batch if m.prompt))
     progress = _delivery(gw, batch[0])  # a retry sends the stored answer: no second turn
     text = progress.answer(_turn(gw, chat, prompt), [m.id for m in batch])
     _reply(gw, chat, text, progress=progress)
