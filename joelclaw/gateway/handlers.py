@@ -112,7 +112,8 @@ def _one_callback(gw: Gateway, msg: Message) -> None:
     tg = gw.telegram
     if tg is not None:
         _quietly(tg.answer_callback_query, query["id"], label)
-        if chat is not None and message_id is not None:
+        # A snooze press is edited once, by the function that snoozes (it says until when).
+        if chat is not None and message_id is not None and not _edited_by_function(data):
             _edit_done(gw, int(chat), int(message_id), str(message.get("text") or ""), label)
     fields = callback_fields(msg.meta["update_id"], {**query, "id": str(query["id"])})
     gw.rt.send(Event(name="telegram/callback.received", id=f"telegram-{msg.meta['update_id']}",
@@ -123,6 +124,11 @@ def _one_callback(gw: Gateway, msg: Message) -> None:
         text = progress.answer(lambda: commands.run(gw, "/" + context.replace(":", " ", 1)),
                                [msg.id])
         _reply(gw, int(chat), text, progress=progress)
+
+
+def _edited_by_function(data: str) -> bool:
+    """`s4h:<key>`: `telegram-callback-received` snoozes and edits the message itself."""
+    return data.partition(":")[0] == "s4h"
 
 
 def _edit_done(gw: Gateway, chat: int, message_id: int, text: str, label: str) -> None:
