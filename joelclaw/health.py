@@ -12,7 +12,7 @@ Workers are seen through `keys.WORKERS_SEEN`: every Celery node's sweeper loop s
 name there several times a second with `{"at": <unix s>, "queues": [...]}`. A node is alive
 while its stamp is at most `STALE_SECONDS` (10 s) old; a frozen (SIGSTOPped) or dead node stops
 stamping. Beat follows the same rule with its tick stamp (written at least every 2 s).
-Its roles derive from the queues it consumes: `gateway` for the gateway queue,
+A node's roles derive from the queues it consumes: `gateway` for the gateway queue,
 `worker` for any other, so a live gateway worker never stands in for a frozen main worker.
 Stamps without queues (written by an older worker) fall back to the node name's prefix
 (`gateway@host` is the gateway).
