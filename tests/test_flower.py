@@ -147,3 +147,20 @@ def test_a_failed_run_is_in_flowers_failed_tasks(
     [task] = shown.values()
     assert task["name"] == "joelclaw.fn.t-nonretriable"
     assert "RunFailed" in str(task["exception"])
+
+
+def test_workers_that_start_after_flower_are_listed_by_its_api(
+    flower: Callable[..., Flower], worker_factory: Callable[..., WorkerProcess],
+) -> None:
+    """On a busy machine Flower is up before the workers are (or they answer its one startup
+    inspection too slowly): `GET /api/workers` must still come to list them."""
+    running = flower()
+    assert httpx.get(f"{running.url}/api/workers", timeout=10).json() == {}
+    worker_factory()  # node w0@<host>, booted after Flower's first inspection
+
+    def listed() -> dict[str, object]:
+        workers = httpx.get(f"{running.url}/api/workers", timeout=10).json()
+        return {k: v for k, v in workers.items() if k.startswith("w0@")}
+
+    [info] = wait_for(listed, timeout=60, interval=0.5, message="flower listing w0").values()
+    assert "joelclaw" in str(info.get("active_queues"))

@@ -173,7 +173,10 @@ def _flower_command(settings: Settings, celery: list[str]) -> Command:
     """Flower 2.2 answers its HTTP API only with auth configured or FLOWER_UNAUTHENTICATED_API
     set. Without credentials Flower is on loopback (`flower_auth_env` refuses anything else), so
     its API is opened to this machine; with credentials the API requires them like the pages."""
-    argv = [*celery, "flower", f"--address={settings.flower_address}",
+    # Flower through joelclaw's launcher (joelclaw.supervisor.flower): it re-inspects workers
+    # that booted after it or answered its first inspection too slowly.
+    launcher = [sys.executable, "-m", "joelclaw.supervisor.flower", "-A", "joelclaw.worker"]
+    argv = [*launcher, "flower", f"--address={settings.flower_address}",
             f"--port={settings.flower_port}"]
     auth = flower_auth_env(settings)
     if not auth:
