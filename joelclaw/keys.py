@@ -228,6 +228,9 @@ GW_DELIVERED_KEEP = 200  # how many of them are kept
 GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
 GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
 GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
+GW_REPLAY_WINDOW_MS = 10 * 60_000  # a claim whose gateway died is replayed only this young
+CLOCK_OFFSET = PREFIX + "clock:offset"  # seconds the gateway's clock runs ahead (joelclaw.clock)
+CLOCK_OFFSET_TTL = 3600  # a forgotten offset does not stay
 
 
 def gw_queue(priority: int) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from joelclaw import cooldown, keys
 from joelclaw.bus.publish import broker_priority
+from joelclaw.clock import Clock
 from joelclaw.gateway.queue import MessageQueue
 from joelclaw.integrations.telegram import TelegramClient
 
@@ -32,7 +33,8 @@ class Gateway:
 
     @cached_property
     def queue(self) -> MessageQueue:
-        return MessageQueue(self.rt.redis, lease_seconds=self.settings.gateway_claim_lease_seconds)
+        return MessageQueue(self.rt.redis, clock=Clock(self.rt.redis),
+                            lease_seconds=self.settings.gateway_claim_lease_seconds)
 
     @cached_property
     def telegram(self) -> TelegramClient | None:
