@@ -43,3 +43,22 @@ def test_a_throttled_functions_wait_is_not_its_body(runtime: Runtime, worker_fac
     assert durations["before_start"]["p95_ms"] >= 2000
     assert durations["body"]["p95_ms"] < durations["before_start"]["p95_ms"]
     assert durations["total"]["p95_ms"] >= durations["before_start"]["p95_ms"] * 0.9
+
+
+def test_status_says_when_its_counts_cover_only_the_newest_runs(runtime: Runtime, settings):
+    import json
+
+    from click.testing import CliRunner
+
+    from joelclaw.cli import cli
+    from joelclaw.cli.commands import STATUS_RUNS
+
+    for _ in range(STATUS_RUNS + 5):  # queued runs (no worker): only their count matters
+        runtime.send(Event(name="test/long-step", data={"hold": 0}))
+    env = {"JOELCLAW_REDIS_URL": settings.redis_url, "JOELCLAW_HOME": str(settings.home),
+           "JOELCLAW_FUNCTION_MODULES": "tests.functions", "NO_COLOR": "1"}
+    data = json.loads(CliRunner().invoke(cli, ["status", "--json"], env=env).stdout)["result"]
+    assert data["runs"] == {"queued": STATUS_RUNS}
+    assert data["runs_counted"] == {"newest": STATUS_RUNS, "stored": STATUS_RUNS + 5}
+    text = CliRunner().invoke(cli, ["status", "--text"], env=env).stdout
+    assert f"the newest {STATUS_RUNS} of {STATUS_RUNS + 5} stored" in text

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
 
 FOLLOW_POLL_SECONDS = 0.25
+STATUS_RUNS = 1000  # `status` counts the newest runs by status (and says so past this many)
 MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
 PARKED = frozenset({"sleeping", "waiting"})  # durable: no worker held, resumes on its own
 SETTLED = TERMINAL | PARKED | {MISSING}  # where --follow stops watching
@@ -47,7 +48,8 @@ def status(session: Session) -> Reply:
         "gateway": components["gateway"],
         "queues": broker_queues.totals(broker_queues.depths(rt)),
         "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX)),
-        "runs": rt.runs.counts(),
+        "runs": rt.runs.counts(limit=STATUS_RUNS),
+        "runs_counted": {"newest": STATUS_RUNS, "stored": rt.runs.stored()},
     }
     if "typesense" in components:
         result["typesense"] = components["typesense"]

@@ -43,6 +43,10 @@ def render_status(result: dict[str, Any]) -> str:
     beat_text = ("never ticked" if beat["age_s"] is None
                  else f"last tick {fmt_seconds(beat['age_s'])} ago")
     runs = ", ".join(f"{status(k)} {v}" for k, v in sorted(result["runs"].items())) or "none"
+    counted = result.get("runs_counted") or {}
+    if counted.get("stored", 0) > counted.get("newest", 0):
+        runs += dim(f" (the newest {counted['newest']} of {counted['stored']} stored; "
+                    "`joelclaw functions` counts every run of the last 24 h)")
     health = status(result["status"]) + (f" (failing: {', '.join(result['failing'])})"
                                          if result["failing"] else "")
     if result["degraded"]:
