@@ -159,3 +159,18 @@ def test_a_waiting_task_step_shows_its_task_live(runtime: Runtime, workers):
     assert step["task"]["id"] == tid and step["task"]["worker"].startswith("w1@")
     runtime.redis.set(f"jc:test:release:{run_id}", "1")
     assert finished(runtime, run_id).status == "completed"
+
+
+def test_the_api_serves_the_same_settled_trace(runtime: Runtime, settings: Settings, workers):
+    from tests.webhooks.webhook_support import bearer, configured
+    from webhooks import create_app
+
+    run = finished(runtime, start(runtime, "test/flaky", failures=1))
+    client = create_app(configured(settings)).test_client()
+    trace = client.get(f"/api/runs/{run.id}", headers=bearer()).get_json()["run"]
+    flaky = step_of(trace, "flaky")
+    assert [(a["attempt"], a["status"]) for a in flaky["attempt_list"]] == [
+        (1, "failed"), (2, "completed")]
+    assert flaky["attempt_list"][0]["error"]["message"] == "not yet"
+    assert trace["executions"] == 2 and trace["history"][0]["outcome"] == "queued"
+    assert trace["step_attempts"] == 4 and trace["flower_url"] == FLOWER  # before, 2, after
