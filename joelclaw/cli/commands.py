@@ -10,12 +10,12 @@ import redis
 
 from joelclaw import health, keys
 from joelclaw import queues as broker_queues
-from joelclaw.bus.preview import preview
 from joelclaw.bus.runs import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
 from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms, fmt_time
 from joelclaw.events.schemas import parse_event
+from joelclaw.insight.trace import run_trace
 from joelclaw.runtime import redact_url
 
 if TYPE_CHECKING:
@@ -25,7 +25,9 @@ FOLLOW_POLL_SECONDS = 0.25
 STATUS_RUNS = 1000  # `status` counts the newest runs by status (and says so past this many)
 MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
 PARKED = frozenset({"sleeping", "waiting"})  # durable: no worker held, resumes on its own
-SETTLED = TERMINAL | PARKED | {MISSING}  # where --follow stops watching
+SUMMARY = ("id", "function", "status", "trigger", "event_name", "event_id", "created_at",
+           "started_at", "ended_at", "duration_ms", "attempts", "queue_delay_ms",
+           "execution_ms")
 
 
 # ---- status -------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def follow_runs(rt: Runtime, run_ids: list[str], timeout: float, out: Output
     out.progress(f"following {len(run_ids)} run(s) for up to {timeout:g}s")
     while True:
         states = [_observe(rt, run_id, reported, out) for run_id in run_ids]
-        if all(s["status"] in SETTLED for s in states):
+        if all(_settled(s) for s in states):
             return states, False
         if time.monotonic() >= deadline:
             return states, True
@@ -123,27 +125,36 @@ def follow_runs(rt: Runtime, run_ids: list[str], timeout: float, out: Output
 
 def _observe(rt: Runtime, run_id: str, reported: dict[str, str], out: Output
              ) -> dict[str, Any]:
-    run = rt.runs.get(run_id)
-    if run is None:
+    trace = run_trace(rt, run_id)  # steps settled: a wait matched just now is not waiting
+    if trace is None:
         _report(out, reported, run_id, f"{run_id}: {MISSING}")
         return {"id": run_id, "status": MISSING}
-    for step in rt.runs.steps(run_id):
+    for step in trace["steps"]:
         key = f"{run_id}|{step.get('key')}"
-        _report(out, reported, key, f"{run.function} · step {step.get('key')}: "
+        _report(out, reported, key, f"{trace['function']} · step {step.get('key')}: "
                 f"{step.get('status')}{_step_detail(step)}")
-    parked = _parked(rt, run_id) if run.status in PARKED else None
-    _report(out, reported, run_id, f"{run.function} · {run.id}: {run.status}"
+    parked = _parked(trace["steps"]) if trace["status"] in PARKED else None
+    _report(out, reported, run_id, f"{trace['function']} · {run_id}: {trace['status']}"
             + (f" ({parked['text']})" if parked else ""))
-    error = {k: v for k, v in run.error.items() if k != "stack"} if run.error else None
-    state = {**run.summary(), "output": preview(run.output), "error": error}
+    error = trace.get("error")
+    state = {k: trace[k] for k in SUMMARY if k in trace}
+    state.update(output=trace.get("output"),
+                 error={k: v for k, v in error.items() if k != "stack"} if error else None)
     if parked:
         state["parked"] = parked
+    elif state["status"] in PARKED:  # resumed, not run yet: it goes on by itself shortly
+        state["resuming"] = True
     return state
 
 
-def _parked(rt: Runtime, run_id: str) -> dict[str, Any] | None:
+def _settled(state: dict[str, Any]) -> bool:
+    """Where --follow may stop: the run ended, or it is parked in a durable sleep or wait."""
+    return state["status"] in TERMINAL or state["status"] == MISSING or "parked" in state
+
+
+def _parked(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Where a sleeping or waiting run is parked, and until when."""
-    for step in rt.runs.steps(run_id):
+    for step in steps:
         if step.get("status") == "sleeping" and step.get("until"):
             return {"step": step["key"], "until": step["until"],
                     "text": f"sleeping in step {step['key']} until {fmt_time(step['until'])}"}
@@ -186,7 +197,7 @@ def check_followed(result: dict[str, Any], timed_out: bool, timeout: float) -> N
                       f"`joelclaw replay {first['id']}` once fixed.", result=result,
                       next_actions=[action(f"run {first['id']}", "trace of the failed run")])
     if timed_out:
-        pending = [r["id"] for r in followed if r["status"] not in SETTLED]
+        pending = [r["id"] for r in followed if not _settled(r)]
         raise Failure(f"{len(pending)} run(s) not finished after {timeout:g}s: "
                       f"{', '.join(pending)}", "FOLLOW_TIMEOUT",
                       f"Keep watching with `joelclaw run {pending[0]}`; a longer --timeout "
