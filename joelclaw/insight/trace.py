@@ -38,7 +38,8 @@ def run_trace(rt: Bus, run_id: str) -> dict[str, Any] | None:
         step = settle(dict(raw), loaded.memo.get(raw["key"]), trace)
         if step.get("type") in ("task", "canvas"):
             _tasks(rt, trace["id"], step, flower)
-        step["attempt_list"] = attempts_of(step)
+        # A step a rerun reused was tried in the run it came from (linked), not in this one.
+        step["attempt_list"] = [] if step.get("reused_from") else attempts_of(step)
         step["tries"] = tries(step)
         steps.append(step)
     trace["steps"] = steps
