@@ -60,13 +60,9 @@ def runs_of_function(function_id: str) -> str:
     return f"{PREFIX}runs:fn:{function_id}"  # zset: run id by creation time (ms)
 
 
-def runs_live(function_id: str) -> str:
-    return f"{PREFIX}runs:live:{function_id}"  # zset: its runs not ended yet, by creation (ms)
-
-
 def function_stats(bucket_start: int) -> str:
-    """hash "function|n|status" and "function|b|q|t|<log bucket>" -> runs that ended in the
-    FUNCTION_STATS_BUCKET seconds from `bucket_start` (joelclaw.bus.metrics)."""
+    """hash "function|status|body bucket|wait bucket" -> runs created in the
+    FUNCTION_STATS_BUCKET seconds from `bucket_start` that ended so (joelclaw.bus.metrics)."""
     return f"{PREFIX}fnstats:{bucket_start}"
 
 

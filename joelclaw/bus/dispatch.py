@@ -92,6 +92,8 @@ def _send_one(
     if extra is not None:
         _seed(rt, runs[0], extra)
     now = time.time()
+    for run in runs:  # created when indexed: the index and the run's own stats agree
+        run.created_at = now
     stored = _store(rt, event, event_dict, runs, now, skip_dedup)
     if not stored[0]:
         return SendResult(event.id, event.name, "deduplicated")
@@ -131,8 +133,7 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
         check_size(event_dict)
     run_keys: list[str] = []
     for run in runs:
-        run_keys += [keys.run(run.id), keys.runs_of_function(run.function),
-                     keys.runs_live(run.function)]
+        run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,

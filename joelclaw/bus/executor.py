@@ -137,10 +137,9 @@ class _Execution:
             self.rt.runs.update(self.run.id, pipe=batch, **merged)
             if fields.get("status") in TERMINAL:
                 forget_listeners(batch, self.fn, self.run)
-                metrics.run_ended(batch, self.fn.id, self.run.id, fields["status"],
+                metrics.run_ended(batch, self.fn.id, fields["status"],
                                   created_at=self.run.created_at,
                                   started_at=self.run.started_at or self.started,
-                                  ended_at=fields.get("ended_at") or time.time(),
                                   execution_ms=merged["execution_ms"])
         if wake_at is not None:
             batch.zadd(keys.WAKEUPS, {self.step.target: wake_at}, lt=True)

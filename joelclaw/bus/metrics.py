@@ -38,24 +38,27 @@ def observe_steps(pipe: Any, function: str, timings: list[tuple[str, float]]) ->
         pipe.hincrbyfloat(keys.METRIC_STEPS, field, total)
 
 
-def run_ended(pipe: Any, function: str, run_id: str, status: str, *, created_at: float,
-              started_at: float | None, ended_at: float, execution_ms: float | None) -> None:
+def run_ended(pipe: Any, function: str, status: str, *, created_at: float,
+              started_at: float | None, execution_ms: float | None) -> None:
     """Count a run that ended (completed, failed, cancelled or skipped), queued into the write
-    that ends it: the Prometheus counter, its leaving the function's live index, and its
-    ten-minute bucket of the functions view (outcome; body time, time before it first ran, and
-    total time as log buckets). Every run is counted: no sample, no cap."""
+    that ends it: the Prometheus counter, and one field in the ten-minute bucket of the run's
+    creation (the functions view counts the runs created in its window and how they ended):
+    its outcome, its body time and the time before it first ran, as log buckets (`-` when it
+    never ran). Every run is counted, no sample and no cap, for two commands and no round
+    trip of its own."""
     pipe.hincrby(keys.METRIC_RUNS, f"{function}{SEP}{status}", 1)
-    pipe.zrem(keys.runs_live(function), run_id)
-    bucket = int(ended_at // keys.FUNCTION_STATS_BUCKET) * keys.FUNCTION_STATS_BUCKET
-    stats, prefix = keys.function_stats(bucket), f"{function}{SEP}"
-    fields = [f"n{SEP}{status}", f"t{SEP}{log_bucket((ended_at - created_at) * 1000)}"]
+    bucket = int(created_at // keys.FUNCTION_STATS_BUCKET) * keys.FUNCTION_STATS_BUCKET
+    body = waited = NEVER
     if started_at is not None:
-        fields.append(f"q{SEP}{log_bucket((started_at - created_at) * 1000)}")
+        waited = str(log_bucket((started_at - created_at) * 1000))
         if execution_ms is not None:
-            fields.append(f"b{SEP}{log_bucket(execution_ms)}")
-    for field in fields:
-        pipe.hincrby(stats, prefix + field, 1)
+            body = str(log_bucket(execution_ms))
+    stats = keys.function_stats(bucket)
+    pipe.hincrby(stats, SEP.join((function, status, body, waited)), 1)
     pipe.expire(stats, keys.FUNCTION_STATS_TTL)
+
+
+NEVER = "-"  # the duration bucket of a run that never ran its body (skipped, cancelled early)
 
 
 LOG_STEPS = 4  # buckets per doubling: a value is known within 2^(1/8), about ±9%

@@ -41,8 +41,8 @@ def finish_cancelled(
                    error={"name": "Cancelled", "message": reason})
     close_open_steps(rt, pipe, run.id, rt.runs.steps(run.id) if steps is None else steps,
                      "cancelled", now)
-    metrics.run_ended(pipe, fn.id, run.id, "cancelled", created_at=run.created_at,
-                      started_at=run.started_at, ended_at=now, execution_ms=run.execution_ms)
+    metrics.run_ended(pipe, fn.id, "cancelled", created_at=run.created_at,
+                      started_at=run.started_at, execution_ms=run.execution_ms)
     pipe.zrem(keys.WAKEUPS, run.id)
     pipe.zrem(keys.OUTBOX, run.id)
     forget_listeners(pipe, fn, run)

@@ -52,8 +52,8 @@ def fail_removed_run(rt: Bus, run_id: str, function_id: str, version: str | None
     error = {"name": REMOVED_ERROR, "message": message, "stack": ""}
     pipe, now = rt.redis.pipeline(transaction=True), time.time()
     rt.runs.update(run_id, pipe=pipe, status="failed", ended_at=now, error=error)
-    metrics.run_ended(pipe, function_id, run_id, "failed", created_at=run.created_at,
-                      started_at=run.started_at, ended_at=now, execution_ms=run.execution_ms)
+    metrics.run_ended(pipe, function_id, "failed", created_at=run.created_at,
+                      started_at=run.started_at, execution_ms=run.execution_ms)
     pipe.zrem(keys.WAKEUPS, run_id)
     pipe.zrem(keys.OUTBOX, run_id)
     execute_releasing(pipe, lease)

@@ -28,9 +28,8 @@ if not skip_dedup then
 end
 local runs = cjson.decode(ARGV[9])
 for i, r in ipairs(runs) do
-  local run_key = KEYS[6 + 3 * i - 2]
-  local fn_key = KEYS[6 + 3 * i - 1]
-  local live_key = KEYS[6 + 3 * i]
+  local run_key = KEYS[6 + 2 * i - 1]
+  local fn_key = KEYS[6 + 2 * i]
   local args = {}
   for k, v in pairs(r.fields) do
     args[#args + 1] = k
@@ -39,7 +38,6 @@ for i, r in ipairs(runs) do
   redis.call('HSET', run_key, unpack(args))
   redis.call('ZADD', KEYS[5], ARGV[10], r.id)
   redis.call('ZADD', fn_key, ARGV[10], r.id)
-  redis.call('ZADD', live_key, ARGV[10], r.id)
   if r.wake then
     redis.call('ZADD', KEYS[6], 'LT', ARGV[8], r.id)
   end

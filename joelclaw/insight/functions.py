@@ -2,10 +2,11 @@
 runs of the last 24 hours: how many, how they ended, the failure rate, p50/p95 durations (body
 apart from the wait before the first start) and the last run.
 
-Nothing is sampled: outcomes and durations are counters every run adds to when it ends (ten-
-minute buckets, `joelclaw.bus.metrics.run_ended`), so the window starts on a ten-minute boundary
-(`window.since`, 24 h to 24 h 10 min ago); runs started in it are counted from the function's run
-index, runs in progress from its live index. The cost does not grow with the number of runs.
+Nothing is sampled. The window starts on a ten-minute boundary (`window.since`, 24 h to 24 h
+10 min ago) and covers the runs created since: how many, from the function's run index (exact);
+how those that ended ended and their durations, from counters each run adds to when it ends, in
+the ten-minute bucket of its creation (`joelclaw.bus.metrics.run_ended`); the rest are still in
+progress. The cost does not grow with the number of runs.
 """
 
 from __future__ import annotations
@@ -65,50 +66,54 @@ def function_rows(rt: Runtime, *, now: float | None = None,
         pipe.hgetall(keys.function_stats(bucket))
     for fn in functions:
         pipe.zcount(keys.runs_of_function(fn.id), since * 1000, "+inf")
-        pipe.zcard(keys.runs_live(fn.id))
         pipe.zrevrange(keys.runs_of_function(fn.id), 0, 0)
     replies = pipe.execute()
     count = (current - since) // step + 1
-    counted = _merge(replies[:count])
-    per_fn = [replies[count + 3 * i: count + 3 * i + 3] for i in range(len(functions))]
-    lasts = [ids[0].decode() if ids else None for _, _, ids in per_fn]
+    ended = _merge(replies[:count])
+    per_fn = [replies[count + 2 * i: count + 2 * i + 2] for i in range(len(functions))]
+    lasts = [ids[0].decode() if ids else None for _, ids in per_fn]
     heads = iter(run_heads(rt, [i for i in lasts if i], STAT_FIELDS))
     rows = []
-    for fn, (created, live, _), last_id in zip(functions, per_fn, lasts, strict=True):
+    for fn, (created, _), last_id in zip(functions, per_fn, lasts, strict=True):
         last = next(heads) if last_id else None
-        stats = run_stats(counted.get(fn.id, {}), created=int(created), live=int(live),
-                          last=last)
+        stats = run_stats(ended.get(fn.id, {}), created=int(created), last=last)
         stats["window"] = {"since": since, "until": now, "seconds": round(now - since, 1)}
         rows.append({**describe_function(fn, rt.settings.default_retries, now), "recent": stats})
     return rows
 
 
-def _merge(buckets: list[dict[bytes, bytes]]) -> dict[str, dict[str, dict[str, int]]]:
-    """function -> kind ("n", "b", "q", "t") -> field -> count, summed over the buckets."""
-    out: dict[str, dict[str, dict[str, int]]] = {}
+Ended = dict[str, dict[str, int]]  # "status" / "body" / "before_start" -> value -> runs
+
+
+def _merge(buckets: list[dict[bytes, bytes]]) -> dict[str, Ended]:
+    """Per function: its ended runs by outcome, body bucket and wait bucket, over the buckets
+    (fields "function|status|body|wait", see `joelclaw.bus.metrics.run_ended`)."""
+    out: dict[str, Ended] = {}
     for raw in buckets:
         for field, value in raw.items():
-            function, kind, name = field.decode().rsplit(metrics.SEP, 2)
-            slot = out.setdefault(function, {}).setdefault(kind, {})
-            slot[name] = slot.get(name, 0) + int(value)
+            function, status, body, waited = field.decode().rsplit(metrics.SEP, 3)
+            mine = out.setdefault(function, {"status": {}, "body": {}, "before_start": {}})
+            for kind, name in (("status", status), ("body", body), ("before_start", waited)):
+                if name != metrics.NEVER:
+                    mine[kind][name] = mine[kind].get(name, 0) + int(value)
     return out
 
 
-def run_stats(counted: dict[str, dict[str, int]], *, created: int, live: int,
-              last: Run | None) -> dict[str, Any]:
-    """Counts by outcome of the runs that ended in the window, the failure rate among finished
-    ones, and p50/p95 of three durations kept apart: the body (time in the function's own code,
-    all executions), the wait before it first ran (broker queue and flow-control holds), and the
-    total (creation to end, sleeps and waits included). Percentiles come from log buckets."""
-    by_status = dict(sorted(counted.get("n", {}).items()))
+def run_stats(ended: Ended, *, created: int, last: Run | None) -> dict[str, Any]:
+    """The runs created in the window: how many, how those that ended ended, how many are still
+    going, the failure rate among finished ones, and p50/p95 of two durations kept apart: the
+    body (time in the function's own code, all executions) and the wait before it first ran
+    (broker queue and flow-control holds). Percentiles come from log buckets."""
+    by_status = dict(sorted(ended.get("status", {}).items()))
+    count_ended = sum(by_status.values())
     finished = by_status.get("completed", 0) + by_status.get("failed", 0)
     failed = by_status.get("failed", 0)
     return {
-        "count": created, "ended": sum(by_status.values()), "by_status": by_status,
-        "in_progress": live, "failed": failed,
+        "count": created, "ended": count_ended, "by_status": by_status,
+        "in_progress": max(0, created - count_ended), "failed": failed,
         "failure_rate": round(failed / finished, 4) if finished else None,
-        "durations": {name: _percentiles(counted.get(kind, {}))
-                      for name, kind in (("body", "b"), ("before_start", "q"), ("total", "t"))},
+        "durations": {name: _percentiles(ended.get(name, {}))
+                      for name in ("body", "before_start")},
         "precision": "percentiles from log buckets: within about ±9%",
         "last_run": None if last is None else {
             "id": last.id, "status": last.status, "created_at": last.created_at},

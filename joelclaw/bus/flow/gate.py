@@ -184,8 +184,8 @@ def _skip(rt: Bus, run: Run, lease: Lease, reason: str) -> None:
     pipe, now = rt.redis.pipeline(transaction=True), time.time()
     rt.runs.update(run.id, pipe=pipe, status="skipped", ended_at=now,
                    error={"name": "Skipped", "message": reason})
-    metrics.run_ended(pipe, run.function, run.id, "skipped", created_at=run.created_at,
-                      started_at=None, ended_at=now, execution_ms=None)
+    metrics.run_ended(pipe, run.function, "skipped", created_at=run.created_at,
+                      started_at=None, execution_ms=None)
     execute_releasing(pipe, lease)
 
 
