@@ -146,6 +146,14 @@ def test_a_task_step_shows_its_celery_task_with_a_flower_link(runtime: Runtime, 
     assert task["deliveries"] == 2 and task["retries"] == 1
     assert step["tries"] == 2
     assert task["flower"] == f"{FLOWER}/task/{tid}"
+    from click import unstyle
+
+    from joelclaw.cli.render import render_trace
+
+    text = unstyle(render_trace(run_trace(runtime, run.id)))  # what `joelclaw run` prints
+    line = next(x for x in text.splitlines() if tid in x)
+    assert "canvas.flaky" in line and "worker w1@" in line and "deliveries 2 (retries 1)" in line
+    assert f"flower {FLOWER}/task/{tid}" in line
 
 
 def test_a_waiting_task_step_shows_its_task_live(runtime: Runtime, workers):
