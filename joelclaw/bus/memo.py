@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from joelclaw.bus.preview import preview
 from joelclaw.errors import StepError
 
 
@@ -79,6 +80,19 @@ def decode(raw: bytes | str) -> Memo:
     if "pending" in data:
         return Pending(data["pending"])
     return Sleeping(float(data["until"]))
+
+
+def trace_fields(record: Done | Failed, kind: str) -> tuple[str, dict[str, Any]]:
+    """What a result stored from outside says in the step's trace: its status, and its error,
+    or its output preview and, for a wait, the event that matched (or that it timed out)."""
+    if isinstance(record, Failed):
+        return "failed", {"error": {"name": record.name, "message": record.message, "stack": ""}}
+    fields: dict[str, Any] = {"output": preview(record.value)}
+    if kind == "wait":
+        event = record.value if isinstance(record.value, dict) else None
+        fields.update(timed_out=event is None, matched=None if event is None else {
+            "id": event.get("id"), "name": event.get("name"), "ts": event.get("ts")})
+    return "completed", fields
 
 
 def _at(data: dict[str, Any], at: float | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import redis
 from joelclaw.backoff import exponential
 from joelclaw.bus import attempts, metrics, stepnotes
 from joelclaw.bus.attempts import OPEN
-from joelclaw.bus.memo import Done, Failed, Memo
+from joelclaw.bus.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.memo import encode as encode_memo
 from joelclaw.bus.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.preview import preview
@@ -139,18 +139,11 @@ class StepBase:
         trace = self.trace.get(key)
         if self.member is not None or (trace is not None and trace.get("status") not in OPEN):
             return
-        ended = getattr(record, "at", None) or time.time()
-        if isinstance(record, Failed):
-            extra.update(error={"name": record.name, "message": record.message, "stack": ""})
-        elif isinstance(record, Done):
-            extra.update(output=preview(record.value))
-            if kind == "wait":
-                event = record.value if isinstance(record.value, dict) else None
-                extra.update(matched=None if event is None else {
-                    "id": event.get("id"), "name": event.get("name"), "ts": event.get("ts")},
-                    timed_out=event is None)
-        status = "failed" if isinstance(record, Failed) else "completed"
-        self._trace_state(key, kind, status, ended_at=ended, **extra)
+        if not isinstance(record, Done | Failed):
+            return
+        status, fields = trace_fields(record, kind)
+        self._trace_state(key, kind, status, ended_at=record.at or time.time(),
+                          **{**extra, **fields})
 
     def _save(self, key: str, record: Memo) -> None:
         self.memo[key] = record

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw.bus import canvas
 from joelclaw.bus.attempts import OPEN, attempts_of
-from joelclaw.bus.memo import Done, Failed, Memo
-from joelclaw.bus.preview import preview
+from joelclaw.bus.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.run_store import trace_of
 
 if TYPE_CHECKING:
@@ -57,17 +56,9 @@ def settle(step: dict[str, Any], memo: Memo | None, run: dict[str, Any]) -> dict
     if step.get("status") not in OPEN:
         return step
     if step.get("type") in RESOLVED_FROM_OUTSIDE and isinstance(memo, Done | Failed):
-        step.update(ended_at=memo.at or run.get("ended_at") or step.get("started_at"))
-        if isinstance(memo, Failed):
-            step.update(status="failed", error={"name": memo.name, "message": memo.message,
-                                                "stack": ""})
-        else:
-            step.update(status="completed", output=preview(memo.value))
-            if step.get("type") == "wait":
-                event = memo.value if isinstance(memo.value, dict) else None
-                step.update(matched=None if event is None else {
-                    "id": event.get("id"), "name": event.get("name"), "ts": event.get("ts")},
-                    timed_out=event is None)
+        status, fields = trace_fields(memo, step.get("type", ""))
+        step.update(status=status, **fields,
+                    ended_at=memo.at or run.get("ended_at") or step.get("started_at"))
         return step
     if run.get("ended_at") is None:
         return step
