@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from celery import Celery
+from celery import Celery, Task
 from kombu import Queue
 
 from joelclaw import keys
@@ -57,6 +57,8 @@ def make_celery(
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # A run that failed for good fails its task (RunFailed): acknowledged, never requeued.
+        task_acks_on_failure=True,
         worker_prefetch_multiplier=1,
         task_default_queue=keys.FUNCTION_QUEUE,
         task_default_priority=DEFAULT_PRIORITY if not amqp else 9 - DEFAULT_PRIORITY,
@@ -99,10 +101,13 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
 def _register(app: Celery, bus: Bus, fn: Function) -> None:
     """One named task per function, so Flower and `celery inspect` show each by name."""
 
-    def run_function(run_id: str, member: list[Any] | None = None,
+    def run_function(task: Task, run_id: str, member: list[Any] | None = None,
                      ready_at: float | None = None) -> str:
+        # A run that failed for good raises RunFailed (after it is recorded): Celery and
+        # Flower then show the task as FAILURE. Its message is acknowledged like any failed
+        # task's; retries are the run store's, never Celery's.
         return execute(bus, fn, run_id, member=tuple(member) if member else None,
-                       ready_at=ready_at)
+                       ready_at=ready_at, worker=task.request.hostname, raise_failure=True)
 
     run_function.__doc__ = fn.description or f"durable function {fn.id}"
-    app.task(name=fn.task_name, queue=fn.queue, ignore_result=True)(run_function)
+    app.task(name=fn.task_name, queue=fn.queue, ignore_result=True, bind=True)(run_function)

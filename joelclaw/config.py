@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     flower_port: int = Field(5555, ge=1, le=65535)
     flower_user: str | None = None
     flower_password: str | None = None
+    # Where the owner's browser reaches Flower (e.g. http://127.0.0.1:5555): run traces link
+    # each Celery task to its Flower page. `joelclaw up` sets it for the Flower it starts.
+    flower_url: str | None = None
     worker_concurrency: int = Field(2, ge=1, le=256)
     function_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     timezone: str = "UTC"

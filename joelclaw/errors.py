@@ -5,7 +5,8 @@
     ├── EventError             an event is malformed or its payload fails its model
     ├── FunctionDefinitionError a function declaration is invalid (bad trigger, option, expression)
     ├── NotFound               a run, event or function id that does not exist
-    └── StepError              a step failed for good; carries the original error's type and message
+    ├── StepError              a step failed for good; carries the original error's type and message
+    └── RunFailed              a function's Celery task reports its run's final failure to Celery
     NonRetriable               raise from a step or function: fail now, no more attempts
     RetryAfter(seconds)        raise from a step or function: try again after that many seconds
 """
@@ -44,6 +45,23 @@ class StepError(JoelclawError):
         super().__init__(message)
         self.error_type = error_type
         self.step = step
+
+
+class RunFailed(JoelclawError):
+    """Raised by a function's Celery task after its run failed for good (and was recorded), so
+    Celery marks the task FAILURE: Flower's Failed tab and `task-failed` events show it. The
+    message is acknowledged like any failed task; the run store's retries happened before."""
+
+    code = "RUN_FAILED"
+
+    def __init__(self, run_id: str, function_id: str, error: dict[str, object]):
+        super().__init__(f"run {run_id} of {function_id} failed: {error.get('name')}: "
+                         f"{error.get('message')}")
+        self.run_id, self.function_id, self.error = run_id, function_id, error
+
+    def __reduce__(self) -> tuple[type[RunFailed], tuple[str, str, dict[str, object]]]:
+        # The pool process hands it to the worker pickled: rebuild it from its own arguments.
+        return (RunFailed, (self.run_id, self.function_id, self.error))
 
 
 class NonRetriable(Exception):

@@ -1,5 +1,6 @@
 """Flower as joelclaw runs it, under `joelclaw up` and from the Procfile alike:
-`python -m joelclaw.flower` execs `celery -A joelclaw.worker flower` behind basic auth.
+`python -m joelclaw.flower` execs Flower (`joelclaw.supervisor.flower`: celery flower, re-inspecting
+workers that boot after it) behind basic auth.
 
 Why always auth, loopback too: Flower 2.2 answers its API without credentials only with
 FLOWER_UNAUTHENTICATED_API, and then it also answers `Access-Control-Allow-Origin: *` and skips
@@ -24,7 +25,7 @@ UNSAFE = ("FLOWER_UNAUTHENTICATED_API",)
 
 
 def argv(settings: Settings) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "flower",
+    return [sys.executable, "-m", "joelclaw.supervisor.flower", "-A", "joelclaw.worker", "flower",
             f"--address={settings.flower_address}", f"--port={settings.flower_port}"]
 
 

@@ -10,8 +10,9 @@ away for a notification channel.
 
 Workers are seen through `keys.WORKERS_SEEN`: every Celery node's sweeper loop stamps its node
 name there several times a second with `{"at": <unix s>, "queues": [...]}`. A node is alive
-while its stamp is at most `WORKER_STALE_SECONDS` old; a frozen (SIGSTOPped) or dead node stops
-stamping. Its roles derive from the queues it consumes: `gateway` for the gateway queue,
+while its stamp is at most `STALE_SECONDS` (10 s) old; a frozen (SIGSTOPped) or dead node stops
+stamping. Beat follows the same rule with its tick stamp (written at least every 2 s).
+A node's roles derive from the queues it consumes: `gateway` for the gateway queue,
 `worker` for any other, so a live gateway worker never stands in for a frozen main worker.
 Stamps without queues (written by an older worker) fall back to the node name's prefix
 (`gateway@host` is the gateway).
@@ -36,8 +37,11 @@ if TYPE_CHECKING:
     from joelclaw.config import Settings
     from joelclaw.integrations.typesense import Endpoint
 
-WORKER_STALE_SECONDS = 10.0  # a sweeper stamps every poll (0.5 s); 20 missed stamps is frozen
-BEAT_STALE_SECONDS = 90.0  # beat ticks every 30 s: three missed ticks
+# One rule for every process that stamps (worker nodes, beat): stale after 10 s without a stamp.
+# A sweeper stamps every poll (0.5 s) and beat every tick (at most 2 s apart): many missed
+# stamps, never one slow tick, make a process stale.
+STALE_SECONDS = 10.0
+WORKER_STALE_SECONDS = BEAT_STALE_SECONDS = STALE_SECONDS
 FORGET_WORKER_SECONDS = 24 * 3600.0  # nodes gone longer than this no longer show up
 PROBE_TIMEOUT_SECONDS = 2.0
 WORKER, GATEWAY = "worker", "gateway"  # the roles

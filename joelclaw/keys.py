@@ -70,6 +70,16 @@ def runs_of_function(function_id: str) -> str:
     return f"{PREFIX}runs:fn:{function_id}"  # zset: run id by creation time (ms)
 
 
+def function_stats(bucket_start: int) -> str:
+    """hash "function|status|body bucket|wait bucket" -> runs created in the
+    FUNCTION_STATS_BUCKET seconds from `bucket_start` that ended so (joelclaw.bus.metrics)."""
+    return f"{PREFIX}fnstats:{bucket_start}"
+
+
+FUNCTION_STATS_BUCKET = 600  # ten minutes: the functions view's 24 h starts on such a boundary
+FUNCTION_STATS_TTL = 24 * 3600 + 2 * FUNCTION_STATS_BUCKET  # a day of buckets, and the edges
+
+
 # ---- liveness and durable time -------------------------------------------------------------
 
 def lease(target: str) -> str:
@@ -240,6 +250,8 @@ GW_MODE = GW + "mode"  # "sleep" while the owner sleeps; absent means awake
 GW_DRAIN_PENDING = GW + "drain:pending"  # set while a drain request is outstanding
 GW_DRAIN_PENDING_TTL = 60
 GW_DRAIN_RUNNING = GW + "drain:running"  # held by the drain loop while it works
+GW_UNCONFIGURED_WARNED = GW + "unconfigured:warned"  # cooldown: "no Telegram token" was said
+GW_UNCONFIGURED_WARN_TTL = 3600  # once an hour, not once a drain
 GW_TG_OFFSET = GW + "tg:offset"  # the next getUpdates offset (last stored update_id + 1)
 GW_POLLER_LOCK = GW + "tg:poller"  # one long poller per bot token
 GW_POLLER_LOCK_TTL = 5  # refreshed every watchdog tick; a dead gateway's lock lapses fast
@@ -252,6 +264,9 @@ GW_DELIVERED_KEEP = 200  # how many of them are kept
 GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
 GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
 GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
+GW_REPLAY_WINDOW_MS = 10 * 60_000  # a claim whose gateway died is replayed only this young
+CLOCK_OFFSET = PREFIX + "clock:offset"  # seconds the gateway's clock runs ahead (joelclaw.clock)
+CLOCK_OFFSET_TTL = 3600  # a forgotten offset does not stay
 
 
 def gw_queue(priority: int) -> str:

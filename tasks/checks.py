@@ -4,6 +4,7 @@ when what it needs is not configured. The logic is in joelclaw.checks; these are
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -46,6 +47,7 @@ from joelclaw.gateway.service import Gateway
 from joelclaw.integrations.http import IntegrationError
 from joelclaw.integrations.telegram import TelegramError
 from joelclaw.telemetry import spend
+from joelclaw.telemetry.events import TelemetryEvent, emit
 from tasks.system import CHECK_EVENTS
 
 ONE = {"concurrency": 1}
@@ -372,8 +374,20 @@ def telegram_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     if key is None:
         return {"skipped": f"malformed snooze button {press.raw_data!r}"}
     until = ctx.step.run("snooze", snooze.snooze, ctx.runtime.redis, key)
+    ctx.step.run("record-snoozed", _record_snoozed, ctx, key, until)
     edited = ctx.step.run("edit-message", _edit_snoozed, ctx.runtime, press, key, until)
     return {"snoozed": key, "until": until, "edited": edited}
+
+
+def _record_snoozed(ctx: Context[Any], key: str, until: float) -> None:
+    """The `triage.snoozed` telemetry event the old system emitted (o11y queries count it)."""
+    o11y = bool(re.fullmatch(r"[0-9a-f]{32}", key))  # an o11y dedup key; else a check's
+    emit(ctx.runtime.redis, TelemetryEvent(
+        level="info", source="o11y", action="triage.snoozed",
+        component="check-o11y-triage" if o11y else "checks", run_id=ctx.run_id,
+        function_id="telegram-callback-received",
+        metadata={"dedup_key": key, "until": until,
+                  "hours": keys.SNOOZE_SECONDS / 3600}), ctx.runtime.settings)
 
 
 def _edit_snoozed(rt: Any, press: CallbackReceived, key: str, until: float) -> bool:

@@ -10,7 +10,7 @@ from joelclaw import keys
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function
 from joelclaw.checks import digest, sessions
-from joelclaw.checks.window import in_window, local_now
+from joelclaw.checks.window import in_window, local_now, window_day
 from joelclaw.cooldown import cooldown
 from joelclaw.events.payloads.system import LogWritten
 from joelclaw.redaction import configured_secrets, redact
@@ -62,7 +62,7 @@ def _claim_digest(ctx: Context) -> str | None:
     local = local_now(s.timezone)
     if not in_window(s.digest_window, local):
         return None
-    date = local.date().isoformat()
+    date = window_day(s.digest_window, local).isoformat()
     if digest.digest_path(s, date).exists():
         return None
     return date if cooldown(ctx.runtime.redis, keys.digest_claimed(date), 86400) else None

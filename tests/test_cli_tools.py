@@ -142,7 +142,8 @@ def test_functions_show_recent_counts_and_last_run(invoke: Invoke,
     rows = {f["id"]: f for f in ok(invoke("functions"), "functions")}
     steps = rows["t-steps"]["recent"]
     assert steps["count"] == 1 and steps["by_status"] == {"completed": 1}
-    assert steps["last_run"]["id"] == run_id and steps["p50_ms"] > 0
+    assert steps["last_run"]["id"] == run_id and steps["durations"]["body"]["p50_ms"] > 0
+    assert steps["in_progress"] == 0
     assert rows["system-logger"]["recent"]["count"] == 0
 
     def failures() -> int:

@@ -159,3 +159,48 @@ def test_flower_shows_run_ids_never_event_data(
         info = httpx.get(f"{running.url}/api/task/info/{task_id}", auth=auth, timeout=10)
         for text in (str(task), info.text):
             assert SECRET not in text and run_id in text
+
+
+def test_a_failed_run_is_in_flowers_failed_tasks(
+    flower: Callable[..., Flower], settings: Settings,
+    worker_factory: Callable[..., WorkerProcess],
+) -> None:
+    worker_factory()
+    running = flower()
+    rt = Runtime(settings)
+
+    def listening() -> bool:
+        rt.send(Event(name="test/steps"))
+        return bool(httpx.get(f"{running.url}/api/tasks", timeout=10).json())
+
+    wait_for(listening, timeout=40, interval=1.0, message="flower receiving task events")
+    [sent] = rt.send(Event(name="test/nonretriable"))
+    [run_id] = sent.runs
+    wait_for(lambda: rt.runs.status(run_id) == "failed", timeout=30, message="the run to fail")
+
+    def failed() -> dict[str, dict[str, object]]:
+        tasks = httpx.get(f"{running.url}/api/tasks", params={"state": "FAILURE"},
+                          timeout=10).json()
+        return {k: v for k, v in tasks.items() if run_id in str(v.get("args"))}
+
+    shown = wait_for(failed, timeout=40, interval=0.5, message="flower listing the failure")
+    [task] = shown.values()
+    assert task["name"] == "joelclaw.fn.t-nonretriable"
+    assert "RunFailed" in str(task["exception"])
+
+
+def test_workers_that_start_after_flower_are_listed_by_its_api(
+    flower: Callable[..., Flower], worker_factory: Callable[..., WorkerProcess],
+) -> None:
+    """On a busy machine Flower is up before the workers are (or they answer its one startup
+    inspection too slowly): `GET /api/workers` must still come to list them."""
+    running = flower()
+    assert httpx.get(f"{running.url}/api/workers", timeout=10).json() == {}
+    worker_factory()  # node w0@<host>, booted after Flower's first inspection
+
+    def listed() -> dict[str, object]:
+        workers = httpx.get(f"{running.url}/api/workers", timeout=10).json()
+        return {k: v for k, v in workers.items() if k.startswith("w0@")}
+
+    [info] = wait_for(listed, timeout=60, interval=0.5, message="flower listing w0").values()
+    assert "joelclaw" in str(info.get("active_queues"))

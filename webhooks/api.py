@@ -25,6 +25,7 @@ from joelclaw.events.limits import MAX_EVENT_BYTES, too_large
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import parse_event
 from joelclaw.events.store import get_event, list_events
+from joelclaw.insight.trace import run_trace
 from webhooks import access, metrics
 from webhooks.app import runtime
 from webhooks.http import BodyTooLarge, fail, read_body
@@ -124,7 +125,7 @@ def runs() -> Response:
 
 @blueprint.get("/runs/<run_id>")
 def run(run_id: str) -> Response:
-    trace = runtime().runs.trace(run_id)
+    trace = run_trace(runtime(), run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
     return jsonify({"ok": True, "run": json.loads(json.dumps(trace, default=str))})

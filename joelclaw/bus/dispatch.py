@@ -95,6 +95,8 @@ def _send_one(
     if extra is not None:
         _seed(rt, runs[0], extra)
     now = time.time()
+    for run in runs:  # created when indexed: the index and the run's own stats agree
+        run.created_at = now
     stored = _store(rt, event, event_dict, runs, now, skip_dedup)
     if not stored[0]:
         return SendResult(event.id, event.name, "deduplicated")
@@ -109,9 +111,12 @@ def _send_one(
                  if fn.flow is not None and fn.flow.cancel_on]
     if listening:
         cancel.register(rt, listening, event_dict, now)
+    resumed: list[str] = []
     if len(stored) > 1 and stored[1]:
-        resolve_waiters(rt, event_dict, dict(zip(stored[1][::2], stored[1][1::2], strict=True)))
-    return SendResult(event.id, event.name, "dispatched", [r.id for r in runs] + started)
+        resumed = resolve_waiters(rt, event_dict,
+                                  dict(zip(stored[1][::2], stored[1][1::2], strict=True)))
+    return SendResult(event.id, event.name, "dispatched", [r.id for r in runs] + started,
+                      resumed)
 
 
 def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], now: float,
@@ -186,19 +191,19 @@ def _seed(rt: Bus, run: Run, extra: Seed) -> None:
         rt.runs.seed(run.id, extra.memo or {}, extra.steps or {})
 
 
-def resolve_waiters(rt: Bus, event: dict[str, Any], waiting: dict[bytes, bytes]) -> int:
+def resolve_waiters(rt: Bus, event: dict[str, Any], waiting: dict[bytes, bytes]) -> list[str]:
     """Hand a new event to the runs waiting for it (and cancel_on listeners); publish the
-    woken runs at once."""
-    resolved = 0
+    woken runs at once. Returns the runs whose wait it resumed."""
+    resumed = []
     for field, raw in waiting.items():
         spec = json.loads(raw)
         if spec["expires"] < time.time() or not waits.matches(spec, event):
             continue
         if spec.get("kind") == "cancel":
-            resolved += cancel.fire(rt, field.decode(), spec, event)
+            cancel.fire(rt, field.decode(), spec, event)
             continue
         run_id, step_key = field.decode().split("|", 1)
         if waits.resolve(rt, run_id, step_key, event["name"], event, wake=True):
-            resolved += 1
+            resumed.append(run_id)
             publish_now(rt, run_id)
-    return resolved
+    return resumed

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ import redis
 
 from joelclaw import keys
 from joelclaw.bus import leases, metrics, pause, telemetry
+from joelclaw.bus.attempts import EARLIER_STACK_CHARS
 from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions import FAILED_EVENT
@@ -24,10 +27,10 @@ from joelclaw.bus.memo import Done, Failed
 from joelclaw.bus.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.outcomes import finish_cancelled, forget_listeners, notify_parent
 from joelclaw.bus.publish import target_for
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.runs import HISTORY_KEEP, TERMINAL, Run
 from joelclaw.bus.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
 from joelclaw.bus.steps import Step
-from joelclaw.errors import Defer, EventError, NonRetriable, RetryAfter, StepError
+from joelclaw.errors import Defer, EventError, NonRetriable, RetryAfter, RunFailed, StepError
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.executor")
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"  # outside a Celery task (tests, scripts)
 
 
 def execute(
@@ -44,8 +48,15 @@ def execute(
     *,
     member: tuple[str, int] | None = None,
     ready_at: float | None = None,
+    worker: str | None = None,
+    raise_failure: bool = False,
 ) -> str:
-    """Execute once; returns what happened (for logs and tests)."""
+    """Execute once; returns what happened (for logs and tests).
+
+    `worker` names the Celery node, recorded with each attempt and execution. With
+    `raise_failure` (the function's Celery task), a run that failed for good raises RunFailed
+    once everything is recorded and the lease released, so Celery counts the task as failed.
+    """
     started = time.time()
     target = target_for(run_id, member)
     lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.run_lease_seconds)
@@ -62,7 +73,7 @@ def execute(
             rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
         return run.status if run else "missing"
     if member is None and run.cancel_requested:
-        finish_cancelled(rt, fn, run, lease=lease)
+        finish_cancelled(rt, fn, run, lease=lease, steps=loaded.trace.values())
         return "cancelled"
     if member is None and lease.paused and pause.park(rt, run, lease):
         return "paused"
@@ -77,10 +88,13 @@ def execute(
     try:
         with lease.kept_alive():
             execution = _Execution(rt, fn, run, member, lease, loaded, started,
-                                   ready_at or started, entry, wire)
-            return execution.execute()
+                                   ready_at or started, entry, wire, worker or _WORKER)
+            outcome = execution.execute()
     finally:
         wire.close()
+    if outcome == "failed" and raise_failure and execution.error is not None:
+        raise RunFailed(run_id, fn.id, execution.error)
+    return outcome
 
 
 class _Execution:
@@ -88,9 +102,10 @@ class _Execution:
 
     def __init__(self, rt: Bus, fn: Function, run: Run, member: tuple[str, int] | None,
                  lease: leases.Lease, loaded: Any, started: float, ready_at: float,
-                 entry: gate.Entry | None, wire: NoWait):
+                 entry: gate.Entry | None, wire: NoWait, worker: str):
         self.rt, self.fn, self.run, self.member, self.lease = rt, fn, run, member, lease
-        self.wire = wire
+        self.wire, self.worker, self.started = wire, worker, started
+        self.error: dict[str, Any] | None = None  # the run's error when it failed for good
         self.slots = entry.slots if entry is not None else None
         delay_ms = max(0.0, (started - ready_at) * 1000)
         start_fields: dict[str, Any] = {}
@@ -102,7 +117,7 @@ class _Execution:
         self.observed = telemetry.observe(rt, fn.id, run, member, started)
         self.step = Step(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
                          queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
-                         observed=self.observed)
+                         observed=self.observed, worker=worker)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:
@@ -120,11 +135,16 @@ class _Execution:
         batch = Batch()
         self.step.flush_into(batch)
         if self.member is None:
-            merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent()}
+            merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent(),
+                      "history": self._history(outcome or fields.get("status"),
+                                               fields.get("error"))}
             self.rt.runs.update(self.run.id, pipe=batch, **merged)
             if fields.get("status") in TERMINAL:
                 forget_listeners(batch, self.fn, self.run)
-                metrics.count_run(batch, self.fn.id, fields["status"])
+                metrics.run_ended(batch, self.fn.id, fields["status"],
+                                  created_at=self.run.created_at,
+                                  started_at=self.run.started_at or self.started,
+                                  execution_ms=merged["execution_ms"])
         if wake_at is not None:
             batch.zadd(keys.WAKEUPS, {self.step.target: wake_at}, lt=True)
         flow_index = None
@@ -151,6 +171,21 @@ class _Execution:
             status = outcome or fields.get("status")
             self.observed.end(status if self.member is None else None,
                               {**fields, "execution_ms": self.spent()})
+
+    def _history(self, outcome: str | None, error: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The run's executions with this one added (the newest HISTORY_KEEP): written with the
+        execution's final write, so it costs no round trip of its own."""
+        item: dict[str, Any] = {"n": self.run.executions + 1, "started_at": self.started,
+                                "ended_at": time.time(), "worker": self.worker,
+                                "outcome": outcome or "unknown"}
+        if error:
+            item["error"] = {"name": error.get("name"), "message": error.get("message"),
+                             "stack": (error.get("stack") or "")[-EARLIER_STACK_CHARS:]}
+            if error.get("deferred"):
+                item["outcome"] = "deferred"
+            elif outcome == "queued":
+                item["outcome"] = "retrying"
+        return [*self.run.history, item][-HISTORY_KEEP:]
 
     def _after_release(self) -> None:
         """What a step left for after the lease (plain tasks it publishes); a failure here is
@@ -188,7 +223,9 @@ class _Execution:
             return suspend.status
         except Cancelled:
             self.finish(outcome="cancelled")
-            finish_cancelled(self.rt, self.fn, run)
+            ran = run.model_copy(update={"started_at": run.started_at or self.started,
+                                         "execution_ms": self.spent()})
+            finish_cancelled(self.rt, self.fn, ran, steps=self.step.trace.values())
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)
@@ -231,7 +268,7 @@ class _Execution:
                         self.member, self.run.id, exc)
             self.finish()
             return "member-failed"
-        error = error_record(exc)
+        error = self.error = error_record(exc)
         self.finish(status="failed", error=error, ended_at=time.time())
         run = self.run
         self.rt.send(Event(name=FAILED_EVENT, id=f"{run.id}-failed", data={

@@ -7,9 +7,12 @@ Shared by the executor (a run that sees its cancel flag) and run control (a canc
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus import metrics
+from joelclaw.bus.attempts import OPEN
 from joelclaw.bus.functions import CANCELLED_EVENT
 from joelclaw.bus.leases import Lease, execute_releasing
 from joelclaw.bus.memo import Failed, Memo
@@ -24,14 +27,22 @@ if TYPE_CHECKING:
 
 def finish_cancelled(
     rt: Bus, fn: Function, run: Run, reason: str | None = None, lease: Lease | None = None,
+    steps: Iterable[dict[str, Any]] | None = None,
 ) -> None:
     """Record the cancellation, drop its wake-up and listeners, tell whoever waits on it.
 
-    The reason is the one given with the request (`cancel_run`), unless the caller has it."""
+    The reason is the one given with the request (`cancel_run`), unless the caller has it.
+    A step the run was sleeping or waiting in ends "cancelled" in the same write (`steps`: the
+    trace records, when the caller has them; read here otherwise)."""
     reason = reason or rt.runs.cancel_reason(run.id) or "cancelled"
+    now = time.time()
     pipe = rt.redis.pipeline(transaction=True)
-    rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=time.time(),
+    rt.runs.update(run.id, pipe=pipe, status="cancelled", ended_at=now,
                    error={"name": "Cancelled", "message": reason})
+    close_open_steps(rt, pipe, run.id, rt.runs.steps(run.id) if steps is None else steps,
+                     "cancelled", now)
+    metrics.run_ended(pipe, fn.id, "cancelled", created_at=run.created_at,
+                      started_at=run.started_at, execution_ms=run.execution_ms)
     pipe.zrem(keys.WAKEUPS, run.id)
     pipe.zrem(keys.OUTBOX, run.id)
     forget_listeners(pipe, fn, run)
@@ -43,6 +54,17 @@ def finish_cancelled(
         "function_id": fn.id, "run_id": run.id, "event": run.event, "reason": reason,
     }))
     notify_parent(rt, run, Failed("Cancelled", f"{run.id} was cancelled"))
+
+
+def close_open_steps(rt: Bus, pipe: Any, run_id: str, steps: Iterable[dict[str, Any]],
+                     status: str, now: float) -> None:
+    """Steps still sleeping, waiting, running or retrying when their run ended end with it:
+    a cancelled run's sleep is not "sleeping" any more, and no retry is coming."""
+    for record in steps:
+        if record.get("status") in OPEN:
+            closed = {k: v for k, v in record.items() if k != "next_attempt_at"}
+            closed.update(status=status, ended_at=now)
+            rt.runs.write_step(run_id, record["key"], closed, pipe=pipe)
 
 
 def notify_parent(rt: Bus, run: Run, result: Memo) -> None:

@@ -32,12 +32,14 @@ Hook = Callable[..., Any]
 
 @dataclass
 class SendResult:
-    """What sending one event did: dispatched (with the runs it started) or deduplicated."""
+    """What sending one event did: dispatched (with the runs it started and the waiting runs
+    it resumed) or deduplicated."""
 
     id: str
     name: str
     status: str  # dispatched | deduplicated
     runs: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # runs whose wait_for_event it matched
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,6 +8,7 @@ optional pipeline so a caller can batch them into one round trip.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,7 @@ import redis
 
 from joelclaw import keys
 from joelclaw.bus import memo, runs
-from joelclaw.bus.memo import Memo
+from joelclaw.bus.memo import Done, Failed, Memo
 from joelclaw.bus.preview import preview
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.bus.scripts import Scripts
@@ -181,7 +182,10 @@ class RunStore:
         The claim is a field of a registry hash (a wait in `jc:waits:<event>`, an invoke in the
         run's pending hash): whoever deletes it first stores the result, exactly once. With
         `wake`, the caller publishes the run next; its wake-up is the safety net if that fails.
+        The record is stamped with the time it was stored: when the step really ended.
         """
+        if isinstance(record, Done | Failed) and record.at is None:
+            record = dataclasses.replace(record, at=time.time())
         return bool(self.scripts.resolve(
             keys=[claim_key, keys.run(run_id), keys.OUTBOX],
             args=[claim_field, runs.MEMO + step_key, memo.encode(record),
@@ -207,15 +211,14 @@ class RunStore:
 
     # ---- reading many ------------------------------------------------------------------------
 
+    def load(self, run_id: str) -> Loaded:
+        """A run's record, trace and memo in one read."""
+        return _split(self.redis.hgetall(keys.run(run_id)))
+
     def trace(self, run_id: str) -> dict[str, Any] | None:
-        loaded = _split(self.redis.hgetall(keys.run(run_id)))
-        run = loaded.run
-        if run is None:
-            return None
-        return {**run.summary(), "event": run.event, "output": preview(run.output),
-                "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
-                "rerun_from": run.rerun_from, "priority": run.priority,
-                "held": run.held, "holds": run.holds, "steps": _ordered(loaded.trace)}
+        """The stored trace as written (views read `joelclaw.insight.trace`, which settles what
+        a record alone cannot say)."""
+        return trace_of(self.load(run_id))
 
     def list(
         self,
@@ -327,6 +330,18 @@ class RunStore:
                 pipe.zrem(fn_key, *gone)
             pipe.execute()
         return len(gone)
+
+
+def trace_of(loaded: Loaded) -> dict[str, Any] | None:
+    """A run's record and its steps in start order, as one JSON-ready dict."""
+    run = loaded.run
+    if run is None:
+        return None
+    return {**run.summary(), "event": run.event, "output": preview(run.output),
+            "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
+            "rerun_from": run.rerun_from, "priority": run.priority,
+            "held": run.held, "holds": run.holds, "executions": run.executions,
+            "history": run.history, "steps": _ordered(loaded.trace)}
 
 
 def _ordered(trace: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

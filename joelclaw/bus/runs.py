@@ -26,12 +26,14 @@ NUMBER = frozenset({"created_at", "started_at", "ended_at", "queue_delay_ms", "e
                     "throttle_at"})
 INTEGER = frozenset({"attempts", "executions", "priority"})
 FLAG = frozenset({"cancel_requested", "admitted"})
-STRUCTURED = frozenset({"event", "output", "error", "parent", "batch", "held", "holds"})
+STRUCTURED = frozenset({"event", "output", "error", "parent", "batch", "held", "holds",
+                        "history"})
 TRACE = "t:"  # field prefix of a step's trace record
 MEMO = "m:"  # field prefix of a step's memo record
 # Written only when set, so plain runs stay small.
 OPTIONAL = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
-                      "rerun_from", "cancel_reason"})
+                      "rerun_from", "cancel_reason", "history"})
+HISTORY_KEEP = 50  # executions a run's record lists (the newest); `executions` counts them all
 
 
 def new_run_id() -> str:
@@ -49,7 +51,9 @@ class Run(BaseModel):
     started_at: float | None = None
     ended_at: float | None = None
     attempts: int = 0  # failed attempts outside steps (function-level retry counter)
-    executions: int = 0
+    executions: int = 0  # times a worker ran the function's body (each resume is one)
+    # The executions, newest last: start, end, worker, what it ended in (and its error).
+    history: list[dict[str, Any]] = Field(default_factory=list)
     output: Any = None
     error: dict[str, Any] | None = None
     parent: dict[str, Any] | None = None  # {"run": id, "step": key} when invoked

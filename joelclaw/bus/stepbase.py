@@ -7,6 +7,7 @@ BaseException so an `except Exception` in a function cannot swallow them.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import traceback
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw.backoff import exponential
-from joelclaw.bus import metrics, stepnotes
-from joelclaw.bus.memo import Done, Failed, Memo
+from joelclaw.bus import attempts, metrics, stepnotes
+from joelclaw.bus.attempts import OPEN
+from joelclaw.bus.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.memo import encode as encode_memo
 from joelclaw.bus.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.preview import preview
@@ -31,7 +33,10 @@ if TYPE_CHECKING:
     from joelclaw.bus.runs import Run
     from joelclaw.bus.telemetry import Observed
 
+log = logging.getLogger("joelclaw.steps")
 STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")
+# Fields of a step record that describe its previous attempt, dropped when the next one starts.
+_PREVIOUS_ATTEMPT = ("deferred", "next_attempt_at", "ended_at", "error", "execution_ms")
 
 
 class Suspend(BaseException):
@@ -80,8 +85,10 @@ class StepBase:
         wire: NoWait,
         run_fields: dict[str, Any] | None = None,
         observed: Observed | None = None,
+        worker: str | None = None,
     ):
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
+        self.worker = worker  # the Celery node running this execution, shown per attempt
         self.observed = observed  # the telemetry port's view of this execution, if any
         self._unsent = Batch()  # step writes that go out with the next step's start or the end
         self._timings: list[tuple[str, float]] = []  # (step type, seconds), counted at the end
@@ -118,13 +125,25 @@ class StepBase:
             raise record.error(key)
         return record.value if isinstance(record, Done) else None
 
-    def _reload(self, key: str, kind: str) -> Any:
+    def _reload(self, key: str, kind: str, **extra: Any) -> Any:
         """Read back a result someone else stored (a resolved wait or invoke)."""
         self.memo[key] = self.rt.runs.memo_record(self._run.id, key) or Done(None)
-        failed = isinstance(self.memo[key], Failed)
-        self._trace_state(key, kind, "failed" if failed else "completed", ended_at=time.time(),
-                          output=None if failed else preview(self._unwrap(key)))
+        self._settle(key, kind, **extra)
         return self._unwrap(key)
+
+    def _settle(self, key: str, kind: str, **extra: Any) -> None:
+        """End a step in the trace with the result stored for it from outside (a matching
+        event, an invoked run's answer, a timeout): the first replay that finds the result
+        writes it, with the time it was stored and, for a wait, the event that matched."""
+        record = self.memo[key]
+        trace = self.trace.get(key)
+        if self.member is not None or (trace is not None and trace.get("status") not in OPEN):
+            return
+        if not isinstance(record, Done | Failed):
+            return
+        status, fields = trace_fields(record, kind)
+        self._trace_state(key, kind, status, ended_at=record.at or time.time(),
+                          **{**extra, **fields})
 
     def _save(self, key: str, record: Memo) -> None:
         self.memo[key] = record
@@ -200,8 +219,11 @@ class StepBase:
             store.update(run_id, pipe=batch, **self.take_run_fields())
 
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
-        record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
+        """A step kind that is not retried (sleep, wait, invoke, parallel, task, canvas): one
+        attempt, started by this execution's worker."""
+        record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1})
         record.setdefault("started_at", time.time())
+        record.setdefault("worker", self.worker)
         record.update(status=status, code_version=self.rt.code.version, **extra)
         self._write(key, record)
 
@@ -214,6 +236,8 @@ class StepBase:
         """Run one attempt of a step and record its outcome; `new_work` is False only for a
         parallel member running its own callable (whose replay is not new work)."""
         record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
+        if record.get("status") == "running":  # the last attempt's worker died during it
+            attempts.push(record, attempts.entry(record, "lost", attempts.LOST, None))
         attempt = int(record.get("attempts", 0)) + 1
         if attempt > self.retries + 1:
             # Every allowed attempt started and none finished: the process died each time
@@ -223,16 +247,20 @@ class StepBase:
             lost = NonRetriable(f"step {key!r}: the worker died during all {attempt - 1} attempts")
             return self._fail(key, record, lost)
         started = time.time()
-        record.pop("deferred", None)  # a deferral (Defer) is over once the step runs again
-        running = {**record, "status": "running", "attempts": attempt,
+        # What described the previous attempt (its end, error, the wait before this one) is
+        # in its history entry now; a deferral (Defer) is over once the step runs again.
+        current = {k: v for k, v in record.items() if k not in _PREVIOUS_ATTEMPT}
+        running = {**current, "status": "running", "attempts": attempt,
                    "attempt_started_at": started, "started_at": record.get("started_at", started),
                    "queue_delay_ms": round(self._queue_delay_ms, 1),
-                   "code_version": self.rt.code.version}
+                   "code_version": self.rt.code.version, "worker": self.worker}
         if new_work:
             self._before_new_work(key, running)  # may raise Cancelled: nothing was started
         else:
             self._send_running(key, running)
         self._take_queue_delay()
+        for stale in _PREVIOUS_ATTEMPT:
+            record.pop(stale, None)
         record.update(running)
         note = stepnotes.StepNote(self.rt, self._run.id, self.fn.id, key,
                                   dict(record.get("llm") or {}))
@@ -267,10 +295,16 @@ class StepBase:
         if attempt > self.retries and not deferred:
             return self._fail(key, record, exc, started)
         wait = delay if delay is not None else backoff(self.rt.settings, attempt)
-        record.update(status="retrying", error=error_record(exc),
-                      next_attempt_at=time.time() + wait, ended_at=time.time())
+        ended, error = time.time(), error_record(exc)
+        record.update(status="retrying", error=error, next_attempt_at=ended + wait,
+                      ended_at=ended, execution_ms=round((ended - started) * 1000, 1))
         if deferred:
             record.update(deferred=str(exc), attempts=attempt - 1)
+        else:
+            attempts.push(record, attempts.entry(record, "failed", error, ended))
+            log.warning("run %s (%s): step %r attempt %d of %d failed, next in %.1fs: %s: %s",
+                        self._run.id, self.fn.id, key, attempt, self.retries + 1, wait,
+                        error["name"], error["message"])
         self._write(key, record)
         if self.observed is not None:
             self.observed.step(record)
@@ -283,9 +317,15 @@ class StepBase:
         failed = Failed(err["name"], err["message"])
         self.memo[key] = failed
         ended = time.time()
+        record.pop("next_attempt_at", None)
         record.update(status="failed", error=err, ended_at=ended)
+        if started is not None:
+            record["execution_ms"] = round((ended - started) * 1000, 1)
         took = ended - started if started is not None else None
         self._write(key, record, result=encode_memo(failed), took=took)
+        log.error("run %s (%s): step %r failed for good after %s attempt(s): %s: %s",
+                  self._run.id, self.fn.id, key, record.get("attempts"), err["name"],
+                  err["message"])
         if self.observed is not None:
             self.observed.step(record)
         return self._unwrap(key)

@@ -66,6 +66,7 @@ class Step(StepBase):
         key = self._key(step_id)
         record = self.memo.get(key)
         if finished(record):
+            self._settle(key, "wait")  # matched (or timed out) since the run last ran
             return self._unwrap(key)
         if record is None:
             self._before_new_work(key)
@@ -80,7 +81,7 @@ class Step(StepBase):
             found = waits.lookback(self.rt, spec, self._run.created_at * 1000)
             if found is not None:
                 waits.resolve(self.rt, self._run.id, key, event, found, wake=False)
-                return self._reload(key, "wait")
+                return self._reload(key, "wait", wait=_wait_info(spec))
             self._trace_state(key, "wait", "waiting", wait=_wait_info(spec))
             raise Suspend("waiting", spec["expires"])
         spec = record.spec  # type: ignore[union-attr]
@@ -113,6 +114,7 @@ class Step(StepBase):
         key = self._key(step_id)
         record = self.memo.get(key)
         if finished(record):
+            self._settle(key, "invoke")  # the invoked run answered since this run last ran
             return self._unwrap(key)
         if record is None:
             self._before_new_work(key)
@@ -195,7 +197,8 @@ class Step(StepBase):
         try:
             tree = canvas.spec_of(workflow)
         except NonRetriable as exc:
-            record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
+            record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1,
+                                                 "worker": self.worker})
             return self._fail(key, record, exc)
         run_id = self._run.id
         base = canvas.base_id(run_id, key)
@@ -254,6 +257,10 @@ class Step(StepBase):
         tasks = canvas.tasks_of(self.rt, base)
         extra: dict[str, Any] = {"tasks": tasks,
                                  "retries": sum(t.get("retries", 0) for t in tasks)}
+        if kind == "task":
+            # The step's tries are its task's deliveries (first run, Celery retries, redeliveries
+            # after a lost worker); unknown when no worker with joelclaw's hooks ran it.
+            extra["attempts"] = tasks[0].get("deliveries") or None if tasks else None
         if kind == "task" and tasks:
             extra["task"] = tasks[0]
             for name in ("queue_delay_ms", "execution_ms"):

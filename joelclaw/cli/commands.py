@@ -11,13 +11,18 @@ from joelclaw import keys
 from joelclaw.bus.statuses import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
-from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms
+from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms, fmt_time
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime
 
 FOLLOW_POLL_SECONDS = 0.25
+STATUS_RUNS = 1000  # `status` counts the newest runs by status (and says so past this many)
 MISSING = "missing"  # a followed run whose record is gone (expired or deleted)
+PARKED = frozenset({"sleeping", "waiting"})  # durable: no worker held, resumes on its own
+SUMMARY = ("id", "function", "status", "trigger", "event_name", "event_id", "created_at",
+           "started_at", "ended_at", "duration_ms", "attempts", "queue_delay_ms",
+           "execution_ms")
 
 
 # ---- status -------------------------------------------------------------------------------
@@ -44,7 +49,8 @@ def status(session: Session) -> Reply:
         "gateway": components["gateway"],
         "queues": broker_queues.totals(broker_queues.depths(rt)),
         "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX)),
-        "runs": rt.runs.counts(),
+        "runs": rt.runs.counts(limit=STATUS_RUNS),
+        "runs_counted": {"newest": STATUS_RUNS, "stored": rt.runs.stored()},
     }
     if "typesense" in components:
         result["typesense"] = components["typesense"]
@@ -72,7 +78,8 @@ def _status_actions(result: dict[str, Any]) -> list[NextAction]:
 @click.option("--id", "event_id", default=None,
               help="Idempotency key: the same id within 24 h triggers nothing new.")
 @click.option("--follow", is_flag=True,
-              help="Wait for the started runs to finish, with progress on stderr.")
+              help="Wait for the started (and resumed) runs to finish or park in a durable "
+                   "sleep or wait, with progress on stderr.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
               help="Seconds --follow waits before giving up.")
 def send(session: Session, name: str, data: dict[str, Any] | None, event_id: str | None,
@@ -87,15 +94,17 @@ def send(session: Session, name: str, data: dict[str, Any] | None, event_id: str
     rt = session.runtime()
     sent = rt.send(event)[0]
     result: dict[str, Any] = sent.to_dict()
-    if follow and sent.runs:
-        followed, timed_out = follow_runs(rt, sent.runs, timeout, session.out)
+    if follow and (sent.runs or sent.resumed):
+        watched = list(dict.fromkeys([*sent.runs, *sent.resumed]))
+        followed, timed_out = follow_runs(rt, watched, timeout, session.out)
         result["followed"] = followed
         check_followed(result, timed_out, timeout)
     return Reply(result, render.render_send, _send_actions(result))
 
 
 def _send_actions(result: dict[str, Any]) -> list[NextAction]:
-    actions = [action(f"run {run_id}", "trace of this run") for run_id in result["runs"][:3]]
+    actions = [action(f"run {run_id}", "trace of this run")
+               for run_id in [*result["runs"], *result.get("resumed", [])][:3]]
     actions.append(action(f"event {result['id']}", "the stored event and its runs"))
     actions.append(action(f"runs --event {result['name']}", "every run of this event name"))
     return actions
@@ -103,13 +112,14 @@ def _send_actions(result: dict[str, Any]) -> list[NextAction]:
 
 def follow_runs(rt: Runtime, run_ids: list[str], timeout: float, out: Output
                 ) -> tuple[list[dict[str, Any]], bool]:
-    """Poll until every run is terminal or `timeout` passes; report each change on stderr."""
+    """Poll until every run is terminal or parked in a durable sleep or wait (healthy: it holds
+    no worker and resumes on its own), or `timeout` passes; report each change on stderr."""
     deadline = time.monotonic() + timeout
     reported: dict[str, str] = {}
     out.progress(f"following {len(run_ids)} run(s) for up to {timeout:g}s")
     while True:
         states = [_observe(rt, run_id, reported, out) for run_id in run_ids]
-        if all(s["status"] in TERMINAL or s["status"] == MISSING for s in states):
+        if all(_settled(s) for s in states):
             return states, False
         if time.monotonic() >= deadline:
             return states, True
@@ -118,19 +128,49 @@ def follow_runs(rt: Runtime, run_ids: list[str], timeout: float, out: Output
 
 def _observe(rt: Runtime, run_id: str, reported: dict[str, str], out: Output
              ) -> dict[str, Any]:
-    from joelclaw.bus.preview import preview
+    from joelclaw.insight.trace import run_trace
 
-    run = rt.runs.get(run_id)
-    if run is None:
+    trace = run_trace(rt, run_id)  # steps settled: a wait matched just now is not waiting
+    if trace is None:
         _report(out, reported, run_id, f"{run_id}: {MISSING}")
         return {"id": run_id, "status": MISSING}
-    for step in rt.runs.steps(run_id):
+    for step in trace["steps"]:
         key = f"{run_id}|{step.get('key')}"
-        _report(out, reported, key, f"{run.function} · step {step.get('key')}: "
+        _report(out, reported, key, f"{trace['function']} · step {step.get('key')}: "
                 f"{step.get('status')}{_step_detail(step)}")
-    _report(out, reported, run_id, f"{run.function} · {run.id}: {run.status}")
-    error = {k: v for k, v in run.error.items() if k != "stack"} if run.error else None
-    return {**run.summary(), "output": preview(run.output), "error": error}
+    parked = _parked(trace["steps"]) if trace["status"] in PARKED else None
+    _report(out, reported, run_id, f"{trace['function']} · {run_id}: {trace['status']}"
+            + (f" ({parked['text']})" if parked else ""))
+    error = trace.get("error")
+    state = {k: trace[k] for k in SUMMARY if k in trace}
+    state.update(output=trace.get("output"),
+                 error={k: v for k, v in error.items() if k != "stack"} if error else None)
+    if parked:
+        state["parked"] = parked
+    elif state["status"] in PARKED:  # resumed, not run yet: it goes on by itself shortly
+        state["resuming"] = True
+    return state
+
+
+def _settled(state: dict[str, Any]) -> bool:
+    """Where --follow may stop: the run ended, or it is parked in a durable sleep or wait."""
+    return state["status"] in TERMINAL or state["status"] == MISSING or "parked" in state
+
+
+def _parked(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Where a sleeping or waiting run is parked, and until when."""
+    for step in steps:
+        if step.get("status") == "sleeping" and step.get("until"):
+            return {"step": step["key"], "until": step["until"],
+                    "text": f"sleeping in step {step['key']} until {fmt_time(step['until'])}"}
+        if step.get("status") == "waiting":
+            wait = step.get("wait") or {}
+            what = f"for {wait['event']}" if wait.get("event") else "for its answer"
+            until = wait.get("expires") or step.get("expires")
+            return {"step": step["key"], "until": until,
+                    "text": f"waiting in step {step['key']} {what}"
+                            + (f" until {fmt_time(until)}" if until else "")}
+    return None
 
 
 def _step_detail(step: dict[str, Any]) -> str:
@@ -162,7 +202,7 @@ def check_followed(result: dict[str, Any], timed_out: bool, timeout: float) -> N
                       f"`joelclaw replay {first['id']}` once fixed.", result=result,
                       next_actions=[action(f"run {first['id']}", "trace of the failed run")])
     if timed_out:
-        pending = [r["id"] for r in followed if r["status"] not in TERMINAL]
+        pending = [r["id"] for r in followed if not _settled(r)]
         raise Failure(f"{len(pending)} run(s) not finished after {timeout:g}s: "
                       f"{', '.join(pending)}", "FOLLOW_TIMEOUT",
                       f"Keep watching with `joelclaw run {pending[0]}`; a longer --timeout "

@@ -1,4 +1,5 @@
-"""`joelclaw gateway status|push|drain`: look at, feed and kick the owner's message queue."""
+"""`joelclaw gateway status|push|drain|clock`: look at, feed and kick the owner's message queue,
+and move its clock to check the time rules."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import click
 
-from joelclaw.cli.app import Handler, Session, cli, command
+from joelclaw.cli.app import DURATION, Handler, Session, cli, command
 from joelclaw.cli.output import Reply, action
 
 
@@ -76,3 +77,45 @@ def drain(session: Session) -> Reply:
     result = {"requested": True, "queue": Gateway(rt).queue.depth()}
     return Reply(result, lambda r: "drain requested; queue: " + "  ".join(
         f"{k}={v}" for k, v in r["queue"].items()), [action("gateway status", "watch it")])
+
+
+@_sub("clock")
+@click.option("--advance", type=DURATION, default=None,
+              help="Run the gateway's clock this far ahead of real time, e.g. 6m (replaces "
+                   "any offset set before).")
+@click.option("--reset", is_flag=True, help="Back to real time.")
+@click.option("--keep", type=DURATION, default=None,
+              help="How long the offset stays before it clears itself (default 1h).")
+def clock(session: Session, advance: float | None, reset: bool, keep: float | None) -> Reply:
+    """The gateway queue's clock. Its time rules (a P2 waiting 5 min counts as P1, a P3 is
+    auto-acknowledged after 60 s, a crashed claim is replayed only within 10 min) can be
+    checked by moving it ahead: push a message, `gateway clock --advance 6m`, then watch
+    `gateway status` and the dashboard's gateway page."""
+    import time
+
+    from joelclaw import keys
+    from joelclaw.clock import read_offset, set_offset
+
+    if reset and advance is not None:
+        raise click.UsageError("give --advance or --reset, not both")
+    rt = session.runtime()
+    if reset:
+        set_offset(rt.redis, 0)
+    elif advance is not None:
+        set_offset(rt.redis, advance, keep if keep is not None else keys.CLOCK_OFFSET_TTL)
+    offset, left = read_offset(rt.redis)
+    now = time.time()
+    result = {"offset_s": offset, "clears_in_s": left, "real_time": now,
+              "gateway_time": now + offset}
+    return Reply(result, _render_clock, [action("gateway status", "the queue by priority"),
+                                         action("gateway clock --reset", "back to real time")])
+
+
+def _render_clock(result: dict[str, Any]) -> str:
+    from joelclaw.cli.output import fmt_seconds, fmt_time
+
+    if not result["offset_s"]:
+        return f"gateway clock: real time ({fmt_time(result['real_time'])})"
+    return (f"gateway clock: {fmt_time(result['gateway_time'])}, "
+            f"{fmt_seconds(result['offset_s'])} ahead of real time; clears itself in "
+            f"{fmt_seconds(result['clears_in_s'] or 0)}")

@@ -50,18 +50,30 @@ def events(session: Session, limit: int) -> Reply:
 
     view = gateway_view(session.runtime(), peek=limit)
     result = {k: view[k] for k in ("mode", "alive", "depth", "waiting", "inflight", "dead",
-                                   "batched", "deliveries")}
+                                   "batched", "deliveries", "clock_offset_s")}
     return Reply(result, _render_events, [action("gateway drain", "deliver what is queued"),
                                           action("gateway test", "an end-to-end delivery")])
 
 
 def _render_events(result: dict[str, Any]) -> str:
     rows = [(tier, m["id"], m["kind"], m.get("type") or "-", f"{m['age_s']:.0f}s",
-             m["prompt"][:70]) for tier, messages in result["waiting"].items()
+             _now_tier(m), m["prompt"][:70]) for tier, messages in result["waiting"].items()
             for m in messages if not m.get("missing")]
     head = f"mode {result['mode']} · " + "  ".join(f"{k}={v}" for k, v in
                                                    result["depth"].items())
-    return head + "\n\n" + table(["tier", "id", "kind", "type", "waiting", "text"], rows)
+    if result.get("clock_offset_s"):
+        head += f" · gateway clock {result['clock_offset_s']:g}s ahead"
+    return head + "\n\n" + table(["tier", "id", "kind", "type", "waiting", "now", "text"],
+                                  rows)
+
+
+def _now_tier(message: dict[str, Any]) -> str:
+    """What the queue's time rules make of a waiting message now (aged, or due for auto-ack)."""
+    if message.get("auto_ack_due"):
+        return "auto-ack due"
+    tier = message.get("effective_priority")
+    return "-" if tier is None else f"p{tier}" + (" (aged)" if tier != message["priority"]
+                                                  else "")
 
 
 @command("test", group=gateway)

@@ -22,6 +22,8 @@ EXTRA = {"redis": ("redis", "redis.log"), "cli": ("logs", "cli-errors.log")}
 SOURCES = ("all", *PROCESSES, SEARCH, *EXTRA, "errors")
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback|Unrecoverable|exited with code|"
                         r"killed by)\b")
+# `up` stopping a process on request is no error: a clean exit, or the SIGTERM it was sent.
+CLEAN_STOP = re.compile(r"\bstopped \((exited with code 0|killed by SIGTERM)\)")
 POLL_SECONDS = 0.25
 
 
@@ -51,7 +53,7 @@ def _entries(name: str, lines: list[str], errors_only: bool) -> list[dict[str, A
     out = []
     for line in lines:
         ts, text = parse_line(line)
-        if errors_only and not ERROR_LINE.search(text):
+        if errors_only and (not ERROR_LINE.search(text) or CLEAN_STOP.search(text)):
             continue
         out.append({"process": name, "ts": ts, "text": text})
     return out

@@ -18,6 +18,7 @@ from joelclaw.cli.output import (
     status,
     table,
 )
+from joelclaw.insight import present
 
 BAR_WIDTH = 24
 
@@ -42,6 +43,10 @@ def render_status(result: dict[str, Any]) -> str:
     beat_text = ("never ticked" if beat["age_s"] is None
                  else f"last tick {fmt_seconds(beat['age_s'])} ago")
     runs = ", ".join(f"{status(k)} {v}" for k, v in sorted(result["runs"].items())) or "none"
+    counted = result.get("runs_counted") or {}
+    if counted.get("stored", 0) > counted.get("newest", 0):
+        runs += dim(f" (the newest {counted['newest']} of {counted['stored']} stored; "
+                    "`joelclaw functions` counts every run of the last 24 h)")
     health = status(result["status"]) + (f" (failing: {', '.join(result['failing'])})"
                                          if result["failing"] else "")
     if result["degraded"]:
@@ -89,33 +94,57 @@ def render_functions(result: list[dict[str, Any]]) -> str:
     rows = [(bold(f["id"]) + (" " + status("paused") if f.get("paused") else ""),
              "; ".join(f["triggers"]), f["queue"], f["retries"],
              *_recent_cells(f.get("recent"))) for f in result]
-    return table(["function", "triggers", "queue", "retries", "runs 24h", "failed", "p50",
-                  "p95", "last run"], rows)
+    listing = table(["function", "triggers", "queue", "retries", "runs 24h", "running",
+                     "failed", "body p50/p95", "waited p50/p95", "last run"], rows)
+    window = next((f["recent"]["window"] for f in result if f.get("recent")), None)
+    if window is None:
+        return listing
+    return listing + "\n" + dim(
+        f"runs since {fmt_time(window['since'])} (every run, no sample); body = the function's "
+        "own code, waited = queue and flow-control holds before it first ran; percentiles "
+        "≈ ±9%")
 
 
 def _recent_cells(recent: dict[str, Any] | None) -> tuple[str, ...]:
     if recent is None:
-        return ("?", "?", "?", "?", dim("Redis unreachable"))
+        return ("?", "?", "?", "?", "?", dim("Redis unreachable"))
     last = recent.get("last_run")
     last_text = f"{status(last['status'])} {fmt_age(last['created_at'])}" if last else dim("never")
     rate = recent.get("failure_rate")
     failed = f"{recent['failed']}" + (f" ({rate * 100:.0f}%)" if rate else "")
-    return (str(recent["count"]), failed, fmt_ms(recent.get("p50_ms")),
-            fmt_ms(recent.get("p95_ms")), last_text)
+    durations = recent.get("durations") or {}
+    return (str(recent["count"]), str(recent.get("in_progress", "?")), failed,
+            _p50_p95(durations.get("body")), _p50_p95(durations.get("before_start")), last_text)
+
+
+def _p50_p95(pair: dict[str, Any] | None) -> str:
+    if not pair or pair.get("p50_ms") is None:
+        return "-"
+    return f"{fmt_ms(pair['p50_ms'])} / {fmt_ms(pair['p95_ms'])}"
 
 
 def render_send(result: dict[str, Any]) -> str:
     head = f"{status(result['status'])} {bold(result['name'])} {dim(result['id'])}"
-    if not result["runs"]:
+    resumed = result.get("resumed") or []
+    if not result["runs"] and not resumed:
         note = "no new runs (duplicate id)" if result["status"] == "deduplicated" \
-            else "no function is triggered by this event"
+            else "no function is triggered by this event, and no run was waiting for it"
         return f"{head}\n{dim(note)}"
     followed = {r["id"]: r for r in result.get("followed", [])}
-    rows = [(run_id, followed.get(run_id, {}).get("function", ""),
-             status(followed[run_id]["status"]) if run_id in followed else status("queued"),
+    notes = []
+    if not result["runs"]:
+        notes.append(dim("no function is triggered by this event"))
+    if resumed:
+        notes.append(f"resumed {len(resumed)} run(s) waiting for it")
+    rows = [(run_id, "resumed" if run_id in resumed and run_id not in result["runs"]
+             else "started", followed.get(run_id, {}).get("function", ""),
+             status(followed[run_id]["status"]) if run_id in followed else
+             status("queued" if run_id in result["runs"] else "resumed"),
+             followed.get(run_id, {}).get("parked", {}).get("text", ""),
              fmt_ms(followed.get(run_id, {}).get("duration_ms")))
-            for run_id in result["runs"]]
-    return f"{head}\n\n" + table(["run", "function", "status", "duration"], rows)
+            for run_id in dict.fromkeys([*result["runs"], *resumed])]
+    return "\n".join([head, *notes]) + "\n\n" + table(
+        ["run", "how", "function", "status", "where", "duration"], rows)
 
 
 # ---- runs and traces ------------------------------------------------------------------------
@@ -141,9 +170,9 @@ def render_run(result: dict[str, Any], **extra: Any) -> str:
 
 def render_trace(trace: dict[str, Any]) -> str:
     parts = [_trace_header(trace), _steps_table(trace)]
-    errors = _trace_errors(trace)
-    if errors:
-        parts.append(errors)
+    for section in (_attempts(trace), _tasks(trace), _executions(trace), _trace_errors(trace)):
+        if section:
+            parts.append(section)
     if trace.get("output") is not None:
         parts.append(f"{bold('output')}  {short_json(trace['output'], 600)}")
     return "\n\n".join(parts)
@@ -160,7 +189,7 @@ def _trace_header(t: dict[str, Any]) -> str:
         "ended": _offset(t.get("ended_at"), created),
         "time": f"queue {fmt_ms(t.get('queue_delay_ms'))} · "
                 f"execution {fmt_ms(t.get('execution_ms'))} · total {fmt_ms(t.get('duration_ms'))}",
-        "attempts": t.get("attempts", 0),
+        "attempts": _attempts_line(t),
     }
     if t.get("replay_of"):
         fields["replay of"] = t["replay_of"]
@@ -172,6 +201,16 @@ def _trace_header(t: dict[str, Any]) -> str:
                                                               else [])]):
         fields[f"held by #{index + 1}"] = hold_line(hold)
     return key_values(fields)
+
+
+def _attempts_line(t: dict[str, Any]) -> str:
+    """Executions, step attempts and function-level retries apart, each named for what it
+    counts (one "attempts 0" beside a step tried three times said nothing true)."""
+    retried = t.get("retried_steps") or []
+    steps = f"step attempts {t.get('step_attempts', 0)}" + (
+        f" (retried: {', '.join(retried)})" if retried else "")
+    return (f"executions {t.get('executions', 0)} · {steps} · function-level retries "
+            f"{t.get('function_retries', t.get('attempts', 0))} {dim('(errors outside steps)')}")
 
 
 def hold_line(hold: dict[str, Any]) -> str:
@@ -199,7 +238,7 @@ def _steps_table(t: dict[str, Any]) -> str:
         return dim("no steps recorded")
     origin = t["created_at"]
     end = max([origin + 0.001, *(_step_end(s) for s in steps), t.get("ended_at") or origin])
-    rows = [(s.get("key"), s.get("type"), _step_status(s), s.get("attempts", 0),
+    rows = [(s.get("key"), s.get("type"), _step_status(s), present.tries(s),
              _offset(s.get("started_at"), origin).split("  ")[0],
              fmt_ms(s.get("queue_delay_ms")), fmt_ms(s.get("execution_ms")),
              s.get("code_version") or "-", _bar(s, origin, end)) for s in steps]
@@ -217,6 +256,10 @@ def _step_status(step: dict[str, Any]) -> str:
         text += dim(f" ({fmt_age(step['until'])})")
     if step.get("status") == "retrying" and step.get("next_attempt_at"):
         text += dim(f" (next {fmt_age(step['next_attempt_at'])})")
+    if step.get("matched"):
+        text += dim(f" (matched {step['matched'].get('name')} {step['matched'].get('id')})")
+    elif step.get("timed_out"):
+        text += dim(" (timed out)")
     return text
 
 
@@ -234,19 +277,71 @@ def _bar(step: dict[str, Any], origin: float, end: float) -> str:
     return " " * min(start_col, BAR_WIDTH - 1) + click.style("█" * length, fg=color)
 
 
+def _attempts(t: dict[str, Any]) -> str:
+    """Each attempt of every step tried more than once (or that failed): when, where, why."""
+    origin, lines = t["created_at"], []
+    for step in t["steps"]:
+        listed = step.get("attempt_list") or []
+        if len(listed) < 2 and step.get("status") != "failed":
+            continue
+        for item in listed:
+            head = f"{step.get('key')}" if item is listed[0] else ""
+            err = item.get("error") or {}
+            why = f"{err.get('name')}: {err.get('message')}" if err else ""
+            lines.append(f"  {head:<16} #{item.get('attempt')} {status(item.get('status'))}  "
+                         f"{present.known(item.get('worker'))}  "
+                         f"{_offset(item.get('started_at'), origin).split('  ')[0]} → "
+                         f"{_offset(item.get('ended_at'), origin).split('  ')[0]}  "
+                         + click.style(why, fg="red"))
+    return f"{bold('attempts')}\n" + "\n".join(lines) if lines else ""
+
+
+def _tasks(t: dict[str, Any]) -> str:
+    """The Celery tasks behind task and canvas steps, to look up in Flower."""
+    lines = []
+    for step in t["steps"]:
+        for task in step.get("tasks") or ([step["task"]] if step.get("task") else []):
+            where = f"  flower {task['flower']}" if task.get("flower") else ""
+            lines.append(f"  {step.get('key'):<16} {task.get('name')}  {dim(str(task.get('id')))}"
+                         f"  worker {present.known(task.get('worker'))}  deliveries "
+                         f"{present.known(task.get('deliveries'))} (retries "
+                         f"{present.known(task.get('retries'))}){where}")
+    return f"{bold('celery tasks')}\n" + "\n".join(lines) if lines else ""
+
+
+def _executions(t: dict[str, Any]) -> str:
+    """Every execution of the run (each resume is one): where it ran and how it ended."""
+    history = t.get("history") or []
+    if len(history) < 2 and not any(h.get("error") for h in history):
+        return ""
+    origin = t["created_at"]
+    lines = [f"  #{h.get('n')}  {present.known(h.get('worker'))}  "
+             f"{_offset(h.get('started_at'), origin).split('  ')[0]} → "
+             f"{_offset(h.get('ended_at'), origin).split('  ')[0]}  {present.outcome(h)}"
+             + (click.style(f"  {h['error'].get('name')}: {h['error'].get('message')}", fg="red")
+                if h.get("error") and h.get("outcome") != "failed" else "")
+             for h in history]
+    shown = len(history)
+    more = t.get("executions", shown) - shown
+    head = bold("executions") + (dim(f" (the last {shown}; {more} earlier)") if more > 0 else "")
+    return head + "\n" + "\n".join(lines)
+
+
 def _trace_errors(t: dict[str, Any]) -> str:
+    """Each failed step's error and the run's, with the frames of the user's code (not
+    joelclaw's own) where it was raised."""
     lines = []
     for step in t["steps"]:
         err = step.get("error")
-        if err:
+        if err and step.get("status") in ("failed", "retrying"):
             lines.append(click.style(f"step {step.get('key')}: {err.get('name')}: "
                                      f"{err.get('message')}", fg="red"))
+            lines.extend(dim("    " + line) for line in present.user_frames(err.get("stack")))
     run_error = t.get("error")
     if run_error:
         lines.append(click.style(f"run: {run_error.get('name')}: {run_error.get('message')}",
                                  fg="red", bold=True))
-        stack = (run_error.get("stack") or "").strip().splitlines()[-6:]
-        lines.extend(dim("    " + line) for line in stack)
+        lines.extend(dim("    " + line) for line in present.user_frames(run_error.get("stack")))
     return "\n".join(lines)
 
 

@@ -57,8 +57,10 @@ def runs(session: Session, function_id: str | None, statuses: tuple[str, ...],
 @click.argument("run_id")
 def run(session: Session, run_id: str) -> Reply:
     """One run's full trace: steps, attempts, queue delay vs execution, errors."""
+    from joelclaw.insight.trace import run_trace
+
     rt = session.runtime()
-    trace = rt.runs.trace(run_id)
+    trace = run_trace(rt, run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after "
                        f"{rt.settings.run_retention_days:g} days)")

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import keys
+from joelclaw import cooldown, keys
 from joelclaw.gateway import holders, progress
 from joelclaw.gateway.handlers import handle
 from joelclaw.gateway.queue import Message
@@ -38,7 +38,7 @@ def drain(rt: Bus, *, budget_seconds: float = 50.0) -> dict[str, Any]:
     gw = Gateway(rt)
     rt.redis.delete(keys.GW_DRAIN_PENDING)
     if gw.telegram is None:  # nowhere to deliver: keep everything queued until configured
-        log.warning("JOELCLAW_TELEGRAM_TOKEN is not set; leaving the gateway queue as it is")
+        warn_unconfigured(rt)
         return {"handled": 0, "reason": "no telegram token"}
     lease = gw.settings.gateway_claim_lease_seconds
     rt.redis.set(keys.GW_DRAIN_RUNNING, "1", ex=max(1, int(lease)))
@@ -57,6 +57,13 @@ def drain(rt: Bus, *, budget_seconds: float = 50.0) -> dict[str, Any]:
     finally:
         rt.redis.delete(keys.GW_DRAIN_RUNNING)
     return {"handled": handled}
+
+
+def warn_unconfigured(rt: Bus) -> None:
+    """Say once an hour (not once a drain) that messages wait for a Telegram token."""
+    if cooldown.cooldown(rt.redis, keys.GW_UNCONFIGURED_WARNED, keys.GW_UNCONFIGURED_WARN_TTL):
+        log.warning("JOELCLAW_TELEGRAM_TOKEN is not set: %d gateway message(s) stay queued "
+                    "until it is (said again in an hour)", Gateway(rt).queue.ready_count())
 
 
 def process(gw: Gateway, msg: Message) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads.telegram import callback_fields, media_of
-from joelclaw.gateway import commands
+from joelclaw.gateway import commands, vaultread
 from joelclaw.gateway.agent import agent_kind, run_turn
 from joelclaw.gateway.outbound import Typing, send_text
 from joelclaw.gateway.progress import Delivery
@@ -55,7 +55,7 @@ def _chat(gw: Gateway, msg: Message) -> int:
 def _text(gw: Gateway, batch: list[Message]) -> None:
     """Rapid messages were merged into this batch: one prompt, one turn, one reply."""
     chat = _chat(gw, batch[0])
-    prompt = "\n".join(m.prompt for m in batch if m.prompt)
+    prompt = vaultread.enrich(gw.settings, "\n".join(m.prompt for m in batch if m.prompt))
     progress = _delivery(gw, batch[0])  # a retry sends the stored answer: no second turn
     text = progress.answer(_turn(gw, chat, prompt), [m.id for m in batch])
     _reply(gw, chat, text, progress=progress)
@@ -113,7 +113,8 @@ def _one_callback(gw: Gateway, msg: Message) -> None:
     tg = gw.telegram
     if tg is not None:
         _quietly(tg.answer_callback_query, query["id"], label)
-        if chat is not None and message_id is not None:
+        # A snooze press is edited once, by the function that snoozes (it says until when).
+        if chat is not None and message_id is not None and not _edited_by_function(data):
             _edit_done(gw, int(chat), int(message_id), str(message.get("text") or ""), label)
     fields = callback_fields(msg.meta["update_id"], {**query, "id": str(query["id"])})
     gw.rt.send(Event(name="telegram/callback.received", id=f"telegram-{msg.meta['update_id']}",
@@ -124,6 +125,11 @@ def _one_callback(gw: Gateway, msg: Message) -> None:
         text = progress.answer(lambda: commands.run(gw, "/" + context.replace(":", " ", 1)),
                                [msg.id])
         _reply(gw, int(chat), text, progress=progress)
+
+
+def _edited_by_function(data: str) -> bool:
+    """`s4h:<key>`: `telegram-callback-received` snoozes and edits the message itself."""
+    return data.partition(":")[0] == "s4h"
 
 
 def _edit_done(gw: Gateway, chat: int, message_id: int, text: str, label: str) -> None:

@@ -60,8 +60,10 @@ def accept_update(gw: Gateway, update: dict[str, Any]) -> str | None:
     merge_key = str(chat) if kind == "text" else None
     if merge_key:
         gw.rt.redis.set(keys.gw_last_inbound(chat), int(time.time() * 1000), ex=3600)
+    # The same text sent again within 30 s is dropped, as the old queue did (ADR-0104's dedup):
+    # one agent turn, not two. Commands and media always go through.
     return gw.queue.enqueue(f"telegram:{chat}", text, kind=kind, meta=meta, chat=chat,
-                            merge_key=merge_key, dedup=False,
+                            merge_key=merge_key, dedup=kind == "text",
                             idem_key=f"tg-update-{update_id}", idem_ttl=keys.GW_UPDATE_TTL)
 
 
@@ -197,6 +199,8 @@ class GatewayService:
         """Heartbeat (also in sleep mode: no false alarms), then kick a drain if work waits."""
         self.rt.redis.set(keys.GATEWAY_HEARTBEAT, time.time())
         self._poller_lock.renew()  # ours only: a long poll keeps it (no-op for a non-holder)
+        if gw.telegram is None:  # nothing can be delivered: no drain loop, queue kept as is
+            return
         if force:  # at start: replay whatever a previous gateway left in flight
             request_drain(self.rt, force=True)
             return

@@ -8,11 +8,14 @@ identical notification content within 30 s is dropped.
 
 Durability: a claim moves the message to an in-flight set with a lease deadline, and only `ack`
 deletes it. A gateway that dies mid-turn leaves its claim to expire, and the next claim puts the
-message back in its tier (acknowledged never replayed, unacknowledged never lost); each claim
+message back in its tier (acknowledged never replayed) if it is at most 10 minutes old, as the
+old gateway's restart replay did; an older one is moved to the dead list (`too_old_to_replay`),
+not answered hours late and not silently lost; each claim
 records its holder (joelclaw.gateway.holders), so the claims of a holder whose process is gone
 on this host are replayed at once (`reclaim_dead`). A message claimed `max_attempts` times
 without an ack is moved to a dead list instead of looping forever.
-The clock is injectable so the time rules are tested without waiting.
+The clock is injectable so the time rules are tested without waiting: the gateway's is
+`joelclaw.clock.Clock`, real time plus an offset set in Redis (`joelclaw gateway clock`).
 """
 
 from __future__ import annotations
@@ -135,7 +138,8 @@ class MessageQueue:
                   keys.GW_ATTEMPTS,
                   keys.GW_STREAK, keys.GW_DEAD, keys.GW_STATS, keys.GW_CLAIM_HOLDERS],
             args=[self.now_ms(), self.lease_ms, "1" if sleeping else "0", P3_TTL_MS, AGE_MS,
-                  MAX_COALESCE, self.max_attempts, STREAK_LIMIT, P3_SETTLE_MS, self.holder])
+                  MAX_COALESCE, self.max_attempts, STREAK_LIMIT, P3_SETTLE_MS, self.holder,
+                  keys.GW_REPLAY_WINDOW_MS])
         if not got:
             return None
         return Message.from_json(got[0], got[1], eff=int(got[2]))

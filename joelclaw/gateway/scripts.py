@@ -25,7 +25,8 @@ return {1, tostring(id)}
 CLAIM = """
 -- KEYS: q0, q1, q2, q3, msgs, inflight, attempts, streak, dead, stats, holders
 -- ARGV: now_ms, lease_ms, sleeping, p3_ttl_ms, age_ms, max_coalesce, max_attempts, streak_limit,
---       p3_settle_ms (a probe waits this long so a burst collapses into one message), holder
+--       p3_settle_ms (a probe waits this long so a burst collapses into one message), holder,
+--       replay_window_ms (an expired claim older than this is not replayed)
 local now = tonumber(ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
@@ -34,13 +35,15 @@ for _, id in ipairs(expired) do
   local body = redis.call('HGET', KEYS[5], id)
   if body then
     local attempts = tonumber(redis.call('HGET', KEYS[7], id) or '0')
-    if attempts >= tonumber(ARGV[7]) then
+    local m = cjson.decode(body)
+    local stale = now - tonumber(m.ts) > tonumber(ARGV[11])
+    if attempts >= tonumber(ARGV[7]) or stale then
       redis.call('RPUSH', KEYS[9], body)
       redis.call('HDEL', KEYS[5], id)
       redis.call('HDEL', KEYS[7], id)
-      redis.call('HINCRBY', KEYS[10], 'dead', 1)
+      if stale then redis.call('HINCRBY', KEYS[10], 'too_old_to_replay', 1)
+      else redis.call('HINCRBY', KEYS[10], 'dead', 1) end
     else
-      local m = cjson.decode(body)
       redis.call('ZADD', KEYS[1 + m.p], m.ts, id)
       redis.call('HINCRBY', KEYS[10], 'replayed', 1)
     end

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from joelclaw import cooldown, keys
 from joelclaw.bus.publish import broker_priority
+from joelclaw.clock import Clock
 from joelclaw.gateway.queue import MessageQueue
 from joelclaw.integrations.telegram import TelegramClient
 
@@ -32,7 +33,8 @@ class Gateway:
 
     @cached_property
     def queue(self) -> MessageQueue:
-        return MessageQueue(self.rt.redis, lease_seconds=self.settings.gateway_claim_lease_seconds)
+        return MessageQueue(self.rt.redis, clock=Clock(self.rt.redis),
+                            lease_seconds=self.settings.gateway_claim_lease_seconds)
 
     @cached_property
     def telegram(self) -> TelegramClient | None:
@@ -90,8 +92,11 @@ def request_drain(rt: Bus, *, force: bool = False) -> bool:
     One plain Celery message on the gateway queue (no event, no run). The flag is a cooldown
     (joelclaw.cooldown) cleared by the drain when it starts, so a message enqueued during a
     drain requests a new one and no wake-up is lost; a duplicate request only costs an empty
-    drain.
+    drain. Without a Telegram token nothing can be delivered: no drain is requested (a gateway
+    that has one kicks its own drains when messages wait).
     """
+    if not rt.settings.telegram_token:
+        return False
     pending, period = keys.GW_DRAIN_PENDING, keys.GW_DRAIN_PENDING_TTL
     if force:
         cooldown.restart(rt.redis, pending, period)

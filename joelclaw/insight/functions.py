@@ -1,28 +1,31 @@
-"""Per-function view: triggers, crons with their next fire time, flow-control options, and the
-recent runs' counts, failure rate, p50/p95 duration and last run.
+"""Per-function view: triggers, crons with their next fire time, flow-control options, and its
+runs of the last 24 hours: how many, how they ended, the failure rate, p50/p95 durations (body
+apart from the wait before the first start) and the last run.
 
-"Recent" is a bounded sample: the newest `sample` runs of each function within `window` seconds,
-read from the function's own index, so the cost does not grow with the number of runs stored.
+Nothing is sampled. The window starts on a ten-minute boundary (`window.since`, 24 h to 24 h
+10 min ago) and covers the runs created since: how many, from the function's run index (exact);
+how those that ended ended and their durations, from counters each run adds to when it ends, in
+the ten-minute bucket of its creation (`joelclaw.bus.metrics.run_ended`); the rest are still in
+progress. The cost does not grow with the number of runs.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus import metrics
+from joelclaw.bus.runs import Run
 from joelclaw.insight.records import run_heads
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function, Trigger
     from joelclaw.runtime import Runtime
 
-WINDOW_SECONDS = 24 * 3600.0
-SAMPLE = 200
+WINDOW_SECONDS = 24 * 3600
 STAT_FIELDS = ("id", "function", "status", "created_at", "ended_at")
 
 
@@ -49,54 +52,88 @@ def trigger_view(trigger: Trigger, now: float) -> dict[str, Any]:
             "if": trigger.filter.source if trigger.filter else None, "text": trigger.describe()}
 
 
-def run_stats(runs: Iterable[Run]) -> dict[str, Any]:
-    """Counts by status, failure rate among finished runs, p50/p95 of finished durations."""
-    by_status: dict[str, int] = {}
-    durations: list[float] = []
-    total = 0
-    last: Run | None = None
-    for run in runs:
-        total += 1
-        last = last or run
-        by_status[run.status] = by_status.get(run.status, 0) + 1
-        if run.status in TERMINAL and run.duration_ms is not None:
-            durations.append(run.duration_ms)
-    finished = sum(n for s, n in by_status.items() if s in ("completed", "failed"))
+def function_rows(rt: Runtime, *, now: float | None = None,
+                  window: float = WINDOW_SECONDS) -> list[dict[str, Any]]:
+    """Every loaded function with its run statistics over the whole window: two round trips,
+    whatever the number of runs."""
+    now = time.time() if now is None else now
+    step = keys.FUNCTION_STATS_BUCKET
+    current = int(now // step) * step
+    since = current - int(window)
+    functions = list(rt.registry)
+    pipe = rt.redis.pipeline(transaction=False)
+    for bucket in range(since, current + step, step):
+        pipe.hgetall(keys.function_stats(bucket))
+    for fn in functions:
+        pipe.zcount(keys.runs_of_function(fn.id), since * 1000, "+inf")
+        pipe.zrevrange(keys.runs_of_function(fn.id), 0, 0)
+    replies = pipe.execute()
+    count = (current - since) // step + 1
+    ended = _merge(replies[:count])
+    per_fn = [replies[count + 2 * i: count + 2 * i + 2] for i in range(len(functions))]
+    lasts = [ids[0].decode() if ids else None for _, ids in per_fn]
+    heads = iter(run_heads(rt, [i for i in lasts if i], STAT_FIELDS))
+    rows = []
+    for fn, (created, _), last_id in zip(functions, per_fn, lasts, strict=True):
+        last = next(heads) if last_id else None
+        stats = run_stats(ended.get(fn.id, {}), created=int(created), last=last)
+        stats["window"] = {"since": since, "until": now, "seconds": round(now - since, 1)}
+        rows.append({**describe_function(fn, rt.settings.default_retries, now), "recent": stats})
+    return rows
+
+
+Ended = dict[str, dict[str, int]]  # "status" / "body" / "before_start" -> value -> runs
+
+
+def _merge(buckets: list[dict[bytes, bytes]]) -> dict[str, Ended]:
+    """Per function: its ended runs by outcome, body bucket and wait bucket, over the buckets
+    (fields "function|status|body|wait", see `joelclaw.bus.metrics.run_ended`)."""
+    out: dict[str, Ended] = {}
+    for raw in buckets:
+        for field, value in raw.items():
+            function, status, body, waited = field.decode().rsplit(metrics.SEP, 3)
+            mine = out.setdefault(function, {"status": {}, "body": {}, "before_start": {}})
+            for kind, name in (("status", status), ("body", body), ("before_start", waited)):
+                if name != metrics.NEVER:
+                    mine[kind][name] = mine[kind].get(name, 0) + int(value)
+    return out
+
+
+def run_stats(ended: Ended, *, created: int, last: Run | None) -> dict[str, Any]:
+    """The runs created in the window: how many, how those that ended ended, how many are still
+    going, the failure rate among finished ones, and p50/p95 of two durations kept apart: the
+    body (time in the function's own code, all executions) and the wait before it first ran
+    (broker queue and flow-control holds). Percentiles come from log buckets."""
+    by_status = dict(sorted(ended.get("status", {}).items()))
+    count_ended = sum(by_status.values())
+    finished = by_status.get("completed", 0) + by_status.get("failed", 0)
     failed = by_status.get("failed", 0)
     return {
-        "count": total, "by_status": by_status, "failed": failed,
+        "count": created, "ended": count_ended, "by_status": by_status,
+        "in_progress": max(0, created - count_ended), "failed": failed,
         "failure_rate": round(failed / finished, 4) if finished else None,
-        "p50_ms": percentile(durations, 50), "p95_ms": percentile(durations, 95),
+        "durations": {name: _percentiles(ended.get(name, {}))
+                      for name in ("body", "before_start")},
+        "precision": "percentiles from log buckets: within about ±9%",
         "last_run": None if last is None else {
             "id": last.id, "status": last.status, "created_at": last.created_at},
     }
 
 
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
+def _percentiles(hist: dict[str, int]) -> dict[str, float | None]:
+    counts = sorted((int(index), n) for index, n in hist.items())
+    return {"p50_ms": _rank(counts, 50), "p95_ms": _rank(counts, 95),
+            "runs": sum(n for _, n in counts)}
+
+
+def _rank(counts: list[tuple[int, int]], pct: float) -> float | None:
+    """Nearest-rank percentile over bucket counts: the middle of the bucket holding it."""
+    total = sum(n for _, n in counts)
+    if not total:
         return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil without floats drifting
-    return round(ordered[int(rank) - 1], 1)
-
-
-def function_rows(rt: Runtime, *, now: float | None = None, window: float = WINDOW_SECONDS,
-                  sample: int = SAMPLE) -> list[dict[str, Any]]:
-    """Every loaded function with its recent run statistics: two round trips in all."""
-    now = time.time() if now is None else now
-    functions = list(rt.registry)
-    pipe = rt.redis.pipeline(transaction=False)
-    for fn in functions:
-        pipe.zrevrangebyscore(keys.runs_of_function(fn.id), "+inf", (now - window) * 1000,
-                              start=0, num=sample)
-    pages = [[raw.decode() for raw in ids] for ids in pipe.execute()]
-    heads = run_heads(rt, [run_id for page in pages for run_id in page], STAT_FIELDS)
-    rows, offset = [], 0
-    for fn, page in zip(functions, pages, strict=True):
-        runs = [r for r in heads[offset:offset + len(page)] if r is not None]
-        offset += len(page)
-        stats = run_stats(runs)
-        stats["sampled"] = {"window_s": window, "max_runs": sample}
-        rows.append({**describe_function(fn, rt.settings.default_retries, now), "recent": stats})
-    return rows
+    rank, seen = max(1, -(-total * pct // 100)), 0
+    for index, n in counts:
+        seen += n
+        if seen >= rank:
+            return round(metrics.bucket_value(index), 1)
+    return None

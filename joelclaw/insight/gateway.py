@@ -13,7 +13,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.gateway.queue import Message
+from joelclaw.clock import Clock
+from joelclaw.gateway.queue import AGE_MS, P2, P3, P3_TTL_MS, Message
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -22,7 +23,10 @@ PROMPT_PREVIEW = 300
 
 
 def gateway_view(rt: Bus, *, peek: int = 20, now: float | None = None) -> dict[str, Any]:
-    now = time.time() if now is None else now
+    """`now` defaults to the gateway queue's clock (joelclaw.clock: real time plus any offset),
+    so ages and the priority a waiting message has now follow the queue's own rules."""
+    offset = Clock(rt.redis).offset()
+    now = time.time() + offset if now is None else now
     r = rt.redis
     pipe = r.pipeline(transaction=False)
     pipe.get(keys.GW_MODE)
@@ -66,6 +70,7 @@ def gateway_view(rt: Bus, *, peek: int = 20, now: float | None = None) -> dict[s
         "last_turn": json.loads(last_turn) if last_turn else None,
         "agent_failures": int(failures or 0),
         "deliveries": last_deliveries(rt, peek),
+        "clock_offset_s": offset,
     }
 
 
@@ -85,6 +90,10 @@ def _message(body: bytes | None, msg_id: str, *, now: float, queued_ms: float | 
         "prompt": msg.prompt[:PROMPT_PREVIEW], "truncated": len(msg.prompt) > PROMPT_PREVIEW,
         "type": msg.meta.get("type") or msg.meta.get("event"), "age_s":
         round(now - msg.ts / 1000, 1)}
+    if queued_ms is not None:  # waiting: the tier the queue's rules give it now
+        age_ms = now * 1000 - msg.ts
+        view["effective_priority"] = msg.p - 1 if msg.p >= P2 and age_ms >= AGE_MS else msg.p
+        view["auto_ack_due"] = msg.p == P3 and age_ms >= P3_TTL_MS
     if lease_ms is not None:
         view["lease_expires_in_s"] = round(lease_ms / 1000 - now, 1)
     return view

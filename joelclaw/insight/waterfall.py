@@ -33,11 +33,11 @@ def waterfall(trace: dict[str, Any], now: float | None = None) -> dict[str, Any]
     for step in steps:
         if _member_of(step) is not None:
             continue
-        rows.append(_step_row(step, axis, now, depth=0))
+        rows.append(_step_row(step, axis, now, depth=0, active=active))
         for member in sorted(members.pop(step["key"], []), key=_member_index):
-            rows.append(_step_row(member, axis, now, depth=1))
+            rows.append(_step_row(member, axis, now, depth=1, active=active))
     for orphans in members.values():  # members whose parent record is not written yet
-        rows.extend(_step_row(m, axis, now, depth=1) for m in orphans)
+        rows.extend(_step_row(m, axis, now, depth=1, active=active) for m in orphans)
     return {"origin": origin, "end": end, "span_ms": round((end - origin) * 1000, 1),
             "active": active, "ticks": axis.ticks(), "rows": rows}
 
@@ -122,16 +122,19 @@ def _hold_label(hold: dict[str, Any]) -> str:
     return f"held by {kind} limit {hold.get('limit')}{key}"
 
 
-def _step_row(step: dict[str, Any], axis: _Axis, now: float, depth: int) -> dict[str, Any]:
+def _step_row(step: dict[str, Any], axis: _Axis, now: float, depth: int,
+              active: bool = True) -> dict[str, Any]:
     status, kind = step.get("status"), step.get("type", "run")
     started = step.get("started_at")
     attempt_start = step.get("attempt_started_at") or started
     ended = step.get("ended_at")
     live_end = ended if ended is not None else now
     segments: list[dict[str, Any] | None] = []
-    deadline = _deadline(step)
+    # A deadline matters only while the step still waits for it (a matched wait, a cancelled
+    # sleep: no deadline drawn).
+    deadline = _deadline(step) if active and status in ("sleeping", "waiting") else None
     if kind == "sleep":
-        segments.append(axis.segment("sleep", started, ended if status == "completed" else now))
+        segments.append(axis.segment("sleep", started, live_end))
     elif kind == "wait" or (kind in ("invoke", "parallel") and status == "waiting"):
         segments.append(axis.segment("wait", started, live_end))
     else:
@@ -150,6 +153,6 @@ def _step_row(step: dict[str, Any], axis: _Axis, now: float, depth: int) -> dict
             segments.append(axis.segment("exec", attempt_start, live_end,
                                          failed=status == "failed"))
     return {"key": step.get("key"), "label": step.get("key"), "type": kind, "status": status,
-            "depth": depth, "attempts": step.get("attempts", 0),
+            "depth": depth, "attempts": step.get("attempts", 0), "tries": step.get("tries"),
             "segments": [s for s in segments if s],
             "deadline": None if deadline is None else {"at": deadline, "left": axis.pct(deadline)}}

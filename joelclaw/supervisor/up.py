@@ -94,6 +94,8 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
     with _stop_on_signals(supervisor), services_for(settings, supervisor, typesense) as services:
         base = child_env(settings, services.redis_url, services.search_url,
                          services.search_key)
+        if enabled.get("flower", True) and not settings.flower_url:
+            base["JOELCLAW_FLOWER_URL"] = flower_url(settings)  # traces link to its pages
         for command in commands(settings, **enabled):
             supervisor.add(command.name, command.argv, command.environment(base))
         reloader = None
@@ -263,7 +265,8 @@ def child_env(settings: Settings, redis_url: str, typesense_url: str | None = No
     for name in Settings.model_fields:
         value = getattr(settings, name)
         if value is not None:
-            text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+            text = (json.dumps(value, default=str) if isinstance(value, list | dict)
+                    else str(value))  # default=str: lists of paths (sessions_prune_dirs)
             env[f"JOELCLAW_{name.upper()}"] = text
     env["JOELCLAW_HOME"] = str(settings.home_dir)
     env["JOELCLAW_API_TOKEN"] = ensure_api_token(settings)  # configured, or generated once
@@ -275,6 +278,11 @@ def child_env(settings: Settings, redis_url: str, typesense_url: str | None = No
     env.pop("TYPESENSE_API_KEY", None)  # only the embedded server itself gets it this way
     env["PYTHONUNBUFFERED"] = "1"  # lines reach our prefixed output as they are written
     return env
+
+
+def flower_url(settings: Settings) -> str:
+    """The address of the Flower `up` starts, as a browser on this machine reaches it."""
+    return f"http://{_display_host(settings.flower_address)}:{settings.flower_port}"
 
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
@@ -290,9 +298,7 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  web      {base}  (log in, or send 'Authorization: Bearer ...', with "
                      f"{token})")
     if flower:
-        address = _display_host(settings.flower_address)
-        lines.append(f"  flower   http://{address}:{settings.flower_port}  "
-                     f"({describe_flower_auth(settings)})")
+        lines.append(f"  flower   {flower_url(settings)}  ({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
     if search is not None:

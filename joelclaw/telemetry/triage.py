@@ -49,10 +49,18 @@ PATTERNS: tuple[tuple[int, str, re.Pattern[str]], ...] = tuple(
         (3, "non-retriable", r"\bNonRetriable\b"),
     ))
 
-_NOISE = re.compile(r"0x[0-9a-f]+|\b[0-9a-f]{8,}\b|\b[0-9a-f-]{36}\b|\d+(\.\d+)?", re.I)
+# What differs between two occurrences of the same failure, each replaced by "#": UUIDs (whole,
+# before anything else can cut them into pieces), hex addresses and digests, tokens mixing
+# letters and digits (run ids, request ids, `user123`), and numbers.
+_NOISE = re.compile(
+    r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b"
+    r"|0x[0-9a-f]+|\b[0-9a-f]{8,}\b"
+    r"|\b(?=[a-z_-]*\d)(?=[0-9_-]*[a-z])[a-z0-9_-]{4,}\b"
+    r"|\d+(\.\d+)?", re.I)
 
 
 def normalize(text: str) -> str:
+    """The text without its volatile parts, so one failure is one key whatever the run."""
     return re.sub(r"\s+", " ", _NOISE.sub("#", text.lower())).strip()[:500]
 
 

@@ -130,3 +130,20 @@ def test_the_full_health_check_emits_the_network_update_and_its_snapshot_is_stor
     assert snapshot["typesense"] == "ok" and snapshot["status"] == "ok"
     assert snapshot["beat"] == "ok" and {n["hostname"].split("@")[0] for n in
                                           snapshot["nodes"]} == {"w0", "w1"}
+
+
+def test_a_digest_window_across_midnight_fires(make: Callable[..., Settings],
+                                               start: Callable[..., Runtime]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    # From two minutes ahead round to one minute ahead: a window that wraps past midnight and
+    # holds every minute of the day, so now is in it whenever the heartbeat runs.
+    window = f"{now + timedelta(minutes=2):%H:%M}-{now + timedelta(minutes=1):%H:%M}"
+    rt = start(make(digest_window=window, timezone="UTC"))
+    beat = finished(rt, rt.send(Event(name="system/heartbeat.wake"))[0].runs[0], 60)
+    assert beat.status == "completed", beat.error
+    assert beat.output["digest_requested"] is True, window
+    [requested] = list_events(rt.redis, name="memory/digest.requested")
+    assert requested["event"]["data"]["date"] in {
+        (now + timedelta(days=d)).date().isoformat() for d in (-1, 0, 1)}

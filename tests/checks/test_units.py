@@ -14,7 +14,7 @@ import pytest
 from joelclaw import keys
 from joelclaw.checks import calendar, sessions, snooze, stale_runs, tracked, triggers_audit, vault
 from joelclaw.checks.llm_json import BadAnswer, first_json
-from joelclaw.checks.window import in_hours, in_window
+from joelclaw.checks.window import in_hours, in_window, window_day
 from joelclaw.config import Settings
 from joelclaw.errors import ConfigError
 from joelclaw.events.model import Event, EventError
@@ -32,6 +32,16 @@ def test_hours_and_windows() -> None:
     assert in_hours("22-06", at(23)) and in_hours("22-06", at(5)) and not in_hours("22-06", at(12))
     assert in_window("23:45-23:59", at(23, 45)) and in_window("23:45-23:59", at(23, 59))
     assert not in_window("23:45-23:59", at(23, 44))
+
+
+def test_a_window_across_midnight_matches_on_both_sides_and_belongs_to_its_first_day() -> None:
+    assert in_window("23:50-00:10", at(23, 50)) and in_window("23:50-00:10", at(23, 59))
+    assert in_window("23:50-00:10", at(0, 0)) and in_window("23:50-00:10", at(0, 10))
+    assert not in_window("23:50-00:10", at(0, 11)) and not in_window("23:50-00:10", at(23, 49))
+    assert not in_window("23:50-00:10", at(12))
+    assert window_day("23:50-00:10", at(23, 55)).isoformat() == "2026-12-01"
+    assert window_day("23:50-00:10", at(0, 5)).isoformat() == "2026-11-30"  # the day that ended
+    assert window_day("23:45-23:59", at(23, 50)).isoformat() == "2026-12-01"
 
 
 def test_bad_window_settings_name_the_variable(tmp_path: Path) -> None:

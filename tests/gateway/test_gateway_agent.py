@@ -95,3 +95,33 @@ def test_messages_during_a_turn_are_queued_not_dropped(tg, llm, start_gateway) -
     assert got[0] == "echo: slow one"
     assert "joelclaw commands" in got[1]
     assert got[2] == "echo: after"
+
+
+def test_the_same_owner_text_again_within_30s_is_one_turn(tg, llm, start_gateway) -> None:
+    _, rt = start_gateway(**with_llm(llm))
+    tg.push_message(OWNER, OWNER, "what's on today?")
+    assert wait_replies(tg, 1) == ["echo: what's on today?"]
+    tg.push_message(OWNER, OWNER, "what's on today?")  # sent again, the answer already given
+    wait_for(lambda: int(rt.redis.hget(keys.GW_STATS, "deduplicated") or 0) == 1, 20,
+             message="the repeat dropped")
+    tg.push_message(OWNER, OWNER, "and tomorrow?")
+    assert wait_replies(tg, 2) == ["echo: what's on today?", "echo: and tomorrow?"]
+    assert [c.body["messages"][-1]["content"] for c in llm.completions()] == [
+        "what's on today?", "and tomorrow?"]
+
+
+def test_a_message_naming_an_adr_reaches_the_agent_with_its_text(tg, llm, start_gateway,
+                                                                 tmp_path) -> None:
+    decisions = tmp_path / "vault" / "docs" / "decisions"
+    decisions.mkdir(parents=True)
+    (decisions / "0104-gateway-priority-queue.md").write_text(
+        "# ADR-0104: gateway priority queue\n\nP0 owner, P1 failures, P2 default, P3 probes.\n")
+    (decisions / "0112-unified-cache.md").write_text("# ADR-0112: cache\n")
+    start_gateway(**with_llm(llm), vault_dir=str(tmp_path / "vault"))
+    tg.push_message(OWNER, OWNER, "what's in ADR-0104?")
+    wait_replies(tg, 1)
+    prompt = llm.completions()[-1].body["messages"][-1]["content"]
+    assert prompt.startswith("what's in ADR-0104?")
+    assert "P0 owner, P1 failures, P2 default, P3 probes." in prompt
+    assert "docs/decisions/0104-gateway-priority-queue.md" in prompt
+    assert "ADR-0112" not in prompt  # only what the message names

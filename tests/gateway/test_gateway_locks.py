@@ -64,6 +64,7 @@ def test_one_poller_lock_renewed_by_its_holder_and_released_at_stop(rt: Runtime)
 
 
 def test_a_drain_request_goes_out_once_until_the_drain_starts(rt: Runtime) -> None:
+    rt = Runtime(rt.settings.with_overrides(telegram_token="123:drain-test"))  # can deliver
     assert drain_idle(rt)
     assert request_drain(rt)
     assert not request_drain(rt), "already requested"
@@ -74,3 +75,9 @@ def test_a_drain_request_goes_out_once_until_the_drain_starts(rt: Runtime) -> No
     assert request_drain(rt)
     sent = rt.redis.llen(keys.GATEWAY_QUEUE)
     assert sent == 3, "one Celery message per request that went out"
+
+
+def test_without_a_telegram_token_no_drain_is_requested(rt: Runtime) -> None:
+    assert rt.settings.telegram_token is None
+    assert not request_drain(rt) and not request_drain(rt, force=True)
+    assert rt.redis.llen(keys.GATEWAY_QUEUE) == 0

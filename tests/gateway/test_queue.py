@@ -245,3 +245,20 @@ def test_a_dead_holders_claims_are_replayed_at_once(redis_url: str) -> None:
     assert restarted.claim() is None, "a live or remote holder keeps its claim until the lease"
     restarted.ack([replayed.id])
     assert restarted.redis.hlen(keys.GW_CLAIM_HOLDERS) == 2 and restarted.reclaim_dead() == 0
+
+
+def test_a_crashed_claim_is_replayed_within_ten_minutes_and_dropped_after(
+        redis_url: str) -> None:
+    clock = Clock()
+    queue = make(redis_url, clock, lease_seconds=30)
+    queue.enqueue("gateway", "young")
+    assert queue.claim() is not None  # the gateway holding it dies
+    clock.advance(9 * 60)
+    restarted = make(redis_url, clock, lease_seconds=30)
+    replayed = restarted.claim()
+    assert replayed is not None and replayed.prompt == "young"  # 9 minutes old: replayed
+    clock.advance(2 * 60)  # it dies again; the message is now 11 minutes old
+    again = make(redis_url, clock, lease_seconds=30)
+    assert again.claim() is None
+    assert again.depth()["dead"] == 1 and again.depth()["inflight"] == 0
+    assert int(again.redis.hget(keys.GW_STATS, "too_old_to_replay")) == 1

@@ -14,9 +14,10 @@ from joelclaw import keys
 from joelclaw.checks import snooze
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
+from joelclaw.integrations.typesense import SearchClient
 from joelclaw.runtime import Runtime
-from joelclaw.telemetry import triage
-from joelclaw.telemetry.events import TelemetryEvent, emit
+from joelclaw.telemetry import query, triage
+from joelclaw.telemetry.events import TelemetryEvent, emit, flush
 from tests.fakes.llm import FakeLLM
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
@@ -110,6 +111,10 @@ def test_tiers_escalation_limit_dedup_and_snooze(
     assert [r.function for r in pressed] == ["telegram-callback-received"]  # one handler only
     [owner] = pressed
     assert owner.status == "completed" and owner.output["edited"] is True
+    search = SearchClient.from_settings(rt.settings)
+    flush(rt.redis, search)
+    [snoozed] = query.events(search, "triage.snoozed", hours=1)["events"]
+    assert snoozed["action"] == "triage.snoozed" and snoozed["metadata"]["dedup_key"] == key
     edited = tg.message(OWNER, message_id)
     assert "Snoozed for 4h (until" in edited["text"] and "o11y tier 3" in edited["text"]
     assert "reply_markup" not in edited
@@ -122,6 +127,18 @@ def test_dedup_keys_ignore_numbers_and_ids_and_patterns_pick_tiers() -> None:
     a = triage.dedup_key("svc", "step.failed", "KeyError 'x' in run 01J8ZK3 at 12:30:01")
     b = triage.dedup_key("svc", "step.failed", "KeyError 'x' in run 01J8ZK4 at 13:45:59")
     assert a == b and len(a) == 32
+    for first, second in [  # the same failure, differing only in what changes per occurrence
+        ("AttributeError: 'NoneType' has no 'id' (request 3f2b1c9e-8a7d-4e21-9c3b-5d6e7f8a9b0c)",
+         "AttributeError: 'NoneType' has no 'id' (request a41d77f0-02bc-4f9e-b1aa-90c3e6d2f415)"),
+        ("timeout on run-1796562438777-4e3a55d7 step fetch", "timeout on run-1796562441021-"
+                                                             "b7f0c2aa step fetch"),
+        ("no such user usr_8KfJ2mP9 at 0x7f3a9c", "no such user usr_Q1wE4rT7 at 0x7f00aa"),
+        ("disk at 91.5% on node7", "disk at 97.25% on node12"),
+    ]:
+        assert triage.dedup_key("svc", "step.failed", first) == triage.dedup_key(
+            "svc", "step.failed", second), (first, second)
+    assert triage.dedup_key("svc", "step.failed", "KeyError: 'user'") != triage.dedup_key(
+        "svc", "step.failed", "KeyError: 'account'")  # what differs in words still splits
     assert triage.dedup_key("svc2", "step.failed", "KeyError 'x'") != a
     assert triage.classify("HTTPStatusError: 429")[0] == 1
     assert triage.classify("SearchUnavailable: typesense down")[0] == 2

@@ -228,3 +228,13 @@ def test_redis_down_is_a_503_json_everywhere_never_a_500(
                                                   headers={**headers, **bearer()})
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_beat_is_stale_after_the_same_10_s_as_a_worker_node(settings: Settings) -> None:
+    app, rt = make(settings)
+    client = app.test_client()
+    stamp_alive(rt, beat_age=5.0)
+    assert client.get("/health").get_json()["components"]["beat"]["ok"] is True
+    stamp_alive(rt, beat_age=15.0)  # five missed ticks and more: beat is down
+    body = client.get("/health").get_json()
+    assert body["components"]["beat"]["ok"] is False and "beat" in body["failing"]

@@ -15,6 +15,7 @@ from jinja2 import Undefined
 from markupsafe import Markup
 
 from joelclaw import humane
+from joelclaw.insight import present
 from webhooks.dashboard import markdown as md
 from webhooks.dashboard.blueprint import blueprint, rt
 
@@ -88,3 +89,14 @@ def usd(value: float | None) -> str:
 @blueprint.app_template_filter("markdown")
 def markdown(text: str | None) -> Markup:
     return md.render(text or "")
+
+
+@blueprint.app_template_filter("known")
+def known(value: Any) -> str:
+    """What nobody can know says so ("unknown"), rather than 0 or a dash."""
+    return present.known(None if isinstance(value, Undefined) else value)
+
+
+@blueprint.app_template_filter("outcome")
+def outcome(execution: dict[str, Any]) -> str:
+    return present.outcome(execution)

@@ -21,6 +21,7 @@ from joelclaw.insight.gateway import gateway_view
 from joelclaw.insight.records import index_page, run_heads
 from joelclaw.insight.review import ReviewUnavailable, review_queue
 from joelclaw.insight.runs import Cursor, page_runs, run_row
+from joelclaw.insight.trace import run_trace
 from joelclaw.insight.waterfall import waterfall
 from joelclaw.redaction import configured_secrets, redact
 from joelclaw.runtime import Runtime
@@ -125,7 +126,7 @@ def runs(rt: Runtime, *, function: str | None, statuses: list[str] | None,
 
 
 def run(rt: Runtime, run_id: str) -> dict[str, Any]:
-    trace = rt.runs.trace(run_id)
+    trace = run_trace(rt, run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after "
                        f"{rt.settings.run_retention_days:g} days)")

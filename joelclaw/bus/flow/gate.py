@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus import metrics
 from joelclaw.bus.control import cancel_run
 from joelclaw.bus.flow.options import key_value
 from joelclaw.bus.leases import Lease, execute_releasing
@@ -187,9 +188,11 @@ def _park(rt: Bus, run: Run, lease: Lease, hold: dict[str, Any], wake_at: float)
 
 
 def _skip(rt: Bus, run: Run, lease: Lease, reason: str) -> None:
-    pipe = rt.redis.pipeline(transaction=True)
-    rt.runs.update(run.id, pipe=pipe, status="skipped", ended_at=time.time(),
+    pipe, now = rt.redis.pipeline(transaction=True), time.time()
+    rt.runs.update(run.id, pipe=pipe, status="skipped", ended_at=now,
                    error={"name": "Skipped", "message": reason})
+    metrics.run_ended(pipe, run.function, "skipped", created_at=run.created_at,
+                      started_at=None, execution_ms=None)
     execute_releasing(pipe, lease)
 
 
