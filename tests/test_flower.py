@@ -167,11 +167,12 @@ def test_a_failed_run_is_in_flowers_failed_tasks(
 ) -> None:
     worker_factory()
     running = flower()
+    auth = flower_credentials(running.settings)
     rt = Runtime(settings)
 
     def listening() -> bool:
         rt.send(Event(name="test/steps"))
-        return bool(httpx.get(f"{running.url}/api/tasks", timeout=10).json())
+        return bool(httpx.get(f"{running.url}/api/tasks", auth=auth, timeout=10).json())
 
     wait_for(listening, timeout=40, interval=1.0, message="flower receiving task events")
     [sent] = rt.send(Event(name="test/nonretriable"))
@@ -180,7 +181,7 @@ def test_a_failed_run_is_in_flowers_failed_tasks(
 
     def failed() -> dict[str, dict[str, object]]:
         tasks = httpx.get(f"{running.url}/api/tasks", params={"state": "FAILURE"},
-                          timeout=10).json()
+                          auth=auth, timeout=10).json()
         return {k: v for k, v in tasks.items() if run_id in str(v.get("args"))}
 
     shown = wait_for(failed, timeout=40, interval=0.5, message="flower listing the failure")
@@ -195,11 +196,12 @@ def test_workers_that_start_after_flower_are_listed_by_its_api(
     """On a busy machine Flower is up before the workers are (or they answer its one startup
     inspection too slowly): `GET /api/workers` must still come to list them."""
     running = flower()
-    assert httpx.get(f"{running.url}/api/workers", timeout=10).json() == {}
+    auth = flower_credentials(running.settings)
+    assert httpx.get(f"{running.url}/api/workers", auth=auth, timeout=10).json() == {}
     worker_factory()  # node w0@<host>, booted after Flower's first inspection
 
     def listed() -> dict[str, object]:
-        workers = httpx.get(f"{running.url}/api/workers", timeout=10).json()
+        workers = httpx.get(f"{running.url}/api/workers", auth=auth, timeout=10).json()
         return {k: v for k, v in workers.items() if k.startswith("w0@")}
 
     [info] = wait_for(listed, timeout=60, interval=0.5, message="flower listing w0").values()
