@@ -14,6 +14,7 @@ from joelclaw.cli.app import JSON_OBJECT, Session, command
 from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms, fmt_time
 
 if TYPE_CHECKING:
+    from joelclaw.config import Settings
     from joelclaw.runtime import Runtime
 
 FOLLOW_POLL_SECONDS = 0.25
@@ -54,7 +55,21 @@ def status(session: Session) -> Reply:
     }
     if "typesense" in components:
         result["typesense"] = components["typesense"]
+    result["logins"] = _login_sources(rt.settings)
     return Reply(result, render.render_status, _status_actions(result))
+
+
+def _login_sources(settings: Settings) -> dict[str, str]:
+    """Where the owner finds each login (the setting that holds it, or the file `up` generated),
+    never its value: the key names avoid the words that redaction blanks."""
+    from joelclaw import credentials
+
+    return {
+        "web": ("JOELCLAW_API_TOKEN" if settings.api_token
+                      else str(credentials.api_token_file(settings))),
+        "flower": ("JOELCLAW_FLOWER_USER/_PASSWORD" if settings.flower_user
+                   else str(credentials.flower_file(settings))),
+    }
 
 
 def _status_actions(result: dict[str, Any]) -> list[NextAction]:
