@@ -17,7 +17,7 @@ from joelclaw.cooldown import cooldown, reset
 from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.media import MediaReceived
 from joelclaw.events.payloads.system import FunctionFailed
-from joelclaw.gateway.owner import as_owner_message
+from joelclaw.gateway.owner import as_owner_message, quote_forwarded
 from joelclaw.media import understand
 from joelclaw.media.archive import archive
 from joelclaw.media.kinds import InvalidMedia, kind_of, media_id, validate
@@ -37,6 +37,11 @@ def prompt_for(media: MediaReceived, kind: str, text: str | None, archived: str)
     """What the agent reads: the transcript or description as the owner's words."""
     label = LABELS.get(media.media_type, media.media_type)
     caption = f"\nCaption: {media.caption}" if media.caption else ""
+    if media.forwarded_from and text is not None:  # a stranger's words: data, not a command
+        what = ("A voice message (its transcript)" if kind == "audio"
+                else f"A {label} (its description)")
+        said = text + (f"\n(caption) {media.caption}" if media.caption else "")
+        return quote_forwarded(media.forwarded_from, said, what=what)
     if kind == "audio" and text is not None:
         return f"[Voice message transcript — the owner said:]\n{text}{caption}"
     if kind == "image" and text is not None:

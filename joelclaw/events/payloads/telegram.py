@@ -110,3 +110,20 @@ def callback_fields(update_id: int, query: dict[str, Any]) -> dict[str, Any]:
         "from_id": sender.get("id"),
         "from_username": sender.get("username"),
     }
+
+
+FORWARD_FIELDS = ("forward_origin", "forward_from", "forward_from_chat", "forward_sender_name",
+                  "forward_date")
+
+
+def forwarded_from(message: dict[str, Any]) -> str | None:
+    """Who wrote a message the owner forwarded (None: the owner's own message)."""
+    if not any(message.get(field) for field in FORWARD_FIELDS):
+        return None
+    origin = message.get("forward_origin") or {}
+    user = origin.get("sender_user") or message.get("forward_from") or {}
+    chat = origin.get("chat") or origin.get("sender_chat") or message.get("forward_from_chat") \
+        or {}
+    return str(user.get("username") or user.get("first_name") or chat.get("title")
+               or origin.get("sender_user_name") or message.get("forward_sender_name")
+               or "someone")
