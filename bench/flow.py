@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.harness import environment, start_worker, stop, throughput  # noqa: E402
-from joelclaw.bus.context import Context  # noqa: E402
+from joelclaw.bus.execution import Context  # noqa: E402
 from joelclaw.bus.functions import function  # noqa: E402
 
 PRIO_QUEUE = "benchprio"

@@ -18,7 +18,7 @@ from typing import Any
 
 from joelclaw.agents import dispatch, inbox
 from joelclaw.agents.approvals import Approvals, buttons, parse_button
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function, trigger
 from joelclaw.events.payloads.agents import (
     AgentCompleted,

@@ -12,7 +12,7 @@ from typing import Any
 import redis
 
 from joelclaw.backups import layout, redis_dump, redis_stream, rotation, snapshot
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.config import Settings, declaration_settings, resolve_redis_url
 from joelclaw.errors import RetryAfter

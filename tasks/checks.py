@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.checks import (
     calendar,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.checks import clients, digest
 from joelclaw.checks.window import local_now

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.config import Settings, declaration_settings
 from joelclaw.docs import backlog, ingest

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.cooldown import cooldown
 from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.cooldown import cooldown, reset
 from joelclaw.errors import NonRetriable

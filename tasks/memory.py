@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.config import declaration_settings
 from joelclaw.cooldown import cooldown

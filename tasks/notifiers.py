@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.events.payloads import front, github, todoist, vercel
 from joelclaw.integrations.front import FrontClient

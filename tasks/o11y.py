@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function
 from joelclaw.checks import snooze
 from joelclaw.config import declaration_settings

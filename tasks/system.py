@@ -7,7 +7,7 @@ import json
 import time
 
 from joelclaw import keys
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function
 from joelclaw.checks import digest, sessions
 from joelclaw.checks.window import in_window, local_now, window_day

@@ -26,7 +26,7 @@ from joelclaw.gateway.service import Gateway, request_drain
 from joelclaw.integrations.telegram import TelegramError
 
 if TYPE_CHECKING:
-    from joelclaw.bus.context import Context
+    from joelclaw.bus.execution import Context
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.gateway.notify")

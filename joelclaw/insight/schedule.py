@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.cron import CRON_TASK, CronSchedule
-from joelclaw.bus.publish import parse_target
+from joelclaw.bus.celery import CRON_TASK, CronSchedule
+from joelclaw.bus.delivery import parse_target
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

@@ -1,6 +1,6 @@
 """How telemetry plugs in, without the bus knowing it.
 
-`install(runtime)` registers the bus's telemetry hook (joelclaw.bus.telemetry.HOOK): every
+`install(runtime)` registers the bus's telemetry hook (joelclaw.bus.execution.telemetry.HOOK): every
 execution gets an observer that turns failures into telemetry events and, only when
 `JOELCLAW_OTEL_ENDPOINT` is set, its run and steps into OpenTelemetry spans (the SDK and the
 exporter are not even imported otherwise). It installs the LLM usage sink (spend), and gives
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, bootsteps
 from celery.signals import worker_process_shutdown
 
-from joelclaw.bus import telemetry as port
+from joelclaw.bus.execution import TELEMETRY_HOOK
 from joelclaw.integrations import usage
 from joelclaw.telemetry import spend
 from joelclaw.telemetry.failures import Both, ExecutionEvents
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.records import Run
     from joelclaw.telemetry.tracing import RunTracer
 
 log = logging.getLogger("joelclaw.telemetry")
@@ -62,7 +62,7 @@ class Telemetry:
 
 def install(bus: Bus) -> Any:
     hook = Telemetry(bus)
-    bus.hooks[port.HOOK] = hook
+    bus.hooks[TELEMETRY_HOOK] = hook
     bus.hooks[TRACER_HOOK] = hook.tracer
     usage.set_sink(spend.recorder(bus))
 

@@ -7,11 +7,9 @@ import json
 from typing import Any
 
 from joelclaw import health, keys
-from joelclaw.bus import bulk, waits
-from joelclaw.bus.flow.explain import explain_run
-from joelclaw.bus.pause import paused
-from joelclaw.bus.preview import preview
-from joelclaw.bus.runs import STATUSES, TERMINAL
+from joelclaw.bus.control import bulk, paused
+from joelclaw.bus.flow import explain_run, waits
+from joelclaw.bus.records import STATUSES, TERMINAL, preview
 from joelclaw.errors import NotFound
 from joelclaw.events import index
 from joelclaw.events.store import get_event, list_events

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import humane, keys
-from joelclaw.bus import waits
-from joelclaw.bus.pause import HELD_KIND, pause_of
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.control.pausing import HELD_KIND, pause_of
+from joelclaw.bus.flow import waits
+from joelclaw.bus.records.runs import TERMINAL, Run
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus import metrics
-from joelclaw.bus.control import cancel_run
-from joelclaw.bus.flow.options import key_value
-from joelclaw.bus.leases import Lease, execute_releasing
-from joelclaw.bus.runs import Run
+from joelclaw.bus.control.actions import cancel_run
+from joelclaw.bus.delivery.leases import Lease, execute_releasing
+from joelclaw.bus.functions.options import key_value
+from joelclaw.bus.records import metrics
+from joelclaw.bus.records.runs import Run
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
+    from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")

@@ -13,11 +13,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.flow.options import key_value
+from joelclaw.bus.functions.options import key_value
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
+    from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")
