@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
+from joelclaw import Context, function
 
 
 def _mark_start(ctx: Context) -> None:

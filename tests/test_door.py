@@ -114,3 +114,44 @@ def test_tasks_use_services_never_the_runtime_or_raw_redis() -> None:
             if re.search(r"\bctx\.runtime\b|\.redis\.|\bredis_client=|\brt\.", line):
                 found.append(f"{path.name}:{number}: {line.strip()}")
     assert found == []
+
+
+def _joelclaw_imports(source: str, *, top_level: bool = False) -> list[str]:
+    """`joelclaw...` modules a source imports, with `joelclaw:<name>` for names from the door
+    (only the module's own statements with `top_level`: a benchmark's harness is elsewhere)."""
+    found = []
+    tree = ast.parse(source)
+    for node in (tree.body if top_level else ast.walk(tree)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("joelclaw"):
+            if node.module == "joelclaw":
+                found += [f"joelclaw:{alias.name}" for alias in node.names]
+            else:
+                found.append(node.module or "")
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("joelclaw")]
+    return found
+
+
+def _outside_the_door(imported: list[str]) -> list[str]:
+    return [name for name in imported
+            if not (name.startswith("joelclaw:") and name[len("joelclaw:"):] in DOOR)
+            and not name.startswith("joelclaw.events.payloads")]
+
+
+def test_the_readme_example_needs_the_door_and_payloads_only() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "@function" in b]
+    assert blocks, "the README shows how to write a function"
+    for block in blocks:
+        imported = _joelclaw_imports(block)
+        assert "joelclaw:function" in imported
+        assert _outside_the_door(imported) == []
+
+
+def test_the_bench_functions_use_the_door() -> None:
+    """The benchmarks' function modules are written as a function author would (what their
+    harness, inside `main()`, builds to measure the engine is not a function's business)."""
+    for name in ("functions", "flow", "canvas_functions", "chaos_functions", "memory_functions"):
+        imported = _joelclaw_imports((ROOT / "bench" / f"{name}.py").read_text(),
+                                     top_level=True)
+        assert _outside_the_door(imported) == [], name

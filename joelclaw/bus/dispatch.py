@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.bus import runs as run_codec
-from joelclaw.bus import waits
+from joelclaw.bus import waits, wakeups
 from joelclaw.bus.flow import cancel, gate, timers
 from joelclaw.bus.flow.options import priority_level
 from joelclaw.bus.memo import Memo
@@ -141,7 +141,7 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, keys.OUTBOX, *run_keys,
+              keys.events_by_name(event.name), keys.RUN_INDEX, wakeups.SETS.outbox, *run_keys,
               *term_keys],
         args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
               keys.EVENT_TTL, rt.settings.event_log_cap, now + rt.settings.outbox_grace_seconds,

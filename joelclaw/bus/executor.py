@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import keys
-from joelclaw.bus import leases, metrics, pause, telemetry
+from joelclaw.bus import leases, metrics, pause, telemetry, wakeups
 from joelclaw.bus.attempts import EARLIER_STACK_CHARS
 from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
@@ -146,7 +146,7 @@ class _Execution:
                                   started_at=self.run.started_at or self.started,
                                   execution_ms=merged["execution_ms"])
         if wake_at is not None:
-            batch.zadd(keys.WAKEUPS, {self.steps.target: wake_at}, lt=True)
+            wakeups.schedule(batch, {self.steps.target: wake_at})
         flow_index = None
         if self.slots is not None:
             slot_keys, slot_args = self.slots.release_args()

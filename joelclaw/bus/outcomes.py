@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus import metrics
+from joelclaw.bus import metrics, wakeups
 from joelclaw.bus.attempts import OPEN
 from joelclaw.bus.functions import CANCELLED_EVENT
 from joelclaw.bus.leases import Lease, execute_releasing
@@ -43,8 +43,7 @@ def finish_cancelled(
                      "cancelled", now)
     metrics.run_ended(pipe, fn.id, "cancelled", created_at=run.created_at,
                       started_at=run.started_at, execution_ms=run.execution_ms)
-    pipe.zrem(keys.WAKEUPS, run.id)
-    pipe.zrem(keys.OUTBOX, run.id)
+    wakeups.forget(pipe, run.id)
     forget_listeners(pipe, fn, run)
     if lease is None:
         pipe.execute()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import keys
-from joelclaw.bus import metrics
+from joelclaw.bus import metrics, wakeups
 from joelclaw.bus.codestate import read
 from joelclaw.bus.functions import FAILED_EVENT
 from joelclaw.bus.leases import acquire, execute_releasing
@@ -54,8 +54,7 @@ def fail_removed_run(rt: Bus, run_id: str, function_id: str, version: str | None
     rt.runs.update(run_id, pipe=pipe, status="failed", ended_at=now, error=error)
     metrics.run_ended(pipe, function_id, "failed", created_at=run.created_at,
                       started_at=run.started_at, execution_ms=run.execution_ms)
-    pipe.zrem(keys.WAKEUPS, run_id)
-    pipe.zrem(keys.OUTBOX, run_id)
+    wakeups.forget(pipe, run_id)
     execute_releasing(pipe, lease)
     log.warning("run %s failed: %s", run_id, message)
     rt.send(Event(name=FAILED_EVENT, id=f"{run_id}-failed", data={

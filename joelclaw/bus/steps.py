@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from joelclaw import keys
-from joelclaw.bus import canvas, waits
+from joelclaw.bus import canvas, waits, wakeups
 from joelclaw.bus.functions import INVOKED_EVENT
 from joelclaw.bus.memo import Done, Failed, Pending, Sleeping, finished
 from joelclaw.bus.preview import preview
@@ -286,8 +285,7 @@ class Steps(StepBase):
         grace = self.rt.settings.outbox_grace_seconds
         targets = {target_for(self._run.id, (key, i)): time.time() + grace
                    for i in range(count)}
-        if targets:
-            self.rt.redis.zadd(keys.OUTBOX, targets)
+        wakeups.guard(self.rt.redis, targets)
         self._trace_state(key, "parallel", "waiting", members=count)
         now = time.time()
         task = self.rt.celery.signature
@@ -310,7 +308,7 @@ class Steps(StepBase):
         self.confirm_written()  # the parent must find this member's result when it gathers
         if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
             safety = time.time() + self.rt.settings.outbox_grace_seconds
-            self.rt.redis.zadd(keys.OUTBOX, {self._run.id: safety}, lt=True)
+            wakeups.guard(self.rt.redis, {self._run.id: safety}, earlier_only=True)
             publish_run(self.rt, self.fn, self._run.id)
         raise MemberDone()
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import humane, keys
-from joelclaw.bus import waits
+from joelclaw import humane
+from joelclaw.bus import waits, wakeups
 from joelclaw.bus.pause import HELD_KIND, pause_of
 from joelclaw.bus.runs import TERMINAL, Run
 from joelclaw.errors import NotFound
@@ -112,8 +112,7 @@ def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], when: When
     if run.error and run.error.get("next_attempt_at"):
         return (f"retrying the function at {when(run.error['next_attempt_at'])}",
                 {"next_attempt_at": run.error["next_attempt_at"]})
-    due = rt.redis.zscore(keys.WAKEUPS, run.id)
-    check = rt.redis.zscore(keys.OUTBOX, run.id)
+    due, check = wakeups.due_of(rt.redis, run.id)
     detail = {"wakeup_at": due, "outbox_check_at": check}
     reason = "queued: waiting for a free worker (no flow-control limit holds it)"
     if check is not None:
