@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw import keys
 from joelclaw.bus.records import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
@@ -33,6 +32,7 @@ def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     from joelclaw import health
     from joelclaw import queues as broker_queues
+    from joelclaw.bus.records import wakeups
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()
@@ -49,7 +49,7 @@ def status(session: Session) -> Reply:
         "beat": components["beat"],
         "gateway": components["gateway"],
         "queues": broker_queues.totals(broker_queues.depths(rt)),
-        "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX)),
+        "wakeups_pending": wakeups.pending(rt.redis),
         "runs": rt.runs.counts(limit=STATUS_RUNS),
         "runs_counted": {"newest": STATUS_RUNS, "stored": rt.runs.stored()},
     }

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.backoff import exponential
-from joelclaw.events.payloads.telegram import forwarded_from, media_of
+from joelclaw.events.payloads.telegram import forwarded_from, media_of, quote_forwarded
 from joelclaw.gateway import holders
-from joelclaw.gateway.owner import quote_forwarded
 from joelclaw.gateway.service import CLIENTS, Gateway, drain_idle, request_drain
 from joelclaw.locks import Lock
 
