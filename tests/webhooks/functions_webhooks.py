@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import function
 from joelclaw.events.payloads.github import WorkflowRun
 
@@ -23,7 +23,7 @@ def on_workflow_run(ctx: Context[WorkflowRun]) -> dict:
     def record() -> int:
         entry = {"run": ctx.run_id, "event_id": ctx.event.id, "run_id": data.run_id,
                  "conclusion": data.conclusion}
-        return int(ctx.runtime.redis.rpush(SEEN_KEY, json.dumps(entry)))
+        return int(engine(ctx).redis.rpush(SEEN_KEY, json.dumps(entry)))
 
     position = ctx.step.run("record", record)
     return {"position": position, "repository": data.repository}
