@@ -343,11 +343,6 @@ class Settings(BaseSettings):
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
 
-    @property
-    def effective_broker_url(self) -> str:
-        """The broker defaults to the Redis server that also holds run state."""
-        return self.broker_url or self.require_redis_url()
-
     def require_redis_url(self) -> str:
         if not self.redis_url:
             raise ConfigError(

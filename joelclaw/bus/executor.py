@@ -24,7 +24,7 @@ from joelclaw.bus.context import Context
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions import FAILED_EVENT
 from joelclaw.bus.memo import Done, Failed
-from joelclaw.bus.nowait import Batch, NoWait, raise_errors
+from joelclaw.bus.nowait import NoWait, WriteBatch, raise_errors
 from joelclaw.bus.outcomes import finish_cancelled, forget_listeners, notify_parent
 from joelclaw.bus.publish import target_for
 from joelclaw.bus.runs import HISTORY_KEEP, TERMINAL, Run
@@ -132,7 +132,7 @@ class _Execution:
         counted, in the same transaction. `outcome` tells the telemetry observer a status this
         write does not carry (a cancellation is recorded after it).
         """
-        batch = Batch()
+        batch = WriteBatch()
         self.step.flush_into(batch)
         if self.member is None:
             merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent(),

@@ -21,11 +21,11 @@ from joelclaw.bus import attempts, metrics, stepnotes
 from joelclaw.bus.attempts import OPEN
 from joelclaw.bus.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.memo import encode as encode_memo
-from joelclaw.bus.nowait import Batch, NoWait, raise_errors
+from joelclaw.bus.nowait import NoWait, WriteBatch, raise_errors
 from joelclaw.bus.preview import preview
 from joelclaw.bus.publish import target_for
 from joelclaw.config import Settings
-from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter
+from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter, StepInterrupt
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
@@ -39,7 +39,7 @@ STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")
 _PREVIOUS_ATTEMPT = ("deferred", "next_attempt_at", "ended_at", "error", "execution_ms")
 
 
-class Suspend(BaseException):
+class Suspend(StepInterrupt):
     """Stop executing: the run continues when `wake_at` comes (or when something wakes it)."""
 
     def __init__(self, status: str, wake_at: float | None = None):
@@ -47,11 +47,11 @@ class Suspend(BaseException):
         self.status, self.wake_at = status, wake_at
 
 
-class MemberDone(BaseException):
+class MemberDone(StepInterrupt):
     """A parallel member finished its one callable; the replay stops there."""
 
 
-class Cancelled(BaseException):
+class Cancelled(StepInterrupt):
     """The run was cancelled; the step that was running has finished, nothing more runs."""
 
 
@@ -90,7 +90,7 @@ class StepBase:
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
         self.worker = worker  # the Celery node running this execution, shown per attempt
         self.observed = observed  # the telemetry port's view of this execution, if any
-        self._unsent = Batch()  # step writes that go out with the next step's start or the end
+        self._unsent = WriteBatch()  # step writes that go out with the next step's start or the end
         self._timings: list[tuple[str, float]] = []  # (step type, seconds), counted at the end
         # Work that must wait until this execution gave its lease back (publishing a plain task
         # whose answer wakes the run: it must find the run free, not leased).
@@ -166,7 +166,7 @@ class StepBase:
             if running is not None:  # the first step of this execution: nothing to wait for
                 self._send_running(key, running)
             return
-        batch, self._unsent = self._unsent, Batch()
+        batch, self._unsent = self._unsent, WriteBatch()
         fields = self.take_run_fields()
         index = self.rt.runs.start_step(batch, self._run.id, key if running else None, running,
                                         fields)
@@ -180,24 +180,24 @@ class StepBase:
             self._cancel_seen = True
             raise Cancelled()
 
-    def flush_into(self, batch: Batch) -> None:
+    def flush_into(self, batch: WriteBatch) -> None:
         """Move the unsent step writes into the execution's final write, ahead of what that
         adds, with this execution's step durations for the metrics."""
         batch.commands[:0] = self._unsent.commands
-        self._unsent = Batch()
+        self._unsent = WriteBatch()
         metrics.observe_steps(batch, self.fn.id, self._timings)
         self._timings = []
 
     def confirm_written(self) -> None:
         """Send what is unsent and wait until every write so far is applied (errors raise)."""
         if self._unsent:
-            batch, self._unsent = self._unsent, Batch()
+            batch, self._unsent = self._unsent, WriteBatch()
             raise_errors(self.wire.replies(self.wire.send(batch, keep=True)))
         self.wire.drain()
 
     def _send_running(self, key: str, record: dict[str, Any]) -> None:
         """The "running" record (and the run's first fields) go out; nobody waits for them."""
-        batch = Batch()
+        batch = WriteBatch()
         self.rt.runs.write_step(self._run.id, key, record, pipe=batch)
         fields = self.take_run_fields()
         if fields:

@@ -15,9 +15,10 @@ import httpx
 
 from joelclaw.checks import commands, tracked
 from joelclaw.config import Settings
+from joelclaw.errors import JoelclawError
 
 
-class CalendarError(Exception):
+class CalendarError(JoelclawError):
     pass
 
 

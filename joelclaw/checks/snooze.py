@@ -18,13 +18,14 @@ import time
 import redis
 
 from joelclaw import cooldown, keys
+from joelclaw.errors import JoelclawError
 
 ACTION = "s4h"
 LABEL = "😴 Snooze 4h"
 KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,60}$")
 
 
-class BadSnoozeKey(ValueError):
+class BadSnoozeKey(JoelclawError, ValueError):
     pass
 
 

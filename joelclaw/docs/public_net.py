@@ -19,6 +19,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from joelclaw.errors import JoelclawError
+
 
 def is_public(address: str) -> bool:
     try:
@@ -30,7 +32,7 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-class NotPublic(httpcore.ConnectError):
+class NotPublic(JoelclawError, httpcore.ConnectError):
     """The host resolves to an address that is not public."""
 
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from joelclaw.errors import JoelclawError
+
 MAX_LENGTH = 1000
 MAX_DEPTH = 40
 
@@ -17,7 +19,7 @@ _TOKEN_RE = re.compile(
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _HINTS = {"&": "&&", "|": "||", "=": "=="}
 
-class ExpressionError(ValueError):
+class ExpressionError(JoelclawError, ValueError):
     """A malformed expression; the message quotes the source and points at the column."""
 
     def __init__(self, message: str, *, source: str = "", column: int | None = None) -> None:

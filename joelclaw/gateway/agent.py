@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from joelclaw import keys
+from joelclaw.errors import JoelclawError
 from joelclaw.integrations.http import IntegrationError, TransportError
 from joelclaw.integrations.llm import LLMClient
 
@@ -38,7 +39,7 @@ SYSTEM_PROMPT = ("You are joelclaw, the owner's personal assistant, talking on T
 RECALL_HOOK = "recall"  # an extension's (bus, prompt) -> memory text for the agent's prompt
 
 
-class TurnStuck(Exception):
+class TurnStuck(JoelclawError):
     """The agent gave no answer within the turn limit."""
 
 

@@ -51,10 +51,6 @@ class Reflection:
     output_chars: int = 0
     attempts: int = 1
 
-    @property
-    def compression(self) -> float:
-        return round(self.output_chars / self.input_chars, 3) if self.input_chars else 0.0
-
 
 def load_observations(mem: Memory, now: float | None = None, days: int = DAYS) -> str:
     """The allowed facts of the last `days` days (oldest first), capped, keeping the tail."""

@@ -31,7 +31,7 @@ from joelclaw.credentials import (
     ensure_api_token,
     flower_credentials,
 )
-from joelclaw.errors import ConfigError
+from joelclaw.errors import ConfigError, JoelclawError
 from joelclaw.ownerfiles import owner_only, private_dir
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
@@ -42,7 +42,7 @@ from joelclaw.supervisor.services import services_for
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 
 
-class UpError(Exception):
+class UpError(JoelclawError):
     """A problem found before starting anything; `code` is the exit status."""
 
     def __init__(self, message: str, code: int = 2):
