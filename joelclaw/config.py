@@ -363,7 +363,7 @@ def declaration_settings() -> Settings:
     try:
         return Settings()
     except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
+        return Settings(_env_file=None)
 
 
 def load_settings(**overrides: Any) -> Settings:

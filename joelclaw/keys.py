@@ -3,7 +3,7 @@
 One leaf module, so nothing collides and `redis-cli --scan --pattern 'jc:*'` shows exactly our
 state: every key starts with `jc:`, so a Celery broker sharing the server (its `_kombu.*`, queue
 and `unacked` keys) never clashes with it. Who reads and writes each key is said beside it; run
-records are encoded only by `joelclaw.bus.runs.RunStore`.
+records are encoded only by `joelclaw.bus.run_store.RunStore`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def event_search(token: str) -> str:
     return f"{PREFIX}events:search:{token}"  # zset: one search's intersection, 60 s, then gone
 
 
-# ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
+# ---- runs (encoded by joelclaw.bus.run_store.RunStore only) -------------------------------------
 
 def run(run_id: str) -> str:
     # hash: the run record's fields, plus "t:<step>" trace records (capped I/O) and

@@ -11,7 +11,7 @@ import fnmatch
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,7 +58,7 @@ class Trigger:
     def describe(self) -> str:
         if self.cron:
             return f"cron {self.cron} ({self.timezone})"
-        return self.event + (f" if {self.filter.source}" if self.filter else "")
+        return f"{self.event}" + (f" if {self.filter.source}" if self.filter else "")
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class Registry:
     def get(self, function_id: str) -> Function | None:
         return self._by_id.get(function_id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._by_id.values(), key=lambda f: f.id))
 
     def __len__(self) -> int:
@@ -241,7 +241,7 @@ def _failure_handler(fn: Function) -> Function:
     """`on_failure` runs as its own function, triggered by this function's failure event."""
     flt = compile_expression(f'event.data.function_id == "{fn.id}"', names=EVENT_NAMES)
     return Function(
-        id=f"{fn.id}.on-failure", handler=fn.on_failure,  # type: ignore[arg-type]
+        id=f"{fn.id}.on-failure", handler=fn.on_failure,  # type: ignore[arg-type]  # called only when set
         triggers=(Trigger(event=FAILED_EVENT, filter=flt),), retries=fn.retries, queue=fn.queue,
         description=f"on_failure handler of {fn.id}",
     )

@@ -8,6 +8,7 @@ optional pipeline so a caller can batch them into one round trip.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import time
@@ -259,8 +260,8 @@ class RunStore:
                     break
         return found
 
-    def heads(self, run_ids: list[str], fields: Iterable[str] = runs.RECORD_FIELDS
-              ) -> list[Run | None]:
+    def heads(self, run_ids: builtins.list[str], fields: Iterable[str] = runs.RECORD_FIELDS
+              ) -> builtins.list[Run | None]:
         """A few record fields of many runs in one round trip (None for a run that expired);
         a page of 50 runs needs statuses and timestamps, not whole records."""
         names = [f for f in fields if f in runs.RECORD_FIELDS]
@@ -269,14 +270,15 @@ class RunStore:
         pipe = self.redis.pipeline(transaction=False)
         for run_id in run_ids:
             pipe.hmget(keys.run(run_id), names)
-        out: list[Run | None] = []
+        out: builtins.list[Run | None] = []
         for values in pipe.execute() if run_ids else []:
             raw = {n.encode(): v for n, v in zip(names, values, strict=True) if v is not None}
             out.append(runs.decode(raw) if b"id" in raw else None)
         return out
 
     def newest_ids(self, *, function: str | None = None, since: float | None = None,
-                   until: float | None = None, offset: int = 0, limit: int = 50) -> list[str]:
+                   until: float | None = None, offset: int = 0, limit: int = 50
+                   ) -> builtins.list[str]:
         """Run ids from the index (of one function, or all), newest first."""
         index = keys.runs_of_function(function) if function else keys.RUN_INDEX
         low = "-inf" if since is None else since * 1000
@@ -293,7 +295,7 @@ class RunStore:
             counts[run.status] = counts.get(run.status, 0) + 1
         return counts
 
-    def forget_finished(self, run_ids: list[str]) -> int:
+    def forget_finished(self, run_ids: builtins.list[str]) -> int:
         """Delete the runs among `run_ids` that have ended (their events were capped away);
         live ones (queued, sleeping, waiting) stay whatever their event's fate."""
         if not run_ids:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from joelclaw.bus.statuses import STATUSES as STATUSES  # re-exported: callers name them here
 from joelclaw.bus.statuses import TERMINAL as TERMINAL
+from joelclaw.bus.statuses import RunStatus as RunStatus
 
 TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from",
                   "cancel_reason"})
@@ -44,7 +45,7 @@ def new_run_id() -> str:
 class Run(BaseModel):
     id: str
     function: str
-    status: str = "queued"
+    status: RunStatus = RunStatus.QUEUED
     trigger: str = "event"  # event | cron | invoke | replay | rerun | debounce | batch
     event: dict[str, Any] = Field(default_factory=dict)
     created_at: float = Field(default_factory=time.time)

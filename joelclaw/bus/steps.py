@@ -74,8 +74,9 @@ class Step(StepBase):
                 raise FunctionDefinitionError("wait_for_event takes `match` or `if_`, not both")
             if if_:
                 compile_expression(if_, names=waits.WAIT_NAMES)
-            spec = {"event": event, "match": match, "if": if_, "trigger": self._run.event,
-                    "expires": time.time() + seconds(timeout), "run": self._run.id}
+            spec: dict[str, Any] = {
+                "event": event, "match": match, "if": if_, "trigger": self._run.event,
+                "expires": time.time() + seconds(timeout), "run": self._run.id}
             self._save(key, Pending(spec))
             waits.register(self.rt, self._run.id, key, spec)
             found = waits.lookback(self.rt, spec, self._run.created_at * 1000)
@@ -84,7 +85,7 @@ class Step(StepBase):
                 return self._reload(key, "wait", wait=_wait_info(spec))
             self._trace_state(key, "wait", "waiting", wait=_wait_info(spec))
             raise Suspend("waiting", spec["expires"])
-        spec = record.spec  # type: ignore[union-attr]
+        spec = record.spec  # type: ignore[union-attr]  # neither None nor finished: Pending
         if time.time() >= spec["expires"]:
             waits.resolve(self.rt, self._run.id, key, event, None, wake=False)
             return self._reload(key, "wait")
@@ -130,7 +131,7 @@ class Step(StepBase):
             self._trace_state(key, "invoke", "waiting", invoke={"function": function,
                                                                    "event_id": event.id})
             raise Suspend("waiting", expires)
-        expires = record.spec.get("expires")  # type: ignore[union-attr]
+        expires = record.spec.get("expires")  # type: ignore[union-attr]  # Pending, as above
         if expires is not None and time.time() >= expires:
             self.rt.runs.resolve_invoke(self._run.id, key,
                                         Failed("InvokeTimeout", f"{function} timed out"),
@@ -299,7 +300,7 @@ class Step(StepBase):
             self._gather(key, 0)
 
     def _run_member(self, key: str, callables: Sequence[Callable[[], Any]]) -> None:
-        member_key, index = self.member  # type: ignore[misc]
+        member_key, index = self.member  # type: ignore[misc]  # set in a member execution
         if member_key != key:
             raise MemberDone()  # a different parallel step: not this member's business
         sub_key = f"{key}[{index}]"
@@ -318,7 +319,7 @@ class Step(StepBase):
         if not all(finished(r) for r in results):
             raise Suspend("waiting")
         failed = next((r for r in results if isinstance(r, Failed)), None)
-        self._save(key, failed or Done([r.value for r in results]))  # type: ignore[union-attr]
+        self._save(key, failed or Done([r.value for r in results]))  # type: ignore[union-attr]  # all Done
         self._trace_state(key, "parallel", "failed" if failed else "completed",
                           ended_at=time.time())
         return self._unwrap(key)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from joelclaw.bus.ports import HookKey
+
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
     from joelclaw.bus.runs import Run
 
-HOOK = "telemetry"
 log = logging.getLogger("joelclaw.telemetry")
 
 
@@ -28,6 +29,16 @@ class Execution(Protocol):
     def end(self, status: str | None, fields: dict[str, Any]) -> None:
         """The execution ended; `status` is the run's new status (None for a member)."""
         ...
+
+
+class ExecutionHook(Protocol):
+    def __call__(self, function_id: str, run: Run, member: tuple[str, int] | None,
+                 started: float) -> Execution | None:
+        """What observes this execution (of a run, or of one parallel member), or None."""
+        ...
+
+
+HOOK: HookKey[ExecutionHook] = HookKey("telemetry")
 
 
 class Observed:

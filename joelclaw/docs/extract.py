@@ -167,7 +167,7 @@ def _pdf(raw: bytes) -> tuple[str, str]:
         if reader.is_encrypted:
             raise DocumentSkipped("the PDF is encrypted")
         pages = [(page.extract_text() or "") for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise DocumentSkipped(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())

@@ -47,7 +47,7 @@ class _PublicBackend(httpcore.NetworkBackend):
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
         refused = [a for a in addresses if not is_public(a)]
         if refused or not addresses:
             raise NotPublic(f"{host} resolves to {', '.join(refused) or 'nothing'}, which is "

@@ -48,7 +48,8 @@ def _fail(reason: str, source: str, pos: int, hint: str = "") -> NoReturn:
 
 def _read_string(source: str, start: int) -> tuple[str, int]:
     """Reads a quoted literal from `start` (the quote); returns its value and the end position."""
-    quote, out, i = source[start], [], start + 1
+    quote, i = source[start], start + 1
+    out: list[str] = []
     while i < len(source):
         ch = source[i]
         if ch == quote:
@@ -71,8 +72,8 @@ def _tokenize(source: str) -> list[_Token]:
     while (m := _TOKEN_RE.match(source, pos)) is not None:
         start, kind = m.start(m.lastgroup or "bad"), m.lastgroup or "bad"
         if kind == "quote":
-            value, pos = _read_string(source, start)
-            tokens.append(_Token("str", value, start))
+            literal, pos = _read_string(source, start)
+            tokens.append(_Token("str", literal, start))
             continue
         text, pos = m.group(kind), m.end()
         if kind == "bad":

@@ -79,15 +79,16 @@ def parse(reply: str) -> tuple[list[dict[str, str]], int]:
         return [], 0
     else:
         items = _json_items(reply)
-    kept, dropped = [], 0
+    kept: list[dict[str, str]] = []
+    dropped = 0
     by_name = {s.lower(): s for s in SECTIONS}
     for item in items:
-        section = by_name.get(" ".join(str(item.get("section", "")).split()).lower())
-        change = " ".join(str(item.get("change", "")).split())
-        if section is None:
+        name = by_name.get(" ".join(str(item.get("section", "")).split()).lower())
+        text = " ".join(str(item.get("change", "")).split())
+        if name is None:
             dropped += 1
             continue
-        kept.append({"section": section, "change": change})
+        kept.append({"section": name, "change": text})
     return kept, dropped
 
 

@@ -43,11 +43,13 @@ WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web proc
 
 
 class UpError(JoelclawError):
-    """A problem found before starting anything; `code` is the exit status."""
+    """A problem found before starting anything; `exit_code` is the exit status."""
 
-    def __init__(self, message: str, code: int = 2):
+    code = "UP_FAILED"
+
+    def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
-        self.code = code
+        self.exit_code = exit_code
 
 
 def up(
@@ -82,7 +84,7 @@ def up(
                         typesense=typesense, reload=reload)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.exit_code
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return 1
@@ -233,7 +235,7 @@ def _home_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UpError(f"another `joelclaw up` is already running with JOELCLAW_HOME={home}",
-                          code=1) from None
+                          exit_code=1) from None
         yield
 
 

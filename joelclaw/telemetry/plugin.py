@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from joelclaw.telemetry.tracing import RunTracer
 
 log = logging.getLogger("joelclaw.telemetry")
-TRACER_HOOK = "telemetry.tracer"  # () -> the runtime's RunTracer, or None without an endpoint
 
 
 class Telemetry:
@@ -63,7 +62,6 @@ class Telemetry:
 def install(bus: Bus) -> Any:
     hook = Telemetry(bus)
     bus.hooks[port.HOOK] = hook
-    bus.hooks[TRACER_HOOK] = hook.tracer
     usage.set_sink(spend.recorder(bus))
 
     def setup(app: Celery) -> None:

@@ -30,13 +30,13 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from joelclaw.bus.statuses import TERMINAL
 from joelclaw.redaction import configured_secrets, redact_text
 
 if TYPE_CHECKING:
     from joelclaw.bus.runs import Run
     from joelclaw.config import Settings
 
-TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 TRACES_PATH = "/v1/traces"
 SHORT = 200
 
