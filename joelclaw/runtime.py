@@ -94,7 +94,8 @@ class Runtime:
     def registry(self) -> Registry:
         from joelclaw.bus.functions import Registry
 
-        return self._registry or Registry.from_modules(self.application.function_modules)
+        return self._registry or Registry.from_modules(self.application.function_modules,
+                                                       self.settings)
 
     @cached_property
     def redis_url(self) -> str:
