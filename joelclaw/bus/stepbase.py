@@ -24,6 +24,7 @@ from joelclaw.bus.memo import encode as encode_memo
 from joelclaw.bus.nowait import NoWait, WriteBatch, raise_errors
 from joelclaw.bus.preview import preview
 from joelclaw.bus.publish import target_for
+from joelclaw.bus.runs import StepTrace
 from joelclaw.config import Settings
 from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter, StepInterrupt
 
@@ -79,7 +80,7 @@ class StepBase:
         run: Run,
         *,
         memo: dict[str, Memo],
-        trace: dict[str, dict[str, Any]],
+        trace: dict[str, StepTrace],
         member: tuple[str, int] | None,
         queue_delay_ms: float,
         wire: NoWait,
@@ -204,7 +205,7 @@ class StepBase:
             self.rt.runs.update(self._run.id, pipe=batch, **fields)
         self.wire.send(batch)
 
-    def _write(self, key: str, record: dict[str, Any], *, result: str | None = None,
+    def _write(self, key: str, record: StepTrace, *, result: str | None = None,
                took: float | None = None) -> None:
         """Queue a step's writes: the memo record (first), the trace record and pending run
         fields. They go out with the next step's start, or with the execution's final write,
@@ -221,9 +222,11 @@ class StepBase:
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
         """A step kind that is not retried (sleep, wait, invoke, parallel, task, canvas): one
         attempt, started by this execution's worker."""
-        record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1})
-        record.setdefault("started_at", time.time())
-        record.setdefault("worker", self.worker)
+        record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=1))
+        if "started_at" not in record:
+            record.started_at = time.time()
+        if "worker" not in record:
+            record.worker = self.worker
         record.update(status=status, code_version=self.rt.code.version, **extra)
         self._write(key, record)
 
@@ -235,7 +238,7 @@ class StepBase:
                  new_work: bool = True) -> Any:
         """Run one attempt of a step and record its outcome; `new_work` is False only for a
         parallel member running its own callable (whose replay is not new work)."""
-        record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
+        record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=0))
         if record.get("status") == "running":  # the last attempt's worker died during it
             attempts.push(record, attempts.entry(record, "lost", attempts.LOST, None))
         attempt = int(record.get("attempts", 0)) + 1
@@ -288,7 +291,7 @@ class StepBase:
         return value
 
     def _retry_or_fail(
-        self, key: str, record: dict[str, Any], exc: Exception, attempt: int, started: float,
+        self, key: str, record: StepTrace, exc: Exception, attempt: int, started: float,
         delay: float | None = None,
     ) -> Any:
         deferred = isinstance(exc, Defer)  # waits without spending an attempt
@@ -310,7 +313,7 @@ class StepBase:
             self.observed.step(record)
         raise Suspend("queued", time.time() + wait)
 
-    def _fail(self, key: str, record: dict[str, Any], exc: BaseException,
+    def _fail(self, key: str, record: StepTrace, exc: BaseException,
               started: float | None = None) -> Any:
         """The step failed for good; `started` is when its last attempt began, if it ran."""
         err = error_record(exc)

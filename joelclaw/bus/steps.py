@@ -16,6 +16,7 @@ from joelclaw.bus.functions import INVOKED_EVENT
 from joelclaw.bus.memo import Done, Failed, Pending, Sleeping, finished
 from joelclaw.bus.preview import preview
 from joelclaw.bus.publish import publish_run, target_for
+from joelclaw.bus.runs import StepTrace
 from joelclaw.bus.stepbase import MemberDone, StepBase, Suspend
 from joelclaw.durations import Duration, seconds
 from joelclaw.errors import FunctionDefinitionError, NonRetriable, StepError
@@ -198,8 +199,8 @@ class Step(StepBase):
         try:
             tree = canvas.spec_of(workflow)
         except NonRetriable as exc:
-            record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1,
-                                                 "worker": self.worker})
+            record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=1,
+                                                          worker=self.worker))
             return self._fail(key, record, exc)
         run_id = self._run.id
         base = canvas.base_id(run_id, key)
@@ -230,7 +231,8 @@ class Step(StepBase):
     def _await_canvas(self, key: str, kind: str, record: Any) -> Any:
         base = canvas.base_id(self._run.id, key)
         if finished(record):
-            if self.member is None and self.trace.get(key, {}).get("status") == "waiting":
+            traced = self.trace.get(key)
+            if self.member is None and traced is not None and traced.status == "waiting":
                 return self._canvas_done(key, kind, base, record)  # first replay: trace it
             return self._unwrap(key)
         spec = record.spec

@@ -16,13 +16,13 @@ from joelclaw.bus.ports import HookKey
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.runs import Run, StepTrace
 
 log = logging.getLogger("joelclaw.telemetry")
 
 
 class Execution(Protocol):
-    def step(self, record: dict[str, Any]) -> None:
+    def step(self, record: StepTrace) -> None:
         """A step attempt ended (its trace record: completed, failed or retrying)."""
         ...
 
@@ -49,7 +49,7 @@ class Observed:
     def __init__(self, inner: Execution) -> None:
         self._inner = inner
 
-    def step(self, record: dict[str, Any]) -> None:
+    def step(self, record: StepTrace) -> None:
         try:
             self._inner.step(record)
         except Exception:  # telemetry never fails a run
