@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from joelclaw.application import Application
+    from joelclaw.bus.celery import CelerySetup
     from joelclaw.bus.functions import Function, Registry
     from joelclaw.bus.records import CodeWatch
-    from joelclaw.celery_app import CelerySetup
     from joelclaw.events.model import Event
 
 Extension = Callable[["Runtime"], "CelerySetup | None"]
@@ -121,7 +121,7 @@ class Runtime:
 
     @cached_property
     def celery(self) -> Celery:
-        from joelclaw.celery_app import make_celery
+        from joelclaw.bus.celery import make_celery
 
         setup = self._install_extensions()
         return make_celery(self, self.broker_url,
@@ -136,7 +136,7 @@ class Runtime:
         return CodeWatch(lambda: self.redis, self._code_version)
 
     def _code_version(self) -> str:
-        from joelclaw import codeversion
+        from joelclaw.application import codeversion
 
         _ = self.registry  # the modules are imported first: the version is of what runs
         return codeversion.version_of(self.application.function_modules)

@@ -27,7 +27,7 @@ from joelclaw.checks import (
 )
 from joelclaw.checks.window import in_hours, local_now
 from joelclaw.config import Settings, declaration_settings
-from joelclaw.cooldown import cooldown
+from joelclaw.coordination.cooldown import cooldown
 from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.checks import (
     CalendarDailyCheck,
@@ -226,7 +226,7 @@ def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
 
 
 def _remaining(rt: Any, key: str) -> float:
-    from joelclaw.cooldown import remaining
+    from joelclaw.coordination.cooldown import remaining
 
     return remaining(rt.redis, key)
 

@@ -12,7 +12,7 @@ from typing import Any
 from joelclaw import keys
 from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
-from joelclaw.cooldown import cooldown
+from joelclaw.coordination.cooldown import cooldown
 from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
 from joelclaw.gateway import inbound
 from joelclaw.gateway.notify import flush_digest

@@ -13,7 +13,7 @@ from typing import Any
 from joelclaw import keys
 from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
-from joelclaw.cooldown import cooldown, reset
+from joelclaw.coordination.cooldown import cooldown, reset
 from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.media import MediaReceived
 from joelclaw.events.payloads.system import FunctionFailed

@@ -15,7 +15,7 @@ from joelclaw import keys
 from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.config import declaration_settings
-from joelclaw.cooldown import cooldown
+from joelclaw.coordination.cooldown import cooldown
 from joelclaw.errors import ConfigError, NonRetriable
 from joelclaw.events.payloads.memory import (
     CompactionPending,

@@ -11,7 +11,7 @@ from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function
 from joelclaw.checks import digest, sessions
 from joelclaw.checks.window import in_window, local_now, window_day
-from joelclaw.cooldown import cooldown
+from joelclaw.coordination.cooldown import cooldown
 from joelclaw.events.payloads.system import LogWritten
 from joelclaw.redaction import configured_secrets, redact
 

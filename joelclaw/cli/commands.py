@@ -31,7 +31,7 @@ SUMMARY = ("id", "function", "status", "trigger", "event_name", "event_id", "cre
 def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     from joelclaw import health
-    from joelclaw import queues as broker_queues
+    from joelclaw.bus.celery import queues as broker_queues
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()

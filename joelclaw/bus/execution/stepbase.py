@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from joelclaw.backoff import exponential
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.execution import stepnotes
 from joelclaw.bus.execution.nowait import Batch, NoWait, raise_errors
@@ -26,6 +25,7 @@ from joelclaw.bus.records.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.records.memo import encode as encode_memo
 from joelclaw.bus.records.previews import preview
 from joelclaw.config import Settings
+from joelclaw.durations.backoff import exponential
 from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter
 
 if TYPE_CHECKING:

@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import humane, keys
+from joelclaw import keys
 from joelclaw.bus.control.pausing import HELD_KIND, pause_of
 from joelclaw.bus.flow import waits
 from joelclaw.bus.records.runs import TERMINAL, Run
+from joelclaw.durations import humane
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 
-TRANSPORT = "joelclaw.broker:Transport"
+TRANSPORT = "joelclaw.bus.celery.broker:Transport"
 
 
 class Channel(kombu_redis.Channel):

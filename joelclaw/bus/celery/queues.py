@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from joelclaw.bus.delivery import target_for
-from joelclaw.bus.functions import TASK_PREFIX
+from joelclaw.bus.delivery.publish import target_for
+from joelclaw.bus.functions.registry import TASK_PREFIX
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

@@ -20,7 +20,7 @@ from types import TracebackType
 
 import redis
 
-log = logging.getLogger("joelclaw.locks")
+log = logging.getLogger("joelclaw.coordination.locks")
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
