@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 
-from joelclaw.bus.execution import Context
-from joelclaw.bus.functions import function
+from joelclaw import Context, function
 
 STEPS = ("one", "two", "three")
 

@@ -32,12 +32,15 @@ Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory and telemetry: imported when first needed, not with the runtime."""
+    """The gateway, memory, telemetry, the checks and the agents: imported when first needed,
+    not with the runtime."""
+    from joelclaw.agents import plugin as agents
+    from joelclaw.checks import plugin as checks
     from joelclaw.gateway import plugin as gateway
     from joelclaw.memory import plugin as memory
     from joelclaw.telemetry import plugin as telemetry
 
-    return (gateway.install, memory.install, telemetry.install)
+    return (gateway.install, memory.install, telemetry.install, checks.install, agents.install)
 
 
 class Runtime:

@@ -301,3 +301,38 @@ def test_a_room_door_imports_none_of_the_modules_behind_it() -> None:
     loaded = set(json.loads(done.stdout))
     assert loaded == {"joelclaw", "joelclaw.bus", "joelclaw.bus.lazy",
                       *(f"joelclaw.bus.{room}" for room in ROOMS)}
+
+
+def _durable_time_uses(tree: ast.AST) -> tuple[list[int], list[int]]:
+    """Lines naming the wake-up/outbox keys (`keys.WAKEUPS`, `keys.OUTBOX`), and lines using
+    `wakeups.SETS` outside a list display (a script's KEYS are a list; a Redis command is not)."""
+    named = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+             and node.attr in ("WAKEUPS", "OUTBOX")]
+    in_lists = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.List)
+                for inner in ast.walk(node)}
+    loose = [node.lineno for node in ast.walk(tree)
+             if isinstance(node, ast.Attribute) and node.attr == "SETS"
+             and id(node) not in in_lists]
+    return named, loose
+
+
+def test_durable_time_has_one_owner() -> None:
+    """Only joelclaw.bus.records.wakeups writes, counts and reads the wake-up and outbox sets; a Lua
+    script that changes them with a run's record gets their keys from it, in its KEYS list."""
+    owner = "joelclaw.bus.records.wakeups"
+    found = []
+    for name, path in modules().items():
+        if name in (owner, "joelclaw.keys"):
+            continue
+        named, loose = _durable_time_uses(ast.parse(path.read_text()))
+        found += [f"{name}:{line} names the key" for line in named]
+        found += [f"{name}:{line} uses wakeups.SETS outside a script's KEYS" for line in loose]
+    assert found == []
+    assert owner in graph()["joelclaw.cli.commands"]  # `joelclaw status` counts through it
+    assert owner in graph()["webhooks.dashboard.models"]  # and so does the dashboard
+
+
+def test_the_durable_time_check_sees_a_stray_writer() -> None:
+    stray = ast.parse("pipe.zadd(keys.WAKEUPS, {t: 1})\nr.zcard(wakeups.SETS.outbox)\n"
+                      "s.x(keys=[wakeups.SETS.wakeups])\n")
+    assert _durable_time_uses(stray) == ([1], [2])

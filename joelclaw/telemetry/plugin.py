@@ -1,11 +1,12 @@
 """How telemetry plugs in, without the bus knowing it.
 
-`install(runtime)` registers the bus's telemetry hook (joelclaw.bus.execution.telemetry.HOOK): every
-execution gets an observer that turns failures into telemetry events and, only when
-`JOELCLAW_OTEL_ENDPOINT` is set, its run and steps into OpenTelemetry spans (the SDK and the
-exporter are not even imported otherwise). It installs the LLM usage sink (spend), and gives
-workers a flusher thread that moves queued telemetry events into Typesense every
-`JOELCLAW_OTEL_FLUSH_SECONDS`, and flushes pending spans when a pool process exits.
+`install(runtime)` offers `ctx.telemetry` to functions and registers the bus's telemetry hook
+(joelclaw.bus.execution.telemetry.HOOK): every execution gets an observer that turns failures
+into telemetry events and, only when `JOELCLAW_OTEL_ENDPOINT` is set, its run and steps into
+OpenTelemetry spans (the SDK and the exporter are not even imported otherwise). It installs
+the LLM usage sink (spend), and gives workers a flusher thread that moves queued telemetry
+events into Typesense every `JOELCLAW_OTEL_FLUSH_SECONDS`, and flushes pending spans when a
+pool process exits.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from joelclaw.telemetry.tracing import RunTracer
 
 log = logging.getLogger("joelclaw.telemetry")
+SERVICE = "telemetry"  # ctx.telemetry (joelclaw.telemetry.service)
 TRACER_HOOK = "telemetry.tracer"  # () -> the runtime's RunTracer, or None without an endpoint
 
 
@@ -65,6 +67,13 @@ def install(bus: Bus) -> Any:
     bus.hooks[TELEMETRY_HOOK] = hook
     bus.hooks[TRACER_HOOK] = hook.tracer
     usage.set_sink(spend.recorder(bus))
+
+    def telemetry(ctx: Any) -> Any:
+        from joelclaw.telemetry.service import TelemetryService
+
+        return TelemetryService(bus, ctx.run_id, ctx.function_id)
+
+    bus.services[SERVICE] = telemetry
 
     def setup(app: Celery) -> None:
         app.steps["worker"].add(type("TelemetryStep", (TelemetryStep,), {"bus": bus}))

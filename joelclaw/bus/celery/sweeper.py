@@ -27,6 +27,7 @@ from joelclaw.bus.delivery import leases
 from joelclaw.bus.delivery.publish import parse_target
 from joelclaw.bus.flow import timers
 from joelclaw.bus.functions.registry import TASK_PREFIX
+from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.runs import TERMINAL
 from joelclaw.errors import JoelclawError
 from joelclaw.events import store as events
@@ -64,7 +65,8 @@ class Sweeper:
     def tick(self) -> int:
         now = time.time()
         scripts = self.rt.scripts
-        scripts.expired_leases(keys=[keys.LEASES, keys.WAKEUPS], args=[now, keys.lease(""), BATCH])
+        scripts.expired_leases(keys=[keys.LEASES, wakeups.SETS.wakeups],
+                               args=[now, keys.lease(""), BATCH])
         published = self._wake_due(now) + self._check_outbox(now)
         if now - self._last_prune > PRUNE_EVERY:
             self._last_prune = now
@@ -75,19 +77,10 @@ class Sweeper:
             self._revoked_running()
         return published
 
-    def _claim(self, zset: str, now: float) -> tuple[dict[str, float], float]:
-        claim_until = now + keys.WAKE_CLAIM_SECONDS
-        claimed = self.rt.scripts.claim_due(keys=[zset], args=[now, claim_until, BATCH])
-        return ({claimed[i].decode(): float(claimed[i + 1]) for i in range(0, len(claimed), 2)},
-                claim_until)
-
-    def _settle(self, zset: str, target: str, claim_until: float, next_due: float | str) -> None:
-        self.rt.scripts.finish_claim(keys=[zset], args=[target, claim_until, next_due])
-
     def _wake_due(self, now: float) -> int:
         """Sleeps, retries, rechecks and timers that came due: publish each (a run then keeps a
         safety entry in the outbox until an execution begins)."""
-        due, claim_until = self._claim(keys.WAKEUPS, now)
+        due, claim_until = wakeups.claim_due(self.rt.scripts, now, BATCH)
         published = 0
         for target, due_at in due.items():
             try:
@@ -98,13 +91,13 @@ class Sweeper:
             except Exception:
                 log.exception("could not publish wake-up for %s", target)
                 continue
-            self._settle(keys.WAKEUPS, target, claim_until, "")
+            wakeups.settle(self.rt.scripts, target, claim_until, "")
         return published
 
     def _check_outbox(self, now: float) -> int:
         """Published runs that have not started within the safety period: a backlog waits on,
         a message that is gone (a sender that died, `celery purge`) is published again."""
-        due, claim_until = self._claim(keys.OUTBOX, now)
+        due, claim_until = wakeups.claim_due(self.rt.scripts, now, BATCH, outbox=True)
         if not due:
             return 0
         waiting = self._still_in_broker(list(due))
@@ -121,14 +114,14 @@ class Sweeper:
             except Exception:
                 log.exception("could not publish outbox entry %s", target)
                 continue
-            self._settle(keys.OUTBOX, target, claim_until, next_due)
+            wakeups.settle(self.rt.scripts, target, claim_until, next_due, outbox=True)
         return published
 
     def _publish(self, target: str, due_at: float, now: float) -> bool:
         if not self.rt.publish(target, ready_at=due_at):
             return False
-        self.rt.redis.zadd(keys.OUTBOX, {target: now + self.rt.settings.outbox_grace_seconds},
-                           lt=True)
+        wakeups.guard(self.rt.redis, {target: now + self.rt.settings.outbox_grace_seconds},
+                      earlier_only=True)
         self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
         return True
 
@@ -176,7 +169,7 @@ class Sweeper:
         dead = {t: now for t, h in zip(targets, holders, strict=True)
                 if leases.held_by_dead_local_process(h)}
         if dead:
-            self.rt.redis.zadd(keys.WAKEUPS, dead, lt=True)
+            wakeups.schedule(self.rt.redis, dead)
             log.info("waking %d run(s) whose worker on this host died", len(dead))
         return len(dead)
 

@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus.records import wakeups
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def resume(rt: Bus, function_id: str) -> dict[str, Any]:
     _known(rt, function_id)
     safety = time.time() + rt.settings.outbox_grace_seconds
     was, parked = rt.scripts.resume(keys=[keys.PAUSED, keys.paused_runs(function_id),
-                                          keys.OUTBOX], args=[function_id, safety])
+                                          wakeups.SETS.outbox], args=[function_id, safety])
     started = [raw.decode() for raw in parked]
     for run_id in started:
         try:

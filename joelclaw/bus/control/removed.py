@@ -16,7 +16,7 @@ from joelclaw import keys
 from joelclaw.bus.delivery.leases import acquire, execute_releasing
 from joelclaw.bus.delivery.outcomes import notify_parent
 from joelclaw.bus.functions.registry import FAILED_EVENT
-from joelclaw.bus.records import metrics
+from joelclaw.bus.records import metrics, wakeups
 from joelclaw.bus.records.codestate import read
 from joelclaw.bus.records.memo import Failed
 from joelclaw.bus.records.runs import TERMINAL
@@ -54,8 +54,7 @@ def fail_removed_run(rt: Bus, run_id: str, function_id: str, version: str | None
     rt.runs.update(run_id, pipe=pipe, status="failed", ended_at=now, error=error)
     metrics.run_ended(pipe, function_id, "failed", created_at=run.created_at,
                       started_at=run.started_at, execution_ms=run.execution_ms)
-    pipe.zrem(keys.WAKEUPS, run_id)
-    pipe.zrem(keys.OUTBOX, run_id)
+    wakeups.forget(pipe, run_id)
     execute_releasing(pipe, lease)
     log.warning("run %s failed: %s", run_id, message)
     rt.send(Event(name=FAILED_EVENT, id=f"{run_id}-failed", data={

@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from joelclaw import keys
+from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.scripts import Scripts
 
 HOSTNAME = socket.gethostname()
@@ -136,8 +137,9 @@ def begin(
     """
     token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     lease = Lease(scripts, target, token, ttl)
-    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, keys.WAKEUPS, keys.run(run_id),
-                                keys.OUTBOX, keys.PAUSED], args=lease.args())
+    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, wakeups.SETS.wakeups,
+                                keys.run(run_id), wakeups.SETS.outbox, keys.PAUSED],
+                          args=lease.args())
     if reply[0] == 1:
         lease.paused = bool(reply[2])
         return lease, reply[1]
@@ -145,8 +147,7 @@ def begin(
         return None, []
     client = scripts.begin.registered_client
     pipe = client.pipeline(transaction=False)
-    pipe.zrem(keys.WAKEUPS, target)
-    pipe.zrem(keys.OUTBOX, target)
+    wakeups.forget(pipe, target)
     pipe.hgetall(keys.run(run_id))
     state = pipe.execute()[2]
     function = state.get(b"function")

@@ -14,7 +14,7 @@ from joelclaw import keys
 from joelclaw.bus.delivery.leases import Lease, execute_releasing
 from joelclaw.bus.delivery.publish import publish_now
 from joelclaw.bus.functions.registry import CANCELLED_EVENT
-from joelclaw.bus.records import metrics
+from joelclaw.bus.records import metrics, wakeups
 from joelclaw.bus.records.attempts import OPEN
 from joelclaw.bus.records.memo import Failed, Memo
 from joelclaw.events.model import Event
@@ -43,8 +43,7 @@ def finish_cancelled(
                      "cancelled", now)
     metrics.run_ended(pipe, fn.id, "cancelled", created_at=run.created_at,
                       started_at=run.started_at, execution_ms=run.execution_ms)
-    pipe.zrem(keys.WAKEUPS, run.id)
-    pipe.zrem(keys.OUTBOX, run.id)
+    wakeups.forget(pipe, run.id)
     forget_listeners(pipe, fn, run)
     if lease is None:
         pipe.execute()

@@ -3,8 +3,8 @@
 A target is a run id, or `<run>|<step>|<index>` for one member of a parallel step. Every message
 carries an explicit priority (on Redis one sent without counts as the highest), and delays are
 never Celery ETA/countdown: on Redis an ETA message sits unacknowledged in a worker and is
-redelivered after the visibility timeout, so it runs twice. A later start is a member of
-`jc:wakeups` scored by its due time, which the sweeper publishes when due.
+redelivered after the visibility timeout, so it runs twice. A later start is a durable
+wake-up (joelclaw.bus.records.wakeups), which the sweeper publishes when due.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from joelclaw import keys
+from joelclaw.bus.records import wakeups
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions.registry import Function
@@ -48,7 +48,7 @@ def broker_priority(bus: Bus, level: int = DEFAULT_PRIORITY) -> int:
 
 def wake(bus: Bus, target: str, at: float) -> None:
     """Make `target` runnable at `at`; an earlier pending wake-up wins (ZADD LT)."""
-    bus.redis.zadd(keys.WAKEUPS, {target: at}, lt=True)
+    wakeups.schedule(bus.redis, {target: at})
 
 
 def publish_run(

@@ -13,14 +13,19 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution.canvas import base_id, task_id
     from joelclaw.bus.execution.context import Context
     from joelclaw.bus.execution.executor import execute
+    from joelclaw.bus.execution.services import Cooldowns
     from joelclaw.bus.execution.stepnotes import current as current_step_note
+    from joelclaw.bus.execution.steps import Step, Steps
     from joelclaw.bus.execution.telemetry import HOOK as TELEMETRY_HOOK
     from joelclaw.bus.execution.telemetry import Observed
 
 __all__ = [
     "TELEMETRY_HOOK",
     "Context",
+    "Cooldowns",
     "Observed",
+    "Step",
+    "Steps",
     "base_id",
     "canvas",
     "current_step_note",
@@ -30,6 +35,9 @@ __all__ = [
 
 __getattr__, __dir__ = door(__name__, {
     "Context": "context:Context",
+    "Cooldowns": "services:Cooldowns",
+    "Step": "steps:Step",
+    "Steps": "steps:Steps",
     "Observed": "telemetry:Observed",
     "TELEMETRY_HOOK": "telemetry:HOOK",
     "base_id": "canvas:base_id",

@@ -26,10 +26,10 @@ from joelclaw.bus.execution import telemetry
 from joelclaw.bus.execution.context import Context
 from joelclaw.bus.execution.nowait import Batch, NoWait, raise_errors
 from joelclaw.bus.execution.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
-from joelclaw.bus.execution.steps import Step
+from joelclaw.bus.execution.steps import Step, Steps
 from joelclaw.bus.flow import gate
 from joelclaw.bus.functions.registry import FAILED_EVENT
-from joelclaw.bus.records import metrics
+from joelclaw.bus.records import metrics, wakeups
 from joelclaw.bus.records.attempts import EARLIER_STACK_CHARS
 from joelclaw.bus.records.memo import Done, Failed
 from joelclaw.bus.records.runs import HISTORY_KEEP, TERMINAL, Run
@@ -118,9 +118,9 @@ class _Execution:
                             "queue_delay_ms": run.queue_delay_ms + delay_ms,
                             **(entry.fields if entry is not None else {})}
         self.observed = telemetry.observe(rt, fn.id, run, member, started)
-        self.step = Step(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
-                         queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
-                         observed=self.observed, worker=worker)
+        self.steps = Steps(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
+                           queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
+                           observed=self.observed, worker=worker)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:
@@ -136,9 +136,9 @@ class _Execution:
         write does not carry (a cancellation is recorded after it).
         """
         batch = Batch()
-        self.step.flush_into(batch)
+        self.steps.flush_into(batch)
         if self.member is None:
-            merged = {**self.step.take_run_fields(), **fields, "execution_ms": self.spent(),
+            merged = {**self.steps.take_run_fields(), **fields, "execution_ms": self.spent(),
                       "history": self._history(outcome or fields.get("status"),
                                                fields.get("error"))}
             self.rt.runs.update(self.run.id, pipe=batch, **merged)
@@ -149,7 +149,7 @@ class _Execution:
                                   started_at=self.run.started_at or self.started,
                                   execution_ms=merged["execution_ms"])
         if wake_at is not None:
-            batch.zadd(keys.WAKEUPS, {self.step.target: wake_at}, lt=True)
+            wakeups.schedule(batch, {self.steps.target: wake_at})
         flow_index = None
         if self.slots is not None:
             slot_keys, slot_args = self.slots.release_args()
@@ -193,7 +193,7 @@ class _Execution:
     def _after_release(self) -> None:
         """What a step left for after the lease (plain tasks it publishes); a failure here is
         repaired by the run's safety wake-up, which replays the step."""
-        work, self.step.after_release = self.step.after_release, []
+        work, self.steps.after_release = self.steps.after_release, []
         for call in work:
             try:
                 call()
@@ -209,7 +209,7 @@ class _Execution:
         except (EventError, ValueError) as exc:
             raise NonRetriable(f"the run's stored event no longer fits its payload model: "
                                f"{exc}") from None
-        return Context(event=event, step=self.step, run_id=run.id, attempt=run.attempts,
+        return Context(event=event, step=Step(self.steps), run_id=run.id, attempt=run.attempts,
                        function_id=fn.id, runtime=rt,
                        log=logging.getLogger(f"joelclaw.fn.{fn.id}"), batch=batch)
 
@@ -228,7 +228,7 @@ class _Execution:
             self.finish(outcome="cancelled")
             ran = run.model_copy(update={"started_at": run.started_at or self.started,
                                          "execution_ms": self.spent()})
-            finish_cancelled(self.rt, self.fn, ran, steps=self.step.trace.values())
+            finish_cancelled(self.rt, self.fn, ran, steps=self.steps.trace.values())
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)

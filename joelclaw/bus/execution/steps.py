@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from joelclaw import keys
 from joelclaw.bus.delivery.publish import publish_run, target_for
 from joelclaw.bus.execution import canvas
 from joelclaw.bus.execution.stepbase import MemberDone, StepBase, Suspend
 from joelclaw.bus.flow import waits
 from joelclaw.bus.functions.registry import INVOKED_EVENT
+from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.memo import Done, Failed, Pending, Sleeping, finished
 from joelclaw.bus.records.previews import preview
 from joelclaw.durations import Duration, seconds
@@ -25,8 +25,9 @@ from joelclaw.events.schemas import parse_event
 from joelclaw.expressions import compile_expression
 
 
-class Step(StepBase):
-    """The `step` object a function receives: every method is durable and memoized by id."""
+class Steps(StepBase):
+    """The step kinds and their bookkeeping for one execution; functions see it through
+    `Step`, which shows the kinds and nothing of the plumbing."""
 
     # -- the step kinds ------------------------------------------------------------------------
 
@@ -286,8 +287,7 @@ class Step(StepBase):
         grace = self.rt.settings.outbox_grace_seconds
         targets = {target_for(self._run.id, (key, i)): time.time() + grace
                    for i in range(count)}
-        if targets:
-            self.rt.redis.zadd(keys.OUTBOX, targets)
+        wakeups.guard(self.rt.redis, targets)
         self._trace_state(key, "parallel", "waiting", members=count)
         now = time.time()
         task = self.rt.celery.signature
@@ -310,7 +310,7 @@ class Step(StepBase):
         self.confirm_written()  # the parent must find this member's result when it gathers
         if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
             safety = time.time() + self.rt.settings.outbox_grace_seconds
-            self.rt.redis.zadd(keys.OUTBOX, {self._run.id: safety}, lt=True)
+            wakeups.guard(self.rt.redis, {self._run.id: safety}, earlier_only=True)
             publish_run(self.rt, self.fn, self._run.id)
         raise MemberDone()
 
@@ -345,6 +345,64 @@ class Step(StepBase):
         event = dict(raw)
         event.setdefault("id", f"{self._run.id}-{key}-{index}")
         return parse_event(event)
+
+
+class Step:
+    """The `step` object a function receives: every method is durable and memoized by id.
+
+    Only the step kinds are here (an editor's completion offers nothing else); the
+    bookkeeping of the execution stays on the engine's side (`Steps`).
+    """
+
+    __slots__ = ("_steps",)
+
+    def __init__(self, steps: Steps):
+        self._steps = steps
+
+    def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(*args, **kwargs)` once; later replays return its stored JSON result."""
+        return self._steps.run(step_id, fn, *args, **kwargs)
+
+    def sleep(self, step_id: str, duration: Duration) -> None:
+        """Sleep durably ("10m", "2d", seconds): the run holds no worker while it sleeps."""
+        self._steps.sleep(step_id, duration)
+
+    def sleep_until(self, step_id: str, when: Any) -> None:
+        """Sleep until a Unix timestamp (or a datetime)."""
+        self._steps.sleep_until(step_id, when)
+
+    def wait_for_event(self, step_id: str, event: str, *, timeout: Duration,
+                       match: str | None = None, if_: str | None = None
+                       ) -> dict[str, Any] | None:
+        """Suspend until a matching `event` arrives (returned as a dict) or `timeout` (None);
+        `match` names a field equal in both events, `if_` is an expression over `event` and
+        `async` (the awaited event). An event sent just before the wait is not missed."""
+        return self._steps.wait_for_event(step_id, event, timeout=timeout, match=match, if_=if_)
+
+    def send_event(self, step_id: str, events: Event | dict[str, Any] | Sequence[Any]) -> list:
+        """Send events once: ids derive from the run and step, so a retry cannot send twice."""
+        return self._steps.send_event(step_id, events)
+
+    def invoke(self, step_id: str, function: str, data: dict[str, Any] | None = None, *,
+               timeout: Duration | None = None) -> Any:
+        """Start another function and suspend until its result (its error raises StepError)."""
+        return self._steps.invoke(step_id, function, data, timeout=timeout)
+
+    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run callables concurrently as a Celery group; resume with all results in order (a
+        member that fails after its retries fails the step with its error)."""
+        return self._steps.parallel(step_id, callables)
+
+    def task(self, step_id: str, task: Any, *args: Any, timeout: Duration | None = None,
+             **kwargs: Any) -> Any:
+        """Run a plain Celery task (a signature, a task object or a registered name) and
+        suspend, holding no worker, until its result; its final failure fails the step."""
+        return self._steps.task(step_id, task, *args, timeout=timeout, **kwargs)
+
+    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None) -> Any:
+        """Run a Celery canvas as one step: a chain's final result, a group's list of results,
+        a chord's callback result. A failing task anywhere fails the step with its error."""
+        return self._steps.canvas(step_id, workflow, timeout=timeout)
 
 
 def _what(kind: str, base: str, leaves: list[dict[str, Any]]) -> dict[str, Any]:

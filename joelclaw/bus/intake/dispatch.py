@@ -20,6 +20,7 @@ from joelclaw.bus.flow import cancel, gate, timers, waits
 from joelclaw.bus.functions.options import priority_level
 from joelclaw.bus.ports import SendResult
 from joelclaw.bus.records import runs as run_codec
+from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.memo import Memo
 from joelclaw.bus.records.runs import Run, new_run_id
 from joelclaw.errors import EventError
@@ -140,7 +141,7 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, keys.OUTBOX, *run_keys,
+              keys.events_by_name(event.name), keys.RUN_INDEX, wakeups.SETS.outbox, *run_keys,
               *term_keys],
         args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
               keys.EVENT_TTL, rt.settings.event_log_cap, now + rt.settings.outbox_grace_seconds,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.records import codestate, metrics
+    from joelclaw.bus.records import codestate, metrics, wakeups
     from joelclaw.bus.records.attempts import OPEN, attempts_of
     from joelclaw.bus.records.codestate import CodeWatch
     from joelclaw.bus.records.memo import Done, Failed, Memo, Sleeping, trace_fields
@@ -40,6 +40,7 @@ __all__ = [
     "preview",
     "trace_fields",
     "trace_of",
+    "wakeups",
 ]
 
 __getattr__, __dir__ = door(__name__, {
@@ -61,4 +62,5 @@ __getattr__, __dir__ = door(__name__, {
     "preview": "previews:preview",
     "trace_fields": "memo:trace_fields",
     "trace_of": "run_store:trace_of",
+    "wakeups": "wakeups",
 })

@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from joelclaw import keys
-from joelclaw.bus.records import memo, runs
+from joelclaw.bus.records import memo, runs, wakeups
 from joelclaw.bus.records.memo import Done, Failed, Memo
 from joelclaw.bus.records.previews import preview
 from joelclaw.bus.records.runs import TERMINAL, Run
@@ -187,7 +187,7 @@ class RunStore:
         if isinstance(record, Done | Failed) and record.at is None:
             record = dataclasses.replace(record, at=time.time())
         return bool(self.scripts.resolve(
-            keys=[claim_key, keys.run(run_id), keys.OUTBOX],
+            keys=[claim_key, keys.run(run_id), wakeups.SETS.outbox],
             args=[claim_field, runs.MEMO + step_key, memo.encode(record),
                   time.time() + self.grace, run_id if wake else ""]))
 
