@@ -17,7 +17,8 @@ import time
 
 import redis
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
+from joelclaw.coordination import cooldown
 from joelclaw.errors import JoelclawError
 
 ACTION = "s4h"

@@ -34,7 +34,7 @@ def schedule(session: Session, next_count: int) -> Reply:
 @command("queues")
 def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
-    from joelclaw import queues as broker_queues
+    from joelclaw.bus.celery import queues as broker_queues
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()

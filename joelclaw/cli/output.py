@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 import click
 
-from joelclaw import humane
+from joelclaw.durations import humane
 from joelclaw.errors import JoelclawError
 from joelclaw.redaction import redact, redact_text
 

@@ -30,11 +30,11 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
-from joelclaw.bus.statuses import TERMINAL
+from joelclaw.bus.records import TERMINAL
 from joelclaw.redaction import configured_secrets, redact_text
 
 if TYPE_CHECKING:
-    from joelclaw.bus.runs import Run, StepTrace
+    from joelclaw.bus.records import Run, StepTrace
     from joelclaw.config import Settings
 
 TRACES_PATH = "/v1/traces"

@@ -7,15 +7,16 @@ building (`get`, `update`, `pop`) agrees with the attributes readers use.
 
 from __future__ import annotations
 
-from joelclaw.bus.run_store import _step, _step_json
-from joelclaw.bus.runs import StepTrace
+from joelclaw.bus.records import StepTrace
+from joelclaw.runtime import Runtime
 
 
-def test_what_was_set_round_trips_through_the_store_encoding() -> None:
+def test_what_was_set_round_trips_through_the_run_store(runtime: Runtime) -> None:
     record = StepTrace(key="reply", type="wait", attempts=1)
     record.update(status="completed", error=None, timed_out=False,
                   matched={"id": "e-1", "name": "test/reply", "ts": 1})
-    again = _step(_step_json(record))
+    runtime.runs.write_step("run-trace-1", "reply", record)
+    again = runtime.runs.step("run-trace-1", "reply")
     assert again == record
     assert again.fields() == {"key": "reply", "type": "wait", "attempts": 1,
                               "status": "completed", "error": None, "timed_out": False,
@@ -38,9 +39,10 @@ def test_the_mapping_view_and_the_attributes_agree() -> None:
     assert record.pop("until") == 9.0 and "until" not in record.fields()
 
 
-def test_a_record_written_as_plain_fields_reads_back_as_the_model() -> None:
-    raw = _step_json({"key": "nap", "type": "sleep", "status": "sleeping", "until": 12.5})
-    record = _step(raw)
+def test_a_record_written_as_plain_fields_reads_back_as_the_model(runtime: Runtime) -> None:
+    runtime.runs.write_step("run-trace-2", "nap",
+                            {"key": "nap", "type": "sleep", "status": "sleeping", "until": 12.5})
+    record = runtime.runs.step("run-trace-2", "nap")
     assert isinstance(record, StepTrace)
     assert (record.key, record.type, record.status, record.until) == (
         "nap", "sleep", "sleeping", 12.5)

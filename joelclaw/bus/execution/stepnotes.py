@@ -1,0 +1,57 @@
+"""What code running inside a step may add to that step's trace record, without a handle on
+the step: the step being executed is a context variable while its callable runs.
+
+`current()` is the running step's `StepNote` (None outside any step). LLM usage is the one
+kind of note today (`add_llm`, used by `joelclaw.telemetry.spend`): it is summed per step and
+written into the step's trace record as `llm` (calls, tokens, cost, models).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+    from joelclaw.bus.records import StepTrace
+
+_current: contextvars.ContextVar[StepNote | None] = contextvars.ContextVar(
+    "joelclaw_step", default=None)
+
+
+@dataclass
+class StepNote:
+    bus: Bus
+    run_id: str
+    function_id: str
+    step: str
+    llm: dict[str, Any] = field(default_factory=dict)
+
+    def add_llm(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
+        llm = self.llm
+        llm["calls"] = int(llm.get("calls", 0)) + 1
+        llm["input_tokens"] = int(llm.get("input_tokens", 0)) + input_tokens
+        llm["output_tokens"] = int(llm.get("output_tokens", 0)) + output_tokens
+        llm["cost_usd"] = round(float(llm.get("cost_usd", 0.0)) + cost, 8)
+        models = llm.setdefault("models", [])
+        if model not in models:
+            models.append(model)
+
+
+def current() -> StepNote | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def noting(note: StepNote, record: StepTrace) -> Iterator[StepNote]:
+    """Run a step's callable with `note` current; its notes go into `record` at the end."""
+    token = _current.set(note)
+    try:
+        yield note
+    finally:
+        _current.reset(token)
+        if note.llm:
+            record["llm"] = note.llm

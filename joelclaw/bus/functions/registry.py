@@ -1,0 +1,293 @@
+"""Declaring durable functions: an id, what triggers them, and how they retry.
+
+A declaration is plain data: `@function(...)` returns a `Function` and registers nothing. The
+`Registry` collects the functions found in the modules listed in settings, so what runs is exactly
+what the configuration names (no import side effects).
+
+A cron expression, a time zone or a flow option may come from the settings: give a function of
+the settings (`cron(lambda s: s.backups.redis_cron, timezone=lambda s: s.timezone)`). It is read
+when a runtime loads the function into its registry, with that runtime's settings, never when
+the module is imported; the defaults are checked at declaration, so a typo still fails at import.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from joelclaw import keys
+from joelclaw.bus.functions.options import Flow, parse_flow
+from joelclaw.errors import FunctionDefinitionError
+from joelclaw.events.model import Event, is_event_pattern
+from joelclaw.expressions import Expression, ExpressionError, compile_expression
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
+DEFAULT_QUEUE = keys.FUNCTION_QUEUE
+TASK_PREFIX = "joelclaw.fn."
+EVENT_NAMES = frozenset({"event"})
+
+Handler = Callable[..., Any]
+T = TypeVar("T")
+# An option read from the settings of the runtime that loads the function.
+FromSettings = Callable[["Settings"], T]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An event name (exact or glob such as `todoist/*`) with an optional filter, or a cron."""
+
+    event: str | None = None
+    filter: Expression | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    # A cron read from the settings: the trigger a runtime's registry uses in this one's place.
+    configure: Callable[[Settings], Trigger] | None = field(default=None, compare=False)
+
+    @property
+    def is_glob(self) -> bool:
+        return self.event is not None and any(ch in self.event for ch in "*?[")
+
+    def matches(self, event: Event, event_dict: dict[str, Any]) -> bool:
+        if self.event is None:
+            return False
+        if self.is_glob:
+            if not fnmatch.fnmatchcase(event.name, self.event):
+                return False
+        elif self.event != event.name:
+            return False
+        return self.filter is None or bool(self.filter.evaluate({"event": event_dict}))
+
+    def describe(self) -> str:
+        if self.cron:
+            return f"cron {self.cron} ({self.timezone})"
+        return f"{self.event}" + (f" if {self.filter.source}" if self.filter else "")
+
+
+@dataclass(frozen=True)
+class Function:
+    """A durable function. Each one is its own Celery task named `joelclaw.fn.<id>`."""
+
+    id: str
+    handler: Handler
+    triggers: tuple[Trigger, ...]
+    retries: int | None = None
+    queue: str = DEFAULT_QUEUE
+    on_failure: Handler | None = None
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    flow: Flow | None = None  # None for plain functions: the hot path skips flow control
+
+    @property
+    def task_name(self) -> str:
+        return TASK_PREFIX + self.id
+
+    @property
+    def doc(self) -> str:
+        """The handler's whole docstring, indentation removed (`description` is its first
+        line)."""
+        return inspect.cleandoc(getattr(self.handler, "__doc__", None) or "")
+
+    @property
+    def crons(self) -> list[Trigger]:
+        return [t for t in self.triggers if t.cron]
+
+    def configured(self, settings: Settings) -> Function:
+        """This function with the triggers and options it reads from the settings read from
+        `settings` (itself when it reads none)."""
+        if not any(t.configure for t in self.triggers) \
+                and not any(callable(v) for v in self.options.values()):
+            return self
+        options = {name: _read(value, settings) for name, value in self.options.items()}
+        return replace(self, options=options, flow=parse_flow(self.id, options),
+                       triggers=tuple(t.configure(settings) if t.configure else t
+                                      for t in self.triggers))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.handler(*args, **kwargs)
+
+
+def trigger(event: str, *, if_: str | None = None) -> Trigger:
+    """An event trigger; `if_` is an expression over `event` that must be truthy."""
+    if not is_event_pattern(event):
+        raise FunctionDefinitionError(
+            f"invalid trigger {event!r}: expected an event name like 'todoist/comment.added' "
+            "or a glob like 'todoist/*'"
+        )
+    return Trigger(event=event, filter=_compile(if_, f"trigger {event!r}"))
+
+
+def cron(expression: str | FromSettings[str], *,
+         timezone: str | FromSettings[str] = "UTC") -> Trigger:
+    """A cron trigger; `TZ=Area/City 0 9 * * *` is accepted like Inngest's syntax. Either part
+    may be read from the settings (a function of them): see the module's docstring."""
+    if callable(expression) or callable(timezone):
+        def configure(settings: Settings) -> Trigger:
+            return cron(_read(expression, settings), timezone=_read(timezone, settings))
+
+        configure(_default_settings())  # the defaults make a valid trigger
+        return Trigger(configure=configure)
+    if expression.startswith("TZ="):
+        tz_part, _, expression = expression.partition(" ")
+        timezone = tz_part[3:]
+    expression = expression.strip()
+    if not croniter.is_valid(expression):
+        raise FunctionDefinitionError(f"invalid cron expression {expression!r}")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FunctionDefinitionError(f"unknown time zone {timezone!r} in cron trigger") from None
+    return Trigger(cron=expression, timezone=timezone)
+
+
+def _read(value: T | FromSettings[T], settings: Settings) -> T:
+    return value(settings) if callable(value) else value
+
+
+def _default_settings() -> Settings:
+    """The settings' defaults, with nothing read from the environment or a file."""
+    from joelclaw.config import Settings
+
+    return Settings.model_construct()
+
+
+def _compile(source: str | None, where: str) -> Expression | None:
+    if source is None:
+        return None
+    try:
+        return compile_expression(source, names=EVENT_NAMES)
+    except ExpressionError as exc:
+        raise FunctionDefinitionError(f"{where}: {exc}") from None
+
+
+def function(
+    id: str,
+    *,
+    trigger: str | Trigger | None = None,
+    triggers: Iterable[str | Trigger] = (),
+    retries: int | None = None,
+    queue: str = DEFAULT_QUEUE,
+    on_failure: Handler | None = None,
+    **options: Any,
+) -> Callable[[Handler], Function]:
+    """Declare a durable function: `@function("my-fn", trigger="app/thing.happened")`.
+
+    Flow-control options (`concurrency`, `throttle`, `rate_limit`, `debounce`, `batch`,
+    `priority`, `idempotency`, `singleton`, `cancel_on`) are validated here, so a bad option or
+    expression fails at import with a FunctionDefinitionError, not in a run.
+    """
+    if not ID_RE.match(id):
+        raise FunctionDefinitionError(
+            f"invalid function id {id!r}: lowercase letters, digits, '-', '_' and '.'"
+        )
+    if retries is not None and not 0 <= retries <= 20:
+        raise FunctionDefinitionError(f"function {id!r}: retries must be between 0 and 20")
+    specs = [trigger] if trigger is not None else []
+    specs.extend(triggers)
+    if not specs:
+        raise FunctionDefinitionError(f"function {id!r} has no trigger")
+    parsed = tuple(_as_trigger(spec) for spec in specs)
+    defaults = _default_settings()
+    flow = parse_flow(id, {name: _read(value, defaults) for name, value in options.items()})
+
+    def decorate(handler: Handler) -> Function:
+        return Function(
+            id=id, handler=handler, triggers=parsed, retries=retries, queue=queue,
+            on_failure=on_failure, description=(handler.__doc__ or "").strip().split("\n")[0],
+            options=dict(options), flow=flow,
+        )
+
+    return decorate
+
+
+def _as_trigger(spec: str | Trigger) -> Trigger:
+    return spec if isinstance(spec, Trigger) else trigger(spec)
+
+
+class Registry:
+    """The functions this process knows, indexed for fast event routing."""
+
+    def __init__(self, functions: Iterable[Function] = (), settings: Settings | None = None):
+        self._settings = settings  # what functions read from the settings is read from these
+        self._by_id: dict[str, Function] = {}
+        self._by_event: dict[str, list[tuple[Function, Trigger]]] = {}
+        self._globs: list[tuple[Function, Trigger]] = []
+        for fn in functions:
+            self.add(fn)
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[str], settings: Settings | None = None) -> Registry:
+        registry = cls(settings=settings)
+        for name in modules:
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:
+                raise FunctionDefinitionError(
+                    f"cannot import function module {name!r} (JOELCLAW_FUNCTION_MODULES): {exc}"
+                ) from None
+            for value in vars(module).values():
+                if isinstance(value, Function) and value.id not in registry._by_id:
+                    registry.add(value)
+        return registry
+
+    def add(self, fn: Function) -> None:
+        fn = fn.configured(self._settings or _default_settings())
+        if fn.id in self._by_id and self._by_id[fn.id] is not fn:
+            raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
+        self._by_id[fn.id] = fn
+        for trig in fn.triggers:
+            if trig.event is None:
+                continue
+            if trig.is_glob:
+                self._globs.append((fn, trig))
+            else:
+                self._by_event.setdefault(trig.event, []).append((fn, trig))
+        if fn.on_failure is not None:
+            self.add(_failure_handler(fn))
+
+    def get(self, function_id: str) -> Function | None:
+        return self._by_id.get(function_id)
+
+    def __iter__(self) -> Iterator[Function]:
+        return iter(sorted(self._by_id.values(), key=lambda f: f.id))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def triggered_by(self, event: Event, as_dict: dict[str, Any] | None = None
+                     ) -> list[Function]:
+        """Every function one event starts, each once, in a stable order."""
+        candidates = self._by_event.get(event.name, []) + self._globs
+        if not candidates:
+            return []
+        as_dict = as_dict if as_dict is not None else event.as_dict()
+        seen: dict[str, Function] = {}
+        for fn, trig in candidates:
+            if fn.id not in seen and trig.matches(event, as_dict):
+                seen[fn.id] = fn
+        return list(seen.values())
+
+
+FAILED_EVENT = "joelclaw/function.failed"
+CANCELLED_EVENT = "joelclaw/function.cancelled"
+INVOKED_EVENT = "joelclaw/function.invoked"
+
+
+def _failure_handler(fn: Function) -> Function:
+    """`on_failure` runs as its own function, triggered by this function's failure event."""
+    flt = compile_expression(f'event.data.function_id == "{fn.id}"', names=EVENT_NAMES)
+    return Function(
+        id=f"{fn.id}.on-failure", handler=fn.on_failure,  # type: ignore[arg-type]  # called only when set
+        triggers=(Trigger(event=FAILED_EVENT, filter=flt),), retries=fn.retries, queue=fn.queue,
+        description=f"on_failure handler of {fn.id}",
+    )
