@@ -238,6 +238,14 @@ class Settings(BaseSettings):
     o11y_todoist_project_id: str | None = None  # "Agent Work"; default the inbox
     o11y_agent_tool: str = "codex"
 
+    # ---- the dead-man's switch (joelclaw/deadman.py) ---
+    # The watcher tells the owner on Telegram after this long without a heartbeat (once per
+    # silence, and again when it returns); it looks every interval. With a health URL (the
+    # web's /health, e.g. from a second machine) a non-200 answer is silence too.
+    deadman_silence_seconds: float = Field(300.0, gt=0)
+    deadman_interval_seconds: float = Field(30.0, gt=0)
+    deadman_health_url: str | None = None
+
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
                      "o11y_triage_cron")
