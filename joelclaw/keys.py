@@ -106,6 +106,11 @@ BEAT_TICK = PREFIX + "beat:tick"  # string: beat's last tick (s)
 # in}), at (s), by (who asked)
 CODE = PREFIX + "code"
 BEAT_SCHEDULE = PREFIX + "beat:schedule"  # string JSON: beat's entries, generation, code version
+# Cron catch-up (joelclaw.bus.catchup), no TTL: hash "<entry>|<cron>|<timezone>" -> the newest
+# slot beat has handled (s); hash "<entry>" -> the entry's last catch-up (JSON: at, policy,
+# missed, dropped, dispatched slots).
+CRON_LAST = PREFIX + "cron:last"
+CRON_CATCHUP = PREFIX + "cron:catchup"
 
 
 def waits(event_name: str) -> str:

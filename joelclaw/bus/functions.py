@@ -28,6 +28,7 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_QUEUE = keys.FUNCTION_QUEUE
 TASK_PREFIX = "joelclaw.fn."
 EVENT_NAMES = frozenset({"event"})
+CATCH_UP_POLICIES = ("skip", "latest", "all")
 
 Handler = Callable[..., Any]
 
@@ -40,6 +41,13 @@ class Trigger:
     filter: Expression | None = None
     cron: str | None = None
     timezone: str = "UTC"
+    # A cron's fires missed while nothing ran (joelclaw.bus.catchup): skip, latest or all.
+    catch_up: str = "latest"
+    catch_up_cap: int = 10  # `all` runs at most this many of the missed fires (the newest)
+
+    @property
+    def catch_up_text(self) -> str:
+        return f"all, {self.catch_up_cap} at most" if self.catch_up == "all" else self.catch_up
 
     @property
     def is_glob(self) -> bool:
@@ -57,7 +65,7 @@ class Trigger:
 
     def describe(self) -> str:
         if self.cron:
-            return f"cron {self.cron} ({self.timezone})"
+            return f"cron {self.cron} ({self.timezone}, catch-up {self.catch_up_text})"
         return self.event + (f" if {self.filter.source}" if self.filter else "")
 
 
@@ -103,8 +111,18 @@ def trigger(event: str, *, if_: str | None = None) -> Trigger:
     return Trigger(event=event, filter=_compile(if_, f"trigger {event!r}"))
 
 
-def cron(expression: str, *, timezone: str = "UTC") -> Trigger:
-    """A cron trigger; `TZ=Area/City 0 9 * * *` is accepted like Inngest's syntax."""
+def cron(expression: str, *, timezone: str = "UTC", catch_up: str = "latest",
+         cap: int = 10) -> Trigger:
+    """A cron trigger; `TZ=Area/City 0 9 * * *` is accepted like Inngest's syntax.
+
+    `catch_up` says what happens to fires missed while nothing ran (beat stopped, the machine
+    asleep): `skip` them, run once for the `latest` (the default), or run `all` of them, the
+    newest `cap` at most."""
+    if catch_up not in CATCH_UP_POLICIES:
+        raise FunctionDefinitionError(
+            f"catch_up={catch_up!r}: expected one of {', '.join(CATCH_UP_POLICIES)}")
+    if not isinstance(cap, int) or not 1 <= cap <= 1000:
+        raise FunctionDefinitionError(f"cap={cap!r}: expected a whole number from 1 to 1000")
     if expression.startswith("TZ="):
         tz_part, _, expression = expression.partition(" ")
         timezone = tz_part[3:]
@@ -115,7 +133,7 @@ def cron(expression: str, *, timezone: str = "UTC") -> Trigger:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise FunctionDefinitionError(f"unknown time zone {timezone!r} in cron trigger") from None
-    return Trigger(cron=expression, timezone=timezone)
+    return Trigger(cron=expression, timezone=timezone, catch_up=catch_up, catch_up_cap=cap)
 
 
 def _compile(source: str | None, where: str) -> Expression | None:

@@ -373,9 +373,10 @@ def render_event(result: dict[str, Any]) -> str:
 
 def render_schedule(result: dict[str, Any]) -> str:
     rows = [(c["function"], c["expression"], c["timezone"], c["next_local"] or "-",
-             c["next_utc"] or "-", fmt_age(c["next_epoch"]) if c["next_epoch"] else "-")
-            for c in result["crons"]]
-    crons = table(["function", "cron", "timezone", "next (local)", "next (utc)", "in"], rows)
+             c["next_utc"] or "-", fmt_age(c["next_epoch"]) if c["next_epoch"] else "-",
+             _catch_up_cell(c)) for c in result["crons"]]
+    crons = table(["function", "cron", "timezone", "next (local)", "next (utc)", "in",
+                   "catch-up"], rows)
     wake = result["wakeups"]
     due = [(w["member"], w.get("function") or "-", w["due_utc"], fmt_age(w["due_at"]))
            for w in wake["next"]]
@@ -383,6 +384,16 @@ def render_schedule(result: dict[str, Any]) -> str:
     if due:
         wake_text += "\n" + table(["member", "function", "due (utc)", "due"], due)
     return crons + "\n\n" + wake_text
+
+
+def _catch_up_cell(cron: dict[str, Any]) -> str:
+    """The policy, and what the last catch-up did: `latest (3 missed → 1 run, 4 m ago)`."""
+    policy, last = cron.get("catch_up") or "-", cron.get("last_catch_up")
+    if not last:
+        return policy
+    ran = len(last.get("dispatched") or [])
+    return (f"{policy} ({last['missed']} missed → {ran} run{'s' if ran != 1 else ''}, "
+            f"{fmt_age(last['at'])})")
 
 
 def render_queues(result: dict[str, Any]) -> str:

@@ -47,6 +47,7 @@ def trigger_view(trigger: Trigger, now: float) -> dict[str, Any]:
             datetime.fromtimestamp(now, UTC))
         return {"kind": "cron", "cron": trigger.cron, "timezone": trigger.timezone,
                 "next_fire": fire.timestamp(), "next_fire_local": fire.isoformat(),
+                "catch_up": trigger.catch_up, "catch_up_cap": trigger.catch_up_cap,
                 "text": trigger.describe()}
     return {"kind": "event", "event": trigger.event,
             "if": trigger.filter.source if trigger.filter else None, "text": trigger.describe()}

@@ -37,7 +37,26 @@ def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any
 def crons(rt: Bus, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or datetime.now(UTC)
     rows = [cron_entry(name, entry, now) for name, entry in rt.celery.conf.beat_schedule.items()]
+    _with_catch_up(rt, rows)
     return sorted(rows, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"]))
+
+
+def _with_catch_up(rt: Bus, rows: list[dict[str, Any]]) -> None:
+    """Each function cron's catch-up policy (joelclaw.bus.catchup) and its last catch-up."""
+    import json
+
+    import redis
+
+    try:
+        last = {k.decode(): json.loads(v) for k, v in rt.redis.hgetall(keys.CRON_CATCHUP).items()}
+    except (redis.RedisError, ValueError):
+        last = {}
+    for row in rows:
+        fn = rt.function(row["function"]) if row["task"] == CRON_TASK else None
+        trig = next((t for t in fn.crons if t.cron == row["expression"]
+                     and t.timezone == row["timezone"]), None) if fn else None
+        row["catch_up"] = trig.catch_up_text if trig else None
+        row["last_catch_up"] = last.get(row["entry"])
 
 
 def wakeups(rt: Bus, count: int) -> dict[str, Any]:

@@ -36,6 +36,16 @@ class FunctionCancelled(_Payload):
     reason: str | None = None
 
 
+class CatchUp(_Payload):
+    """The fires a cron missed while nothing ran, and what its policy did about them."""
+
+    policy: Literal["skip", "latest", "all"]
+    missed: int
+    dropped: int
+    since: str  # the newest slot handled before the gap
+    late_s: float  # how late this slot is dispatched
+
+
 class CronTick(_Payload):
     """One cron slot of one function; the event id is the function id plus the slot."""
 
@@ -43,6 +53,7 @@ class CronTick(_Payload):
     cron: str
     timezone: str
     slot: str
+    catch_up: CatchUp | None = None  # set when this run stands for missed fires
 
 
 class HealthRequested(_Payload):
