@@ -111,6 +111,10 @@ BEAT_SCHEDULE = PREFIX + "beat:schedule"  # string JSON: beat's entries, generat
 # missed, dropped, dispatched slots).
 CRON_LAST = PREFIX + "cron:last"
 CRON_CATCHUP = PREFIX + "cron:catchup"
+# Absence triggers (joelclaw.bus.absence), no TTL: hash wake-up target
+# `~absent~<fn>~<trigger index>:<key>` -> JSON {armed_at, last_at, last_event, fired_at}; the
+# deadline itself is the target's score in WAKEUPS.
+ABSENCES = PREFIX + "absent"
 
 
 def waits(event_name: str) -> str:

@@ -44,6 +44,11 @@ class Trigger:
     # A cron's fires missed while nothing ran (joelclaw.bus.catchup): skip, latest or all.
     catch_up: str = "latest"
     catch_up_cap: int = 10  # `all` runs at most this many of the missed fires (the newest)
+    # An absence trigger (joelclaw.bus.absence): a run when no `absent` event (name or glob,
+    # `filter` applies) arrived for `absent_for` seconds, per value of `absent_key`.
+    absent: str | None = None
+    absent_for: float = 0.0
+    absent_key: Expression | None = None
 
     @property
     def catch_up_text(self) -> str:
@@ -66,6 +71,12 @@ class Trigger:
     def describe(self) -> str:
         if self.cron:
             return f"cron {self.cron} ({self.timezone}, catch-up {self.catch_up_text})"
+        if self.absent:
+            from joelclaw.humane import duration
+
+            per = f" per {self.absent_key.source}" if self.absent_key else ""
+            where = f" if {self.filter.source}" if self.filter else ""
+            return f"absent {self.absent}{where} for {duration(self.absent_for)}{per}"
         return self.event + (f" if {self.filter.source}" if self.filter else "")
 
 
@@ -136,6 +147,26 @@ def cron(expression: str, *, timezone: str = "UTC", catch_up: str = "latest",
     return Trigger(cron=expression, timezone=timezone, catch_up=catch_up, catch_up_cap=cap)
 
 
+def absent(event: str, *, for_: str | float, key: str | None = None,
+           if_: str | None = None) -> Trigger:
+    """A run when no matching event arrived for `for_` (`"3d"`, `"90m"`, seconds), per value
+    of `key` (an expression over the event: `"data.device"` or `"event.data.device"`); once per
+    silence, and the next matching event starts a new one (joelclaw.bus.absence)."""
+    from joelclaw.durations import seconds
+
+    if not is_event_pattern(event):
+        raise FunctionDefinitionError(
+            f"invalid absent trigger {event!r}: expected an event name or a glob")
+    period = seconds(for_)
+    if period <= 0:
+        raise FunctionDefinitionError(f"absent trigger {event!r}: for_ must be positive")
+    if key is not None and not key.strip().startswith("event"):
+        key = f"event.{key.strip()}"
+    where = f"absent trigger {event!r}"
+    return Trigger(absent=event, absent_for=period, filter=_compile(if_, where),
+                   absent_key=_compile(key, where))
+
+
 def _compile(source: str | None, where: str) -> Expression | None:
     if source is None:
         return None
@@ -195,6 +226,7 @@ class Registry:
         self._by_id: dict[str, Function] = {}
         self._by_event: dict[str, list[tuple[Function, Trigger]]] = {}
         self._globs: list[tuple[Function, Trigger]] = []
+        self._absences: list[tuple[Function, int, Trigger]] = []
         for fn in functions:
             self.add(fn)
 
@@ -217,6 +249,7 @@ class Registry:
         if fn.id in self._by_id and self._by_id[fn.id] is not fn:
             raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
         self._by_id[fn.id] = fn
+        self._absences += [(fn, i, t) for i, t in enumerate(fn.triggers) if t.absent]
         for trig in fn.triggers:
             if trig.event is None:
                 continue
@@ -229,6 +262,13 @@ class Registry:
 
     def get(self, function_id: str) -> Function | None:
         return self._by_id.get(function_id)
+
+    def absences(self, event_name: str | None = None) -> list[tuple[Function, int, Trigger]]:
+        """Absence triggers (function, trigger index, trigger), or those watching one event."""
+        if event_name is None:
+            return list(self._absences)
+        return [(fn, i, t) for fn, i, t in self._absences
+                if t.absent == event_name or fnmatch.fnmatchcase(event_name, t.absent or "")]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(sorted(self._by_id.values(), key=lambda f: f.id))

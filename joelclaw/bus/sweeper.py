@@ -21,7 +21,7 @@ from celery import bootsteps, signals
 from celery.worker import state as worker_state
 
 from joelclaw import keys
-from joelclaw.bus import control, leases
+from joelclaw.bus import absence, control, leases
 from joelclaw.bus.flow import timers
 from joelclaw.bus.functions import TASK_PREFIX
 from joelclaw.bus.publish import parse_target
@@ -60,8 +60,13 @@ class Sweeper:
         self._broker_view: set[str] = set()
         self._broker_seen_at = float("-inf")
 
+    _absences_armed = False  # key-less absence triggers are armed by the first tick
+
     def tick(self) -> int:
         now = time.time()
+        if not self._absences_armed:
+            absence.arm_unkeyed(self.rt, now)
+            self._absences_armed = True
         scripts = self.rt.scripts
         scripts.expired_leases(keys=[keys.LEASES, keys.WAKEUPS], args=[now, keys.lease(""), BATCH])
         published = self._wake_due(now) + self._check_outbox(now)
@@ -90,7 +95,9 @@ class Sweeper:
         published = 0
         for target, due_at in due.items():
             try:
-                if target.startswith(keys.FLOW_TIMER):  # a debounce or batch timer, not a run
+                if target.startswith(absence.PREFIX):  # an absence trigger's deadline
+                    absence.fire(self.rt, target)
+                elif target.startswith(keys.FLOW_TIMER):  # a debounce or batch timer
                     timers.fire(self.rt, target)
                 elif self._publish(target, due_at, now):
                     published += 1

@@ -17,11 +17,13 @@ NEXT_WAKEUPS = 5
 @click.option("--next", "next_count", type=click.IntRange(0, 100), default=NEXT_WAKEUPS,
               show_default=True, help="How many of the next durable wake-ups to list.")
 def schedule(session: Session, next_count: int) -> Reply:
-    """Every cron entry with its next fire time, and the durable wake-ups due next."""
+    """Every cron entry with its next fire time, every absence watch with its deadline, and the
+    durable wake-ups due next."""
+    from joelclaw.bus.absence import watches
     from joelclaw.insight.schedule import crons, wakeups
 
     rt = session.runtime()
-    result = {"crons": crons(rt), "wakeups": wakeups(rt, next_count)}
+    result = {"crons": crons(rt), "absences": watches(rt), "wakeups": wakeups(rt, next_count)}
     actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
                for c in result["crons"][:2]]
     return Reply(result, render.render_schedule, actions)

@@ -383,6 +383,12 @@ def render_schedule(result: dict[str, Any]) -> str:
     wake_text = f"{bold('durable wake-ups')}: {wake['pending']} pending"
     if due:
         wake_text += "\n" + table(["member", "function", "due (utc)", "due"], due)
+    absences = [(a["function"], a["event"] or "?", a["key"] or "-",
+                 fmt_age(a["due_at"]) if a["due_at"] else "fired " + fmt_age(a["fired_at"]))
+                for a in result.get("absences") or []]
+    if absences:
+        crons += "\n\n" + bold("absence watches") + "\n" + table(
+            ["function", "no event", "key", "fires"], absences)
     return crons + "\n\n" + wake_text
 
 

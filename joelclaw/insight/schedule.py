@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus import absence
 from joelclaw.bus.cron import CRON_TASK, CronSchedule
 from joelclaw.bus.publish import parse_target
 
@@ -93,7 +94,11 @@ def timeline(rt: Bus, count: int = 12) -> list[dict[str, Any]]:
                           "run": parse_target(target)[0],
                           "what": WHY.get(head.status, head.status)})
     for target, at in due:
-        if target.startswith(keys.FLOW_TIMER):
+        if target.startswith(absence.PREFIX):
+            function, _index, key = absence.parse(target)
+            items.append({"at": at, "kind": "absence", "function": function,
+                          "what": "silence fires" + (f" for {key}" if key else "")})
+        elif target.startswith(keys.FLOW_TIMER):
             _, kind, function, _key = target.split(keys.FLOW_TIMER, 3)
             items.append({"at": at, "kind": "timer", "function": function,
                           "what": f"{kind} timer fires"})

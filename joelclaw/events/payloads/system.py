@@ -56,6 +56,18 @@ class CronTick(_Payload):
     catch_up: CatchUp | None = None  # set when this run stands for missed fires
 
 
+class AbsenceDetected(_Payload):
+    """An absence trigger's silence: no `event` (for `key`) arrived for `for_s` seconds."""
+
+    function_id: str
+    event: str
+    key: str | None = None
+    for_s: float
+    since: float  # the last matching event arrived then (or the watch began)
+    silent_s: float
+    last_event_id: str | None = None
+
+
 class HealthRequested(_Payload):
     mode: Literal["core", "signals", "full"] = "core"
     source: str | None = None
@@ -69,4 +81,5 @@ SYSTEM_MODELS: dict[str, type[BaseModel]] = {
     "joelclaw/function.failed": FunctionFailed,
     "joelclaw/function.cancelled": FunctionCancelled,
     "joelclaw/cron.tick": CronTick,
+    "joelclaw/absence.detected": AbsenceDetected,
 }
