@@ -245,6 +245,13 @@ class Settings(BaseSettings):
     deadman_silence_seconds: float = Field(300.0, gt=0)
     deadman_interval_seconds: float = Field(30.0, gt=0)
     deadman_health_url: str | None = None
+    # ---- provider circuit breakers (joelclaw/breakers.py): the LLM and Telegram ---
+    # This many failures in a row (transport errors, 5xx, spent 429s) open a provider's
+    # breaker: steps about to call it wait (no attempt spent) for the open period, doubled
+    # after each failed probe up to the max; a 429's Retry-After is the least.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_open_seconds: float = Field(30.0, gt=0)
+    breaker_max_open_seconds: float = Field(600.0, gt=0)
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",

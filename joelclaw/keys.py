@@ -117,6 +117,22 @@ CRON_CATCHUP = PREFIX + "cron:catchup"
 ABSENCES = PREFIX + "absent"
 
 
+# ---- provider circuit breakers (joelclaw.breakers), no TTL --------------------------------
+
+def breaker(service: str) -> str:
+    # hash: state (closed|open), failures (in a row), opens, opened_at, retry_at, closed_at,
+    # last_error, last_failure_at, last_success_at, last_latency_ms
+    return f"{PREFIX}breaker:{service}"
+
+
+def breaker_probe(service: str) -> str:
+    return f"{PREFIX}breaker:{service}:probe"  # string: the half-open probe's lock, PX 30 s
+
+
+def breaker_waiting(service: str) -> str:
+    return f"{PREFIX}breaker:{service}:waiting"  # set: runs deferred by the open breaker
+
+
 def waits(event_name: str) -> str:
     return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
 

@@ -33,12 +33,14 @@ Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory and telemetry: imported when first needed, not with the runtime."""
+    """The gateway, memory, telemetry and the provider breakers: imported when first needed,
+    not with the runtime."""
+    from joelclaw import breakers
     from joelclaw.gateway import plugin as gateway
     from joelclaw.memory import plugin as memory
     from joelclaw.telemetry import plugin as telemetry
 
-    return (gateway.install, memory.install, telemetry.install)
+    return (gateway.install, memory.install, telemetry.install, breakers.install)
 
 
 class Runtime:
