@@ -182,7 +182,10 @@ class DedupScheduler(PersistentScheduler):
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
         if entry.task != CRON_TASK:
             return super().apply_entry(entry, producer=producer)
-        self.fire(entry)
+        try:
+            self.fire(entry)
+        except Exception:  # Redis away: beat lives on, and the next fire plans these slots
+            log.exception("cron %s could not fire", entry.name)
         return None
 
     def fire(self, entry: ScheduleEntry) -> None:
