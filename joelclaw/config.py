@@ -245,7 +245,7 @@ class Settings(BaseSettings):
     deadman_silence_seconds: float = Field(300.0, gt=0)
     deadman_interval_seconds: float = Field(30.0, gt=0)
     deadman_health_url: str | None = None
-    # ---- provider circuit breakers (joelclaw/breakers.py): the LLM and Telegram ---
+    # ---- provider circuit breakers (joelclaw/coordination/breakers.py): the LLM and Telegram ---
     # This many failures in a row (transport errors, 5xx, spent 429s) open a provider's
     # breaker: steps about to call it wait (no attempt spent) for the open period, doubled
     # after each failed probe up to the max; a 429's Retry-After is the least.

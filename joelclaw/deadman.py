@@ -41,8 +41,9 @@ from typing import Any, Protocol
 import httpx
 import redis
 
-from joelclaw import humane, keys
+from joelclaw import keys
 from joelclaw.config import Settings, load_settings, resolve_redis_url
+from joelclaw.durations import humane
 from joelclaw.errors import ConfigError
 from joelclaw.health import STALE_SECONDS, WORKER, parse_stamp, roles_of
 from joelclaw.ownerfiles import owner_only, private_dir, write_secret

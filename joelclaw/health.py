@@ -207,8 +207,9 @@ def beat_status(rt: Bus, now: float) -> dict[str, Any]:
 
 
 def providers_status(rt: Bus, now: float) -> dict[str, Any]:
-    """Optional: the providers' circuit breakers (joelclaw.breakers); an open one degrades."""
-    from joelclaw.breakers import states
+    """Optional: the providers' circuit breakers (joelclaw.coordination.breakers); an open one
+    degrades."""
+    from joelclaw.coordination.breakers import states
 
     found = states(rt)
     opened = sorted(name for name, b in found.items() if b["state"] == "open")

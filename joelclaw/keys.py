@@ -3,7 +3,7 @@
 One leaf module, so nothing collides and `redis-cli --scan --pattern 'jc:*'` shows exactly our
 state: every key starts with `jc:`, so a Celery broker sharing the server (its `_kombu.*`, queue
 and `unacked` keys) never clashes with it. Who reads and writes each key is said beside it; run
-records are encoded only by `joelclaw.bus.runs.RunStore`.
+records are encoded only by `joelclaw.bus.records.run_store.RunStore`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def event_search(token: str) -> str:
     return f"{PREFIX}events:search:{token}"  # zset: one search's intersection, 60 s, then gone
 
 
-# ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
+# ---- runs (encoded by joelclaw.bus.records.run_store.RunStore only) ------------------------------
 
 def run(run_id: str) -> str:
     # hash: the run record's fields, plus "t:<step>" trace records (capped I/O) and
@@ -72,7 +72,8 @@ def runs_of_function(function_id: str) -> str:
 
 def function_stats(bucket_start: int) -> str:
     """hash "function|status|body bucket|wait bucket" -> runs created in the
-    FUNCTION_STATS_BUCKET seconds from `bucket_start` that ended so (joelclaw.bus.metrics)."""
+    FUNCTION_STATS_BUCKET seconds from `bucket_start` that ended so
+    (joelclaw.bus.records.metrics)."""
     return f"{PREFIX}fnstats:{bucket_start}"
 
 
@@ -106,18 +107,18 @@ BEAT_TICK = PREFIX + "beat:tick"  # string: beat's last tick (s)
 # in}), at (s), by (who asked)
 CODE = PREFIX + "code"
 BEAT_SCHEDULE = PREFIX + "beat:schedule"  # string JSON: beat's entries, generation, code version
-# Cron catch-up (joelclaw.bus.catchup), no TTL: hash "<entry>|<cron>|<timezone>" -> the newest
-# slot beat has handled (s); hash "<entry>" -> the entry's last catch-up (JSON: at, policy,
+# Cron catch-up (joelclaw.bus.celery.catchup), no TTL: hash "<entry>|<cron>|<timezone>" -> the
+# newest slot beat has handled (s); hash "<entry>" -> the entry's last catch-up (JSON: at, policy,
 # missed, dropped, dispatched slots).
 CRON_LAST = PREFIX + "cron:last"
 CRON_CATCHUP = PREFIX + "cron:catchup"
-# Absence triggers (joelclaw.bus.absence), no TTL: hash wake-up target
+# Absence triggers (joelclaw.bus.flow.absence), no TTL: hash wake-up target
 # `~absent~<fn>~<trigger index>:<key>` -> JSON {armed_at, last_at, last_event, fired_at}; the
 # deadline itself is the target's score in WAKEUPS.
 ABSENCES = PREFIX + "absent"
 
 
-# ---- provider circuit breakers (joelclaw.breakers), no TTL --------------------------------
+# ---- provider circuit breakers (joelclaw.coordination.breakers), no TTL ------------------
 
 def breaker(service: str) -> str:
     # hash: state (closed|open), failures (in a row), opens, opened_at, retry_at, closed_at,
@@ -137,7 +138,7 @@ def waits(event_name: str) -> str:
     return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
 
 
-# ---- plain Celery tasks and canvas as steps (joelclaw.bus.canvas) ---------------------------
+# ---- plain Celery tasks and canvas as steps (joelclaw.bus.execution.canvas) ----------------------
 
 CANVAS_TTL = 8 * 24 * 3600  # outlives the run it belongs to (retention: 7 days by default)
 CANVAS_TASK_PREFIX = "jc-"  # the deterministic Celery task ids of step.task/step.canvas
@@ -200,7 +201,7 @@ def flow_batch_due(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:batch:{function_id}:{key}:due"
 
 
-# ---- pause / resume (joelclaw.bus.pause) -----------------------------------------------------
+# ---- pause / resume (joelclaw.bus.control.pausing) -----------------------------------------------
 
 PAUSED = PREFIX + "paused"  # hash: function id -> JSON {at, by, reason}, until resumed (no TTL)
 
@@ -209,7 +210,7 @@ def paused_runs(function_id: str) -> str:
     return f"{PREFIX}paused:{function_id}"  # zset: parked run id -> its creation (s), oldest first
 
 
-# ---- bulk actions on runs (joelclaw.bus.bulk) ------------------------------------------------
+# ---- bulk actions on runs (joelclaw.bus.control.bulk) --------------------------------------------
 
 BULK_TTL = 7 * 86400  # a bulk job and its outcomes are kept as long as the runs they name
 BULK_KEEP = 100  # the recent jobs listed
@@ -290,7 +291,7 @@ GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
 GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
 GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
 GW_REPLAY_WINDOW_MS = 10 * 60_000  # a claim whose gateway died is replayed only this young
-CLOCK_OFFSET = PREFIX + "clock:offset"  # seconds the gateway's clock runs ahead (joelclaw.clock)
+CLOCK_OFFSET = PREFIX + "clock:offset"  # seconds the gateway.clock runs ahead
 CLOCK_OFFSET_TTL = 3600  # a forgotten offset does not stay
 
 
@@ -341,7 +342,7 @@ NEEDS_DISMISSED_TTL = 8 * 24 * 3600  # outlives the runs and events it names
 def dashboard_session(sid: str) -> str:
     return f"{PREFIX}web:session:{sid}"  # a login, until logout or its cookie's max age
 
-# ---- locks and cooldowns (joelclaw.locks.Lock and joelclaw.cooldown take these full keys) ---
+# ---- locks and cooldowns (joelclaw.coordination's Lock and cooldown take these full keys) ------
 
 def lock(name: str) -> str:
     return f"{PREFIX}lock:{name}"  # holder token, PX = the lease its holder renews
@@ -415,7 +416,8 @@ def memory_staged(run_id: str) -> str:
 
 
 # ---- heartbeat and checks (joelclaw.checks, tasks/checks.py) ----------------------
-# Each check owns its cooldown (joelclaw.cooldown, PX = the period) and its snoozes (s4h:<key>).
+# Each check owns its cooldown (joelclaw.coordination.cooldown, PX = the period) and its snoozes
+# (s4h:<key>).
 
 HEALTH_FATAL_NOTIFIED = cooldown("health:fatal")  # the fatal alert, once per period
 EMAIL_TRIAGE_LAST_RUN = cooldown("email:triage:last-run")  # 2 h between triages

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
-from joelclaw.bus.run_store import RunStore
-from joelclaw.bus.scripts import Scripts
+from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
 
@@ -24,23 +23,26 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from joelclaw.application import Application
-    from joelclaw.bus.codestate import CodeWatch
+    from joelclaw.bus.celery import CelerySetup
     from joelclaw.bus.functions import Function, Registry
-    from joelclaw.celery_app import CelerySetup
+    from joelclaw.bus.records import CodeWatch
     from joelclaw.events.model import Event
 
 Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory, telemetry and the provider breakers: imported when first needed,
-    not with the runtime."""
-    from joelclaw import breakers
+    """The gateway, memory, telemetry, the checks, the agents and the provider breakers:
+    imported when first needed, not with the runtime."""
+    from joelclaw.agents import plugin as agents
+    from joelclaw.checks import plugin as checks
+    from joelclaw.coordination import breakers
     from joelclaw.gateway import plugin as gateway
     from joelclaw.memory import plugin as memory
     from joelclaw.telemetry import plugin as telemetry
 
-    return (gateway.install, memory.install, telemetry.install, breakers.install)
+    return (gateway.install, memory.install, telemetry.install, checks.install, agents.install,
+            breakers.install)
 
 
 class Runtime:
@@ -124,7 +126,7 @@ class Runtime:
 
     @cached_property
     def celery(self) -> Celery:
-        from joelclaw.celery_app import make_celery
+        from joelclaw.bus.celery import make_celery
 
         setup = self._install_extensions()
         return make_celery(self, self.broker_url,
@@ -134,12 +136,12 @@ class Runtime:
     def code(self) -> CodeWatch:
         """The code version of the function modules this process imported (computed once,
         right after importing them) and the reload generation it watches."""
-        from joelclaw.bus.codestate import CodeWatch
+        from joelclaw.bus.records import CodeWatch
 
         return CodeWatch(lambda: self.redis, self._code_version)
 
     def _code_version(self) -> str:
-        from joelclaw import codeversion
+        from joelclaw.application import codeversion
 
         _ = self.registry  # the modules are imported first: the version is of what runs
         return codeversion.version_of(self.application.function_modules)
@@ -148,25 +150,25 @@ class Runtime:
         return self.registry.get(function_id)
 
     def function_missing(self, target: str, function_id: str) -> bool:
-        from joelclaw.bus import removed
+        from joelclaw.bus.control import removed
 
         return removed.settle_unknown(self, target, function_id)
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
-        from joelclaw.bus import dispatch
+        from joelclaw.bus.intake import send_events
 
-        return dispatch.send_events(self, events if isinstance(events, list) else [events],
+        return send_events(self, events if isinstance(events, list) else [events],
                                     **kwargs)
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:
-        from joelclaw.bus import publish
+        from joelclaw.bus.delivery import publish_target
 
-        return publish.publish_target(self, target, ready_at=ready_at)
+        return publish_target(self, target, ready_at=ready_at)
 
     def wake(self, target: str, at: float) -> None:
-        from joelclaw.bus import publish
+        from joelclaw.bus.delivery import wake
 
-        publish.wake(self, target, at)
+        wake(self, target, at)
 
     def ping(self) -> float:
         """Round-trip time to Redis in ms; raises ConfigError with a fix when unreachable."""

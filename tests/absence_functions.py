@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import absent, function
+from joelclaw import Context, absent, function
 from joelclaw.events.payloads.system import AbsenceDetected
 
 

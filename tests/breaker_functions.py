@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function, trigger
+from joelclaw import Context, function, trigger
 from joelclaw.config import load_settings
 from joelclaw.integrations.llm import LLMClient
 

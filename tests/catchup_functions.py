@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import cron, function
+from joelclaw import Context, cron, function
 from joelclaw.events.payloads.system import CronTick
 
 

@@ -9,9 +9,8 @@ import time
 import pytest
 import redis
 
-from joelclaw import keys
-from joelclaw.bus import absence
-from joelclaw.bus.functions import absent
+from joelclaw import absent, keys
+from joelclaw.bus.flow import absence
 from joelclaw.errors import FunctionDefinitionError
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from joelclaw import keys
-from joelclaw.breakers import Breakers, states
-from joelclaw.bus import stepnotes
-from joelclaw.bus.flow.explain import explain_run
+from joelclaw.bus.execution import StepNote, noting_step
+from joelclaw.bus.flow import explain_run
+from joelclaw.coordination.breakers import Breakers, states
 from joelclaw.errors import Defer
 from joelclaw.events.model import Event
 from joelclaw.integrations import breaker
@@ -42,7 +42,7 @@ def guarded_rt(tmp_path, redis_url):
 
 
 def in_step(rt: Runtime, run_id: str = "run-x"):
-    return stepnotes.noting(stepnotes.StepNote(rt, run_id, "fn", "step"), {})
+    return noting_step(StepNote(rt, run_id, "fn", "step"), {})
 
 
 def test_failures_in_a_row_open_one_shared_breaker_and_a_success_closes_it(

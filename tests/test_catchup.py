@@ -14,11 +14,10 @@ import pytest
 import redis
 
 from joelclaw import keys
-from joelclaw.bus.catchup import plan
-from joelclaw.bus.cron import CronSchedule
+from joelclaw.bus.celery import CronSchedule, catchup
 from joelclaw.bus.functions import cron
-from joelclaw.clock import set_offset
 from joelclaw.errors import FunctionDefinitionError
+from joelclaw.gateway.clock import set_offset
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.support import REPO, env_for, wait_for
@@ -35,26 +34,26 @@ def at(minutes: float) -> datetime:
 # ---- the plan ---------------------------------------------------------------------------------
 
 def test_an_ordinary_fire_is_one_slot_with_no_catch_up() -> None:
-    owed = plan(EVERY5, "UTC", at(0), at(5) + timedelta(seconds=1), "latest")
+    owed = catchup.plan(EVERY5, "UTC", at(0), at(5) + timedelta(seconds=1), "latest")
     assert [f.slot for f in owed.fires] == [at(5)] and owed.fires[0].catch_up is None
     assert owed.missed == 0 and owed.latest == at(5)
-    assert plan(EVERY5, "UTC", at(5), at(7), "latest").fires == []  # nothing new since
+    assert catchup.plan(EVERY5, "UTC", at(5), at(7), "latest").fires == []  # nothing new since
 
 
 def test_latest_runs_once_for_the_newest_missed_fire() -> None:
-    owed = plan(EVERY5, "UTC", at(0), at(17), "latest")  # 10:05, 10:10, 10:15 missed
+    owed = catchup.plan(EVERY5, "UTC", at(0), at(17), "latest")  # 10:05, 10:10, 10:15 missed
     assert [f.slot for f in owed.fires] == [at(15)]
     assert owed.fires[0].catch_up == {"policy": "latest", "missed": 3, "dropped": 2,
                                       "since": at(0).isoformat(), "late_s": 120.0}
 
 
 def test_skip_runs_nothing_missed() -> None:
-    owed = plan(EVERY5, "UTC", at(0), at(17), "skip")
+    owed = catchup.plan(EVERY5, "UTC", at(0), at(17), "skip")
     assert owed.fires == [] and owed.missed == owed.dropped == 3 and owed.latest == at(15)
 
 
 def test_all_runs_the_newest_cap_oldest_first() -> None:
-    owed = plan(EVERY5, "UTC", at(0), at(17), "all", cap=2)
+    owed = catchup.plan(EVERY5, "UTC", at(0), at(17), "all", cap=2)
     assert [f.slot for f in owed.fires] == [at(10), at(15)]
     assert {f.catch_up["dropped"] for f in owed.fires} == {1}  # type: ignore[index]
 
@@ -62,17 +61,17 @@ def test_all_runs_the_newest_cap_oldest_first() -> None:
 def test_a_slot_within_the_grace_is_on_time_and_stands_for_the_missed_ones() -> None:
     """Back 20 s after 10:15: that fire is on time; 10:05 and 10:10 were missed."""
     now = at(15) + timedelta(seconds=20)
-    latest = plan(EVERY5, "UTC", at(0), now, "latest")
+    latest = catchup.plan(EVERY5, "UTC", at(0), now, "latest")
     assert [f.slot for f in latest.fires] == [at(15)]
     assert latest.fires[0].catch_up["missed"] == 2  # type: ignore[index]
-    skip = plan(EVERY5, "UTC", at(0), now, "skip")
+    skip = catchup.plan(EVERY5, "UTC", at(0), now, "skip")
     assert [f.slot for f in skip.fires] == [at(15)] and skip.dropped == 2
-    every = plan(EVERY5, "UTC", at(0), now, "all", cap=10)
+    every = catchup.plan(EVERY5, "UTC", at(0), now, "all", cap=10)
     assert [f.slot for f in every.fires] == [at(5), at(10), at(15)] and every.dropped == 0
 
 
 def test_a_week_asleep_is_counted_without_walking_forever() -> None:
-    owed = plan("* * * * *", "UTC", at(0), at(7 * 24 * 60 + 30), "latest")
+    owed = catchup.plan("* * * * *", "UTC", at(0), at(7 * 24 * 60 + 30), "latest")
     # counted up to the limit (10 000 slots, the on-time one among them), run once
     assert owed.missed == 9_999 and len(owed.fires) == 1
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from joelclaw import queues
+from joelclaw.bus.celery import queues
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings

@@ -24,7 +24,7 @@ import redis
 from joelclaw import keys
 from joelclaw.cache.stats import Stats
 from joelclaw.cache.tiers import Entry, FileTier, HotTier, RedisTier
-from joelclaw.locks import Lock
+from joelclaw.coordination.locks import Lock
 
 log = logging.getLogger("joelclaw.cache")
 

@@ -10,7 +10,8 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import health, keys, queues
+from joelclaw import health, keys
+from joelclaw.bus.celery import queues
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

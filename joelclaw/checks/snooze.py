@@ -17,7 +17,8 @@ import time
 
 import redis
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
+from joelclaw.coordination import cooldown
 
 ACTION = "s4h"
 LABEL = "😴 Snooze 4h"

@@ -76,7 +76,7 @@ class JsonObject(CodedParam):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> dict[str, Any]:
-        from joelclaw import strictjson
+        from joelclaw.events import strictjson
 
         if isinstance(value, dict):
             return value

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw import keys
-from joelclaw.bus.statuses import TERMINAL
+from joelclaw.bus.records import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
 from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms, fmt_time
@@ -32,7 +31,8 @@ SUMMARY = ("id", "function", "status", "trigger", "event_name", "event_id", "cre
 def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     from joelclaw import health
-    from joelclaw import queues as broker_queues
+    from joelclaw.bus.celery import queues as broker_queues
+    from joelclaw.bus.records import wakeups
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()
@@ -49,13 +49,13 @@ def status(session: Session) -> Reply:
         "beat": components["beat"],
         "gateway": components["gateway"],
         "queues": broker_queues.totals(broker_queues.depths(rt)),
-        "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX)),
+        "wakeups_pending": wakeups.pending(rt.redis),
         "runs": rt.runs.counts(limit=STATUS_RUNS),
         "runs_counted": {"newest": STATUS_RUNS, "stored": rt.runs.stored()},
     }
     if "typesense" in components:
         result["typesense"] = components["typesense"]
-    if "providers" in components:  # the circuit breakers (joelclaw.breakers)
+    if "providers" in components:  # the circuit breakers (joelclaw.coordination.breakers)
         result["providers"] = components["providers"]
     result["logins"] = _login_sources(rt.settings)
     return Reply(result, render.render_status, _status_actions(result))
@@ -253,7 +253,7 @@ def functions(session: Session) -> Reply:
 def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Per-function run statistics and pauses, or None when Redis is not reachable (listing
     still works)."""
-    from joelclaw.bus.pause import paused
+    from joelclaw.bus.control import paused
     from joelclaw.insight.functions import function_rows
 
     try:
@@ -281,7 +281,7 @@ def _redis_errors() -> type[Exception]:
 def pause(session: Session, function_id: str, reason: str | None) -> Reply:
     """Pause a function: its new and woken runs queue but do not start until `resume`; crons
     keep firing and waits keep their place."""
-    from joelclaw.bus.pause import pause as pause_function
+    from joelclaw.bus.control import pause as pause_function
 
     result = pause_function(session.runtime(), function_id, by="owner (cli)", reason=reason)
     return Reply(result, lambda r: f"{r['function']}: paused ({r['parked']} run(s) waiting)",
@@ -293,7 +293,7 @@ def pause(session: Session, function_id: str, reason: str | None) -> Reply:
 @click.argument("function_id")
 def resume(session: Session, function_id: str) -> Reply:
     """Resume a paused function: the runs that queued meanwhile start, oldest first."""
-    from joelclaw.bus.pause import resume as resume_function
+    from joelclaw.bus.control import resume as resume_function
 
     result = resume_function(session.runtime(), function_id)
     text = (f"{result['function']}: resumed, {result['released']} run(s) started"

@@ -19,11 +19,12 @@ NEXT_WAKEUPS = 5
 def schedule(session: Session, next_count: int) -> Reply:
     """Every cron entry with its next fire time, every absence watch with its deadline, and the
     durable wake-ups due next."""
-    from joelclaw.bus.absence import watches
+    from joelclaw.bus.flow import absence
     from joelclaw.insight.schedule import crons, wakeups
 
     rt = session.runtime()
-    result = {"crons": crons(rt), "absences": watches(rt), "wakeups": wakeups(rt, next_count)}
+    result = {"crons": crons(rt), "absences": absence.watches(rt),
+              "wakeups": wakeups(rt, next_count)}
     actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
                for c in result["crons"][:2]]
     return Reply(result, render.render_schedule, actions)
@@ -34,7 +35,7 @@ def schedule(session: Session, next_count: int) -> Reply:
 @command("queues")
 def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
-    from joelclaw import queues as broker_queues
+    from joelclaw.bus.celery import queues as broker_queues
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()

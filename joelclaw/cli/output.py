@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 import click
 
-from joelclaw import humane
+from joelclaw.durations import humane
 from joelclaw.redaction import redact, redact_text
 
 

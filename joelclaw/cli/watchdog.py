@@ -17,7 +17,7 @@ def watchdog() -> None:
 
 
 def _render(result: dict[str, Any]) -> str:
-    from joelclaw import humane
+    from joelclaw.durations import humane
 
     lines = [f"watchdog: {result['status']}   (checked "
              + ("never" if result["checked_ago_s"] is None

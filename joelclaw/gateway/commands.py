@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from joelclaw import health, keys, queues, strictjson
+from joelclaw import health, keys
+from joelclaw.bus.celery import queues
 from joelclaw.errors import EventError
+from joelclaw.events import strictjson
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
 from joelclaw.gateway.agent import agent_kind

@@ -18,12 +18,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.backoff import exponential
-from joelclaw.events.payloads.telegram import forwarded_from, media_of
+from joelclaw.coordination.locks import Lock
+from joelclaw.durations.backoff import exponential
+from joelclaw.events.payloads.telegram import forwarded_from, media_of, quote_forwarded
 from joelclaw.gateway import holders
-from joelclaw.gateway.owner import quote_forwarded
 from joelclaw.gateway.service import CLIENTS, Gateway, drain_idle, request_drain
-from joelclaw.locks import Lock
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -109,8 +108,9 @@ class GatewayService:
         self.rt = rt
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        # One poller per bot token: only its holder renews or releases it (joelclaw.locks); the
-        # token names host and pid, so a successor on this host takes over from a dead one.
+        # One poller per bot token: only its holder renews or releases it
+        # (joelclaw.coordination.locks); the token names host and pid, so a successor on this
+        # host takes over from a dead one.
         self._poller_lock = Lock(rt.redis, keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL,
                                  token=holders.new_token())
 

@@ -1,9 +1,10 @@
 """Where provider clients report each call's outcome, and ask before calling.
 
 A client wraps each call in `guarded(service, call)`. The process's guard is installed by the
-bus (`joelclaw.breakers.install`); without one a call just runs. The guard may refuse a call
-(raising `Defer`, so a step waits without spending an attempt) while the provider's circuit
-breaker is open; a failing guard is logged, never raised: health bookkeeping never fails a call.
+runtime (`joelclaw.coordination.breakers.install`); without one a call just runs. The guard may
+refuse a call (raising `Defer`, so a step waits without spending an attempt) while the
+provider's circuit breaker is open; a failing guard is logged, never raised: health bookkeeping
+never fails a call.
 
 Only failures that say the provider is unwell count: a transport error, a 5xx, a 429 once the
 client's own retries are spent. A 4xx is the caller's problem and counts as a healthy answer.

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from joelclaw.backoff import exponential
+from joelclaw.durations.backoff import exponential
 from joelclaw.errors import JoelclawError
 from joelclaw.redaction import install_log_redaction, secrets_in_scope
 

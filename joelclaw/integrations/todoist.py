@@ -1,9 +1,9 @@
 """Todoist REST API v1 (`api.todoist.com/api/v1`): the reads the notifiers use, and the writes
 memory review needs (create with labels, complete, comment, list).
 
-Completing a task arms the echo suppression of `joelclaw.echo` *before* the call, so the
-`item:completed` webhook Todoist sends back a moment later is dropped even when it beats our own
-answer; a failed call disarms it again. Creates carry an `X-Request-Id` and are not repeated
+Completing a task arms the echo suppression of `joelclaw.integrations.echo` *before* the call,
+so the `item:completed` webhook Todoist sends back a moment later is dropped even when it beats
+our own answer; a failed call disarms it again. Creates carry an `X-Request-Id` and are not repeated
 after a read timeout (Todoist may already have created the task).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import redis
 
-from joelclaw import echo
+from joelclaw.integrations import echo
 from joelclaw.integrations.http import ApiClient, RetryPolicy, Sleep, make_client
 
 SERVICE = "todoist"
@@ -67,7 +67,7 @@ class TodoistClient:
                                       headers={"X-Request-Id": str(uuid.uuid4())})
 
     def complete_task(self, task_id: str) -> None:
-        """Close a task; its completion webhook is suppressed for 60 s (see joelclaw.echo)."""
+        """Close a task; its completion webhook is suppressed for 60 s (see integrations.echo)."""
         if self._redis is not None:
             echo.mark_completed_by_system(self._redis, task_id)
         try:

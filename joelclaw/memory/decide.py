@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from joelclaw import keys
+from joelclaw.coordination.locks import Lock
 from joelclaw.errors import JoelclawError
 from joelclaw.integrations.http import IntegrationError
-from joelclaw.locks import Lock
 from joelclaw.memory.proposals import Proposal
 from joelclaw.memory.service import Memory
 

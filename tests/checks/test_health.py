@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
 from joelclaw.config import Settings
+from joelclaw.coordination import cooldown
 from joelclaw.embedded import free_port
 from joelclaw.events.model import Event
 from joelclaw.gateway.service import Gateway
@@ -130,7 +131,7 @@ def test_the_hourly_signals_check_sees_a_high_run_error_rate(
 ) -> None:
     from datetime import UTC, datetime
 
-    from joelclaw.bus.cron import dispatch_tick
+    from joelclaw.bus.celery import dispatch_tick
 
     rt = start(make(function_modules=["tests.functions"], health_error_rate_min_runs=5,
                     telegram_token=None))

@@ -9,7 +9,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from joelclaw.echo import completed_by_system, echo_key
+from joelclaw.integrations.echo import completed_by_system, echo_key
 from joelclaw.integrations.http import NotFound
 from joelclaw.integrations.todoist import TodoistClient
 from joelclaw.runtime import Runtime

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Undefined
 from markupsafe import Markup
 
-from joelclaw import humane
+from joelclaw.durations import humane
 from joelclaw.insight import present
 from webhooks.dashboard import markdown as md
 from webhooks.dashboard.blueprint import blueprint, rt

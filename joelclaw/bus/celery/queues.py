@@ -1,0 +1,140 @@
+"""What waits in the broker: messages per Celery queue and priority, computed in one place for
+`joelclaw queues`, `joelclaw status`, `/metrics` and the gateway's `/status`.
+
+On Redis, kombu keeps one list per priority step, `<queue>` for step 0 and `<queue><sep><n>` for
+step n, plus one `unacked` hash of delivered but unacknowledged messages. The step list, the
+separator and a key prefix come from the Celery app's transport options, so this reads exactly
+the keys the workers consume. Over AMQP the depth needs RabbitMQ's management API: reported as
+not available rather than guessed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from joelclaw.bus.delivery.publish import target_for
+from joelclaw.bus.functions.registry import TASK_PREFIX
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+
+KOMBU_SEP = "\x06\x16"  # kombu's Redis default when the transport options set no `sep`
+KOMBU_PRIORITY_STEPS = [0, 3, 6, 9]
+AMQP_NOTE = ("queue depth over AMQP needs the RabbitMQ management API; use "
+             "`rabbitmqctl list_queues name messages messages_unacknowledged`")
+
+
+def queue_names(rt: Bus) -> list[str]:
+    """Every queue the Celery app declares: the default, the gateway's, each function's."""
+    return sorted(q.name for q in rt.celery.conf.task_queues)
+
+
+def depths(rt: Bus) -> dict[str, Any]:
+    """`{"transport", "depth_available", "queues": [{"name", "depth", "by_priority"}],
+    "unacked", "checked_at"}`; over AMQP only the names, with a note."""
+    broker = rt.settings.broker_url or rt.redis_url
+    names = queue_names(rt)
+    if broker.startswith("amqp"):
+        return {"transport": "amqp", "depth_available": False,
+                "queues": [{"name": n} for n in names], "note": AMQP_NOTE}
+    options = dict(rt.celery.conf.broker_transport_options or {})
+    if broker == rt.redis_url:
+        return {"transport": "redis", "depth_available": True,
+                **redis_depths(rt.redis, names, options)}
+    client = redis.Redis.from_url(broker, socket_connect_timeout=3, socket_timeout=15)
+    try:
+        return {"transport": "redis", "depth_available": True,
+                **redis_depths(client, names, options)}
+    finally:
+        client.close()
+
+
+def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """One pipelined round trip: LLEN of every priority list of every queue, HLEN of unacked."""
+    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
+    sep = options.get("sep", KOMBU_SEP)
+    prefix = options.get("global_keyprefix", "")
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        for step in steps:
+            pipe.llen(prefix + (f"{name}{sep}{step}" if step else name))
+    pipe.hlen(prefix + options.get("unacked_key", "unacked"))
+    lengths = pipe.execute()
+    unacked = int(lengths.pop())
+    rows = []
+    for index, name in enumerate(names):
+        sizes = lengths[index * len(steps):(index + 1) * len(steps)]
+        by_priority = {str(step): int(n) for step, n in zip(steps, sizes, strict=True)}
+        rows.append({"name": name, "depth": sum(by_priority.values()),
+                     "by_priority": by_priority})
+    return {"queues": rows, "unacked": unacked, "checked_at": time.time()}
+
+
+def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
+    """The run targets whose messages are in these queues or held unacknowledged by a worker;
+    None when the broker cannot be read that way (AMQP)."""
+    broker = rt.settings.broker_url or rt.redis_url
+    if broker.startswith("amqp"):
+        return None
+    options = dict(rt.celery.conf.broker_transport_options or {})
+    if broker == rt.redis_url:
+        return _redis_targets(rt.redis, names, options)
+    client = redis.Redis.from_url(broker, socket_connect_timeout=3, socket_timeout=15)
+    try:
+        return _redis_targets(client, names, options)
+    finally:
+        client.close()
+
+
+def _redis_targets(client: redis.Redis, names: list[str], options: dict[str, Any]) -> set[str]:
+    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
+    sep = options.get("sep", KOMBU_SEP)
+    prefix = options.get("global_keyprefix", "")
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        for step in steps:
+            pipe.lrange(prefix + (f"{name}{sep}{step}" if step else name), 0, -1)
+    pipe.hvals(prefix + options.get("unacked_key", "unacked"))
+    *lists, unacked = pipe.execute()
+    found: set[str] = set()
+    for raw in (item for items in lists for item in items):
+        target = _target_of(raw)
+        if target:
+            found.add(target)
+    for raw in unacked:
+        try:
+            held = json.loads(raw)
+        except ValueError:
+            continue
+        target = _target_of(json.dumps(held[0])) if isinstance(held, list) and held else None
+        if target:
+            found.add(target)
+    return found
+
+
+def _target_of(raw: bytes | str) -> str | None:
+    """The run target a function task's message carries (`args[0]`, `kwargs.member`)."""
+    try:
+        message = json.loads(raw)
+        if not str(message.get("headers", {}).get("task", "")).startswith(TASK_PREFIX):
+            return None
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args, kwargs = json.loads(body)[:2]
+        run_id = args[0]
+        member = (kwargs or {}).get("member")
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None
+    return target_for(run_id, tuple(member) if member else None)
+
+
+def totals(report: dict[str, Any]) -> dict[str, int]:
+    """Queue name -> messages waiting (empty when the transport cannot tell)."""
+    return {q["name"]: q["depth"] for q in report["queues"] if "depth" in q}
