@@ -282,14 +282,15 @@ class Watcher:
 
 def telegram_notify(settings: Settings) -> Notify:
     """Send straight to the owner's chat through the Bot API (no gateway, no queue)."""
-    if not settings.telegram_token or settings.telegram_owner_id is None:
+    telegram = settings.telegram
+    if not telegram.token or telegram.owner_id is None:
         raise ConfigError("the watchdog messages the owner on Telegram: set "
                           "JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID")
     from joelclaw.integrations.telegram import TelegramClient
 
-    client = TelegramClient(settings.telegram_token, settings.telegram_api_url,
+    client = TelegramClient(telegram.token, telegram.api_url,
                             min_interval_per_chat=0.0, max_attempts=2)
-    owner = settings.telegram_owner_id
+    owner = telegram.owner_id
 
     def notify(text: str) -> None:
         client.send_message(owner, text)
@@ -301,16 +302,16 @@ def sources_for(settings: Settings) -> list[Source]:
     found: list[Source] = []
     with contextlib.suppress(ConfigError):  # none known here (a second machine): the URL says
         found.append(RedisHeartbeat(resolve_redis_url(settings)))
-    if settings.deadman_health_url:
-        found.append(HttpHealth(settings.deadman_health_url))
+    if settings.deadman.health_url:
+        found.append(HttpHealth(settings.deadman.health_url))
     return found
 
 
 def watcher_for(settings: Settings, *, clock: Clock = time.time) -> Watcher:
     private_dir(settings.home_dir)
     return Watcher(sources_for(settings), telegram_notify(settings), state_path(settings),
-                   silence_seconds=settings.deadman_silence_seconds,
-                   interval_seconds=settings.deadman_interval_seconds, clock=clock,
+                   silence_seconds=settings.deadman.silence_seconds,
+                   interval_seconds=settings.deadman.interval_seconds, clock=clock,
                    zone=settings.timezone)
 
 
@@ -326,9 +327,9 @@ def run_forever(settings: Settings) -> int:
         return 2
     names = ", ".join(s.name for s in watcher.sources)
     print(f"joelclaw watchdog: watching {names}; the owner is told after "
-          f"{humane.duration(settings.deadman_silence_seconds)} of silence", flush=True)
+          f"{humane.duration(settings.deadman.silence_seconds)} of silence", flush=True)
     try:
-        watcher.run(settings.deadman_interval_seconds, stop)
+        watcher.run(settings.deadman.interval_seconds, stop)
     finally:
         watcher.close()
     return 0
@@ -353,9 +354,9 @@ def describe(state: State, settings: Settings, now: float | None = None) -> dict
                        else "alerted" if state.alerted_at is not None
                        else "silent" if state.silent_since is not None else "beating"),
             "checked_ago_s": None if state.checked_at is None else round(now - state.checked_at, 1),
-            "silence_seconds": settings.deadman_silence_seconds,
-            "interval_seconds": settings.deadman_interval_seconds,
-            "health_url": settings.deadman_health_url}
+            "silence_seconds": settings.deadman.silence_seconds,
+            "interval_seconds": settings.deadman.interval_seconds,
+            "health_url": settings.deadman.health_url}
 
 
 if __name__ == "__main__":

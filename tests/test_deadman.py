@@ -256,6 +256,10 @@ def test_stopping_everything_but_the_watcher_gets_the_owner_one_message(
     worker = WorkerProcess(settings, tmp_path / "worker.log", name="w0", queues="joelclaw",
                            concurrency=1).wait_ready()
     beat = start_beat(settings, tmp_path, 0)
+    client = redis.Redis.from_url(own_redis.url)
+    wait_for(lambda: client.get(keys.BEAT_TICK), timeout=60,
+             message="beat ticking")  # the system is up before its watcher starts
+    client.close()
     watcher_log = (tmp_path / "watchdog.log").open("ab")
     watcher = subprocess.Popen([sys.executable, "-m", "joelclaw.deadman"], cwd=REPO,
                                env=env_for(settings), stdout=watcher_log,

@@ -85,10 +85,10 @@ class Breakers:
 
     def __init__(self, bus: Bus):
         self.bus = bus
-        s = bus.settings
-        self.threshold = s.breaker_failures
-        self.open_seconds = s.breaker_open_seconds
-        self.max_open_seconds = s.breaker_max_open_seconds
+        s = bus.settings.breakers
+        self.threshold = s.failures
+        self.open_seconds = s.open_seconds
+        self.max_open_seconds = s.max_open_seconds
         self._failure = bus.redis.register_script(_FAILURE)
         self._success = bus.redis.register_script(_SUCCESS)
 

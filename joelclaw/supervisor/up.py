@@ -31,7 +31,7 @@ from joelclaw.credentials import (
     ensure_api_token,
     flower_credentials,
 )
-from joelclaw.errors import ConfigError
+from joelclaw.errors import ConfigError, JoelclawError
 from joelclaw.ownerfiles import owner_only, private_dir
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
@@ -42,12 +42,14 @@ from joelclaw.supervisor.services import services_for
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 
 
-class UpError(Exception):
-    """A problem found before starting anything; `code` is the exit status."""
+class UpError(JoelclawError):
+    """A problem found before starting anything; `exit_code` is the exit status."""
 
-    def __init__(self, message: str, code: int = 2):
+    code = "UP_FAILED"
+
+    def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
-        self.code = code
+        self.exit_code = exit_code
 
 
 def up(
@@ -83,7 +85,7 @@ def up(
                         typesense=typesense, reload=reload, watchdog=watchdog)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.exit_code
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return 1
@@ -166,7 +168,7 @@ def commands(
 def watchdog_configured(settings: Settings) -> bool:
     """The watcher messages the owner directly: without a bot and an owner it has no one to
     tell (the banner says so)."""
-    return bool(settings.telegram_token and settings.telegram_owner_id is not None)
+    return bool(settings.telegram.token and settings.telegram.owner_id is not None)
 
 
 def _gunicorn_control(home: Path) -> list[str]:
@@ -242,7 +244,7 @@ def _home_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UpError(f"another `joelclaw up` is already running with JOELCLAW_HOME={home}",
-                          code=1) from None
+                          exit_code=1) from None
         yield
 
 
@@ -314,7 +316,7 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  search   {search}")
     if watchdog and watchdog_configured(settings):
         lines.append(f"  watchdog tells the owner on Telegram after "
-                     f"{settings.deadman_silence_seconds:g} s of silence "
+                     f"{settings.deadman.silence_seconds:g} s of silence "
                      "(joelclaw watchdog status)")
     elif watchdog:
         lines.append("  watchdog off: set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID")

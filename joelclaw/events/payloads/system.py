@@ -4,39 +4,37 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class LogWritten(_Payload):
+class LogWritten(Payload):
     action: str
     tool: str
     detail: str
     reason: str | None = None
 
 
-class HeartbeatWake(_Payload):
+class HeartbeatWake(Payload):
     pass
 
 
-class FunctionFailed(_Payload):
+class FunctionFailed(Payload):
     function_id: str
     run_id: str
     error: dict[str, Any]
     event: dict[str, Any]
 
 
-class FunctionCancelled(_Payload):
+class FunctionCancelled(Payload):
     function_id: str
     run_id: str
     event: dict[str, Any]
     reason: str | None = None
 
 
-class CatchUp(_Payload):
+class CatchUp(Payload):
     """The fires a cron missed while nothing ran, and what its policy did about them."""
 
     policy: Literal["skip", "latest", "all"]
@@ -46,7 +44,7 @@ class CatchUp(_Payload):
     late_s: float  # how late this slot is dispatched
 
 
-class CronTick(_Payload):
+class CronTick(Payload):
     """One cron slot of one function; the event id is the function id plus the slot."""
 
     function_id: str
@@ -56,7 +54,7 @@ class CronTick(_Payload):
     catch_up: CatchUp | None = None  # set when this run stands for missed fires
 
 
-class AbsenceDetected(_Payload):
+class AbsenceDetected(Payload):
     """An absence trigger's silence: no `event` (for `key`) arrived for `for_s` seconds."""
 
     function_id: str
@@ -68,7 +66,7 @@ class AbsenceDetected(_Payload):
     last_event_id: str | None = None
 
 
-class HealthRequested(_Payload):
+class HealthRequested(Payload):
     mode: Literal["core", "signals", "full"] = "core"
     source: str | None = None
     component: str | None = None
