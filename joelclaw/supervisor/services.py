@@ -79,7 +79,8 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
         check_external_redis(settings.redis_url, supervisor.log)
         services = Services(home, settings.redis_url)
     else:
-        server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory)
+        server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory,
+                             binary=settings.redis_server)
         services = Services(home, server.prepare(), redis=server)
         argv = server.argv()
         outdated = outdated_warning(argv[0])
