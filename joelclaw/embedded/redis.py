@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -178,19 +177,3 @@ class RedisServer(EmbeddedServer):
             return False
         finally:
             client.close()
-
-
-def warn_if_evicting(client: redis.Redis) -> str | None:
-    """An external Redis that may evict keys can silently drop queued runs: say so."""
-    try:
-        policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "noeviction")
-    except redis.exceptions.ResponseError:
-        return None  # CONFIG disabled on a managed Redis: nothing we can check
-    if policy != "noeviction":
-        message = (
-            f"Redis maxmemory-policy is {policy!r}: queued runs, leases and locks may be evicted. "
-            "Set `maxmemory-policy noeviction` on this server."
-        )
-        warnings.warn(message, stacklevel=2)
-        return message
-    return None

@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
+from joelclaw import durability
 from joelclaw.application import function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import (
@@ -63,7 +64,8 @@ def up(
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
     2: bad settings, a busy port or an unprotected Flower (nothing was started); 1: Redis cannot
-    be started or reached; 0: stopped by a signal. Call it from the main thread (it handles
+    be started or reached; 78: Redis may evict keys (JOELCLAW_REDIS_ACCEPT_EVICTION unset); 0:
+    stopped by a signal. Call it from the main thread (it handles
     SIGINT, SIGTERM and SIGHUP while it runs).
     """
     try:
@@ -85,7 +87,7 @@ def up(
         return exc.code
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
-        return 1
+        return durability.EX_CONFIG if isinstance(exc, durability.EvictingRedis) else 1
 
 
 def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
@@ -301,6 +303,7 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   {flower_url(settings)}  ({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
+    lines.append(f"  durable  {durability.describe(redis_url)}")
     if search is not None:
         lines.append(f"  search   {search}")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")

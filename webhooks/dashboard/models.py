@@ -44,6 +44,7 @@ def overview(rt: Runtime) -> dict[str, Any]:
                          "alive": n["alive"]}
                         for n in parts.get("workers", {}).get("seen", [])],
             "beat_age_s": parts.get("beat", {}).get("age_s"),
+            "durability": parts.get("redis", {}).get("durability"),
             "gateway_age_s": parts.get("gateway", {}).get("age_s"),
             "runs_stored": rt.runs.stored(), "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)),
             "functions": len(rt.registry)},
