@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     # Workers refuse a Redis whose maxmemory-policy may evict keys (run state, leases, queues);
     # true: start anyway, accepting that risk.
     redis_accept_eviction: bool = False
+    # TLS for rediss:// (state and broker): the CA that signed the server's certificate (unset:
+    # the system's), and a client certificate + key for servers that require one.
+    # Acknowledge an event only once this many replicas have it (Redis WAIT, up to the
+    # timeout; fewer: the send fails with a 503 and the sender retries). 0: the primary alone.
+    redis_wait_replicas: int = Field(0, ge=0)
+    redis_wait_timeout_ms: int = Field(1000, ge=1)
+    redis_tls_ca: str | None = None
+    redis_tls_cert: str | None = None
+    redis_tls_key: str | None = None
     broker_url: str | None = None
     api_token: str | None = Field(None, min_length=16)  # `up` generates one when unset
     # Direct loopback requests need no token (an explicit opt-in: unsafe behind a reverse
@@ -340,7 +349,8 @@ class Settings(BaseSettings):
     def _url_scheme(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://", "amqps://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "redis+sentinel://",
+                   "amqp://", "amqps://")
         if not value.startswith(schemes):
             raise ValueError(f"expected a URL starting with one of {', '.join(schemes)}")
         return value

@@ -23,6 +23,7 @@ from joelclaw.errors import ConfigError
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
+    from joelclaw.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,11 @@ class EvictingRedis(ConfigError):
     """The Redis may evict keys and nothing accepted that risk: exit EX_CONFIG (78)."""
 
 
-def describe(url: str) -> str:
+def describe(url: str, settings: Settings | None = None) -> str:
     """The one-line summary for a banner, or why it could not be read."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+    from joelclaw import redisconn
+
+    client = redisconn.connect(url, settings, socket_connect_timeout=3, socket_timeout=5)
     try:
         return read(client).summary()
     except (redis.RedisError, ValueError) as exc:

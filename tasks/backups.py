@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from joelclaw import redisconn
 from joelclaw.backups import layout, redis_dump, redis_stream, rotation, snapshot
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import cron, function, trigger
@@ -41,7 +42,7 @@ def _outcome(ctx: Context[Any], target: str, result: dict[str, Any]) -> dict[str
 
 
 def _client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(resolve_redis_url(settings), socket_timeout=30)
+    return redisconn.connect(resolve_redis_url(settings), settings, socket_timeout=30)
 
 
 def _trigger_bgsave(settings: Settings) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from joelclaw import durability
+from joelclaw import durability, redisconn
 from joelclaw.config import Settings
 from joelclaw.embedded import RedisServer, TypesenseServer
 from joelclaw.embedded.redis import outdated_warning
@@ -77,7 +77,7 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     home = settings.home_dir
     if settings.redis_url:
         check_external_redis(settings.redis_url, supervisor.log,
-                             settings.redis_accept_eviction)
+                             settings.redis_accept_eviction, settings)
         services = Services(home, settings.redis_url)
     else:
         server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory,
@@ -115,11 +115,11 @@ def _embedded_search(services: Services, supervisor: Supervisor) -> None:
 
 
 def check_external_redis(url: str, log: Callable[[str], None] = print,
-                         accept_eviction: bool = False) -> None:
+                         accept_eviction: bool = False, settings: Settings | None = None) -> None:
     """Fail clearly when JOELCLAW_REDIS_URL does not answer, or may evict keys (unless that
     risk is accepted); say how durable it is."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+        client = redisconn.connect(url, settings, socket_connect_timeout=3, socket_timeout=5)
         client.ping()
         found = durability.read(client)
     except (redis.RedisError, ValueError) as exc:

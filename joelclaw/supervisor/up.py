@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
-from joelclaw import durability
+from joelclaw import durability, redisconn
 from joelclaw.application import function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import (
@@ -110,7 +110,9 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
             print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
                          search=services.describe_search(), **enabled)
             watch = FileWatch(function_modules(settings.function_modules)) if reload else None
-            reloader = Reloader(supervisor.log, web_hup(supervisor.signal), services.redis_url,
+            reloader = Reloader(supervisor.log, web_hup(supervisor.signal),
+                                redisconn.connect(services.redis_url, settings,
+                                                  socket_connect_timeout=3, socket_timeout=5),
                                 base, watch=watch, poll=settings.reload_poll_seconds)
             reloader.start()
             supervisor.run_until_stopped()
@@ -303,7 +305,7 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   {flower_url(settings)}  ({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
-    lines.append(f"  durable  {durability.describe(redis_url)}")
+    lines.append(f"  durable  {durability.describe(redis_url, settings)}")
     if search is not None:
         lines.append(f"  search   {search}")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
