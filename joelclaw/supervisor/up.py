@@ -106,8 +106,10 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
                 supervisor.start()
             except ServiceFailed as exc:
                 raise ConfigError(f"embedded {exc}: {services.tail(str(exc))}") from None
-            services.record()
+            durable = durability.describe(services.redis_url, settings)  # before the record:
+            services.record()  # whoever waits on it finds the banner printed with it
             print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
+                         durable=durable,
                          search=services.describe_search(), **enabled)
             watch = FileWatch(function_modules(settings.function_modules)) if reload else None
             reloader = Reloader(supervisor.log, web_hup(supervisor.signal),
@@ -291,7 +293,7 @@ def flower_url(settings: Settings) -> str:
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
                  embedded: bool, web: bool = True, flower: bool = True,
-                 search: str | None = None, **_: bool) -> None:
+                 search: str | None = None, durable: str | None = None, **_: bool) -> None:
     """Where everything is, once the children are started."""
     home = settings.home_dir
     lines = ["joelclaw is running:"]
@@ -305,7 +307,8 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   {flower_url(settings)}  ({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
-    lines.append(f"  durable  {durability.describe(redis_url, settings)}")
+    if durable is not None:
+        lines.append(f"  durable  {durable}")
     if search is not None:
         lines.append(f"  search   {search}")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
