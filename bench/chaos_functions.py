@@ -7,6 +7,9 @@ import time
 
 from joelclaw.bus.context import Context
 from joelclaw.bus.functions import function
+from joelclaw.events.payloads.memory import SessionEnded
+from joelclaw.events.registry import model_for, register
+from tasks.memory import observe_session
 
 STEPS = ("one", "two", "three")
 
@@ -31,3 +34,13 @@ def probe(ctx: Context) -> str:
     ctx.step.run("mark", lambda: bool(ctx.runtime.redis.set(
         f"jc:chaos:probe:{ctx.event.id}", "1", ex=3600)))
     return "ok"
+
+
+# The memory pipeline under chaos: the observe handler (an LLM call to the fake server the
+# bench starts, then Typesense writes), unthrottled and with room to retry through a killed
+# Typesense or Redis.
+if model_for("chaos/session.ended") is None:
+    register("chaos/session.ended", SessionEnded)
+
+chaos_memory_observe = function("chaos-memory-observe", trigger="chaos/session.ended",
+                                retries=10)(observe_session.handler)
