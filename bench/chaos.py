@@ -60,7 +60,7 @@ class System:
         self.env.update(JOELCLAW_HOME=str(home), JOELCLAW_API_TOKEN=TOKEN,
                         JOELCLAW_WEB_PORT=str(self.port), JOELCLAW_FLOWER_PORT=str(free_port()),
                         JOELCLAW_FUNCTION_MODULES="bench.chaos_functions",
-                        JOELCLAW_LLM_API_URL=llm_url, JOELCLAW_LLM_API_KEY="sk-chaos",
+                        JOELCLAW_LLM_API_URL=llm_url, JOELCLAW_LLM_API_KEY="sk-test",
                         JOELCLAW_LLM_MODEL="instant",
                         JOELCLAW_RUN_LEASE_SECONDS=str(lease),
                         JOELCLAW_OUTBOX_GRACE_SECONDS="20", PYTHONPATH=str(ROOT))
@@ -145,7 +145,7 @@ def main() -> None:
     if args.seed is None:
         args.seed = random.randrange(2**32)
     home = Path(tempfile.mkdtemp(prefix="joelclaw-chaos-"))
-    llm = FakeLLM()
+    llm = FakeLLM()  # its key is the fake's default, "sk-test"
     llm.reply = MemoryLLM(observer=observer_reply)
     llm.start()
     system = System(home, args.lease, llm.base_url)
