@@ -2,7 +2,7 @@
 and become beat entries automatically; list here any extra Celery beat entries (plain tasks).
 
 Each entry needs a time zone: function crons take theirs from the trigger (`TZ=...` prefix or
-`timezone=`), and extra entries below must use `joelclaw.bus.cron.CronSchedule(expr, tz)`.
+`timezone=`), and extra entries below must use `joelclaw.bus.celery.CronSchedule(expr, tz)`.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import environment, pct, start_worker, stop  # noqa: E402
-from joelclaw.bus.runs import TERMINAL  # noqa: E402
+from joelclaw.bus.records import TERMINAL  # noqa: E402
 from joelclaw.config import Settings  # noqa: E402
 from joelclaw.events.model import Event  # noqa: E402
 from joelclaw.runtime import Runtime  # noqa: E402

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
+from joelclaw import Context, function
 
 
 @function("bench-canvas", trigger="bench/canvas", retries=0)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import time
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
+from joelclaw import Context, function, register_payload
 from joelclaw.events.payloads.memory import SessionEnded
-from joelclaw.events.registry import model_for, register
 from tasks.memory import observe_session
 
 STEPS = ("one", "two", "three")
@@ -39,8 +37,7 @@ def probe(ctx: Context) -> str:
 # The memory pipeline under chaos: the observe handler (an LLM call to the fake server the
 # bench starts, then Typesense writes), unthrottled and with room to retry through a killed
 # Typesense or Redis.
-if model_for("chaos/session.ended") is None:
-    register("chaos/session.ended", SessionEnded)
+register_payload("chaos/session.ended", SessionEnded)  # the same model again is a no-op
 
 chaos_memory_observe = function("chaos-memory-observe", trigger="chaos/session.ended",
                                 retries=10)(observe_session.handler)

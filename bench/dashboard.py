@@ -1,7 +1,7 @@
 """Dashboard page views with 100,000 runs stored: each page's time beside the raw Redis reads
 the same page needs at minimum (one index range and the hashes of the rows shown).
 
-Runs are written with the run store's own encoding (`joelclaw.bus.runs.encode`) and index
+Runs are written with the run store's own encoding (`joelclaw.bus.records.runs.encode`) and index
 layout, spread over 20 functions, 1% failed, one event name per function; then each page is
 fetched through
 the Flask app in-process (no network, so the figures are the server's own cost).
@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 from joelclaw import keys
-from joelclaw.bus import runs as run_codec
 from joelclaw.bus.functions import Registry, function
-from joelclaw.bus.runs import Run
+from joelclaw.bus.records import Run, encode_run
 from joelclaw.config import Settings
 
 FUNCTIONS = 20
@@ -52,7 +51,7 @@ def fill(client, count: int) -> str:  # type: ignore[no-untyped-def]
                   error={"name": "RuntimeError", "message": "boom"} if status == "failed"
                   else None)
         failed = run.id if status == "failed" else failed
-        pipe.hset(keys.run(run.id), mapping=run_codec.encode(run))
+        pipe.hset(keys.run(run.id), mapping=encode_run(run))
         score = int(created * 1000)
         pipe.zadd(keys.RUN_INDEX, {run.id: score})
         pipe.zadd(keys.runs_of_function(fn), {run.id: score})

@@ -26,8 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.harness import environment, start_worker, stop, throughput  # noqa: E402
-from joelclaw.bus.context import Context  # noqa: E402
-from joelclaw.bus.functions import function  # noqa: E402
+from joelclaw import Context, function  # noqa: E402
 
 PRIO_QUEUE = "benchprio"
 JC_STARTS = "bench:prio-starts"  # plain.one (bench/plain_app.py) writes bench:start
@@ -69,7 +68,7 @@ def prio(ctx: Context) -> None:
 # ---- the measurement ---------------------------------------------------------------------
 
 def measure_options(rt, client: redis.Redis, args: argparse.Namespace) -> dict[str, float]:
-    from joelclaw.events.model import Event
+    from joelclaw import Event
 
     def sender(option: str) -> Callable[[int], None]:
         name = f"bench/flow.{option}"
@@ -115,8 +114,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    from joelclaw.config import Settings
-    from joelclaw.events.model import Event
+    from joelclaw import Event, Settings
     from joelclaw.runtime import Runtime
 
     tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-flow-"))

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import time
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
+from joelclaw import Context, function
 
 STEPS = ("one", "two", "three")
 RAN_AGAIN = "bench:hosts:finished-step-ran-again"

@@ -4,13 +4,11 @@ model as `memory/session.ended`, so the handler reads the session it expects."""
 
 from __future__ import annotations
 
-from joelclaw.bus.functions import function
+from joelclaw import function, register_payload
 from joelclaw.events.payloads.memory import SessionEnded
-from joelclaw.events.registry import model_for, register
 from tasks.memory import observe_session
 
-if model_for("bench/session.ended") is None:
-    register("bench/session.ended", SessionEnded)
+register_payload("bench/session.ended", SessionEnded)  # the same model again is a no-op
 
 bench_memory_observe = function("bench-memory-observe", trigger="bench/session.ended",
                                 retries=3)(observe_session.handler)

@@ -21,8 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from joelclaw.bus import executor  # noqa: E402
-from joelclaw.bus import telemetry as port  # noqa: E402
+from joelclaw.bus.execution import TELEMETRY_HOOK, execute  # noqa: E402
 from joelclaw.bus.functions import Registry, function  # noqa: E402
 from joelclaw.config import Settings  # noqa: E402
 from joelclaw.embedded import RedisServer  # noqa: E402
@@ -47,11 +46,11 @@ def measure(rt: Runtime, modes: dict[str, object], runs: int) -> dict[str, list[
         name = names[i % len(names)]
         hook = modes[name]
         if hook is None:
-            rt.hooks.pop(port.HOOK, None)
+            rt.hooks.pop(TELEMETRY_HOOK, None)
         else:
-            rt.hooks[port.HOOK] = hook
+            rt.hooks[TELEMETRY_HOOK] = hook
         started = time.perf_counter()
-        assert executor.execute(rt, fn, run_id) == "completed"
+        assert execute(rt, fn, run_id) == "completed"
         took[name].append((time.perf_counter() - started) * 1e6)
     return took
 

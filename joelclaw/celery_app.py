@@ -5,7 +5,7 @@
 - Priorities are emulated on Redis by one list per step (0 is the highest there); every message
   carries an explicit priority, since one sent without counts as the highest.
 - The visibility timeout is long on purpose: run liveness comes from our own leases (see
-  `joelclaw.bus.leases`), so the broker never re-delivers a task that is still running.
+  `joelclaw.bus.delivery.leases`), so the broker never re-delivers a task that is still running.
 - No result backend: results, traces and fan-in live in our run store.
 
 Extensions (the gateway) add their own tasks and worker bootsteps through `setup` callables;
@@ -22,12 +22,16 @@ from kombu import Queue
 
 from joelclaw import durability, keys, redisconn
 from joelclaw.broker import SENTINEL_TRANSPORT, TRANSPORT
-from joelclaw.bus import task_hooks
-from joelclaw.bus.cron import beat_schedule_for, scheduler_for
-from joelclaw.bus.executor import execute
-from joelclaw.bus.publish import DEFAULT_PRIORITY, is_amqp
-from joelclaw.bus.reload import install_pool_restart, reload_step
-from joelclaw.bus.sweeper import sweeper_step
+from joelclaw.bus.celery import (
+    beat_schedule_for,
+    install_pool_restart,
+    install_task_hooks,
+    reload_step,
+    scheduler_for,
+    sweeper_step,
+)
+from joelclaw.bus.delivery import DEFAULT_PRIORITY, is_amqp
+from joelclaw.bus.execution import execute
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions import Function
@@ -81,7 +85,7 @@ def make_celery(
     )
     for fn in bus.registry:
         _register(app, bus, fn)
-    task_hooks.install(app, bus)  # plain tasks and canvas as steps: callbacks and signals
+    install_task_hooks(app, bus)  # plain tasks and canvas as steps: callbacks and signals
     app.steps["worker"].add(durability.worker_step(bus))  # refuses an evicting Redis
     app.steps["worker"].add(sweeper_step(bus))
     app.steps["worker"].add(reload_step(bus))  # `joelclaw reload`: restart on the new code

@@ -54,6 +54,6 @@ def install_task_hooks(app: Any) -> None:
     record the timings and errors of the tasks steps publish, and emit the task events that
     `JOELCLAW_TASK_EVENTS` names. Without it, such tasks still answer their steps (results
     through the link callbacks), but a failure reaches the step without its exception."""
-    from joelclaw.bus.task_hooks import Signals
+    from joelclaw.bus.celery import Signals
 
     Signals(app, runtime()).connect()

@@ -3,7 +3,7 @@
 One leaf module, so nothing collides and `redis-cli --scan --pattern 'jc:*'` shows exactly our
 state: every key starts with `jc:`, so a Celery broker sharing the server (its `_kombu.*`, queue
 and `unacked` keys) never clashes with it. Who reads and writes each key is said beside it; run
-records are encoded only by `joelclaw.bus.runs.RunStore`.
+records are encoded only by `joelclaw.bus.records.run_store.RunStore`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def event_search(token: str) -> str:
     return f"{PREFIX}events:search:{token}"  # zset: one search's intersection, 60 s, then gone
 
 
-# ---- runs (encoded by joelclaw.bus.runs.RunStore only) -------------------------------------
+# ---- runs (encoded by joelclaw.bus.records.run_store.RunStore only) ------------------------------
 
 def run(run_id: str) -> str:
     # hash: the run record's fields, plus "t:<step>" trace records (capped I/O) and
@@ -72,7 +72,8 @@ def runs_of_function(function_id: str) -> str:
 
 def function_stats(bucket_start: int) -> str:
     """hash "function|status|body bucket|wait bucket" -> runs created in the
-    FUNCTION_STATS_BUCKET seconds from `bucket_start` that ended so (joelclaw.bus.metrics)."""
+    FUNCTION_STATS_BUCKET seconds from `bucket_start` that ended so
+    (joelclaw.bus.records.metrics)."""
     return f"{PREFIX}fnstats:{bucket_start}"
 
 
@@ -112,7 +113,7 @@ def waits(event_name: str) -> str:
     return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
 
 
-# ---- plain Celery tasks and canvas as steps (joelclaw.bus.canvas) ---------------------------
+# ---- plain Celery tasks and canvas as steps (joelclaw.bus.execution.canvas) ----------------------
 
 CANVAS_TTL = 8 * 24 * 3600  # outlives the run it belongs to (retention: 7 days by default)
 CANVAS_TASK_PREFIX = "jc-"  # the deterministic Celery task ids of step.task/step.canvas
@@ -175,7 +176,7 @@ def flow_batch_due(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:batch:{function_id}:{key}:due"
 
 
-# ---- pause / resume (joelclaw.bus.pause) -----------------------------------------------------
+# ---- pause / resume (joelclaw.bus.control.pausing) -----------------------------------------------
 
 PAUSED = PREFIX + "paused"  # hash: function id -> JSON {at, by, reason}, until resumed (no TTL)
 
@@ -184,7 +185,7 @@ def paused_runs(function_id: str) -> str:
     return f"{PREFIX}paused:{function_id}"  # zset: parked run id -> its creation (s), oldest first
 
 
-# ---- bulk actions on runs (joelclaw.bus.bulk) ------------------------------------------------
+# ---- bulk actions on runs (joelclaw.bus.control.bulk) --------------------------------------------
 
 BULK_TTL = 7 * 86400  # a bulk job and its outcomes are kept as long as the runs they name
 BULK_KEEP = 100  # the recent jobs listed

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import redisconn
+from joelclaw.bus.delivery import target_for
 from joelclaw.bus.functions import TASK_PREFIX
-from joelclaw.bus.publish import target_for
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

@@ -16,8 +16,7 @@ import redis
 
 from joelclaw import redisconn
 from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
-from joelclaw.bus.run_store import RunStore
-from joelclaw.bus.scripts import Scripts
+from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
 
@@ -25,8 +24,8 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from joelclaw.application import Application
-    from joelclaw.bus.codestate import CodeWatch
     from joelclaw.bus.functions import Function, Registry
+    from joelclaw.bus.records import CodeWatch
     from joelclaw.celery_app import CelerySetup
     from joelclaw.events.model import Event
 
@@ -34,12 +33,15 @@ Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory and telemetry: imported when first needed, not with the runtime."""
+    """The gateway, memory, telemetry, the checks and the agents: imported when first needed,
+    not with the runtime."""
+    from joelclaw.agents import plugin as agents
+    from joelclaw.checks import plugin as checks
     from joelclaw.gateway import plugin as gateway
     from joelclaw.memory import plugin as memory
     from joelclaw.telemetry import plugin as telemetry
 
-    return (gateway.install, memory.install, telemetry.install)
+    return (gateway.install, memory.install, telemetry.install, checks.install, agents.install)
 
 
 class Runtime:
@@ -133,7 +135,7 @@ class Runtime:
     def code(self) -> CodeWatch:
         """The code version of the function modules this process imported (computed once,
         right after importing them) and the reload generation it watches."""
-        from joelclaw.bus.codestate import CodeWatch
+        from joelclaw.bus.records import CodeWatch
 
         return CodeWatch(lambda: self.redis, self._code_version)
 
@@ -147,29 +149,28 @@ class Runtime:
         return self.registry.get(function_id)
 
     def function_missing(self, target: str, function_id: str) -> bool:
-        from joelclaw.bus import removed
+        from joelclaw.bus.control import removed
 
         return removed.settle_unknown(self, target, function_id)
 
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
-        from joelclaw.bus import dispatch
+        from joelclaw.bus.intake import send_events
 
-        sent = dispatch.send_events(self, events if isinstance(events, list) else [events],
-                                    **kwargs)
+        sent = send_events(self, events if isinstance(events, list) else [events], **kwargs)
         if self.settings.redis_wait_replicas:  # acknowledged only once replicated
             redisconn.wait_replicas(self.redis, self.settings.redis_wait_replicas,
                                     self.settings.redis_wait_timeout_ms)
         return sent
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:
-        from joelclaw.bus import publish
+        from joelclaw.bus.delivery import publish_target
 
-        return publish.publish_target(self, target, ready_at=ready_at)
+        return publish_target(self, target, ready_at=ready_at)
 
     def wake(self, target: str, at: float) -> None:
-        from joelclaw.bus import publish
+        from joelclaw.bus.delivery import wake
 
-        publish.wake(self, target, at)
+        wake(self, target, at)
 
     def ping(self) -> float:
         """Round-trip time to Redis in ms; raises ConfigError with a fix when unreachable."""

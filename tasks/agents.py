@@ -16,10 +16,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from joelclaw import Context, function, trigger
 from joelclaw.agents import dispatch, inbox
 from joelclaw.agents.approvals import Approvals, buttons, parse_button
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function, trigger
 from joelclaw.events.payloads.agents import (
     AgentCompleted,
     AgentRequested,
@@ -34,20 +33,15 @@ NOTIFY_PREVIEW = 800
 
 
 def _timeout(ctx: Context[AgentRequested]) -> float:
-    s = ctx.runtime.settings
+    s = ctx.settings
     asked = ctx.event.data.timeout or s.agent_dispatch_timeout_seconds
     return min(asked, s.agent_dispatch_max_timeout_seconds)
 
 
 def _execute(ctx: Context[AgentRequested]) -> dict[str, Any]:
-    rt, request = ctx.runtime, ctx.event.data
-
-    def cancelled() -> bool:
-        run = rt.runs.get(ctx.run_id)
-        return bool(run is not None and run.cancel_requested)
-
-    outcome = dispatch.run(rt.settings.agent_dispatch_command, request, timeout=_timeout(ctx),
-                           workdir=rt.settings.agent_inbox, should_stop=cancelled)
+    s, request = ctx.settings, ctx.event.data
+    outcome = dispatch.run(s.agent_dispatch_command, request, timeout=_timeout(ctx),
+                           workdir=s.agent_inbox, should_stop=ctx.cancel_requested)
     return outcome.to_dict()
 
 
@@ -73,7 +67,7 @@ def _owner_verdict(ctx: Context[AgentRequested]) -> dict[str, Any]:
         "operation": f"run {request.tool} ({request.sandbox}) for request "
                      f"{request.request_id}: {request.task[:300]}",
         "reasoning": why}})
-    timeout = ctx.runtime.settings.approval_timeout_seconds + 300  # its own timeout denies
+    timeout = ctx.settings.approval_timeout_seconds + 300  # its own timeout denies
     answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",
                                      timeout=timeout, if_=f'async.data.request_id == "{rid}"')
     if answer is None:
@@ -100,7 +94,7 @@ def agent_dispatch(ctx: Context[AgentRequested]) -> dict[str, Any]:
              "exit_code": outcome["exit_code"], "duration_ms": outcome["duration_ms"],
              "error": outcome["error"], "output": outcome["output"],
              "stderr": outcome["stderr"]}
-    path = ctx.step.run("write-inbox", inbox.write, ctx.runtime.settings.agent_inbox,
+    path = ctx.step.run("write-inbox", inbox.write, ctx.settings.agent_inbox,
                         request.request_id, entry)
     ctx.step.send_event("emit-completed", {"name": "system/agent.completed", "data": {
         "request_id": request.request_id, "status": outcome["status"], "task": request.task,
@@ -133,7 +127,8 @@ def agent_completed(ctx: Context[AgentCompleted]) -> dict[str, Any]:
 # -- approvals ----------------------------------------------------------------------------------
 
 def _approvals(ctx: Context[Any]) -> Approvals:
-    return Approvals(ctx.runtime.redis)
+    approvals: Approvals = ctx.approvals
+    return approvals
 
 
 def request_id_of(ctx: Context[ApprovalRequested]) -> str:
@@ -160,10 +155,10 @@ def approval_request(ctx: Context[ApprovalRequested]) -> dict[str, Any]:
     text = "\n".join(filter(None, [
         f"🔐 **Approval needed**: {d.agent} wants to {d.operation}",
         f"Category: `{d.category}`", d.reasoning and f"Why: {d.reasoning}",
-        f"Request `{rid}`", (url := needs_url(ctx.runtime.settings)) and f"[Open]({url})"]))
+        f"Request `{rid}`", (url := needs_url(ctx.settings)) and f"[Open]({url})"]))
     ctx.gateway.notify(text, type="approval.requested", priority=1, buttons=buttons(rid),
                        step_id="notify-gateway-pending")
-    timeout = ctx.runtime.settings.approval_timeout_seconds
+    timeout = ctx.settings.approval_timeout_seconds
     answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",
                                      timeout=timeout, if_=f'async.data.request_id == "{rid}"')
     if answer is None:
@@ -200,7 +195,7 @@ def approval_resolve(ctx: Context[ApprovalResolved]) -> dict[str, Any]:
 def approval_button(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`apr:<request id>:<approve|deny|learn>`, pressed by the owner (anyone else: nothing)."""
     press = ctx.event.data
-    owner = ctx.runtime.settings.telegram_owner_id
+    owner = ctx.settings.telegram_owner_id
     if owner is None or press.from_id != owner:
         return {"skipped": "not the owner's button press"}
     parsed = parse_button(press.context)

@@ -8,17 +8,12 @@ import re
 import time
 from typing import Any
 
-from joelclaw import keys
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import cron, function, trigger
+from joelclaw import Context, Settings, cron, declaration_settings, function, trigger
 from joelclaw.checks import (
     calendar,
     clients,
     email_triage,
-    network,
     sessions,
-    snooze,
-    stale_runs,
     system_health,
     task_triage,
     tracked,
@@ -26,9 +21,6 @@ from joelclaw.checks import (
     vault,
 )
 from joelclaw.checks.window import in_hours, local_now
-from joelclaw.config import Settings, declaration_settings
-from joelclaw.cooldown import cooldown
-from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.checks import (
     CalendarDailyCheck,
     EmailTriageRequested,
@@ -42,16 +34,12 @@ from joelclaw.events.payloads.checks import (
 )
 from joelclaw.events.payloads.system import HealthRequested
 from joelclaw.events.payloads.telegram import CallbackReceived
-from joelclaw.gateway.format import to_telegram_html
-from joelclaw.gateway.service import Gateway
 from joelclaw.integrations.http import IntegrationError
-from joelclaw.integrations.telegram import TelegramError
-from joelclaw.telemetry import spend
-from joelclaw.telemetry.events import TelemetryEvent, emit
 from tasks.system import CHECK_EVENTS
 
 ONE = {"concurrency": 1}
 NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"
+CALENDAR_COOLDOWN = "calendar:check:last-run"
 
 
 _S = declaration_settings()  # crons and limits, read when the functions are declared
@@ -60,7 +48,7 @@ _S = declaration_settings()  # crons and limits, read when the functions are dec
 def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
     """Open Todoist tasks ("already tracked"); a Todoist that fails only means none."""
     try:
-        return tracked.open_tasks(ctx.runtime)
+        return ctx.checks.open_tasks()
     except IntegrationError as exc:
         ctx.log.warning("open tasks unavailable: %s", exc)
         return []
@@ -71,21 +59,21 @@ def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
 @function("check-sessions-prune", trigger="sessions/prune.requested", retries=1, **ONE)
 def sessions_prune(ctx: Context[SessionsPruneRequested]) -> dict[str, Any]:
     """Delete session files older than the max age under the configured folders (silent)."""
-    if not ctx.runtime.settings.sessions_prune_dirs:
+    if not ctx.settings.sessions_prune_dirs:
         return {"skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
-    return ctx.step.run("prune-old-sessions", sessions.prune, ctx.runtime.settings)
+    return ctx.step.run("prune-old-sessions", sessions.prune, ctx.settings)
 
 
 @function("check-trigger-audit", trigger="triggers/audit.requested", retries=1, **ONE)
 def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
     """Heartbeat events without a function, cron ticks beat never sent: drift, notified."""
     expected = [name for name, _ in CHECK_EVENTS] + ["memory/digest.requested"]
-    result = ctx.step.run("audit-triggers", triggers_audit.audit, ctx.runtime, expected)
+    result = ctx.step.run("audit-triggers", ctx.checks.audit_triggers, expected)
     if not triggers_audit.drifted(result):
         return result
-    hours = ctx.runtime.settings.triggers_audit_cooldown_hours
-    if not ctx.step.run("claim-cooldown", cooldown, ctx.runtime.redis,
-                        keys.TRIGGERS_AUDIT_NOTIFIED, hours * 3600):
+    hours = ctx.settings.triggers_audit_cooldown_hours
+    if not ctx.step.run("claim-cooldown", ctx.cooldown.claim, "triggers:audit:notified",
+                        hours * 3600):
         return {**result, "notified": False, "cooling_down": True}
     ctx.gateway.notify(triggers_audit.describe(result), type="cron.heartbeat.drift",
                        step_id="notify-drift")
@@ -100,14 +88,14 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
     """The health report + disk + stale runs (core), the run error rate (signals), or both
     (full); fatal → straight to Telegram, degraded → one notice per component per cooldown,
     unless an open task tracks it or its notice was snoozed."""
-    rt, s = ctx.runtime, ctx.runtime.settings
+    s = ctx.settings
     mode = ctx.event.data.mode
-    result = ctx.step.run("check", system_health.check, rt, mode)
+    result = ctx.step.run("check", ctx.checks.health, mode)
     fatal = [f for f in result["findings"] if f["severity"] == "fatal"]
     degraded = [f for f in result["findings"] if f["severity"] == "degraded"]
     out: dict[str, Any] = {"mode": mode, "status": result["status"],
                            "findings": result["findings"], "notified": []}
-    if fatal and ctx.step.run("fatal-cooldown", cooldown, rt.redis, keys.HEALTH_FATAL_NOTIFIED,
+    if fatal and ctx.step.run("fatal-cooldown", ctx.cooldown.claim, "health:fatal",
                               s.health_fatal_cooldown_minutes * 60):
         # Before any agent turn: the alert goes straight to Telegram, then (a P0 copy) to
         # the agent; the gateway worker itself may be what is down.
@@ -116,14 +104,14 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
         out["notified"].append("system.fatal")
     if degraded:
         tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
-        fresh = ctx.step.run("claim-degraded", _claim_degraded, rt, degraded, tasks)
+        fresh = ctx.step.run("claim-degraded", _claim_degraded, ctx, degraded, tasks)
         out["tracked"] = fresh["tracked"]
         out["snoozed"] = fresh["snoozed"]
         if fresh["notify"]:
             text = system_health.describe(fresh["notify"], fatal=False)
             names = [f["component"] for f in fresh["notify"]]
-            ctx.step.run("remember-text", _remember, rt, names, text)
-            buttons = [[snooze.button(system_health.snooze_key(n), f"😴 {n} 4h")]
+            ctx.step.run("remember-text", _remember, ctx, names, text)
+            buttons = [[ctx.snooze.button(system_health.snooze_key(n), f"😴 {n} 4h")]
                        for n in names]
             ctx.gateway.notify(text, type="system.health.degraded", buttons=buttons,
                                step_id="notify-degradation")
@@ -135,24 +123,24 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
     return out
 
 
-def _remember(rt: Any, names: list[str], text: str) -> bool:
+def _remember(ctx: Context[Any], names: list[str], text: str) -> bool:
     for name in names:
-        snooze.remember(rt.redis, system_health.snooze_key(name), text)
+        ctx.snooze.remember(system_health.snooze_key(name), text)
     return True
 
 
-def _claim_degraded(rt: Any, degraded: list[dict[str, str]], tasks: list[dict[str, Any]]
-                    ) -> dict[str, Any]:
-    period = rt.settings.health_notify_cooldown_minutes * 60
+def _claim_degraded(ctx: Context[Any], degraded: list[dict[str, str]],
+                    tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    period = ctx.settings.health_notify_cooldown_minutes * 60
     out: dict[str, list[Any]] = {"notify": [], "tracked": [], "snoozed": []}
     for found in degraded:
         name = found["component"]
         task = tracked.matching(tasks, name, name.replace("_", " "))
         if task is not None:
             out["tracked"].append({"component": name, "task": task["content"]})
-        elif snooze.snoozed(rt.redis, system_health.snooze_key(name)):
+        elif ctx.snooze.snoozed(system_health.snooze_key(name)):
             out["snoozed"].append(name)
-        elif cooldown(rt.redis, keys.health_degraded_notified(name), period):
+        elif ctx.cooldown.claim(f"health:degraded:{name}", period):
             out["notify"].append(found)
     return out
 
@@ -170,18 +158,17 @@ def health_signals_schedule(ctx: Context[Any]) -> dict[str, Any]:
 @function("check-stale-runs", trigger="loops/stale.check", retries=1, **ONE)
 def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
     """Runs stuck queued or running too long, not tracked by a task: at most once an hour."""
-    rt = ctx.runtime
-    stale = ctx.step.run("check-running-runs", stale_runs.find, rt)
+    stale = ctx.step.run("check-running-runs", ctx.checks.stale_runs)
     if not stale:
         return {"stale": 0}
     tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
     fresh = [r for r in stale if not tracked.matching(tasks, r["id"], r["function"])]
     if not fresh:
         return {"stale": len(stale), "tracked": len(stale)}
-    period = rt.settings.stale_runs_cooldown_minutes * 60
-    if not ctx.step.run("set-cooldown", cooldown, rt.redis, keys.STALE_RUNS_LAST_CHECK, period):
+    period = ctx.settings.stale_runs_cooldown_minutes * 60
+    if not ctx.step.run("set-cooldown", ctx.cooldown.claim, "loops:stale:last-check", period):
         return {"stale": len(stale), "cooling_down": True}
-    ctx.gateway.notify(stale_runs.describe(fresh, settings=rt.settings),
+    ctx.gateway.notify(ctx.checks.describe_stale(fresh),
                        type="loops.stale.detected", step_id="notify")
     return {"stale": len(stale), "notified": len(fresh)}
 
@@ -189,13 +176,13 @@ def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
 @function("check-vault-sync", trigger="vault/sync.check", retries=1, **ONE)
 def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
     """Commit (and push) the vault folder; a failure or divergence is notified."""
-    s = ctx.runtime.settings
+    s = ctx.settings
     if s.vault_dir is None:
         return {"skipped": "JOELCLAW_VAULT_DIR is not set"}
     result = ctx.step.run("sync", vault.sync, s)
     if result["status"] not in ("failed", "diverged"):
         return result
-    if not ctx.step.run("claim-cooldown", cooldown, ctx.runtime.redis, keys.VAULT_NOTIFIED,
+    if not ctx.step.run("claim-cooldown", ctx.cooldown.claim, "vault:sync:notified",
                         s.vault_notify_cooldown_hours * 3600):
         return {**result, "cooling_down": True}
     ctx.gateway.notify(vault.describe(result, s), type=f"vault.sync.{result['status']}",
@@ -206,15 +193,15 @@ def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
 @function("check-calendar-today", trigger="calendar/daily.check", retries=1, **ONE)
 def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
     """Today's events (ICS feed or command), annotated with tasks: at most every 4 h."""
-    rt, s = ctx.runtime, ctx.runtime.settings
+    s = ctx.settings
     if not (s.calendar_ics_url or s.calendar_command):
         return {"skipped": "no JOELCLAW_CALENDAR_ICS_URL or JOELCLAW_CALENDAR_COMMAND"}
-    if ctx.step.run("check-cooldown", lambda: _remaining(rt, keys.CALENDAR_LAST_RUN)):
+    if ctx.step.run("check-cooldown", ctx.cooldown.remaining, CALENDAR_COOLDOWN):
         return {"skipped": "cooling down"}
     ics = ctx.step.run("fetch-calendar", _fetch_calendar, s)
     day = local_now(s.timezone).date()
     events = calendar.events_on(ics or "", day, s.timezone)
-    ctx.step.run("set-cooldown", cooldown, rt.redis, keys.CALENDAR_LAST_RUN,
+    ctx.step.run("set-cooldown", ctx.cooldown.claim, CALENDAR_COOLDOWN,
                  s.calendar_cooldown_hours * 3600)
     if not events:
         return {"events": 0, "date": day.isoformat()}
@@ -223,12 +210,6 @@ def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
     ctx.gateway.notify(calendar.describe(annotated, day), type="calendar.today",
                        step_id="notify-gateway")
     return {"events": len(events), "date": day.isoformat()}
-
-
-def _remaining(rt: Any, key: str) -> float:
-    from joelclaw.cooldown import remaining
-
-    return remaining(rt.redis, key)
 
 
 def _fetch_calendar(s: Settings) -> str | None:
@@ -244,7 +225,7 @@ def _fetch_calendar(s: Settings) -> str | None:
 def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
     """Front's open unreplied conversations, LLM-triaged; reply/decision needed and not
     tracked → the owner. Only within the owner's hours, every 2 h at most."""
-    rt, s = ctx.runtime, ctx.runtime.settings
+    s = ctx.settings
     if not s.front_token:
         return {"skipped": "JOELCLAW_FRONT_TOKEN is not set"}
     hours = ctx.step.run("check-hours", _hours, s)
@@ -253,13 +234,13 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
                            f"it is {hours['now']}"}
     if not _llm_configured(s):
         return {"skipped": NO_LLM}
-    if not ctx.step.run("check-cooldown", cooldown, rt.redis, keys.EMAIL_TRIAGE_LAST_RUN,
+    if not ctx.step.run("check-cooldown", ctx.cooldown.claim, "email:triage:last-run",
                         s.email_triage_cooldown_hours * 3600):
         return {"skipped": "cooling down"}
     conversations = ctx.step.run("fetch-front-unread", _front_unread, s)
     if not conversations:
         return {"unread": 0}
-    triaged = ctx.step.run("llm-triage", _llm, ctx.runtime, "the email triage",
+    triaged = ctx.step.run("llm-triage", ctx.checks.with_llm, "the email triage",
                            email_triage.triage, conversations)
     archived = (ctx.step.run("execute-triage", _front_archive, s, triaged)
                 if s.email_triage_archive else [])
@@ -302,37 +283,25 @@ def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
         client.close()
 
 
-def _llm(rt: Any, what: str, fn: Any, *args: Any) -> Any:
-    """Background LLM work: it waits for the next day once the daily budget is spent."""
-    spend.allow_background(rt, what)
-    client = clients.llm(rt.settings)
-    if client is None:
-        raise NonRetriable(NO_LLM)
-    try:
-        return fn(client, *args)
-    finally:
-        client.close()
-
-
 @function("tasks-triage", trigger="tasks/triage.requested", retries=1, **ONE)
 def tasks_triage(ctx: Context[TasksTriageRequested]) -> dict[str, Any]:
     """The open tasks, LLM-triaged into a briefing; nothing while the list is unchanged."""
-    rt, s = ctx.runtime, ctx.runtime.settings
+    s = ctx.settings
     if not s.todoist_token:
         return {"skipped": "JOELCLAW_TODOIST_TOKEN is not set"}
     if not _llm_configured(s):
         return {"skipped": NO_LLM}
     tasks = ctx.step.run("list-tasks", _all_tasks, s)
     digest = task_triage.digest(tasks)
-    if not ctx.step.run("check-hash", task_triage.changed, rt.redis, digest,
+    if not ctx.step.run("check-hash", ctx.checks.task_list_changed, digest,
                         s.task_triage_hash_hours):
         return {"skipped": "task list unchanged", "tasks": len(tasks), "hash": digest[:12]}
     if not tasks:
         return {"tasks": 0}
-    if not ctx.step.run("check-cooldown", cooldown, rt.redis, keys.TASKS_TRIAGE_LAST_NOTIFIED,
+    if not ctx.step.run("check-cooldown", ctx.cooldown.claim, "tasks:triage:last-notified",
                         s.task_triage_cooldown_hours * 3600):
         return {"skipped": "cooling down", "tasks": len(tasks)}
-    briefing = ctx.step.run("llm-triage", _llm, ctx.runtime, "the task triage",
+    briefing = ctx.step.run("llm-triage", ctx.checks.with_llm, "the task triage",
                             task_triage.triage, tasks)
     ctx.gateway.notify(f"🗂️ **Task triage** ({len(tasks)} open)\n\n{briefing}",
                        type="todoist.task.triage", step_id="notify-gateway")
@@ -353,8 +322,8 @@ def _all_tasks(s: Settings) -> list[dict[str, Any]]:
 @function("network-status-update", trigger="system/network.update", retries=1, **ONE)
 def network_status(ctx: Context[NetworkUpdate]) -> dict[str, Any]:
     """A snapshot of the nodes, beat, gateway, Typesense, queues and runs (stored, silent)."""
-    snapshot = ctx.step.run("collect", network.collect, ctx.runtime)
-    ctx.step.run("store", network.store, ctx.runtime, snapshot)
+    snapshot = ctx.step.run("collect", ctx.checks.network)
+    ctx.step.run("store", ctx.checks.store_network, snapshot)
     return {"status": snapshot["status"], "nodes": len(snapshot["nodes"]),
             "roles": snapshot["roles"]}
 
@@ -367,38 +336,35 @@ def telegram_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`s4h:<key>`: snooze that notice for 4 h and say so on the original message. (Memory
     buttons are `memory-telegram-review`'s.)"""
     press = ctx.event.data
-    owner = ctx.runtime.settings.telegram_owner_id
+    owner = ctx.settings.telegram_owner_id
     if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
-    key = snooze.parse(press.raw_data)
+    key = ctx.snooze.parse(press.raw_data)
     if key is None:
         return {"skipped": f"malformed snooze button {press.raw_data!r}"}
-    until = ctx.step.run("snooze", snooze.snooze, ctx.runtime.redis, key)
+    until = ctx.step.run("snooze", ctx.snooze.snooze, key)
     ctx.step.run("record-snoozed", _record_snoozed, ctx, key, until)
-    edited = ctx.step.run("edit-message", _edit_snoozed, ctx.runtime, press, key, until)
+    edited = ctx.step.run("edit-message", _edit_snoozed, ctx, press, key, until)
     return {"snoozed": key, "until": until, "edited": edited}
 
 
 def _record_snoozed(ctx: Context[Any], key: str, until: float) -> None:
     """The `triage.snoozed` telemetry event the old system emitted (o11y queries count it)."""
     o11y = bool(re.fullmatch(r"[0-9a-f]{32}", key))  # an o11y dedup key; else a check's
-    emit(ctx.runtime.redis, TelemetryEvent(
-        level="info", source="o11y", action="triage.snoozed",
-        component="check-o11y-triage" if o11y else "checks", run_id=ctx.run_id,
-        function_id="telegram-callback-received",
-        metadata={"dedup_key": key, "until": until,
-                  "hours": keys.SNOOZE_SECONDS / 3600}), ctx.runtime.settings)
+    ctx.telemetry.emit("triage.snoozed", source="o11y",
+                       component="check-o11y-triage" if o11y else "checks",
+                       function_id="telegram-callback-received",
+                       metadata={"dedup_key": key, "until": until,
+                                 "hours": ctx.snooze.SECONDS / 3600})
 
 
-def _edit_snoozed(rt: Any, press: CallbackReceived, key: str, until: float) -> bool:
-    tg = Gateway(rt).telegram
-    if tg is None or press.chat_id is None or press.message_id is None:
+def _edit_snoozed(ctx: Context[Any], press: CallbackReceived, key: str, until: float) -> bool:
+    """Say so on the original message; one too old to edit (or deleted) stays as it is, and
+    the snooze holds anyway."""
+    if press.chat_id is None or press.message_id is None:
         return False
-    when = local_now(rt.settings.timezone, until).strftime("%H:%M")
-    original = snooze.remembered(rt.redis, key) or f"Notice `{key}`"
-    text = f"{original}\n\n⏰ Snoozed for 4h (until {when} {rt.settings.timezone})"
-    try:
-        tg.edit_message_text(press.chat_id, press.message_id, to_telegram_html(text))
-    except TelegramError:  # too old to edit, or deleted: the snooze holds anyway
-        return False
-    return True
+    zone = ctx.settings.timezone
+    when = local_now(zone, until).strftime("%H:%M")
+    original = ctx.snooze.remembered(key) or f"Notice `{key}`"
+    text = f"{original}\n\n⏰ Snoozed for 4h (until {when} {zone})"
+    return ctx.gateway.edit_message(press.chat_id, press.message_id, text)

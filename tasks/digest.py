@@ -6,22 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
-from joelclaw.checks import clients, digest
+from joelclaw import Context, function
+from joelclaw.checks import digest
 from joelclaw.checks.window import local_now
-from joelclaw.errors import NonRetriable
 from joelclaw.events.payloads.checks import DigestRequested
 from joelclaw.events.payloads.system import FunctionFailed
-from joelclaw.telemetry import spend
 
 
 def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """A failed digest run gives the date back, so a later request can write it."""
     failed = ctx.event.data
     date = ((failed.event.get("data") or {}).get("date")
-            or local_now(ctx.runtime.settings.timezone).date().isoformat())
-    digest.release(ctx.runtime.redis, date, failed.run_id)
+            or local_now(ctx.settings.timezone).date().isoformat())
+    ctx.checks.release_digest(date, failed.run_id)
     return {"released": date}
 
 
@@ -29,29 +26,18 @@ def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
           on_failure=_release)
 def daily_digest(ctx: Context[DigestRequested]) -> dict[str, Any]:
     """The day's memory log and runs → `<digest dir>/<date>.md`, once per date."""
-    rt, s = ctx.runtime, ctx.runtime.settings
+    s = ctx.settings
     date = ctx.event.data.date or ctx.step.run(
         "today", lambda: local_now(s.timezone).date().isoformat())
     if not (s.llm_api_url and s.llm_model):
         return {"skipped": "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)",
                 "date": date}
-    if not ctx.step.run("claim-date", digest.claim, rt.redis, s, date, ctx.run_id):
+    if not ctx.step.run("claim-date", ctx.checks.claim_digest, date, ctx.run_id):
         return {"skipped": "already written for this date", "date": date}
-    found = ctx.step.run("gather", digest.material, rt, date)
-    path = ctx.step.run("write-digest", _write, rt, date, found)
+    found = ctx.step.run("gather", ctx.checks.digest_material, date)
+    path = ctx.step.run("write-digest", ctx.checks.with_llm, "the daily digest", digest.write,
+                        s, date, found)
     ctx.step.send_event("emit-created", {"name": "memory/digest.created", "data": {
         "date": date, "source_path": str(digest.source_path(s, date)), "digest_path": path}})
     return {"date": date, "digest_path": path}
 
-
-def _write(rt: Any, date: str, found: dict[str, Any]) -> str:
-    """Background LLM work: it waits for the next day once the daily budget is spent."""
-    spend.allow_background(rt, "the daily digest")
-    s = rt.settings
-    client = clients.llm(s)
-    if client is None:
-        raise NonRetriable("no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)")
-    try:
-        return digest.write(client, s, date, found)
-    finally:
-        client.close()

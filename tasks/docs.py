@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
-from joelclaw.config import Settings, declaration_settings
+from joelclaw import Context, Settings, declaration_settings, function
 from joelclaw.docs import backlog, ingest
 from joelclaw.docs.model import Located, Skip
 from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
@@ -25,7 +23,7 @@ IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
 def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
     """A document (a path under the docs folder, or a URL) → text → chunks → Typesense."""
     request = ctx.event.data
-    settings = ctx.runtime.settings
+    settings = ctx.settings
     checked = ctx.step.run("validate-file", ingest.validate, settings, request)
     if "skipped" in checked:
         return {"status": "skipped", "reason": checked["skipped"]}
@@ -70,7 +68,7 @@ def _indexed(settings: Settings) -> list[str]:
 def docs_backlog(ctx: Context[BacklogRequested]) -> dict[str, Any]:
     """Queue the docs folder's documents for docs-ingest, a batch at a time, sleeping between."""
     request = ctx.event.data
-    settings = ctx.runtime.settings
+    settings = ctx.settings
     listed = ctx.step.run("list-docs-folder", _list, settings, request.folder)
     if "skipped" in listed:
         return {"status": "skipped", "reason": listed["skipped"]}

@@ -6,18 +6,11 @@ poller and watchdog run in the gateway worker's bootstep: importing this module 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from joelclaw import keys
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import cron, function, trigger
-from joelclaw.cooldown import cooldown
+from joelclaw import Context, cron, function, trigger
 from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
-from joelclaw.gateway import inbound
-from joelclaw.gateway.notify import flush_digest
-from joelclaw.gateway.service import Gateway, request_drain
-from joelclaw.health import gateway_alive
+from joelclaw.gateway.notify import QUEUE as GATEWAY_QUEUE
 
 HEALTH_ALERT_COOLDOWN = 3600
 
@@ -25,23 +18,21 @@ HEALTH_ALERT_COOLDOWN = 3600
 @function("gateway-digest", triggers=[cron("0 * * * *"), "gateway/digest.requested"])
 def gateway_digest(ctx: Context) -> dict[str, Any]:
     """Flush batched notifications as one digest, except in sleep mode (held until /wake)."""
-    if Gateway(ctx.runtime).sleeping():
+    if ctx.gateway.sleeping():
         return {"flushed": 0, "sleeping": True}
-    return ctx.step.run("flush", flush_digest, ctx.runtime)
+    return ctx.step.run("flush", ctx.gateway.flush_digest)
 
 
 @function("gateway-health-check", triggers=[cron("*/5 * * * *"), "gateway/health.check"])
 def gateway_health_check(ctx: Context) -> dict[str, Any]:
     """Alert the owner when the gateway heartbeat is stale (never in sleep mode: no false
     alarms). The alert goes straight to Telegram, since the gateway itself is what is down."""
-    rt, gw = ctx.runtime, Gateway(ctx.runtime)
-    if not rt.settings.telegram_token or gw.sleeping():
+    if not ctx.settings.telegram_token or ctx.gateway.sleeping():
         return {"checked": False}
-    beat = rt.redis.get(keys.GATEWAY_HEARTBEAT)
-    age = time.time() - float(beat) if beat else None
-    stale = not gateway_alive(rt.settings, age)
-    if stale and ctx.step.run("alert-cooldown", lambda: cooldown(
-            rt.redis, keys.GATEWAY_STALE_ALERTED, HEALTH_ALERT_COOLDOWN)):
+    beat = ctx.gateway.heartbeat()
+    age, stale = beat["age_s"], beat["stale"]
+    if stale and ctx.step.run("alert-cooldown", ctx.gateway.claim_stale_alert,
+                              HEALTH_ALERT_COOLDOWN):
         shown = f"{age:.0f} s ago" if age is not None else "never"
         ctx.gateway.alert(f"Gateway heartbeat is stale (last beat {shown}). Is the gateway "
                           "worker running? `joelclaw gateway status`", type="gateway.stale",
@@ -50,21 +41,17 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
 
 
 @function("gateway-telegram-webhook", trigger="telegram/message.received",
-          queue=keys.GATEWAY_QUEUE)
+          queue=GATEWAY_QUEUE)
 def gateway_telegram_webhook(ctx: Context[MessageReceived]) -> dict[str, Any]:
     """Webhook mode: the webhook route emits the message; queue it like a polled update."""
     d = ctx.event.data
     message = {"message_id": d.message_id, "chat": {"id": d.chat_id},
                "from": {"id": d.from_id, "username": d.from_username},
                "text": d.text, "caption": d.caption}
-    gw = Gateway(ctx.runtime)
-    stored = inbound.accept_update(gw, {"update_id": d.update_id, "message": message})
-    if stored:
-        request_drain(ctx.runtime)
-    return {"queued": stored}
+    return {"queued": ctx.gateway.accept_update({"update_id": d.update_id, "message": message})}
 
 
-@function("gateway-telegram-webhook-callback", queue=keys.GATEWAY_QUEUE,
+@function("gateway-telegram-webhook-callback", queue=GATEWAY_QUEUE,
           trigger=trigger("telegram/callback.received", if_='event.source.provider == "telegram"'))
 def gateway_telegram_webhook_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """Webhook mode: a button press from the webhook route is answered like a polled one (the
@@ -73,8 +60,5 @@ def gateway_telegram_webhook_callback(ctx: Context[CallbackReceived]) -> dict[st
     query = {"id": d.callback_query_id, "data": d.raw_data,
              "from": {"id": d.from_id, "username": d.from_username},
              "message": {"message_id": d.message_id, "chat": {"id": d.chat_id}}}
-    gw = Gateway(ctx.runtime)
-    stored = inbound.accept_update(gw, {"update_id": d.update_id, "callback_query": query})
-    if stored:
-        request_drain(ctx.runtime)
-    return {"queued": stored}
+    return {"queued": ctx.gateway.accept_update({"update_id": d.update_id,
+                                                 "callback_query": query})}

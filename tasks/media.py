@@ -10,25 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from joelclaw import keys
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
-from joelclaw.cooldown import cooldown, reset
-from joelclaw.errors import NonRetriable
+from joelclaw import Context, NonRetriable, function
 from joelclaw.events.payloads.media import MediaReceived
 from joelclaw.events.payloads.system import FunctionFailed
-from joelclaw.gateway.owner import as_owner_message
+from joelclaw.events.payloads.telegram import quote_forwarded
 from joelclaw.media import understand
 from joelclaw.media.archive import archive
 from joelclaw.media.kinds import InvalidMedia, kind_of, media_id, validate
 
+DEDUP_SECONDS = 24 * 3600  # a media id seen again within a day is a duplicate
 LABELS = {"voice": "voice note", "audio": "audio file", "photo": "photo", "image": "image",
           "video_note": "video note"}
 
 
 def _validate(ctx: Context[MediaReceived]) -> str:
     try:
-        return str(validate(ctx.event.data, ctx.runtime.settings.media_max_bytes))
+        return str(validate(ctx.event.data, ctx.settings.media_max_bytes))
     except InvalidMedia as exc:
         raise NonRetriable(str(exc)) from None
 
@@ -37,6 +34,11 @@ def prompt_for(media: MediaReceived, kind: str, text: str | None, archived: str)
     """What the agent reads: the transcript or description as the owner's words."""
     label = LABELS.get(media.media_type, media.media_type)
     caption = f"\nCaption: {media.caption}" if media.caption else ""
+    if media.forwarded_from and text is not None:  # a stranger's words: data, not a command
+        what = ("A voice message (its transcript)" if kind == "audio"
+                else f"A {label} (its description)")
+        said = text + (f"\n(caption) {media.caption}" if media.caption else "")
+        return quote_forwarded(media.forwarded_from, said, what=what)
     if kind == "audio" and text is not None:
         return f"[Voice message transcript — the owner said:]\n{text}{caption}"
     if kind == "image" and text is not None:
@@ -46,12 +48,16 @@ def prompt_for(media: MediaReceived, kind: str, text: str | None, archived: str)
     return f"[The owner sent a {label}, saved at {archived}{why}]{caption}"
 
 
+def _dedup_name(media_id: str) -> str:
+    return f"media:processed:{media_id}"  # the first run's claim, DEDUP_SECONDS
+
+
 def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """After the last attempt: free the media id (sending it again retries) and tell the
     owner what went wrong."""
     media = MediaReceived.model_validate(ctx.event.data.event.get("data") or {})
     mid = media_id(media)
-    ctx.step.run("free-media-id", reset, ctx.runtime.redis, keys.media_processed(mid))
+    ctx.step.run("free-media-id", ctx.cooldown.reset, _dedup_name(mid))
     label = LABELS.get(media.media_type, media.media_type)
     message = str(ctx.event.data.error.get("message") or "unknown error")[:300]
     ctx.gateway.notify(f"⚠️ I could not process your {label}: {message}",
@@ -62,28 +68,27 @@ def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
 @function("media-process", trigger="media/received", retries=3,
           concurrency=[{"limit": 2}], on_failure=media_failed)
 def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
-    d, rt = ctx.event.data, ctx.runtime
+    d, s = ctx.event.data, ctx.settings
     path = ctx.step.run("validate-file", _validate, ctx)
     mid = media_id(d)
-    first = ctx.step.run("check-dedup", cooldown, rt.redis, keys.media_processed(mid),
-                         keys.MEDIA_PROCESSED_TTL)
+    first = ctx.step.run("check-dedup", ctx.cooldown.claim, _dedup_name(mid), DEDUP_SECONDS)
     if not first:
         return {"media_id": mid, "skipped": "duplicate within 24 h"}
     kind = kind_of(d)
     result: dict[str, Any] | None = None
     if kind == "audio":
-        result = ctx.step.run("transcribe-audio", understand.transcribe, rt.settings,
+        result = ctx.step.run("transcribe-audio", understand.transcribe, s,
                               Path(path), d.mime_type)
     elif kind == "image":
-        result = ctx.step.run("vision-describe", understand.describe, rt.settings, Path(path),
+        result = ctx.step.run("vision-describe", understand.describe, s, Path(path),
                               d.mime_type, d.caption)
     text = result["text"] if result else None
     sidecar = {"media_id": mid, "source": d.source, "media_type": d.media_type, "kind": kind,
                "mime_type": d.mime_type, "caption": d.caption, "chat_id": d.chat_id,
                "transcript" if kind == "audio" else "description": text}
-    archived = ctx.step.run("archive", archive, rt.settings.media_archive, d.source, mid,
+    archived = ctx.step.run("archive", archive, s.media_archive, d.source, mid,
                             Path(path), sidecar)
-    relayed = ctx.step.run("to-agent", as_owner_message, rt, d.chat_id,
+    relayed = ctx.step.run("to-agent", ctx.gateway.as_owner_message, d.chat_id,
                            prompt_for(d, kind, text, archived),
                            idem_key=f"media-{mid}", meta={"media_id": mid, "kind": kind})
     ctx.step.send_event("emit-processed", {"name": "media/processed", "data": {

@@ -11,12 +11,15 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from joelclaw import keys
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import cron, function, trigger
-from joelclaw.config import declaration_settings
-from joelclaw.cooldown import cooldown
-from joelclaw.errors import ConfigError, NonRetriable
+from joelclaw import (
+    ConfigError,
+    Context,
+    NonRetriable,
+    cron,
+    declaration_settings,
+    function,
+    trigger,
+)
 from joelclaw.events.payloads.memory import (
     CompactionPending,
     ProposalApproved,
@@ -195,7 +198,7 @@ def todoist_review_bridge(ctx: Context[Task]) -> dict[str, Any]:
 def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`memory:approve:<id>` / `memory:reject:<id>` buttons, pressed by the owner."""
     press = ctx.event.data
-    owner = ctx.runtime.settings.telegram_owner_id
+    owner = ctx.settings.telegram_owner_id
     if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     verb, _, proposal_id = press.context.partition(":")
@@ -223,8 +226,8 @@ def review_nudge(ctx: Context[Any]) -> dict[str, Any]:
     found = ctx.step.run("pending-for-owner", review.nudge, mem)
     if found is None:
         return {"nudged": False, "waiting": 0}
-    hours = ctx.runtime.settings.memory_nudge_hours
-    if not ctx.step.run("nudge-cooldown", cooldown, mem.redis, keys.MEMORY_NUDGE_SENT,
+    hours = ctx.settings.memory_nudge_hours
+    if not ctx.step.run("nudge-cooldown", ctx.cooldown.claim, "memory:review:nudge-sent",
                         hours * 3600):
         return {"nudged": False, "waiting": found["count"], "cooling_down": True}
     ctx.gateway.notify(found["text"], type="memory.review.nudge", buttons=found["buttons"],

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import function
+from joelclaw import Context, function
 from joelclaw.events.payloads import front, github, todoist, vercel
 from joelclaw.integrations.front import FrontClient
 from joelclaw.integrations.http import IntegrationError
@@ -17,7 +16,7 @@ PREVIEW = 500
 
 
 def _todoist(ctx: Context) -> TodoistClient | None:
-    s = ctx.runtime.settings
+    s = ctx.settings
     return TodoistClient(s.todoist_token, s.todoist_api_url) if s.todoist_token else None
 
 
@@ -42,7 +41,7 @@ def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) 
 
 
 def _front_context(ctx: Context, conversation_id: str) -> dict:
-    s = ctx.runtime.settings
+    s = ctx.settings
     if not s.front_token:
         return {}
     client = FrontClient(s.front_token, s.front_api_url)

@@ -16,38 +16,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import cron, function
-from joelclaw.checks import snooze
-from joelclaw.config import declaration_settings
-from joelclaw.telemetry import spend, triage
-from joelclaw.telemetry.events import TelemetryEvent, emit
+from joelclaw import Context, cron, declaration_settings, function
+from joelclaw.telemetry import triage
 
 _S = declaration_settings()  # crons and limits, read when the functions are declared
-
-
-def _search(ctx: Context[Any]) -> Any:
-    from joelclaw.integrations.typesense import SearchClient
-
-    return SearchClient.from_settings(ctx.runtime.settings)
-
-
-def _scan(ctx: Context[Any]) -> dict[str, Any] | None:
-    from joelclaw.integrations.typesense import resolve_endpoint
-
-    if resolve_endpoint(ctx.runtime.settings) is None:
-        return None  # telemetry events live in Typesense: nothing to triage without it
-    return triage.scan(ctx.runtime, _search(ctx))
 
 
 def _llm_tiers(ctx: Context[Any], unknown: list[dict[str, Any]]) -> dict[str, int]:
     from joelclaw.integrations.llm import LLMClient
 
-    s = ctx.runtime.settings
+    s = ctx.settings
     model = s.o11y_model or s.llm_model
     if not s.llm_api_url or not model:
         return {}
-    spend.allow_background(ctx.runtime, "the o11y triage's LLM classification")
+    ctx.telemetry.allow_background("the o11y triage's LLM classification")
     client = LLMClient(s.llm_api_url, s.llm_api_key, model, timeout=60, max_attempts=2)
     try:
         reply = client.complete([{"role": "system", "content": triage.LLM_SYSTEM},
@@ -58,12 +40,10 @@ def _llm_tiers(ctx: Context[Any], unknown: list[dict[str, Any]]) -> dict[str, in
 
 
 def _file_task(ctx: Context[Any], group: dict[str, Any]) -> str | None:
-    from joelclaw.integrations.todoist import TodoistClient
-
-    s = ctx.runtime.settings
-    if not s.todoist_token:
+    s = ctx.settings
+    client = ctx.checks.todoist()
+    if client is None:
         return None
-    client = TodoistClient(s.todoist_token, s.todoist_api_url, redis_client=ctx.runtime.redis)
     try:
         task = client.create_task(
             f"o11y: {group['component']} {group['action']} ({group['pattern']})",
@@ -76,18 +56,16 @@ def _file_task(ctx: Context[Any], group: dict[str, Any]) -> str | None:
 
 
 def _record(ctx: Context[Any], tiers: dict[str, int], escalated: int, limited: int) -> None:
-    emit(ctx.runtime.redis, TelemetryEvent(
-        level="info", source="o11y", component="check-o11y-triage", action="triage.summary",
-        run_id=ctx.run_id, function_id="check-o11y-triage",
-        metadata={"tiers": tiers, "escalated": escalated, "limited": limited}),
-        ctx.runtime.settings)
+    ctx.telemetry.emit("triage.summary", source="o11y", component="check-o11y-triage",
+                       function_id="check-o11y-triage",
+                       metadata={"tiers": tiers, "escalated": escalated, "limited": limited})
 
 
 @function("check-o11y-triage", triggers=[cron(_S.o11y_triage_cron, timezone=_S.timezone),
                                          "check/o11y-triage.requested"],
           concurrency=1, retries=1)
 def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
-    scanned = ctx.step.run("scan", _scan, ctx)
+    scanned = ctx.step.run("scan", ctx.telemetry.triage_scan)
     if scanned is None:
         return {"skipped": "no Typesense configured (JOELCLAW_TYPESENSE_URL)"}
     groups = ctx.step.run("classify", triage.classify_groups, scanned["groups"])
@@ -98,7 +76,7 @@ def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
                    "pattern": "llm" if g["key"] in tiers else g["pattern"]} for g in groups]
     actionable = [g for g in groups if g["tier"] >= 2]
     fresh = ctx.step.run("dedup", lambda: [g["key"] for g in actionable
-                                           if triage.fresh(ctx.runtime, g["key"])])
+                                           if ctx.telemetry.fresh(g["key"])])
     escalations: list[dict[str, Any]] = []
     limited = 0
     for group in groups:
@@ -109,23 +87,23 @@ def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
         request_id = f"o11y-{group['key']}"
         ctx.step.send_event(f"request-agent-{short}", {  # runs once the owner approves
             "name": "system/agent.requested", "data": {
-                "tool": ctx.runtime.settings.o11y_agent_tool, "timeout": 600,
+                "tool": ctx.settings.o11y_agent_tool, "timeout": 600,
                 "request_id": request_id, "origin": "o11y", "sandbox": "workspace-write",
                 "task": f"Investigate and fix a recurring failure (seen {group['count']}x, "
                         f"runs {', '.join(group['runs'][:5])}); its component, action and "
                         "error text are quoted below.",
                 "context": f"component: {group['component']}\naction: {group['action']}\n"
                            f"error: {group['error'][:800]}"}})
-        slot = ctx.step.run(f"escalation-slot-{short}", triage.escalation_slot, ctx.runtime,
+        slot = ctx.step.run(f"escalation-slot-{short}", ctx.telemetry.escalation_slot,
                             group["key"])
         sent = False
         if slot:
-            text = triage.escalation_text(group, ctx.runtime.settings)
-            ctx.step.run(f"remember-escalation-{short}", snooze.remember, ctx.runtime.redis,
+            text = triage.escalation_text(group, ctx.settings)
+            ctx.step.run(f"remember-escalation-{short}", ctx.snooze.remember,
                          group["key"], f"🚨 {text}")  # the press edits the message with it
             result = ctx.gateway.alert(
                 text, type="o11y.tier3", immediate_telegram=True, telegram_only=True,
-                buttons=[[snooze.button(group["key"])]],
+                buttons=[[ctx.snooze.button(group["key"])]],
                 step_id=f"escalate-{short}")
             sent = bool(result.get("message_ids"))
         else:

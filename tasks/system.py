@@ -6,12 +6,9 @@ import fcntl
 import json
 import time
 
-from joelclaw import keys
-from joelclaw.bus.context import Context
-from joelclaw.bus.functions import cron, function
+from joelclaw import Context, cron, function
 from joelclaw.checks import digest, sessions
 from joelclaw.checks.window import in_window, local_now, window_day
-from joelclaw.cooldown import cooldown
 from joelclaw.events.payloads.system import LogWritten
 from joelclaw.redaction import configured_secrets, redact
 
@@ -51,31 +48,31 @@ def heartbeat(ctx: Context) -> dict[str, object]:
 
 
 def _prune(ctx: Context) -> dict[str, object]:
-    if not ctx.runtime.settings.sessions_prune_dirs:
+    if not ctx.settings.sessions_prune_dirs:
         return {"deleted": 0, "skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
-    return sessions.prune(ctx.runtime.settings)
+    return sessions.prune(ctx.settings)
 
 
 def _claim_digest(ctx: Context) -> str | None:
     """The local date whose digest to request now, claimed once (None: not now)."""
-    s = ctx.runtime.settings
+    s = ctx.settings
     local = local_now(s.timezone)
     if not in_window(s.digest_window, local):
         return None
     date = window_day(s.digest_window, local).isoformat()
     if digest.digest_path(s, date).exists():
         return None
-    return date if cooldown(ctx.runtime.redis, keys.digest_claimed(date), 86400) else None
+    return date if ctx.checks.claim_digest_request(date) else None
 
 
 @function("system-logger", trigger="system/log.written")
 def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
     """Append the entry to the append-only system log under JOELCLAW_HOME, redacted: the log
     outlives the event and is read by people and tools that never need its secrets."""
-    path = ctx.runtime.settings.home_dir / "logs" / "system.jsonl"
+    path = ctx.settings.home_dir / "logs" / "system.jsonl"
     entry = {"ts": time.time(), "run_id": ctx.run_id, "event_id": ctx.event.id,
              **ctx.event.data.model_dump(mode="json")}
-    secrets = configured_secrets(ctx.runtime.settings)
+    secrets = configured_secrets(ctx.settings)
     ctx.step.run("append", _append_line, str(path), json.dumps(redact(entry, secrets)))
     return {"path": str(path)}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import chord, group
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function, trigger
 from joelclaw.errors import StepError
 from tests import canvas_tasks as t

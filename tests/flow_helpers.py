@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.records import TERMINAL, Run
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.support import wait_for

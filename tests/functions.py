@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
 from joelclaw.events.payloads.system import CronTick, FunctionFailed

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from joelclaw.bus.executor import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.errors import NonRetriable
 

@@ -3,11 +3,17 @@
 The import graph is built from the source (every import, inside functions and under
 TYPE_CHECKING too, and `import_module` with a literal name), then checked for cycles and for
 imports against the layering: `webhooks/` and `tasks/` use `joelclaw/`, never the reverse.
+The bus is rooms (`BUS_LAYERS`): code outside a room takes only the names its package exports,
+and a room imports only rooms of lower layers.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from joelclaw.application import installed
@@ -31,10 +37,26 @@ RULES = (
     ("webhooks.providers", "joelclaw.bus", "providers are pure: verify and normalize only"),
 )
 
+# The bus's rooms, lowest first: a room may import rooms (and bus-level modules) of lower layers
+# only, never one of its own layer or above. Bus-level modules are named by their module name.
+BUS_LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"lazy"}),  # the lazy door every room's package uses
+    frozenset({"functions", "records"}),
+    frozenset({"ports"}),  # the Bus protocol: types from functions and records
+    frozenset({"delivery"}),
+    frozenset({"control"}),
+    frozenset({"flow"}),
+    frozenset({"intake", "execution"}),
+    frozenset({"celery"}),
+)
+BUS_MODULES = frozenset({"lazy", "ports"})  # bus-level modules, not rooms
+ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES
+OUTSIDE = (*PACKAGES, "tests", "bench")  # every place that may use the bus from outside
 
-def modules() -> dict[str, Path]:
+
+def modules(packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for package in PACKAGES:
+    for package in packages:
         single = ROOT / f"{package}.py"
         if single.is_file():
             found[package] = single
@@ -131,7 +153,7 @@ def _inside(module: str, prefix: str) -> bool:
 
 def test_the_graph_sees_imports_inside_functions_and_type_checking_blocks() -> None:
     edges = graph()
-    assert "joelclaw.bus.ports" in edges["joelclaw.bus.dispatch"]  # under TYPE_CHECKING
+    assert "joelclaw.bus.ports" in edges["joelclaw.bus.intake.dispatch"]  # under TYPE_CHECKING
     assert "joelclaw.gateway.plugin" in edges["joelclaw.runtime"]
     assert "joelclaw.memory.plugin" in edges["joelclaw.runtime"]
     assert "joelclaw.memory.recall" in edges["joelclaw.memory.plugin"]  # inside a function
@@ -166,3 +188,133 @@ def test_every_provider_names_a_real_setting() -> None:
 
     for name, provider in PROVIDERS.items():
         assert provider.secret_setting in Settings.model_fields, name
+
+
+def _room_of(module: str) -> str | None:
+    """The room (or bus-level module) `module` belongs to, None outside the bus."""
+    parts = module.split(".")
+    if parts[:2] != ["joelclaw", "bus"] or len(parts) < 3:
+        return None
+    return parts[2]
+
+
+def _layer(room: str) -> int:
+    return next(i for i, layer in enumerate(BUS_LAYERS) if room in layer)
+
+
+def test_the_bus_is_rooms_and_each_room_has_a_door() -> None:
+    bus = ROOT / "joelclaw" / "bus"
+    found = {p.stem for p in bus.glob("*.py") if p.stem != "__init__"} | {
+        p.name for p in bus.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert found == ROOMS | BUS_MODULES, "a new room or bus-level module goes into BUS_LAYERS"
+    assert (bus / "__init__.py").read_text().strip() == "", "the bus itself exports nothing"
+    for room in sorted(ROOMS):
+        package = importlib.import_module(f"joelclaw.bus.{room}")
+        assert package.__doc__, room
+        assert len(package.__all__) == len(set(package.__all__)), room
+        assert set(dir(package)) - set(vars(package)) <= set(package.__all__), room
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"joelclaw.bus.{room}.{name}"
+
+
+def outside_imports() -> list[tuple[str, str, list[str]]]:
+    """(importing module, imported module, names) for every bus import outside the bus."""
+    found = []
+    for name, path in modules(OUTSIDE).items():
+        if _room_of(name) is not None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found.append((name, node.module, [a.name for a in node.names]))
+            elif isinstance(node, ast.Import):
+                found.extend((name, a.name, []) for a in node.names)
+            elif isinstance(node, ast.Call) and node.args:
+                func, arg = node.func, node.args[0]
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in {"import_module", "__import__"} and isinstance(arg, ast.Constant) \
+                        and isinstance(arg.value, str):
+                    found.append((name, arg.value, []))
+    return [(m, target, names) for m, target, names in found
+            if target == "joelclaw.bus" or target.startswith("joelclaw.bus.")]
+
+
+def test_outside_code_takes_only_what_a_room_exports() -> None:
+    assert any(target == "joelclaw.bus.records" for _, target, _ in outside_imports())
+    broken = []
+    for module, target, names in outside_imports():
+        room = _room_of(target)
+        if target == "joelclaw.bus":
+            broken += [f"{module}: from joelclaw.bus import {n}" for n in names
+                       if n not in ROOMS | {"ports"}]
+        elif room == "ports" and target == "joelclaw.bus.ports":
+            continue
+        elif room not in ROOMS or target != f"joelclaw.bus.{room}":
+            broken.append(f"{module} imports {target}: import from the room's package instead")
+        else:
+            exported = set(importlib.import_module(target).__all__)
+            broken += [f"{module}: {target} does not export {n}" for n in names
+                       if n not in exported]
+    assert broken == []
+
+
+def test_rooms_depend_only_on_lower_layers() -> None:
+    broken = []
+    for module, targets in graph().items():
+        room = _room_of(module)
+        if room is None or (module == f"joelclaw.bus.{room}" and room in ROOMS):
+            continue  # a room's package imports its own modules (lazily)
+        for target in sorted(targets):
+            other = _room_of(target)
+            if other is None or other == room:
+                continue
+            if _layer(other) >= _layer(room):
+                broken.append(f"{module} imports {target}: {other} is not below {room}")
+    assert broken == []
+
+
+def test_a_room_door_imports_none_of_the_modules_behind_it() -> None:
+    """The CLI takes single names from rooms: opening every door loads no bus module, so each
+    name costs only the module that defines it (bench/cli_start.py)."""
+    probe = ("import json, sys\n"
+             + "".join(f"import joelclaw.bus.{room}\n" for room in sorted(ROOMS))
+             + "print(json.dumps(sorted(m for m in sys.modules if m.startswith('joelclaw'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, check=True, timeout=60)
+    loaded = set(json.loads(done.stdout))
+    assert loaded == {"joelclaw", "joelclaw.bus", "joelclaw.bus.lazy",
+                      *(f"joelclaw.bus.{room}" for room in ROOMS)}
+
+
+def _durable_time_uses(tree: ast.AST) -> tuple[list[int], list[int]]:
+    """Lines naming the wake-up/outbox keys (`keys.WAKEUPS`, `keys.OUTBOX`), and lines using
+    `wakeups.SETS` outside a list display (a script's KEYS are a list; a Redis command is not)."""
+    named = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+             and node.attr in ("WAKEUPS", "OUTBOX")]
+    in_lists = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.List)
+                for inner in ast.walk(node)}
+    loose = [node.lineno for node in ast.walk(tree)
+             if isinstance(node, ast.Attribute) and node.attr == "SETS"
+             and id(node) not in in_lists]
+    return named, loose
+
+
+def test_durable_time_has_one_owner() -> None:
+    """Only joelclaw.bus.records.wakeups writes, counts and reads the wake-up and outbox sets; a Lua
+    script that changes them with a run's record gets their keys from it, in its KEYS list."""
+    owner = "joelclaw.bus.records.wakeups"
+    found = []
+    for name, path in modules().items():
+        if name in (owner, "joelclaw.keys"):
+            continue
+        named, loose = _durable_time_uses(ast.parse(path.read_text()))
+        found += [f"{name}:{line} names the key" for line in named]
+        found += [f"{name}:{line} uses wakeups.SETS outside a script's KEYS" for line in loose]
+    assert found == []
+    assert owner in graph()["joelclaw.cli.commands"]  # `joelclaw status` counts through it
+    assert owner in graph()["webhooks.dashboard.models"]  # and so does the dashboard
+
+
+def test_the_durable_time_check_sees_a_stray_writer() -> None:
+    stray = ast.parse("pipe.zadd(keys.WAKEUPS, {t: 1})\nr.zcard(wakeups.SETS.outbox)\n"
+                      "s.x(keys=[wakeups.SETS.wakeups])\n")
+    assert _durable_time_uses(stray) == ([1], [2])

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.records import TERMINAL, Run
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
 from joelclaw.runtime import Runtime

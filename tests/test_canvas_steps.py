@@ -13,10 +13,10 @@ from collections.abc import Callable
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus import canvas, leases
-from joelclaw.bus.flow.explain import explain_run
-from joelclaw.bus.memo import Done
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.delivery import leases
+from joelclaw.bus.execution import canvas
+from joelclaw.bus.flow import explain_run
+from joelclaw.bus.records import TERMINAL, Done, Run
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime

@@ -286,6 +286,22 @@ def test_status_with_a_live_worker(invoke: Invoke, worker: WorkerProcess) -> Non
     assert "joelclaw up" not in [a["command"] for a in envelope(invoke("status"))["next_actions"]]
 
 
+def test_status_says_where_each_credential_is_never_its_value(invoke: Invoke,
+                                                               cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["JOELCLAW_HOME"])
+    generated = ok(invoke("status"), "status")["logins"]
+    assert generated == {"web": str(home / "secrets" / "api-token"),
+                         "flower": str(home / "secrets" / "flower")}
+    configured = {"JOELCLAW_API_TOKEN": "tok-" + "x" * 40, "JOELCLAW_FLOWER_USER": "owner",
+                  "JOELCLAW_FLOWER_PASSWORD": "pw-" + "y" * 30}
+    result = invoke("status", env=configured)
+    assert ok(result, "status")["logins"] == {
+        "web": "JOELCLAW_API_TOKEN", "flower": "JOELCLAW_FLOWER_USER/_PASSWORD"}
+    assert "x" * 40 not in result.stdout and "y" * 30 not in result.stdout
+    text = invoke("status", "--text").stdout
+    assert "flower login" in text and str(home / "secrets" / "flower") in text
+
+
 def test_status_without_workers_suggests_up(invoke: Invoke) -> None:
     data = envelope(invoke("status"))
     workers = {k: v for k, v in data["result"]["workers"].items() if k != "latency_ms"}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shelve
 import subprocess
 import sys
+import types
 from datetime import UTC, datetime
 
 import pytest
 
-from joelclaw.bus.cron import CronSchedule, dispatch_tick
+from joelclaw.bus.celery import CronSchedule, dispatch_tick, scheduler_for
 from tests.support import REPO, env_for, wait_for
 
 pytestmark = pytest.mark.timeout(150)
@@ -61,3 +63,30 @@ def test_two_beat_processes_run_each_tick_once(runtime, settings, worker, tmp_pa
     seen = slots()
     assert len(seen) >= 3
     assert len(seen) == len(set(seen)), "a tick ran twice"
+
+
+def test_beat_starts_on_a_schedule_file_that_names_code_which_moved(runtime, tmp_path):
+    """A schedule file pickles CronSchedule by module path: one written before the class moved
+    must not stop beat (Celery raises on it at every start); beat starts it afresh."""
+    old = types.ModuleType("joelclaw.bus.cron")
+    moved = type("CronSchedule", (), {"__module__": "joelclaw.bus.cron"})
+    old.CronSchedule = moved  # type: ignore[attr-defined]  # a stand-in for the old module
+    filename = str(tmp_path / "beat-schedule")
+    sys.modules["joelclaw.bus.cron"] = old
+    try:
+        with shelve.open(filename) as store:
+            store["entries"] = {"t-cron": moved()}
+    finally:
+        del sys.modules["joelclaw.bus.cron"]
+    with pytest.raises(ModuleNotFoundError), shelve.open(filename, flag="r") as store:
+        store["entries"]
+
+    beat = scheduler_for(runtime)(app=runtime.celery, schedule_filename=filename)
+    try:
+        crons = {name: entry.schedule for name, entry in beat.schedule.items()
+                 if isinstance(entry.schedule, CronSchedule)}
+        assert crons, "the cron entries come back from the code"
+    finally:
+        beat.close()
+    with shelve.open(filename, flag="r") as store:
+        assert {type(entry.schedule) for entry in store["entries"].values()} >= {CronSchedule}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus.sweeper import Sweeper
+from joelclaw.bus.celery import Sweeper
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime

@@ -76,7 +76,7 @@ def test_a_cancel_event_arriving_before_the_listener_registers_still_cancels(run
     # Given a run whose listener is not registered yet (as in the instant between the run's
     # creation and its registration), and a matching cancel event already received
     from joelclaw import keys
-    from joelclaw.bus.flow import cancel
+    from joelclaw.bus.flow import register_cancel_on
 
     received = runtime.redis.time()
     run_id = start(runtime, "test/cancel-on", k="early", nap=0)  # no worker: stays queued
@@ -86,5 +86,5 @@ def test_a_cancel_event_arriving_before_the_listener_registers_still_cancels(run
     # When the listener registers, its look-back finds the event: the run is cancelled
     run = runtime.runs.get(run_id)
     fn = runtime.function("t-cancel-on")
-    cancel.register(runtime, [(fn, run_id)], run.event, received[0] + received[1] / 1e6 - 1)
+    register_cancel_on(runtime, [(fn, run_id)], run.event, received[0] + received[1] / 1e6 - 1)
     assert status_is(runtime, run_id, "cancelled", 5)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from joelclaw.bus.flow.options import Concurrency, Throttle, priority_level
-from joelclaw.bus.functions import function
+from joelclaw.bus.functions import Concurrency, Throttle, function, priority_level
 from joelclaw.errors import FunctionDefinitionError
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus import leases
+from joelclaw.bus.delivery import leases
 
 
 def test_a_lease_stops_being_renewed_when_its_execution_raises(runtime):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from joelclaw.bus.flow.explain import explain_run
-from joelclaw.bus.pause import pause, pause_of, paused, resume
+from joelclaw.bus.control import pause, pause_of, paused, resume
+from joelclaw.bus.flow import explain_run
 from joelclaw.errors import NotFound
 from joelclaw.events.model import Event
 from tests.flow_helpers import finished, start, status_is

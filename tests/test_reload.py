@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus import codestate
-from joelclaw.bus.memo import Sleeping
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw.bus.records import TERMINAL, Run, Sleeping, codestate
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.queues import waiting_targets

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from joelclaw.bus.canvas import base_id, task_id
 from joelclaw.bus.control import cancel_run
+from joelclaw.bus.execution import base_id, task_id
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.insight.trace import run_trace

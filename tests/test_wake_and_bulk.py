@@ -15,8 +15,7 @@ import time
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus import bulk
-from joelclaw.bus.control import wake_run
+from joelclaw.bus.control import bulk, wake_run
 from joelclaw.errors import JoelclawError
 from tests.flow_helpers import all_finished, finished, start, status_is
 from tests.test_cli import cli_env, envelope, failed, invoke, ok  # noqa: F401 (fixtures)

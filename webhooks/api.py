@@ -16,9 +16,8 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from joelclaw import strictjson
-from joelclaw.bus.control import cancel_run, replay_run
-from joelclaw.bus.pause import paused
-from joelclaw.bus.runs import STATUSES
+from joelclaw.bus.control import cancel_run, paused, replay_run
+from joelclaw.bus.records import STATUSES
 from joelclaw.errors import EventError, JoelclawError, NotFound
 from joelclaw.events.index import search
 from joelclaw.events.limits import MAX_EVENT_BYTES, too_large

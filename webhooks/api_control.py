@@ -9,9 +9,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from joelclaw import strictjson
-from joelclaw.bus import bulk
-from joelclaw.bus.control import wake_run
-from joelclaw.bus.pause import pause, resume
+from joelclaw.bus.control import bulk, pause, resume, wake_run
 from joelclaw.errors import JoelclawError, NotFound
 from webhooks.api import MAX_BODY_BYTES, BadQuery, blueprint
 from webhooks.app import runtime

@@ -2,7 +2,7 @@
 
 Counters are Redis hashes incremented where things happen: by the request that observed them
 (events received, webhook verifications) and by the bus in the write that ended a step or a run
-(step durations, finished runs; see joelclaw.bus.metrics), and by the tiered cache of every
+(step durations, finished runs; see joelclaw.bus.records.metrics), and by the tiered cache of every
 process (hits, misses and errors per tier, added to Redis about once a second; see
 joelclaw.cache.stats). A scrape only reads: those counters, the statuses of the newest runs
 (bounded), and queue depths per priority from `joelclaw.queues` (the one place that reads the
@@ -26,7 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from joelclaw import keys, queues
-from joelclaw.bus import metrics as bus_metrics
+from joelclaw.bus.records import metrics as bus_metrics
 from joelclaw.cache.stats import TIERS, read_stats
 from joelclaw.runtime import Runtime
 from webhooks import access

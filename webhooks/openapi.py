@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.runs import STATUSES
+from joelclaw.bus.records import STATUSES
 from webhooks.dashboard.openapi import paths as dashboard_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}

@@ -4,7 +4,7 @@ Bus modules take a `Bus` and call `bus.send(...)`, `bus.publish(...)`: they neve
 runtime that implements it (`joelclaw.runtime.Runtime`), which is what keeps the import graph
 one-way: the runtime wires the bus, the bus knows only this interface. Services that extensions
 (the gateway, memory) add for functions live in `services`, offered to functions as
-`ctx.<name>` (see `joelclaw.bus.context`); `hooks` are what extensions offer each other.
+`ctx.<name>` (see `joelclaw.bus.execution.context`); `hooks` are what extensions offer each other.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     import redis
     from celery import Celery
 
-    from joelclaw.bus.codestate import CodeWatch
-    from joelclaw.bus.functions import Function, Registry
-    from joelclaw.bus.runs import RunStore
-    from joelclaw.bus.scripts import Scripts
+    from joelclaw.bus.functions.registry import Function, Registry
+    from joelclaw.bus.records.codestate import CodeWatch
+    from joelclaw.bus.records.run_store import RunStore
+    from joelclaw.bus.records.scripts import Scripts
     from joelclaw.config import Settings
     from joelclaw.events.model import Event
 

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import health
-from joelclaw.bus.runs import TERMINAL
+from joelclaw.bus.records import TERMINAL
 from joelclaw.checks import stale_runs
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import health, keys
-from joelclaw.bus.cron import CronSchedule
+from joelclaw.bus.celery import CronSchedule
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw import keys
-from joelclaw.bus.statuses import TERMINAL
+from joelclaw.bus.records import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import JSON_OBJECT, Session, command
 from joelclaw.cli.output import Failure, NextAction, Output, Reply, action, fmt_ms, fmt_time
 
 if TYPE_CHECKING:
+    from joelclaw.config import Settings
     from joelclaw.runtime import Runtime
 
 FOLLOW_POLL_SECONDS = 0.25
@@ -32,6 +32,7 @@ def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     from joelclaw import health
     from joelclaw import queues as broker_queues
+    from joelclaw.bus.records import wakeups
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()
@@ -48,13 +49,27 @@ def status(session: Session) -> Reply:
         "beat": components["beat"],
         "gateway": components["gateway"],
         "queues": broker_queues.totals(broker_queues.depths(rt)),
-        "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX)),
+        "wakeups_pending": wakeups.pending(rt.redis),
         "runs": rt.runs.counts(limit=STATUS_RUNS),
         "runs_counted": {"newest": STATUS_RUNS, "stored": rt.runs.stored()},
     }
     if "typesense" in components:
         result["typesense"] = components["typesense"]
+    result["logins"] = _login_sources(rt.settings)
     return Reply(result, render.render_status, _status_actions(result))
+
+
+def _login_sources(settings: Settings) -> dict[str, str]:
+    """Where the owner finds each login (the setting that holds it, or the file `up` generated),
+    never its value: the key names avoid the words that redaction blanks."""
+    from joelclaw import credentials
+
+    return {
+        "web": ("JOELCLAW_API_TOKEN" if settings.api_token
+                      else str(credentials.api_token_file(settings))),
+        "flower": ("JOELCLAW_FLOWER_USER/_PASSWORD" if settings.flower_user
+                   else str(credentials.flower_file(settings))),
+    }
 
 
 def _status_actions(result: dict[str, Any]) -> list[NextAction]:
@@ -236,7 +251,7 @@ def functions(session: Session) -> Reply:
 def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Per-function run statistics and pauses, or None when Redis is not reachable (listing
     still works)."""
-    from joelclaw.bus.pause import paused
+    from joelclaw.bus.control import paused
     from joelclaw.insight.functions import function_rows
 
     try:
@@ -264,7 +279,7 @@ def _redis_errors() -> type[Exception]:
 def pause(session: Session, function_id: str, reason: str | None) -> Reply:
     """Pause a function: its new and woken runs queue but do not start until `resume`; crons
     keep firing and waits keep their place."""
-    from joelclaw.bus.pause import pause as pause_function
+    from joelclaw.bus.control import pause as pause_function
 
     result = pause_function(session.runtime(), function_id, by="owner (cli)", reason=reason)
     return Reply(result, lambda r: f"{r['function']}: paused ({r['parked']} run(s) waiting)",
@@ -276,7 +291,7 @@ def pause(session: Session, function_id: str, reason: str | None) -> Reply:
 @click.argument("function_id")
 def resume(session: Session, function_id: str) -> Reply:
     """Resume a paused function: the runs that queued meanwhile start, oldest first."""
-    from joelclaw.bus.pause import resume as resume_function
+    from joelclaw.bus.control import resume as resume_function
 
     result = resume_function(session.runtime(), function_id)
     text = (f"{result['function']}: resumed, {result['released']} run(s) started"

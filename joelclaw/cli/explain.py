@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from joelclaw.bus.statuses import TERMINAL
+from joelclaw.bus.records import TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Reply, action, key_values, status
@@ -16,7 +16,7 @@ from joelclaw.cli.output import Reply, action, key_values, status
 @click.argument("run_id")
 def explain(session: Session, run_id: str) -> Reply:
     """Why a run is not running: which limit and key hold it, how many ahead, until when."""
-    from joelclaw.bus.flow.explain import explain_run
+    from joelclaw.bus.flow import explain_run
 
     rt = session.runtime()
     result = explain_run(rt, run_id)

@@ -1,8 +1,8 @@
 """`joelclaw reload`: load changed function code into the running system.
 
 It imports the function modules from disk (broken code is refused, nothing restarts), records
-the reload in Redis (`joelclaw.bus.codestate`), fails the live runs of functions the new code
-no longer has, then waits until every live worker and beat run the new generation. Workers
+the reload in Redis (`joelclaw.bus.records.codestate`), fails the live runs of functions the new
+code no longer has, then waits until every live worker and beat run the new generation. Workers
 finish their current step and restart; sleeping, waiting and queued runs continue on the new
 code from their next step; `joelclaw up` also reloads the web app (gunicorn HUP).
 """
@@ -20,7 +20,7 @@ from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Failure, Reply, action, key_values
 
 if TYPE_CHECKING:
-    from joelclaw.bus import codestate
+    from joelclaw.bus.records import codestate
     from joelclaw.runtime import Runtime
 
 LIVE_NODE_SECONDS = 10.0  # a node stamped within this is running and must restart
@@ -35,7 +35,8 @@ BEAT_ALIVE_SECONDS = 60.0
 def reload(session: Session, wait: bool, timeout: float) -> Reply:
     """Load changed function code: workers finish their current step and restart on it,
     beat rebuilds its crons, runs of removed functions fail with a clear error."""
-    from joelclaw.bus import codestate, removed
+    from joelclaw.bus.control import removed
+    from joelclaw.bus.records import codestate
 
     rt = session.runtime()
     try:
@@ -71,7 +72,7 @@ def reload(session: Session, wait: bool, timeout: float) -> Reply:
 
 def _removed(rt: Runtime, before: codestate.CodeState, now: set[str]) -> list[str]:
     """Functions the last reload had, or that have live runs, and the new code lacks."""
-    from joelclaw.bus import removed
+    from joelclaw.bus.control import removed
 
     candidates = (set(before.functions) | removed.functions_with_runs(rt.redis)) - now
     gone = set(before.functions) - now

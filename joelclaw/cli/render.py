@@ -77,6 +77,7 @@ def render_status(result: dict[str, Any]) -> str:
         "queues": queues,
         "wake-ups": f"{result['wakeups_pending']} pending",
         "runs": runs,
+        **{f"{name} login": where for name, where in (result.get("logins") or {}).items()},
     })
     rows = [(w["hostname"], ", ".join(w["roles"]), status("alive") if w["alive"] else dim("stale"),
              f"{fmt_seconds(w['age_s'])} ago", ", ".join(w["queues"] or ["?"]))

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from joelclaw.bus.statuses import STATUSES, TERMINAL
+from joelclaw.bus.records import STATUSES, TERMINAL
 from joelclaw.cli import render
 from joelclaw.cli.app import DURATION, Session, command
 from joelclaw.cli.output import Failure, NextAction, Reply, action
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.records import Run
     from joelclaw.runtime import Runtime
 
 LIMIT = click.IntRange(1, 1000)
@@ -151,7 +151,7 @@ def _bulk_filters(command_name: str):  # type: ignore[no-untyped-def]
 
 def _selection(run_id: str | None, filters: dict[str, Any]) -> Any:
     """None for a single-run command; the bulk selection otherwise."""
-    from joelclaw.bus.bulk import Selection
+    from joelclaw.bus.control import Selection
 
     bulk = any(filters[k] for k in ("function_id", "statuses", "since", "until_ago",
                                     "event_name"))
@@ -170,7 +170,7 @@ def _bulk(session: Session, action_name: str, selection: Any, yes: bool) -> Repl
     """Count, ask (a terminal) or require --yes (JSON mode, a pipe), then act with progress."""
     import sys
 
-    from joelclaw.bus import bulk
+    from joelclaw.bus.control import bulk
 
     rt = session.runtime()
     try:

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from joelclaw import keys
-from joelclaw.bus.statuses import TERMINAL
+from joelclaw.bus.records import TERMINAL
 from joelclaw.cli.app import DURATION, Session, command
 from joelclaw.cli.output import Failure, Reply, action, fmt_ms
 from joelclaw.cli.streaming import Stream
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.records import Run
     from joelclaw.runtime import Runtime
 
 POLL_SECONDS = 0.3

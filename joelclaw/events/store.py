@@ -1,8 +1,8 @@
 """Reading the stored events: one by id, the capped log newest first, and the recent events of
 one name (the look-back of `wait_for_event` and `cancel_on`).
 
-Events are written by the bus's dispatch script (`joelclaw.bus.dispatch`), atomically with the
-runs they start; this module reads them, and caps the logs now and then (`prune`), so events
+Events are written by the bus's dispatch script (`joelclaw.bus.intake.dispatch`), atomically with
+the runs they start; this module reads them, and caps the logs now and then (`prune`), so events
 stay data that knows no bus.
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from joelclaw.events.model import Event
-from joelclaw.events.payloads.telegram import callback_fields, media_of
+from joelclaw.events.payloads.telegram import callback_fields, forwarded_from, media_of
 from joelclaw.gateway import commands, vaultread
 from joelclaw.gateway.agent import agent_kind, run_turn
 from joelclaw.gateway.outbound import Typing, send_text
@@ -189,6 +189,7 @@ def _download(gw: Gateway, msg: Message) -> str:
               "file_name": name, "file_size": info.get("file_size") or ref.get("file_size"),
               "media_id": ref.get("file_unique_id") or f"telegram-{chat}-{message_id}",
               "chat_id": chat, "message_id": message_id, "caption": msg.prompt or None,
+              "forwarded_from": forwarded_from(message),
               "metadata": {k: ref[k] for k in ("duration", "width", "height", "file_id")
                            if k in ref}}))
     return str(dest)

@@ -3,8 +3,8 @@
 A SIGKILLed gateway cannot release what it held, and its chat lock and claims used to keep
 their TTL (the claim lease, 30 s), so the restarted gateway and the owner waited it out. With
 the holder's host and pid in the token, a successor on the same host sees that the process is
-gone and takes over at once, as the run leases do (joelclaw/bus/leases.py). A holder on another
-host, or one whose pid cannot be read, is left to its TTL.
+gone and takes over at once, as the run leases do (joelclaw/bus/delivery/leases.py). A holder on
+another host, or one whose pid cannot be read, is left to its TTL.
 """
 
 from __future__ import annotations

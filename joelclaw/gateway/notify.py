@@ -26,7 +26,7 @@ from joelclaw.gateway.service import Gateway, request_drain
 from joelclaw.integrations.telegram import TelegramError
 
 if TYPE_CHECKING:
-    from joelclaw.bus.context import Context
+    from joelclaw.bus.execution import Context
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.gateway.notify")
@@ -38,6 +38,7 @@ BATCHED = frozenset({"todoist.task.created", "todoist.task.deleted", "front.mess
                      "vercel.deploy.created", "vercel.deploy.canceled", "discovery.captured",
                      "meeting.analyzed"})
 TRIAGES = ("suppressed", "batched", "immediate")
+QUEUE = keys.GATEWAY_QUEUE  # the gateway worker's own queue, for functions that belong beside it
 
 
 def triage_for(event_type: str) -> str:
@@ -86,7 +87,7 @@ def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = 
 
 
 class Notifier:
-    """What `ctx.gateway` returns inside a function."""
+    """The notifier: `ctx.gateway` is a `GatewayContext` (joelclaw.gateway.context) built on it."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

@@ -26,3 +26,4 @@ def as_owner_message(rt: Bus, chat: int | None, text: str, *, idem_key: str,
     if msg_id is not None:
         request_drain(rt)
     return {"status": "queued" if msg_id else "duplicate", "id": msg_id, "chat": target}
+

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, bootsteps
 
 from joelclaw import keys
+from joelclaw.gateway.context import GatewayContext
 from joelclaw.gateway.drain import drain
 from joelclaw.gateway.inbound import GatewayService
-from joelclaw.gateway.notify import Notifier
 from joelclaw.gateway.service import DRAIN_TASK
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ SERVICE = "gateway"
 
 def install(bus: Bus) -> Any:
     """Offer `ctx.gateway` to functions; returns the Celery setup hook."""
-    bus.services[SERVICE] = Notifier
+    bus.services[SERVICE] = GatewayContext
 
     def setup(app: Celery) -> None:
         def drain_queue() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from joelclaw import cooldown, keys
-from joelclaw.bus.publish import broker_priority
+from joelclaw.bus.delivery import broker_priority
 from joelclaw.clock import Clock
 from joelclaw.gateway.queue import MessageQueue
 from joelclaw.integrations.telegram import TelegramClient

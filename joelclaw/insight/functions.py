@@ -5,8 +5,8 @@ apart from the wait before the first start) and the last run.
 Nothing is sampled. The window starts on a ten-minute boundary (`window.since`, 24 h to 24 h
 10 min ago) and covers the runs created since: how many, from the function's run index (exact);
 how those that ended ended and their durations, from counters each run adds to when it ends, in
-the ten-minute bucket of its creation (`joelclaw.bus.metrics.run_ended`); the rest are still in
-progress. The cost does not grow with the number of runs.
+the ten-minute bucket of its creation (`joelclaw.bus.records.metrics.run_ended`); the rest are
+still in progress. The cost does not grow with the number of runs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus import metrics
-from joelclaw.bus.runs import Run
+from joelclaw.bus.records import Run, metrics
 from joelclaw.insight.records import run_heads
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ def describe_function(fn: Function, default_retries: int, now: float) -> dict[st
 
 def trigger_view(trigger: Trigger, now: float) -> dict[str, Any]:
     if trigger.cron:
-        from joelclaw.bus.cron import CronSchedule
+        from joelclaw.bus.celery import CronSchedule
 
         fire = CronSchedule(trigger.cron, trigger.timezone).next_after(
             datetime.fromtimestamp(now, UTC))
@@ -87,7 +86,7 @@ Ended = dict[str, dict[str, int]]  # "status" / "body" / "before_start" -> value
 
 def _merge(buckets: list[dict[bytes, bytes]]) -> dict[str, Ended]:
     """Per function: its ended runs by outcome, body bucket and wait bucket, over the buckets
-    (fields "function|status|body|wait", see `joelclaw.bus.metrics.run_ended`)."""
+    (fields "function|status|body|wait", see `joelclaw.bus.records.metrics.run_ended`)."""
     out: dict[str, Ended] = {}
     for raw in buckets:
         for field, value in raw.items():

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus import waits
+from joelclaw.bus.flow import waits
 from joelclaw.insight.review import ReviewUnavailable, review_queue
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from joelclaw.bus.runs import Run
+from joelclaw.bus.records import Run
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

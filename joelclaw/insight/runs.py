@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.runs import Run
+from joelclaw.bus.records import Run
 
 if TYPE_CHECKING:
     from joelclaw.runtime import Runtime

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.cron import CRON_TASK, CronSchedule
-from joelclaw.bus.publish import parse_target
+from joelclaw.bus.celery import CRON_TASK, CronSchedule
+from joelclaw.bus.delivery import parse_target
+from joelclaw.bus.records import wakeups as durable
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -43,12 +44,9 @@ def crons(rt: Bus, now: datetime | None = None) -> list[dict[str, Any]]:
 def wakeups(rt: Bus, count: int) -> dict[str, Any]:
     """Durable sleeps, retries and rechecks (`wakeup`), and published runs' safety checks
     (`outbox`: published again then if their broker message is gone), soonest first."""
-    pending = int(rt.redis.zcard(keys.WAKEUPS)) + int(rt.redis.zcard(keys.OUTBOX))
-    due = []
-    if count:
-        for kind, zset in (("wakeup", keys.WAKEUPS), ("outbox", keys.OUTBOX)):
-            due += [(kind, member.decode(), float(score))
-                    for member, score in rt.redis.zrange(zset, 0, count - 1, withscores=True)]
+    pending = durable.pending(rt.redis)
+    due = [(kind, member, at) for kind in ("wakeup", "outbox")
+           for member, at in durable.due_next(rt.redis, count, outbox=kind == "outbox")]
     members = sorted(due, key=lambda row: row[2])[:count]
     functions = rt.runs.functions_of([parse_target(member)[0] for _, member, _ in members])
     rows = [{"member": member, "kind": kind, "run": parse_target(member)[0], "function": fn,
@@ -64,8 +62,7 @@ def timeline(rt: Bus, count: int = 12) -> list[dict[str, Any]]:
     items = [{"at": c["next_epoch"], "kind": "cron", "function": c["function"],
               "what": f"cron {c['expression']} ({c['timezone']})"}
              for c in crons(rt) if c["next_epoch"] is not None]
-    due = [(m.decode(), float(s)) for m, s in rt.redis.zrange(keys.WAKEUPS, 0, count - 1,
-                                                               withscores=True)]
+    due = durable.due_next(rt.redis, count)
     runs = [(target, at) for target, at in due if not target.startswith(keys.FLOW_TIMER)]
     heads = rt.runs.heads([parse_target(t)[0] for t, _ in runs], ("function", "status"))
     for (target, at), head in zip(runs, heads, strict=True):

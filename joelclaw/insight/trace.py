@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.bus import canvas
-from joelclaw.bus.attempts import OPEN, attempts_of
-from joelclaw.bus.memo import Done, Failed, Memo, trace_fields
-from joelclaw.bus.run_store import trace_of
+from joelclaw.bus.execution import canvas
+from joelclaw.bus.records import OPEN, Done, Failed, Memo, attempts_of, trace_fields, trace_of
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, TextIO
 
 from joelclaw.backoff import exponential
-from joelclaw.bus.reload import RELOAD_EXIT  # a child asking to be started again at once
+from joelclaw.bus.celery import RELOAD_EXIT  # a child asking to be started again at once
 from joelclaw.supervisor.logfiles import LogFiles
 
 SELF = "up"  # the prefix of the supervisor's own lines

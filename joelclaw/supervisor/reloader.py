@@ -1,8 +1,8 @@
 """Hot reload under `joelclaw up`.
 
 - Every reload (`joelclaw reload`, `celery control pool_restart`, or the watcher below) makes the
-  workers and beat restart themselves (`joelclaw.bus.reload`); `up` adds the web app: it sends
-  gunicorn SIGHUP, whose new workers import the new code (the app is not preloaded), so events
+  workers and beat restart themselves (`joelclaw.bus.celery.reload`); `up` adds the web app: it
+  sends gunicorn SIGHUP, whose new workers import the new code (the app is not preloaded), so events
   sent over HTTP reach new functions too.
 - With `up --reload` (development) it polls the function modules' files (mtime and size, no
   extra dependency) and runs `joelclaw reload` in a fresh process when one changes: that
@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 
 from joelclaw import codeversion
-from joelclaw.bus import codestate
+from joelclaw.bus.records import codestate
 
 SETTLE_SECONDS = 0.3  # an editor's save can be several writes: wait until the files are still
 RELOAD_TIMEOUT = 120.0

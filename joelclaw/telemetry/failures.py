@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.bus.telemetry import Observed
+from joelclaw.bus.execution import Observed
 from joelclaw.telemetry.events import TelemetryEvent, emit
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.records import Run
 
 
 class ExecutionEvents:

@@ -1,11 +1,12 @@
 """How telemetry plugs in, without the bus knowing it.
 
-`install(runtime)` registers the bus's telemetry hook (joelclaw.bus.telemetry.HOOK): every
-execution gets an observer that turns failures into telemetry events and, only when
-`JOELCLAW_OTEL_ENDPOINT` is set, its run and steps into OpenTelemetry spans (the SDK and the
-exporter are not even imported otherwise). It installs the LLM usage sink (spend), and gives
-workers a flusher thread that moves queued telemetry events into Typesense every
-`JOELCLAW_OTEL_FLUSH_SECONDS`, and flushes pending spans when a pool process exits.
+`install(runtime)` offers `ctx.telemetry` to functions and registers the bus's telemetry hook
+(joelclaw.bus.execution.telemetry.HOOK): every execution gets an observer that turns failures
+into telemetry events and, only when `JOELCLAW_OTEL_ENDPOINT` is set, its run and steps into
+OpenTelemetry spans (the SDK and the exporter are not even imported otherwise). It installs
+the LLM usage sink (spend), and gives workers a flusher thread that moves queued telemetry
+events into Typesense every `JOELCLAW_OTEL_FLUSH_SECONDS`, and flushes pending spans when a
+pool process exits.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, bootsteps
 from celery.signals import worker_process_shutdown
 
-from joelclaw.bus import telemetry as port
+from joelclaw.bus.execution import TELEMETRY_HOOK
 from joelclaw.integrations import usage
 from joelclaw.telemetry import spend
 from joelclaw.telemetry.failures import Both, ExecutionEvents
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.records import Run
     from joelclaw.telemetry.tracing import RunTracer
 
 log = logging.getLogger("joelclaw.telemetry")
+SERVICE = "telemetry"  # ctx.telemetry (joelclaw.telemetry.service)
 TRACER_HOOK = "telemetry.tracer"  # () -> the runtime's RunTracer, or None without an endpoint
 
 
@@ -62,9 +64,16 @@ class Telemetry:
 
 def install(bus: Bus) -> Any:
     hook = Telemetry(bus)
-    bus.hooks[port.HOOK] = hook
+    bus.hooks[TELEMETRY_HOOK] = hook
     bus.hooks[TRACER_HOOK] = hook.tracer
     usage.set_sink(spend.recorder(bus))
+
+    def telemetry(ctx: Any) -> Any:
+        from joelclaw.telemetry.service import TelemetryService
+
+        return TelemetryService(bus, ctx.run_id, ctx.function_id)
+
+    bus.services[SERVICE] = telemetry
 
     def setup(app: Celery) -> None:
         app.steps["worker"].add(type("TelemetryStep", (TelemetryStep,), {"bus": bus}))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from joelclaw import keys
-from joelclaw.bus import stepnotes
+from joelclaw.bus.execution import current_step_note
 from joelclaw.cooldown import cooldown
 from joelclaw.errors import Defer
 from joelclaw.integrations.usage import Usage
@@ -72,7 +72,7 @@ def record_usage(bus: Bus | None, *, model: str, input_tokens: int, output_token
                  kind: str = "chat", function: str | None = None,
                  cost_usd: float | None = None) -> dict[str, Any] | None:
     """Record one LLM call; returns what was recorded (None without a bus to record on)."""
-    note = stepnotes.current()
+    note = current_step_note()
     if note is not None:
         bus = note.bus
     if bus is None:
@@ -180,6 +180,6 @@ def recorder(bus: Bus) -> Any:
     def sink(usage: Usage) -> None:
         record_usage(bus, model=usage.model, input_tokens=usage.input_tokens,
                      output_tokens=usage.output_tokens, kind=usage.kind, function=usage.label
-                     if stepnotes.current() is None else None)
+                     if current_step_note() is None else None)
 
     return sink

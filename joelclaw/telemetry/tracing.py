@@ -33,7 +33,7 @@ from opentelemetry.trace import (
 from joelclaw.redaction import configured_secrets, redact_text
 
 if TYPE_CHECKING:
-    from joelclaw.bus.runs import Run
+    from joelclaw.bus.records import Run
     from joelclaw.config import Settings
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 
 

@@ -181,7 +181,7 @@ def test_throttle_holds_a_fourth_request_within_the_minute(tg, start_system) -> 
     statuses = lambda: [rt.runs.status(r) for r in runs]  # noqa: E731
     wait_for(lambda: statuses().count("completed") == 3, 30, message="three ran")
     assert statuses()[3] != "completed"
-    from joelclaw.bus.flow.explain import explain_run
+    from joelclaw.bus.flow import explain_run
 
     assert "throttle" in json.dumps(explain_run(rt, runs[3])).lower()
 

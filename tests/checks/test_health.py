@@ -130,7 +130,7 @@ def test_the_hourly_signals_check_sees_a_high_run_error_rate(
 ) -> None:
     from datetime import UTC, datetime
 
-    from joelclaw.bus.cron import dispatch_tick
+    from joelclaw.bus.celery import dispatch_tick
 
     rt = start(make(function_modules=["tests.functions"], health_error_rate_min_runs=5,
                     telegram_token=None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.errors import NonRetriable
 

@@ -131,7 +131,7 @@ def test_every_page_fits_and_reads_at_each_width_and_scheme(
     status_is(runtime, waiting, "waiting")
     status_is(runtime, sleeping, "sleeping")
     review_store.add(runtime, "p-20260102-002", "Likes the command first")
-    from joelclaw.bus import bulk
+    from joelclaw.bus.control import bulk
 
     job = bulk.create(runtime, "cancel", bulk.Selection(function="t-sleep"), expect=1,
                       by="test")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from joelclaw import keys
 from joelclaw.agents.approvals import Approvals
-from joelclaw.bus.runs import Run, encode
+from joelclaw.bus.records import Run, encode_run
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard import review_store
@@ -37,7 +37,7 @@ def failed_run(rt: Runtime, function: str = "d-flaky", message: str = "card decl
     run = Run(id=f"run-{int(time.time() * 1000):013d}-{time.monotonic_ns() % 10**8:08x}",
               function=function, status="failed", event={"name": "dash/flaky", "data": {}},
               error={"name": "StepError", "message": message})
-    rt.redis.hset(keys.run(run.id), mapping=encode(run))
+    rt.redis.hset(keys.run(run.id), mapping=encode_run(run))
     rt.redis.zadd(keys.RUN_INDEX, {run.id: run.created_at * 1000})
     rt.redis.zadd(keys.runs_of_function(function), {run.id: run.created_at * 1000})
     return run.id
@@ -100,7 +100,7 @@ def test_needs_me_gathers_everything_that_waits_on_the_owner(client: FlaskClient
 
 def test_a_waiting_run_shows_what_it_expects_and_a_prefilled_answer(client: FlaskClient,
                                                                     rt: Runtime) -> None:
-    from joelclaw.bus import waits
+    from joelclaw.bus.flow import waits
 
     run_id = send(rt, "test/wait", key="order-1234", timeout=600)[0]
     spec = {"event": "test/reply", "match": "data.key", "if": None,

@@ -483,11 +483,14 @@ class FakeTelegram:
         *,
         duration: int = 3,
         caption: str | None = None,
+        forward_origin: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """An incoming voice note (audio/ogg, OPUS), downloadable via getFile."""
+        """An incoming voice note (audio/ogg, OPUS), downloadable via getFile; with
+        `forward_origin`, someone else's note the sender forwarded."""
         stored = self.add_file(content, f"voice/file_{next(self._file_seq)}.oga")
         voice = {**_file_ref(stored), "duration": duration, "mime_type": "audio/ogg"}
-        message = self._incoming(from_id, chat_id, voice=voice, caption=caption)
+        message = self._incoming(from_id, chat_id, voice=voice, caption=caption,
+                                 forward_origin=forward_origin)
         return self.push_update("message", message)
 
     def add_file(self, content: bytes, file_path: str | None = None) -> _File:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from joelclaw.bus.runs import Run
+from joelclaw.bus.records import Run
 from joelclaw.config import Settings
 from joelclaw.telemetry.tracing import RunTracer, trace_id_of
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from celery import Celery, chord, group
 
-from joelclaw.bus import canvas
+from joelclaw.bus.execution import canvas
 from joelclaw.errors import NonRetriable
 
 app = Celery("spec", set_as_current=False)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from joelclaw.bus.attempts import attempts_of
-from joelclaw.bus.memo import Done, Failed
+from joelclaw.bus.records import Done, Failed, attempts_of
 from joelclaw.insight.trace import settle, tries
 
 ENDED = {"status": "cancelled", "ended_at": 200.0}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from joelclaw.bus.context import Context
+from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.events.payloads.github import WorkflowRun
 from tests.support import wait_at_gate

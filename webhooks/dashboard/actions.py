@@ -9,8 +9,7 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict
 
-from joelclaw.bus.control import cancel_run, replay_run, rerun_run, wake_run
-from joelclaw.bus.pause import pause, resume
+from joelclaw.bus.control import cancel_run, pause, replay_run, rerun_run, resume, wake_run
 from joelclaw.errors import EventError, JoelclawError, NotFound
 from joelclaw.events.schemas import parse_event
 from joelclaw.events.store import get_event

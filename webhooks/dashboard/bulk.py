@@ -1,8 +1,8 @@
 """Bulk actions in the dashboard: filter → preview (how many, which) → confirm → progress.
 
 The runs page links to the preview with its filters; confirming creates a job for at most the
-count the owner saw (joelclaw.bus.bulk) and executes it in the background of this web process,
-and the job's page shows its progress live. A job whose process died shows as interrupted,
+count the owner saw (joelclaw.bus.control.bulk) and executes it in the background of this web
+process, and the job's page shows its progress live. A job whose process died shows as interrupted,
 with a button to go on from where it stopped.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from flask import redirect, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict
 
-from joelclaw.bus import bulk
+from joelclaw.bus.control import bulk
 from joelclaw.errors import NotFound
 from webhooks.dashboard import params
 from webhooks.dashboard.blueprint import blueprint, rt

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from joelclaw import health, keys
-from joelclaw.bus import bulk, waits
-from joelclaw.bus.flow.explain import explain_run
-from joelclaw.bus.pause import paused
-from joelclaw.bus.preview import preview
-from joelclaw.bus.runs import STATUSES, TERMINAL
+from joelclaw import health
+from joelclaw.bus.control import bulk, paused
+from joelclaw.bus.flow import explain_run, waits
+from joelclaw.bus.records import STATUSES, TERMINAL, preview, wakeups
 from joelclaw.errors import NotFound
 from joelclaw.events import index
 from joelclaw.events.store import get_event, list_events
@@ -46,7 +44,7 @@ def overview(rt: Runtime) -> dict[str, Any]:
             "beat_age_s": parts.get("beat", {}).get("age_s"),
             "durability": parts.get("redis", {}).get("durability"),
             "gateway_age_s": parts.get("gateway", {}).get("age_s"),
-            "runs_stored": rt.runs.stored(), "wakeups_pending": int(rt.redis.zcard(keys.WAKEUPS)),
+            "runs_stored": rt.runs.stored(), "wakeups_pending": wakeups.pending(rt.redis),
             "functions": len(rt.registry)},
         "counts": counts,
         "runs": [run_row(r) for r in recent],

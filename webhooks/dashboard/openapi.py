@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.runs import STATUSES
+from joelclaw.bus.records import STATUSES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 PAGE = {"type": "object", "required": ["ok"], "additionalProperties": True,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from flask import request
 from werkzeug.exceptions import BadRequest
 
-from joelclaw.bus.runs import STATUSES
+from joelclaw.bus.records import STATUSES
 from joelclaw.insight.runs import Cursor
 
 MAX_TEXT = 256

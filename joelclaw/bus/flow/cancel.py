@@ -11,12 +11,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus import waits
-from joelclaw.bus.control import cancel_run
+from joelclaw.bus.control.actions import cancel_run
+from joelclaw.bus.flow import waits
 from joelclaw.errors import JoelclawError
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
+    from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")

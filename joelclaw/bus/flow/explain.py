@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import humane, keys
-from joelclaw.bus import waits
-from joelclaw.bus.pause import HELD_KIND, pause_of
-from joelclaw.bus.runs import TERMINAL, Run
+from joelclaw import humane
+from joelclaw.bus.control.pausing import HELD_KIND, pause_of
+from joelclaw.bus.flow import waits
+from joelclaw.bus.records import wakeups
+from joelclaw.bus.records.runs import TERMINAL, Run
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:
@@ -112,8 +113,7 @@ def _queued(rt: Bus, run: Run, steps: list[dict[str, Any]], when: When
     if run.error and run.error.get("next_attempt_at"):
         return (f"retrying the function at {when(run.error['next_attempt_at'])}",
                 {"next_attempt_at": run.error["next_attempt_at"]})
-    due = rt.redis.zscore(keys.WAKEUPS, run.id)
-    check = rt.redis.zscore(keys.OUTBOX, run.id)
+    due, check = wakeups.due_of(rt.redis, run.id)
     detail = {"wakeup_at": due, "outbox_check_at": check}
     reason = "queued: waiting for a free worker (no flow-control limit holds it)"
     if check is not None:

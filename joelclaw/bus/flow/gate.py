@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus import metrics
-from joelclaw.bus.control import cancel_run
-from joelclaw.bus.flow.options import key_value
-from joelclaw.bus.leases import Lease, execute_releasing
-from joelclaw.bus.runs import Run
+from joelclaw.bus.control.actions import cancel_run
+from joelclaw.bus.delivery.leases import Lease, execute_releasing
+from joelclaw.bus.functions.options import key_value
+from joelclaw.bus.records import metrics, wakeups
+from joelclaw.bus.records.runs import Run
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
+    from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")
@@ -46,7 +46,7 @@ class Slots:
 
     def release_args(self) -> tuple[list[str], list[Any]]:
         now = time.time()
-        return ([*self.keys(), keys.OUTBOX],
+        return ([*self.keys(), wakeups.SETS.outbox],
                 [self.run_id, now, now + self.grace, *self.limits()])
 
 
@@ -183,7 +183,7 @@ def _park(rt: Bus, run: Run, lease: Lease, hold: dict[str, Any], wake_at: float)
         fields["holds"] = [*run.holds, {**previous, "released_at": time.time()}]
     pipe = rt.redis.pipeline(transaction=True)
     rt.runs.update(run.id, pipe=pipe, **fields)
-    pipe.zadd(keys.WAKEUPS, {run.id: wake_at}, lt=True)
+    wakeups.schedule(pipe, {run.id: wake_at})
     execute_releasing(pipe, lease)
 
 

@@ -13,11 +13,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.flow.options import key_value
+from joelclaw.bus.functions.options import key_value
+from joelclaw.bus.records import wakeups
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
+    from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
 
 log = logging.getLogger("joelclaw.flow")
@@ -37,14 +38,15 @@ def defer(rt: Bus, fn: Function, event: dict[str, Any]) -> list[str]:
         deb = flow.debounce
         key = key_value(deb.key, event)
         rt.scripts.flow_debounce(
-            keys=[keys.flow_debounce(fn.id, key), keys.WAKEUPS],
+            keys=[keys.flow_debounce(fn.id, key), wakeups.SETS.wakeups],
             args=[json.dumps(event), now, deb.period, "" if deb.timeout is None else deb.timeout,
                   timer_target("debounce", fn.id, key)])
         return []
     assert flow.batch is not None
     key = key_value(flow.batch.key, event)
     full = rt.scripts.flow_batch(
-        keys=[keys.flow_batch(fn.id, key), keys.flow_batch_due(fn.id, key), keys.WAKEUPS],
+        keys=[keys.flow_batch(fn.id, key), keys.flow_batch_due(fn.id, key),
+              wakeups.SETS.wakeups],
         args=[json.dumps(event), now, flow.batch.timeout, flow.batch.max_size,
               timer_target("batch", fn.id, key)])
     return _start_batch(rt, fn, full)
@@ -60,13 +62,14 @@ def fire(rt: Bus, target: str) -> bool:
     now = time.time()
     if kind == "debounce":
         raw = rt.scripts.flow_debounce_take(
-            keys=[keys.flow_debounce(function_id, key), keys.WAKEUPS], args=[now, target])
+            keys=[keys.flow_debounce(function_id, key), wakeups.SETS.wakeups],
+            args=[now, target])
         if raw:
             _start(rt, fn, [json.loads(raw)], "debounce")
         return True
     taken = rt.scripts.flow_batch_take(
         keys=[keys.flow_batch(function_id, key), keys.flow_batch_due(function_id, key),
-              keys.WAKEUPS], args=[now, target])
+              wakeups.SETS.wakeups], args=[now, target])
     _start_batch(rt, fn, taken)
     return True
 
@@ -107,5 +110,5 @@ def _hold_again(rt: Bus, fn: Function, events: list[dict[str, Any]], trigger: st
     pipe = rt.redis.pipeline(transaction=True)
     pipe.rpush(keys.flow_batch(fn.id, key), *[json.dumps(e) for e in events])
     pipe.set(keys.flow_batch_due(fn.id, key), f"{due:.3f}")
-    pipe.zadd(keys.WAKEUPS, {timer_target("batch", fn.id, key): due})
+    wakeups.schedule(pipe, {timer_target("batch", fn.id, key): due}, earlier_only=False)
     pipe.execute()

@@ -28,6 +28,7 @@ class MediaReceived(_Payload):
     caption: str | None = None
     chat_id: int | None = None
     message_id: int | None = None
+    forwarded_from: str | None = Field(None, max_length=64)  # a stranger's file: their words
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

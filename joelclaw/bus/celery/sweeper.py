@@ -1,0 +1,251 @@
+"""The sweeper: one thread in every worker's main process that makes durable time happen.
+
+Each tick it wakes targets whose lease expired (their worker died), claims due wake-ups
+(sleeps, retry back-offs, wait timeouts, outbox entries, debounce/batch timers) atomically and
+publishes them, and now and then prunes expired runs from the indexes. Safe on every worker at
+once: a claim pushes the wake-up into the future, so two sweepers never publish the same one,
+and a sweeper that dies mid-claim leaves it to fire again (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from celery import bootsteps, signals
+from celery.worker import state as worker_state
+
+from joelclaw import keys
+from joelclaw.bus.control import actions as control
+from joelclaw.bus.delivery import leases
+from joelclaw.bus.delivery.publish import parse_target
+from joelclaw.bus.flow import timers
+from joelclaw.bus.functions.registry import TASK_PREFIX
+from joelclaw.bus.records import wakeups
+from joelclaw.bus.records.runs import TERMINAL
+from joelclaw.errors import JoelclawError
+from joelclaw.events import store as events
+from joelclaw.queues import waiting_targets
+
+if TYPE_CHECKING:
+    from joelclaw.bus.ports import Bus
+
+log = logging.getLogger("joelclaw.sweeper")
+
+PRUNE_EVERY = 60.0
+BATCH = 500
+HOLDERS_EVERY = 1.0  # how often leases of dead processes on this host are looked for
+HOLDERS_BATCH = 1000
+BROKER_VIEW_SECONDS = 10.0  # how stale the view of the broker's queues may be (at most a
+# quarter of the safety period, so another sweeper never acts on a view older than a republish)
+
+
+class Sweeper:
+    """Publishes due wake-ups and revives runs with expired leases."""
+
+    def __init__(self, rt: Bus, poll: float | None = None, node: str | None = None,
+                 queues: Callable[[], Iterable[str]] | None = None):
+        self.rt = rt
+        self.node = node or socket.gethostname()
+        self.queues = queues or (lambda: ())  # what this node consumes, read at each stamp
+        self.poll = poll or rt.settings.scheduler_poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_prune = 0.0
+        self._last_holders = 0.0
+        self._revoked: set[str] = set()  # task ids whose runs were cancelled already
+        self._broker_view: set[str] = set()
+        self._broker_seen_at = float("-inf")
+
+    def tick(self) -> int:
+        now = time.time()
+        scripts = self.rt.scripts
+        scripts.expired_leases(keys=[keys.LEASES, wakeups.SETS.wakeups],
+                               args=[now, keys.lease(""), BATCH])
+        published = self._wake_due(now) + self._check_outbox(now)
+        if now - self._last_prune > PRUNE_EVERY:
+            self._last_prune = now
+            self.prune()
+        if now - self._last_holders > HOLDERS_EVERY:
+            self._last_holders = now
+            self.revive_dead_local_holders(now)
+            self._revoked_running()
+        return published
+
+    def _wake_due(self, now: float) -> int:
+        """Sleeps, retries, rechecks and timers that came due: publish each (a run then keeps a
+        safety entry in the outbox until an execution begins)."""
+        due, claim_until = wakeups.claim_due(self.rt.scripts, now, BATCH)
+        published = 0
+        for target, due_at in due.items():
+            try:
+                if target.startswith(keys.FLOW_TIMER):  # a debounce or batch timer, not a run
+                    timers.fire(self.rt, target)
+                elif self._publish(target, due_at, now):
+                    published += 1
+            except Exception:
+                log.exception("could not publish wake-up for %s", target)
+                continue
+            wakeups.settle(self.rt.scripts, target, claim_until, "")
+        return published
+
+    def _check_outbox(self, now: float) -> int:
+        """Published runs that have not started within the safety period: a backlog waits on,
+        a message that is gone (a sender that died, `celery purge`) is published again."""
+        due, claim_until = wakeups.claim_due(self.rt.scripts, now, BATCH, outbox=True)
+        if not due:
+            return 0
+        waiting = self._still_in_broker(list(due))
+        safety = now + self.rt.settings.outbox_grace_seconds
+        published = 0
+        for target, due_at in due.items():
+            try:
+                if target in waiting:
+                    next_due: float | str = safety
+                elif self._publish(target, due_at, now):
+                    published, next_due = published + 1, safety
+                else:
+                    next_due = ""  # the run is gone or ended
+            except Exception:
+                log.exception("could not publish outbox entry %s", target)
+                continue
+            wakeups.settle(self.rt.scripts, target, claim_until, next_due, outbox=True)
+        return published
+
+    def _publish(self, target: str, due_at: float, now: float) -> bool:
+        if not self.rt.publish(target, ready_at=due_at):
+            return False
+        wakeups.guard(self.rt.redis, {target: now + self.rt.settings.outbox_grace_seconds},
+                      earlier_only=True)
+        self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
+        return True
+
+    def _still_in_broker(self, targets: list[str]) -> set[str]:
+        """Which of these runs still sit in the broker unstarted (a backlog longer than the
+        safety period); the broker is read at most every few seconds, only when needed."""
+        statuses = self.rt.runs.statuses([parse_target(t)[0] for t in targets])
+        live = [t for t, status in zip(targets, statuses, strict=True)
+                if status is not None and status not in TERMINAL]
+        if not live:
+            return set()
+        max_age = min(BROKER_VIEW_SECONDS, self.rt.settings.outbox_grace_seconds / 4)
+        if time.monotonic() - self._broker_seen_at > max_age:
+            names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
+            self._broker_view = waiting_targets(self.rt, names) or set()
+            self._broker_seen_at = time.monotonic()
+        return {t for t in live if t in self._broker_view}
+
+    def cancel_revoked(self, name: str, request: Any, how: str) -> None:
+        """Cancel the run of a function execution Celery was told to revoke (once per task)."""
+        args = getattr(request, "args", None) or []
+        if not str(name).startswith(TASK_PREFIX) or not args or request.id in self._revoked:
+            return
+        self._revoked.add(request.id)
+        try:
+            control.cancel_run(self.rt, str(args[0]), f"{how}: task {request.id}")
+        except JoelclawError as exc:
+            log.warning("could not cancel the run of revoked task %s: %s", request.id, exc)
+
+    def _revoked_running(self) -> None:
+        """Executions this worker runs that a `celery control revoke` flagged (no signal fires
+        for a running task that is not terminated)."""
+        for request in list(worker_state.active_requests):
+            if request.id in worker_state.revoked and request.id not in self._revoked:
+                self.cancel_revoked(request.name, request, "revoked by celery control")
+
+    def revive_dead_local_holders(self, now: float) -> int:
+        """Wake at once the runs whose lease a process of this host held and that is gone (its
+        whole worker was killed): the execution that picks them up takes the lease over,
+        instead of waiting for it to expire."""
+        targets = [t.decode() for t in self.rt.redis.zrange(keys.LEASES, 0, HOLDERS_BATCH - 1)]
+        if not targets:
+            return 0
+        holders = self.rt.redis.mget([keys.lease(t) for t in targets])
+        dead = {t: now for t, h in zip(targets, holders, strict=True)
+                if leases.held_by_dead_local_process(h)}
+        if dead:
+            wakeups.schedule(self.rt.redis, dead)
+            log.info("waking %d run(s) whose worker on this host died", len(dead))
+        return len(dead)
+
+    def prune(self) -> None:
+        """Cap the event logs (with the finished runs of the events capped away) and drop
+        expired runs from the indexes; one worker at a time."""
+        if self.rt.redis.set(keys.RETENTION_LOCK, "1", nx=True, ex=int(PRUNE_EVERY)):
+            started = events.prune(self.rt.redis, self.rt.settings.event_log_cap)
+            self.rt.runs.forget_finished(started)
+            self.rt.runs.prune_index()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="joelclaw-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def presence(self) -> str:
+        """This node's `keys.WORKERS_SEEN` entry, read by `joelclaw.health`: when it was last
+        seen and which queues it consumes (its roles derive from them)."""
+        return json.dumps({"at": time.time(), "queues": sorted(self.queues()),
+                           **self.rt.code.presence()})
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+                self.rt.redis.hset(keys.WORKERS_SEEN, self.node, self.presence())
+            except Exception:
+                log.exception("sweeper tick failed")
+                self._stop.wait(2)
+            self._stop.wait(self.poll)
+
+
+class SweeperStep(bootsteps.StartStopStep):
+    """Runs the sweeper in every worker's main process, started and stopped with the worker,
+    and turns Celery's own controls into run control: `celery control revoke <task id>` on an
+    execution cancels its run (at the next step boundary, through the cancel flag in Redis,
+    since revokes live in worker memory), and `control terminate` records the run as cancelled
+    rather than as a worker death that would use up its attempts.
+
+    Bound to its bus with `sweeper_step(bus)`, which the Celery app factory adds to the worker.
+    """
+
+    requires = {"celery.worker.components:Pool"}
+    bus: Bus
+
+    def __init__(self, worker: Any, **kwargs: Any):
+        super().__init__(worker, **kwargs)
+        self.sweeper: Sweeper | None = None
+
+    def start(self, worker: Any) -> None:
+        queues = worker.app.amqp.queues
+        self.sweeper = Sweeper(self.bus, node=worker.hostname,
+                               queues=lambda: list(queues.consume_from))
+        self.sweeper.start()
+        signals.task_revoked.connect(self._revoked, weak=False,
+                                     dispatch_uid=f"joelclaw-revoked-{id(self)}")
+
+    def stop(self, worker: Any) -> None:
+        signals.task_revoked.disconnect(dispatch_uid=f"joelclaw-revoked-{id(self)}")
+        if self.sweeper is not None:
+            self.sweeper.stop()
+
+    def _revoked(self, sender: Any = None, request: Any = None, terminated: bool = False,
+                 signum: Any = None, expired: bool = False, **_: Any) -> None:
+        """A revoked execution that was waiting, or one that was terminated: cancel its run."""
+        if request is None or expired or self.sweeper is None:
+            return
+        how = f"terminated by celery control (signal {signum})" if terminated else \
+            "revoked by celery control"
+        self.sweeper.cancel_revoked(getattr(sender, "name", ""), request, how)
+
+
+def sweeper_step(bus: Bus) -> type[SweeperStep]:
+    return type("SweeperStep", (SweeperStep,), {"bus": bus})

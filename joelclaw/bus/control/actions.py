@@ -1,0 +1,115 @@
+"""Run control from outside a run: cancel (stored in Redis, so it survives worker restarts,
+unlike Celery revokes), wake a sleeping run now, replay (a new run of the same function with
+the same event), rerun from a failed step (earlier steps reused), and the same in bulk by
+filter (joelclaw.bus.control.bulk)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from joelclaw.bus.delivery import leases
+from joelclaw.bus.delivery.outcomes import finish_cancelled
+from joelclaw.bus.records.memo import Done, Sleeping
+from joelclaw.bus.records.runs import TERMINAL, Run
+from joelclaw.errors import JoelclawError, NotFound
+from joelclaw.events.model import Event
+
+if TYPE_CHECKING:
+    from joelclaw.bus.functions.registry import Function
+    from joelclaw.bus.ports import Bus
+
+
+def _run_and_function(rt: Bus, run_id: str) -> tuple[Run, Function]:
+    run = rt.runs.get(run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
+    fn = rt.function(run.function)
+    if fn is None:
+        raise JoelclawError(f"run {run_id} belongs to {run.function!r}, which is not loaded here")
+    return run, fn
+
+
+def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request") -> Run:
+    """Cancel now if the run is idle (queued, sleeping, waiting); else after its current step."""
+    run, fn = _run_and_function(rt, run_id)
+    if run.status in TERMINAL:
+        return run
+    rt.runs.request_cancel(run_id, reason)
+    lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
+    if lease is not None:
+        current = rt.runs.get(run_id)
+        if current is not None and current.status not in TERMINAL:
+            finish_cancelled(rt, fn, current, reason, lease=lease)
+        else:
+            lease.release()
+    return rt.runs.get(run_id) or run
+
+
+def wake_run(rt: Bus, run_id: str, by: str = "owner") -> dict[str, Any]:
+    """End a durable sleep now: the sleeping step ends as if its time had come, its trace
+    saying who woke it and when it would have woken. Only a sleeping run can be woken."""
+    run, _fn = _run_and_function(rt, run_id)
+    if run.status != "sleeping":
+        raise JoelclawError(f"run {run_id} is {run.status}, not sleeping: only a sleeping run "
+                            "can be woken")
+    lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
+    if lease is None:
+        raise JoelclawError(f"run {run_id} is waking up already (an execution holds it)")
+    try:
+        step = next((s for s in rt.runs.steps(run_id) if s.get("status") == "sleeping"), None)
+        record = rt.runs.memo_record(run_id, step["key"]) if step else None
+        if rt.runs.status(run_id) != "sleeping" or step is None \
+                or not isinstance(record, Sleeping):
+            raise JoelclawError(f"run {run_id} is no longer sleeping")
+        now = time.time()
+        pipe = rt.redis.pipeline(transaction=True)
+        rt.runs.save_memo(run_id, step["key"], Sleeping(now), pipe=pipe)
+        rt.runs.write_step(run_id, step["key"], {**step, "woken_by": by, "woken_at": now,
+                                                 "planned_until": record.until}, pipe=pipe)
+        pipe.execute()
+    finally:
+        lease.release()
+        # Taking the lease dropped the run's wake-up: give it one now, woken or not (a run
+        # that is not due just suspends again until its own time).
+        rt.wake(run_id, time.time())
+    return {"id": run_id, "step": step["key"], "woken_by": by, "woken_at": now,
+            "planned_until": record.until}
+
+
+def replay_run(rt: Bus, run_id: str) -> Run:
+    """A new run of the same function for the same event; the original is untouched."""
+    run, fn = _run_and_function(rt, run_id)
+    event = Event.model_validate(run.event)
+    result = rt.send([event], only=fn, trigger="replay", replay_of=run_id, skip_dedup=True)[0]
+    new = rt.runs.get(result.runs[0])
+    assert new is not None
+    return new
+
+
+def rerun_run(rt: Bus, run_id: str, from_step: str | None = None) -> Run:
+    """A new run that reuses the results of the steps before the failed one (or `from_step`).
+
+    The reused steps are copied into the new run's memo before it can execute, so they return
+    their stored results instead of running again; the failed step and everything after it run.
+    """
+    run, fn = _run_and_function(rt, run_id)
+    steps = rt.runs.steps(run_id)
+    start = from_step or next((s["key"] for s in steps if s.get("status") == "failed"), None)
+    if start is None:
+        raise JoelclawError(f"run {run_id} has no failed step; give the step to rerun from")
+    boundary = next((s for s in steps if s["key"] == start), None)
+    if boundary is None:
+        raise NotFound(f"run {run_id} has no step {start!r}")
+    memo = rt.runs.memo(run_id)
+    before = [s for s in steps if (s.get("started_at") or 0) < (boundary.get("started_at") or 0)
+              and isinstance(memo.get(s["key"]), Done)]
+    seed = {"memo": {s["key"]: memo[s["key"]] for s in before},
+            "steps": {s["key"]: {**s, "reused_from": run_id} for s in before},
+            "rerun_from": start}
+    event = Event.model_validate(run.event)
+    result = rt.send([event], only=fn, trigger="rerun", replay_of=run_id, skip_dedup=True,
+                     seed=seed)[0]
+    new = rt.runs.get(result.runs[0])
+    assert new is not None
+    return new

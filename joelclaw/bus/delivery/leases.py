@@ -1,0 +1,196 @@
+"""Run leases: proof that a live worker is executing a run (or a parallel member) right now.
+
+Celery on Redis only notices a dead worker after the visibility timeout (an hour by default), and
+a short timeout re-delivers tasks that are still running. So every execution holds its own lease,
+renewed by one thread per process while it runs; the sweeper wakes targets whose lease expired,
+and a worker on the same host takes over at once from a holder whose process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from joelclaw import keys
+from joelclaw.bus.records import wakeups
+from joelclaw.bus.records.scripts import Scripts
+
+HOSTNAME = socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(eq=False)
+class Lease:
+    scripts: Scripts
+    target: str
+    token: str
+    ttl: float
+    renewed_at: float = field(default_factory=time.monotonic)
+    slot_keys: list[str] = field(default_factory=list)  # concurrency slots renewed with it
+    paused: bool = False  # the run's function was paused when the lease was taken
+
+    def args(self) -> list[Any]:
+        return [self.token, int(self.ttl * 1000), time.time() + self.ttl, self.target]
+
+    def renew(self) -> bool:
+        self.renewed_at = time.monotonic()
+        args = self.args()
+        renewed = bool(self.scripts.lease_renew(
+            keys=[keys.lease(self.target), keys.LEASES], args=args))
+        if renewed and self.slot_keys:
+            # A slot lives as long as the lease: a dead worker's slot expires with it.
+            client = self.scripts.lease_renew.registered_client
+            pipe = client.pipeline(transaction=False)
+            for key in self.slot_keys:
+                pipe.zadd(key, {self.target: args[2]}, xx=True)
+            pipe.execute()
+        return renewed
+
+    def release(self, pipe: Any = None) -> None:
+        """Give the lease back; with `pipe`, batched into that pipeline's round trip.
+
+        Raw EVALSHA in the pipeline: redis-py's Script objects would add a SCRIPT EXISTS round
+        trip. If the script cache was flushed (Redis restarted), the caller sees NoScriptError
+        and calls release() again without a pipeline.
+        """
+        _RENEWER.forget(self)
+        lease_keys = [keys.lease(self.target), keys.LEASES]
+        if pipe is None:
+            self.scripts.lease_release(keys=lease_keys, args=[self.token, self.target])
+        else:
+            pipe.evalsha(self.scripts.lease_release.sha, 2, *lease_keys, self.token, self.target)
+
+    @contextlib.contextmanager
+    def kept_alive(self) -> Iterator[Lease]:
+        """Renewed while the block runs; never again once it ends, however it ends.
+
+        A renewer that outlived its execution (an exception, a failed write during a Redis
+        outage) would keep an idle run's lease alive forever, and the run would never resume.
+        """
+        _RENEWER.watch(self)
+        try:
+            yield self
+        finally:
+            _RENEWER.forget(self)
+
+
+class _Renewer:
+    """One daemon thread per process renews every lease it holds, every third of its TTL."""
+
+    def __init__(self) -> None:
+        self._leases: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def watch(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.add(lease)
+            if self._pid != os.getpid():  # first use, or first use after a fork
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="joelclaw-leases", daemon=True).start()
+
+    def forget(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.25)
+            with self._lock:
+                due = [le for le in self._leases
+                       if time.monotonic() - le.renewed_at >= le.ttl / 3]
+            for lease in due:
+                try:
+                    lease.renew()
+                except Exception:
+                    continue
+
+
+_RENEWER = _Renewer()
+
+
+def begin(
+    scripts: Scripts, run_id: str, target: str, ttl: float
+) -> tuple[Lease | None, list[Any]]:
+    """Take the lease for `target` and read the run's hash in one round trip.
+
+    Returns (None, []) while another live process holds the lease; else the lease and the
+    run hash as a flat list of fields and values (decoded by the run store).
+    """
+    token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    lease = Lease(scripts, target, token, ttl)
+    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, wakeups.SETS.wakeups,
+                                keys.run(run_id), wakeups.SETS.outbox, keys.PAUSED],
+                          args=lease.args())
+    if reply[0] == 1:
+        lease.paused = bool(reply[2])
+        return lease, reply[1]
+    if not _steal_from_dead_holder(scripts, lease, reply[1]):
+        return None, []
+    client = scripts.begin.registered_client
+    pipe = client.pipeline(transaction=False)
+    wakeups.forget(pipe, target)
+    pipe.hgetall(keys.run(run_id))
+    state = pipe.execute()[2]
+    function = state.get(b"function")
+    lease.paused = bool(function and client.hexists(keys.PAUSED, function))
+    return lease, _flat(state)
+
+
+def _flat(mapping: dict[bytes, bytes]) -> list[bytes]:
+    return [item for pair in mapping.items() for item in pair]
+
+
+def held_by_dead_local_process(holder: bytes | str | None) -> bool:
+    """The lease token names this host and a process that is gone (killed with its worker)."""
+    if not holder:
+        return False
+    text = holder.decode() if isinstance(holder, bytes) else holder
+    host, _, rest = text.partition(":")
+    pid = rest.partition(":")[0]
+    return host == HOSTNAME and pid.isdigit() and not _pid_alive(int(pid))
+
+
+def _steal_from_dead_holder(scripts: Scripts, lease: Lease, holder: bytes | str) -> bool:
+    text = holder.decode() if isinstance(holder, bytes) else holder
+    if not held_by_dead_local_process(text):
+        return False
+    return bool(scripts.lease_steal(keys=[keys.lease(lease.target), keys.LEASES],
+                                    args=[text, *lease.args()]))
+
+
+def acquire(scripts: Scripts, target: str, ttl: float) -> Lease | None:
+    """The lease alone (for run control from outside a worker)."""
+    lease, _ = begin(scripts, target.split("|")[0], target, ttl)
+    return lease
+
+
+def execute_releasing(pipe: Any, lease: Lease) -> list[Any] | None:
+    """Run `pipe` with the lease release appended; re-release if Redis lost its scripts.
+
+    Returns the replies, or None when a script was missing (the caller redoes its own).
+    """
+    lease.release(pipe)
+    try:
+        return pipe.execute()
+    except redis.exceptions.NoScriptError:
+        lease.release()
+        return None

@@ -1,0 +1,88 @@
+"""What a function receives: the triggering event (typed by its payload model), the durable
+`step` API, its run, its settings, and services instead of the engine: `ctx.cooldown`,
+`ctx.lock(...)`, `ctx.cache` here, and those extensions registered (`ctx.gateway`,
+`ctx.memory`, ...).
+
+The bus names no extension: a service is a factory in `runtime.services` (e.g. the gateway
+installs `gateway`), built once per execution on first use of `ctx.<name>`. `ctx.runtime` is
+the engine itself, for extensions and tests; a function needs the services, never it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from joelclaw.bus.execution.services import Cooldowns, named_lock
+from joelclaw.events.model import Event
+
+if TYPE_CHECKING:
+    from joelclaw.bus.execution.steps import Step
+    from joelclaw.bus.ports import Bus
+    from joelclaw.cache import Cache
+    from joelclaw.config import Settings
+    from joelclaw.locks import Lock
+
+P = TypeVar("P")
+
+
+@dataclass
+class Context(Generic[P]):
+    """`Context[Model]` tells an editor the type of `ctx.event.data`."""
+
+    event: Event[P]
+    step: Step
+    run_id: str
+    attempt: int
+    function_id: str
+    runtime: Bus
+    log: logging.Logger
+    batch: list[Event[P]] | None = None
+    _services: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def events(self) -> list[Event[P]]:
+        """The batch of a batched function (oldest first); otherwise just the event."""
+        return self.batch if self.batch is not None else [self.event]
+
+    @property
+    def settings(self) -> Settings:
+        """The process's typed settings (`JOELCLAW_*`)."""
+        return self.runtime.settings
+
+    @property
+    def cooldown(self) -> Cooldowns:
+        """Act at most once per period, by name: `ctx.cooldown.claim("vault", 3600)`."""
+        return Cooldowns(self.runtime.redis)
+
+    def lock(self, name: str, lease: float = 30.0, *, token: str | None = None) -> Lock:
+        """The Redis lock called `name` (owner token, renewable lease, released only by its
+        owner); `token=ctx.run_id` makes it re-entrant for this run's retries."""
+        return named_lock(self.runtime.redis, name, lease, token)
+
+    @property
+    def cache(self) -> Cache:
+        """The tiered cache (`get`, `set`, `invalidate`, `cached(...)`), hot + Redis + files."""
+        from joelclaw.cache import cache_for
+
+        return cache_for(self.runtime)
+
+    def cancel_requested(self) -> bool:
+        """True once someone asked to cancel this run (long work inside a step can stop)."""
+        run = self.runtime.runs.get(self.run_id)
+        return bool(run is not None and run.cancel_requested)
+
+    def __getattr__(self, name: str) -> Any:
+        """`ctx.<service>`: the service an extension registered under that name."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        built = self._services.get(name)
+        if built is not None:
+            return built
+        factory = self.runtime.services.get(name)
+        if factory is None:
+            known = ", ".join(sorted(self.runtime.services)) or "none"
+            raise AttributeError(f"a function context has no {name!r} (services: {known})")
+        built = self._services[name] = factory(self)
+        return built

@@ -1,0 +1,418 @@
+"""Durable steps. A function is replayed from the top on every execution; each step looks up its
+memoized result first, so completed work is returned, not redone, and the run resumes after the
+last finished step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from joelclaw.bus.delivery.publish import publish_run, target_for
+from joelclaw.bus.execution import canvas
+from joelclaw.bus.execution.stepbase import MemberDone, StepBase, Suspend
+from joelclaw.bus.flow import waits
+from joelclaw.bus.functions.registry import INVOKED_EVENT
+from joelclaw.bus.records import wakeups
+from joelclaw.bus.records.memo import Done, Failed, Pending, Sleeping, finished
+from joelclaw.bus.records.previews import preview
+from joelclaw.durations import Duration, seconds
+from joelclaw.errors import FunctionDefinitionError, NonRetriable, StepError
+from joelclaw.events.model import Event
+from joelclaw.events.schemas import parse_event
+from joelclaw.expressions import compile_expression
+
+
+class Steps(StepBase):
+    """The step kinds and their bookkeeping for one execution; functions see it through
+    `Step`, which shows the kinds and nothing of the plumbing."""
+
+    # -- the step kinds ------------------------------------------------------------------------
+
+    def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn` once; later replays return its stored JSON result."""
+        key = self._key(step_id)
+        if key in self.memo:
+            return self._unwrap(key)
+        return self._execute(key, "run", lambda: fn(*args, **kwargs))
+
+    def sleep(self, step_id: str, duration: Duration) -> None:
+        """Sleep durably: the run holds no worker while it sleeps, for seconds or for days."""
+        key = self._key(step_id)
+        if key not in self.memo:
+            self._before_new_work(key)
+            self._save(key, Sleeping(time.time() + seconds(duration)))
+        self._sleep(key)
+
+    def sleep_until(self, step_id: str, when: Any) -> None:
+        """Sleep until a Unix timestamp (or a datetime)."""
+        key = self._key(step_id)
+        if key not in self.memo:
+            self._before_new_work(key)
+            at = when.timestamp() if hasattr(when, "timestamp") else float(when)
+            self._save(key, Sleeping(at))
+        self._sleep(key)
+
+    def wait_for_event(
+        self,
+        step_id: str,
+        event: str,
+        *,
+        timeout: Duration,
+        match: str | None = None,
+        if_: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Suspend until a matching `event` arrives (returned as a dict) or `timeout` (None)."""
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if finished(record):
+            self._settle(key, "wait")  # matched (or timed out) since the run last ran
+            return self._unwrap(key)
+        if record is None:
+            self._before_new_work(key)
+            if match and if_:
+                raise FunctionDefinitionError("wait_for_event takes `match` or `if_`, not both")
+            if if_:
+                compile_expression(if_, names=waits.WAIT_NAMES)
+            spec = {"event": event, "match": match, "if": if_, "trigger": self._run.event,
+                    "expires": time.time() + seconds(timeout), "run": self._run.id}
+            self._save(key, Pending(spec))
+            waits.register(self.rt, self._run.id, key, spec)
+            found = waits.lookback(self.rt, spec, self._run.created_at * 1000)
+            if found is not None:
+                waits.resolve(self.rt, self._run.id, key, event, found, wake=False)
+                return self._reload(key, "wait", wait=_wait_info(spec))
+            self._trace_state(key, "wait", "waiting", wait=_wait_info(spec))
+            raise Suspend("waiting", spec["expires"])
+        spec = record.spec  # type: ignore[union-attr]
+        if time.time() >= spec["expires"]:
+            waits.resolve(self.rt, self._run.id, key, event, None, wake=False)
+            return self._reload(key, "wait")
+        raise Suspend("waiting", spec["expires"])
+
+    def send_event(self, step_id: str, events: Event | dict[str, Any] | Sequence[Any]) -> list:
+        """Send events once: ids derive from the run and step, so a retry cannot send twice."""
+        key = self._key(step_id)
+        if key in self.memo:
+            return self._unwrap(key)
+        self._before_new_work(key)
+        batch = events if isinstance(events, list | tuple) else [events]
+        prepared = [self._prepare_event(key, i, e) for i, e in enumerate(batch)]
+        return self._execute(
+            key, "send_event", lambda: [r.to_dict() for r in self.rt.send(prepared)]
+        )
+
+    def invoke(
+        self,
+        step_id: str,
+        function: str,
+        data: dict[str, Any] | None = None,
+        *,
+        timeout: Duration | None = None,
+    ) -> Any:
+        """Start another function and suspend until its result (its error raises StepError)."""
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if finished(record):
+            self._settle(key, "invoke")  # the invoked run answered since this run last ran
+            return self._unwrap(key)
+        if record is None:
+            self._before_new_work(key)
+            target = self.rt.function(function)
+            if target is None:
+                raise NonRetriable(f"invoke: no function with id {function!r}")
+            expires = time.time() + seconds(timeout) if timeout is not None else None
+            event = Event(name=INVOKED_EVENT, data=data or {}, id=f"{self._run.id}-{key}")
+            self._save(key, Pending({"event_id": event.id, "expires": expires}))
+            self.rt.runs.mark_invoking(self._run.id, key)
+            self.rt.send([event], only=target, trigger="invoke",
+                         parent={"run": self._run.id, "step": key})
+            self._trace_state(key, "invoke", "waiting", invoke={"function": function,
+                                                                   "event_id": event.id})
+            raise Suspend("waiting", expires)
+        expires = record.spec.get("expires")  # type: ignore[union-attr]
+        if expires is not None and time.time() >= expires:
+            self.rt.runs.resolve_invoke(self._run.id, key,
+                                        Failed("InvokeTimeout", f"{function} timed out"),
+                                        wake=False)
+            return self._reload(key, "invoke")
+        raise Suspend("waiting", expires)
+
+    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run callables concurrently as a Celery group; resume with all results in order.
+
+        A member that fails after its retries fails the step with that member's error.
+        """
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if finished(record):
+            return self._unwrap(key)
+        if self.member is not None:
+            self._run_member(key, callables)
+        if record is None:
+            self._before_new_work(key)
+            self._start_members(key, len(callables))
+            raise Suspend("waiting")
+        return self._gather(key, len(callables))
+
+    def task(self, step_id: str, task: Any, *args: Any, timeout: Duration | None = None,
+             **kwargs: Any) -> Any:
+        """Run a plain Celery task (a signature, a task object or a registered name, on any
+        worker of the broker) and suspend, holding no worker, until its result.
+
+        Its final failure (after the task's own retries) fails the step with the task's
+        exception type, message and traceback; `timeout` fails it if no answer comes in time.
+        """
+        from celery.canvas import Signature
+
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if record is not None:
+            return self._await_canvas(key, "task", record)
+        if isinstance(task, Signature):
+            sig = task.clone(args=args, kwargs=kwargs) if args or kwargs else task
+        elif isinstance(task, str):
+            sig = self.rt.celery.signature(task, args=args, kwargs=kwargs)
+        elif hasattr(task, "s"):
+            sig = task.s(*args, **kwargs)
+        else:
+            raise FunctionDefinitionError(
+                f"step.task takes a signature, a task or a task name, not {type(task).__name__}")
+        return self._start_canvas(key, "task", sig, timeout)
+
+    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None) -> Any:
+        """Run a Celery canvas as one step: a chain's final result, a group's list of results,
+        a chord's callback result. A failing task anywhere fails the step with its error."""
+        key = self._key(step_id)
+        record = self.memo.get(key)
+        if record is not None:
+            return self._await_canvas(key, "canvas", record)
+        return self._start_canvas(key, "canvas", workflow, timeout)
+
+    # -- task and canvas internals -----------------------------------------------------------
+
+    def _start_canvas(self, key: str, kind: str, workflow: Any,
+                      timeout: Duration | None) -> Any:
+        self._before_new_work(key)
+        try:
+            tree = canvas.spec_of(workflow)
+        except NonRetriable as exc:
+            record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1,
+                                                 "worker": self.worker})
+            return self._fail(key, record, exc)
+        run_id = self._run.id
+        base = canvas.base_id(run_id, key)
+        expires = time.time() + seconds(timeout) if timeout is not None else None
+        pending = Pending({"canvas": base, "expires": expires, "timeout": timeout})
+        pipe = self.rt.redis.pipeline(transaction=True)
+        self.rt.runs.save_memo(run_id, key, pending, pipe=pipe)
+        self.rt.runs.mark_invoking(run_id, key, pipe=pipe)
+        canvas.create(pipe, base, run_id, key, tree)
+        pipe.execute()
+        self.memo[key] = pending
+        state = canvas.State(base, run_id, key, tree)
+
+        def launch() -> None:
+            with contextlib.suppress(canvas.Unconfirmed):  # another execution is launching it
+                canvas.launch(self.rt, state)
+                canvas.mark_launched(self.rt, base)
+
+        # Published once this execution released its lease, so a quick answer finds the run
+        # free; if this process dies first, the safety wake-up replays the step, which sees
+        # the canvas was not launched and launches it.
+        self.after_release.append(launch)
+        safety = time.time() + self.rt.settings.outbox_grace_seconds
+        leaves = canvas.leaves(tree)
+        self._trace_state(key, kind, "waiting", expires=expires, **_what(kind, base, leaves))
+        raise Suspend("waiting", min(safety, expires) if expires is not None else safety)
+
+    def _await_canvas(self, key: str, kind: str, record: Any) -> Any:
+        base = canvas.base_id(self._run.id, key)
+        if finished(record):
+            if self.member is None and self.trace.get(key, {}).get("status") == "waiting":
+                return self._canvas_done(key, kind, base, record)  # first replay: trace it
+            return self._unwrap(key)
+        spec = record.spec
+        base, expires = spec["canvas"], spec.get("expires")
+        stored = self.rt.runs.memo_record(self._run.id, key)  # an answer stored meanwhile
+        if not finished(stored) and expires is not None and time.time() >= expires:
+            canvas.time_out(self.rt, base, self._run.id, key,
+                            f"no answer within {spec.get('timeout')} s")
+            stored = self.rt.runs.memo_record(self._run.id, key)
+        if finished(stored):
+            return self._canvas_done(key, kind, base, stored)
+        if not canvas.launched(self.rt, base):  # the last execution died while publishing
+            state = canvas.load(self.rt, base)
+            try:
+                if state is not None:
+                    canvas.launch(self.rt, state)
+                    canvas.mark_launched(self.rt, base)
+            except canvas.Unconfirmed:  # look again once that claim may be declared dead
+                again = time.time() + canvas.CLAIM_GRACE + 1
+                raise Suspend("waiting", min(again, expires) if expires else again) from None
+        raise Suspend("waiting", expires)
+
+    def _canvas_done(self, key: str, kind: str, base: str, stored: Any) -> Any:
+        self.memo[key] = stored
+        tasks = canvas.tasks_of(self.rt, base)
+        extra: dict[str, Any] = {"tasks": tasks,
+                                 "retries": sum(t.get("retries", 0) for t in tasks)}
+        if kind == "task":
+            # The step's tries are its task's deliveries (first run, Celery retries, redeliveries
+            # after a lost worker); unknown when no worker with joelclaw's hooks ran it.
+            extra["attempts"] = tasks[0].get("deliveries") or None if tasks else None
+        if kind == "task" and tasks:
+            extra["task"] = tasks[0]
+            for name in ("queue_delay_ms", "execution_ms"):
+                if name in tasks[0]:
+                    extra[name] = tasks[0][name]
+        if isinstance(stored, Failed):
+            error = canvas.error_of(self.rt, base) or {"name": stored.name,
+                                                       "message": stored.message, "stack": ""}
+            self._trace_state(key, kind, "failed", ended_at=time.time(), error=error, **extra)
+            raise stored.error(key) from canvas.RemoteTaskError(
+                error.get("stack") or f"{stored.name}: {stored.message}")
+        self._trace_state(key, kind, "completed", ended_at=time.time(),
+                          output=preview(stored.value), **extra)
+        return stored.value
+
+    # -- parallel internals ------------------------------------------------------------------
+
+    def _start_members(self, key: str, count: int) -> None:
+        from celery import group
+
+        self._save(key, Pending({"members": count}))
+        grace = self.rt.settings.outbox_grace_seconds
+        targets = {target_for(self._run.id, (key, i)): time.time() + grace
+                   for i in range(count)}
+        wakeups.guard(self.rt.redis, targets)
+        self._trace_state(key, "parallel", "waiting", members=count)
+        now = time.time()
+        task = self.rt.celery.signature
+        group(
+            task(self.fn.task_name, args=[self._run.id],
+                 kwargs={"member": [key, i], "ready_at": now}, queue=self.fn.queue)
+            for i in range(count)
+        ).apply_async()
+        if count == 0:
+            self._gather(key, 0)
+
+    def _run_member(self, key: str, callables: Sequence[Callable[[], Any]]) -> None:
+        member_key, index = self.member  # type: ignore[misc]
+        if member_key != key:
+            raise MemberDone()  # a different parallel step: not this member's business
+        sub_key = f"{key}[{index}]"
+        if sub_key not in self.memo:
+            with contextlib.suppress(StepError):  # stored as the member's error
+                self._execute(sub_key, "parallel.member", callables[index], new_work=False)
+        self.confirm_written()  # the parent must find this member's result when it gathers
+        if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
+            safety = time.time() + self.rt.settings.outbox_grace_seconds
+            wakeups.guard(self.rt.redis, {self._run.id: safety}, earlier_only=True)
+            publish_run(self.rt, self.fn, self._run.id)
+        raise MemberDone()
+
+    def _gather(self, key: str, count: int) -> list[Any]:
+        results = [self.memo.get(f"{key}[{i}]") for i in range(count)]
+        if not all(finished(r) for r in results):
+            raise Suspend("waiting")
+        failed = next((r for r in results if isinstance(r, Failed)), None)
+        self._save(key, failed or Done([r.value for r in results]))  # type: ignore[union-attr]
+        self._trace_state(key, "parallel", "failed" if failed else "completed",
+                          ended_at=time.time())
+        return self._unwrap(key)
+
+    def _sleep(self, key: str) -> None:
+        record = self.memo[key]
+        if not isinstance(record, Sleeping):
+            return
+        if time.time() >= record.until:
+            self._save(key, Done(None))
+            self._trace_state(key, "sleep", "completed", until=record.until,
+                              ended_at=time.time())
+            return
+        self._trace_state(key, "sleep", "sleeping", until=record.until)
+        raise Suspend("sleeping", record.until)
+
+    def _prepare_event(self, key: str, index: int, raw: Event | dict[str, Any]) -> Event:
+        if isinstance(raw, Event):
+            if "id" in raw.model_fields_set:
+                return raw
+            raw = raw.as_dict()
+            raw.pop("id")
+        event = dict(raw)
+        event.setdefault("id", f"{self._run.id}-{key}-{index}")
+        return parse_event(event)
+
+
+class Step:
+    """The `step` object a function receives: every method is durable and memoized by id.
+
+    Only the step kinds are here (an editor's completion offers nothing else); the
+    bookkeeping of the execution stays on the engine's side (`Steps`).
+    """
+
+    __slots__ = ("_steps",)
+
+    def __init__(self, steps: Steps):
+        self._steps = steps
+
+    def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(*args, **kwargs)` once; later replays return its stored JSON result."""
+        return self._steps.run(step_id, fn, *args, **kwargs)
+
+    def sleep(self, step_id: str, duration: Duration) -> None:
+        """Sleep durably ("10m", "2d", seconds): the run holds no worker while it sleeps."""
+        self._steps.sleep(step_id, duration)
+
+    def sleep_until(self, step_id: str, when: Any) -> None:
+        """Sleep until a Unix timestamp (or a datetime)."""
+        self._steps.sleep_until(step_id, when)
+
+    def wait_for_event(self, step_id: str, event: str, *, timeout: Duration,
+                       match: str | None = None, if_: str | None = None
+                       ) -> dict[str, Any] | None:
+        """Suspend until a matching `event` arrives (returned as a dict) or `timeout` (None);
+        `match` names a field equal in both events, `if_` is an expression over `event` and
+        `async` (the awaited event). An event sent just before the wait is not missed."""
+        return self._steps.wait_for_event(step_id, event, timeout=timeout, match=match, if_=if_)
+
+    def send_event(self, step_id: str, events: Event | dict[str, Any] | Sequence[Any]) -> list:
+        """Send events once: ids derive from the run and step, so a retry cannot send twice."""
+        return self._steps.send_event(step_id, events)
+
+    def invoke(self, step_id: str, function: str, data: dict[str, Any] | None = None, *,
+               timeout: Duration | None = None) -> Any:
+        """Start another function and suspend until its result (its error raises StepError)."""
+        return self._steps.invoke(step_id, function, data, timeout=timeout)
+
+    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run callables concurrently as a Celery group; resume with all results in order (a
+        member that fails after its retries fails the step with its error)."""
+        return self._steps.parallel(step_id, callables)
+
+    def task(self, step_id: str, task: Any, *args: Any, timeout: Duration | None = None,
+             **kwargs: Any) -> Any:
+        """Run a plain Celery task (a signature, a task object or a registered name) and
+        suspend, holding no worker, until its result; its final failure fails the step."""
+        return self._steps.task(step_id, task, *args, timeout=timeout, **kwargs)
+
+    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None) -> Any:
+        """Run a Celery canvas as one step: a chain's final result, a group's list of results,
+        a chord's callback result. A failing task anywhere fails the step with its error."""
+        return self._steps.canvas(step_id, workflow, timeout=timeout)
+
+
+def _what(kind: str, base: str, leaves: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a waiting task or canvas step shows in its trace: task names and ids."""
+    tasks = [{"name": leaf["task"], "id": canvas.task_id(base, leaf["path"])} for leaf in leaves]
+    if kind == "task":
+        return {"task": tasks[0], "tasks": tasks}
+    return {"tasks": tasks}
+
+
+def _wait_info(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"event": spec["event"], "match": spec.get("match"), "if": spec.get("if"),
+            "expires": spec["expires"]}

@@ -1,0 +1,47 @@
+"""Functions as their authors declare them: `@function`, its triggers (`trigger`, `cron`),
+the flow options it may take (concurrency, throttle, debounce, ...), and the `Registry` that
+holds them by id. Depends on nothing else in the bus: every other room reads these."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from joelclaw.bus.lazy import door
+
+if TYPE_CHECKING:
+    from joelclaw.bus.functions.options import Concurrency, Throttle, priority_level
+    from joelclaw.bus.functions.registry import (
+        TASK_PREFIX,
+        Function,
+        Registry,
+        Trigger,
+        cron,
+        function,
+        trigger,
+    )
+
+__all__ = [
+    "TASK_PREFIX",
+    "Concurrency",
+    "Function",
+    "Registry",
+    "Throttle",
+    "Trigger",
+    "cron",
+    "function",
+    "priority_level",
+    "trigger",
+]
+
+__getattr__, __dir__ = door(__name__, {
+    "Concurrency": "options:Concurrency",
+    "Function": "registry:Function",
+    "Registry": "registry:Registry",
+    "TASK_PREFIX": "registry:TASK_PREFIX",
+    "Throttle": "options:Throttle",
+    "Trigger": "registry:Trigger",
+    "cron": "registry:cron",
+    "function": "registry:function",
+    "priority_level": "options:priority_level",
+    "trigger": "registry:trigger",
+})

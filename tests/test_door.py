@@ -1,0 +1,156 @@
+"""One door for function authors: `from joelclaw import ...` gives what a function module needs,
+`ctx.step` shows only the step kinds, and `tasks/` uses services, never the engine.
+
+Read from the source (like tests/test_architecture.py) and from a fresh interpreter, so what an
+editor's completion and a newcomer see is what these tests pin.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import joelclaw
+from joelclaw.bus.execution import Context, Step, Steps
+
+ROOT = Path(__file__).resolve().parent.parent
+DOOR = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
+        "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
+        "RetryAfter", "Settings", "Step", "StepError", "Trigger", "cron",
+        "declaration_settings", "function", "install_task_hooks", "register_payload",
+        "send_event", "trigger"]
+STEP_KINDS = {"run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke",
+              "parallel", "task", "canvas"}
+# The domain libraries `tasks/` declares functions over ("thin tasks, fat library"); the engine
+# (the bus, the runtime, keys, settings internals, Redis) is not among them.
+DOMAINS = ("joelclaw.events.payloads", "joelclaw.agents", "joelclaw.backups",
+           "joelclaw.checks", "joelclaw.docs", "joelclaw.gateway", "joelclaw.media",
+           "joelclaw.memory", "joelclaw.telemetry", "joelclaw.integrations", "joelclaw.links",
+           "joelclaw.redaction")
+
+
+def _public(obj: object) -> set[str]:
+    return {name for name in dir(obj) if not name.startswith("_")}
+
+
+def _task_sources() -> dict[Path, str]:
+    return {path: path.read_text() for path in sorted((ROOT / "tasks").glob("*.py"))}
+
+
+def test_the_door_exports_exactly_what_a_function_author_needs() -> None:
+    assert joelclaw.__all__ == DOOR
+    for name in DOOR:
+        assert getattr(joelclaw, name) is not None, name
+    assert joelclaw.Context is Context and joelclaw.Step is Step
+    assert set(DOOR) <= set(dir(joelclaw))
+
+
+def test_an_unknown_name_is_an_attribute_error_and_submodules_still_import() -> None:
+    try:
+        joelclaw.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
+    from joelclaw import cooldown, keys
+
+    assert keys.__name__ == "joelclaw.keys" and cooldown.__name__ == "joelclaw.cooldown"
+
+
+def test_importing_the_door_loads_nothing_heavy() -> None:
+    probe = ("import sys, joelclaw; heavy = [m for m in ('redis', 'celery', 'kombu', 'pydantic',"
+             " 'httpx', 'joelclaw.bus', 'joelclaw.runtime') if m in sys.modules]; print(heavy)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_step_shows_only_the_step_kinds() -> None:
+    assert _public(Step) == STEP_KINDS
+    plumbing = _public(Steps) - STEP_KINDS
+    assert {"flush_into", "take_run_fields", "confirm_written"} <= plumbing  # the engine's side
+    for kind in STEP_KINDS:
+        assert getattr(Step, kind).__doc__, f"step.{kind} says what it does"
+
+
+def test_the_context_offers_services_not_plumbing() -> None:
+    public = _public(Context)
+    assert {"settings", "cooldown", "lock", "cache", "cancel_requested", "events"} <= public
+    for name in ("settings", "cooldown", "lock", "cache", "cancel_requested"):
+        assert getattr(Context, name).__doc__, f"ctx.{name} has a docstring"
+
+
+def test_tasks_import_the_door_payloads_and_domain_libraries_only() -> None:
+    """Function modules get the author's API from `joelclaw` and never reach into the engine
+    (the bus, the runtime, keys, Redis)."""
+    wrong = []
+    for path, source in _task_sources().items():
+        for node in ast.walk(ast.parse(source)):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+                if node.module == "joelclaw":
+                    wrong += [f"{path.name}: joelclaw.{a.name}" for a in node.names
+                              if a.name not in DOOR]
+                    continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in ("redis", "celery", "kombu") or (top == "joelclaw" and not any(
+                        name == d or name.startswith(d + ".") for d in DOMAINS)):
+                    wrong.append(f"{path.name}: {name}")
+    assert wrong == []
+
+
+def test_tasks_use_services_never_the_runtime_or_raw_redis() -> None:
+    found = []
+    for path, source in _task_sources().items():
+        for number, line in enumerate(source.splitlines(), 1):
+            if re.search(r"\bctx\.runtime\b|\.redis\.|\bredis_client=|\brt\.", line):
+                found.append(f"{path.name}:{number}: {line.strip()}")
+    assert found == []
+
+
+def _joelclaw_imports(source: str, *, top_level: bool = False) -> list[str]:
+    """`joelclaw...` modules a source imports, with `joelclaw:<name>` for names from the door
+    (only the module's own statements with `top_level`: a benchmark's harness is elsewhere)."""
+    found = []
+    tree = ast.parse(source)
+    for node in (tree.body if top_level else ast.walk(tree)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("joelclaw"):
+            if node.module == "joelclaw":
+                found += [f"joelclaw:{alias.name}" for alias in node.names]
+            else:
+                found.append(node.module or "")
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("joelclaw")]
+    return found
+
+
+def _outside_the_door(imported: list[str]) -> list[str]:
+    return [name for name in imported
+            if not (name.startswith("joelclaw:") and name[len("joelclaw:"):] in DOOR)
+            and not name.startswith("joelclaw.events.payloads")]
+
+
+def test_the_readme_example_needs_the_door_and_payloads_only() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "@function" in b]
+    assert blocks, "the README shows how to write a function"
+    for block in blocks:
+        imported = _joelclaw_imports(block)
+        assert "joelclaw:function" in imported
+        assert _outside_the_door(imported) == []
+
+
+def test_the_bench_functions_use_the_door() -> None:
+    """The benchmarks' function modules are written as a function author would (what their
+    harness, inside `main()`, builds to measure the engine is not a function's business)."""
+    for name in ("functions", "flow", "canvas_functions", "chaos_functions", "memory_functions"):
+        imported = _joelclaw_imports((ROOT / "bench" / f"{name}.py").read_text(),
+                                     top_level=True)
+        assert _outside_the_door(imported) == [], name
