@@ -341,6 +341,25 @@ class O11ySettings:
     agent_tool: str = _from("o11y_agent_tool")
 
 
+@dataclass(frozen=True, slots=True)
+class DeadmanSettings:
+    """The dead-man's switch: how long a silence is before the owner is told, how often it
+    looks, and the health URL it may watch (another machine's)."""
+
+    silence_seconds: float = _from("deadman_silence_seconds")
+    interval_seconds: float = _from("deadman_interval_seconds")
+    health_url: str | None = _from("deadman_health_url")
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """The providers' circuit breakers: failures in a row that open one, and for how long."""
+
+    failures: int = _from("breaker_failures")
+    open_seconds: float = _from("breaker_open_seconds")
+    max_open_seconds: float = _from("breaker_max_open_seconds")
+
+
 V = TypeVar("V")
 TOP_LEVEL = ("home", "timezone")  # settings of the whole system, in no view
 
@@ -582,6 +601,21 @@ class Settings(BaseSettings):
     o11y_todoist_project_id: str | None = None  # "Agent Work"; default the inbox
     o11y_agent_tool: str = "codex"
 
+    # ---- the dead-man's switch (joelclaw/deadman.py) ---
+    # The watcher tells the owner on Telegram after this long without a heartbeat (once per
+    # silence, and again when it returns); it looks every interval. With a health URL (the
+    # web's /health, e.g. from a second machine) a non-200 answer is silence too.
+    deadman_silence_seconds: float = Field(300.0, gt=0)
+    deadman_interval_seconds: float = Field(30.0, gt=0)
+    deadman_health_url: str | None = None
+    # ---- provider circuit breakers (joelclaw/coordination/breakers.py): the LLM and Telegram ---
+    # This many failures in a row (transport errors, 5xx, spent 429s) open a provider's
+    # breaker: steps about to call it wait (no attempt spent) for the open period, doubled
+    # after each failed probe up to the max; a 429's Retry-After is the least.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_open_seconds: float = Field(30.0, gt=0)
+    breaker_max_open_seconds: float = Field(600.0, gt=0)
+
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
                      "o11y_triage_cron")
@@ -784,6 +818,14 @@ class Settings(BaseSettings):
     def o11y(self) -> O11ySettings:
         return _view(self, O11ySettings)
 
+    @cached_property
+    def deadman(self) -> DeadmanSettings:
+        return _view(self, DeadmanSettings)
+
+    @cached_property
+    def breakers(self) -> BreakerSettings:
+        return _view(self, BreakerSettings)
+
     def require_redis_url(self) -> str:
         if not self.redis_url:
             raise ConfigError(
@@ -826,6 +868,8 @@ VIEWS: dict[str, type] = {
     "media": MediaSettings,
     "telemetry": TelemetrySettings,
     "o11y": O11ySettings,
+    "deadman": DeadmanSettings,
+    "breakers": BreakerSettings,
 }
 
 

@@ -59,7 +59,7 @@ TOP_LEVEL = frozenset({
     "media", "memory", "supervisor", "telemetry",  # packages
     "client", "config", "credentials", "durability", "errors", "health", "keys", "ownerfiles",
     "redaction", "redisconn", "runtime",  # the core
-    "flower", "probe", "webserver", "worker",  # started by name
+    "deadman", "flower", "probe", "webserver", "worker",  # started by name
 })
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES
 OUTSIDE = (*PACKAGES, "tests", "bench")  # every place that may use the bus from outside

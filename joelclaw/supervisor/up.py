@@ -62,6 +62,7 @@ def up(
     web: bool = True,
     typesense: bool = True,
     reload: bool = False,
+    watchdog: bool = True,
 ) -> int:
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
@@ -83,7 +84,7 @@ def up(
         with _home_lock(home):
             check_ports(settings, web=web, flower=flower)
             return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web,
-                        typesense=typesense, reload=reload)
+                        typesense=typesense, reload=reload, watchdog=watchdog)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -143,7 +144,7 @@ class Command:
 
 def commands(
     settings: Settings, *, flower: bool = True, beat: bool = True, gateway: bool = True,
-    web: bool = True,
+    web: bool = True, watchdog: bool = True,
 ) -> list[Command]:
     """The processes `up` runs, in start order; the interpreter running `up` runs them all."""
     celery = [sys.executable, "-m", "celery", "-A", "joelclaw.worker"]
@@ -165,7 +166,15 @@ def commands(
                             supervised))
     if flower:
         plan.append(_flower_command(settings))
+    if watchdog and watchdog_configured(settings):  # the dead-man's switch: joelclaw/deadman.py
+        plan.append(Command("watchdog", [sys.executable, "-m", "joelclaw.deadman"]))
     return plan
+
+
+def watchdog_configured(settings: Settings) -> bool:
+    """The watcher messages the owner directly: without a bot and an owner it has no one to
+    tell (the banner says so)."""
+    return bool(settings.telegram.token and settings.telegram.owner_id is not None)
 
 
 def _gunicorn_control(home: Path) -> list[str]:
@@ -295,7 +304,8 @@ def flower_url(settings: Settings) -> str:
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
                  embedded: bool, web: bool = True, flower: bool = True,
-                 search: str | None = None, durable: str | None = None, **_: bool) -> None:
+                 search: str | None = None, durable: str | None = None,
+                 watchdog: bool = True, **_: bool) -> None:
     """Where everything is, once the children are started."""
     home = settings.home_dir
     lines = ["joelclaw is running:"]
@@ -313,6 +323,12 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  durable  {durable}")
     if search is not None:
         lines.append(f"  search   {search}")
+    if watchdog and watchdog_configured(settings):
+        lines.append(f"  watchdog tells the owner on Telegram after "
+                     f"{settings.deadman.silence_seconds:g} s of silence "
+                     "(joelclaw watchdog status)")
+    elif watchdog:
+        lines.append("  watchdog off: set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
     lines.append("  logs     every process logs here, prefixed with its name, and to "
                  f"{home / 'logs'}/<name>.log (joelclaw logs <name>)"
