@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -620,7 +620,9 @@ class Settings(BaseSettings):
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
                      "o11y_triage_cron")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
+    def _valid_cron(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name and value == cls.model_fields[info.field_name].default:
+            return value  # the shipped default: no need to load croniter on every CLI start
         from croniter import croniter
 
         if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
