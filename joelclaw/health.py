@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import redis
 
-from joelclaw import keys
+from joelclaw import durability, keys
 from joelclaw.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -93,11 +93,14 @@ def _age(stamp: bytes | None, now: float) -> float | None:
 # ---- redis and the broker -----------------------------------------------------------------
 
 def redis_status(rt: Bus) -> dict[str, Any]:
+    """Reachable, and how durable: persistence, eviction policy and what a crash loses."""
     try:
         latency = rt.ping()
+        found = durability.read(rt.redis)
     except (ConfigError, redis.RedisError) as exc:
         return {"ok": False, "status": "down", "latency_ms": None, "error": str(exc)}
-    return {"ok": True, "status": "ok", "latency_ms": round(latency, 2)}
+    return {"ok": True, "status": "ok", "latency_ms": round(latency, 2),
+            "durability": found.as_dict()}
 
 
 def broker_status(rt: Bus, now: float) -> dict[str, Any]:

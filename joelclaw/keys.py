@@ -489,3 +489,5 @@ def o11y_seen(dedup_key: str) -> str:
     return cooldown(f"o11y:seen:{dedup_key}")  # a triaged error's dedup window (o11y_dedup_hours)
 
 
+# INCRed just before WAIT (redisconn.wait_replicas): one key, no TTL
+REPLICATION_FENCE = "jc:replication-fence"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from joelclaw import redisconn
 from joelclaw.bus.ports import Hooks, SendResult, ServiceFactory
 from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config import Settings, load_settings, resolve_redis_url
@@ -107,8 +108,8 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.redis_url, socket_connect_timeout=3, socket_timeout=15,
+        return redisconn.connect(
+            self.redis_url, self.settings, socket_connect_timeout=3, socket_timeout=15,
             health_check_interval=30,
         )
 
@@ -159,8 +160,11 @@ class Runtime:
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
         from joelclaw.bus.intake import send_events
 
-        return send_events(self, events if isinstance(events, list) else [events],
-                                    **kwargs)
+        sent = send_events(self, events if isinstance(events, list) else [events], **kwargs)
+        if self.settings.redis_wait_replicas:  # acknowledged only once replicated
+            redisconn.wait_replicas(self.redis, self.settings.redis_wait_replicas,
+                                    self.settings.redis_wait_timeout_ms)
+        return sent
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:
         from joelclaw.bus.delivery import publish_target

@@ -57,8 +57,8 @@ TOP_LEVEL = frozenset({
     "agents", "application", "backups", "bus", "cache", "checks", "cli", "coordination", "docs",
     "durations", "embedded", "events", "expressions", "gateway", "insight", "integrations",
     "media", "memory", "supervisor", "telemetry",  # packages
-    "client", "config", "credentials", "errors", "health", "keys", "ownerfiles", "redaction",
-    "runtime",  # the core
+    "client", "config", "credentials", "durability", "errors", "health", "keys", "ownerfiles",
+    "redaction", "redisconn", "runtime",  # the core
     "deadman", "flower", "probe", "webserver", "worker",  # started by name
 })
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES

@@ -38,6 +38,18 @@ def short_json(value: Any, limit: int = 300) -> str:
 
 # ---- status / functions / send --------------------------------------------------------------
 
+def _durability_line(found: dict[str, Any] | None) -> str:
+    if not found:
+        return dim("unknown")
+    aof = ("unknown" if found["aof"] is None else
+           f"on ({found['appendfsync'] or '?'})" if found["aof"] else "off")
+    line = (f"AOF {aof}, maxmemory-policy {found['policy'] or '?'}; a crash loses "
+            f"{found['loss_window']}")
+    if found["evicting"] or found["aof"] is False:
+        return click.style(line, fg="yellow")
+    return line
+
+
 def render_status(result: dict[str, Any]) -> str:
     redis_info, workers, beat = result["redis"], result["workers"], result["beat"]
     beat_text = ("never ticked" if beat["age_s"] is None
@@ -56,6 +68,7 @@ def render_status(result: dict[str, Any]) -> str:
         "health": health,
         "redis": f"{click.style('ok', fg='green')} {redis_info['url']} "
                  f"({redis_info['latency_ms']:.1f} ms)",
+        "durability": _durability_line(redis_info.get("durability")),
         "broker": result["broker"],
         "functions": result["functions"],
         "workers": _workers_line(workers),

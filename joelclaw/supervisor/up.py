@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
+from joelclaw import durability, redisconn
 from joelclaw.application import function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import (
@@ -66,7 +67,8 @@ def up(
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
     2: bad settings, a busy port or an unprotected Flower (nothing was started); 1: Redis cannot
-    be started or reached; 0: stopped by a signal. Call it from the main thread (it handles
+    be started or reached; 78: Redis may evict keys (JOELCLAW_REDIS_ACCEPT_EVICTION unset); 0:
+    stopped by a signal. Call it from the main thread (it handles
     SIGINT, SIGTERM and SIGHUP while it runs).
     """
     try:
@@ -88,7 +90,7 @@ def up(
         return exc.exit_code
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
-        return 1
+        return durability.EX_CONFIG if isinstance(exc, durability.EvictingRedis) else 1
 
 
 def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
@@ -107,11 +109,15 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
                 supervisor.start()
             except ServiceFailed as exc:
                 raise ConfigError(f"embedded {exc}: {services.tail(str(exc))}") from None
-            services.record()
+            durable = durability.describe(services.redis_url, settings)  # before the record:
+            services.record()  # whoever waits on it finds the banner printed with it
             print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
+                         durable=durable,
                          search=services.describe_search(), **enabled)
             watch = FileWatch(function_modules(settings.function_modules)) if reload else None
-            reloader = Reloader(supervisor.log, web_hup(supervisor.signal), services.redis_url,
+            reloader = Reloader(supervisor.log, web_hup(supervisor.signal),
+                                redisconn.connect(services.redis_url, settings,
+                                                  socket_connect_timeout=3, socket_timeout=5),
                                 base, watch=watch, poll=settings.reload_poll_seconds)
             reloader.start()
             supervisor.run_until_stopped()
@@ -298,7 +304,8 @@ def flower_url(settings: Settings) -> str:
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
                  embedded: bool, web: bool = True, flower: bool = True,
-                 search: str | None = None, watchdog: bool = True, **_: bool) -> None:
+                 search: str | None = None, durable: str | None = None,
+                 watchdog: bool = True, **_: bool) -> None:
     """Where everything is, once the children are started."""
     home = settings.home_dir
     lines = ["joelclaw is running:"]
@@ -312,6 +319,8 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   {flower_url(settings)}  ({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
+    if durable is not None:
+        lines.append(f"  durable  {durable}")
     if search is not None:
         lines.append(f"  search   {search}")
     if watchdog and watchdog_configured(settings):
