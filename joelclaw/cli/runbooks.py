@@ -55,6 +55,14 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
         "verify": [_c("status", "starts without the error")],
         "rollback": [_do("restore the previous .env")],
     },
+    "WATCHDOG_NOT_CONFIGURED": {
+        "title": "The dead-man's switch has no one to tell or nothing to watch",
+        "diagnose": [_c("watchdog status", "what it watches and when it last looked")],
+        "fix": [_do("set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID (whom it tells), "
+                    "and JOELCLAW_REDIS_URL or JOELCLAW_DEADMAN_HEALTH_URL (what it watches)")],
+        "verify": [_c("watchdog check", "looks once and reports beating or silent")],
+        "rollback": [_do("remove the cron or systemd line that runs `joelclaw watchdog`")],
+    },
     "INVALID_EVENT": {
         "title": "The event is not valid: name or payload",
         "diagnose": [_c("schema", "known event names"),
