@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution.context import Context, engine
     from joelclaw.bus.execution.executor import execute
     from joelclaw.bus.execution.services import Cooldowns
+    from joelclaw.bus.execution.stepnotes import StepNote
     from joelclaw.bus.execution.stepnotes import current as current_step_note
+    from joelclaw.bus.execution.stepnotes import noting as noting_step
     from joelclaw.bus.execution.steps import Step, Steps
     from joelclaw.bus.execution.telemetry import HOOK as TELEMETRY_HOOK
     from joelclaw.bus.execution.telemetry import Observed
@@ -25,12 +27,14 @@ __all__ = [
     "Cooldowns",
     "Observed",
     "Step",
+    "StepNote",
     "Steps",
     "base_id",
     "canvas",
     "current_step_note",
     "engine",
     "execute",
+    "noting_step",
     "task_id",
 ]
 
@@ -45,6 +49,8 @@ __getattr__, __dir__ = door(__name__, {
     "canvas": "canvas",
     "current_step_note": "stepnotes:current",
     "engine": "context:engine",
+    "StepNote": "stepnotes:StepNote",
+    "noting_step": "stepnotes:noting",
     "execute": "executor:execute",
     "task_id": "canvas:task_id",
 })
