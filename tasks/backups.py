@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw import Context, cron, declaration_settings, function, trigger
+from joelclaw import Context, cron, function, trigger
 from joelclaw.backups import layout, steps
-
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _on_demand(target: str) -> Any:
@@ -24,7 +22,8 @@ def _outcome(ctx: Context[Any], target: str, result: dict[str, Any]) -> dict[str
     return result
 
 
-@function("system-backup-redis", triggers=[cron(_S.backup_redis_cron, timezone=_S.timezone),
+@function("system-backup-redis", triggers=[cron(lambda s: s.backups.redis_cron,
+                                                timezone=lambda s: s.timezone),
                                            _on_demand("redis")],
           concurrency=1, retries=2)
 def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
@@ -56,7 +55,7 @@ def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
 
 
 @function("system-backup-typesense",
-          triggers=[cron(_S.backup_typesense_cron, timezone=_S.timezone),
+          triggers=[cron(lambda s: s.backups.typesense_cron, timezone=lambda s: s.timezone),
                     _on_demand("typesense")],
           concurrency=1, retries=2)
 def backup_typesense(ctx: Context[Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from joelclaw import Context, Settings, cron, declaration_settings, function, trigger
+from joelclaw import Context, Settings, cron, function, trigger
 from joelclaw.checks import (
     calendar,
     clients,
@@ -37,12 +37,10 @@ from joelclaw.events.payloads.telegram import CallbackReceived
 from joelclaw.integrations.http import IntegrationError
 from tasks.system import CHECK_EVENTS
 
-ONE = {"concurrency": 1}
+ONE: dict[str, Any] = {"concurrency": 1}
 NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"
 CALENDAR_COOLDOWN = "calendar:check:last-run"
 
-
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
@@ -145,7 +143,7 @@ def _claim_degraded(ctx: Context[Any], degraded: list[dict[str, str]],
     return out
 
 
-@function("check-system-health-signals-schedule", trigger=cron(_S.health_signals_cron))
+@function("check-system-health-signals-schedule", trigger=cron(lambda s: s.health.signals_cron))
 def health_signals_schedule(ctx: Context[Any]) -> dict[str, Any]:
     """Hourly: the signals health check."""
     ctx.step.send_event("request-signals", {"name": "system/health.requested", "data": {

@@ -16,7 +16,6 @@ from joelclaw import (
     Context,
     NonRetriable,
     cron,
-    declaration_settings,
     function,
     trigger,
 )
@@ -38,7 +37,6 @@ from joelclaw.memory.service import Memory
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 
 
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _mem(ctx: Context[Any]) -> Memory:
@@ -104,7 +102,8 @@ def observe_session(ctx: Context[SessionEnded | CompactionPending]) -> dict[str,
     return {"status": "observed", "facts": len(facts), **stored}
 
 
-@function("memory-reflect", triggers=[cron(_S.memory_reflect_cron, timezone=_S.timezone),
+@function("memory-reflect", triggers=[cron(lambda s: s.memory.reflect_cron,
+                                           timezone=lambda s: s.timezone),
                                       "memory/observations.accumulated"],
           concurrency=1, retries=2)
 def reflect_memory(ctx: Context[Any]) -> dict[str, Any]:
@@ -145,7 +144,8 @@ def triage_proposal(ctx: Context[ProposalCreated]) -> dict[str, Any]:
     return result
 
 
-@function("memory-batch-review", triggers=[cron(_S.memory_review_cron, timezone=_S.timezone),
+@function("memory-batch-review", triggers=[cron(lambda s: s.memory.review_cron,
+                                                timezone=lambda s: s.timezone),
                                            "memory/batch-review.requested"], concurrency=1)
 def batch_review(ctx: Context[Any]) -> dict[str, Any]:
     """The LLM reviews `llm-pending` in one batch: promote, reject or hand to the owner."""
@@ -154,7 +154,8 @@ def batch_review(ctx: Context[Any]) -> dict[str, Any]:
 
 @function("memory-review-promote",
           triggers=["memory/proposal.approved", "memory/proposal.rejected",
-                    cron(_S.memory_expire_cron, timezone=_S.timezone)], concurrency=1)
+                    cron(lambda s: s.memory.expire_cron, timezone=lambda s: s.timezone)],
+          concurrency=1)
 def review_promote(ctx: Context[ProposalApproved | ProposalRejected | Any]) -> dict[str, Any]:
     """Approved -> MEMORY.md; rejected -> the daily log; the cron expires stale proposals."""
     mem = _mem(ctx)

@@ -100,8 +100,9 @@ def todoist_created(ctx: Context[todoist.Task]) -> dict:
 
 # -- Front ----------------------------------------------------------------------------------
 
-def _front_notify(ctx: Context[front.Message] | Context[front.AssigneeChanged], kind: str,
-                  title: str) -> dict:
+def _front_notify(ctx: Context[Any], kind: str, title: str) -> dict:
+    """Any Front event with a conversation (a message, an assignment): its fields are read
+    by name, as each kind has its own."""
     d = ctx.event.data
     info = ctx.step.run("enrich-context", _front_context, ctx, d.conversation_id)
     body = (getattr(d, "body_plain", "") or getattr(d, "preview", "")

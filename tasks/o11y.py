@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw import Context, cron, declaration_settings, function
+from joelclaw import Context, cron, function
 from joelclaw.telemetry import triage
-
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _llm_tiers(ctx: Context[Any], unknown: list[dict[str, Any]]) -> dict[str, int]:
@@ -61,7 +59,8 @@ def _record(ctx: Context[Any], tiers: dict[str, int], escalated: int, limited: i
                        metadata={"tiers": tiers, "escalated": escalated, "limited": limited})
 
 
-@function("check-o11y-triage", triggers=[cron(_S.o11y_triage_cron, timezone=_S.timezone),
+@function("check-o11y-triage", triggers=[cron(lambda s: s.o11y.triage_cron,
+                                              timezone=lambda s: s.timezone),
                                          "check/o11y-triage.requested"],
           concurrency=1, retries=1)
 def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
