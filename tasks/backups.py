@@ -36,20 +36,20 @@ def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
         return _outcome(ctx, "redis", {"status": "skipped", "reason": where["skipped"]})
     target = f"{where['folder']}/{layout.name(kind, where['stamp'])}"
     copied: dict[str, Any] = {"not_here": "JOELCLAW_BACKUP_REDIS_MODE=stream"}
-    if settings.backup_redis_mode != "stream":
+    if settings.backups.redis_mode != "stream":
         started = ctx.step.run("trigger-redis-bgsave", steps.trigger_bgsave, settings)
         saved = ctx.step.run("wait-for-bgsave", steps.wait_bgsave, settings, started["before"])
         copied = ctx.step.run("copy-redis-rdb", steps.copy_rdb, settings, saved["last_save"],
                               target)
     if "not_here" in copied:
-        if settings.backup_redis_mode == "copy":
+        if settings.backups.redis_mode == "copy":
             return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["not_here"] +
                                            " (JOELCLAW_BACKUP_REDIS_MODE=auto streams it)"})
         copied = ctx.step.run("stream-redis-rdb", steps.stream_rdb, settings, target)
         if "skipped" in copied:
             return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["skipped"]})
     rotated = ctx.step.run("rotate-redis-backups", steps.rotate, where["folder"], kind,
-                           settings.backup_keep)
+                           settings.backups.keep)
     return _outcome(ctx, "redis", {"status": "completed", "path": copied["path"],
                                    "bytes": copied["bytes"], "via": copied["via"], **rotated})
 
@@ -75,5 +75,5 @@ def backup_typesense(ctx: Context[Any]) -> dict[str, Any]:
                             "it is not on this machine, so it was not rotated here")
         return _outcome(ctx, "typesense", result)
     rotated = ctx.step.run("rotate-typesense-snapshots", steps.rotate, where["folder"], kind,
-                           settings.backup_keep)
+                           settings.backups.keep)
     return _outcome(ctx, "typesense", {**result, **rotated})

@@ -74,8 +74,8 @@ def docs_backlog(ctx: Context[BacklogRequested]) -> dict[str, Any]:
     indexed: list[str] = []
     if request.only_missing and listed["files"]:
         indexed = ctx.step.run("load-existing-docs", _indexed, settings)
-    batch_size = request.batch_size or settings.docs_backlog_batch_size
-    pace = settings.docs_backlog_pace_seconds if request.pace_seconds is None \
+    batch_size = request.batch_size or settings.docs.backlog_batch_size
+    pace = settings.docs.backlog_pace_seconds if request.pace_seconds is None \
         else request.pace_seconds
     key = request.idempotency_prefix or f"backlog:{ctx.run_id}"
     batches = ctx.step.run("plan-backlog-events", lambda: backlog.plan(

@@ -199,7 +199,7 @@ def todoist_review_bridge(ctx: Context[Task]) -> dict[str, Any]:
 def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`memory:approve:<id>` / `memory:reject:<id>` buttons, pressed by the owner."""
     press = ctx.event.data
-    owner = ctx.settings.telegram_owner_id
+    owner = ctx.settings.telegram.owner_id
     if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     verb, _, proposal_id = press.context.partition(":")
@@ -227,7 +227,7 @@ def review_nudge(ctx: Context[Any]) -> dict[str, Any]:
     found = ctx.step.run("pending-for-owner", review.nudge, mem)
     if found is None:
         return {"nudged": False, "waiting": 0}
-    hours = ctx.settings.memory_nudge_hours
+    hours = ctx.settings.memory.nudge_hours
     if not ctx.step.run("nudge-cooldown", ctx.cooldown.claim, "memory:review:nudge-sent",
                         hours * 3600):
         return {"nudged": False, "waiting": found["count"], "cooling_down": True}

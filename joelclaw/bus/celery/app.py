@@ -47,7 +47,7 @@ def make_celery(
     app = Celery("joelclaw", broker=broker, set_as_current=False)
     if broker.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = TRANSPORT  # survives a broker restart (broker.py)
-    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.canvas_queue,
+    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.worker.canvas_queue,
                      *(fn.queue for fn in bus.registry)})
     amqp = is_amqp(broker)
     app.conf.update(
@@ -87,13 +87,13 @@ def make_celery(
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "visibility_timeout": settings.visibility_timeout,
+        "visibility_timeout": settings.redis.visibility_timeout,
         "priority_steps": list(range(10)),
         "sep": ":",
         "queue_order_strategy": "priority",
     }
-    if settings.unacked_restore_seconds:
-        options["unacked_restore_interval"] = settings.unacked_restore_seconds
+    if settings.redis.unacked_restore_seconds:
+        options["unacked_restore_interval"] = settings.redis.unacked_restore_seconds
         options["unacked_restore_throttle"] = 1
     return options
 
