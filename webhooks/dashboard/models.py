@@ -42,7 +42,11 @@ def overview(rt: Runtime) -> dict[str, Any]:
                          "alive": n["alive"]}
                         for n in parts.get("workers", {}).get("seen", [])],
             "beat_age_s": parts.get("beat", {}).get("age_s"),
+            "durability": parts.get("redis", {}).get("durability"),
             "gateway_age_s": parts.get("gateway", {}).get("age_s"),
+            "breakers": {name: b for name, b in
+                         (parts.get("providers", {}).get("breakers") or {}).items()
+                         if b["state"] == "open"},
             "runs_stored": rt.runs.stored(), "wakeups_pending": wakeups.pending(rt.redis),
             "functions": len(rt.registry)},
         "counts": counts,

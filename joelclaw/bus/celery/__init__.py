@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.celery import queues
+    from joelclaw.bus.celery import catchup, queues
     from joelclaw.bus.celery.app import CelerySetup, make_celery
     from joelclaw.bus.celery.cron import (
         CRON_TASK,
@@ -33,6 +33,7 @@ __all__ = [
     "Signals",
     "Sweeper",
     "beat_schedule_for",
+    "catchup",
     "dispatch_tick",
     "install_pool_restart",
     "install_task_hooks",
@@ -47,6 +48,7 @@ __getattr__, __dir__ = door(__name__, {
     "CelerySetup": "app:CelerySetup",
     "make_celery": "app:make_celery",
     "queues": "queues",
+    "catchup": "catchup",
     "CRON_TASK": "cron:CRON_TASK",
     "CronSchedule": "cron:CronSchedule",
     "RELOAD_EXIT": "reload:RELOAD_EXIT",
