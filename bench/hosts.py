@@ -195,7 +195,7 @@ def main() -> None:
                               "cores": os.cpu_count(), "concurrency_per_host":
                               args.concurrency, "step_wait_s": args.seconds, "throughput": []}
     try:
-        for count in [int(n) for n in args.hosts.split(",")]:
+        for count in [int(n) for n in args.hosts.split(",") if n]:  # "": only the kill
             hosts = start_hosts(count, "joelclaw.worker", "joelclaw", args, env, folder, uts)
             try:
                 joelclaw_throughput(client, rt, 20, args.seconds)  # warm up
