@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.functions import Function, Trigger, cron, function, trigger
     from joelclaw.client import install_task_hooks
     from joelclaw.config import Settings, declaration_settings
+    from joelclaw.coordination.locks import Lock
     from joelclaw.durations import Duration
     from joelclaw.errors import (
         ConfigError,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     )
     from joelclaw.events.model import Event
     from joelclaw.events.registry import register as register_payload
-    from joelclaw.locks import Lock
 
 # name -> (module, attribute): where each public name lives today.
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -50,7 +50,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Duration": ("joelclaw.durations", "Duration"),
     "Settings": ("joelclaw.config", "Settings"),
     "Cooldowns": ("joelclaw.bus.execution", "Cooldowns"),
-    "Lock": ("joelclaw.locks", "Lock"),
+    "Lock": ("joelclaw.coordination.locks", "Lock"),
     # how a step or function ends
     "NonRetriable": ("joelclaw.errors", "NonRetriable"),
     "RetryAfter": ("joelclaw.errors", "RetryAfter"),

@@ -266,7 +266,7 @@ GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
 GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
 GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
 GW_REPLAY_WINDOW_MS = 10 * 60_000  # a claim whose gateway died is replayed only this young
-CLOCK_OFFSET = PREFIX + "clock:offset"  # seconds the gateway's clock runs ahead (joelclaw.clock)
+CLOCK_OFFSET = PREFIX + "clock:offset"  # seconds the gateway.clock runs ahead
 CLOCK_OFFSET_TTL = 3600  # a forgotten offset does not stay
 
 
@@ -317,7 +317,7 @@ NEEDS_DISMISSED_TTL = 8 * 24 * 3600  # outlives the runs and events it names
 def dashboard_session(sid: str) -> str:
     return f"{PREFIX}web:session:{sid}"  # a login, until logout or its cookie's max age
 
-# ---- locks and cooldowns (joelclaw.locks.Lock and joelclaw.cooldown take these full keys) ---
+# ---- locks and cooldowns (joelclaw.coordination's Lock and cooldown take these full keys) ------
 
 def lock(name: str) -> str:
     return f"{PREFIX}lock:{name}"  # holder token, PX = the lease its holder renews
@@ -391,7 +391,8 @@ def memory_staged(run_id: str) -> str:
 
 
 # ---- heartbeat and checks (joelclaw.checks, tasks/checks.py) ----------------------
-# Each check owns its cooldown (joelclaw.cooldown, PX = the period) and its snoozes (s4h:<key>).
+# Each check owns its cooldown (joelclaw.coordination.cooldown, PX = the period) and its snoozes
+# (s4h:<key>).
 
 HEALTH_FATAL_NOTIFIED = cooldown("health:fatal")  # the fatal alert, once per period
 EMAIL_TRIAGE_LAST_RUN = cooldown("email:triage:last-run")  # 2 h between triages

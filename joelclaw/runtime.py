@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import redisconn
-from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
+from joelclaw.bus.ports import Hooks, SendResult, ServiceFactory
 from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from joelclaw.application import Application
+    from joelclaw.bus.celery import CelerySetup
     from joelclaw.bus.functions import Function, Registry
     from joelclaw.bus.records import CodeWatch
-    from joelclaw.celery_app import CelerySetup
     from joelclaw.events.model import Event
 
 Extension = Callable[["Runtime"], "CelerySetup | None"]
@@ -64,7 +64,7 @@ class Runtime:
         self._registry = registry
         self._extensions = tuple(extensions) if extensions is not None else None
         self._services: dict[str, ServiceFactory] = {}
-        self._hooks: dict[str, Hook] = {}
+        self._hooks = Hooks()
         self._setup: list[CelerySetup] | None = None
 
     def _install_extensions(self) -> list[CelerySetup]:
@@ -83,7 +83,7 @@ class Runtime:
         return self._services
 
     @property
-    def hooks(self) -> dict[str, Hook]:
+    def hooks(self) -> Hooks:
         self._install_extensions()
         return self._hooks
 
@@ -97,7 +97,8 @@ class Runtime:
     def registry(self) -> Registry:
         from joelclaw.bus.functions import Registry
 
-        return self._registry or Registry.from_modules(self.application.function_modules)
+        return self._registry or Registry.from_modules(self.application.function_modules,
+                                                       self.settings)
 
     @cached_property
     def redis_url(self) -> str:
@@ -121,11 +122,12 @@ class Runtime:
 
     @cached_property
     def broker_url(self) -> str:
+        """JOELCLAW_BROKER_URL, else the Redis that holds run state: the one place that says so."""
         return self.settings.broker_url or self.redis_url
 
     @cached_property
     def celery(self) -> Celery:
-        from joelclaw.celery_app import make_celery
+        from joelclaw.bus.celery import make_celery
 
         setup = self._install_extensions()
         return make_celery(self, self.broker_url,
@@ -140,7 +142,7 @@ class Runtime:
         return CodeWatch(lambda: self.redis, self._code_version)
 
     def _code_version(self) -> str:
-        from joelclaw import codeversion
+        from joelclaw.application import codeversion
 
         _ = self.registry  # the modules are imported first: the version is of what runs
         return codeversion.version_of(self.application.function_modules)

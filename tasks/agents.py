@@ -26,7 +26,7 @@ from joelclaw.events.payloads.agents import (
     ApprovalResolved,
 )
 from joelclaw.events.payloads.telegram import CallbackReceived
-from joelclaw.links import needs_url
+from joelclaw.insight.links import needs_url
 
 OUTPUT_PREVIEW = 1500
 NOTIFY_PREVIEW = 800

@@ -50,6 +50,17 @@ BUS_LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"celery"}),
 )
 BUS_MODULES = frozenset({"lazy", "ports"})  # bus-level modules, not rooms
+# What sits directly in joelclaw/: packages by concern, the core every part shares, and the
+# modules processes start by name (Procfile, docker/, `up`). A small helper joins the package
+# that uses it instead of widening this list.
+TOP_LEVEL = frozenset({
+    "agents", "application", "backups", "bus", "cache", "checks", "cli", "coordination", "docs",
+    "durations", "embedded", "events", "expressions", "gateway", "insight", "integrations",
+    "media", "memory", "supervisor", "telemetry",  # packages
+    "client", "config", "credentials", "errors", "health", "keys", "ownerfiles", "redaction",
+    "runtime",  # the core
+    "flower", "probe", "webserver", "worker",  # started by name
+})
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES
 OUTSIDE = (*PACKAGES, "tests", "bench")  # every place that may use the bus from outside
 
@@ -200,6 +211,13 @@ def _room_of(module: str) -> str | None:
 
 def _layer(room: str) -> int:
     return next(i for i, layer in enumerate(BUS_LAYERS) if room in layer)
+
+
+def test_the_top_level_holds_only_what_is_named() -> None:
+    top = ROOT / "joelclaw"
+    found = {p.stem for p in top.glob("*.py") if p.stem != "__init__"} | {
+        p.name for p in top.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert found == TOP_LEVEL
 
 
 def test_the_bus_is_rooms_and_each_room_has_a_door() -> None:

@@ -1,6 +1,6 @@
 """A worker survives its broker restarting: kombu's Redis transport used to crash the worker
 while it restored the messages it held (AttributeError on the connection info a lost
-connection had dropped); joelclaw's transport keeps it (joelclaw.broker)."""
+connection had dropped); joelclaw's transport keeps it (joelclaw.bus.celery.broker)."""
 
 from __future__ import annotations
 

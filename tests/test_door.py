@@ -28,8 +28,8 @@ STEP_KINDS = {"run", "sleep", "sleep_until", "wait_for_event", "send_event", "in
 # (the bus, the runtime, keys, settings internals, Redis) is not among them.
 DOMAINS = ("joelclaw.events.payloads", "joelclaw.agents", "joelclaw.backups",
            "joelclaw.checks", "joelclaw.docs", "joelclaw.gateway", "joelclaw.media",
-           "joelclaw.memory", "joelclaw.telemetry", "joelclaw.integrations", "joelclaw.links",
-           "joelclaw.redaction")
+           "joelclaw.memory", "joelclaw.telemetry", "joelclaw.integrations",
+           "joelclaw.insight.links", "joelclaw.redaction")
 
 
 def _public(obj: object) -> set[str]:
@@ -55,9 +55,11 @@ def test_an_unknown_name_is_an_attribute_error_and_submodules_still_import() -> 
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
-    from joelclaw import cooldown, keys
+    from joelclaw import keys
+    from joelclaw.coordination import cooldown
 
-    assert keys.__name__ == "joelclaw.keys" and cooldown.__name__ == "joelclaw.cooldown"
+    assert keys.__name__ == "joelclaw.keys"
+    assert cooldown.__name__ == "joelclaw.coordination.cooldown"
 
 
 def test_importing_the_door_loads_nothing_heavy() -> None:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from joelclaw import keys, queues
+from joelclaw import keys
+from joelclaw.bus.celery import queues
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings

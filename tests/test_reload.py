@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from joelclaw import keys
+from joelclaw.bus.celery.queues import waiting_targets
 from joelclaw.bus.records import TERMINAL, Run, Sleeping, codestate
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
-from joelclaw.queues import waiting_targets
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.support import REPO, env_for, wait_for

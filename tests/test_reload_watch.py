@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from joelclaw import codeversion
+from joelclaw.application import codeversion
 from joelclaw.embedded import free_port
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime

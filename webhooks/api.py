@@ -15,10 +15,10 @@ from datetime import datetime
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from joelclaw import strictjson
 from joelclaw.bus.control import cancel_run, paused, replay_run
 from joelclaw.bus.records import STATUSES
 from joelclaw.errors import EventError, JoelclawError, NotFound
+from joelclaw.events import strictjson
 from joelclaw.events.index import search
 from joelclaw.events.limits import MAX_EVENT_BYTES, too_large
 from joelclaw.events.model import Event
@@ -36,7 +36,7 @@ MAX_LIMIT = 1000
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 
-class BadQuery(ValueError):
+class BadQuery(JoelclawError, ValueError):
     """A query parameter or body the caller must fix (400)."""
 
 

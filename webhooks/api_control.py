@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from joelclaw import strictjson
 from joelclaw.bus.control import bulk, pause, resume, wake_run
 from joelclaw.errors import JoelclawError, NotFound
+from joelclaw.events import strictjson
 from webhooks.api import MAX_BODY_BYTES, BadQuery, blueprint
 from webhooks.app import runtime
 from webhooks.http import fail, read_body

@@ -5,8 +5,8 @@ Counters are Redis hashes incremented where things happen: by the request that o
 (step durations, finished runs; see joelclaw.bus.records.metrics), and by the tiered cache of every
 process (hits, misses and errors per tier, added to Redis about once a second; see
 joelclaw.cache.stats). A scrape only reads: those counters, the statuses of the newest runs
-(bounded), and queue depths per priority from `joelclaw.queues` (the one place that reads the
-broker).
+(bounded), and queue depths per priority from `joelclaw.bus.celery.queues` (the one place that
+reads the broker).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from joelclaw import keys, queues
+from joelclaw import keys
+from joelclaw.bus.celery import queues
 from joelclaw.bus.records import metrics as bus_metrics
 from joelclaw.cache.stats import TIERS, read_stats
 from joelclaw.runtime import Runtime
@@ -155,7 +156,8 @@ def _cache_counters(client: redis.Redis) -> Iterator[CounterMetricFamily]:
 
 
 def _queue_gauge(report: dict[str, Any]) -> GaugeMetricFamily:
-    """Per queue and priority step, from `joelclaw.queues` (empty when the broker cannot say)."""
+    """Per queue and priority step, from `joelclaw.bus.celery.queues` (empty when the broker
+    cannot say)."""
     family = GaugeMetricFamily("joelclaw_queue_depth", "Messages waiting in each broker queue.",
                                labels=("queue", "priority"))
     for queue in report["queues"]:

@@ -15,9 +15,10 @@ import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from joelclaw import echo, strictjson
 from joelclaw.errors import EventError
+from joelclaw.events import strictjson
 from joelclaw.events.model import Event
+from joelclaw.integrations import echo
 from joelclaw.runtime import Runtime
 from webhooks import access, limits, metrics
 from webhooks.app import runtime

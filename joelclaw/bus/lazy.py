@@ -4,6 +4,10 @@ Each room of the bus re-exports what outside code uses. Importing every module b
 once would make `joelclaw runs` pay for Celery's beat and worker bootsteps, so a room names where
 each of its names lives and `door` gives it a module `__getattr__` (PEP 562) that imports only the
 module defining the name asked for, once.
+
+A room never exports a name equal to one of its modules' names unless the name is that module
+(a namespace such as `control.bulk`): importing a module sets it as an attribute of its package,
+which would then hide the exported name (hence `records/previews.py`, `control/pausing.py`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
 from joelclaw.checks import (
     clients,
     digest,
@@ -22,6 +22,7 @@ from joelclaw.checks import (
     tracked,
     triggers_audit,
 )
+from joelclaw.coordination import cooldown
 from joelclaw.errors import NonRetriable
 
 if TYPE_CHECKING:

@@ -17,14 +17,16 @@ import time
 
 import redis
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
+from joelclaw.coordination import cooldown
+from joelclaw.errors import JoelclawError
 
 ACTION = "s4h"
 LABEL = "😴 Snooze 4h"
 KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,60}$")
 
 
-class BadSnoozeKey(ValueError):
+class BadSnoozeKey(JoelclawError, ValueError):
     pass
 
 

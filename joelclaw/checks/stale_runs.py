@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.links import run_ref
+from joelclaw.insight.links import run_ref
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

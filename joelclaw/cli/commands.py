@@ -31,7 +31,7 @@ SUMMARY = ("id", "function", "status", "trigger", "event_name", "event_id", "cre
 def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     from joelclaw import health
-    from joelclaw import queues as broker_queues
+    from joelclaw.bus.celery import queues as broker_queues
     from joelclaw.bus.records import wakeups
     from joelclaw.runtime import redact_url
 
@@ -43,7 +43,7 @@ def status(session: Session) -> Reply:
         "ok": report["ok"], "status": report["status"], "failing": report["failing"],
         "degraded": report["degraded"],
         "redis": {**components["redis"], "url": redact_url(rt.redis_url)},
-        "broker": redact_url(rt.settings.broker_url or rt.redis_url),
+        "broker": redact_url(rt.broker_url),
         "functions": len(rt.registry),
         "workers": components["workers"],
         "beat": components["beat"],

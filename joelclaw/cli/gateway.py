@@ -94,7 +94,7 @@ def clock(session: Session, advance: float | None, reset: bool, keep: float | No
     import time
 
     from joelclaw import keys
-    from joelclaw.clock import read_offset, set_offset
+    from joelclaw.gateway.clock import read_offset, set_offset
 
     if reset and advance is not None:
         raise click.UsageError("give --advance or --reset, not both")

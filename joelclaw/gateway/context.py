@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.cooldown import cooldown
+from joelclaw.coordination.cooldown import cooldown
 from joelclaw.gateway.format import to_telegram_html
 from joelclaw.gateway.notify import Notifier, flush_digest
 from joelclaw.gateway.service import Gateway, request_drain

@@ -16,12 +16,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
+from joelclaw.coordination import cooldown
+from joelclaw.coordination.locks import Lock
 from joelclaw.gateway import holders, progress
 from joelclaw.gateway.handlers import handle
 from joelclaw.gateway.queue import Message
 from joelclaw.gateway.service import Gateway, request_drain
-from joelclaw.locks import Lock
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -129,9 +130,9 @@ def _merge(gw: Gateway, first: Message) -> list[Message]:
 class Keeper:
     """Holds the chat lock and keeps the claims and the drain marker alive during a turn.
 
-    The chat lock is a `joelclaw.locks.Lock` (its own token, a lease of the claim lease): only
-    its holder renews or releases it, so a keeper whose lease ran out cannot extend or delete
-    the lock another gateway took over."""
+    The chat lock is a `joelclaw.coordination.locks.Lock` (its own token, a lease of the claim
+    lease): only its holder renews or releases it, so a keeper whose lease ran out cannot extend
+    or delete the lock another gateway took over."""
 
     def __init__(self, gw: Gateway, ids: list[str], chat: int | str) -> None:
         self.gw, self.ids, self.chat = gw, ids, chat
@@ -154,7 +155,7 @@ class Keeper:
         if self.lock.acquire():
             return True
         holder = self.lock.holder()
-        if not holders.gone(holder) or not self.lock.take_over(holder):
+        if holder is None or not holders.gone(holder) or not self.lock.take_over(holder):
             return False
         log.info("took over the lock of chat %s from %s (its process is gone)", self.chat, holder)
         return True

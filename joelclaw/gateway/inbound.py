@@ -18,11 +18,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.backoff import exponential
+from joelclaw.coordination.locks import Lock
+from joelclaw.durations.backoff import exponential
 from joelclaw.events.payloads.telegram import forwarded_from, media_of, quote_forwarded
 from joelclaw.gateway import holders
 from joelclaw.gateway.service import CLIENTS, Gateway, drain_idle, request_drain
-from joelclaw.locks import Lock
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -41,7 +41,7 @@ def accept_update(gw: Gateway, update: dict[str, Any]) -> str | None:
     message = update.get("message")
     if not isinstance(message, dict):
         return None
-    sender = (message.get("from") or {}).get("id")
+    sender: Any = (message.get("from") or {}).get("id")  # Telegram's JSON, checked next
     if not _is_owner(gw, sender, update_id):
         return None
     chat = int(message["chat"]["id"])
@@ -108,8 +108,9 @@ class GatewayService:
         self.rt = rt
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        # One poller per bot token: only its holder renews or releases it (joelclaw.locks); the
-        # token names host and pid, so a successor on this host takes over from a dead one.
+        # One poller per bot token: only its holder renews or releases it
+        # (joelclaw.coordination.locks); the token names host and pid, so a successor on this
+        # host takes over from a dead one.
         self._poller_lock = Lock(rt.redis, keys.GW_POLLER_LOCK, keys.GW_POLLER_LOCK_TTL,
                                  token=holders.new_token())
 
@@ -152,13 +153,13 @@ class GatewayService:
         if self._poller_lock.acquire():
             return True
         holder = self._poller_lock.holder()
-        return holders.gone(holder) and self._poller_lock.take_over(holder)
+        return holder is not None and holders.gone(holder) and self._poller_lock.take_over(holder)
 
     def _register_menu(self, gw: Gateway) -> None:
         from joelclaw.gateway.commands import MENU
 
         try:
-            gw.telegram.set_my_commands(MENU)  # type: ignore[union-attr]
+            gw.telegram.set_my_commands(MENU)  # type: ignore[union-attr]  # the poller has a client
         except Exception as exc:
             log.warning("setMyCommands failed: %s", exc)
 

@@ -15,7 +15,7 @@ records its holder (joelclaw.gateway.holders), so the claims of a holder whose p
 on this host are replayed at once (`reclaim_dead`). A message claimed `max_attempts` times
 without an ack is moved to a dead list instead of looping forever.
 The clock is injectable so the time rules are tested without waiting: the gateway's is
-`joelclaw.clock.Clock`, real time plus an offset set in Redis (`joelclaw gateway clock`).
+`joelclaw.gateway.clock.Clock`, real time plus an offset set in Redis (`joelclaw gateway clock`).
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
 from joelclaw.bus.delivery import broker_priority
-from joelclaw.clock import Clock
+from joelclaw.coordination import cooldown
+from joelclaw.gateway.clock import Clock
 from joelclaw.gateway.queue import MessageQueue
 from joelclaw.integrations.telegram import TelegramClient
 
@@ -90,9 +91,9 @@ def request_drain(rt: Bus, *, force: bool = False) -> bool:
     """Ask the gateway worker to drain its queue, unless a request is already outstanding.
 
     One plain Celery message on the gateway queue (no event, no run). The flag is a cooldown
-    (joelclaw.cooldown) cleared by the drain when it starts, so a message enqueued during a
-    drain requests a new one and no wake-up is lost; a duplicate request only costs an empty
-    drain. Without a Telegram token nothing can be delivered: no drain is requested (a gateway
+    (joelclaw.coordination.cooldown) cleared by the drain when it starts, so a message enqueued
+    during a drain requests a new one and no wake-up is lost; a duplicate request only costs an
+    empty drain. Without a Telegram token nothing can be delivered: no drain is requested (a gateway
     that has one kicks its own drains when messages wait).
     """
     if not rt.settings.telegram_token:

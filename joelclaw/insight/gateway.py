@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.clock import Clock
+from joelclaw.gateway.clock import Clock
 from joelclaw.gateway.queue import AGE_MS, P2, P3, P3_TTL_MS, Message
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ PROMPT_PREVIEW = 300
 
 
 def gateway_view(rt: Bus, *, peek: int = 20, now: float | None = None) -> dict[str, Any]:
-    """`now` defaults to the gateway queue's clock (joelclaw.clock: real time plus any offset),
-    so ages and the priority a waiting message has now follow the queue's own rules."""
+    """`now` defaults to the gateway queue's clock (joelclaw.gateway.clock: real time plus any
+    offset), so ages and the priority a waiting message has now follow the queue's own rules."""
     offset = Clock(rt.redis).offset()
     now = time.time() + offset if now is None else now
     r = rt.redis

@@ -1,9 +1,9 @@
 """Todoist REST API v1 (`api.todoist.com/api/v1`): the reads the notifiers use, and the writes
 memory review needs (create with labels, complete, comment, list).
 
-Completing a task arms the echo suppression of `joelclaw.echo` *before* the call, so the
-`item:completed` webhook Todoist sends back a moment later is dropped even when it beats our own
-answer; a failed call disarms it again. Creates carry an `X-Request-Id` and are not repeated
+Completing a task arms the echo suppression of `joelclaw.integrations.echo` *before* the call,
+so the `item:completed` webhook Todoist sends back a moment later is dropped even when it beats
+our own answer; a failed call disarms it again. Creates carry an `X-Request-Id` and are not repeated
 after a read timeout (Todoist may already have created the task).
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import redis
 
-from joelclaw import echo
+from joelclaw.integrations import echo
 from joelclaw.integrations.http import ApiClient, RetryPolicy, Sleep, make_client
 
 SERVICE = "todoist"
@@ -52,7 +53,7 @@ class TodoistClient:
 
     # -- writes (issue 10) ---------------------------------------------------------------
 
-    def create_task(self, content: str, *, description: str = "", labels: list[str] = (),  # type: ignore[assignment]
+    def create_task(self, content: str, *, description: str = "", labels: Sequence[str] = (),
                     project_id: str | None = None, priority: int | None = None,
                     due_string: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"content": content, "description": description,
@@ -67,7 +68,7 @@ class TodoistClient:
                                       headers={"X-Request-Id": str(uuid.uuid4())})
 
     def complete_task(self, task_id: str) -> None:
-        """Close a task; its completion webhook is suppressed for 60 s (see joelclaw.echo)."""
+        """Close a task; its completion webhook is suppressed for 60 s (see integrations.echo)."""
         if self._redis is not None:
             echo.mark_completed_by_system(self._redis, task_id)
         try:

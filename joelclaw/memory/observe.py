@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from joelclaw import keys
-from joelclaw.locks import Lock
+from joelclaw.coordination.locks import Lock
 from joelclaw.memory.model import Fact
 from joelclaw.memory.observer import observe
 from joelclaw.memory.service import Memory

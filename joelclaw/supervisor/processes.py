@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TextIO
 
-from joelclaw.backoff import exponential
 from joelclaw.bus.celery import RELOAD_EXIT  # a child asking to be started again at once
+from joelclaw.durations.backoff import exponential
+from joelclaw.errors import JoelclawError
 from joelclaw.supervisor.logfiles import LogFiles
 
 SELF = "up"  # the prefix of the supervisor's own lines
@@ -26,7 +27,7 @@ COLOURS = ("36", "33", "32", "35", "34", "31")
 @dataclass(frozen=True)
 class Backoff:
     """Restart delays: base, doubled per quick crash up to `cap` (the project's one back-off
-    schedule, joelclaw.backoff); the count starts again once a child stayed up.
+    schedule, joelclaw.durations.backoff); the count starts again once a child stayed up.
 
     A crash loop (a bad setting, an import error) exits within seconds of each start; a child
     that ran for `stable_after` seconds and was then killed (SIGKILL, the OOM killer) is not
@@ -123,7 +124,7 @@ class Child:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-class ServiceFailed(Exception):
+class ServiceFailed(JoelclawError):
     """A service child exited or was not ready in time at start."""
 
 

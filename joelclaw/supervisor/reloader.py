@@ -23,7 +23,7 @@ from pathlib import Path
 
 import redis
 
-from joelclaw import codeversion
+from joelclaw.application import codeversion
 from joelclaw.bus.records import codestate
 
 SETTLE_SECONDS = 0.3  # an editor's save can be several writes: wait until the files are still

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from joelclaw import keys
 from joelclaw.bus.execution import current_step_note
-from joelclaw.cooldown import cooldown
+from joelclaw.coordination.cooldown import cooldown
 from joelclaw.errors import Defer
 from joelclaw.integrations.usage import Usage
 from joelclaw.telemetry.events import TelemetryEvent, emit

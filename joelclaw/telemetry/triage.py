@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.checks import snooze
-from joelclaw.cooldown import cooldown
-from joelclaw.links import run_ref
+from joelclaw.coordination.cooldown import cooldown
+from joelclaw.insight.links import run_ref
 from joelclaw.telemetry import query
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from joelclaw import keys
-from joelclaw.cooldown import cooldown, remaining, reset
-from joelclaw.locks import Lock, LockNotAcquired
+from joelclaw.coordination.cooldown import cooldown, remaining, reset
+from joelclaw.coordination.locks import Lock, LockNotAcquired
 
 NUDGE = keys.cooldown("nudge")
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from joelclaw import cooldown, keys
+from joelclaw import keys
 from joelclaw.config import Settings
+from joelclaw.coordination import cooldown
 from joelclaw.embedded import free_port
 from joelclaw.events.model import Event
 from joelclaw.gateway.service import Gateway

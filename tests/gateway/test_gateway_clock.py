@@ -1,7 +1,7 @@
-"""The gateway's time rules on a real gateway worker, checked by moving its clock (joelclaw.clock:
-an offset in Redis every process reads) instead of waiting minutes: a P2 waiting 5 minutes goes
-as P1, a P3 unclaimed for 60 s is auto-acknowledged, a claim whose gateway died is replayed only
-within 10 minutes (an older one goes to the dead list)."""
+"""The gateway's time rules on a real gateway worker, checked by moving its clock
+(joelclaw.gateway.clock: an offset in Redis every process reads) instead of waiting minutes: a
+P2 waiting 5 minutes goes as P1, a P3 unclaimed for 60 s is auto-acknowledged, a claim whose
+gateway died is replayed only within 10 minutes (an older one goes to the dead list)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from joelclaw import keys
 from joelclaw.cli import cli
-from joelclaw.clock import Clock, set_offset
+from joelclaw.gateway.clock import Clock, set_offset
 from joelclaw.gateway.holders import HOSTNAME
 from joelclaw.gateway.notify import deliver
 from joelclaw.gateway.queue import MessageQueue

@@ -1,5 +1,5 @@
 """The gateway's locks on real Redis: the per-chat lock of the drain, the one-poller lock and the
-drain-request flag, each on the shared primitive (joelclaw.locks, joelclaw.cooldown)."""
+drain-request flag, each on the shared primitives (joelclaw.coordination: Lock, cooldown)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from joelclaw.echo import completed_by_system
+from joelclaw.integrations.echo import completed_by_system
 from joelclaw.memory import decide, reflect, review
 from joelclaw.memory.decide import ProposalClosed
 from joelclaw.memory.proposals import ProposalNotFound

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from joelclaw import humane
+from joelclaw.durations import humane
 
 
 @pytest.mark.parametrize("seconds, text", [

@@ -8,7 +8,7 @@ import pytest
 
 from joelclaw.checks import stale_runs
 from joelclaw.config import Settings
-from joelclaw.links import needs_url, run_ref, run_url
+from joelclaw.insight.links import needs_url, run_ref, run_url
 from joelclaw.telemetry.triage import escalation_text
 
 

@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from joelclaw.config import Settings
-from joelclaw.echo import ECHO_TTL_SECONDS, echo_key, mark_completed_by_system
 from joelclaw.events.store import list_events
+from joelclaw.integrations.echo import ECHO_TTL_SECONDS, echo_key, mark_completed_by_system
 from joelclaw.runtime import Runtime
 from tests.webhooks.webhook_support import (
     PROVIDER_NAMES,

@@ -1,6 +1,8 @@
-"""Celery glue: what joelclaw installs into Celery's processes: the worker's sweeper thread
-(durable time), the reload bootstep and pool restart, task signals and canvas callbacks, and
-beat's deduplicating cron scheduler."""
+"""Celery glue: the Celery app a runtime builds (`make_celery`, on kombu's Redis transport made to
+survive a broker restart), what joelclaw installs into Celery's processes (the worker's sweeper
+thread for durable time, the reload bootstep and pool restart, task signals and canvas
+callbacks, beat's deduplicating cron scheduler), and the broker's queues read directly
+(`queues`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
+    from joelclaw.bus.celery import queues
+    from joelclaw.bus.celery.app import CelerySetup, make_celery
     from joelclaw.bus.celery.cron import (
         CRON_TASK,
         CronSchedule,
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CRON_TASK",
     "RELOAD_EXIT",
+    "CelerySetup",
     "CronSchedule",
     "Signals",
     "Sweeper",
@@ -31,12 +36,17 @@ __all__ = [
     "dispatch_tick",
     "install_pool_restart",
     "install_task_hooks",
+    "make_celery",
+    "queues",
     "reload_step",
     "scheduler_for",
     "sweeper_step",
 ]
 
 __getattr__, __dir__ = door(__name__, {
+    "CelerySetup": "app:CelerySetup",
+    "make_celery": "app:make_celery",
+    "queues": "queues",
     "CRON_TASK": "cron:CRON_TASK",
     "CronSchedule": "cron:CronSchedule",
     "RELOAD_EXIT": "reload:RELOAD_EXIT",

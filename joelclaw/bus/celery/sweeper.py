@@ -21,6 +21,7 @@ from celery import bootsteps, signals
 from celery.worker import state as worker_state
 
 from joelclaw import keys
+from joelclaw.bus.celery.queues import waiting_targets
 from joelclaw.bus.control import actions as control
 from joelclaw.bus.delivery import leases
 from joelclaw.bus.delivery.publish import parse_target
@@ -30,7 +31,6 @@ from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.runs import TERMINAL
 from joelclaw.errors import JoelclawError
 from joelclaw.events import store as events
-from joelclaw.queues import waiting_targets
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

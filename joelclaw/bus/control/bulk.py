@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.bus.control.actions import cancel_run, replay_run
 from joelclaw.bus.records.runs import STATUSES, TERMINAL, Run
+from joelclaw.coordination.locks import Lock
 from joelclaw.errors import JoelclawError, NotFound
-from joelclaw.locks import Lock
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
     from joelclaw.cache import Cache
     from joelclaw.config import Settings
-    from joelclaw.locks import Lock
+    from joelclaw.coordination.locks import Lock
 
 P = TypeVar("P")
 

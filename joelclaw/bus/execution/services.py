@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from joelclaw import cooldown, keys
-from joelclaw.locks import Lock
+from joelclaw import keys
+from joelclaw.coordination import cooldown
+from joelclaw.coordination.locks import Lock
 
 if TYPE_CHECKING:
     import redis
@@ -43,5 +44,5 @@ class Cooldowns:
 
 
 def named_lock(client: redis.Redis, name: str, lease: float, token: str | None) -> Lock:
-    """`ctx.lock(name)`: the lock called `name` (see `joelclaw.locks.Lock`)."""
+    """`ctx.lock(name)`: the lock called `name` (see `joelclaw.coordination.locks.Lock`)."""
     return Lock(client, keys.lock(name), lease, token=token)

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import humane
 from joelclaw.bus.control.pausing import HELD_KIND, pause_of
 from joelclaw.bus.flow import waits
 from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.runs import TERMINAL, Run
+from joelclaw.durations import humane
 from joelclaw.errors import NotFound
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def explain_run(rt: Bus, run_id: str) -> dict[str, Any]:
     run = rt.runs.get(run_id)
     if run is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
-    steps = rt.runs.steps(run_id)
+    steps = [step.fields() for step in rt.runs.steps(run_id)]  # the explanation shows them
     reason, detail = _reason(rt, run, steps)
     paused = pause_of(rt, run.function) if run.status not in TERMINAL else None
     if paused and (run.held or {}).get("kind") != HELD_KIND:

@@ -1,6 +1,7 @@
 """Durations as people write them: 30, "30s", "5m", "2h", "7d", "1w", or a timedelta.
 
-One parser for step sleeps and timeouts, flow-control periods and the CLI's `--since`.
+One parser for step sleeps and timeouts, flow-control periods and the CLI's `--since`. Beside
+it, durations said to people (`humane`) and waited between retries (`backoff`).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from joelclaw import redisconn
-from joelclaw.bus.delivery import target_for
-from joelclaw.bus.functions import TASK_PREFIX
+from joelclaw.bus.delivery.publish import target_for
+from joelclaw.bus.functions.registry import TASK_PREFIX
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -38,7 +38,7 @@ def queue_names(rt: Bus) -> list[str]:
 def depths(rt: Bus) -> dict[str, Any]:
     """`{"transport", "depth_available", "queues": [{"name", "depth", "by_priority"}],
     "unacked", "checked_at"}`; over AMQP only the names, with a note."""
-    broker = rt.settings.broker_url or rt.redis_url
+    broker = rt.broker_url
     names = queue_names(rt)
     if broker.startswith("amqp"):
         return {"transport": "amqp", "depth_available": False,
@@ -80,7 +80,7 @@ def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
 def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
     """The run targets whose messages are in these queues or held unacknowledged by a worker;
     None when the broker cannot be read that way (AMQP)."""
-    broker = rt.settings.broker_url or rt.redis_url
+    broker = rt.broker_url
     if broker.startswith("amqp"):
         return None
     options = dict(rt.celery.conf.broker_transport_options or {})

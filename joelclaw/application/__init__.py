@@ -10,7 +10,8 @@ points (`joelclaw.worker`, the CLI, the web factory) hand them to the runtime:
     joelclaw.beat =
         extra = beat_schedule:extra_entries   # callable(runtime) -> {name: beat entry}
 
-`JOELCLAW_FUNCTION_MODULES` adds modules at deploy time (after the declared ones).
+`JOELCLAW_FUNCTION_MODULES` adds modules at deploy time (after the declared ones). The version
+of their code, which a reload compares, is `codeversion`.
 """
 
 from __future__ import annotations

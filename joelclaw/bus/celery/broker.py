@@ -10,8 +10,8 @@ created with, so the restore can still reach the broker (or fail with a connecti
 consumer retries), and the worker carries on.
 
 Used for `redis://` and `rediss://` brokers, and for Sentinel (`sentinel://`, from a
-`redis+sentinel://` URL) where a failover is such a loss (celery_app sets `broker_transport`);
-AMQP has no such path.
+`redis+sentinel://` URL) where a failover is such a loss (the app factory,
+joelclaw.bus.celery.app, sets `broker_transport`); AMQP has no such path.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 
-TRANSPORT = "joelclaw.broker:Transport"
-SENTINEL_TRANSPORT = "joelclaw.broker:SentinelTransport"
+TRANSPORT = "joelclaw.bus.celery.broker:Transport"
+SENTINEL_TRANSPORT = "joelclaw.bus.celery.broker:SentinelTransport"
 
 
 class _KeepsConnectionInfo:

@@ -21,20 +21,16 @@ from celery import Celery, Task
 from kombu import Queue
 
 from joelclaw import durability, keys, redisconn
-from joelclaw.broker import SENTINEL_TRANSPORT, TRANSPORT
-from joelclaw.bus.celery import (
-    beat_schedule_for,
-    install_pool_restart,
-    install_task_hooks,
-    reload_step,
-    scheduler_for,
-    sweeper_step,
-)
-from joelclaw.bus.delivery import DEFAULT_PRIORITY, is_amqp
-from joelclaw.bus.execution import execute
+from joelclaw.bus.celery.broker import SENTINEL_TRANSPORT, TRANSPORT
+from joelclaw.bus.celery.cron import beat_schedule_for, scheduler_for
+from joelclaw.bus.celery.reload import install_pool_restart, reload_step
+from joelclaw.bus.celery.sweeper import sweeper_step
+from joelclaw.bus.celery.task_hooks import install as install_task_hooks
+from joelclaw.bus.delivery.publish import DEFAULT_PRIORITY, is_amqp
+from joelclaw.bus.execution.executor import execute
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions import Function
+    from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
     from joelclaw.config import Settings
 
@@ -51,7 +47,7 @@ def make_celery(
     broker, sentinel_options, use_ssl = redisconn.broker(broker, bus.settings)
     app = Celery("joelclaw", broker=broker, set_as_current=False)
     if broker.startswith(("redis://", "rediss://")):
-        app.conf.broker_transport = TRANSPORT  # survives a broker restart (joelclaw.broker)
+        app.conf.broker_transport = TRANSPORT  # survives a broker restart (broker.py)
     elif broker.startswith("sentinel://"):
         app.conf.broker_transport = SENTINEL_TRANSPORT  # and a failover
     if use_ssl is not None:

@@ -20,7 +20,9 @@ from types import TracebackType
 
 import redis
 
-log = logging.getLogger("joelclaw.locks")
+from joelclaw.errors import JoelclawError
+
+log = logging.getLogger("joelclaw.coordination.locks")
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -43,7 +45,7 @@ return 0
 """
 
 
-class LockNotAcquired(Exception):
+class LockNotAcquired(JoelclawError):
     """A blocking acquire timed out: someone else holds the lock."""
 
 
