@@ -42,7 +42,8 @@ class TLS:
     def of(cls, settings: Settings | None) -> TLS:
         if settings is None:
             return cls()
-        return cls(settings.redis_tls_ca, settings.redis_tls_cert, settings.redis_tls_key)
+        view = settings.redis
+        return cls(view.tls_ca, view.tls_cert, view.tls_key)
 
     def client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"ssl_cert_reqs": "required"}

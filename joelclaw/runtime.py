@@ -159,9 +159,9 @@ class Runtime:
         from joelclaw.bus.intake import send_events
 
         sent = send_events(self, events if isinstance(events, list) else [events], **kwargs)
-        if self.settings.redis_wait_replicas:  # acknowledged only once replicated
-            redisconn.wait_replicas(self.redis, self.settings.redis_wait_replicas,
-                                    self.settings.redis_wait_timeout_ms)
+        view = self.settings.redis
+        if view.wait_replicas:  # acknowledged only once replicated
+            redisconn.wait_replicas(self.redis, view.wait_replicas, view.wait_timeout_ms)
         return sent
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:

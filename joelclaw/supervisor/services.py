@@ -77,11 +77,11 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     home = settings.home_dir
     if settings.redis_url:
         check_external_redis(settings.redis_url, supervisor.log,
-                             settings.redis_accept_eviction, settings)
+                             settings.redis.accept_eviction, settings)
         services = Services(home, settings.redis_url)
     else:
         server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory,
-                             binary=settings.redis_server)
+                             binary=settings.redis.server)
         services = Services(home, server.prepare(), redis=server)
         argv = server.argv()
         outdated = outdated_warning(argv[0])
