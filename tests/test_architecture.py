@@ -58,7 +58,7 @@ TOP_LEVEL = frozenset({
     "durations", "embedded", "events", "expressions", "gateway", "insight", "integrations",
     "media", "memory", "supervisor", "telemetry",  # packages
     "client", "config", "credentials", "errors", "health", "keys", "ownerfiles", "redaction",
-    "runtime",  # the core
+    "runtime", "redisconn", "durability",  # the core (redisconn: every Redis client it builds)
     "flower", "probe", "webserver", "worker",  # started by name
 })
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES

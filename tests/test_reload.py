@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus.celery.queues import waiting_targets
+from joelclaw.bus.celery import queues
 from joelclaw.bus.records import TERMINAL, Run, Sleeping, codestate
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
@@ -405,5 +405,5 @@ def test_a_worker_told_to_stop_during_its_reload_stops(settings, code, worker_fa
     assert run.status == "queued" and counts(rt) == {"slow-started": 1, "slow": 1}
     # durable: a wake-up for the next worker's sweeper, or (if this worker's sweeper got to it
     # before stopping) its message in the queue
-    queued = waiting_targets(rt, [keys.FUNCTION_QUEUE]) or set()
+    queued = queues.waiting_targets(rt, [keys.FUNCTION_QUEUE]) or set()
     assert rt.redis.zscore(keys.WAKEUPS, run_id) is not None or run_id in queued
