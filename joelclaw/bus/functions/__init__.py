@@ -11,7 +11,6 @@ from joelclaw.bus.lazy import door
 if TYPE_CHECKING:
     from joelclaw.bus.functions.options import Concurrency, Throttle, priority_level
     from joelclaw.bus.functions.registry import (
-        TASK_PREFIX,
         Function,
         Registry,
         Trigger,
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "TASK_PREFIX",
     "Concurrency",
     "Function",
     "Registry",
@@ -37,7 +35,6 @@ __getattr__, __dir__ = door(__name__, {
     "Concurrency": "options:Concurrency",
     "Function": "registry:Function",
     "Registry": "registry:Registry",
-    "TASK_PREFIX": "registry:TASK_PREFIX",
     "Throttle": "options:Throttle",
     "Trigger": "registry:Trigger",
     "cron": "registry:cron",
