@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,6 +20,327 @@ from pydantic_settings.exceptions import SettingsError
 from joelclaw.errors import ConfigError
 
 PREFIX = "JOELCLAW_"
+
+
+# ---- the views: one typed, read-only object per concern ----------------------------------
+# `settings.telegram.token` reads JOELCLAW_TELEGRAM_TOKEN: the variables keep their flat names
+# (and `with_overrides` takes them), while code asks the view of its concern. Each view field
+# names the setting it shows; a test holds that every setting is in exactly one view, with its
+# type.
+
+
+def _from(setting: str) -> Any:
+    """A view field showing the setting `setting` (a credential is left out of its repr)."""
+    secret = any(word in setting for word in ("token", "secret", "password", "api_key"))
+    return field(metadata={"setting": setting}, repr=not secret)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """Where run state lives and the broker Celery uses (the same Redis unless set apart)."""
+
+    url: str | None = _from("redis_url")
+    maxmemory: str = _from("redis_maxmemory")
+    broker_url: str | None = _from("broker_url")
+    visibility_timeout: int = _from("visibility_timeout")
+    unacked_restore_seconds: int | None = _from("unacked_restore_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The web app: where it listens, who may call it, the dashboard's sessions."""
+
+    api_token: str | None = _from("api_token")
+    open_on_loopback: bool = _from("web_open_on_loopback")
+    host: str = _from("web_host")
+    port: int = _from("web_port")
+    workers: int = _from("web_workers")
+    body_timeout_seconds: float = _from("web_body_timeout_seconds")
+    dashboard_session_hours: float = _from("dashboard_session_hours")
+    public_url: str | None = _from("public_url")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowerSettings:
+    """Celery's stock dashboard: where it listens, its credentials, its address for links."""
+
+    address: str = _from("flower_address")
+    port: int = _from("flower_port")
+    user: str | None = _from("flower_user")
+    password: str | None = _from("flower_password")
+    url: str | None = _from("flower_url")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How runs execute: leases, retries, retention, the scheduler's pace."""
+
+    lease_seconds: float = _from("run_lease_seconds")
+    outbox_grace_seconds: float = _from("outbox_grace_seconds")
+    retention_days: float = _from("run_retention_days")
+    event_log_cap: int = _from("event_log_cap")
+    scheduler_poll_seconds: float = _from("scheduler_poll_seconds")
+    default_retries: int = _from("default_retries")
+    retry_base_seconds: float = _from("retry_base_seconds")
+    retry_max_seconds: float = _from("retry_max_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """What workers load and run, and how a reload restarts them."""
+
+    concurrency: int = _from("worker_concurrency")
+    function_modules: list[str] = _from("function_modules")
+    task_events: list[str] = _from("task_events")
+    canvas_queue: str = _from("canvas_queue")
+    supervised: bool = _from("supervised")
+    reload_poll_seconds: float = _from("reload_poll_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    """The bot: its token, the one user it serves, the API and the webhook's secret."""
+
+    token: str | None = _from("telegram_token")
+    owner_id: int | None = _from("telegram_owner_id")
+    api_url: str = _from("telegram_api_url")
+    webhook_secret: str | None = _from("telegram_webhook_secret")
+
+
+@dataclass(frozen=True, slots=True)
+class GithubSettings:
+    """GitHub's webhook secret."""
+
+    webhook_secret: str | None = _from("github_webhook_secret")
+
+
+@dataclass(frozen=True, slots=True)
+class TodoistSettings:
+    """Todoist: the webhook's client secret and the API."""
+
+    client_secret: str | None = _from("todoist_client_secret")
+    token: str | None = _from("todoist_token")
+    api_url: str = _from("todoist_api_url")
+
+
+@dataclass(frozen=True, slots=True)
+class FrontSettings:
+    """Front: the webhook secret and the API."""
+
+    webhook_secret: str | None = _from("front_webhook_secret")
+    token: str | None = _from("front_token")
+    api_url: str = _from("front_api_url")
+
+
+@dataclass(frozen=True, slots=True)
+class VercelSettings:
+    """Vercel's webhook secret."""
+
+    webhook_secret: str | None = _from("vercel_webhook_secret")
+
+
+@dataclass(frozen=True, slots=True)
+class TypesenseSettings:
+    """The search server (unset: the embedded one `joelclaw up` starts)."""
+
+    url: str | None = _from("typesense_url")
+    api_key: str | None = _from("typesense_api_key")
+    timeout_seconds: float = _from("typesense_timeout_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    """The OpenAI-compatible chat endpoint, its fallback, prices and the daily budget."""
+
+    api_url: str | None = _from("llm_api_url")
+    api_key: str | None = _from("llm_api_key")
+    model: str | None = _from("llm_model")
+    fallback_model: str | None = _from("llm_fallback_model")
+    fallback_after_failures: int = _from("llm_fallback_after_failures")
+    probe_interval_seconds: float = _from("llm_probe_interval_seconds")
+    vision: bool = _from("llm_vision")
+    prices: dict[str, dict[str, float]] = _from("llm_prices")
+    daily_budget_usd: float | None = _from("llm_daily_budget_usd")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """The owner's conversation: the agent command, turn limits, the chat's pacing."""
+
+    agent_command: str | None = _from("agent_command")
+    turn_timeout_seconds: float = _from("gateway_turn_timeout_seconds")
+    history_chars: int = _from("gateway_history_chars")
+    merge_window_seconds: float = _from("gateway_merge_window_seconds")
+    claim_lease_seconds: float = _from("gateway_claim_lease_seconds")
+    poll_timeout_seconds: int = _from("gateway_poll_timeout_seconds")
+    chat_interval_seconds: float = _from("gateway_chat_interval_seconds")
+    heartbeat_stale_seconds: float = _from("gateway_heartbeat_stale_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsSettings:
+    """The embeddings endpoint (unset: keyword-only search; `local`: the packaged model)."""
+
+    api_url: str | None = _from("embeddings_api_url")
+    api_key: str | None = _from("embeddings_api_key")
+    model: str = _from("embeddings_model")
+    timeout_seconds: float = _from("embeddings_timeout_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """Memory: where MEMORY.md lives, the observer, reflection, review and recall."""
+
+    dir: Path | None = _from("memory_dir")
+    observer_model: str | None = _from("memory_observer_model")
+    llm_timeout_seconds: float = _from("memory_llm_timeout_seconds")
+    reflect_cron: str = _from("memory_reflect_cron")
+    review_cron: str = _from("memory_review_cron")
+    expire_cron: str = _from("memory_expire_cron")
+    proposal_ttl_days: float = _from("memory_proposal_ttl_days")
+    recall_limit: int = _from("memory_recall_limit")
+    recall_cache_seconds: float = _from("memory_recall_cache_seconds")
+    todoist_project_id: str | None = _from("memory_todoist_project_id")
+    nudge_hours: float = _from("memory_nudge_hours")
+    review_provider: str = _from("memory_review_provider")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """The cache's tiers: how long entries live, where the file tier is."""
+
+    dir: Path | None = _from("cache_dir")
+    hot_ttl_seconds: float = _from("cache_hot_ttl_seconds")
+    warm_ttl_seconds: float = _from("cache_warm_ttl_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class DocsSettings:
+    """The docs library: what may be read or fetched, and how it is chunked and paced."""
+
+    dir: Path | None = _from("docs_dir")
+    fetch_hosts: list[str] = _from("docs_fetch_hosts")
+    fetch_timeout_seconds: float = _from("docs_fetch_timeout_seconds")
+    max_bytes: int = _from("docs_max_bytes")
+    chunk_chars: int = _from("docs_chunk_chars")
+    chunk_overlap: int = _from("docs_chunk_overlap")
+    ingest_concurrency: int = _from("docs_ingest_concurrency")
+    backlog_batch_size: int = _from("docs_backlog_batch_size")
+    backlog_pace_seconds: float = _from("docs_backlog_pace_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSettings:
+    """Backups of Redis and Typesense: where, how many, when, how."""
+
+    dir: Path | None = _from("backup_dir")
+    keep: int = _from("backup_keep")
+    redis_cron: str = _from("backup_redis_cron")
+    typesense_cron: str = _from("backup_typesense_cron")
+    bgsave_timeout_seconds: float = _from("backup_bgsave_timeout_seconds")
+    redis_mode: Literal['auto', 'copy', 'stream'] = _from("backup_redis_mode")
+    redis_cli: str | None = _from("backup_redis_cli")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """When health is degraded, how often it is said, and when a run counts as stuck."""
+
+    notify_cooldown_minutes: float = _from("health_notify_cooldown_minutes")
+    fatal_cooldown_minutes: float = _from("health_fatal_cooldown_minutes")
+    disk_min_free_percent: float = _from("health_disk_min_free_percent")
+    error_rate_threshold: float = _from("health_error_rate_threshold")
+    error_rate_min_runs: int = _from("health_error_rate_min_runs")
+    error_rate_window_minutes: float = _from("health_error_rate_window_minutes")
+    signals_cron: str = _from("health_signals_cron")
+    stale_queued_minutes: float = _from("stale_queued_minutes")
+    stale_running_minutes: float = _from("stale_running_minutes")
+    stale_runs_cooldown_minutes: float = _from("stale_runs_cooldown_minutes")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSettings:
+    """The heartbeat's checks: sessions, triage, calendar, vault, digest."""
+
+    sessions_prune_dirs: list[Path] = _from("sessions_prune_dirs")
+    sessions_prune_glob: str = _from("sessions_prune_glob")
+    sessions_prune_max_age_days: float = _from("sessions_prune_max_age_days")
+    tasks_cache_seconds: float = _from("checks_tasks_cache_seconds")
+    llm_timeout_seconds: float = _from("checks_llm_timeout_seconds")
+    email_triage_hours: str = _from("email_triage_hours")
+    email_triage_cooldown_hours: float = _from("email_triage_cooldown_hours")
+    email_triage_front_query: str = _from("email_triage_front_query")
+    email_triage_limit: int = _from("email_triage_limit")
+    email_triage_archive: bool = _from("email_triage_archive")
+    task_triage_cooldown_hours: float = _from("task_triage_cooldown_hours")
+    task_triage_hash_hours: float = _from("task_triage_hash_hours")
+    calendar_ics_url: str | None = _from("calendar_ics_url")
+    calendar_command: str | None = _from("calendar_command")
+    calendar_cooldown_hours: float = _from("calendar_cooldown_hours")
+    vault_dir: Path | None = _from("vault_dir")
+    vault_git_command: str = _from("vault_git_command")
+    vault_push: bool = _from("vault_push")
+    vault_notify_cooldown_hours: float = _from("vault_notify_cooldown_hours")
+    triggers_audit_cooldown_hours: float = _from("triggers_audit_cooldown_hours")
+    digest_window: str = _from("digest_window")
+    digest_dir: Path | None = _from("digest_dir")
+    command_timeout_seconds: float = _from("command_timeout_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """Agents the system dispatches, and how long an approval request waits."""
+
+    dispatch_command: str | None = _from("agent_dispatch_command")
+    dispatch_timeout_seconds: float = _from("agent_dispatch_timeout_seconds")
+    dispatch_max_timeout_seconds: float = _from("agent_dispatch_max_timeout_seconds")
+    inbox_dir: Path | None = _from("agent_inbox_dir")
+    approval_timeout_seconds: float = _from("approval_timeout_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """Media: transcription, image understanding, size limit, the archive."""
+
+    transcription_api_url: str | None = _from("transcription_api_url")
+    transcription_api_key: str | None = _from("transcription_api_key")
+    transcription_model: str = _from("transcription_model")
+    transcription_timeout_seconds: float = _from("transcription_timeout_seconds")
+    vision_model: str | None = _from("media_vision_model")
+    max_bytes: int = _from("media_max_bytes")
+    archive_dir: Path | None = _from("media_archive_dir")
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """OpenTelemetry spans and the telemetry events' batching."""
+
+    endpoint: str | None = _from("otel_endpoint")
+    service_name: str = _from("otel_service_name")
+    sample_ratio: float = _from("otel_sample_ratio")
+    flush_seconds: float = _from("otel_flush_seconds")
+    pending_cap: int = _from("otel_pending_cap")
+
+
+@dataclass(frozen=True, slots=True)
+class O11ySettings:
+    """The o11y triage: when it runs, its model, dedup and escalations."""
+
+    triage_cron: str = _from("o11y_triage_cron")
+    model: str | None = _from("o11y_model")
+    dedup_hours: float = _from("o11y_dedup_hours")
+    escalations_per_hour: int = _from("o11y_escalations_per_hour")
+    todoist_project_id: str | None = _from("o11y_todoist_project_id")
+    agent_tool: str = _from("o11y_agent_tool")
+
+
+V = TypeVar("V")
+TOP_LEVEL = ("home", "timezone")  # settings of the whole system, in no view
+
+
+def _view(settings: Settings, cls: type[V]) -> V:
+    return cls(**{f.name: getattr(settings, f.metadata["setting"])
+                  for f in fields(cls)})  # type: ignore[arg-type]  # cls is a view dataclass
 
 
 class Settings(BaseSettings):
@@ -343,10 +665,101 @@ class Settings(BaseSettings):
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
 
-    @property
-    def effective_broker_url(self) -> str:
-        """The broker defaults to the Redis server that also holds run state."""
-        return self.broker_url or self.require_redis_url()
+    @cached_property
+    def redis(self) -> RedisSettings:
+        return _view(self, RedisSettings)
+
+    @cached_property
+    def web(self) -> WebSettings:
+        return _view(self, WebSettings)
+
+    @cached_property
+    def flower(self) -> FlowerSettings:
+        return _view(self, FlowerSettings)
+
+    @cached_property
+    def runs(self) -> RunSettings:
+        return _view(self, RunSettings)
+
+    @cached_property
+    def worker(self) -> WorkerSettings:
+        return _view(self, WorkerSettings)
+
+    @cached_property
+    def telegram(self) -> TelegramSettings:
+        return _view(self, TelegramSettings)
+
+    @cached_property
+    def github(self) -> GithubSettings:
+        return _view(self, GithubSettings)
+
+    @cached_property
+    def todoist(self) -> TodoistSettings:
+        return _view(self, TodoistSettings)
+
+    @cached_property
+    def front(self) -> FrontSettings:
+        return _view(self, FrontSettings)
+
+    @cached_property
+    def vercel(self) -> VercelSettings:
+        return _view(self, VercelSettings)
+
+    @cached_property
+    def typesense(self) -> TypesenseSettings:
+        return _view(self, TypesenseSettings)
+
+    @cached_property
+    def llm(self) -> LLMSettings:
+        return _view(self, LLMSettings)
+
+    @cached_property
+    def gateway(self) -> GatewaySettings:
+        return _view(self, GatewaySettings)
+
+    @cached_property
+    def embeddings(self) -> EmbeddingsSettings:
+        return _view(self, EmbeddingsSettings)
+
+    @cached_property
+    def memory(self) -> MemorySettings:
+        return _view(self, MemorySettings)
+
+    @cached_property
+    def cache(self) -> CacheSettings:
+        return _view(self, CacheSettings)
+
+    @cached_property
+    def docs(self) -> DocsSettings:
+        return _view(self, DocsSettings)
+
+    @cached_property
+    def backups(self) -> BackupSettings:
+        return _view(self, BackupSettings)
+
+    @cached_property
+    def health(self) -> HealthSettings:
+        return _view(self, HealthSettings)
+
+    @cached_property
+    def checks(self) -> CheckSettings:
+        return _view(self, CheckSettings)
+
+    @cached_property
+    def agents(self) -> AgentSettings:
+        return _view(self, AgentSettings)
+
+    @cached_property
+    def media(self) -> MediaSettings:
+        return _view(self, MediaSettings)
+
+    @cached_property
+    def telemetry(self) -> TelemetrySettings:
+        return _view(self, TelemetrySettings)
+
+    @cached_property
+    def o11y(self) -> O11ySettings:
+        return _view(self, O11ySettings)
 
     def require_redis_url(self) -> str:
         if not self.redis_url:
@@ -357,7 +770,40 @@ class Settings(BaseSettings):
         return self.redis_url
 
     def with_overrides(self, **changes: Any) -> Settings:
-        return self.model_copy(update=changes)
+        copy = self.model_copy(update=changes)
+        for name in _CACHED:  # computed from the old values: computed again on first use
+            copy.__dict__.pop(name, None)
+        return copy
+
+
+_CACHED = tuple(name for name, value in vars(Settings).items()
+                if isinstance(value, cached_property))
+VIEWS: dict[str, type] = {
+    "redis": RedisSettings,
+    "web": WebSettings,
+    "flower": FlowerSettings,
+    "runs": RunSettings,
+    "worker": WorkerSettings,
+    "telegram": TelegramSettings,
+    "github": GithubSettings,
+    "todoist": TodoistSettings,
+    "front": FrontSettings,
+    "vercel": VercelSettings,
+    "typesense": TypesenseSettings,
+    "llm": LLMSettings,
+    "gateway": GatewaySettings,
+    "embeddings": EmbeddingsSettings,
+    "memory": MemorySettings,
+    "cache": CacheSettings,
+    "docs": DocsSettings,
+    "backups": BackupSettings,
+    "health": HealthSettings,
+    "checks": CheckSettings,
+    "agents": AgentSettings,
+    "media": MediaSettings,
+    "telemetry": TelemetrySettings,
+    "o11y": O11ySettings,
+}
 
 
 def declaration_settings() -> Settings:
@@ -368,7 +814,7 @@ def declaration_settings() -> Settings:
     try:
         return Settings()
     except (ValidationError, ValueError):
-        return Settings(_env_file=None)  # type: ignore[call-arg]
+        return Settings(_env_file=None)
 
 
 def load_settings(**overrides: Any) -> Settings:

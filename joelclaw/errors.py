@@ -1,14 +1,26 @@
 """The error tree. Users of joelclaw catch these; their names say what went wrong.
 
+Every exception joelclaw defines is a `JoelclawError` (one `except` catches them all), and each
+carries a stable `code` the CLI and the API print. The base classes of the tree are here; the
+modules that raise the others define them beside the code that raises them (for example
+`joelclaw.integrations.http.IntegrationError` and its HTTP statuses). Where callers also rely on
+a builtin meaning, a class keeps that base too (e.g. `ExpressionError` is also a ValueError, so
+pydantic validators report it as a validation error).
+
     JoelclawError
     ├── ConfigError            a setting is missing or invalid (exit code 2 in the CLI)
     ├── EventError             an event is malformed or its payload fails its model
     ├── FunctionDefinitionError a function declaration is invalid (bad trigger, option, expression)
     ├── NotFound               a run, event or function id that does not exist
     ├── StepError              a step failed for good; carries the original error's type and message
-    └── RunFailed              a function's Celery task reports its run's final failure to Celery
-    NonRetriable               raise from a step or function: fail now, no more attempts
-    RetryAfter(seconds)        raise from a step or function: try again after that many seconds
+    ├── RunFailed              a function's Celery task reports its run's final failure to Celery
+    ├── NonRetriable           raise from a step or function: fail now, no more attempts
+    └── RetryAfter(seconds)    raise from a step or function: try again after that many seconds
+        └── Defer(seconds)     wait without spending an attempt (a budget, a time window)
+
+    StepInterrupt (a BaseException, not an error): how a run's replay stops when it suspends,
+    is cancelled or a parallel member is done; a function's own `except Exception` never
+    swallows it.
 """
 
 from __future__ import annotations
@@ -64,12 +76,16 @@ class RunFailed(JoelclawError):
         return (RunFailed, (self.run_id, self.function_id, self.error))
 
 
-class NonRetriable(Exception):
+class NonRetriable(JoelclawError):
     """Fail the step (and so the run) at once, without further attempts."""
 
+    code = "NON_RETRIABLE"
 
-class RetryAfter(Exception):
+
+class RetryAfter(JoelclawError):
     """Retry the step after `seconds` instead of the backoff schedule."""
+
+    code = "RETRY_AFTER"
 
     def __init__(self, seconds: float, message: str = ""):
         super().__init__(message or f"retry after {seconds}s")
@@ -79,3 +95,8 @@ class RetryAfter(Exception):
 class Defer(RetryAfter):
     """Wait `seconds` without spending an attempt: something outside the run holds it (the
     daily LLM budget, a time window). The message is the reason `joelclaw explain` shows."""
+
+
+class StepInterrupt(BaseException):
+    """Stops a run's replay on purpose (suspended, cancelled, a parallel member done). A
+    BaseException, like KeyboardInterrupt: a function's `except Exception` lets it through."""

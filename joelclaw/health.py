@@ -101,8 +101,8 @@ def redis_status(rt: Bus) -> dict[str, Any]:
 
 def broker_status(rt: Bus, now: float) -> dict[str, Any]:
     """The broker is the run-state Redis unless JOELCLAW_BROKER_URL says otherwise."""
-    url = rt.settings.broker_url
-    if not url or url == rt.redis_url:
+    url = rt.broker_url
+    if url == rt.redis_url:
         return {**redis_status(rt), "shared_with_redis": True}
     from kombu import Connection
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from joelclaw.bus.ports import Hook, SendResult, ServiceFactory
+from joelclaw.bus.ports import Hooks, SendResult, ServiceFactory
 from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
@@ -63,7 +63,7 @@ class Runtime:
         self._registry = registry
         self._extensions = tuple(extensions) if extensions is not None else None
         self._services: dict[str, ServiceFactory] = {}
-        self._hooks: dict[str, Hook] = {}
+        self._hooks = Hooks()
         self._setup: list[CelerySetup] | None = None
 
     def _install_extensions(self) -> list[CelerySetup]:
@@ -82,7 +82,7 @@ class Runtime:
         return self._services
 
     @property
-    def hooks(self) -> dict[str, Hook]:
+    def hooks(self) -> Hooks:
         self._install_extensions()
         return self._hooks
 
@@ -96,7 +96,8 @@ class Runtime:
     def registry(self) -> Registry:
         from joelclaw.bus.functions import Registry
 
-        return self._registry or Registry.from_modules(self.application.function_modules)
+        return self._registry or Registry.from_modules(self.application.function_modules,
+                                                       self.settings)
 
     @cached_property
     def redis_url(self) -> str:
@@ -120,6 +121,7 @@ class Runtime:
 
     @cached_property
     def broker_url(self) -> str:
+        """JOELCLAW_BROKER_URL, else the Redis that holds run state: the one place that says so."""
         return self.settings.broker_url or self.redis_url
 
     @cached_property

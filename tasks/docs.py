@@ -8,7 +8,7 @@ from typing import Any
 
 from joelclaw import Context, Settings, declaration_settings, function
 from joelclaw.docs import backlog, ingest
-from joelclaw.docs.model import Located, Skip
+from joelclaw.docs.model import DocumentSkipped, Located
 from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
 _S = declaration_settings()  # crons and limits, read when the functions are declared
@@ -55,7 +55,7 @@ def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
 def _list(settings: Settings, folder: str | None) -> dict[str, Any]:
     try:
         return {"files": backlog.list_folder(settings, folder)}
-    except Skip as skip:
+    except DocumentSkipped as skip:
         return {"skipped": skip.reason}
 
 

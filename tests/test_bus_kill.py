@@ -37,8 +37,8 @@ def test_sigkill_of_a_pool_process_resumes_the_run(runtime, worker):
     assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}
     # The trace keeps the killed attempt: it never reported back, then attempt 2 completed.
     two = runtime.runs.step(run_id, "two")
-    assert two["attempts"] == 2 and two["status"] == "completed"
-    [lost] = two["history"]
+    assert two is not None and two.attempts == 2 and two.status == "completed"
+    [lost] = two.history
     assert lost["attempt"] == 1 and lost["status"] == "lost" and lost["ended_at"] is None
     assert lost["error"]["name"] == "WorkerLost" and lost["worker"].startswith("w0@")
 

@@ -37,8 +37,8 @@ def test_steps_run_once_and_are_traced(runtime, worker):
     assert run.status == "completed"
     assert counts(runtime, run.id) == {"one": 1, "two": 1, "three": 1}
     steps = runtime.runs.steps(run.id)
-    assert [s["key"] for s in steps] == ["one", "two", "three"]
-    assert all(s["status"] == "completed" and s["attempts"] == 1 for s in steps)
+    assert [s.key for s in steps] == ["one", "two", "three"]
+    assert all(s.status == "completed" and s.attempts == 1 for s in steps)
     assert all("queue_delay_ms" in s and "execution_ms" in s for s in steps)
 
 
@@ -47,7 +47,7 @@ def test_step_failing_twice_then_succeeding_runs_earlier_steps_once(runtime, wor
     assert run.status == "completed" and run.output == "ok"
     assert counts(runtime, run.id) == {"before": 1, "flaky": 3, "after": 1}
     flaky = runtime.runs.step(run.id, "flaky")
-    assert flaky["attempts"] == 3 and flaky["status"] == "completed"
+    assert flaky is not None and flaky.attempts == 3 and flaky.status == "completed"
 
 
 def test_step_failing_past_its_retries_fails_the_run_and_emits_failed(runtime, worker):

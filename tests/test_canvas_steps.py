@@ -61,11 +61,11 @@ def test_a_chain_of_two_plain_tasks_is_one_step(runtime, workers):
     assert run.status == "completed", run.error
     assert run.output == {"result": 6, "after": 1}  # (1 + 2) * 2
     step = runtime.runs.step(run.id, "chain")
-    assert step["type"] == "canvas" and step["status"] == "completed"
-    assert [t["name"] for t in step["tasks"]] == ["canvas.add", "canvas.double"]
+    assert step.type == "canvas" and step.status == "completed"
+    assert [t["name"] for t in step.tasks] == ["canvas.add", "canvas.double"]
     base = canvas.base_id(run.id, "chain")
-    assert [t["id"] for t in step["tasks"]] == [f"{base}:r.0", f"{base}:r.1"]
-    assert all("queue_delay_ms" in t and "execution_ms" in t for t in step["tasks"])
+    assert [t["id"] for t in step.tasks] == [f"{base}:r.0", f"{base}:r.1"]
+    assert all("queue_delay_ms" in t and "execution_ms" in t for t in step.tasks)
     # the plain tasks ran on the plain worker, under their own names
     assert "canvas.add[" in workers["plain"].output()
     assert "canvas.add[" not in workers["fn"].output()
@@ -84,7 +84,7 @@ def test_a_chain_through_a_group_into_a_callback(runtime, workers):
     run = finished(runtime, start(runtime, "canvas/nested"))
     assert run.status == "completed", run.error
     assert run.output == {"total": 8}  # add(1, 1) = 2; double each: [4, 4]; collect: 8
-    names = [t["name"] for t in runtime.runs.step(run.id, "nested")["tasks"]]
+    names = [t["name"] for t in runtime.runs.step(run.id, "nested").tasks]
     assert names == ["canvas.add", "canvas.double", "canvas.double", "canvas.collect"]
 
 
@@ -95,10 +95,10 @@ def test_a_chord_with_a_failing_header_member_fails_the_step(runtime, workers):
     assert "ValueError: boom 99" in run.error["message"]
     assert "raise ValueError" in run.error["stack"]  # the task's own traceback, chained
     step = runtime.runs.step(run.id, "chord")
-    assert step["status"] == "failed"
-    assert step["error"]["name"] == "ValueError" and step["error"]["message"] == "boom 99"
-    assert step["error"]["task"] == "canvas.boom"
-    assert "raise ValueError" in step["error"]["stack"]
+    assert step.status == "failed"
+    assert step.error["name"] == "ValueError" and step.error["message"] == "boom 99"
+    assert step.error["task"] == "canvas.boom"
+    assert "raise ValueError" in step.error["stack"]
     assert executions(runtime, "collect", run.id) == 0  # the body never ran
 
 
@@ -107,7 +107,7 @@ def test_a_failing_task_fails_the_step_with_its_exception(runtime, workers):
     assert run.status == "failed"
     assert "ValueError: boom 7" in run.error["message"]
     step = runtime.runs.step(run.id, "boom")
-    assert step["type"] == "task" and step["task"]["name"] == "canvas.boom"
+    assert step.type == "task" and step.task["name"] == "canvas.boom"
     assert after_count(runtime, run.id) == 0
 
 
@@ -118,8 +118,8 @@ def test_a_task_retrying_twice_then_succeeding_completes_the_step_once(runtime, 
     assert run.output == {"result": "ok after 2 retries", "after": 1}
     assert executions(runtime, "flaky", run_id) == 3
     step = runtime.runs.step(run_id, "flaky")
-    assert step["retries"] == 2 and step["task"]["retries"] == 2
-    assert step["task"]["id"] == canvas.task_id(canvas.base_id(run_id, "flaky"), "r")
+    assert step.retries == 2 and step.task["retries"] == 2
+    assert step.task["id"] == canvas.task_id(canvas.base_id(run_id, "flaky"), "r")
 
 
 def test_only_the_final_failure_after_the_tasks_own_retries_fails_the_step(runtime, workers):
@@ -129,13 +129,13 @@ def test_only_the_final_failure_after_the_tasks_own_retries_fails_the_step(runti
     assert "RuntimeError: not yet" in run.error["message"]
     assert executions(runtime, "flaky", run_id) == 6  # the first attempt and five retries
     step = runtime.runs.step(run_id, "flaky")
-    assert step["status"] == "failed" and step["task"]["retries"] == 5
+    assert step.status == "failed" and step.task["retries"] == 5
 
 
 def test_a_task_by_name(runtime, workers):
     run = finished(runtime, start(runtime, "canvas/task", mode="name"))
     assert run.output == {"result": 42, "after": 1}
-    assert runtime.runs.step(run.id, "by-name")["task"]["name"] == "canvas.add"
+    assert runtime.runs.step(run.id, "by-name").task["name"] == "canvas.add"
 
 
 def test_no_answer_within_the_timeout_fails_the_step_cleanly(runtime, workers):
@@ -144,13 +144,13 @@ def test_no_answer_within_the_timeout_fails_the_step_cleanly(runtime, workers):
     assert run.output["result"]["error"] == "TaskTimeout"
     assert run.output["after"] == 1
     step = runtime.runs.step(run.id, "nowhere")
-    assert step["status"] == "failed" and step["error"]["name"] == "TaskTimeout"
+    assert step.status == "failed" and step.error["name"] == "TaskTimeout"
 
 
 def test_replaying_the_function_does_not_publish_the_task_again(runtime, workers):
     run = finished(runtime, start(runtime, "canvas/replay"))
     assert run.status == "completed" and run.output == {"value": 42}
-    assert runtime.runs.step(run.id, "later")["attempts"] == 3  # replayed three times
+    assert runtime.runs.step(run.id, "later").attempts == 3  # replayed three times
     assert executions(runtime, "add", "40+2") == 1
     tid = canvas.task_id(canvas.base_id(run.id, "once"), "r")
     assert runtime.redis.hget(keys.task_info(tid), "deliveries") == b"1"
@@ -195,7 +195,7 @@ def test_the_plain_worker_killed_mid_task_redelivers_and_the_step_completes_once
     assert executions(runtime, "slow", run_id) == 2
     tid = canvas.task_id(canvas.base_id(run_id, "slow"), "r")
     assert runtime.redis.hget(keys.task_info(tid), "deliveries") == b"2"
-    assert runtime.runs.step(run_id, "slow")["task"]["deliveries"] == 2
+    assert runtime.runs.step(run_id, "slow").task["deliveries"] == 2
 
 
 def test_an_answer_arriving_while_the_run_executes_elsewhere_is_not_lost(runtime, workers):
@@ -228,7 +228,7 @@ def test_tasks_of_a_foreign_celery_app_answer_steps(runtime, worker_factory, hoo
     if hooks:  # the foreign worker recorded the exception: the step carries it
         assert run.output["error"]["type"] == "KeyError"
         assert "'nope'" in run.output["error"]["message"]
-        assert runtime.runs.step(run.id, "mul")["task"]["worker"]
+        assert runtime.runs.step(run.id, "mul").task["worker"]
     else:  # Celery sends only the task id to a callback the foreign worker does not know
         assert run.output["error"]["type"] == "TaskFailed"
 

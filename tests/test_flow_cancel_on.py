@@ -57,7 +57,7 @@ def test_a_running_step_finishes_and_nothing_after_it_runs(runtime, worker):
     runtime.send(Event(name="test/cancel-step-now", data={"k": "r"}))
     run = finished(runtime, run_id, 15)
     assert run.status == "cancelled"
-    assert runtime.runs.step(run_id, "long")["status"] == "completed"  # it finished
+    assert runtime.runs.step(run_id, "long").status == "completed"  # it finished
     assert runtime.runs.step(run_id, "reply") is None  # nothing after it started
     assert counts(runtime, run_id) == {"long": 1}
 

@@ -25,7 +25,7 @@ def test_rerun_from_the_failed_step_reuses_earlier_steps(runtime, worker):
     assert done.output == {"one": 1, "two": 1, "three": 1}  # "one" is the original's result
     assert counts(runtime, new.id) == {"two": 1, "three": 1}  # "one" did not run again
     reused = runtime.runs.step(new.id, "one")
-    assert reused["reused_from"] == failed.id
+    assert reused is not None and reused.reused_from == failed.id
 
 
 def test_rerun_cli(runtime, worker, invoke):  # noqa: F811

@@ -45,10 +45,10 @@ def test_a_matched_wait_is_completed_with_the_event_that_matched(runtime: Runtim
     assert run.status == "completed"
 
     stored = runtime.runs.step(run_id, "reply")  # the record itself, not only the view
-    assert stored["status"] == "completed"
-    assert stored["attempts"] == 1
-    assert stored["matched"]["id"] == reply.id and stored["timed_out"] is False
-    assert stored["started_at"] <= stored["ended_at"] <= run.ended_at
+    assert stored is not None and stored.status == "completed"
+    assert stored.attempts == 1
+    assert stored.matched["id"] == reply.id and stored.timed_out is False
+    assert stored.started_at <= stored.ended_at <= run.ended_at
     trace = run_trace(runtime, run_id)
     rows = {r["key"]: r for r in waterfall(trace)["rows"]}
     assert rows["reply"]["deadline"] is None  # the hour-long deadline is not drawn
@@ -58,15 +58,15 @@ def test_a_matched_wait_is_completed_with_the_event_that_matched(runtime: Runtim
 def test_a_wait_that_timed_out_says_so(runtime: Runtime, workers):
     run = finished(runtime, start(runtime, "test/wait", key="never", timeout=1))
     step = runtime.runs.step(run.id, "reply")
-    assert step["status"] == "completed" and step["timed_out"] is True
-    assert step["matched"] is None
+    assert step is not None and step.status == "completed" and step.timed_out is True
+    assert step.matched is None
 
 
 def test_an_invoke_is_completed_when_the_invoked_run_answers(runtime: Runtime, workers):
     run = finished(runtime, start(runtime, "test/invoke", n=4))
     assert run.output == {"child": {"doubled": 8}}
     step = runtime.runs.step(run.id, "call-child")
-    assert step["status"] == "completed" and step["ended_at"] <= run.ended_at
+    assert step is not None and step.status == "completed" and step.ended_at <= run.ended_at
 
 
 def test_a_cancelled_run_keeps_no_step_sleeping(runtime: Runtime, workers):
@@ -76,7 +76,7 @@ def test_a_cancelled_run_keeps_no_step_sleeping(runtime: Runtime, workers):
     trace = run_trace(runtime, run_id)
     assert trace["status"] == "cancelled"
     nap = runtime.runs.step(run_id, "nap")
-    assert nap["status"] == "cancelled" and nap["ended_at"] == pytest.approx(
+    assert nap is not None and nap.status == "cancelled" and nap.ended_at == pytest.approx(
         trace["ended_at"], abs=1)
     chart = waterfall(trace)
     assert {r["key"]: r for r in chart["rows"]}["nap"]["deadline"] is None
@@ -87,9 +87,9 @@ def test_a_failed_step_keeps_each_attempt_and_promises_no_next_one(runtime: Runt
     run = finished(runtime, start(runtime, "test/flaky", failures=10))
     assert run.status == "failed"
     flaky = runtime.runs.step(run.id, "flaky")
-    assert flaky["status"] == "failed" and "next_attempt_at" not in flaky
-    assert flaky["attempts"] == 4
-    earlier = flaky["history"]
+    assert flaky is not None and flaky.status == "failed" and "next_attempt_at" not in flaky
+    assert flaky.attempts == 4
+    earlier = flaky.history
     assert [a["attempt"] for a in earlier] == [1, 2, 3]
     for attempt in earlier:
         assert attempt["status"] == "failed"
@@ -116,7 +116,7 @@ def test_a_step_that_succeeds_on_its_third_attempt_lists_three(runtime: Runtime,
     run = finished(runtime, start(runtime, "test/flaky", failures=2))
     assert run.status == "completed"
     flaky = runtime.runs.step(run.id, "flaky")
-    assert flaky["status"] == "completed" and flaky.get("error") is None
+    assert flaky is not None and flaky.status == "completed" and flaky.error is None
     assert "next_attempt_at" not in flaky and "ended_at" in flaky
     listed = step_of(run_trace(runtime, run.id), "flaky")["attempt_list"]
     assert [(a["attempt"], a["status"]) for a in listed] == [

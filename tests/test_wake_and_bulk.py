@@ -26,14 +26,14 @@ pytestmark = pytest.mark.timeout(120)
 def test_a_sleeping_run_is_woken_now_and_its_trace_says_by_whom(runtime, worker):
     run_id = start(runtime, "test/sleep", seconds=3600)
     status_is(runtime, run_id, "sleeping")
-    planned = runtime.runs.step(run_id, "nap")["until"]
+    planned = runtime.runs.step(run_id, "nap").until
     woken = wake_run(runtime, run_id, by="owner (test)")
     assert woken["step"] == "nap" and woken["planned_until"] == planned
     done = finished(runtime, run_id)
     assert done.status == "completed" and done.output == {"after": 1}
     nap = runtime.runs.step(run_id, "nap")
-    assert nap["status"] == "completed" and nap["woken_by"] == "owner (test)"
-    assert nap["planned_until"] == planned and nap["until"] < planned
+    assert nap.status == "completed" and nap.woken_by == "owner (test)"
+    assert nap.planned_until == planned and nap.until < planned
     with pytest.raises(JoelclawError, match="not sleeping"):
         wake_run(runtime, run_id)
 

@@ -36,7 +36,7 @@ MAX_LIMIT = 1000
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 
-class BadQuery(ValueError):
+class BadQuery(JoelclawError, ValueError):
     """A query parameter or body the caller must fix (400)."""
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Response, current_app, json
+from flask import Flask, current_app, json
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from joelclaw.redaction import configured_secrets, redact
 from joelclaw.runtime import Runtime
@@ -46,7 +47,7 @@ def runtime() -> Runtime:
     return rt
 
 
-def error_response(exc: HTTPException) -> Response:
+def error_response(exc: HTTPException) -> WerkzeugResponse:
     """The exception's own response (status, headers such as Allow) with a JSON body."""
     response = exc.get_response()
     code = (exc.name or "error").upper().replace(" ", "_")

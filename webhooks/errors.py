@@ -9,6 +9,7 @@ from http import HTTPStatus
 import redis
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from joelclaw.errors import ConfigError
 from joelclaw.events.limits import MAX_EVENT_BYTES
@@ -60,14 +61,14 @@ def _body_error(exc: BodyError) -> Response:
     return response
 
 
-def _store_unavailable(exc: Exception) -> Response:
+def _store_unavailable(exc: Exception) -> WerkzeugResponse:
     """Redis down or not configured is the server's state, not the caller's fault: 503, so
     webhook senders and scripts retry instead of giving up as they would on a 500."""
     log.warning("redis unavailable: %s", exc)
     return error_response(ServiceUnavailable(f"event store unavailable, retry later: {exc}"))
 
 
-def _unexpected_error(exc: Exception) -> Response:
+def _unexpected_error(exc: Exception) -> WerkzeugResponse:
     """Log the traceback; the caller only learns that it failed, not how."""
     log.error("unhandled error", exc_info=exc)
     return error_response(InternalServerError("internal server error"))

@@ -19,10 +19,12 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from gunicorn.http.errors import ParseException
 
+from joelclaw.errors import JoelclawError
+
 CHUNK = 64 * 1024
 
 
-class BodyError(Exception):
+class BodyError(JoelclawError):
     """The request body cannot be used; `status` and `code` say how to answer."""
 
     status, code = 400, "BAD_REQUEST"

@@ -19,12 +19,6 @@ from joelclaw import keys
 ACTIONS = {"approve": ("approved", False), "deny": ("denied", False), "learn": ("approved", True)}
 
 
-class ApprovalNotFound(LookupError):
-    """No pending approval request has that id (unknown, or already resolved)."""
-
-    code = "APPROVAL_NOT_FOUND"
-
-
 @dataclass
 class Approvals:
     redis: redis.Redis

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from joelclaw.errors import JoelclawError
 from joelclaw.events.payloads.agents import AgentRequested
 
 HOSTNAME = socket.gethostname()
@@ -39,7 +40,7 @@ OUTPUT_KEEP = 200_000  # characters of stdout kept in the result (the file has a
 STDERR_KEEP = 4_000
 
 
-class DispatchError(ValueError):
+class DispatchError(JoelclawError, ValueError):
     """The command cannot be run at all (unset, unparsable, not found)."""
 
 

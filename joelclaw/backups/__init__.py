@@ -2,5 +2,6 @@
 Typesense snapshot, each stamped in the owner's time zone under JOELCLAW_BACKUP_DIR and rotated
 to the newest JOELCLAW_BACKUP_KEEP.
 
-layout (where backups go, stamps, Skip), rotation (keep the newest N), redis_dump, snapshot.
+layout (where backups go, stamps, BackupSkipped), rotation (keep the newest N), redis_dump,
+snapshot.
 """

@@ -1,5 +1,5 @@
 """Where backups go: `<JOELCLAW_BACKUP_DIR>/<target>/<prefix>-<stamp><suffix>`, the stamp being
-the local time in JOELCLAW_TIMEZONE (sortable: YYYYMMDD-HHMMSS). Unset folder: a Skip."""
+the local time in JOELCLAW_TIMEZONE (sortable: YYYYMMDD-HHMMSS). Unset folder: a BackupSkipped."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from joelclaw.errors import JoelclawError
 from joelclaw.ownerfiles import private_dir
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ REDIS = ("redis", "dump-", ".rdb")  # (sub-folder, prefix, suffix)
 TYPESENSE = ("typesense", "snapshot-", "")
 
 
-class Skip(Exception):
+class BackupSkipped(JoelclawError):
     """This backup cannot be made here, for a reason a retry will not change."""
 
     def __init__(self, reason: str) -> None:
@@ -33,15 +34,15 @@ def stamp(timezone: str, now: datetime | None = None) -> str:
 
 
 def folder(settings: Settings, kind: tuple[str, str, str]) -> Path:
-    """The target's folder, created owner-only (a dump holds every event in clear); Skip when
-    no backup folder is configured."""
+    """The target's folder, created owner-only (a dump holds every event in clear);
+    BackupSkipped when no backup folder is configured."""
     if settings.backup_dir is None:
-        raise Skip(NO_BACKUP_DIR)
+        raise BackupSkipped(NO_BACKUP_DIR)
     target = settings.backup_dir.expanduser().resolve() / kind[0]
     try:
         private_dir(target)
     except OSError as exc:
-        raise Skip(f"cannot create {target}: {exc.strerror or exc}") from None
+        raise BackupSkipped(f"cannot create {target}: {exc.strerror or exc}") from None
     return target
 
 

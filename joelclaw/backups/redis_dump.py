@@ -2,8 +2,8 @@
 and ok), locate the RDB file (CONFIG GET dir/dbfilename) and copy it, checking its REDIS header.
 
 A Redis whose file is not on this machine (another host, a managed service with CONFIG
-disabled) is a clear Skip naming why: the dump stays on the server's side. Streaming it over the
-replication protocol (what `redis-cli --rdb` does) is not done here.
+disabled) is a clear BackupSkipped naming why: the dump stays on the server's side. Streaming
+it over the replication protocol (what `redis-cli --rdb` does) is not done here.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from typing import Any
 
 import redis
 
+from joelclaw.errors import JoelclawError
+
 MAGIC = b"REDIS"
 
 
-class BgsaveFailed(Exception):
+class BgsaveFailed(JoelclawError):
     """Redis reported its background save failed, or it did not finish in time (retried)."""
 
 

@@ -1,7 +1,7 @@
 """A Redis dump over the network: `redis-cli --rdb <file>` asks the server for a replication
 sync and saves the RDB it streams (disk-based or diskless), so a Redis on another host (a compose
 service, another machine) is backed up without its files. The password goes in REDISCLI_AUTH,
-never on the command line. A server that refuses SYNC (many managed services) is a Skip."""
+never on the command line. A server that refuses SYNC (many managed services) is a BackupSkipped."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from joelclaw.backups.layout import Skip
+from joelclaw.backups.layout import BackupSkipped
 from joelclaw.backups.redis_dump import MAGIC
 
 
@@ -29,7 +29,7 @@ def find_cli(configured: str | None) -> list[str]:
         bundled = Path(spec.origin).parent / "bin" / "redis-cli"
         if bundled.exists():
             return [str(bundled)]
-    raise Skip("no redis-cli found to stream the dump: install Redis's tools or set "
+    raise BackupSkipped("no redis-cli found to stream the dump: install Redis's tools or set "
                "JOELCLAW_BACKUP_REDIS_CLI")
 
 
@@ -50,14 +50,15 @@ def arguments(url: str) -> tuple[list[str], dict[str, str]]:
 
 
 def stream(cli: list[str], url: str, target: Path, timeout: float) -> int:
-    """Save the server's RDB to `target` (atomically); Skip with redis-cli's words on refusal."""
+    """Save the server's RDB to `target` (atomically); BackupSkipped with redis-cli's words on
+    refusal."""
     args, env = arguments(url)
     tmp = target.with_name(target.name + ".part")
     try:
         done = subprocess.run([*cli, *args, "--rdb", str(tmp)], capture_output=True, text=True,
                               timeout=timeout, env={**os.environ, **env}, check=False)
     except FileNotFoundError:
-        raise Skip(f"redis-cli not found: {cli[0]} (JOELCLAW_BACKUP_REDIS_CLI)") from None
+        raise BackupSkipped(f"redis-cli not found: {cli[0]} (JOELCLAW_BACKUP_REDIS_CLI)") from None
     except subprocess.TimeoutExpired:
         tmp.unlink(missing_ok=True)
         raise TimeoutError(f"redis-cli --rdb took over {timeout:g}s") from None
@@ -66,12 +67,12 @@ def stream(cli: list[str], url: str, target: Path, timeout: float) -> int:
         said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         if env.get("REDISCLI_AUTH"):
             said = [line.replace(env["REDISCLI_AUTH"], "***") for line in said]
-        raise Skip(f"the server would not stream its dump (redis-cli --rdb exited "
+        raise BackupSkipped(f"the server would not stream its dump (redis-cli --rdb exited "
                    f"{done.returncode}: {said[0]}); a managed Redis may refuse SYNC: use the "
                    "provider's snapshots")
     with tmp.open("rb") as handle:
         if handle.read(len(MAGIC)) != MAGIC:
             tmp.unlink(missing_ok=True)
-            raise Skip("redis-cli --rdb saved something that is not an RDB file")
+            raise BackupSkipped("redis-cli --rdb saved something that is not an RDB file")
     tmp.replace(target)
     return target.stat().st_size

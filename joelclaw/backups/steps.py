@@ -20,7 +20,7 @@ def prepare(settings: Settings, kind: tuple[str, str, str]) -> dict[str, Any]:
     try:
         return {"folder": str(layout.folder(settings, kind)),
                 "stamp": layout.stamp(settings.timezone)}
-    except layout.Skip as skip:
+    except layout.BackupSkipped as skip:
         return {"skipped": skip.reason}
 
 
@@ -55,7 +55,7 @@ def stream_rdb(settings: Settings, target: str) -> dict[str, Any]:
         cli = redis_stream.find_cli(settings.backup_redis_cli)
         size = redis_stream.stream(cli, resolve_redis_url(settings), Path(target),
                                    settings.backup_bgsave_timeout_seconds)
-    except layout.Skip as skip:
+    except layout.BackupSkipped as skip:
         return {"skipped": skip.reason}
     return {"path": target, "bytes": size, "via": "redis-cli --rdb"}
 

@@ -4,14 +4,16 @@ Bus modules take a `Bus` and call `bus.send(...)`, `bus.publish(...)`: they neve
 runtime that implements it (`joelclaw.runtime.Runtime`), which is what keeps the import graph
 one-way: the runtime wires the bus, the bus knows only this interface. Services that extensions
 (the gateway, memory) add for functions live in `services`, offered to functions as
-`ctx.<name>` (see `joelclaw.bus.execution.context`); `hooks` are what extensions offer each other.
+`ctx.<name>` (see `joelclaw.bus.execution.context`); `hooks` are what extensions offer each other,
+each under a typed `HookKey` declared here (the neutral ground both sides import), so the one
+that calls a hook and the one that offers it agree on its signature.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:
     import redis
@@ -25,9 +27,49 @@ if TYPE_CHECKING:
     from joelclaw.events.model import Event
 
 # A service factory: given a function's context, the object `ctx.<name>` returns.
-ServiceFactory = Callable[[Any], Any]
-# A hook one extension offers others by name, e.g. "recall": (bus, prompt) -> memory text.
-Hook = Callable[..., Any]
+ServiceFactory = Callable[[Any], object]
+H = TypeVar("H")
+
+
+@dataclass(frozen=True)
+class HookKey(Generic[H]):
+    """A hook's name, typed with the hook's signature: `hooks.get(RECALL)` is a RecallHook."""
+
+    name: str
+
+
+class Hooks:
+    """What extensions offer each other, by typed key; a hook nobody offered is absent."""
+
+    def __init__(self) -> None:
+        self._hooks: dict[str, object] = {}
+
+    def __setitem__(self, key: HookKey[H], hook: H) -> None:
+        self._hooks[key.name] = hook
+
+    def get(self, key: HookKey[H]) -> H | None:
+        return self._hooks.get(key.name)  # type: ignore[return-value]  # set only via its key
+
+    @overload
+    def __getitem__(self, key: HookKey[H]) -> H: ...
+
+    @overload
+    def __getitem__(self, key: str) -> object: ...
+
+    def __getitem__(self, key: HookKey[H] | str) -> object:
+        return self._hooks[key if isinstance(key, str) else key.name]
+
+    def __contains__(self, key: object) -> bool:
+        name = key.name if isinstance(key, HookKey) else key
+        return name in self._hooks
+
+
+# (bus, prompt) -> the memory lines for an agent turn's prompt ("" when nothing is relevant).
+RecallHook = Callable[["Bus", str], str]
+# (bus, query) -> a block of matching memories, or None when there is no memory to search.
+SearchHook = Callable[["Bus", str], "str | None"]
+RECALL: HookKey[RecallHook] = HookKey("recall")
+SEARCH: HookKey[SearchHook] = HookKey("search")
 
 
 @dataclass
@@ -47,8 +89,12 @@ class SendResult:
 
 class Bus(Protocol):
     settings: Settings
-    services: dict[str, ServiceFactory]
-    hooks: dict[str, Hook]
+
+    @property
+    def services(self) -> dict[str, ServiceFactory]: ...
+
+    @property
+    def hooks(self) -> Hooks: ...
 
     @property
     def redis(self) -> redis.Redis: ...

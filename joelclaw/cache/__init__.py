@@ -127,7 +127,7 @@ def cached(namespace: str, *, ttl: float | None = None, tier: TierName = "shared
             resolve().invalidate(namespace, key(*args, **kwargs) if key else
                                  call_key(args, kwargs))
 
-        wrapper.invalidate = invalidate_call  # type: ignore[attr-defined]
+        wrapper.invalidate = invalidate_call  # type: ignore[attr-defined]  # as lru_cache's cache_clear
         return wrapper
 
     return decorate

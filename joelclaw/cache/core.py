@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,7 +81,7 @@ class Cache:
     def _read(self, chain: list[str], namespace: str, key: str) -> Entry | None:
         missed: list[str] = []
         for name in chain:
-            entry = self._try(name, lambda t=self.tiers[name]: t.get(namespace, key))
+            entry = self._try(name, partial(self.tiers[name].get, namespace, key))
             if entry is MISSING or entry is None:
                 if entry is None:
                     self.stats.count(name, "miss")
@@ -88,7 +89,7 @@ class Cache:
                 continue
             self.stats.count(name, "hit")
             for upper in missed:  # back-fill with the time the value has left
-                self._try(upper, lambda t=self.tiers[upper], e=entry: t.set(namespace, key, *e))
+                self._try(upper, partial(self.tiers[upper].set, namespace, key, *entry))
             return entry
         return None
 
@@ -97,7 +98,7 @@ class Cache:
         now = time.time()
         for name in chain:
             expires = now + (warm_ttl if name == "file" else ttl)
-            self._try(name, lambda t=self.tiers[name], e=expires: t.set(namespace, key, text, e))
+            self._try(name, partial(self.tiers[name].set, namespace, key, text, expires))
 
     # -- the API -------------------------------------------------------------------------
 
@@ -121,13 +122,13 @@ class Cache:
 
     def invalidate(self, namespace: str, key: str) -> None:
         for name, tier in self.tiers.items():
-            self._try(name, lambda t=tier: t.delete(namespace, key))
+            self._try(name, partial(tier.delete, namespace, key))
 
     def invalidate_pattern(self, pattern: str) -> int:
         """Delete every `<namespace>:<key>` matching a glob (e.g. `recall:*`) in every tier."""
         removed = 0
         for name, tier in self.tiers.items():
-            count = self._try(name, lambda t=tier: t.delete_pattern(pattern))
+            count = self._try(name, partial(tier.delete_pattern, pattern))
             removed += 0 if count is MISSING else int(count)
         return removed
 
@@ -169,7 +170,7 @@ class Cache:
     def _across_processes(self, chain: list[str], namespace: str, key: str) -> Any:
         """The value another process filled while we waited; `_Held` when we got the fill lock
         (fetch, `_fill` releases it); MISSING when Redis failed or the wait timed out."""
-        lock = Lock(self.client, keys.cache_fill_lock(namespace, key), self.fill_lease)  # type: ignore[arg-type]
+        lock = Lock(self.client, keys.cache_fill_lock(namespace, key), self.fill_lease)
         deadline = time.monotonic() + self.fill_lease
         while time.monotonic() < deadline:
             got = self._try("redis", lock.acquire)
@@ -185,7 +186,7 @@ class Cache:
             entry = self._try("redis", lambda: self.tiers["redis"].get(namespace, key))
             if entry not in (MISSING, None):
                 self.stats.count("redis", "hit")
-                self._try("hot", lambda e=entry: self.tiers["hot"].set(namespace, key, *e))
+                self._try("hot", partial(self.tiers["hot"].set, namespace, key, *entry))
                 return json.loads(entry[0])
         return MISSING
 

@@ -15,9 +15,10 @@ import httpx
 
 from joelclaw.checks import commands, tracked
 from joelclaw.config import Settings
+from joelclaw.errors import JoelclawError
 
 
-class CalendarError(Exception):
+class CalendarError(JoelclawError):
     pass
 
 
@@ -76,7 +77,8 @@ def _when(name_params: str, value: str, tz: ZoneInfo) -> datetime | date | None:
 def events_on(ics: str, day: date, tz: str) -> list[dict[str, Any]]:
     """`[{summary, start, end, all_day, location}]` of the events starting on `day`, by time."""
     zone = ZoneInfo(tz)
-    found, current = [], None
+    found: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
     for line in _unfold(ics):
         if line == "BEGIN:VEVENT":
             current = {}
@@ -100,7 +102,7 @@ def events_on(ics: str, day: date, tz: str) -> list[dict[str, Any]]:
         start, end = event.get("start"), event.get("end")
         all_day = not isinstance(start, datetime)
         out.append({"summary": event.get("summary") or "(untitled)",
-                    "start": "all day" if all_day else start.strftime("%H:%M"),
+                    "start": start.strftime("%H:%M") if isinstance(start, datetime) else "all day",
                     "end": end.strftime("%H:%M") if isinstance(end, datetime) else None,
                     "all_day": all_day, "location": event.get("location")})
     return sorted(out, key=lambda e: (not e["all_day"], e["start"]))

@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from joelclaw.errors import JoelclawError
+
 
 @dataclass(frozen=True)
 class Result:
@@ -20,7 +22,7 @@ class Result:
         return self.code == 0
 
 
-class CommandError(Exception):
+class CommandError(JoelclawError):
     """The program could not be started, or did not finish in time."""
 
 

@@ -7,10 +7,12 @@ import json
 import re
 from typing import Any
 
+from joelclaw.errors import JoelclawError
+
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
-class BadAnswer(ValueError):
+class BadAnswer(JoelclawError, ValueError):
     pass
 
 

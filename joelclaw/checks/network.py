@@ -22,8 +22,9 @@ def collect(rt: Bus, now: float | None = None) -> dict[str, Any]:
     report = health.check(rt, now)
     nodes = [{k: v for k, v in asdict(n).items() if k != "last_seen"}
              for n in health.nodes(rt, now)]
+    depth: dict[str, Any]
     try:
-        depth = queues.totals(queues.depths(rt))
+        depth = dict(queues.totals(queues.depths(rt)))
     except Exception as exc:  # a broker that cannot be read is part of the picture
         depth = {"error": type(exc).__name__}
     components = report["components"]

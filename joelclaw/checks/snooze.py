@@ -19,13 +19,14 @@ import redis
 
 from joelclaw import keys
 from joelclaw.coordination import cooldown
+from joelclaw.errors import JoelclawError
 
 ACTION = "s4h"
 LABEL = "😴 Snooze 4h"
 KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,60}$")
 
 
-class BadSnoozeKey(ValueError):
+class BadSnoozeKey(JoelclawError, ValueError):
     pass
 
 

@@ -47,7 +47,7 @@ class CodedParam(click.ParamType):
     def _fail(self, message: str, param: click.Parameter | None,
               ctx: click.Context | None) -> NoReturn:
         exc = click.BadParameter(message, ctx=ctx, param=param)
-        exc.error_code = self.error_code  # type: ignore[attr-defined]
+        exc.error_code = self.error_code  # type: ignore[attr-defined]  # read by failure_for
         raise exc
 
 
@@ -199,7 +199,7 @@ def quick_redis_import() -> Iterator[None]:
         return
     hidden = [m for m in OTEL_METRICS if m not in sys.modules]
     for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]
+        sys.modules[name] = None  # type: ignore[assignment]  # None: importing it fails
     try:
         import redis  # noqa: F401
         yield
@@ -285,7 +285,7 @@ class EnvelopeGroup(click.Group):
         if self.lazy_root:
             importlib.import_module(self.lazy_root)
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         try:

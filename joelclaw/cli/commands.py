@@ -43,7 +43,7 @@ def status(session: Session) -> Reply:
         "ok": report["ok"], "status": report["status"], "failing": report["failing"],
         "degraded": report["degraded"],
         "redis": {**components["redis"], "url": redact_url(rt.redis_url)},
-        "broker": redact_url(rt.settings.broker_url or rt.redis_url),
+        "broker": redact_url(rt.broker_url),
         "functions": len(rt.registry),
         "workers": components["workers"],
         "beat": components["beat"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from joelclaw.cli import render
@@ -21,7 +23,7 @@ def schedule(session: Session, next_count: int) -> Reply:
     from joelclaw.insight.schedule import crons, wakeups
 
     rt = session.runtime()
-    result = {"crons": crons(rt), "wakeups": wakeups(rt, next_count)}
+    result: dict[str, Any] = {"crons": crons(rt), "wakeups": wakeups(rt, next_count)}
     actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
                for c in result["crons"][:2]]
     return Reply(result, render.render_schedule, actions)
@@ -36,8 +38,7 @@ def queues(session: Session) -> Reply:
     from joelclaw.runtime import redact_url
 
     rt = session.runtime()
-    broker = rt.settings.broker_url or rt.redis_url
-    result = {"broker": redact_url(broker), **broker_queues.depths(rt)}
+    result = {"broker": redact_url(rt.broker_url), **broker_queues.depths(rt)}
     return Reply(result, render.render_queues, [action("status", "workers, beat and runs")])
 
 

@@ -8,12 +8,12 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import click
 
 from joelclaw.durations import humane
+from joelclaw.errors import JoelclawError
 from joelclaw.redaction import redact, redact_text
 
 
@@ -38,11 +38,11 @@ class Reply:
 
 
 @dataclass(eq=False)
-class Failure(Exception):
+class Failure(JoelclawError):
     """A failure the CLI reports in the envelope; `exit_code` 1 = failed, 2 = usage error."""
 
     message: str
-    code: str
+    code: str = field()  # no default: JoelclawError's class-level code is not one
     fix: str
     exit_code: int = 1
     result: Any = None
@@ -209,10 +209,6 @@ def key_values(pairs: dict[str, Any]) -> str:
 def fmt_time(epoch: float | None) -> str:
     """Local wall-clock time with its zone, as a person reads it."""
     return "-" if epoch is None else humane.stamp(epoch)
-
-
-def fmt_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def fmt_age(epoch: float | None, now: float | None = None) -> str:

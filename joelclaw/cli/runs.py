@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -125,9 +126,9 @@ def event(session: Session, event_id: str) -> Reply:
 
 # ---- cancel / replay (one run, or in bulk by filter) ------------------------------------------
 
-def _bulk_filters(command_name: str):  # type: ignore[no-untyped-def]
+def _bulk_filters(command_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The filter options `cancel` and `replay` share for bulk actions."""
-    def decorate(fn):  # type: ignore[no-untyped-def]
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         for opt in reversed([
             click.option("--function", "function_id", default=None,
                          help=f"Bulk: {command_name} runs of this function id."),

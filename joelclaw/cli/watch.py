@@ -69,11 +69,12 @@ class Watcher:
         run = self.rt.runs.get(run_id)
         if run is None:
             return
-        for step in self.rt.runs.steps(run_id):
-            key = f"{run_id}|{step.get('key')}"
-            state = f"{step.get('status')}:{step.get('attempts')}"
+        for record in self.rt.runs.steps(run_id):
+            key = f"{run_id}|{record.key}"
+            state = f"{record.status}:{record.attempts}"
             if self.steps.get(key) != state:
                 self.steps[key] = state
+                step = record.fields()
                 self.stream.emit("step", _step_line(run, step), run=run_id,
                                  function=run.function, step=_step_view(step))
         previous = self.runs.get(run_id)

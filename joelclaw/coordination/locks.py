@@ -20,6 +20,8 @@ from types import TracebackType
 
 import redis
 
+from joelclaw.errors import JoelclawError
+
 log = logging.getLogger("joelclaw.coordination.locks")
 
 _RENEW = """
@@ -43,7 +45,7 @@ return 0
 """
 
 
-class LockNotAcquired(Exception):
+class LockNotAcquired(JoelclawError):
     """A blocking acquire timed out: someone else holds the lock."""
 
 

@@ -2,7 +2,7 @@
 allowed host, becomes text, then chunks indexed in Typesense (`docs` holds one record per
 document, `docs_chunks` its searchable chunks, with vectors when an embedder is configured).
 
-model (Document, Skip), source (where a document is and reading it), extract (bytes -> text),
-chunk (text -> chunks), schema (the two collections), index (Typesense reads and writes),
-ingest (the steps of docs-ingest), backlog (listing the folder for docs-backlog).
+model (Document, DocumentSkipped), source (where a document is and reading it), extract
+(bytes -> text), chunk (text -> chunks), schema (the two collections), index (Typesense reads and
+writes), ingest (the steps of docs-ingest), backlog (listing the folder for docs-backlog).
 """

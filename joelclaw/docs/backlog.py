@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from joelclaw.docs import extract, source
-from joelclaw.docs.model import Skip
+from joelclaw.docs.model import DocumentSkipped
 
 if TYPE_CHECKING:
     from joelclaw.config import Settings
@@ -17,12 +17,12 @@ def list_folder(settings: Settings, folder: str | None = None) -> list[str]:
     """Supported files under the folder, relative to the docs folder, sorted; hidden ones not."""
     root = source.docs_root(settings)
     if root is None:
-        raise Skip(source.NO_DOCS_DIR)
+        raise DocumentSkipped(source.NO_DOCS_DIR)
     start = (root / folder).resolve() if folder else root
     if not start.is_relative_to(root):
-        raise Skip(f"{folder!r} is outside the docs folder {root}")
+        raise DocumentSkipped(f"{folder!r} is outside the docs folder {root}")
     if not start.is_dir():
-        raise Skip(f"no such folder under the docs folder: {folder or root}")
+        raise DocumentSkipped(f"no such folder under the docs folder: {folder or root}")
     found = []
     for path in start.rglob("*"):
         rel = path.relative_to(root)

@@ -1,7 +1,7 @@
 """Bytes to text: plain text, Markdown, HTML (the stdlib's parser) and PDF (pypdf).
 
 The kind comes from the media type a server sent, else from the file's extension. Anything else
-is a Skip naming the type, as is a PDF without a text layer (a scan) or an encrypted one.
+is a DocumentSkipped naming the type, as is a PDF without a text layer (a scan) or an encrypted one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 
-from joelclaw.docs.model import Skip
+from joelclaw.docs.model import DocumentSkipped
 
 TEXT, MARKDOWN, HTML, PDF = "text", "markdown", "html", "pdf"
 EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOWN,
@@ -42,7 +42,8 @@ def extract(raw: bytes, name: str, media_type: str = "") -> Extracted:
     kind = kind_of(name, media_type)
     if kind is None:
         shown = media_type or PurePosixPath(name).suffix or "no extension"
-        raise Skip(f"unsupported document type ({shown}): plain text, Markdown, HTML and PDF are")
+        raise DocumentSkipped(f"unsupported document type ({shown}): plain text, Markdown, HTML "
+                              "and PDF are")
     fallback = PurePosixPath(name).stem.replace("_", " ").replace("-", " ").strip() or name
     if kind == PDF:
         title, text = _pdf(raw)
@@ -56,13 +57,13 @@ def extract(raw: bytes, name: str, media_type: str = "") -> Extracted:
             title, text = "", decoded
     text = _tidy(text)
     if not text:
-        raise Skip(f"{name} has no text")
+        raise DocumentSkipped(f"{name} has no text")
     return Extracted(kind, (title or fallback).strip()[:300], text)
 
 
 def _decode(raw: bytes, name: str) -> str:
     if b"\x00" in raw[:4096]:
-        raise Skip(f"{name} looks binary (NUL bytes), not text")
+        raise DocumentSkipped(f"{name} looks binary (NUL bytes), not text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -160,16 +161,16 @@ def _pdf(raw: bytes) -> tuple[str, str]:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
     except ImportError:  # pragma: no cover - pypdf is a dependency
-        raise Skip("PDF needs the pypdf package (pip install pypdf)") from None
+        raise DocumentSkipped("PDF needs the pypdf package (pip install pypdf)") from None
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted:
-            raise Skip("the PDF is encrypted")
+            raise DocumentSkipped("the PDF is encrypted")
         pages = [(page.extract_text() or "") for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise Skip(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
+        raise DocumentSkipped(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
-        raise Skip("the PDF has no text layer (a scan?): nothing to index")
+        raise DocumentSkipped("the PDF has no text layer (a scan?): nothing to index")
     return title, text

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw.docs import chunk, extract, source
 from joelclaw.docs.index import DocsIndex
-from joelclaw.docs.model import Located, Skip, content_hash
+from joelclaw.docs.model import DocumentSkipped, Located, content_hash
 from joelclaw.integrations.embeddings import make_embedder
 from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
 
@@ -42,8 +42,8 @@ def validate(settings: Settings, request: IngestRequested) -> dict[str, Any]:
     try:
         located = source.locate(settings, path=request.path, url=request.url)
         if located.kind == "path" and not extract.supported(located.rel):
-            extract.extract(b"", located.rel)  # raises the Skip naming the type
-    except Skip as skip:
+            extract.extract(b"", located.rel)  # raises the DocumentSkipped naming the type
+    except DocumentSkipped as skip:
         return {"skipped": skip.reason}
     if resolve_endpoint(settings) is None:
         return {"skipped": NO_TYPESENSE}
@@ -70,7 +70,7 @@ def extract_text(settings: Settings, located: Located) -> dict[str, Any]:
                     "duplicate_of": None if same["id"] == located.doc_id else same["id"],
                     "title": same.get("title", "")}
         done = extract.extract(raw.data, raw.name, raw.media_type)
-    except Skip as skip:
+    except DocumentSkipped as skip:
         return {"skipped": skip.reason}
     artifact = _write_artifact(settings, located.doc_id, digest, done.text)
     return {"content_hash": digest, "title": done.title, "kind": done.kind,

@@ -6,8 +6,10 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from joelclaw.errors import JoelclawError
 
-class Skip(Exception):
+
+class DocumentSkipped(JoelclawError):
     """This document cannot be ingested, for a reason that a retry will not change."""
 
     def __init__(self, reason: str) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from joelclaw.errors import JoelclawError
+
 
 def is_public(address: str) -> bool:
     try:
@@ -30,7 +32,7 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-class NotPublic(httpcore.ConnectError):
+class NotPublic(JoelclawError, httpcore.ConnectError):
     """The host resolves to an address that is not public."""
 
 
@@ -45,7 +47,7 @@ class _PublicBackend(httpcore.NetworkBackend):
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
         refused = [a for a in addresses if not is_public(a)]
         if refused or not addresses:
             raise NotPublic(f"{host} resolves to {', '.join(refused) or 'nothing'}, which is "

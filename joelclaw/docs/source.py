@@ -2,9 +2,10 @@
 
 A path must resolve (symlinks followed) inside JOELCLAW_DOCS_DIR; a URL's host (or host:port)
 must be in JOELCLAW_DOCS_FETCH_HOSTS, where `*` means any public host (checked where the
-connection is made: `joelclaw.docs.public_net`). Anything else is a Skip with the reason, never
-a read.
-Transport failures of a fetch are IntegrationErrors (the step retries); a 4xx answer is a Skip.
+connection is made: `joelclaw.docs.public_net`). Anything else is a DocumentSkipped with the
+reason, never a read.
+Transport failures of a fetch are IntegrationErrors (the step retries); a 4xx answer is a
+DocumentSkipped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from joelclaw.docs.model import Located, Skip, doc_id_for
+from joelclaw.docs.model import DocumentSkipped, Located, doc_id_for
 from joelclaw.docs.public_net import NotPublic, PublicOnlyTransport, is_public
 from joelclaw.integrations.http import TransportError, make_client
 
@@ -44,13 +45,13 @@ def locate(settings: Settings, *, path: str | None = None, url: str | None = Non
         return _locate_url(settings, url)
     root = docs_root(settings)
     if root is None:
-        raise Skip(NO_DOCS_DIR)
+        raise DocumentSkipped(NO_DOCS_DIR)
     given = Path(path or "").expanduser()
     target = (given if given.is_absolute() else root / given).resolve()
     if not target.is_relative_to(root):
-        raise Skip(f"{path!r} is outside the docs folder {root}")
+        raise DocumentSkipped(f"{path!r} is outside the docs folder {root}")
     if not target.is_file():
-        raise Skip(f"no such file under the docs folder: {target.relative_to(root)}")
+        raise DocumentSkipped(f"no such file under the docs folder: {target.relative_to(root)}")
     rel = target.relative_to(root).as_posix()
     return Located("path", str(target), rel, doc_id_for(rel))
 
@@ -58,18 +59,19 @@ def locate(settings: Settings, *, path: str | None = None, url: str | None = Non
 def _locate_url(settings: Settings, url: str) -> Located:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Skip(f"not an http(s) URL: {url!r}")
+        raise DocumentSkipped(f"not an http(s) URL: {url!r}")
     if not settings.docs_fetch_hosts:
-        raise Skip(NO_FETCH)
+        raise DocumentSkipped(NO_FETCH)
     host = parts.hostname.lower()
     netloc = f"{host}:{parts.port}" if parts.port else host
     if not named_host(settings, url):
         if "*" not in {h.lower() for h in settings.docs_fetch_hosts}:
-            raise Skip(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
+            raise DocumentSkipped(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
         literal = host.strip("[]")
         if _is_ip(literal) and not is_public(literal):
-            raise Skip(f"{netloc!r} is not a public address: `*` in JOELCLAW_DOCS_FETCH_HOSTS "
-                       "allows public hosts only (list a local host by name to allow it)")
+            raise DocumentSkipped(f"{netloc!r} is not a public address: `*` in "
+                                  "JOELCLAW_DOCS_FETCH_HOSTS allows public hosts only (list a "
+                                  "local host by name to allow it)")
     return Located("url", url, url, doc_id_for(url))
 
 
@@ -99,12 +101,13 @@ def read(settings: Settings, located: Located) -> Raw:
         try:
             size = target.stat().st_size
             if size > limit:
-                raise Skip(f"{located.rel} is {size} bytes, over JOELCLAW_DOCS_MAX_BYTES ({limit})")
+                raise DocumentSkipped(f"{located.rel} is {size} bytes, over "
+                                      f"JOELCLAW_DOCS_MAX_BYTES ({limit})")
             return Raw(target.read_bytes(), "", target.name)
         except FileNotFoundError:
-            raise Skip(f"{located.rel} disappeared before it could be read") from None
+            raise DocumentSkipped(f"{located.rel} disappeared before it could be read") from None
         except PermissionError:
-            raise Skip(f"{located.rel} cannot be read: permission denied") from None
+            raise DocumentSkipped(f"{located.rel} cannot be read: permission denied") from None
     return _fetch(settings, located.source, limit)
 
 
@@ -119,21 +122,21 @@ def _fetch(settings: Settings, url: str, limit: int) -> Raw:
             if answer.status_code >= 400:
                 if answer.status_code >= 500 or answer.status_code == 429:
                     raise TransportError(SERVICE, f"GET {url}: {answer.status_code}")
-                raise Skip(f"GET {url} answered {answer.status_code}")
+                raise DocumentSkipped(f"GET {url} answered {answer.status_code}")
             if answer.status_code >= 300:
-                raise Skip(f"GET {url} redirects ({answer.status_code}) to "
+                raise DocumentSkipped(f"GET {url} redirects ({answer.status_code}) to "
                            f"{answer.headers.get('location')!r}: ingest that URL instead")
             body = bytearray()
             for piece in answer.iter_bytes():
                 body += piece
                 if len(body) > limit:
-                    raise Skip(f"{url} is over JOELCLAW_DOCS_MAX_BYTES ({limit} bytes)")
+                    raise DocumentSkipped(f"{url} is over JOELCLAW_DOCS_MAX_BYTES ({limit} bytes)")
             media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
             return Raw(bytes(body), media, name)
     except httpx.ConnectError as exc:
         if isinstance(exc.__cause__ or exc.__context__, NotPublic) or "not a public" in str(exc):
-            raise Skip(f"GET {url}: {exc}: `*` in JOELCLAW_DOCS_FETCH_HOSTS allows public "
-                       "hosts only") from None
+            raise DocumentSkipped(f"GET {url}: {exc}: `*` in JOELCLAW_DOCS_FETCH_HOSTS allows "
+                                  "public hosts only") from None
         raise TransportError(SERVICE, f"GET {url}: {type(exc).__name__}: {exc}") from None
     except httpx.HTTPError as exc:
         raise TransportError(SERVICE, f"GET {url}: {type(exc).__name__}: {exc}") from None

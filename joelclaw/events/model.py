@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from typing_extensions import TypeVar
 
 from joelclaw.errors import EventError
 from joelclaw.events.registry import model_for
@@ -21,7 +22,7 @@ from joelclaw.events.registry import model_for
 NAME_RE = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+$")
 MAX_NAME_LENGTH = 256
 
-P = TypeVar("P")
+P = TypeVar("P", default=Any)  # an Event whose payload type is not named is an Event[Any]
 
 
 def is_event_pattern(pattern: str) -> bool:
@@ -48,7 +49,7 @@ class Event(BaseModel, Generic[P]):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    data: P = Field(default_factory=dict)  # type: ignore[assignment]
+    data: P = Field(default_factory=dict)  # type: ignore[assignment]  # {} until a model parses it
     id: str = Field(default_factory=new_event_id, min_length=1, max_length=512)
     ts: int = Field(default_factory=now_ms, ge=0)
     v: str | None = None

@@ -9,7 +9,6 @@ from pydantic import ValidationError
 from joelclaw.errors import EventError
 from joelclaw.events.limits import check_size
 from joelclaw.events.model import Event, describe
-from joelclaw.events.registry import models
 
 
 def parse_event(raw: Any) -> Event:
@@ -22,7 +21,3 @@ def parse_event(raw: Any) -> Event:
     except ValidationError as exc:
         raise EventError(f"invalid event: {describe(exc)}") from None
 
-
-def payload_schemas() -> dict[str, dict[str, Any]]:
-    """Each registered event name's payload JSON Schema."""
-    return {name: model.model_json_schema() for name, model in sorted(models().items())}

@@ -12,8 +12,10 @@ import json
 import math
 from typing import Any
 
+from joelclaw.errors import JoelclawError
 
-class NonStandardJSON(ValueError):
+
+class NonStandardJSON(JoelclawError, ValueError):
     """Valid for Python's parser, not JSON: NaN, Infinity, or a number beyond a double."""
 
 

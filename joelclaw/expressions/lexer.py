@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from joelclaw.errors import JoelclawError
+
 MAX_LENGTH = 1000
 MAX_DEPTH = 40
 
@@ -17,7 +19,7 @@ _TOKEN_RE = re.compile(
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _HINTS = {"&": "&&", "|": "||", "=": "=="}
 
-class ExpressionError(ValueError):
+class ExpressionError(JoelclawError, ValueError):
     """A malformed expression; the message quotes the source and points at the column."""
 
     def __init__(self, message: str, *, source: str = "", column: int | None = None) -> None:
@@ -46,7 +48,8 @@ def _fail(reason: str, source: str, pos: int, hint: str = "") -> NoReturn:
 
 def _read_string(source: str, start: int) -> tuple[str, int]:
     """Reads a quoted literal from `start` (the quote); returns its value and the end position."""
-    quote, out, i = source[start], [], start + 1
+    quote, i = source[start], start + 1
+    out: list[str] = []
     while i < len(source):
         ch = source[i]
         if ch == quote:
@@ -69,8 +72,8 @@ def _tokenize(source: str) -> list[_Token]:
     while (m := _TOKEN_RE.match(source, pos)) is not None:
         start, kind = m.start(m.lastgroup or "bad"), m.lastgroup or "bad"
         if kind == "quote":
-            value, pos = _read_string(source, start)
-            tokens.append(_Token("str", value, start))
+            literal, pos = _read_string(source, start)
+            tokens.append(_Token("str", literal, start))
             continue
         text, pos = m.group(kind), m.end()
         if kind == "bad":

@@ -10,7 +10,8 @@ from joelclaw.expressions.values import _BINARY, _FUNCTIONS, _get, _is_num, _tru
 
 Fn = Callable[[Mapping[str, Any]], Any]
 
-_LEVELS = (("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">=", "in"), ("+", "-"))
+_LEVELS: tuple[tuple[str, ...], ...] = (
+    ("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">=", "in"), ("+", "-"))
 _LEVELS += (("*", "/", "%"),)
 
 

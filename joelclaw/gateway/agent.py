@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from joelclaw import keys
+from joelclaw.bus.ports import RECALL
+from joelclaw.errors import JoelclawError
 from joelclaw.integrations.http import IntegrationError, TransportError
 from joelclaw.integrations.llm import LLMClient
 
@@ -35,10 +37,9 @@ SYSTEM_PROMPT = ("You are joelclaw, the owner's personal assistant, talking on T
                  "prompts: act on what needs it, otherwise acknowledge briefly.")
 
 
-RECALL_HOOK = "recall"  # an extension's (bus, prompt) -> memory text for the agent's prompt
 
 
-class TurnStuck(Exception):
+class TurnStuck(JoelclawError):
     """The agent gave no answer within the turn limit."""
 
 
@@ -131,7 +132,7 @@ def _llm(gw: Gateway, chat_id: int, prompt: str, model: str | None) -> str:
                        timeout=limit, max_attempts=1, label="gateway-agent-turn")
     history = _history(gw, chat_id)
     system = SYSTEM_PROMPT
-    recall = gw.rt.hooks.get(RECALL_HOOK)
+    recall = gw.rt.hooks.get(RECALL)
     if recall is not None:
         memory = recall(gw.rt, prompt)
         system += f"\n\nRelevant memory:\n{memory}" if memory else ""

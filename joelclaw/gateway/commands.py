@@ -10,6 +10,7 @@ from typing import Any
 
 from joelclaw import health, keys
 from joelclaw.bus.celery import queues
+from joelclaw.bus.ports import SEARCH
 from joelclaw.errors import EventError
 from joelclaw.events import strictjson
 from joelclaw.events.model import Event
@@ -109,15 +110,10 @@ def _health(gw: Gateway, args: str) -> str:
     return "\n".join(lines)
 
 
-# An extension's (bus, query) -> a block of text, or None when there is no memory to search
-# (then /search shows recent events only).
-SEARCH_HOOK = "search"
-
-
 def _search(gw: Gateway, args: str) -> str:
     if not args:
         return "Usage: /search <text>"
-    search = gw.rt.hooks.get(SEARCH_HOOK)
+    search = gw.rt.hooks.get(SEARCH)  # none without memory: recent events only
     memories = search(gw.rt, args) if search is not None else None
     needle = args.lower()
     hits = [rec["event"] for rec in list_events(gw.rt.redis, limit=500)

@@ -155,7 +155,7 @@ class Keeper:
         if self.lock.acquire():
             return True
         holder = self.lock.holder()
-        if not holders.gone(holder) or not self.lock.take_over(holder):
+        if holder is None or not holders.gone(holder) or not self.lock.take_over(holder):
             return False
         log.info("took over the lock of chat %s from %s (its process is gone)", self.chat, holder)
         return True

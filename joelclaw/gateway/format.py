@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from joelclaw.errors import JoelclawError
+
 __all__ = ["TELEGRAM_LIMIT", "split_message", "strip_html", "to_telegram_html"]
 
 TELEGRAM_LIMIT = 4096
@@ -250,7 +252,7 @@ def _pair(runs: list[_Run]) -> None:
 _TAG = re.compile(r"<(/?)([A-Za-z][\w-]*)[^<>]*>")
 
 
-class _TooBig(Exception):
+class _TooBig(JoelclawError):
     """A single tag or entity, with its enclosing tags, exceeds the chunk limit."""
 
 

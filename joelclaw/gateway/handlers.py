@@ -7,6 +7,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def _text(gw: Gateway, batch: list[Message]) -> None:
 def _command(gw: Gateway, batch: list[Message]) -> None:
     for msg in batch:
         progress = _delivery(gw, msg)  # e.g. /sleep or /send runs once, however often sent
-        text = progress.answer(lambda msg=msg: commands.run(gw, msg.prompt), [msg.id])
+        text = progress.answer(partial(commands.run, gw, msg.prompt), [msg.id])
         _reply(gw, _chat(gw, msg), text, progress=progress)
 
 
@@ -164,23 +165,25 @@ def _media(gw: Gateway, batch: list[Message]) -> None:
             _download(gw, msg)
         except IntegrationError as exc:  # e.g. "file is too big": tell the owner, do not retry
             chat, progress = _chat(gw, msg), _delivery(gw, msg)
-            text = progress.answer(lambda exc=exc: f"[media unavailable: {exc}]", [msg.id])
+            text = progress.answer(partial(str, f"[media unavailable: {exc}]"), [msg.id])
             _reply(gw, chat, text, progress=progress)
 
 
 def _download(gw: Gateway, msg: Message) -> str:
     """Fetch the file under JOELCLAW_HOME and announce it as `media/received` (once)."""
     tg = gw.telegram
+    if tg is None:
+        raise IntegrationError("telegram", "no JOELCLAW_TELEGRAM_TOKEN: cannot fetch the file")
     message = msg.meta["message"]
     kind, ref = media_of(message)
     chat, message_id = message["chat"]["id"], message["message_id"]
-    info = tg.get_file(ref["file_id"])  # type: ignore[union-attr]
+    info = tg.get_file(ref["file_id"])
     name = safe_file_name(ref.get("file_name") or Path(info["file_path"]).name)
     folder = gw.settings.home_dir / "media" / "telegram"
     dest = folder / f"{chat}-{message_id}-{name}"
     if not dest.resolve().is_relative_to(folder.resolve()):  # belt and braces: never outside
         raise IntegrationError("telegram", f"refusing to write {name!r} outside {folder}")
-    tg.download_file(info["file_path"], dest)  # type: ignore[union-attr]
+    tg.download_file(info["file_path"], dest)
     gw.rt.send(Event(
         name="media/received", id=f"media-telegram-{chat}-{message_id}",
         source={"via": "gateway"},

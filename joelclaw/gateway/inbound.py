@@ -41,7 +41,7 @@ def accept_update(gw: Gateway, update: dict[str, Any]) -> str | None:
     message = update.get("message")
     if not isinstance(message, dict):
         return None
-    sender = (message.get("from") or {}).get("id")
+    sender: Any = (message.get("from") or {}).get("id")  # Telegram's JSON, checked next
     if not _is_owner(gw, sender, update_id):
         return None
     chat = int(message["chat"]["id"])
@@ -153,13 +153,13 @@ class GatewayService:
         if self._poller_lock.acquire():
             return True
         holder = self._poller_lock.holder()
-        return holders.gone(holder) and self._poller_lock.take_over(holder)
+        return holder is not None and holders.gone(holder) and self._poller_lock.take_over(holder)
 
     def _register_menu(self, gw: Gateway) -> None:
         from joelclaw.gateway.commands import MENU
 
         try:
-            gw.telegram.set_my_commands(MENU)  # type: ignore[union-attr]
+            gw.telegram.set_my_commands(MENU)  # type: ignore[union-attr]  # the poller has a client
         except Exception as exc:
             log.warning("setMyCommands failed: %s", exc)
 

@@ -81,9 +81,12 @@ class Typing:
             self._thread.join(timeout=2)
 
     def _loop(self) -> None:
+        tg, chat_id = self.tg, self.chat_id
+        if tg is None or chat_id is None:  # __enter__ starts the loop only with both
+            return
         while not self._stop.is_set():
             try:
-                self.tg.send_chat_action(self.chat_id, "typing")  # type: ignore[union-attr]
+                tg.send_chat_action(chat_id, "typing")
             except Exception as exc:  # a lost indicator must never break the turn
                 log.debug("typing indicator failed: %s", exc)
             self._stop.wait(self.every)

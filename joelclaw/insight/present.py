@@ -50,7 +50,8 @@ def user_frames(stack: str | None, keep: int = 3) -> list[str]:
             frames[-1].append(line)
         elif not line.startswith("Traceback") and line.strip():
             tail.append(line)
-    ours = [f for f in frames if not _library(_FRAME.match(f[0]).group("path"))]  # type: ignore[union-attr]
+    ours = [f for f in frames
+            if not _library(_FRAME.match(f[0]).group("path"))]  # type: ignore[union-attr]  # frames start at a match
     chosen = (ours or frames)[-keep:]
     return [line for frame in chosen for line in frame] + tail[-3:]
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from joelclaw.errors import JoelclawError
+
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
 
@@ -46,7 +48,7 @@ class ReviewQueue:
     reject: Callable[[str, str | None], str]
 
 
-class ReviewUnavailable(Exception):
+class ReviewUnavailable(JoelclawError):
     """No memory review provider is installed or it could not be loaded; says why."""
 
 

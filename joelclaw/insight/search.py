@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.integrations.http import NotFound
+from joelclaw.errors import JoelclawError
+from joelclaw.integrations.http import HTTPNotFound
 
 if TYPE_CHECKING:
     from joelclaw.integrations.typesense import SearchClient
@@ -21,7 +22,7 @@ COLLECTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 
-class UnknownCollection(ValueError):
+class UnknownCollection(JoelclawError, ValueError):
     pass
 
 
@@ -41,7 +42,7 @@ def search_all(search: SearchClient, query: str, *, collection: str | None = Non
         try:
             answer = search.search(name, {"q": query, "query_by": query_by, "per_page": limit,
                                           "exclude_fields": "embedding"})
-        except NotFound:
+        except HTTPNotFound:
             skipped.append(name)
             continue
         hits = []

@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-SEGMENT_KINDS = ("hold", "queue", "retry", "exec", "sleep", "wait")
-
 
 def waterfall(trace: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now

@@ -5,7 +5,7 @@
     └── HTTPStatusError         the service answered with an error status (carries status, body)
         ├── RateLimited         429: slow down (carries retry_after seconds when the service said)
         ├── AuthError           401 / 403: the credential is wrong or lacks the right
-        └── NotFound            404
+        └── HTTPNotFound            404
 
 Retried: connect failures, 5xx and 429, up to `max_attempts`, waiting `Retry-After` when the
 service sends one and capped exponential backoff with jitter otherwise. A read timeout or broken
@@ -34,9 +34,9 @@ from joelclaw.redaction import install_log_redaction, secrets_in_scope
 __all__ = [
     "ApiClient",
     "AuthError",
+    "HTTPNotFound",
     "HTTPStatusError",
     "IntegrationError",
-    "NotFound",
     "RateLimited",
     "RetryPolicy",
     "TransportError",
@@ -108,7 +108,7 @@ class AuthError(HTTPStatusError):
     code = "INTEGRATION_AUTH"
 
 
-class NotFound(HTTPStatusError):
+class HTTPNotFound(HTTPStatusError):
     """404: the resource (or API method) does not exist."""
 
     code = "INTEGRATION_NOT_FOUND"
@@ -248,7 +248,7 @@ class ApiClient:
         if status in (401, 403):
             return AuthError(self.service, status, body)
         if status == 404:
-            return NotFound(self.service, status, body)
+            return HTTPNotFound(self.service, status, body)
         if status == 429:
             return RateLimited(self.service, status, body, self.retry_after(response))
         return HTTPStatusError(self.service, status, body)

@@ -7,7 +7,7 @@ the Telegram client that know Telegram's rules but send nothing themselves.
         └── TelegramError             the Bot API said {"ok": false}: error_code, description
             ├── TelegramParseError    400 "can't parse entities": resend the text as plain text
             ├── TelegramAuthError     401/403 (also an AuthError): bad token, bot blocked
-            ├── TelegramNotFound      404 (also a NotFound): unknown method or wrong token path
+            ├── TelegramNotFound      404 (also an HTTPNotFound): unknown method or wrong token path
             └── TelegramRateLimited   429 once retries are spent (also a RateLimited)
 """
 
@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from joelclaw.integrations.http import (
     ApiClient,
     AuthError,
+    HTTPNotFound,
     HTTPStatusError,
     IntegrationError,
-    NotFound,
     RateLimited,
     Sleep,
 )
@@ -80,7 +80,7 @@ class TelegramAuthError(TelegramError, AuthError):
     code = "TELEGRAM_AUTH"
 
 
-class TelegramNotFound(TelegramError, NotFound):
+class TelegramNotFound(TelegramError, HTTPNotFound):
     """404: unknown method or token path."""
 
     code = "TELEGRAM_NOT_FOUND"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -52,7 +53,7 @@ class TodoistClient:
 
     # -- writes (issue 10) ---------------------------------------------------------------
 
-    def create_task(self, content: str, *, description: str = "", labels: list[str] = (),  # type: ignore[assignment]
+    def create_task(self, content: str, *, description: str = "", labels: Sequence[str] = (),
                     project_id: str | None = None, priority: int | None = None,
                     due_string: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"content": content, "description": description,

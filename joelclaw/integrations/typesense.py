@@ -2,9 +2,9 @@
 
 Every call goes through `_call`, which maps the package's exceptions (and httpx's, which it lets
 through) onto `joelclaw.integrations.http`: a server that is down or slow is a TransportError the
-caller may retry, a missing collection or document is NotFound, a bad key is AuthError. Collections
-are *reconciled*, never recreated: a missing collection is created, missing fields are added with a
-schema PATCH, and nothing that exists is dropped.
+caller may retry, a missing collection or document is HTTPNotFound, a bad key is AuthError.
+Collections are *reconciled*, never recreated: a missing collection is created, missing fields are
+added with a schema PATCH, and nothing that exists is dropped.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typesense import exceptions as ts
 
 from joelclaw.integrations.http import (
     AuthError,
+    HTTPNotFound,
     HTTPStatusError,
     IntegrationError,
-    NotFound,
     TransportError,
 )
 from joelclaw.redaction import install_log_redaction, secrets_in_scope
@@ -145,7 +145,7 @@ class SearchClient:
             status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 0)
             message = f"{what}: {self._scrub(exc)}"
             if status == 404:
-                raise NotFound(SERVICE, status, message=message) from None
+                raise HTTPNotFound(SERVICE, status, message=message) from None
             if status in (401, 403):
                 raise AuthError(SERVICE, status, message=message) from None
             if status:
@@ -175,7 +175,7 @@ class SearchClient:
         try:
             return dict(self._call(f"retrieve {name}",
                                    lambda: self._client.collections[name].retrieve()))
-        except NotFound:
+        except HTTPNotFound:
             return None
 
     def ensure_collection(self, schema: dict[str, Any]) -> Reconciled:
@@ -204,7 +204,7 @@ class SearchClient:
                           fields=_fields(self.collection(name) or {}))
 
     def drop_collection(self, name: str) -> None:
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(HTTPNotFound):
             self._call(f"drop {name}", lambda: self._client.collections[name].delete())
 
     # -- documents -----------------------------------------------------------------------
@@ -231,7 +231,7 @@ class SearchClient:
         try:
             return dict(self._call(f"get {collection}/{doc_id}", lambda: self._client.collections[
                 collection].documents[doc_id].retrieve()))
-        except NotFound:
+        except HTTPNotFound:
             return None
 
     def update(self, collection: str, doc_id: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +239,7 @@ class SearchClient:
             collection].documents[doc_id].update(fields)))
 
     def delete(self, collection: str, doc_id: str) -> None:
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(HTTPNotFound):
             self._call(f"delete {collection}/{doc_id}", lambda: self._client.collections[
                 collection].documents[doc_id].delete())
 
@@ -256,7 +256,7 @@ class SearchClient:
         for result in results:
             if "error" in result:
                 code = int(result.get("code") or 400)
-                kind = NotFound if code == 404 else HTTPStatusError
+                kind = HTTPNotFound if code == 404 else HTTPStatusError
                 raise kind(SERVICE, code, message=f"multi_search: {result['error']}")
         return results
 

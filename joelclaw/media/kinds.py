@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from joelclaw.errors import JoelclawError
 from joelclaw.events.payloads.media import MediaReceived
 
 AUDIO_TYPES = frozenset({"voice", "audio"})
@@ -14,7 +15,7 @@ KNOWN_TYPES = frozenset({"photo", "image", "voice", "audio", "video", "video_not
                          "animation", "document", "sticker"})
 
 
-class InvalidMedia(ValueError):
+class InvalidMedia(JoelclawError, ValueError):
     """The file cannot be processed; the message says why."""
 
 

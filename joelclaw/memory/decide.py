@@ -72,7 +72,8 @@ def reject(mem: Memory, proposal_id: str, *, by: str, reason: str = "",
         mem.daily.append_once(_today(stamp), f"{status}:{proposal_id}",
                               f"### {title}\n- {proposal_id} ({proposal.section}, by {by}"
                               f"{': ' + reason if reason else ''}): {proposal.change}")
-        mem.proposals.finish(proposal_id, status, by=by, reason=reason, now=stamp)  # type: ignore[arg-type]
+        mem.proposals.finish(proposal_id, status,  # type: ignore[arg-type]  # approved | rejected
+                             by=by, reason=reason, now=stamp)
     if close_task:
         _close_task(mem, proposal)
     return {"id": proposal_id, "status": status, "by": by, "reason": reason}

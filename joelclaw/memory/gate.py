@@ -68,8 +68,9 @@ def resolve_write_gate(annotation: str | None) -> Gate:
     if verdict not in VERDICTS or not 0.0 <= confidence <= 1.0:
         return Gate("allow", FALLBACK_CONFIDENCE, "parse_fallback", True)
     category = fields.get("category", "").lower() or None
-    return Gate(verdict, confidence, fields.get("reason", "").strip() or "unspecified", False,
-                category if category in CATEGORIES else None)  # type: ignore[arg-type]
+    return Gate(verdict, confidence,  # type: ignore[arg-type]  # one of VERDICTS (checked above)
+                fields.get("reason", "").strip() or "unspecified", False,
+                category if category in CATEGORIES else None)
 
 
 def _pairs(annotation: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ fallback); a reply with no fact at all is an ObserverReplyError, which the step 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from joelclaw.errors import JoelclawError
@@ -83,7 +84,7 @@ def sanitize(text: str) -> str:
     return _TOOLU.sub("", text)
 
 
-def prompt(transcript: str, *, session_name: str | None = None, files: list[str] = ()) -> str:  # type: ignore[assignment]
+def prompt(transcript: str, *, session_name: str | None = None, files: Sequence[str] = ()) -> str:
     body = sanitize(transcript)[-TRANSCRIPT_LIMIT:]
     head = f"Session: {session_name}\n" if session_name else ""
     if files:
@@ -92,7 +93,7 @@ def prompt(transcript: str, *, session_name: str | None = None, files: list[str]
 
 
 def observe(llm: LLMClient, transcript: str, *, model: str | None = None,
-            session_name: str | None = None, files: list[str] = ()) -> Observed:  # type: ignore[assignment]
+            session_name: str | None = None, files: Sequence[str] = ()) -> Observed:
     reply = llm.complete([{"role": "system", "content": SYSTEM},
                           {"role": "user", "content": prompt(transcript,
                                                              session_name=session_name,
@@ -147,7 +148,7 @@ def _fact(line: str, kind: str) -> Fact:
     text, annotation = split_annotation(raw)
     gate = resolve_write_gate(annotation)
     category, category_confidence, source = categorize(text, gate)
-    return Fact(text=text.strip(), observation_type=kind, importance=importance,  # type: ignore[arg-type]
+    return Fact(text=text.strip(), observation_type=kind, importance=importance,
                 verdict=gate.verdict, confidence=gate.confidence, reason=gate.reason,
                 fallback=gate.fallback, category_id=category,
                 category_confidence=category_confidence, category_source=source)

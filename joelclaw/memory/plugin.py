@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from joelclaw.bus.ports import RECALL, SEARCH
+
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
     from joelclaw.memory.service import Memory
 
 SERVICE = "memory"
-RECALL_HOOK = "recall"  # (bus, prompt) -> the memory lines for an agent turn's prompt
-SEARCH_HOOK = "search"  # (bus, query) -> a block of matching memories, or None without memory
 
 
 class _Shared:
@@ -53,8 +53,8 @@ def install(bus: Bus) -> None:
 
         return reply(shared(), query)
 
-    bus.hooks[RECALL_HOOK] = recall_for_prompt
-    bus.hooks[SEARCH_HOOK] = search_reply
+    bus.hooks[RECALL] = recall_for_prompt
+    bus.hooks[SEARCH] = search_reply
 
 
 def memory_of(bus: Bus) -> Memory:

@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from joelclaw.integrations.http import IntegrationError, NotFound
+from joelclaw.integrations.http import HTTPNotFound, IntegrationError
 from joelclaw.memory import schema
 from joelclaw.memory.observe import RECALL_NAMESPACE
 from joelclaw.memory.service import Memory
@@ -70,7 +70,7 @@ def search(mem: Memory, query: str, *, limit: int, verdicts: tuple[str, ...],
            now: float | None = None) -> dict[str, Any]:
     try:
         return _search(mem, query, limit=limit, verdicts=verdicts, now=now)
-    except NotFound:  # the collection went away since this process reconciled it
+    except HTTPNotFound:  # the collection went away since this process reconciled it
         mem.store.ensure(force=True)
         return _search(mem, query, limit=limit, verdicts=verdicts, now=now)
 

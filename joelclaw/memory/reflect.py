@@ -51,10 +51,6 @@ class Reflection:
     output_chars: int = 0
     attempts: int = 1
 
-    @property
-    def compression(self) -> float:
-        return round(self.output_chars / self.input_chars, 3) if self.input_chars else 0.0
-
 
 def load_observations(mem: Memory, now: float | None = None, days: int = DAYS) -> str:
     """The allowed facts of the last `days` days (oldest first), capped, keeping the tail."""
@@ -83,15 +79,16 @@ def parse(reply: str) -> tuple[list[dict[str, str]], int]:
         return [], 0
     else:
         items = _json_items(reply)
-    kept, dropped = [], 0
+    kept: list[dict[str, str]] = []
+    dropped = 0
     by_name = {s.lower(): s for s in SECTIONS}
     for item in items:
-        section = by_name.get(" ".join(str(item.get("section", "")).split()).lower())
-        change = " ".join(str(item.get("change", "")).split())
-        if section is None:
+        name = by_name.get(" ".join(str(item.get("section", "")).split()).lower())
+        text = " ".join(str(item.get("change", "")).split())
+        if name is None:
             dropped += 1
             continue
-        kept.append({"section": section, "change": change})
+        kept.append({"section": name, "change": text})
     return kept, dropped
 
 

@@ -48,7 +48,8 @@ def apply_triage(mem: Memory, proposal_id: str, now: float | None = None) -> dic
     if not proposal.open:
         return {"id": proposal_id, "action": "none", "reason": f"already {proposal.status}"}
     if proposal.triage_action:  # decided before a retry: finish what it started
-        decision = Decision(proposal.triage_action, proposal.triage_reason or "", 0,  # type: ignore[arg-type]
+        decision = Decision(proposal.triage_action,  # type: ignore[arg-type]  # stored from an Action
+                            proposal.triage_reason or "", 0,
                             proposal.merge_with)
     else:
         others = [p for p in mem.proposals.pending() if p.id != proposal_id]

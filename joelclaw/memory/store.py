@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from joelclaw.integrations.embeddings import Embedder
-from joelclaw.integrations.http import IntegrationError, NotFound
+from joelclaw.integrations.http import HTTPNotFound, IntegrationError
 from joelclaw.integrations.typesense import SearchClient
 from joelclaw.memory import schema
 from joelclaw.memory.model import TAXONOMY_VERSION, WRITE_GATE_VERSION, Fact
@@ -91,7 +91,7 @@ class ObservationStore:
         """Store (or merge) every fact; safe to call again with the same facts."""
         try:
             return self._store(facts, session_id, source, dedupe_key, now)
-        except NotFound:  # the collection went away since it was reconciled: once more
+        except HTTPNotFound:  # the collection went away since it was reconciled: once more
             self.ensure(force=True)
             return self._store(facts, session_id, source, dedupe_key, now)
 

@@ -42,7 +42,7 @@ def install() -> None:
         PeriodicCallback(check, CHECK_MS).start()
         original(self)
 
-    start.joelclaw = True  # type: ignore[attr-defined]
+    start.joelclaw = True  # type: ignore[attr-defined]  # marks Flower as patched, once
     Flower.start = start
 
 

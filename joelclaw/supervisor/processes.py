@@ -16,6 +16,7 @@ from typing import IO, TextIO
 
 from joelclaw.bus.celery import RELOAD_EXIT  # a child asking to be started again at once
 from joelclaw.durations.backoff import exponential
+from joelclaw.errors import JoelclawError
 from joelclaw.supervisor.logfiles import LogFiles
 
 SELF = "up"  # the prefix of the supervisor's own lines
@@ -123,7 +124,7 @@ class Child:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-class ServiceFailed(Exception):
+class ServiceFailed(JoelclawError):
     """A service child exited or was not ready in time at start."""
 
 

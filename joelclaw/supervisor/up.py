@@ -31,7 +31,7 @@ from joelclaw.credentials import (
     ensure_api_token,
     flower_credentials,
 )
-from joelclaw.errors import ConfigError
+from joelclaw.errors import ConfigError, JoelclawError
 from joelclaw.ownerfiles import owner_only, private_dir
 from joelclaw.runtime import redact_url
 from joelclaw.supervisor.logfiles import LogFiles
@@ -42,12 +42,14 @@ from joelclaw.supervisor.services import services_for
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 
 
-class UpError(Exception):
-    """A problem found before starting anything; `code` is the exit status."""
+class UpError(JoelclawError):
+    """A problem found before starting anything; `exit_code` is the exit status."""
 
-    def __init__(self, message: str, code: int = 2):
+    code = "UP_FAILED"
+
+    def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
-        self.code = code
+        self.exit_code = exit_code
 
 
 def up(
@@ -82,7 +84,7 @@ def up(
                         typesense=typesense, reload=reload)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.exit_code
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return 1
@@ -233,7 +235,7 @@ def _home_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UpError(f"another `joelclaw up` is already running with JOELCLAW_HOME={home}",
-                          code=1) from None
+                          exit_code=1) from None
         yield
 
 

@@ -11,27 +11,27 @@ from joelclaw.telemetry.events import TelemetryEvent, emit
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.records import Run
+    from joelclaw.bus.records import Run, StepTrace
 
 
 class ExecutionEvents:
     def __init__(self, bus: Bus, function_id: str, run: Run) -> None:
         self.bus, self.function_id, self.run = bus, function_id, run
 
-    def step(self, record: dict[str, Any]) -> None:
-        status = record.get("status")
-        if status not in ("failed", "retrying") or record.get("deferred"):
+    def step(self, record: StepTrace) -> None:
+        status = record.status
+        if status not in ("failed", "retrying") or record.deferred:
             return
-        error = record.get("error") or {}
-        started = record.get("attempt_started_at") or record.get("started_at")
-        ended = record.get("ended_at")
+        error = record.error or {}
+        started = record.attempt_started_at or record.started_at
+        ended = record.ended_at
         emit(self.bus.redis, TelemetryEvent(
             level="error" if status == "failed" else "warn", source="worker",
             component=self.function_id, action=f"step.{status}", success=False,
             duration_ms=int((ended - started) * 1000) if started and ended else None,
             error=f"{error.get('name', 'Error')}: {error.get('message', '')}",
             run_id=self.run.id, function_id=self.function_id,
-            metadata={"step": record.get("key"), "attempt": record.get("attempts"),
+            metadata={"step": record.key, "attempt": record.get("attempts"),
                       "event": (self.run.event or {}).get("name")}), self.bus.settings)
 
     def end(self, status: str | None, fields: dict[str, Any]) -> None:
@@ -53,7 +53,7 @@ class Both:
     def __init__(self, *parts: Any) -> None:
         self.parts = [Observed(part) for part in parts]
 
-    def step(self, record: dict[str, Any]) -> None:
+    def step(self, record: StepTrace) -> None:
         for part in self.parts:
             part.step(record)
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("joelclaw.telemetry")
 SERVICE = "telemetry"  # ctx.telemetry (joelclaw.telemetry.service)
-TRACER_HOOK = "telemetry.tracer"  # () -> the runtime's RunTracer, or None without an endpoint
 
 
 class Telemetry:
@@ -65,7 +64,6 @@ class Telemetry:
 def install(bus: Bus) -> Any:
     hook = Telemetry(bus)
     bus.hooks[TELEMETRY_HOOK] = hook
-    bus.hooks[TRACER_HOOK] = hook.tracer
     usage.set_sink(spend.recorder(bus))
 
     def telemetry(ctx: Any) -> Any:

@@ -8,7 +8,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.integrations.http import NotFound
+from joelclaw.integrations.http import HTTPNotFound
 from joelclaw.telemetry import spend
 from joelclaw.telemetry.events import flush
 from joelclaw.telemetry.schema import COLLECTION
@@ -54,7 +54,7 @@ def events(search: SearchClient, query: str = "*", *, limit: int = 20, page: int
         params["filter_by"] = where
     try:
         answer = search.search(COLLECTION, params)
-    except NotFound:  # nothing was ever recorded
+    except HTTPNotFound:  # nothing was ever recorded
         return {"found": 0, "events": []}
     return {"found": int(answer.get("found", 0)),
             "events": [_row(h) for h in answer.get("hits", [])]}
@@ -66,7 +66,7 @@ def counts(search: SearchClient, *, hours: float) -> dict[str, Any]:
               "filter_by": _filters(hours=hours)}
     try:
         answer = search.search(COLLECTION, params)
-    except NotFound:
+    except HTTPNotFound:
         return {"found": 0}
     out: dict[str, Any] = {"found": int(answer.get("found", 0))}
     for facet in answer.get("facet_counts", []):

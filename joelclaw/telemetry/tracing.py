@@ -30,13 +30,13 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from joelclaw.bus.records import TERMINAL
 from joelclaw.redaction import configured_secrets, redact_text
 
 if TYPE_CHECKING:
-    from joelclaw.bus.records import Run
+    from joelclaw.bus.records import Run, StepTrace
     from joelclaw.config import Settings
 
-TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 TRACES_PATH = "/v1/traces"
 SHORT = 200
 
@@ -151,34 +151,33 @@ class ExecutionSpans:
                                      "joelclaw.run.execution": run.executions + 1}, run.id))
         self.inside = trace.set_span_in_context(self.span)
 
-    def step(self, record: dict[str, Any]) -> None:
+    def step(self, record: StepTrace) -> None:
         t = self.t
-        llm = record.get("llm") or {}
-        error = record.get("error") or {}
+        llm = record.llm or {}
+        error = record.error or {}
         span = t.tracer.start_span(
-            f"step {record.get('key')}", context=self.inside,
-            start_time=_ns(record.get("attempt_started_at") or record.get("started_at")),
+            f"step {record.key}", context=self.inside,
+            start_time=_ns(record.attempt_started_at or record.started_at),
             attributes=t.attrs({
                 "joelclaw.function.id": self.function_id,
-                "joelclaw.step.key": record.get("key"), "joelclaw.step.type": record.get("type"),
-                "joelclaw.step.status": record.get("status"),
+                "joelclaw.step.key": record.key, "joelclaw.step.type": record.type,
+                "joelclaw.step.status": record.status,
                 "joelclaw.step.attempt": record.get("attempts"),
-                "joelclaw.step.output": record.get("output")
-                if isinstance(record.get("output"), str) else None,
-                "joelclaw.step.deferred": record.get("deferred"),
+                "joelclaw.step.output": record.output
+                if isinstance(record.output, str) else None,
+                "joelclaw.step.deferred": record.deferred,
                 "gen_ai.usage.input_tokens": llm.get("input_tokens"),
                 "gen_ai.usage.output_tokens": llm.get("output_tokens"),
                 "joelclaw.llm.cost_usd": llm.get("cost_usd"),
                 "joelclaw.llm.calls": llm.get("calls"),
             }, self.run.id))
-        if record.get("status") == "failed" or (record.get("status") == "retrying"
-                                                and not record.get("deferred")):
+        if record.status == "failed" or (record.status == "retrying" and not record.deferred):
             message = t.clean(f"{error.get('name', 'Error')}: {error.get('message', '')}")
             span.set_status(Status(StatusCode.ERROR, message))
             span.add_event("exception", t.attrs({
                 "exception.type": error.get("name"), "exception.message": error.get("message"),
                 "exception.stacktrace": error.get("stack")}))
-        span.end(end_time=_ns(record.get("ended_at")))
+        span.end(end_time=_ns(record.ended_at))
 
     def end(self, status: str | None, fields: dict[str, Any]) -> None:
         t, run = self.t, self.run

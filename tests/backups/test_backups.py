@@ -133,7 +133,7 @@ def test_a_redis_on_another_host_is_streamed_with_redis_cli_and_loads(
 def test_a_server_that_will_not_stream_is_a_clear_skip_without_its_password(
         tmp_path: Path) -> None:
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    with pytest.raises(layout.Skip, match="would not stream its dump") as refused:
+    with pytest.raises(layout.BackupSkipped, match="would not stream its dump") as refused:
         redis_stream.stream(redis_stream.find_cli(None), url, tmp_path / "x.rdb", 30)
     assert "hunter2" not in refused.value.reason and not list(tmp_path.iterdir())
     assert redis_stream.arguments("rediss://me:pw@db.example:6380/2") == (

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from joelclaw.docs import backlog, chunk, extract, source
-from joelclaw.docs.model import Skip
+from joelclaw.docs.model import DocumentSkipped
 from tests.conftest import make_settings
 from tests.docs.pdf import one_page_pdf
 
@@ -38,18 +38,18 @@ def test_markdown_takes_its_title_from_front_matter_or_the_first_heading() -> No
 def test_a_pdf_with_text_is_read_and_bad_ones_are_clear_skips() -> None:
     done = extract.extract(one_page_pdf("Portafilter baskets", "Baskets"), "x.pdf")
     assert done.kind == "pdf" and done.title == "Baskets" and done.text == "Portafilter baskets"
-    with pytest.raises(Skip, match="not a readable PDF"):
+    with pytest.raises(DocumentSkipped, match="not a readable PDF"):
         extract.extract(b"%PDF-1.4 garbage", "broken.pdf")
-    with pytest.raises(Skip, match="no text layer"):
+    with pytest.raises(DocumentSkipped, match="no text layer"):
         extract.extract(one_page_pdf(""), "scan.pdf")
 
 
 def test_unsupported_and_binary_documents_are_skipped_with_the_reason() -> None:
-    with pytest.raises(Skip, match=r"unsupported document type \(\.docx\)"):
+    with pytest.raises(DocumentSkipped, match=r"unsupported document type \(\.docx\)"):
         extract.extract(b"PK..", "report.docx")
-    with pytest.raises(Skip, match="looks binary"):
+    with pytest.raises(DocumentSkipped, match="looks binary"):
         extract.extract(b"abc\x00def", "weird.txt")
-    with pytest.raises(Skip, match="has no text"):
+    with pytest.raises(DocumentSkipped, match="has no text"):
         extract.extract(b"   \n\n ", "empty.md")
     assert extract.kind_of("page", "text/html") == "html"  # a URL's media type decides
 
@@ -79,18 +79,18 @@ def test_paths_must_stay_inside_the_docs_folder_and_urls_on_allowed_hosts(
     found = source.locate(s, path="sub/a.md")
     assert found.rel == "sub/a.md" and found == source.locate(s, path=str(docs / "sub/a.md"))
     for bad in ("../outside.md", "link.md", str(tmp_path / "outside.md")):
-        with pytest.raises(Skip, match="outside the docs folder"):
+        with pytest.raises(DocumentSkipped, match="outside the docs folder"):
             source.locate(s, path=bad)
-    with pytest.raises(Skip, match="no such file"):
+    with pytest.raises(DocumentSkipped, match="no such file"):
         source.locate(s, path="sub/missing.md")
     assert source.locate(s, url="https://example.org/x.html").kind == "url"
     assert source.locate(s, url="http://127.0.0.1:8080/x").kind == "url"
-    with pytest.raises(Skip, match="not in JOELCLAW_DOCS_FETCH_HOSTS"):
+    with pytest.raises(DocumentSkipped, match="not in JOELCLAW_DOCS_FETCH_HOSTS"):
         source.locate(s, url="http://127.0.0.1:9999/x")
     unset = make_settings(tmp_path / "home", "redis://127.0.0.1:1")
-    with pytest.raises(Skip, match="JOELCLAW_DOCS_DIR"):
+    with pytest.raises(DocumentSkipped, match="JOELCLAW_DOCS_DIR"):
         source.locate(unset, path="a.md")
-    with pytest.raises(Skip, match="JOELCLAW_DOCS_FETCH_HOSTS"):
+    with pytest.raises(DocumentSkipped, match="JOELCLAW_DOCS_FETCH_HOSTS"):
         source.locate(unset, url="https://example.org/x")
 
 
@@ -104,7 +104,7 @@ def test_the_backlog_lists_supported_visible_files_and_plans_batches(tmp_path: P
     files = backlog.list_folder(s)
     assert files == ["a.txt", "b.md", "books/c.pdf", "books/d.html"]
     assert backlog.list_folder(s, "books") == ["books/c.pdf", "books/d.html"]
-    with pytest.raises(Skip, match="outside"):
+    with pytest.raises(DocumentSkipped, match="outside"):
         backlog.list_folder(s, "..")
     batches = backlog.plan(files, {"b.md"}, only_missing=True, max_entries=None, batch_size=2,
                            idempotency_key="k")

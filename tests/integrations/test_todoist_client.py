@@ -10,7 +10,7 @@ import redis
 from flask.testing import FlaskClient
 
 from joelclaw.integrations.echo import completed_by_system, echo_key
-from joelclaw.integrations.http import NotFound
+from joelclaw.integrations.http import HTTPNotFound
 from joelclaw.integrations.todoist import TodoistClient
 from joelclaw.runtime import Runtime
 from tests.fakes.todoist import FakeTodoist
@@ -40,7 +40,7 @@ def test_create_with_labels_list_by_label_across_pages_and_comment(todoist: Fake
     comment = api.add_comment(made[0]["id"], "approved by the batch review")
     assert comment["item_id"] == made[0]["id"]
     assert api.get_comments(made[0]["id"])[0]["content"] == "approved by the batch review"
-    with pytest.raises(NotFound):
+    with pytest.raises(HTTPNotFound):
         api.add_comment("missing", "x")
 
 
@@ -53,7 +53,7 @@ def test_complete_arms_echo_suppression_and_a_failed_complete_disarms_it(
     api.complete_task(task["id"])
     assert todoist.tasks[task["id"]]["checked"]
     assert completed_by_system(r, task["id"]) and 0 < r.ttl(echo_key(task["id"])) <= 60
-    with pytest.raises(NotFound):
+    with pytest.raises(HTTPNotFound):
         api.complete_task("no-such-task")
     assert not completed_by_system(r, "no-such-task")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from joelclaw.bus.records import Run
+from joelclaw.bus.records import Run, StepTrace
 from joelclaw.config import Settings
 from joelclaw.telemetry.tracing import RunTracer, trace_id_of
 
@@ -28,14 +28,14 @@ def one_run(t: RunTracer, run_id: str, error: str | None = None) -> None:
     spans = t.execution("f", run, None, 100.0)
     if spans is None:
         return
-    record = {"key": "s", "type": "run", "attempts": 1, "attempt_started_at": 100.0,
-              "ended_at": 100.5, "status": "failed" if error else "completed",
-              "output": f"sent with {SECRET}"}
+    record = StepTrace(key="s", type="run", attempts=1, attempt_started_at=100.0,
+                       ended_at=100.5, status="failed" if error else "completed",
+                       output=f"sent with {SECRET}")
     if error:
-        record["error"] = {"name": "ValueError", "message": error, "stack": f"... {error}"}
+        record.error = {"name": "ValueError", "message": error, "stack": f"... {error}"}
     spans.step(record)
     spans.end("failed" if error else "completed", {"ended_at": 101.0, "execution_ms": 1.0,
-                                                   "error": record.get("error")})
+                                                   "error": record.error})
 
 
 def test_a_sampling_ratio_keeps_whole_runs(tmp_path: Path) -> None:

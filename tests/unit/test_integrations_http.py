@@ -19,9 +19,9 @@ from joelclaw.integrations.http import (
     USER_AGENT,
     ApiClient,
     AuthError,
+    HTTPNotFound,
     HTTPStatusError,
     IntegrationError,
-    NotFound,
     RateLimited,
     RetryPolicy,
     TransportError,
@@ -194,7 +194,7 @@ def test_connect_refused_on_a_real_socket_is_retried_then_raised_as_transport_er
     [
         (401, AuthError),
         (403, AuthError),
-        (404, NotFound),
+        (404, HTTPNotFound),
         (429, RateLimited),
         (400, HTTPStatusError),
     ],
@@ -285,7 +285,7 @@ def test_make_client_sets_base_url_timeout_and_user_agent() -> None:
 
 
 def test_request_json_defaults_the_service_name_to_the_host() -> None:
-    with pytest.raises(NotFound, match=r"^api.example.test: HTTP 404"):
+    with pytest.raises(HTTPNotFound, match=r"^api.example.test: HTTP 404"):
         request_json(client_for(Script(httpx.Response(404))), "GET", "/gone", sleep=Sleeps())
 
 

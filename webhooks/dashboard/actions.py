@@ -150,7 +150,7 @@ def _restore_redacted(edited: dict[str, Any], event_id: str) -> dict[str, Any]:
         return old if new != old and new == shown else new
 
     stored = record["event"].get("data") or {}
-    return merge(edited, stored, redact(stored, secrets))  # type: ignore[no-any-return]
+    return merge(edited, stored, redact(stored, secrets))
 
 
 def _with_notice(target: str, code: str) -> str:

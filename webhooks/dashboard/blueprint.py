@@ -18,7 +18,7 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from joelclaw.errors import ConfigError, NotFound
 from joelclaw.runtime import Runtime
@@ -153,8 +153,8 @@ def _no_such_page(exc: HTTPException) -> Any:
     page = render_template("error.html", page="error", status=exc.code, message=message,
                            code=code)
     response = secured(current_app.make_response((page, exc.code or 404)))
-    if exc.code == 405:
-        response.headers["Allow"] = ", ".join(exc.valid_methods or ())  # type: ignore[attr-defined]
+    if isinstance(exc, MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(exc.valid_methods or ())
     return response
 
 
@@ -199,7 +199,7 @@ def api_link() -> str:
 @blueprint.app_template_global()
 def live_link() -> str:
     """This page's live fragment: the same query plus `fragment=1`."""
-    args = request.args.to_dict(flat=False)
+    args: dict[str, Any] = request.args.to_dict(flat=False)
     args["fragment"] = ["1"]
     return url_for(request.endpoint or "dashboard.overview", **(request.view_args or {}),
                    **args)

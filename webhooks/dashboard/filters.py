@@ -21,6 +21,7 @@ from webhooks.dashboard.blueprint import blueprint, rt
 
 
 def _missing(value: Any) -> bool:
+    """Filters get what the template has: a number, None, or Jinja's Undefined."""
     return value is None or isinstance(value, Undefined)
 
 
@@ -29,37 +30,37 @@ def _zone() -> str:
 
 
 @blueprint.app_template_filter("when")
-def when(epoch: float | None) -> str:
+def when(epoch: Any) -> str:
     """`2026-01-02 14:05:09 CET`."""
     return "-" if _missing(epoch) else humane.stamp(float(epoch), _zone())
 
 
 @blueprint.app_template_filter("clock")
-def clock(epoch: float | None) -> str:
+def clock(epoch: Any) -> str:
     """`14:05:09 CET` today, `Fri 2 Jan 14:05 CET` another day."""
     return "-" if _missing(epoch) else humane.clock(float(epoch), _zone())
 
 
 @blueprint.app_template_filter("iso")
-def iso(epoch: float | None) -> str:
+def iso(epoch: Any) -> str:
     if _missing(epoch):
         return ""
     return humane.local(float(epoch), _zone()).isoformat(timespec="milliseconds")
 
 
 @blueprint.app_template_filter("age")
-def age(epoch: float | None) -> str:
+def age(epoch: Any) -> str:
     """`3 m 10 s ago`, `in 1 h 58 m`."""
     return "-" if _missing(epoch) else humane.relative(float(epoch))
 
 
 @blueprint.app_template_filter("seconds")
-def seconds(value: float | None) -> str:
+def seconds(value: Any) -> str:
     return "-" if _missing(value) else humane.duration(float(value))
 
 
 @blueprint.app_template_filter("ms")
-def ms(value: float | None) -> str:
+def ms(value: Any) -> str:
     return "-" if _missing(value) else humane.duration(float(value) / 1000)
 
 
@@ -75,12 +76,12 @@ def compact(value: Any, limit: int = 120) -> str:
 
 
 @blueprint.app_template_filter("pct")
-def pct(value: float | None) -> str:
+def pct(value: Any) -> str:
     return "-" if _missing(value) else f"{value * 100:.1f}%"
 
 
 @blueprint.app_template_filter("usd")
-def usd(value: float | None) -> str:
+def usd(value: Any) -> str:
     if _missing(value):
         return "-"
     return f"${value:.4f}" if value < 0.01 else f"${value:.2f}"

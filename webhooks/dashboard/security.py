@@ -28,7 +28,7 @@ from webhooks.access import api_token
 from webhooks.app import runtime
 
 if TYPE_CHECKING:
-    from flask import Response
+    from werkzeug.wrappers import Response  # redirect() builds werkzeug's, flask's is one
 
     from joelclaw.runtime import Runtime
 

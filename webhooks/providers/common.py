@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from joelclaw.events.model import Event
@@ -21,11 +21,16 @@ def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
 
-def signature(headers: Mapping[str, str], header: str, secret: str) -> str | None:
-    """The signature header's value, or None when there is nothing to check against (no
-    secret configured, no header sent): every provider's verification fails closed."""
+def signed(headers: Mapping[str, str], header: str, secret: str,
+           accepted: Callable[[bytes], Iterable[bytes]]) -> bool:
+    """The check every provider's `verify` makes: it fails closed (no secret configured, no
+    header sent), then compares the header's value in constant time with each signature the
+    scheme accepts, which `accepted(key)` computes from the secret's bytes."""
     given = lower_headers(headers).get(header)
-    return given if secret and given else None
+    if not secret or not given:
+        return False
+    sent = as_bytes(given.strip())
+    return any(hmac.compare_digest(candidate, sent) for candidate in accepted(as_bytes(secret)))
 
 
 def as_bytes(text: str) -> bytes:
@@ -33,13 +38,8 @@ def as_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def hmac_digest(secret: str, message: bytes, algorithm: str) -> bytes:
-    return hmac.new(as_bytes(secret), bytes(message), algorithm).digest()
-
-
-def matches(expected: bytes, given: str) -> bool:
-    """Constant-time comparison of a computed signature with the header's value."""
-    return hmac.compare_digest(expected, as_bytes(given.strip()))
+def hmac_digest(key: bytes, message: bytes, algorithm: str) -> bytes:
+    return hmac.new(key, bytes(message), algorithm).digest()
 
 
 def delivery_id(candidate: Any, payload: Any) -> str:

@@ -17,11 +17,10 @@ from typing import Any
 
 from joelclaw.events.model import Event
 from webhooks.providers.common import (
-    as_bytes,
     delivery_id,
     lower_headers,
     provider_event,
-    signature,
+    signed,
 )
 
 NAME = "front"
@@ -66,26 +65,21 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """Application scheme when the timestamp header is present, else the rules scheme."""
-    given = signature(headers, SIGNATURE_HEADER, secret)
-    if given is None:
-        return False
-    key, sent = as_bytes(secret), as_bytes(given.strip())
     timestamp = lower_headers(headers).get(TIMESTAMP_HEADER)
     if timestamp is not None:
-        return _verify_app(bytes(raw), timestamp.strip(), sent, key, now)
-    candidates = (_b64_hmac(key, body, "sha1") for body in _rules_bodies(bytes(raw)))
-    return any(hmac.compare_digest(candidate, sent) for candidate in candidates)
+        return signed(headers, SIGNATURE_HEADER, secret,
+                      lambda key: _app_signatures(bytes(raw), timestamp.strip(), key, now))
+    return signed(headers, SIGNATURE_HEADER, secret, lambda key: (
+        _b64_hmac(key, body, "sha1") for body in _rules_bodies(bytes(raw))))
 
 
-def _verify_app(
-    raw: bytes, timestamp: str, signature: bytes, key: bytes, now: float | None
-) -> bool:
+def _app_signatures(raw: bytes, timestamp: str, key: bytes, now: float | None) -> list[bytes]:
+    """The one signature of a fresh, well-formed timestamp; none for any other."""
     if not _TIMESTAMP.match(timestamp):
-        return False
+        return []
     if now is not None and not _fresh(int(timestamp), now):
-        return False
-    expected = _b64_hmac(key, timestamp.encode("ascii") + b":" + raw, "sha256")
-    return hmac.compare_digest(expected, signature)
+        return []
+    return [_b64_hmac(key, timestamp.encode("ascii") + b":" + raw, "sha256")]
 
 
 def _fresh(timestamp: int, now: float) -> bool:
@@ -126,7 +120,8 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     kind = payload.get("type")
     if not isinstance(kind, str) or kind in IGNORED_TYPES:
         return []
-    event = payload.get("payload") if isinstance(payload.get("payload"), dict) else payload
+    inner = payload.get("payload")
+    event: dict[str, Any] = inner if isinstance(inner, dict) else payload
     name = _event_name(kind, event)
     if name is None:
         return []

@@ -16,9 +16,8 @@ from webhooks.providers.common import (
     delivery_id,
     hmac_digest,
     lower_headers,
-    matches,
     provider_event,
-    signature,
+    signed,
 )
 
 NAME = "github"
@@ -32,11 +31,8 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals `sha256=` + hex HMAC-SHA256(secret, raw)."""
-    given = signature(headers, SIGNATURE_HEADER, secret)
-    if given is None:
-        return False
-    expected = b"sha256=" + hmac_digest(secret, raw, "sha256").hex().encode("ascii")
-    return matches(expected, given)
+    return signed(headers, SIGNATURE_HEADER, secret, lambda key: [
+        b"sha256=" + hmac_digest(key, raw, "sha256").hex().encode("ascii")])
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
@@ -140,7 +136,8 @@ def _ref_name(ref: str, prefix: str) -> str | None:
 def _push(payload: dict[str, Any]) -> dict[str, Any]:
     ref = payload.get("ref")
     ref_text = ref if isinstance(ref, str) else ""
-    commits = payload.get("commits") if isinstance(payload.get("commits"), list) else []
+    listed = payload.get("commits")
+    commits: list[Any] = listed if isinstance(listed, list) else []
     return {
         **_repo(payload),
         "ref": ref,

@@ -11,7 +11,7 @@ from typing import Any
 
 from joelclaw.events.model import Event
 from joelclaw.events.payloads.telegram import callback_fields, message_fields
-from webhooks.providers.common import as_bytes, matches, provider_event, signature
+from webhooks.providers.common import provider_event, signed
 
 NAME = "telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -21,10 +21,7 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the secret-token header equals the secret (no HMAC in Telegram's scheme)."""
-    given = signature(headers, SECRET_HEADER, secret)
-    if given is None:
-        return False
-    return matches(as_bytes(secret), given)
+    return signed(headers, SECRET_HEADER, secret, lambda key: [key])
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:

@@ -15,9 +15,8 @@ from webhooks.providers.common import (
     delivery_id,
     hmac_digest,
     lower_headers,
-    matches,
     provider_event,
-    signature,
+    signed,
 )
 
 NAME = "todoist"
@@ -40,10 +39,8 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals base64 HMAC-SHA256(client secret, raw body)."""
-    given = signature(headers, SIGNATURE_HEADER, secret)
-    if given is None:
-        return False
-    return matches(base64.b64encode(hmac_digest(secret, raw, "sha256")), given)
+    return signed(headers, SIGNATURE_HEADER, secret,
+                  lambda key: [base64.b64encode(hmac_digest(key, raw, "sha256"))])
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
@@ -51,9 +48,9 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     if not isinstance(payload, dict):
         raise ValueError("todoist payload must be a JSON object")
     event_name = payload.get("event_name")
-    name = EVENT_NAMES.get(event_name) if isinstance(event_name, str) else None
-    if name is None:
+    if not isinstance(event_name, str) or event_name not in EVENT_NAMES:
         return []
+    name = EVENT_NAMES[event_name]
     event_data = payload.get("event_data")
     if not isinstance(event_data, dict):
         raise ValueError(f"todoist {event_name}: event_data must be an object")

@@ -14,9 +14,8 @@ from webhooks.providers.common import (
     DELIVERY_ID,
     delivery_id,
     hmac_digest,
-    matches,
     provider_event,
-    signature,
+    signed,
 )
 
 NAME = "vercel"
@@ -34,10 +33,8 @@ def verify(
     raw: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None
 ) -> bool:
     """True only when the header equals hex HMAC-SHA1(secret, raw body)."""
-    given = signature(headers, SIGNATURE_HEADER, secret)
-    if given is None:
-        return False
-    return matches(hmac_digest(secret, raw, "sha1").hex().encode("ascii"), given)
+    return signed(headers, SIGNATURE_HEADER, secret,
+                  lambda key: [hmac_digest(key, raw, "sha1").hex().encode("ascii")])
 
 
 def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event]:
@@ -45,9 +42,9 @@ def normalize(payload: dict[str, Any], headers: Mapping[str, str]) -> list[Event
     if not isinstance(payload, dict):
         raise ValueError("vercel payload must be a JSON object")
     kind = payload.get("type")
-    name = EVENT_NAMES.get(kind) if isinstance(kind, str) else None
-    if name is None:
+    if not isinstance(kind, str) or kind not in EVENT_NAMES:
         return []
+    name = EVENT_NAMES[kind]
     body = payload.get("payload")
     if not isinstance(body, dict):
         raise ValueError(f"vercel {kind}: 'payload' must be an object")

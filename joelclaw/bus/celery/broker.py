@@ -9,7 +9,8 @@ Restoring needs a new pool, built from the connection info that is gone: kombu r
 created with, so the restore can still reach the broker (or fail with a connection error the
 consumer retries), and the worker carries on.
 
-Used for `redis://` brokers (celery_app sets `broker_transport`); AMQP has no such path.
+Used for `redis://` brokers (the app factory, joelclaw.bus.celery.app, sets
+`broker_transport`); AMQP has no such path.
 """
 
 from __future__ import annotations

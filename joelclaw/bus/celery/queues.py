@@ -37,7 +37,7 @@ def queue_names(rt: Bus) -> list[str]:
 def depths(rt: Bus) -> dict[str, Any]:
     """`{"transport", "depth_available", "queues": [{"name", "depth", "by_priority"}],
     "unacked", "checked_at"}`; over AMQP only the names, with a note."""
-    broker = rt.settings.broker_url or rt.redis_url
+    broker = rt.broker_url
     names = queue_names(rt)
     if broker.startswith("amqp"):
         return {"transport": "amqp", "depth_available": False,
@@ -79,7 +79,7 @@ def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
 def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
     """The run targets whose messages are in these queues or held unacknowledged by a worker;
     None when the broker cannot be read that way (AMQP)."""
-    broker = rt.settings.broker_url or rt.redis_url
+    broker = rt.broker_url
     if broker.startswith("amqp"):
         return None
     options = dict(rt.celery.conf.broker_transport_options or {})

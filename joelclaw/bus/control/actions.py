@@ -57,16 +57,16 @@ def wake_run(rt: Bus, run_id: str, by: str = "owner") -> dict[str, Any]:
     if lease is None:
         raise JoelclawError(f"run {run_id} is waking up already (an execution holds it)")
     try:
-        step = next((s for s in rt.runs.steps(run_id) if s.get("status") == "sleeping"), None)
-        record = rt.runs.memo_record(run_id, step["key"]) if step else None
+        step = next((s for s in rt.runs.steps(run_id) if s.status == "sleeping"), None)
+        record = rt.runs.memo_record(run_id, step.key) if step else None
         if rt.runs.status(run_id) != "sleeping" or step is None \
                 or not isinstance(record, Sleeping):
             raise JoelclawError(f"run {run_id} is no longer sleeping")
         now = time.time()
         pipe = rt.redis.pipeline(transaction=True)
-        rt.runs.save_memo(run_id, step["key"], Sleeping(now), pipe=pipe)
-        rt.runs.write_step(run_id, step["key"], {**step, "woken_by": by, "woken_at": now,
-                                                 "planned_until": record.until}, pipe=pipe)
+        rt.runs.save_memo(run_id, step.key, Sleeping(now), pipe=pipe)
+        step.update(woken_by=by, woken_at=now, planned_until=record.until)
+        rt.runs.write_step(run_id, step.key, step, pipe=pipe)
         pipe.execute()
     finally:
         lease.release()
@@ -95,17 +95,18 @@ def rerun_run(rt: Bus, run_id: str, from_step: str | None = None) -> Run:
     """
     run, fn = _run_and_function(rt, run_id)
     steps = rt.runs.steps(run_id)
-    start = from_step or next((s["key"] for s in steps if s.get("status") == "failed"), None)
+    start = from_step or next((s.key for s in steps if s.status == "failed"), None)
     if start is None:
         raise JoelclawError(f"run {run_id} has no failed step; give the step to rerun from")
-    boundary = next((s for s in steps if s["key"] == start), None)
+    boundary = next((s for s in steps if s.key == start), None)
     if boundary is None:
         raise NotFound(f"run {run_id} has no step {start!r}")
     memo = rt.runs.memo(run_id)
-    before = [s for s in steps if (s.get("started_at") or 0) < (boundary.get("started_at") or 0)
-              and isinstance(memo.get(s["key"]), Done)]
-    seed = {"memo": {s["key"]: memo[s["key"]] for s in before},
-            "steps": {s["key"]: {**s, "reused_from": run_id} for s in before},
+    before = [s for s in steps if (s.started_at or 0) < (boundary.started_at or 0)
+              and isinstance(memo.get(s.key), Done)]
+    for step in before:
+        step.reused_from = run_id
+    seed = {"memo": {s.key: memo[s.key] for s in before}, "steps": {s.key: s for s in before},
             "rerun_from": start}
     event = Event.model_validate(run.event)
     result = rt.send([event], only=fn, trigger="rerun", replay_of=run_id, skip_dedup=True,

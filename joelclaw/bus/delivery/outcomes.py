@@ -22,12 +22,12 @@ from joelclaw.events.model import Event
 if TYPE_CHECKING:
     from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.records.runs import Run
+    from joelclaw.bus.records.runs import Run, StepTrace
 
 
 def finish_cancelled(
     rt: Bus, fn: Function, run: Run, reason: str | None = None, lease: Lease | None = None,
-    steps: Iterable[dict[str, Any]] | None = None,
+    steps: Iterable[StepTrace] | None = None,
 ) -> None:
     """Record the cancellation, drop its wake-up and listeners, tell whoever waits on it.
 
@@ -55,15 +55,16 @@ def finish_cancelled(
     notify_parent(rt, run, Failed("Cancelled", f"{run.id} was cancelled"))
 
 
-def close_open_steps(rt: Bus, pipe: Any, run_id: str, steps: Iterable[dict[str, Any]],
+def close_open_steps(rt: Bus, pipe: Any, run_id: str, steps: Iterable[StepTrace],
                      status: str, now: float) -> None:
     """Steps still sleeping, waiting, running or retrying when their run ended end with it:
     a cancelled run's sleep is not "sleeping" any more, and no retry is coming."""
     for record in steps:
-        if record.get("status") in OPEN:
-            closed = {k: v for k, v in record.items() if k != "next_attempt_at"}
+        if record.status in OPEN:
+            closed = record.model_copy(deep=True)
+            closed.pop("next_attempt_at")
             closed.update(status=status, ended_at=now)
-            rt.runs.write_step(run_id, record["key"], closed, pipe=pipe)
+            rt.runs.write_step(run_id, record.key, closed, pipe=pipe)
 
 
 def notify_parent(rt: Bus, run: Run, result: Memo) -> None:

@@ -43,7 +43,7 @@ def is_amqp(url: str) -> bool:
 def broker_priority(bus: Bus, level: int = DEFAULT_PRIORITY) -> int:
     """Our levels are Redis's (0 highest); AMQP counts the other way round."""
     level = max(0, min(9, level))
-    return 9 - level if is_amqp(bus.settings.broker_url or "") else level
+    return 9 - level if is_amqp(bus.broker_url) else level
 
 
 def wake(bus: Bus, target: str, at: float) -> None:

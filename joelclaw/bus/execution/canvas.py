@@ -28,7 +28,7 @@ from celery.canvas import Signature, _chain, chord, group
 from joelclaw import keys
 from joelclaw.bus.delivery.publish import broker_priority, publish_now
 from joelclaw.bus.records.memo import Done, Failed
-from joelclaw.errors import NonRetriable
+from joelclaw.errors import JoelclawError, NonRetriable
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -42,7 +42,7 @@ SENT = b"sent"
 CLAIM_GRACE = 10.0  # seconds after which an unconfirmed publish claim is published again
 
 
-class Unconfirmed(Exception):
+class Unconfirmed(JoelclawError):
     """A node's publish claim is young and unconfirmed: someone may be publishing it now.
     `wait` is how long until the claim may be declared dead and published again."""
 
@@ -51,7 +51,7 @@ class Unconfirmed(Exception):
         self.wait = wait
 
 
-class RemoteTaskError(Exception):
+class RemoteTaskError(JoelclawError):
     """The traceback of a plain task's failure, chained under the step's StepError."""
 
 

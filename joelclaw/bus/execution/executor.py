@@ -24,7 +24,7 @@ from joelclaw.bus.delivery.outcomes import finish_cancelled, forget_listeners, n
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.execution import telemetry
 from joelclaw.bus.execution.context import Context
-from joelclaw.bus.execution.nowait import Batch, NoWait, raise_errors
+from joelclaw.bus.execution.nowait import NoWait, WriteBatch, raise_errors
 from joelclaw.bus.execution.stepbase import Cancelled, MemberDone, Suspend, backoff, error_record
 from joelclaw.bus.execution.steps import Step, Steps
 from joelclaw.bus.flow import gate
@@ -135,7 +135,7 @@ class _Execution:
         counted, in the same transaction. `outcome` tells the telemetry observer a status this
         write does not carry (a cancellation is recorded after it).
         """
-        batch = Batch()
+        batch = WriteBatch()
         self.steps.flush_into(batch)
         if self.member is None:
             merged = {**self.steps.take_run_fields(), **fields, "execution_ms": self.spent(),

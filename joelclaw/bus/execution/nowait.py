@@ -17,13 +17,13 @@ import redis
 from redis.commands.core import CoreCommands
 
 
-class Batch(CoreCommands):
+class WriteBatch(CoreCommands):
     """Redis commands collected (redis-py's command methods), to be sent as one batch."""
 
     def __init__(self) -> None:
         self.commands: list[tuple[Any, ...]] = []
 
-    def execute_command(self, *args: Any, **options: Any) -> Batch:
+    def execute_command(self, *args: Any, **options: Any) -> WriteBatch:
         self.commands.append(args)
         return self
 
@@ -42,7 +42,7 @@ class NoWait:
         self._read: dict[int, list[Any]] = {}
         self._tickets = 0
 
-    def send(self, batch: Batch, *, transaction: bool = False, keep: bool = False) -> int:
+    def send(self, batch: WriteBatch, *, transaction: bool = False, keep: bool = False) -> int:
         """Send the batch now. With `keep`, its replies wait for `replies(ticket)` (errors as
         exception objects); otherwise they are checked when read and an error is raised."""
         commands = batch.commands

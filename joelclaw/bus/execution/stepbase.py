@@ -18,15 +18,16 @@ import redis
 
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.execution import stepnotes
-from joelclaw.bus.execution.nowait import Batch, NoWait, raise_errors
+from joelclaw.bus.execution.nowait import NoWait, WriteBatch, raise_errors
 from joelclaw.bus.records import attempts, metrics
 from joelclaw.bus.records.attempts import OPEN
 from joelclaw.bus.records.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.records.memo import encode as encode_memo
 from joelclaw.bus.records.previews import preview
+from joelclaw.bus.records.runs import StepTrace
 from joelclaw.config import Settings
 from joelclaw.durations.backoff import exponential
-from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter
+from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter, StepInterrupt
 
 if TYPE_CHECKING:
     from joelclaw.bus.execution.telemetry import Observed
@@ -40,7 +41,7 @@ STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")
 _PREVIOUS_ATTEMPT = ("deferred", "next_attempt_at", "ended_at", "error", "execution_ms")
 
 
-class Suspend(BaseException):
+class Suspend(StepInterrupt):
     """Stop executing: the run continues when `wake_at` comes (or when something wakes it)."""
 
     def __init__(self, status: str, wake_at: float | None = None):
@@ -48,11 +49,11 @@ class Suspend(BaseException):
         self.status, self.wake_at = status, wake_at
 
 
-class MemberDone(BaseException):
+class MemberDone(StepInterrupt):
     """A parallel member finished its one callable; the replay stops there."""
 
 
-class Cancelled(BaseException):
+class Cancelled(StepInterrupt):
     """The run was cancelled; the step that was running has finished, nothing more runs."""
 
 
@@ -80,7 +81,7 @@ class StepBase:
         run: Run,
         *,
         memo: dict[str, Memo],
-        trace: dict[str, dict[str, Any]],
+        trace: dict[str, StepTrace],
         member: tuple[str, int] | None,
         queue_delay_ms: float,
         wire: NoWait,
@@ -91,7 +92,7 @@ class StepBase:
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
         self.worker = worker  # the Celery node running this execution, shown per attempt
         self.observed = observed  # the telemetry port's view of this execution, if any
-        self._unsent = Batch()  # step writes that go out with the next step's start or the end
+        self._unsent = WriteBatch()  # step writes that go out with the next step's start or the end
         self._timings: list[tuple[str, float]] = []  # (step type, seconds), counted at the end
         # Work that must wait until this execution gave its lease back (publishing a plain task
         # whose answer wakes the run: it must find the run free, not leased).
@@ -167,7 +168,7 @@ class StepBase:
             if running is not None:  # the first step of this execution: nothing to wait for
                 self._send_running(key, running)
             return
-        batch, self._unsent = self._unsent, Batch()
+        batch, self._unsent = self._unsent, WriteBatch()
         fields = self.take_run_fields()
         index = self.rt.runs.start_step(batch, self._run.id, key if running else None, running,
                                         fields)
@@ -181,31 +182,31 @@ class StepBase:
             self._cancel_seen = True
             raise Cancelled()
 
-    def flush_into(self, batch: Batch) -> None:
+    def flush_into(self, batch: WriteBatch) -> None:
         """Move the unsent step writes into the execution's final write, ahead of what that
         adds, with this execution's step durations for the metrics."""
         batch.commands[:0] = self._unsent.commands
-        self._unsent = Batch()
+        self._unsent = WriteBatch()
         metrics.observe_steps(batch, self.fn.id, self._timings)
         self._timings = []
 
     def confirm_written(self) -> None:
         """Send what is unsent and wait until every write so far is applied (errors raise)."""
         if self._unsent:
-            batch, self._unsent = self._unsent, Batch()
+            batch, self._unsent = self._unsent, WriteBatch()
             raise_errors(self.wire.replies(self.wire.send(batch, keep=True)))
         self.wire.drain()
 
     def _send_running(self, key: str, record: dict[str, Any]) -> None:
         """The "running" record (and the run's first fields) go out; nobody waits for them."""
-        batch = Batch()
+        batch = WriteBatch()
         self.rt.runs.write_step(self._run.id, key, record, pipe=batch)
         fields = self.take_run_fields()
         if fields:
             self.rt.runs.update(self._run.id, pipe=batch, **fields)
         self.wire.send(batch)
 
-    def _write(self, key: str, record: dict[str, Any], *, result: str | None = None,
+    def _write(self, key: str, record: StepTrace, *, result: str | None = None,
                took: float | None = None) -> None:
         """Queue a step's writes: the memo record (first), the trace record and pending run
         fields. They go out with the next step's start, or with the execution's final write,
@@ -222,9 +223,11 @@ class StepBase:
     def _trace_state(self, key: str, kind: str, status: str, **extra: Any) -> None:
         """A step kind that is not retried (sleep, wait, invoke, parallel, task, canvas): one
         attempt, started by this execution's worker."""
-        record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1})
-        record.setdefault("started_at", time.time())
-        record.setdefault("worker", self.worker)
+        record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=1))
+        if "started_at" not in record:
+            record.started_at = time.time()
+        if "worker" not in record:
+            record.worker = self.worker
         record.update(status=status, code_version=self.rt.code.version, **extra)
         self._write(key, record)
 
@@ -236,7 +239,7 @@ class StepBase:
                  new_work: bool = True) -> Any:
         """Run one attempt of a step and record its outcome; `new_work` is False only for a
         parallel member running its own callable (whose replay is not new work)."""
-        record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 0})
+        record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=0))
         if record.get("status") == "running":  # the last attempt's worker died during it
             attempts.push(record, attempts.entry(record, "lost", attempts.LOST, None))
         attempt = int(record.get("attempts", 0)) + 1
@@ -289,7 +292,7 @@ class StepBase:
         return value
 
     def _retry_or_fail(
-        self, key: str, record: dict[str, Any], exc: Exception, attempt: int, started: float,
+        self, key: str, record: StepTrace, exc: Exception, attempt: int, started: float,
         delay: float | None = None,
     ) -> Any:
         deferred = isinstance(exc, Defer)  # waits without spending an attempt
@@ -311,7 +314,7 @@ class StepBase:
             self.observed.step(record)
         raise Suspend("queued", time.time() + wait)
 
-    def _fail(self, key: str, record: dict[str, Any], exc: BaseException,
+    def _fail(self, key: str, record: StepTrace, exc: BaseException,
               started: float | None = None) -> Any:
         """The step failed for good; `started` is when its last attempt began, if it ran."""
         err = error_record(exc)

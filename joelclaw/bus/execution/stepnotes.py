@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
+    from joelclaw.bus.records import StepTrace
 
 _current: contextvars.ContextVar[StepNote | None] = contextvars.ContextVar(
     "joelclaw_step", default=None)
@@ -45,7 +46,7 @@ def current() -> StepNote | None:
 
 
 @contextlib.contextmanager
-def noting(note: StepNote, record: dict[str, Any]) -> Iterator[StepNote]:
+def noting(note: StepNote, record: StepTrace) -> Iterator[StepNote]:
     """Run a step's callable with `note` current; its notes go into `record` at the end."""
     token = _current.set(note)
     try:

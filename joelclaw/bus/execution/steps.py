@@ -18,6 +18,7 @@ from joelclaw.bus.functions.registry import INVOKED_EVENT
 from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.memo import Done, Failed, Pending, Sleeping, finished
 from joelclaw.bus.records.previews import preview
+from joelclaw.bus.records.runs import StepTrace
 from joelclaw.durations import Duration, seconds
 from joelclaw.errors import FunctionDefinitionError, NonRetriable, StepError
 from joelclaw.events.model import Event
@@ -76,8 +77,9 @@ class Steps(StepBase):
                 raise FunctionDefinitionError("wait_for_event takes `match` or `if_`, not both")
             if if_:
                 compile_expression(if_, names=waits.WAIT_NAMES)
-            spec = {"event": event, "match": match, "if": if_, "trigger": self._run.event,
-                    "expires": time.time() + seconds(timeout), "run": self._run.id}
+            spec: dict[str, Any] = {
+                "event": event, "match": match, "if": if_, "trigger": self._run.event,
+                "expires": time.time() + seconds(timeout), "run": self._run.id}
             self._save(key, Pending(spec))
             waits.register(self.rt, self._run.id, key, spec)
             found = waits.lookback(self.rt, spec, self._run.created_at * 1000)
@@ -86,7 +88,7 @@ class Steps(StepBase):
                 return self._reload(key, "wait", wait=_wait_info(spec))
             self._trace_state(key, "wait", "waiting", wait=_wait_info(spec))
             raise Suspend("waiting", spec["expires"])
-        spec = record.spec  # type: ignore[union-attr]
+        spec = record.spec  # type: ignore[union-attr]  # neither None nor finished: Pending
         if time.time() >= spec["expires"]:
             waits.resolve(self.rt, self._run.id, key, event, None, wake=False)
             return self._reload(key, "wait")
@@ -132,7 +134,7 @@ class Steps(StepBase):
             self._trace_state(key, "invoke", "waiting", invoke={"function": function,
                                                                    "event_id": event.id})
             raise Suspend("waiting", expires)
-        expires = record.spec.get("expires")  # type: ignore[union-attr]
+        expires = record.spec.get("expires")  # type: ignore[union-attr]  # Pending, as above
         if expires is not None and time.time() >= expires:
             self.rt.runs.resolve_invoke(self._run.id, key,
                                         Failed("InvokeTimeout", f"{function} timed out"),
@@ -199,8 +201,8 @@ class Steps(StepBase):
         try:
             tree = canvas.spec_of(workflow)
         except NonRetriable as exc:
-            record = self.trace.setdefault(key, {"key": key, "type": kind, "attempts": 1,
-                                                 "worker": self.worker})
+            record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=1,
+                                                          worker=self.worker))
             return self._fail(key, record, exc)
         run_id = self._run.id
         base = canvas.base_id(run_id, key)
@@ -231,7 +233,8 @@ class Steps(StepBase):
     def _await_canvas(self, key: str, kind: str, record: Any) -> Any:
         base = canvas.base_id(self._run.id, key)
         if finished(record):
-            if self.member is None and self.trace.get(key, {}).get("status") == "waiting":
+            traced = self.trace.get(key)
+            if self.member is None and traced is not None and traced.status == "waiting":
                 return self._canvas_done(key, kind, base, record)  # first replay: trace it
             return self._unwrap(key)
         spec = record.spec
@@ -300,7 +303,7 @@ class Steps(StepBase):
             self._gather(key, 0)
 
     def _run_member(self, key: str, callables: Sequence[Callable[[], Any]]) -> None:
-        member_key, index = self.member  # type: ignore[misc]
+        member_key, index = self.member  # type: ignore[misc]  # set in a member execution
         if member_key != key:
             raise MemberDone()  # a different parallel step: not this member's business
         sub_key = f"{key}[{index}]"
@@ -319,7 +322,7 @@ class Steps(StepBase):
         if not all(finished(r) for r in results):
             raise Suspend("waiting")
         failed = next((r for r in results if isinstance(r, Failed)), None)
-        self._save(key, failed or Done([r.value for r in results]))  # type: ignore[union-attr]
+        self._save(key, failed or Done([r.value for r in results]))  # type: ignore[union-attr]  # all Done
         self._trace_state(key, "parallel", "failed" if failed else "completed",
                           ended_at=time.time())
         return self._unwrap(key)

@@ -12,22 +12,33 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from joelclaw.bus.ports import HookKey
+
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
-    from joelclaw.bus.records.runs import Run
+    from joelclaw.bus.records.runs import Run, StepTrace
 
-HOOK = "telemetry"
 log = logging.getLogger("joelclaw.telemetry")
 
 
 class Execution(Protocol):
-    def step(self, record: dict[str, Any]) -> None:
+    def step(self, record: StepTrace) -> None:
         """A step attempt ended (its trace record: completed, failed or retrying)."""
         ...
 
     def end(self, status: str | None, fields: dict[str, Any]) -> None:
         """The execution ended; `status` is the run's new status (None for a member)."""
         ...
+
+
+class ExecutionHook(Protocol):
+    def __call__(self, function_id: str, run: Run, member: tuple[str, int] | None,
+                 started: float) -> Execution | None:
+        """What observes this execution (of a run, or of one parallel member), or None."""
+        ...
+
+
+HOOK: HookKey[ExecutionHook] = HookKey("telemetry")
 
 
 class Observed:
@@ -38,7 +49,7 @@ class Observed:
     def __init__(self, inner: Execution) -> None:
         self._inner = inner
 
-    def step(self, record: dict[str, Any]) -> None:
+    def step(self, record: StepTrace) -> None:
         try:
             self._inner.step(record)
         except Exception:  # telemetry never fails a run

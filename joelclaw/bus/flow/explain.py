@@ -27,7 +27,7 @@ def explain_run(rt: Bus, run_id: str) -> dict[str, Any]:
     run = rt.runs.get(run_id)
     if run is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after the retention period)")
-    steps = rt.runs.steps(run_id)
+    steps = [step.fields() for step in rt.runs.steps(run_id)]  # the explanation shows them
     reason, detail = _reason(rt, run, steps)
     paused = pause_of(rt, run.function) if run.status not in TERMINAL else None
     if paused and (run.held or {}).get("kind") != HELD_KIND:

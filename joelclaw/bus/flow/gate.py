@@ -146,7 +146,7 @@ def _cancel_previous(rt: Bus, old_run: str, new_run: str) -> None:
 
 def reserve(rt: Bus, fn: Function, run: Run, now: float) -> float:
     """Reserve this run's start time (GCRA); the same time again if it already has one."""
-    throttle = fn.flow.throttle  # type: ignore[union-attr]
+    throttle = fn.flow.throttle  # type: ignore[union-attr]  # only throttled functions get here
     assert throttle is not None
     interval = throttle.period / throttle.limit * 1000
     tolerance = interval * (throttle.limit + throttle.burst - 1)
@@ -164,7 +164,7 @@ def _acquire(rt: Bus, fn: Function, run: Run, slots: Slots, lease: Lease) -> str
     if reply[0] == 1:
         return None
     index, position, first_expiry = int(reply[1]) - 1, int(reply[2]), float(reply[3])
-    conc = fn.flow.concurrency[index]  # type: ignore[union-attr]
+    conc = fn.flow.concurrency[index]  # type: ignore[union-attr]  # the script counted its limits
     hold = {"kind": "concurrency", "key": key_value(conc.key, run.event), "scope": conc.scope,
             "limit": conc.limit, "ahead": position, "slot_frees_by": first_expiry}
     # Woken when a slot frees; the recheck covers slots of workers that died (lease expiry).

@@ -103,7 +103,7 @@ def _hold_again(rt: Bus, fn: Function, events: list[dict[str, Any]], trigger: st
     if trigger == "debounce":
         defer(rt, fn, events[0])
         return
-    batch = fn.flow.batch  # type: ignore[union-attr]
+    batch = fn.flow.batch  # type: ignore[union-attr]  # only batched functions hold batches
     assert batch is not None
     key = key_value(batch.key, events[0])
     due = time.time() + batch.timeout

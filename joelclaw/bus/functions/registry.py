@@ -3,6 +3,11 @@
 A declaration is plain data: `@function(...)` returns a `Function` and registers nothing. The
 `Registry` collects the functions found in the modules listed in settings, so what runs is exactly
 what the configuration names (no import side effects).
+
+A cron expression, a time zone or a flow option may come from the settings: give a function of
+the settings (`cron(lambda s: s.backups.redis_cron, timezone=lambda s: s.timezone)`). It is read
+when a runtime loads the function into its registry, with that runtime's settings, never when
+the module is imported; the defaults are checked at declaration, so a typo still fails at import.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ import fnmatch
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -24,12 +29,18 @@ from joelclaw.errors import FunctionDefinitionError
 from joelclaw.events.model import Event, is_event_pattern
 from joelclaw.expressions import Expression, ExpressionError, compile_expression
 
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
+
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_QUEUE = keys.FUNCTION_QUEUE
 TASK_PREFIX = "joelclaw.fn."
 EVENT_NAMES = frozenset({"event"})
 
 Handler = Callable[..., Any]
+T = TypeVar("T")
+# An option read from the settings of the runtime that loads the function.
+FromSettings = Callable[["Settings"], T]
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class Trigger:
     filter: Expression | None = None
     cron: str | None = None
     timezone: str = "UTC"
+    # A cron read from the settings: the trigger a runtime's registry uses in this one's place.
+    configure: Callable[[Settings], Trigger] | None = field(default=None, compare=False)
 
     @property
     def is_glob(self) -> bool:
@@ -58,7 +71,7 @@ class Trigger:
     def describe(self) -> str:
         if self.cron:
             return f"cron {self.cron} ({self.timezone})"
-        return self.event + (f" if {self.filter.source}" if self.filter else "")
+        return f"{self.event}" + (f" if {self.filter.source}" if self.filter else "")
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,17 @@ class Function:
     def crons(self) -> list[Trigger]:
         return [t for t in self.triggers if t.cron]
 
+    def configured(self, settings: Settings) -> Function:
+        """This function with the triggers and options it reads from the settings read from
+        `settings` (itself when it reads none)."""
+        if not any(t.configure for t in self.triggers) \
+                and not any(callable(v) for v in self.options.values()):
+            return self
+        options = {name: _read(value, settings) for name, value in self.options.items()}
+        return replace(self, options=options, flow=parse_flow(self.id, options),
+                       triggers=tuple(t.configure(settings) if t.configure else t
+                                      for t in self.triggers))
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.handler(*args, **kwargs)
 
@@ -103,8 +127,16 @@ def trigger(event: str, *, if_: str | None = None) -> Trigger:
     return Trigger(event=event, filter=_compile(if_, f"trigger {event!r}"))
 
 
-def cron(expression: str, *, timezone: str = "UTC") -> Trigger:
-    """A cron trigger; `TZ=Area/City 0 9 * * *` is accepted like Inngest's syntax."""
+def cron(expression: str | FromSettings[str], *,
+         timezone: str | FromSettings[str] = "UTC") -> Trigger:
+    """A cron trigger; `TZ=Area/City 0 9 * * *` is accepted like Inngest's syntax. Either part
+    may be read from the settings (a function of them): see the module's docstring."""
+    if callable(expression) or callable(timezone):
+        def configure(settings: Settings) -> Trigger:
+            return cron(_read(expression, settings), timezone=_read(timezone, settings))
+
+        configure(_default_settings())  # the defaults make a valid trigger
+        return Trigger(configure=configure)
     if expression.startswith("TZ="):
         tz_part, _, expression = expression.partition(" ")
         timezone = tz_part[3:]
@@ -116,6 +148,17 @@ def cron(expression: str, *, timezone: str = "UTC") -> Trigger:
     except (ZoneInfoNotFoundError, ValueError):
         raise FunctionDefinitionError(f"unknown time zone {timezone!r} in cron trigger") from None
     return Trigger(cron=expression, timezone=timezone)
+
+
+def _read(value: T | FromSettings[T], settings: Settings) -> T:
+    return value(settings) if callable(value) else value
+
+
+def _default_settings() -> Settings:
+    """The settings' defaults, with nothing read from the environment or a file."""
+    from joelclaw.config import Settings
+
+    return Settings.model_construct()
 
 
 def _compile(source: str | None, where: str) -> Expression | None:
@@ -154,7 +197,8 @@ def function(
     if not specs:
         raise FunctionDefinitionError(f"function {id!r} has no trigger")
     parsed = tuple(_as_trigger(spec) for spec in specs)
-    flow = parse_flow(id, options)
+    defaults = _default_settings()
+    flow = parse_flow(id, {name: _read(value, defaults) for name, value in options.items()})
 
     def decorate(handler: Handler) -> Function:
         return Function(
@@ -173,7 +217,8 @@ def _as_trigger(spec: str | Trigger) -> Trigger:
 class Registry:
     """The functions this process knows, indexed for fast event routing."""
 
-    def __init__(self, functions: Iterable[Function] = ()):
+    def __init__(self, functions: Iterable[Function] = (), settings: Settings | None = None):
+        self._settings = settings  # what functions read from the settings is read from these
         self._by_id: dict[str, Function] = {}
         self._by_event: dict[str, list[tuple[Function, Trigger]]] = {}
         self._globs: list[tuple[Function, Trigger]] = []
@@ -181,8 +226,8 @@ class Registry:
             self.add(fn)
 
     @classmethod
-    def from_modules(cls, modules: Iterable[str]) -> Registry:
-        registry = cls()
+    def from_modules(cls, modules: Iterable[str], settings: Settings | None = None) -> Registry:
+        registry = cls(settings=settings)
         for name in modules:
             try:
                 module = importlib.import_module(name)
@@ -196,6 +241,7 @@ class Registry:
         return registry
 
     def add(self, fn: Function) -> None:
+        fn = fn.configured(self._settings or _default_settings())
         if fn.id in self._by_id and self._by_id[fn.id] is not fn:
             raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
         self._by_id[fn.id] = fn
@@ -212,7 +258,7 @@ class Registry:
     def get(self, function_id: str) -> Function | None:
         return self._by_id.get(function_id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._by_id.values(), key=lambda f: f.id))
 
     def __len__(self) -> int:
@@ -241,7 +287,7 @@ def _failure_handler(fn: Function) -> Function:
     """`on_failure` runs as its own function, triggered by this function's failure event."""
     flt = compile_expression(f'event.data.function_id == "{fn.id}"', names=EVENT_NAMES)
     return Function(
-        id=f"{fn.id}.on-failure", handler=fn.on_failure,  # type: ignore[arg-type]
+        id=f"{fn.id}.on-failure", handler=fn.on_failure,  # type: ignore[arg-type]  # called only when set
         triggers=(Trigger(event=FAILED_EVENT, filter=flt),), retries=fn.retries, queue=fn.queue,
         description=f"on_failure handler of {fn.id}",
     )

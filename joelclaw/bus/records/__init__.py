@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from joelclaw.bus.records.memo import Done, Failed, Memo, Sleeping, trace_fields
     from joelclaw.bus.records.previews import preview
     from joelclaw.bus.records.run_store import RunStore, trace_of
-    from joelclaw.bus.records.runs import Run
+    from joelclaw.bus.records.runs import Run, StepTrace
     from joelclaw.bus.records.runs import encode as encode_run
     from joelclaw.bus.records.scripts import Scripts
-    from joelclaw.bus.records.statuses import STATUSES, TERMINAL
+    from joelclaw.bus.records.statuses import STATUSES, TERMINAL, RunStatus
 
 __all__ = [
     "OPEN",
@@ -30,9 +30,11 @@ __all__ = [
     "Failed",
     "Memo",
     "Run",
+    "RunStatus",
     "RunStore",
     "Scripts",
     "Sleeping",
+    "StepTrace",
     "attempts_of",
     "codestate",
     "encode_run",
@@ -50,10 +52,12 @@ __getattr__, __dir__ = door(__name__, {
     "Memo": "memo:Memo",
     "OPEN": "attempts:OPEN",
     "Run": "runs:Run",
+    "RunStatus": "statuses:RunStatus",
     "RunStore": "run_store:RunStore",
     "STATUSES": "statuses:STATUSES",
     "Scripts": "scripts:Scripts",
     "Sleeping": "memo:Sleeping",
+    "StepTrace": "runs:StepTrace",
     "TERMINAL": "statuses:TERMINAL",
     "attempts_of": "attempts:attempts_of",
     "codestate": "codestate",

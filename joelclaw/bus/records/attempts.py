@@ -10,7 +10,11 @@ both back as one list, the form every view shows.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from joelclaw.bus.records.runs import StepTrace
 
 OPEN = frozenset({"running", "retrying", "sleeping", "waiting"})  # a step not over yet
 EARLIER_STACK_CHARS = 2000  # an earlier attempt keeps the end of its traceback
@@ -19,7 +23,7 @@ LOST = {"name": "WorkerLost",
                    "out of memory, or lost its lease)"}
 
 
-def entry(record: dict[str, Any], status: str, error: dict[str, Any] | None,
+def entry(record: StepTrace | Mapping[str, Any], status: str, error: dict[str, Any] | None,
           ended_at: float | None, *, whole_stack: bool = False) -> dict[str, Any]:
     """The record's latest attempt as a history entry (its traceback shortened unless
     `whole_stack`)."""
@@ -35,7 +39,7 @@ def entry(record: dict[str, Any], status: str, error: dict[str, Any] | None,
     return item
 
 
-def push(record: dict[str, Any], item: dict[str, Any]) -> None:
+def push(record: StepTrace | dict[str, Any], item: dict[str, Any]) -> None:
     record["history"] = [*record.get("history", ()), item]
 
 

@@ -67,7 +67,7 @@ def request(client: redis.Redis, version: str, functions: Iterable[str], removed
         while True:
             try:
                 pipe.watch(keys.CODE)
-                before = read(pipe)  # type: ignore[arg-type]
+                before = read(pipe)
                 gone = {f: v for f, v in before.removed.items() if f not in functions}
                 gone.update({f: version for f in removed if f not in functions})
                 state = CodeState(before.generation + 1, version, before.version,

@@ -8,6 +8,7 @@ optional pipeline so a caller can batch them into one round trip.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import time
@@ -21,10 +22,22 @@ from joelclaw import keys
 from joelclaw.bus.records import memo, runs, wakeups
 from joelclaw.bus.records.memo import Done, Failed, Memo
 from joelclaw.bus.records.previews import preview
-from joelclaw.bus.records.runs import TERMINAL, Run
+from joelclaw.bus.records.runs import TERMINAL, Run, StepTrace
 from joelclaw.bus.records.scripts import Scripts
 
 Pipe = Any  # a redis pipeline
+Record = StepTrace | Mapping[str, Any]  # a step's trace record, or its fields
+
+
+def _step_json(record: Record) -> str:
+    """A step's trace record as stored: the fields that were set (previews are already
+    capped), anything JSON cannot say as its string."""
+    fields = record.fields() if isinstance(record, StepTrace) else dict(record)
+    return json.dumps(fields, default=str)
+
+
+def _step(raw: bytes | str) -> StepTrace:
+    return StepTrace.model_validate(json.loads(raw))
 
 
 @dataclass
@@ -32,18 +45,18 @@ class Loaded:
     """A run as an execution starts it: the record, its trace and its memo."""
 
     run: Run | None
-    trace: dict[str, dict[str, Any]]
+    trace: dict[str, StepTrace]
     memo: dict[str, Memo]
 
 
 def _split(raw: Mapping[bytes, bytes]) -> Loaded:
     """A run hash as its record, trace records and memo records."""
-    trace: dict[str, dict[str, Any]] = {}
+    trace: dict[str, StepTrace] = {}
     records: dict[str, Memo] = {}
     for field, value in raw.items():
         name = field.decode()
         if name.startswith(runs.TRACE):
-            trace[name[len(runs.TRACE):]] = json.loads(value)
+            trace[name[len(runs.TRACE):]] = _step(value)
         elif name.startswith(runs.MEMO):
             records[name[len(runs.MEMO):]] = memo.decode(value)
     return Loaded(run=runs.decode(raw) if raw else None, trace=trace, memo=records)
@@ -112,12 +125,12 @@ class RunStore:
 
     # ---- trace and memo ----------------------------------------------------------------------
 
-    def write_step(self, run_id: str, key: str, record: dict[str, Any], pipe: Pipe = None) -> None:
+    def write_step(self, run_id: str, key: str, record: Record, pipe: Pipe = None) -> None:
         target = pipe if pipe is not None else self.redis
-        target.hset(keys.run(run_id), runs.TRACE + key, json.dumps(record, default=str))
+        target.hset(keys.run(run_id), runs.TRACE + key, _step_json(record))
 
     def start_step(self, pipe: Pipe, run_id: str, key: str | None,
-                   record: dict[str, Any] | None, fields: Mapping[str, Any]) -> int:
+                   record: Record | None, fields: Mapping[str, Any]) -> int:
         """Queue the start of a step unless the run was cancelled; the index of its reply
         (1 started, 0 cancelled)."""
         index = len(pipe)
@@ -125,23 +138,23 @@ class RunStore:
         pipe.evalsha(self.scripts.step_start.sha, len(step_keys), *step_keys, *args)
         return index
 
-    def start_step_now(self, run_id: str, key: str | None, record: dict[str, Any] | None,
+    def start_step_now(self, run_id: str, key: str | None, record: Record | None,
                        fields: Mapping[str, Any]) -> int:
         step_keys, args = self._start_step_args(run_id, key, record, fields)
         return int(self.scripts.step_start(keys=step_keys, args=args))
 
-    def _start_step_args(self, run_id: str, key: str | None, record: dict[str, Any] | None,
+    def _start_step_args(self, run_id: str, key: str | None, record: Record | None,
                          fields: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
         flat = [item for k, v in runs.encode_fields(fields).items() for item in (k, v)]
-        trace = json.dumps(record, default=str) if record is not None else ""
+        trace = _step_json(record) if record is not None else ""
         field = runs.TRACE + key if key else ""
         return [keys.run(run_id)], [field, trace, *flat]
 
-    def step(self, run_id: str, key: str) -> dict[str, Any] | None:
+    def step(self, run_id: str, key: str) -> StepTrace | None:
         raw = self.redis.hget(keys.run(run_id), runs.TRACE + key)
-        return json.loads(raw) if raw else None
+        return _step(raw) if raw else None
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
+    def steps(self, run_id: str) -> list[StepTrace]:
         return _ordered(_split(self.redis.hgetall(keys.run(run_id))).trace)
 
     def step_counts(self, run_ids: list[str]) -> list[int]:
@@ -166,10 +179,11 @@ class RunStore:
         encoded = record if isinstance(record, str) else memo.encode(record)
         target.hset(keys.run(run_id), runs.MEMO + key, encoded)
 
-    def seed(self, run_id: str, records: Mapping[str, Memo], trace: Mapping[str, Any]) -> None:
+    def seed(self, run_id: str, records: Mapping[str, Memo], trace: Mapping[str, Record]
+             ) -> None:
         """A rerun's reused steps, stored before the run can execute."""
         mapping = {runs.MEMO + k: memo.encode(v) for k, v in records.items()}
-        mapping.update({runs.TRACE + k: json.dumps(v, default=str) for k, v in trace.items()})
+        mapping.update({runs.TRACE + k: _step_json(v) for k, v in trace.items()})
         if mapping:
             self.redis.hset(keys.run(run_id), mapping=mapping)
 
@@ -259,8 +273,8 @@ class RunStore:
                     break
         return found
 
-    def heads(self, run_ids: list[str], fields: Iterable[str] = runs.RECORD_FIELDS
-              ) -> list[Run | None]:
+    def heads(self, run_ids: builtins.list[str], fields: Iterable[str] = runs.RECORD_FIELDS
+              ) -> builtins.list[Run | None]:
         """A few record fields of many runs in one round trip (None for a run that expired);
         a page of 50 runs needs statuses and timestamps, not whole records."""
         names = [f for f in fields if f in runs.RECORD_FIELDS]
@@ -269,14 +283,15 @@ class RunStore:
         pipe = self.redis.pipeline(transaction=False)
         for run_id in run_ids:
             pipe.hmget(keys.run(run_id), names)
-        out: list[Run | None] = []
+        out: builtins.list[Run | None] = []
         for values in pipe.execute() if run_ids else []:
             raw = {n.encode(): v for n, v in zip(names, values, strict=True) if v is not None}
             out.append(runs.decode(raw) if b"id" in raw else None)
         return out
 
     def newest_ids(self, *, function: str | None = None, since: float | None = None,
-                   until: float | None = None, offset: int = 0, limit: int = 50) -> list[str]:
+                   until: float | None = None, offset: int = 0, limit: int = 50
+                   ) -> builtins.list[str]:
         """Run ids from the index (of one function, or all), newest first."""
         index = keys.runs_of_function(function) if function else keys.RUN_INDEX
         low = "-inf" if since is None else since * 1000
@@ -293,7 +308,7 @@ class RunStore:
             counts[run.status] = counts.get(run.status, 0) + 1
         return counts
 
-    def forget_finished(self, run_ids: list[str]) -> int:
+    def forget_finished(self, run_ids: builtins.list[str]) -> int:
         """Delete the runs among `run_ids` that have ended (their events were capped away);
         live ones (queued, sleeping, waiting) stay whatever their event's fate."""
         if not run_ids:
@@ -341,8 +356,8 @@ def trace_of(loaded: Loaded) -> dict[str, Any] | None:
             "error": run.error, "parent": run.parent, "replay_of": run.replay_of,
             "rerun_from": run.rerun_from, "priority": run.priority,
             "held": run.held, "holds": run.holds, "executions": run.executions,
-            "history": run.history, "steps": _ordered(loaded.trace)}
+            "history": run.history, "steps": [s.fields() for s in _ordered(loaded.trace)]}
 
 
-def _ordered(trace: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(trace.values(), key=lambda r: (r.get("started_at") or 0, r.get("key", "")))
+def _ordered(trace: dict[str, StepTrace]) -> builtins.list[StepTrace]:
+    return sorted(trace.values(), key=lambda r: (r.started_at or 0, r.key))

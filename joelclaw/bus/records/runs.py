@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from joelclaw.bus.records.statuses import (
     STATUSES as STATUSES,  # re-exported: callers name them here
 )
 from joelclaw.bus.records.statuses import TERMINAL as TERMINAL
+from joelclaw.bus.records.statuses import RunStatus as RunStatus
 
 TEXT = frozenset({"id", "function", "status", "trigger", "replay_of", "rerun_from",
                   "cancel_reason"})
@@ -46,7 +47,7 @@ def new_run_id() -> str:
 class Run(BaseModel):
     id: str
     function: str
-    status: str = "queued"
+    status: RunStatus = RunStatus.QUEUED
     trigger: str = "event"  # event | cron | invoke | replay | rerun | debounce | batch
     event: dict[str, Any] = Field(default_factory=dict)
     created_at: float = Field(default_factory=time.time)
@@ -92,6 +93,79 @@ class Run(BaseModel):
             "queue_delay_ms": round(self.queue_delay_ms, 1),
             "execution_ms": round(self.execution_ms, 1),
         }
+
+
+class StepTrace(BaseModel):
+    """One step's trace record: what the step is, how its latest attempt went (`attempts` is
+    its number) and the earlier attempts (`history`, see `joelclaw.bus.records.attempts`).
+
+    What only some kinds of step have (a wait's match, an invoke's function, a canvas's tasks,
+    a sleep's end) is kept as extra fields. The engine builds a record step by step, so it also
+    reads and writes like a mapping (`record.get("status")`, `record.update(...)`); readers use
+    the attributes. The run store alone encodes it: the fields that were set, as JSON.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    key: str
+    type: str
+    status: str | None = None  # running | retrying | completed | failed | sleeping | waiting ...
+    attempts: int | None = 0  # None: a task step whose deliveries nobody counted
+    started_at: float | None = None  # the first attempt's start
+    attempt_started_at: float | None = None  # the latest attempt's start
+    ended_at: float | None = None
+    queue_delay_ms: float | None = None
+    execution_ms: float | None = None
+    next_attempt_at: float | None = None  # while retrying
+    deferred: str | None = None  # why a retry waits without spending an attempt (Defer)
+    worker: str | None = None
+    code_version: str | None = None
+    output: Any = None  # a size-capped, redacted preview
+    error: dict[str, Any] | None = None  # name, message, stack
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    llm: dict[str, Any] | None = None  # the step's LLM calls: tokens, cost (stepnotes)
+    reused_from: str | None = None  # the run a rerun took this step's result from
+
+    # -- the mapping view the engine builds records with ---------------------------------------
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in type(self).model_fields:
+            return getattr(self, name) if name in self.model_fields_set else default
+        return (self.__pydantic_extra__ or {}).get(name, default)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self:
+            raise KeyError(name)
+        return self.get(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        setattr(self, name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.model_fields_set or name in (self.__pydantic_extra__ or {})
+
+    def update(self, fields: Mapping[str, Any] | None = None, /, **more: Any) -> None:
+        for name, value in {**(fields or {}), **more}.items():
+            setattr(self, name, value)
+
+    def pop(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            return default
+        value = self.get(name)
+        if name in type(self).model_fields:
+            setattr(self, name, type(self).model_fields[name].get_default(
+                call_default_factory=True))
+            self.model_fields_set.discard(name)
+        elif self.__pydantic_extra__ is not None:
+            del self.__pydantic_extra__[name]
+        return value
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return self.fields().items()
+
+    def fields(self) -> dict[str, Any]:
+        """The fields that were set, as the store keeps them (and the views show them)."""
+        return self.model_dump(exclude_unset=True)
 
 
 def encode_value(name: str, value: Any) -> str:

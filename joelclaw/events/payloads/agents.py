@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, model_validator
+
+from joelclaw.events.payloads.base import CamelPayload
 
 # A request id names the inbox file: no path separators, nothing hidden.
 REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
@@ -18,11 +19,7 @@ AgentStatus = Literal["completed", "failed", "timeout"]
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
-
-
-class AgentRequested(_Payload):
+class AgentRequested(CamelPayload):
     """Run the configured agent command on `task`; `timeout` in seconds (default: the
     setting); `origin_chat` is the chat that hears the outcome (default: the owner).
 
@@ -57,12 +54,12 @@ class AgentRequested(_Payload):
         return self.origin != OWNER
 
 
-class AgentCancelled(_Payload):
+class AgentCancelled(CamelPayload):
     request_id: str = Field(pattern=REQUEST_ID)
     reason: str | None = None
 
 
-class AgentCompleted(_Payload):
+class AgentCompleted(CamelPayload):
     request_id: str
     status: AgentStatus
     task: str
@@ -76,7 +73,7 @@ class AgentCompleted(_Payload):
     origin_chat: int | None = None
 
 
-class ApprovalRequested(_Payload):
+class ApprovalRequested(CamelPayload):
     """An agent asks before doing `operation`; the requester waits for
     `agent/approval.resolved` with the same `request_id` (default: this event's id)."""
 
@@ -87,7 +84,7 @@ class ApprovalRequested(_Payload):
     request_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$")
 
 
-class ApprovalResolved(_Payload):
+class ApprovalResolved(CamelPayload):
     request_id: str = Field(min_length=1)
     status: Literal["approved", "denied"]
     reviewer: str = "owner"

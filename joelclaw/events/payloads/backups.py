@@ -5,21 +5,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from joelclaw.events.payloads.base import Payload
 
 Target = Literal["redis", "typesense", "all"]
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class BackupRequested(_Payload):
+class BackupRequested(Payload):
     target: Target = "all"
     reason: str | None = None
 
 
-class BackupCompleted(_Payload):
+class BackupCompleted(Payload):
     target: Literal["redis", "typesense"]
     status: Literal["completed", "skipped"]
     path: str | None = None

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from joelclaw.events.payloads.base import Payload
 
 SUCCEEDED = "celery/task.succeeded"
 FAILED = "celery/task.failed"
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class TaskFinished(_Payload):
+class TaskFinished(Payload):  # type: ignore[no-redef]  # the field `kwargs` looks like **kwargs to the pydantic plugin
     """One finished execution of a plain Celery task: previews are redacted and size-capped."""
 
     task: str  # the task's registered name
@@ -26,11 +24,11 @@ class TaskFinished(_Payload):
     worker: str | None = None
 
 
-class TaskSucceeded(TaskFinished):
+class TaskSucceeded(TaskFinished):  # type: ignore[no-redef]  # the field `kwargs` looks like **kwargs to the pydantic plugin
     result: Any = None  # a redacted preview of the return value
 
 
-class TaskFailed(TaskFinished):
+class TaskFailed(TaskFinished):  # type: ignore[no-redef]  # the field `kwargs` looks like **kwargs to the pydantic plugin
     error: dict[str, Any]  # name, message, stack
 
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _Request(_Payload):
+class _Request(Payload):
     source: str | None = None
     reason: str | None = None
 
@@ -53,7 +51,7 @@ class HealthCheck(_Request):
     component: str | None = None
 
 
-class NetworkUpdate(_Payload):
+class NetworkUpdate(Payload):
     source: str | None = None
     checked_at: float | None = None
 
@@ -71,7 +69,7 @@ class DigestRequested(_Request):
         return value
 
 
-class DigestCreated(_Payload):
+class DigestCreated(Payload):
     date: str
     source_path: str
     digest_path: str

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+
+from joelclaw.events.payloads.base import CamelPayload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
-
-
-class IngestRequested(_Payload):
+class IngestRequested(CamelPayload):
     """One document: a path under JOELCLAW_DOCS_DIR (relative or absolute) or a URL."""
 
     path: str | None = Field(None, min_length=1, max_length=4096,
@@ -38,7 +35,7 @@ class IngestRequested(_Payload):
         return self
 
 
-class IngestCompleted(_Payload):
+class IngestCompleted(CamelPayload):
     doc_id: str
     title: str
     path: str | None = None
@@ -49,7 +46,7 @@ class IngestCompleted(_Payload):
     vectors: bool = False
 
 
-class BacklogRequested(_Payload):
+class BacklogRequested(CamelPayload):
     """Queue every supported document of the docs folder (or a sub-folder of it)."""
 
     folder: str | None = None  # relative to JOELCLAW_DOCS_DIR; default the whole folder

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _Conversation(_Payload):
+class _Conversation(Payload):
     conversation_id: str
     front_event_id: str | None = None
     front_type: str | None = None

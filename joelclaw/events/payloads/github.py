@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class WorkflowRun(_Payload):
+class WorkflowRun(Payload):
     """A workflow run changed state; `conclusion` is set once it is completed."""
 
     action: str
@@ -35,14 +33,14 @@ class WorkflowRun(_Payload):
     completed_at: str | None = None
 
 
-class PushCommit(_Payload):
+class PushCommit(Payload):
     id: str
     message: str
     author: str | None = None
     url: str | None = None
 
 
-class Push(_Payload):
+class Push(Payload):
     """Commits landed on a ref; `branch`/`tag` say which kind of ref it was."""
 
     ref: str
@@ -63,7 +61,7 @@ class Push(_Payload):
     commit_count: int = 0
 
 
-class PullRequest(_Payload):
+class PullRequest(Payload):
     action: str
     number: int
     title: str
@@ -82,7 +80,7 @@ class PullRequest(_Payload):
     sender: str | None = None
 
 
-class Issue(_Payload):
+class Issue(Payload):
     action: str
     number: int
     title: str
@@ -97,7 +95,7 @@ class Issue(_Payload):
     sender: str | None = None
 
 
-class Package(_Payload):
+class Package(Payload):
     """A package version was published; org packages may have no repository."""
 
     action: str

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
+
+from joelclaw.events.payloads.base import CamelPayload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
-
-
-class MediaReceived(_Payload):
+class MediaReceived(CamelPayload):
     """A local file: `media_type` is Telegram's kind (photo, voice, audio, video, document,
     ...) or a plain one (image, audio, video, document); `media_id` deduplicates (24 h)."""
 
@@ -32,7 +29,7 @@ class MediaReceived(_Payload):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class MediaProcessed(_Payload):
+class MediaProcessed(CamelPayload):
     source: str
     media_type: str
     path: str

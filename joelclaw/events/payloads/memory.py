@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, field_validator
+
+from joelclaw.events.payloads.base import CamelPayload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
-
-
-class _Session(_Payload):
+class _Session(CamelPayload):
     session_id: str = Field(min_length=1)
     dedupe_key: str = Field(min_length=1)
     messages: str = ""
@@ -51,7 +48,7 @@ class SessionEnded(_Session):
     session_name: str | None = None
 
 
-class ObservationsAccumulated(_Payload):
+class ObservationsAccumulated(CamelPayload):
     date: str
     total_tokens: int = 0
     observation_count: int = 0
@@ -59,7 +56,7 @@ class ObservationsAccumulated(_Payload):
     captured_at: str | float | None = None
 
 
-class ObservationsReflected(_Payload):
+class ObservationsReflected(CamelPayload):
     date: str
     input_tokens: int = 0
     output_tokens: int = 0
@@ -68,7 +65,7 @@ class ObservationsReflected(_Payload):
     captured_at: str | float | None = None
 
 
-class ProposalCreated(_Payload):
+class ProposalCreated(CamelPayload):
     proposal_id: str = Field(pattern=r"^p-\d{8}-\d{3,}$")
     section: str
     change: str
@@ -76,7 +73,7 @@ class ProposalCreated(_Payload):
     timestamp: float | None = None
 
 
-class ProposalTriaged(_Payload):
+class ProposalTriaged(CamelPayload):
     proposal_id: str
     action: Literal["auto-promote", "auto-reject", "auto-merge", "needs-review", "llm-pending"]
     reason: str
@@ -84,24 +81,24 @@ class ProposalTriaged(_Payload):
     triaged_at: float | None = None
 
 
-class BatchReviewRequested(_Payload):
+class BatchReviewRequested(CamelPayload):
     reason: str | None = None
 
 
-class ProposalApproved(_Payload):
+class ProposalApproved(CamelPayload):
     proposal_id: str = Field(min_length=1)
     approved_by: str = "joel"
     proposal_context: dict[str, Any] | None = None
 
 
-class ProposalRejected(_Payload):
+class ProposalRejected(CamelPayload):
     proposal_id: str = Field(min_length=1)
     reason: str = ""
     rejected_by: str | None = None
     proposal_context: dict[str, Any] | None = None
 
 
-class ReviewCheck(_Payload):
+class ReviewCheck(CamelPayload):
     pass
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class TriageRequested(_Payload):
+class TriageRequested(Payload):
     """`check/o11y-triage.requested`: triage now (the cron does it every 15 minutes)."""
 
     source: str | None = None
 
 
-class Escalated(_Payload):
+class Escalated(Payload):
     """`o11y/triage.escalated`: a tier-3 failure was filed, handed to an agent, and (within
     the hourly limit) sent to the owner with a snooze button."""
 

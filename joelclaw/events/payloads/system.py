@@ -4,39 +4,37 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class LogWritten(_Payload):
+class LogWritten(Payload):
     action: str
     tool: str
     detail: str
     reason: str | None = None
 
 
-class HeartbeatWake(_Payload):
+class HeartbeatWake(Payload):
     pass
 
 
-class FunctionFailed(_Payload):
+class FunctionFailed(Payload):
     function_id: str
     run_id: str
     error: dict[str, Any]
     event: dict[str, Any]
 
 
-class FunctionCancelled(_Payload):
+class FunctionCancelled(Payload):
     function_id: str
     run_id: str
     event: dict[str, Any]
     reason: str | None = None
 
 
-class CronTick(_Payload):
+class CronTick(Payload):
     """One cron slot of one function; the event id is the function id plus the slot."""
 
     function_id: str
@@ -45,7 +43,7 @@ class CronTick(_Payload):
     slot: str
 
 
-class HealthRequested(_Payload):
+class HealthRequested(Payload):
     mode: Literal["core", "signals", "full"] = "core"
     source: str | None = None
     component: str | None = None

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from joelclaw.events.payloads.base import Payload
 
 # Checked in order: an animation is also sent as a document, so it comes first.
 MEDIA_TYPES = ("photo", "voice", "audio", "video", "video_note", "animation", "document",
                "sticker")  # fmt: skip
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class MessageReceived(_Payload):
+class MessageReceived(Payload):
     """A message to the bot; media messages carry `media_type`/`file_id` and maybe a caption."""
 
     update_id: int
@@ -34,7 +32,7 @@ class MessageReceived(_Payload):
     reply_to_message_id: int | None = None
 
 
-class CallbackReceived(_Payload):
+class CallbackReceived(Payload):
     """An inline-button press; `raw_data` is `action:context` as the gateway wrote it."""
 
     update_id: int

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class _TodoistPayload(Payload):
     initiator_id: str | None = None
     user_id: str | None = None
 
@@ -23,7 +23,7 @@ class _Payload(BaseModel):
         return self.initiator_id is not None and self.initiator_id == self.user_id
 
 
-class CommentAdded(_Payload):
+class CommentAdded(_TodoistPayload):
     """A comment on a task: the agent's async conversation channel (ADR-0047)."""
 
     task_id: str
@@ -35,7 +35,7 @@ class CommentAdded(_Payload):
     file_attachment: dict[str, Any] | None = None
 
 
-class Task(_Payload):
+class Task(_TodoistPayload):
     """A task was created, completed, updated or deleted; labels drive routing."""
 
     task_id: str

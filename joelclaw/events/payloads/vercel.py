@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from joelclaw.events.payloads.base import Payload
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Deploy(_Payload):
+class Deploy(Payload):
     """A deployment changed state; the git fields come from `deployment.meta`."""
 
     deployment_id: str
