@@ -4,11 +4,14 @@
 
 Starts `joelclaw up` on a temporary home (embedded Redis, web, worker, gateway, beat; no Flower,
 no Typesense), sends events through the HTTP API at a steady rate, and every few seconds
-SIGKILLs one of the worker, the gateway, beat, the web server or the embedded Redis (a whole
-process group: pool processes and gunicorn workers die with their parent), each victim once
+SIGKILLs one of the worker, the gateway, beat, the web server, the embedded Redis or the
+embedded Typesense (a whole process group: pool processes and gunicorn workers die with their
+parent), each victim once
 per round in a shuffled order, so a short run kills every kind. `up` restarts what died.
 Each event starts a three-step run whose steps count their executions in Redis and note when
-one starts although its result is already stored (a finished step running again).
+one starts although its result is already stored (a finished step running again); one event in
+ten is instead a session for the memory pipeline (the observe function: a call to a local fake
+LLM, then Typesense writes), whose run must complete too.
 
 When the time is up it stops killing, waits for every acknowledged event's run to end, and
 prints: events sent, acknowledged (the API answered 200), runs completed, lost (acknowledged
@@ -37,27 +40,33 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.memory import observer_reply  # noqa: E402
 from joelclaw.embedded import free_port  # noqa: E402
+from tests.fakes.llm import FakeLLM  # noqa: E402
+from tests.memory.replies import MemoryLLM  # noqa: E402
 
 TOKEN = "chaos-token-0123456789"
-VICTIMS = ("worker", "gateway", "beat", "web", "redis")
+VICTIMS = ("worker", "gateway", "beat", "web", "redis", "typesense")
+MEMORY_EVERY = 10  # one event in ten is a session for the memory pipeline (observe + store)
 
 
 class System:
     """`joelclaw up` as a child process, and its children found by their command lines."""
 
-    def __init__(self, home: Path, lease: float):
+    def __init__(self, home: Path, lease: float, llm_url: str):
         self.home = home
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
         self.env.update(JOELCLAW_HOME=str(home), JOELCLAW_API_TOKEN=TOKEN,
                         JOELCLAW_WEB_PORT=str(self.port), JOELCLAW_FLOWER_PORT=str(free_port()),
                         JOELCLAW_FUNCTION_MODULES="bench.chaos_functions",
+                        JOELCLAW_LLM_API_URL=llm_url, JOELCLAW_LLM_API_KEY="sk-test",
+                        JOELCLAW_LLM_MODEL="instant",
                         JOELCLAW_RUN_LEASE_SECONDS=str(lease),
                         JOELCLAW_OUTBOX_GRACE_SECONDS="20", PYTHONPATH=str(ROOT))
         self.log = (home / "up.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "joelclaw.cli", "up", "--no-flower", "--no-typesense"],
+            [sys.executable, "-m", "joelclaw.cli", "up", "--no-flower"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=5,
@@ -75,7 +84,8 @@ class System:
                 line = " ".join(kid.cmdline())
             except psutil.Error:
                 continue
-            role = ("redis" if "redis-server" in line else "web" if "gunicorn" in line
+            role = ("redis" if "redis-server" in line else "typesense" if "typesense" in line
+                    else "web" if "gunicorn" in line
                     else "gateway" if "-Q gateway" in line else "beat" if " beat " in line
                     else "worker" if " worker " in line else None)
             if role:
@@ -135,7 +145,10 @@ def main() -> None:
     if args.seed is None:
         args.seed = random.randrange(2**32)
     home = Path(tempfile.mkdtemp(prefix="joelclaw-chaos-"))
-    system = System(home, args.lease)
+    llm = FakeLLM()  # its key is the fake's default, "sk-test"
+    llm.reply = MemoryLLM(observer=observer_reply)
+    llm.start()
+    system = System(home, args.lease, llm.base_url)
     try:
         deadline = time.time() + 90
         while not system.healthy():
@@ -145,13 +158,14 @@ def main() -> None:
         report = run_chaos(system, args)
     finally:
         system.stop()
+        llm.stop()
     print(json.dumps(report, indent=2))
     print(f"\nhome kept for inspection: {home}")
 
 
 def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
     acknowledged: list[str] = []
-    sent = 0
+    sent = memory_acked = 0
     stop = threading.Event()
     kills: list[tuple[str, float]] = []
     recoveries: list[float] = []
@@ -176,8 +190,17 @@ def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
         began = time.monotonic()
         event_id = f"chaos-{sent}"
         sent += 1
-        if system.send("chaos/work", event_id, {"n": sent}):
+        if sent % MEMORY_EVERY == 0:  # the memory pipeline: a session to observe and store
+            name, data = "chaos/session.ended", {
+                "sessionId": event_id, "dedupeKey": event_id, "trigger": "backfill",
+                "messageCount": 2, "messages": [
+                    {"role": "user", "content": f"chaos fact number {sent} is remembered"},
+                    {"role": "assistant", "content": "noted"}]}
+        else:
+            name, data = "chaos/work", {"n": sent}
+        if system.send(name, event_id, data):
             acknowledged.append(event_id)
+            memory_acked += name == "chaos/session.ended"
         time.sleep(max(0.0, interval - (time.monotonic() - began)))
     stop.set()
     thread.join(timeout=120)
@@ -185,7 +208,8 @@ def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
           file=sys.stderr)
     outcome = settle(system, acknowledged)
     return {"minutes": args.minutes, "seed": args.seed, "events_sent": sent,
-            "events_acknowledged": len(acknowledged), **outcome,
+            "events_acknowledged": len(acknowledged),
+            "memory_sessions_acknowledged": memory_acked, **outcome,
             "kills": {role: sum(1 for r, _ in kills if r == role) for role in VICTIMS},
             "longest_recovery_s": round(max(recoveries), 1) if recoveries else None}
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 
-from joelclaw import Context, function
+from joelclaw import Context, function, register_payload
+from joelclaw.events.payloads.memory import SessionEnded
+from tasks.memory import observe_session
 
 STEPS = ("one", "two", "three")
 
@@ -30,3 +32,12 @@ def probe(ctx: Context) -> str:
     ctx.step.run("mark", lambda: bool(ctx.runtime.redis.set(
         f"jc:chaos:probe:{ctx.event.id}", "1", ex=3600)))
     return "ok"
+
+
+# The memory pipeline under chaos: the observe handler (an LLM call to the fake server the
+# bench starts, then Typesense writes), unthrottled and with room to retry through a killed
+# Typesense or Redis.
+register_payload("chaos/session.ended", SessionEnded)  # the same model again is a no-op
+
+chaos_memory_observe = function("chaos-memory-observe", trigger="chaos/session.ended",
+                                retries=10)(observe_session.handler)

@@ -34,3 +34,11 @@ def ten(i: int) -> None:
     for _ in range(9):
         _redis.hset("bench:scratch", i, 1)  # stands in for a step's result write
     _redis.incr("bench:done")
+
+
+@app.task(name="plain.three_io")
+def three_io(i: int, seconds: float) -> None:
+    """The hosts benchmark's work: three waits (I/O-bound steps), then done."""
+    for _ in range(3):
+        time.sleep(seconds)
+    _redis.incr("bench:done")

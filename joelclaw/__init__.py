@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from joelclaw.bus.execution import Context, Cooldowns, Step
-    from joelclaw.bus.functions import Function, Trigger, cron, function, trigger
+    from joelclaw.bus.functions import Function, Trigger, absent, cron, function, trigger
     from joelclaw.client import install_task_hooks
     from joelclaw.config import Settings, declaration_settings
     from joelclaw.coordination.locks import Lock
@@ -41,6 +41,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "function": ("joelclaw.bus.functions", "function"),
     "trigger": ("joelclaw.bus.functions", "trigger"),
     "cron": ("joelclaw.bus.functions", "cron"),
+    "absent": ("joelclaw.bus.functions", "absent"),
     "Function": ("joelclaw.bus.functions", "Function"),
     "Trigger": ("joelclaw.bus.functions", "Trigger"),
     # what a function receives
@@ -68,7 +69,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
            "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
-           "RetryAfter", "Settings", "Step", "StepError", "Trigger", "cron",
+           "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
            "declaration_settings", "function", "install_task_hooks", "register_payload",
            "send_event", "trigger"]
 

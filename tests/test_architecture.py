@@ -57,9 +57,9 @@ TOP_LEVEL = frozenset({
     "agents", "application", "backups", "bus", "cache", "checks", "cli", "coordination", "docs",
     "durations", "embedded", "events", "expressions", "gateway", "insight", "integrations",
     "media", "memory", "supervisor", "telemetry",  # packages
-    "client", "config", "credentials", "errors", "health", "keys", "ownerfiles", "redaction",
-    "runtime",  # the core
-    "flower", "probe", "webserver", "worker",  # started by name
+    "client", "config", "credentials", "durability", "errors", "health", "keys", "ownerfiles",
+    "redaction", "redisconn", "runtime",  # the core
+    "deadman", "flower", "probe", "webserver", "worker",  # started by name
 })
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES
 OUTSIDE = (*PACKAGES, "tests", "bench")  # every place that may use the bus from outside

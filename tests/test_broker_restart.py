@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,9 @@ from kombu import Exchange, Queue
 from joelclaw.embedded import RedisServer
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
+from tests import support
 from tests.conftest import make_settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import WorkerProcess, gate_entered, open_gate, wait_for
 
 
 def test_held_messages_are_restored_after_the_connection_was_collected(runtime: Runtime):
@@ -41,7 +41,7 @@ def test_held_messages_are_restored_after_the_connection_was_collected(runtime: 
 
 @pytest.fixture
 def own_redis(tmp_path: Path):
-    server = RedisServer(tmp_path / "redis")
+    server = RedisServer(tmp_path / "redis", binary=support.REDIS_SERVER)
     server.start()
     yield server
     server.stop()
@@ -55,14 +55,18 @@ def test_workers_reconnect_after_the_broker_is_killed_and_runs_complete(
     workers = [WorkerProcess(settings, tmp_path / f"w{i}.log", name=f"w{i}", queues="joelclaw",
                              concurrency=2).wait_ready() for i in range(2)]
     try:
-        runs = [rt.send(Event(name="test/steps", data={"hold": 1.0}))[0].runs[0]
+        runs = [rt.send(Event(name="test/steps", data={"hold": "restart"}))[0].runs[0]
                 for _ in range(12)]
-        time.sleep(0.8)  # workers now hold messages and leases
-        # When Redis is SIGKILLed and comes back on the same port and data (AOF)
+        # every pool process holds a run in its second step: messages and leases held
+        wait_for(lambda: gate_entered(rt.redis, "restart") >= 4, 60, message="4 steps held")
+        # When Redis is SIGKILLed and comes back on the same port and data (AOF), once both
+        # workers have lost their broker connection
         os.kill(own_redis.process.pid, signal.SIGKILL)
         own_redis.process.wait()
-        time.sleep(2)
+        wait_for(lambda: all("Connection to broker lost" in w.output() for w in workers), 60,
+                 message="the workers noticing the broker gone")
         own_redis.start()
+        open_gate(rt.redis, "restart")
         # Then every run completes, no finished step ran twice, and the workers are alive
         wait_for(lambda: all(rt.runs.status(r) == "completed" for r in runs), timeout=90,
                  message="every run completed after the broker restart")

@@ -10,7 +10,7 @@ import pytest
 
 from joelclaw import keys
 from joelclaw.events.model import Event
-from tests.support import wait_for
+from tests.support import gate_entered, open_gate, wait_for
 from tests.test_bus_steps import counts, finished, start
 
 pytestmark = pytest.mark.timeout(150)
@@ -24,12 +24,13 @@ def holder_pid(runtime, run_id: str) -> int:
 
 
 def test_sigkill_of_a_pool_process_resumes_the_run(runtime, worker):
-    run_id = start(runtime, "test/steps", hold=4)
-    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    run_id = start(runtime, "test/steps", hold="two")
+    wait_for(lambda: gate_entered(runtime.redis, "two") == 1, 30, message="step two held")
     pid = holder_pid(runtime, run_id)
     assert pid in [p.pid for p in worker.children()]
     worker.kill_child(pid)
     killed_at = time.monotonic()
+    open_gate(runtime.redis, "two")  # the next attempt of step two goes through
     run = finished(runtime, run_id, timeout=RESUME_WITHIN)
     assert time.monotonic() - killed_at < RESUME_WITHIN
     assert run.status == "completed"
@@ -45,10 +46,11 @@ def test_sigkill_of_a_pool_process_resumes_the_run(runtime, worker):
 
 def test_sigkill_of_the_whole_worker_resumes_on_a_new_worker(runtime, worker_factory):
     first = worker_factory()
-    run_id = start(runtime, "test/steps", hold=4)
-    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    run_id = start(runtime, "test/steps", hold="two")
+    wait_for(lambda: gate_entered(runtime.redis, "two") == 1, 30, message="step two held")
     first.kill_all()
     killed_at = time.monotonic()
+    open_gate(runtime.redis, "two")
     assert runtime.runs.status(run_id) == "running"
     worker_factory()
     run = finished(runtime, run_id, timeout=RESUME_WITHIN)
@@ -59,9 +61,10 @@ def test_sigkill_of_the_whole_worker_resumes_on_a_new_worker(runtime, worker_fac
 
 def test_queued_runs_survive_a_worker_killed_with_them_prefetched(runtime, worker_factory):
     first = worker_factory(concurrency=1)
-    ids = [start(runtime, "test/steps", hold=0.5) for _ in range(6)]
-    wait_for(lambda: any(counts(runtime, i).get("two") for i in ids), 15, message="started")
+    ids = [start(runtime, "test/steps", hold="queued") for _ in range(6)]
+    wait_for(lambda: gate_entered(runtime.redis, "queued") == 1, 30, message="one run held")
     first.kill_all()
+    open_gate(runtime.redis, "queued")
     worker_factory(concurrency=2)
     for run_id in ids:
         run = finished(runtime, run_id, timeout=RESUME_WITHIN)
@@ -76,12 +79,18 @@ def test_step_longer_than_the_visibility_timeout_runs_once_while_its_worker_live
     # duplicate finds the run leased by a live worker and does not start the step again.
     short = settings.with_overrides(visibility_timeout=2, unacked_restore_seconds=1)
     workers = [worker_factory(settings_override=short) for _ in range(2)]
-    run_id = runtime.send(Event(name="test/long-step", data={"hold": 7}))[0].runs[0]
+    run_id = runtime.send(Event(name="test/long-step", data={"hold": "long"}))[0].runs[0]
+
+    def deliveries() -> int:
+        return sum(w.output().count("t-long-step[") for w in workers)
+
+    # the step is held until the broker has redelivered the running task at least twice
+    wait_for(lambda: deliveries() >= 3, 60, message="the long task redelivered")
+    open_gate(runtime.redis, "long")
     run = finished(runtime, run_id, timeout=40)
     assert run.status == "completed"
     assert counts(runtime, run_id) == {"long": 1}
-    deliveries = sum(w.output().count("t-long-step[") for w in workers)
-    assert deliveries >= 3, "the broker should have redelivered the long task at least once"
+    assert gate_entered(runtime.redis, "long") == 1  # no duplicate entered the step
 
 
 def test_a_lease_held_by_a_dead_worker_on_another_host_expires_and_the_run_resumes(
@@ -104,11 +113,12 @@ def test_a_new_worker_on_the_same_host_takes_over_at_once(runtime, worker_factor
     # Given the production lease (20 s) and a run in its second step on a worker of this host
     long_lease = settings.with_overrides(run_lease_seconds=20.0)
     first = worker_factory(settings_override=long_lease)
-    run_id = start(runtime, "test/steps", hold=4)
-    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    run_id = start(runtime, "test/steps", hold="two")
+    wait_for(lambda: gate_entered(runtime.redis, "two") == 1, 30, message="step two held")
     # When the whole worker is SIGKILLed and a new worker starts on this host
     first.kill_all()
     killed_at = time.monotonic()
+    open_gate(runtime.redis, "two")
     worker_factory(settings_override=long_lease)
     # Then the run resumes well before the 20 s lease would have expired
     run = finished(runtime, run_id, timeout=RESUME_WITHIN)

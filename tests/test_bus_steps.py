@@ -12,7 +12,7 @@ from joelclaw.bus.records import TERMINAL, Run
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
 from joelclaw.runtime import Runtime
-from tests.support import wait_for
+from tests.support import open_gate, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -118,9 +118,10 @@ def test_wait_for_event_times_out_with_none(runtime, worker):
 
 def test_event_sent_before_the_wait_registers_is_still_matched(runtime, worker):
     # The run is held in its first step; the reply arrives before the wait exists.
-    run_id = start(runtime, "test/wait", key="early", timeout=3, hold=1.5)
-    wait_for(lambda: counts(runtime, run_id).get("before") == 1, 10, message="first step")
+    run_id = start(runtime, "test/wait", key="early", timeout=30, hold="early")
+    wait_for(lambda: counts(runtime, run_id).get("before") == 1, 30, message="first step")
     runtime.send(Event(name="test/reply", data={"key": "early"}))
+    open_gate(runtime.redis, "early")  # the wait registers only after the reply arrived
     run = finished(runtime, run_id)
     assert run.output == {"got": {"key": "early"}}
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from joelclaw.runtime import Runtime
-from tests.support import REPO, env_for, wait_for
+from tests.support import REPO, env_for, gate_entered, open_gate, wait_for
 from tests.test_bus_steps import counts, finished, start
 
 pytestmark = pytest.mark.timeout(120)
@@ -38,9 +38,11 @@ def _control(settings: Any, *args: str) -> None:
 
 
 def test_revoke_cancels_the_run_after_its_current_step(runtime, worker, settings):
-    run_id = start(runtime, "test/steps", hold=3)
-    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    run_id = start(runtime, "test/steps", hold="revoke")
+    wait_for(lambda: gate_entered(runtime.redis, "revoke") == 1, 30, message="step two held")
     _control(settings, "revoke", _active_task_id(runtime, run_id))
+    wait_for(lambda: runtime.runs.cancel_reason(run_id), 30, message="the revoke noticed")
+    open_gate(runtime.redis, "revoke")  # step two ends only now, whatever the machine's speed
     run = finished(runtime, run_id, timeout=30)
     assert run.status == "cancelled"
     assert "revoked by celery control" in run.error["message"]
@@ -48,8 +50,8 @@ def test_revoke_cancels_the_run_after_its_current_step(runtime, worker, settings
 
 
 def test_terminate_is_a_cancellation_not_a_dead_worker(runtime, worker, settings):
-    run_id = start(runtime, "test/steps", hold=30)
-    wait_for(lambda: counts(runtime, run_id).get("two") == 1, 15, message="step two started")
+    run_id = start(runtime, "test/steps", hold="terminate")  # never opened: only the kill ends it
+    wait_for(lambda: gate_entered(runtime.redis, "terminate") == 1, 30, message="step two held")
     _control(settings, "terminate", "SIGTERM", _active_task_id(runtime, run_id))
     run = finished(runtime, run_id, timeout=30)
     assert run.status == "cancelled"

@@ -316,7 +316,8 @@ def test_functions_lists_system_heartbeat(invoke: Invoke) -> None:
     rows = {f["id"]: f for f in ok(invoke("functions"), "functions")}
     heartbeat = rows["system-heartbeat"]
     assert heartbeat["task"] == "joelclaw.fn.system-heartbeat"
-    assert heartbeat["triggers"] == ["cron */15 * * * * (UTC)", "system/heartbeat.wake"]
+    assert heartbeat["triggers"] == ["cron */15 * * * * (UTC, catch-up latest)",
+                                     "system/heartbeat.wake"]
     assert heartbeat["queue"] == "joelclaw" and heartbeat["retries"] == 2
     assert rows["t-steps"]["retries"] == 3
 

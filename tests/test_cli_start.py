@@ -13,7 +13,7 @@ from tests.test_cli import cli_env  # noqa: F401 (fixture)
 
 HEAVY = ("redis", "celery", "kombu", "pydantic", "pydantic_settings", "httpx", "joelclaw.runtime",
          "joelclaw.gateway.plugin", "joelclaw.memory.plugin", "joelclaw.telemetry.plugin",
-         "opentelemetry.sdk.metrics", "typesense")
+         "opentelemetry.sdk.metrics", "typesense", "croniter")
 
 
 def loaded_after(code: str, env: dict[str, str] | None = None) -> dict[str, bool]:
@@ -41,7 +41,7 @@ def test_a_read_command_loads_only_what_it_reads_with(cli_env: dict[str, str]) -
     assert loaded["redis"] and loaded["joelclaw.runtime"] and loaded["pydantic"]
     for heavy in ("celery", "kombu", "httpx", "joelclaw.gateway.plugin",
                   "joelclaw.memory.plugin", "joelclaw.telemetry.plugin",
-                  "opentelemetry.sdk.metrics"):
+                  "opentelemetry.sdk.metrics", "croniter"):
         assert not loaded[heavy], heavy
 
 

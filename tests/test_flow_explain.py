@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.flow_helpers import finished, start, status_is
-from tests.support import wait_for
+from tests.support import open_gate, wait_for
 from tests.test_cli import cli_env, envelope, invoke, ok  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.timeout(120)
@@ -33,7 +33,7 @@ def test_explain_a_throttled_run(runtime, worker, invoke):  # noqa: F811
 
 def test_explain_a_concurrency_limited_run(runtime, worker_factory, invoke):  # noqa: F811
     worker_factory(concurrency=4)
-    running = [start(runtime, "test/conc", k="ex", hold=6) for _ in range(2)]
+    running = [start(runtime, "test/conc", k="ex", hold="ex") for _ in range(2)]
     for run_id in running:
         status_is(runtime, run_id, "running")
     third = start(runtime, "test/conc", k="ex", hold=0)
@@ -44,6 +44,7 @@ def test_explain_a_concurrency_limited_run(runtime, worker_factory, invoke):  # 
     assert result["reason"].startswith("held by concurrency limit 2 (fn scope) on key 'ex'")
     assert "1 run(s) ahead" in result["reason"]
     assert result["detail"]["ahead"] == 1
+    open_gate(runtime.redis, "ex")  # the two running runs end
     # once it ran, the trace keeps the hold as a "held by" entry
     assert finished(runtime, fourth, 30).status == "completed"
     trace = ok(invoke("run", fourth), "run")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.flow_helpers import all_finished, finished, start, status_is
-from tests.support import wait_for
+from tests.support import open_gate, wait_for
 from tests.test_bus_steps import counts
 
 pytestmark = pytest.mark.timeout(120)
@@ -15,10 +15,12 @@ pytestmark = pytest.mark.timeout(120)
 def test_skip_mode(runtime, worker_factory):
     worker_factory(concurrency=2)
     worker_factory(concurrency=2)
-    first = start(runtime, "test/single-skip", k="a", hold=2)
+    first = start(runtime, "test/single-skip", k="a", hold="a")
     status_is(runtime, first, "running")
     second = start(runtime, "test/single-skip", k="a")
     other_key = start(runtime, "test/single-skip", k="b", hold=0)
+    all_finished(runtime, [second, other_key])  # while the first still runs
+    open_gate(runtime.redis, "a")
     runs = all_finished(runtime, [first, second, other_key])
     assert [r.status for r in runs] == ["completed", "skipped", "completed"]
     assert first in runs[1].error["message"]
@@ -27,7 +29,7 @@ def test_skip_mode(runtime, worker_factory):
 
 
 def test_cancel_mode(runtime, worker):
-    first = start(runtime, "test/single-cancel", k="a", nap=5)
+    first = start(runtime, "test/single-cancel", k="a", nap=600)  # only the newcomer ends it
     status_is(runtime, first, "sleeping")
     second = start(runtime, "test/single-cancel", k="a", nap=0)
     assert finished(runtime, second).status == "completed"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from joelclaw import keys
 from joelclaw.bus.celery import queues
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
@@ -19,11 +20,28 @@ RUNS = 40
 
 def _setup(tmp_path, redis_url, worker_factory):  # type: ignore[no-untyped-def]
     # A worker that consumes another queue: its sweeper runs, nothing takes the runs yet
-    settings = make_settings(tmp_path / "home", redis_url, outbox_grace_seconds=1.0)
+    settings = make_settings(tmp_path / "home", redis_url, outbox_grace_seconds=GRACE)
     worker_factory(queues="other", settings_override=settings)
     rt = Runtime(settings)
     runs = [rt.send(Event(name="test/steps"))[0].runs[0] for _ in range(RUNS)]
     return settings, rt, runs
+
+
+GRACE = 1.0  # outbox_grace_seconds
+
+
+def _checked_twice_since(rt: Runtime, runs: list[str], since: float) -> None:
+    """Wait until the sweeper has looked at every run's outbox entry at least twice after
+    `since`: each look that finds the message still queued sets the entry's due time to the
+    look's time plus the grace, so a settled score of `since` + 3 graces or more means a look at
+    `since` + 2 graces or later (and a claimed entry, mid-look, is not counted)."""
+    def settled_after() -> bool:
+        scores = [rt.redis.zscore(keys.OUTBOX, r) for r in runs]
+        now = time.time()
+        return all(s is not None and since + 3 * GRACE <= s <= now + GRACE + 0.5
+                   for s in scores)
+
+    wait_for(settled_after, 60, interval=0.1, message="every outbox entry checked twice")
 
 
 def _depth(rt: Runtime) -> int:
@@ -35,7 +53,7 @@ def test_a_backlog_older_than_the_safety_net_is_not_published_twice(
 ):
     settings, rt, runs = _setup(tmp_path, redis_url, worker_factory)
     assert _depth(rt) == RUNS
-    time.sleep(4)  # four safety periods: each run's wake-up came due, found its message, waited
+    _checked_twice_since(rt, runs, time.time())  # each found its message and waited
     assert _depth(rt) == RUNS
     worker_factory(settings_override=settings)
     wait_for(lambda: all(rt.runs.status(r) == "completed" for r in runs), 60,
@@ -56,7 +74,7 @@ def test_runs_whose_messages_were_purged_are_published_again(tmp_path, redis_url
     assert all(rt.runs.status(r) == "queued" for r in runs)
     # Then, within the safety period, each run's message is published again, once
     wait_for(lambda: _depth(rt) == RUNS, 20, message="the purged runs published again")
-    time.sleep(3)
+    _checked_twice_since(rt, runs, time.time())  # and then only waited
     assert _depth(rt) == RUNS
     worker_factory(settings_override=settings)
     wait_for(lambda: all(rt.runs.status(r) == "completed" for r in runs), 60,

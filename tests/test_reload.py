@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from joelclaw import keys
+from joelclaw.bus.celery import queues
 from joelclaw.bus.records import TERMINAL, Run, Sleeping, codestate
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
@@ -27,6 +28,7 @@ from tests.support import REPO, env_for, wait_for
 pytestmark = pytest.mark.timeout(180)
 
 COUNTS = "jc:test:reload:counts"
+GATE = "jc:test:reload:gate"
 
 HEADER = '''
 import os
@@ -57,7 +59,9 @@ def sleeper(ctx):
 SLOW = '''
 def slow():
     count("slow-started")
-    time.sleep(3)
+    gate = redis.Redis.from_url(os.environ["JOELCLAW_REDIS_URL"])
+    while not gate.exists({gate!r}):  # held until the test opens the gate
+        time.sleep(0.02)
     return count("slow")
 
 
@@ -98,7 +102,8 @@ class Code:
         self.path = root / f"{self.name}.py"
 
     def write(self, version: str, *parts: str) -> None:
-        text = textwrap.dedent(HEADER.format(version=version, counts=COUNTS)) + "".join(parts)
+        text = textwrap.dedent(HEADER.format(version=version, counts=COUNTS)) + "".join(
+            part.replace("{gate!r}", repr(GATE)) for part in parts)
         before = self.path.stat().st_mtime_ns if self.path.exists() else 0
         self.path.write_text(text)
         if self.path.stat().st_mtime_ns == before:  # same timestamp granule: make it differ
@@ -132,13 +137,29 @@ def settings(tmp_path: Path, redis_url: str, code: Code) -> Settings:
     return make_settings(tmp_path / "home", redis_url, function_modules=[code.name])
 
 
-def reload_cli(settings: Settings, code: Code, *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "joelclaw.cli", "reload", "--json", *args],
-                          cwd=REPO, env=env_for(settings, PYTHONPATH=code.pythonpath),
-                          capture_output=True, text=True, timeout=150)
-    envelope = json.loads(done.stdout)
-    assert done.returncode == (0 if envelope["ok"] else 1), done.stderr
+def past_the_check_window(since: float) -> None:
+    """A pool process asks Redis about reloads at most every CHECK_SECONDS, at step boundaries:
+    its last look was before the held step began (`since`); once the window has passed, the
+    boundary after the step asks again and sees the reload, however slow the machine."""
+    wait_for(lambda: time.monotonic() - since > codestate.CHECK_SECONDS, 10,
+             message="the reload check window to pass")
+
+
+def start_reload(settings: Settings, code: Code, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "joelclaw.cli", "reload", "--json", *args],
+                            cwd=REPO, env=env_for(settings, PYTHONPATH=code.pythonpath),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def reload_reply(process: subprocess.Popen[str]) -> dict[str, Any]:
+    stdout, stderr = process.communicate(timeout=150)
+    envelope = json.loads(stdout)
+    assert process.returncode == (0 if envelope["ok"] else 1), stderr
     return envelope
+
+
+def reload_cli(settings: Settings, code: Code, *args: str) -> dict[str, Any]:
+    return reload_reply(start_reload(settings, code, *args))
 
 
 def start_worker(worker_factory: Any, code: Code) -> Any:
@@ -196,12 +217,18 @@ def test_a_running_run_finishes_its_step_then_continues_on_the_new_code(settings
                                                                        worker_factory):
     code.write("v1", SLOW)
     rt = code.runtime(settings)
-    start_worker(worker_factory, code)
+    worker = start_worker(worker_factory, code)
     run_id = rt.send(Event(name="test/reload.slow", data={}))[0].runs[0]
     wait_for(lambda: counts(rt).get("slow-started") == 1, 30, message="the slow step started")
+    held_since = time.monotonic()
 
     code.write("v2", SLOW)
-    reply = reload_cli(settings, code)
+    reloading = start_reload(settings, code)
+    wait_for(lambda: "code reload (generation 1)" in worker.output(), 60,
+             message="the worker noticing the reload")
+    past_the_check_window(held_since)
+    rt.redis.set(GATE, 1)  # the step in flight ends only now: during the reload
+    reply = reload_reply(reloading)
     assert reply["ok"], reply
     run = finished(rt, run_id)
     assert run.status == "completed", run.error
@@ -365,12 +392,18 @@ def test_a_worker_told_to_stop_during_its_reload_stops(settings, code, worker_fa
     worker = start_worker(worker_factory, code)
     run_id = rt.send(Event(name="test/reload.slow", data={}))[0].runs[0]
     wait_for(lambda: counts(rt).get("slow-started") == 1, 30, message="the slow step started")
+    held_since = time.monotonic()
     codestate.request(rt.redis, "v-next", [fn.id for fn in rt.registry], [], "test")
     wait_for(lambda: "code reload (generation 1)" in worker.output(), 20,
              message="the worker noticing the reload")
     os.kill(worker.process.pid, signal.SIGTERM)
+    past_the_check_window(held_since)
+    rt.redis.set(GATE, 1)  # the step in flight ends after the SIGTERM
     wait_for(lambda: worker.process.poll() is not None, 40, message="the worker to stop")
     assert worker.output().count(" ready.") == 1  # it did not start again
     run = rt.runs.get(run_id)
     assert run.status == "queued" and counts(rt) == {"slow-started": 1, "slow": 1}
-    assert rt.redis.zscore(keys.WAKEUPS, run_id) is not None  # durable: the next worker runs it
+    # durable: a wake-up for the next worker's sweeper, or (if this worker's sweeper got to it
+    # before stopping) its message in the queue
+    queued = queues.waiting_targets(rt, [keys.FUNCTION_QUEUE]) or set()
+    assert rt.redis.zscore(keys.WAKEUPS, run_id) is not None or run_id in queued

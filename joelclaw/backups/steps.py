@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from joelclaw import redisconn
 from joelclaw.backups import layout, redis_dump, redis_stream, rotation
 from joelclaw.backups import snapshot as typesense_snapshot
 from joelclaw.config import Settings, resolve_redis_url
@@ -25,7 +26,7 @@ def prepare(settings: Settings, kind: tuple[str, str, str]) -> dict[str, Any]:
 
 
 def _client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(resolve_redis_url(settings), socket_timeout=30)
+    return redisconn.connect(resolve_redis_url(settings), settings, socket_timeout=30)
 
 
 def trigger_bgsave(settings: Settings) -> dict[str, Any]:

@@ -61,13 +61,14 @@ def default_cache() -> Cache:
         return found
     import redis
 
+    from joelclaw import redisconn
     from joelclaw.config import load_settings, resolve_redis_url
     from joelclaw.errors import ConfigError
 
     s = load_settings()
     try:
-        client: redis.Redis | None = redis.Redis.from_url(
-            resolve_redis_url(s), socket_connect_timeout=3, socket_timeout=15)
+        client: redis.Redis | None = redisconn.connect(
+            resolve_redis_url(s), s, socket_connect_timeout=3, socket_timeout=15)
     except ConfigError:  # no Redis anywhere: hot and file tiers only
         client = None
     return set_default_cache(Cache(client, s.cache_home, default_ttl=s.cache_hot_ttl_seconds,

@@ -34,6 +34,8 @@ def core(rt: Bus, now: float) -> tuple[list[dict[str, str]], dict[str, Any]]:
     for name in report["failing"]:
         found.append(finding(name, "fatal", _why(name, report["components"][name])))
     for name in report["degraded"]:
+        if name == "providers":  # an open breaker told the owner itself, once per outage
+            continue
         found.append(finding(name, "degraded", _why(name, report["components"][name])))
     components = {n: c.get("status") for n, c in report["components"].items()}
     disk = disk_status(rt)

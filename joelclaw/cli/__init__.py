@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "rerun": ("runs",), "resume": ("commands",), "review": ("memory",), "run": ("runs",),
     "runs": ("runs",), "schedule": ("ops",), "schema": ("schema",), "search": ("otel",),
     "send": ("commands",), "status": ("commands",), "up": ("ops",), "wake": ("runs",),
-    "watch": ("watch",),
+    "watch": ("watch",), "watchdog": ("watchdog",),
 }
 cli.lazy = {name: tuple(f"joelclaw.cli.{m}" for m in modules)
             for name, modules in COMMANDS.items()}

@@ -16,6 +16,10 @@ FLOWS: list[dict[str, Any]] = [
         action("status", "Redis, workers, beat, wake-ups, runs by status"),
         action("gateway diagnose", "every layer of the Telegram gateway"),
         action("logs errors", "error lines of every process")]},
+    {"goal": "Know when the whole system stops", "steps": [
+        action("watchdog status", "what the dead-man's switch last saw"),
+        action("watchdog check", "look now and message the owner if owed (cron)"),
+        action("schedule", "crons with their catch-up, absence watches, wake-ups")]},
     {"goal": "Send an event and watch it run", "steps": [
         action("schema", "known event names"),
         action("schema <event>", "its payload JSON Schema"),

@@ -55,6 +55,8 @@ def status(session: Session) -> Reply:
     }
     if "typesense" in components:
         result["typesense"] = components["typesense"]
+    if "providers" in components:  # the circuit breakers (joelclaw.coordination.breakers)
+        result["providers"] = components["providers"]
     result["logins"] = _login_sources(rt.settings)
     return Reply(result, render.render_status, _status_actions(result))
 

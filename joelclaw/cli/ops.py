@@ -19,11 +19,14 @@ NEXT_WAKEUPS = 5
 @click.option("--next", "next_count", type=click.IntRange(0, 100), default=NEXT_WAKEUPS,
               show_default=True, help="How many of the next durable wake-ups to list.")
 def schedule(session: Session, next_count: int) -> Reply:
-    """Every cron entry with its next fire time, and the durable wake-ups due next."""
+    """Every cron entry with its next fire time, every absence watch with its deadline, and the
+    durable wake-ups due next."""
+    from joelclaw.bus.flow import absence
     from joelclaw.insight.schedule import crons, wakeups
 
     rt = session.runtime()
-    result: dict[str, Any] = {"crons": crons(rt), "wakeups": wakeups(rt, next_count)}
+    result: dict[str, Any] = {"crons": crons(rt), "absences": absence.watches(rt),
+                              "wakeups": wakeups(rt, next_count)}
     actions = [action(f"runs --function {c['function']}", "recent runs of this cron function")
                for c in result["crons"][:2]]
     return Reply(result, render.render_schedule, actions)
@@ -51,13 +54,15 @@ def queues(session: Session) -> Reply:
 @click.option("--no-web", is_flag=True, help="Do not start the web server.")
 @click.option("--no-typesense", is_flag=True,
               help="Do not start the embedded Typesense (memory is off without a server).")
+@click.option("--no-watchdog", is_flag=True, help="Do not start the dead-man's switch.")
 @click.option("--reload", "reload", is_flag=True,
               help="Development: run `joelclaw reload` whenever a function module changes.")
 @click.option("--json", "as_json", is_flag=True, help="Errors before start as a JSON envelope.")
 @click.option("--text", "as_text", is_flag=True, help="Errors before start as text.")
 @click.pass_context
 def up(ctx: click.Context, no_flower: bool, no_beat: bool, no_gateway: bool, no_web: bool,
-       no_typesense: bool, reload: bool, as_json: bool, as_text: bool) -> None:
+       no_typesense: bool, no_watchdog: bool, reload: bool, as_json: bool,
+       as_text: bool) -> None:
     """Run the whole system in the foreground, restarting what dies, until Ctrl-C.
 
     Its output is the processes' log stream, not an envelope; the exit status is up's own.
@@ -70,7 +75,7 @@ def up(ctx: click.Context, no_flower: bool, no_beat: bool, no_gateway: bool, no_
 
         code = run_up(session.settings, flower=not no_flower, beat=not no_beat,
                       gateway=not no_gateway, web=not no_web, typesense=not no_typesense,
-                      reload=reload)
+                      reload=reload, watchdog=not no_watchdog)
     except Exception as exc:
         code = session.out.failure(session.failure_for(exc))
     ctx.exit(code)

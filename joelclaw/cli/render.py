@@ -38,6 +38,18 @@ def short_json(value: Any, limit: int = 300) -> str:
 
 # ---- status / functions / send --------------------------------------------------------------
 
+def _durability_line(found: dict[str, Any] | None) -> str:
+    if not found:
+        return dim("unknown")
+    aof = ("unknown" if found["aof"] is None else
+           f"on ({found['appendfsync'] or '?'})" if found["aof"] else "off")
+    line = (f"AOF {aof}, maxmemory-policy {found['policy'] or '?'}; a crash loses "
+            f"{found['loss_window']}")
+    if found["evicting"] or found["aof"] is False:
+        return click.style(line, fg="yellow")
+    return line
+
+
 def render_status(result: dict[str, Any]) -> str:
     redis_info, workers, beat = result["redis"], result["workers"], result["beat"]
     beat_text = ("never ticked" if beat["age_s"] is None
@@ -56,6 +68,7 @@ def render_status(result: dict[str, Any]) -> str:
         "health": health,
         "redis": f"{click.style('ok', fg='green')} {redis_info['url']} "
                  f"({redis_info['latency_ms']:.1f} ms)",
+        "durability": _durability_line(redis_info.get("durability")),
         "broker": result["broker"],
         "functions": result["functions"],
         "workers": _workers_line(workers),
@@ -64,6 +77,7 @@ def render_status(result: dict[str, Any]) -> str:
         "queues": queues,
         "wake-ups": f"{result['wakeups_pending']} pending",
         "runs": runs,
+        **_breaker_lines(result.get("providers")),
         **{f"{name} login": where for name, where in (result.get("logins") or {}).items()},
     })
     rows = [(w["hostname"], ", ".join(w["roles"]), status("alive") if w["alive"] else dim("stale"),
@@ -72,6 +86,17 @@ def render_status(result: dict[str, Any]) -> str:
     if not rows:
         return summary
     return summary + "\n\n" + table(["node", "role", "state", "seen", "queues"], rows)
+
+
+def _breaker_lines(providers: dict[str, Any] | None) -> dict[str, str]:
+    """An open provider breaker: since when, why, how many runs wait on it."""
+    lines = {}
+    for name, b in ((providers or {}).get("breakers") or {}).items():
+        if b["state"] == "open":
+            lines[f"{name} breaker"] = click.style(
+                f"open since {fmt_age(b['since'])}, retry {fmt_age(b['retry_at'])}; "
+                f"{len(b['waiting'])} run(s) wait; {(b['last_error'] or '')[:80]}", fg="yellow")
+    return lines
 
 
 def _workers_line(workers: dict[str, Any]) -> str:
@@ -373,16 +398,33 @@ def render_event(result: dict[str, Any]) -> str:
 
 def render_schedule(result: dict[str, Any]) -> str:
     rows = [(c["function"], c["expression"], c["timezone"], c["next_local"] or "-",
-             c["next_utc"] or "-", fmt_age(c["next_epoch"]) if c["next_epoch"] else "-")
-            for c in result["crons"]]
-    crons = table(["function", "cron", "timezone", "next (local)", "next (utc)", "in"], rows)
+             c["next_utc"] or "-", fmt_age(c["next_epoch"]) if c["next_epoch"] else "-",
+             _catch_up_cell(c)) for c in result["crons"]]
+    crons = table(["function", "cron", "timezone", "next (local)", "next (utc)", "in",
+                   "catch-up"], rows)
     wake = result["wakeups"]
     due = [(w["member"], w.get("function") or "-", w["due_utc"], fmt_age(w["due_at"]))
            for w in wake["next"]]
     wake_text = f"{bold('durable wake-ups')}: {wake['pending']} pending"
     if due:
         wake_text += "\n" + table(["member", "function", "due (utc)", "due"], due)
+    absences = [(a["function"], a["event"] or "?", a["key"] or "-",
+                 fmt_age(a["due_at"]) if a["due_at"] else "fired " + fmt_age(a["fired_at"]))
+                for a in result.get("absences") or []]
+    if absences:
+        crons += "\n\n" + bold("absence watches") + "\n" + table(
+            ["function", "no event", "key", "fires"], absences)
     return crons + "\n\n" + wake_text
+
+
+def _catch_up_cell(cron: dict[str, Any]) -> str:
+    """The policy, and what the last catch-up did: `latest (3 missed → 1 run, 4 m ago)`."""
+    policy, last = cron.get("catch_up") or "-", cron.get("last_catch_up")
+    if not last:
+        return policy
+    ran = len(last.get("dispatched") or [])
+    return (f"{policy} ({last['missed']} missed → {ran} run{'s' if ran != 1 else ''}, "
+            f"{fmt_age(last['at'])})")
 
 
 def render_queues(result: dict[str, Any]) -> str:

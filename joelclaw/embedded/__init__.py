@@ -6,10 +6,10 @@ its supervisor can run and restart them like every other child.
 """
 
 from joelclaw.embedded.ports import free_port, port_is_free, recorded_port
-from joelclaw.embedded.redis import RedisServer, find_redis_binary, warn_if_evicting
+from joelclaw.embedded.redis import RedisServer, find_redis_binary
 from joelclaw.embedded.typesense import TypesenseServer, find_typesense_binary
 
 __all__ = [
     "RedisServer", "TypesenseServer", "find_redis_binary", "find_typesense_binary", "free_port",
-    "port_is_free", "recorded_port", "warn_if_evicting",
+    "port_is_free", "recorded_port",
 ]

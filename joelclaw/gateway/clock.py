@@ -7,6 +7,9 @@ The offset lives in Redis (`jc:clock:offset`, seconds) so every process of the s
 same time; it expires (an hour by default), so a forgotten offset cannot stay. The queue's Lua
 scripts never read Redis's TIME: they get this clock's time as an argument. Redis key TTLs (the
 30 s content dedup) keep real time. `joelclaw gateway clock` shows and sets it.
+
+Beat reads the same key (joelclaw.bus.celery.cron.beat_clock), so cron fires and their catch-up
+after a gap (joelclaw.bus.celery.catchup) can be tried the same way.
 """
 
 from __future__ import annotations

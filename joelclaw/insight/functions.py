@@ -46,6 +46,12 @@ def trigger_view(trigger: Trigger, now: float) -> dict[str, Any]:
             datetime.fromtimestamp(now, UTC))
         return {"kind": "cron", "cron": trigger.cron, "timezone": trigger.timezone,
                 "next_fire": fire.timestamp(), "next_fire_local": fire.isoformat(),
+                "catch_up": trigger.catch_up, "catch_up_cap": trigger.catch_up_cap,
+                "text": trigger.describe()}
+    if trigger.absent:
+        return {"kind": "absent", "event": trigger.absent, "for_s": trigger.absent_for,
+                "key": trigger.absent_key.source if trigger.absent_key else None,
+                "if": trigger.filter.source if trigger.filter else None,
                 "text": trigger.describe()}
     return {"kind": "event", "event": trigger.event,
             "if": trigger.filter.source if trigger.filter else None, "text": trigger.describe()}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.bus.celery import CRON_TASK, CronSchedule
 from joelclaw.bus.delivery import parse_target
+from joelclaw.bus.flow import absence
 from joelclaw.bus.records import wakeups as durable
 
 if TYPE_CHECKING:
@@ -38,7 +39,26 @@ def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any
 def crons(rt: Bus, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or datetime.now(UTC)
     rows = [cron_entry(name, entry, now) for name, entry in rt.celery.conf.beat_schedule.items()]
+    _with_catch_up(rt, rows)
     return sorted(rows, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"]))
+
+
+def _with_catch_up(rt: Bus, rows: list[dict[str, Any]]) -> None:
+    """Each function cron's catch-up policy (joelclaw.bus.celery.catchup) and its last catch-up."""
+    import json
+
+    import redis
+
+    try:
+        last = {k.decode(): json.loads(v) for k, v in rt.redis.hgetall(keys.CRON_CATCHUP).items()}
+    except (redis.RedisError, ValueError):
+        last = {}
+    for row in rows:
+        fn = rt.function(row["function"]) if row["task"] == CRON_TASK else None
+        trig = next((t for t in fn.crons if t.cron == row["expression"]
+                     and t.timezone == row["timezone"]), None) if fn else None
+        row["catch_up"] = trig.catch_up_text if trig else None
+        row["last_catch_up"] = last.get(row["entry"])
 
 
 def wakeups(rt: Bus, count: int) -> dict[str, Any]:
@@ -71,7 +91,11 @@ def timeline(rt: Bus, count: int = 12) -> list[dict[str, Any]]:
                           "run": parse_target(target)[0],
                           "what": WHY.get(head.status, head.status)})
     for target, at in due:
-        if target.startswith(keys.FLOW_TIMER):
+        if target.startswith(absence.PREFIX):
+            function, _index, key = absence.parse(target)
+            items.append({"at": at, "kind": "absence", "function": function,
+                          "what": "silence fires" + (f" for {key}" if key else "")})
+        elif target.startswith(keys.FLOW_TIMER):
             _, kind, function, _key = target.split(keys.FLOW_TIMER, 3)
             items.append({"at": at, "kind": "timer", "function": function,
                           "what": f"{kind} timer fires"})

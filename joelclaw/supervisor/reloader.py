@@ -63,11 +63,11 @@ class Reloader:
     the function modules change."""
 
     def __init__(self, log: Callable[[str], None], signal_web: Callable[[], bool],
-                 redis_url: str, env: dict[str, str], *, watch: FileWatch | None = None,
+                 client: redis.Redis, env: dict[str, str], *, watch: FileWatch | None = None,
                  poll: float = 1.0):
         self.log, self.signal_web, self.env, self.watch = log, signal_web, env, watch
         self.poll = poll
-        self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+        self.client = client
         self.generation: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -9,15 +9,15 @@ shell finds them; a missing Typesense only turns memory off, with a warning nami
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
+from joelclaw import durability, redisconn
 from joelclaw.config import Settings
-from joelclaw.embedded import RedisServer, TypesenseServer, warn_if_evicting
+from joelclaw.embedded import RedisServer, TypesenseServer
 from joelclaw.embedded.redis import outdated_warning
 from joelclaw.errors import ConfigError
 from joelclaw.ownerfiles import write_secret
@@ -76,10 +76,12 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     for Typesense, whose absence only turns memory off (with a warning naming the fix)."""
     home = settings.home_dir
     if settings.redis_url:
-        check_external_redis(settings.redis_url, supervisor.log)
+        check_external_redis(settings.redis_url, supervisor.log,
+                             settings.redis_accept_eviction, settings)
         services = Services(home, settings.redis_url)
     else:
-        server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory)
+        server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory,
+                             binary=settings.redis_server)
         services = Services(home, server.prepare(), redis=server)
         argv = server.argv()
         outdated = outdated_warning(argv[0])
@@ -112,18 +114,22 @@ def _embedded_search(services: Services, supervisor: Supervisor) -> None:
     supervisor.add(SEARCH, argv, search.env(), service=True, ready=search.ping)
 
 
-def check_external_redis(url: str, log: Callable[[str], None] = print) -> None:
-    """Fail clearly when JOELCLAW_REDIS_URL does not answer; warn when it may evict keys."""
+def check_external_redis(url: str, log: Callable[[str], None] = print,
+                         accept_eviction: bool = False, settings: Settings | None = None) -> None:
+    """Fail clearly when JOELCLAW_REDIS_URL does not answer, or may evict keys (unless that
+    risk is accepted); say how durable it is."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+        client = redisconn.connect(url, settings, socket_connect_timeout=3, socket_timeout=5)
         client.ping()
+        found = durability.read(client)
     except (redis.RedisError, ValueError) as exc:
         raise ConfigError(
             f"cannot reach Redis at {redact_url(url)} (JOELCLAW_REDIS_URL): {exc}"
         ) from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        message = warn_if_evicting(client)
-    client.close()
-    if message:
-        log(f"warning: {message}")
+    finally:
+        client.close()
+    for warning in found.warnings:
+        log(f"warning: {warning}")
+    reason = durability.refusal(found, accept_eviction)
+    if reason:
+        raise durability.EvictingRedis(reason)

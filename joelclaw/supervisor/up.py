@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
+from joelclaw import durability, redisconn
 from joelclaw.application import function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import (
@@ -61,11 +62,13 @@ def up(
     web: bool = True,
     typesense: bool = True,
     reload: bool = False,
+    watchdog: bool = True,
 ) -> int:
     """Run the whole system in the foreground until Ctrl-C; the exit status for the CLI.
 
     2: bad settings, a busy port or an unprotected Flower (nothing was started); 1: Redis cannot
-    be started or reached; 0: stopped by a signal. Call it from the main thread (it handles
+    be started or reached; 78: Redis may evict keys (JOELCLAW_REDIS_ACCEPT_EVICTION unset); 0:
+    stopped by a signal. Call it from the main thread (it handles
     SIGINT, SIGTERM and SIGHUP while it runs).
     """
     try:
@@ -81,13 +84,13 @@ def up(
         with _home_lock(home):
             check_ports(settings, web=web, flower=flower)
             return _run(settings, flower=flower, beat=beat, gateway=gateway, web=web,
-                        typesense=typesense, reload=reload)
+                        typesense=typesense, reload=reload, watchdog=watchdog)
     except UpError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
         return exc.exit_code
     except ConfigError as exc:
         print(f"joelclaw up: {exc}", file=sys.stderr)
-        return 1
+        return durability.EX_CONFIG if isinstance(exc, durability.EvictingRedis) else 1
 
 
 def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
@@ -106,11 +109,15 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
                 supervisor.start()
             except ServiceFailed as exc:
                 raise ConfigError(f"embedded {exc}: {services.tail(str(exc))}") from None
-            services.record()
+            durable = durability.describe(services.redis_url, settings)  # before the record:
+            services.record()  # whoever waits on it finds the banner printed with it
             print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
+                         durable=durable,
                          search=services.describe_search(), **enabled)
             watch = FileWatch(function_modules(settings.function_modules)) if reload else None
-            reloader = Reloader(supervisor.log, web_hup(supervisor.signal), services.redis_url,
+            reloader = Reloader(supervisor.log, web_hup(supervisor.signal),
+                                redisconn.connect(services.redis_url, settings,
+                                                  socket_connect_timeout=3, socket_timeout=5),
                                 base, watch=watch, poll=settings.reload_poll_seconds)
             reloader.start()
             supervisor.run_until_stopped()
@@ -137,7 +144,7 @@ class Command:
 
 def commands(
     settings: Settings, *, flower: bool = True, beat: bool = True, gateway: bool = True,
-    web: bool = True,
+    web: bool = True, watchdog: bool = True,
 ) -> list[Command]:
     """The processes `up` runs, in start order; the interpreter running `up` runs them all."""
     celery = [sys.executable, "-m", "celery", "-A", "joelclaw.worker"]
@@ -159,7 +166,15 @@ def commands(
                             supervised))
     if flower:
         plan.append(_flower_command(settings))
+    if watchdog and watchdog_configured(settings):  # the dead-man's switch: joelclaw/deadman.py
+        plan.append(Command("watchdog", [sys.executable, "-m", "joelclaw.deadman"]))
     return plan
+
+
+def watchdog_configured(settings: Settings) -> bool:
+    """The watcher messages the owner directly: without a bot and an owner it has no one to
+    tell (the banner says so)."""
+    return bool(settings.telegram.token and settings.telegram.owner_id is not None)
 
 
 def _gunicorn_control(home: Path) -> list[str]:
@@ -289,7 +304,8 @@ def flower_url(settings: Settings) -> str:
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
                  embedded: bool, web: bool = True, flower: bool = True,
-                 search: str | None = None, **_: bool) -> None:
+                 search: str | None = None, durable: str | None = None,
+                 watchdog: bool = True, **_: bool) -> None:
     """Where everything is, once the children are started."""
     home = settings.home_dir
     lines = ["joelclaw is running:"]
@@ -303,8 +319,16 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
         lines.append(f"  flower   {flower_url(settings)}  ({describe_flower_auth(settings)})")
     where = f"embedded, data in {home / 'redis'}" if embedded else "JOELCLAW_REDIS_URL"
     lines.append(f"  redis    {redact_url(redis_url)}  ({where})")
+    if durable is not None:
+        lines.append(f"  durable  {durable}")
     if search is not None:
         lines.append(f"  search   {search}")
+    if watchdog and watchdog_configured(settings):
+        lines.append(f"  watchdog tells the owner on Telegram after "
+                     f"{settings.deadman.silence_seconds:g} s of silence "
+                     "(joelclaw watchdog status)")
+    elif watchdog:
+        lines.append("  watchdog off: set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID")
     lines.append(f"  home     {home}  (JOELCLAW_HOME)")
     lines.append("  logs     every process logs here, prefixed with its name, and to "
                  f"{home / 'logs'}/<name>.log (joelclaw logs <name>)"

@@ -20,6 +20,7 @@ from joelclaw.embedded.redis import find_redis_binary
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events
 from joelclaw.runtime import Runtime
+from tests import support
 from tests.conftest import make_settings
 from tests.flow_helpers import all_finished
 from tests.support import REPO, WorkerProcess, plain_redis, wait_for
@@ -63,7 +64,8 @@ def loaded_from(tmp_path: Path) -> Iterator[Callable[[Path], redis.Redis]]:
         (folder / "dump.rdb").write_bytes(dump.read_bytes())
         port = free_port()
         started.append(subprocess.Popen(
-            [find_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir",
+            [find_redis_binary(support.REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
+             "--dir",
              str(folder), "--dbfilename", "dump.rdb", "--appendonly", "no", "--save", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         client = redis.Redis(port=port)

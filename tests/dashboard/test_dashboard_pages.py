@@ -45,6 +45,7 @@ def test_functions_show_triggers_crons_options_and_recent_stats(client: FlaskCli
     heartbeat = rows["system-heartbeat"]
     cron = next(t for t in heartbeat["triggers"] if t["kind"] == "cron")
     assert cron["cron"] == "*/15 * * * *" and cron["next_fire"] > time.time()
+    assert cron["catch_up"] == "latest" and cron["catch_up_cap"] == 10
     assert rows["t-throttle"]["flow"]["throttle"]["limit"] == 2
     steps = rows["t-steps"]["recent"]
     assert steps["count"] == 1 and steps["in_progress"] == 1  # created, not ended (no worker)
@@ -52,6 +53,7 @@ def test_functions_show_triggers_crons_options_and_recent_stats(client: FlaskCli
     assert steps["failure_rate"] is None and steps["last_run"]["status"] == "queued"
     page = client.get("/functions").get_data(as_text=True)
     assert "*/15 * * * *" in page and "throttle" in page
+    assert "after downtime: latest" in page
 
 
 def test_runs_filter_by_function_status_event_and_time(client: FlaskClient, rt: Runtime) -> None:

@@ -11,8 +11,10 @@ import json
 from joelclaw.bus.execution import Context
 from joelclaw.bus.functions import function
 from joelclaw.events.payloads.github import WorkflowRun
+from tests.support import wait_at_gate
 
 SEEN_KEY = "jc:test:webhooks:workflow-runs"  # list of JSON {run, event_id, run_id, conclusion}
+GATED_KEY = "jc:test:webhooks:gated"  # set: each run holds at this gate name until opened
 
 
 @function("t-github-workflow-run", trigger="github/workflow_run.completed", retries=0)
@@ -21,6 +23,9 @@ def on_workflow_run(ctx: Context[WorkflowRun]) -> dict:
     data = ctx.event.data  # the payload model: attribute access
 
     def record() -> int:
+        gate = ctx.runtime.redis.get(GATED_KEY)
+        if gate:
+            wait_at_gate(ctx.runtime.redis, gate.decode())
         entry = {"run": ctx.run_id, "event_id": ctx.event.id, "run_id": data.run_id,
                  "conclusion": data.conclusion}
         return int(ctx.runtime.redis.rpush(SEEN_KEY, json.dumps(entry)))

@@ -42,6 +42,7 @@ def overview(rt: Runtime) -> dict[str, Any]:
                          "alive": n["alive"]}
                         for n in parts.get("workers", {}).get("seen", [])],
             "beat_age_s": parts.get("beat", {}).get("age_s"),
+            "durability": parts.get("redis", {}).get("durability"),
             "gateway_age_s": parts.get("gateway", {}).get("age_s"),
             "runs_stored": rt.runs.stored(), "wakeups_pending": wakeups.pending(rt.redis),
             "functions": len(rt.registry)},

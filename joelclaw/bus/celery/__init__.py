@@ -1,8 +1,8 @@
 """Celery glue: the Celery app a runtime builds (`make_celery`, on kombu's Redis transport made to
 survive a broker restart), what joelclaw installs into Celery's processes (the worker's sweeper
 thread for durable time, the reload bootstep and pool restart, task signals and canvas
-callbacks, beat's deduplicating cron scheduler), and the broker's queues read directly
-(`queues`)."""
+callbacks, beat's deduplicating cron scheduler and its catch-up after downtime, `catchup`), and
+the broker's queues read directly (`queues`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.celery import queues
+    from joelclaw.bus.celery import catchup, queues
     from joelclaw.bus.celery.app import CelerySetup, make_celery
     from joelclaw.bus.celery.cron import (
         CRON_TASK,
@@ -30,6 +30,7 @@ __all__ = [
     "CronSchedule",
     "Signals",
     "Sweeper",
+    "catchup",
     "dispatch_tick",
     "make_celery",
     "queues",
@@ -40,6 +41,7 @@ __getattr__, __dir__ = door(__name__, {
     "CelerySetup": "app:CelerySetup",
     "make_celery": "app:make_celery",
     "queues": "queues",
+    "catchup": "catchup",
     "CRON_TASK": "cron:CRON_TASK",
     "CronSchedule": "cron:CronSchedule",
     "RELOAD_EXIT": "reload:RELOAD_EXIT",

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, Task
 from kombu import Queue
 
-from joelclaw import keys
-from joelclaw.bus.celery.broker import TRANSPORT
+from joelclaw import durability, keys, redisconn
+from joelclaw.bus.celery.broker import SENTINEL_TRANSPORT, TRANSPORT
 from joelclaw.bus.celery.cron import beat_schedule_for, scheduler_for
 from joelclaw.bus.celery.reload import install_pool_restart, reload_step
 from joelclaw.bus.celery.sweeper import sweeper_step
@@ -44,9 +44,14 @@ def make_celery(
     beat_entries: dict[str, dict[str, Any]] | None = None,
     setup: Iterable[CelerySetup] = (),
 ) -> Celery:
+    broker, sentinel_options, use_ssl = redisconn.broker(broker, bus.settings)
     app = Celery("joelclaw", broker=broker, set_as_current=False)
     if broker.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = TRANSPORT  # survives a broker restart (broker.py)
+    elif broker.startswith("sentinel://"):
+        app.conf.broker_transport = SENTINEL_TRANSPORT  # and a failover
+    if use_ssl is not None:
+        app.conf.broker_use_ssl = use_ssl
     queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.canvas_queue,
                      *(fn.queue for fn in bus.registry)})
     amqp = is_amqp(broker)
@@ -65,7 +70,7 @@ def make_celery(
         task_queues=[Queue(q, queue_arguments={"x-max-priority": 10} if amqp else None)
                      for q in queues],
         task_create_missing_queues=True,
-        broker_transport_options=_transport_options(bus.settings),
+        broker_transport_options={**_transport_options(bus.settings), **sentinel_options},
         broker_connection_retry_on_startup=True,
         # Task events stay off as in plain Celery: Flower switches them on while it runs.
         worker_hijack_root_logger=False,
@@ -77,6 +82,7 @@ def make_celery(
     for fn in bus.registry:
         _register(app, bus, fn)
     install_task_hooks(app, bus)  # plain tasks and canvas as steps: callbacks and signals
+    app.steps["worker"].add(durability.worker_step(bus))  # refuses an evicting Redis
     app.steps["worker"].add(sweeper_step(bus))
     app.steps["worker"].add(reload_step(bus))  # `joelclaw reload`: restart on the new code
     install_pool_restart(bus)

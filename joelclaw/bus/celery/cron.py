@@ -12,6 +12,7 @@ import logging
 import os
 import shelve
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from celery.schedules import BaseSchedule, schedstate
 from croniter import croniter
 
 from joelclaw import keys
+from joelclaw.bus.celery import catchup
 from joelclaw.bus.celery.reload import RELOAD_EXIT, reexec
 from joelclaw.events.model import Event
 
@@ -53,11 +55,16 @@ class CronSchedule(BaseSchedule):
         start = moment.astimezone(self.tz) + timedelta(milliseconds=1)
         return croniter(self.expression, start).get_prev(datetime)
 
+    def now(self) -> datetime:
+        """Beat binds its clock here (`nowfun`: real time plus `jc:clock:offset`), so Celery's
+        own bookkeeping and our slots agree on the time."""
+        return self.nowfun() if self.nowfun else datetime.now(UTC)
+
     def remaining_estimate(self, last_run_at: datetime) -> timedelta:
-        return self.next_after(_aware(last_run_at)) - datetime.now(UTC)
+        return self.next_after(_aware(last_run_at)) - self.now()
 
     def is_due(self, last_run_at: datetime) -> schedstate:
-        now = datetime.now(UTC)
+        now = self.now()
         due = now >= self.next_after(_aware(last_run_at))
         upcoming = self.next_after(now) if due else self.next_after(_aware(last_run_at))
         return schedstate(due, max(0.5, min(60.0, (upcoming - now).total_seconds())))
@@ -90,12 +97,16 @@ def beat_schedule_for(registry: Registry, extra: dict[str, dict[str, Any]] | Non
     return entries
 
 
-def dispatch_tick(rt: Bus, fn: Function, slot: datetime, cron: str, tz: str) -> SendResult:
-    """Start the run for one cron slot; the slot-derived id makes a second beat a no-op."""
+def dispatch_tick(rt: Bus, fn: Function, slot: datetime, cron: str, tz: str,
+                  catch_up: dict[str, Any] | None = None) -> SendResult:
+    """Start the run for one cron slot; the slot-derived id makes a second beat a no-op.
+    `catch_up` (joelclaw.bus.celery.catchup) says which missed fires this run stands for."""
     stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    event = Event(name=TICK_EVENT, id=f"cron-{fn.id}-{stamp}",
-                  data={"function_id": fn.id, "cron": cron, "timezone": tz,
-                        "slot": slot.isoformat()})
+    data: dict[str, Any] = {"function_id": fn.id, "cron": cron, "timezone": tz,
+                            "slot": slot.isoformat()}
+    if catch_up:
+        data["catch_up"] = catch_up
+    event = Event(name=TICK_EVENT, id=f"cron-{fn.id}-{stamp}", data=data)
     return rt.send([event], only=fn, trigger="cron")[0]
 
 
@@ -141,7 +152,21 @@ class DedupScheduler(PersistentScheduler):
 
     def setup_schedule(self) -> None:
         super().setup_schedule()
+        now = beat_clock(self.bus)
+        for entry in self.schedule.values():
+            if isinstance(entry.schedule, CronSchedule):
+                entry.schedule.nowfun = now
         self.publish_schedule()
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """At start, every cron entry's fires missed while beat was down, by its policy."""
+        for entry in list(self.schedule.values()):
+            if entry.task == CRON_TASK:
+                try:
+                    self.fire(entry)
+                except Exception:  # Redis down at start: the entry's next fire plans again
+                    log.exception("cron catch-up for %s failed", entry.name)
 
     def publish_schedule(self) -> None:
         """The entries beat runs, in Redis, so `joelclaw reload` (and tests) can see a
@@ -180,20 +205,64 @@ class DedupScheduler(PersistentScheduler):
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
         if entry.task != CRON_TASK:
             return super().apply_entry(entry, producer=producer)
+        try:
+            self.fire(entry)
+        except Exception:  # Redis away: beat lives on, and the next fire plans these slots
+            log.exception("cron %s could not fire", entry.name)
+        return None
+
+    def fire(self, entry: ScheduleEntry) -> None:
+        """Dispatch what the slots since the entry's last handled one owe: the due slot, and
+        missed ones by the trigger's catch-up policy (joelclaw.bus.celery.catchup)."""
         rt = self.bus
         fn_id, cron, tz = entry.args
         fn = rt.function(fn_id)
         if fn is None:
             log.error("cron entry %s names unknown function %s", entry.name, fn_id)
-            return None
-        slot = entry.schedule.slot_at(datetime.now(UTC))
-        try:
-            result = dispatch_tick(rt, fn, slot, cron, tz)
-        except Exception:
-            log.exception("cron tick for %s failed", fn_id)
-            return None
-        log.info("cron %s slot %s: %s %s", fn_id, slot.isoformat(), result.status, result.runs)
-        return None
+            return
+        trig = next((t for t in fn.crons if t.cron == cron and t.timezone == tz), None)
+        policy, cap = (trig.catch_up, trig.catch_up_cap) if trig else ("latest", 10)
+        field = f"{entry.name}|{cron}|{tz}"
+        schedule: CronSchedule = entry.schedule
+        now = schedule.now()
+        recorded = rt.redis.hget(keys.CRON_LAST, field)
+        last = (datetime.fromtimestamp(float(recorded), UTC) if recorded is not None
+                else _aware(entry.last_run_at))
+        owed = catchup.plan(cron, tz, last, now, policy, cap)
+        for fire in owed.fires:
+            try:
+                result = dispatch_tick(rt, fn, fire.slot, cron, tz, fire.catch_up)
+            except Exception:
+                log.exception("cron tick for %s failed", fn_id)
+                return  # not recorded: the next fire plans these slots again
+            log.info("cron %s slot %s: %s %s%s", fn_id, fire.slot.isoformat(), result.status,
+                     result.runs, f" (catch-up {fire.catch_up})" if fire.catch_up else "")
+        rt.redis.hset(keys.CRON_LAST, field, (owed.latest or last).timestamp())
+        if owed.missed:
+            log.warning("cron %s: %d fire(s) missed while beat was not running; catch-up %s "
+                        "ran %d", fn_id, owed.missed, policy,
+                        sum(1 for f in owed.fires if f.catch_up))
+            rt.redis.hset(keys.CRON_CATCHUP, entry.name,
+                          json.dumps(owed.summary(policy, now)))
+
+
+def beat_clock(bus: Bus) -> Callable[[], datetime]:
+    """Beat's now: real time plus the system clock's offset (`keys.CLOCK_OFFSET`, which
+    joelclaw.gateway.clock sets; the bus reads the key, it knows no gateway), read at most once
+    a second; a Redis that does not answer leaves the last offset in place."""
+    cached = {"offset": 0.0, "read": float("-inf")}
+
+    def now() -> datetime:
+        if time.monotonic() - cached["read"] >= 1.0:
+            cached["read"] = time.monotonic()
+            try:
+                raw = bus.redis.get(keys.CLOCK_OFFSET)
+                cached["offset"] = float(raw) if raw else 0.0
+            except Exception:
+                log.debug("beat could not read the clock offset")
+        return datetime.fromtimestamp(time.time() + cached["offset"], UTC)
+
+    return now
 
 
 def scheduler_for(bus: Bus) -> type[DedupScheduler]:

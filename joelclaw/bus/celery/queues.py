@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from joelclaw import redisconn
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.functions.registry import TASK_PREFIX
 
@@ -46,7 +47,7 @@ def depths(rt: Bus) -> dict[str, Any]:
     if broker == rt.redis_url:
         return {"transport": "redis", "depth_available": True,
                 **redis_depths(rt.redis, names, options)}
-    client = redis.Redis.from_url(broker, socket_connect_timeout=3, socket_timeout=15)
+    client = redisconn.connect(broker, rt.settings, socket_connect_timeout=3, socket_timeout=15)
     try:
         return {"transport": "redis", "depth_available": True,
                 **redis_depths(client, names, options)}
@@ -85,7 +86,7 @@ def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
     options = dict(rt.celery.conf.broker_transport_options or {})
     if broker == rt.redis_url:
         return _redis_targets(rt.redis, names, options)
-    client = redis.Redis.from_url(broker, socket_connect_timeout=3, socket_timeout=15)
+    client = redisconn.connect(broker, rt.settings, socket_connect_timeout=3, socket_timeout=15)
     try:
         return _redis_targets(client, names, options)
     finally:

@@ -25,7 +25,7 @@ from joelclaw.bus.celery.queues import waiting_targets
 from joelclaw.bus.control import actions as control
 from joelclaw.bus.delivery import leases
 from joelclaw.bus.delivery.publish import parse_target
-from joelclaw.bus.flow import timers
+from joelclaw.bus.flow import absence, timers
 from joelclaw.bus.functions.registry import TASK_PREFIX
 from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.runs import TERMINAL
@@ -62,8 +62,13 @@ class Sweeper:
         self._broker_view: set[str] = set()
         self._broker_seen_at = float("-inf")
 
+    _absences_armed = False  # key-less absence triggers are armed by the first tick
+
     def tick(self) -> int:
         now = time.time()
+        if not self._absences_armed:
+            absence.arm_unkeyed(self.rt, now)
+            self._absences_armed = True
         scripts = self.rt.scripts
         scripts.expired_leases(keys=[keys.LEASES, wakeups.SETS.wakeups],
                                args=[now, keys.lease(""), BATCH])
@@ -84,7 +89,9 @@ class Sweeper:
         published = 0
         for target, due_at in due.items():
             try:
-                if target.startswith(keys.FLOW_TIMER):  # a debounce or batch timer, not a run
+                if target.startswith(absence.PREFIX):  # an absence trigger's deadline
+                    absence.fire(self.rt, target)
+                elif target.startswith(keys.FLOW_TIMER):  # a debounce or batch timer
                     timers.fire(self.rt, target)
                 elif self._publish(target, due_at, now):
                     published += 1

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution.context import Context
     from joelclaw.bus.execution.executor import execute
     from joelclaw.bus.execution.services import Cooldowns
+    from joelclaw.bus.execution.stepnotes import StepNote
     from joelclaw.bus.execution.stepnotes import current as current_step_note
+    from joelclaw.bus.execution.stepnotes import noting as noting_step
     from joelclaw.bus.execution.steps import Step, Steps
     from joelclaw.bus.execution.telemetry import HOOK as TELEMETRY_HOOK
     from joelclaw.bus.execution.telemetry import Observed
@@ -25,11 +27,13 @@ __all__ = [
     "Cooldowns",
     "Observed",
     "Step",
+    "StepNote",
     "Steps",
     "base_id",
     "canvas",
     "current_step_note",
     "execute",
+    "noting_step",
     "task_id",
 ]
 
@@ -43,6 +47,8 @@ __getattr__, __dir__ = door(__name__, {
     "base_id": "canvas:base_id",
     "canvas": "canvas",
     "current_step_note": "stepnotes:current",
+    "StepNote": "stepnotes:StepNote",
+    "noting_step": "stepnotes:noting",
     "execute": "executor:execute",
     "task_id": "canvas:task_id",
 })

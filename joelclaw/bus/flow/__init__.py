@@ -1,6 +1,7 @@
 """What holds a run back or lets it go: the admission gate (concurrency, throttle, rate
-limit, singleton, idempotency), cancel-on events, debounce and batch timers, waits for an event
-(`waits`), and the explanation of why a run is where it is (`explain_run`)."""
+limit, singleton, idempotency), cancel-on events, debounce and batch timers, absence triggers'
+deadlines (`absence`), waits for an event (`waits`), and the explanation of why a run is where
+it is (`explain_run`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.flow import waits
+    from joelclaw.bus.flow import absence, waits
     from joelclaw.bus.flow.cancel import register as register_cancel_on
     from joelclaw.bus.flow.explain import explain_run
 
 __all__ = [
-    "explain_run", "register_cancel_on", "waits",
+    "absence", "explain_run", "register_cancel_on", "waits",
 ]
 
 __getattr__, __dir__ = door(__name__, {
+    "absence": "absence",
     "explain_run": "explain:explain_run",
     "register_cancel_on": "cancel:register",
     "waits": "waits",

@@ -1,6 +1,7 @@
-"""Functions as their authors declare them: `@function`, its triggers (`trigger`, `cron`),
-the flow options it may take (concurrency, throttle, debounce, ...), and the `Registry` that
-holds them by id. Depends on nothing else in the bus: every other room reads these."""
+"""Functions as their authors declare them: `@function`, its triggers (`trigger`, `cron`,
+`absent`), the flow options it may take (concurrency, throttle, debounce, ...), and the
+`Registry` that holds them by id. Depends on nothing else in the bus: every other room reads
+these."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
         Function,
         Registry,
         Trigger,
+        absent,
         cron,
         function,
         trigger,
@@ -25,6 +27,7 @@ __all__ = [
     "Registry",
     "Throttle",
     "Trigger",
+    "absent",
     "cron",
     "function",
     "priority_level",
@@ -37,6 +40,7 @@ __getattr__, __dir__ = door(__name__, {
     "Registry": "registry:Registry",
     "Throttle": "options:Throttle",
     "Trigger": "registry:Trigger",
+    "absent": "registry:absent",
     "cron": "registry:cron",
     "function": "registry:function",
     "priority_level": "options:priority_level",

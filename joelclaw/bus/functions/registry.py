@@ -36,6 +36,7 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_QUEUE = keys.FUNCTION_QUEUE
 TASK_PREFIX = "joelclaw.fn."
 EVENT_NAMES = frozenset({"event"})
+CATCH_UP_POLICIES = ("skip", "latest", "all")
 
 Handler = Callable[..., Any]
 T = TypeVar("T")
@@ -51,8 +52,20 @@ class Trigger:
     filter: Expression | None = None
     cron: str | None = None
     timezone: str = "UTC"
+    # A cron's fires missed while nothing ran (joelclaw.bus.celery.catchup): skip, latest or all.
+    catch_up: str = "latest"
+    catch_up_cap: int = 10  # `all` runs at most this many of the missed fires (the newest)
+    # An absence trigger (joelclaw.bus.flow.absence): a run when no `absent` event (name or glob,
+    # `filter` applies) arrived for `absent_for` seconds, per value of `absent_key`.
+    absent: str | None = None
+    absent_for: float = 0.0
+    absent_key: Expression | None = None
     # A cron read from the settings: the trigger a runtime's registry uses in this one's place.
     configure: Callable[[Settings], Trigger] | None = field(default=None, compare=False)
+
+    @property
+    def catch_up_text(self) -> str:
+        return f"all, {self.catch_up_cap} at most" if self.catch_up == "all" else self.catch_up
 
     @property
     def is_glob(self) -> bool:
@@ -70,7 +83,13 @@ class Trigger:
 
     def describe(self) -> str:
         if self.cron:
-            return f"cron {self.cron} ({self.timezone})"
+            return f"cron {self.cron} ({self.timezone}, catch-up {self.catch_up_text})"
+        if self.absent:
+            from joelclaw.durations.humane import duration
+
+            per = f" per {self.absent_key.source}" if self.absent_key else ""
+            where = f" if {self.filter.source}" if self.filter else ""
+            return f"absent {self.absent}{where} for {duration(self.absent_for)}{per}"
         return f"{self.event}" + (f" if {self.filter.source}" if self.filter else "")
 
 
@@ -127,16 +146,26 @@ def trigger(event: str, *, if_: str | None = None) -> Trigger:
     return Trigger(event=event, filter=_compile(if_, f"trigger {event!r}"))
 
 
-def cron(expression: str | FromSettings[str], *,
-         timezone: str | FromSettings[str] = "UTC") -> Trigger:
+def cron(expression: str | FromSettings[str], *, timezone: str | FromSettings[str] = "UTC",
+         catch_up: str = "latest", cap: int = 10) -> Trigger:
     """A cron trigger; `TZ=Area/City 0 9 * * *` is accepted like Inngest's syntax. Either part
-    may be read from the settings (a function of them): see the module's docstring."""
+    may be read from the settings (a function of them): see the module's docstring.
+
+    `catch_up` says what happens to fires missed while nothing ran (beat stopped, the machine
+    asleep): `skip` them, run once for the `latest` (the default), or run `all` of them, the
+    newest `cap` at most."""
+    if catch_up not in CATCH_UP_POLICIES:
+        raise FunctionDefinitionError(
+            f"catch_up={catch_up!r}: expected one of {', '.join(CATCH_UP_POLICIES)}")
+    if not isinstance(cap, int) or not 1 <= cap <= 1000:
+        raise FunctionDefinitionError(f"cap={cap!r}: expected a whole number from 1 to 1000")
     if callable(expression) or callable(timezone):
         def configure(settings: Settings) -> Trigger:
-            return cron(_read(expression, settings), timezone=_read(timezone, settings))
+            return cron(_read(expression, settings), timezone=_read(timezone, settings),
+                        catch_up=catch_up, cap=cap)
 
         configure(_default_settings())  # the defaults make a valid trigger
-        return Trigger(configure=configure)
+        return Trigger(configure=configure, catch_up=catch_up, catch_up_cap=cap)
     if expression.startswith("TZ="):
         tz_part, _, expression = expression.partition(" ")
         timezone = tz_part[3:]
@@ -147,7 +176,27 @@ def cron(expression: str | FromSettings[str], *,
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise FunctionDefinitionError(f"unknown time zone {timezone!r} in cron trigger") from None
-    return Trigger(cron=expression, timezone=timezone)
+    return Trigger(cron=expression, timezone=timezone, catch_up=catch_up, catch_up_cap=cap)
+
+
+def absent(event: str, *, for_: str | float, key: str | None = None,
+           if_: str | None = None) -> Trigger:
+    """A run when no matching event arrived for `for_` (`"3d"`, `"90m"`, seconds), per value
+    of `key` (an expression over the event: `"data.device"` or `"event.data.device"`); once per
+    silence, and the next matching event starts a new one (joelclaw.bus.flow.absence)."""
+    from joelclaw.durations import seconds
+
+    if not is_event_pattern(event):
+        raise FunctionDefinitionError(
+            f"invalid absent trigger {event!r}: expected an event name or a glob")
+    period = seconds(for_)
+    if period <= 0:
+        raise FunctionDefinitionError(f"absent trigger {event!r}: for_ must be positive")
+    if key is not None and not key.strip().startswith("event"):
+        key = f"event.{key.strip()}"
+    where = f"absent trigger {event!r}"
+    return Trigger(absent=event, absent_for=period, filter=_compile(if_, where),
+                   absent_key=_compile(key, where))
 
 
 def _read(value: T | FromSettings[T], settings: Settings) -> T:
@@ -222,6 +271,7 @@ class Registry:
         self._by_id: dict[str, Function] = {}
         self._by_event: dict[str, list[tuple[Function, Trigger]]] = {}
         self._globs: list[tuple[Function, Trigger]] = []
+        self._absences: list[tuple[Function, int, Trigger]] = []
         for fn in functions:
             self.add(fn)
 
@@ -245,6 +295,7 @@ class Registry:
         if fn.id in self._by_id and self._by_id[fn.id] is not fn:
             raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
         self._by_id[fn.id] = fn
+        self._absences += [(fn, i, t) for i, t in enumerate(fn.triggers) if t.absent]
         for trig in fn.triggers:
             if trig.event is None:
                 continue
@@ -257,6 +308,13 @@ class Registry:
 
     def get(self, function_id: str) -> Function | None:
         return self._by_id.get(function_id)
+
+    def absences(self, event_name: str | None = None) -> list[tuple[Function, int, Trigger]]:
+        """Absence triggers (function, trigger index, trigger), or those watching one event."""
+        if event_name is None:
+            return list(self._absences)
+        return [(fn, i, t) for fn, i, t in self._absences
+                if t.absent == event_name or fnmatch.fnmatchcase(event_name, t.absent or "")]
 
     def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._by_id.values(), key=lambda f: f.id))

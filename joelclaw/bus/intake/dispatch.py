@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.bus.delivery.publish import DEFAULT_PRIORITY, publish_now, publish_run
-from joelclaw.bus.flow import cancel, gate, timers, waits
+from joelclaw.bus.flow import absence, cancel, gate, timers, waits
 from joelclaw.bus.functions.options import priority_level
 from joelclaw.bus.ports import SendResult
 from joelclaw.bus.records import runs as run_codec
@@ -100,6 +100,11 @@ def _send_one(
     stored = _store(rt, event, event_dict, runs, now, skip_dedup)
     if not stored[0]:
         return SendResult(event.id, event.name, "deduplicated")
+    if only is None:  # a new event on its way in (not a timer's or an operator's resend)
+        try:
+            absence.observe(rt, event_dict, now)
+        except Exception:  # the event and its runs stand; only its absence watch is late
+            log.exception("could not arm the absence watches of %s", event.id)
     for fn, run in zip(functions, runs, strict=True):
         try:
             if fn.flow is not None and fn.flow.throttle is not None:

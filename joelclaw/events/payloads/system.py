@@ -34,6 +34,16 @@ class FunctionCancelled(Payload):
     reason: str | None = None
 
 
+class CatchUp(Payload):
+    """The fires a cron missed while nothing ran, and what its policy did about them."""
+
+    policy: Literal["skip", "latest", "all"]
+    missed: int
+    dropped: int
+    since: str  # the newest slot handled before the gap
+    late_s: float  # how late this slot is dispatched
+
+
 class CronTick(Payload):
     """One cron slot of one function; the event id is the function id plus the slot."""
 
@@ -41,6 +51,19 @@ class CronTick(Payload):
     cron: str
     timezone: str
     slot: str
+    catch_up: CatchUp | None = None  # set when this run stands for missed fires
+
+
+class AbsenceDetected(Payload):
+    """An absence trigger's silence: no `event` (for `key`) arrived for `for_s` seconds."""
+
+    function_id: str
+    event: str
+    key: str | None = None
+    for_s: float
+    since: float  # the last matching event arrived then (or the watch began)
+    silent_s: float
+    last_event_id: str | None = None
 
 
 class HealthRequested(Payload):
@@ -56,4 +79,5 @@ SYSTEM_MODELS: dict[str, type[BaseModel]] = {
     "joelclaw/function.failed": FunctionFailed,
     "joelclaw/function.cancelled": FunctionCancelled,
     "joelclaw/cron.tick": CronTick,
+    "joelclaw/absence.detected": AbsenceDetected,
 }
