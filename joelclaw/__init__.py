@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution import Context, Cooldowns, Step
     from joelclaw.bus.functions import Function, Trigger, absent, cron, function, trigger
     from joelclaw.client import install_task_hooks
-    from joelclaw.config import Settings, declaration_settings
+    from joelclaw.config import Settings
     from joelclaw.coordination.locks import Lock
     from joelclaw.durations import Duration
     from joelclaw.errors import (
@@ -64,13 +64,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # from outside a function
     "install_task_hooks": ("joelclaw.client", "install_task_hooks"),
     "register_payload": ("joelclaw.events.registry", "register"),
-    "declaration_settings": ("joelclaw.config", "declaration_settings"),
 }
 
 __all__ = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
            "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
            "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
-           "declaration_settings", "function", "install_task_hooks", "register_payload",
+           "function", "install_task_hooks", "register_payload",
            "send_event", "trigger"]
 
 

@@ -875,17 +875,6 @@ VIEWS: dict[str, type] = {
 }
 
 
-def declaration_settings() -> Settings:
-    """Settings read where function modules declare their functions (crons, limits, flow
-    control from settings). A broken environment falls back to the defaults here, so importing
-    a module never fails; the process's own start validates the settings and names the bad one.
-    """
-    try:
-        return Settings()
-    except (ValidationError, ValueError):
-        return Settings(_env_file=None)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; raise ConfigError naming the bad variable."""
     _warn_unknown_variables()

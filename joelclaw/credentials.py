@@ -34,8 +34,8 @@ def flower_file(settings: Settings) -> Path:
 
 def api_token(settings: Settings) -> str | None:
     """JOELCLAW_API_TOKEN, else the token `joelclaw up` generated (None: no token at all)."""
-    if settings.api_token:
-        return settings.api_token
+    if settings.web.api_token:
+        return settings.web.api_token
     with contextlib.suppress(OSError):
         return api_token_file(settings).read_text().strip() or None
     return None
@@ -43,12 +43,12 @@ def api_token(settings: Settings) -> str | None:
 
 def ensure_api_token(settings: Settings) -> str:
     """The configured token, or the generated one (created once, 0600)."""
-    return settings.api_token or stored_secret(api_token_file(settings))
+    return settings.web.api_token or stored_secret(api_token_file(settings))
 
 
 def flower_credentials(settings: Settings) -> tuple[str, str]:
     """JOELCLAW_FLOWER_USER/_PASSWORD, else a generated pair kept in `secrets/flower`."""
-    user, password = settings.flower_user, settings.flower_password
+    user, password = settings.flower.user, settings.flower.password
     if bool(user) != bool(password):
         raise ConfigError("set both JOELCLAW_FLOWER_USER and JOELCLAW_FLOWER_PASSWORD, or "
                           "neither (then a generated pair is kept in JOELCLAW_HOME/secrets/"
@@ -70,6 +70,6 @@ def flower_credentials(settings: Settings) -> tuple[str, str]:
 
 def describe_flower_auth(settings: Settings) -> str:
     """Where the owner finds Flower's password (never the password itself)."""
-    if settings.flower_user:
-        return f"user {settings.flower_user}, password JOELCLAW_FLOWER_PASSWORD"
+    if settings.flower.user:
+        return f"user {settings.flower.user}, password JOELCLAW_FLOWER_PASSWORD"
     return f"user {FLOWER_USER}, password in {flower_file(settings)}"

@@ -157,7 +157,7 @@ def worker_step(bus: Bus) -> type[bootsteps.Step]:
         log.info("Redis durability: %s", found.summary())
         for warning in found.warnings:
             log.warning("Redis durability: %s", warning)
-        reason = refusal(found, bus.settings.redis_accept_eviction)
+        reason = refusal(found, bus.settings.redis.accept_eviction)
         if reason:
             log.critical(reason)
             print(f"joelclaw worker: {reason}", file=sys.stderr, flush=True)

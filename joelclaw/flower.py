@@ -26,7 +26,7 @@ UNSAFE = ("FLOWER_UNAUTHENTICATED_API",)
 
 def argv(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "joelclaw.supervisor.flower", "-A", "joelclaw.worker", "flower",
-            f"--address={settings.flower_address}", f"--port={settings.flower_port}"]
+            f"--address={settings.flower.address}", f"--port={settings.flower.port}"]
 
 
 def environment(settings: Settings, base: dict[str, str]) -> dict[str, str]:

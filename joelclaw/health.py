@@ -177,7 +177,7 @@ def workers_status(rt: Bus, now: float) -> dict[str, Any]:
     heartbeat, written by that worker, is what degrades the report."""
     seen, latency = _timed(lambda: nodes(rt, now))
     roles = {role: _role(seen, role) for role in (WORKER, GATEWAY)}
-    expected = bool(rt.settings.telegram_token)
+    expected = bool(rt.settings.telegram.token)
     roles[GATEWAY]["expected"] = expected
     if not roles[GATEWAY]["alive"] and not expected:
         roles[GATEWAY]["status"] = "not_expected"
@@ -222,14 +222,14 @@ def providers_status(rt: Bus, now: float) -> dict[str, Any]:
 
 def gateway_alive(settings: Settings, age_s: float | None) -> bool:
     """The gateway's one rule: a heartbeat at most `gateway_heartbeat_stale_seconds` old."""
-    return age_s is not None and age_s <= settings.gateway_heartbeat_stale_seconds
+    return age_s is not None and age_s <= settings.gateway.heartbeat_stale_seconds
 
 
 def gateway_status(rt: Bus, now: float) -> dict[str, Any]:
     """Expected only when Telegram is configured: the conversation is what it serves."""
     stamp, latency = _timed(lambda: rt.redis.get(keys.GATEWAY_HEARTBEAT))
     age = _age(stamp, now)
-    expected = bool(rt.settings.telegram_token)
+    expected = bool(rt.settings.telegram.token)
     alive = gateway_alive(rt.settings, age)
     status = "ok" if alive else "degraded" if expected else "not_expected"
     return {"ok": alive or not expected, "status": status, "expected": expected, "age_s": age,

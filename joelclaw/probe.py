@@ -31,9 +31,9 @@ TIMEOUT_SECONDS = 5.0
 def probe(process: str, settings: Settings, node: str | None = None) -> str | None:
     """None when healthy, else the reason."""
     if process == "web":
-        return _http(f"http://127.0.0.1:{settings.web_port}/health", any_json=True)
+        return _http(f"http://127.0.0.1:{settings.web.port}/health", any_json=True)
     if process == "flower":
-        return _http(f"http://127.0.0.1:{settings.flower_port}/healthcheck")
+        return _http(f"http://127.0.0.1:{settings.flower.port}/healthcheck")
     rt = Runtime(settings)
     now = time.time()
     if process == "beat":

@@ -150,7 +150,7 @@ def configured_secrets(settings: Settings) -> tuple[str, ...]:
     found = [str(value) for name, value in settings.model_dump().items()
              if value and isinstance(value, str | int) and not isinstance(value, bool)
              and secret_key(name)]
-    for url in (settings.redis_url, settings.broker_url):
+    for url in (settings.redis.url, settings.redis.broker_url):
         match = re.match(r"^[a-z][a-z0-9+.-]*://[^/:@]*:([^/@]+)@", url or "")
         if match:
             found.append(match.group(1))

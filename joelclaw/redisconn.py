@@ -42,7 +42,7 @@ class TLS:
     def of(cls, settings: Settings | None) -> TLS:
         if settings is None:
             return cls()
-        return cls(settings.redis_tls_ca, settings.redis_tls_cert, settings.redis_tls_key)
+        return cls(settings.redis.tls_ca, settings.redis.tls_cert, settings.redis.tls_key)
 
     def client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"ssl_cert_reqs": "required"}

@@ -93,7 +93,8 @@ class Runtime:
     def application(self) -> Application:
         from joelclaw.application import installed
 
-        return (self._application or installed()).with_modules(self.settings.function_modules)
+        modules = self.settings.worker.function_modules
+        return (self._application or installed()).with_modules(modules)
 
     @cached_property
     def registry(self) -> Registry:
@@ -119,13 +120,13 @@ class Runtime:
 
     @cached_property
     def runs(self) -> RunStore:
-        return RunStore(self.redis, self.scripts, self.settings.run_retention_days * 86400,
-                        self.settings.outbox_grace_seconds)
+        return RunStore(self.redis, self.scripts, self.settings.runs.retention_days * 86400,
+                        self.settings.runs.outbox_grace_seconds)
 
     @cached_property
     def broker_url(self) -> str:
         """JOELCLAW_BROKER_URL, else the Redis that holds run state: the one place that says so."""
-        return self.settings.broker_url or self.redis_url
+        return self.settings.redis.broker_url or self.redis_url
 
     @cached_property
     def celery(self) -> Celery:
@@ -161,9 +162,9 @@ class Runtime:
         from joelclaw.bus.intake import send_events
 
         sent = send_events(self, events if isinstance(events, list) else [events], **kwargs)
-        if self.settings.redis_wait_replicas:  # acknowledged only once replicated
-            redisconn.wait_replicas(self.redis, self.settings.redis_wait_replicas,
-                                    self.settings.redis_wait_timeout_ms)
+        if self.settings.redis.wait_replicas:  # acknowledged only once replicated
+            redisconn.wait_replicas(self.redis, self.settings.redis.wait_replicas,
+                                    self.settings.redis.wait_timeout_ms)
         return sent
 
     def publish(self, target: str, *, ready_at: float | None = None) -> bool:

@@ -20,11 +20,11 @@ from joelclaw.ownerfiles import owner_only
 
 owner_only()  # files the web process writes (logs, control socket) are the owner's alone
 _settings = load_settings()
-_host = _settings.web_host
+_host = _settings.web.host
 _host = f"[{_host}]" if ":" in _host and not _host.startswith("[") else _host
 
-bind = [f"{_host}:{_settings.web_port}"]
-workers = _settings.web_workers
+bind = [f"{_host}:{_settings.web.port}"]
+workers = _settings.web.workers
 worker_class = "gevent"
 worker_connections = 1000  # per worker: open connections served at once
 keepalive = 5  # an idle connection closes after this; also the bound on a request's headers

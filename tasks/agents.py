@@ -34,13 +34,13 @@ NOTIFY_PREVIEW = 800
 
 def _timeout(ctx: Context[AgentRequested]) -> float:
     s = ctx.settings
-    asked = ctx.event.data.timeout or s.agent_dispatch_timeout_seconds
-    return min(asked, s.agent_dispatch_max_timeout_seconds)
+    asked = ctx.event.data.timeout or s.agents.dispatch_timeout_seconds
+    return min(asked, s.agents.dispatch_max_timeout_seconds)
 
 
 def _execute(ctx: Context[AgentRequested]) -> dict[str, Any]:
     s, request = ctx.settings, ctx.event.data
-    outcome = dispatch.run(s.agent_dispatch_command, request, timeout=_timeout(ctx),
+    outcome = dispatch.run(s.agents.dispatch_command, request, timeout=_timeout(ctx),
                            workdir=s.agent_inbox, should_stop=ctx.cancel_requested)
     return outcome.to_dict()
 
@@ -67,7 +67,7 @@ def _owner_verdict(ctx: Context[AgentRequested]) -> dict[str, Any]:
         "operation": f"run {request.tool} ({request.sandbox}) for request "
                      f"{request.request_id}: {request.task[:300]}",
         "reasoning": why}})
-    timeout = ctx.settings.approval_timeout_seconds + 300  # its own timeout denies
+    timeout = ctx.settings.agents.approval_timeout_seconds + 300  # its own timeout denies
     answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",
                                      timeout=timeout, if_=f'async.data.request_id == "{rid}"')
     if answer is None:
@@ -158,7 +158,7 @@ def approval_request(ctx: Context[ApprovalRequested]) -> dict[str, Any]:
         f"Request `{rid}`", (url := needs_url(ctx.settings)) and f"[Open]({url})"]))
     ctx.gateway.notify(text, type="approval.requested", priority=1, buttons=buttons(rid),
                        step_id="notify-gateway-pending")
-    timeout = ctx.settings.approval_timeout_seconds
+    timeout = ctx.settings.agents.approval_timeout_seconds
     answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",
                                      timeout=timeout, if_=f'async.data.request_id == "{rid}"')
     if answer is None:
@@ -195,7 +195,7 @@ def approval_resolve(ctx: Context[ApprovalResolved]) -> dict[str, Any]:
 def approval_button(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`apr:<request id>:<approve|deny|learn>`, pressed by the owner (anyone else: nothing)."""
     press = ctx.event.data
-    owner = ctx.settings.telegram_owner_id
+    owner = ctx.settings.telegram.owner_id
     if owner is None or press.from_id != owner:
         return {"skipped": "not the owner's button press"}
     parsed = parse_button(press.context)

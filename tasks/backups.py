@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw import Context, cron, declaration_settings, function, trigger
+from joelclaw import Context, cron, function, trigger
 from joelclaw.backups import layout, steps
-
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _on_demand(target: str) -> Any:
@@ -24,7 +22,8 @@ def _outcome(ctx: Context[Any], target: str, result: dict[str, Any]) -> dict[str
     return result
 
 
-@function("system-backup-redis", triggers=[cron(_S.backup_redis_cron, timezone=_S.timezone),
+@function("system-backup-redis", triggers=[cron(lambda s: s.backups.redis_cron,
+                                                timezone=lambda s: s.timezone),
                                            _on_demand("redis")],
           concurrency=1, retries=2)
 def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
@@ -37,26 +36,26 @@ def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
         return _outcome(ctx, "redis", {"status": "skipped", "reason": where["skipped"]})
     target = f"{where['folder']}/{layout.name(kind, where['stamp'])}"
     copied: dict[str, Any] = {"not_here": "JOELCLAW_BACKUP_REDIS_MODE=stream"}
-    if settings.backup_redis_mode != "stream":
+    if settings.backups.redis_mode != "stream":
         started = ctx.step.run("trigger-redis-bgsave", steps.trigger_bgsave, settings)
         saved = ctx.step.run("wait-for-bgsave", steps.wait_bgsave, settings, started["before"])
         copied = ctx.step.run("copy-redis-rdb", steps.copy_rdb, settings, saved["last_save"],
                               target)
     if "not_here" in copied:
-        if settings.backup_redis_mode == "copy":
+        if settings.backups.redis_mode == "copy":
             return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["not_here"] +
                                            " (JOELCLAW_BACKUP_REDIS_MODE=auto streams it)"})
         copied = ctx.step.run("stream-redis-rdb", steps.stream_rdb, settings, target)
         if "skipped" in copied:
             return _outcome(ctx, "redis", {"status": "skipped", "reason": copied["skipped"]})
     rotated = ctx.step.run("rotate-redis-backups", steps.rotate, where["folder"], kind,
-                           settings.backup_keep)
+                           settings.backups.keep)
     return _outcome(ctx, "redis", {"status": "completed", "path": copied["path"],
                                    "bytes": copied["bytes"], "via": copied["via"], **rotated})
 
 
 @function("system-backup-typesense",
-          triggers=[cron(_S.backup_typesense_cron, timezone=_S.timezone),
+          triggers=[cron(lambda s: s.backups.typesense_cron, timezone=lambda s: s.timezone),
                     _on_demand("typesense")],
           concurrency=1, retries=2)
 def backup_typesense(ctx: Context[Any]) -> dict[str, Any]:
@@ -76,5 +75,5 @@ def backup_typesense(ctx: Context[Any]) -> dict[str, Any]:
                             "it is not on this machine, so it was not rotated here")
         return _outcome(ctx, "typesense", result)
     rotated = ctx.step.run("rotate-typesense-snapshots", steps.rotate, where["folder"], kind,
-                           settings.backup_keep)
+                           settings.backups.keep)
     return _outcome(ctx, "typesense", {**result, **rotated})

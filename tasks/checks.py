@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from joelclaw import Context, Settings, cron, declaration_settings, function, trigger
+from joelclaw import Context, Settings, cron, function, trigger
 from joelclaw.checks import (
     calendar,
     clients,
@@ -37,12 +37,10 @@ from joelclaw.events.payloads.telegram import CallbackReceived
 from joelclaw.integrations.http import IntegrationError
 from tasks.system import CHECK_EVENTS
 
-ONE = {"concurrency": 1}
+ONE: dict[str, Any] = {"concurrency": 1}
 NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"
 CALENDAR_COOLDOWN = "calendar:check:last-run"
 
-
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
@@ -59,7 +57,7 @@ def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
 @function("check-sessions-prune", trigger="sessions/prune.requested", retries=1, **ONE)
 def sessions_prune(ctx: Context[SessionsPruneRequested]) -> dict[str, Any]:
     """Delete session files older than the max age under the configured folders (silent)."""
-    if not ctx.settings.sessions_prune_dirs:
+    if not ctx.settings.checks.sessions_prune_dirs:
         return {"skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
     return ctx.step.run("prune-old-sessions", sessions.prune, ctx.settings)
 
@@ -71,7 +69,7 @@ def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
     result = ctx.step.run("audit-triggers", ctx.checks.audit_triggers, expected)
     if not triggers_audit.drifted(result):
         return result
-    hours = ctx.settings.triggers_audit_cooldown_hours
+    hours = ctx.settings.checks.triggers_audit_cooldown_hours
     if not ctx.step.run("claim-cooldown", ctx.cooldown.claim, "triggers:audit:notified",
                         hours * 3600):
         return {**result, "notified": False, "cooling_down": True}
@@ -96,7 +94,7 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
     out: dict[str, Any] = {"mode": mode, "status": result["status"],
                            "findings": result["findings"], "notified": []}
     if fatal and ctx.step.run("fatal-cooldown", ctx.cooldown.claim, "health:fatal",
-                              s.health_fatal_cooldown_minutes * 60):
+                              s.health.fatal_cooldown_minutes * 60):
         # Before any agent turn: the alert goes straight to Telegram, then (a P0 copy) to
         # the agent; the gateway worker itself may be what is down.
         ctx.gateway.alert(system_health.describe(fatal, fatal=True), type="system.fatal",
@@ -131,7 +129,7 @@ def _remember(ctx: Context[Any], names: list[str], text: str) -> bool:
 
 def _claim_degraded(ctx: Context[Any], degraded: list[dict[str, str]],
                     tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    period = ctx.settings.health_notify_cooldown_minutes * 60
+    period = ctx.settings.health.notify_cooldown_minutes * 60
     out: dict[str, list[Any]] = {"notify": [], "tracked": [], "snoozed": []}
     for found in degraded:
         name = found["component"]
@@ -145,7 +143,7 @@ def _claim_degraded(ctx: Context[Any], degraded: list[dict[str, str]],
     return out
 
 
-@function("check-system-health-signals-schedule", trigger=cron(_S.health_signals_cron))
+@function("check-system-health-signals-schedule", trigger=cron(lambda s: s.health.signals_cron))
 def health_signals_schedule(ctx: Context[Any]) -> dict[str, Any]:
     """Hourly: the signals health check."""
     ctx.step.send_event("request-signals", {"name": "system/health.requested", "data": {
@@ -165,7 +163,7 @@ def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
     fresh = [r for r in stale if not tracked.matching(tasks, r["id"], r["function"])]
     if not fresh:
         return {"stale": len(stale), "tracked": len(stale)}
-    period = ctx.settings.stale_runs_cooldown_minutes * 60
+    period = ctx.settings.health.stale_runs_cooldown_minutes * 60
     if not ctx.step.run("set-cooldown", ctx.cooldown.claim, "loops:stale:last-check", period):
         return {"stale": len(stale), "cooling_down": True}
     ctx.gateway.notify(ctx.checks.describe_stale(fresh),
@@ -177,13 +175,13 @@ def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
 def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
     """Commit (and push) the vault folder; a failure or divergence is notified."""
     s = ctx.settings
-    if s.vault_dir is None:
+    if s.checks.vault_dir is None:
         return {"skipped": "JOELCLAW_VAULT_DIR is not set"}
     result = ctx.step.run("sync", vault.sync, s)
     if result["status"] not in ("failed", "diverged"):
         return result
     if not ctx.step.run("claim-cooldown", ctx.cooldown.claim, "vault:sync:notified",
-                        s.vault_notify_cooldown_hours * 3600):
+                        s.checks.vault_notify_cooldown_hours * 3600):
         return {**result, "cooling_down": True}
     ctx.gateway.notify(vault.describe(result, s), type=f"vault.sync.{result['status']}",
                        step_id=f"notify-{result['status']}")
@@ -194,7 +192,7 @@ def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
 def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
     """Today's events (ICS feed or command), annotated with tasks: at most every 4 h."""
     s = ctx.settings
-    if not (s.calendar_ics_url or s.calendar_command):
+    if not (s.checks.calendar_ics_url or s.checks.calendar_command):
         return {"skipped": "no JOELCLAW_CALENDAR_ICS_URL or JOELCLAW_CALENDAR_COMMAND"}
     if ctx.step.run("check-cooldown", ctx.cooldown.remaining, CALENDAR_COOLDOWN):
         return {"skipped": "cooling down"}
@@ -202,7 +200,7 @@ def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
     day = local_now(s.timezone).date()
     events = calendar.events_on(ics or "", day, s.timezone)
     ctx.step.run("set-cooldown", ctx.cooldown.claim, CALENDAR_COOLDOWN,
-                 s.calendar_cooldown_hours * 3600)
+                 s.checks.calendar_cooldown_hours * 3600)
     if not events:
         return {"events": 0, "date": day.isoformat()}
     tasks = ctx.step.run("annotate-events-with-tasks", _tasks, ctx)
@@ -226,16 +224,16 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
     """Front's open unreplied conversations, LLM-triaged; reply/decision needed and not
     tracked → the owner. Only within the owner's hours, every 2 h at most."""
     s = ctx.settings
-    if not s.front_token:
+    if not s.front.token:
         return {"skipped": "JOELCLAW_FRONT_TOKEN is not set"}
     hours = ctx.step.run("check-hours", _hours, s)
     if not hours["inside"]:
-        return {"skipped": f"outside {s.email_triage_hours} ({s.timezone}); "
+        return {"skipped": f"outside {s.checks.email_triage_hours} ({s.timezone}); "
                            f"it is {hours['now']}"}
     if not _llm_configured(s):
         return {"skipped": NO_LLM}
     if not ctx.step.run("check-cooldown", ctx.cooldown.claim, "email:triage:last-run",
-                        s.email_triage_cooldown_hours * 3600):
+                        s.checks.email_triage_cooldown_hours * 3600):
         return {"skipped": "cooling down"}
     conversations = ctx.step.run("fetch-front-unread", _front_unread, s)
     if not conversations:
@@ -243,7 +241,7 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
     triaged = ctx.step.run("llm-triage", ctx.checks.with_llm, "the email triage",
                            email_triage.triage, conversations)
     archived = (ctx.step.run("execute-triage", _front_archive, s, triaged)
-                if s.email_triage_archive else [])
+                if s.checks.email_triage_archive else [])
     tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
     attention, known = email_triage.needing_attention(triaged, tasks)
     out = {"unread": len(conversations), "attention": len(attention), "tracked": len(known),
@@ -258,11 +256,11 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
 
 def _hours(s: Settings) -> dict[str, Any]:
     now = local_now(s.timezone)
-    return {"inside": in_hours(s.email_triage_hours, now), "now": now.strftime("%H:%M")}
+    return {"inside": in_hours(s.checks.email_triage_hours, now), "now": now.strftime("%H:%M")}
 
 
 def _llm_configured(s: Settings) -> bool:
-    return bool(s.llm_api_url and s.llm_model)
+    return bool(s.llm.api_url and s.llm.model)
 
 
 def _front_unread(s: Settings) -> list[dict[str, Any]]:
@@ -287,19 +285,19 @@ def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
 def tasks_triage(ctx: Context[TasksTriageRequested]) -> dict[str, Any]:
     """The open tasks, LLM-triaged into a briefing; nothing while the list is unchanged."""
     s = ctx.settings
-    if not s.todoist_token:
+    if not s.todoist.token:
         return {"skipped": "JOELCLAW_TODOIST_TOKEN is not set"}
     if not _llm_configured(s):
         return {"skipped": NO_LLM}
     tasks = ctx.step.run("list-tasks", _all_tasks, s)
     digest = task_triage.digest(tasks)
     if not ctx.step.run("check-hash", ctx.checks.task_list_changed, digest,
-                        s.task_triage_hash_hours):
+                        s.checks.task_triage_hash_hours):
         return {"skipped": "task list unchanged", "tasks": len(tasks), "hash": digest[:12]}
     if not tasks:
         return {"tasks": 0}
     if not ctx.step.run("check-cooldown", ctx.cooldown.claim, "tasks:triage:last-notified",
-                        s.task_triage_cooldown_hours * 3600):
+                        s.checks.task_triage_cooldown_hours * 3600):
         return {"skipped": "cooling down", "tasks": len(tasks)}
     briefing = ctx.step.run("llm-triage", ctx.checks.with_llm, "the task triage",
                             task_triage.triage, tasks)
@@ -336,7 +334,7 @@ def telegram_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`s4h:<key>`: snooze that notice for 4 h and say so on the original message. (Memory
     buttons are `memory-telegram-review`'s.)"""
     press = ctx.event.data
-    owner = ctx.settings.telegram_owner_id
+    owner = ctx.settings.telegram.owner_id
     if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     key = ctx.snooze.parse(press.raw_data)

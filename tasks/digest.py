@@ -29,7 +29,7 @@ def daily_digest(ctx: Context[DigestRequested]) -> dict[str, Any]:
     s = ctx.settings
     date = ctx.event.data.date or ctx.step.run(
         "today", lambda: local_now(s.timezone).date().isoformat())
-    if not (s.llm_api_url and s.llm_model):
+    if not (s.llm.api_url and s.llm.model):
         return {"skipped": "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)",
                 "date": date}
     if not ctx.step.run("claim-date", ctx.checks.claim_digest, date, ctx.run_id):

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw import Context, Settings, declaration_settings, function
+from joelclaw import Context, Settings, function
 from joelclaw.docs import backlog, ingest
 from joelclaw.docs.model import DocumentSkipped, Located
 from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
                'string(event.data.idempotency_key)')
 
 
 @function("docs-ingest", trigger="docs/ingest.requested", retries=4,
-          concurrency=_S.docs_ingest_concurrency,
+          concurrency=lambda s: s.docs.ingest_concurrency,
           throttle={"limit": 20, "period": "60s", "key": '"docs-ingest"'},
           idempotency=IDEMPOTENCY)
 def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
@@ -75,8 +74,8 @@ def docs_backlog(ctx: Context[BacklogRequested]) -> dict[str, Any]:
     indexed: list[str] = []
     if request.only_missing and listed["files"]:
         indexed = ctx.step.run("load-existing-docs", _indexed, settings)
-    batch_size = request.batch_size or settings.docs_backlog_batch_size
-    pace = settings.docs_backlog_pace_seconds if request.pace_seconds is None \
+    batch_size = request.batch_size or settings.docs.backlog_batch_size
+    pace = settings.docs.backlog_pace_seconds if request.pace_seconds is None \
         else request.pace_seconds
     key = request.idempotency_prefix or f"backlog:{ctx.run_id}"
     batches = ctx.step.run("plan-backlog-events", lambda: backlog.plan(

@@ -27,7 +27,7 @@ def gateway_digest(ctx: Context) -> dict[str, Any]:
 def gateway_health_check(ctx: Context) -> dict[str, Any]:
     """Alert the owner when the gateway heartbeat is stale (never in sleep mode: no false
     alarms). The alert goes straight to Telegram, since the gateway itself is what is down."""
-    if not ctx.settings.telegram_token or ctx.gateway.sleeping():
+    if not ctx.settings.telegram.token or ctx.gateway.sleeping():
         return {"checked": False}
     beat = ctx.gateway.heartbeat()
     age, stale = beat["age_s"], beat["stale"]

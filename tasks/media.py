@@ -25,7 +25,7 @@ LABELS = {"voice": "voice note", "audio": "audio file", "photo": "photo", "image
 
 def _validate(ctx: Context[MediaReceived]) -> str:
     try:
-        return str(validate(ctx.event.data, ctx.settings.media_max_bytes))
+        return str(validate(ctx.event.data, ctx.settings.media.max_bytes))
     except InvalidMedia as exc:
         raise NonRetriable(str(exc)) from None
 

@@ -16,7 +16,6 @@ from joelclaw import (
     Context,
     NonRetriable,
     cron,
-    declaration_settings,
     function,
     trigger,
 )
@@ -38,7 +37,6 @@ from joelclaw.memory.service import Memory
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 
 
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _mem(ctx: Context[Any]) -> Memory:
@@ -104,7 +102,8 @@ def observe_session(ctx: Context[SessionEnded | CompactionPending]) -> dict[str,
     return {"status": "observed", "facts": len(facts), **stored}
 
 
-@function("memory-reflect", triggers=[cron(_S.memory_reflect_cron, timezone=_S.timezone),
+@function("memory-reflect", triggers=[cron(lambda s: s.memory.reflect_cron,
+                                           timezone=lambda s: s.timezone),
                                       "memory/observations.accumulated"],
           concurrency=1, retries=2)
 def reflect_memory(ctx: Context[Any]) -> dict[str, Any]:
@@ -145,7 +144,8 @@ def triage_proposal(ctx: Context[ProposalCreated]) -> dict[str, Any]:
     return result
 
 
-@function("memory-batch-review", triggers=[cron(_S.memory_review_cron, timezone=_S.timezone),
+@function("memory-batch-review", triggers=[cron(lambda s: s.memory.review_cron,
+                                                timezone=lambda s: s.timezone),
                                            "memory/batch-review.requested"], concurrency=1)
 def batch_review(ctx: Context[Any]) -> dict[str, Any]:
     """The LLM reviews `llm-pending` in one batch: promote, reject or hand to the owner."""
@@ -154,7 +154,8 @@ def batch_review(ctx: Context[Any]) -> dict[str, Any]:
 
 @function("memory-review-promote",
           triggers=["memory/proposal.approved", "memory/proposal.rejected",
-                    cron(_S.memory_expire_cron, timezone=_S.timezone)], concurrency=1)
+                    cron(lambda s: s.memory.expire_cron, timezone=lambda s: s.timezone)],
+          concurrency=1)
 def review_promote(ctx: Context[ProposalApproved | ProposalRejected | Any]) -> dict[str, Any]:
     """Approved -> MEMORY.md; rejected -> the daily log; the cron expires stale proposals."""
     mem = _mem(ctx)
@@ -198,7 +199,7 @@ def todoist_review_bridge(ctx: Context[Task]) -> dict[str, Any]:
 def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """`memory:approve:<id>` / `memory:reject:<id>` buttons, pressed by the owner."""
     press = ctx.event.data
-    owner = ctx.settings.telegram_owner_id
+    owner = ctx.settings.telegram.owner_id
     if owner is None or press.from_id != owner:  # no owner set: no press is the owner's
         return {"skipped": "not the owner's button press"}
     verb, _, proposal_id = press.context.partition(":")
@@ -226,7 +227,7 @@ def review_nudge(ctx: Context[Any]) -> dict[str, Any]:
     found = ctx.step.run("pending-for-owner", review.nudge, mem)
     if found is None:
         return {"nudged": False, "waiting": 0}
-    hours = ctx.settings.memory_nudge_hours
+    hours = ctx.settings.memory.nudge_hours
     if not ctx.step.run("nudge-cooldown", ctx.cooldown.claim, "memory:review:nudge-sent",
                         hours * 3600):
         return {"nudged": False, "waiting": found["count"], "cooling_down": True}

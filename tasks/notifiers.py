@@ -17,7 +17,7 @@ PREVIEW = 500
 
 def _todoist(ctx: Context) -> TodoistClient | None:
     s = ctx.settings
-    return TodoistClient(s.todoist_token, s.todoist_api_url) if s.todoist_token else None
+    return TodoistClient(s.todoist.token, s.todoist.api_url) if s.todoist.token else None
 
 
 def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) -> dict:
@@ -42,9 +42,9 @@ def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) 
 
 def _front_context(ctx: Context, conversation_id: str) -> dict:
     s = ctx.settings
-    if not s.front_token:
+    if not s.front.token:
         return {}
-    client = FrontClient(s.front_token, s.front_api_url)
+    client = FrontClient(s.front.token, s.front.api_url)
     try:
         conv = client.get_conversation(conversation_id)
         return {"subject": conv.get("subject"), "status": conv.get("status"),
@@ -100,8 +100,9 @@ def todoist_created(ctx: Context[todoist.Task]) -> dict:
 
 # -- Front ----------------------------------------------------------------------------------
 
-def _front_notify(ctx: Context[front.Message] | Context[front.AssigneeChanged], kind: str,
-                  title: str) -> dict:
+def _front_notify(ctx: Context[Any], kind: str, title: str) -> dict:
+    """Any Front event with a conversation (a message, an assignment): its fields are read
+    by name, as each kind has its own."""
     d = ctx.event.data
     info = ctx.step.run("enrich-context", _front_context, ctx, d.conversation_id)
     body = (getattr(d, "body_plain", "") or getattr(d, "preview", "")

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw import Context, cron, declaration_settings, function
+from joelclaw import Context, cron, function
 from joelclaw.telemetry import triage
-
-_S = declaration_settings()  # crons and limits, read when the functions are declared
 
 
 def _llm_tiers(ctx: Context[Any], unknown: list[dict[str, Any]]) -> dict[str, int]:
     from joelclaw.integrations.llm import LLMClient
 
     s = ctx.settings
-    model = s.o11y_model or s.llm_model
-    if not s.llm_api_url or not model:
+    model = s.o11y.model or s.llm.model
+    if not s.llm.api_url or not model:
         return {}
     ctx.telemetry.allow_background("the o11y triage's LLM classification")
-    client = LLMClient(s.llm_api_url, s.llm_api_key, model, timeout=60, max_attempts=2)
+    client = LLMClient(s.llm.api_url, s.llm.api_key, model, timeout=60, max_attempts=2)
     try:
         reply = client.complete([{"role": "system", "content": triage.LLM_SYSTEM},
                                  {"role": "user", "content": triage.llm_prompt(unknown)}])
@@ -49,7 +47,7 @@ def _file_task(ctx: Context[Any], group: dict[str, Any]) -> str | None:
             f"o11y: {group['component']} {group['action']} ({group['pattern']})",
             description=f"{group['error'][:1500]}\n\nruns: {', '.join(group['runs'][:5])}\n"
                         f"dedup: {group['key']}", labels=["o11y"],
-            project_id=s.o11y_todoist_project_id, priority=4)
+            project_id=s.o11y.todoist_project_id, priority=4)
     finally:
         client.close()
     return str(task.get("id")) if task.get("id") is not None else None
@@ -61,7 +59,8 @@ def _record(ctx: Context[Any], tiers: dict[str, int], escalated: int, limited: i
                        metadata={"tiers": tiers, "escalated": escalated, "limited": limited})
 
 
-@function("check-o11y-triage", triggers=[cron(_S.o11y_triage_cron, timezone=_S.timezone),
+@function("check-o11y-triage", triggers=[cron(lambda s: s.o11y.triage_cron,
+                                              timezone=lambda s: s.timezone),
                                          "check/o11y-triage.requested"],
           concurrency=1, retries=1)
 def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
@@ -87,7 +86,7 @@ def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
         request_id = f"o11y-{group['key']}"
         ctx.step.send_event(f"request-agent-{short}", {  # runs once the owner approves
             "name": "system/agent.requested", "data": {
-                "tool": ctx.settings.o11y_agent_tool, "timeout": 600,
+                "tool": ctx.settings.o11y.agent_tool, "timeout": 600,
                 "request_id": request_id, "origin": "o11y", "sandbox": "workspace-write",
                 "task": f"Investigate and fix a recurring failure (seen {group['count']}x, "
                         f"runs {', '.join(group['runs'][:5])}); its component, action and "

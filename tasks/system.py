@@ -48,7 +48,7 @@ def heartbeat(ctx: Context) -> dict[str, object]:
 
 
 def _prune(ctx: Context) -> dict[str, object]:
-    if not ctx.settings.sessions_prune_dirs:
+    if not ctx.settings.checks.sessions_prune_dirs:
         return {"deleted": 0, "skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
     return sessions.prune(ctx.settings)
 
@@ -57,9 +57,9 @@ def _claim_digest(ctx: Context) -> str | None:
     """The local date whose digest to request now, claimed once (None: not now)."""
     s = ctx.settings
     local = local_now(s.timezone)
-    if not in_window(s.digest_window, local):
+    if not in_window(s.checks.digest_window, local):
         return None
-    date = window_day(s.digest_window, local).isoformat()
+    date = window_day(s.checks.digest_window, local).isoformat()
     if digest.digest_path(s, date).exists():
         return None
     return date if ctx.checks.claim_digest_request(date) else None

@@ -156,3 +156,19 @@ def test_health_and_status_show_an_open_breaker(guarded_rt, tg: FakeTelegram) ->
            "JOELCLAW_HOME": str(rt.settings.home)}
     text = CliRunner().invoke(cli, ["status", "--text"], env=env).stdout
     assert "telegram breaker" in text and "open since" in text and "503" in text
+
+
+def test_the_dashboard_overview_shows_an_open_breaker(guarded_rt, tg: FakeTelegram) -> None:
+    from webhooks import create_app
+
+    rt, _ = guarded_rt
+    client = create_app(rt.settings.with_overrides(web_open_on_loopback=True)).test_client()
+    assert "data-breaker" not in client.get("/").get_data(as_text=True)
+    bot = TelegramClient(tg.token, tg.base_url, max_attempts=1, min_interval_per_chat=0)
+    tg.fail_next("sendMessage", 502, "Bad Gateway", times=3)
+    for _ in range(3):
+        with pytest.raises(Exception, match="502"):
+            bot.send_message(1, "hi")
+    bot.close()
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-breaker="telegram"' in page and "telegram breaker" in page and "502" in page

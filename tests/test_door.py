@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOOR = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
         "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
         "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
-        "declaration_settings", "function", "install_task_hooks", "register_payload",
+        "function", "install_task_hooks", "register_payload",
         "send_event", "trigger"]
 STEP_KINDS = {"run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke",
               "parallel", "task", "canvas"}

@@ -176,7 +176,7 @@ def counts(rt: Runtime) -> dict[str, int]:
 
 
 def versions(rt: Runtime, run_id: str) -> dict[str, str]:
-    return {s["key"]: s.get("code_version") for s in rt.runs.steps(run_id)}
+    return {s.key: s.code_version for s in rt.runs.steps(run_id)}
 
 
 def test_a_run_sleeping_across_a_reload_finishes_on_the_new_code(settings, code,

@@ -77,7 +77,7 @@ def _host_name(host_header: str) -> str:
 
 def open_on_loopback(settings: Settings, request: Request) -> bool:
     """The opt-in, and everything says the request is direct and local."""
-    if not settings.web_open_on_loopback or not is_loopback_name(settings.web_host):
+    if not settings.web.open_on_loopback or not is_loopback_name(settings.web.host):
         return False
     if not is_loopback_name(request.remote_addr or ""):
         return False

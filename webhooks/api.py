@@ -158,7 +158,7 @@ def replay(run_id: str) -> tuple[Response, int]:
 
 def _events_from_body() -> list[Event]:
     try:
-        raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
+        raw = read_body(MAX_BODY_BYTES, runtime().settings.web.body_timeout_seconds)
     except BodyTooLarge as exc:
         raise RequestEntityTooLarge(too_large(request.content_length, "the body")) from exc
     try:
@@ -183,7 +183,7 @@ def _events_from_body() -> list[Event]:
 
 
 def _optional_reason() -> str | None:
-    raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
+    raw = read_body(MAX_BODY_BYTES, runtime().settings.web.body_timeout_seconds)
     if not raw.strip():
         return None
     try:

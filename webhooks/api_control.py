@@ -19,7 +19,7 @@ FILTER_KEYS = {"function", "statuses", "since", "until", "event", "limit"}
 
 
 def _body() -> dict[str, Any]:
-    raw = read_body(MAX_BODY_BYTES, runtime().settings.web_body_timeout_seconds)
+    raw = read_body(MAX_BODY_BYTES, runtime().settings.web.body_timeout_seconds)
     if not raw.strip():
         return {}
     try:

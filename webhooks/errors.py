@@ -36,7 +36,7 @@ def _finish(response: Response) -> Response:
     """Read a body the route left unread (a malformed one is answered now, as JSON), and give
     any HTML answer (a routing redirect) the JSON shape."""
     try:
-        drain(MAX_EVENT_BYTES, runtime().settings.web_body_timeout_seconds)
+        drain(MAX_EVENT_BYTES, runtime().settings.web.body_timeout_seconds)
     except BodyError as exc:
         return _body_error(exc)
     if response.mimetype != "text/html" or response.status_code < 300:

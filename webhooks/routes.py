@@ -68,7 +68,7 @@ def _receive(rt: Runtime, provider: Provider, tally: metrics.Tally) -> tuple[Res
         return fail(429, f"too many failed signatures from {ip}; retry in a minute",
                     "RATE_LIMITED")
     try:
-        raw = read_body(MAX_BODY_BYTES, rt.settings.web_body_timeout_seconds)
+        raw = read_body(MAX_BODY_BYTES, rt.settings.web.body_timeout_seconds)
     except BodyTooLarge as exc:
         return fail(413, str(exc), "PAYLOAD_TOO_LARGE")
     secret = getattr(rt.settings, provider.secret_setting, None)

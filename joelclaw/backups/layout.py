@@ -36,9 +36,9 @@ def stamp(timezone: str, now: datetime | None = None) -> str:
 def folder(settings: Settings, kind: tuple[str, str, str]) -> Path:
     """The target's folder, created owner-only (a dump holds every event in clear);
     BackupSkipped when no backup folder is configured."""
-    if settings.backup_dir is None:
+    if settings.backups.dir is None:
         raise BackupSkipped(NO_BACKUP_DIR)
-    target = settings.backup_dir.expanduser().resolve() / kind[0]
+    target = settings.backups.dir.expanduser().resolve() / kind[0]
     try:
         private_dir(target)
     except OSError as exc:

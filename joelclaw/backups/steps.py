@@ -37,7 +37,7 @@ def trigger_bgsave(settings: Settings) -> dict[str, Any]:
 def wait_bgsave(settings: Settings, before: int) -> dict[str, Any]:
     with _client(settings) as client:
         try:
-            return redis_dump.wait(client, before, settings.backup_bgsave_timeout_seconds)
+            return redis_dump.wait(client, before, settings.backups.bgsave_timeout_seconds)
         except redis_dump.BgsaveFailed as exc:
             raise RetryAfter(10, str(exc)) from None
 
@@ -53,9 +53,9 @@ def copy_rdb(settings: Settings, last_save: int, target: str) -> dict[str, Any]:
 
 def stream_rdb(settings: Settings, target: str) -> dict[str, Any]:
     try:
-        cli = redis_stream.find_cli(settings.backup_redis_cli)
+        cli = redis_stream.find_cli(settings.backups.redis_cli)
         size = redis_stream.stream(cli, resolve_redis_url(settings), Path(target),
-                                   settings.backup_bgsave_timeout_seconds)
+                                   settings.backups.bgsave_timeout_seconds)
     except layout.BackupSkipped as skip:
         return {"skipped": skip.reason}
     return {"path": target, "bytes": size, "via": "redis-cli --rdb"}

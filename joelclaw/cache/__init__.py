@@ -48,8 +48,8 @@ def cache_for(rt: Bus) -> Cache:
         if found is None:
             s = rt.settings
             found = _by_runtime[rt] = Cache(rt.redis, s.cache_home,
-                                            default_ttl=s.cache_hot_ttl_seconds,
-                                            warm_ttl=s.cache_warm_ttl_seconds)
+                                            default_ttl=s.cache.hot_ttl_seconds,
+                                            warm_ttl=s.cache.warm_ttl_seconds)
         return found
 
 
@@ -71,8 +71,8 @@ def default_cache() -> Cache:
             resolve_redis_url(s), s, socket_connect_timeout=3, socket_timeout=15)
     except ConfigError:  # no Redis anywhere: hot and file tiers only
         client = None
-    return set_default_cache(Cache(client, s.cache_home, default_ttl=s.cache_hot_ttl_seconds,
-                                   warm_ttl=s.cache_warm_ttl_seconds))
+    return set_default_cache(Cache(client, s.cache_home, default_ttl=s.cache.hot_ttl_seconds,
+                                   warm_ttl=s.cache.warm_ttl_seconds))
 
 
 def set_default_cache(cache: Cache) -> Cache:

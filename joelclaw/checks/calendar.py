@@ -24,18 +24,19 @@ class CalendarError(JoelclawError):
 
 def fetch(settings: Settings) -> str | None:
     """The ICS text, or None when no calendar is configured."""
-    if settings.calendar_ics_url:
+    if settings.checks.calendar_ics_url:
         try:
-            response = httpx.get(settings.calendar_ics_url, follow_redirects=True,
-                                 timeout=settings.command_timeout_seconds)
+            response = httpx.get(settings.checks.calendar_ics_url, follow_redirects=True,
+                                 timeout=settings.checks.command_timeout_seconds)
         except httpx.HTTPError as exc:
             raise CalendarError(f"calendar feed unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise CalendarError(f"calendar feed answered HTTP {response.status_code}")
         return response.text
-    if settings.calendar_command:
+    if settings.checks.calendar_command:
         try:
-            done = commands.run(settings.calendar_command, timeout=settings.command_timeout_seconds)
+            done = commands.run(settings.checks.calendar_command,
+                                timeout=settings.checks.command_timeout_seconds)
         except commands.CommandError as exc:
             raise CalendarError(str(exc)) from None
         if not done.ok:

@@ -11,20 +11,20 @@ from joelclaw.integrations.todoist import TodoistClient
 
 
 def todoist(settings: Settings, client: redis.Redis | None = None) -> TodoistClient | None:
-    if not settings.todoist_token:
+    if not settings.todoist.token:
         return None
-    return TodoistClient(settings.todoist_token, settings.todoist_api_url, redis_client=client)
+    return TodoistClient(settings.todoist.token, settings.todoist.api_url, redis_client=client)
 
 
 def front(settings: Settings) -> FrontClient | None:
-    if not settings.front_token:
+    if not settings.front.token:
         return None
-    return FrontClient(settings.front_token, settings.front_api_url)
+    return FrontClient(settings.front.token, settings.front.api_url)
 
 
 def llm(settings: Settings) -> LLMClient | None:
     """The one OpenAI-compatible client (JOELCLAW_LLM_*); None without a URL and a model."""
-    if not settings.llm_api_url or not settings.llm_model:
+    if not settings.llm.api_url or not settings.llm.model:
         return None
-    return LLMClient(settings.llm_api_url, settings.llm_api_key, settings.llm_model,
-                     timeout=settings.checks_llm_timeout_seconds)
+    return LLMClient(settings.llm.api_url, settings.llm.api_key, settings.llm.model,
+                     timeout=settings.checks.llm_timeout_seconds)

@@ -28,7 +28,7 @@ SYSTEM = ("Write the owner's daily digest in markdown: a title line, then at mos
 
 
 def directory(settings: Settings) -> Path:
-    return (settings.digest_dir or settings.memory_home / "digests").expanduser()
+    return (settings.checks.digest_dir or settings.memory_home / "digests").expanduser()
 
 
 def source_path(settings: Settings, date: str) -> Path:

@@ -27,8 +27,8 @@ SYSTEM = ("You triage an email inbox for its owner. For each conversation choose
 
 def unread(settings: Settings, client: FrontClient) -> list[dict[str, Any]]:
     """`[{id, subject, from, preview}]` of the conversations the Front query finds."""
-    found = client.search_conversations(settings.email_triage_front_query,
-                                        settings.email_triage_limit)
+    found = client.search_conversations(settings.checks.email_triage_front_query,
+                                        settings.checks.email_triage_limit)
     return [{"id": str(c.get("id")), "subject": str(c.get("subject") or "(no subject)"),
              "from": str((c.get("recipient") or {}).get("handle") or "?"),
              "preview": str((c.get("last_message") or {}).get("blurb") or "")[:300]}

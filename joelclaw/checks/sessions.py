@@ -16,15 +16,15 @@ from joelclaw.config import Settings
 
 def prune(settings: Settings, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
-    cutoff = now - settings.sessions_prune_max_age_days * 86400
+    cutoff = now - settings.checks.sessions_prune_max_age_days * 86400
     out: dict[str, Any] = {"deleted": 0, "bytes": 0, "kept": 0, "folders": {}}
-    for folder in settings.sessions_prune_dirs:
+    for folder in settings.checks.sessions_prune_dirs:
         root = folder.expanduser()
         if not root.is_dir():
             out["folders"][str(root)] = "missing"
             continue
         deleted = 0
-        for path in sorted(root.glob(settings.sessions_prune_glob)):
+        for path in sorted(root.glob(settings.checks.sessions_prune_glob)):
             if path.is_symlink() or not path.is_file():
                 continue
             try:

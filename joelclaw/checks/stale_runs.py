@@ -23,7 +23,8 @@ def find(rt: Bus, now: float | None = None) -> list[dict[str, Any]]:
     """`[{id, function, status, age_minutes}]`, oldest first."""
     now = time.time() if now is None else now
     s = rt.settings
-    limits = {"queued": s.stale_queued_minutes * 60, "running": s.stale_running_minutes * 60}
+    limits = {"queued": s.health.stale_queued_minutes * 60,
+              "running": s.health.stale_running_minutes * 60}
     found = []
     for run in rt.runs.list(status=list(limits), limit=SCAN):
         if (run.held or {}).get("kind") == "paused":

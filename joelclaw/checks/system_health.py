@@ -43,7 +43,7 @@ def core(rt: Bus, now: float) -> tuple[list[dict[str, str]], dict[str, Any]]:
     if not disk["ok"]:
         found.append(finding("disk", "degraded",
                              f"{disk['free_percent']:.1f}% free under {disk['path']} "
-                             f"(minimum {rt.settings.health_disk_min_free_percent:g}%)"))
+                             f"(minimum {rt.settings.health.disk_min_free_percent:g}%)"))
     stale = stale_runs.find(rt, now)
     components["stale_runs"] = "degraded" if stale else "ok"
     if stale:
@@ -70,7 +70,7 @@ def disk_status(rt: Bus) -> dict[str, Any]:
         probe = probe.parent
     usage = shutil.disk_usage(probe)
     free = 100.0 * usage.free / usage.total if usage.total else 100.0
-    ok = free >= rt.settings.health_disk_min_free_percent
+    ok = free >= rt.settings.health.disk_min_free_percent
     return {"ok": ok, "status": "ok" if ok else "degraded", "path": str(probe),
             "free_percent": round(free, 2)}
 
@@ -78,12 +78,12 @@ def disk_status(rt: Bus) -> dict[str, Any]:
 def error_rate(rt: Bus, now: float) -> dict[str, Any]:
     """Failed runs / ended runs over the window (cancelled and skipped ones do not count)."""
     s = rt.settings
-    since = now - s.health_error_rate_window_minutes * 60
+    since = now - s.health.error_rate_window_minutes * 60
     ended = [r for r in rt.runs.list(since=since, status=TERMINAL, limit=ERROR_RATE_SCAN)
              if r.status in ("completed", "failed")]
     failed = [r for r in ended if r.status == "failed"]
     rate = len(failed) / len(ended) if ended else 0.0
-    high = len(ended) >= s.health_error_rate_min_runs and rate >= s.health_error_rate_threshold
+    high = len(ended) >= s.health.error_rate_min_runs and rate >= s.health.error_rate_threshold
     by_function: dict[str, int] = {}
     for run in failed:
         by_function[run.function] = by_function.get(run.function, 0) + 1
@@ -107,7 +107,7 @@ def check(rt: Bus, mode: str, now: float | None = None) -> dict[str, Any]:
             top = ", ".join(f"{fn} x{n}" for fn, n in rate["top"])
             found.append(finding("error_rate", "degraded",
                                  f"{rate['failed']}/{rate['ended']} runs failed in the last "
-                                 f"{rt.settings.health_error_rate_window_minutes:g} min "
+                                 f"{rt.settings.health.error_rate_window_minutes:g} min "
                                  f"({rate['rate']:.0%}; {top})"))
     severities = {f["severity"] for f in found}
     out["status"] = "fatal" if "fatal" in severities else "degraded" if found else "ok"

@@ -31,7 +31,7 @@ def open_tasks(rt: Bus) -> list[dict[str, Any]]:
         finally:
             client.close()
 
-    ttl = rt.settings.checks_tasks_cache_seconds
+    ttl = rt.settings.checks.tasks_cache_seconds
     if ttl <= 0:
         return fetch()
     return cache_for(rt).fetch(NAMESPACE, "open", fetch, ttl=ttl)

@@ -14,17 +14,17 @@ from joelclaw.config import Settings
 
 
 def _git(settings: Settings, *args: str) -> commands.Result:
-    folder = str(settings.vault_dir.expanduser()) if settings.vault_dir else "."
-    return commands.run(settings.vault_git_command, "-C", folder, *args,
-                        timeout=settings.command_timeout_seconds)
+    folder = str(settings.checks.vault_dir.expanduser()) if settings.checks.vault_dir else "."
+    return commands.run(settings.checks.vault_git_command, "-C", folder, *args,
+                        timeout=settings.checks.command_timeout_seconds)
 
 
 def sync(settings: Settings, now: float | None = None) -> dict[str, Any]:
     """`{status, changes, ahead, behind, detail}`; status skipped | clean | committed |
     pushed | failed | diverged (the last two are actionable)."""
-    if settings.vault_dir is None:
+    if settings.checks.vault_dir is None:
         return {"status": "skipped", "detail": "JOELCLAW_VAULT_DIR is not set"}
-    folder = settings.vault_dir.expanduser()
+    folder = settings.checks.vault_dir.expanduser()
     if not folder.is_dir():
         return {"status": "failed", "detail": f"{folder} does not exist"}
     try:
@@ -58,7 +58,7 @@ def _sync(settings: Settings, now: float) -> dict[str, Any]:
             if behind and ahead:
                 return {**out, "status": "diverged",
                         "detail": f"{ahead} local and {behind} upstream commit(s)"}
-            if ahead and settings.vault_push:
+            if ahead and settings.checks.vault_push:
                 pushed = _git(settings, "push", "-q")
                 if not pushed.ok:
                     return {**out, "status": "failed",
@@ -69,5 +69,5 @@ def _sync(settings: Settings, now: float) -> dict[str, Any]:
 
 def describe(result: dict[str, Any], settings: Settings) -> str:
     icon = "🔀" if result["status"] == "diverged" else "❌"
-    return (f"{icon} **Vault sync {result['status']}** ({settings.vault_dir}): "
+    return (f"{icon} **Vault sync {result['status']}** ({settings.checks.vault_dir}): "
             f"{result.get('detail', '')}")

@@ -125,7 +125,7 @@ def root_overview(session: Session, group: click.Command) -> Reply:
                   "fix": failure.fix}
     settings = session.settings
     result = {"system": system, "recent_runs": recent, "commands": command_map(group),
-              "dashboard": f"http://{settings.web_host}:{settings.web_port}/"}
+              "dashboard": f"http://{settings.web.host}:{settings.web.port}/"}
     return Reply(result, _render_root, _root_actions(system))
 
 

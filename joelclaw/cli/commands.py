@@ -67,9 +67,9 @@ def _login_sources(settings: Settings) -> dict[str, str]:
     from joelclaw import credentials
 
     return {
-        "web": ("JOELCLAW_API_TOKEN" if settings.api_token
+        "web": ("JOELCLAW_API_TOKEN" if settings.web.api_token
                       else str(credentials.api_token_file(settings))),
-        "flower": ("JOELCLAW_FLOWER_USER/_PASSWORD" if settings.flower_user
+        "flower": ("JOELCLAW_FLOWER_USER/_PASSWORD" if settings.flower.user
                    else str(credentials.flower_file(settings))),
     }
 
@@ -234,7 +234,7 @@ def functions(session: Session) -> Reply:
     """Every loaded function: its task, triggers, queue, retries, flow options, and its runs of
     the last 24 h (count, failures, p50/p95, last run) when Redis is reachable."""
     rt = session.runtime(redis_needed=False)
-    default = rt.settings.default_retries
+    default = rt.settings.runs.default_retries
     stats, paused = _recent_stats(session)
     result = [{"id": fn.id, "task": fn.task_name,
                "triggers": [trig.describe() for trig in fn.triggers],

@@ -41,7 +41,7 @@ def _worker(rt: Runtime, view: dict[str, Any]) -> Check:
 
 def _heartbeat(rt: Runtime, view: dict[str, Any]) -> Check:
     age = view["heartbeat_age_s"]
-    if not rt.settings.telegram_token:
+    if not rt.settings.telegram.token:
         return _check("heartbeat", "skip", "not expected without JOELCLAW_TELEGRAM_TOKEN")
     if age is None:
         return _check("heartbeat", "fail", "the Telegram poller never beat",
@@ -54,16 +54,16 @@ def _heartbeat(rt: Runtime, view: dict[str, Any]) -> Check:
 
 def _telegram(rt: Runtime, view: dict[str, Any]) -> Check:
     settings = rt.settings
-    if not settings.telegram_token:
+    if not settings.telegram.token:
         return _check("telegram", "warn", "JOELCLAW_TELEGRAM_TOKEN is not set: notifications "
                       "stay queued", "set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID")
-    if not settings.telegram_owner_id:
+    if not settings.telegram.owner_id:
         return _check("telegram", "fail", "JOELCLAW_TELEGRAM_OWNER_ID is not set: there is "
                       "nobody to deliver to", "set JOELCLAW_TELEGRAM_OWNER_ID")
     from joelclaw.integrations.telegram import TelegramClient
 
     try:
-        with TelegramClient(settings.telegram_token, settings.telegram_api_url) as client:
+        with TelegramClient(settings.telegram.token, settings.telegram.api_url) as client:
             me = client.call("getMe")
     except Exception as exc:  # any failure to reach the Bot API is this layer's finding
         return _check("telegram", "fail", f"the Bot API did not answer getMe: {exc}",
@@ -90,7 +90,7 @@ def _queue(rt: Runtime, view: dict[str, Any]) -> Check:
 
 def _agent(rt: Runtime, view: dict[str, Any]) -> Check:
     failures = view["agent_failures"]
-    if failures >= rt.settings.llm_fallback_after_failures:
+    if failures >= rt.settings.llm.fallback_after_failures:
         return _check("agent", "warn", f"{failures} failed turns in a row",
                       "check JOELCLAW_LLM_API_URL / the agent command; the fallback model "
                       "is used meanwhile")

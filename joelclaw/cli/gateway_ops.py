@@ -84,7 +84,7 @@ def test(session: Session, timeout: float) -> Reply:
     from joelclaw.gateway.notify import deliver
 
     rt = session.runtime()
-    if not rt.settings.telegram_token or not rt.settings.telegram_owner_id:
+    if not rt.settings.telegram.token or not rt.settings.telegram.owner_id:
         raise Failure("Telegram is not configured: nothing can be delivered",
                       "GATEWAY_NO_TELEGRAM", "Set JOELCLAW_TELEGRAM_TOKEN and "
                       "JOELCLAW_TELEGRAM_OWNER_ID, then restart the gateway.")

@@ -24,7 +24,7 @@ def _search(session: Session, *, required: bool = True) -> Any:
                       SearchUnavailable.code, MEMORY_FIX,
                       next_actions=[action("up", "start the system with its Typesense")])
     return SearchClient(endpoint.url, endpoint.api_key,
-                        timeout=settings.typesense_timeout_seconds)
+                        timeout=settings.typesense.timeout_seconds)
 
 
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -55,6 +55,14 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
         "verify": [_c("status", "starts without the error")],
         "rollback": [_do("restore the previous .env")],
     },
+    "WATCHDOG_NOT_CONFIGURED": {
+        "title": "The dead-man's switch has no one to tell or nothing to watch",
+        "diagnose": [_c("watchdog status", "what it watches and when it last looked")],
+        "fix": [_do("set JOELCLAW_TELEGRAM_TOKEN and JOELCLAW_TELEGRAM_OWNER_ID (whom it tells), "
+                    "and JOELCLAW_REDIS_URL or JOELCLAW_DEADMAN_HEALTH_URL (what it watches)")],
+        "verify": [_c("watchdog check", "looks once and reports beating or silent")],
+        "rollback": [_do("remove the cron or systemd line that runs `joelclaw watchdog`")],
+    },
     "INVALID_EVENT": {
         "title": "The event is not valid: name or payload",
         "diagnose": [_c("schema", "known event names"),
@@ -99,6 +107,28 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
                 _c("replay <id>", "or a fresh run with the same event")],
         "verify": [_c("run <new-id>", "completed")],
         "rollback": [_c("cancel <new-id>", "stop the new run")],
+    },
+    "NON_RETRIABLE": {
+        "title": "A step or function refused to be retried (NonRetriable): more tries cannot help",
+        "diagnose": [_c("run <id>", "the step that raised it and its message")],
+        "fix": [_do("fix what the message names (the input, a setting, the code)"),
+                _c("rerun <id>", "then rerun from the failed step")],
+        "verify": [_c("run <new-id>", "completed")], "rollback": [],
+    },
+    "RETRY_AFTER": {
+        "title": "A step asked to be tried again later (RetryAfter), e.g. a rate-limited API",
+        "diagnose": [_c("explain <id>", "when the next attempt is due and why")],
+        "fix": [_do("usually nothing: the run resumes on its own at the given time"),
+                _c("wake <id>", "or try now, if the cause is gone")],
+        "verify": [_c("run <id>", "the next attempt's outcome")], "rollback": [],
+    },
+    "NOT_REPLICATED": {
+        "title": "Fewer Redis replicas than JOELCLAW_REDIS_WAIT_REPLICAS confirmed a write in time",
+        "diagnose": [_c("status", "the Redis and its durability"),
+                     _do("redis-cli INFO replication on the primary: connected replicas, lag")],
+        "fix": [_do("bring the replicas back, or lower JOELCLAW_REDIS_WAIT_REPLICAS"),
+                _do("send the event again with the same id: it is deduplicated")],
+        "verify": [_c("event <id>", "stored, with its runs")], "rollback": [],
     },
     "STEP_FAILED": {
         "title": "A step of a run failed",

@@ -64,7 +64,7 @@ def run(session: Session, run_id: str) -> Reply:
     trace = run_trace(rt, run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after "
-                       f"{rt.settings.run_retention_days:g} days)")
+                       f"{rt.settings.runs.retention_days:g} days)")
     return Reply(trace, render.render_trace, _run_actions(trace))
 
 
@@ -111,7 +111,7 @@ def event(session: Session, event_id: str) -> Reply:
     record = get_event(rt.redis, event_id)
     if record is None:
         raise NotFound(f"no event with id {event_id!r} (events are kept 7 days, and the "
-                       f"log holds the latest {rt.settings.event_log_cap})")
+                       f"log holds the latest {rt.settings.runs.event_log_cap})")
     found = [rt.runs.get(run_id) for run_id in record.get("runs", [])]
     run_rows = summaries(rt, [r for r in found if r is not None])
     known = {r["id"] for r in run_rows}

@@ -112,8 +112,8 @@ def record_of(located: Located, request: IngestRequested,
 
 def chunk_and_index(settings: Settings, located: Located, record: dict[str, Any],
                     extracted: dict[str, Any], use_vectors: bool) -> int:
-    texts = chunk.chunks(_text(settings, located, extracted), settings.docs_chunk_chars,
-                         settings.docs_chunk_overlap)
+    texts = chunk.chunks(_text(settings, located, extracted), settings.docs.chunk_chars,
+                         settings.docs.chunk_overlap)
     return open_index(settings).write_chunks(located.doc_id, record, texts, use_vectors)
 
 

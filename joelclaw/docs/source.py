@@ -37,7 +37,7 @@ class Raw:
 
 
 def docs_root(settings: Settings) -> Path | None:
-    return settings.docs_dir.expanduser().resolve() if settings.docs_dir else None
+    return settings.docs.dir.expanduser().resolve() if settings.docs.dir else None
 
 
 def locate(settings: Settings, *, path: str | None = None, url: str | None = None) -> Located:
@@ -60,12 +60,12 @@ def _locate_url(settings: Settings, url: str) -> Located:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DocumentSkipped(f"not an http(s) URL: {url!r}")
-    if not settings.docs_fetch_hosts:
+    if not settings.docs.fetch_hosts:
         raise DocumentSkipped(NO_FETCH)
     host = parts.hostname.lower()
     netloc = f"{host}:{parts.port}" if parts.port else host
     if not named_host(settings, url):
-        if "*" not in {h.lower() for h in settings.docs_fetch_hosts}:
+        if "*" not in {h.lower() for h in settings.docs.fetch_hosts}:
             raise DocumentSkipped(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
         literal = host.strip("[]")
         if _is_ip(literal) and not is_public(literal):
@@ -80,7 +80,7 @@ def named_host(settings: Settings, url: str) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     netloc = f"{host}:{parts.port}" if parts.port else host
-    allowed = {h.lower() for h in settings.docs_fetch_hosts}
+    allowed = {h.lower() for h in settings.docs.fetch_hosts}
     return host in allowed or netloc in allowed
 
 
@@ -95,7 +95,7 @@ def _is_ip(text: str) -> bool:
 
 
 def read(settings: Settings, located: Located) -> Raw:
-    limit = settings.docs_max_bytes
+    limit = settings.docs.max_bytes
     if located.kind == "path":
         target = Path(located.source)
         try:
@@ -116,7 +116,7 @@ def _fetch(settings: Settings, url: str, limit: int) -> Raw:
     public_only = not named_host(settings, url)
     transport = PublicOnlyTransport() if public_only else None
     try:
-        with make_client(url, timeout=settings.docs_fetch_timeout_seconds,
+        with make_client(url, timeout=settings.docs.fetch_timeout_seconds,
                          transport=transport) as client, \
                 client.stream("GET", url, follow_redirects=False) as answer:
             if answer.status_code >= 400:

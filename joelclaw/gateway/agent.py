@@ -54,9 +54,9 @@ class TurnResult:
 
 def agent_kind(gw: Gateway) -> str:
     s = gw.settings
-    if s.agent_command:
+    if s.gateway.agent_command:
         return "command"
-    if s.llm_api_url and s.llm_model:
+    if s.llm.api_url and s.llm.model:
         return "llm"
     return "none"
 
@@ -75,16 +75,16 @@ def run_turn(gw: Gateway, chat_id: int, prompt: str) -> TurnResult:
         text, error = _attempt(gw, lambda: _command(gw, prompt))
         return _result(gw, kind, None, started, text, error)
     s = gw.settings
-    fallback = s.llm_fallback_model if s.llm_fallback_model != s.llm_model else None
+    fallback = s.llm.fallback_model if s.llm.fallback_model != s.llm.model else None
     if fallback and gw.rt.redis.exists(keys.GW_AGENT_FALLBACK):  # switched: primary not tried
         text, error = _attempt(gw, lambda: _llm(gw, chat_id, prompt, fallback))
         return _result(gw, kind, fallback, started, text, error, counts=False)
-    text, error = _attempt(gw, lambda: _llm(gw, chat_id, prompt, s.llm_model))
+    text, error = _attempt(gw, lambda: _llm(gw, chat_id, prompt, s.llm.model))
     if error is None or not fallback:
-        return _result(gw, kind, s.llm_model, started, text, error)
+        return _result(gw, kind, s.llm.model, started, text, error)
     _failed(gw, error)
     log.warning("primary model %s failed (%s); trying the fallback %s in the same turn",
-                s.llm_model, error, fallback)
+                s.llm.model, error, fallback)
     text, second = _attempt(gw, lambda: _llm(gw, chat_id, prompt, fallback))
     if second is not None:
         second = f"{error}; the fallback model {fallback} failed too: {second}"
@@ -96,7 +96,7 @@ def _attempt(gw: Gateway, call: Callable[[], str]) -> tuple[str | None, str | No
     try:
         return call(), None
     except TurnStuck:
-        return None, f"no answer after {gw.settings.gateway_turn_timeout_seconds:g} s"
+        return None, f"no answer after {gw.settings.gateway.turn_timeout_seconds:g} s"
     except (IntegrationError, OSError, RuntimeError) as exc:
         return None, str(exc)
 
@@ -127,8 +127,8 @@ def _result(gw: Gateway, kind: str, model: str | None, started: float, text: str
 
 def _llm(gw: Gateway, chat_id: int, prompt: str, model: str | None) -> str:
     s = gw.settings
-    limit = s.gateway_turn_timeout_seconds
-    client = LLMClient(s.llm_api_url or "", s.llm_api_key, model or s.llm_model or "",
+    limit = s.gateway.turn_timeout_seconds
+    client = LLMClient(s.llm.api_url or "", s.llm.api_key, model or s.llm.model or "",
                        timeout=limit, max_attempts=1, label="gateway-agent-turn")
     history = _history(gw, chat_id)
     system = SYSTEM_PROMPT
@@ -158,7 +158,7 @@ def _history(gw: Gateway, chat_id: int) -> list[dict[str, str]]:
 
 def _remember(gw: Gateway, chat_id: int, turn: list[dict[str, str]]) -> None:
     """Append the turn, then drop the oldest messages until the history fits its budget."""
-    key, budget = keys.gw_history(chat_id), gw.settings.gateway_history_chars
+    key, budget = keys.gw_history(chat_id), gw.settings.gateway.history_chars
     items = [*_history(gw, chat_id), *turn]
     while items and sum(len(m["content"]) for m in items) > budget:
         items.pop(0)
@@ -170,9 +170,9 @@ def _remember(gw: Gateway, chat_id: int, turn: list[dict[str, str]]) -> None:
 
 
 def _command(gw: Gateway, prompt: str) -> str:
-    limit = gw.settings.gateway_turn_timeout_seconds
+    limit = gw.settings.gateway.turn_timeout_seconds
     try:
-        done = subprocess.run(shlex.split(gw.settings.agent_command or ""), input=prompt,
+        done = subprocess.run(shlex.split(gw.settings.gateway.agent_command or ""), input=prompt,
                               capture_output=True, text=True, timeout=limit, check=False)
     except subprocess.TimeoutExpired as exc:  # run() kills the child before raising
         raise TurnStuck() from exc
@@ -189,17 +189,17 @@ def _failed(gw: Gateway, reason: str) -> None:
     r.set(keys.GW_LAST_TURN, json.dumps({"at": time.time(), "ok": False, "error": reason[:300]}))
     failures = int(r.incr(keys.GW_AGENT_FAILURES))
     log.warning("agent turn failed (%d in a row): %s", failures, reason)
-    if failures < s.llm_fallback_after_failures:
+    if failures < s.llm.fallback_after_failures:
         return
-    fallback = s.llm_fallback_model if s.llm_fallback_model != s.llm_model else None
+    fallback = s.llm.fallback_model if s.llm.fallback_model != s.llm.model else None
     switch = ""
     if fallback and agent_kind(gw) == "llm":
-        r.set(keys.GW_AGENT_FALLBACK, fallback, ex=max(1, int(s.llm_probe_interval_seconds)))
+        r.set(keys.GW_AGENT_FALLBACK, fallback, ex=max(1, int(s.llm.probe_interval_seconds)))
         switch = f" Switching to the fallback model {fallback}; the primary is " \
-                 f"tried again in {s.llm_probe_interval_seconds:g} s."
-    if failures > s.llm_fallback_after_failures:
+                 f"tried again in {s.llm.probe_interval_seconds:g} s."
+    if failures > s.llm.fallback_after_failures:
         return  # already alerted for this streak
-    what = f"The primary model {s.llm_model}" if agent_kind(gw) == "llm" else "The agent"
+    what = f"The primary model {s.llm.model}" if agent_kind(gw) == "llm" else "The agent"
     gw.queue.enqueue("gateway", f"🚨 {what} failed {failures} turns in a row "
                      f"(last: {reason[:200]}).{switch}", priority=1,
                      meta={"type": "gateway.agent.failing"})

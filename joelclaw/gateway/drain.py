@@ -41,7 +41,7 @@ def drain(rt: Bus, *, budget_seconds: float = 50.0) -> dict[str, Any]:
     if gw.telegram is None:  # nowhere to deliver: keep everything queued until configured
         warn_unconfigured(rt)
         return {"handled": 0, "reason": "no telegram token"}
-    lease = gw.settings.gateway_claim_lease_seconds
+    lease = gw.settings.gateway.claim_lease_seconds
     rt.redis.set(keys.GW_DRAIN_RUNNING, "1", ex=max(1, int(lease)))
     started, handled = time.monotonic(), 0
     reclaimed = gw.queue.reclaim_dead()
@@ -114,7 +114,7 @@ def _merge(gw: Gateway, first: Message) -> list[Message]:
         for extra in (m for m in more if m.id not in stored.covers):
             gw.queue.release(extra)
         return [m for m in more if m.id in stored.covers]
-    window = gw.settings.gateway_merge_window_seconds
+    window = gw.settings.gateway.merge_window_seconds
     if len(first.prompt) >= LONG_PASTE:
         window = max(window, LONG_PASTE_WINDOW)
     deadline = time.time() + BATCH_CLOSE_SECONDS
@@ -136,7 +136,7 @@ class Keeper:
 
     def __init__(self, gw: Gateway, ids: list[str], chat: int | str) -> None:
         self.gw, self.ids, self.chat = gw, ids, chat
-        self.lease = gw.settings.gateway_claim_lease_seconds
+        self.lease = gw.settings.gateway.claim_lease_seconds
         self.lock = Lock(gw.rt.redis, keys.gw_chat_lock(chat), self.lease,
                          token=holders.new_token())
         self.token = self.lock.token

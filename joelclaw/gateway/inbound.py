@@ -117,7 +117,7 @@ class GatewayService:
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._watchdog, name="gateway-watchdog",
                                           daemon=True)]
-        if self.rt.settings.telegram_token:
+        if self.rt.settings.telegram.token:
             self._threads.append(threading.Thread(target=self._poll, name="gateway-poller",
                                                   daemon=True))
         for thread in self._threads:
@@ -140,7 +140,7 @@ class GatewayService:
                 if not self._hold_poller_lock():
                     self._stop.wait(1.0)  # another gateway polls
                     continue
-                poll_once(gw, self.rt.settings.gateway_poll_timeout_seconds)
+                poll_once(gw, self.rt.settings.gateway.poll_timeout_seconds)
                 failures = 0
             except Exception as exc:
                 failures += 1

@@ -35,19 +35,19 @@ class Gateway:
     @cached_property
     def queue(self) -> MessageQueue:
         return MessageQueue(self.rt.redis, clock=Clock(self.rt.redis),
-                            lease_seconds=self.settings.gateway_claim_lease_seconds)
+                            lease_seconds=self.settings.gateway.claim_lease_seconds)
 
     @cached_property
     def telegram(self) -> TelegramClient | None:
         """None without a bot token: notifications then stay queued, commands still parse."""
-        if not self.settings.telegram_token:
+        if not self.settings.telegram.token:
             return None
-        return CLIENTS.get(self.settings.telegram_token, self.settings.telegram_api_url,
-                           self.settings.gateway_chat_interval_seconds)
+        return CLIENTS.get(self.settings.telegram.token, self.settings.telegram.api_url,
+                           self.settings.gateway.chat_interval_seconds)
 
     @property
     def owner(self) -> int | None:
-        return self.settings.telegram_owner_id
+        return self.settings.telegram.owner_id
 
     def sleeping(self) -> bool:
         return self.rt.redis.get(keys.GW_MODE) == b"sleep"
@@ -96,7 +96,7 @@ def request_drain(rt: Bus, *, force: bool = False) -> bool:
     empty drain. Without a Telegram token nothing can be delivered: no drain is requested (a gateway
     that has one kicks its own drains when messages wait).
     """
-    if not rt.settings.telegram_token:
+    if not rt.settings.telegram.token:
         return False
     pending, period = keys.GW_DRAIN_PENDING, keys.GW_DRAIN_PENDING_TTL
     if force:

@@ -24,7 +24,7 @@ MAX_CHARS = 12_000
 
 def enrich(settings: Settings, text: str) -> str:
     """The message, followed by the vault files of the ADRs it names."""
-    vault = settings.vault_dir.expanduser() if settings.vault_dir else None
+    vault = settings.checks.vault_dir.expanduser() if settings.checks.vault_dir else None
     if vault is None or not ADR.search(text):
         return text
     numbers = list(dict.fromkeys(int(n) for n in ADR.findall(text)))[:MAX_FILES]

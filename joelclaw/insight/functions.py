@@ -83,7 +83,8 @@ def function_rows(rt: Runtime, *, now: float | None = None,
         last = next(heads) if last_id else None
         stats = run_stats(ended.get(fn.id, {}), created=int(created), last=last)
         stats["window"] = {"since": since, "until": now, "seconds": round(now - since, 1)}
-        rows.append({**describe_function(fn, rt.settings.default_retries, now), "recent": stats})
+        rows.append({**describe_function(fn, rt.settings.runs.default_retries, now),
+                     "recent": stats})
     return rows
 
 

@@ -56,8 +56,8 @@ def gateway_view(rt: Bus, *, peek: int = 20, now: float | None = None) -> dict[s
         "mode": "sleep" if mode == b"sleep" else "awake",
         "heartbeat_age_s": round(now - float(beat), 1) if beat else None,
         "alive": beat is not None
-        and now - float(beat) < rt.settings.gateway_heartbeat_stale_seconds,
-        "telegram_configured": bool(rt.settings.telegram_token),
+        and now - float(beat) < rt.settings.gateway.heartbeat_stale_seconds,
+        "telegram_configured": bool(rt.settings.telegram.token),
         "depth": {f"p{p}": int(tiers_raw[2 * i]) for i, p in enumerate(PRIORITIES)}
         | {"inflight": int(inflight_n), "dead": int(dead_n), "batched": int(batch_n)},
         "waiting": {tier: [_message(bodies.get(m), m, queued_ms=s, now=now) for m, s in items]

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 
 def run_url(settings: Settings, run_id: str) -> str | None:
-    base = settings.public_url
+    base = settings.web.public_url
     return f"{base}/runs/{quote(run_id, safe='')}" if base else None
 
 
 def needs_url(settings: Settings) -> str | None:
-    return f"{settings.public_url}/needs-me" if settings.public_url else None
+    return f"{settings.web.public_url}/needs-me" if settings.web.public_url else None
 
 
 def run_ref(settings: Settings, run_id: str) -> str:

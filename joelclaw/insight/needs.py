@@ -129,7 +129,7 @@ def _gateway(rt: Bus) -> dict[str, Any]:
 
 
 def _budget(rt: Bus, dismissed: set[str], now: float) -> dict[str, Any] | None:
-    budget = rt.settings.llm_daily_budget_usd
+    budget = rt.settings.llm.daily_budget_usd
     if not budget:
         return None
     from joelclaw.telemetry.spend import spent_on, today

@@ -29,7 +29,7 @@ def run_trace(rt: Bus, run_id: str) -> dict[str, Any] | None:
     trace = trace_of(loaded)
     if trace is None:
         return None
-    flower = (rt.settings.flower_url or "").rstrip("/") or None
+    flower = (rt.settings.flower.url or "").rstrip("/") or None
     steps = []
     for raw in trace["steps"]:
         step = settle(dict(raw), loaded.memo.get(raw["key"]), trace)

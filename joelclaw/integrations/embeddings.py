@@ -106,10 +106,10 @@ class LocalEmbedder:
 
 def make_embedder(settings: Settings) -> Embedder | None:
     """The configured embedder, or None (keyword-only search)."""
-    url = settings.embeddings_api_url
+    url = settings.embeddings.api_url
     if not url:
         return None
     if url == LOCAL:
         return LocalEmbedder()
-    return EmbeddingsClient(url, settings.embeddings_api_key, settings.embeddings_model,
-                            timeout=settings.embeddings_timeout_seconds)
+    return EmbeddingsClient(url, settings.embeddings.api_key, settings.embeddings.model,
+                            timeout=settings.embeddings.timeout_seconds)

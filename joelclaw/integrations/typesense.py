@@ -76,8 +76,8 @@ class Endpoint:
 
 def resolve_endpoint(settings: Settings) -> Endpoint | None:
     """JOELCLAW_TYPESENSE_URL/_API_KEY, else what a running `joelclaw up` recorded."""
-    if settings.typesense_url:
-        return Endpoint(settings.typesense_url.rstrip("/"), settings.typesense_api_key or "")
+    if settings.typesense.url:
+        return Endpoint(settings.typesense.url.rstrip("/"), settings.typesense.api_key or "")
     directory = settings.home_dir / "typesense"
     with contextlib.suppress(OSError):
         url = (directory / "url").read_text().strip()
@@ -127,7 +127,7 @@ class SearchClient:
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchClient:
         endpoint = require_endpoint(settings)
-        return cls(endpoint.url, endpoint.api_key, timeout=settings.typesense_timeout_seconds)
+        return cls(endpoint.url, endpoint.api_key, timeout=settings.typesense.timeout_seconds)
 
     def __repr__(self) -> str:
         return f"SearchClient(url={self.url!r})"

@@ -19,14 +19,15 @@ DESCRIBE_PROMPT = ("Describe this image for someone who cannot see it: what it s
 
 
 def transcribe(settings: Settings, path: Path, mime_type: str | None) -> dict[str, Any] | None:
-    if not settings.transcription_api_url:
+    media = settings.media
+    if not media.transcription_api_url:
         return None
-    with TranscriptionClient(settings.transcription_api_url, settings.transcription_api_key,
-                             settings.transcription_model,
-                             timeout=settings.transcription_timeout_seconds) as client:
+    with TranscriptionClient(media.transcription_api_url, media.transcription_api_key,
+                             media.transcription_model,
+                             timeout=media.transcription_timeout_seconds) as client:
         answer = client.transcribe(path, mime_type=mime_type)
     return {"text": answer["text"].strip(), "language": answer.get("language"),
-            "duration": answer.get("duration"), "model": settings.transcription_model}
+            "duration": answer.get("duration"), "model": media.transcription_model}
 
 
 def image_message(path: Path, mime_type: str | None, prompt: str) -> dict[str, Any]:
@@ -40,11 +41,11 @@ def image_message(path: Path, mime_type: str | None, prompt: str) -> dict[str, A
 
 def describe(settings: Settings, path: Path, mime_type: str | None,
              caption: str | None = None) -> dict[str, Any] | None:
-    model = settings.media_vision_model or settings.llm_model
-    if not (settings.llm_vision and settings.llm_api_url and model):
+    model = settings.media.vision_model or settings.llm.model
+    if not (settings.llm.vision and settings.llm.api_url and model):
         return None
     prompt = DESCRIBE_PROMPT + (f"\nThe sender's caption: {caption}" if caption else "")
-    client = LLMClient(settings.llm_api_url, settings.llm_api_key, model)
+    client = LLMClient(settings.llm.api_url, settings.llm.api_key, model)
     try:
         # The client sends the messages as given; content parts are OpenAI's image format.
         text = client.complete(cast(Any, [image_message(path, mime_type, prompt)]))

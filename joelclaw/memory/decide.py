@@ -82,7 +82,7 @@ def reject(mem: Memory, proposal_id: str, *, by: str, reason: str = "",
 def expire(mem: Memory, *, now: float | None = None) -> list[str]:
     """Proposals older than JOELCLAW_MEMORY_PROPOSAL_TTL_DAYS, archived as expired."""
     stamp = now if now is not None else time.time()
-    limit = mem.settings.memory_proposal_ttl_days
+    limit = mem.settings.memory.proposal_ttl_days
     done = []
     for proposal in mem.proposals.pending():
         if proposal.open and proposal.age_days(stamp) >= limit:

@@ -59,7 +59,7 @@ def recall(mem: Memory, query: str, *, limit: int = 10, verdicts: tuple[str, ...
         raise ValueError(f"unknown verdict(s) {sorted(unknown)}: use {', '.join(VERDICTS)}")
     spec = {"q": query, "limit": limit, "verdicts": sorted(verdicts)}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-    ttl = mem.settings.memory_recall_cache_seconds
+    ttl = mem.settings.memory.recall_cache_seconds
     if not use_cache or ttl <= 0:
         return search(mem, query, limit=limit, verdicts=verdicts, now=now)
     return mem.cache.fetch(RECALL_NAMESPACE, key, lambda: search(
@@ -144,7 +144,7 @@ def _fuse(by_word: list[dict[str, Any]], nearest: list[dict[str, Any]], mode: st
 def for_prompt(mem: Memory, prompt: str) -> str:
     """The agent turn's memory block: at most JOELCLAW_MEMORY_RECALL_LIMIT (<= 10) lines. A
     recall failure never fails the turn: it costs the memories, and is logged."""
-    limit = min(10, mem.settings.memory_recall_limit)
+    limit = min(10, mem.settings.memory.recall_limit)
     try:
         found = recall(mem, prompt[:2000], limit=limit)
     except (IntegrationError, ValueError, OSError) as exc:

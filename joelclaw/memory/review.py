@@ -84,7 +84,7 @@ def create_review_task(mem: Memory, proposal: Proposal) -> str | None:
             description=f"Proposal: {proposal.id}\n\n{proposal.change}\n\nComplete this task to "
                         "approve it; add the label `rejected` (then complete) or delete it to "
                         "reject it.",
-            labels=list(REVIEW_LABELS), project_id=mem.settings.memory_todoist_project_id,
+            labels=list(REVIEW_LABELS), project_id=mem.settings.memory.todoist_project_id,
             priority=4, due_string="today")
     finally:
         client.close()

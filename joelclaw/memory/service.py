@@ -66,14 +66,14 @@ class Memory:
         """The memory LLM. Memory's LLM work is background work: past the daily LLM budget
         this raises Defer until the next day (joelclaw.telemetry.spend)."""
         s = self.settings
-        if not s.llm_api_url or not (s.memory_observer_model or s.llm_model):
+        if not s.llm.api_url or not (s.memory.observer_model or s.llm.model):
             raise ConfigError(NO_LLM)
         spend.allow_background(self.rt, purpose)
-        return LLMClient(s.llm_api_url, s.llm_api_key, s.memory_observer_model or s.llm_model or "",
-                         timeout=timeout or s.memory_llm_timeout_seconds, max_attempts=2)
+        return LLMClient(s.llm.api_url, s.llm.api_key, s.memory.observer_model or s.llm.model or "",
+                         timeout=timeout or s.memory.llm_timeout_seconds, max_attempts=2)
 
     def todoist(self) -> TodoistClient | None:
         s = self.settings
-        if not s.todoist_token:
+        if not s.todoist.token:
             return None
-        return TodoistClient(s.todoist_token, s.todoist_api_url, redis_client=self.redis)
+        return TodoistClient(s.todoist.token, s.todoist.api_url, redis_client=self.redis)

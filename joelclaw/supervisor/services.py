@@ -75,22 +75,22 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     """JOELCLAW_REDIS_URL checked, or an embedded Redis added as a supervised service; the same
     for Typesense, whose absence only turns memory off (with a warning naming the fix)."""
     home = settings.home_dir
-    if settings.redis_url:
-        check_external_redis(settings.redis_url, supervisor.log,
-                             settings.redis_accept_eviction, settings)
-        services = Services(home, settings.redis_url)
+    if settings.redis.url:
+        check_external_redis(settings.redis.url, supervisor.log,
+                             settings.redis.accept_eviction, settings)
+        services = Services(home, settings.redis.url)
     else:
-        server = RedisServer(home / "redis", maxmemory=settings.redis_maxmemory,
-                             binary=settings.redis_server)
+        server = RedisServer(home / "redis", maxmemory=settings.redis.maxmemory,
+                             binary=settings.redis.server)
         services = Services(home, server.prepare(), redis=server)
         argv = server.argv()
         outdated = outdated_warning(argv[0])
         if outdated:
             supervisor.log(f"warning: {outdated}")
         supervisor.add("redis", argv, service=True, ready=server.ping)
-    if settings.typesense_url:
-        services.search_url, services.search_key = settings.typesense_url, \
-            settings.typesense_api_key
+    if settings.typesense.url:
+        services.search_url, services.search_key = settings.typesense.url, \
+            settings.typesense.api_key
     elif not typesense:
         services.search_off = "started with --no-typesense"
     else:

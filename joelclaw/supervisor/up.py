@@ -99,7 +99,7 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
     with _stop_on_signals(supervisor), services_for(settings, supervisor, typesense) as services:
         base = child_env(settings, services.redis_url, services.search_url,
                          services.search_key)
-        if enabled.get("flower", True) and not settings.flower_url:
+        if enabled.get("flower", True) and not settings.flower.url:
             base["JOELCLAW_FLOWER_URL"] = flower_url(settings)  # traces link to its pages
         for command in commands(settings, **enabled):
             supervisor.add(command.name, command.argv, command.environment(base))
@@ -114,11 +114,12 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
             print_banner(supervisor, settings, services.redis_url, embedded=services.embedded,
                          durable=durable,
                          search=services.describe_search(), **enabled)
-            watch = FileWatch(function_modules(settings.function_modules)) if reload else None
+            modules = settings.worker.function_modules
+            watch = FileWatch(function_modules(modules)) if reload else None
             reloader = Reloader(supervisor.log, web_hup(supervisor.signal),
                                 redisconn.connect(services.redis_url, settings,
                                                   socket_connect_timeout=3, socket_timeout=5),
-                                base, watch=watch, poll=settings.reload_poll_seconds)
+                                base, watch=watch, poll=settings.worker.reload_poll_seconds)
             reloader.start()
             supervisor.run_until_stopped()
         finally:
@@ -155,7 +156,7 @@ def commands(
                                     "webhooks:create_app()"]))
     supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
-                                   str(settings.worker_concurrency), "-n", "worker@%h", "-E",
+                                   str(settings.worker.concurrency), "-n", "worker@%h", "-E",
                                    "-l", "info"], supervised))
     if gateway:
         plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-c", "1",
@@ -210,11 +211,11 @@ def check_ports(settings: Settings, *, web: bool = True, flower: bool = True) ->
     """Every port `up` opens must be free before anything starts; name the setting to change."""
     wanted = []
     if web:
-        wanted.append(("JOELCLAW_WEB_PORT", settings.web_host, settings.web_port))
+        wanted.append(("JOELCLAW_WEB_PORT", settings.web.host, settings.web.port))
     if flower:
-        wanted.append(("JOELCLAW_FLOWER_PORT", settings.flower_address, settings.flower_port))
+        wanted.append(("JOELCLAW_FLOWER_PORT", settings.flower.address, settings.flower.port))
     if len({port for _, _, port in wanted}) < len(wanted):
-        raise UpError(f"JOELCLAW_WEB_PORT and JOELCLAW_FLOWER_PORT are both {settings.web_port}: "
+        raise UpError(f"JOELCLAW_WEB_PORT and JOELCLAW_FLOWER_PORT are both {settings.web.port}: "
                       "give them different ports")
     for variable, host, port in wanted:
         if not port_available(host, port):
@@ -299,7 +300,7 @@ def child_env(settings: Settings, redis_url: str, typesense_url: str | None = No
 
 def flower_url(settings: Settings) -> str:
     """The address of the Flower `up` starts, as a browser on this machine reaches it."""
-    return f"http://{_display_host(settings.flower_address)}:{settings.flower_port}"
+    return f"http://{_display_host(settings.flower.address)}:{settings.flower.port}"
 
 
 def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
@@ -310,8 +311,8 @@ def print_banner(supervisor: Supervisor, settings: Settings, redis_url: str, *,
     home = settings.home_dir
     lines = ["joelclaw is running:"]
     if web:
-        base = f"http://{_display_host(settings.web_host)}:{settings.web_port}"
-        token = ("JOELCLAW_API_TOKEN" if settings.api_token
+        base = f"http://{_display_host(settings.web.host)}:{settings.web.port}"
+        token = ("JOELCLAW_API_TOKEN" if settings.web.api_token
                  else f"the token in {api_token_file(settings)}")
         lines.append(f"  web      {base}  (log in, or send 'Authorization: Bearer ...', with "
                      f"{token})")

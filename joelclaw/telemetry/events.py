@@ -85,7 +85,7 @@ def emit(client: Any, event: TelemetryEvent, settings: Settings) -> None:
     client or a pipeline/batch the caller sends."""
     raw = json.dumps(event.document(configured_secrets(settings)))
     client.rpush(keys.OTEL_PENDING, raw)
-    client.ltrim(keys.OTEL_PENDING, -settings.otel_pending_cap, -1)
+    client.ltrim(keys.OTEL_PENDING, -settings.telemetry.pending_cap, -1)
 
 
 def pending(client: redis.Redis) -> int:

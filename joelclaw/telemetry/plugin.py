@@ -41,7 +41,7 @@ class Telemetry:
         self._lock = threading.Lock()
 
     def tracer(self) -> RunTracer | None:
-        if self._tracer is None and self.bus.settings.otel_endpoint:
+        if self._tracer is None and self.bus.settings.telemetry.endpoint:
             with self._lock:
                 if self._tracer is None:
                     from joelclaw.telemetry.tracing import RunTracer
@@ -98,7 +98,7 @@ def flush_events(bus: Bus) -> int:
     search = _clients.get(key)
     if search is None:
         search = _clients[key] = SearchClient(endpoint.url, endpoint.api_key,
-                                              timeout=bus.settings.typesense_timeout_seconds)
+                                              timeout=bus.settings.typesense.timeout_seconds)
     return flush(bus.redis, search)
 
 
@@ -118,7 +118,7 @@ class TelemetryStep(bootsteps.StartStopStep):
         self._thread.start()
 
     def _loop(self) -> None:
-        period = self.bus.settings.otel_flush_seconds
+        period = self.bus.settings.telemetry.flush_seconds
         while not self._stop.wait(period):
             try:
                 flush_events(self.bus)

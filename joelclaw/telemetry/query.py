@@ -87,7 +87,7 @@ def stats(bus: Bus, search: SearchClient | None, *, days: int = 7,
             into = functions.setdefault(name, {"usd": 0.0, "calls": 0, "tokens": 0})
             for metric in into:
                 into[metric] += row[metric]
-    budget = bus.settings.llm_daily_budget_usd
+    budget = bus.settings.llm.daily_budget_usd
     result: dict[str, Any] = {
         "spend": {"days": per_day, "functions": {k: {**v, "usd": round(v["usd"], 6)}
                                                  for k, v in sorted(functions.items())},

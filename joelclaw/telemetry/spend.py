@@ -46,7 +46,7 @@ OUTSIDE = "(outside a run)"
 
 def price(settings: Settings, model: str) -> tuple[float, float]:
     """USD per million (input, output) tokens."""
-    table = settings.llm_prices
+    table = settings.llm.prices
     entry = table.get(model) or table.get("*") or {}
     return float(entry.get("input", 0.0)), float(entry.get("output", 0.0))
 
@@ -109,7 +109,7 @@ def record_usage(bus: Bus | None, *, model: str, input_tokens: int, output_token
 
 
 def _maybe_warn(bus: Bus, date: str, total: float) -> None:
-    budget = bus.settings.llm_daily_budget_usd
+    budget = bus.settings.llm.daily_budget_usd
     if not budget or total < WARN_AT * budget:
         return
     if not cooldown(bus.redis, keys.spend_warned(date), 2 * 86400):
@@ -134,7 +134,7 @@ def spent_on(bus: Bus, date: str) -> float:
 
 def allow_background(bus: Bus, what: str) -> None:
     """Return if background LLM work may run now; else raise Defer until the next day."""
-    budget = bus.settings.llm_daily_budget_usd
+    budget = bus.settings.llm.daily_budget_usd
     if not budget:
         return
     date = today(bus.settings)

@@ -80,12 +80,12 @@ class RunTracer:
     def __init__(self, settings: Settings, processor: SpanProcessor | None = None) -> None:
         self.secrets = configured_secrets(settings)
         self.ids = _Ids()
-        self.ratio = TraceIdRatioBased(settings.otel_sample_ratio)
+        self.ratio = TraceIdRatioBased(settings.telemetry.sample_ratio)
         self.provider = TracerProvider(
-            resource=Resource.create({"service.name": settings.otel_service_name}),
+            resource=Resource.create({"service.name": settings.telemetry.service_name}),
             id_generator=self.ids, sampler=ParentBased(self.ratio))
         if processor is None:
-            processor = BatchSpanProcessor(otlp_exporter(settings.otel_endpoint or ""))
+            processor = BatchSpanProcessor(otlp_exporter(settings.telemetry.endpoint or ""))
         self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("joelclaw.bus")
 

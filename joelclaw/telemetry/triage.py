@@ -138,7 +138,7 @@ def fresh(bus: Bus, key: str) -> bool:
     """True once per dedup window for a key; a snoozed key is never fresh."""
     if snooze.snoozed(bus.redis, key):
         return False
-    return cooldown(bus.redis, keys.o11y_seen(key), bus.settings.o11y_dedup_hours * 3600)
+    return cooldown(bus.redis, keys.o11y_seen(key), bus.settings.o11y.dedup_hours * 3600)
 
 
 def escalation_slot(bus: Bus, key: str, now: float | None = None) -> bool:
@@ -147,7 +147,7 @@ def escalation_slot(bus: Bus, key: str, now: float | None = None) -> bool:
     now = now or time.time()
     r = bus.redis
     r.zremrangebyscore(keys.O11Y_ESCALATIONS, 0, now - 3600)
-    if r.zcard(keys.O11Y_ESCALATIONS) >= bus.settings.o11y_escalations_per_hour:
+    if r.zcard(keys.O11Y_ESCALATIONS) >= bus.settings.o11y.escalations_per_hour:
         return False
     r.zadd(keys.O11Y_ESCALATIONS, {key: now})
     return True

@@ -110,7 +110,7 @@ def test_a_redis_backup_is_a_dump_that_loads_and_rotation_keeps_the_newest(
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["dump-20220101-030000.rdb", dump.name, "keep-me.rdb"])
     assert loaded_from(dump).get("jc:test:backup-marker") == b"espresso"
-    steps = [s["key"] for s in rt.runs.steps(run.id)]
+    steps = [s.key for s in rt.runs.steps(run.id)]
     assert steps == ["prepare-redis-backup-dir", "trigger-redis-bgsave", "wait-for-bgsave",
                      "copy-redis-rdb", "rotate-redis-backups", "emit-completed"]
     [event] = list_events(rt.redis, name="system/backup.completed")
@@ -127,7 +127,7 @@ def test_a_redis_on_another_host_is_streamed_with_redis_cli_and_loads(
     [run] = backup(rt, "redis")
     assert run.status == "completed", run.error
     assert run.output["via"] == "redis-cli --rdb" and run.output["bytes"] > 0
-    assert [s["key"] for s in rt.runs.steps(run.id)] == [
+    assert [s.key for s in rt.runs.steps(run.id)] == [
         "prepare-redis-backup-dir", "stream-redis-rdb", "rotate-redis-backups", "emit-completed"]
     assert loaded_from(Path(run.output["path"])).get("jc:test:streamed") == b"ristretto"
 
@@ -216,8 +216,12 @@ def test_stamps_are_local_time_in_the_configured_zone() -> None:
 
 
 def test_the_crons_run_in_the_owners_time_zone_and_are_settings() -> None:
-    code = ("import json, tasks.backups as b; print(json.dumps([[t.cron, t.timezone] for f in "
-            "(b.backup_redis, b.backup_typesense) for t in f.crons]))")
+    """Read from the settings when a runtime's registry loads the module, not at import."""
+    code = ("import json; from joelclaw.bus.functions import Registry; "
+            "from joelclaw.config import load_settings; "
+            "r = Registry.from_modules(['tasks.backups'], load_settings()); "
+            "print(json.dumps([[t.cron, t.timezone] for f in "
+            "('system-backup-redis', 'system-backup-typesense') for t in r.get(f).crons]))")
     env = {"PATH": "/usr/bin:/bin", "JOELCLAW_TIMEZONE": "America/Los_Angeles",
            "JOELCLAW_BACKUP_REDIS_CRON": "45 2 * * *", "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

@@ -59,7 +59,7 @@ def test_degraded_is_notified_once_and_a_second_heartbeat_in_the_cooldown_sends_
     second = heartbeat(rt, 2)
     assert second.status == "completed" and second.output["status"] == "degraded"
     assert second.output["notified"] == [], "inside the cooldown nothing is notified"
-    assert not any(s["key"].startswith("notify") for s in rt.runs.steps(second.id))
+    assert not any(s.key.startswith("notify") for s in rt.runs.steps(second.id))
     assert Gateway(rt).queue.ready_count() == 0
     assert len(tg.sent_messages(OWNER)) == 1
 

@@ -108,7 +108,7 @@ def test_the_heartbeat_fans_out_ten_events_and_every_one_is_handled(
                         and completed_runs(rt, f), 60, message=f"a second run of {function}")
         second = max(runs, key=lambda r: r.created_at)
         assert second.status == "completed", (function, second.error)
-        assert not [s["key"] for s in rt.runs.steps(second.id) if s["key"].startswith("notify")]
+        assert not [s.key for s in rt.runs.steps(second.id) if s.key.startswith("notify")]
     assert Gateway(rt).queue.ready_count() == 0
     assert len(texts(tg)) == 2, "a second heartbeat inside the cooldowns sends nothing"
 

@@ -47,8 +47,8 @@ def test_open_a_failed_run_read_the_error_replay_it_and_see_it_complete(
     assert "card declined: the payment provider said no" in detail.inner_text()
     assert "NonRetriable" in page.locator('[data-step-detail="charge"] pre.error').inner_text()
     version = page.locator('[data-step-detail="charge"] [data-code-version]').inner_text()
-    charge = next(s for s in runtime.runs.steps(failed) if s["key"] == "charge")
-    assert version == charge["code_version"]  # the trace says which code ran the step
+    charge = next(s for s in runtime.runs.steps(failed) if s.key == "charge")
+    assert version == charge.code_version  # the trace says which code ran the step
     assert re.fullmatch(r"[0-9a-f]{12}", version)
     shot(page, screenshot_dir, "run-failed")
 

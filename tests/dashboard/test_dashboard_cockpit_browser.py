@@ -95,7 +95,7 @@ def test_at_390px_the_owner_settles_everything_from_needs_me(
     page.locator("[data-run-status=completed]").wait_for(timeout=30_000)
     assert page.locator('[data-step-detail="nap"] [data-woken-by]').get_attribute(
         "data-woken-by") == "owner (dashboard)"
-    assert runtime.runs.step(sleeping, "nap")["woken_by"] == "owner (dashboard)"
+    assert runtime.runs.step(sleeping, "nap").woken_by == "owner (dashboard)"
 
     # bulk-replay the failures of d-flaky after a preview
     runtime.redis.delete(BREAK_FLAG)

@@ -74,7 +74,7 @@ def test_markdown_and_html_are_indexed_and_searchable(
     completed = list_events(rt.redis, name="docs/ingest.completed")
     assert sorted(e["event"]["data"]["title"] for e in completed) == ["Espresso ratios",
                                                                        "Milk steaming"]
-    steps = [s["key"] for s in rt.runs.steps(runs[0].id)]
+    steps = [s.key for s in rt.runs.steps(runs[0].id)]
     assert steps == ["validate-file", "extract-text", "ensure-docs-collections",
                      "chunk-and-index", "upsert-document", "emit-completed",
                      "cleanup-text-artifact"]
@@ -134,13 +134,13 @@ def test_a_backlog_is_queued_in_batches_with_durable_sleeps_between_them(
     assert run.status == "completed", run.error
     assert run.output == {"status": "queued", "files": 5, "already_indexed": 0, "queued": 5,
                           "batches": 3, "pace_seconds": 1}
-    steps = {s["key"]: s for s in rt.runs.steps(run.id)}
-    order = [s["key"] for s in rt.runs.steps(run.id)]
+    steps = {s.key: s for s in rt.runs.steps(run.id)}
+    order = [s.key for s in rt.runs.steps(run.id)]
     assert order == ["list-docs-folder", "load-existing-docs", "plan-backlog-events",
                      "queue-backlog-batch-1", "pace-backlog-batch-2", "queue-backlog-batch-2",
                      "pace-backlog-batch-3", "queue-backlog-batch-3"]
-    assert steps["pace-backlog-batch-2"]["type"] == "sleep"
-    assert steps["pace-backlog-batch-3"]["type"] == "sleep"
+    assert steps["pace-backlog-batch-2"].type == "sleep"
+    assert steps["pace-backlog-batch-3"].type == "sleep"
     ingests = wait_for(lambda: (ids := rt.runs.newest_ids(function="docs-ingest")) and
                        len(ids) == 5 and ids, 30, message="five docs-ingest runs")
     done = all_finished(rt, ingests, 60)

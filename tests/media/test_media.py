@@ -128,8 +128,8 @@ def test_a_missing_file_fails_the_run_clearly(tg, start_system, tmp_path) -> Non
     wait_for(lambda: rt.runs.status(run_id) == "failed", 30, message="run failed")
     error = rt.runs.get(run_id).error
     assert "does not exist" in json.dumps(error)
-    [step] = [s for s in rt.runs.steps(run_id) if s["key"] == "validate-file"]
-    assert step["attempts"] == 1  # NonRetriable: no retries
+    [step] = [s for s in rt.runs.steps(run_id) if s.key == "validate-file"]
+    assert step.attempts == 1  # NonRetriable: no retries
 
 
 def test_a_failed_transcription_tells_the_owner_and_frees_the_media_id(tg, stt,

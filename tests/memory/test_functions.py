@@ -140,8 +140,8 @@ def test_typesense_down_fails_the_store_step_clearly_and_a_rerun_keeps_the_llm_a
     run = finished(rt, observe_run(rt, session("ts-down")), 60)
     assert run.status == "failed"
     assert "Typesense" in run.error["message"] or "typesense" in run.error["message"]  # type: ignore[index]
-    failed_step = next(s for s in rt.runs.steps(run.id) if s.get("status") == "failed")
-    assert failed_step["key"].startswith("store-to-typesense")
+    failed_step = next(s for s in rt.runs.steps(run.id) if s.status == "failed")
+    assert failed_step.key.startswith("store-to-typesense")
     first_worker.stop()
 
     worker_factory(settings_override=mem_settings)  # Typesense is back

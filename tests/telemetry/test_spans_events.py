@@ -54,7 +54,7 @@ def test_a_run_cancelled_while_a_step_runs_ends_its_trace_as_cancelled(
 
     rt = start(otel_endpoint=collector.url)
     run_id = start_run(rt, "tel/cancel-me")
-    wait_for(lambda: any(s.get("key") == "slow" and s.get("status") == "running"
+    wait_for(lambda: any(s.key == "slow" and s.status == "running"
                          for s in rt.runs.steps(run_id)), 20, message="the slow step running")
     cancel_run(rt, run_id)
     assert finished(rt, run_id).status == "cancelled"

@@ -44,8 +44,8 @@ def test_a_call_in_a_step_records_model_tokens_and_cost_on_the_step_and_per_func
 ) -> None:
     rt = start()
     run_id = ask(rt)
-    step = next(s for s in rt.runs.steps(run_id) if s["key"] == "ask")
-    assert step["llm"] == {"calls": 1, "input_tokens": 10, "output_tokens": 3,
+    step = next(s for s in rt.runs.steps(run_id) if s.key == "ask")
+    assert step.llm == {"calls": 1, "input_tokens": 10, "output_tokens": 3,
                            "cost_usd": CALL_COST, "models": ["test-model"]}
     ask(rt, "one two three four")  # 5 completion tokens: 0.01 + 0.01
     code, env = run_cli(rt.settings, "otel", "stats")
@@ -90,8 +90,8 @@ def test_the_budget_warns_once_at_80_percent_and_holds_background_work_but_not_t
     assert "daily LLM budget is spent" in explained["reason"]
     assert "the test digest waits for the next day" in explained["reason"]
     assert explained["status"] == "queued"
-    step = next(s for s in rt.runs.steps(run_id) if s["key"] == "digest")
-    assert step["attempts"] == 0, "waiting for the budget spends no attempt"
+    step = next(s for s in rt.runs.steps(run_id) if s.key == "digest")
+    assert step.attempts == 0, "waiting for the budget spends no attempt"
     assert "summarize the day" not in llm.prompts()
 
     outside = rt.send(Event(name="tel/background-outside", data={}))[0].runs[0]

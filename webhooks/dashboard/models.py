@@ -44,6 +44,9 @@ def overview(rt: Runtime) -> dict[str, Any]:
             "beat_age_s": parts.get("beat", {}).get("age_s"),
             "durability": parts.get("redis", {}).get("durability"),
             "gateway_age_s": parts.get("gateway", {}).get("age_s"),
+            "breakers": {name: b for name, b in
+                         (parts.get("providers", {}).get("breakers") or {}).items()
+                         if b["state"] == "open"},
             "runs_stored": rt.runs.stored(), "wakeups_pending": wakeups.pending(rt.redis),
             "functions": len(rt.registry)},
         "counts": counts,
@@ -128,7 +131,7 @@ def run(rt: Runtime, run_id: str) -> dict[str, Any]:
     trace = run_trace(rt, run_id)
     if trace is None:
         raise NotFound(f"no run with id {run_id!r} (runs expire after "
-                       f"{rt.settings.run_retention_days:g} days)")
+                       f"{rt.settings.runs.retention_days:g} days)")
     trace = json.loads(json.dumps(trace, default=str))
     trace["event"] = preview(trace.get("event") or {})
     terminal = trace["status"] in TERMINAL
@@ -212,7 +215,7 @@ def event(rt: Runtime, event_id: str) -> dict[str, Any]:
     record = get_event(rt.redis, event_id)
     if record is None:
         raise NotFound(f"no event with id {event_id!r} (events are kept 7 days, and the log "
-                       f"holds the latest {rt.settings.event_log_cap})")
+                       f"holds the latest {rt.settings.runs.event_log_cap})")
     return _with_runs(rt, [record])[0]
 
 

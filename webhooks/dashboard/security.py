@@ -61,7 +61,7 @@ class Guard:
 
     @property
     def max_age(self) -> int:
-        return int(self.rt.settings.dashboard_session_hours * 3600)
+        return int(self.rt.settings.web.dashboard_session_hours * 3600)
 
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.key(), salt=SALT)

@@ -52,7 +52,7 @@ def make_celery(
         app.conf.broker_transport = SENTINEL_TRANSPORT  # and a failover
     if use_ssl is not None:
         app.conf.broker_use_ssl = use_ssl
-    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.canvas_queue,
+    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.worker.canvas_queue,
                      *(fn.queue for fn in bus.registry)})
     amqp = is_amqp(broker)
     app.conf.update(
@@ -93,13 +93,13 @@ def make_celery(
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "visibility_timeout": settings.visibility_timeout,
+        "visibility_timeout": settings.redis.visibility_timeout,
         "priority_steps": list(range(10)),
         "sep": ":",
         "queue_order_strategy": "priority",
     }
-    if settings.unacked_restore_seconds:
-        options["unacked_restore_interval"] = settings.unacked_restore_seconds
+    if settings.redis.unacked_restore_seconds:
+        options["unacked_restore_interval"] = settings.redis.unacked_restore_seconds
         options["unacked_restore_throttle"] = 1
     return options
 

@@ -197,7 +197,7 @@ class DedupScheduler(PersistentScheduler):
         `joelclaw up`, which starts beat again at once; re-execute when started by hand)."""
         log.warning("code reload: beat restarts to rebuild its schedule from the new code")
         self.close()
-        if self.bus.settings.supervised:
+        if self.bus.settings.worker.supervised:
             logging.shutdown()
             os._exit(RELOAD_EXIT)
         reexec()

@@ -93,7 +93,7 @@ def restart_worker(bus: Bus, generation: int) -> None:
     """Warm shutdown, then start again (exit for `up`, re-execute by hand)."""
     log.warning("code reload (generation %d): finishing the current steps, then restarting "
                 "on the new code", generation)
-    if not bus.settings.supervised:
+    if not bus.settings.worker.supervised:
         atexit.register(_reexec_unless_stopped)
     worker_state.should_stop = RELOAD_EXIT
 

@@ -53,7 +53,7 @@ class Sweeper:
         self.rt = rt
         self.node = node or socket.gethostname()
         self.queues = queues or (lambda: ())  # what this node consumes, read at each stamp
-        self.poll = poll or rt.settings.scheduler_poll_seconds
+        self.poll = poll or rt.settings.runs.scheduler_poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_prune = 0.0
@@ -108,7 +108,7 @@ class Sweeper:
         if not due:
             return 0
         waiting = self._still_in_broker(list(due))
-        safety = now + self.rt.settings.outbox_grace_seconds
+        safety = now + self.rt.settings.runs.outbox_grace_seconds
         published = 0
         for target, due_at in due.items():
             try:
@@ -127,7 +127,7 @@ class Sweeper:
     def _publish(self, target: str, due_at: float, now: float) -> bool:
         if not self.rt.publish(target, ready_at=due_at):
             return False
-        wakeups.guard(self.rt.redis, {target: now + self.rt.settings.outbox_grace_seconds},
+        wakeups.guard(self.rt.redis, {target: now + self.rt.settings.runs.outbox_grace_seconds},
                       earlier_only=True)
         self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
         return True
@@ -140,7 +140,7 @@ class Sweeper:
                 if status is not None and status not in TERMINAL]
         if not live:
             return set()
-        max_age = min(BROKER_VIEW_SECONDS, self.rt.settings.outbox_grace_seconds / 4)
+        max_age = min(BROKER_VIEW_SECONDS, self.rt.settings.runs.outbox_grace_seconds / 4)
         if time.monotonic() - self._broker_seen_at > max_age:
             names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
             self._broker_view = waiting_targets(self.rt, names) or set()
@@ -184,7 +184,7 @@ class Sweeper:
         """Cap the event logs (with the finished runs of the events capped away) and drop
         expired runs from the indexes; one worker at a time."""
         if self.rt.redis.set(keys.RETENTION_LOCK, "1", nx=True, ex=int(PRUNE_EVERY)):
-            started = events.prune(self.rt.redis, self.rt.settings.event_log_cap)
+            started = events.prune(self.rt.redis, self.rt.settings.runs.event_log_cap)
             self.rt.runs.forget_finished(started)
             self.rt.runs.prune_index()
 

@@ -40,7 +40,7 @@ PREVIEW_CHARS = 2048
 
 def install(app: Celery, bus: Bus) -> None:
     """Register the canvas callbacks on `app` and connect the task signals for its tasks."""
-    queue = bus.settings.canvas_queue
+    queue = bus.settings.worker.canvas_queue
 
     @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True)
     def canvas_done(value: Any = None, base: str = "", path: str = "") -> None:
@@ -87,7 +87,7 @@ class Signals:
 
     def __init__(self, app: Celery, bus: Bus):
         self.app, self.bus = app, bus
-        self.globs = tuple(bus.settings.task_events)
+        self.globs = tuple(bus.settings.worker.task_events)
         self.started: dict[str, float] = {}  # task id -> when this process started it
 
     def connect(self) -> None:

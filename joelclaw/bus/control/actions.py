@@ -36,7 +36,7 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request") -> Ru
     if run.status in TERMINAL:
         return run
     rt.runs.request_cancel(run_id, reason)
-    lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
+    lease = leases.acquire(rt.scripts, run_id, rt.settings.runs.lease_seconds)
     if lease is not None:
         current = rt.runs.get(run_id)
         if current is not None and current.status not in TERMINAL:
@@ -53,7 +53,7 @@ def wake_run(rt: Bus, run_id: str, by: str = "owner") -> dict[str, Any]:
     if run.status != "sleeping":
         raise JoelclawError(f"run {run_id} is {run.status}, not sleeping: only a sleeping run "
                             "can be woken")
-    lease = leases.acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
+    lease = leases.acquire(rt.scripts, run_id, rt.settings.runs.lease_seconds)
     if lease is None:
         raise JoelclawError(f"run {run_id} is waking up already (an execution holds it)")
     try:

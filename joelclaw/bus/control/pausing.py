@@ -70,7 +70,7 @@ def pause(rt: Bus, function_id: str, *, by: str, reason: str | None = None) -> d
 def resume(rt: Bus, function_id: str) -> dict[str, Any]:
     """Forget the pause and start the parked runs, oldest first."""
     _known(rt, function_id)
-    safety = time.time() + rt.settings.outbox_grace_seconds
+    safety = time.time() + rt.settings.runs.outbox_grace_seconds
     was, parked = rt.scripts.resume(keys=[keys.PAUSED, keys.paused_runs(function_id),
                                           wakeups.SETS.outbox], args=[function_id, safety])
     started = [raw.decode() for raw in parked]

@@ -41,7 +41,7 @@ def removed_message(function_id: str, version: str | None) -> str:
 def fail_removed_run(rt: Bus, run_id: str, function_id: str, version: str | None) -> str:
     """Fail one run of a removed function under its lease: "failed", "ended" (already over)
     or "busy" (an execution holds it: the caller tries again later)."""
-    lease = acquire(rt.scripts, run_id, rt.settings.run_lease_seconds)
+    lease = acquire(rt.scripts, run_id, rt.settings.runs.lease_seconds)
     if lease is None:
         return "busy"
     run = rt.runs.get(run_id)

@@ -202,9 +202,9 @@ def _publish(bus: Bus, state: State, node: dict[str, Any], prepend: list[Any]) -
     options.setdefault("priority", priority)
     sig = celery.signature(node["task"], args=node["args"], kwargs=node["kwargs"],
                            options=options, immutable=node["immutable"])
-    link = celery.signature(DONE_TASK, kwargs=callback, queue=settings.canvas_queue,
+    link = celery.signature(DONE_TASK, kwargs=callback, queue=settings.worker.canvas_queue,
                             priority=priority)
-    link_error = celery.signature(FAILED_TASK, kwargs=callback, queue=settings.canvas_queue,
+    link_error = celery.signature(FAILED_TASK, kwargs=callback, queue=settings.worker.canvas_queue,
                                   priority=priority)
     sig.clone(args=tuple(prepend)).apply_async(task_id=tid, link=link, link_error=link_error)
     bus.redis.hset(key, claim, SENT)

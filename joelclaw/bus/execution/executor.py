@@ -62,7 +62,7 @@ def execute(
     """
     started = time.time()
     target = target_for(run_id, member)
-    lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.run_lease_seconds)
+    lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.runs.lease_seconds)
     if lease is None:
         rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
         return "deferred"
@@ -248,7 +248,7 @@ class _Execution:
     def retry(self, exc: BaseException, delay: float | None) -> str:
         """An error outside any step retries the whole function on its own counter."""
         fn, run = self.fn, self.run
-        retries = fn.retries if fn.retries is not None else self.rt.settings.default_retries
+        retries = fn.retries if fn.retries is not None else self.rt.settings.runs.default_retries
         if self.member is not None or run.attempts + 1 > retries:
             return self.fail(exc)
         wait = delay if delay is not None else backoff(self.rt.settings, run.attempts + 1)

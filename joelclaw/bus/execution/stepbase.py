@@ -67,8 +67,8 @@ def error_record(exc: BaseException) -> dict[str, Any]:
 
 def backoff(settings: Settings, attempt: int) -> float:
     """Exponential back-off with jitter, capped: up to 2 s, 4 s, 8 s ... (at least half)."""
-    return exponential(attempt, base=settings.retry_base_seconds / 2,
-                       cap=settings.retry_max_seconds, jitter=1.0)
+    return exponential(attempt, base=settings.runs.retry_base_seconds / 2,
+                       cap=settings.runs.retry_max_seconds, jitter=1.0)
 
 
 class StepBase:
@@ -103,7 +103,7 @@ class StepBase:
         self._queue_delay_ms = queue_delay_ms
         self._run_fields = dict(run_fields or {})  # written with the first trace write
         self._cancel_seen = run.cancel_requested
-        self.retries = fn.retries if fn.retries is not None else rt.settings.default_retries
+        self.retries = fn.retries if fn.retries is not None else rt.settings.runs.default_retries
 
     def take_run_fields(self) -> dict[str, Any]:
         """Run fields not yet written (the executor adds them to its final write)."""

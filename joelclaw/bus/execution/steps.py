@@ -225,7 +225,7 @@ class Steps(StepBase):
         # free; if this process dies first, the safety wake-up replays the step, which sees
         # the canvas was not launched and launches it.
         self.after_release.append(launch)
-        safety = time.time() + self.rt.settings.outbox_grace_seconds
+        safety = time.time() + self.rt.settings.runs.outbox_grace_seconds
         leaves = canvas.leaves(tree)
         self._trace_state(key, kind, "waiting", expires=expires, **_what(kind, base, leaves))
         raise Suspend("waiting", min(safety, expires) if expires is not None else safety)
@@ -287,7 +287,7 @@ class Steps(StepBase):
         from celery import group
 
         self._save(key, Pending({"members": count}))
-        grace = self.rt.settings.outbox_grace_seconds
+        grace = self.rt.settings.runs.outbox_grace_seconds
         targets = {target_for(self._run.id, (key, i)): time.time() + grace
                    for i in range(count)}
         wakeups.guard(self.rt.redis, targets)
@@ -312,7 +312,7 @@ class Steps(StepBase):
                 self._execute(sub_key, "parallel.member", callables[index], new_work=False)
         self.confirm_written()  # the parent must find this member's result when it gathers
         if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
-            safety = time.time() + self.rt.settings.outbox_grace_seconds
+            safety = time.time() + self.rt.settings.runs.outbox_grace_seconds
             wakeups.guard(self.rt.redis, {self._run.id: safety}, earlier_only=True)
             publish_run(self.rt, self.fn, self._run.id)
         raise MemberDone()

@@ -89,7 +89,7 @@ def enter(rt: Bus, fn: Function, run: Run, lease: Lease) -> Entry:
             return Entry("throttled")
     entry = Entry()
     if flow.concurrency:
-        slots = Slots(run.id, constraints(fn, run), rt.settings.outbox_grace_seconds)
+        slots = Slots(run.id, constraints(fn, run), rt.settings.runs.outbox_grace_seconds)
         blocked = _acquire(rt, fn, run, slots, lease)
         if blocked:
             return Entry(blocked)
@@ -158,7 +158,7 @@ def reserve(rt: Bus, fn: Function, run: Run, now: float) -> float:
 
 def _acquire(rt: Bus, fn: Function, run: Run, slots: Slots, lease: Lease) -> str | None:
     now = time.time()
-    expiry = now + rt.settings.run_lease_seconds
+    expiry = now + rt.settings.runs.lease_seconds
     reply = rt.scripts.flow_acquire(keys=slots.keys(),
                                     args=[run.id, now, expiry, RUN_PREFIX, *slots.limits()])
     if reply[0] == 1:

@@ -149,7 +149,8 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
               keys.events_by_name(event.name), keys.RUN_INDEX, wakeups.SETS.outbox, *run_keys,
               *term_keys],
         args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
-              keys.EVENT_TTL, rt.settings.event_log_cap, now + rt.settings.outbox_grace_seconds,
+              keys.EVENT_TTL, rt.settings.runs.event_log_cap,
+              now + rt.settings.runs.outbox_grace_seconds,
               json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0",
               keys.waits(event.name)])
 
