@@ -14,8 +14,10 @@ task (`bench.plain_app:plain.three_io`) is measured beside it with the same host
 
 Prints, per N: joelclaw runs/s and plain Celery tasks/s. Then, with 3 hosts and `--runs` in
 flight, SIGKILLs a whole host while it executes runs and prints: the runs it held, the time
-until the last of them was taken over (leased by another host or finished), lost runs
-(acknowledged but not completed), and finished steps that ran again.
+until their leases were released (expired: runnable again), the time until the last of them
+was taken over (leased by another host or finished: it includes waiting its turn behind the
+backlog in the queue), lost runs (acknowledged but not completed), and finished steps that ran
+again.
 """
 
 from __future__ import annotations
@@ -142,9 +144,14 @@ def kill_a_host(client: redis.Redis, rt: Any, hosts: list[Host], args: argparse.
     victim.kill()
     killed_at = time.time()
     taken: dict[str, float] = {}
+    released: dict[str, float] = {}  # the dead host's lease gone: the run is runnable again
     while len(taken) < len(held) and time.time() < killed_at + 600:
         now_holders = holders(client)
         for run_id in held:
+            token = client.get(keys.lease(run_id))
+            if run_id not in released and (token is None
+                                           or not token.decode().startswith(victim.name)):
+                released[run_id] = time.time() - killed_at
             if run_id in taken:
                 continue
             status = rt.runs.status(run_id)
@@ -158,6 +165,7 @@ def kill_a_host(client: redis.Redis, rt: Any, hosts: list[Host], args: argparse.
         pending = [r for r in pending if rt.runs.status(r) != "completed"]
         time.sleep(0.5)
     return {"runs": len(run_ids), "runs_held_by_the_killed_host": len(held),
+            "leases_released_s": round(max(released.values()), 2) if released else None,
             "takeover_s": round(max(taken.values()), 2) if taken else None,
             "all_completed_after_s": round(time.time() - killed_at, 1) if not pending else None,
             "lost": len(pending),
@@ -187,7 +195,7 @@ def main() -> None:
                               "cores": os.cpu_count(), "concurrency_per_host":
                               args.concurrency, "step_wait_s": args.seconds, "throughput": []}
     try:
-        for count in [int(n) for n in args.hosts.split(",")]:
+        for count in [int(n) for n in args.hosts.split(",") if n]:  # "": only the kill
             hosts = start_hosts(count, "joelclaw.worker", "joelclaw", args, env, folder, uts)
             try:
                 joelclaw_throughput(client, rt, 20, args.seconds)  # warm up

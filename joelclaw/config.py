@@ -51,6 +51,13 @@ class RedisSettings:
     broker_url: str | None = _from("broker_url")
     visibility_timeout: int = _from("visibility_timeout")
     unacked_restore_seconds: int | None = _from("unacked_restore_seconds")
+    server: str | None = _from("redis_server")  # the embedded binary
+    accept_eviction: bool = _from("redis_accept_eviction")
+    wait_replicas: int = _from("redis_wait_replicas")
+    wait_timeout_ms: int = _from("redis_wait_timeout_ms")
+    tls_ca: str | None = _from("redis_tls_ca")
+    tls_cert: str | None = _from("redis_tls_cert")
+    tls_key: str | None = _from("redis_tls_key")
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,4 +154,8 @@ def plain_redis(folder: Path, *options: str) -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # never leave it behind, however busy the machine
+            server.kill()
+            server.wait(10)

@@ -55,16 +55,17 @@ def background(ctx: Context[Any]) -> dict[str, Any]:
     return {"answer": ctx.step.run("digest", _background, ctx)}
 
 
-def _slow() -> int:
-    import time
+def _slow(ctx: Context[Any]) -> int:
+    """Held until the test opens gate `tel-slow` (after it cancelled the run)."""
+    from tests.support import wait_at_gate
 
-    time.sleep(1.5)
+    wait_at_gate(ctx.runtime.redis, "tel-slow")
     return 1
 
 
 @function("tel-cancel-me", trigger="tel/cancel-me")
 def cancel_me(ctx: Context[Any]) -> int:
-    ctx.step.run("slow", _slow)
+    ctx.step.run("slow", _slow, ctx)
     return ctx.step.run("never", lambda: 2)
 
 

@@ -13,7 +13,7 @@ from joelclaw.runtime import Runtime
 from joelclaw.telemetry.tracing import run_span_id_of, trace_id_of
 from tests.fakes.otlp import FakeCollector
 from tests.flow_helpers import finished
-from tests.support import wait_for
+from tests.support import open_gate, wait_for
 from tests.telemetry.conftest import run_cli
 from tests.telemetry.telfunctions import LEAKED
 
@@ -57,6 +57,7 @@ def test_a_run_cancelled_while_a_step_runs_ends_its_trace_as_cancelled(
     wait_for(lambda: any(s.key == "slow" and s.status == "running"
                          for s in rt.runs.steps(run_id)), 20, message="the slow step running")
     cancel_run(rt, run_id)
+    open_gate(rt.redis, "tel-slow")  # the step ends after the cancel, however slow the machine
     assert finished(rt, run_id).status == "cancelled"
     trace_id = f"{trace_id_of(run_id):032x}"
     spans = wait_for(lambda: (s := collector.trace(trace_id)) and len(s) >= 3 and s, 20,

@@ -1,8 +1,8 @@
 """Celery glue: the Celery app a runtime builds (`make_celery`, on kombu's Redis transport made to
 survive a broker restart), what joelclaw installs into Celery's processes (the worker's sweeper
 thread for durable time, the reload bootstep and pool restart, task signals and canvas
-callbacks, beat's deduplicating cron scheduler), and the broker's queues read directly
-(`queues`)."""
+callbacks, beat's deduplicating cron scheduler and its catch-up after downtime, `catchup`), and
+the broker's queues read directly (`queues`)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,12 @@ if TYPE_CHECKING:
     from joelclaw.bus.celery.cron import (
         CRON_TASK,
         CronSchedule,
-        beat_schedule_for,
         dispatch_tick,
         scheduler_for,
     )
-    from joelclaw.bus.celery.reload import RELOAD_EXIT, install_pool_restart, reload_step
-    from joelclaw.bus.celery.sweeper import Sweeper, sweeper_step
+    from joelclaw.bus.celery.reload import RELOAD_EXIT
+    from joelclaw.bus.celery.sweeper import Sweeper
     from joelclaw.bus.celery.task_hooks import Signals
-    from joelclaw.bus.celery.task_hooks import install as install_task_hooks
 
 __all__ = [
     "CRON_TASK",
@@ -32,16 +30,11 @@ __all__ = [
     "CronSchedule",
     "Signals",
     "Sweeper",
-    "beat_schedule_for",
     "catchup",
     "dispatch_tick",
-    "install_pool_restart",
-    "install_task_hooks",
     "make_celery",
     "queues",
-    "reload_step",
     "scheduler_for",
-    "sweeper_step",
 ]
 
 __getattr__, __dir__ = door(__name__, {
@@ -54,11 +47,6 @@ __getattr__, __dir__ = door(__name__, {
     "RELOAD_EXIT": "reload:RELOAD_EXIT",
     "Signals": "task_hooks:Signals",
     "Sweeper": "sweeper:Sweeper",
-    "beat_schedule_for": "cron:beat_schedule_for",
     "dispatch_tick": "cron:dispatch_tick",
-    "install_pool_restart": "reload:install_pool_restart",
-    "install_task_hooks": "task_hooks:install",
-    "reload_step": "reload:reload_step",
     "scheduler_for": "cron:scheduler_for",
-    "sweeper_step": "sweeper:sweeper_step",
 })

@@ -12,7 +12,6 @@ from joelclaw.bus.lazy import door
 if TYPE_CHECKING:
     from joelclaw.bus.functions.options import Concurrency, Throttle, priority_level
     from joelclaw.bus.functions.registry import (
-        TASK_PREFIX,
         Function,
         Registry,
         Trigger,
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "TASK_PREFIX",
     "Concurrency",
     "Function",
     "Registry",
@@ -40,7 +38,6 @@ __getattr__, __dir__ = door(__name__, {
     "Concurrency": "options:Concurrency",
     "Function": "registry:Function",
     "Registry": "registry:Registry",
-    "TASK_PREFIX": "registry:TASK_PREFIX",
     "Throttle": "options:Throttle",
     "Trigger": "registry:Trigger",
     "absent": "registry:absent",
