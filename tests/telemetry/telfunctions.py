@@ -59,7 +59,7 @@ def _slow(ctx: Context[Any]) -> int:
     """Held until the test opens gate `tel-slow` (after it cancelled the run)."""
     from tests.support import wait_at_gate
 
-    wait_at_gate(ctx.runtime.redis, "tel-slow")
+    wait_at_gate(engine(ctx).redis, "tel-slow")
     return 1
 
 
