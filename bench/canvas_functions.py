@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from celery import signature
+
 from joelclaw import Context, function
 
 
 @function("bench-canvas", trigger="bench/canvas", retries=0)
 def over_task(ctx: Context) -> int:
-    sig = ctx.runtime.celery.signature("bench.echo", args=[ctx.event.data["i"]], queue="bplain")
+    sig = signature("bench.echo", args=[ctx.event.data["i"]], queue="bplain")
     return ctx.step.task("echo", sig)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import environment, start_worker, stop, throughput  # noqa: E402
+from bench.harness import environment, marks, start_worker, stop, throughput  # noqa: E402
 from joelclaw import Context, function  # noqa: E402
 
 PRIO_QUEUE = "benchprio"
@@ -33,7 +33,7 @@ JC_STARTS = "bench:prio-starts"  # plain.one (bench/plain_app.py) writes bench:s
 
 
 def _work(ctx: Context) -> int:
-    client = ctx.runtime.redis
+    client = marks(ctx.settings.redis_url)
     return ctx.step.run("work", lambda: int(client.incrby("bench:done", len(ctx.events))))
 
 
@@ -62,7 +62,7 @@ globals().update({f"bf_{name}": fn for name, fn in DECLARED.items()})
 @function("bf-prio", trigger="bench/flow.prio", retries=0, queue=PRIO_QUEUE,
           priority={"run": "event.data.vip ? 600 : 0"})
 def prio(ctx: Context) -> None:
-    ctx.runtime.redis.hset(JC_STARTS, ctx.event.data["i"], time.time())
+    marks(ctx.settings.redis_url).hset(JC_STARTS, ctx.event.data["i"], time.time())
 
 
 # ---- the measurement ---------------------------------------------------------------------

@@ -14,6 +14,18 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+_marks: dict[str, redis.Redis] = {}
+
+
+def marks(url: str | None) -> redis.Redis:
+    """The benchmark's own connection for the marks and counters its functions record (one per
+    process): what is measured goes through the engine, the measuring does not."""
+    if url is None:
+        raise RuntimeError("the benchmarks run with JOELCLAW_REDIS_URL set (bench.harness)")
+    client = _marks.get(url)
+    if client is None:
+        client = _marks[url] = redis.Redis.from_url(url)
+    return client
 
 
 def environment(tmp: Path, modules: str) -> tuple[object, str, dict[str, str]]:

@@ -41,7 +41,7 @@ class RedisSettings:
 
     url: str | None = _from("redis_url")
     maxmemory: str = _from("redis_maxmemory")
-    server: str | None = _from("redis_server")
+    server: str | None = _from("redis_server")  # the embedded binary
     accept_eviction: bool = _from("redis_accept_eviction")
     wait_replicas: int = _from("redis_wait_replicas")
     wait_timeout_ms: int = _from("redis_wait_timeout_ms")
@@ -51,13 +51,6 @@ class RedisSettings:
     broker_url: str | None = _from("broker_url")
     visibility_timeout: int = _from("visibility_timeout")
     unacked_restore_seconds: int | None = _from("unacked_restore_seconds")
-    server: str | None = _from("redis_server")  # the embedded binary
-    accept_eviction: bool = _from("redis_accept_eviction")
-    wait_replicas: int = _from("redis_wait_replicas")
-    wait_timeout_ms: int = _from("redis_wait_timeout_ms")
-    tls_ca: str | None = _from("redis_tls_ca")
-    tls_cert: str | None = _from("redis_tls_cert")
-    tls_key: str | None = _from("redis_tls_key")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import chord, group
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import function, trigger
 from joelclaw.errors import StepError
 from tests import canvas_tasks as t
@@ -91,10 +91,10 @@ def on_task(ctx: Context) -> dict:
 @function("c-foreign", trigger="canvas/foreign", retries=0)
 def foreign_fn(ctx: Context) -> dict:
     """Tasks of another Celery app, by name (this process never imports them)."""
-    product = ctx.step.task("mul", ctx.runtime.celery.signature("foreign.mul", args=[6, 7],
+    product = ctx.step.task("mul", engine(ctx).celery.signature("foreign.mul", args=[6, 7],
                                                                  queue="foreign"))
     try:
-        ctx.step.task("fail", ctx.runtime.celery.signature("foreign.fail", args=["nope"],
+        ctx.step.task("fail", engine(ctx).celery.signature("foreign.fail", args=["nope"],
                                                             queue="foreign"))
         error = None
     except StepError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
 from joelclaw.events.payloads.system import CronTick, FunctionFailed
@@ -14,7 +14,7 @@ from tests.support import wait_at_gate
 
 
 def count(ctx: Context, name: str) -> int:
-    return int(ctx.runtime.redis.incr(f"jc:test:count:{ctx.run_id}:{name}"))
+    return int(engine(ctx).redis.incr(f"jc:test:count:{ctx.run_id}:{name}"))
 
 
 def hold(seconds: float | str, ctx: Context | None = None) -> None:
@@ -22,7 +22,7 @@ def hold(seconds: float | str, ctx: Context | None = None) -> None:
     is a duration (for steps whose length is the point, such as concurrency spans)."""
     if isinstance(seconds, str):
         assert ctx is not None, "a gated hold needs the step's context"
-        wait_at_gate(ctx.runtime.redis, seconds)
+        wait_at_gate(engine(ctx).redis, seconds)
     else:
         time.sleep(seconds)
 
@@ -128,7 +128,7 @@ def nonretriable(ctx: Context) -> None:
 
 
 def _record_failure(ctx: Context[FunctionFailed]) -> str:
-    ctx.runtime.redis.set(f"jc:test:failure:{ctx.event.data.run_id}",
+    engine(ctx).redis.set(f"jc:test:failure:{ctx.event.data.run_id}",
                           ctx.event.data.error["message"])
     return "handled"
 
@@ -138,7 +138,7 @@ def _record_failure(ctx: Context[FunctionFailed]) -> str:
 def retry_after(ctx: Context) -> None:
     def call() -> None:
         n = count(ctx, "call")
-        ctx.runtime.redis.rpush(f"jc:test:times:{ctx.run_id}", time.time())
+        engine(ctx).redis.rpush(f"jc:test:times:{ctx.run_id}", time.time())
         if n == 1:
             raise RetryAfter(1.5)
         raise RuntimeError("still broken")
@@ -176,7 +176,7 @@ def span(ctx: Context, name: str, seconds: float) -> dict:
     hold(seconds, ctx)
     record = {"run": ctx.run_id, "start": began, "end": time.time(),
               "key": ctx.event.data.get("k"), "i": ctx.event.data.get("i")}
-    ctx.runtime.redis.rpush(f"jc:test:spans:{name}", json.dumps(record))
+    engine(ctx).redis.rpush(f"jc:test:spans:{name}", json.dumps(record))
     return record
 
 
@@ -243,7 +243,7 @@ def batched(ctx: Context) -> list:
 @function("t-prio", trigger="test/prio", retries=0,
           priority={"run": "event.data.vip ? 600 : 0"})
 def prioritized(ctx: Context) -> int:
-    ctx.runtime.redis.rpush("jc:test:prio-order", ctx.event.data["i"])
+    engine(ctx).redis.rpush("jc:test:prio-order", ctx.event.data["i"])
     return ctx.event.data["i"]
 
 
@@ -290,7 +290,7 @@ def rerunnable(ctx: Context) -> dict:
     one = ctx.step.run("one", lambda: count(ctx, "one"))
 
     def two() -> int:
-        if ctx.runtime.redis.get("jc:test:break-two"):
+        if engine(ctx).redis.get("jc:test:break-two"):
             raise NonRetriable("two is broken")
         return count(ctx, "two")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import function
 from joelclaw.errors import NonRetriable
 
@@ -17,7 +17,7 @@ log = logging.getLogger("tests.secrets")
 @function("t-secrets", trigger="test/secrets", retries=0)
 def handle(ctx: Context) -> dict:
     data = ctx.event.data
-    ctx.step.run("keep", lambda: bool(ctx.runtime.redis.rpush(SEEN_KEY, json.dumps(data))))
+    ctx.step.run("keep", lambda: bool(engine(ctx).redis.rpush(SEEN_KEY, json.dumps(data))))
     log.warning("handling event data %s", data)
     return {"echo": data}
 

@@ -8,13 +8,18 @@ editor's completion and a newcomer see is what these tests pin.
 from __future__ import annotations
 
 import ast
+import logging
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import joelclaw
-from joelclaw.bus.execution import Context, Step, Steps
+from joelclaw.bus.execution import Context, Step, Steps, engine
+from joelclaw.config import Settings
+from joelclaw.events.model import Event
+from joelclaw.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 DOOR = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
@@ -85,6 +90,26 @@ def test_the_context_offers_services_not_plumbing() -> None:
         assert getattr(Context, name).__doc__, f"ctx.{name} has a docstring"
 
 
+def test_the_engine_is_not_on_the_context(settings: Settings) -> None:
+    """What an editor completes on `ctx.` is the run, the event, the steps and the services;
+    the runtime (and its raw Redis) is reached only through `engine(ctx)`, by extensions and
+    tests."""
+    rt = Runtime(settings)
+    ctx: Context[Any] = Context(event=Event(name="test/door"), step=None,  # type: ignore[arg-type]
+                                run_id="run-1", attempt=1, function_id="f",
+                                log=logging.getLogger("test"), _runtime=rt)
+    assert _public(ctx) == {"event", "step", "run_id", "attempt", "function_id", "log",
+                            "batch", "events", "settings", "cooldown", "lock", "cache",
+                            "cancel_requested"}
+    assert engine(ctx) is rt and ctx.settings is rt.settings
+    try:
+        ctx.runtime  # noqa: B018
+    except AttributeError as exc:
+        assert "services:" in str(exc)  # not a service either: the message lists the services
+    else:
+        raise AssertionError("ctx.runtime must not exist")
+
+
 def test_tasks_import_the_door_payloads_and_domain_libraries_only() -> None:
     """Function modules get the author's API from `joelclaw` and never reach into the engine
     (the bus, the runtime, keys, Redis)."""
@@ -151,8 +176,9 @@ def test_the_readme_example_needs_the_door_and_payloads_only() -> None:
 
 def test_the_bench_functions_use_the_door() -> None:
     """The benchmarks' function modules are written as a function author would (what their
-    harness, inside `main()`, builds to measure the engine is not a function's business)."""
-    for name in ("functions", "flow", "canvas_functions", "chaos_functions", "memory_functions"):
+    harness, inside `main()`, builds to measure the engine is not a function's business; the
+    chaos functions look into the run store on purpose, through `engine(ctx)`)."""
+    for name in ("functions", "flow", "canvas_functions", "memory_functions"):
         imported = _joelclaw_imports((ROOT / "bench" / f"{name}.py").read_text(),
                                      top_level=True)
         assert _outside_the_door(imported) == [], name

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from joelclaw import keys
+from joelclaw.bus.execution import engine
 from joelclaw.coordination.cooldown import cooldown
 from joelclaw.gateway.format import to_telegram_html
 from joelclaw.gateway.notify import Notifier, flush_digest
@@ -21,31 +22,31 @@ class GatewayContext(Notifier):
 
     def sleeping(self) -> bool:
         """Sleep mode: everything but the owner's messages and fatal alerts is held."""
-        return Gateway(self.ctx.runtime).sleeping()
+        return Gateway(engine(self.ctx)).sleeping()
 
     def flush_digest(self) -> dict[str, Any]:
         """Send the batched notifications as one digest now."""
-        return flush_digest(self.ctx.runtime)
+        return flush_digest(engine(self.ctx))
 
     def heartbeat(self) -> dict[str, Any]:
         """The gateway worker's last heartbeat: `{"age_s": seconds or None, "stale": bool}`."""
         from joelclaw.health import gateway_alive
 
-        rt = self.ctx.runtime
+        rt = engine(self.ctx)
         beat = rt.redis.get(keys.GATEWAY_HEARTBEAT)
         age = time.time() - float(beat) if beat else None
         return {"age_s": age, "stale": not gateway_alive(rt.settings, age)}
 
     def claim_stale_alert(self, seconds: float) -> bool:
         """True at most once per `seconds`: the stale-heartbeat alert may go out now."""
-        return cooldown(self.ctx.runtime.redis, keys.GATEWAY_STALE_ALERTED, seconds)
+        return cooldown(engine(self.ctx).redis, keys.GATEWAY_STALE_ALERTED, seconds)
 
     def accept_update(self, update: dict[str, Any]) -> str | None:
         """A Telegram update from the webhook route, queued like a polled one (and the drain
         asked to run): the queued message's id, None for one ignored or already seen."""
         from joelclaw.gateway import inbound
 
-        rt = self.ctx.runtime
+        rt = engine(self.ctx)
         stored = inbound.accept_update(Gateway(rt), update)
         if stored:
             request_drain(rt)
@@ -57,12 +58,12 @@ class GatewayContext(Notifier):
         once per `idem_key`."""
         from joelclaw.gateway.owner import as_owner_message
 
-        return as_owner_message(self.ctx.runtime, chat, text, idem_key=idem_key, meta=meta)
+        return as_owner_message(engine(self.ctx), chat, text, idem_key=idem_key, meta=meta)
 
     def edit_message(self, chat_id: int, message_id: int, text: str) -> bool:
         """Replace the text of a message the bot sent; False when it cannot (no Telegram, the
         message too old or deleted)."""
-        tg = Gateway(self.ctx.runtime).telegram
+        tg = Gateway(engine(self.ctx)).telegram
         if tg is None:
             return False
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus.execution import engine
 from joelclaw.gateway import scripts
 from joelclaw.gateway.format import to_telegram_html
 from joelclaw.gateway.outbound import send_text
@@ -115,12 +116,12 @@ class Notifier:
     def send_file(self, path: str, *, caption: str | None = None, photo: bool = False,
                   step_id: str = "gateway-send-file") -> dict[str, Any]:
         """Send a local file to the owner now (a photo falls back to a document), once."""
-        return self.ctx.step.run(step_id, send_file, self.ctx.runtime, path, caption, photo)
+        return self.ctx.step.run(step_id, send_file, engine(self.ctx), path, caption, photo)
 
     def _step(self, step_id: str, text: str, **options: Any) -> dict[str, Any]:
         self._counts[step_id] += 1
         idem = f"{self.ctx.run_id}:{step_id}:{self._counts[step_id]}"
-        return self.ctx.step.run(step_id, lambda: deliver(self.ctx.runtime, text,
+        return self.ctx.step.run(step_id, lambda: deliver(engine(self.ctx), text,
                                                           idem_key=idem, **options))
 
 

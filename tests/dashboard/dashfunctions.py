@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import function
 from joelclaw.errors import NonRetriable
 
@@ -30,7 +30,7 @@ def flaky(ctx: Context) -> dict:
     ctx.step.run("prepare", lambda: {"ok": True})
 
     def charge() -> dict:
-        if ctx.runtime.redis.get(BREAK_FLAG):
+        if engine(ctx).redis.get(BREAK_FLAG):
             raise NonRetriable("card declined: the payment provider said no")
         return {"charged": ctx.event.data.get("amount", 0)}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import function
 from joelclaw.errors import NonRetriable
 from joelclaw.integrations.llm import LLMClient
@@ -31,7 +31,7 @@ def secret_fail(ctx: Context[Any]) -> None:
 
 
 def _ask(ctx: Context[Any], prompt: str) -> str:
-    s = ctx.runtime.settings
+    s = engine(ctx).settings
     client = LLMClient(s.llm_api_url or "", s.llm_api_key, s.llm_model or "")
     try:
         return client.complete([{"role": "user", "content": prompt}])
@@ -46,7 +46,7 @@ def llm_call(ctx: Context[Any]) -> dict[str, Any]:
 
 
 def _background(ctx: Context[Any]) -> str:
-    spend.allow_background(ctx.runtime, "the test digest")
+    spend.allow_background(engine(ctx), "the test digest")
     return _ask(ctx, "summarize the day")
 
 
@@ -59,7 +59,7 @@ def _slow(ctx: Context[Any]) -> int:
     """Held until the test opens gate `tel-slow` (after it cancelled the run)."""
     from tests.support import wait_at_gate
 
-    wait_at_gate(ctx.runtime.redis, "tel-slow")
+    wait_at_gate(engine(ctx).redis, "tel-slow")
     return 1
 
 
@@ -71,5 +71,5 @@ def cancel_me(ctx: Context[Any]) -> int:
 
 @function("tel-background-outside", trigger="tel/background-outside")
 def background_outside(ctx: Context[Any]) -> dict[str, Any]:
-    spend.allow_background(ctx.runtime, "the nightly summary")  # outside any step
+    spend.allow_background(engine(ctx), "the nightly summary")  # outside any step
     return {"answer": ctx.step.run("digest", _ask, ctx, "summarize the night")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from joelclaw.bus.execution import Context
+from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import function
 from joelclaw.events.payloads.github import WorkflowRun
 from tests.support import wait_at_gate
@@ -23,12 +23,12 @@ def on_workflow_run(ctx: Context[WorkflowRun]) -> dict:
     data = ctx.event.data  # the payload model: attribute access
 
     def record() -> int:
-        gate = ctx.runtime.redis.get(GATED_KEY)
+        gate = engine(ctx).redis.get(GATED_KEY)
         if gate:
-            wait_at_gate(ctx.runtime.redis, gate.decode())
+            wait_at_gate(engine(ctx).redis, gate.decode())
         entry = {"run": ctx.run_id, "event_id": ctx.event.id, "run_id": data.run_id,
                  "conclusion": data.conclusion}
-        return int(ctx.runtime.redis.rpush(SEEN_KEY, json.dumps(entry)))
+        return int(engine(ctx).redis.rpush(SEEN_KEY, json.dumps(entry)))
 
     position = ctx.step.run("record", record)
     return {"position": position, "repository": data.repository}

@@ -11,7 +11,7 @@ from joelclaw.bus.lazy import door
 if TYPE_CHECKING:
     from joelclaw.bus.execution import canvas
     from joelclaw.bus.execution.canvas import base_id, task_id
-    from joelclaw.bus.execution.context import Context
+    from joelclaw.bus.execution.context import Context, engine
     from joelclaw.bus.execution.executor import execute
     from joelclaw.bus.execution.services import Cooldowns
     from joelclaw.bus.execution.stepnotes import StepNote
@@ -32,6 +32,7 @@ __all__ = [
     "base_id",
     "canvas",
     "current_step_note",
+    "engine",
     "execute",
     "noting_step",
     "task_id",
@@ -47,6 +48,7 @@ __getattr__, __dir__ = door(__name__, {
     "base_id": "canvas:base_id",
     "canvas": "canvas",
     "current_step_note": "stepnotes:current",
+    "engine": "context:engine",
     "StepNote": "stepnotes:StepNote",
     "noting_step": "stepnotes:noting",
     "execute": "executor:execute",

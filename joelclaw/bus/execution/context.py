@@ -4,8 +4,9 @@
 `ctx.memory`, ...).
 
 The bus names no extension: a service is a factory in `runtime.services` (e.g. the gateway
-installs `gateway`), built once per execution on first use of `ctx.<name>`. `ctx.runtime` is
-the engine itself, for extensions and tests; a function needs the services, never it.
+installs `gateway`), built once per execution on first use of `ctx.<name>`. The engine behind a
+context is not on it: `engine(ctx)` hands it to extensions building their services and to tests;
+a function needs the services, never the engine (nor its Redis).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class Context(Generic[P]):
     run_id: str
     attempt: int
     function_id: str
-    runtime: Bus
     log: logging.Logger
     batch: list[Event[P]] | None = None
+    _runtime: Bus = field(kw_only=True, repr=False)
     _services: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -49,28 +50,28 @@ class Context(Generic[P]):
     @property
     def settings(self) -> Settings:
         """The process's typed settings (`JOELCLAW_*`)."""
-        return self.runtime.settings
+        return self._runtime.settings
 
     @property
     def cooldown(self) -> Cooldowns:
         """Act at most once per period, by name: `ctx.cooldown.claim("vault", 3600)`."""
-        return Cooldowns(self.runtime.redis)
+        return Cooldowns(self._runtime.redis)
 
     def lock(self, name: str, lease: float = 30.0, *, token: str | None = None) -> Lock:
         """The Redis lock called `name` (owner token, renewable lease, released only by its
         owner); `token=ctx.run_id` makes it re-entrant for this run's retries."""
-        return named_lock(self.runtime.redis, name, lease, token)
+        return named_lock(self._runtime.redis, name, lease, token)
 
     @property
     def cache(self) -> Cache:
         """The tiered cache (`get`, `set`, `invalidate`, `cached(...)`), hot + Redis + files."""
         from joelclaw.cache import cache_for
 
-        return cache_for(self.runtime)
+        return cache_for(self._runtime)
 
     def cancel_requested(self) -> bool:
         """True once someone asked to cancel this run (long work inside a step can stop)."""
-        run = self.runtime.runs.get(self.run_id)
+        run = self._runtime.runs.get(self.run_id)
         return bool(run is not None and run.cancel_requested)
 
     def __getattr__(self, name: str) -> Any:
@@ -80,9 +81,15 @@ class Context(Generic[P]):
         built = self._services.get(name)
         if built is not None:
             return built
-        factory = self.runtime.services.get(name)
+        factory = self._runtime.services.get(name)
         if factory is None:
-            known = ", ".join(sorted(self.runtime.services)) or "none"
+            known = ", ".join(sorted(self._runtime.services)) or "none"
             raise AttributeError(f"a function context has no {name!r} (services: {known})")
         built = self._services[name] = factory(self)
         return built
+
+
+def engine(ctx: Context[Any]) -> Bus:
+    """The runtime behind a context: for extensions building the services they offer and for
+    tests. A function asks its context for services instead."""
+    return ctx._runtime

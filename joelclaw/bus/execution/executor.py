@@ -210,7 +210,7 @@ class _Execution:
             raise NonRetriable(f"the run's stored event no longer fits its payload model: "
                                f"{exc}") from None
         return Context(event=event, step=Step(self.steps), run_id=run.id, attempt=run.attempts,
-                       function_id=fn.id, runtime=rt,
+                       function_id=fn.id, _runtime=rt,
                        log=logging.getLogger(f"joelclaw.fn.{fn.id}"), batch=batch)
 
     def execute(self) -> str:
