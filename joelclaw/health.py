@@ -214,10 +214,10 @@ def providers_status(rt: Bus, now: float) -> dict[str, Any]:
     degrades."""
     from joelclaw.coordination.breakers import states
 
-    found = states(rt)
+    found, latency = _timed(lambda: states(rt))
     opened = sorted(name for name, b in found.items() if b["state"] == "open")
     return {"ok": not opened, "status": "degraded" if opened else "ok", "open": opened,
-            "breakers": found}
+            "breakers": found, "latency_ms": latency}
 
 
 def gateway_alive(settings: Settings, age_s: float | None) -> bool:

@@ -107,6 +107,12 @@ def test_a_failover_under_load_is_followed_and_loses_no_acknowledged_run(ha: Sen
         with Load(web.url) as load:
             wait_for(lambda: len(load.acked) >= 20 and rt.runs.list(function="t-cron"), 60,
                      message="load and cron running on the first primary")
+            # Asynchronous replication may lose what the primary acknowledged in its last
+            # moments (README: Redis high availability): WAIT on a fresh write marks the point
+            # up to which the replica has everything (one replication stream, in order)
+            synced_at = time.time()
+            rt.redis.set("jc:test:ha:synced", synced_at)
+            assert rt.redis.wait(1, 5000) >= 1
             # When the primary is SIGKILLed under load
             ha.kill_primary()
             killed_at = time.time()
@@ -124,8 +130,11 @@ def test_a_failover_under_load_is_followed_and_loses_no_acknowledged_run(ha: Sen
         wait_for(lambda: float(rt.redis.get(keys.GATEWAY_HEARTBEAT) or 0) > promoted_at, 60,
                  message="the gateway heartbeat on the new primary")
         assert rt.redis.info("server")["tcp_port"] == ha.ports["b"]
-        # And every acknowledged run completes
-        acked = [run for _, run in load.acked]
+        # And every run acknowledged before the replica confirmed, or after the failover,
+        # completes (only the few acknowledged in between may be lost, as documented)
+        acked = [run for at, run in load.acked if at < synced_at or at > killed_at]
+        in_window = [run for at, run in load.acked if synced_at <= at <= killed_at]
+        assert len(in_window) <= 3, in_window  # milliseconds at 10 events/s
 
         def unfinished() -> list[str]:
             return [r for r in acked if rt.runs.status(r) != "completed"]
