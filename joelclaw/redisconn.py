@@ -44,26 +44,17 @@ class TLS:
             return cls()
         return cls(settings.redis.tls_ca, settings.redis.tls_cert, settings.redis.tls_key)
 
+    def _files(self) -> dict[str, str]:
+        """The CA and client certificate files that are set, by redis-py's (and kombu's) names."""
+        named = {"ssl_ca_certs": self.ca, "ssl_certfile": self.cert, "ssl_keyfile": self.key}
+        return {name: path for name, path in named.items() if path}
+
     def client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"ssl_cert_reqs": "required"}
-        if self.ca:
-            options["ssl_ca_certs"] = self.ca
-        if self.cert:
-            options["ssl_certfile"] = self.cert
-        if self.key:
-            options["ssl_keyfile"] = self.key
-        return options
+        return {"ssl_cert_reqs": "required", **self._files()}
 
     def kombu_options(self) -> dict[str, Any]:
         """Celery's `broker_use_ssl` for a `rediss://` broker."""
-        options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-        if self.ca:
-            options["ssl_ca_certs"] = self.ca
-        if self.cert:
-            options["ssl_certfile"] = self.cert
-        if self.key:
-            options["ssl_keyfile"] = self.key
-        return options
+        return {"ssl_cert_reqs": ssl.CERT_REQUIRED, **self._files()}
 
 
 @dataclass(frozen=True)

@@ -58,14 +58,11 @@ def depths(rt: Bus) -> dict[str, Any]:
 def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
                  ) -> dict[str, Any]:
     """One pipelined round trip: LLEN of every priority list of every queue, HLEN of unacked."""
-    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
-    sep = options.get("sep", KOMBU_SEP)
-    prefix = options.get("global_keyprefix", "")
+    steps = _priority_steps(options)
     pipe = client.pipeline(transaction=False)
-    for name in names:
-        for step in steps:
-            pipe.llen(prefix + (f"{name}{sep}{step}" if step else name))
-    pipe.hlen(prefix + options.get("unacked_key", "unacked"))
+    for key in _list_keys(names, options):
+        pipe.llen(key)
+    pipe.hlen(_unacked_key(options))
     lengths = pipe.execute()
     unacked = int(lengths.pop())
     rows = []
@@ -94,14 +91,10 @@ def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
 
 
 def _redis_targets(client: redis.Redis, names: list[str], options: dict[str, Any]) -> set[str]:
-    steps = sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
-    sep = options.get("sep", KOMBU_SEP)
-    prefix = options.get("global_keyprefix", "")
     pipe = client.pipeline(transaction=False)
-    for name in names:
-        for step in steps:
-            pipe.lrange(prefix + (f"{name}{sep}{step}" if step else name), 0, -1)
-    pipe.hvals(prefix + options.get("unacked_key", "unacked"))
+    for key in _list_keys(names, options):
+        pipe.lrange(key, 0, -1)
+    pipe.hvals(_unacked_key(options))
     *lists, unacked = pipe.execute()
     found: set[str] = set()
     for raw in (item for items in lists for item in items):
@@ -139,3 +132,18 @@ def _target_of(raw: bytes | str) -> str | None:
 def totals(report: dict[str, Any]) -> dict[str, int]:
     """Queue name -> messages waiting (empty when the transport cannot tell)."""
     return {q["name"]: q["depth"] for q in report["queues"] if "depth" in q}
+
+
+def _priority_steps(options: dict[str, Any]) -> list[int]:
+    return sorted(set(options.get("priority_steps") or KOMBU_PRIORITY_STEPS))
+
+
+def _list_keys(names: list[str], options: dict[str, Any]) -> list[str]:
+    """kombu's Redis list for each priority step of each queue, in queue then step order."""
+    sep, prefix = options.get("sep", KOMBU_SEP), options.get("global_keyprefix", "")
+    return [prefix + (f"{name}{sep}{step}" if step else name)
+            for name in names for step in _priority_steps(options)]
+
+
+def _unacked_key(options: dict[str, Any]) -> str:
+    return options.get("global_keyprefix", "") + options.get("unacked_key", "unacked")
