@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from joelclaw.bus.execution import Context, Cooldowns, Step
     from joelclaw.bus.functions import Function, Trigger, absent, cron, function, trigger
+    from joelclaw.bus.functions.dedupe import content, similar
     from joelclaw.client import install_task_hooks
     from joelclaw.config import Settings
     from joelclaw.coordination.locks import Lock
@@ -44,6 +45,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "absent": ("joelclaw.bus.functions", "absent"),
     "Function": ("joelclaw.bus.functions", "Function"),
     "Trigger": ("joelclaw.bus.functions", "Trigger"),
+    "content": ("joelclaw.bus.functions.dedupe", "content"),
+    "similar": ("joelclaw.bus.functions.dedupe", "similar"),
     # what a function receives
     "Context": ("joelclaw.bus.execution", "Context"),
     "Step": ("joelclaw.bus.execution", "Step"),
@@ -68,9 +71,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
            "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
-           "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
-           "function", "install_task_hooks", "register_payload",
-           "send_event", "trigger"]
+           "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "content",
+           "cron", "function", "install_task_hooks", "register_payload",
+           "send_event", "similar", "trigger"]
 
 
 def send_event(name: str, data: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from joelclaw.runtime import Runtime
 ROOT = Path(__file__).resolve().parent.parent
 DOOR = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
         "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
-        "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
-        "function", "install_task_hooks", "register_payload",
-        "send_event", "trigger"]
+        "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "content",
+        "cron", "function", "install_task_hooks", "register_payload",
+        "send_event", "similar", "trigger"]
 STEP_KINDS = {"run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke",
               "parallel", "task", "canvas"}
 # The domain libraries `tasks/` declares functions over ("thin tasks, fat library"); the engine

@@ -29,6 +29,7 @@ class StepNote:
     function_id: str
     step: str
     llm: dict[str, Any] = field(default_factory=dict)
+    event_id: str = ""  # the event the run serves: provenance of what the step writes
 
     def add_llm(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         llm = self.llm
