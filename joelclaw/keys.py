@@ -226,6 +226,13 @@ def paused_runs(function_id: str) -> str:
     return f"{PREFIX}paused:{function_id}"  # zset: parked run id -> its creation (s), oldest first
 
 
+# ---- forgetting on request (joelclaw.forget) -----------------------------------------------
+
+# list of JSON audit records, newest first, no TTL: id, at, by, reason, the selector (an event
+# id, or a text's length and SHA-256, never the text), counts per store and what was touched
+FORGET_AUDIT = PREFIX + "forget:audit"
+FORGET_AUDIT_KEEP = 1000
+
 # ---- bulk actions on runs (joelclaw.bus.control.bulk) --------------------------------------------
 
 BULK_TTL = 7 * 86400  # a bulk job and its outcomes are kept as long as the runs they name
