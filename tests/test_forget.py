@@ -22,9 +22,9 @@ from joelclaw.events.model import Event
 from joelclaw.events.store import get_event
 from joelclaw.runtime import Runtime
 from joelclaw.telemetry.plugin import flush_events
+from tests import support
 from tests.conftest import make_settings
 from tests.flow_helpers import finished
-from tests import support
 from tests.support import wait_for
 
 pytestmark = pytest.mark.timeout(180)
@@ -60,19 +60,27 @@ def _note(rt: Runtime, event_id: str, text: str) -> str:
 
 # ---- where the marker could be --------------------------------------------------------------
 
+def _values(client: redis.Redis, key: bytes) -> list[bytes]:
+    kind = client.type(key).decode()
+    if kind == "string":
+        return [client.get(key) or b""]
+    if kind == "hash":
+        return [b for pair in client.hgetall(key).items() for b in pair]
+    if kind == "list":
+        return client.lrange(key, 0, -1)
+    if kind == "set":
+        return list(client.smembers(key))
+    if kind == "zset":
+        return client.zrange(key, 0, -1)
+    raise AssertionError(f"{key!r}: a {kind} the search does not read")
+
+
 def redis_hits(client: redis.Redis, needle: str) -> list[str]:
+    """Every key whose name or any value holds the needle (case-insensitive)."""
     hits = []
     low = needle.lower().encode()
     for key in client.scan_iter(count=1000):
-        kind = client.type(key).decode()
-        values: list[bytes] = {
-            "string": lambda: [client.get(key) or b""],
-            "hash": lambda: [b for kv in client.hgetall(key).items() for b in kv],
-            "list": lambda: client.lrange(key, 0, -1),
-            "set": lambda: list(client.smembers(key)),
-            "zset": lambda: client.zrange(key, 0, -1),
-        }.get(kind, lambda: [])()
-        if low in key.lower() or any(low in v.lower() for v in values):
+        if low in key.lower() or any(low in v.lower() for v in _values(client, key)):
             hits.append(key.decode())
     return hits
 
