@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIN_NEEDLE = 6  # an event's shorter string values ("ok", "high") are not looked for elsewhere
+MIN_TEXT = 4  # `--match` / `--person` shorter than this would reach far too much
+# An event's machine values (statuses, names, ids, slugs: `completed`, `todoist/task.added`)
+# appear in unrelated records: they identify nothing personal, so they are not needles.
+MACHINE = re.compile(r"[a-z0-9_.:/#-]+")
 PROVENANCE_KEYS = {"event_id": "events", "run_id": "runs"}
 
 
@@ -31,7 +35,8 @@ class Target:
         return cls([re.compile(rf"\b{body}\b" if whole_word else body, re.IGNORECASE)])
 
     def add_text(self, text: str) -> None:
-        if len(text.strip()) >= MIN_NEEDLE:
+        """Look for one of an event's values elsewhere too (unless short or a machine value)."""
+        if len(text.strip()) >= MIN_NEEDLE and not MACHINE.fullmatch(text.strip()):
             pattern = re.compile(re.escape(text.strip()), re.IGNORECASE)
             if pattern.pattern not in {p.pattern for p in self.patterns}:
                 self.patterns.append(pattern)

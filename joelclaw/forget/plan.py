@@ -21,7 +21,7 @@ from joelclaw.errors import JoelclawError, NotFound
 from joelclaw.events.store import get_event
 from joelclaw.forget import files
 from joelclaw.forget.model import Finding
-from joelclaw.forget.needles import Target, string_leaves
+from joelclaw.forget.needles import MIN_TEXT, Target, string_leaves
 from joelclaw.forget.redis_store import RedisForget
 
 if TYPE_CHECKING:
@@ -78,6 +78,9 @@ def plan(rt: Bus, *, kind: Kind, value: str, reason: str,
     value = value.strip()
     if not value:
         raise ForgetError("give an event id, a text or a name to forget")
+    if kind != "event" and len(value) < MIN_TEXT:
+        raise ForgetError(f"a text or name to forget needs at least {MIN_TEXT} characters "
+                          "(a shorter one would match far too much)")
     target = _target(rt, kind, value)
     if target.holds(reason):
         raise ForgetError("the reason must not contain the text to forget (it is kept)")
