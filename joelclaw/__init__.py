@@ -17,8 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from joelclaw.bus.execution import Context, Cooldowns, Step
-    from joelclaw.bus.functions import Function, Trigger, absent, cron, function, trigger
-    from joelclaw.bus.functions.dedupe import content, similar
+    from joelclaw.bus.functions import (
+        Function,
+        Trigger,
+        absent,
+        content,
+        cron,
+        function,
+        similar,
+        trigger,
+    )
     from joelclaw.client import install_task_hooks
     from joelclaw.config import Settings
     from joelclaw.coordination.locks import Lock
@@ -45,8 +53,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "absent": ("joelclaw.bus.functions", "absent"),
     "Function": ("joelclaw.bus.functions", "Function"),
     "Trigger": ("joelclaw.bus.functions", "Trigger"),
-    "content": ("joelclaw.bus.functions.dedupe", "content"),
-    "similar": ("joelclaw.bus.functions.dedupe", "similar"),
+    "content": ("joelclaw.bus.functions", "content"),
+    "similar": ("joelclaw.bus.functions", "similar"),
     # what a function receives
     "Context": ("joelclaw.bus.execution", "Context"),
     "Step": ("joelclaw.bus.execution", "Step"),

@@ -1,29 +1,39 @@
 """Where a piece of derived data came from: the event, the run and the step that wrote it.
 
 Every writer of derived data (memory observations, MEMORY.md lines, the daily log, cache
-entries, telemetry records) stamps what it writes with `current()`, read from the step being
-executed (a context variable), so `joelclaw forget` can find everything one event led to.
+entries, telemetry records) stamps what it writes with `current()`, set by the step runner
+around each step's callable (a context variable: `within`), so `joelclaw forget` can find
+everything one event led to. A leaf: it imports nothing of the bus.
 Outside a step there is no provenance (None), and writers write as before.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from typing import Any
 
 FIELDS = ("event", "run", "step")
 _COMMENT = re.compile(r"\s*<!--\s*prov\s+([^>]*?)\s*-->")
+_current: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "joelclaw_provenance", default=None)
 
 
 def current() -> dict[str, str] | None:
     """{"event", "run", "step", "function"} of the step running now, or None."""
-    from joelclaw.bus.execution.stepnotes import current as current_note
+    return _current.get()
 
-    note = current_note()
-    if note is None:
-        return None
-    return {"event": note.event_id, "run": note.run_id, "step": note.step,
-            "function": note.function_id}
+
+@contextlib.contextmanager
+def within(event: str, run: str, step: str, function: str) -> Iterator[None]:
+    """Make what the block writes carry this provenance (the step runner's business)."""
+    token = _current.set({"event": event, "run": run, "step": step, "function": function})
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def stamp(target: dict[str, Any], prov: dict[str, str] | None = None) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from joelclaw import content, similar
-from joelclaw.bus.flow.explain import explain_run
-from joelclaw.bus.functions.dedupe import content_hash, normalise
+from joelclaw.bus.flow import explain_run
+from joelclaw.bus.functions import content_hash, normalise
 from joelclaw.cli import cli
 from joelclaw.errors import FunctionDefinitionError
 from joelclaw.events.model import Event
