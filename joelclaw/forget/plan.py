@@ -104,7 +104,19 @@ def plan(rt: Bus, *, kind: Kind, value: str, reason: str,
     result.findings += files.memory_file(MemoryFile(rt.settings.memory_file), target)
     for finding in result.findings:
         finding.where = result.safe(finding.where)
+    _backups_note(rt, result)
     return result
+
+
+def _backups_note(rt: Bus, result: Plan) -> None:
+    """Backups are copies taken on purpose: say they exist, never rewrite them silently."""
+    folder = rt.settings.backups.dir
+    if folder is None or not folder.expanduser().exists():
+        return
+    count = sum(1 for p in folder.expanduser().rglob("*") if p.is_file())
+    if count:
+        result.notes.append(f"{count} backup file(s) under {folder} were taken before and may "
+                            "still hold it: delete the ones you do not need")
 
 
 def execute(rt: Bus, done: Plan, *, by: str = "cli", progress: Progress = lambda _m: None
