@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from joelclaw.bus.execution import Context, Cooldowns, Step
-    from joelclaw.bus.functions import Function, Trigger, absent, cron, function, trigger
+    from joelclaw.bus.functions import (
+        Function,
+        Trigger,
+        absent,
+        content,
+        cron,
+        function,
+        similar,
+        trigger,
+    )
     from joelclaw.client import install_task_hooks
     from joelclaw.config import Settings
     from joelclaw.coordination.locks import Lock
@@ -45,6 +54,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "absent": ("joelclaw.bus.functions", "absent"),
     "Function": ("joelclaw.bus.functions", "Function"),
     "Trigger": ("joelclaw.bus.functions", "Trigger"),
+    "content": ("joelclaw.bus.functions", "content"),
+    "similar": ("joelclaw.bus.functions", "similar"),
     # what a function receives
     "Context": ("joelclaw.bus.execution", "Context"),
     "Step": ("joelclaw.bus.execution", "Step"),
@@ -71,7 +82,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
            "Function", "FunctionDefinitionError", "IntegrationError", "JoelclawError", "Lock",
            "NonRetriable", "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent",
-           "cron", "function", "install_task_hooks", "register_payload", "send_event", "trigger"]
+           "content", "cron", "function", "install_task_hooks", "register_payload", "send_event",
+           "similar", "trigger"]
 
 
 def send_event(name: str, data: Any = None, **kwargs: Any) -> dict[str, Any]:

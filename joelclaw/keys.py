@@ -22,7 +22,9 @@ EVENT_TTL = 7 * 24 * 3600  # Stored events outlive their dedup window so runs ca
 
 
 def event(event_id: str) -> str:
-    return f"{PREFIX}event:{event_id}"  # hash: record (JSON), duplicates (count)
+    # hash: record (JSON), duplicates (count), "dedupe:<function>" (JSON link to the run a
+    # semantic dedupe matched), forgotten (JSON stub: why and when it was forgotten)
+    return f"{PREFIX}event:{event_id}"
 
 
 def event_seen(event_id: str) -> str:
@@ -185,6 +187,20 @@ def flow_idempotency(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:idem:{function_id}:{key}"  # run id that holds the key, IDEMPOTENCY_TTL
 
 
+def flow_dedupe(function_id: str, digest: str) -> str:
+    # JSON {run, event} of the first run with this normalised content hash; the dedupe window
+    return f"{PREFIX}flow:dedupe:{function_id}:{digest}"
+
+
+def flow_similar(function_id: str) -> str:
+    return f"{PREFIX}flow:similar:{function_id}"  # zset: run id by time (s), the window + 60 s
+
+
+def flow_similar_vectors(function_id: str) -> str:
+    # hash: run id -> JSON {run, event, vector, text}, pruned to the window with flow_similar
+    return f"{PREFIX}flow:similar:{function_id}:v"
+
+
 def flow_singleton(function_id: str, key: str) -> str:
     return f"{PREFIX}flow:single:{function_id}:{key}"  # run id currently holding the key
 
@@ -209,6 +225,13 @@ PAUSED = PREFIX + "paused"  # hash: function id -> JSON {at, by, reason}, until 
 def paused_runs(function_id: str) -> str:
     return f"{PREFIX}paused:{function_id}"  # zset: parked run id -> its creation (s), oldest first
 
+
+# ---- forgetting on request (joelclaw.forget) -----------------------------------------------
+
+# list of JSON audit records, newest first, no TTL: id, at, by, reason, the selector (an event
+# id, or a text's length and SHA-256, never the text), counts per store and what was touched
+FORGET_AUDIT = PREFIX + "forget:audit"
+FORGET_AUDIT_KEEP = 1000
 
 # ---- bulk actions on runs (joelclaw.bus.control.bulk) --------------------------------------------
 

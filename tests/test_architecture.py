@@ -56,9 +56,9 @@ BUS_MODULES = frozenset({"lazy", "ports"})  # bus-level modules, not rooms
 TOP_LEVEL = frozenset({
     "agents", "application", "backups", "bus", "cache", "checks", "cli", "coordination", "docs",
     "durations", "embedded", "events", "expressions", "gateway", "insight", "integrations",
-    "media", "memory", "supervisor", "telemetry",  # packages
+    "media", "memory", "supervisor", "telemetry", "forget",  # packages
     "client", "config", "credentials", "durability", "errors", "health", "keys", "ownerfiles",
-    "redaction", "redisconn", "runtime",  # the core
+    "redaction", "redisconn", "runtime", "provenance",  # the core
     "deadman", "flower", "probe", "webserver", "worker",  # started by name
 })
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOOR = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
         "Function", "FunctionDefinitionError", "IntegrationError", "JoelclawError", "Lock",
         "NonRetriable", "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent",
-        "cron", "function", "install_task_hooks", "register_payload", "send_event", "trigger"]
+        "content", "cron", "function", "install_task_hooks", "register_payload", "send_event",
+        "similar", "trigger"]
 STEP_KINDS = {"run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke",
               "parallel", "task", "canvas"}
 PAYLOADS = "joelclaw.events.payloads"

@@ -19,19 +19,25 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import cachetools
 import redis
 
-from joelclaw import keys
+from joelclaw import keys, provenance
 
 Entry = tuple[str, float]  # (value as JSON text, expires at, epoch seconds)
 
 
 def envelope(text: str, expires_at: float) -> str:
+    """The stored form: the value, its times and (written in a step) its provenance."""
     now_ms = int(time.time() * 1000)
-    return json.dumps({"cached_at_ms": now_ms, "expires_at": expires_at,
-                       "value": json.loads(text)}, separators=(",", ":"))
+    data: dict[str, Any] = {"cached_at_ms": now_ms, "expires_at": expires_at,
+                            "value": json.loads(text)}
+    prov = provenance.current()
+    if prov:
+        data["prov"] = {k: prov[k] for k in provenance.FIELDS}
+    return json.dumps(data, separators=(",", ":"))
 
 
 def open_envelope(raw: str | bytes, fallback_cached_at: float | None = None,

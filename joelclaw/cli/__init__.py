@@ -14,6 +14,7 @@ from joelclaw.cli.app import cli
 COMMANDS: dict[str, tuple[str, ...]] = {
     "approvals": ("approvals",), "cache": ("cache",), "capabilities": ("capabilities",),
     "cancel": ("runs",), "event": ("runs",), "events": ("runs",), "explain": ("explain",),
+    "forget": ("forget",), "forgotten": ("forget",),
     "functions": ("commands",), "gateway": ("gateway", "gateway_ops", "gateway_diagnose"),
     "logs": ("logs",), "otel": ("otel",), "pause": ("commands",), "queues": ("ops",),
     "recall": ("memory",), "recover": ("recover",), "reload": ("reload",), "replay": ("runs",),

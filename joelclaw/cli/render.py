@@ -387,6 +387,12 @@ def render_event(result: dict[str, Any]) -> str:
         "event": f"{bold(event['name'])} {dim(event['id'])}",
         "received": fmt_time(result.get("received_at")),
         "duplicates": result.get("duplicates", 0),
+        **{f"dedupe {fn}": f"no run: duplicates run {link['run']} (event {link.get('event')}, "
+                          f"{link.get('kind')})"
+           for fn, link in (result.get("deduplicated") or {}).items()},
+        **({"forgotten": f"{fmt_time(result['forgotten'].get('at'))}: "
+                         f"{result['forgotten'].get('reason')}"}
+           if result.get("forgotten") else {}),
         "data": short_json(event.get("data"), 600),
     })
     rows = [(r["id"], r.get("function"), status(r["status"]), fmt_ms(r.get("duration_ms")))

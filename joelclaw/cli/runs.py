@@ -118,7 +118,9 @@ def event(session: Session, event_id: str) -> Reply:
     run_rows += [{"id": run_id, "status": "expired"} for run_id in record.get("runs", [])
                  if run_id not in known]
     result = {"event": record["event"], "received_at": record.get("received_at"),
-              "duplicates": record.get("duplicates", 0), "runs": run_rows}
+              "duplicates": record.get("duplicates", 0), "runs": run_rows,
+              "deduplicated": record.get("deduplicated") or {},
+              "forgotten": record.get("forgotten")}
     actions = [action(f"run {r['id']}", "trace of this run") for r in run_rows[:3]]
     actions.append(action(f"events --name {record['event']['name']}", "events of this name"))
     return Reply(result, render.render_event, actions)

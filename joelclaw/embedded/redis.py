@@ -29,10 +29,12 @@ from joelclaw.ownerfiles import private_dir, stored_secret, write_secret
 # joelclaw's own code runs: INFO and CONFIG GET (health, the durability self-check, backups),
 # BGSAVE/LASTSAVE and SYNC/PSYNC/REPLCONF (a backup copies or streams a dump: reading what the
 # password already reads), FLUSHALL/FLUSHDB (no more than DEL of every key), and the CLIENT
-# subcommands client libraries send on connect.
+# subcommands client libraries send on connect; BGREWRITEAOF (`joelclaw forget` rewrites the
+# append-only file so forgotten text leaves the disk: it compacts what the password can write).
 ACL_RULES = (
     "on", "~*", "&*", "+@all", "-@dangerous",
-    "+info", "+config|get", "+bgsave", "+lastsave", "+sync", "+psync", "+replconf",
+    "+info", "+config|get", "+bgsave", "+bgrewriteaof", "+lastsave", "+sync", "+psync",
+    "+replconf",
     "+flushall", "+flushdb",
     "+client|setname", "+client|getname", "+client|id", "+client|info", "+client|reply",
     "+client|tracking", "+client|caching", "+client|trackinginfo", "+client|getredir",

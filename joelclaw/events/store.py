@@ -16,13 +16,27 @@ import redis
 
 from joelclaw import keys
 
+DEDUPE = "dedupe:"  # event hash field prefix: "dedupe:<function>" -> JSON link
+
 
 def _record(raw: dict[bytes, bytes]) -> dict[str, Any] | None:
     if not raw or b"record" not in raw:
         return None
     record: dict[str, Any] = json.loads(raw[b"record"])
     record["duplicates"] = int(raw.get(b"duplicates", 0))
+    deduped = {name.decode()[len(DEDUPE):]: json.loads(value) for name, value in raw.items()
+               if name.startswith(DEDUPE.encode())}
+    if deduped:
+        record["deduplicated"] = deduped
+    if b"forgotten" in raw:
+        record["forgotten"] = json.loads(raw[b"forgotten"])
     return record
+
+
+def link_dedupe(client: redis.Redis, event_id: str, function_id: str,
+                link: dict[str, Any]) -> None:
+    """Record on the event that `function_id` started no run for it: it duplicates `link`."""
+    client.hset(keys.event(event_id), DEDUPE + function_id, json.dumps(link))
 
 
 def get_event(client: redis.Redis, event_id: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ added with a schema PATCH, and nothing that exists is dropped.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import warnings
 from collections.abc import Callable, Iterable
@@ -177,6 +178,16 @@ class SearchClient:
                                    lambda: self._client.collections[name].retrieve()))
         except HTTPNotFound:
             return None
+
+    def collection_names(self) -> list[str]:
+        listed = self._call("list collections", lambda: self._client.collections.retrieve())
+        return sorted(str(c["name"]) for c in listed)
+
+    def export(self, name: str) -> list[dict[str, Any]]:
+        """Every document of a collection (JSONL export): for sweeps such as forgetting."""
+        text = self._call(f"export {name}",
+                          lambda: self._client.collections[name].documents.export())
+        return [json.loads(line) for line in str(text).splitlines() if line.strip()]
 
     def ensure_collection(self, schema: dict[str, Any]) -> Reconciled:
         """Create `schema` if missing, else add the fields it lacks (nothing is ever dropped)."""

@@ -1,10 +1,14 @@
 """The daily log: `<memory dir>/memory/<YYYY-MM-DD>.md`, a human-readable trail of what memory
-did that day. Each entry carries a marker so it is appended once, however often a step runs."""
+did that day. Each entry carries a marker so it is appended once, however often a step runs,
+and (written by a step) a `<!-- prov event=... run=... step=... -->` line saying where it came
+from. `entries` splits a day into them (what `joelclaw forget` removes one at a time)."""
 
 from __future__ import annotations
 
 import fcntl
 from pathlib import Path
+
+from joelclaw import provenance
 
 
 class DailyLog:
@@ -32,6 +36,35 @@ class DailyLog:
             if tag in existing:
                 return False
             head = "" if existing else f"# {date}\n"
-            handle.write(f"{head}\n{tag}\n{text.rstrip()}\n")
+            # the entry's provenance rides on its own comment line, after the marker
+            prov = provenance.comment().strip()
+            handle.write(f"{head}\n{tag}\n{prov + chr(10) if prov else ''}{text.rstrip()}\n")
             handle.flush()
         return True
+
+    def entries(self, date: str) -> list[str]:
+        """The day's entries, each from its marker line to the next (the header first)."""
+        return split_entries(self.read(date))
+
+    def rewrite(self, date: str, text: str) -> None:
+        """Replace a day's log atomically (a temporary file renamed over it)."""
+        path = self.path(date)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+
+
+def split_entries(text: str) -> list[str]:
+    """Chunks starting at each `<!-- marker -->` line; the text before the first is one too."""
+    chunks: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("<!-- ") and not line.startswith("<!-- prov ") and current:
+            while current and not current[-1].strip():  # the blank line belongs to the next
+                current.pop()
+            chunks.append("".join(current))
+            current = ["\n"]
+        current.append(line)
+    if current:
+        chunks.append("".join(current))
+    return chunks

@@ -5,7 +5,8 @@ written to a temporary file in the same directory, flushed and renamed over MEMO
 reader sees the old file or the new one, never half of either. The file being replaced is kept
 as `MEMORY.md.bak` (the rollback copy). Writers take a file lock; a hand edit made while a
 promotion was being prepared (the file changed since it was read) is noticed before the rename,
-and the bullet is applied again on top of the edited text, so the edit survives.
+and the bullet is applied again on top of the edited text, so the edit survives. A bullet
+written by a step ends with an invisible `<!-- prov event=... run=... step=... -->` comment.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from joelclaw import provenance
 from joelclaw.errors import JoelclawError
 
 SECTIONS = ("Joel", "Hard Rules", "System Architecture", "Patterns", "Conventions",
@@ -53,7 +55,8 @@ class MemoryFile:
     def bullets(self, text: str | None = None) -> list[str]:
         """Every bullet's text, without its `- (date)` prefix."""
         lines = (self.read() if text is None else text).splitlines()
-        return [m.group(1) for line in lines if (m := _BULLET.match(line))]
+        return [m.group(1) for line in lines
+                if (m := _BULLET.match(provenance.strip_comment(line)))]
 
     def section_of(self, text: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -62,7 +65,7 @@ class MemoryFile:
             if line.startswith("## "):
                 current = line[3:].strip()
                 out.setdefault(current, [])
-            elif current and (m := _BULLET.match(line)):
+            elif current and (m := _BULLET.match(provenance.strip_comment(line))):
                 out[current].append(m.group(1))
         return out
 
@@ -71,12 +74,13 @@ class MemoryFile:
         if section not in SECTIONS:
             raise ValueError(f"unknown MEMORY.md section {section!r}: one of {SECTIONS}")
         bullet = f"- ({date}) {' '.join(change.split())}"
+        stamped = bullet + provenance.comment()  # where it came from, invisible when rendered
         with self._locked():
             for _ in range(ATTEMPTS):
                 before = self.read()
-                if bullet in before.splitlines():
+                if bullet in (provenance.strip_comment(line) for line in before.splitlines()):
                     return False
-                if self._replace(before, insert(before, section, bullet)):
+                if self._replace(before, insert(before, section, stamped)):
                     return True
         raise MemoryFileBusy(f"{self.path} changed during {ATTEMPTS} attempts to promote into "
                              "it; nothing was written, try again")
@@ -98,6 +102,24 @@ class MemoryFile:
             return True
         finally:
             temporary.unlink(missing_ok=True)
+
+    def remove_lines(self, doomed: Callable[[str], bool]) -> list[str]:
+        """Drop every line `doomed` picks, through the same atomic write as a promotion; the
+        rollback copy is removed too, since it would still hold them. Returns the lines."""
+        with self._locked():
+            for _ in range(ATTEMPTS):
+                before = self.read() if self.path.exists() else ""
+                lines = before.splitlines(keepends=True)
+                gone = [line for line in lines if doomed(line)]
+                if not gone:
+                    break
+                if self._replace(before, "".join(kept for kept in lines if not doomed(kept))):
+                    self.backup.unlink(missing_ok=True)
+                    return [line.rstrip("\n") for line in gone]
+            else:
+                raise MemoryFileBusy(f"{self.path} changed during {ATTEMPTS} attempts to "
+                                     "forget in it; nothing was removed, try again")
+        return []
 
     def rollback(self) -> bool:
         """Put the rollback copy back (the state before the last promotion)."""

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from joelclaw import keys
+from joelclaw import keys, provenance
 from joelclaw.coordination.locks import Lock
 from joelclaw.memory.model import Fact
 from joelclaw.memory.observer import observe
@@ -83,7 +83,8 @@ def update_state(mem: Memory, facts: list[dict[str, Any]], stored: dict[str, Any
         "session_id": session_id, "dedupe_key": dedupe_key, "trigger": trigger,
         "counts": {"facts": len(facts), "allowed": len(allowed),
                    "inserted": len(stored["inserted"]), "merged": len(stored["merged"])},
-        "typesense": {"inserted": stored["inserted"], "merged": stored["merged"]}}})
+        "typesense": {"inserted": stored["inserted"], "merged": stored["merged"]},
+        **({"prov": prov} if (prov := provenance.current()) else {})}})
     seen = keys.memory_observed_sessions(date)
     pipe = mem.redis.pipeline(transaction=True)
     pipe.sadd(seen, dedupe_key)

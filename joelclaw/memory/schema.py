@@ -44,6 +44,10 @@ FIELDS: list[dict[str, Any]] = [
     schema_field("dedupe_key", "string", facet=True, optional=True),
     schema_field("merged_ids", "string[]", optional=True),
     schema_field("importance", "string", facet=True, optional=True),
+    # provenance (joelclaw.provenance): the event, run and step that stored it
+    schema_field("event_id", "string", facet=True, optional=True),
+    schema_field("run_id", "string", facet=True, optional=True),
+    schema_field("step", "string", optional=True),
 ]
 
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from joelclaw import provenance
 from joelclaw.integrations.embeddings import Embedder
 from joelclaw.integrations.http import HTTPNotFound, IntegrationError
 from joelclaw.integrations.typesense import SearchClient
@@ -200,6 +201,7 @@ def _document(fid: str, fact: Fact, session_id: str, source: str, dedupe_key: st
     }
     if dedupe_key:
         doc["dedupe_key"] = dedupe_key
+    provenance.stamp(doc)
     if vector is not None:
         doc[schema.EMBEDDING] = vector
     return doc

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from joelclaw import keys
+from joelclaw import keys, provenance
 from joelclaw.redaction import configured_secrets, redact, redact_text
 from joelclaw.telemetry import schema
 
@@ -51,6 +51,9 @@ class TelemetryEvent(BaseModel):
     cost_usd: float | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     id: str | None = None
+    # provenance: filled from the step running when the event is built (joelclaw.provenance)
+    event_id: str | None = Field(default_factory=lambda: _now("event"))
+    step: str | None = Field(default_factory=lambda: _now("step"))
 
     def document(self, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
         """The redacted Typesense document."""
@@ -67,7 +70,7 @@ class TelemetryEvent(BaseModel):
         }
         if self.duration_ms is not None:
             doc["duration_ms"] = max(-(2**31), min(2**31 - 1, int(self.duration_ms)))
-        for name in ("run_id", "function_id", "cost_usd"):
+        for name in ("run_id", "function_id", "cost_usd", "event_id", "step"):
             if getattr(self, name) is not None:
                 doc[name] = getattr(self, name)
         if error:
@@ -78,6 +81,11 @@ class TelemetryEvent(BaseModel):
         doc["id"] = self.id or hashlib.sha256(json.dumps(
             doc, sort_keys=True).encode()).hexdigest()[:24]
         return doc
+
+
+def _now(field: str) -> str | None:
+    prov = provenance.current()
+    return prov[field] or None if prov else None
 
 
 def emit(client: Any, event: TelemetryEvent, settings: Settings) -> None:

@@ -26,6 +26,9 @@ FIELDS: list[dict[str, Any]] = [
     schema_field("run_id", "string", facet=True, optional=True),
     schema_field("function_id", "string", facet=True, optional=True),
     schema_field("cost_usd", "float", optional=True),
+    # provenance (joelclaw.provenance): the event and step of the run that emitted it
+    schema_field("event_id", "string", facet=True, optional=True),
+    schema_field("step", "string", optional=True),
 ]
 
 

@@ -230,7 +230,9 @@ def _with_runs(rt: Runtime, records: list[dict[str, Any]]) -> list[dict[str, Any
             started.append({"id": run_id, "function": head.function if head else None,
                             "status": head.status if head else "expired"})
         out.append({"event": preview(record["event"]), "received_at": record.get("received_at"),
-                    "duplicates": record.get("duplicates", 0), "runs": started})
+                    "duplicates": record.get("duplicates", 0), "runs": started,
+                    "deduplicated": record.get("deduplicated") or {},
+                    "forgotten": record.get("forgotten")})
     return out
 
 

@@ -267,7 +267,8 @@ class StepBase:
             record.pop(stale, None)
         record.update(running)
         note = stepnotes.StepNote(self.rt, self._run.id, self.fn.id, key,
-                                  dict(record.get("llm") or {}))
+                                  dict(record.get("llm") or {}),
+                                  event_id=str(self._run.event.get("id") or ""))
         try:
             with stepnotes.noting(note, record):
                 value = call()

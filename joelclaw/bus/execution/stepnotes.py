@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from joelclaw import provenance
+
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
     from joelclaw.bus.records import StepTrace
@@ -29,6 +31,7 @@ class StepNote:
     function_id: str
     step: str
     llm: dict[str, Any] = field(default_factory=dict)
+    event_id: str = ""  # the event the run serves: provenance of what the step writes
 
     def add_llm(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         llm = self.llm
@@ -50,7 +53,8 @@ def noting(note: StepNote, record: StepTrace) -> Iterator[StepNote]:
     """Run a step's callable with `note` current; its notes go into `record` at the end."""
     token = _current.set(note)
     try:
-        yield note
+        with provenance.within(note.event_id, note.run_id, note.step, note.function_id):
+            yield note
     finally:
         _current.reset(token)
         if note.llm:

@@ -1,7 +1,7 @@
 """What holds a run back or lets it go: the admission gate (concurrency, throttle, rate
-limit, singleton, idempotency), cancel-on events, debounce and batch timers, absence triggers'
-deadlines (`absence`), waits for an event (`waits`), and the explanation of why a run is where
-it is (`explain_run`)."""
+limit, singleton, idempotency, semantic dedupe), cancel-on events, debounce and batch timers,
+absence triggers' deadlines (`absence`), waits for an event (`waits`), and the explanation of
+why a run is where it is (`explain_run`)."""
 
 from __future__ import annotations
 

@@ -41,6 +41,10 @@ def _reason(rt: Bus, run: Run, steps: list[dict[str, Any]]) -> tuple[str, dict[s
     when = When(time.time(), rt.settings.timezone)
     if run.status in TERMINAL:
         why = (run.error or {}).get("message") if run.status != "completed" else None
+        link = (run.error or {}).get("dedupe")
+        if run.status == "skipped" and link:  # a semantic duplicate: say of what
+            return (f"not running: deduplicated, its event duplicates the event of run "
+                    f"{link['run']} ({why})", {"dedupe": link, "duplicate_of": link["run"]})
         return f"not running: it {run.status}" + (f" ({why})" if why else ""), {}
     if run.status == "running":
         current = next((s for s in reversed(steps) if s.get("status") == "running"), None)

@@ -1,9 +1,10 @@
 """The gate every execution of a flow-controlled function passes, right after taking its lease.
 
-Order: admission (singleton, idempotency, rate limit; decided once per run) → throttle (a start
-time reserved once per run, GCRA) → concurrency (a slot per execution, given back when the
-execution ends or suspends). A run that may not go on now is parked: status `queued`, a `held`
-record saying which limit and key hold it, and a durable wake-up; it holds no worker meanwhile.
+Order: admission (semantic dedupe, singleton, idempotency, rate limit; decided once per run) →
+throttle (a start time reserved once per run, GCRA) → concurrency (a slot per execution, given
+back when the execution ends or suspends). A run that may not go on now is parked: status
+`queued`, a `held` record saying which limit and key hold it, and a durable wake-up; it holds
+no worker meanwhile.
 Plain functions never come here (`fn.flow is None`).
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.bus.control.actions import cancel_run
 from joelclaw.bus.delivery.leases import Lease, execute_releasing
+from joelclaw.bus.flow import dedupe
 from joelclaw.bus.functions.options import key_value
 from joelclaw.bus.records import metrics, wakeups
 from joelclaw.bus.records.runs import Run
@@ -75,9 +77,10 @@ def enter(rt: Bus, fn: Function, run: Run, lease: Lease) -> Entry:
     assert flow is not None
     now = time.time()
     if flow.admits and not run.admitted:
-        skipped = _admit(rt, fn, run)
+        link = dedupe.check(rt, fn, run) if flow.dedupe is not None else None
+        skipped = dedupe.reason(link) if link is not None else _admit(rt, fn, run)
         if skipped:
-            _skip(rt, run, lease, skipped)
+            _skip(rt, run, lease, skipped, link)
             return Entry("skipped")
     if flow.throttle is not None:
         at = run.throttle_at if run.throttle_at is not None else reserve(rt, fn, run, now)
@@ -187,10 +190,13 @@ def _park(rt: Bus, run: Run, lease: Lease, hold: dict[str, Any], wake_at: float)
     execute_releasing(pipe, lease)
 
 
-def _skip(rt: Bus, run: Run, lease: Lease, reason: str) -> None:
+def _skip(rt: Bus, run: Run, lease: Lease, reason: str,
+          link: dict[str, Any] | None = None) -> None:
     pipe, now = rt.redis.pipeline(transaction=True), time.time()
-    rt.runs.update(run.id, pipe=pipe, status="skipped", ended_at=now,
-                   error={"name": "Skipped", "message": reason})
+    error: dict[str, Any] = {"name": "Skipped", "message": reason}
+    if link is not None:
+        error["dedupe"] = link  # the run this one duplicates (explain, the run page)
+    rt.runs.update(run.id, pipe=pipe, status="skipped", ended_at=now, error=error)
     metrics.run_ended(pipe, run.function, "skipped", created_at=run.created_at,
                       started_at=None, execution_ms=None)
     execute_releasing(pipe, lease)

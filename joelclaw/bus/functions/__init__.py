@@ -1,5 +1,5 @@
 """Functions as their authors declare them: `@function`, its triggers (`trigger`, `cron`,
-`absent`), the flow options it may take (concurrency, throttle, debounce, ...), and the
+`absent`), the flow options it may take (concurrency, throttle, debounce, dedupe, ...), and the
 `Registry` that holds them by id. Depends on nothing else in the bus: every other room reads
 these."""
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
+    from joelclaw.bus.functions.dedupe import content, content_hash, normalise, similar
     from joelclaw.bus.functions.options import Concurrency, Throttle, priority_level
     from joelclaw.bus.functions.registry import (
         Function,
@@ -28,9 +29,13 @@ __all__ = [
     "Throttle",
     "Trigger",
     "absent",
+    "content",
+    "content_hash",
     "cron",
     "function",
+    "normalise",
     "priority_level",
+    "similar",
     "trigger",
 ]
 
@@ -41,6 +46,10 @@ __getattr__, __dir__ = door(__name__, {
     "Throttle": "options:Throttle",
     "Trigger": "registry:Trigger",
     "absent": "registry:absent",
+    "content": "dedupe:content",
+    "content_hash": "dedupe:content_hash",
+    "normalise": "dedupe:normalise",
+    "similar": "dedupe:similar",
     "cron": "registry:cron",
     "function": "registry:function",
     "priority_level": "options:priority_level",

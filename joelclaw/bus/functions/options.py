@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from joelclaw.bus.functions.dedupe import ContentDedupe, Dedupe, SimilarDedupe
 from joelclaw.durations import seconds
 from joelclaw.errors import FunctionDefinitionError
 from joelclaw.events.model import is_event_pattern
@@ -23,7 +24,7 @@ PRIORITY_RANGE = 600  # Inngest's default range for the priority factor, in seco
 SCOPES = ("fn", "shared")
 SINGLETON_MODES = ("skip", "cancel")
 OPTION_NAMES = ("concurrency", "throttle", "rate_limit", "debounce", "batch", "priority",
-                "idempotency", "singleton", "cancel_on")
+                "idempotency", "singleton", "cancel_on", "dedupe")
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,12 @@ class Flow:
     idempotency: Expression | None = None
     singleton: Singleton | None = None
     cancel_on: tuple[CancelOn, ...] = ()
+    dedupe: Dedupe | None = None
 
     @property
     def admits(self) -> bool:
         """Options decided once, when the run first starts (skip or not)."""
-        return bool(self.rate_limit or self.idempotency or self.singleton)
+        return bool(self.rate_limit or self.idempotency or self.singleton or self.dedupe)
 
     @property
     def gated(self) -> bool:
@@ -200,6 +202,12 @@ class _Parser:
             raise self.fail("idempotency", f"expected an expression string, got {value!r}")
         return self.expression("idempotency", value)
 
+    def dedupe(self, value: Any) -> Dedupe:
+        if not isinstance(value, ContentDedupe | SimilarDedupe):
+            raise self.fail("dedupe", f"expected content(fields..., window=...) or "
+                                      f"similar(field, threshold, window), got {value!r}")
+        return value
+
     def singleton(self, value: Any) -> Singleton:
         spec = self.mapping("singleton", value, {"key", "mode"})
         mode = spec.get("mode", "skip")
@@ -251,7 +259,8 @@ def parse_flow(function_id: str, options: Mapping[str, Any]) -> Flow | None:
 def _check_combinations(parser: _Parser, flow: Flow) -> None:
     """Inngest's incompatibilities: batching with idempotency, rate limit, cancel_on, priority."""
     if flow.batch is not None:
-        for name in ("idempotency", "rate_limit", "cancel_on", "priority", "debounce"):
+        for name in ("idempotency", "rate_limit", "cancel_on", "priority", "debounce",
+                     "dedupe"):
             if getattr(flow, name):
                 raise parser.fail("batch", f"cannot be combined with {name}")
 

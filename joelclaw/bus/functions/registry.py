@@ -232,8 +232,8 @@ def function(
     """Declare a durable function: `@function("my-fn", trigger="app/thing.happened")`.
 
     Flow-control options (`concurrency`, `throttle`, `rate_limit`, `debounce`, `batch`,
-    `priority`, `idempotency`, `singleton`, `cancel_on`) are validated here, so a bad option or
-    expression fails at import with a FunctionDefinitionError, not in a run.
+    `priority`, `idempotency`, `singleton`, `cancel_on`, `dedupe`) are validated here, so a bad
+    option or expression fails at import with a FunctionDefinitionError, not in a run.
     """
     if not ID_RE.match(id):
         raise FunctionDefinitionError(
