@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from joelclaw.integrations import usage
-from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 SERVICE = "llm"
@@ -46,8 +45,7 @@ class LLMClient:
         if max_tokens:
             body["max_tokens"] = max_tokens
         # A completion is not idempotent in cost, but it posts nothing anywhere: safe to repeat.
-        answer = guarded(SERVICE, lambda: self._api.request_json(
-            "POST", "chat/completions", json=body, idempotent=True))
+        answer = self._api.request_json("POST", "chat/completions", json=body, idempotent=True)
         usage.report(usage.from_answer("chat", body["model"], answer, label=self.label))
         try:
             content = answer["choices"][0]["message"]["content"]

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.http import (
     IntegrationError,
     RetryPolicy,
@@ -256,16 +255,13 @@ class TelegramClient:
             kw["data"], kw["files"] = _form(clean), files
         else:
             kw["json"] = clean
-        def send() -> Any:
-            response = self._api.request("POST", f"/bot{self._token}/{method}", **kw)
-            answer = _parse_answer(response)
-            if answer is None:
-                raise IntegrationError(SERVICE, f"{method}: answer is not Bot API JSON")
-            if not answer.ok:
-                raise telegram_error(method, response.status_code, answer, "")
-            return answer.result
-
-        return guarded(SERVICE, send)
+        response = self._api.request("POST", f"/bot{self._token}/{method}", **kw)
+        answer = _parse_answer(response)
+        if answer is None:
+            raise IntegrationError(SERVICE, f"{method}: answer is not Bot API JSON")
+        if not answer.ok:
+            raise telegram_error(method, response.status_code, answer, "")
+        return answer.result
 
     def _send_file(
         self,
