@@ -128,6 +128,39 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+class ChildProcess:
+    """A real `python <args>` of the project (beat, the watchdog) in its own session, logging to
+    a file, seeing exactly `settings`; `stop()` may be called twice."""
+
+    def __init__(self, settings: Settings, log_path: Path, *args: str) -> None:
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO, env=env_for(settings, PYTHONUNBUFFERED="1"),
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self) -> int | None:
+        """Terminate (kill when that is not enough in time); the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+        return self.process.returncode
+
+
+def beat_process(settings: Settings, log_path: Path, schedule: Path) -> ChildProcess:
+    """A real `celery beat` of the project's app."""
+    return ChildProcess(settings, log_path, "-m", "celery", "-A", "joelclaw.worker", "beat",
+                        "-l", "info", "-s", str(schedule))
+
+
 @contextlib.contextmanager
 def plain_redis(folder: Path, *options: str) -> Iterator[str]:
     """A bare redis-server on a free port, as an external Redis of the owner's would be: no
