@@ -1,4 +1,5 @@
-"""System functions: the heartbeat that fans out the periodic checks, and the system log."""
+"""System functions: the heartbeat that fans out the periodic checks, the system log, and the
+owner's answers to effect budgets."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import fcntl
 import json
 import time
 
-from joelclaw import Context, cron, function
+from joelclaw import Context, cron, function, trigger
+from joelclaw.bus.execution import engine
 from joelclaw.checks import digest, sessions
 from joelclaw.checks.window import in_window, local_now, window_day
+from joelclaw.coordination import budgets
 from joelclaw.events.payloads.system import LogWritten
+from joelclaw.events.payloads.telegram import CallbackReceived
 from joelclaw.redaction import configured_secrets, redact
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
@@ -86,3 +90,22 @@ def _append_line(path: str, line: str) -> bool:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(line + "\n")
     return True
+
+
+@function("budget-button",
+          trigger=trigger("telegram/callback.received", if_='event.data.action == "bgt"'))
+def budget_button(ctx: Context[CallbackReceived]) -> dict[str, object]:
+    """`bgt:<ask id>:<once|day|stop>`, pressed by the owner (anyone else: nothing): the runs
+    waiting at an effect budget go on (once, or for the day) or are cancelled."""
+    press = ctx.event.data
+    owner = ctx.settings.telegram.owner_id
+    if owner is None or press.from_id != owner:
+        return {"skipped": "not the owner's button press"}
+    ask_id, _, verb = press.context.rpartition(":")
+    if verb not in budgets.VERBS:
+        return {"skipped": f"not a budget button: {press.raw_data!r}"}
+    answered = ctx.step.run("answer", lambda: budgets.answer(engine(ctx), ask_id, verb,
+                                                             by="telegram"))
+    if answered is None:
+        return {"skipped": "not pending", "ask": ask_id}
+    return {"ask": ask_id, "answer": verb, "runs": answered["runs"]}

@@ -31,7 +31,7 @@ from joelclaw.bus.execution import current_step_note
 from joelclaw.config import PROVIDERS
 from joelclaw.durations import humane
 from joelclaw.errors import Defer
-from joelclaw.integrations import breaker
+from joelclaw.integrations import breaker, effects
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -146,8 +146,9 @@ class Breakers:
         text = (f"🔌 {service} is failing ({failure[:200]}). Runs that need it wait and go on "
                 "by themselves when it recovers; joelclaw status shows the breaker.")
         try:
-            deliver(self.bus, text, type=f"breaker.{service}",
-                    idem_key=f"breaker:{service}:{int(now)}")
+            with effects.exempt():  # the system's notice, not the run's message
+                deliver(self.bus, text, type=f"breaker.{service}",
+                        idem_key=f"breaker:{service}:{int(now)}")
         except Exception:
             log.warning("telling the owner about the %s outage failed", service, exc_info=True)
 

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from joelclaw.durations.backoff import exponential
+from joelclaw.integrations import effects
 from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.errors import (
     BODY_KEEP,
@@ -59,6 +60,7 @@ __all__ = [
 
 USER_AGENT = "joelclaw/0.1 (+httpx)"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Sleep = Callable[[float], None]
@@ -138,9 +140,13 @@ class ApiClient:
         sleep: Sleep = time.sleep,
         secrets: Iterable[str] = (),
         rng: Callable[[], float] = random.random,
+        writes: bool = False,
     ) -> None:
         self.client = client
         self.service = service
+        # A request that is not a read changes the service: a `write` effect, charged to the
+        # running function's budget (joelclaw.integrations.effects) before it is sent.
+        self.writes = writes
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._rng = rng
@@ -158,6 +164,8 @@ class ApiClient:
     ) -> httpx.Response:
         """Send with retries; return the 2xx response or raise the typed error. The whole
         call (its retries included) is one outcome for the service's circuit breaker."""
+        if self.writes and method.upper() not in READS:
+            effects.charge(effects.WRITE)
         return guarded(self.service, lambda: self._send(method, path, idempotent, **kw))
 
     def _send(self, method: str, path: str, idempotent: bool | None,

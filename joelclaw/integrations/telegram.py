@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from joelclaw.integrations import effects
 from joelclaw.integrations.http import (
     IntegrationError,
     RetryPolicy,
@@ -30,6 +31,7 @@ from joelclaw.integrations.telegram_api import (
     LONG_POLL_SLACK,
     PACED,
     SAFE_TO_REPEAT,
+    SENDS,
     SERVICE,
     ChatPacer,
     TelegramAuthError,
@@ -245,6 +247,8 @@ class TelegramClient:
         http_timeout: httpx.Timeout | None = None,
     ) -> Any:
         """Call any Bot API method; None-valued params are left out. Returns `result`."""
+        if method in SENDS:
+            effects.charge(effects.NOTIFY)  # may defer the running step: over its budget
         if chat_id is not None and method in PACED:
             self.pacer.wait(chat_id)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
