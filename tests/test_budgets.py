@@ -218,3 +218,28 @@ def test_stop_cancels_the_run_waiting_at_its_budget(loop_settings, worker_factor
     run = wait_for(lambda: (r := rt.runs.get(run_id)) and r.status == "cancelled" and r,
                    timeout=60, message="the run is cancelled")
     assert run is not None and len(messages(rt, "loop")) == 3 and budgets.asks(rt) == []
+
+
+def test_the_command_line_lists_and_answers_the_questions(
+        budgeted: Runtime, todo: TodoistClient) -> None:
+    from click.testing import CliRunner
+
+    from joelclaw.cli import cli
+
+    rt = budgeted
+    with in_step(rt, "run-1"):
+        todo.create_task("first")
+        with pytest.raises(Defer):
+            todo.create_task("second")
+    env = {"JOELCLAW_REDIS_URL": rt.settings.redis_url or "",
+           "JOELCLAW_HOME": str(rt.settings.home)}
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(cli, ["budgets", "list", "--json"], env=env).stdout)
+    [ask] = listed["result"]["asks"]
+    assert ask["runs"] == ["run-1"] and ask["kind"] == "write"
+    done = runner.invoke(cli, ["budgets", "answer", ask["id"], "once", "--json"], env=env)
+    assert done.exit_code == 0 and json.loads(done.stdout)["result"]["by"] == "cli"
+    assert rt.redis.hget(keys.budget_run("run-1"), "grant:write") == b"1"
+    again = runner.invoke(cli, ["budgets", "answer", ask["id"], "stop", "--json"], env=env)
+    assert again.exit_code == 1
+    assert json.loads(again.stdout)["error"]["code"] == "BUDGET_ASK_NOT_FOUND"
