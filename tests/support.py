@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 
+from joelclaw import keys
 from joelclaw.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,6 +71,12 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra)
     return env
+
+
+def events_named(client: Any, name: str) -> list[dict[str, Any]]:
+    """The stored events of this name (as the bus recorded them), oldest first."""
+    ids = [i.decode() for i in client.zrange(keys.events_by_name(name), 0, -1)]
+    return [json.loads(client.hget(keys.event(i), "record"))["event"] for i in ids]
 
 
 class WorkerProcess:

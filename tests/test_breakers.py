@@ -34,7 +34,7 @@ from tests.conftest import make_settings
 from tests.fakes.llm import FakeLLM, echo
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.transcription import FakeTranscription
-from tests.support import wait_for
+from tests.support import events_named, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -273,6 +273,10 @@ def test_each_provider_client_feeds_its_own_breaker(guarded_rt, provider_client)
     case.call(client)  # outside a run: goes through, and its success closes the breaker
     assert states(rt)[case.name]["state"] == "closed"
     assert states(rt)[case.name]["waiting"] == []
+    [opened] = events_named(rt.redis, "joelclaw/breaker.opened")
+    [closed] = events_named(rt.redis, "joelclaw/breaker.closed")
+    assert opened["data"]["service"] == closed["data"]["service"] == case.name
+    assert "50" in opened["data"]["error"] and closed["data"]["since"] == opened["data"]["since"]
 
 
 def _closed_port() -> int:

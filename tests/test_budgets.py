@@ -25,7 +25,7 @@ from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes.llm import FakeLLM
 from tests.fakes.todoist import FakeTodoist
-from tests.support import wait_for
+from tests.support import events_named, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 OWNER = 7
@@ -115,6 +115,12 @@ def test_allow_once_is_one_more_and_allow_for_the_day_lifts_the_cap(
         todo.create_task("a")
         todo.create_task("b")
     assert len(todoist.open_tasks()) == 7 and budgets.asks(rt) == []
+    exceeded = events_named(rt.redis, "joelclaw/budget.exceeded")
+    answered = [e["data"] for e in events_named(rt.redis, "joelclaw/budget.answered")]
+    assert [e["data"]["ask_id"] for e in exceeded] == [ask["id"]] * 2
+    assert exceeded[0]["data"]["run_id"] == "run-1" and exceeded[0]["data"]["cap"] == 1
+    assert [(a["answer"], a["by"], a["runs"]) for a in answered] == [
+        ("once", "test", ["run-1"]), ("day", "owner", ["run-1"])]
 
 
 def test_a_function_window_cap_holds_all_its_runs_on_one_question(

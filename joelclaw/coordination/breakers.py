@@ -128,6 +128,7 @@ class Breakers:
                                    args=[f"{now:.3f}", round(latency_s * 1000, 1)])
             if closed:
                 log.warning("%s breaker closed: the provider answers again", service)
+                self._announce("closed", service, None)
             return
         opened = self._failure(
             keys=[hash_key, probe],
@@ -138,6 +139,19 @@ class Breakers:
             log.warning("%s breaker open after %d failures: %s", service, tuning.failures,
                         failure)
             self._tell_owner(service, failure, now)
+            self._announce("opened", service, failure[:500])
+
+    def _announce(self, change: str, service: str, error: str | None) -> None:
+        """`joelclaw/breaker.opened|closed`, for functions that react to an outage."""
+        from joelclaw.events.model import Event
+
+        since = float(self.bus.redis.hget(keys.breaker(service), "opened_at") or time.time())
+        try:
+            self.bus.send([Event(name=f"joelclaw/breaker.{change}",
+                                 id=f"breaker-{service}-{change}-{since:.3f}",
+                                 data={"service": service, "since": since, "error": error})])
+        except Exception:
+            log.warning("announcing the %s breaker %s failed", service, change, exc_info=True)
 
     def _tell_owner(self, service: str, failure: str, now: float) -> None:
         """Once per outage (the notification's idempotency key is the outage's start)."""

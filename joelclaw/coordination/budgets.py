@@ -146,6 +146,9 @@ class Budgets:
         pipe.expire(keys.budget_ask_runs(ask_id), keys.BUDGET_TTL)
         if pipe.execute()[0]:
             self._ask(record)
+            _announce(self.bus, "exceeded", f"{ask_id}-{record['asked_at']:.3f}", {
+                "ask_id": ask_id, "function_id": fn, "run_id": run_id, "kind": kind,
+                "scope": scope, "cap": cap, "spent": spent})
         amount = f"${spent:.2f} of ${cap:.2f}" if kind == effects.LLM_USD else \
             f"{spent:g} of {cap:g}"
         raise Defer(wait, f"the {LABELS[kind]} budget of {per} is spent ({amount}): waiting "
@@ -213,7 +216,20 @@ def answer(bus: Bus, ask_id: str, verb: str, by: str = "owner") -> dict[str, Any
             redis.set(keys.budget_day(fn, kind, _today(bus)), by, ex=ttl)
         for run_id in runs:
             bus.wake(run_id, time.time())
+    _announce(bus, "answered", f"{ask_id}-{record['asked_at']:.3f}", {
+        "ask_id": ask_id, "function_id": fn, "kind": kind, "answer": verb, "by": by,
+        "runs": runs})
     return {**record, "runs": runs, "answer": verb, "by": by, "answered_at": time.time()}
+
+
+def _announce(bus: Bus, what: str, key: str, data: dict[str, Any]) -> None:
+    """`joelclaw/budget.exceeded|answered` (payload models in joelclaw.events.payloads)."""
+    from joelclaw.events.model import Event
+
+    try:
+        bus.send([Event(name=f"joelclaw/budget.{what}", id=f"budget-{what}-{key}", data=data)])
+    except Exception:
+        log.warning("announcing budget %s %s failed", key, what, exc_info=True)
 
 
 def _today(bus: Bus) -> str:
