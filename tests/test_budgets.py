@@ -243,6 +243,8 @@ def test_the_command_line_lists_and_answers_the_questions(
     listed = json.loads(runner.invoke(cli, ["budgets", "list", "--json"], env=env).stdout)
     [ask] = listed["result"]["asks"]
     assert ask["runs"] == ["run-1"] and ask["kind"] == "write"
+    status = runner.invoke(cli, ["status", "--text"], env=env).stdout
+    assert "1 question(s) unanswered, 1 run(s) wait: fn write" in status
     done = runner.invoke(cli, ["budgets", "answer", ask["id"], "once", "--json"], env=env)
     assert done.exit_code == 0 and json.loads(done.stdout)["result"]["by"] == "cli"
     assert rt.redis.hget(keys.budget_run("run-1"), "grant:write") == b"1"
