@@ -245,9 +245,15 @@ def test_the_command_line_lists_and_answers_the_questions(
     assert ask["runs"] == ["run-1"] and ask["kind"] == "write"
     status = runner.invoke(cli, ["status", "--text"], env=env).stdout
     assert "1 question(s) unanswered, 1 run(s) wait: fn write" in status
+    from webhooks import create_app
+
+    web = create_app(rt.settings.with_overrides(web_open_on_loopback=True)).test_client()
+    page = web.get("/").get_data(as_text=True)
+    assert f'data-budget-ask="{ask["id"]}"' in page and "fn budget" in page
     done = runner.invoke(cli, ["budgets", "answer", ask["id"], "once", "--json"], env=env)
     assert done.exit_code == 0 and json.loads(done.stdout)["result"]["by"] == "cli"
     assert rt.redis.hget(keys.budget_run("run-1"), "grant:write") == b"1"
     again = runner.invoke(cli, ["budgets", "answer", ask["id"], "stop", "--json"], env=env)
     assert again.exit_code == 1
     assert json.loads(again.stdout)["error"]["code"] == "BUDGET_ASK_NOT_FOUND"
+    assert "data-budget-ask" not in web.get("/").get_data(as_text=True)
