@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from joelclaw.events.model import Event
     from joelclaw.events.registry import register as register_payload
+    from joelclaw.integrations.http import IntegrationError
 
 # name -> (module, attribute): where each public name lives today.
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -61,16 +62,16 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ConfigError": ("joelclaw.errors", "ConfigError"),
     "EventError": ("joelclaw.errors", "EventError"),
     "FunctionDefinitionError": ("joelclaw.errors", "FunctionDefinitionError"),
+    "IntegrationError": ("joelclaw.integrations.http", "IntegrationError"),  # a provider failed
     # from outside a function
     "install_task_hooks": ("joelclaw.client", "install_task_hooks"),
     "register_payload": ("joelclaw.events.registry", "register"),
 }
 
 __all__ = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
-           "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
-           "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
-           "function", "install_task_hooks", "register_payload",
-           "send_event", "trigger"]
+           "Function", "FunctionDefinitionError", "IntegrationError", "JoelclawError", "Lock",
+           "NonRetriable", "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent",
+           "cron", "function", "install_task_hooks", "register_payload", "send_event", "trigger"]
 
 
 def send_event(name: str, data: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -17,8 +17,7 @@ import hashlib
 from typing import Any
 
 from joelclaw import Context, function, trigger
-from joelclaw.agents import dispatch, inbox
-from joelclaw.agents.approvals import Approvals, buttons, parse_button
+from joelclaw.agents import approvals, dispatch, inbox
 from joelclaw.events.payloads.agents import (
     AgentCompleted,
     AgentRequested,
@@ -26,7 +25,6 @@ from joelclaw.events.payloads.agents import (
     ApprovalResolved,
 )
 from joelclaw.events.payloads.telegram import CallbackReceived
-from joelclaw.insight.links import needs_url
 
 OUTPUT_PREVIEW = 1500
 NOTIFY_PREVIEW = 800
@@ -126,9 +124,9 @@ def agent_completed(ctx: Context[AgentCompleted]) -> dict[str, Any]:
 
 # -- approvals ----------------------------------------------------------------------------------
 
-def _approvals(ctx: Context[Any]) -> Approvals:
-    approvals: Approvals = ctx.approvals
-    return approvals
+def _approvals(ctx: Context[Any]) -> approvals.Approvals:
+    service: approvals.Approvals = ctx.approvals
+    return service
 
 
 def request_id_of(ctx: Context[ApprovalRequested]) -> str:
@@ -141,22 +139,21 @@ def request_id_of(ctx: Context[ApprovalRequested]) -> str:
 def approval_request(ctx: Context[ApprovalRequested]) -> dict[str, Any]:
     """Auto-approve a learned category; else ask the owner and wait for the answer (denied
     when none comes within JOELCLAW_APPROVAL_TIMEOUT_SECONDS)."""
-    d, approvals = ctx.event.data, _approvals(ctx)
+    d, store = ctx.event.data, _approvals(ctx)
     rid = request_id_of(ctx)
     submitted = ctx.step.run("submit-request", lambda: {
-        **approvals.submit(rid, d.agent, d.category, d.operation, d.reasoning,
-                           run_id=ctx.run_id),
-        "auto": approvals.learned(d.agent, d.category)})
+        **store.submit(rid, d.agent, d.category, d.operation, d.reasoning,
+                       run_id=ctx.run_id),
+        "auto": store.learned(d.agent, d.category)})
     if submitted["auto"]:
         ctx.step.send_event("auto-resolve", {"name": "agent/approval.resolved", "data": {
             "request_id": rid, "status": "approved", "reviewer": "auto",
             "reason": f"category {d.category!r} is learned for {d.agent}"}})
         return {"request_id": rid, "status": "approved", "reviewer": "auto"}
-    text = "\n".join(filter(None, [
-        f"🔐 **Approval needed**: {d.agent} wants to {d.operation}",
-        f"Category: `{d.category}`", d.reasoning and f"Why: {d.reasoning}",
-        f"Request `{rid}`", (url := needs_url(ctx.settings)) and f"[Open]({url})"]))
-    ctx.gateway.notify(text, type="approval.requested", priority=1, buttons=buttons(rid),
+    text = approvals.request_text(ctx.settings, rid, d.agent, d.operation, d.category,
+                                  d.reasoning)
+    ctx.gateway.notify(text, type="approval.requested", priority=1,
+                       buttons=approvals.buttons(rid),
                        step_id="notify-gateway-pending")
     timeout = ctx.settings.agents.approval_timeout_seconds
     answer = ctx.step.wait_for_event("wait-for-owner", "agent/approval.resolved",
@@ -198,7 +195,7 @@ def approval_button(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     owner = ctx.settings.telegram.owner_id
     if owner is None or press.from_id != owner:
         return {"skipped": "not the owner's button press"}
-    parsed = parse_button(press.context)
+    parsed = approvals.parse_button(press.context)
     if parsed is None:
         return {"skipped": f"not an approval button: {press.raw_data!r}"}
     rid, status, learn = parsed

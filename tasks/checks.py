@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from joelclaw import Context, Settings, cron, function, trigger
+from joelclaw import Context, IntegrationError, Settings, cron, function, trigger
 from joelclaw.checks import (
     calendar,
     clients,
@@ -19,8 +19,8 @@ from joelclaw.checks import (
     tracked,
     triggers_audit,
     vault,
+    window,
 )
-from joelclaw.checks.window import in_hours, local_now
 from joelclaw.events.payloads.checks import (
     CalendarDailyCheck,
     EmailTriageRequested,
@@ -34,7 +34,6 @@ from joelclaw.events.payloads.checks import (
 )
 from joelclaw.events.payloads.system import HealthRequested
 from joelclaw.events.payloads.telegram import CallbackReceived
-from joelclaw.integrations.http import IntegrationError
 from tasks.system import CHECK_EVENTS
 
 ONE: dict[str, Any] = {"concurrency": 1}
@@ -197,7 +196,7 @@ def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
     if ctx.step.run("check-cooldown", ctx.cooldown.remaining, CALENDAR_COOLDOWN):
         return {"skipped": "cooling down"}
     ics = ctx.step.run("fetch-calendar", _fetch_calendar, s)
-    day = local_now(s.timezone).date()
+    day = window.local_now(s.timezone).date()
     events = calendar.events_on(ics or "", day, s.timezone)
     ctx.step.run("set-cooldown", ctx.cooldown.claim, CALENDAR_COOLDOWN,
                  s.checks.calendar_cooldown_hours * 3600)
@@ -255,8 +254,9 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
 
 
 def _hours(s: Settings) -> dict[str, Any]:
-    now = local_now(s.timezone)
-    return {"inside": in_hours(s.checks.email_triage_hours, now), "now": now.strftime("%H:%M")}
+    now = window.local_now(s.timezone)
+    return {"inside": window.in_hours(s.checks.email_triage_hours, now),
+            "now": now.strftime("%H:%M")}
 
 
 def _llm_configured(s: Settings) -> bool:
@@ -362,7 +362,7 @@ def _edit_snoozed(ctx: Context[Any], press: CallbackReceived, key: str, until: f
     if press.chat_id is None or press.message_id is None:
         return False
     zone = ctx.settings.timezone
-    when = local_now(zone, until).strftime("%H:%M")
+    when = window.local_now(zone, until).strftime("%H:%M")
     original = ctx.snooze.remembered(key) or f"Notice `{key}`"
     text = f"{original}\n\n⏰ Snoozed for 4h (until {when} {zone})"
     return ctx.gateway.edit_message(press.chat_id, press.message_id, text)

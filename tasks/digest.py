@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from joelclaw import Context, function
-from joelclaw.checks import digest
-from joelclaw.checks.window import local_now
+from joelclaw.checks import digest, window
 from joelclaw.events.payloads.checks import DigestRequested
 from joelclaw.events.payloads.system import FunctionFailed
 
@@ -17,7 +16,7 @@ def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """A failed digest run gives the date back, so a later request can write it."""
     failed = ctx.event.data
     date = ((failed.event.get("data") or {}).get("date")
-            or local_now(ctx.settings.timezone).date().isoformat())
+            or window.local_now(ctx.settings.timezone).date().isoformat())
     ctx.checks.release_digest(date, failed.run_id)
     return {"released": date}
 
@@ -28,7 +27,7 @@ def daily_digest(ctx: Context[DigestRequested]) -> dict[str, Any]:
     """The day's memory log and runs → `<digest dir>/<date>.md`, once per date."""
     s = ctx.settings
     date = ctx.event.data.date or ctx.step.run(
-        "today", lambda: local_now(s.timezone).date().isoformat())
+        "today", lambda: window.local_now(s.timezone).date().isoformat())
     if not (s.llm.api_url and s.llm.model):
         return {"skipped": "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)",
                 "date": date}

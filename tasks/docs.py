@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from joelclaw import Context, Settings, function
-from joelclaw.docs import backlog, ingest
-from joelclaw.docs.model import DocumentSkipped, Located
+from joelclaw.docs import backlog, ingest, model
 from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
 IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
@@ -26,7 +25,7 @@ def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
     checked = ctx.step.run("validate-file", ingest.validate, settings, request)
     if "skipped" in checked:
         return {"status": "skipped", "reason": checked["skipped"]}
-    located = Located.from_dict(checked["located"])
+    located = model.Located.from_dict(checked["located"])
     extracted = ctx.step.run("extract-text", ingest.extract_text, settings, located)
     if "skipped" in extracted:
         return {"status": "skipped", "reason": extracted["skipped"], "doc_id": located.doc_id}
@@ -54,7 +53,7 @@ def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
 def _list(settings: Settings, folder: str | None) -> dict[str, Any]:
     try:
         return {"files": backlog.list_folder(settings, folder)}
-    except DocumentSkipped as skip:
+    except model.DocumentSkipped as skip:
         return {"skipped": skip.reason}
 
 

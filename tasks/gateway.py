@@ -10,7 +10,7 @@ from typing import Any
 
 from joelclaw import Context, cron, function, trigger
 from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
-from joelclaw.gateway.notify import QUEUE as GATEWAY_QUEUE
+from joelclaw.gateway import notify
 
 HEALTH_ALERT_COOLDOWN = 3600
 
@@ -41,7 +41,7 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
 
 
 @function("gateway-telegram-webhook", trigger="telegram/message.received",
-          queue=GATEWAY_QUEUE)
+          queue=notify.QUEUE)
 def gateway_telegram_webhook(ctx: Context[MessageReceived]) -> dict[str, Any]:
     """Webhook mode: the webhook route emits the message; queue it like a polled update."""
     d = ctx.event.data
@@ -51,7 +51,7 @@ def gateway_telegram_webhook(ctx: Context[MessageReceived]) -> dict[str, Any]:
     return {"queued": ctx.gateway.accept_update({"update_id": d.update_id, "message": message})}
 
 
-@function("gateway-telegram-webhook-callback", queue=GATEWAY_QUEUE,
+@function("gateway-telegram-webhook-callback", queue=notify.QUEUE,
           trigger=trigger("telegram/callback.received", if_='event.source.provider == "telegram"'))
 def gateway_telegram_webhook_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """Webhook mode: a button press from the webhook route is answered like a polled one (the

@@ -14,9 +14,7 @@ from joelclaw import Context, NonRetriable, function
 from joelclaw.events.payloads.media import MediaReceived
 from joelclaw.events.payloads.system import FunctionFailed
 from joelclaw.events.payloads.telegram import quote_forwarded
-from joelclaw.media import understand
-from joelclaw.media.archive import archive
-from joelclaw.media.kinds import InvalidMedia, kind_of, media_id, validate
+from joelclaw.media import archive, kinds, understand
 
 DEDUP_SECONDS = 24 * 3600  # a media id seen again within a day is a duplicate
 LABELS = {"voice": "voice note", "audio": "audio file", "photo": "photo", "image": "image",
@@ -25,8 +23,8 @@ LABELS = {"voice": "voice note", "audio": "audio file", "photo": "photo", "image
 
 def _validate(ctx: Context[MediaReceived]) -> str:
     try:
-        return str(validate(ctx.event.data, ctx.settings.media.max_bytes))
-    except InvalidMedia as exc:
+        return str(kinds.validate(ctx.event.data, ctx.settings.media.max_bytes))
+    except kinds.InvalidMedia as exc:
         raise NonRetriable(str(exc)) from None
 
 
@@ -56,7 +54,7 @@ def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """After the last attempt: free the media id (sending it again retries) and tell the
     owner what went wrong."""
     media = MediaReceived.model_validate(ctx.event.data.event.get("data") or {})
-    mid = media_id(media)
+    mid = kinds.media_id(media)
     ctx.step.run("free-media-id", ctx.cooldown.reset, _dedup_name(mid))
     label = LABELS.get(media.media_type, media.media_type)
     message = str(ctx.event.data.error.get("message") or "unknown error")[:300]
@@ -70,11 +68,11 @@ def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
 def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
     d, s = ctx.event.data, ctx.settings
     path = ctx.step.run("validate-file", _validate, ctx)
-    mid = media_id(d)
+    mid = kinds.media_id(d)
     first = ctx.step.run("check-dedup", ctx.cooldown.claim, _dedup_name(mid), DEDUP_SECONDS)
     if not first:
         return {"media_id": mid, "skipped": "duplicate within 24 h"}
-    kind = kind_of(d)
+    kind = kinds.kind_of(d)
     result: dict[str, Any] | None = None
     if kind == "audio":
         result = ctx.step.run("transcribe-audio", understand.transcribe, s,
@@ -86,7 +84,7 @@ def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
     sidecar = {"media_id": mid, "source": d.source, "media_type": d.media_type, "kind": kind,
                "mime_type": d.mime_type, "caption": d.caption, "chat_id": d.chat_id,
                "transcript" if kind == "audio" else "description": text}
-    archived = ctx.step.run("archive", archive, s.media_archive, d.source, mid,
+    archived = ctx.step.run("archive", archive.archive, s.media_archive, d.source, mid,
                             Path(path), sidecar)
     relayed = ctx.step.run("to-agent", ctx.gateway.as_owner_message, d.chat_id,
                            prompt_for(d, kind, text, archived),

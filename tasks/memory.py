@@ -29,18 +29,15 @@ from joelclaw.events.payloads.memory import (
 from joelclaw.events.payloads.system import FunctionFailed
 from joelclaw.events.payloads.telegram import CallbackReceived
 from joelclaw.events.payloads.todoist import Task
-from joelclaw.memory import decide, observe, reflect, review
-from joelclaw.memory.decide import ProposalClosed
-from joelclaw.memory.proposals import ProposalNotFound
-from joelclaw.memory.service import Memory
+from joelclaw.memory import decide, observe, proposals, reflect, review, service
 
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 
 
 
 
-def _mem(ctx: Context[Any]) -> Memory:
-    memory: Memory = ctx.memory
+def _mem(ctx: Context[Any]) -> service.Memory:
+    memory: service.Memory = ctx.memory
     return memory
 
 
@@ -66,7 +63,7 @@ def _final(fn: Any, *args: Any) -> Any:
     """An unknown or already closed proposal is a clear, final error, not a retry."""
     try:
         return fn(*args)
-    except (ProposalNotFound, ProposalClosed) as exc:
+    except (proposals.ProposalNotFound, decide.ProposalClosed) as exc:
         raise NonRetriable(str(exc)) from None
 
 

@@ -6,23 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from joelclaw import Context, function
+from joelclaw import Context, IntegrationError, function
+from joelclaw.checks import clients
 from joelclaw.events.payloads import front, github, todoist, vercel
-from joelclaw.integrations.front import FrontClient
-from joelclaw.integrations.http import IntegrationError
-from joelclaw.integrations.todoist import TodoistClient
 
 PREVIEW = 500
 
 
-def _todoist(ctx: Context) -> TodoistClient | None:
-    s = ctx.settings
-    return TodoistClient(s.todoist.token, s.todoist.api_url) if s.todoist.token else None
-
-
 def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) -> dict:
     """Task and project names; a failed lookup only makes the prompt plainer."""
-    client = _todoist(ctx)
+    client = ctx.checks.todoist()
     if client is None:
         return {}
     out: dict[str, Any] = {}
@@ -41,10 +34,9 @@ def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) 
 
 
 def _front_context(ctx: Context, conversation_id: str) -> dict:
-    s = ctx.settings
-    if not s.front.token:
+    client = clients.front(ctx.settings)
+    if client is None:
         return {}
-    client = FrontClient(s.front.token, s.front.api_url)
     try:
         conv = client.get_conversation(conversation_id)
         return {"subject": conv.get("subject"), "status": conv.get("status"),

@@ -21,20 +21,10 @@ from joelclaw.telemetry import triage
 
 
 def _llm_tiers(ctx: Context[Any], unknown: list[dict[str, Any]]) -> dict[str, int]:
-    from joelclaw.integrations.llm import LLMClient
-
-    s = ctx.settings
-    model = s.o11y.model or s.llm.model
-    if not s.llm.api_url or not model:
+    if not triage.llm_configured(ctx.settings):
         return {}
     ctx.telemetry.allow_background("the o11y triage's LLM classification")
-    client = LLMClient(s.llm.api_url, s.llm.api_key, model, timeout=60, max_attempts=2)
-    try:
-        reply = client.complete([{"role": "system", "content": triage.LLM_SYSTEM},
-                                 {"role": "user", "content": triage.llm_prompt(unknown)}])
-    finally:
-        client.close()
-    return triage.parse_tiers(reply)
+    return triage.llm_tiers(ctx.settings, unknown)
 
 
 def _file_task(ctx: Context[Any], group: dict[str, Any]) -> str | None:

@@ -3,18 +3,14 @@ owner's answers to effect budgets."""
 
 from __future__ import annotations
 
-import fcntl
-import json
 import time
 
 from joelclaw import Context, cron, function, trigger
-from joelclaw.bus.execution import engine
-from joelclaw.checks import digest, sessions
-from joelclaw.checks.window import in_window, local_now, window_day
-from joelclaw.coordination import budgets
+from joelclaw.checks import digest, sessions, window
 from joelclaw.events.payloads.system import LogWritten
 from joelclaw.events.payloads.telegram import CallbackReceived
-from joelclaw.redaction import configured_secrets, redact
+from joelclaw.gateway import budget_answer
+from joelclaw.telemetry import systemlog
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
 CHECK_EVENTS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -60,10 +56,10 @@ def _prune(ctx: Context) -> dict[str, object]:
 def _claim_digest(ctx: Context) -> str | None:
     """The local date whose digest to request now, claimed once (None: not now)."""
     s = ctx.settings
-    local = local_now(s.timezone)
-    if not in_window(s.checks.digest_window, local):
+    local = window.local_now(s.timezone)
+    if not window.in_window(s.checks.digest_window, local):
         return None
-    date = window_day(s.checks.digest_window, local).isoformat()
+    date = window.window_day(s.checks.digest_window, local).isoformat()
     if digest.digest_path(s, date).exists():
         return None
     return date if ctx.checks.claim_digest_request(date) else None
@@ -73,23 +69,11 @@ def _claim_digest(ctx: Context) -> str | None:
 def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
     """Append the entry to the append-only system log under JOELCLAW_HOME, redacted: the log
     outlives the event and is read by people and tools that never need its secrets."""
-    path = ctx.settings.home_dir / "logs" / "system.jsonl"
+    path = systemlog.path(ctx.settings)
     entry = {"ts": time.time(), "run_id": ctx.run_id, "event_id": ctx.event.id,
              **ctx.event.data.model_dump(mode="json")}
-    secrets = configured_secrets(ctx.settings)
-    ctx.step.run("append", _append_line, str(path), json.dumps(redact(entry, secrets)))
+    ctx.step.run("append", systemlog.append, str(path), systemlog.line(ctx.settings, entry))
     return {"path": str(path)}
-
-
-def _append_line(path: str, line: str) -> bool:
-    from pathlib import Path
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(line + "\n")
-    return True
 
 
 @function("budget-button",
@@ -97,15 +81,4 @@ def _append_line(path: str, line: str) -> bool:
 def budget_button(ctx: Context[CallbackReceived]) -> dict[str, object]:
     """`bgt:<ask id>:<once|day|stop>`, pressed by the owner (anyone else: nothing): the runs
     waiting at an effect budget go on (once, or for the day) or are cancelled."""
-    press = ctx.event.data
-    owner = ctx.settings.telegram.owner_id
-    if owner is None or press.from_id != owner:
-        return {"skipped": "not the owner's button press"}
-    ask_id, _, verb = press.context.rpartition(":")
-    if verb not in budgets.VERBS:
-        return {"skipped": f"not a budget button: {press.raw_data!r}"}
-    answered = ctx.step.run("answer", lambda: budgets.answer(engine(ctx), ask_id, verb,
-                                                             by="telegram"))
-    if answered is None:
-        return {"skipped": "not pending", "ask": ask_id}
-    return {"ask": ask_id, "answer": verb, "runs": answered["runs"]}
+    return budget_answer.press(ctx)

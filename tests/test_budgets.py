@@ -177,7 +177,7 @@ def press(loop_settings) -> Callable[[Runtime, str], None]:
                                           "from": {"id": OWNER},
                                           "message": {"message_id": 1, "chat": {"id": OWNER}}})
         rt.send([Event(name="telegram/callback.received", id=f"tg-press-{update}",
-                       data=fields, source={"provider": "telegram"})])
+                       data=fields, source={"via": "gateway", "provider": "telegram-polling"})])
 
     return do
 

@@ -1,24 +1,43 @@
 """The CLI answers at once (bench/cli_start.py measures how fast): importing it loads nothing
-heavy, `--help` needs neither Redis nor pydantic, and a read command loads Redis and the run
-store but not Celery, the extensions or the OpenTelemetry SDK (redis-py would load it at import
-time for metrics the CLI never exports). What it hides stays importable afterwards."""
+heavy, `--help` needs neither Redis nor pydantic, and a read command (`runs`, `run <id>`,
+`events`, `event <id>`) loads Redis and the run store but not Celery, the function modules or the
+registry, the extensions, the search engine's client or the OpenTelemetry SDK (redis-py would
+load it at import time for metrics the CLI never exports). What it hides stays importable
+afterwards.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
+
+from joelclaw.config import Settings
+from joelclaw.events.model import Event
+from joelclaw.runtime import Runtime
 from tests.test_cli import cli_env  # noqa: F401 (fixture)
 
 HEAVY = ("redis", "celery", "kombu", "pydantic", "pydantic_settings", "httpx", "joelclaw.runtime",
          "joelclaw.gateway.plugin", "joelclaw.memory.plugin", "joelclaw.telemetry.plugin",
          "opentelemetry.sdk.metrics", "typesense", "croniter")
+# What no read command may load: the engine's Celery side, the function modules and what
+# declaring them costs (the registry, every payload model, cron parsing), the extensions, the
+# HTTP and search clients, process inspection. A read command reads Redis and prints.
+NOT_FOR_READING = ("celery", "kombu", "croniter", "httpx", "typesense", "psutil",
+                   "joelclaw.bus.functions.registry", "joelclaw.events.registry",
+                   "joelclaw.events.payloads", "joelclaw.health", "joelclaw.bus.celery",
+                   "joelclaw.gateway.plugin", "joelclaw.memory.plugin",
+                   "joelclaw.telemetry.plugin", "opentelemetry.sdk.metrics", "tests.functions",
+                   "tasks")
 
 
-def loaded_after(code: str, env: dict[str, str] | None = None) -> dict[str, bool]:
+def loaded_after(code: str, env: dict[str, str] | None = None,
+                 modules: tuple[str, ...] = HEAVY) -> dict[str, bool]:
     probe = (f"import sys\n{code}\nimport json\n"
-             f"print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))")
+             f"print(json.dumps({{m: m in sys.modules for m in {modules!r}}}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env=env, check=False, timeout=60)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -32,8 +51,6 @@ def test_importing_the_cli_and_its_help_load_nothing_heavy() -> None:
 
 
 def test_a_read_command_loads_only_what_it_reads_with(cli_env: dict[str, str]) -> None:  # noqa: F811
-    import os
-
     env = {**os.environ, **cli_env}
     run = ("from joelclaw.cli import cli\n"
            "cli.main(args=['runs', '--json'], prog_name='joelclaw', standalone_mode=False)")
@@ -43,6 +60,28 @@ def test_a_read_command_loads_only_what_it_reads_with(cli_env: dict[str, str]) -
                   "joelclaw.memory.plugin", "joelclaw.telemetry.plugin",
                   "opentelemetry.sdk.metrics", "croniter"):
         assert not loaded[heavy], heavy
+
+
+@pytest.fixture
+def stored(cli_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
+    """A run (queued: no worker) and the event that started it, to read back."""
+    rt = Runtime(Settings(_env_file=None, redis_url=cli_env["JOELCLAW_REDIS_URL"],  # type: ignore[call-arg]
+                          home=cli_env["JOELCLAW_HOME"], function_modules=["tests.functions"]))
+    sent = rt.send(Event(name="test/steps", data={"n": 1}))[0]
+    return {"run": sent.runs[0], "event": sent.id}
+
+
+@pytest.mark.parametrize("command", ["runs", "run", "events", "event"])
+def test_each_read_command_answers_without_the_engine(
+        command: str, cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
+    """`run <id>` of a plain run included: only a run with a task or canvas step looks at
+    Celery's canvas state."""
+    argv = [command] + ([stored[command]] if command in stored else []) + ["--json"]
+    code = ("from joelclaw.cli import cli\n"
+            f"assert cli.main(args={argv!r}, prog_name='joelclaw', standalone_mode=False) == 0")
+    loaded = loaded_after(code, {**os.environ, **cli_env}, ("redis", *NOT_FOR_READING))
+    assert loaded.pop("redis")  # it did read
+    assert [name for name, present in loaded.items() if present] == []
 
 
 def test_what_the_quick_redis_import_hides_stays_importable() -> None:

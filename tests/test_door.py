@@ -23,18 +23,17 @@ from joelclaw.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 DOOR = ["ConfigError", "Context", "Cooldowns", "Defer", "Duration", "Event", "EventError",
-        "Function", "FunctionDefinitionError", "JoelclawError", "Lock", "NonRetriable",
-        "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent", "cron",
-        "function", "install_task_hooks", "register_payload",
-        "send_event", "trigger"]
+        "Function", "FunctionDefinitionError", "IntegrationError", "JoelclawError", "Lock",
+        "NonRetriable", "RetryAfter", "Settings", "Step", "StepError", "Trigger", "absent",
+        "cron", "function", "install_task_hooks", "register_payload", "send_event", "trigger"]
 STEP_KINDS = {"run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke",
               "parallel", "task", "canvas"}
-# The domain libraries `tasks/` declares functions over ("thin tasks, fat library"); the engine
-# (the bus, the runtime, keys, settings internals, Redis) is not among them.
-DOMAINS = ("joelclaw.events.payloads", "joelclaw.agents", "joelclaw.backups",
-           "joelclaw.checks", "joelclaw.docs", "joelclaw.gateway", "joelclaw.media",
-           "joelclaw.memory", "joelclaw.telemetry", "joelclaw.integrations",
-           "joelclaw.insight.links", "joelclaw.redaction")
+PAYLOADS = "joelclaw.events.payloads"
+# The domain packages `tasks/` declares functions over ("thin tasks, fat library"). A function
+# module takes from a domain only what the package's `__all__` offers (its public modules), never
+# a module path inside it; the engine (the bus, the runtime, keys, Redis) is no domain.
+DOMAINS = ("joelclaw.agents", "joelclaw.backups", "joelclaw.checks", "joelclaw.docs",
+           "joelclaw.gateway", "joelclaw.media", "joelclaw.memory", "joelclaw.telemetry")
 
 
 def _public(obj: object) -> set[str]:
@@ -110,27 +109,70 @@ def test_the_engine_is_not_on_the_context(settings: Settings) -> None:
         raise AssertionError("ctx.runtime must not exist")
 
 
-def test_tasks_import_the_door_payloads_and_domain_libraries_only() -> None:
-    """Function modules get the author's API from `joelclaw` and never reach into the engine
-    (the bus, the runtime, keys, Redis)."""
+def _face(domain: str) -> list[str]:
+    """A domain package's `__all__`, read from its source (importing it proves nothing)."""
+    init = ROOT / Path(*domain.split(".")) / "__init__.py"
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return []
+
+
+def _imports_outside_the_rule(source: str) -> list[str]:
+    """Every import in a function module's source (nested ones too) that is not a door name,
+    an event payload module or a name a domain package offers."""
     wrong = []
-    for path, source in _task_sources().items():
-        for node in ast.walk(ast.parse(source)):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level:
-                names = [node.module or ""]
-                if node.module == "joelclaw":
-                    wrong += [f"{path.name}: joelclaw.{a.name}" for a in node.names
-                              if a.name not in DOOR]
-                    continue
-            for name in names:
-                top = name.split(".")[0]
-                if top in ("redis", "celery", "kombu") or (top == "joelclaw" and not any(
-                        name == d or name.startswith(d + ".") for d in DOMAINS)):
-                    wrong.append(f"{path.name}: {name}")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            wrong += [f"import {a.name}" for a in node.names
+                      if a.name.split(".")[0] in ("joelclaw", "redis", "celery", "kombu")]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            module, names = node.module or "", [a.name for a in node.names]
+            if module == "joelclaw":
+                allowed: list[str] = DOOR
+            elif module == PAYLOADS or module.startswith(PAYLOADS + "."):
+                continue
+            elif module in DOMAINS:
+                allowed = _face(module)
+            elif module.split(".")[0] in ("joelclaw", "redis", "celery", "kombu"):
+                allowed = []
+            else:
+                continue
+            wrong += [f"from {module} import {n}" for n in names if n not in allowed]
+    return wrong
+
+
+def test_tasks_import_the_door_payloads_and_domain_faces_only() -> None:
+    """Function modules get the author's API from `joelclaw`, their payloads from
+    `joelclaw.events.payloads`, and their logic from a domain package's public modules: no
+    exceptions. What a task needs beyond that becomes a service on the context, a door name, or
+    a function of its domain."""
+    wrong = [f"{path.name}: {bad}" for path, source in _task_sources().items()
+             for bad in _imports_outside_the_rule(source)]
     assert wrong == []
+
+
+def test_the_import_rule_sees_a_reach_into_a_domain_or_the_engine() -> None:
+    stray = ("from joelclaw import Context, keys\n"
+             "from joelclaw.memory.decide import ProposalClosed\n"
+             "from joelclaw.memory import decide, store\n"
+             "from joelclaw.events.payloads.memory import SessionEnded\n"
+             "def f():\n    import redis\n    from joelclaw.bus.records import Run\n")
+    assert _imports_outside_the_rule(stray) == [
+        "from joelclaw import keys", "from joelclaw.memory.decide import ProposalClosed",
+        "from joelclaw.memory import store", "import redis",
+        "from joelclaw.bus.records import Run"]
+
+
+def test_a_domain_face_offers_its_own_modules() -> None:
+    """Each domain's `__all__` names modules of that package (so `from joelclaw.<domain> import
+    <name>` loads one module, and a face cannot smuggle an engine name through)."""
+    for domain in DOMAINS:
+        folder = ROOT / Path(*domain.split("."))
+        face = _face(domain)
+        assert face, f"{domain} has a public face"
+        assert [n for n in face if not (folder / f"{n}.py").exists()] == [], domain
 
 
 def test_tasks_use_services_never_the_runtime_or_raw_redis() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from joelclaw import keys
 from joelclaw.bus.celery import queues
+from joelclaw.bus.flow import waits
 from joelclaw.bus.records import TERMINAL, Run, Sleeping, codestate
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
@@ -273,9 +274,12 @@ def test_a_removed_functions_waiting_run_fails_with_a_clear_error(settings, code
     assert run.error["name"] == "FunctionRemoved"
     assert "'reload-waiter'" in run.error["message"]
     assert f"removed in code version {result['version']}" in run.error["message"]
-    # the event it waited for arrives later: nothing resumes it, nothing runs
-    rt.send(Event(name="test/reload.approved", data={}))
-    time.sleep(1.5)
+    # its waiting step ended with it and stopped listening: the event it waited for arrives
+    # later and resumes nothing, nothing runs
+    assert [s.status for s in rt.runs.steps(run_id) if s.key == "approval"] == ["failed"]
+    assert run_id not in {w["run"] for w in waits.waiting(rt)}
+    sent = rt.send(Event(name="test/reload.approved", data={}))
+    assert sent[0].resumed == []
     assert rt.runs.get(run_id).status == "failed"
     assert counts(rt) == {"waiter-before": 1}
 

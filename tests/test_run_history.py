@@ -9,6 +9,7 @@ import pytest
 
 from joelclaw.bus.control import cancel_run
 from joelclaw.bus.execution import base_id, task_id
+from joelclaw.bus.flow import waits
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.insight.trace import run_trace
@@ -81,6 +82,23 @@ def test_a_cancelled_run_keeps_no_step_sleeping(runtime: Runtime, workers):
     chart = waterfall(trace)
     assert {r["key"]: r for r in chart["rows"]}["nap"]["deadline"] is None
     assert chart["end"] < trace["ended_at"] + 60  # not stretched to the two-hour deadline
+
+
+def test_a_cancelled_waiting_run_stops_listening(runtime: Runtime, workers):
+    # Given a run waiting for an event, listed among the runs waiting on someone
+    run_id = start(runtime, "test/wait", key="k-cancel", timeout=3600)
+    wait_for(lambda: runtime.runs.status(run_id) == "waiting", 20, message="waiting")
+    assert run_id in {w["run"] for w in waits.waiting(runtime)}
+    # When it is cancelled
+    cancel_run(runtime, run_id, "not needed")
+    # Then its waiting step ended with it, no view lists it as waiting, and the event it
+    # waited for resumes nothing
+    reply = runtime.runs.step(run_id, "reply")
+    assert reply is not None and reply.status == "cancelled"
+    assert run_id not in {w["run"] for w in waits.waiting(runtime)}
+    sent = runtime.send(Event(name="test/reply", data={"key": "k-cancel"}))
+    assert sent[0].resumed == []
+    assert runtime.runs.status(run_id) == "cancelled"
 
 
 def test_a_failed_step_keeps_each_attempt_and_promises_no_next_one(runtime: Runtime, workers):

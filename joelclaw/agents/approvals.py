@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from joelclaw import keys
+from joelclaw.insight.links import needs_url
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 ACTIONS = {"approve": ("approved", False), "deny": ("denied", False), "learn": ("approved", True)}
 
@@ -96,3 +100,14 @@ def buttons(request_id: str) -> list[list[tuple[str, str]]]:
     """Approve / Deny, and Approve + learn the category (callback data `apr:<id>:<verb>`)."""
     return [[("✅ Approve", f"apr:{request_id}:approve"), ("❌ Deny", f"apr:{request_id}:deny")],
             [("🧠 Approve + always allow", f"apr:{request_id}:learn")]]
+
+
+def request_text(settings: Settings, request_id: str, agent: str, operation: str,
+                 category: str, reasoning: str | None) -> str:
+    """What the owner reads when asked to approve (a link to the needs-me page when the
+    dashboard has a public address)."""
+    url = needs_url(settings)
+    return "\n".join(filter(None, [
+        f"🔐 **Approval needed**: {agent} wants to {operation}",
+        f"Category: `{category}`", reasoning and f"Why: {reasoning}",
+        f"Request `{request_id}`", url and f"[Open]({url})"]))

@@ -5,3 +5,12 @@ to the newest JOELCLAW_BACKUP_KEEP.
 layout (where backups go, stamps, BackupSkipped), rotation (keep the newest N), redis_dump,
 snapshot.
 """
+
+# The public modules, all that function modules (`tasks/`) may import from here, each
+# loaded when taken (`from joelclaw.backups import layout`); tests/test_door.py holds them to it.
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from joelclaw.backups import layout, steps
+
+__all__ = ["layout", "steps"]

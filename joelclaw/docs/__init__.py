@@ -6,3 +6,12 @@ model (Document, DocumentSkipped), source (where a document is and reading it), 
 (bytes -> text), chunk (text -> chunks), schema (the two collections), index (Typesense reads and
 writes), ingest (the steps of docs-ingest), backlog (listing the folder for docs-backlog).
 """
+
+# The public modules, all that function modules (`tasks/`) may import from here, each
+# loaded when taken (`from joelclaw.docs import backlog`); tests/test_door.py holds them to it.
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from joelclaw.docs import backlog, ingest, model
+
+__all__ = ["backlog", "ingest", "model"]

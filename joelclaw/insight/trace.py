@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from joelclaw.bus.execution import canvas
 from joelclaw.bus.records import OPEN, Done, Failed, Memo, attempts_of, trace_fields, trace_of
 
 if TYPE_CHECKING:
@@ -86,8 +85,11 @@ def tries(step: dict[str, Any]) -> int | None:
 
 
 def _tasks(rt: Bus, run_id: str, step: dict[str, Any], flower: str | None) -> None:
-    """A task or canvas step's Celery tasks: live while it waits, linked to Flower."""
+    """A task or canvas step's Celery tasks: live while it waits, linked to Flower. (Canvas
+    state imports Celery: only a run with such a step pays for it, not every `joelclaw run`.)"""
     if step.get("status") == "waiting":
+        from joelclaw.bus.execution import canvas
+
         live = canvas.tasks_of(rt, canvas.base_id(run_id, step["key"]))
         if live:
             known = {t["id"]: t for t in live}

@@ -122,6 +122,29 @@ def llm_prompt(unknown: list[dict[str, Any]]) -> str:
                      f"error={g['error'][:300]}" for g in unknown)
 
 
+def llm_configured(settings: Settings) -> bool:
+    """Whether an LLM can classify (JOELCLAW_LLM_API_URL and a model, the o11y's own first)."""
+    return bool(settings.llm.api_url and (settings.o11y.model or settings.llm.model))
+
+
+def llm_tiers(settings: Settings, unknown: list[dict[str, Any]]) -> dict[str, int]:
+    """Ask the LLM for the tier of each unknown failure group (JOELCLAW_O11Y_MODEL, else the
+    shared model; one short call, two attempts)."""
+    from joelclaw.integrations.llm import LLMClient
+
+    model = settings.o11y.model or settings.llm.model
+    if not settings.llm.api_url or not model:
+        return {}
+    client = LLMClient(settings.llm.api_url, settings.llm.api_key, model, timeout=60,
+                       max_attempts=2)
+    try:
+        reply = client.complete([{"role": "system", "content": LLM_SYSTEM},
+                                 {"role": "user", "content": llm_prompt(unknown)}])
+    finally:
+        client.close()
+    return parse_tiers(reply)
+
+
 def parse_tiers(reply: str) -> dict[str, int]:
     start, end = reply.find("{"), reply.rfind("}")
     if start < 0 or end < start:

@@ -27,13 +27,19 @@ SENTINEL_TRANSPORT = "joelclaw.bus.celery.broker:SentinelTransport"
 
 
 class _KeepsConnectionInfo:
-    """Mixed into kombu's Redis channels: borrow the connection info back while detached."""
+    """Mixed into kombu's Redis channels (first in the bases, so its methods wrap kombu's):
+    remember the connection info at creation, borrow it back while detached."""
 
     connection: Any
 
-    def _remember(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self._transport = self.connection
         self._conninfo = self.connection.client
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        with self._borrowed():
+            return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]
 
     @contextlib.contextmanager
     def _borrowed(self) -> Iterator[None]:
@@ -52,13 +58,7 @@ class _KeepsConnectionInfo:
 
 
 class Channel(_KeepsConnectionInfo, kombu_redis.Channel):
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._remember()
-
-    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
-        with self._borrowed():
-            return super()._connparams(asynchronous=asynchronous)
+    pass
 
 
 class Transport(kombu_redis.Transport):
@@ -68,14 +68,6 @@ class Transport(kombu_redis.Transport):
 class SentinelChannel(_KeepsConnectionInfo, kombu_redis.SentinelChannel):
     """The same for `sentinel://` brokers: the pool asks the Sentinels (listed in the
     connection info) for the current primary, after a failover too."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._remember()
-
-    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
-        with self._borrowed():
-            return super()._connparams(asynchronous=asynchronous)
 
     def _sentinel_managed_pool(self, asynchronous: bool = False) -> Any:
         with self._borrowed():

@@ -14,7 +14,7 @@ import redis
 
 from joelclaw import keys
 from joelclaw.bus.delivery.leases import acquire, execute_releasing
-from joelclaw.bus.delivery.outcomes import notify_parent
+from joelclaw.bus.delivery.outcomes import close_open_steps, notify_parent
 from joelclaw.bus.functions.registry import FAILED_EVENT
 from joelclaw.bus.records import metrics, wakeups
 from joelclaw.bus.records.codestate import read
@@ -52,6 +52,7 @@ def fail_removed_run(rt: Bus, run_id: str, function_id: str, version: str | None
     error = {"name": REMOVED_ERROR, "message": message, "stack": ""}
     pipe, now = rt.redis.pipeline(transaction=True), time.time()
     rt.runs.update(run_id, pipe=pipe, status="failed", ended_at=now, error=error)
+    close_open_steps(rt, pipe, run_id, rt.runs.steps(run_id), "failed", now)
     metrics.run_ended(pipe, function_id, "failed", created_at=run.created_at,
                       started_at=run.started_at, execution_ms=run.execution_ms)
     wakeups.forget(pipe, run_id)

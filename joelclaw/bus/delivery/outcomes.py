@@ -58,9 +58,13 @@ def finish_cancelled(
 def close_open_steps(rt: Bus, pipe: Any, run_id: str, steps: Iterable[StepTrace],
                      status: str, now: float) -> None:
     """Steps still sleeping, waiting, running or retrying when their run ended end with it:
-    a cancelled run's sleep is not "sleeping" any more, and no retry is coming."""
+    a cancelled run's sleep is not "sleeping" any more, and no retry is coming. A step waiting
+    for an event stops listening: no view lists the ended run as waiting, no event resumes it."""
     for record in steps:
         if record.status in OPEN:
+            wait = record.get("wait")
+            if record.status == "waiting" and isinstance(wait, dict) and wait.get("event"):
+                pipe.hdel(keys.waits(wait["event"]), f"{run_id}|{record.key}")
             closed = record.model_copy(deep=True)
             closed.pop("next_attempt_at")
             closed.update(status=status, ended_at=now)
