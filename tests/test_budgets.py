@@ -257,3 +257,10 @@ def test_the_command_line_lists_and_answers_the_questions(
     assert again.exit_code == 1
     assert json.loads(again.stdout)["error"]["code"] == "BUDGET_ASK_NOT_FOUND"
     assert "data-budget-ask" not in web.get("/").get_data(as_text=True)
+
+
+def test_a_pressed_budget_button_says_what_it_did() -> None:
+    from joelclaw.gateway.handlers import callback_label
+
+    labels = [callback_label(data) for row in budgets.buttons("b123") for _, data in row]
+    assert labels == ["▶️ Allowed once", "📅 Allowed for today", "⏹ Stopped"]
