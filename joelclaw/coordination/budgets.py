@@ -34,6 +34,7 @@ from joelclaw.integrations import effects
 from joelclaw.integrations.usage import Usage
 
 if TYPE_CHECKING:
+    from joelclaw.bus.execution import StepNote
     from joelclaw.bus.ports import Bus
     from joelclaw.config import EffectBudget
 
@@ -78,7 +79,7 @@ class Budgets:
         self.bus = bus
         self._charge = bus.redis.register_script(_CHARGE)
 
-    def _budget(self) -> tuple[Any, EffectBudget] | None:
+    def _budget(self) -> tuple[StepNote, EffectBudget] | None:
         note = current_step_note()
         if note is None:
             return None  # outside a run: never counted
@@ -104,13 +105,13 @@ class Budgets:
                   keys.BUDGET_TTL])
         if not blocked:
             return
-        if blocked == 1:
-            self._pause(note, kind, "run", float(run_cap or 0), float(spent), "this run",
-                        wait=ASK_WAIT_SECONDS)
-        ends = (window + 1) * budget.window_seconds
-        self._pause(note, kind, f"function:{window}", float(fn_cap or 0), float(spent),
-                    f"{note.function_id} per {humane.duration(budget.window_seconds)}",
-                    wait=max(1.0, ends - now) + 0.2)
+        if blocked == 1:  # one question per run
+            self._pause(note, kind, "run", note.run_id, float(run_cap or 0), float(spent),
+                        "this run", wait=ASK_WAIT_SECONDS)
+        ends = (window + 1) * budget.window_seconds  # one question per function and window
+        self._pause(note, kind, "function", f"{note.function_id}:{window}", float(fn_cap or 0),
+                    float(spent), f"{note.function_id} per "
+                    f"{humane.duration(budget.window_seconds)}", wait=max(1.0, ends - now) + 0.2)
 
     def spent(self, usage: Usage) -> None:
         found = self._budget()
@@ -129,13 +130,11 @@ class Budgets:
             pipe.expire(key, ttl)
         pipe.execute()
 
-    def _pause(self, note: Any, kind: str, scope: str, cap: float, spent: float, per: str,
-               wait: float) -> None:
-        """Ask the owner (once per run, or per function and window), then wait: `Defer`."""
+    def _pause(self, note: StepNote, kind: str, scope: str, subject: str, cap: float,
+               spent: float, per: str, wait: float) -> None:
+        """Ask the owner once per `subject` (a run, or a function's window), then wait: `Defer`."""
         fn, run_id = note.function_id, note.run_id
-        subject = run_id if scope == "run" else f"{fn}:{scope}"
-        ask_id = "b" + hashlib.sha256(f"{subject}:{kind}".encode()).hexdigest()[:12]
-        scope = scope.partition(":")[0]
+        ask_id = "b" + hashlib.sha256(f"{scope}:{subject}:{kind}".encode()).hexdigest()[:12]
         redis = self.bus.redis
         record = {"id": ask_id, "function": fn, "kind": kind, "scope": scope, "cap": cap,
                   "spent": spent, "run_id": run_id if scope == "run" else None,
