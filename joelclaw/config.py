@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -351,6 +351,28 @@ class DeadmanSettings:
     health_url: str | None = _from("deadman_health_url")
 
 
+# The providers whose client calls feed a circuit breaker (joelclaw.coordination.breakers).
+PROVIDERS = ("embeddings", "front", "llm", "telegram", "todoist", "transcription", "typesense")
+
+
+class ProviderBreaker(BaseModel):
+    """One provider's own breaker settings (`JOELCLAW_BREAKER_PROVIDERS`); unset: the defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    failures: int | None = Field(None, ge=1)
+    open_seconds: float | None = Field(None, gt=0)
+    max_open_seconds: float | None = Field(None, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTuning:
+    """What one provider's breaker uses: its own settings over the defaults."""
+
+    failures: int
+    open_seconds: float
+    max_open_seconds: float
+
+
 @dataclass(frozen=True, slots=True)
 class BreakerSettings:
     """The providers' circuit breakers: failures in a row that open one, and for how long."""
@@ -358,6 +380,41 @@ class BreakerSettings:
     failures: int = _from("breaker_failures")
     open_seconds: float = _from("breaker_open_seconds")
     max_open_seconds: float = _from("breaker_max_open_seconds")
+    providers: dict[str, ProviderBreaker] = _from("breaker_providers")
+
+    def tuning(self, provider: str) -> BreakerTuning:
+        own = self.providers.get(provider) or ProviderBreaker()
+        return BreakerTuning(
+            own.failures or self.failures, own.open_seconds or self.open_seconds,
+            own.max_open_seconds or self.max_open_seconds)
+
+
+class Caps(BaseModel):
+    """Caps on a function's effects: owner messages, external writes, LLM spend (USD)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    notify: int | None = Field(None, ge=0)
+    write: int | None = Field(None, ge=0)
+    llm_usd: float | None = Field(None, ge=0)
+
+
+class EffectBudget(BaseModel):
+    """One function's budget (`JOELCLAW_EFFECT_BUDGETS`): per window of its runs, and per run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    window_seconds: float = Field(3600.0, gt=0)
+    function: Caps = Caps()
+    run: Caps = Caps()
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSettings:
+    """Effect budgets (joelclaw.coordination.budgets): by function id, `*` for the others."""
+
+    budgets: dict[str, EffectBudget] = _from("effect_budgets")
+
+    def of(self, function_id: str) -> EffectBudget | None:
+        return self.budgets.get(function_id) or self.budgets.get("*")
 
 
 V = TypeVar("V")
@@ -608,13 +665,23 @@ class Settings(BaseSettings):
     deadman_silence_seconds: float = Field(300.0, gt=0)
     deadman_interval_seconds: float = Field(30.0, gt=0)
     deadman_health_url: str | None = None
-    # ---- provider circuit breakers (joelclaw/coordination/breakers.py): the LLM and Telegram ---
+    # ---- provider circuit breakers (joelclaw/coordination/breakers.py), one per PROVIDERS ---
     # This many failures in a row (transport errors, 5xx, spent 429s) open a provider's
     # breaker: steps about to call it wait (no attempt spent) for the open period, doubled
     # after each failed probe up to the max; a 429's Retry-After is the least.
     breaker_failures: int = Field(5, ge=1)
     breaker_open_seconds: float = Field(30.0, gt=0)
     breaker_max_open_seconds: float = Field(600.0, gt=0)
+    # Per provider (PROVIDERS), JSON: {"todoist": {"failures": 3, "open_seconds": 120}}; a
+    # field left out takes the default above.
+    breaker_providers: dict[str, ProviderBreaker] = Field(default_factory=dict)
+    # ---- effect budgets (joelclaw/coordination/budgets.py) ---
+    # By function id ("*": every other function), JSON: {"*": {"run": {"notify": 20}},
+    # "digest": {"window_seconds": 3600, "function": {"notify": 5, "write": 10, "llm_usd": 1}}}.
+    # A step about to exceed one waits and the owner is asked once (allow once / for the
+    # day / stop). The default caps every run at 20 owner messages.
+    effect_budgets: dict[str, EffectBudget] = Field(
+        default_factory=lambda: {"*": EffectBudget(run=Caps(notify=20))})
 
     @field_validator("memory_reflect_cron", "memory_review_cron", "memory_expire_cron",
                      "backup_redis_cron", "backup_typesense_cron", "health_signals_cron",
@@ -627,6 +694,15 @@ class Settings(BaseSettings):
 
         if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
             raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+    @field_validator("breaker_providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, ProviderBreaker]) -> dict[str, ProviderBreaker]:
+        unknown = sorted(set(value) - set(PROVIDERS))
+        if unknown:
+            raise ValueError(f"no breaker for {', '.join(unknown)}; the providers are "
+                             f"{', '.join(PROVIDERS)}")
         return value
 
     @field_validator("sessions_prune_dirs", mode="before")
@@ -828,6 +904,10 @@ class Settings(BaseSettings):
     def breakers(self) -> BreakerSettings:
         return _view(self, BreakerSettings)
 
+    @cached_property
+    def budgets(self) -> BudgetSettings:
+        return _view(self, BudgetSettings)
+
     def require_redis_url(self) -> str:
         if not self.redis_url:
             raise ConfigError(
@@ -872,6 +952,7 @@ VIEWS: dict[str, type] = {
     "o11y": O11ySettings,
     "deadman": DeadmanSettings,
     "breakers": BreakerSettings,
+    "budgets": BudgetSettings,
 }
 
 

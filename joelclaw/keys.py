@@ -136,6 +136,34 @@ def breaker_waiting(service: str) -> str:
     return f"{PREFIX}breaker:{service}:waiting"  # set: runs deferred by the open breaker
 
 
+# ---- effect budgets (joelclaw.coordination.budgets) ----------------------------------------
+
+def budget_run(run_id: str) -> str:
+    # hash: notify|write|llm_usd -> spent by the run; "grant:<kind>" -> passes the owner
+    # allowed past the cap ("allow once"); TTL BUDGET_TTL
+    return f"{PREFIX}budget:run:{run_id}"
+
+
+def budget_function(function_id: str, window: int) -> str:
+    # hash: kind -> spent by the function's runs in window number `window`; TTL two windows
+    return f"{PREFIX}budget:fn:{function_id}:{window}"
+
+
+def budget_day(function_id: str, kind: str, date: str) -> str:
+    # string: the owner allowed this kind for the function all day ("allow for the day")
+    return f"{PREFIX}budget:day:{function_id}:{kind}:{date}"
+
+
+def budget_ask_runs(ask_id: str) -> str:
+    return f"{PREFIX}budget:ask:{ask_id}:runs"  # set: the runs waiting on the answer
+
+
+# hash: ask id -> JSON {id, function, kind, scope, cap, spent, run_id, asked_at}: the owner's
+# pending questions; a press (or the CLI) resolves one by removing it (HDEL: a claim)
+BUDGET_ASKS = PREFIX + "budget:asks"
+BUDGET_TTL = 7 * 86400
+
+
 def waits(event_name: str) -> str:
     return f"{PREFIX}waits:{event_name}"  # hash: "<run>|<step>" -> wait spec (JSON)
 

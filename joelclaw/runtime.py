@@ -33,17 +33,17 @@ Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory, telemetry, the checks, the agents and the provider breakers:
-    imported when first needed, not with the runtime."""
+    """The gateway, memory, telemetry, the checks, the agents, the provider breakers and the
+    effect budgets: imported when first needed, not with the runtime."""
     from joelclaw.agents import plugin as agents
     from joelclaw.checks import plugin as checks
-    from joelclaw.coordination import breakers
+    from joelclaw.coordination import breakers, budgets
     from joelclaw.gateway import plugin as gateway
     from joelclaw.memory import plugin as memory
     from joelclaw.telemetry import plugin as telemetry
 
     return (gateway.install, memory.install, telemetry.install, checks.install, agents.install,
-            breakers.install)
+            breakers.install, budgets.install)
 
 
 class Runtime:

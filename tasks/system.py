@@ -1,12 +1,15 @@
-"""System functions: the heartbeat that fans out the periodic checks, and the system log."""
+"""System functions: the heartbeat that fans out the periodic checks, the system log, and the
+owner's answers to effect budgets."""
 
 from __future__ import annotations
 
 import time
 
-from joelclaw import Context, cron, function
+from joelclaw import Context, cron, function, trigger
 from joelclaw.checks import digest, sessions, window
 from joelclaw.events.payloads.system import LogWritten
+from joelclaw.events.payloads.telegram import CallbackReceived
+from joelclaw.gateway import budget_answer
 from joelclaw.telemetry import systemlog
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
@@ -71,3 +74,11 @@ def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
              **ctx.event.data.model_dump(mode="json")}
     ctx.step.run("append", systemlog.append, str(path), systemlog.line(ctx.settings, entry))
     return {"path": str(path)}
+
+
+@function("budget-button",
+          trigger=trigger("telegram/callback.received", if_='event.data.action == "bgt"'))
+def budget_button(ctx: Context[CallbackReceived]) -> dict[str, object]:
+    """`bgt:<ask id>:<once|day|stop>`, pressed by the owner (anyone else: nothing): the runs
+    waiting at an effect budget go on (once, or for the day) or are cancelled."""
+    return budget_answer.press(ctx)

@@ -19,7 +19,7 @@ from tests.fakes.front import FakeFront
 from tests.fakes.llm import FakeLLM
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
-from tests.support import WorkerProcess
+from tests.support import ChildProcess, WorkerProcess, beat_process
 
 TEST_MODULES = ["tests.functions"]
 
@@ -130,6 +130,22 @@ def worker_factory(
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def beat_factory(tmp_path: Path) -> Iterator[Callable[[Settings], ChildProcess]]:
+    """Start real beats (one schedule file per test); every one is stopped at the end."""
+    started: list[ChildProcess] = []
+
+    def start(settings: Settings) -> ChildProcess:
+        beat = beat_process(settings, tmp_path / f"beat{len(started)}.log",
+                            tmp_path / "beat-schedule")
+        started.append(beat)
+        return beat
+
+    yield start
+    for beat in started:
+        beat.stop()
 
 
 @pytest.fixture

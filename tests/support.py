@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 
+from joelclaw import keys
 from joelclaw.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,6 +73,12 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def events_named(client: Any, name: str) -> list[dict[str, Any]]:
+    """The stored events of this name (as the bus recorded them), oldest first."""
+    ids = [i.decode() for i in client.zrange(keys.events_by_name(name), 0, -1)]
+    return [json.loads(client.hget(keys.event(i), "record"))["event"] for i in ids]
+
+
 class WorkerProcess:
     """A real `celery worker` in its own process group, logging to a file."""
 
@@ -126,6 +133,39 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class ChildProcess:
+    """A real `python <args>` of the project (beat, the watchdog) in its own session, logging to
+    a file, seeing exactly `settings`; `stop()` may be called twice."""
+
+    def __init__(self, settings: Settings, log_path: Path, *args: str) -> None:
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO, env=env_for(settings, PYTHONUNBUFFERED="1"),
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self) -> int | None:
+        """Terminate (kill when that is not enough in time); the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+        return self.process.returncode
+
+
+def beat_process(settings: Settings, log_path: Path, schedule: Path) -> ChildProcess:
+    """A real `celery beat` of the project's app."""
+    return ChildProcess(settings, log_path, "-m", "celery", "-A", "joelclaw.worker", "beat",
+                        "-l", "info", "-s", str(schedule))
 
 
 @contextlib.contextmanager

@@ -4,14 +4,10 @@ planned (pure) and applied by a real beat, with real workers running the runs.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import redis
 
 from joelclaw import keys
 from joelclaw.bus.celery import CronSchedule, catchup
@@ -20,7 +16,7 @@ from joelclaw.errors import FunctionDefinitionError
 from joelclaw.gateway.clock import set_offset
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
-from tests.support import REPO, env_for, wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.timeout(150)
 EVERY5 = "*/5 * * * *"
@@ -88,41 +84,20 @@ def test_a_cron_declares_its_policy_and_a_bad_one_is_refused() -> None:
 
 # ---- a real beat stopped across three fire times ---------------------------------------------
 
-def start_beat(settings, tmp_path: Path, index: int) -> subprocess.Popen[bytes]:
-    log = (tmp_path / f"beat{index}.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "beat", "-l", "info",
-         "-s", str(tmp_path / "beat-schedule")],
-        cwd=REPO, env=env_for(settings, PYTHONUNBUFFERED="1"), stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 def test_a_cron_catches_up_by_its_policy_after_beat_was_stopped_across_three_fires(
-        tmp_path, redis_url, worker_factory) -> None:
+        tmp_path, redis_url, worker_factory, beat_factory) -> None:
     settings = make_settings(tmp_path / "home", redis_url,
                              function_modules=["tests.catchup_functions"])
     rt = Runtime(settings)
-    client = redis.Redis.from_url(redis_url)
+    client = rt.redis
     worker_factory(settings_override=settings)
     names = ["t-catchup-latest", "t-catchup-skip", "t-catchup-all"]
     fields = [f"{name}|{EVERY5}|UTC" for name in names]
 
-    beat = start_beat(settings, tmp_path, 0)
-    try:  # beat starts by recording where each cron stands (nothing was missed yet)
-        wait_for(lambda: all(client.hexists(keys.CRON_LAST, f) for f in fields), timeout=60,
-                 message="beat records each cron's last handled slot")
-    finally:
-        stop(beat)
+    beat = beat_factory(settings)  # it starts by recording where each cron stands
+    wait_for(lambda: all(client.hexists(keys.CRON_LAST, f) for f in fields), timeout=60,
+             message="beat records each cron's last handled slot")
+    beat.stop()
     last = datetime.fromtimestamp(float(client.hget(keys.CRON_LAST, fields[0])), UTC)
     slot = CronSchedule(EVERY5).slot_at(last)
     # Seventeen minutes later: the three fires after `slot` came due while beat was stopped.
@@ -130,7 +105,7 @@ def test_a_cron_catches_up_by_its_policy_after_beat_was_stopped_across_three_fir
     set_offset(client, back.timestamp() - time.time(), ttl=600)
     missed = [slot + timedelta(minutes=m) for m in (5, 10, 15)]
 
-    beat = start_beat(settings, tmp_path, 1)
+    beat = beat_factory(settings)
     try:
         wait_for(lambda: client.hlen(keys.CRON_CATCHUP) >= 3, timeout=60,
                  message="beat applies each policy at start")
@@ -146,7 +121,7 @@ def test_a_cron_catches_up_by_its_policy_after_beat_was_stopped_across_three_fir
         wait_for(lambda: client.get(keys.BEAT_TICK) != tick, timeout=30,
                  message="beat ticks on")  # and still nothing more is owed
     finally:
-        stop(beat)
+        beat.stop()  # before time goes back
         set_offset(client, 0)
     assert len(rt.runs.list(function="t-catchup-latest", limit=20)) == 1
     assert rt.runs.list(function="t-catchup-skip", limit=20) == []

@@ -8,10 +8,9 @@ test stops a real Redis, worker and beat under a running `python -m joelclaw.dea
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -23,7 +22,7 @@ from joelclaw.errors import ConfigError
 from tests.conftest import make_settings
 from tests.fakes.jsonhttp import JsonServer
 from tests.fakes.telegram import FakeTelegram
-from tests.support import REPO, WorkerProcess, env_for, wait_for
+from tests.support import ChildProcess, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 OWNER = 4242
@@ -68,11 +67,34 @@ def watch(tmp_path: Path, redis_url: str, tg: FakeTelegram
         watcher.close()
 
 
-def test_one_message_per_silence_and_one_when_it_is_back(watch, redis_url, tg) -> None:
+@pytest.fixture
+def heart(redis_url: str) -> Iterator[redis.Redis]:
+    """Where the test writes the system's heartbeat stamps."""
     client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def beating(watch, heart: redis.Redis) -> tuple[Watcher, FakeClock]:
+    """A watcher (60 s of silence is too long) that has seen the system beat at its start."""
     watcher, clock = watch(silence=60)
-    stamp(client, clock.now)
+    stamp(heart, clock.now)
     assert watcher.check().silent_since is None
+    return watcher, clock
+
+
+def watcher_of(source: Any, tmp_path: Path, start: float, silence: float
+               ) -> tuple[Watcher, FakeClock, list[str]]:
+    """A watcher of one source, telling a list instead of the owner."""
+    clock, sent = FakeClock(start), []
+    watcher = Watcher([source], sent.append, tmp_path / "state.json", silence_seconds=silence,
+                      clock=clock)
+    return watcher, clock, sent
+
+
+def test_one_message_per_silence_and_one_when_it_is_back(beating, heart, tg) -> None:
+    watcher, clock = beating
     clock.now += 30  # beat and workers stop stamping: stale, but not silent long enough yet
     state = watcher.check()
     assert state.silent_since == 1_000_000.0 and state.alerted_at is None
@@ -84,7 +106,7 @@ def test_one_message_per_silence_and_one_when_it_is_back(watch, redis_url, tg) -
     texts = owner_texts(tg)
     assert len(texts) == 1 and texts[0].startswith("⚠️ joelclaw is silent: no heartbeat for")
     assert "beat has not ticked" in texts[0] and "no worker is alive" in texts[0]
-    stamp(client, clock.now)  # back
+    stamp(heart, clock.now)  # back
     state = watcher.check()
     watcher.check()
     texts = owner_texts(tg)
@@ -96,44 +118,35 @@ def test_one_message_per_silence_and_one_when_it_is_back(watch, redis_url, tg) -
     assert len(owner_texts(tg)) == 3
 
 
-def test_a_stopped_beat_alone_is_silence(watch, redis_url, tg) -> None:
+def test_a_stopped_beat_alone_is_silence(beating, heart) -> None:
     """Crons stop with beat: live workers do not make up for it."""
-    client = redis.Redis.from_url(redis_url)
-    watcher, clock = watch(silence=60)
-    stamp(client, clock.now)
-    watcher.check()
+    watcher, clock = beating
     for _ in range(3):
         clock.now += 30
-        stamp(client, clock.now, beat=False)
+        stamp(heart, clock.now, beat=False)
         state = watcher.check()
     assert state.alerted_at is not None and state.reasons == ["beat has not ticked for 1 m 30 s"]
 
 
-def test_stamps_from_before_the_alert_are_no_recovery(watch, redis_url, tg) -> None:
+def test_stamps_from_before_the_alert_are_no_recovery(beating, heart, tg) -> None:
     """A restarted Redis restores the last stamps from its append-only file: not a heartbeat."""
-    client = redis.Redis.from_url(redis_url)
-    watcher, clock = watch(silence=60)
-    stamp(client, clock.now)
-    watcher.check()
+    watcher, clock = beating
     for _ in range(2):
         clock.now += 30
         state = watcher.check()
     assert state.alerted_at == clock.now
-    stamp(client, clock.now - 1)  # fresh by age, but written before the owner was told
+    stamp(heart, clock.now - 1)  # fresh by age, but written before the owner was told
     clock.now += 1
     state = watcher.check()
     assert len(owner_texts(tg)) == 1 and state.alerted_at is not None
-    stamp(client, clock.now)
+    stamp(heart, clock.now)
     watcher.check()
     assert len(owner_texts(tg)) == 2
 
 
-def test_an_unreachable_redis_is_silence_counted_from_the_last_beat(tmp_path, tg) -> None:
-    clock = FakeClock(2_000_000.0)
+def test_an_unreachable_redis_is_silence_counted_from_the_last_beat(tmp_path) -> None:
     url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    sent: list[str] = []
-    watcher = Watcher([RedisHeartbeat(url)], sent.append, tmp_path / "state.json",
-                      silence_seconds=60, clock=clock)
+    watcher, clock, sent = watcher_of(RedisHeartbeat(url), tmp_path, 2_000_000.0, 60)
     State(checked_at=clock.now - 5, watching_since=clock.now - 600,
           last_beat=clock.now - 50).save(tmp_path / "state.json")
     state = watcher.check()
@@ -144,11 +157,10 @@ def test_an_unreachable_redis_is_silence_counted_from_the_last_beat(tmp_path, tg
     assert len(sent) == 1 and "Redis unreachable" in sent[0]
 
 
-def test_a_watcher_that_was_off_does_not_report_its_own_absence(watch, redis_url, tg) -> None:
+def test_a_watcher_that_was_off_does_not_report_its_own_absence(watch, heart, tg) -> None:
     """Stale stamps from before the watcher started count from its start, not from then."""
-    client = redis.Redis.from_url(redis_url)
     watcher, clock = watch(silence=60)
-    stamp(client, clock.now - 3600)  # the system (and the watcher) were down an hour ago
+    stamp(heart, clock.now - 3600)  # the system (and the watcher) were down an hour ago
     state = watcher.check()
     assert state.silent_since == clock.now and owner_texts(tg) == []
     for _ in range(2):
@@ -157,11 +169,8 @@ def test_a_watcher_that_was_off_does_not_report_its_own_absence(watch, redis_url
     assert len(owner_texts(tg)) == 1
 
 
-def test_a_message_telegram_refuses_is_sent_at_the_next_check(watch, redis_url, tg) -> None:
-    client = redis.Redis.from_url(redis_url)
-    watcher, clock = watch(silence=60)
-    stamp(client, clock.now)
-    watcher.check()
+def test_a_message_telegram_refuses_is_sent_at_the_next_check(beating, tg) -> None:
+    watcher, clock = beating
     tg.fail_next("sendMessage", 500, "Internal Server Error", times=2)  # both attempts
     for _ in range(2):
         clock.now += 30
@@ -185,9 +194,8 @@ class Health(JsonServer):
 
 def test_the_health_url_of_another_machine_is_a_heartbeat(tmp_path) -> None:
     with Health() as health:
-        clock, sent = FakeClock(3_000_000.0), []
-        watcher = Watcher([HttpHealth(health.url + "/health")], sent.append,
-                          tmp_path / "state.json", silence_seconds=30, clock=clock)
+        watcher, clock, sent = watcher_of(HttpHealth(health.url + "/health"), tmp_path,
+                                          3_000_000.0, 30)
         assert watcher.check().silent_since is None
         health.answer = (503, {"ok": False, "status": "down", "failing": ["beat", "workers"]})
         clock.now += 31
@@ -221,27 +229,8 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def start_beat(settings, tmp_path: Path, index: int) -> subprocess.Popen[bytes]:
-    log = (tmp_path / f"beat{index}.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "beat", "-l", "info",
-         "-s", str(tmp_path / "beat-schedule")],
-        cwd=REPO, env=env_for(settings, PYTHONUNBUFFERED="1"), stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 def test_stopping_everything_but_the_watcher_gets_the_owner_one_message(
-        tmp_path, own_redis, tg) -> None:
+        tmp_path, own_redis, tg, beat_factory) -> None:
     settings = make_settings(tmp_path / "home", own_redis.url, telegram_token=tg.token,
                              telegram_api_url=tg.base_url, telegram_owner_id=OWNER,
                              deadman_silence_seconds=4.0, deadman_interval_seconds=0.2)
@@ -255,20 +244,17 @@ def test_stopping_everything_but_the_watcher_gets_the_owner_one_message(
 
     worker = WorkerProcess(settings, tmp_path / "worker.log", name="w0", queues="joelclaw",
                            concurrency=1).wait_ready()
-    beat = start_beat(settings, tmp_path, 0)
+    beat = beat_factory(settings)
     client = redis.Redis.from_url(own_redis.url)
     wait_for(lambda: client.get(keys.BEAT_TICK), timeout=60,
              message="beat ticking")  # the system is up before its watcher starts
     client.close()
-    watcher_log = (tmp_path / "watchdog.log").open("ab")
-    watcher = subprocess.Popen([sys.executable, "-m", "joelclaw.deadman"], cwd=REPO,
-                               env=env_for(settings), stdout=watcher_log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    watcher = ChildProcess(settings, tmp_path / "watchdog.log", "-m", "joelclaw.deadman")
     try:
         wait_for(lambda: state().get("last_beat") and state().get("silent_since") is None,
                  timeout=60, message="the watcher sees the system beating")
         worker.stop()  # everything but the watcher
-        stop(beat)
+        beat.stop()
         own_redis.stop()
         wait_for(lambda: tg.sent_messages(OWNER), timeout=40, message="the silence message")
         checked = state()["checked_at"]
@@ -280,7 +266,7 @@ def test_stopping_everything_but_the_watcher_gets_the_owner_one_message(
         own_redis.start()  # back: same port, same password
         worker = WorkerProcess(settings, tmp_path / "worker2.log", name="w1",
                                queues="joelclaw", concurrency=1).wait_ready()
-        beat = start_beat(settings, tmp_path, 1)
+        beat_factory(settings)
         wait_for(lambda: len(tg.sent_messages(OWNER)) >= 2, timeout=60,
                  message="the recovery message")
         recovered = state()["checked_at"]
@@ -291,11 +277,9 @@ def test_stopping_everything_but_the_watcher_gets_the_owner_one_message(
         assert len(texts) == 2 and texts[1].startswith("✅ joelclaw is back"), texts
         assert watcher.poll() is None, "the watcher never stopped"
     finally:
-        stop(watcher)
-        stop(beat)
+        status = watcher.stop()
         worker.stop()
-        watcher_log.close()
-    assert watcher.returncode == 0
+    assert status == 0
     assert "watching redis" in (tmp_path / "watchdog.log").read_text()
 
 

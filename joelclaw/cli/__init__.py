@@ -12,7 +12,8 @@ from joelclaw.cli.app import cli
 
 # command -> the modules that define it (a group's subcommands may come from several)
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "approvals": ("approvals",), "cache": ("cache",), "capabilities": ("capabilities",),
+    "approvals": ("approvals",), "budgets": ("budgets",), "cache": ("cache",),
+    "capabilities": ("capabilities",),
     "cancel": ("runs",), "event": ("runs",), "events": ("runs",), "explain": ("explain",),
     "forget": ("forget",), "forgotten": ("forget",),
     "functions": ("commands",), "gateway": ("gateway", "gateway_ops", "gateway_diagnose"),

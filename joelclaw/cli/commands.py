@@ -57,6 +57,9 @@ def status(session: Session) -> Reply:
         result["typesense"] = components["typesense"]
     if "providers" in components:  # the circuit breakers (joelclaw.coordination.breakers)
         result["providers"] = components["providers"]
+    from joelclaw.coordination.budgets import asks
+
+    result["budget_asks"] = asks(rt)  # runs waiting at an effect budget for the owner's answer
     result["logins"] = _login_sources(rt.settings)
     return Reply(result, render.render_status, _status_actions(result))
 

@@ -18,6 +18,7 @@ from joelclaw.cli.output import (
     status,
     table,
 )
+from joelclaw.cli.render_guards import guard_lines
 from joelclaw.insight import present
 
 BAR_WIDTH = 24
@@ -77,7 +78,7 @@ def render_status(result: dict[str, Any]) -> str:
         "queues": queues,
         "wake-ups": f"{result['wakeups_pending']} pending",
         "runs": runs,
-        **_breaker_lines(result.get("providers")),
+        **guard_lines(result.get("providers"), result.get("budget_asks")),
         **{f"{name} login": where for name, where in (result.get("logins") or {}).items()},
     })
     rows = [(w["hostname"], ", ".join(w["roles"]), status("alive") if w["alive"] else dim("stale"),
@@ -86,17 +87,6 @@ def render_status(result: dict[str, Any]) -> str:
     if not rows:
         return summary
     return summary + "\n\n" + table(["node", "role", "state", "seen", "queues"], rows)
-
-
-def _breaker_lines(providers: dict[str, Any] | None) -> dict[str, str]:
-    """An open provider breaker: since when, why, how many runs wait on it."""
-    lines = {}
-    for name, b in ((providers or {}).get("breakers") or {}).items():
-        if b["state"] == "open":
-            lines[f"{name} breaker"] = click.style(
-                f"open since {fmt_age(b['since'])}, retry {fmt_age(b['retry_at'])}; "
-                f"{len(b['waiting'])} run(s) wait; {(b['last_error'] or '')[:80]}", fg="yellow")
-    return lines
 
 
 def _workers_line(workers: dict[str, Any]) -> str:

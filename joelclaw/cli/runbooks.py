@@ -283,6 +283,13 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
                     "(the waiting run already resumed)")],
         "verify": [_c("approvals history", "the request shows as resolved")], "rollback": [],
     },
+    "BUDGET_ASK_NOT_FOUND": {
+        "title": "No pending budget question has that id",
+        "diagnose": [_c("budgets list", "the pending questions, their ids and waiting runs")],
+        "fix": [_do("use an id from the list; an answered question cannot be answered again "
+                    "(its runs already went on or were cancelled)")],
+        "verify": [_c("budgets list", "the question is gone")], "rollback": [],
+    },
     "APPROVAL_CATEGORY_NOT_FOUND": {
         "title": "That agent has no such learned category",
         "diagnose": [_c("approvals categories", "the learned categories per agent")],

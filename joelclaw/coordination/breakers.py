@@ -1,8 +1,10 @@
-"""Circuit breakers: one shared state per provider (the LLM, Telegram), fed by every call.
+"""Circuit breakers: one shared state per provider (`joelclaw.config.PROVIDERS`: the LLM,
+Telegram, Todoist, Front, Typesense, transcription, embeddings), fed by every call.
 
 Without them each run learns an outage on its own, retrying on its own schedule until its
 attempts are spent. Here every call's outcome goes into one Redis hash per provider
-(`keys.breaker(service)`); `JOELCLAW_BREAKER_FAILURES` (5) failures in a row open it:
+(`keys.breaker(service)`); `JOELCLAW_BREAKER_FAILURES` (5) failures in a row open it, or the
+provider's own number in `JOELCLAW_BREAKER_PROVIDERS` (its open periods likewise):
 
 - **open**: a step about to call the provider raises `Defer` until `retry_at`: it waits without
   spending an attempt, and `joelclaw explain` shows why ("llm is failing since 14:02: ...").
@@ -26,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.bus.execution import current_step_note
+from joelclaw.config import PROVIDERS
 from joelclaw.durations import humane
 from joelclaw.errors import Defer
-from joelclaw.integrations import breaker
+from joelclaw.integrations import breaker, effects
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -85,17 +88,14 @@ class Breakers:
 
     def __init__(self, bus: Bus):
         self.bus = bus
-        s = bus.settings.breakers
-        self.threshold = s.failures
-        self.open_seconds = s.open_seconds
-        self.max_open_seconds = s.max_open_seconds
+        self.tunings = {p: bus.settings.breakers.tuning(p) for p in PROVIDERS}
         self._failure = bus.redis.register_script(_FAILURE)
         self._success = bus.redis.register_script(_SUCCESS)
 
     def before(self, service: str) -> None:
         note = current_step_note()
-        if note is None:
-            return  # outside a run: never refused
+        if note is None or service not in self.tunings:
+            return  # outside a run: never refused; a service with no breaker: never either
         redis = self.bus.redis
         state = {k.decode(): v.decode() for k, v in redis.hgetall(keys.breaker(service)).items()}
         if state.get("state") != "open":
@@ -118,6 +118,9 @@ class Breakers:
 
     def after(self, service: str, failure: str | None, retry_after: float | None,
               latency_s: float) -> None:
+        tuning = self.tunings.get(service)
+        if tuning is None:
+            return
         now = time.time()
         hash_key, probe = keys.breaker(service), keys.breaker_probe(service)
         if failure is None:
@@ -125,16 +128,30 @@ class Breakers:
                                    args=[f"{now:.3f}", round(latency_s * 1000, 1)])
             if closed:
                 log.warning("%s breaker closed: the provider answers again", service)
+                self._announce("closed", service, None)
             return
         opened = self._failure(
             keys=[hash_key, probe],
-            args=[f"{now:.3f}", self.threshold, self.open_seconds,
+            args=[f"{now:.3f}", tuning.failures, tuning.open_seconds,
                   "" if retry_after is None else retry_after, failure[:500],
-                  self.max_open_seconds])
+                  tuning.max_open_seconds])
         if opened:
-            log.warning("%s breaker open after %d failures: %s", service, self.threshold,
+            log.warning("%s breaker open after %d failures: %s", service, tuning.failures,
                         failure)
             self._tell_owner(service, failure, now)
+            self._announce("opened", service, failure[:500])
+
+    def _announce(self, change: str, service: str, error: str | None) -> None:
+        """`joelclaw/breaker.opened|closed`, for functions that react to an outage."""
+        from joelclaw.events.model import Event
+
+        since = float(self.bus.redis.hget(keys.breaker(service), "opened_at") or time.time())
+        try:
+            self.bus.send([Event(name=f"joelclaw/breaker.{change}",
+                                 id=f"breaker-{service}-{change}-{since:.3f}",
+                                 data={"service": service, "since": since, "error": error})])
+        except Exception:
+            log.warning("announcing the %s breaker %s failed", service, change, exc_info=True)
 
     def _tell_owner(self, service: str, failure: str, now: float) -> None:
         """Once per outage (the notification's idempotency key is the outage's start)."""
@@ -143,8 +160,9 @@ class Breakers:
         text = (f"🔌 {service} is failing ({failure[:200]}). Runs that need it wait and go on "
                 "by themselves when it recovers; joelclaw status shows the breaker.")
         try:
-            deliver(self.bus, text, type=f"breaker.{service}",
-                    idem_key=f"breaker:{service}:{int(now)}")
+            with effects.exempt():  # the system's notice, not the run's message
+                deliver(self.bus, text, type=f"breaker.{service}",
+                        idem_key=f"breaker:{service}:{int(now)}")
         except Exception:
             log.warning("telling the owner about the %s outage failed", service, exc_info=True)
 
@@ -153,7 +171,7 @@ def states(bus: Bus) -> dict[str, dict[str, Any]]:
     """Every provider's breaker as `/health` and `joelclaw status` show it: state, since when,
     the last error, and the runs waiting on it."""
     found: dict[str, dict[str, Any]] = {}
-    for service in sorted(SERVICES):
+    for service in PROVIDERS:
         raw = bus.redis.hgetall(keys.breaker(service))
         if not raw:
             continue
@@ -170,9 +188,6 @@ def states(bus: Bus) -> dict[str, dict[str, Any]]:
             if "last_latency_ms" in state else None,
             "waiting": waiting if is_open else []}
     return found
-
-
-SERVICES = ("llm", "telegram")
 
 
 def install(bus: Bus) -> None:

@@ -93,6 +93,10 @@ def callback_label(data: str) -> str:
         verb = rest.rpartition(":")[2]
         return {"approve": "✅ Approved", "deny": "❌ Denied",
                 "learn": "🧠 Approved, category learned"}.get(verb, f"✔️ {verb}")
+    if action == "bgt":  # effect budgets: bgt:<ask id>:<once|day|stop>
+        verb = rest.rpartition(":")[2]
+        return {"once": "▶️ Allowed once", "day": "📅 Allowed for today",
+                "stop": "⏹ Stopped"}.get(verb, f"✔️ {verb}")
     if action in ("snooze", "s4h"):
         return "⏰ Snoozed for 4h"
     if action == "cmd":

@@ -24,6 +24,7 @@ from joelclaw.gateway.outbound import send_text
 from joelclaw.gateway.progress import Delivery
 from joelclaw.gateway.queue import P0, P1
 from joelclaw.gateway.service import Gateway, request_drain
+from joelclaw.integrations import effects
 from joelclaw.integrations.telegram import TelegramError
 
 if TYPE_CHECKING:
@@ -64,27 +65,32 @@ def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = 
     if route == "suppressed":
         rt.redis.hincrby(keys.GW_STATS, "suppressed", 1)
         return {"status": "suppressed", "type": type}
-    held = gw.sleeping() and not fatal
-    sent = False
-    if immediate_telegram and not held and gw.telegram is not None and gw.owner:
-        # A retried step resumes after the chunks Telegram already accepted (kept for a day:
-        # a replay after the send, before the step's memo was written, sends nothing again).
-        progress = Delivery(rt.redis, f"direct:{idem_key}") if idem_key else None
-        ids = send_text(gw.telegram, gw.owner, text, buttons=buttons, progress=progress)
-        if telegram_only:
-            return {"status": "sent", "message_ids": ids}
-        sent = agent = True  # the queued copy is for the agent only
-    if route == "batched":
-        rt.redis.rpush(keys.GW_BATCH,
-                       json.dumps({"type": type, "text": text, "at": time.time()}))
-        return {"status": "batched", "type": type}
-    meta = {"type": type, "buttons": buttons, "agent": agent, "fatal": fatal, "sent": sent}
-    msg_id = gw.queue.enqueue("gateway", text, kind="notify",
-                              priority=P0 if fatal else priority, meta=meta,
-                              idem_key=idem_key, chat=chat)
-    if msg_id is not None:
-        request_drain(rt)
-    return {"status": "queued" if msg_id else "duplicate", "id": msg_id, "held": held}
+    # A message to a person (immediate) is one `notify` effect of the running function's
+    # budget, however many Telegram messages it takes; a digest line is none. Over the budget,
+    # the step waits here and nothing is sent.
+    scope = effects.charged if route == "immediate" else effects.covered
+    with scope(effects.NOTIFY):
+        held = gw.sleeping() and not fatal
+        sent = False
+        if immediate_telegram and not held and gw.telegram is not None and gw.owner:
+            # A retried step resumes after the chunks Telegram already accepted (kept for a day:
+            # a replay after the send, before the step's memo was written, sends nothing again).
+            progress = Delivery(rt.redis, f"direct:{idem_key}") if idem_key else None
+            ids = send_text(gw.telegram, gw.owner, text, buttons=buttons, progress=progress)
+            if telegram_only:
+                return {"status": "sent", "message_ids": ids}
+            sent = agent = True  # the queued copy is for the agent only
+        if route == "batched":
+            rt.redis.rpush(keys.GW_BATCH,
+                           json.dumps({"type": type, "text": text, "at": time.time()}))
+            return {"status": "batched", "type": type}
+        meta = {"type": type, "buttons": buttons, "agent": agent, "fatal": fatal, "sent": sent}
+        msg_id = gw.queue.enqueue("gateway", text, kind="notify",
+                                  priority=P0 if fatal else priority, meta=meta,
+                                  idem_key=idem_key, chat=chat)
+        if msg_id is not None:
+            request_drain(rt)
+        return {"status": "queued" if msg_id else "duplicate", "id": msg_id, "held": held}
 
 
 class Notifier:

@@ -1,9 +1,10 @@
 """Where provider clients report each call's outcome, and ask before calling.
 
-A client wraps each call in `guarded(service, call)`. The process's guard is installed by the
-runtime (`joelclaw.coordination.breakers.install`); without one a call just runs. The guard may
-refuse a call (raising `Defer`, so a step waits without spending an attempt) while the
-provider's circuit breaker is open; a failing guard is logged, never raised: health bookkeeping
+Every `ApiClient` request (and the Typesense client's `_call`) is wrapped in `guarded(service,
+call)`, so each provider client feeds its breaker without code of its own. The process's guard is
+installed by the runtime (`joelclaw.coordination.breakers.install`); without one a call just runs.
+The guard may refuse a call (raising `Defer`, so a step waits without spending an attempt) while
+the provider's circuit breaker is open; a failing guard is logged, never raised: health bookkeeping
 never fails a call.
 
 Only failures that say the provider is unwell count: a transport error, a 5xx, a 429 once the
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from joelclaw.errors import Defer
-from joelclaw.integrations.http import HTTPStatusError, RateLimited, TransportError
+from joelclaw.integrations.errors import HTTPStatusError, RateLimited, TransportError
 
 log = logging.getLogger("joelclaw.breaker")
 T = TypeVar("T")

@@ -22,7 +22,7 @@ class FrontClient:
             make_client(base_url.rstrip("/") + "/", timeout=timeout, transport=transport,
                         headers={"Authorization": f"Bearer {token}",
                                  "Accept": "application/json"}),
-            service=SERVICE, policy=RetryPolicy(), sleep=sleep, secrets=(token,),
+            service=SERVICE, policy=RetryPolicy(), sleep=sleep, secrets=(token,), writes=True,
         )
 
     def close(self) -> None:

@@ -7,12 +7,14 @@
         ├── AuthError           401 / 403: the credential is wrong or lacks the right
         └── HTTPNotFound            404
 
-Retried: connect failures, 5xx and 429, up to `max_attempts`, waiting `Retry-After` when the
-service sends one and capped exponential backoff with jitter otherwise. A read timeout or broken
-connection on a non-idempotent request is *not* retried: the service may already have acted, and
-a second POST could duplicate a message. Messages, reprs and log lines never carry credentials:
-secrets handed to `ApiClient` are scrubbed from error bodies, and declared to the process's one
-log redaction (`joelclaw.redaction`) while each request runs, so httpx's request log hides them.
+The error tree lives in `joelclaw.integrations.errors`; every call feeds the service's circuit
+breaker (`joelclaw.integrations.breaker`). Retried: connect failures, 5xx and 429, up to
+`max_attempts`, waiting `Retry-After` when the service sends one and capped exponential backoff
+with jitter otherwise. A read timeout or broken connection on a non-idempotent request is *not*
+retried: the service may already have acted, and a second POST could duplicate a message. Messages,
+reprs and log lines never carry credentials: secrets handed to `ApiClient` are scrubbed from error
+bodies, and declared to the process's one log redaction (`joelclaw.redaction`) while each request
+runs, so httpx's request log hides them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ from typing import Any
 import httpx
 
 from joelclaw.durations.backoff import exponential
-from joelclaw.errors import JoelclawError
+from joelclaw.integrations import effects
+from joelclaw.integrations.breaker import guarded
+from joelclaw.integrations.errors import (
+    BODY_KEEP,
+    AuthError,
+    HTTPNotFound,
+    HTTPStatusError,
+    IntegrationError,
+    RateLimited,
+    TransportError,
+)
 from joelclaw.redaction import install_log_redaction, secrets_in_scope
 
 __all__ = [
@@ -47,71 +59,11 @@ __all__ = [
 ]
 
 USER_AGENT = "joelclaw/0.1 (+httpx)"
-BODY_KEEP = 2000  # bytes of an error body kept on the exception: enough to debug, bounded in logs
-SNIPPET = 200  # characters of the body shown in the one-line message
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Sleep = Callable[[float], None]
-
-
-class IntegrationError(JoelclawError):
-    """A call to an external service failed."""
-
-    code = "INTEGRATION_ERROR"
-
-    def __init__(self, service: str, message: str) -> None:
-        super().__init__(f"{service}: {message}")
-        self.service = service
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self)!r})"
-
-
-class TransportError(IntegrationError):
-    """The request got no usable answer (connect failure, timeout, dropped connection)."""
-
-    code = "INTEGRATION_TRANSPORT"
-
-
-class HTTPStatusError(IntegrationError):
-    """The service answered with a non-2xx status."""
-
-    code = "INTEGRATION_HTTP_STATUS"
-
-    def __init__(self, service: str, status: int, body: str = "", message: str | None = None):
-        self.status = status
-        self.body = body[:BODY_KEEP]
-        super().__init__(service, message or _status_line(status, body))
-
-
-class RateLimited(HTTPStatusError):
-    """429: the service asked us to slow down, for `retry_after` seconds when it said so."""
-
-    code = "INTEGRATION_RATE_LIMITED"
-
-    def __init__(
-        self,
-        service: str,
-        status: int,
-        body: str = "",
-        retry_after: float | None = None,
-        message: str | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(service, status, body, message)
-
-
-class AuthError(HTTPStatusError):
-    """401/403: the credential is missing, wrong or lacks the right (retrying will not help)."""
-
-    code = "INTEGRATION_AUTH"
-
-
-class HTTPNotFound(HTTPStatusError):
-    """404: the resource (or API method) does not exist."""
-
-    code = "INTEGRATION_NOT_FOUND"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +140,13 @@ class ApiClient:
         sleep: Sleep = time.sleep,
         secrets: Iterable[str] = (),
         rng: Callable[[], float] = random.random,
+        writes: bool = False,
     ) -> None:
         self.client = client
         self.service = service
+        # A request that is not a read changes the service: a `write` effect, charged to the
+        # running function's budget (joelclaw.integrations.effects) before it is sent.
+        self.writes = writes
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._rng = rng
@@ -206,7 +162,14 @@ class ApiClient:
     def request(
         self, method: str, path: str, *, idempotent: bool | None = None, **kw: Any
     ) -> httpx.Response:
-        """Send with retries; return the 2xx response or raise the typed error."""
+        """Send with retries; return the 2xx response or raise the typed error. The whole
+        call (its retries included) is one outcome for the service's circuit breaker."""
+        if self.writes and method.upper() not in READS:
+            effects.charge(effects.WRITE)
+        return guarded(self.service, lambda: self._send(method, path, idempotent, **kw))
+
+    def _send(self, method: str, path: str, idempotent: bool | None,
+              **kw: Any) -> httpx.Response:
         safe = method.upper() in IDEMPOTENT if idempotent is None else idempotent
         attempts = self.policy.max_attempts
         for attempt in range(1, attempts + 1):
@@ -301,10 +264,3 @@ def _text(response: httpx.Response) -> str:
         return response.text[:BODY_KEEP]
     except (UnicodeDecodeError, LookupError):
         return response.content[:BODY_KEEP].decode("utf-8", "replace")
-
-
-def _status_line(status: int, body: str) -> str:
-    reason = httpx.codes.get_reason_phrase(status)
-    head = f"HTTP {status} {reason}".rstrip()
-    snippet = " ".join(body.split())[:SNIPPET]
-    return f"{head}: {snippet}" if snippet else head

@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from joelclaw.integrations import usage
-from joelclaw.integrations.breaker import guarded
+from joelclaw.integrations import effects, usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 SERVICE = "llm"
@@ -45,10 +44,12 @@ class LLMClient:
         body: dict[str, Any] = {"model": model or self.model, "messages": messages}
         if max_tokens:
             body["max_tokens"] = max_tokens
+        effects.charge(effects.LLM_USD, 0.0)  # room left in the budget? (cost comes after)
         # A completion is not idempotent in cost, but it posts nothing anywhere: safe to repeat.
-        answer = guarded(SERVICE, lambda: self._api.request_json(
-            "POST", "chat/completions", json=body, idempotent=True))
-        usage.report(usage.from_answer("chat", body["model"], answer, label=self.label))
+        answer = self._api.request_json("POST", "chat/completions", json=body, idempotent=True)
+        used = usage.from_answer("chat", body["model"], answer, label=self.label)
+        usage.report(used)
+        effects.spent(used)
         try:
             content = answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):

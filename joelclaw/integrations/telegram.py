@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from joelclaw.integrations.breaker import guarded
+from joelclaw.integrations import effects
 from joelclaw.integrations.http import (
     IntegrationError,
     RetryPolicy,
@@ -31,6 +31,7 @@ from joelclaw.integrations.telegram_api import (
     LONG_POLL_SLACK,
     PACED,
     SAFE_TO_REPEAT,
+    SENDS,
     SERVICE,
     ChatPacer,
     TelegramAuthError,
@@ -246,6 +247,8 @@ class TelegramClient:
         http_timeout: httpx.Timeout | None = None,
     ) -> Any:
         """Call any Bot API method; None-valued params are left out. Returns `result`."""
+        if method in SENDS:
+            effects.charge(effects.NOTIFY)  # may defer the running step: over its budget
         if chat_id is not None and method in PACED:
             self.pacer.wait(chat_id)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
@@ -256,16 +259,13 @@ class TelegramClient:
             kw["data"], kw["files"] = _form(clean), files
         else:
             kw["json"] = clean
-        def send() -> Any:
-            response = self._api.request("POST", f"/bot{self._token}/{method}", **kw)
-            answer = _parse_answer(response)
-            if answer is None:
-                raise IntegrationError(SERVICE, f"{method}: answer is not Bot API JSON")
-            if not answer.ok:
-                raise telegram_error(method, response.status_code, answer, "")
-            return answer.result
-
-        return guarded(SERVICE, send)
+        response = self._api.request("POST", f"/bot{self._token}/{method}", **kw)
+        answer = _parse_answer(response)
+        if answer is None:
+            raise IntegrationError(SERVICE, f"{method}: answer is not Bot API JSON")
+        if not answer.ok:
+            raise telegram_error(method, response.status_code, answer, "")
+        return answer.result
 
     def _send_file(
         self,

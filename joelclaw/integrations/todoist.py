@@ -33,7 +33,7 @@ class TodoistClient:
         self._api = ApiClient(
             make_client(base_url.rstrip("/") + "/", timeout=timeout, transport=transport,
                         headers={"Authorization": f"Bearer {token}"}),
-            service=SERVICE, policy=RetryPolicy(), sleep=sleep, secrets=(token,),
+            service=SERVICE, policy=RetryPolicy(), sleep=sleep, secrets=(token,), writes=True,
         )
         self._redis = redis_client
 

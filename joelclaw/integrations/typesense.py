@@ -1,11 +1,11 @@
 """Typesense through the `typesense` package, with our error tree and schema reconciliation.
 
-Every call goes through `_call`, which maps the package's exceptions (and httpx's, which it lets
-through) onto `joelclaw.integrations.http`: a server that is down or slow is a TransportError the
-caller may retry, a missing collection or document is HTTPNotFound, a bad key is AuthError.
-Collections are *reconciled*, never recreated: a missing collection is created, missing fields are
-added with a schema PATCH, and nothing that exists is dropped.
-"""
+Every call goes through `_call`, which feeds Typesense's circuit breaker and maps the package's
+exceptions (and httpx's, which it lets through) onto `joelclaw.integrations.http`: a server that is
+down or slow is a TransportError the caller may retry, a missing collection or document is
+HTTPNotFound, a bad key is AuthError. Collections are *reconciled*, never recreated: a missing
+collection is created, missing fields are added with a schema PATCH, and nothing that exists is
+dropped."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import httpx
 import typesense
 from typesense import exceptions as ts
 
+from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.http import (
     AuthError,
     HTTPNotFound,
@@ -134,6 +135,9 @@ class SearchClient:
         return f"SearchClient(url={self.url!r})"
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        return guarded(SERVICE, lambda: self._mapped(what, fn))
+
+    def _mapped(self, what: str, fn: Callable[[], T]) -> T:
         try:
             with warnings.catch_warnings(), secrets_in_scope((self._key,)):
                 warnings.simplefilter("ignore", DeprecationWarning)

@@ -10,6 +10,7 @@ from joelclaw import health
 from joelclaw.bus.control import bulk, paused
 from joelclaw.bus.flow import explain_run, waits
 from joelclaw.bus.records import STATUSES, TERMINAL, preview, wakeups
+from joelclaw.coordination.budgets import asks as budget_asks
 from joelclaw.errors import NotFound
 from joelclaw.events import index
 from joelclaw.events.store import get_event, list_events
@@ -47,6 +48,7 @@ def overview(rt: Runtime) -> dict[str, Any]:
             "breakers": {name: b for name, b in
                          (parts.get("providers", {}).get("breakers") or {}).items()
                          if b["state"] == "open"},
+            "budget_asks": budget_asks(rt),  # runs waiting at an effect budget
             "runs_stored": rt.runs.stored(), "wakeups_pending": wakeups.pending(rt.redis),
             "functions": len(rt.registry)},
         "counts": counts,

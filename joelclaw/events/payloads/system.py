@@ -1,4 +1,5 @@
-"""Payloads of joelclaw's own events: function outcomes, cron ticks, the system log."""
+"""Payloads of joelclaw's own events: function outcomes, cron ticks, the system log, absence,
+provider breakers and effect budgets."""
 
 from __future__ import annotations
 
@@ -66,6 +67,38 @@ class AbsenceDetected(Payload):
     last_event_id: str | None = None
 
 
+class BreakerChanged(Payload):
+    """A provider's circuit breaker opened (the provider fails) or closed (it answers again)."""
+
+    service: str
+    since: float  # when it opened (for `closed`: when the outage began)
+    error: str | None = None  # the failure that opened it
+
+
+class BudgetExceeded(Payload):
+    """A run (or a function's runs in a window) reached an effect budget: it waits, and the
+    owner was asked (`ask_id`: allow once, allow for the day, stop)."""
+
+    ask_id: str
+    function_id: str
+    run_id: str
+    kind: Literal["notify", "write", "llm_usd"]
+    scope: Literal["run", "function"]
+    cap: float
+    spent: float
+
+
+class BudgetAnswered(Payload):
+    """The owner's answer to an effect budget's question, and the runs it applied to."""
+
+    ask_id: str
+    function_id: str
+    kind: Literal["notify", "write", "llm_usd"]
+    answer: Literal["once", "day", "stop"]
+    by: str
+    runs: list[str]
+
+
 class HealthRequested(Payload):
     mode: Literal["core", "signals", "full"] = "core"
     source: str | None = None
@@ -80,4 +113,8 @@ SYSTEM_MODELS: dict[str, type[BaseModel]] = {
     "joelclaw/function.cancelled": FunctionCancelled,
     "joelclaw/cron.tick": CronTick,
     "joelclaw/absence.detected": AbsenceDetected,
+    "joelclaw/breaker.opened": BreakerChanged,
+    "joelclaw/breaker.closed": BreakerChanged,
+    "joelclaw/budget.exceeded": BudgetExceeded,
+    "joelclaw/budget.answered": BudgetAnswered,
 }
