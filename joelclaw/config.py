@@ -408,7 +408,9 @@ class Settings(BaseSettings):
     web_open_on_loopback: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = Field(3111, ge=1, le=65535)
-    web_workers: int = Field(2, ge=1, le=64)
+    # gunicorn gevent workers: one serves 1000 connections at once (slow clients cost memory,
+    # not workers) for ~60 MiB; add one per spare core when CPU-bound requests queue up.
+    web_workers: int = Field(1, ge=1, le=64)
     flower_address: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)
     flower_user: str | None = None
