@@ -135,7 +135,9 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                         function_modules=["bench.functions"])
     rt = Runtime(settings)
     client = redis.Redis.from_url(url)
-    from bench.plain_app import app as plain
+    from bench.plain_app import sender
+
+    plain = sender(url)
 
     procs = []
     try:

@@ -51,11 +51,13 @@ class Usage:
     processes: int = 0
     pss: int = 0  # bytes
     rss: int = 0
+    uss: int = 0  # private pages: what stopping this process alone would give back
 
     def add(self, other: Usage) -> None:
         self.processes += other.processes
         self.pss += other.pss
         self.rss += other.rss
+        self.uss += other.uss
 
 
 def rollup(pid: int) -> Usage:
@@ -69,6 +71,8 @@ def rollup(pid: int) -> Usage:
         name, _, rest = line.partition(":")
         if name in ("Pss", "Rss"):
             setattr(found, name.lower(), int(rest.split()[0]) * 1024)
+        elif name in ("Private_Clean", "Private_Dirty"):
+            found.uss += int(rest.split()[0]) * 1024
     return found
 
 
@@ -96,7 +100,8 @@ def by_role(up_pid: int, verbose: bool = False) -> dict[str, Usage]:
                 usage.add(one)
                 if verbose:
                     print(f"  {role:<10} pid {process.pid:<8}{one.pss / MIB:>7.1f} PSS"
-                          f"{one.rss / MIB:>7.1f} RSS  {' '.join(process.cmdline())[:90]}",
+                          f"{one.rss / MIB:>7.1f} RSS{one.uss / MIB:>7.1f} USS  "
+                          f"{' '.join(process.cmdline())[:80]}",
                           file=sys.stderr)
     return roles
 
