@@ -1,17 +1,22 @@
 """Bus benchmark: joelclaw durable functions vs plain Celery `apply_async`, same broker, same run.
 
     python bench/bus.py [--events 10000] [--latency-samples 300] [--concurrency 2]
+                        [--step-runs 100] [--appendfsync everysec|always|no]
 
 Measures (a) event -> function start latency p50/p99 with an idle worker, (b) throughput of N
 events each running a one-step function, (c) the cost of a 10-step function, (d) the Redis
 commands each run costs (INFO commandstats before and after, sender and worker together,
 commands inside Lua scripts included); each next to the equivalent plain Celery task, and prints
-the ratios. Starts its own Redis and workers.
+the ratios. Then (e) the overhead of one no-op step in µs (p50/p99, runs one at a time on an
+idle worker) beside a bare Redis PING timed on the same worker in the same runs: the floor.
+Starts its own Redis (append-only, fsync per `--appendfsync`, default
+JOELCLAW_REDIS_APPENDFSYNC or everysec; bench/durability.py compares the modes) and workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -79,18 +84,45 @@ def commands_per_run(client: redis.Redis, send: Callable[[int], None], count: in
     return sum(per_run.values()), {k: round(v, 2) for k, v in top.items()}
 
 
-def main() -> None:
+def step_overhead(client: redis.Redis, send: Callable[[int], None], runs: int
+                  ) -> dict[str, float]:
+    """No-op steps (bench.functions.noop_steps), one run at a time: step and PING µs."""
+    client.delete("bench:step_us", "bench:ping_us")
+    for i in range(runs):
+        client.delete("bench:done")
+        send(i)
+        while client.get("bench:done") is None:
+            time.sleep(0.001)
+    steps = [float(v) for v in client.lrange("bench:step_us", 0, -1)]
+    pings = [float(v) for v in client.lrange("bench:ping_us", 0, -1)]
+    return {"step_p50": statistics.median(steps), "step_p99": pct(steps, 0.99),
+            "ping_p50": statistics.median(pings), "ping_p99": pct(pings, 0.99)}
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--ten-step-runs", type=int, default=1000)
     parser.add_argument("--latency-samples", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--step-runs", type=int, default=100,
+                        help="no-op runs for the step overhead (20 timed steps each)")
+    parser.add_argument("--appendfsync", choices=("everysec", "always", "no"),
+                        default=os.environ.get("JOELCLAW_REDIS_APPENDFSYNC", "everysec"))
     parser.add_argument("--otel-endpoint", default=None,
                         help="export spans to this OTLP/HTTP collector ('fake': a local one)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def main() -> None:
+    args = arguments()
+    report(measure(args), args)
+
+
+def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Every figure, per side (joelclaw, plain), in one run on one fresh Redis."""
     tmp = Path(tempfile.mkdtemp(prefix="joelclaw-bench-"))
-    server, url, env = environment(tmp, "bench.functions")
+    server, url, env = environment(tmp, "bench.functions", args.appendfsync)
     collector = None
     if args.otel_endpoint == "fake":
         from tests.fakes.otlp import FakeCollector
@@ -103,7 +135,9 @@ def main() -> None:
                         function_modules=["bench.functions"])
     rt = Runtime(settings)
     client = redis.Redis.from_url(url)
-    from bench.plain_app import app as plain
+    from bench.plain_app import sender
+
+    plain = sender(url)
 
     procs = []
     try:
@@ -151,9 +185,11 @@ def main() -> None:
                     "cmd_one": commands[label]["one"], "cmd_ten": commands[label]["ten"]}
             for label in lat
         }
-        report(results, args)
+        results["steps"] = step_overhead(
+            client, lambda i: rt.send(Event(name="bench/noop", data={"i": i})), args.step_runs)
         if collector is not None:
             print(f"spans received by the fake collector: {len(collector.spans)}")
+        return results
     finally:
         for proc in procs:
             stop(proc)
@@ -180,7 +216,13 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     print(f"{'measure':<44}{'joelclaw':>12}{'plain celery':>14}{'ratio':>8}")
     for name, a, b, ratio in rows:
         print(f"{name:<44}{a:>12.2f}{b:>14.2f}{ratio:>8.2f}")
-    print("\ngoals: throughput ratio >= 0.8 (one step) and >= 0.6 (ten steps), p50 latency "
+    s = results["steps"]
+    print(f"\n{'overhead of one no-op step (us)':<44}{'step':>12}{'Redis PING':>14}{'ratio':>8}")
+    for q in ("p50", "p99"):
+        print(f"{q:<44}{s['step_' + q]:>12.1f}{s['ping_' + q]:>14.1f}"
+              f"{s['step_' + q] / s['ping_' + q]:>8.2f}")
+    print(f"\nRedis: append-only, appendfsync {args.appendfsync}")
+    print("goals: throughput ratio >= 0.8 (one step) and >= 0.6 (ten steps), p50 latency "
           "ratio <= 2.0")
 
 

