@@ -27,8 +27,10 @@ from typing import Any
 
 import httpx
 
+from joelclaw import effects
 from joelclaw.durations.backoff import exponential
 from joelclaw.errors import JoelclawError
+from joelclaw.integrations import tape
 from joelclaw.redaction import install_log_redaction, secrets_in_scope
 
 __all__ = [
@@ -204,9 +206,25 @@ class ApiClient:
         self.client.close()
 
     def request(
-        self, method: str, path: str, *, idempotent: bool | None = None, **kw: Any
+        self, method: str, path: str, *, idempotent: bool | None = None,
+        effect: effects.Effect | None = None, **kw: Any
     ) -> httpx.Response:
-        """Send with retries; return the 2xx response or raise the typed error."""
+        """Send with retries; return the 2xx response or raise the typed error.
+
+        The call passes through `joelclaw.integrations.tape` (recorded, or answered from a
+        recording in a shadow run); `effect` says what it does (default: GET reads, the rest
+        writes)."""
+        call = tape.Call(self.service, method.upper(), self.scrub(path),
+                         effect or effects.of_method(method), tape.describe(kw))
+
+        def send(body: Any = None) -> httpx.Response:
+            sent = kw if body is None else {**kw, "json": body}
+            return self._send(method, path, idempotent, **sent)
+
+        return tape.through(call, send)
+
+    def _send(self, method: str, path: str, idempotent: bool | None,
+              **kw: Any) -> httpx.Response:
         safe = method.upper() in IDEMPOTENT if idempotent is None else idempotent
         attempts = self.policy.max_attempts
         for attempt in range(1, attempts + 1):

@@ -47,7 +47,7 @@ class LLMClient:
             body["max_tokens"] = max_tokens
         # A completion is not idempotent in cost, but it posts nothing anywhere: safe to repeat.
         answer = guarded(SERVICE, lambda: self._api.request_json(
-            "POST", "chat/completions", json=body, idempotent=True))
+            "POST", "chat/completions", json=body, idempotent=True, effect="read"))
         usage.report(usage.from_answer("chat", body["model"], answer, label=self.label))
         try:
             content = answer["choices"][0]["message"]["content"]
