@@ -72,3 +72,18 @@ def triage(ctx: Context[Any]) -> dict[str, Any]:
     sent = ctx.step.run("tell", tell, ctx, loud, effect="notify")
     return {"summary": summary, "loud": loud, "task": created, "comment": noted,
             "message": sent}
+
+
+GREETING = "hello"  # the dashboard's shadow test changes it to stand for a code change
+
+
+def greet(name: str) -> str:
+    return f"{GREETING}, {name}"
+
+
+@function("shadow-greet", trigger="shadow/greet", retries=0)
+def greet_fn(ctx: Context[Any]) -> dict[str, Any]:
+    """No client at all: a pure step whose text depends on the code, and a write step."""
+    text = ctx.step.run("greet", greet, ctx.event.data["name"], effect="pure")
+    kept = ctx.step.run("keep", lambda: len(text))
+    return {"text": text, "kept": kept}

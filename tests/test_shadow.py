@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -108,7 +107,7 @@ def test_a_shadow_replay_after_a_prompt_change_sends_nothing_and_reports_the_dif
         "shout": ("re-executed", False), "file": ("replayed", True),
         "note": ("re-executed", True), "legacy-comment": ("replayed", True),
         "tell": ("replayed", True)}
-    assert "+\"echo: Ask one question about this task: pay invoice number 0\"" in (
+    assert "+echo: Ask one question about this task: pay invoice number 0" in (
         outcomes["summarize"].diff or "")
     assert not first.output_same and "Ask one question" in (first.output_diff or "")
     [call] = first.model_calls
