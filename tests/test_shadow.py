@@ -5,13 +5,17 @@ at all unless the shadow is told to re-ask."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import tests.shadow_functions as fns
 from joelclaw.cassettes import CassetteStore
+from joelclaw.cli import cli
 from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
@@ -21,9 +25,10 @@ from tests.fakes.llm import FakeLLM
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
 from tests.flow_helpers import finished
-from tests.support import WorkerProcess
+from tests.support import WorkerProcess, env_for
 
 RUNS = 20
+LEAKED = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"  # a GitHub token shape
 PRICES = {"test-model": {"input": 1000.0, "output": 2000.0}}  # USD per million tokens
 
 
@@ -55,6 +60,13 @@ def recorded(tmp_path: Path, redis_url: str, llm: FakeLLM, todoist: FakeTodoist,
     yield rt, run_ids
 
 
+def cli_json(settings: Settings, *args: str) -> Any:
+    env = {k: v for k, v in env_for(settings).items() if k.startswith("JOELCLAW_")}
+    done = CliRunner().invoke(cli, [*args, "--json"], env=env)
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout)["result"]
+
+
 def outside_calls(llm: FakeLLM, todoist: FakeTodoist, tg: FakeTelegram) -> dict[str, int]:
     return {"llm": len(llm.completions()), "todoist": len(todoist.calls()),
             "telegram": len(tg.requests)}
@@ -62,7 +74,7 @@ def outside_calls(llm: FakeLLM, todoist: FakeTodoist, tg: FakeTelegram) -> dict[
 
 @pytest.mark.timeout(180)
 def test_every_llm_call_is_a_cassette_with_model_tokens_and_cost_linked_to_its_step(
-    recorded: tuple[Runtime, list[str]],
+    recorded: tuple[Runtime, list[str]], todoist: FakeTodoist,
 ) -> None:
     rt, run_ids = recorded
     store = CassetteStore(rt.redis)
@@ -82,6 +94,18 @@ def test_every_llm_call_is_a_cassette_with_model_tokens_and_cost_linked_to_its_s
     steps = {s.key: s.effect for s in rt.runs.steps(run_ids[0])}
     assert steps == {"fetch": "read", "summarize": "read", "shout": "pure", "file": "write",
                      "note": "read", "legacy-comment": "write", "tell": "notify"}
+
+    # A secret inside what was sent or answered is kept (a shadow replays it) but never shown.
+    todoist.add_task("t-secret", f"rotate the key {LEAKED}", "inbox")
+    leaky = rt.send(Event(name="shadow/triage", data={"task_id": "t-secret"}))[0].runs[0]
+    assert finished(rt, leaky, timeout=60).status == "completed"
+    listed = cli_json(rt.settings, "cassettes", "--run", leaky)
+    assert [(c["step"], c["seq"]) for c in listed][:2] == [("fetch", 1), ("summarize", 1)]
+    chat = next(c for c in listed if c["kind"] == "chat")
+    shown = cli_json(rt.settings, "cassette", chat["id"])
+    assert shown["model"] == "test-model" and shown["run_id"] == leaky
+    assert "rotate the key" in json.dumps(shown) and LEAKED not in json.dumps(shown)
+    assert LEAKED in (store.get(chat["id"]).prompt() or "")  # type: ignore[union-attr]
 
 
 @pytest.mark.timeout(240)
