@@ -278,6 +278,29 @@ def bulk_results(job_id: str) -> str:
     return f"{PREFIX}bulk:{job_id}:results"  # list of JSON outcomes, in order; BULK_TTL
 
 
+# ---- cassettes and shadow replay (joelclaw.cassettes, joelclaw.shadow) ----------------------
+
+CASSETTE_TTL = 8 * 24 * 3600  # outlives the run it belongs to (retention: 7 days by default)
+CASSETTES_KEEP = 5000  # the recent model calls listed (older ones stay with their run)
+CASSETTES_LLM = PREFIX + "cassettes:llm"  # zset: LLM cassette id by time (s), trimmed
+SHADOW_TTL = 7 * 86400  # a shadow report is kept as long as the runs it replayed
+SHADOW_KEEP = 50  # the recent reports listed
+SHADOW_REPORTS = PREFIX + "shadow:reports"  # zset: report id by creation (s), trimmed
+
+
+def cassette(cassette_id: str) -> str:
+    return f"{PREFIX}cassette:{cassette_id}"  # string: the cassette (JSON), CASSETTE_TTL
+
+
+def cassettes_of_run(run_id: str) -> str:
+    # hash "<step>#<n>" -> cassette id of the n-th external call of that step's last attempt
+    return f"{PREFIX}cassettes:run:{run_id}"  # CASSETTE_TTL
+
+
+def shadow_report(report_id: str) -> str:
+    return f"{PREFIX}shadow:report:{report_id}"  # string: the report (JSON), SHADOW_TTL
+
+
 # ---- metrics (written when things happen; a scrape only reads) -----------------------------
 
 METRIC_EVENTS = PREFIX + "metrics:events"  # hash "name|outcome" -> count

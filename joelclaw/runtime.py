@@ -33,9 +33,10 @@ Extension = Callable[["Runtime"], "CelerySetup | None"]
 
 
 def default_extensions() -> tuple[Extension, ...]:
-    """The gateway, memory, telemetry, the checks, the agents, the provider breakers and the
-    effect budgets: imported when first needed, not with the runtime."""
+    """The gateway, memory, telemetry, the checks, the agents, the provider breakers, the
+    effect budgets and the cassette recorder: imported when first needed, not with the runtime."""
     from joelclaw.agents import plugin as agents
+    from joelclaw.cassettes import recorder as cassettes
     from joelclaw.checks import plugin as checks
     from joelclaw.coordination import breakers, budgets
     from joelclaw.gateway import plugin as gateway
@@ -43,7 +44,7 @@ def default_extensions() -> tuple[Extension, ...]:
     from joelclaw.telemetry import plugin as telemetry
 
     return (gateway.install, memory.install, telemetry.install, checks.install, agents.install,
-            breakers.install, budgets.install)
+            breakers.install, budgets.install, cassettes.install)
 
 
 class Runtime:

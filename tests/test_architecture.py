@@ -54,11 +54,11 @@ BUS_MODULES = frozenset({"lazy", "ports"})  # bus-level modules, not rooms
 # modules processes start by name (Procfile, docker/, `up`). A small helper joins the package
 # that uses it instead of widening this list.
 TOP_LEVEL = frozenset({
-    "agents", "application", "backups", "bus", "cache", "checks", "cli", "coordination", "docs",
-    "durations", "embedded", "events", "expressions", "gateway", "insight", "integrations",
-    "media", "memory", "supervisor", "telemetry", "forget",  # packages
-    "client", "config", "credentials", "durability", "errors", "health", "keys", "ownerfiles",
-    "redaction", "redisconn", "runtime", "provenance",  # the core
+    "agents", "application", "backups", "bus", "cache", "cassettes", "checks", "cli",
+    "coordination", "docs", "durations", "embedded", "events", "expressions", "forget", "gateway",
+    "insight", "integrations", "media", "memory", "shadow", "supervisor", "telemetry",  # packages
+    "client", "config", "credentials", "durability", "effects", "errors", "health", "keys",
+    "ownerfiles", "provenance", "redaction", "redisconn", "runtime",  # the core
     "deadman", "flower", "probe", "webserver", "worker",  # started by name
 })
 ROOMS = frozenset().union(*BUS_LAYERS) - BUS_MODULES

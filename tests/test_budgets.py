@@ -18,7 +18,7 @@ from joelclaw.coordination.budgets import Budgets
 from joelclaw.errors import Defer
 from joelclaw.events.model import Event
 from joelclaw.events.payloads.telegram import callback_fields
-from joelclaw.integrations import effects
+from joelclaw.integrations import charges
 from joelclaw.integrations.llm import LLMClient
 from joelclaw.integrations.todoist import TodoistClient
 from joelclaw.runtime import Runtime
@@ -49,9 +49,9 @@ def budgeted(tmp_path, redis_url) -> Iterator[Runtime]:
         llm_prices={"*": {"input": 1_000_000.0, "output": 0.0}},  # $10 per 10-token call
         effect_budgets={"fn": {"run": {"write": 1}, "function": {"llm_usd": 15.0}},
                         "other": {"window_seconds": WINDOW, "function": {"write": 2}}}))
-    effects.set_budget(Budgets(rt))
+    charges.set_budget(Budgets(rt))
     yield rt
-    effects.set_budget(None)
+    charges.set_budget(None)
 
 
 def in_step(rt: Runtime, run_id: str, function_id: str = "fn"):

@@ -21,7 +21,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "recall": ("memory",), "recover": ("recover",), "reload": ("reload",), "replay": ("runs",),
     "rerun": ("runs",), "resume": ("commands",), "review": ("memory",), "run": ("runs",),
     "runs": ("runs",), "schedule": ("ops",), "schema": ("schema",), "search": ("otel",),
-    "send": ("commands",), "status": ("commands",), "up": ("ops",), "wake": ("runs",),
+    "send": ("commands",), "shadow": ("shadow",), "cassettes": ("shadow",),
+    "cassette": ("shadow",), "status": ("commands",), "up": ("ops",), "wake": ("runs",),
     "watch": ("watch",), "watchdog": ("watchdog",),
 }
 cli.lazy = {name: tuple(f"joelclaw.cli.{m}" for m in modules)

@@ -57,6 +57,10 @@ FLOWS: list[dict[str, Any]] = [
         action("reload", "workers finish their step and restart on the new code"),
         action("up --reload", "in development: reload whenever a function module changes"),
         action("run <id>", "each step's code_version shows which code ran it")]},
+    {"goal": "Test a prompt, model or code change against real runs without acting", "steps": [
+        action("shadow --function <id> --since 7d", "replay on the current code, nothing sent"),
+        action("shadow <run-id> --reask", "ask the model again and diff its answer"),
+        action("cassettes --run <id>", "the recorded calls a shadow answers from")]},
     {"goal": "Watch telemetry and LLM spend", "steps": [
         action("otel list --failed", "recent failures (step errors, failed runs)"),
         action("otel search <query>", "telemetry events matching a text"),

@@ -254,12 +254,13 @@ def _steps_table(t: dict[str, Any]) -> str:
         return dim("no steps recorded")
     origin = t["created_at"]
     end = max([origin + 0.001, *(_step_end(s) for s in steps), t.get("ended_at") or origin])
-    rows = [(s.get("key"), s.get("type"), _step_status(s), present.tries(s),
+    rows = [(s.get("key"), s.get("type"), s.get("effect") or "-", _step_status(s),
+             present.tries(s),
              _offset(s.get("started_at"), origin).split("  ")[0],
              fmt_ms(s.get("queue_delay_ms")), fmt_ms(s.get("execution_ms")),
              s.get("code_version") or "-", _bar(s, origin, end)) for s in steps]
-    return table(["step", "type", "status", "tries", "start", "queue", "exec", "code",
-                  "timeline"], rows)
+    return table(["step", "type", "effect", "status", "tries", "start", "queue", "exec",
+                  "code", "timeline"], rows)
 
 
 def _step_end(step: dict[str, Any]) -> float:

@@ -31,7 +31,7 @@ from joelclaw.bus.execution import current_step_note
 from joelclaw.config import PROVIDERS
 from joelclaw.durations import humane
 from joelclaw.errors import Defer
-from joelclaw.integrations import breaker, effects
+from joelclaw.integrations import breaker, charges
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -160,7 +160,7 @@ class Breakers:
         text = (f"🔌 {service} is failing ({failure[:200]}). Runs that need it wait and go on "
                 "by themselves when it recovers; joelclaw status shows the breaker.")
         try:
-            with effects.exempt():  # the system's notice, not the run's message
+            with charges.exempt():  # the system's notice, not the run's message
                 deliver(self.bus, text, type=f"breaker.{service}",
                         idem_key=f"breaker:{service}:{int(now)}")
         except Exception:

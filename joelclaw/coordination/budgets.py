@@ -2,7 +2,7 @@
 
 A looping function or agent could otherwise message the owner, write to Todoist or spend on the
 LLM without end. `JOELCLAW_EFFECT_BUDGETS` caps, by function id (`*` for the others), the
-`notify`, `write` and `llm_usd` effects (joelclaw.integrations.effects) of each run and of all
+`notify`, `write` and `llm_usd` effects (joelclaw.integrations.charges) of each run and of all
 the function's runs in a window. The provider clients charge each effect at call time, inside
 the step that makes it:
 
@@ -30,7 +30,7 @@ from joelclaw import keys
 from joelclaw.bus.execution import current_step_note
 from joelclaw.durations import humane
 from joelclaw.errors import Defer
-from joelclaw.integrations import effects
+from joelclaw.integrations import charges
 from joelclaw.integrations.usage import Usage
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ return {0, '0'}
 
 
 class Budgets:
-    """The process's budget (joelclaw.integrations.effects), on the bus's Redis."""
+    """The process's budget (joelclaw.integrations.charges), on the bus's Redis."""
 
     def __init__(self, bus: Bus):
         self.bus = bus
@@ -126,7 +126,7 @@ class Budgets:
         for key, ttl in ((keys.budget_run(note.run_id), keys.BUDGET_TTL),
                          (keys.budget_function(note.function_id, window),
                           int(2 * budget.window_seconds) + 1)):
-            pipe.hincrbyfloat(key, effects.LLM_USD, usd)
+            pipe.hincrbyfloat(key, charges.LLM_USD, usd)
             pipe.expire(key, ttl)
         pipe.execute()
 
@@ -148,7 +148,7 @@ class Budgets:
             _announce(self.bus, "exceeded", f"{ask_id}-{record['asked_at']:.3f}", {
                 "ask_id": ask_id, "function_id": fn, "run_id": run_id, "kind": kind,
                 "scope": scope, "cap": cap, "spent": spent})
-        amount = f"${spent:.2f} of ${cap:.2f}" if kind == effects.LLM_USD else \
+        amount = f"${spent:.2f} of ${cap:.2f}" if kind == charges.LLM_USD else \
             f"{spent:g} of {cap:g}"
         raise Defer(wait, f"the {LABELS[kind]} budget of {per} is spent ({amount}): waiting "
                           f"for the owner's answer (ask {ask_id}: allow once, allow for the "
@@ -163,7 +163,7 @@ class Budgets:
                 "It waits, nothing lost: allow it once more, for the rest of the day, or stop "
                 "it.")
         try:
-            with effects.exempt():  # the system's question, not the run's message
+            with charges.exempt():  # the system's question, not the run's message
                 deliver(self.bus, text, type="budget.exceeded", buttons=buttons(record["id"]),
                         idem_key=f"budget:{record['id']}")
         except Exception:
@@ -239,4 +239,4 @@ def _today(bus: Bus) -> str:
 
 def install(bus: Bus) -> None:
     """The runtime extension: this process's effects are charged to the running function."""
-    effects.set_budget(Budgets(bus))
+    charges.set_budget(Budgets(bus))

@@ -24,7 +24,7 @@ from joelclaw.gateway.outbound import send_text
 from joelclaw.gateway.progress import Delivery
 from joelclaw.gateway.queue import P0, P1
 from joelclaw.gateway.service import Gateway, request_drain
-from joelclaw.integrations import effects
+from joelclaw.integrations import charges
 from joelclaw.integrations.telegram import TelegramError
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ def deliver(rt: Bus, text: str, *, type: str = "notice", priority: int | None = 
     # A message to a person (immediate) is one `notify` effect of the running function's
     # budget, however many Telegram messages it takes; a digest line is none. Over the budget,
     # the step waits here and nothing is sent.
-    scope = effects.charged if route == "immediate" else effects.covered
-    with scope(effects.NOTIFY):
+    scope = charges.charged if route == "immediate" else charges.covered
+    with scope(charges.NOTIFY):
         held = gw.sleeping() and not fatal
         sent = False
         if immediate_telegram and not held and gw.telegram is not None and gw.owner:

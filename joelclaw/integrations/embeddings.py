@@ -63,7 +63,7 @@ class EmbeddingsClient:
     def _batch(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        answer = self._api.request_json("POST", "embeddings", idempotent=True,
+        answer = self._api.request_json("POST", "embeddings", idempotent=True, effect="read",
                                         json={"model": self.model, "input": texts})
         usage.report(usage.from_answer("embeddings", self.model, answer))
         try:

@@ -29,8 +29,9 @@ from typing import Any
 
 import httpx
 
+from joelclaw import effects
 from joelclaw.durations.backoff import exponential
-from joelclaw.integrations import effects
+from joelclaw.integrations import charges, tape
 from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.errors import (
     BODY_KEEP,
@@ -160,13 +161,25 @@ class ApiClient:
         self.client.close()
 
     def request(
-        self, method: str, path: str, *, idempotent: bool | None = None, **kw: Any
+        self, method: str, path: str, *, idempotent: bool | None = None,
+        effect: effects.Effect | None = None, **kw: Any
     ) -> httpx.Response:
-        """Send with retries; return the 2xx response or raise the typed error. The whole
-        call (its retries included) is one outcome for the service's circuit breaker."""
-        if self.writes and method.upper() not in READS:
-            effects.charge(effects.WRITE)
-        return guarded(self.service, lambda: self._send(method, path, idempotent, **kw))
+        """Send with retries; return the 2xx response or raise the typed error.
+
+        The call passes through `joelclaw.integrations.tape` (recorded, or answered from a
+        recording in a shadow run); `effect` says what it does (default: GET reads, the rest
+        writes). A call that really goes out is charged to the running function's budget
+        (`charges`) and is, its retries included, one outcome for the service's breaker."""
+        call = tape.Call(self.service, method.upper(), self.scrub(path),
+                         effect or effects.of_method(method), tape.describe(kw))
+
+        def send(body: Any = None) -> httpx.Response:
+            sent = kw if body is None else {**kw, "json": body}
+            if self.writes and method.upper() not in READS:
+                charges.charge(charges.WRITE)
+            return guarded(self.service, lambda: self._send(method, path, idempotent, **sent))
+
+        return tape.through(call, send)
 
     def _send(self, method: str, path: str, idempotent: bool | None,
               **kw: Any) -> httpx.Response:

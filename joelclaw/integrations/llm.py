@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from joelclaw.integrations import effects, usage
+from joelclaw.integrations import charges, usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 SERVICE = "llm"
@@ -44,12 +44,13 @@ class LLMClient:
         body: dict[str, Any] = {"model": model or self.model, "messages": messages}
         if max_tokens:
             body["max_tokens"] = max_tokens
-        effects.charge(effects.LLM_USD, 0.0)  # room left in the budget? (cost comes after)
+        charges.charge(charges.LLM_USD, 0.0)  # room left in the budget? (cost comes after)
         # A completion is not idempotent in cost, but it posts nothing anywhere: safe to repeat.
-        answer = self._api.request_json("POST", "chat/completions", json=body, idempotent=True)
+        answer = self._api.request_json("POST", "chat/completions", json=body, idempotent=True,
+                                        effect="read")
         used = usage.from_answer("chat", body["model"], answer, label=self.label)
         usage.report(used)
-        effects.spent(used)
+        charges.spent(used)
         try:
             content = answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from joelclaw.integrations import effects
+from joelclaw.integrations import charges
 from joelclaw.integrations.http import (
     IntegrationError,
     RetryPolicy,
@@ -248,11 +248,12 @@ class TelegramClient:
     ) -> Any:
         """Call any Bot API method; None-valued params are left out. Returns `result`."""
         if method in SENDS:
-            effects.charge(effects.NOTIFY)  # may defer the running step: over its budget
+            charges.charge(charges.NOTIFY)  # may defer the running step: over its budget
         if chat_id is not None and method in PACED:
             self.pacer.wait(chat_id)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        kw: dict[str, Any] = {"idempotent": method in SAFE_TO_REPEAT}
+        kw: dict[str, Any] = {"idempotent": method in SAFE_TO_REPEAT,
+                              "effect": _effect(method)}
         if http_timeout is not None:
             kw["timeout"] = http_timeout
         if files:
@@ -288,6 +289,14 @@ class TelegramClient:
             "reply_markup": reply_markup,
         }
         return self.call(method, params, files=files, chat_id=chat_id)
+
+
+def _effect(method: str) -> str:
+    """Bot API methods read (get*), tell someone (send*, edit*, answer*), or change the bot."""
+    if method.startswith("get"):
+        return "read"
+    return "notify" if method.startswith(("send", "edit", "answer", "forward", "copy")) \
+        else "write"
 
 
 def _reply_to(message_id: int | None) -> dict[str, Any] | None:

@@ -38,7 +38,7 @@ LONG_POLL_SLACK = 10.0  # extra read timeout over getUpdates' own `timeout`, so 
 PACED = frozenset(
     {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument", "sendPhoto"}
 )
-# Methods that send a new message: each is a `notify` effect (joelclaw.integrations.effects).
+# Methods that send a new message: each is a `notify` effect (joelclaw.integrations.charges).
 SENDS = frozenset({"sendMessage", "sendDocument", "sendPhoto", "sendVoice", "sendAudio",
                    "sendVideo", "sendMediaGroup", "sendAnimation", "sendSticker"})
 # Methods safe to repeat after an ambiguous failure (nothing is posted twice).

@@ -54,7 +54,7 @@ class TranscriptionClient:
         # Posting the same audio again has no side effect anywhere: safe to retry.
         answer = self._api.request_json("POST", "audio/transcriptions", data=data,
                                         files={"file": (path.name, content, mime)},
-                                        idempotent=True)
+                                        idempotent=True, effect="read")
         if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
             raise IntegrationError(SERVICE, "answer has no text")
         usage.report(usage.from_answer("transcription", self.model, answer))

@@ -41,7 +41,9 @@ def test_every_project_exception_is_a_joelclaw_error_or_a_step_interrupt() -> No
                      if not issubclass(cls, JoelclawError | StepInterrupt))
     assert outside == []
     interrupts = sorted(cls.__name__ for cls in found if issubclass(cls, StepInterrupt))
-    assert interrupts == ["Cancelled", "MemberDone", "StepInterrupt", "Suspend"]
+    # ShadowStop: a shadow run cannot go past a step its recording never finished; like a
+    # suspension, a function's `except Exception` must not carry on without that result.
+    assert interrupts == ["Cancelled", "MemberDone", "ShadowStop", "StepInterrupt", "Suspend"]
 
 
 def test_no_two_project_exceptions_share_a_name() -> None:

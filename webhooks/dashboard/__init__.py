@@ -1,10 +1,10 @@
 """The run dashboard (SPEC §14): server-rendered pages for what needs the owner, functions, runs
 and their waterfall, events, the gateway queue and the memory review queue, each also served
-as JSON under /api/dashboard/, with bulk actions on runs. `create_app` registers `blueprint`;
-see security.py for who may use it.
+as JSON under /api/dashboard/, with bulk actions on runs and shadow-replay reports.
+`create_app` registers `blueprint`; see security.py for who may use it.
 """
 
-from webhooks.dashboard import actions, bulk, filters, owner, pages
+from webhooks.dashboard import actions, bulk, filters, owner, pages, shadow
 from webhooks.dashboard.blueprint import blueprint
 
-__all__ = ["actions", "blueprint", "bulk", "filters", "owner", "pages"]
+__all__ = ["actions", "blueprint", "bulk", "filters", "owner", "pages", "shadow"]

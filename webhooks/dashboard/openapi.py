@@ -71,4 +71,8 @@ def paths() -> dict[str, Any]:
                                            (404,)),
         f"{prefix}/gateway": _get("The gateway queue by priority, mode, deliveries", [], ()),
         f"{prefix}/memory": _get("Memory proposals waiting for review", [], ()),
+        f"{prefix}/shadow": _get("Recent shadow-replay reports with their totals", [], ()),
+        f"{prefix}/shadow/{{report_id}}": _get(
+            "A shadow-replay report: per run, the steps and outputs that differ, with diffs",
+            [_param("report_id", {"type": "string"}, "path")], (404,)),
     }

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution.context import Context, engine
     from joelclaw.bus.execution.executor import execute
     from joelclaw.bus.execution.services import Cooldowns
+    from joelclaw.bus.execution.stepbase import STEP_ID_RE
     from joelclaw.bus.execution.stepnotes import StepNote
     from joelclaw.bus.execution.stepnotes import current as current_step_note
     from joelclaw.bus.execution.stepnotes import noting as noting_step
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution.telemetry import Observed
 
 __all__ = [
+    "STEP_ID_RE",
     "TELEMETRY_HOOK",
     "Context",
     "Cooldowns",
@@ -41,6 +43,7 @@ __all__ = [
 __getattr__, __dir__ = door(__name__, {
     "Context": "context:Context",
     "Cooldowns": "services:Cooldowns",
+    "STEP_ID_RE": "stepbase:STEP_ID_RE",
     "Step": "steps:Step",
     "Steps": "steps:Steps",
     "Observed": "telemetry:Observed",

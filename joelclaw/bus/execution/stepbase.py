@@ -104,6 +104,7 @@ class StepBase:
         self._run_fields = dict(run_fields or {})  # written with the first trace write
         self._cancel_seen = run.cancel_requested
         self.retries = fn.retries if fn.retries is not None else rt.settings.runs.default_retries
+        self._effect: str = "write"  # the effect declared on the step kind being called
 
     def take_run_fields(self) -> dict[str, Any]:
         """Run fields not yet written (the executor adds them to its final write)."""
@@ -236,7 +237,7 @@ class StepBase:
         return delay
 
     def _execute(self, key: str, kind: str, call: Callable[[], Any], *,
-                 new_work: bool = True) -> Any:
+                 new_work: bool = True, effect: str | None = None) -> Any:
         """Run one attempt of a step and record its outcome; `new_work` is False only for a
         parallel member running its own callable (whose replay is not new work)."""
         record = self.trace.setdefault(key, StepTrace(key=key, type=kind, attempts=0))
@@ -258,6 +259,8 @@ class StepBase:
                    "attempt_started_at": started, "started_at": record.get("started_at", started),
                    "queue_delay_ms": round(self._queue_delay_ms, 1),
                    "code_version": self.rt.code.version, "worker": self.worker}
+        if effect is not None:
+            running["effect"] = effect  # joelclaw.effects: what a shadow run may re-execute
         if new_work:
             self._before_new_work(key, running)  # may raise Cancelled: nothing was started
         else:

@@ -32,6 +32,12 @@ class StepNote:
     step: str
     llm: dict[str, Any] = field(default_factory=dict)
     event_id: str = ""  # the event the run serves: provenance of what the step writes
+    exchanges: int = 0  # external calls made so far by this attempt (cassettes number them)
+
+    def next_exchange(self) -> int:
+        """The 1-based number of this attempt's next external call."""
+        self.exchanges += 1
+        return self.exchanges
 
     def add_llm(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         llm = self.llm

@@ -20,6 +20,9 @@ from joelclaw.bus.records.memo import Done, Failed, Pending, Sleeping, finished
 from joelclaw.bus.records.previews import preview
 from joelclaw.bus.records.runs import StepTrace
 from joelclaw.durations import Duration, seconds
+from joelclaw.effects import DEFAULT as DEFAULT_EFFECT
+from joelclaw.effects import Effect
+from joelclaw.effects import check as check_effect
 from joelclaw.errors import FunctionDefinitionError, NonRetriable, StepError
 from joelclaw.events.model import Event
 from joelclaw.events.schemas import parse_event
@@ -32,12 +35,14 @@ class Steps(StepBase):
 
     # -- the step kinds ------------------------------------------------------------------------
 
-    def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def run(self, step_id: str, fn: Callable[..., Any], *args: Any,
+            effect: Effect | None = None, **kwargs: Any) -> Any:
         """Run `fn` once; later replays return its stored JSON result."""
+        declared = check_effect(effect) or DEFAULT_EFFECT
         key = self._key(step_id)
         if key in self.memo:
             return self._unwrap(key)
-        return self._execute(key, "run", lambda: fn(*args, **kwargs))
+        return self._execute(key, "run", lambda: fn(*args, **kwargs), effect=declared)
 
     def sleep(self, step_id: str, duration: Duration) -> None:
         """Sleep durably: the run holds no worker while it sleeps, for seconds or for days."""
@@ -103,8 +108,8 @@ class Steps(StepBase):
         batch = events if isinstance(events, list | tuple) else [events]
         prepared = [self._prepare_event(key, i, e) for i, e in enumerate(batch)]
         return self._execute(
-            key, "send_event", lambda: [r.to_dict() for r in self.rt.send(prepared)]
-        )
+            key, "send_event", lambda: [r.to_dict() for r in self.rt.send(prepared)],
+            effect="write")
 
     def invoke(
         self,
@@ -113,8 +118,10 @@ class Steps(StepBase):
         data: dict[str, Any] | None = None,
         *,
         timeout: Duration | None = None,
+        effect: Effect | None = None,
     ) -> Any:
         """Start another function and suspend until its result (its error raises StepError)."""
+        self._effect = check_effect(effect) or DEFAULT_EFFECT
         key = self._key(step_id)
         record = self.memo.get(key)
         if finished(record):
@@ -131,8 +138,8 @@ class Steps(StepBase):
             self.rt.runs.mark_invoking(self._run.id, key)
             self.rt.send([event], only=target, trigger="invoke",
                          parent={"run": self._run.id, "step": key})
-            self._trace_state(key, "invoke", "waiting", invoke={"function": function,
-                                                                   "event_id": event.id})
+            self._trace_state(key, "invoke", "waiting", effect=self._effect,
+                              invoke={"function": function, "event_id": event.id})
             raise Suspend("waiting", expires)
         expires = record.spec.get("expires")  # type: ignore[union-attr]  # Pending, as above
         if expires is not None and time.time() >= expires:
@@ -142,11 +149,13 @@ class Steps(StepBase):
             return self._reload(key, "invoke")
         raise Suspend("waiting", expires)
 
-    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]]) -> list[Any]:
+    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]], *,
+                 effect: Effect | None = None) -> list[Any]:
         """Run callables concurrently as a Celery group; resume with all results in order.
 
         A member that fails after its retries fails the step with that member's error.
         """
+        self._effect = check_effect(effect) or DEFAULT_EFFECT
         key = self._key(step_id)
         record = self.memo.get(key)
         if finished(record):
@@ -160,7 +169,7 @@ class Steps(StepBase):
         return self._gather(key, len(callables))
 
     def task(self, step_id: str, task: Any, *args: Any, timeout: Duration | None = None,
-             **kwargs: Any) -> Any:
+             effect: Effect | None = None, **kwargs: Any) -> Any:
         """Run a plain Celery task (a signature, a task object or a registered name, on any
         worker of the broker) and suspend, holding no worker, until its result.
 
@@ -168,6 +177,8 @@ class Steps(StepBase):
         exception type, message and traceback; `timeout` fails it if no answer comes in time.
         """
         from celery.canvas import Signature
+
+        self._effect = check_effect(effect) or DEFAULT_EFFECT
 
         key = self._key(step_id)
         record = self.memo.get(key)
@@ -184,9 +195,11 @@ class Steps(StepBase):
                 f"step.task takes a signature, a task or a task name, not {type(task).__name__}")
         return self._start_canvas(key, "task", sig, timeout)
 
-    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None) -> Any:
+    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None,
+               effect: Effect | None = None) -> Any:
         """Run a Celery canvas as one step: a chain's final result, a group's list of results,
         a chord's callback result. A failing task anywhere fails the step with its error."""
+        self._effect = check_effect(effect) or DEFAULT_EFFECT
         key = self._key(step_id)
         record = self.memo.get(key)
         if record is not None:
@@ -227,7 +240,8 @@ class Steps(StepBase):
         self.after_release.append(launch)
         safety = time.time() + self.rt.settings.runs.outbox_grace_seconds
         leaves = canvas.leaves(tree)
-        self._trace_state(key, kind, "waiting", expires=expires, **_what(kind, base, leaves))
+        self._trace_state(key, kind, "waiting", expires=expires, effect=self._effect,
+                          **_what(kind, base, leaves))
         raise Suspend("waiting", min(safety, expires) if expires is not None else safety)
 
     def _await_canvas(self, key: str, kind: str, record: Any) -> Any:
@@ -291,7 +305,7 @@ class Steps(StepBase):
         targets = {target_for(self._run.id, (key, i)): time.time() + grace
                    for i in range(count)}
         wakeups.guard(self.rt.redis, targets)
-        self._trace_state(key, "parallel", "waiting", members=count)
+        self._trace_state(key, "parallel", "waiting", members=count, effect=self._effect)
         now = time.time()
         task = self.rt.celery.signature
         group(
@@ -309,7 +323,8 @@ class Steps(StepBase):
         sub_key = f"{key}[{index}]"
         if sub_key not in self.memo:
             with contextlib.suppress(StepError):  # stored as the member's error
-                self._execute(sub_key, "parallel.member", callables[index], new_work=False)
+                self._execute(sub_key, "parallel.member", callables[index], new_work=False,
+                              effect=self._effect)
         self.confirm_written()  # the parent must find this member's result when it gathers
         if self.rt.runs.member_done(self._run.id, key, index) >= len(callables):
             safety = time.time() + self.rt.settings.runs.outbox_grace_seconds
@@ -362,9 +377,12 @@ class Step:
     def __init__(self, steps: Steps):
         self._steps = steps
 
-    def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run `fn(*args, **kwargs)` once; later replays return its stored JSON result."""
-        return self._steps.run(step_id, fn, *args, **kwargs)
+    def run(self, step_id: str, fn: Callable[..., Any], *args: Any,
+            effect: Effect | None = None, **kwargs: Any) -> Any:
+        """Run `fn(*args, **kwargs)` once; later replays return its stored JSON result.
+        `effect` says what it does: "pure", "read", "write" (the default) or "notify"; a
+        shadow run re-executes pure and read steps and replays the others' recorded output."""
+        return self._steps.run(step_id, fn, *args, effect=effect, **kwargs)
 
     def sleep(self, step_id: str, duration: Duration) -> None:
         """Sleep durably ("10m", "2d", seconds): the run holds no worker while it sleeps."""
@@ -387,25 +405,27 @@ class Step:
         return self._steps.send_event(step_id, events)
 
     def invoke(self, step_id: str, function: str, data: dict[str, Any] | None = None, *,
-               timeout: Duration | None = None) -> Any:
+               timeout: Duration | None = None, effect: Effect | None = None) -> Any:
         """Start another function and suspend until its result (its error raises StepError)."""
-        return self._steps.invoke(step_id, function, data, timeout=timeout)
+        return self._steps.invoke(step_id, function, data, timeout=timeout, effect=effect)
 
-    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]]) -> list[Any]:
+    def parallel(self, step_id: str, callables: Sequence[Callable[[], Any]], *,
+                 effect: Effect | None = None) -> list[Any]:
         """Run callables concurrently as a Celery group; resume with all results in order (a
         member that fails after its retries fails the step with its error)."""
-        return self._steps.parallel(step_id, callables)
+        return self._steps.parallel(step_id, callables, effect=effect)
 
     def task(self, step_id: str, task: Any, *args: Any, timeout: Duration | None = None,
-             **kwargs: Any) -> Any:
+             effect: Effect | None = None, **kwargs: Any) -> Any:
         """Run a plain Celery task (a signature, a task object or a registered name) and
         suspend, holding no worker, until its result; its final failure fails the step."""
-        return self._steps.task(step_id, task, *args, timeout=timeout, **kwargs)
+        return self._steps.task(step_id, task, *args, timeout=timeout, effect=effect, **kwargs)
 
-    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None) -> Any:
+    def canvas(self, step_id: str, workflow: Any, *, timeout: Duration | None = None,
+               effect: Effect | None = None) -> Any:
         """Run a Celery canvas as one step: a chain's final result, a group's list of results,
         a chord's callback result. A failing task anywhere fails the step with its error."""
-        return self._steps.canvas(step_id, workflow, timeout=timeout)
+        return self._steps.canvas(step_id, workflow, timeout=timeout, effect=effect)
 
 
 def _what(kind: str, base: str, leaves: list[dict[str, Any]]) -> dict[str, Any]:

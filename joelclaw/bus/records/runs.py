@@ -124,6 +124,7 @@ class StepTrace(BaseModel):
     error: dict[str, Any] | None = None  # name, message, stack
     history: list[dict[str, Any]] = Field(default_factory=list)
     llm: dict[str, Any] | None = None  # the step's LLM calls: tokens, cost (stepnotes)
+    effect: str | None = None  # pure | read | write | notify (joelclaw.effects)
     reused_from: str | None = None  # the run a rerun took this step's result from
 
     # -- the mapping view the engine builds records with ---------------------------------------

@@ -25,7 +25,7 @@ from typing import Protocol
 from joelclaw.errors import Defer
 from joelclaw.integrations.usage import Usage
 
-log = logging.getLogger("joelclaw.effects")
+log = logging.getLogger("joelclaw.charges")
 NOTIFY, WRITE, LLM_USD = "notify", "write", "llm_usd"
 KINDS = (NOTIFY, WRITE, LLM_USD)
 
