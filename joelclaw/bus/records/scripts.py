@@ -11,10 +11,12 @@ from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
 from joelclaw.bus.records.runs import encode_value
 
 # Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
-# here: the hot path stays short), index it for search (the search term keys follow the run
-# keys), and create its runs with an outbox wake-up each, so a sender that dies before
-# publishing loses nothing. Returns the runs waiting for this event name
-# (wait_for_event), saving a round trip.
+# here: the hot path stays short), queue its search terms for indexing (one RPUSH: the sweeper
+# indexes them in batches, joelclaw.events.index), and create its runs with an outbox wake-up
+# each, so a sender that dies before publishing loses nothing. Returns the runs waiting for this
+# event name (wait_for_event), saving a round trip.
+# KEYS: seen, event, event log, by name, run index, outbox, index backlog, then per run its hash
+# and its function's index.
 DISPATCH = """
 local skip_dedup = ARGV[11] == '1'
 if not skip_dedup then
@@ -26,19 +28,12 @@ if not skip_dedup then
   redis.call('EXPIRE', KEYS[2], ARGV[6])
   redis.call('ZADD', KEYS[3], ARGV[10], ARGV[1])
   redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
+  if ARGV[13] ~= '' then redis.call('RPUSH', KEYS[7], ARGV[13]) end
 end
 local runs = cjson.decode(ARGV[9])
-if not skip_dedup then
-  local oldest = tonumber(ARGV[10]) - tonumber(ARGV[6]) * 1000
-  for i = 7 + 2 * #runs, #KEYS do
-    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[1])
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', oldest)
-    redis.call('EXPIRE', KEYS[i], ARGV[6])
-  end
-end
 for i, r in ipairs(runs) do
-  local run_key = KEYS[6 + 2 * i - 1]
-  local fn_key = KEYS[6 + 2 * i]
+  local run_key = KEYS[7 + 2 * i - 1]
+  local fn_key = KEYS[7 + 2 * i]
   local args = {}
   for k, v in pairs(r.fields) do
     args[#args + 1] = k
