@@ -137,17 +137,19 @@ class _Execution:
         """
         batch = WriteBatch()
         self.steps.flush_into(batch)
+        merged: dict[str, Any] = {}
         if self.member is None:
             merged = {**self.steps.take_run_fields(), **fields, "execution_ms": self.spent(),
                       "history": self._history(outcome or fields.get("status"),
                                                fields.get("error"))}
             self.rt.runs.update(self.run.id, pipe=batch, **merged)
-            if fields.get("status") in TERMINAL:
-                forget_listeners(batch, self.fn, self.run)
-                metrics.run_ended(batch, self.fn.id, fields["status"],
-                                  created_at=self.run.created_at,
-                                  started_at=self.run.started_at or self.started,
-                                  execution_ms=merged["execution_ms"])
+        self.steps.count_steps(batch)
+        if self.member is None and fields.get("status") in TERMINAL:
+            forget_listeners(batch, self.fn, self.run)
+            metrics.run_ended(batch, self.fn.id, fields["status"],
+                              created_at=self.run.created_at,
+                              started_at=self.run.started_at or self.started,
+                              execution_ms=merged["execution_ms"])
         if wake_at is not None:
             wakeups.schedule(batch, {self.steps.target: wake_at})
         flow_index = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import redis
 
 from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
-from joelclaw.bus.records.runs import encode_value
 
 # Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
 # here: the hot path stays short), queue its search terms for indexing (one RPUSH: the sweeper
@@ -141,10 +140,15 @@ end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[4])
-local fn = redis.call('HGET', KEYS[4], 'function')
+local run = redis.call('HGETALL', KEYS[4])
 local paused = 0
-if fn and redis.call('HEXISTS', KEYS[6], fn) == 1 then paused = 1 end
-return {1, redis.call('HGETALL', KEYS[4]), paused}
+for i = 1, #run, 2 do
+  if run[i] == 'function' then
+    if redis.call('HEXISTS', KEYS[6], run[i + 1]) == 1 then paused = 1 end
+    break
+  end
+end
+return {1, run, paused}
 """
 
 # Park a run of a paused function, unless it was resumed meanwhile (then the caller goes on):
@@ -175,20 +179,6 @@ return {was, parked}
 """
 
 
-# Start a step unless the run was cancelled: the cancel check and the "running" record in one
-# call, sent with the previous step's writes. KEYS: run. ARGV: trace field ('' = none), trace
-# record, run field pairs... Returns 1 (started) or 0 (cancelled: nothing written).
-STEP_START = """
-if redis.call('HGET', KEYS[1], 'cancel_requested') == '""" + encode_value("cancel_requested",
-                                                                            True) + """' then
-  return 0
-end
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 1
-"""
-
-
 # Store a canvas node's result once and count it into its group (joelclaw.bus.execution.canvas).
 # KEYS: the canvas hash. ARGV: result field, result JSON, group counter field ('' = no group).
 # Returns {1 if stored now else 0, the group's count}.
@@ -216,7 +206,6 @@ class Scripts:
     lease_steal: redis.commands.core.Script
     resolve: redis.commands.core.Script
     begin: redis.commands.core.Script
-    step_start: redis.commands.core.Script
     canvas_part: redis.commands.core.Script
     flow_admit: redis.commands.core.Script
     flow_throttle: redis.commands.core.Script
@@ -234,6 +223,6 @@ _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
-    "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START,
+    "resolve": RESOLVE, "begin": BEGIN,
     "canvas_part": CANVAS_PART, "pause_park": PAUSE_PARK, "resume": RESUME, **FLOW_SCRIPTS,
 }
