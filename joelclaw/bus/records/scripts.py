@@ -108,6 +108,26 @@ end
 return 0
 """
 
+# An execution's final write and its lease release in one script (one command where a
+# transaction costs MULTI, EXEC and the release's own EVALSHA): ARGV[3] holds the writes, a JSON
+# list of commands, applied in order whatever the lease's fate, each error collected (as a
+# transaction would: one failing write does not stop the others); then the lease is released
+# if still held. KEYS: lease, leases. ARGV: token, target, writes. Returns {released, errors}.
+LEASE_FINISH = """
+local errors = {}
+for _, command in ipairs(cjson.decode(ARGV[3])) do
+  local reply = redis.pcall(unpack(command))
+  if type(reply) == 'table' and reply.err then errors[#errors + 1] = reply.err end
+end
+local released = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  released = 1
+end
+return {released, errors}
+"""
+
 # Take over a lease whose holder is known dead (same host, process gone).
 LEASE_STEAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -203,6 +223,7 @@ class Scripts:
     expired_leases: redis.commands.core.Script
     lease_renew: redis.commands.core.Script
     lease_release: redis.commands.core.Script
+    lease_finish: redis.commands.core.Script
     lease_steal: redis.commands.core.Script
     resolve: redis.commands.core.Script
     begin: redis.commands.core.Script
@@ -222,7 +243,7 @@ class Scripts:
 _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
-    "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
+    "lease_release": LEASE_RELEASE, "lease_finish": LEASE_FINISH, "lease_steal": LEASE_STEAL,
     "resolve": RESOLVE, "begin": BEGIN,
     "canvas_part": CANVAS_PART, "pause_park": PAUSE_PARK, "resume": RESUME, **FLOW_SCRIPTS,
 }
