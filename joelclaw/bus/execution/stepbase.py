@@ -180,7 +180,8 @@ class StepBase:
             self._cancel_seen = True
             if running is not None:  # never started: the trace shows what it showed before
                 earlier = self.trace.get(key)
-                if earlier is None:
+                if earlier is None or "status" not in earlier:  # a placeholder, never written
+                    self.trace.pop(key, None)
                     self.rt.runs.forget_step(self._run.id, key, pipe=self._unsent)
                 else:
                     self.rt.runs.write_step(self._run.id, key, earlier, pipe=self._unsent)
