@@ -40,8 +40,13 @@ def events_by_name(name: str) -> str:
 
 def event_term(term: str) -> str:
     # zset: event id by receive time (ms) for one search term (joelclaw.events.index); trimmed
-    # to EVENT_TTL on each write and expiring EVENT_TTL after its last
+    # to EVENT_TTL at each indexing batch and expiring EVENT_TTL after its last
     return f"{PREFIX}events:term:{term}"
+
+
+# list: events sent but not yet in the term sets (JSON: receive time, id, terms), indexed in
+# batches by the sweeper and before every search (joelclaw.events.index.catch_up)
+EVENT_INDEX_BACKLOG = PREFIX + "events:unindexed"
 
 
 def event_search(token: str) -> str:

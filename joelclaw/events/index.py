@@ -1,9 +1,12 @@
 """The search index of stored events: find events by a data field's value or by a word, over
 every stored event (not a scan of the newest few).
 
-Each event is indexed when it is stored (the dispatch script adds it, in the same step): one
-sorted set per term, holding event ids by receive time and living as long as the events (a term
-not seen for `EVENT_TTL` expires with them). Two kinds of term:
+One sorted set per term, holding event ids by receive time and living as long as the events (a
+term not seen for `EVENT_TTL` expires with them). Sending stays cheap: the dispatch script only
+appends the event's terms (worked out by the sender, secrets already left out) to a backlog list,
+one command; the sweeper moves the backlog into the term sets in batches (a term shared by many
+events costs one write per batch, not three per event), and every search first does the same,
+so a search always sees every event stored before it. Two kinds of term:
 
 - `f:<path>=<value>`: a scalar at a dotted path of `data` (list items share their list's path),
   compared case-insensitively: `order_id=o-1`, `customer.email=a@b.c`;
@@ -76,8 +79,60 @@ def terms(event: dict[str, Any], secrets: tuple[str, ...] = ()) -> list[str]:
     return list(dict.fromkeys(fields)) + [f"w:{w}" for w in unique_words]
 
 
-def index_keys(event: dict[str, Any], secrets: tuple[str, ...] = ()) -> list[str]:
-    return [keys.event_term(term) for term in terms(event, secrets)]
+def backlog_entry(event: dict[str, Any], received_ms: int,
+                  secrets: tuple[str, ...] = ()) -> str:
+    """The event's line in the index backlog ('' when it has no term to index)."""
+    found = terms(event, secrets)
+    return json.dumps([received_ms, event.get("id"), found]) if found else ""
+
+
+# Move up to ARGV[1] backlog entries into their term sets, atomically (so two sweepers, or a
+# sweeper and a search, never index the same entry twice or drop one): one ZADD per term per
+# batch, then its trim to EVENT_TTL and its expiry. Term keys are built from ARGV[2], the prefix.
+CATCH_UP = """
+local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #entries == 0 then return 0 end
+redis.call('LTRIM', KEYS[1], #entries, -1)
+local by_term, order, newest = {}, {}, 0
+for _, raw in ipairs(entries) do
+  local e = cjson.decode(raw)
+  if e[1] > newest then newest = e[1] end
+  for _, term in ipairs(e[3]) do
+    local members = by_term[term]
+    if not members then members = {}; by_term[term] = members; order[#order + 1] = term end
+    members[#members + 1] = e[1]
+    members[#members + 1] = e[2]
+  end
+end
+local oldest = newest - tonumber(ARGV[3]) * 1000
+for _, term in ipairs(order) do
+  local key = ARGV[2] .. term
+  local members = by_term[term]
+  for i = 1, #members, 7000 do
+    redis.call('ZADD', key, unpack(members, i, math.min(i + 6999, #members)))
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', oldest)
+  redis.call('EXPIRE', key, ARGV[3])
+end
+return #entries
+"""
+CATCH_UP_BATCH = 500
+_catch_up: dict[int, Any] = {}  # the registered script, per client
+
+
+def catch_up(client: redis.Redis, batch: int = CATCH_UP_BATCH, rounds: int = 1000) -> int:
+    """Index the events still in the backlog (at most `rounds` batches); how many."""
+    script = _catch_up.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _catch_up[id(client)] = client.register_script(CATCH_UP)
+    total = 0
+    for _ in range(rounds):
+        done = int(script(keys=[keys.EVENT_INDEX_BACKLOG],
+                          args=[batch, keys.event_term(""), keys.EVENT_TTL]))
+        total += done
+        if done < batch:
+            break
+    return total
 
 
 def query_terms(query: str) -> list[str]:
@@ -98,6 +153,7 @@ def search(client: redis.Redis, query: str, *, name: str | None = None,
     """Stored events matching every term of `query`, newest first (an id matches itself)."""
     from joelclaw.events.store import get_event
 
+    catch_up(client)  # every event stored before this search is found by it
     found: list[dict[str, Any]] = []
     exact = get_event(client, query.strip()) if query.strip() else None
     if exact is not None and _fits(exact, name, prefix, since):

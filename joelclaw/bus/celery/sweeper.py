@@ -2,9 +2,10 @@
 
 Each tick it wakes targets whose lease expired (their worker died), claims due wake-ups
 (sleeps, retry back-offs, wait timeouts, outbox entries, debounce/batch timers) atomically and
-publishes them, and now and then prunes expired runs from the indexes. Safe on every worker at
-once: a claim pushes the wake-up into the future, so two sweepers never publish the same one,
-and a sweeper that dies mid-claim leaves it to fire again (at least once, never lost).
+publishes them, indexes the events sent meanwhile for search, and now and then prunes expired
+runs from the indexes. Safe on every worker at once: a claim pushes the wake-up into the future,
+so two sweepers never publish the same one, and a sweeper that dies mid-claim leaves it to fire
+again (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from joelclaw.bus.functions.registry import TASK_PREFIX
 from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.runs import TERMINAL
 from joelclaw.errors import JoelclawError
+from joelclaw.events import index as event_index
 from joelclaw.events import store as events
 
 if TYPE_CHECKING:
@@ -73,6 +75,10 @@ class Sweeper:
         scripts.expired_leases(keys=[keys.LEASES, wakeups.SETS.wakeups],
                                args=[now, keys.lease(""), BATCH])
         published = self._wake_due(now) + self._check_outbox(now)
+        try:
+            event_index.catch_up(self.rt.redis, rounds=4)  # the search index's backlog
+        except Exception:
+            log.exception("could not index the events sent meanwhile; the next tick will")
         if now - self._last_prune > PRUNE_EVERY:
             self._last_prune = now
             self.prune()

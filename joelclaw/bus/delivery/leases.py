@@ -9,6 +9,7 @@ and a worker on the same host takes over at once from a holder whose process is 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -78,6 +79,17 @@ class Lease:
         else:
             pipe.evalsha(self.scripts.lease_release.sha, 2, *lease_keys, self.token, self.target)
 
+    def finish_with(self, commands: list[tuple[Any, ...]]) -> tuple[list[str], list[Any]] | None:
+        """KEYS and ARGV of the script that applies `commands` (an execution's final write) and
+        gives the lease back; None when a command cannot travel as JSON text (raw bytes), for
+        the caller to use a transaction instead."""
+        try:
+            writes = json.dumps([[_text(arg) for arg in command] for command in commands])
+        except (TypeError, UnicodeDecodeError):
+            return None
+        _RENEWER.forget(self)
+        return [keys.lease(self.target), keys.LEASES], [self.token, self.target, writes]
+
     @contextlib.contextmanager
     def kept_alive(self) -> Iterator[Lease]:
         """Renewed while the block runs; never again once it ends, however it ends.
@@ -90,6 +102,17 @@ class Lease:
             yield self
         finally:
             _RENEWER.forget(self)
+
+
+def _text(arg: Any) -> str:
+    """A command argument as redis-py would send it, as text."""
+    if isinstance(arg, str):
+        return arg
+    if isinstance(arg, bytes):
+        return arg.decode()
+    if isinstance(arg, bool) or not isinstance(arg, int | float):
+        raise TypeError(f"not a Redis argument: {type(arg).__name__}")
+    return repr(arg) if isinstance(arg, float) else str(arg)
 
 
 class _Renewer:

@@ -129,7 +129,8 @@ class _Execution:
     def finish(self, wake_at: float | None = None, *, outcome: str | None = None,
                **fields: Any) -> None:
         """The run's last write of this execution, its next wake-up and the lease release,
-        in one transaction whose reply also confirms every step write before it.
+        in one script (a transaction when flow slots go back too) whose reply also confirms
+        every step write before it.
 
         Concurrency slots (flow control) are given back and, when the run ends, its metrics
         counted, in the same transaction. `outcome` tells the telemetry observer a status this
@@ -137,19 +138,45 @@ class _Execution:
         """
         batch = WriteBatch()
         self.steps.flush_into(batch)
+        merged: dict[str, Any] = {}
         if self.member is None:
             merged = {**self.steps.take_run_fields(), **fields, "execution_ms": self.spent(),
                       "history": self._history(outcome or fields.get("status"),
                                                fields.get("error"))}
             self.rt.runs.update(self.run.id, pipe=batch, **merged)
-            if fields.get("status") in TERMINAL:
-                forget_listeners(batch, self.fn, self.run)
-                metrics.run_ended(batch, self.fn.id, fields["status"],
-                                  created_at=self.run.created_at,
-                                  started_at=self.run.started_at or self.started,
-                                  execution_ms=merged["execution_ms"])
+        self.steps.count_steps(batch)
+        if self.member is None and fields.get("status") in TERMINAL:
+            forget_listeners(batch, self.fn, self.run)
+            metrics.run_ended(batch, self.fn.id, fields["status"],
+                              created_at=self.run.created_at,
+                              started_at=self.run.started_at or self.started,
+                              execution_ms=merged["execution_ms"])
         if wake_at is not None:
             wakeups.schedule(batch, {self.steps.target: wake_at})
+        scripted = self.lease.finish_with(batch.commands) if self.slots is None else None
+        if scripted is not None:
+            self._commit(*scripted)
+        else:
+            self._commit_transaction(batch)
+        if self.observed is not None:
+            status = outcome or fields.get("status")
+            self.observed.end(status if self.member is None else None,
+                              {**fields, "execution_ms": self.spent()})
+
+    def _commit(self, lease_keys: list[str], args: list[Any]) -> None:
+        """The final write and the release as one script (no flow slots to give back)."""
+        call = WriteBatch()
+        call.evalsha(self.rt.scripts.lease_finish.sha, len(lease_keys), *lease_keys, *args)
+        reply = self.wire.replies(self.wire.send(call, keep=True))[0]
+        if _missing_script(reply):  # Redis restarted and lost its scripts
+            reply = self.rt.scripts.lease_finish(keys=lease_keys, args=args)
+        raise_errors([reply])
+        if reply[1]:
+            raise redis.exceptions.ResponseError(_text(reply[1][0]))
+        self._after_release()
+
+    def _commit_transaction(self, batch: WriteBatch) -> None:
+        """The final write, the flow slots' release and the lease's, in one transaction."""
         flow_index = None
         if self.slots is not None:
             slot_keys, slot_args = self.slots.release_args()
@@ -170,10 +197,6 @@ class _Execution:
         self._after_release()
         if woken:
             gate.publish_woken(self.rt, woken)
-        if self.observed is not None:
-            status = outcome or fields.get("status")
-            self.observed.end(status if self.member is None else None,
-                              {**fields, "execution_ms": self.spent()})
 
     def _history(self, outcome: str | None, error: dict[str, Any] | None) -> list[dict[str, Any]]:
         """The run's executions with this one added (the newest HISTORY_KEEP): written with the
@@ -281,6 +304,10 @@ class _Execution:
         }))
         notify_parent(self.rt, run, Failed(error["name"], error["message"]))
         return "failed"
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _missing_script(reply: Any) -> bool:

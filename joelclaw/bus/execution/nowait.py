@@ -18,14 +18,30 @@ from redis.commands.core import CoreCommands
 
 
 class WriteBatch(CoreCommands):
-    """Redis commands collected (redis-py's command methods), to be sent as one batch."""
+    """Redis commands collected (redis-py's command methods), to be sent as one batch.
+
+    An HSET right after an HSET of the same key joins it: one command sets the fields of both
+    (a step's memo and trace records, the next step's "running" record, the run's own fields
+    all go to the run's hash), with the same effect (Redis sets a command's fields in order, the
+    last value of a field wins). The index of a command in the batch is its reply's.
+    """
 
     def __init__(self) -> None:
         self.commands: list[tuple[Any, ...]] = []
 
     def execute_command(self, *args: Any, **options: Any) -> WriteBatch:
-        self.commands.append(args)
+        last = self.commands[-1] if self.commands else None
+        if (last is not None and args[0] == "HSET" and last[0] == "HSET"
+                and last[1] == args[1]):
+            self.commands[-1] = (*last, *args[2:])
+        else:
+            self.commands.append(args)
         return self
+
+    def extend(self, other: WriteBatch) -> None:
+        """Append another batch's commands (joined the same way)."""
+        for command in other.commands:
+            self.execute_command(*command)
 
     def __len__(self) -> int:
         return len(self.commands)

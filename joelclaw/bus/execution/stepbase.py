@@ -14,8 +14,6 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.execution import stepnotes
 from joelclaw.bus.execution.nowait import NoWait, WriteBatch, raise_errors
@@ -156,8 +154,9 @@ class StepBase:
         """A member replay never starts new steps; a cancelled run starts nothing new.
 
         The previous step's writes, still unsent, go out now with this step's "running" record
-        and a read of the cancel flag: one batch, one round trip per step. The script starts the
-        step only if the run was not cancelled meanwhile.
+        (one HSET of the run's hash) and a read of the cancel flag: one batch of two commands,
+        one round trip per step. A run cancelled meanwhile starts nothing: the "running" record
+        is taken back with the execution's final write.
         """
         if self.member is not None:
             raise MemberDone()
@@ -170,24 +169,33 @@ class StepBase:
                 self._send_running(key, running)
             return
         batch, self._unsent = self._unsent, WriteBatch()
+        if running is not None:
+            self.rt.runs.write_step(self._run.id, key, running, pipe=batch)
         fields = self.take_run_fields()
-        index = self.rt.runs.start_step(batch, self._run.id, key if running else None, running,
-                                        fields)
-        replies = self.wire.replies(self.wire.send(batch, keep=True))
-        started = replies[index]
-        if isinstance(started, redis.exceptions.NoScriptError):  # scripts lost (Redis restart)
-            started = self.rt.runs.start_step_now(self._run.id, key if running else None,
-                                                  running, fields)
-        raise_errors([*replies[:index], started])
-        if started == 0:
+        if fields:
+            self.rt.runs.update(self._run.id, pipe=batch, **fields)
+        index = len(batch)
+        self.rt.runs.cancel_flag(self._run.id, pipe=batch)
+        replies = raise_errors(self.wire.replies(self.wire.send(batch, keep=True)))
+        if self.rt.runs.cancelled(replies[index]):
             self._cancel_seen = True
+            if running is not None:  # never started: the trace shows what it showed before
+                earlier = self.trace.get(key)
+                if earlier is None or "status" not in earlier:  # a placeholder, never written
+                    self.trace.pop(key, None)
+                    self.rt.runs.forget_step(self._run.id, key, pipe=self._unsent)
+                else:
+                    self.rt.runs.write_step(self._run.id, key, earlier, pipe=self._unsent)
             raise Cancelled()
 
     def flush_into(self, batch: WriteBatch) -> None:
         """Move the unsent step writes into the execution's final write, ahead of what that
-        adds, with this execution's step durations for the metrics."""
-        batch.commands[:0] = self._unsent.commands
+        adds (`count_steps` adds this execution's step durations for the metrics after it)."""
+        batch.extend(self._unsent)
         self._unsent = WriteBatch()
+
+    def count_steps(self, batch: WriteBatch) -> None:
+        """This execution's step durations, counted into the metrics with the final write."""
         metrics.observe_steps(batch, self.fn.id, self._timings)
         self._timings = []
 
@@ -199,7 +207,7 @@ class StepBase:
         self.wire.drain()
 
     def _send_running(self, key: str, record: dict[str, Any]) -> None:
-        """The "running" record (and the run's first fields) go out; nobody waits for them."""
+        """The "running" record (and the run's first fields) go out, one HSET; nobody waits."""
         batch = WriteBatch()
         self.rt.runs.write_step(self._run.id, key, record, pipe=batch)
         fields = self.take_run_fields()

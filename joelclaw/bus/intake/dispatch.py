@@ -24,7 +24,7 @@ from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.memo import Memo
 from joelclaw.bus.records.runs import Run, new_run_id
 from joelclaw.errors import EventError
-from joelclaw.events.index import index_keys
+from joelclaw.events.index import backlog_entry
 from joelclaw.events.limits import MAX_EVENT_BYTES, check_size
 from joelclaw.events.model import Event
 from joelclaw.redaction import configured_secrets
@@ -142,17 +142,18 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
     run_keys: list[str] = []
     for run in runs:
         run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
-    term_keys = [] if skip_dedup else index_keys(event_dict, _secrets(rt.settings))
+    at_ms = int(now * 1000)
+    terms = "" if skip_dedup else backlog_entry(event_dict, at_ms, _secrets(rt.settings))
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
         keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, wakeups.SETS.outbox, *run_keys,
-              *term_keys],
+              keys.events_by_name(event.name), keys.RUN_INDEX, wakeups.SETS.outbox,
+              keys.EVENT_INDEX_BACKLOG, *run_keys],
         args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
               keys.EVENT_TTL, rt.settings.runs.event_log_cap,
               now + rt.settings.runs.outbox_grace_seconds,
-              json.dumps(payload), int(now * 1000), "1" if skip_dedup else "0",
-              keys.waits(event.name)])
+              json.dumps(payload), at_ms, "1" if skip_dedup else "0",
+              keys.waits(event.name), terms])
 
 
 _SECRETS: dict[int, tuple[Settings, tuple[str, ...]]] = {}

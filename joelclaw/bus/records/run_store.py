@@ -129,26 +129,18 @@ class RunStore:
         target = pipe if pipe is not None else self.redis
         target.hset(keys.run(run_id), runs.TRACE + key, _step_json(record))
 
-    def start_step(self, pipe: Pipe, run_id: str, key: str | None,
-                   record: Record | None, fields: Mapping[str, Any]) -> int:
-        """Queue the start of a step unless the run was cancelled; the index of its reply
-        (1 started, 0 cancelled)."""
-        index = len(pipe)
-        step_keys, args = self._start_step_args(run_id, key, record, fields)
-        pipe.evalsha(self.scripts.step_start.sha, len(step_keys), *step_keys, *args)
-        return index
+    def forget_step(self, run_id: str, key: str, pipe: Pipe = None) -> None:
+        """Take back a step's trace record (a step that never started after all)."""
+        target = pipe if pipe is not None else self.redis
+        target.hdel(keys.run(run_id), runs.TRACE + key)
 
-    def start_step_now(self, run_id: str, key: str | None, record: Record | None,
-                       fields: Mapping[str, Any]) -> int:
-        step_keys, args = self._start_step_args(run_id, key, record, fields)
-        return int(self.scripts.step_start(keys=step_keys, args=args))
+    def cancel_flag(self, run_id: str, pipe: Pipe) -> None:
+        """Queue a read of the run's cancel flag (its reply goes to `cancelled`)."""
+        pipe.hget(keys.run(run_id), "cancel_requested")
 
-    def _start_step_args(self, run_id: str, key: str | None, record: Record | None,
-                         fields: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
-        flat = [item for k, v in runs.encode_fields(fields).items() for item in (k, v)]
-        trace = _step_json(record) if record is not None else ""
-        field = runs.TRACE + key if key else ""
-        return [keys.run(run_id)], [field, trace, *flat]
+    @staticmethod
+    def cancelled(flag: bytes | str | None) -> bool:
+        return flag is not None and bool(runs.decode_value("cancel_requested", flag))
 
     def step(self, run_id: str, key: str) -> StepTrace | None:
         raw = self.redis.hget(keys.run(run_id), runs.TRACE + key)

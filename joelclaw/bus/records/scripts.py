@@ -8,13 +8,14 @@ from __future__ import annotations
 import redis
 
 from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
-from joelclaw.bus.records.runs import encode_value
 
 # Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
-# here: the hot path stays short), index it for search (the search term keys follow the run
-# keys), and create its runs with an outbox wake-up each, so a sender that dies before
-# publishing loses nothing. Returns the runs waiting for this event name
-# (wait_for_event), saving a round trip.
+# here: the hot path stays short), queue its search terms for indexing (one RPUSH: the sweeper
+# indexes them in batches, joelclaw.events.index), and create its runs with an outbox wake-up
+# each, so a sender that dies before publishing loses nothing. Returns the runs waiting for this
+# event name (wait_for_event), saving a round trip.
+# KEYS: seen, event, event log, by name, run index, outbox, index backlog, then per run its hash
+# and its function's index.
 DISPATCH = """
 local skip_dedup = ARGV[11] == '1'
 if not skip_dedup then
@@ -26,19 +27,12 @@ if not skip_dedup then
   redis.call('EXPIRE', KEYS[2], ARGV[6])
   redis.call('ZADD', KEYS[3], ARGV[10], ARGV[1])
   redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
+  if ARGV[13] ~= '' then redis.call('RPUSH', KEYS[7], ARGV[13]) end
 end
 local runs = cjson.decode(ARGV[9])
-if not skip_dedup then
-  local oldest = tonumber(ARGV[10]) - tonumber(ARGV[6]) * 1000
-  for i = 7 + 2 * #runs, #KEYS do
-    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[1])
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', oldest)
-    redis.call('EXPIRE', KEYS[i], ARGV[6])
-  end
-end
 for i, r in ipairs(runs) do
-  local run_key = KEYS[6 + 2 * i - 1]
-  local fn_key = KEYS[6 + 2 * i]
+  local run_key = KEYS[7 + 2 * i - 1]
+  local fn_key = KEYS[7 + 2 * i]
   local args = {}
   for k, v in pairs(r.fields) do
     args[#args + 1] = k
@@ -114,6 +108,26 @@ end
 return 0
 """
 
+# An execution's final write and its lease release in one script (one command where a
+# transaction costs MULTI, EXEC and the release's own EVALSHA): ARGV[3] holds the writes, a JSON
+# list of commands, applied in order whatever the lease's fate, each error collected (as a
+# transaction would: one failing write does not stop the others); then the lease is released
+# if still held. KEYS: lease, leases. ARGV: token, target, writes. Returns {released, errors}.
+LEASE_FINISH = """
+local errors = {}
+for _, command in ipairs(cjson.decode(ARGV[3])) do
+  local reply = redis.pcall(unpack(command))
+  if type(reply) == 'table' and reply.err then errors[#errors + 1] = reply.err end
+end
+local released = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  released = 1
+end
+return {released, errors}
+"""
+
 # Take over a lease whose holder is known dead (same host, process gone).
 LEASE_STEAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -146,10 +160,15 @@ end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[4])
-local fn = redis.call('HGET', KEYS[4], 'function')
+local run = redis.call('HGETALL', KEYS[4])
 local paused = 0
-if fn and redis.call('HEXISTS', KEYS[6], fn) == 1 then paused = 1 end
-return {1, redis.call('HGETALL', KEYS[4]), paused}
+for i = 1, #run, 2 do
+  if run[i] == 'function' then
+    if redis.call('HEXISTS', KEYS[6], run[i + 1]) == 1 then paused = 1 end
+    break
+  end
+end
+return {1, run, paused}
 """
 
 # Park a run of a paused function, unless it was resumed meanwhile (then the caller goes on):
@@ -180,20 +199,6 @@ return {was, parked}
 """
 
 
-# Start a step unless the run was cancelled: the cancel check and the "running" record in one
-# call, sent with the previous step's writes. KEYS: run. ARGV: trace field ('' = none), trace
-# record, run field pairs... Returns 1 (started) or 0 (cancelled: nothing written).
-STEP_START = """
-if redis.call('HGET', KEYS[1], 'cancel_requested') == '""" + encode_value("cancel_requested",
-                                                                            True) + """' then
-  return 0
-end
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 1
-"""
-
-
 # Store a canvas node's result once and count it into its group (joelclaw.bus.execution.canvas).
 # KEYS: the canvas hash. ARGV: result field, result JSON, group counter field ('' = no group).
 # Returns {1 if stored now else 0, the group's count}.
@@ -218,10 +223,10 @@ class Scripts:
     expired_leases: redis.commands.core.Script
     lease_renew: redis.commands.core.Script
     lease_release: redis.commands.core.Script
+    lease_finish: redis.commands.core.Script
     lease_steal: redis.commands.core.Script
     resolve: redis.commands.core.Script
     begin: redis.commands.core.Script
-    step_start: redis.commands.core.Script
     canvas_part: redis.commands.core.Script
     flow_admit: redis.commands.core.Script
     flow_throttle: redis.commands.core.Script
@@ -238,7 +243,7 @@ class Scripts:
 _ALL = {
     "dispatch": DISPATCH, "claim_due": CLAIM_DUE, "finish_claim": FINISH_CLAIM,
     "expired_leases": EXPIRED_LEASES, "lease_renew": LEASE_RENEW,
-    "lease_release": LEASE_RELEASE, "lease_steal": LEASE_STEAL,
-    "resolve": RESOLVE, "begin": BEGIN, "step_start": STEP_START,
+    "lease_release": LEASE_RELEASE, "lease_finish": LEASE_FINISH, "lease_steal": LEASE_STEAL,
+    "resolve": RESOLVE, "begin": BEGIN,
     "canvas_part": CANVAS_PART, "pause_park": PAUSE_PARK, "resume": RESUME, **FLOW_SCRIPTS,
 }
