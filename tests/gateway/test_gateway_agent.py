@@ -59,10 +59,12 @@ def test_three_failures_without_a_fallback_alert_once(tg, llm, start_gateway) ->
     fallback within the turn: test_gateway_faults)."""
     _, rt = start_gateway(**with_llm(llm))
     llm.fail_next(500, {"error": {"message": "overloaded"}}, times=4)
-    for i in range(4):
+    # each message is sent once the previous turn answered (a turn of its own, not merged);
+    # after the third failure, once its streak alert is out too (the owner's next message
+    # would go first: P0)
+    for i, answers in enumerate((1, 2, 4, 5)):
         tg.push_message(OWNER, OWNER, f"try {i}")
-        wait_replies(tg, i + 1 + (i == 3))  # answered: the next message is a turn of its own
-    got = wait_replies(tg, 5)
+        got = wait_replies(tg, answers)
     assert [text for text in got if "turn failed" in text and "overloaded" in text] == \
         [got[0], got[1], got[2], got[4]]
     assert "failed 3 turns in a row" in got[3]
