@@ -60,6 +60,72 @@ def gate_entered(client: Any, name: str) -> int:
     return int(client.get(f"{GATE}{name}:entered") or 0)
 
 
+def settled(rt: Any, *, held: int = 0) -> bool:
+    """Nothing is left to happen on its own: no Celery message waits or is held unacknowledged
+    (bar gateway drain requests: a drain with nothing to claim does nothing, and a SIGKILLed
+    worker's one lingers in kombu's unacked hash until its visibility timeout), no run is queued
+    or running, none waits to be published again (outbox) or is due to wake, the gateway's
+    queue holds just `held` waiting messages (e.g. while asleep), none is claimed, and no drain
+    is running. Read from upstream to downstream, so something moving along the path between
+    two reads is still seen: it can only leave by finishing.
+
+    The check for "nothing more happens" (no second reply, no repeated step): once it holds,
+    anything that was going to happen has happened, however slow the machine. A plain Celery
+    task a run waits on (step.task) is not covered between kombu's fetch and its unacked entry."""
+    from joelclaw import keys
+    from joelclaw.bus.records.statuses import RunStatus
+
+    if _broker_messages(rt):
+        return False
+    run_ids = [raw.decode() for raw in rt.redis.zrange(keys.RUN_INDEX, 0, -1)]
+    if {RunStatus.QUEUED, RunStatus.RUNNING} & set(rt.runs.statuses(run_ids)):
+        return False
+    if rt.redis.zcard(keys.OUTBOX) or rt.redis.zcount(keys.WAKEUPS, "-inf", time.time()):
+        return False
+    pipe = rt.redis.pipeline(transaction=False)
+    for priority in range(4):
+        pipe.zcard(keys.gw_queue(priority))
+    pipe.zcard(keys.GW_INFLIGHT)
+    pipe.exists(keys.GW_DRAIN_RUNNING)
+    *waiting, inflight, draining = pipe.execute()
+    return sum(waiting) == held and not inflight and not draining
+
+
+def _broker_messages(rt: Any) -> list[str]:
+    """The task names of every message in the broker's queues and unacked hash (Redis
+    transport), gateway drain requests left out."""
+    from joelclaw.bus.celery.queues import _list_keys, _unacked_key, queue_names
+    from joelclaw.gateway.service import DRAIN_TASK
+
+    options = dict(rt.celery.conf.broker_transport_options or {})
+    pipe = rt.redis.pipeline(transaction=False)
+    for key in _list_keys(queue_names(rt), options):
+        pipe.lrange(key, 0, -1)
+    pipe.hvals(_unacked_key(options))
+    *lists, unacked = pipe.execute()
+    messages = [json.loads(raw) for items in lists for raw in items]
+    messages += [json.loads(raw)[0] for raw in unacked]
+    names = [str(m.get("headers", {}).get("task")) for m in messages]
+    return [name for name in names if name != DRAIN_TASK]
+
+
+def wait_settled(rt: Any, *, held: int = 0, timeout: float = 30.0,
+                 also: Callable[[], Any] = lambda: True) -> None:
+    """Wait until `also()` (an upstream source, e.g. no Telegram update left unread) and
+    `settled(rt)` hold together."""
+    wait_for(lambda: also() and settled(rt, held=held), timeout,
+             message=f"everything settled (and {held} gateway message(s) held)")
+
+
+def lease_passed(client: Any, seconds: float, name: str = "lease") -> None:
+    """Return once `seconds` have passed on the Redis server's clock: a probe key set with that
+    TTL has expired. For tests that something outlives (or does not outlive) a lease."""
+    probe = f"jc:test:elapsed:{name}"
+    client.set(probe, 1, px=max(1, int(seconds * 1000)))
+    wait_for(lambda: not client.exists(probe), timeout=seconds + 30,
+             message=f"{seconds}s to pass on the server's clock")
+
+
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a child process needs to see exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}

@@ -5,8 +5,10 @@ exit codes 0/1/2, JSON when piped, NDJSON for streams, text on a terminal."""
 from __future__ import annotations
 
 import json
+import os
 import re
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -186,19 +188,31 @@ def test_logs_tail_merge_and_errors(invoke: Invoke, tmp_path: Path) -> None:
     assert "worker" in invoke("logs", "--text").stdout
 
 
-def test_logs_follow_streams_new_lines_as_ndjson(invoke: Invoke, tmp_path: Path) -> None:
+def _streaming(cli_env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """The CLI in its own process, its NDJSON stdout read line by line as it streams."""
+    env = {**os.environ, **cli_env, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "joelclaw.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_logs_follow_streams_new_lines_as_ndjson(cli_env: dict[str, str],
+                                                  tmp_path: Path) -> None:
     files = _write_logs(tmp_path)
-
-    def later() -> None:
-        time.sleep(0.8)
+    # (the stream ends at its timeout, not by Ctrl-C: an interrupt may land between a line's
+    # output and its count)
+    following = _streaming(cli_env, "logs", "worker", "-n", "1", "--follow", "--timeout", "5")
+    try:
+        assert following.stdout is not None
+        tail = following.stdout.readline()  # the last line, shown: what follows is new
         files.write("worker", "[INFO] a new line")
-
-    writer = threading.Thread(target=later)
-    writer.start()
-    result = invoke("logs", "worker", "-n", "1", "--follow", "--timeout", "2")
-    writer.join()
-    files.close()
-    lines = ndjson(result.stdout)
+        rest, errors = following.communicate(timeout=60)
+    finally:
+        files.close()
+        if following.poll() is None:
+            following.kill()
+            following.wait(10)
+    assert following.returncode == 0 and "Traceback" not in errors, errors
+    lines = ndjson(tail + rest)
     assert [line.get("type") for line in lines[:-1]] == ["log", "log"]
     assert lines[1]["text"] == "[INFO] a new line"
     assert lines[-1]["ok"] is True and lines[-1]["result"]["followed"] == 1
@@ -210,20 +224,21 @@ def _settings_for(cli_env: dict[str, str]) -> Settings:
     return make_settings(Path(cli_env["JOELCLAW_HOME"]), cli_env["JOELCLAW_REDIS_URL"])
 
 
-def test_watch_follows_new_runs_through_their_steps(invoke: Invoke, cli_env: dict[str, str],
+def test_watch_follows_new_runs_through_their_steps(cli_env: dict[str, str],
                                                     worker: WorkerProcess) -> None:
     rt = Runtime(_settings_for(cli_env))
-
-    def later() -> None:
-        time.sleep(1.0)
-        rt.send(Event(name="test/steps"))
-
-    sender = threading.Thread(target=later)
-    sender.start()
-    result = invoke("watch", "--function", "t-steps", "--count", "1", "--timeout", "40")
-    sender.join()
-    assert result.exit_code == 0, result.output
-    lines = ndjson(result.stdout)
+    watching = _streaming(cli_env, "watch", "--function", "t-steps", "--count", "1",
+                          "--timeout", "60")
+    try:
+        began = watching.stdout.readline() if watching.stdout else ""  # the watch has begun
+        rt.send(Event(name="test/steps"))  # so this run is a new one to it
+        rest, errors = watching.communicate(timeout=90)
+    finally:
+        if watching.poll() is None:
+            watching.kill()
+            watching.wait(10)
+    assert watching.returncode == 0 and "Traceback" not in errors, errors
+    lines = ndjson(began + rest)
     assert lines[0]["type"] == "start"
     kinds = [line.get("type") for line in lines[1:-1]]
     assert set(kinds) == {"progress", "step"}

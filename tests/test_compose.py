@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,9 +200,10 @@ def test_a_worker_is_healthy_while_its_own_node_stamps_and_not_when_frozen(
         gateway_probe = probe_argv(compose["services"]["gateway"])
         assert run(gateway_probe, local_env).returncode == 1  # another node's stamp won't do
         os.kill(worker.process.pid, signal.SIGSTOP)
-        time.sleep(health.WORKER_STALE_SECONDS + 1)
-        frozen = run(probe, local_env)
-        assert frozen.returncode == 1 and "last stamped" in frozen.stderr
+        # frozen, it stops stamping: once its last stamp is stale the probe says so
+        frozen = wait_for(lambda: (probed := run(probe, local_env)).returncode == 1 and probed,
+                          timeout=health.WORKER_STALE_SECONDS + 30, message="worker unhealthy")
+        assert "last stamped" in frozen.stderr
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker.process.pid, signal.SIGCONT)

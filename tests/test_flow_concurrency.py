@@ -30,12 +30,19 @@ def test_never_more_than_two_running_per_key_across_two_workers(runtime, worker_
     assert all(h["kind"] == "concurrency" and h["limit"] == 2 for r in held for h in r.holds)
 
 
+def _arrived(runtime, run_id):
+    run = runtime.runs.get(run_id)
+    return run is not None and (run.status != "queued" or bool(run.held or run.holds))
+
+
 def test_fifo_per_key(runtime, worker_factory):
     worker_factory(concurrency=4)
     ids = []
     for i in range(6):
         ids.append(start(runtime, "test/conc", k="fifo", i=i, hold=0.5))
-        time.sleep(0.05)
+        # the next arrives once this one reached the limit (started, or held in line): the
+        # order of arrival is the one the queue must keep, however slow the machine
+        wait_for(lambda: _arrived(runtime, ids[-1]), 30, message=f"run {i} at the limit")
     all_finished(runtime, ids, timeout=60)
     order = [r["i"] for r in sorted(spans(runtime, "conc"), key=lambda r: r["start"])]
     assert order[2:] == [2, 3, 4, 5], order

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from joelclaw import keys
 from joelclaw.events.model import Event
-from tests.support import wait_for
+from tests.support import wait_for, wait_settled
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,13 +21,19 @@ def debounce_runs(rt):
 def test_one_run_with_the_last_event(runtime, worker_factory):
     worker_factory()
     worker_factory()
+    state = keys.flow_debounce("t-debounce", "a")
     for n in range(5):
+        sent = time.time()
         assert runtime.send(Event(name="test/debounce", data={"k": "a", "n": n}))[0].runs == []
         last_sent = time.time()
-        time.sleep(0.2)
+        # each event pushes the run out to a quiet period after itself (not after the first)
+        due = float(runtime.redis.hget(state, "due") or 0)
+        assert sent + 1.0 - 0.001 <= due <= last_sent + 1.0 + 0.001
     run = wait_for(lambda: [r for r in debounce_runs(runtime) if r.status == "completed"], 15,
                    message="the debounced run")[0]
-    time.sleep(1.5)  # nothing else comes
+    wait_settled(runtime)  # nothing else comes: no timer, no run left to start
+    assert not runtime.redis.exists(state)
+    assert [t for t in runtime.redis.zrange(keys.WAKEUPS, 0, -1) if t.startswith(b"~")] == []
     runs = debounce_runs(runtime)
     assert len(runs) == 1
     assert run.output == {"n": 4, "events": 1}

@@ -48,6 +48,15 @@ STUBBORN = [sys.executable, "-c", (
     "print('ready', flush=True)\n"
     "time.sleep(600)\n"
 )]
+# The same, saying so each time it ignores a SIGTERM: the test sees the stop under way.
+STUBBORN_SAYS = [sys.executable, "-c", (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, lambda *_: print('ignored SIGTERM', flush=True))\n"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+    "print('ready', flush=True)\n"
+    "while True:\n"
+    "    time.sleep(600)\n"
+)]
 
 
 @pytest.fixture
@@ -155,12 +164,12 @@ def test_kill_now_ends_a_graceful_stop_at_once(
     make_supervisor: Callable[..., tuple[Supervisor, io.StringIO]],
 ) -> None:
     supervisor, stream = make_supervisor(stop_timeout=30)
-    stubborn = supervisor.add("stubborn", STUBBORN)
+    stubborn = supervisor.add("stubborn", STUBBORN_SAYS)
     supervisor.start()
     wait_for(lambda: "| ready" in stream.getvalue(), message="child ready")
     stopping = threading.Thread(target=supervisor.stop)
     stopping.start()
-    time.sleep(0.5)
+    wait_for(lambda: "| ignored SIGTERM" in stream.getvalue(), message="the SIGTERM ignored")
     assert stopping.is_alive()  # waiting for a child that ignores SIGTERM
 
     supervisor.kill_now()  # what a second Ctrl-C does

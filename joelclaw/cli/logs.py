@@ -42,9 +42,36 @@ def _files(home: Path, source: str) -> dict[str, Path]:
     return {source: path} if path.exists() else {}
 
 
-def _tail(path: Path, count: int) -> list[str]:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        return list(deque(handle, maxlen=count))
+def _tail(path: Path, count: int, end: int) -> list[str]:
+    """The last `count` complete lines before byte `end` (where a follow starts)."""
+    lines: deque[bytes] = deque(maxlen=count)
+    read = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            read += len(raw)
+            if read > end:
+                break
+            lines.append(raw)
+    return [raw.decode("utf-8", errors="replace") for raw in lines]
+
+
+def _ends(files: dict[str, Path]) -> dict[str, int]:
+    """Where each file's last complete line ends: the tail is read up to there and a follow
+    goes on from there, so a line written while the tail is read is followed, not lost."""
+    return {name: _last_line_end(path) for name, path in files.items()}
+
+
+def _last_line_end(path: Path, block: int = 4096) -> int:
+    with path.open("rb") as handle:
+        position = handle.seek(0, 2)
+        while position > 0:
+            start = max(0, position - block)
+            handle.seek(start)
+            newline = handle.read(position - start).rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            position = start
+    return 0
 
 
 def _entries(name: str, lines: list[str], errors_only: bool) -> list[dict[str, Any]]:
@@ -79,8 +106,9 @@ def logs(session: Session, source: str, count: int, follow: bool,
                       "puts them).", next_actions=[action("up", "start the system")])
     errors_only = source == "errors"
     scan = count * 20 if errors_only else count
+    ends = _ends(files)
     entries = [e for name, path in files.items()
-               for e in _entries(name, _tail(path, scan), errors_only)]
+               for e in _entries(name, _tail(path, scan, ends[name]), errors_only)]
     entries.sort(key=lambda e: e["ts"] or 0)
     entries = entries[-count:]
     result: dict[str, Any] = {"source": source, "files": {n: str(p) for n, p in files.items()},
@@ -89,17 +117,16 @@ def logs(session: Session, source: str, count: int, follow: bool,
         stream = Stream(session.out)
         for entry in entries:
             stream.emit("log", _line(entry), **entry)
-        result["followed"] = _follow(stream, files, errors_only, timeout)
+        result["followed"] = _follow(stream, files, ends, errors_only, timeout)
         result["lines"] = []  # already streamed
     actions = [action("logs errors", "only error lines, all processes"),
                action(f"logs {source} --follow", "keep watching")]
     return Reply(result, _render, actions)
 
 
-def _follow(stream: Stream, files: dict[str, Path], errors_only: bool,
-            timeout: float | None) -> int:
-    """Stream lines appended after now; returns how many were streamed."""
-    offsets = {name: path.stat().st_size for name, path in files.items()}
+def _follow(stream: Stream, files: dict[str, Path], offsets: dict[str, int],
+            errors_only: bool, timeout: float | None) -> int:
+    """Stream lines appended after `offsets`; returns how many were streamed."""
     deadline = None if timeout is None else time.monotonic() + timeout
     streamed = 0
     try:

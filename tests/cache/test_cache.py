@@ -17,7 +17,7 @@ import redis
 from joelclaw import keys
 from joelclaw.cache import Cache, cached, read_stats
 from joelclaw.embedded import free_port
-from tests.support import REPO
+from tests.support import REPO, wait_for
 
 
 @pytest.fixture
@@ -62,9 +62,11 @@ def test_the_file_tier_checks_the_ttl_on_read_and_deletes_expired_files(
     cache.set("ns", "short", "v", ttl=0.2, warm_ttl=0.2, tier="warm")
     path = tmp_path / "cache" / "ns" / "short.json"
     assert path.exists()
-    time.sleep(0.3)
-    fresh = Cache(None, tmp_path / "cache")
-    assert fresh.get("ns", "short", "gone", tier="warm") == "gone"
+    stored = json.loads(path.read_text())
+    # Each read from a new process's view: the file answers until its TTL is over, then not
+    wait_for(lambda: Cache(None, tmp_path / "cache").get("ns", "short", "gone", tier="warm")
+             == "gone", timeout=10, message="the file's TTL over")
+    assert time.time() >= stored["expires_at"], "not dropped before its TTL"
     assert not path.exists()
 
 
@@ -108,10 +110,11 @@ def test_invalidate_by_key_and_by_pattern_reaches_every_tier(
 
 def test_fifty_concurrent_misses_in_one_process_fetch_once(cache: Cache) -> None:
     calls: list[int] = []
+    started = threading.Event()  # every thread started: the one fetch may end
 
     def slow() -> dict[str, int]:
         calls.append(1)
-        time.sleep(0.3)
+        assert started.wait(30)
         return {"n": 42}
 
     results: list[object] = []
@@ -119,6 +122,7 @@ def test_fifty_concurrent_misses_in_one_process_fetch_once(cache: Cache) -> None
         cache.fetch("ns", "hot-key", slow, tier="shared"))) for _ in range(50)]
     for t in threads:
         t.start()
+    started.set()
     for t in threads:
         t.join(10)
     assert results == [{"n": 42}] * 50 and len(calls) == 1
@@ -135,6 +139,7 @@ def fetch():
     client.incr("test:fetches")
     time.sleep(0.5)
     return {"value": 7}
+client.incr("test:ready")
 while not client.exists("test:go"):
     time.sleep(0.005)
 out = []
@@ -153,7 +158,8 @@ def test_fifty_concurrent_misses_across_five_processes_fetch_once(
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [subprocess.Popen([sys.executable, "-c", STAMPEDE, redis_url, str(tmp_path / "c")],
                               env=env, stdout=subprocess.PIPE, text=True) for _ in range(5)]
-    time.sleep(1.5)  # every process imported and waiting
+    wait_for(lambda: int(client.get("test:ready") or 0) == 5, timeout=45,
+             message="every process imported and waiting")
     client.set("test:go", 1)
     outputs = [p.communicate(timeout=30)[0].strip() for p in procs]
     assert outputs == ["10"] * 5

@@ -11,6 +11,7 @@ import redis
 from joelclaw import keys
 from joelclaw.coordination.cooldown import cooldown, remaining, reset
 from joelclaw.coordination.locks import Lock, LockNotAcquired
+from tests.support import lease_passed, wait_for
 
 NUDGE = keys.cooldown("nudge")
 
@@ -32,7 +33,7 @@ def test_only_the_owner_releases_and_renews(client: redis.Redis) -> None:
 def test_an_expired_holder_cannot_release_the_new_owners_lock(client: redis.Redis) -> None:
     old = Lock(client, keys.lock("lease"), 0.2)
     assert old.acquire()
-    time.sleep(0.3)
+    wait_for(lambda: not client.exists("jc:lock:lease"), timeout=10, message="the lease lapsed")
     new = Lock(client, keys.lock("lease"), 5)
     assert new.acquire()
     assert not old.release() and not old.renew()
@@ -60,10 +61,11 @@ def test_keep_alive_renews_while_the_block_runs_and_stops_after(client: redis.Re
     lock = Lock(client, keys.lock("long"), 0.6)
     assert lock.acquire()
     with lock.keep_alive() as lost:
-        time.sleep(1.5)  # 2.5 leases
-        assert lock.owned() and not lost.is_set()
-    time.sleep(0.8)
-    assert not client.exists("jc:lock:long"), "no renewal once the block ended"
+        for _ in range(3):  # three leases, measured on the server's clock
+            lease_passed(client, lock.lease)
+            assert lock.owned() and not lost.is_set()
+    # no renewal once the block ended: the lock lapses with its last lease
+    wait_for(lambda: not client.exists("jc:lock:long"), timeout=10, message="the lock lapsed")
 
 
 def test_keep_alive_reports_a_lost_lock(client: redis.Redis) -> None:
@@ -96,7 +98,8 @@ def test_a_cooldown_lets_one_caller_act_per_period(client: redis.Redis) -> None:
         t.join()
     assert results.count(True) == 1
     assert 0 < remaining(client, NUDGE) <= 0.5
-    time.sleep(0.6)
-    assert remaining(client, NUDGE) == 0 and cooldown(client, NUDGE, 0.5)
+    assert not cooldown(client, NUDGE, 0.5), "still cooling down"
+    wait_for(lambda: remaining(client, NUDGE) == 0, timeout=10, message="the period over")
+    assert cooldown(client, NUDGE, 0.5)
     reset(client, NUDGE)
     assert cooldown(client, NUDGE, 0.5)

@@ -104,8 +104,10 @@ def test_stale_runs_are_notified_once_per_cooldown(
         "update_id": 1, "message_id": 1, "chat_id": OWNER, "text": "hi"},
         source={"provider": "telegram"}))
     [stuck_id] = stuck.runs
-    assert rt.runs.get(stuck_id).status == "queued"  # type: ignore[union-attr]
-    time.sleep(1.0)  # older than the 0.6 s limit
+    stuck_run = rt.runs.get(stuck_id)
+    assert stuck_run is not None and stuck_run.status == "queued"
+    wait_for(lambda: time.time() - stuck_run.created_at > 0.6 + 0.1, timeout=10,
+             message="the run older than the 0.6 s limit")
     [sent] = rt.send(Event(name="loops/stale.check"))
     run = finished(rt, sent.runs[0], 60)
     assert run.status == "completed", run.error

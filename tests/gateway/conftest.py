@@ -14,7 +14,7 @@ from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes.llm import FakeLLM
 from tests.fakes.telegram import FakeTelegram
-from tests.support import WorkerProcess, wait_for
+from tests.support import WorkerProcess, wait_for, wait_settled
 
 OWNER = 424242
 STRANGER = 777
@@ -57,3 +57,11 @@ def wait_replies(tg: FakeTelegram, count: int, chat: int = OWNER,
     wait_for(lambda: len(replies(tg, chat)) >= count, timeout,
              message=f"{count} message(s) to chat {chat}; got {replies(tg, chat)}")
     return replies(tg, chat)
+
+
+def quiet(tg: FakeTelegram, rt: Runtime, *, held: int = 0) -> list[str]:
+    """The owner's chat once nothing more can happen: every Telegram update read (an update
+    is stored before its offset is confirmed) and everything downstream settled (runs, the
+    gateway's queue and claims, the broker). An extra or repeated reply would be in it."""
+    wait_settled(rt, held=held, also=lambda: not tg.pending_updates())
+    return replies(tg)

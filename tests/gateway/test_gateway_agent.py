@@ -6,19 +6,19 @@ import sys
 import time
 
 from joelclaw import keys
-from tests.gateway.conftest import OWNER, replies, wait_replies, with_llm
+from tests.gateway.conftest import OWNER, quiet, wait_replies, with_llm
 from tests.support import wait_for
 
 
-def test_three_messages_100ms_apart_become_one_turn(tg, llm, start_gateway) -> None:
-    start_gateway(**with_llm(llm))
+def test_three_rapid_messages_become_one_turn(tg, llm, start_gateway) -> None:
+    # The merge window is the owner's pause between messages: a window no busy machine
+    # stretches a burst past, so the three always arrive within it
+    _, rt = start_gateway(**with_llm(llm), gateway_merge_window_seconds=2.0)
     for text in ("first line", "second line", "third line"):
         tg.push_message(OWNER, OWNER, text)
-        time.sleep(0.1)
     [reply] = wait_replies(tg, 1)
     assert reply == "echo: first line\nsecond line\nthird line"
-    time.sleep(1)
-    assert len(llm.completions()) == 1 and len(replies(tg)) == 1
+    assert len(quiet(tg, rt)) == 1 and len(llm.completions()) == 1
     assert tg.calls("sendChatAction"), "typing indicator while the turn runs"
 
 
@@ -36,11 +36,10 @@ def test_history_is_kept_and_sent(tg, llm, start_gateway) -> None:
 def test_long_reply_arrives_as_three_messages(tg, llm, start_gateway) -> None:
     line = "x" * 99
     llm.reply = lambda messages: "\n".join([line] * 100)  # 10,000 characters with newlines
-    start_gateway(**with_llm(llm))
+    _, rt = start_gateway(**with_llm(llm))
     tg.push_message(OWNER, OWNER, "write a lot")
     got = wait_replies(tg, 3)
-    time.sleep(1)
-    assert len(replies(tg)) == 3
+    assert len(quiet(tg, rt)) == 3
     assert all(len(text) <= 4096 for text in got)
     assert sum(text.count(line) for text in got) == 100
 
@@ -60,11 +59,12 @@ def test_three_failures_without_a_fallback_alert_once(tg, llm, start_gateway) ->
     fallback within the turn: test_gateway_faults)."""
     _, rt = start_gateway(**with_llm(llm))
     llm.fail_next(500, {"error": {"message": "overloaded"}}, times=4)
-    for i in range(4):
+    # each message is sent once the previous turn answered (a turn of its own, not merged);
+    # after the third failure, once its streak alert is out too (the owner's next message
+    # would go first: P0)
+    for i, answers in enumerate((1, 2, 4, 5)):
         tg.push_message(OWNER, OWNER, f"try {i}")
-        wait_replies(tg, i + 1 + (i == 3))
-        time.sleep(0.4)  # separate turns, not merged
-    got = wait_replies(tg, 5)
+        got = wait_replies(tg, answers)
     assert [text for text in got if "turn failed" in text and "overloaded" in text] == \
         [got[0], got[1], got[2], got[4]]
     assert "failed 3 turns in a row" in got[3]
@@ -72,8 +72,7 @@ def test_three_failures_without_a_fallback_alert_once(tg, llm, start_gateway) ->
     assert wait_replies(tg, 6)[5] == "echo: again"
     assert llm.completions()[-1].body["model"] == "test-model"
     assert not rt.redis.exists(keys.GW_AGENT_FALLBACK)
-    time.sleep(1)
-    assert sum("turns in a row" in text for text in replies(tg)) == 1
+    assert sum("turns in a row" in text for text in quiet(tg, rt)) == 1
 
 
 def test_command_agent_reads_stdin(tg, start_gateway, tmp_path) -> None:

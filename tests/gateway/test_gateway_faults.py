@@ -7,7 +7,7 @@ import time
 
 from joelclaw import keys
 from joelclaw.gateway.notify import deliver
-from tests.gateway.conftest import OWNER, replies, wait_replies, with_llm
+from tests.gateway.conftest import OWNER, quiet, replies, wait_replies, with_llm
 from tests.support import wait_for
 
 LINES = [f"line {i:03d} " + "x" * 90 for i in range(100)]  # ~10,000 chars: three chunks
@@ -28,10 +28,8 @@ def test_chunked_notification_resumes_after_the_last_delivered_chunk(tg, start_g
     _, rt = start_gateway()
     _fail_second_chunk(tg)
     deliver(rt, "\n".join(LINES), type="report")
-    got = wait_replies(tg, 3)
-    wait_for(lambda: rt.redis.zcard(keys.GW_INFLIGHT) == 0, message="acknowledged")
-    time.sleep(1)
-    got = replies(tg)
+    wait_replies(tg, 3)
+    got = quiet(tg, rt)
     assert len(got) == 3, f"chunk 1 must not be re-sent: {[t[:12] for t in got]}"
     _each_line_once(got)
     assert len(tg.calls("sendMessage")) == 1 + 3 + 2
@@ -40,12 +38,11 @@ def test_chunked_notification_resumes_after_the_last_delivered_chunk(tg, start_g
 
 def test_owner_reply_is_sent_again_not_answered_again(tg, llm, start_gateway) -> None:
     llm.reply = lambda messages: "\n".join(LINES)
-    start_gateway(**with_llm(llm))
+    _, rt = start_gateway(**with_llm(llm))
     _fail_second_chunk(tg)
     tg.push_message(OWNER, OWNER, "write a lot")
     wait_replies(tg, 3)
-    time.sleep(2)
-    got = replies(tg)
+    got = quiet(tg, rt)
     assert len(llm.completions()) == 1, "the agent turn must not run again"
     assert len(got) == 3
     _each_line_once(got)
@@ -74,8 +71,7 @@ def test_restarted_gateway_takes_over_its_dead_predecessors_chat_lock(tg, llm,
           f"after the new gateway was ready (lease 30 s)")
     assert resumed < 3.0, "the dead drain's claim and chat lock were waited out"
     assert answered < 3.0, "the dead gateway's poller lock was waited out"
-    time.sleep(1)
-    assert replies(tg) == ["echo: survive a sigkill", "echo: and the next one"]
+    assert quiet(tg, rt) == ["echo: survive a sigkill", "echo: and the next one"]
 
 
 def test_failing_primary_is_replaced_within_the_turn_and_alerts_once(tg, llm,
@@ -87,7 +83,7 @@ def test_failing_primary_is_replaced_within_the_turn_and_alerts_once(tg, llm,
         tg.push_message(OWNER, OWNER, f"try {i}")
         got = wait_replies(tg, i + 1)
         assert got[i] == f"echo: try {i}", "answered by the fallback within the same turn"
-        time.sleep(0.4)  # separate turns, not merged
+        # the next message is sent once this turn has answered: a turn of its own, not merged
     models = [c.body["model"] for c in llm.completions()]
     assert models == ["test-model", "small-model"] * 3
     [alert] = wait_replies(tg, 4)[3:]
@@ -101,8 +97,7 @@ def test_failing_primary_is_replaced_within_the_turn_and_alerts_once(tg, llm,
              message="probe interval over")
     tg.push_message(OWNER, OWNER, "probe")  # the primary is tried again, still failing
     assert wait_replies(tg, 6)[5] == "echo: probe"
-    time.sleep(1.5)
-    assert len(replies(tg)) == 6, "a primary that keeps failing alerts once"
+    assert len(quiet(tg, rt)) == 6, "a primary that keeps failing alerts once"
     assert rt.redis.exists(keys.GW_AGENT_FALLBACK), "back on the fallback at once"
     llm.failing_models.clear()
     wait_for(lambda: not rt.redis.exists(keys.GW_AGENT_FALLBACK), timeout=5,
@@ -167,4 +162,5 @@ def test_killed_pool_process_is_taken_over_at_once(tg, llm, start_gateway) -> No
     # Celery forks a new pool process and redelivers the drain (seconds on a busy machine);
     # waiting out the dead one's claim and lock would take the 30 s lease.
     assert resumed < 10.0
-    assert len(llm.completions()) == 2 and replies(tg) == ["echo: survive a dead pool process"]
+    assert quiet(tg, rt) == ["echo: survive a dead pool process"]
+    assert len(llm.completions()) == 2

@@ -3,7 +3,6 @@ drain-request flag, each on the shared primitives (joelclaw.coordination: Lock, 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from joelclaw.gateway.inbound import GatewayService
 from joelclaw.gateway.service import Gateway, drain_idle, request_drain
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
+from tests.support import lease_passed, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,8 +37,9 @@ def test_one_keeper_per_chat_and_only_the_holder_releases(rt: Runtime) -> None:
 def test_a_keeper_keeps_its_lock_through_a_long_turn(rt: Runtime) -> None:
     gw = Gateway(rt)
     with Keeper(gw, ["1"], 8) as keeper:
-        time.sleep(1.5)  # 2.5 leases
-        assert rt.redis.get(keys.gw_chat_lock(8)) == keeper.token.encode()
+        for _ in range(3):  # three leases, measured on the server's clock
+            lease_passed(rt.redis, keeper.lease)
+            assert rt.redis.get(keys.gw_chat_lock(8)) == keeper.token.encode()
 
 
 def test_a_lapsed_keeper_neither_extends_nor_deletes_its_successors_lock(rt: Runtime) -> None:
@@ -47,9 +48,17 @@ def test_a_lapsed_keeper_neither_extends_nor_deletes_its_successors_lock(rt: Run
     with Keeper(gw, ["1"], 9) as keeper:
         assert keeper.locked
         rt.redis.set(chat_lock, "the-next-gateway", px=10_000)  # its lease ran out, taken over
-        time.sleep(0.5)  # more than one renewal interval of the old keeper
+        for _ in range(2):  # the second renewal began after the takeover
+            _renewed(rt)
         assert rt.redis.pttl(chat_lock) > 5_000, "not cut to the old keeper's 0.6 s lease"
     assert rt.redis.get(chat_lock) == b"the-next-gateway"
+
+
+def _renewed(rt: Runtime) -> None:
+    """Return after the keeper's next renewal: each one ends by marking the drain running."""
+    rt.redis.delete(keys.GW_DRAIN_RUNNING)
+    wait_for(lambda: rt.redis.exists(keys.GW_DRAIN_RUNNING), timeout=10,
+             message="the keeper's next renewal")
 
 
 def test_one_poller_lock_renewed_by_its_holder_and_released_at_stop(rt: Runtime) -> None:

@@ -4,6 +4,7 @@ and every answer the app gives is JSON, routing redirects included."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,6 +49,18 @@ def raw_request(port: int, head: str, body: bytes = b"") -> socket.socket:
     return sock
 
 
+def accepted(server: Gunicorn) -> int:
+    """Connections gunicorn's processes have accepted on its port (each is being read)."""
+    main = psutil.Process(server.process.pid)
+    count = 0
+    for process in [main, *main.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            count += sum(1 for c in process.net_connections(kind="tcp")
+                         if c.laddr and c.laddr.port == server.port
+                         and c.status == psutil.CONN_ESTABLISHED)
+    return count
+
+
 def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     """One HTTP/1.1 answer, read until the connection closes or the body is complete."""
     data = b""
@@ -81,7 +95,8 @@ def test_fifty_slow_clients_leave_health_and_a_signed_webhook_answering(
     head = ("POST /webhooks/github HTTP/1.1\nHost: x\nContent-Type: application/json\n"
             "Content-Length: 100000\n")
     slow = [raw_request(server.port, head, b'{"zen": "') for _ in range(SLOW_CLIENTS)]
-    time.sleep(0.5)  # every slow client is now being read by a worker
+    wait_for(lambda: accepted(server) >= SLOW_CLIENTS, timeout=30,
+             message="every slow client accepted by a worker")
     held_since = time.monotonic()
 
     health = httpx.get(f"{server.url}/health", headers=bearer(), timeout=5)
