@@ -222,8 +222,8 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         print(f"{q:<44}{s['step_' + q]:>12.1f}{s['ping_' + q]:>14.1f}"
               f"{s['step_' + q] / s['ping_' + q]:>8.2f}")
     print(f"\nRedis: append-only, appendfsync {args.appendfsync}")
-    print("goals: throughput ratio >= 0.8 (one step) and >= 0.6 (ten steps), p50 latency "
-          "ratio <= 2.0")
+    print("goals (issue 21): throughput ratio >= 0.95 (one step) and >= 0.8 (ten steps), p50 "
+          "latency ratio <= 1.2, <= 16 Redis commands per one-step run and <= 2 per extra step")
 
 
 if __name__ == "__main__":
