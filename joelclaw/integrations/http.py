@@ -1,12 +1,5 @@
 """One way to talk HTTP to every service: a client factory, a retry loop and a typed error tree.
 
-    IntegrationError            a call to an external service failed; the message names the service
-    ├── TransportError          no usable answer: connect failure, timeout, broken connection
-    └── HTTPStatusError         the service answered with an error status (carries status, body)
-        ├── RateLimited         429: slow down (carries retry_after seconds when the service said)
-        ├── AuthError           401 / 403: the credential is wrong or lacks the right
-        └── HTTPNotFound            404
-
 The error tree lives in `joelclaw.integrations.errors`; every call feeds the service's circuit
 breaker (`joelclaw.integrations.breaker`). Retried: connect failures, 5xx and 429, up to
 `max_attempts`, waiting `Retry-After` when the service sends one and capped exponential backoff

@@ -4,8 +4,6 @@ only the installed application's functions, real worker processes and a real bea
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from tests.fakes.front import FakeFront
 from tests.fakes.llm import FakeLLM
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
-from tests.support import REPO, WorkerProcess, env_for, wait_for
+from tests.support import ChildProcess, WorkerProcess, wait_for
 
 OWNER = 424242
 
@@ -93,48 +91,24 @@ def with_front(front: FakeFront) -> dict[str, Any]:
     return {"front_token": front.token, "front_api_url": front.base_url}
 
 
-class Beat:
-    """A real `celery beat` (its sweeper-free scheduler stamps keys.BEAT_TICK)."""
-
-    def __init__(self, settings: Settings, directory: Path) -> None:
-        self.log_path = directory / "beat.log"
-        self.log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "joelclaw.worker", "beat", "-l", "info",
-             "-s", str(directory / "beat-schedule")],
-            cwd=REPO, env=env_for(settings), stdout=self.log, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.log.close()
-
-
 @pytest.fixture
-def start(tmp_path: Path, worker_factory: Callable[..., WorkerProcess]
-          ) -> Iterator[Callable[..., Runtime]]:
+def start(worker_factory: Callable[..., WorkerProcess],
+          beat_factory: Callable[[Settings], ChildProcess]) -> Callable[..., Runtime]:
     """`start(settings, gateway=..., beat=...)`: a function worker, and optionally the gateway
-    worker and beat, all on these settings; returns a runtime on them."""
-    beats: list[Beat] = []
+    worker and beat, all on these settings; returns a runtime on them (the factories stop
+    what they started)."""
 
     def go(settings: Settings, *, gateway: bool = False, beat: bool = False) -> Runtime:
         rt = Runtime(settings)
         if beat:
-            beats.append(Beat(settings, tmp_path))
+            beat_factory(settings)
             wait_for(lambda: rt.redis.get(keys.BEAT_TICK), 40, message="beat's first tick")
         worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
         if gateway:
             worker_factory(queues="gateway", concurrency=1, settings_override=settings)
         return rt
 
-    yield go
-    for beat in beats:
-        beat.stop()
+    return go
 
 
 def texts(tg: FakeTelegram) -> list[str]:
