@@ -73,7 +73,7 @@ def settled(rt: Any, *, held: int = 0) -> bool:
     anything that was going to happen has happened, however slow the machine. A plain Celery
     task a run waits on (step.task) is not covered between kombu's fetch and its unacked entry."""
     from joelclaw import keys
-    from joelclaw.bus.records.statuses import RunStatus
+    from joelclaw.bus.records import RunStatus
 
     if _broker_messages(rt):
         return False
@@ -94,17 +94,12 @@ def settled(rt: Any, *, held: int = 0) -> bool:
 def _broker_messages(rt: Any) -> list[str]:
     """The task names of every message in the broker's queues and unacked hash (Redis
     transport), gateway drain requests left out."""
-    from joelclaw.bus.celery.queues import _list_keys, _unacked_key, queue_names
+    from joelclaw.bus.celery import queues
     from joelclaw.gateway.service import DRAIN_TASK
 
     options = dict(rt.celery.conf.broker_transport_options or {})
-    pipe = rt.redis.pipeline(transaction=False)
-    for key in _list_keys(queue_names(rt), options):
-        pipe.lrange(key, 0, -1)
-    pipe.hvals(_unacked_key(options))
-    *lists, unacked = pipe.execute()
-    messages = [json.loads(raw) for items in lists for raw in items]
-    messages += [json.loads(raw)[0] for raw in unacked]
+    messages = [json.loads(raw) for raw in
+                queues.messages(rt.redis, queues.queue_names(rt), options)]
     names = [str(m.get("headers", {}).get("task")) for m in messages]
     return [name for name in names if name != DRAIN_TASK]
 

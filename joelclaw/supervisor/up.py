@@ -280,11 +280,11 @@ def child_env(settings: Settings, redis_url: str, typesense_url: str | None = No
               typesense_api_key: str | None = None) -> dict[str, str]:
     """Our environment plus the settings `up` validated, so every child sees the same ones."""
     env = dict(os.environ)
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
+    # JSON mode: nested models (breaker tunings, effect budgets) and paths as the variables
+    # themselves would spell them, so a child parses back exactly what `up` validated
+    for name, value in settings.model_dump(mode="json").items():
         if value is not None:
-            text = (json.dumps(value, default=str) if isinstance(value, list | dict)
-                    else str(value))  # default=str: lists of paths (sessions_prune_dirs)
+            text = json.dumps(value) if isinstance(value, list | dict) else str(value)
             env[f"JOELCLAW_{name.upper()}"] = text
     env["JOELCLAW_HOME"] = str(settings.home_dir)
     env["JOELCLAW_API_TOKEN"] = ensure_api_token(settings)  # configured, or generated once

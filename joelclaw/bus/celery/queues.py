@@ -91,24 +91,26 @@ def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
 
 
 def _redis_targets(client: redis.Redis, names: list[str], options: dict[str, Any]) -> set[str]:
+    return {target for message in messages(client, names, options)
+            if (target := _target_of(message))}
+
+
+def messages(client: redis.Redis, names: list[str], options: dict[str, Any]) -> list[bytes]:
+    """Every message (kombu's JSON) waiting in these queues or held unacknowledged by a worker,
+    read in one round trip: the broker's contents as `celery purge` would see them."""
     pipe = client.pipeline(transaction=False)
     for key in _list_keys(names, options):
         pipe.lrange(key, 0, -1)
     pipe.hvals(_unacked_key(options))
     *lists, unacked = pipe.execute()
-    found: set[str] = set()
-    for raw in (item for items in lists for item in items):
-        target = _target_of(raw)
-        if target:
-            found.add(target)
+    found = [item for items in lists for item in items]
     for raw in unacked:
         try:
             held = json.loads(raw)
         except ValueError:
             continue
-        target = _target_of(json.dumps(held[0])) if isinstance(held, list) and held else None
-        if target:
-            found.add(target)
+        if isinstance(held, list) and held:
+            found.append(json.dumps(held[0]).encode())
     return found
 
 
