@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.events import index
 from joelclaw.forget.model import Finding
 from joelclaw.forget.needles import Target, blank, excerpt
 
@@ -65,6 +66,9 @@ class RedisForget:
                 self.target.runs.update(str(r) for r in record.get("runs") or [])
 
     def find(self, progress: Callable[[str], None]) -> list[Finding]:
+        # Events still in the search backlog are indexed first: the sweeper would otherwise
+        # make their term sets (named after the words) behind this scan
+        index.catch_up(self.client)
         found: list[Finding] = []
         for count, key in enumerate(self.client.scan_iter(count=1000), 1):
             name = _text(key)
