@@ -35,6 +35,7 @@ from joelclaw.credentials import (
 from joelclaw.errors import ConfigError, JoelclawError
 from joelclaw.ownerfiles import owner_only, private_dir
 from joelclaw.runtime import redact_url
+from joelclaw.supervisor import zygote
 from joelclaw.supervisor.logfiles import LogFiles
 from joelclaw.supervisor.processes import Output, ServiceFailed, Supervisor
 from joelclaw.supervisor.reloader import FileWatch, Reloader, web_hup
@@ -95,7 +96,8 @@ def up(
 
 def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
          **enabled: bool) -> int:
-    supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")))
+    fork = zygote.available()  # the Python roles share the libraries imported here
+    supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")), fork=fork)
     with _stop_on_signals(supervisor), services_for(settings, supervisor, typesense) as services:
         base = child_env(settings, services.redis_url, services.search_url,
                          services.search_key)
@@ -105,6 +107,8 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
             supervisor.add(command.name, command.argv, command.environment(base))
         reloader = None
         try:
+            if fork:  # before any thread: the output readers start with the children
+                zygote.preload()
             try:
                 supervisor.start()
             except ServiceFailed as exc:
