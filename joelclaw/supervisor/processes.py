@@ -103,6 +103,9 @@ class Child:
     service: bool = False
     ready: Callable[[], bool] | None = field(default=None, repr=False)
     awaiting_ready: bool = False
+    # Forked (zygote): may its first start use the project modules the supervisor preloaded?
+    # Every restart imports them from disk (a reload's new code).
+    preloaded: bool = False
 
     @property
     def running(self) -> bool:
@@ -154,8 +157,9 @@ class Supervisor:
 
     def add(self, name: str, argv: list[str], env: dict[str, str] | None = None,
             cwd: str | None = None, *, service: bool = False,
-            ready: Callable[[], bool] | None = None) -> Child:
-        child = Child(name, list(argv), env, cwd, service=service, ready=ready)
+            ready: Callable[[], bool] | None = None, preloaded: bool = False) -> Child:
+        child = Child(name, list(argv), env, cwd, service=service, ready=ready,
+                      preloaded=preloaded)
         self.children.append(child)
         self.output.register(name)
         return child
@@ -190,7 +194,8 @@ class Supervisor:
         try:
             if self.fork and zygote.forkable(child.argv):
                 with self.output.lock:  # no thread is halfway through a write at the fork
-                    child.process = zygote.fork(child.argv, child.env, child.cwd)
+                    fresh = not child.preloaded or bool(child.start_times)
+                    child.process = zygote.fork(child.argv, child.env, child.cwd, fresh)
             else:
                 child.process = subprocess.Popen(
                     child.argv, env=child.env, cwd=child.cwd, stdin=subprocess.DEVNULL,

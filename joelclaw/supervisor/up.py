@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from joelclaw import durability, redisconn
-from joelclaw.application import function_modules
+from joelclaw.application import BEAT_GROUP, function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import (
     api_token_file,
@@ -104,11 +104,12 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
         if enabled.get("flower", True) and not settings.flower.url:
             base["JOELCLAW_FLOWER_URL"] = flower_url(settings)  # traces link to its pages
         for command in commands(settings, **enabled):
-            supervisor.add(command.name, command.argv, command.environment(base))
+            supervisor.add(command.name, command.argv, command.environment(base),
+                           preloaded=command.preloaded)
         reloader = None
         try:
             if fork:  # before any thread: the output readers start with the children
-                zygote.preload()
+                zygote.preload(_preloads(settings))
             try:
                 supervisor.start()
             except ServiceFailed as exc:
@@ -134,6 +135,14 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
     return 0
 
 
+def _preloads(settings: Settings) -> tuple[str, ...]:
+    """The libraries, joelclaw's modules and the application's function modules (a child's
+    restart, a reload's included, imports these from disk again)."""
+    beats = tuple(ep.value.split(":")[0] for ep in metadata.entry_points(group=BEAT_GROUP))
+    return (*zygote.PRELOAD, *zygote.PRELOAD_OURS,
+            *function_modules(settings.worker.function_modules), *beats)
+
+
 @dataclass(frozen=True)
 class Command:
     """One process of the system: its argv and how its environment differs from the others'."""
@@ -142,6 +151,10 @@ class Command:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()
+    # forked, it may start on the modules `up` preloaded (joelclaw.supervisor.zygote); the web
+    # never does: gunicorn's SIGHUP (a reload) forks new workers from its master, which must
+    # hold no project code but its settings, as when started alone
+    preloaded: bool = True
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         return {k: v for k, v in base.items() if k not in self.unset} | self.env
@@ -157,7 +170,7 @@ def commands(
     if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
         plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
-                                    "webhooks:create_app()"]))
+                                    "webhooks:create_app()"], preloaded=False))
     supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",

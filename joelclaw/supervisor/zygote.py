@@ -33,6 +33,7 @@ import sys
 import sysconfig
 import time
 import traceback
+from collections.abc import Iterable
 from typing import IO
 
 # The libraries the roles share (what `joelclaw.worker`, `webhooks:create_app()`, Flower and
@@ -45,6 +46,19 @@ PRELOAD = (
     "flask", "jinja2", "werkzeug.routing", "itsdangerous", "blinker", "pydantic",
     "pydantic_settings", "redis", "hiredis", "httpx", "typesense", "croniter",
     "prometheus_client", "cachetools",
+)
+# The library's own modules behind `joelclaw.worker` (its runtime, Celery glue and plugins),
+# none of which does anything when imported. `up` adds the application's function modules.
+PRELOAD_OURS = (
+    "joelclaw.runtime", "joelclaw.client", "joelclaw.redaction", "joelclaw.health",
+    "joelclaw.bus.celery.app", "joelclaw.bus.celery.cron", "joelclaw.bus.celery.reload",
+    "joelclaw.bus.celery.sweeper", "joelclaw.bus.celery.task_hooks",
+    "joelclaw.bus.celery.catchup", "joelclaw.bus.execution.executor", "joelclaw.bus.flow",
+    "joelclaw.bus.functions", "joelclaw.events.payloads", "joelclaw.events.store",
+    "joelclaw.agents.plugin", "joelclaw.cassettes.recorder", "joelclaw.checks.plugin",
+    "joelclaw.coordination.breakers", "joelclaw.coordination.budgets", "joelclaw.gateway.plugin",
+    "joelclaw.memory.plugin", "joelclaw.telemetry.plugin", "joelclaw.integrations",
+    "joelclaw.backups.steps", "joelclaw.docs.ingest", "joelclaw.media.understand",
 )
 
 
@@ -59,14 +73,17 @@ def available() -> bool:
     return hasattr(os, "fork")
 
 
-def preload(modules: tuple[str, ...] = PRELOAD) -> int:
+def preload(modules: Iterable[str] = PRELOAD + PRELOAD_OURS) -> int:
     """Import the shared libraries, then freeze every object built so far; how many modules
     are loaded. Call it before the supervisor starts any thread."""
-    for name in modules:
-        with contextlib.suppress(Exception):  # a missing optional library is the role's business
-            importlib.import_module(name)
-    gc.collect()
-    gc.freeze()
+    gc.disable()  # no collection while importing: its freed holes, filled by the children's
+    try:          # allocations, would copy the pages around them
+        for name in modules:
+            with contextlib.suppress(Exception):  # a missing library is the role's business
+                importlib.import_module(name)
+    finally:
+        gc.freeze()
+        gc.enable()
     return len(sys.modules)
 
 
@@ -107,19 +124,22 @@ class Forked:
             os.kill(self.pid, signum)
 
 
-def fork(argv: list[str], env: dict[str, str] | None, cwd: str | None) -> Forked:
+def fork(argv: list[str], env: dict[str, str] | None, cwd: str | None, fresh: bool = True
+         ) -> Forked:
     """Start `argv` (`python -m <module> ...`) as a forked child; the caller holds every lock
-    another thread could hold while writing (the supervisor's output lock)."""
+    another thread could hold while writing (the supervisor's output lock). `fresh`: the child
+    imports the project's modules from disk rather than use the supervisor's."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
-        _become(argv, env, cwd, write_end)
+        _become(argv, env, cwd, write_end, fresh)
     os.close(write_end)
     return Forked(pid, os.fdopen(read_end, "rb"))
 
 
-def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output: int) -> None:
+def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output: int,
+            fresh: bool) -> None:
     code = 1
     try:
         os.setsid()
@@ -136,7 +156,8 @@ def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output
         if cwd is not None:
             os.chdir(cwd)
         atexit._clear()  # the supervisor's handlers are not the role's
-        _forget_project_modules()
+        if fresh:
+            _forget_project_modules()
         import setproctitle
 
         setproctitle.setproctitle(" ".join(argv))
