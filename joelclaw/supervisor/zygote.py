@@ -129,6 +129,9 @@ def fork(argv: list[str], env: dict[str, str] | None, cwd: str | None, fresh: bo
     """Start `argv` (`python -m <module> ...`) as a forked child; the caller holds every lock
     another thread could hold while writing (the supervisor's output lock). `fresh`: the child
     imports the project's modules from disk rather than use the supervisor's."""
+    import setproctitle
+
+    setproctitle.getproctitle()  # finds argv here, once, before a child changes its environment
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -155,6 +158,7 @@ def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output
             os.environ.update(env)
         if cwd is not None:
             os.chdir(cwd)
+        _search_path()
         atexit._clear()  # the supervisor's handlers are not the role's
         if fresh:
             _forget_project_modules()
@@ -197,6 +201,12 @@ def _streams(output: int) -> None:
     for name, stream in streams.items():
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
+
+
+def _search_path() -> None:
+    """Where `python -m` looks first: the working directory, then PYTHONPATH."""
+    first = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    sys.path[:] = first + [entry for entry in sys.path if entry not in first]
 
 
 def _max_fd() -> int:
