@@ -151,9 +151,7 @@ class Command:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()
-    # forked, it may start on the modules `up` preloaded (joelclaw.supervisor.zygote); the web
-    # never does: gunicorn's SIGHUP (a reload) forks new workers from its master, which must
-    # hold no project code but its settings, as when started alone
+    # forked, its first start may use the modules `up` preloaded (joelclaw.supervisor.zygote)
     preloaded: bool = True
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
@@ -170,7 +168,7 @@ def commands(
     if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
         plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
-                                    "webhooks:create_app()"], preloaded=False))
+                                    "webhooks:create_app()"]))
     supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",

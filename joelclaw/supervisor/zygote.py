@@ -161,7 +161,7 @@ def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output
         _search_path()
         atexit._clear()  # the supervisor's handlers are not the role's
         if fresh:
-            _forget_project_modules()
+            forget_project_modules()
         import setproctitle
 
         setproctitle.setproctitle(" ".join(argv))
@@ -216,7 +216,7 @@ def _max_fd() -> int:
         return os.sysconf("SC_OPEN_MAX")
 
 
-def _forget_project_modules() -> None:
+def forget_project_modules() -> None:
     """Drop every module not from the standard library or site-packages: the role imports the
     project's code from disk, not the supervisor's copy."""
     shared = tuple({sysconfig.get_paths()[key] for key in
