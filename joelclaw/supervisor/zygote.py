@@ -6,10 +6,13 @@ fresh interpreter of their own. Here the supervisor imports them once (`preload`
 of the collector's reach (`gc.freeze`, so no collection dirties their pages) and forks each role:
 the pages stay shared copy-on-write and PSS divides them between the processes.
 
-Only third-party code is shared. A child drops every module of the project (joelclaw, webhooks,
-tasks, the function modules: whatever is not in the standard library or site-packages) before it
-runs its role, so it imports them from disk as a new interpreter would: a restart after
-`joelclaw reload` runs the new code, and no state the supervisor built leaks into a role.
+`up` also preloads joelclaw's own library modules and the application's function modules, and
+a role's first start uses them (the code on disk a moment ago). A restart, `joelclaw reload`'s
+included, drops every module of the project (whatever is not in the standard library or
+site-packages) before it runs its role, so it imports them from disk as a new interpreter would;
+none of them registers anything in a library when imported (joelclaw.worker, which builds the
+app and connects Celery signals, is never preloaded), so nothing stale is left behind. The web's
+gunicorn workers forked after a SIGHUP do the same (joelclaw.webserver's post_fork).
 
 A forked child is what `python -m <module> <args>` would be: its own session, stdin from
 /dev/null, stdout and stderr into the supervisor's pipe, the command's environment, default
@@ -159,7 +162,6 @@ def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output
         if cwd is not None:
             os.chdir(cwd)
         _search_path()
-        atexit._clear()  # the supervisor's handlers are not the role's
         if fresh:
             forget_project_modules()
         import setproctitle
@@ -177,7 +179,7 @@ def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output
     except BaseException:
         traceback.print_exc()
         code = 1
-    finally:
+    finally:  # the handlers its libraries registered at import ran in `up` run here, as theirs
         with contextlib.suppress(BaseException):
             atexit._run_exitfuncs()
         with contextlib.suppress(BaseException):
