@@ -42,6 +42,7 @@ from joelclaw.supervisor.reloader import FileWatch, Reloader, web_hup
 from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
+WEB_APP = "webhooks:create_app()"  # the web app's factory, which gunicorn calls in its worker
 
 
 class UpError(JoelclawError):
@@ -139,7 +140,7 @@ def _preloads(settings: Settings) -> tuple[str, ...]:
     """The libraries, joelclaw's modules and the application's function modules (a child's
     restart, a reload's included, imports these from disk again)."""
     beats = tuple(ep.value.split(":")[0] for ep in metadata.entry_points(group=BEAT_GROUP))
-    return (*zygote.PRELOAD, *zygote.PRELOAD_OURS,
+    return (*zygote.PRELOAD, *zygote.PRELOAD_OURS, WEB_APP.split(":")[0],
             *function_modules(settings.worker.function_modules), *beats)
 
 
@@ -168,7 +169,7 @@ def commands(
     if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
         plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
-                                    "webhooks:create_app()"]))
+                                    WEB_APP]))
     supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",
