@@ -1,5 +1,5 @@
 """Flower as joelclaw runs it, under `joelclaw up` and from the Procfile alike:
-`python -m joelclaw.flower` execs Flower (`joelclaw.supervisor.flower`: celery flower, re-inspecting
+`python -m joelclaw.flower` runs Flower (`joelclaw.supervisor.flower`: celery flower, re-inspecting
 workers that boot after it) behind basic auth.
 
 Why always auth, loopback too: Flower 2.2 answers its API without credentials only with
@@ -45,9 +45,15 @@ def main() -> int:
     except ConfigError as exc:
         print(f"flower: {exc}", file=sys.stderr)
         return 78  # EX_CONFIG: a supervisor should not restart it in a loop
-    command = argv(settings)
-    os.execve(command[0], command, env)
-    return 0  # not reached
+    # in this process rather than exec'd: under `joelclaw up` it is forked from the supervisor
+    # and shares the libraries it preloaded (joelclaw.supervisor.zygote)
+    from joelclaw.supervisor import flower
+
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = argv(settings)[2:]
+    flower.main()
+    return 0
 
 
 if __name__ == "__main__":

@@ -30,3 +30,19 @@ worker_connections = 1000  # per worker: open connections served at once
 keepalive = 5  # an idle connection closes after this; also the bound on a request's headers
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 15  # on stop, open requests get this long (less than compose's 30 s grace)
+
+_reloaded = False  # a SIGHUP (`joelclaw reload`) came: new workers must load the new code
+
+
+def on_reload(server: object) -> None:
+    global _reloaded
+    _reloaded = True
+
+
+def post_fork(server: object, worker: object) -> None:
+    """A worker forked after a reload imports the project's code from disk, not the copy its
+    master holds (under `joelclaw up` the master starts on the modules up preloaded)."""
+    if _reloaded:
+        from joelclaw.supervisor.zygote import forget_project_modules
+
+        forget_project_modules()

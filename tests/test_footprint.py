@@ -1,6 +1,7 @@
 """What keeps `joelclaw up`'s processes small (bench/footprint.py measures them): a worker's pool
 processes inherit the objects built before the fork frozen out of the collector (a collection
-would otherwise copy every page holding one), and `up`'s own supervisor never loads Celery."""
+would otherwise copy every page holding one), and importing `up`'s supervisor loads no Celery
+(it preloads Celery only when it runs, to fork its roles from it: tests/test_zygote.py)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from typing import IO, TextIO
 from joelclaw.bus.celery import RELOAD_EXIT  # a child asking to be started again at once
 from joelclaw.durations.backoff import exponential
 from joelclaw.errors import JoelclawError
+from joelclaw.supervisor import zygote
 from joelclaw.supervisor.logfiles import LogFiles
 
 SELF = "up"  # the prefix of the supervisor's own lines
@@ -58,7 +59,7 @@ class Output:
         self.colour = colour
         self.width = len(SELF)
         self.colours: dict[str, str] = {SELF: "1"}
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # held by whoever writes, and across a fork (zygote)
 
     def register(self, name: str) -> None:
         self.width = max(self.width, len(name))
@@ -68,7 +69,7 @@ class Output:
         prefix = f"{name.ljust(self.width)} | "
         if self.colour:
             prefix = f"\033[{self.colours.get(name, '0')}m{prefix}\033[0m"
-        with self._lock, contextlib.suppress(OSError, ValueError):
+        with self.lock, contextlib.suppress(OSError, ValueError):
             if self.files is not None:
                 self.files.write(name, text)
             self.stream.write(prefix + text + "\n")
@@ -90,7 +91,7 @@ class Child:
     argv: list[str]
     env: dict[str, str] | None = None
     cwd: str | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    process: subprocess.Popen[bytes] | zygote.Forked | None = field(default=None, repr=False)
     started_at: float = 0.0
     restart_at: float | None = None
     delay: float | None = None
@@ -102,6 +103,9 @@ class Child:
     service: bool = False
     ready: Callable[[], bool] | None = field(default=None, repr=False)
     awaiting_ready: bool = False
+    # Forked (zygote): may its first start use the project modules the supervisor preloaded?
+    # Every restart imports them from disk (a reload's new code).
+    preloaded: bool = False
 
     @property
     def running(self) -> bool:
@@ -138,8 +142,10 @@ class Supervisor:
         backoff: Backoff | None = None,
         stop_timeout: float = STOP_TIMEOUT,
         poll_interval: float = 0.2,
+        fork: bool = False,
     ):
         self.output = output or Output()
+        self.fork = fork  # `python -m` children forked from this (preloaded) process: zygote
         self.backoff = backoff or Backoff()
         self.stop_timeout = stop_timeout
         self.poll_interval = poll_interval
@@ -151,8 +157,9 @@ class Supervisor:
 
     def add(self, name: str, argv: list[str], env: dict[str, str] | None = None,
             cwd: str | None = None, *, service: bool = False,
-            ready: Callable[[], bool] | None = None) -> Child:
-        child = Child(name, list(argv), env, cwd, service=service, ready=ready)
+            ready: Callable[[], bool] | None = None, preloaded: bool = False) -> Child:
+        child = Child(name, list(argv), env, cwd, service=service, ready=ready,
+                      preloaded=preloaded)
         self.children.append(child)
         self.output.register(name)
         return child
@@ -185,10 +192,15 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         child.restart_at = None
         try:
-            child.process = subprocess.Popen(
-                child.argv, env=child.env, cwd=child.cwd, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+            if self.fork and zygote.forkable(child.argv):
+                with self.output.lock:  # no thread is halfway through a write at the fork
+                    fresh = not child.preloaded or bool(child.start_times)
+                    child.process = zygote.fork(child.argv, child.env, child.cwd, fresh)
+            else:
+                child.process = subprocess.Popen(
+                    child.argv, env=child.env, cwd=child.cwd, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                )
         except OSError as exc:
             self.log(f"could not start {child.name}: {exc}")
             child.process = None

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from joelclaw import durability, redisconn
-from joelclaw.application import function_modules
+from joelclaw.application import BEAT_GROUP, function_modules
 from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import (
     api_token_file,
@@ -35,12 +35,14 @@ from joelclaw.credentials import (
 from joelclaw.errors import ConfigError, JoelclawError
 from joelclaw.ownerfiles import owner_only, private_dir
 from joelclaw.runtime import redact_url
+from joelclaw.supervisor import zygote
 from joelclaw.supervisor.logfiles import LogFiles
 from joelclaw.supervisor.processes import Output, ServiceFailed, Supervisor
 from joelclaw.supervisor.reloader import FileWatch, Reloader, web_hup
 from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
+WEB_APP = "webhooks:create_app()"  # the web app's factory, which gunicorn calls in its worker
 
 
 class UpError(JoelclawError):
@@ -95,16 +97,20 @@ def up(
 
 def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
          **enabled: bool) -> int:
-    supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")))
+    fork = zygote.available()  # the Python roles share the libraries imported here
+    supervisor = Supervisor(Output(files=LogFiles(settings.home_dir / "logs")), fork=fork)
     with _stop_on_signals(supervisor), services_for(settings, supervisor, typesense) as services:
         base = child_env(settings, services.redis_url, services.search_url,
                          services.search_key)
         if enabled.get("flower", True) and not settings.flower.url:
             base["JOELCLAW_FLOWER_URL"] = flower_url(settings)  # traces link to its pages
         for command in commands(settings, **enabled):
-            supervisor.add(command.name, command.argv, command.environment(base))
+            supervisor.add(command.name, command.argv, command.environment(base),
+                           preloaded=command.preloaded)
         reloader = None
         try:
+            if fork:  # before any thread: the output readers start with the children
+                zygote.preload(_preloads(settings))
             try:
                 supervisor.start()
             except ServiceFailed as exc:
@@ -130,6 +136,14 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
     return 0
 
 
+def _preloads(settings: Settings) -> tuple[str, ...]:
+    """The libraries, joelclaw's modules and the application's function modules (a child's
+    restart, a reload's included, imports these from disk again)."""
+    beats = tuple(ep.value.split(":")[0] for ep in metadata.entry_points(group=BEAT_GROUP))
+    return (*zygote.PRELOAD, *zygote.PRELOAD_OURS, WEB_APP.split(":")[0],
+            *function_modules(settings.worker.function_modules), *beats)
+
+
 @dataclass(frozen=True)
 class Command:
     """One process of the system: its argv and how its environment differs from the others'."""
@@ -138,6 +152,8 @@ class Command:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()
+    # forked, its first start may use the modules `up` preloaded (joelclaw.supervisor.zygote)
+    preloaded: bool = True
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         return {k: v for k, v in base.items() if k not in self.unset} | self.env
@@ -153,7 +169,7 @@ def commands(
     if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
         plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
-                                    "webhooks:create_app()"]))
+                                    WEB_APP]))
     supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",

@@ -1,0 +1,248 @@
+"""`joelclaw up`'s Python roles forked from the supervisor instead of started as new interpreters.
+
+Why: web, worker, gateway, beat and Flower each imported the same ~65 MiB of libraries (Celery,
+kombu, Flower and tornado, gunicorn and gevent, Flask, pydantic, redis, httpx, typesense) into a
+fresh interpreter of their own. Here the supervisor imports them once (`preload`), moves them out
+of the collector's reach (`gc.freeze`, so no collection dirties their pages) and forks each role:
+the pages stay shared copy-on-write and PSS divides them between the processes.
+
+`up` also preloads joelclaw's own library modules and the application's function modules, and
+a role's first start uses them (the code on disk a moment ago). A restart, `joelclaw reload`'s
+included, drops every module of the project (whatever is not in the standard library or
+site-packages) before it runs its role, so it imports them from disk as a new interpreter would;
+none of them registers anything in a library when imported (joelclaw.worker, which builds the
+app and connects Celery signals, is never preloaded), so nothing stale is left behind. The web's
+gunicorn workers forked after a SIGHUP do the same (joelclaw.webserver's post_fork).
+
+A forked child is what `python -m <module> <args>` would be: its own session, stdin from
+/dev/null, stdout and stderr into the supervisor's pipe, the command's environment, default
+signal handlers, the command line as its process title (so `ps` and psutil still tell the roles
+apart), and `runpy` running the module as `__main__`. Its exit status is the one the interpreter
+would have had.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import importlib
+import logging
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from typing import IO
+
+# The libraries the roles share (what `joelclaw.worker`, `webhooks:create_app()`, Flower and
+# gunicorn's gevent worker import); anything missing is skipped, and a role imports it itself.
+PRELOAD = (
+    "celery.bin.celery", "celery.apps.worker", "celery.apps.beat", "celery.worker.worker",
+    "celery.worker.consumer", "celery.concurrency.prefork", "celery.events.state",
+    "kombu.transport.redis", "billiard.pool", "flower.command", "flower.app", "tornado.web",
+    "gunicorn.app.wsgiapp", "gunicorn.arbiter", "gunicorn.workers.ggevent", "gevent",
+    "flask", "jinja2", "werkzeug.routing", "itsdangerous", "blinker", "pydantic",
+    "pydantic_settings", "redis", "hiredis", "httpx", "typesense", "croniter",
+    "prometheus_client", "cachetools",
+)
+# The library's own modules behind `joelclaw.worker` (its runtime, Celery glue and plugins),
+# none of which does anything when imported. `up` adds the application's function modules.
+PRELOAD_OURS = (
+    "joelclaw.runtime", "joelclaw.client", "joelclaw.redaction", "joelclaw.health",
+    "joelclaw.bus.celery.app", "joelclaw.bus.celery.cron", "joelclaw.bus.celery.reload",
+    "joelclaw.bus.celery.sweeper", "joelclaw.bus.celery.task_hooks",
+    "joelclaw.bus.celery.catchup", "joelclaw.bus.execution.executor", "joelclaw.bus.flow",
+    "joelclaw.bus.functions", "joelclaw.events.payloads", "joelclaw.events.store",
+    "joelclaw.agents.plugin", "joelclaw.cassettes.recorder", "joelclaw.checks.plugin",
+    "joelclaw.coordination.breakers", "joelclaw.coordination.budgets", "joelclaw.gateway.plugin",
+    "joelclaw.memory.plugin", "joelclaw.telemetry.plugin", "joelclaw.integrations",
+    "joelclaw.backups.steps", "joelclaw.docs.ingest", "joelclaw.media.understand",
+)
+
+
+def available() -> bool:
+    """Forking needs a way to give each child its own process title (psutil, `ps`, our tests and
+    the footprint bench tell the roles apart by their command lines); without setproctitle the
+    roles start as new interpreters, as before."""
+    try:
+        import setproctitle  # noqa: F401
+    except ImportError:
+        return False
+    return hasattr(os, "fork")
+
+
+def preload(modules: Iterable[str] = PRELOAD + PRELOAD_OURS) -> int:
+    """Import the shared libraries, then freeze every object built so far; how many modules
+    are loaded. Call it before the supervisor starts any thread."""
+    gc.disable()  # no collection while importing: its freed holes, filled by the children's
+    try:          # allocations, would copy the pages around them
+        for name in modules:
+            with contextlib.suppress(Exception):  # a missing library is the role's business
+                importlib.import_module(name)
+    finally:
+        gc.freeze()
+        gc.enable()
+    return len(sys.modules)
+
+
+def forkable(argv: list[str]) -> bool:
+    """`python -m <module> ...` with the interpreter running the supervisor."""
+    return len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m"
+
+
+class Forked:
+    """A forked child, with the part of `subprocess.Popen` the supervisor uses."""
+
+    def __init__(self, pid: int, stdout: IO[bytes]):
+        self.pid = pid
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+        self._reaping = threading.Lock()  # the reloader's thread asks too (SIGHUP to the web)
+
+    def poll(self) -> int | None:
+        with self._reaping:
+            if self.returncode is None:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # reaped elsewhere: gone, status unknown
+                    self.returncode = 255
+                    return self.returncode
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0)
+            time.sleep(0.02)
+        return code
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+
+def fork(argv: list[str], env: dict[str, str] | None, cwd: str | None, fresh: bool = True
+         ) -> Forked:
+    """Start `argv` (`python -m <module> ...`) as a forked child; the caller holds every lock
+    another thread could hold while writing (the supervisor's output lock). `fresh`: the child
+    imports the project's modules from disk rather than use the supervisor's."""
+    import setproctitle
+
+    setproctitle.getproctitle()  # finds argv here, once, before a child changes its environment
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _become(argv, env, cwd, write_end, fresh)
+    os.close(write_end)
+    return Forked(pid, os.fdopen(read_end, "rb"))
+
+
+def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output: int,
+            fresh: bool) -> None:
+    code = 1
+    try:
+        os.setsid()
+        _streams(output)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                       signal.SIGUSR2):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        _search_path()
+        if fresh:
+            forget_project_modules()
+        import setproctitle
+
+        setproctitle.setproctitle(" ".join(argv))
+        sys.argv = [argv[2], *argv[3:]]
+        runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    except KeyboardInterrupt:  # as an interpreter does: die of the signal
+        _flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:  # the handlers its libraries registered at import ran in `up` run here, as theirs
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
+            logging.shutdown()
+        _flush()
+        os._exit(code)
+
+
+def _streams(output: int) -> None:
+    """stdin from /dev/null, stdout and stderr into the pipe; every other descriptor closed (the
+    supervisor's pipes, sockets and lock are not the child's)."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.closerange(3, _max_fd())
+    streams = {"stdin": open(0, closefd=False),  # noqa: SIM115
+               "stdout": open(1, "w", buffering=1, closefd=False),  # noqa: SIM115
+               "stderr": open(2, "w", buffering=1, closefd=False,  # noqa: SIM115
+                              errors="backslashreplace")}
+    for name, stream in streams.items():
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _search_path() -> None:
+    """Where `python -m` looks first: the working directory, then PYTHONPATH."""
+    first = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    sys.path[:] = first + [entry for entry in sys.path if entry not in first]
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return os.sysconf("SC_OPEN_MAX")
+
+
+def forget_project_modules() -> None:
+    """Drop every module not from the standard library or site-packages: the role imports the
+    project's code from disk, not the supervisor's copy."""
+    shared = tuple({sysconfig.get_paths()[key] for key in
+                    ("stdlib", "platstdlib", "purelib", "platlib")})
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])),
+                                                            None)
+        if name != "__main__" and isinstance(origin, str) and not origin.startswith(shared):
+            del sys.modules[name]
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
