@@ -144,6 +144,15 @@ def audit(rt: Bus, limit: int = 50) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in rt.redis.lrange(keys.FORGET_AUDIT, 0, limit - 1)]
 
 
+def record(rt: Bus, forget_id: str) -> dict[str, Any] | None:
+    """One audit record by its id (the audit keeps the latest FORGET_AUDIT_KEEP)."""
+    for raw in rt.redis.lrange(keys.FORGET_AUDIT, 0, -1):
+        found: dict[str, Any] = json.loads(raw)
+        if found.get("id") == forget_id:
+            return found
+    return None
+
+
 def rewrite_aof(rt: Bus, progress: Progress) -> dict[str, Any]:
     """BGREWRITEAOF, waited for: the old text stays on disk until the file is rewritten."""
     client = rt.redis
