@@ -1,7 +1,8 @@
 """Functions that reach out by every path that is not one of the HTTP API clients: a calendar
-feed, a configured program, the agent command, and Typesense (whose package speaks its own
-HTTP). Their steps declare `read`, so a shadow run re-executes them: what they send must then be
-answered from the recording (or refused), never reach the fakes or change a collection."""
+feed, a document fetched by URL, a configured program, the agent command, and Typesense (whose
+package speaks its own HTTP). Their steps declare `read`, so a shadow run re-executes them: what
+they send must then be answered from the recording (or refused), never reach the fakes or change
+a collection."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from joelclaw import Context, function
 from joelclaw.agents import dispatch
 from joelclaw.checks import calendar, commands
+from joelclaw.docs import source
 from joelclaw.events.payloads.agents import AgentRequested
 from joelclaw.integrations.typesense import SearchClient, schema_field
 
@@ -28,6 +30,11 @@ def _day(text: str) -> Any:
     from datetime import date
 
     return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def _document(ctx: Context[Any]) -> dict[str, Any]:
+    raw = source.read(ctx.settings, source.locate(ctx.settings, url=ctx.event.data["doc"]))
+    return {"bytes": len(raw.data), "type": raw.media_type + SUFFIX}
 
 
 def _command(ctx: Context[Any]) -> str:
@@ -54,6 +61,7 @@ def outbound(ctx: Context[Any]) -> dict[str, Any]:
     """Each step is declared `read`; the agent's and Typesense's writes inside make that a
     mistake the shadow report names, as the owner would need to see."""
     return {"calendar": ctx.step.run("calendar", _calendar, ctx, effect="read"),
+            "document": ctx.step.run("document", _document, ctx, effect="read"),
             "command": ctx.step.run("command", _command, ctx, effect="read"),
             "indexed": ctx.step.run("index", _index, ctx, effect="read"),
             "agent": ctx.step.run("agent", _agent, ctx, effect="read")}

@@ -1,9 +1,9 @@
 """Nothing leaves the machine in a shadow run, by any path: a calendar feed read without an API
-client, configured programs and the agent command (subprocesses), and Typesense (its own
-package's HTTP) are recorded by a real worker, then a shadow replay on changed code re-executes
-the steps that made them with 0 requests to the feed, 0 programs started and not one change to
-the real collections; with no recording the calls are refused, writes even when reads are let
-out."""
+client, a document fetched by URL, configured programs and the agent command (subprocesses),
+and Typesense (its own package's HTTP) are recorded by a real worker, then a shadow replay on
+changed code re-executes the steps that made them with 0 requests to the feed, 0 programs
+started and not one change to the real collections; with no recording the calls are refused,
+writes even when reads are let out."""
 
 from __future__ import annotations
 
@@ -47,14 +47,15 @@ def recorded(tmp_path: Path, redis_url: str, typesense: TypesenseServer, feed: F
         tmp_path / "home", redis_url,
         function_modules=[*TEST_MODULES, "tests.shadow_outbound_functions"],
         typesense_url=typesense.url, typesense_api_key=typesense.api_key,
-        calendar_ics_url=feed.url, agent_dispatch_command=f"{command} agent {{prompt}}")
+        calendar_ics_url=feed.url, agent_dispatch_command=f"{command} agent {{prompt}}",
+        docs_fetch_hosts=[feed.url.split("/")[2]])
     worker_factory(settings_override=settings)
     rt = Runtime(settings)
     run_ids = []
     for i in range(RUNS):
         run_ids += rt.send(Event(name="shadow/outbound", data={
             "day": DAY, "command": command, "inbox": str(tmp_path / "inbox"),
-            "text": f"note {i}"}))[0].runs
+            "doc": feed.public_url, "text": f"note {i}"}))[0].runs
     for run_id in run_ids:
         run = finished(rt, run_id, timeout=60)
         assert run.status == "completed", run.error
@@ -77,12 +78,14 @@ def test_a_shadow_replay_reaches_no_feed_program_or_collection(
 ) -> None:
     rt, run_ids, log, _ = recorded
     before = world(rt, feed, log)
-    # The recording runs really went out: one feed read, two programs and one document each.
+    # The recording runs really went out: two feed reads (the calendar and the document), two
+    # programs and one document indexed each.
     assert (before["feed"], before["programs"], len(before["typesense"])) == (
-        RUNS, 2 * RUNS, RUNS)
+        2 * RUNS, 2 * RUNS, RUNS)
     tape = CassetteStore(rt.redis).of_run(run_ids[0])
     kinds = {(c.service, c.method, c.effect) for c in tape.values()}
-    assert {("calendar", "GET", "read"), ("command", "EXEC", "read"),
+    assert {("calendar", "GET", "read"), ("docs-fetch", "GET", "read"),
+            ("command", "EXEC", "read"),
             ("agent", "EXEC", "write"), ("typesense", "POST", "write"),
             ("typesense", "GET", "read")} <= kinds, kinds
     # The private feed's URL is its secret: never in a recording.
@@ -95,7 +98,8 @@ def test_a_shadow_replay_reaches_no_feed_program_or_collection(
     assert report.totals()["provider_calls"] == 0 and report.totals()["errors"] == 0
     first = report.runs[0]
     steps = {s.key: (s.mode, s.same) for s in first.steps}
-    assert steps == {"calendar": ("re-executed", False), "command": ("re-executed", False),
+    assert steps == {"calendar": ("re-executed", False), "document": ("re-executed", False),
+                     "command": ("re-executed", False),
                      "index": ("re-executed", True), "agent": ("re-executed", False)}
     assert "+  \"dentist (v2)\"" in (next(s for s in first.steps
                                            if s.key == "calendar").diff or "")
@@ -122,9 +126,9 @@ def test_with_no_recording_a_shadow_run_refuses_and_never_writes(
     fresh.delete(fns.COLLECTION, run_ids[1])
     before = world(rt, feed, log)
     allowed = shadow_run(rt, run_ids[1],
-                         Options(allow=["calendar", "command", "typesense"]))
+                         Options(allow=["calendar", "docs-fetch", "command", "typesense"]))
     after = world(rt, feed, log)
-    assert after == {**before, "feed": before["feed"] + 1,
+    assert after == {**before, "feed": before["feed"] + 2,
                      "programs": before["programs"] + 1}
     assert run_ids[1] not in {d["id"] for d in after["typesense"]}  # the upsert never landed
     assert "typesense: POST /upsert into shadow_outbound: no recording" in (allowed.error or "")

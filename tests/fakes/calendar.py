@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 PRIVATE_PATH = "/private-8f3a9c/basic.ics"  # a private feed's URL is its secret
+PUBLIC_PATH = "/public/agenda.ics"  # the same calendar, published as a document
 
 
 def ics_for(day: str, *summaries: str) -> str:
@@ -34,7 +35,7 @@ class FakeCalendar:
             def do_GET(self) -> None:
                 with fake._lock:
                     fake.hits.append(self.path)
-                found = self.path == PRIVATE_PATH
+                found = self.path in (PRIVATE_PATH, PUBLIC_PATH)
                 body = fake.ics.encode() if found else b"not found"
                 self.send_response(200 if found else 404)
                 self.send_header("Content-Type", "text/calendar; charset=utf-8")
@@ -58,6 +59,11 @@ class FakeCalendar:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{PRIVATE_PATH}"
+
+    @property
+    def public_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{PUBLIC_PATH}"
 
     def count(self) -> int:
         with self._lock:
