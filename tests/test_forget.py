@@ -219,6 +219,10 @@ def test_a_forgotten_event_leaves_no_trace_of_its_text_in_any_store(
     assert record["selector"] == {"kind": "event", "event": "note-1"}
     assert record["reason"] == "asked by the owner" and record["counts"]["runs"] == 1
     assert MARKER.lower() not in json.dumps(record).lower()
+    # ... nor one word of it, anywhere (a search term's key is named after a word)
+    for word in MARKER.split():
+        assert redis_hits(rt.redis, word) == [] and typesense_hits(typesense, word) == []
+        assert word.lower() not in json.dumps(record).lower()
 
 
 def test_forget_by_person_matches_the_whole_name_only(rt: Runtime, worker_factory,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +123,12 @@ def test_a_shadow_replay_after_a_prompt_change_sends_nothing_and_reports_the_dif
                         options=Options(reask=True))
     after = outside_calls(llm, todoist, tg)
     assert after == {**before, "llm": before["llm"] + RUNS}
-    assert [r.run_id for r in asked.runs] == run_ids
+    # Every recorded run, oldest first (runs created in the same millisecond have no order)
+    assert sorted(r.run_id for r in asked.runs) == sorted(run_ids)
+    created = [rt.runs.get(r.run_id).created_at for r in asked.runs]  # type: ignore[union-attr]
+    assert all(later >= earlier - 0.001 for earlier, later in pairwise(created))
     assert asked.totals()["differ"] == RUNS and asked.totals()["provider_calls"] == RUNS
-    first = asked.runs[0]
+    first = next(r for r in asked.runs if r.run_id == run_ids[0])
     outcomes = {s.key: s for s in first.steps}
     assert {k: (s.mode, s.same) for k, s in outcomes.items()} == {
         "fetch": ("re-executed", True), "summarize": ("re-executed", False),

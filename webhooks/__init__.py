@@ -14,7 +14,7 @@ from joelclaw.config import Settings, load_settings
 from joelclaw.credentials import api_token
 from joelclaw.redaction import install_log_redaction
 from joelclaw.runtime import Runtime
-from webhooks import access, api_control, errors
+from webhooks import access, api_control, api_forget, errors
 from webhooks.api import blueprint as api_routes
 from webhooks.app import EXTENSION, AnyId, use_redacting_json
 from webhooks.dashboard import blueprint as dashboard_routes
@@ -39,4 +39,4 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-__all__ = ["api_control", "create_app"]
+__all__ = ["api_control", "api_forget", "create_app"]

@@ -100,6 +100,33 @@ def _paths() -> dict[str, Any]:
             "parameters": [RUN_ID],
             "responses": {"200": _json(OK_RUN, "The new run"), **_errors(401, 404, 409)}}},
         **_control_paths(),
+        **_forget_paths(),
+    }
+
+
+def _forget_paths() -> dict[str, Any]:
+    """Forgetting on request (webhooks/api_forget.py)."""
+    ok = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}},
+          "additionalProperties": True}
+    text = {"type": "string", "minLength": 1}
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False,
+        "description": "Exactly one of event, match, person",
+        "properties": {"event": text, "match": text, "person": text,
+                       "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                       "confirm": {"type": "integer", "minimum": 0,
+                                   "description": "The previewed number of findings"}}}}}}
+    forget_id = _param("forget_id", {"type": "string"}, "Forgetting id", where="path")
+    return {
+        "/api/forget": {"post": {
+            "summary": "Forget an event, a text or a person everywhere: preview without "
+                       "`confirm`, forget with it",
+            "requestBody": body,
+            "responses": {"200": _json(ok, "The preview, or the audit record"),
+                          **_errors(400, 401, 404, 409)}}},
+        "/api/forgotten": _get("The audit of what was forgotten, newest first", ok, [],
+                               (401,)),
+        "/api/forgotten/{forget_id}": _get("One audit record", ok, [forget_id], (401, 404)),
     }
 
 

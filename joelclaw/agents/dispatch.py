@@ -12,6 +12,8 @@ the worker's environment minus joelclaw's settings (secrets),
 plus JOELCLAW_AGENT_REQUEST_ID, _TOOL, _MODEL, _SANDBOX and _TIMEOUT. Its stdout and stderr
 go to files beside the inbox file (no pipe to fill), and `<request id>.pid` names the running
 tool, so the retry of an attempt whose worker was SIGKILLed stops that tool's group first.
+A dispatch is a `write` call through the tape (`joelclaw.integrations.tape`): recorded inside
+its step, and in a shadow run answered from the recording (or refused), never started.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from joelclaw.errors import JoelclawError
 from joelclaw.events.payloads.agents import AgentRequested
+from joelclaw.integrations import tape
 
 HOSTNAME = socket.gethostname()
 POLL_SECONDS = 0.2
@@ -115,6 +118,16 @@ def run(command: str | None, request: AgentRequested, *, timeout: float, workdir
         should_stop: Callable[[], bool] = lambda: False) -> Outcome:
     """Run the tool to its end, its deadline, or until `should_stop()` says the run was
     cancelled; never raises for what the tool does (a failure is an Outcome)."""
+    call = tape.Call("agent", "EXEC", request.tool, "write", {"json": {
+        "request_id": request.request_id, "tool": request.tool, "model": request.model,
+        "sandbox": request.sandbox}})
+    done = tape.local(call, lambda: _run(command, request, timeout, workdir,
+                                         should_stop).to_dict())
+    return Outcome(**done)
+
+
+def _run(command: str | None, request: AgentRequested, timeout: float, workdir: Path,
+         should_stop: Callable[[], bool]) -> Outcome:
     started = time.monotonic()
     try:
         argv, use_stdin = argv_for(command, request)

@@ -3,7 +3,9 @@
 exporter CLI); neither set, the check skips. Events are read from VEVENT blocks (SUMMARY,
 DTSTART, DTEND, LOCATION; all-day dates and UTC/local/TZID times), annotated with the open task
 that names them, and the owner hears about the day at most once per
-`JOELCLAW_CALENDAR_COOLDOWN_HOURS`."""
+`JOELCLAW_CALENDAR_COOLDOWN_HOURS`. The feed is read through the HTTP client (`ApiClient`, a
+`read` call) and the command through `commands.run`, so both are recorded and a shadow run
+replays them instead of calling out."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
 from joelclaw.checks import commands, tracked
 from joelclaw.config import Settings
 from joelclaw.errors import JoelclawError
+from joelclaw.integrations.errors import HTTPStatusError, IntegrationError, NotSent
+from joelclaw.integrations.http import ApiClient, RetryPolicy, make_client
+
+SERVICE = "calendar"
 
 
 class CalendarError(JoelclawError):
@@ -25,24 +29,36 @@ class CalendarError(JoelclawError):
 def fetch(settings: Settings) -> str | None:
     """The ICS text, or None when no calendar is configured."""
     if settings.checks.calendar_ics_url:
-        try:
-            response = httpx.get(settings.checks.calendar_ics_url, follow_redirects=True,
-                                 timeout=settings.checks.command_timeout_seconds)
-        except httpx.HTTPError as exc:
-            raise CalendarError(f"calendar feed unreachable: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise CalendarError(f"calendar feed answered HTTP {response.status_code}")
-        return response.text
+        return _feed(settings.checks.calendar_ics_url, settings.checks.command_timeout_seconds)
     if settings.checks.calendar_command:
         try:
             done = commands.run(settings.checks.calendar_command,
-                                timeout=settings.checks.command_timeout_seconds)
+                                timeout=settings.checks.command_timeout_seconds, effect="read")
         except commands.CommandError as exc:
             raise CalendarError(str(exc)) from None
         if not done.ok:
             raise CalendarError(f"calendar command exited {done.code}: {done.stderr[:300]}")
         return done.stdout
     return None
+
+
+def _feed(url: str, timeout: float) -> str:
+    """GET the feed (redirects followed). A private feed's URL is its secret: it is scrubbed
+    from the recording and from every message."""
+    client = make_client("", timeout=timeout)
+    client.follow_redirects = True
+    api = ApiClient(client, service=SERVICE, secrets=(url,), policy=RetryPolicy(max_attempts=1))
+    try:
+        response = api.request("GET", url, effect="read")
+    except NotSent:
+        raise
+    except HTTPStatusError as exc:
+        raise CalendarError(f"calendar feed answered HTTP {exc.status}") from None
+    except IntegrationError as exc:
+        raise CalendarError(f"calendar feed unreachable: {api.scrub(str(exc))}") from None
+    finally:
+        api.close()
+    return response.text
 
 
 def _unfold(text: str) -> list[str]:

@@ -12,11 +12,14 @@ from typing import Any
 from joelclaw.checks import commands
 from joelclaw.config import Settings
 
+READS = frozenset({"status", "rev-parse", "rev-list"})  # git verbs that change nothing
+
 
 def _git(settings: Settings, *args: str) -> commands.Result:
     folder = str(settings.checks.vault_dir.expanduser()) if settings.checks.vault_dir else "."
     return commands.run(settings.checks.vault_git_command, "-C", folder, *args,
-                        timeout=settings.checks.command_timeout_seconds)
+                        timeout=settings.checks.command_timeout_seconds,
+                        effect="read" if args[0] in READS else "write")
 
 
 def sync(settings: Settings, now: float | None = None) -> dict[str, Any]:

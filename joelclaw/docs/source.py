@@ -5,7 +5,8 @@ must be in JOELCLAW_DOCS_FETCH_HOSTS, where `*` means any public host (checked w
 connection is made: `joelclaw.docs.public_net`). Anything else is a DocumentSkipped with the
 reason, never a read.
 Transport failures of a fetch are IntegrationErrors (the step retries); a 4xx answer is a
-DocumentSkipped.
+DocumentSkipped. A fetch is a `read` call through the tape (`joelclaw.integrations.tape`):
+recorded inside a step, replayed (or refused) in a shadow run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from joelclaw.docs.model import DocumentSkipped, Located, doc_id_for
 from joelclaw.docs.public_net import NotPublic, PublicOnlyTransport, is_public
+from joelclaw.integrations import tape
 from joelclaw.integrations.http import TransportError, make_client
 
 if TYPE_CHECKING:
@@ -113,6 +115,15 @@ def read(settings: Settings, located: Located) -> Raw:
 
 def _fetch(settings: Settings, url: str, limit: int) -> Raw:
     name = Path(urlsplit(url).path).name or urlsplit(url).hostname or "document"
+    parts = urlsplit(url)  # a user:password or the query may carry a credential: left out
+    port = f":{parts.port}" if parts.port else ""
+    call = tape.Call(SERVICE, "GET", f"{parts.scheme}://{parts.hostname}{port}{parts.path}",
+                     "read")
+    got = tape.through(call, lambda _body: _download(settings, url, limit))
+    return Raw(got.content, got.headers.get("content-type", ""), name)
+
+
+def _download(settings: Settings, url: str, limit: int) -> httpx.Response:
     public_only = not named_host(settings, url)
     transport = PublicOnlyTransport() if public_only else None
     try:
@@ -132,7 +143,8 @@ def _fetch(settings: Settings, url: str, limit: int) -> Raw:
                 if len(body) > limit:
                     raise DocumentSkipped(f"{url} is over JOELCLAW_DOCS_MAX_BYTES ({limit} bytes)")
             media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
-            return Raw(bytes(body), media, name)
+            return httpx.Response(200, content=bytes(body), headers={"content-type": media},
+                                  request=answer.request)
     except httpx.ConnectError as exc:
         if isinstance(exc.__cause__ or exc.__context__, NotPublic) or "not a public" in str(exc):
             raise DocumentSkipped(f"GET {url}: {exc}: `*` in JOELCLAW_DOCS_FETCH_HOSTS allows "

@@ -4,6 +4,6 @@ logs, MEMORY.md) through provenance and by content, removed with a stub and an a
 
 from __future__ import annotations
 
-from joelclaw.forget.plan import ForgetError, Plan, audit, execute, plan
+from joelclaw.forget.plan import ForgetError, Plan, audit, execute, plan, record
 
-__all__ = ["ForgetError", "Plan", "audit", "execute", "plan"]
+__all__ = ["ForgetError", "Plan", "audit", "execute", "plan", "record"]

@@ -11,7 +11,7 @@ from typing import Any
 class Finding:
     """One thing derived from the target: which store, where in it, what forgetting does."""
 
-    store: str  # events, runs, redis, cache, typesense:<collection>, daily-log, memory-file
+    store: str  # events, runs, redis, cache, cassettes, typesense:<coll>, daily-log, memory-file
     where: str
     action: str
     excerpt: str = ""

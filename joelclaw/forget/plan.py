@@ -22,7 +22,7 @@ from joelclaw.events.store import get_event
 from joelclaw.forget import files
 from joelclaw.forget.model import Finding
 from joelclaw.forget.needles import MIN_TEXT, Target, string_leaves
-from joelclaw.forget.redis_store import RedisForget
+from joelclaw.forget.redis_store import TERM_PREFIX, RedisForget
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -60,6 +60,11 @@ class Plan:
                 "sha256": hashlib.sha256(self.value.casefold().encode()).hexdigest()}
 
     def safe(self, text: str) -> str:
+        """Where a finding is, without the text: needles masked, and a search term's key
+        (named after one word of it, which no needle matches alone) without its word."""
+        if text.startswith(TERM_PREFIX):
+            kind, _, _word = text[len(TERM_PREFIX):].partition(":")
+            return f"{TERM_PREFIX}{kind}:…"
         for pattern in self.target.patterns:
             text = pattern.sub("…", text)
         return text
@@ -142,6 +147,15 @@ def execute(rt: Bus, done: Plan, *, by: str = "cli", progress: Progress = lambda
 def audit(rt: Bus, limit: int = 50) -> list[dict[str, Any]]:
     """The latest forgettings, newest first."""
     return [json.loads(raw) for raw in rt.redis.lrange(keys.FORGET_AUDIT, 0, limit - 1)]
+
+
+def record(rt: Bus, forget_id: str) -> dict[str, Any] | None:
+    """One audit record by its id (the audit keeps the latest FORGET_AUDIT_KEEP)."""
+    for raw in rt.redis.lrange(keys.FORGET_AUDIT, 0, -1):
+        found: dict[str, Any] = json.loads(raw)
+        if found.get("id") == forget_id:
+            return found
+    return None
 
 
 def rewrite_aof(rt: Bus, progress: Progress) -> dict[str, Any]:

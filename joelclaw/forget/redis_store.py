@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 OWN = (keys.FORGET_AUDIT,)
 EVENT_PREFIX, RUN_PREFIX = keys.event(""), keys.run("")
 TERM_PREFIX = keys.event_term("")
+CASSETTE_PREFIX = keys.cassette("")
 # Keys of a record derived from a forgotten event whose every string is blanked (a run's input
 # and output, a step's input, output, error and memoized value).
 DERIVED_KEYS = frozenset({"data", "output", "input", "error", "batch", "v", "e", "message",
@@ -148,10 +149,13 @@ class RedisForget:
         raw = self.client.get(name)
         if raw is None or not self.target.touches(text := _text(raw)):
             return []
-        new = None if name.startswith(keys.CACHE) else self.target.rewrite_text(text)
+        # A cache entry or a recorded answer (a cassette) is a copy: it goes whole, so a part of
+        # the text that no needle matches (a search hit's highlighted snippet) goes with it.
+        store = "cache" if name.startswith(keys.CACHE) else \
+            "cassettes" if name.startswith(CASSETTE_PREFIX) else "redis"
+        new = None if store != "redis" else self.target.rewrite_text(text)
         if new is None or not self.target.holds(text):  # derived, or not JSON: goes whole
-            return [Finding("cache" if name.startswith(keys.CACHE) else "redis", name,
-                            "value deleted", excerpt(text, self.target),
+            return [Finding(store, name, "value deleted", excerpt(text, self.target),
                             lambda: self.client.delete(name))]
         return [Finding("redis", name, "value rewritten", excerpt(text, self.target),
                         lambda: self.client.set(name, new, keepttl=True))]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from joelclaw import keys
 from joelclaw.bus.ports import RECALL
 from joelclaw.errors import JoelclawError
+from joelclaw.integrations import tape
 from joelclaw.integrations.http import IntegrationError, TransportError
 from joelclaw.integrations.llm import LLMClient
 
@@ -170,6 +171,14 @@ def _remember(gw: Gateway, chat_id: int, turn: list[dict[str, str]]) -> None:
 
 
 def _command(gw: Gateway, prompt: str) -> str:
+    """The agent command's answer: a `write` call through the tape (the agent may act), so a
+    shadow run answers it from a recording or refuses it, never starts it."""
+    argv = shlex.split(gw.settings.gateway.agent_command or "")
+    call = tape.Call("agent", "EXEC", argv[0] if argv else "", "write")
+    return str(tape.local(call, lambda: _execute(gw, prompt)))
+
+
+def _execute(gw: Gateway, prompt: str) -> str:
     limit = gw.settings.gateway.turn_timeout_seconds
     try:
         done = subprocess.run(shlex.split(gw.settings.gateway.agent_command or ""), input=prompt,

@@ -1,6 +1,7 @@
 """The error tree of calls to external services (re-exported by `joelclaw.integrations.http`).
 
     IntegrationError            a call to an external service failed; the message names the service
+    ├── NotSent                 deliberately not sent (a shadow run refused it): never retried
     ├── TransportError          no usable answer: connect failure, timeout, broken connection
     └── HTTPStatusError         the service answered with an error status (carries status, body)
         ├── RateLimited         429: slow down (carries retry_after seconds when the service said)
@@ -32,6 +33,13 @@ class IntegrationError(JoelclawError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+
+class NotSent(IntegrationError):
+    """The call was deliberately not sent (a shadow run's refusal, `joelclaw.shadow`): callers
+    that turn failures into a softer outcome let this one through, so the refusal is seen."""
+
+    code = "SHADOW_REFUSED"
 
 
 class TransportError(IntegrationError):

@@ -7,6 +7,10 @@ process's recorder (installed by `joelclaw.cassettes`) keeps the answer; inside 
 the player answers instead (from the recording, or by sending when it is allowed to), so a
 shadow run decides call by call what may leave the machine. Clients know no recorder, no
 player and no run: they describe their calls, with their effect (`joelclaw.effects`).
+
+What is not an HTTP client's call goes the same way through `local`: a configured program
+(git, a calendar exporter, the agent command) or a library that speaks its own protocol
+(Typesense) hands over a function returning a JSON-able result, kept as a JSON answer.
 """
 
 from __future__ import annotations
@@ -140,6 +144,20 @@ def through(call: Call, send: Send) -> httpx.Response:
         except Exception:  # a recording never fails the call it records
             log.warning("recording a %s call failed", call.service, exc_info=True)
     return response
+
+
+def local(call: Call, produce: Callable[[], Any]) -> Any:
+    """Run `produce` (a subprocess, a library call) as an external call: recorded, or answered
+    from the recording (or refused) in a shadow run. Its result must be JSON-able; what it
+    raises is raised, and nothing is recorded."""
+    def send(_body: dict[str, Any] | None) -> httpx.Response:
+        import json
+
+        content = json.dumps({"value": produce()}, default=str).encode()
+        return httpx.Response(200, content=content, headers={"content-type": "application/json"},
+                              request=httpx.Request(call.method, "local://" + call.service))
+
+    return through(call, send).json()["value"]
 
 
 def describe(kw: dict[str, Any]) -> dict[str, Any]:

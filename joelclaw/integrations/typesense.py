@@ -5,7 +5,9 @@ exceptions (and httpx's, which it lets through) onto `joelclaw.integrations.http
 down or slow is a TransportError the caller may retry, a missing collection or document is
 HTTPNotFound, a bad key is AuthError. Collections are *reconciled*, never recreated: a missing
 collection is created, missing fields are added with a schema PATCH, and nothing that exists is
-dropped."""
+dropped. Every call is also an external call through the tape (`joelclaw.integrations.tape`),
+a `read` or a `write` by its verb: recorded inside a step, and in a shadow run answered from the
+recording (or refused), so a shadow run never changes a collection."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import httpx
 import typesense
 from typesense import exceptions as ts
 
+from joelclaw.integrations import tape
 from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.http import (
     AuthError,
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from joelclaw.config import Settings
 
 SERVICE = "typesense"
+WRITES = frozenset({"snapshot", "create", "add", "drop", "upsert", "import", "update", "delete"})
 log = logging.getLogger("joelclaw.typesense")
 T = TypeVar("T")
 
@@ -135,7 +139,27 @@ class SearchClient:
         return f"SearchClient(url={self.url!r})"
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        return guarded(SERVICE, lambda: self._mapped(what, fn))
+        """`fn` through the breaker and the tape; `what` names the call, its first word its
+        effect (WRITES). An error answer (a missing document, a collection another process
+        created first) is part of the answer, so it is recorded and replays too."""
+        verb = what.split(" ", 1)[0]
+        effect: Any = "write" if verb in WRITES else "read"
+        call = tape.Call(SERVICE, "POST" if effect == "write" else "GET", f"/{what}", effect)
+
+        def produce() -> dict[str, Any]:
+            try:
+                return {"value": guarded(SERVICE, lambda: self._mapped(what, fn))}
+            except HTTPStatusError as exc:
+                return {"status": exc.status,
+                        "error": str(exc).removeprefix(f"{SERVICE}: ")}
+
+        got = tape.local(call, produce)
+        if "error" in got:
+            status = int(got["status"])
+            kind = HTTPNotFound if status == 404 else AuthError if status in (401, 403) \
+                else HTTPStatusError
+            raise kind(SERVICE, status, message=str(got["error"]))
+        return got["value"]
 
     def _mapped(self, what: str, fn: Callable[[], T]) -> T:
         try:

@@ -20,7 +20,7 @@ import httpx
 
 from joelclaw.cassettes.model import answer_text
 from joelclaw.effects import ACTS, EFFECTS
-from joelclaw.integrations.http import IntegrationError
+from joelclaw.integrations.errors import NotSent
 from joelclaw.shadow.report import Held, ModelCall, Options, RunReport, diff
 
 if TYPE_CHECKING:
@@ -30,10 +30,8 @@ if TYPE_CHECKING:
 Price = Callable[[str, int, int], float]
 
 
-class ShadowRefused(IntegrationError):
+class ShadowRefused(NotSent):
     """A shadow run does not send this call (it would act, or it has no recording)."""
-
-    code = "SHADOW_REFUSED"
 
 
 class Player:

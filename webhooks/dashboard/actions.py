@@ -43,6 +43,7 @@ NOTICES = {
     "dismissed": "Dismissed.",
     "retried": "Message queued again.",
     "dropped": "Message dropped.",
+    "forgotten": "Forgotten everywhere it was found; this record of it stays (without the text).",
 }
 
 

@@ -75,4 +75,8 @@ def paths() -> dict[str, Any]:
         f"{prefix}/shadow/{{report_id}}": _get(
             "A shadow-replay report: per run, the steps and outputs that differ, with diffs",
             [_param("report_id", {"type": "string"}, "path")], (404,)),
+        f"{prefix}/forget": _get("What was forgotten (the audit), for the forget page", [], ()),
+        f"{prefix}/forget/{{forget_id}}": _get(
+            "One forgetting's audit record: what, when, why, how much in each store",
+            [_param("forget_id", {"type": "string"}, "path")], (404,)),
     }
