@@ -30,7 +30,7 @@ def events_by_name(name: str) -> str:
 
 def event_term(term: str) -> str:
     # zset: event id by receive time (ms) for one search term (joelclaw.events.index); trimmed
-    # to EVENT_TTL at each indexing batch and expiring EVENT_TTL after its last
+    # to EVENT_TTL every index.TRIM_SECONDS and expiring EVENT_TTL after its last
     return f"{PREFIX}events:term:{term}"
 
 
