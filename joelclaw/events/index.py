@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -88,7 +89,11 @@ def backlog_entry(event: dict[str, Any], received_ms: int,
 
 # Move up to ARGV[1] backlog entries into their term sets, atomically (so two sweepers, or a
 # sweeper and a search, never index the same entry twice or drop one): one ZADD per term per
-# batch, then its trim to EVENT_TTL and its expiry. Term keys are built from ARGV[2], the prefix.
+# batch, then its expiry and, when ARGV[4] is '1', its trim to EVENT_TTL. Term keys are built from
+# ARGV[2], the prefix. A process trims at most every TRIM_SECONDS (most term sets are young, and
+# a trim per term per batch was a third of the indexing's commands): a long-lived term's set
+# holds members at most EVENT_TTL + TRIM_SECONDS old, whose events have expired (search skips
+# them).
 CATCH_UP = """
 local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #entries == 0 then return 0 end
@@ -111,13 +116,15 @@ for _, term in ipairs(order) do
   for i = 1, #members, 7000 do
     redis.call('ZADD', key, unpack(members, i, math.min(i + 6999, #members)))
   end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', oldest)
+  if ARGV[4] == '1' then redis.call('ZREMRANGEBYSCORE', key, '-inf', oldest) end
   redis.call('EXPIRE', key, ARGV[3])
 end
 return #entries
 """
 CATCH_UP_BATCH = 500
+TRIM_SECONDS = 600.0
 _catch_up: dict[int, Any] = {}  # the registered script, per client
+_trimmed: dict[int, float] = {}  # when this process last trimmed, per client (monotonic)
 
 
 def catch_up(client: redis.Redis, batch: int = CATCH_UP_BATCH, rounds: int = 1000) -> int:
@@ -127,8 +134,12 @@ def catch_up(client: redis.Redis, batch: int = CATCH_UP_BATCH, rounds: int = 100
         script = _catch_up[id(client)] = client.register_script(CATCH_UP)
     total = 0
     for _ in range(rounds):
+        now = time.monotonic()
+        trim = now - _trimmed.get(id(client), -TRIM_SECONDS) >= TRIM_SECONDS
         done = int(script(keys=[keys.EVENT_INDEX_BACKLOG],
-                          args=[batch, keys.event_term(""), keys.EVENT_TTL]))
+                          args=[batch, keys.event_term(""), keys.EVENT_TTL, "1" if trim else "0"]))
+        if trim and done:
+            _trimmed[id(client)] = now
         total += done
         if done < batch:
             break

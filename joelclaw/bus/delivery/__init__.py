@@ -1,6 +1,7 @@
-"""Handing runs to workers and back: publish a run's target (at once or via the outbox),
-hold it under a lease while one worker executes it, and settle how it ended (finish a cancelled
-run, tell its parent, forget its listeners)."""
+"""Handing runs to workers and back: publish a run's target (at once, via the outbox, or as
+the broker commands a dispatch script writes with the run: `capture`), hold it under a lease
+while one worker executes it, and settle how it ended (finish a cancelled run, tell its parent,
+forget its listeners)."""
 
 from __future__ import annotations
 

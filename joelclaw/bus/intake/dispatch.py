@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.bus.delivery import capture
 from joelclaw.bus.delivery.publish import DEFAULT_PRIORITY, publish_now, publish_run
 from joelclaw.bus.flow import absence, cancel, gate, timers, waits
 from joelclaw.bus.functions.options import priority_level
@@ -97,9 +98,13 @@ def _send_one(
     now = time.time()
     for run in runs:  # created when indexed: the index and the run's own stats agree
         run.created_at = now
-    stored = _store(rt, event, event_dict, runs, now, skip_dedup)
+    messages, written = _messages(rt, functions, runs, now)
+    stored = _store(rt, event, event_dict, runs, now, skip_dedup, messages)
     if not stored[0]:
         return SendResult(event.id, event.name, "deduplicated")
+    if len(stored) > 2 and stored[2]:  # the outbox entries publish them again
+        log.warning("event %s: the broker refused its runs' messages (%s); the sweeper "
+                    "publishes them", event.id, _text(stored[2][0]))
     if only is None:  # a new event on its way in (not a timer's or an operator's resend)
         try:
             absence.observe(rt, event_dict, now)
@@ -110,7 +115,8 @@ def _send_one(
             if fn.flow is not None and fn.flow.throttle is not None:
                 gate.reserve(rt, fn, run, now)  # FIFO by event: reserve before publishing
         finally:  # unreserved, the gate reserves when the run first executes
-            _publish(rt, fn, run, now)
+            if run.id not in written:
+                _publish(rt, fn, run, now)
     started = [r for fn in held for r in timers.defer(rt, fn, event_dict)]
     listening = [(fn, run.id) for fn, run in zip(functions, runs, strict=True)
                  if fn.flow is not None and fn.flow.cancel_on]
@@ -124,9 +130,30 @@ def _send_one(
                       resumed)
 
 
+def _messages(rt: Bus, functions: list[Function], runs: list[Run], now: float
+              ) -> tuple[list[list[str]], set[str]]:
+    """The broker messages of the runs the dispatch script can publish itself (the broker is
+    the same Redis, and no throttle must reserve the run's start first), as kombu would
+    write them; and those runs' ids. The others are published after the script."""
+    messages: list[list[str]] = []
+    written: set[str] = set()
+    for fn, run in zip(functions, runs, strict=True):
+        if fn.flow is not None and fn.flow.throttle is not None:
+            continue
+        try:
+            commands = capture.run_message(rt, fn, run.id, ready_at=now, priority=run.priority)
+        except Exception:  # published the ordinary way after the script
+            log.warning("could not prepare the message of run %s", run.id, exc_info=True)
+            continue
+        if commands is not None:
+            messages += commands
+            written.add(run.id)
+    return messages, written
+
+
 def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], now: float,
-           skip_dedup: bool) -> list[Any]:
-    """The dispatch script: [1, waiters] for a new event, [0] for a duplicate.
+           skip_dedup: bool, messages: list[list[str]]) -> list[Any]:
+    """The dispatch script: [1, waiters, errors] for a new event, [0] for a duplicate.
 
     Whatever sent the event (a webhook, the API, the CLI, a function's step), it is stored only
     if it is standard JSON (no NaN or Infinity) within the one size limit.
@@ -153,7 +180,11 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
               keys.EVENT_TTL, rt.settings.runs.event_log_cap,
               now + rt.settings.runs.outbox_grace_seconds,
               json.dumps(payload), at_ms, "1" if skip_dedup else "0",
-              keys.waits(event.name), terms])
+              keys.waits(event.name), terms, json.dumps(messages) if messages else ""])
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 _SECRETS: dict[int, tuple[Settings, tuple[str, ...]]] = {}

@@ -13,7 +13,10 @@ from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
 # here: the hot path stays short), queue its search terms for indexing (one RPUSH: the sweeper
 # indexes them in batches, joelclaw.events.index), and create its runs with an outbox wake-up
 # each, so a sender that dies before publishing loses nothing. Returns the runs waiting for this
-# event name (wait_for_event), saving a round trip.
+# event name (wait_for_event), saving a round trip. ARGV[14] ('' for none) holds the runs' broker
+# messages as kombu's Redis transport would write them (joelclaw.bus.delivery.capture), written
+# after the runs so a worker never finds a message before its run; a write the broker refuses is
+# returned (the runs' outbox entries publish them again).
 # KEYS: seen, event, event log, by name, run index, outbox, index backlog, then per run its hash
 # and its function's index.
 DISPATCH = """
@@ -45,10 +48,17 @@ for i, r in ipairs(runs) do
     redis.call('ZADD', KEYS[6], 'LT', ARGV[8], r.id)
   end
 end
-if skip_dedup then
-  return {1, {}}
+local errors = {}
+if ARGV[14] ~= '' then
+  for _, command in ipairs(cjson.decode(ARGV[14])) do
+    local reply = redis.pcall(unpack(command))
+    if type(reply) == 'table' and reply.err then errors[#errors + 1] = reply.err end
+  end
 end
-return {1, redis.call('HGETALL', ARGV[12])}
+if skip_dedup then
+  return {1, {}, errors}
+end
+return {1, redis.call('HGETALL', ARGV[12]), errors}
 """
 
 # Claim due wake-ups by pushing them `claim` seconds into the future; the claimer removes them
