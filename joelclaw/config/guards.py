@@ -16,7 +16,7 @@ PROVIDERS = ("embeddings", "front", "llm", "telegram", "todoist", "transcription
 class ProviderBreaker(BaseModel):
     """One provider's own breaker settings (`JOELCLAW_BREAKER_PROVIDERS`); unset: the defaults."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     failures: int | None = Field(None, ge=1)
     open_seconds: float | None = Field(None, gt=0)
     max_open_seconds: float | None = Field(None, gt=0)
@@ -50,7 +50,7 @@ class BreakerSettings:
 class Caps(BaseModel):
     """Caps on a function's effects: owner messages, external writes, LLM spend (USD)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     notify: int | None = Field(None, ge=0)
     write: int | None = Field(None, ge=0)
     llm_usd: float | None = Field(None, ge=0)
@@ -59,7 +59,7 @@ class Caps(BaseModel):
 class EffectBudget(BaseModel):
     """One function's budget (`JOELCLAW_EFFECT_BUDGETS`): per window of its runs, and per run."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     window_seconds: float = Field(3600.0, gt=0)
     function: Caps = Caps()
     run: Caps = Caps()
