@@ -1,11 +1,11 @@
 """The CLI answers at once (bench/cli_start.py measures how fast): importing it loads nothing
 heavy, `--help` needs neither Redis nor pydantic, and a read command (`runs`, `run <id>`,
-`events`, `event <id>`) reads a plain redis:// URL with the small client (joelclaw.resp) and the
-core settings alone: neither redis-py (which imports asyncio) nor pydantic-settings, and not
-Celery, the function modules or the registry, the extensions, the search engine's client or the
-OpenTelemetry SDK. A URL the small client does not take is read with redis-py, which is
-imported without the OpenTelemetry SDK (it would load it for metrics the CLI never exports);
-what that hides stays importable afterwards.
+`events`, `event <id>`, `explain <id>`) reads a plain redis:// URL with the small client
+(joelclaw.resp) and the core settings alone: neither redis-py (which imports asyncio) nor
+pydantic-settings, and not Celery, the function modules or the registry, the extensions, the
+search engine's client or the OpenTelemetry SDK. A URL the small client does not take is read
+with redis-py, which is imported without the OpenTelemetry SDK (it would load it for metrics
+the CLI never exports); what that hides stays importable afterwards.
 """
 
 from __future__ import annotations
@@ -87,12 +87,13 @@ def stored(cli_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
     return {"run": sent.runs[0], "event": sent.id}
 
 
-@pytest.mark.parametrize("command", ["runs", "run", "events", "event"])
+@pytest.mark.parametrize("command", ["runs", "run", "events", "event", "explain"])
 def test_each_read_command_answers_without_the_engine(
         command: str, cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
     """`run <id>` of a plain run included: only a run with a task or canvas step looks at
     Celery's canvas state."""
-    argv = [command] + ([stored[command]] if command in stored else []) + ["--json"]
+    ids = {"run": stored["run"], "explain": stored["run"], "event": stored["event"]}
+    argv = [command] + ([ids[command]] if command in ids else []) + ["--json"]
     code = ("from joelclaw.cli import cli\n"
             f"assert cli.main(args={argv!r}, prog_name='joelclaw', standalone_mode=False) == 0")
     loaded = loaded_after(code, {**os.environ, **cli_env}, ("joelclaw.resp", *NOT_FOR_READING))
