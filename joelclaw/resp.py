@@ -140,7 +140,8 @@ class Connection:
             raise ConnectionFailed(f"Error {exc.errno} connecting to {address.describe()}. "
                                    f"{exc.strerror}.") from None
         self.sock.settimeout(timeout)
-        self.buffer = b""
+        self.buffer = bytearray()  # what was received; replies are parsed from `pos` on
+        self.pos = 0
         if address.password:
             auth = [address.username, address.password] if address.username else \
                 [address.password]
@@ -168,13 +169,19 @@ class Connection:
         self.sock.close()
 
     def _line(self) -> bytes:
-        while b"\r\n" not in self.buffer:
+        end = self.buffer.find(b"\r\n", self.pos)
+        while end < 0:
             self._fill()
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
+            end = self.buffer.find(b"\r\n", self.pos)
+        line = bytes(self.buffer[self.pos:end])
+        self.pos = end + 2
         return line
 
     def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
+        if self.pos > 65536 and self.pos * 2 > len(self.buffer):  # drop what was parsed
+            del self.buffer[:self.pos]
+            self.pos = 0
+        chunk = self.sock.recv(262144)
         if not chunk:
             raise ConnectionFailed(f"Connection closed by server ({self.address.describe()})")
         self.buffer += chunk
@@ -192,9 +199,10 @@ class Connection:
             size = int(rest)
             if size < 0:
                 return None
-            while len(self.buffer) < size + 2:
+            while len(self.buffer) - self.pos < size + 2:
                 self._fill()
-            data, self.buffer = self.buffer[:size], self.buffer[size + 2:]
+            data = bytes(self.buffer[self.pos:self.pos + size])
+            self.pos += size + 2
             return data
         if kind == b"*":
             count = int(rest)

@@ -148,3 +148,16 @@ def _client(sock: Any) -> redis.Redis | None:
         return client
     except redis.ConnectionError:
         return None
+
+
+def test_large_replies_arrive_whole(clients: tuple[Any, redis.Redis]) -> None:
+    """Replies much larger than one read (a run hash with big step results), many at once."""
+    quick, real = clients
+    big = bytes(range(256)) * 12_000  # ~3 MB, every byte value, CRLFs inside
+    real.hset("big", mapping={f"m:{n}": big + str(n).encode() for n in range(3)})
+    assert quick.hgetall("big") == real.hgetall("big")
+    pipe = quick.pipeline(transaction=False)
+    for _ in range(3):
+        pipe.hget("big", "m:1")
+    pipe.hkeys("h")
+    assert pipe.execute() == [big + b"1"] * 3 + [real.hkeys("h")]
