@@ -147,10 +147,17 @@ def _hidden(value: Any, secrets: tuple[str, ...]) -> Any:
 def configured_secrets(settings: Settings) -> tuple[str, ...]:
     """Every secret this deployment is configured with: settings whose name says secret, and
     passwords in the Redis and broker URLs."""
-    found = [str(value) for name, value in settings.model_dump().items()
+    return secrets_among(settings.model_dump().items(),
+                         (settings.redis.url, settings.redis.broker_url))
+
+
+def secrets_among(settings: Iterable[tuple[str, Any]],
+                  urls: Iterable[str | None]) -> tuple[str, ...]:
+    """The secrets among settings (name, value) and URLs (their passwords)."""
+    found = [str(value) for name, value in settings
              if value and isinstance(value, str | int) and not isinstance(value, bool)
              and secret_key(name)]
-    for url in (settings.redis.url, settings.redis.broker_url):
+    for url in urls:
         match = re.match(r"^[a-z][a-z0-9+.-]*://[^/:@]*:([^/@]+)@", url or "")
         if match:
             found.append(match.group(1))
@@ -205,13 +212,17 @@ _install_lock = threading.Lock()
 _installed = False
 
 
-def install_log_redaction(settings: Settings | None = None) -> LogRedactor:
+def install_log_redaction(settings: Settings | None = None, *,
+                          secrets: tuple[str, ...] | None = None) -> LogRedactor:
     """Redact every log record this process makes, from any logger, whatever its handlers.
     Installed once (as the record factory, so records are clean before any handler or filter
-    sees them); a later call with settings replaces the configured secrets, never adds up."""
+    sees them); a later call with settings (or their `secrets`, already found) replaces the
+    configured secrets, never adds up."""
     global _installed
     with _install_lock:
-        if settings is not None:
+        if secrets is not None:
+            _redactor.secrets = secrets
+        elif settings is not None:
             _redactor.secrets = configured_secrets(settings)
         if not _installed:
             previous = logging.getLogRecordFactory()

@@ -12,21 +12,20 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import redis
-
-from joelclaw import redisconn
 from joelclaw.bus.ports import Hooks, SendResult, ServiceFactory
 from joelclaw.bus.records import RunStore, Scripts
-from joelclaw.config import Settings, load_settings, resolve_redis_url
+from joelclaw.config.loading import load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
 
 if TYPE_CHECKING:
+    import redis
     from celery import Celery
 
     from joelclaw.application import Application
     from joelclaw.bus.celery import CelerySetup
     from joelclaw.bus.functions import Function, Registry
     from joelclaw.bus.records import CodeWatch
+    from joelclaw.config import Settings
     from joelclaw.events.model import Event
 
 Extension = Callable[["Runtime"], "CelerySetup | None"]
@@ -61,8 +60,13 @@ class Runtime:
         registry: Registry | None = None,
         application: Application | None = None,
         extensions: Iterable[Extension] | None = None,
+        quick_redis: bool = False,
     ):
+        """`quick_redis`: read a plain redis:// or unix:// Redis with the small client
+        (joelclaw.resp) instead of importing redis-py, which then serves only what that one
+        does not speak (the CLI's read commands)."""
         self.settings = settings or load_settings()
+        self._quick_redis = quick_redis
         self._application = application
         self._registry = registry
         self._extensions = tuple(extensions) if extensions is not None else None
@@ -108,12 +112,24 @@ class Runtime:
     def redis_url(self) -> str:
         return resolve_redis_url(self.settings)
 
-    @cached_property
-    def redis(self) -> redis.Redis:
+    def _redis_py(self) -> redis.Redis:
+        from joelclaw import redisconn
+
         return redisconn.connect(
             self.redis_url, self.settings, socket_connect_timeout=3, socket_timeout=15,
             health_check_interval=30,
         )
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        if self._quick_redis:
+            from joelclaw import resp
+
+            quick = resp.connect(self.redis_url, self._redis_py, socket_connect_timeout=3,
+                                 socket_timeout=15)
+            if quick is not None:
+                return quick  # redis-py's interface, for the commands it speaks
+        return self._redis_py()
 
     @cached_property
     def scripts(self) -> Scripts:
@@ -164,6 +180,8 @@ class Runtime:
 
         sent = send_events(self, events if isinstance(events, list) else [events], **kwargs)
         if self.settings.redis.wait_replicas:  # acknowledged only once replicated
+            from joelclaw import redisconn
+
             redisconn.wait_replicas(self.redis, self.settings.redis.wait_replicas,
                                     self.settings.redis.wait_timeout_ms)
         return sent
@@ -183,12 +201,23 @@ class Runtime:
         start = time.perf_counter()
         try:
             self.redis.ping()
-        except redis.exceptions.ConnectionError as exc:
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
             raise ConfigError(
                 f"cannot reach Redis at {redact_url(self.redis_url)}: {exc}. Is `joelclaw up` "
                 "running, or JOELCLAW_REDIS_URL pointing at a live server?"
             ) from None
         return (time.perf_counter() - start) * 1000
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A connection error of redis-py (when it is loaded) or of the quick client."""
+    import sys
+
+    loaded = sys.modules.get("redis.exceptions")
+    return isinstance(exc, ConnectionError) or (
+        loaded is not None and isinstance(exc, loaded.ConnectionError))
 
 
 def redact_url(url: str) -> str:

@@ -1,9 +1,11 @@
 """The CLI answers at once (bench/cli_start.py measures how fast): importing it loads nothing
 heavy, `--help` needs neither Redis nor pydantic, and a read command (`runs`, `run <id>`,
-`events`, `event <id>`) loads Redis and the run store but not Celery, the function modules or the
-registry, the extensions, the search engine's client or the OpenTelemetry SDK (redis-py would
-load it at import time for metrics the CLI never exports). What it hides stays importable
-afterwards.
+`events`, `event <id>`, `explain <id>`) reads a plain redis:// URL with the small client
+(joelclaw.resp) and the core settings alone: neither redis-py (which imports asyncio) nor
+pydantic-settings, and not Celery, the function modules or the registry, the extensions, the
+search engine's client or the OpenTelemetry SDK. A URL the small client does not take is read
+with redis-py, which is imported without the OpenTelemetry SDK (it would load it for metrics
+the CLI never exports); what that hides stays importable afterwards.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ HEAVY = ("redis", "celery", "kombu", "pydantic", "pydantic_settings", "httpx", "
 # What no read command may load: the engine's Celery side, the function modules and what
 # declaring them costs (the registry, every payload model, cron parsing), the extensions, the
 # HTTP and search clients, process inspection. A read command reads Redis and prints.
-NOT_FOR_READING = ("celery", "kombu", "croniter", "httpx", "typesense", "psutil",
+NOT_FOR_READING = ("redis", "pydantic_settings", "joelclaw.config.settings", "celery", "kombu",
+                   "croniter", "httpx", "typesense", "psutil",
                    "joelclaw.bus.functions.registry", "joelclaw.events.registry",
                    "joelclaw.events.payloads", "joelclaw.health", "joelclaw.bus.celery",
                    "joelclaw.gateway.plugin", "joelclaw.memory.plugin",
@@ -54,12 +57,25 @@ def test_a_read_command_loads_only_what_it_reads_with(cli_env: dict[str, str]) -
     env = {**os.environ, **cli_env}
     run = ("from joelclaw.cli import cli\n"
            "cli.main(args=['runs', '--json'], prog_name='joelclaw', standalone_mode=False)")
-    loaded = loaded_after(run, env)
-    assert loaded["redis"] and loaded["joelclaw.runtime"] and loaded["pydantic"]
-    for heavy in ("celery", "kombu", "httpx", "joelclaw.gateway.plugin",
-                  "joelclaw.memory.plugin", "joelclaw.telemetry.plugin",
-                  "opentelemetry.sdk.metrics", "croniter"):
+    loaded = loaded_after(run, env, (*HEAVY, "joelclaw.resp"))
+    assert loaded["joelclaw.resp"] and loaded["joelclaw.runtime"] and loaded["pydantic"]
+    for heavy in ("redis", "pydantic_settings", "celery", "kombu", "httpx",
+                  "joelclaw.gateway.plugin", "joelclaw.memory.plugin",
+                  "joelclaw.telemetry.plugin", "opentelemetry.sdk.metrics", "croniter"):
         assert not loaded[heavy], heavy
+
+
+def test_a_url_the_small_client_does_not_take_is_read_with_redis_py(
+        cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
+    """Options in the URL (as TLS or Sentinel would): redis-py, imported the quick way, reads
+    the same run."""
+    url = cli_env["JOELCLAW_REDIS_URL"] + "?socket_keepalive=true"
+    env = {**os.environ, **cli_env, "JOELCLAW_REDIS_URL": url}
+    code = ("from joelclaw.cli import cli\n"
+            f"assert cli.main(args=['run', {stored['run']!r}, '--json'], prog_name='joelclaw', "
+            "standalone_mode=False) == 0")
+    loaded = loaded_after(code, env, ("redis", "opentelemetry.sdk.metrics", "celery"))
+    assert loaded == {"redis": True, "opentelemetry.sdk.metrics": False, "celery": False}
 
 
 @pytest.fixture
@@ -71,16 +87,17 @@ def stored(cli_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
     return {"run": sent.runs[0], "event": sent.id}
 
 
-@pytest.mark.parametrize("command", ["runs", "run", "events", "event"])
+@pytest.mark.parametrize("command", ["runs", "run", "events", "event", "explain"])
 def test_each_read_command_answers_without_the_engine(
         command: str, cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
     """`run <id>` of a plain run included: only a run with a task or canvas step looks at
     Celery's canvas state."""
-    argv = [command] + ([stored[command]] if command in stored else []) + ["--json"]
+    ids = {"run": stored["run"], "explain": stored["run"], "event": stored["event"]}
+    argv = [command] + ([ids[command]] if command in ids else []) + ["--json"]
     code = ("from joelclaw.cli import cli\n"
             f"assert cli.main(args={argv!r}, prog_name='joelclaw', standalone_mode=False) == 0")
-    loaded = loaded_after(code, {**os.environ, **cli_env}, ("redis", *NOT_FOR_READING))
-    assert loaded.pop("redis")  # it did read
+    loaded = loaded_after(code, {**os.environ, **cli_env}, ("joelclaw.resp", *NOT_FOR_READING))
+    assert loaded.pop("joelclaw.resp")  # it did read, with the small client
     assert [name for name, present in loaded.items() if present] == []
 
 

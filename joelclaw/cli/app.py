@@ -7,18 +7,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import json
 import sys
 import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from joelclaw.cli.output import Failure, Output, Reply, action, wants_json
+from joelclaw.cli.params import DURATION as DURATION  # re-exported: commands name them here
+from joelclaw.cli.params import JSON_OBJECT as JSON_OBJECT
 from joelclaw.errors import (
     ConfigError,
     EventError,
@@ -29,6 +29,7 @@ from joelclaw.errors import (
 
 if TYPE_CHECKING:
     from joelclaw.config import Settings
+    from joelclaw.config.quick import QuickSettings
     from joelclaw.runtime import Runtime
 
 Handler = Callable[..., Reply]
@@ -37,118 +38,69 @@ REDIS_FIX = ("Start the system with `joelclaw up` (it runs an embedded Redis), o
              "JOELCLAW_REDIS_URL at a running Redis server.")
 
 
-# ---- parameter types: bad values become click usage errors (exit 2) ----------------------
-
-class CodedParam(click.ParamType):
-    """A parameter type whose errors carry an envelope code more precise than USAGE_ERROR."""
-
-    error_code = "USAGE_ERROR"
-
-    def _fail(self, message: str, param: click.Parameter | None,
-              ctx: click.Context | None) -> NoReturn:
-        exc = click.BadParameter(message, ctx=ctx, param=param)
-        exc.error_code = self.error_code  # type: ignore[attr-defined]  # read by failure_for
-        raise exc
-
-
-class Duration(CodedParam):
-    """`30s`, `30m`, `1h`, `2d`, `1w` (or plain seconds) -> seconds, as everywhere else."""
-
-    name = "duration"
-    error_code = "INVALID_DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
-        from joelclaw.durations import seconds
-
-        try:
-            return seconds(value)
-        except FunctionDefinitionError:
-            self._fail(f"{value!r} is not a duration: use a number and a unit, e.g. 30m, 1h, 2d",
-                       param, ctx)
-
-
-class JsonObject(CodedParam):
-    """A JSON object given inline, or `@path` to read it from a file."""
-
-    name = "json"
-    error_code = "INVALID_JSON"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> dict[str, Any]:
-        from joelclaw.events import strictjson
-
-        if isinstance(value, dict):
-            return value
-        text = str(value)
-        if text.startswith("@"):
-            text = self._read(text[1:], param, ctx)
-        try:
-            data = strictjson.loads(text)
-        except json.JSONDecodeError as exc:
-            self._fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-                       f"{text[:80]!r}", param, ctx)
-        except (ValueError, RecursionError) as exc:  # NaN, Infinity, too deep
-            self._fail(f"not valid JSON ({exc}): {text[:80]!r}", param, ctx)
-        if not isinstance(data, dict):
-            self._fail(f"must be a JSON object like '{{\"key\": 1}}', got {type(data).__name__}",
-                       param, ctx)
-        return data
-
-    def _read(self, path: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            return Path(path).read_text()
-        except OSError as exc:
-            self._fail(f"cannot read {path}: {exc.strerror}", param, ctx)
-
-
-DURATION = Duration()
-JSON_OBJECT = JsonObject()
-
-
 # ---- the session: settings and runtime, opened lazily, errors mapped to envelopes ---------
 
 class Session:
-    """One command invocation: where it writes, and the runtime it opens only when needed."""
+    """One command invocation: where it writes, and the runtime it opens only when needed.
 
-    def __init__(self, out: Output):
+    A read command's session (`reads`) starts with the core settings alone (QuickSettings:
+    the whole Settings is read if anything else is asked of it) and reads a plain Redis URL
+    with the small client (joelclaw.resp): it answers without pydantic-settings or redis-py."""
+
+    def __init__(self, out: Output, *, reads: bool = False):
         self.out = out
+        self.reads = reads
         self._settings: Settings | None = None
+        self._quick: QuickSettings | None = None
         self._runtime: Runtime | None = None
 
     @property
     def settings(self) -> Settings:
-        from joelclaw.config import load_settings
-
         if self._settings is None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                self._settings = load_settings()
+                self._settings = self._read_settings()
             for warning in caught:  # e.g. a misspelt JOELCLAW_ variable: one clean line
                 click.echo(click.style(f"warning: {warning.message}", fg="yellow"), err=True)
         return self._settings
+
+    def _read_settings(self) -> Settings:
+        if self.reads:
+            from joelclaw.config.quick import QuickSettings
+
+            self._quick = QuickSettings()
+            return cast("Settings", self._quick)  # answers every Settings attribute
+        from joelclaw.config import load_settings
+
+        return load_settings()
 
     def runtime(self, *, redis_needed: bool = True) -> Runtime:
         from joelclaw.redaction import configured_secrets, install_log_redaction
         from joelclaw.runtime import Runtime
 
         if self._runtime is None:
-            self._runtime = Runtime(self.settings)
-            self.out.secrets = configured_secrets(self.settings)
-            install_log_redaction(self.settings)
+            settings = self.settings
+            self._runtime = Runtime(settings, quick_redis=self.reads)
+            self.out.secrets = (self._quick.secrets() if self._quick is not None
+                                else configured_secrets(settings))
+            install_log_redaction(secrets=self.out.secrets)
         if redis_needed:
             try:
-                _ = self._runtime.redis_url
+                url = self._runtime.redis_url
             except ConfigError as exc:
                 raise Failure(str(exc), "REDIS_UNREACHABLE", REDIS_FIX,
                               next_actions=[action("up", "start Redis, workers, beat and web")]
                               ) from None
+            if self.reads and not is_plain(url):
+                with quick_redis_import():  # TLS, Sentinel...: redis-py reads it
+                    pass
         return self._runtime
 
     def execute(self, handler: Handler, params: dict[str, Any]) -> int:
         try:
-            with quick_redis_import():  # nearly every command reads Redis
-                pass
+            if not self.reads:
+                with quick_redis_import():  # nearly every command reads Redis
+                    pass
             return self.out.success(handler(self, **params))
         except (click.exceptions.Exit, BrokenPipeError):
             raise  # click exits quietly (status 1) when the reader of a pipe went away
@@ -212,6 +164,13 @@ def quick_redis_import() -> Iterator[None]:
 OTEL_METRICS = ("opentelemetry.sdk.metrics", "opentelemetry.metrics")
 
 
+def is_plain(url: str) -> bool:
+    """Whether the small client reads this Redis URL (else redis-py does)."""
+    from joelclaw import resp
+
+    return resp.connect(url, lambda: None) is not None
+
+
 def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
     """Our error tree, Redis and the broker, each with a code, a fix and an exit status."""
     if isinstance(exc, click.UsageError):
@@ -235,21 +194,34 @@ def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
         return Failure(str(exc), exc.code, "List recent ids with `joelclaw runs` or "
                        "`joelclaw events`.", next_actions=[action("runs", "recent runs"),
                                                             action("events", "recent events")])
+    quick = sys.modules.get("joelclaw.resp")  # the read commands' small client
+    if quick is not None and isinstance(exc, quick.ConnectionFailed):
+        return _unreachable(exc, redis_label)
+    if quick is not None and isinstance(exc, quick.ReplyError):
+        return _redis_error(exc)
     if isinstance(exc, JoelclawError):
         return Failure(str(exc), exc.code, "Check `joelclaw status` and `joelclaw functions`.")
     return _infrastructure_failure(exc, redis_label)
+
+
+def _unreachable(exc: BaseException, redis_label: str) -> Failure:
+    return Failure(f"cannot reach Redis{redis_label}: {exc}", "REDIS_UNREACHABLE", REDIS_FIX,
+                   next_actions=[action("up", "start Redis, workers, beat and web"),
+                                 action("status", "check the system again")])
+
+
+def _redis_error(exc: BaseException) -> Failure:
+    return Failure(f"Redis error: {exc}", "REDIS_ERROR", "Check the Redis server's log "
+                   "and `joelclaw status`.")
 
 
 def _infrastructure_failure(exc: BaseException, redis_label: str) -> Failure | None:
     redis = sys.modules.get("redis")  # only a process that imported redis can fail in it
     kombu = sys.modules.get("kombu.exceptions")
     if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return Failure(f"cannot reach Redis{redis_label}: {exc}", "REDIS_UNREACHABLE", REDIS_FIX,
-                       next_actions=[action("up", "start Redis, workers, beat and web"),
-                                     action("status", "check the system again")])
+        return _unreachable(exc, redis_label)
     if redis is not None and isinstance(exc, redis.RedisError):
-        return Failure(f"Redis error: {exc}", "REDIS_ERROR", "Check the Redis server's log "
-                       "and `joelclaw status`.")
+        return _redis_error(exc)
     if kombu is not None and isinstance(exc, kombu.OperationalError):
         return Failure(f"cannot reach the broker: {exc}", "BROKER_UNREACHABLE",
                        "Check JOELCLAW_BROKER_URL and that the broker is running.")
@@ -345,10 +317,11 @@ def root_view(handler: Handler) -> Handler:
 
 
 def command(
-    name: str, *, group: click.Group | None = None, **attrs: Any
+    name: str, *, group: click.Group | None = None, reads: bool = False, **attrs: Any
 ) -> Callable[[Handler], click.Command]:
     """Register a subcommand (of `group`, default the root) whose handler returns a Reply (or
-    raises); adds --json/--text."""
+    raises); adds --json/--text. `reads`: a read command, whose session reads only the core
+    settings and Redis through the small client (see `Session`)."""
 
     def decorate(handler: Handler) -> click.Command:
         @functools.wraps(handler)
@@ -356,7 +329,7 @@ def command(
             ctx = click.get_current_context()
             json_mode = wants_json(as_json or ctx.meta.get(JSON_KEY, False),
                                    as_text or ctx.meta.get(TEXT_KEY, False))
-            session = Session(Output(ctx.command_path, json_mode))
+            session = Session(Output(ctx.command_path, json_mode), reads=reads)
             ctx.exit(session.execute(handler, params))
 
         callback = click.option("--text", "as_text", is_flag=True,

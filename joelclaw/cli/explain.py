@@ -12,7 +12,7 @@ from joelclaw.cli.app import Session, command
 from joelclaw.cli.output import Reply, action, key_values, status
 
 
-@command("explain")
+@command("explain", reads=True)
 @click.argument("run_id")
 def explain(session: Session, run_id: str) -> Reply:
     """Why a run is not running: which limit and key hold it, how many ahead, until when."""

@@ -51,7 +51,7 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
     "CONFIG_ERROR": {
         "title": "A JOELCLAW_* setting is invalid",
         "diagnose": [_do("read the variable named in the error message; check .env too")],
-        "fix": [_do("correct or unset that variable (see joelclaw/config.py for each one)")],
+        "fix": [_do("correct or unset that variable (see joelclaw/config/ for each one)")],
         "verify": [_c("status", "starts without the error")],
         "rollback": [_do("restore the previous .env")],
     },

@@ -33,7 +33,7 @@ def summaries(rt: Runtime, runs: list[Run]) -> list[dict[str, Any]]:
 
 # ---- runs / run ---------------------------------------------------------------------------
 
-@command("runs")
+@command("runs", reads=True)
 @click.option("--function", "function_id", default=None, help="Only runs of this function id.")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
               help="Only runs in this status (repeatable).")
@@ -54,7 +54,7 @@ def runs(session: Session, function_id: str | None, statuses: tuple[str, ...],
     return Reply(result, render.render_runs, actions)
 
 
-@command("run")
+@command("run", reads=True)
 @click.argument("run_id")
 def run(session: Session, run_id: str) -> Reply:
     """One run's full trace: steps, attempts, queue delay vs execution, errors."""
@@ -82,7 +82,7 @@ def _run_actions(trace: dict[str, Any]) -> list[NextAction]:
 
 # ---- events / event -----------------------------------------------------------------------
 
-@command("events")
+@command("events", reads=True)
 @click.option("--name", default=None, help="Only events with exactly this name.")
 @click.option("--prefix", default=None, help="Only events whose name starts with this.")
 @click.option("--since", type=DURATION, default=None,
@@ -101,7 +101,7 @@ def events(session: Session, name: str | None, prefix: str | None, since: float 
     return Reply(result, render.render_events, actions)
 
 
-@command("event")
+@command("event", reads=True)
 @click.argument("event_id")
 def event(session: Session, event_id: str) -> Reply:
     """One stored event, the runs it started and how often it was sent again."""

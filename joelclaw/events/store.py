@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+
+if TYPE_CHECKING:
+    import redis
 
 DEDUPE = "dedupe:"  # event hash field prefix: "dedupe:<function>" -> JSON link
 

