@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from joelclaw.bus.control import wake_run
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard import review_store
@@ -68,15 +69,19 @@ def test_a_waterfall_fills_in_live_without_a_reload(
     page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
 ) -> None:
     worker_factory()
-    run_id = send(runtime, "dash/live", pause=0.8, sleep=2.0)
+    # The run sleeps for an hour: the page shows the sleep however slow the machine is, and the
+    # test ends it by waking the run, as the owner would.
+    run_id = send(runtime, "dash/live", pause=0.8, sleep=3600)
     page.goto(f"/runs/{run_id}")
     page.evaluate("window.__sameDocument = true")
     assert page.locator('tr[data-step="store"]').count() == 0  # not there yet
-    page.locator('tr[data-step="cool-down"][data-status="sleeping"]').wait_for()
+    page.locator('tr[data-step="cool-down"][data-status="sleeping"]').wait_for(timeout=30_000)
     assert page.locator('tr[data-step="cool-down"] rect[data-kind="sleep"]').count() == 1
     assert page.locator('tr[data-step="cool-down"] line.deadline').count() == 1
+    assert page.locator('tr[data-step="store"]').count() == 0  # still asleep
     shot(page, screenshot_dir, "run-live-sleeping")
-    page.locator('tr[data-step="store"]').wait_for(timeout=20_000)
+    wake_run(runtime, run_id, by="owner (test)")
+    page.locator('tr[data-step="store"]').wait_for(timeout=30_000)
     page.locator("[data-run-status=completed]").wait_for(timeout=30_000)
     for step in ("fetch", "cool-down", "store", "fan-out", "fan-out[0]", "fan-out[1]"):
         assert page.locator(f'tr[data-step="{step}"]').get_attribute("data-status") \
