@@ -121,6 +121,27 @@ def lease_passed(client: Any, seconds: float, name: str = "lease") -> None:
              message=f"{seconds}s to pass on the server's clock")
 
 
+_LAPSE_PROBE = """
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then redis.call('SET', KEYS[2], 1, 'PX', left) end
+return left
+"""
+
+
+def lapse_probe(client: Any, key: str, name: str) -> str:
+    """A probe key that expires when `key` would (its remaining TTL, read and copied in one
+    script on the server's clock). `lapsed(probe)` after something happened says whether that
+    came after `key`'s lease ran out: an ordering against the lease, not a measured time."""
+    probe = f"jc:test:lapse:{name}"
+    left = int(client.eval(_LAPSE_PROBE, 2, key, probe))
+    assert left > 0, f"{key} holds no lease to compare with ({left})"
+    return probe
+
+
+def lapsed(client: Any, probe: str) -> bool:
+    return not client.exists(probe)
+
+
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a child process needs to see exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
