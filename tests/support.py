@@ -201,6 +201,12 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
+    def discard(self) -> None:
+        """End it at once, pool included (a fixture's teardown: the test is over and nothing is
+        asserted on a warm shutdown, which waits out the broker's poll and any held task)."""
+        self.kill_all()
+        self.log.close()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             try:
@@ -215,6 +221,12 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def ready_together(*workers: WorkerProcess) -> list[WorkerProcess]:
+    """Wait for workers started side by side (`worker_factory(..., wait=False)`): their starts
+    overlap instead of queueing one behind the other."""
+    return [worker.wait_ready() for worker in workers]
 
 
 class ChildProcess:

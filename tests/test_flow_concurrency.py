@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.flow_helpers import all_finished, finished, max_overlap, send, spans, start
-from tests.support import wait_for
+from tests.support import ready_together, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 
 
 def test_never_more_than_two_running_per_key_across_two_workers(runtime, worker_factory):
-    worker_factory(concurrency=3)
-    worker_factory(concurrency=3)
+    ready_together(*(worker_factory(concurrency=3, wait=False) for _ in range(2)))
     ids = [start(runtime, "test/conc", k=k, i=i, hold=0.6) for i in range(6) for k in "ab"]
     runs = all_finished(runtime, ids, timeout=60)
     assert all(r.status == "completed" for r in runs)

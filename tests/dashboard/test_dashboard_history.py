@@ -17,7 +17,7 @@ from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard.conftest import DASH_MODULES, dash_settings
 from tests.flow_helpers import finished
-from tests.support import wait_for
+from tests.support import ready_together, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 FLOWER = "http://127.0.0.1:5598"
@@ -91,8 +91,8 @@ def test_a_cancelled_sleep_is_not_drawn_sleeping(
 def test_a_task_step_names_its_celery_task_with_a_flower_link(
     page: Any, runtime: Runtime, worker_factory: Any
 ) -> None:
-    worker_factory(queues="joelclaw")
-    worker_factory(queues="plain")
+    ready_together(worker_factory(queues="joelclaw", wait=False),
+                   worker_factory(queues="plain", wait=False))
     run_id = send(runtime, "canvas/task", mode="flaky", failures=1)
     assert finished(runtime, run_id).status == "completed"
     tid = task_id(base_id(run_id, "flaky"), "r")
