@@ -36,7 +36,9 @@ def settings(tmp_path, redis_url) -> Settings:
 
 @pytest.fixture
 def workers(worker_factory) -> dict[str, WorkerProcess]:
-    return {"fn": worker_factory(queues="joelclaw"), "plain": worker_factory(queues="plain")}
+    fn, plain = ready_together(worker_factory(queues="joelclaw", wait=False),
+                               worker_factory(queues="plain", wait=False))
+    return {"fn": fn, "plain": plain}
 
 
 def start(rt: Runtime, name: str, **data: object) -> str:
