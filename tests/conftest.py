@@ -119,17 +119,19 @@ def worker_factory(
     def start(*, queues: str = "joelclaw", concurrency: int = 2,
               settings_override: Settings | None = None,
               extra_env: dict[str, str] | None = None,
-              app: str = "joelclaw.worker") -> WorkerProcess:
+              app: str = "joelclaw.worker", wait: bool = True) -> WorkerProcess:
+        """Start a worker and wait until it is ready; `wait=False` returns at once, so that
+        workers started together start side by side (call `.wait_ready()` on each)."""
         index = len(started)
         worker = WorkerProcess(settings_override or settings, tmp_path / f"worker{index}.log",
                                name=f"w{index}", queues=queues, concurrency=concurrency,
                                extra_env=extra_env, app=app)
         started.append(worker)
-        return worker.wait_ready()
+        return worker.wait_ready() if wait else worker
 
     yield start
     for worker in started:
-        worker.stop()
+        worker.discard()
 
 
 @pytest.fixture

@@ -121,6 +121,27 @@ def lease_passed(client: Any, seconds: float, name: str = "lease") -> None:
              message=f"{seconds}s to pass on the server's clock")
 
 
+_LAPSE_PROBE = """
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then redis.call('SET', KEYS[2], 1, 'PX', left) end
+return left
+"""
+
+
+def lapse_probe(client: Any, key: str, name: str) -> str:
+    """A probe key that expires when `key` would (its remaining TTL, read and copied in one
+    script on the server's clock). `lapsed(probe)` after something happened says whether that
+    came after `key`'s lease ran out: an ordering against the lease, not a measured time."""
+    probe = f"jc:test:lapse:{name}"
+    left = int(client.eval(_LAPSE_PROBE, 2, key, probe))
+    assert left > 0, f"{key} holds no lease to compare with ({left})"
+    return probe
+
+
+def lapsed(client: Any, probe: str) -> bool:
+    return not client.exists(probe)
+
+
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a child process needs to see exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
@@ -180,6 +201,12 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
+    def discard(self) -> None:
+        """End it at once, pool included (a fixture's teardown: the test is over and nothing is
+        asserted on a warm shutdown, which waits out the broker's poll and any held task)."""
+        self.kill_all()
+        self.log.close()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             try:
@@ -194,6 +221,12 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def ready_together(*workers: WorkerProcess) -> list[WorkerProcess]:
+    """Wait for workers started side by side (`worker_factory(..., wait=False)`): their starts
+    overlap instead of queueing one behind the other."""
+    return [worker.wait_ready() for worker in workers]
 
 
 class ChildProcess:

@@ -10,7 +10,7 @@ import pytest
 
 from joelclaw import keys
 from joelclaw.events.model import Event
-from tests.support import gate_entered, open_gate, wait_for
+from tests.support import gate_entered, lapse_probe, lapsed, open_gate, wait_for
 from tests.test_bus_steps import counts, finished, start
 
 pytestmark = pytest.mark.timeout(150)
@@ -29,10 +29,8 @@ def test_sigkill_of_a_pool_process_resumes_the_run(runtime, worker):
     pid = holder_pid(runtime, run_id)
     assert pid in [p.pid for p in worker.children()]
     worker.kill_child(pid)
-    killed_at = time.monotonic()
     open_gate(runtime.redis, "two")  # the next attempt of step two goes through
     run = finished(runtime, run_id, timeout=RESUME_WITHIN)
-    assert time.monotonic() - killed_at < RESUME_WITHIN
     assert run.status == "completed"
     # step one finished before the kill and is not repeated; step two had not finished
     assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}
@@ -49,12 +47,10 @@ def test_sigkill_of_the_whole_worker_resumes_on_a_new_worker(runtime, worker_fac
     run_id = start(runtime, "test/steps", hold="two")
     wait_for(lambda: gate_entered(runtime.redis, "two") == 1, 30, message="step two held")
     first.kill_all()
-    killed_at = time.monotonic()
     open_gate(runtime.redis, "two")
     assert runtime.runs.status(run_id) == "running"
     worker_factory()
     run = finished(runtime, run_id, timeout=RESUME_WITHIN)
-    assert time.monotonic() - killed_at < RESUME_WITHIN
     assert run.status == "completed"
     assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}
 
@@ -117,12 +113,11 @@ def test_a_new_worker_on_the_same_host_takes_over_at_once(runtime, worker_factor
     wait_for(lambda: gate_entered(runtime.redis, "two") == 1, 30, message="step two held")
     # When the whole worker is SIGKILLed and a new worker starts on this host
     first.kill_all()
-    killed_at = time.monotonic()
+    lapses = lapse_probe(runtime.redis, keys.lease(run_id), "dead-lease")
     open_gate(runtime.redis, "two")
     worker_factory(settings_override=long_lease)
-    # Then the run resumes well before the 20 s lease would have expired
+    # Then the run resumes before the dead holder's lease would have expired
     run = finished(runtime, run_id, timeout=RESUME_WITHIN)
-    took = time.monotonic() - killed_at
     assert run.status == "completed"
-    assert took < 15.0, f"resumed after {took:.1f}s: the dead holder's lease was waited out"
+    assert not lapsed(runtime.redis, lapses), "the dead holder's lease was waited out"
     assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}

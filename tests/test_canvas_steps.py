@@ -21,7 +21,7 @@ from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.conftest import TEST_MODULES, make_settings
-from tests.support import REPO, WorkerProcess, env_for, wait_for
+from tests.support import REPO, WorkerProcess, env_for, ready_together, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 MODULES = [*TEST_MODULES, "tests.canvas_functions"]
@@ -36,7 +36,9 @@ def settings(tmp_path, redis_url) -> Settings:
 
 @pytest.fixture
 def workers(worker_factory) -> dict[str, WorkerProcess]:
-    return {"fn": worker_factory(queues="joelclaw"), "plain": worker_factory(queues="plain")}
+    fn, plain = ready_together(worker_factory(queues="joelclaw", wait=False),
+                               worker_factory(queues="plain", wait=False))
+    return {"fn": fn, "plain": plain}
 
 
 def start(rt: Runtime, name: str, **data: object) -> str:
@@ -157,8 +159,8 @@ def test_replaying_the_function_does_not_publish_the_task_again(runtime, workers
 
 
 def test_the_function_worker_killed_while_the_task_runs(runtime, worker_factory):
-    fn_worker = worker_factory(queues="joelclaw")
-    worker_factory(queues="plain")
+    fn_worker, _ = ready_together(worker_factory(queues="joelclaw", wait=False),
+                                  worker_factory(queues="plain", wait=False))
     run_id = start(runtime, "canvas/task", mode="slow", value={"v": 1})
     wait_for(lambda: executions(runtime, "slow", run_id) == 1, 20, message="the task started")
     wait_for(lambda: runtime.runs.status(run_id) == "waiting", 20, message="the run parked")
@@ -180,8 +182,8 @@ def test_the_function_worker_killed_while_the_task_runs(runtime, worker_factory)
 def test_the_plain_worker_killed_mid_task_redelivers_and_the_step_completes_once(
     runtime, worker_factory
 ):
-    worker_factory(queues="joelclaw")
-    plain = worker_factory(queues="plain")
+    _, plain = ready_together(worker_factory(queues="joelclaw", wait=False),
+                              worker_factory(queues="plain", wait=False))
     run_id = start(runtime, "canvas/task", mode="slow", value=7)
     wait_for(lambda: executions(runtime, "slow", run_id) == 1, 20, message="the task started")
     pid = int(wait_for(lambda: runtime.redis.get(f"jc:test:pid:{run_id}"), 10, message="pid"))
@@ -219,9 +221,9 @@ def test_an_answer_arriving_while_the_run_executes_elsewhere_is_not_lost(runtime
 
 @pytest.mark.parametrize("hooks", [True, False])
 def test_tasks_of_a_foreign_celery_app_answer_steps(runtime, worker_factory, hooks):
-    worker_factory(queues="joelclaw")
-    worker_factory(queues="foreign", app="tests.foreign_app",
-                   extra_env={"FOREIGN_HOOKS": "1" if hooks else "0"})
+    ready_together(worker_factory(queues="joelclaw", wait=False),
+                   worker_factory(queues="foreign", app="tests.foreign_app", wait=False,
+                                  extra_env={"FOREIGN_HOOKS": "1" if hooks else "0"}))
     run = finished(runtime, start(runtime, "canvas/foreign"))
     assert run.status == "completed", run.error
     assert run.output["product"] == 42

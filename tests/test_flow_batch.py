@@ -9,14 +9,13 @@ import pytest
 
 from joelclaw.events.model import Event
 from tests.flow_helpers import finished
-from tests.support import wait_for
+from tests.support import ready_together, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_sizes_and_timeout(runtime, worker_factory):
-    worker_factory()
-    worker_factory()
+    ready_together(worker_factory(wait=False), worker_factory(wait=False))
     started = []
     for i in range(7):
         started += runtime.send(Event(name="test/batch", data={"k": "a", "i": i}))[0].runs

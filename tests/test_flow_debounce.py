@@ -9,7 +9,7 @@ import pytest
 
 from joelclaw import keys
 from joelclaw.events.model import Event
-from tests.support import wait_for, wait_settled
+from tests.support import ready_together, wait_for, wait_settled
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,8 +19,7 @@ def debounce_runs(rt):
 
 
 def test_one_run_with_the_last_event(runtime, worker_factory):
-    worker_factory()
-    worker_factory()
+    ready_together(worker_factory(wait=False), worker_factory(wait=False))
     state = keys.flow_debounce("t-debounce", "a")
     for n in range(5):
         sent = time.time()

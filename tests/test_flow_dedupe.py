@@ -21,6 +21,7 @@ from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes.llm import FakeLLM
 from tests.flow_helpers import all_finished
+from tests.support import ready_together
 from webhooks import create_app
 
 pytestmark = pytest.mark.timeout(120)
@@ -124,8 +125,8 @@ def test_near_duplicates_sent_together_to_two_workers_run_once(
     rt = Runtime(make_settings(tmp_path / "home", redis_url, function_modules=MODULES,
                                embeddings_api_url=llm.base_url, embeddings_api_key="sk-test",
                                embeddings_model="fake-embed"))
-    worker_factory(settings_override=rt.settings, concurrency=2)
-    worker_factory(settings_override=rt.settings, concurrency=2)
+    ready_together(*(worker_factory(settings_override=rt.settings, concurrency=2, wait=False)
+                     for _ in range(2)))
     body = "renew the passport of the owner before the trip to lisbon in march"
     ids = [_send(rt, "test/doc.similar", f"burst-{i}", body=body + " now" * (i % 2))
            for i in range(4)]

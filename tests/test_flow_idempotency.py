@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.flow_helpers import all_finished, send
+from tests.support import ready_together
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_one_run_per_key_within_the_window(runtime, worker_factory):
-    worker_factory(concurrency=2)
-    worker_factory(concurrency=2)
+    ready_together(*(worker_factory(concurrency=2, wait=False) for _ in range(2)))
     ids = [send(runtime, "test/idem", user="u1")[0] for _ in range(5)]
     ids.append(send(runtime, "test/idem", user="u2")[0])
     runs = all_finished(runtime, ids)

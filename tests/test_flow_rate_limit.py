@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.flow_helpers import all_finished, send
+from tests.support import ready_together
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_exact_skip_count_across_two_workers(runtime, worker_factory):
-    worker_factory(concurrency=3)
-    worker_factory(concurrency=3)
+    ready_together(*(worker_factory(concurrency=3, wait=False) for _ in range(2)))
     ids = [send(runtime, "test/rate", user="u1")[0] for _ in range(10)]
     ids += [send(runtime, "test/rate", user="u2")[0] for _ in range(4)]
     runs = all_finished(runtime, ids, timeout=40)

@@ -6,15 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.flow_helpers import all_finished, finished, start, status_is
-from tests.support import open_gate, wait_for
+from tests.support import open_gate, ready_together, wait_for
 from tests.test_bus_steps import counts
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_skip_mode(runtime, worker_factory):
-    worker_factory(concurrency=2)
-    worker_factory(concurrency=2)
+    ready_together(*(worker_factory(concurrency=2, wait=False) for _ in range(2)))
     first = start(runtime, "test/single-skip", k="a", hold="a")
     status_is(runtime, first, "running")
     second = start(runtime, "test/single-skip", k="a")

@@ -11,7 +11,7 @@ from joelclaw.bus.flow import explain_run
 from joelclaw.errors import NotFound
 from joelclaw.events.model import Event
 from tests.flow_helpers import finished, start, status_is
-from tests.support import wait_for
+from tests.support import ready_together, wait_for
 from tests.test_cli import cli_env, invoke, ok  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.timeout(120)
@@ -24,8 +24,8 @@ def parked(runtime, run_id: str):
 
 
 def test_new_runs_queue_while_paused_and_start_in_order_on_resume(runtime, worker_factory):
-    worker_factory()
-    worker_factory()  # two workers: the pause is in Redis, not in one worker's memory
+    # two workers: the pause is in Redis, not in one worker's memory
+    ready_together(worker_factory(wait=False), worker_factory(wait=False))
     info = pause(runtime, "t-steps", by="owner (test)", reason="deploying")
     assert info["paused"] and info["by"] == "owner (test)" and info["parked"] == 0
     runs = [start(runtime, "test/steps") for _ in range(3)]

@@ -16,7 +16,7 @@ from joelclaw.insight.trace import run_trace
 from joelclaw.insight.waterfall import waterfall
 from joelclaw.runtime import Runtime
 from tests.conftest import TEST_MODULES, make_settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import WorkerProcess, ready_together, wait_for
 from tests.test_bus_steps import finished, start
 
 pytestmark = pytest.mark.timeout(120)
@@ -31,7 +31,9 @@ def settings(tmp_path, redis_url) -> Settings:
 
 @pytest.fixture
 def workers(worker_factory) -> dict[str, WorkerProcess]:
-    return {"fn": worker_factory(queues="joelclaw"), "plain": worker_factory(queues="plain")}
+    fn, plain = ready_together(worker_factory(queues="joelclaw", wait=False),
+                               worker_factory(queues="plain", wait=False))
+    return {"fn": fn, "plain": plain}
 
 
 def step_of(trace: dict, key: str) -> dict:

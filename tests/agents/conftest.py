@@ -38,10 +38,13 @@ def start_system(tmp_path: Path, redis_url: str, tg: FakeTelegram, pids_dir: Pat
         values.update(overrides)
         settings = gateway_settings(tmp_path, redis_url, tg, **values)
         env = {"FAKE_AGENT_PIDS": str(pids_dir)}
-        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings,
-                       extra_env=env)
-        if gateway:
-            worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+        workers = [worker_factory(queues="joelclaw", concurrency=2, settings_override=settings,
+                                  extra_env=env, wait=False)]
+        if gateway:  # started side by side
+            workers.append(worker_factory(queues="gateway", concurrency=1,
+                                          settings_override=settings, wait=False))
+        for worker in workers:
+            worker.wait_ready()
         return Runtime(settings)
 
     return start

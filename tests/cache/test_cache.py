@@ -175,15 +175,14 @@ def test_a_broken_redis_degrades_to_the_other_tiers_and_never_fails_the_caller(
     dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2,
                        retry=Retry(NoBackoff(), 0))
     cache = Cache(dead, tmp_path / "c")
-    started = time.monotonic()
     calls: list[int] = []
     value = cache.fetch("ns", "k", lambda: calls.append(1) or {"ok": True}, tier="warm")
     assert value == {"ok": True}
     assert cache.fetch("ns", "k", lambda: calls.append(1) or {"ok": False},
                        tier="warm") == {"ok": True}
     assert len(calls) == 1
-    assert time.monotonic() - started < 2, "a dead tier is skipped after its first failure"
-    assert cache.stats.local()["redis|error"] >= 1
+    # the miss's read failed on the dead tier; its write back was skipped, not tried again
+    assert cache.stats.local()["redis|error"] == 1, "a dead tier is skipped after a failure"
     assert Cache(dead, tmp_path / "c").get("ns", "k", tier="warm") == {"ok": True}, \
         "the file tier still serves another process"
     cache.invalidate_pattern("*")  # no exception either

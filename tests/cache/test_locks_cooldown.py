@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import redis
@@ -76,14 +75,29 @@ def test_keep_alive_reports_a_lost_lock(client: redis.Redis) -> None:
         assert lost.wait(2)
 
 
+def _renew_calls(client: redis.Redis) -> int:
+    """EVALs the server ran so far (a lock's renew is one)."""
+    stats = client.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k in ("cmdstat_eval",
+                                                                   "cmdstat_evalsha"))
+
+
 def test_blocking_acquire_waits_for_the_holder_then_times_out(client: redis.Redis) -> None:
-    holder = Lock(client, keys.lock("busy"), 5)
+    holder = Lock(client, keys.lock("busy"), 60)
     holder.acquire()
-    threading.Timer(0.3, holder.release).start()
+    order: list[str] = []
     waiter = Lock(client, keys.lock("busy"), 5)
-    started = time.monotonic()
-    assert waiter.acquire(blocking=True, timeout=3)
-    assert 0.25 < time.monotonic() - started < 2
+    tries = _renew_calls(client)  # each failed try of a blocking acquire asks to renew
+    waiting = threading.Thread(target=lambda: order.append(
+        f"acquired {waiter.acquire(blocking=True, timeout=60)}"))
+    waiting.start()
+    wait_for(lambda: _renew_calls(client) >= tries + 3, message="the waiter retrying")
+    assert order == []  # still waiting while the holder holds
+    order.append("released")
+    holder.release()
+    waiting.join(30)
+    assert order == ["released", "acquired True"]
+    assert waiter.owned()
     with pytest.raises(LockNotAcquired), Lock(client, keys.lock("busy"), 0.3):
         pass
 

@@ -103,9 +103,13 @@ def start(worker_factory: Callable[..., WorkerProcess],
         if beat:
             beat_factory(settings)
             wait_for(lambda: rt.redis.get(keys.BEAT_TICK), 40, message="beat's first tick")
-        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
+        workers = [worker_factory(queues="joelclaw", concurrency=2, settings_override=settings,
+                                  wait=False)]
         if gateway:
-            worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+            workers.append(worker_factory(queues="gateway", concurrency=1,
+                                          settings_override=settings, wait=False))
+        for worker in workers:
+            worker.wait_ready()
         return rt
 
     return go

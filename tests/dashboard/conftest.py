@@ -100,6 +100,14 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
+def early_worker(worker_factory: Callable[..., Any]) -> Any:
+    """A worker started before the page's server and not waited for: the test asks for it
+    first and calls `.wait_ready()`, so the two start side by side instead of one after the
+    other."""
+    return worker_factory(wait=False)
+
+
+@pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[Any]:
     """The web app as `joelclaw up` serves it: a real gunicorn on a free loopback port."""
     from tests.webhooks.gunicorn_support import Gunicorn

@@ -18,7 +18,7 @@ from tests.dashboard import review_store
 from tests.dashboard.conftest import TOKEN, dash_settings
 from tests.dashboard.dashfunctions import BREAK_FLAG
 from tests.flow_helpers import finished, status_is
-from tests.support import wait_for
+from tests.support import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -32,9 +32,9 @@ def send(rt: Runtime, name: str, **data: Any) -> str:
 
 
 def test_open_a_failed_run_read_the_error_replay_it_and_see_it_complete(
-    page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
+    early_worker: WorkerProcess, page: Any, runtime: Runtime, screenshot_dir: Path
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     runtime.redis.set(BREAK_FLAG, "1")
     failed = send(runtime, "dash/flaky", amount=42)
     assert finished(runtime, failed).status == "failed"
@@ -66,9 +66,9 @@ def test_open_a_failed_run_read_the_error_replay_it_and_see_it_complete(
 
 
 def test_a_waterfall_fills_in_live_without_a_reload(
-    page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
+    early_worker: WorkerProcess, page: Any, runtime: Runtime, screenshot_dir: Path
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     # The run sleeps for an hour: the page shows the sleep however slow the machine is, and the
     # test ends it by waking the run, as the owner would.
     run_id = send(runtime, "dash/live", pause=0.8, sleep=3600)
@@ -109,9 +109,9 @@ def test_the_runs_list_updates_without_a_reload(
 
 
 def test_why_a_throttled_run_waits(
-    page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
+    early_worker: WorkerProcess, page: Any, runtime: Runtime, screenshot_dir: Path
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     first = send(runtime, "test/throttle-slow")
     second = send(runtime, "test/throttle-slow")
     assert finished(runtime, first).status == "completed"
@@ -130,9 +130,9 @@ def test_why_a_throttled_run_waits(
 
 
 def test_hostile_event_data_is_shown_as_text_and_never_runs(
-    page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
+    early_worker: WorkerProcess, page: Any, runtime: Runtime, screenshot_dir: Path
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     payload = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned=2\">"
     run_id = send(runtime, "dash/hostile", note=payload)
     assert finished(runtime, run_id).status == "failed"
@@ -148,9 +148,9 @@ def test_hostile_event_data_is_shown_as_text_and_never_runs(
 
 
 def test_send_an_event_from_the_form_and_follow_its_run(
-    page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
+    early_worker: WorkerProcess, page: Any, runtime: Runtime, screenshot_dir: Path
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     page.goto("/events")
     page.fill('form.send input[name="name"]', "test/steps")
     page.fill('form.send textarea[name="data"]', '{"from": "the dashboard"}')
@@ -221,9 +221,9 @@ def test_off_loopback_the_browser_logs_in_with_the_token(
 
 
 def test_sleeping_run_can_be_cancelled_with_its_button(
-    page: Any, runtime: Runtime, worker_factory: Any
+    early_worker: WorkerProcess, page: Any, runtime: Runtime
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     run_id = send(runtime, "test/sleep", seconds=120)
     status_is(runtime, run_id, "sleeping")
     page.goto(f"/runs/{run_id}")

@@ -22,6 +22,7 @@ from tests.dashboard import review_store
 from tests.dashboard.dashfunctions import BREAK_FLAG
 from tests.dashboard.looks import DESKTOP, PHONE, check
 from tests.flow_helpers import finished, status_is
+from tests.support import WorkerProcess
 
 pytestmark = pytest.mark.timeout(240)
 Pages = Callable[..., Any]
@@ -54,8 +55,8 @@ def send(rt: Runtime, name: str, event_id: str | None = None, **data: Any) -> st
 
 
 def test_at_390px_the_owner_settles_everything_from_needs_me(
-        pages: Pages, runtime: Runtime, worker_factory: Any, screenshot_dir: Path) -> None:
-    worker_factory()
+        early_worker: WorkerProcess, pages: Pages, runtime: Runtime, screenshot_dir: Path) -> None:
+    early_worker.wait_ready()
     runtime.redis.set(BREAK_FLAG, "1")
     failures = [send(runtime, "dash/flaky", amount=n) for n in (1, 2)]
     for run_id in failures:
@@ -120,9 +121,9 @@ def test_at_390px_the_owner_settles_everything_from_needs_me(
                                               (DESKTOP, "light"), (DESKTOP, "dark")],
                          ids=["phone-light", "phone-dark", "desktop-light", "desktop-dark"])
 def test_every_page_fits_and_reads_at_each_width_and_scheme(
-        pages: Pages, runtime: Runtime, worker_factory: Any, screenshot_dir: Path,
+        early_worker: WorkerProcess, pages: Pages, runtime: Runtime, screenshot_dir: Path,
         viewport: dict[str, int], scheme: str) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     runtime.redis.set(BREAK_FLAG, "1")
     failed = send(runtime, "dash/flaky", "order/2026/0001", amount=9)
     waiting = send(runtime, "test/wait", key="k-1", timeout=600)
@@ -211,9 +212,9 @@ def test_events_live_with_slashed_ids_edit_and_resend_and_errors_in_view(
     check(page, screenshot_dir, "events-error-390", phone=True, status=400)
 
 
-def test_pause_and_resume_a_function_from_its_page(pages: Pages, runtime: Runtime,
-                                                   worker_factory: Any) -> None:
-    worker_factory()
+def test_pause_and_resume_a_function_from_its_page(early_worker: WorkerProcess, pages: Pages,
+                                                   runtime: Runtime) -> None:
+    early_worker.wait_ready()
     page = pages(PHONE)
     page.goto("/functions?q=t-steps")
     page.locator('tr[data-function="t-steps"] button[data-action="pause"]').click()

@@ -17,7 +17,7 @@ from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard.conftest import DASH_MODULES, dash_settings
 from tests.flow_helpers import finished
-from tests.support import wait_for
+from tests.support import WorkerProcess, ready_together, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 FLOWER = "http://127.0.0.1:5598"
@@ -34,9 +34,9 @@ def send(rt: Runtime, name: str, **data: Any) -> str:
 
 
 def test_a_failed_step_shows_each_attempt_and_no_next_one(
-    page: Any, runtime: Runtime, worker_factory: Any, screenshot_dir: Path
+    early_worker: WorkerProcess, page: Any, runtime: Runtime, screenshot_dir: Path
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     run_id = send(runtime, "test/flaky", failures=10)
     assert finished(runtime, run_id).status == "failed"
     page.goto(f"/runs/{run_id}")
@@ -58,9 +58,9 @@ def test_a_failed_step_shows_each_attempt_and_no_next_one(
 
 
 def test_a_matched_wait_is_completed_with_its_event_and_no_deadline(
-    page: Any, runtime: Runtime, worker_factory: Any
+    early_worker: WorkerProcess, page: Any, runtime: Runtime
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     run_id = send(runtime, "test/wait", key="o-77", timeout=3600)
     wait_for(lambda: runtime.runs.status(run_id) == "waiting", 20, message="waiting")
     [reply] = runtime.send(Event(name="test/reply", data={"key": "o-77"}))
@@ -75,9 +75,9 @@ def test_a_matched_wait_is_completed_with_its_event_and_no_deadline(
 
 
 def test_a_cancelled_sleep_is_not_drawn_sleeping(
-    page: Any, runtime: Runtime, worker_factory: Any
+    early_worker: WorkerProcess, page: Any, runtime: Runtime
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     run_id = send(runtime, "test/sleep", seconds=7200)
     wait_for(lambda: runtime.runs.status(run_id) == "sleeping", 20, message="sleeping")
     cancel_run(runtime, run_id, "not needed")
@@ -91,8 +91,8 @@ def test_a_cancelled_sleep_is_not_drawn_sleeping(
 def test_a_task_step_names_its_celery_task_with_a_flower_link(
     page: Any, runtime: Runtime, worker_factory: Any
 ) -> None:
-    worker_factory(queues="joelclaw")
-    worker_factory(queues="plain")
+    ready_together(worker_factory(queues="joelclaw", wait=False),
+                   worker_factory(queues="plain", wait=False))
     run_id = send(runtime, "canvas/task", mode="flaky", failures=1)
     assert finished(runtime, run_id).status == "completed"
     tid = task_id(base_id(run_id, "flaky"), "r")
@@ -106,9 +106,9 @@ def test_a_task_step_names_its_celery_task_with_a_flower_link(
 
 
 def test_the_functions_page_counts_runs_and_keeps_body_and_wait_apart(
-    page: Any, runtime: Runtime, worker_factory: Any
+    early_worker: WorkerProcess, page: Any, runtime: Runtime
 ) -> None:
-    worker_factory()
+    early_worker.wait_ready()
     ids = [send(runtime, "test/steps") for _ in range(3)]
     for run_id in ids:
         finished(runtime, run_id)

@@ -21,6 +21,7 @@ import email.policy
 import html
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -277,6 +278,7 @@ class _Failure:
     retry_after: float | None
     times: int
     skip: int = 0  # calls let through before the failures start
+    flood: bool = False  # refuse the method until retry_after has passed, as Telegram does
 
 
 @dataclass
@@ -303,6 +305,7 @@ class FakeTelegram:
         self._lock = threading.RLock()
         self._updates_cv = threading.Condition(self._lock)
         self._requests: list[RecordedRequest] = []
+        self._flood_until: dict[str, float] = {}
         self._failures: dict[str, deque[_Failure]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
@@ -388,12 +391,15 @@ class FakeTelegram:
         retry_after: float | None = None,
         times: int = 1,
         skip: int = 0,
+        flood: bool = False,
     ) -> None:
         """Answer the next `times` calls of `method` with this {"ok": false} error (after
-        letting `skip` calls through, e.g. to fail the second chunk of a long message)."""
+        letting `skip` calls through, e.g. to fail the second chunk of a long message). With
+        `flood`, a 429's `retry_after` is enforced as Telegram's flood control does: a call of
+        `method` before it has passed is refused again (and recorded, so a test counts it)."""
         with self._lock:
             queue = self._failures.setdefault(method.lower(), deque())
-            queue.append(_Failure(error_code, description, retry_after, times, skip))
+            queue.append(_Failure(error_code, description, retry_after, times, skip, flood))
 
     def push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue a raw update of `kind` (message, callback_query, ...) for getUpdates."""
@@ -528,7 +534,7 @@ class FakeTelegram:
         """Run one Bot API method; returns `result` or raises BotApiError."""
         with self._lock:
             self._requests.append(RecordedRequest(method, params, files, ctype))
-            failure = self._take_failure(method)
+            failure = self._flooded(method) or self._take_failure(method)
         if failure:
             extra = (
                 {"retry_after": failure.retry_after} if failure.retry_after is not None else None
@@ -550,7 +556,17 @@ class FakeTelegram:
         failure.times -= 1
         if failure.times <= 0:
             queue.popleft()
+        if failure.flood and failure.retry_after:
+            self._flood_until[method.lower()] = time.monotonic() + failure.retry_after
         return failure
+
+    def _flooded(self, method: str) -> _Failure | None:
+        """A 429 for a call made before a flood failure's retry_after has passed."""
+        left = self._flood_until.get(method.lower(), 0.0) - time.monotonic()
+        if left <= 0:
+            return None
+        return _Failure(429, f"Too Many Requests: retry after {math.ceil(left)}",
+                        math.ceil(left), 1)
 
     # -- methods -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from joelclaw.events.model import Event
 from joelclaw.gateway.service import Gateway
 from tests.conftest import TEST_MODULES
 from tests.gateway.conftest import OWNER, gateway_settings, quiet, replies, wait_replies
-from tests.support import wait_for
+from tests.support import ready_together, wait_for
 
 MODULES = [*TEST_MODULES, "tests.gateway.gwfunctions"]
 
@@ -23,8 +23,9 @@ def system(tmp_path, redis_url, tg, todoist, front, worker_factory):
     settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
                                 todoist_token=todoist.token, todoist_api_url=todoist.base_url,
                                 front_token=front.token, front_api_url=front.base_url)
-    worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
-    worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+    ready_together(
+        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings, wait=False),
+        worker_factory(queues="gateway", concurrency=1, settings_override=settings, wait=False))
     from joelclaw.runtime import Runtime
 
     return Runtime(settings)
@@ -123,8 +124,9 @@ def test_a_collaborators_todoist_comment_is_data_never_an_instruction(
     settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
                                 todoist_token=todoist.token, todoist_api_url=todoist.base_url,
                                 **with_llm(llm))
-    worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
-    worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+    ready_together(
+        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings, wait=False),
+        worker_factory(queues="gateway", concurrency=1, settings_override=settings, wait=False))
     rt = Runtime(settings)
     todoist.add_task("t2", "Shared chores", "p1")
     rt.send(Event(name="todoist/comment.added", id="todoist-delivery-2", data={
@@ -176,8 +178,9 @@ def test_signed_todoist_webhook_ends_as_one_telegram_message(tg, todoist, tmp_pa
     settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
                                 todoist_token=todoist.token, todoist_api_url=todoist.base_url,
                                 todoist_client_secret=secret)
-    worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
-    worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+    ready_together(
+        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings, wait=False),
+        worker_factory(queues="gateway", concurrency=1, settings_override=settings, wait=False))
     fixture = Path(__file__).resolve().parent.parent / "fixtures/webhooks/todoist/note_added.json"
     body = fixture.read_bytes()
     note = json.loads(body)["event_data"]

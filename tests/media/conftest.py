@@ -51,9 +51,13 @@ def start_system(tmp_path: Path, redis_url: str, tg: FakeTelegram, llm: FakeLLM,
                                   "transcription_api_key": stt.api_key}
         values.update(overrides)
         settings = gateway_settings(tmp_path, redis_url, tg, **values)
-        worker_factory(queues="joelclaw", concurrency=2, settings_override=settings)
-        if gateway:
-            worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+        workers = [worker_factory(queues="joelclaw", concurrency=2, settings_override=settings,
+                                  wait=False)]
+        if gateway:  # started side by side
+            workers.append(worker_factory(queues="gateway", concurrency=1,
+                                          settings_override=settings, wait=False))
+        for worker in workers:
+            worker.wait_ready()
         return Runtime(settings)
 
     return start

@@ -30,7 +30,7 @@ from tests.fakes.todoist import FakeTodoist
 from tests.gateway.conftest import OWNER, gateway_settings, wait_replies
 from tests.memory.conftest import memory_settings
 from tests.memory.replies import MemoryLLM
-from tests.support import WorkerProcess, wait_for
+from tests.support import WorkerProcess, ready_together, wait_for
 from tests.webhooks.webhook_support import configured, fixture, sign
 from webhooks import create_app
 
@@ -88,8 +88,10 @@ def test_a_session_ends_up_in_memory_md_and_in_the_next_agent_turn(
                                             "gateway_claim_lease_seconds",
                                             "gateway_chat_interval_seconds")},
             todoist_token=todoist.token, todoist_api_url=todoist.base_url)
-        worker_factory(settings_override=settings, concurrency=2)
-        worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+        ready_together(
+            worker_factory(settings_override=settings, concurrency=2, wait=False),
+            worker_factory(queues="gateway", concurrency=1, settings_override=settings,
+                           wait=False))
         rt = Runtime(settings)
         mem = Memory(rt)
         _run_the_pipeline(settings, rt, mem, tg, todoist, llm, replies)

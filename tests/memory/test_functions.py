@@ -3,6 +3,7 @@ out or answering nonsense, Typesense down, and the pipeline's events."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -92,17 +93,21 @@ def test_an_llm_that_times_out_is_retried_and_nothing_is_lost(
     start: Callable[..., Runtime], llm: FakeLLM, mem: Memory,
 ) -> None:
     slow = {"left": 1}
+    released = threading.Event()  # the first answer is held until the test is done with it
 
     def observer(user: str) -> str:
         if slow["left"]:
             slow["left"] -= 1
-            time.sleep(2.5)
+            released.wait(60)  # well past the client's 1 s timeout
         return OBSERVER_XML
 
     replies = MemoryLLM(observer=observer)
     llm.reply = replies
-    rt = start(memory_llm_timeout_seconds=1.0)
-    run = finished(rt, observe_run(rt, session("slow")), 60)
+    try:
+        rt = start(memory_llm_timeout_seconds=1.0)
+        run = finished(rt, observe_run(rt, session("slow")), 60)
+    finally:
+        released.set()
     assert run.status == "completed", run.error
     assert replies.calls["observer"] == 2, "the timed-out call was made again"
     assert count(mem) == 5

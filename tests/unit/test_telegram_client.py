@@ -7,7 +7,6 @@ per-chat pacing are observed, not waited for.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from joelclaw.integrations.telegram import (
     inline_keyboard,
 )
 from tests.fakes.telegram import FakeTelegram
+from tests.support import wait_for
 
 OWNER = 7001
 CHAT = 7001
@@ -81,20 +81,23 @@ def test_get_updates_returns_queued_updates_until_confirmed_by_offset(
 def test_get_updates_long_poll_wakes_when_an_update_arrives(
     tg: FakeTelegram, client: TelegramClient
 ) -> None:
-    threading.Timer(0.2, tg.push_message, args=(OWNER, CHAT, "late")).start()
-    started = time.monotonic()
+    tg.poll_cap = 600  # held longer than any wait here: only the update can end the poll
+    got: list[list[dict]] = []
+    poll = threading.Thread(target=lambda: got.append(client.get_updates(timeout=600)),
+                            daemon=True)
+    poll.start()
+    wait_for(lambda: tg.calls("getUpdates"), message="the long poll under way")
 
-    updates = client.get_updates(timeout=30)
+    tg.push_message(OWNER, CHAT, "late")
 
-    assert [u["message"]["text"] for u in updates] == ["late"]
-    assert time.monotonic() - started < 0.9  # woken by the update, not by the (capped) timeout
+    wait_for(lambda: got, message="the poll woken by the update")
+    assert [u["message"]["text"] for u in got[0]] == ["late"]
+    assert len(tg.calls("getUpdates")) == 1  # the same long poll answered it
 
 
 def test_get_updates_long_poll_times_out_empty(tg: FakeTelegram, client: TelegramClient) -> None:
-    started = time.monotonic()
-
-    assert client.get_updates(timeout=1) == []
-    assert time.monotonic() - started >= 0.9
+    assert client.get_updates(timeout=1) == []  # the server's hold ended: nothing, no error
+    assert len(tg.calls("getUpdates")) == 1
     assert tg.calls("getUpdates")[0].params["timeout"] == 1
 
 

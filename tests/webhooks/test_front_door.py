@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -97,17 +98,17 @@ def test_fifty_slow_clients_leave_health_and_a_signed_webhook_answering(
     slow = [raw_request(server.port, head, b'{"zen": "') for _ in range(SLOW_CLIENTS)]
     wait_for(lambda: accepted(server) >= SLOW_CLIENTS, timeout=30,
              message="every slow client accepted by a worker")
-    held_since = time.monotonic()
 
     health = httpx.get(f"{server.url}/health", headers=bearer(), timeout=5)
     raw, headers = fixture("github", "push")
     webhook = httpx.post(f"{server.url}/webhooks/github", content=raw, headers=headers,
                          timeout=5)
-    answered_within = time.monotonic() - held_since
+    unanswered = [s for s in slow if s not in select.select(slow, [], [], 0)[0]]
 
     assert health.status_code == 200 and health.json()["ok"] is True
     assert webhook.status_code == 200 and webhook.json()["events"] == 1
-    assert answered_within < BODY_TIMEOUT  # answered while the 50 were still being waited on
+    # answered while the 50 were still being waited on: none of them has its 408 yet
+    assert len(unanswered) == SLOW_CLIENTS
     answers = [read_answer(sock) for sock in slow]
     assert {status for status, _, _ in answers} == {408}
     for _, headers_, body in answers:

@@ -42,13 +42,16 @@ def server(web_settings: Settings, tmp_path: Path) -> Iterator[Gunicorn]:
 
 
 @pytest.fixture
-def live_worker(web_settings: Settings,
-                worker_factory: Callable[..., WorkerProcess]) -> WorkerProcess:
-    return worker_factory(settings_override=web_settings)
+def live_worker(web_settings: Settings, worker_factory: Callable[..., WorkerProcess],
+                request: pytest.FixtureRequest) -> WorkerProcess:
+    """The worker, started side by side with the server when a test asks for it first."""
+    worker = worker_factory(settings_override=web_settings, wait=False)
+    request.getfixturevalue("server")
+    return worker.wait_ready()
 
 
 def test_a_signed_workflow_run_starts_its_function_once_and_a_redelivery_nothing(
-    server: Gunicorn, live_worker: WorkerProcess, web_settings: Settings
+    live_worker: WorkerProcess, server: Gunicorn, web_settings: Settings
 ) -> None:
     rt = Runtime(web_settings)
     raw, headers = fixture("github", "workflow_run_completed")
@@ -118,7 +121,7 @@ def test_the_failure_limit_and_the_metrics_are_shared_by_both_gunicorn_workers(
     assert rt.redis.get(limits.failure_key("127.0.0.1")) == b"20"
 
 
-def test_health_over_the_wire(server: Gunicorn, live_worker: WorkerProcess,
+def test_health_over_the_wire(live_worker: WorkerProcess, server: Gunicorn,
                               web_settings: Settings) -> None:
     Runtime(web_settings).redis.set(keys.BEAT_TICK, time.time())
     response = wait_for(
