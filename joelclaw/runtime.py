@@ -63,8 +63,8 @@ class Runtime:
         quick_redis: bool = False,
     ):
         """`quick_redis`: read a plain redis:// or unix:// Redis with the small client
-        (joelclaw.resp) instead of importing redis-py, which then serves only what that one
-        does not speak (the CLI's read commands)."""
+        (joelclaw.redisconn.resp) instead of importing redis-py, which then serves only what
+        that one does not speak (the CLI's read commands)."""
         self.settings = settings or load_settings()
         self._quick_redis = quick_redis
         self._application = application
@@ -123,7 +123,7 @@ class Runtime:
     @cached_property
     def redis(self) -> redis.Redis:
         if self._quick_redis:
-            from joelclaw import resp
+            from joelclaw.redisconn import resp
 
             quick = resp.connect(self.redis_url, self._redis_py, socket_connect_timeout=3,
                                  socket_timeout=15)

@@ -1,7 +1,7 @@
 """The CLI answers at once (bench/cli_start.py measures how fast): importing it loads nothing
 heavy, `--help` needs neither Redis nor pydantic, and a read command (`runs`, `run <id>`,
 `events`, `event <id>`, `explain <id>`) reads a plain redis:// URL with the small client
-(joelclaw.resp) and the core settings alone: neither redis-py (which imports asyncio) nor
+(joelclaw.redisconn.resp) and the core settings alone: neither redis-py (which imports asyncio) nor
 pydantic-settings, and not Celery, the function modules or the registry, the extensions, the
 search engine's client or the OpenTelemetry SDK. A URL the small client does not take is read
 with redis-py, which is imported without the OpenTelemetry SDK (it would load it for metrics
@@ -57,8 +57,8 @@ def test_a_read_command_loads_only_what_it_reads_with(cli_env: dict[str, str]) -
     env = {**os.environ, **cli_env}
     run = ("from joelclaw.cli import cli\n"
            "cli.main(args=['runs', '--json'], prog_name='joelclaw', standalone_mode=False)")
-    loaded = loaded_after(run, env, (*HEAVY, "joelclaw.resp"))
-    assert loaded["joelclaw.resp"] and loaded["joelclaw.runtime"] and loaded["pydantic"]
+    loaded = loaded_after(run, env, (*HEAVY, "joelclaw.redisconn.resp"))
+    assert loaded["joelclaw.redisconn.resp"] and loaded["joelclaw.runtime"] and loaded["pydantic"]
     for heavy in ("redis", "pydantic_settings", "celery", "kombu", "httpx",
                   "joelclaw.gateway.plugin", "joelclaw.memory.plugin",
                   "joelclaw.telemetry.plugin", "opentelemetry.sdk.metrics", "croniter"):
@@ -96,8 +96,9 @@ def test_each_read_command_answers_without_the_engine(
     argv = [command] + ([ids[command]] if command in ids else []) + ["--json"]
     code = ("from joelclaw.cli import cli\n"
             f"assert cli.main(args={argv!r}, prog_name='joelclaw', standalone_mode=False) == 0")
-    loaded = loaded_after(code, {**os.environ, **cli_env}, ("joelclaw.resp", *NOT_FOR_READING))
-    assert loaded.pop("joelclaw.resp")  # it did read, with the small client
+    loaded = loaded_after(code, {**os.environ, **cli_env},
+                          ("joelclaw.redisconn.resp", *NOT_FOR_READING))
+    assert loaded.pop("joelclaw.redisconn.resp")  # it did read, with the small client
     assert [name for name, present in loaded.items() if present] == []
 
 

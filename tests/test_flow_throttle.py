@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from joelclaw.bus.flow.gate import THROTTLE_SLACK
+from joelclaw.bus.flow import THROTTLE_SLACK
 from tests.flow_helpers import all_finished, send, spans
 from tests.support import ready_together
 

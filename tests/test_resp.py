@@ -1,7 +1,7 @@
-"""The CLI's small Redis client (joelclaw.resp) against a real Redis, beside redis-py: the same
-replies for every command it speaks, pipelines included; what it does not speak (another
-command, a transaction, a TLS or Sentinel URL) is redis-py's; errors are its own, and the CLI
-turns them into the usual envelopes."""
+"""The CLI's small Redis client (joelclaw.redisconn.resp) against a real Redis, beside
+redis-py: the same replies for every command it speaks, pipelines included; what it does not
+speak (another command, a transaction, a TLS or Sentinel URL) is redis-py's; errors are its
+own, and the CLI turns them into the usual envelopes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from joelclaw import resp
+from joelclaw.redisconn import resp
 
 DEAD = "redis://127.0.0.1:1/0"
 

@@ -45,7 +45,8 @@ class Session:
 
     A read command's session (`reads`) starts with the core settings alone (QuickSettings:
     the whole Settings is read if anything else is asked of it) and reads a plain Redis URL
-    with the small client (joelclaw.resp): it answers without pydantic-settings or redis-py."""
+    with the small client (joelclaw.redisconn.resp): it answers without pydantic-settings
+    or redis-py."""
 
     def __init__(self, out: Output, *, reads: bool = False):
         self.out = out
@@ -166,7 +167,7 @@ OTEL_METRICS = ("opentelemetry.sdk.metrics", "opentelemetry.metrics")
 
 def is_plain(url: str) -> bool:
     """Whether the small client reads this Redis URL (else redis-py does)."""
-    from joelclaw import resp
+    from joelclaw.redisconn import resp
 
     return resp.connect(url, lambda: None) is not None
 
@@ -194,7 +195,7 @@ def _known_failure(exc: BaseException, redis_label: str) -> Failure | None:
         return Failure(str(exc), exc.code, "List recent ids with `joelclaw runs` or "
                        "`joelclaw events`.", next_actions=[action("runs", "recent runs"),
                                                             action("events", "recent events")])
-    quick = sys.modules.get("joelclaw.resp")  # the read commands' small client
+    quick = sys.modules.get("joelclaw.redisconn.resp")  # the read commands' small client
     if quick is not None and isinstance(exc, quick.ConnectionFailed):
         return _unreachable(exc, redis_label)
     if quick is not None and isinstance(exc, quick.ReplyError):
