@@ -5,95 +5,122 @@ supervisor's pages instead of loading its own copy of every library."""
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from joelclaw.supervisor import Output, Supervisor
-from joelclaw.supervisor.zygote import Forked, available
+from joelclaw.supervisor.zygote import available
 from tests.support import REPO, wait_for
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs fork and setproctitle")
 
-CHILD = [sys.executable, "-m", "tests.zygote_child"]
 MIB = 1024 * 1024
 
 
+class Host:
+    """`tests.zygote_host` started as its own process (in its own session), its log, and the
+    pids of the children it reported; stopped with SIGTERM, or killed at the end of the test."""
+
+    def __init__(self, tmp_path: Path, name: str, args: list[str], *, preloaded: bool = False,
+                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        self.log = tmp_path / f"{name}-host.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.zygote_host", str(self.log), name,
+             "1" if preloaded else "0", *args],
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            cwd=str(cwd or REPO), start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def reports(self, name: str) -> list[dict[str, object]]:
+        prefix = f"{name} | {{"
+        return [json.loads(line.split(" | ", 1)[1]) for line in self.output().splitlines()
+                if line.startswith(prefix)]
+
+    def wait(self, predicate: Callable[[], object], message: str) -> None:
+        try:
+            wait_for(predicate, timeout=30, message=message)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- host output ---\n{self.output()[-3000:]}") from None
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+    def cleanup(self, name: str) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        for report in self.reports(name):  # each child has a session of its own
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(str(report["pid"])), signal.SIGKILL)
+
+
 @pytest.fixture
-def supervisor() -> Iterator[tuple[Supervisor, io.StringIO]]:
-    stream = io.StringIO()
-    made = Supervisor(Output(stream, colour=False), fork=True)
-    yield made, stream
-    made.kill_now()
-    made.stop()
+def hosts(tmp_path: Path) -> Iterator[Callable[..., Host]]:
+    started: list[tuple[Host, str]] = []
+
+    def start(name: str, args: list[str], **options: Any) -> Host:
+        host = Host(tmp_path, name, args, **options)
+        started.append((host, name))
+        return host
+
+    yield start
+    for host, name in started:
+        host.cleanup(name)
 
 
-def _reports(stream: io.StringIO, name: str) -> list[dict[str, object]]:
-    prefix = f"{name} | {{"
-    return [json.loads(line.split(" | ", 1)[1]) for line in stream.getvalue().splitlines()
-            if line.startswith(prefix)]
-
-
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_a_forked_child_runs_its_module_as_python_m_would_and_is_restarted_fresh(
-    supervisor: tuple[Supervisor, io.StringIO], tmp_path: Path,
+    hosts: Callable[..., Host], tmp_path: Path,
 ) -> None:
     # Given a `python -m` child allowed to start on the supervisor's preloaded modules
-    sup, stream = supervisor
-    env = {**os.environ, "ZYGOTE_TEST": "given", "PYTHONPATH": str(REPO)}
-    child = sup.add("crash", [*CHILD, "3"], env, str(tmp_path), preloaded=True)
-    runner = threading.Thread(target=sup.run_until_stopped)
-    sup.start()
-    runner.start()
-    try:
-        # When it exits with 3, twice
-        wait_for(lambda: len(_reports(stream, "crash")) >= 2, timeout=30,
-                 message="a start and a restart")
-    finally:
-        sup.request_stop()
-        runner.join(15)
-    first, second = _reports(stream, "crash")[:2]
-    # Then it was forked from this process, in a session of its own, with the command's
+    host = hosts("crash", ["3"], preloaded=True, env={"ZYGOTE_TEST": "given"}, cwd=tmp_path)
+    # When it exits with 3, twice
+    host.wait(lambda: len(host.reports("crash")) >= 2, "a start and a restart")
+    assert host.stop() == 0
+    first, second = host.reports("crash")[:2]
+    # Then it was forked from the supervisor, in a session of its own, with the command's
     # environment, working directory, arguments and an empty stdin
-    assert isinstance(child.process, Forked | None)
-    assert first["ppid"] == os.getpid() and first["sid"] == first["pid"]
+    assert first["ppid"] == host.process.pid and first["sid"] == first["pid"]
     assert first["env"] == "given" and first["cwd"] == str(tmp_path)
     assert first["argv"] == ["3"] and first["stdin"] == ""
     # And its exit status is reported as an interpreter's would be, then it is restarted
-    assert "crash exited with code 3 after" in stream.getvalue()
+    assert "crash exited with code 3 after" in host.output()
     # And the first start found the project's modules loaded; the restart imported them anew
     assert first["preloaded"] is True and second["preloaded"] is False
-    assert not runner.is_alive() and sup.pids() == []
+    assert "host | children left: []" in host.output()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_a_forked_child_is_named_by_its_command_shares_pages_and_stops_on_sigterm(
-    supervisor: tuple[Supervisor, io.StringIO],
+    hosts: Callable[..., Host],
 ) -> None:
-    sup, stream = supervisor
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = sup.add("sleeper", [*CHILD, "sleep"], env)
-    sup.start()
-    wait_for(lambda: "sleeper | ready" in stream.getvalue(), timeout=30, message="ready")
-    assert child.pid is not None
-    process = psutil.Process(child.pid)
+    host = hosts("sleeper", ["sleep"])
+    host.wait(lambda: "sleeper | ready" in host.output(), "ready")
+    [report] = host.reports("sleeper")
+    assert report["ppid"] == host.process.pid
+    process = psutil.Process(int(str(report["pid"])))
     # `ps` and psutil tell it by its command line, not the supervisor's
     assert " ".join(process.cmdline()).strip().endswith("-m tests.zygote_child sleep")
-    # It maps this process's libraries instead of loading its own: most of its pages are shared
+    # It maps the supervisor's libraries instead of loading its own: most of its pages are shared
     rollup = dict(line.split(":", 1) for line in
-                  Path(f"/proc/{child.pid}/smaps_rollup").read_text().splitlines()[1:])
+                  Path(f"/proc/{process.pid}/smaps_rollup").read_text().splitlines()[1:])
     kib = {k: int(v.split()[0]) * 1024 for k, v in rollup.items()}
     private = kib["Private_Clean"] + kib["Private_Dirty"]
     assert kib["Rss"] > 40 * MIB and private < kib["Rss"] / 2, kib
     # And a stop sends it SIGTERM, which ends it as it would end an interpreter
-    sup.stop()
-    assert f"sleeper stopped (killed by {signal.Signals.SIGTERM.name})" in stream.getvalue()
+    assert host.stop() == 0
+    assert f"sleeper stopped (killed by {signal.Signals.SIGTERM.name})" in host.output()
     assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
