@@ -70,7 +70,14 @@ def gate_entered(client: Any, name: str) -> int:
 
 
 def settled(rt: Any, *, held: int = 0) -> bool:
-    """Nothing is left to happen on its own: no Celery message waits or is held unacknowledged
+    """Nothing is left to happen on its own (see `unsettled`)."""
+    return not unsettled(rt, held=held)
+
+
+def unsettled(rt: Any, *, held: int = 0) -> str:
+    """What is still to happen, in words; "" once nothing is left to happen on its own.
+
+    Nothing is left to happen on its own: no Celery message waits or is held unacknowledged
     (bar gateway drain requests: a drain with nothing to claim does nothing, and a SIGKILLed
     worker's one lingers in kombu's unacked hash until its visibility timeout), no run is queued
     or running, none waits to be published again (outbox) or is due to wake, the gateway's
@@ -84,20 +91,26 @@ def settled(rt: Any, *, held: int = 0) -> bool:
     from joelclaw import keys
     from joelclaw.bus.records import RunStatus
 
-    if _broker_messages(rt):
-        return False
+    if messages := _broker_messages(rt):
+        return f"broker messages {messages}"
     run_ids = [raw.decode() for raw in rt.redis.zrange(keys.RUN_INDEX, 0, -1)]
-    if {RunStatus.QUEUED, RunStatus.RUNNING} & set(rt.runs.statuses(run_ids)):
-        return False
-    if rt.redis.zcard(keys.OUTBOX) or rt.redis.zcount(keys.WAKEUPS, "-inf", time.time()):
-        return False
+    statuses = dict(zip(run_ids, rt.runs.statuses(run_ids), strict=True))
+    if busy := {r: s for r, s in statuses.items() if s in (RunStatus.QUEUED, RunStatus.RUNNING)}:
+        return f"runs not finished {busy}"
+    if outbox := rt.redis.zrange(keys.OUTBOX, 0, -1, withscores=True):
+        return f"outbox {outbox} (now {time.time():.3f})"
+    if due := rt.redis.zrangebyscore(keys.WAKEUPS, "-inf", time.time(), withscores=True):
+        return f"wake-ups due {due}"
     pipe = rt.redis.pipeline(transaction=False)
     for priority in range(4):
         pipe.zcard(keys.gw_queue(priority))
     pipe.zcard(keys.GW_INFLIGHT)
     pipe.exists(keys.GW_DRAIN_RUNNING)
     *waiting, inflight, draining = pipe.execute()
-    return sum(waiting) == held and not inflight and not draining
+    if sum(waiting) != held or inflight or draining:
+        return f"gateway: {waiting} waiting (expected {held}), {inflight} in flight, " \
+               f"drain running: {bool(draining)}"
+    return ""
 
 
 def _broker_messages(rt: Any) -> list[str]:
@@ -117,8 +130,19 @@ def wait_settled(rt: Any, *, held: int = 0, timeout: float = 30.0,
                  also: Callable[[], Any] = lambda: True) -> None:
     """Wait until `also()` (an upstream source, e.g. no Telegram update left unread) and
     `settled(rt)` hold together."""
-    wait_for(lambda: also() and settled(rt, held=held), timeout,
-             message=f"everything settled (and {held} gateway message(s) held)")
+    last = ["nothing read yet"]
+
+    def done() -> bool:
+        if not also():
+            last[0] = "the upstream source is not drained"
+            return False
+        last[0] = unsettled(rt, held=held)
+        return not last[0]
+
+    try:
+        wait_for(done, timeout, message=f"everything settled (and {held} gateway message(s) held)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still: {last[0]}") from None
 
 
 def lease_passed(client: Any, seconds: float, name: str = "lease") -> None:
