@@ -131,10 +131,13 @@ class Sweeper:
         return published
 
     def _publish(self, target: str, due_at: float, now: float) -> bool:
-        if not self.rt.publish(target, ready_at=due_at):
-            return False
+        # The safety entry goes first, as everywhere else: an execution that begins the moment
+        # the message is out removes it; written after, it would outlive that execution.
         wakeups.guard(self.rt.redis, {target: now + self.rt.settings.runs.outbox_grace_seconds},
                       earlier_only=True)
+        if not self.rt.publish(target, ready_at=due_at):
+            self.rt.redis.zrem(keys.OUTBOX, target)  # a run that is gone: nothing to watch
+            return False
         self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
         return True
 
