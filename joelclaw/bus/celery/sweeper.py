@@ -136,7 +136,7 @@ class Sweeper:
         wakeups.guard(self.rt.redis, {target: now + self.rt.settings.runs.outbox_grace_seconds},
                       earlier_only=True)
         if not self.rt.publish(target, ready_at=due_at):
-            self.rt.redis.zrem(keys.OUTBOX, target)  # a run that is gone: nothing to watch
+            wakeups.forget(self.rt.redis, target)  # a run that is gone: nothing to watch
             return False
         self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
         return True
