@@ -1,12 +1,12 @@
 """Run by tests/test_zygote.py as `python -m tests.zygote_child <exit code|sleep>` under a
-forking Supervisor: says what it was given, then exits with that code or sleeps."""
+forking Supervisor: says what it was given, then exits with that code or waits for a signal."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-import time
 
 PRELOADED = "joelclaw.errors" in sys.modules  # before this module imports anything of ours
 
@@ -19,7 +19,7 @@ def main() -> int:
     }), flush=True)
     if sys.argv[1] == "sleep":
         print("ready", flush=True)
-        time.sleep(600)
+        signal.pause()  # stays until a signal (the supervisor's SIGTERM) ends it
     return int(sys.argv[1])
 
 
