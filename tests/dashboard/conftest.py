@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from joelclaw.config import Settings
 from joelclaw.runtime import Runtime
 from tests.conftest import TEST_MODULES, make_settings
+from tests.dashboard.looks import open_tab
 from webhooks import create_app
 
 DASH_MODULES = [*TEST_MODULES, "tests.dashboard.dashfunctions"]
@@ -121,11 +122,6 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Any]:
 def page(browser: Any, server: Any, screenshot_dir: Path) -> Iterator[Any]:
     """A fresh browser context on the server; console errors (a CSP violation, a script
     error) are collected in `page.console_errors` for the tests to check."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    tab.console_errors = []
-    tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
-    tab.on("pageerror", lambda exc: tab.console_errors.append(str(exc)))
+    tab = open_tab(browser, server.url)
     yield tab
-    context.close()
+    tab.context.close()

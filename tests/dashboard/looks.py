@@ -10,9 +10,25 @@ from typing import Any
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1360, "height": 900}
+PHONE_MAX = 430  # the widest phone a page must fit; narrower viewports get touch
 TARGETS = ("button, input:not([type=hidden]), select, textarea, summary, nav.menu a, "
            ".tools a, a.button")
 SERIOUS = ("serious", "critical")
+
+
+def open_tab(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP,
+             scheme: str = "light") -> Any:
+    """A tab in a fresh context of that size and colour scheme (touch at phone widths), whose
+    console errors (a CSP violation, a script error) collect in `tab.console_errors`; close
+    it with `tab.context.close()`."""
+    context = browser.new_context(base_url=base_url, viewport=viewport, color_scheme=scheme,
+                                  has_touch=viewport["width"] <= PHONE_MAX)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.console_errors = []
+    tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
+    tab.on("pageerror", lambda exc: tab.console_errors.append(str(exc)))
+    return tab
 
 
 def too_small_targets(page: Any) -> list[str]:

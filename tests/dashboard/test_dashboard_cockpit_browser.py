@@ -20,7 +20,7 @@ from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard import review_store
 from tests.dashboard.dashfunctions import BREAK_FLAG
-from tests.dashboard.looks import DESKTOP, PHONE, check
+from tests.dashboard.looks import DESKTOP, PHONE, check, open_tab
 from tests.flow_helpers import finished, status_is
 from tests.support import WorkerProcess
 
@@ -31,22 +31,15 @@ Pages = Callable[..., Any]
 @pytest.fixture
 def pages(browser: Any, server: Any) -> Iterator[Pages]:
     """Open a tab of a given size and colour scheme; console errors are collected."""
-    contexts: list[Any] = []
+    tabs: list[Any] = []
 
-    def open_tab(viewport: dict[str, int] = PHONE, scheme: str = "light") -> Any:
-        context = browser.new_context(base_url=server.url, viewport=viewport,
-                                      color_scheme=scheme, has_touch=viewport is PHONE)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        tab = context.new_page()
-        tab.console_errors = []
-        tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
-        tab.on("pageerror", lambda exc: tab.console_errors.append(str(exc)))
-        return tab
+    def open_phone_first(viewport: dict[str, int] = PHONE, scheme: str = "light") -> Any:
+        tabs.append(open_tab(browser, server.url, viewport, scheme))
+        return tabs[-1]
 
-    yield open_tab
-    for context in contexts:
-        context.close()
+    yield open_phone_first
+    for tab in tabs:
+        tab.context.close()
 
 
 def send(rt: Runtime, name: str, event_id: str | None = None, **data: Any) -> str:

@@ -16,7 +16,7 @@ from joelclaw.embedded import TypesenseServer
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard.conftest import DASH_MODULES, dash_settings
-from tests.dashboard.looks import PHONE, check
+from tests.dashboard.looks import PHONE, check, open_tab
 from tests.flow_helpers import finished
 from tests.test_forget import redis_hits, typesense_hits
 
@@ -50,12 +50,7 @@ def test_forget_preview_confirm_and_audit_at_each_width_and_scheme(
     _noted(runtime, event_id, f"lunch with {marker} on friday, a-long-word-to-wrap-on-phones")
     _noted(runtime, f"keep-{width}-{scheme}", "buy more coffee beans")
     assert redis_hits(runtime.redis, marker) and typesense_hits(typesense, marker)
-    context = browser.new_context(base_url=server.url, viewport=viewport, color_scheme=scheme,
-                                  has_touch=phone)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page = open_tab(browser, server.url, viewport, scheme)
     name = f"{width}-{scheme}"
     try:
         page.goto("/forget")
@@ -99,7 +94,7 @@ def test_forget_preview_confirm_and_audit_at_each_width_and_scheme(
         assert page.locator("[data-forgotten]").count() == 1
         assert page.locator('[data-action="forget"]').count() == 0
     finally:
-        context.close()
+        page.context.close()
     assert redis_hits(runtime.redis, marker) == [] and typesense_hits(typesense, marker) == []
     for word in marker.split():  # not even one word of it (a search term's key, the audit)
         assert redis_hits(runtime.redis, word) == [] and typesense_hits(typesense, word) == []

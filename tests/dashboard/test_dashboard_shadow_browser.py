@@ -16,7 +16,7 @@ from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from joelclaw.shadow import shadow_many
 from tests.dashboard.conftest import DASH_MODULES, dash_settings
-from tests.dashboard.looks import DESKTOP, PHONE, check
+from tests.dashboard.looks import DESKTOP, PHONE, check, open_tab
 from tests.flow_helpers import finished
 
 pytestmark = pytest.mark.timeout(240)
@@ -50,12 +50,7 @@ def test_shadow_reports_read_at_each_width_and_scheme(
         viewport: dict[str, int], scheme: str) -> None:
     report_id, run_ids = report
     phone = viewport is not DESKTOP
-    context = browser.new_context(base_url=server.url, viewport=viewport, color_scheme=scheme,
-                                  has_touch=phone)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page = open_tab(browser, server.url, viewport, scheme)
     try:
         width = f"{viewport['width']}"
         page.goto("/shadow")
@@ -78,4 +73,4 @@ def test_shadow_reports_read_at_each_width_and_scheme(
         assert page.locator('[data-step-detail="keep"] [data-step-effect]').inner_text() \
             == "write"
     finally:
-        context.close()
+        page.context.close()
