@@ -71,11 +71,20 @@ class Target:
             return False
 
     def rewrite(self, value: Any) -> Any:
-        """`value` with every string leaf that holds a needle replaced by the stub."""
+        """`value` with every string leaf that holds a needle replaced by the stub, and every
+        object key that holds one too (a record keyed by a name): the stub, numbered when an
+        object has several."""
         if isinstance(value, str):
             return self.stub if self.holds(value) else value
         if isinstance(value, dict):
-            return {k: self.rewrite(v) for k, v in value.items()}
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                key = k if not self.holds(k) else next(
+                    name for n in range(1, len(value) + 2)
+                    if (name := self.stub if n == 1 else f"{self.stub} ({n})") not in value
+                    and name not in out)
+                out[key] = self.rewrite(v)
+            return out
         if isinstance(value, list):
             return [self.rewrite(v) for v in value]
         return value

@@ -109,7 +109,7 @@ class RedisForget:
     def _event(self, name: str) -> Finding:
         raw = self.client.hget(name, "record")
         record = json.loads(raw) if raw else {}
-        stub = blank_keys(record, self.target.stub)
+        stub = self.target.rewrite(blank_keys(record, self.target.stub))  # keys hold it too
         if isinstance(stub.get("event"), dict):
             stub["event"]["forgotten"] = True
 
