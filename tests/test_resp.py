@@ -161,3 +161,18 @@ def test_large_replies_arrive_whole(clients: tuple[Any, redis.Redis]) -> None:
         pipe.hget("big", "m:1")
     pipe.hkeys("h")
     assert pipe.execute() == [big + b"1"] * 3 + [real.hkeys("h")]
+
+
+def test_a_read_that_timed_out_leaves_no_reply_for_the_next_command(redis_url: str) -> None:
+    """A reply that arrives after its read gave up (a timeout) must not answer the next
+    command: the client drops that connection and opens another, as redis-py does."""
+    real = redis.Redis.from_url(redis_url)
+    real.set("k", "v")
+    quick = resp.connect(redis_url, lambda: redis.Redis.from_url(redis_url), socket_timeout=0.2)
+    assert quick is not None
+    with pytest.raises(resp.ConnectionFailed):  # blocks until the list gets an element
+        quick.connection().call([["BLPOP", "late", 0]])
+    real.rpush("late", "x")  # Redis answers the BLPOP (if it still could) before this returns
+    assert quick.get("k") == b"v"
+    quick.close()
+    real.close()

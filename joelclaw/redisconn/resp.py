@@ -140,6 +140,7 @@ class Connection:
             raise ConnectionFailed(f"Error {exc.errno} connecting to {address.describe()}. "
                                    f"{exc.strerror}.") from None
         self.sock.settimeout(timeout)
+        self.broken = False  # a read gave up midway: a late reply would answer the next call
         self.buffer = bytearray()  # what was received; replies are parsed from `pos` on
         self.pos = 0
         if address.password:
@@ -156,8 +157,10 @@ class Connection:
             self.sock.sendall(b"".join(_pack(words) for words in commands))
             replies = [self._reply() for _ in commands]
         except TimeoutError:
+            self._break()
             raise ConnectionFailed(f"Timeout reading from {self.address.describe()}") from None
         except OSError as exc:
+            self._break()
             raise ConnectionFailed(f"Error while reading from {self.address.describe()}: "
                                    f"{exc}") from None
         for reply in replies:
@@ -167,6 +170,11 @@ class Connection:
 
     def close(self) -> None:
         self.sock.close()
+
+    def _break(self) -> None:
+        """Out of step with the server (replies unread or half read): never used again."""
+        self.broken = True
+        self.close()
 
     def _line(self) -> bytes:
         end = self.buffer.find(b"\r\n", self.pos)
@@ -257,7 +265,7 @@ class QuickRedis:
         self._connection: Connection | None = None
 
     def connection(self) -> Connection:
-        if self._connection is None:
+        if self._connection is None or self._connection.broken:
             self._connection = Connection(self.address, *self._timeouts)
         return self._connection
 
