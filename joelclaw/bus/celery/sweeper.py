@@ -136,7 +136,10 @@ class Sweeper:
         wakeups.guard(self.rt.redis, {target: now + self.rt.settings.runs.outbox_grace_seconds},
                       earlier_only=True)
         if not self.rt.publish(target, ready_at=due_at):
-            wakeups.forget(self.rt.redis, target)  # a run that is gone: nothing to watch
+            # A run that is gone: nothing to watch. One handed on (a process behind the last
+            # reload wakes it again shortly) keeps that wake-up and its safety entry.
+            if self.rt.runs.route(parse_target(target)[0]) is None:
+                wakeups.forget(self.rt.redis, target)
             return False
         self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
         return True
