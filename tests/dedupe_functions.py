@@ -19,3 +19,10 @@ def by_content(ctx: Context[Any]) -> dict[str, Any]:
 def by_meaning(ctx: Context[Any]) -> dict[str, Any]:
     """One run per document that says nearly the same thing."""
     return {"body": ctx.event.data["body"]}
+
+
+@function("t-dedupe-limited", trigger="test/doc.limited", dedupe=content("title", window="1h"),
+          rate_limit={"limit": 1, "period": "1h", "key": "event.data.user"})
+def limited(ctx: Context[Any]) -> dict[str, Any]:
+    """Deduplicated and rate limited per user: a document the limit skipped was not done."""
+    return {"title": ctx.event.data["title"]}

@@ -145,3 +145,18 @@ def test_similar_without_embeddings_compares_normalised_text(
     [run] = all_finished(rt, [again])
     assert run.status == "skipped" and run.error["dedupe"]["run"] == first
     assert "no embeddings" in run.error["dedupe"]["model"]
+
+
+def test_a_document_another_limit_skipped_is_not_a_duplicate_later(
+        tmp_path, redis_url, worker_factory) -> None:
+    """Dedupe claims a document for the run that does it: a run the rate limit skips did
+    nothing, so the same document sent again (by someone the limit lets through) runs."""
+    rt = Runtime(make_settings(tmp_path / "home", redis_url, function_modules=MODULES))
+    worker_factory(settings_override=rt.settings)
+    [first] = all_finished(rt, [_send(rt, "test/doc.limited", "lim-1", title="A", user="ann")])
+    [limited] = all_finished(rt, [_send(rt, "test/doc.limited", "lim-2", title="B",
+                                        user="ann")])
+    assert first.status == "completed"
+    assert limited.status == "skipped" and "rate limit" in limited.error["message"]
+    [later] = all_finished(rt, [_send(rt, "test/doc.limited", "lim-3", title="B", user="bo")])
+    assert later.status == "completed", later.error

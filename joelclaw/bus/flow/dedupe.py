@@ -11,6 +11,7 @@ A run retried after its check (a worker that died) finds its own claim and goes 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -51,6 +52,29 @@ def check(rt: Bus, fn: Function, run: Run) -> dict[str, Any] | None:
         if event_id:
             link_dedupe(rt.redis, event_id, fn.id, link)
     return link
+
+
+def release(rt: Bus, fn: Function, run: Run) -> None:
+    """Give back the claim `check` made for `run`, which another admission limit then skipped:
+    a later event with the same content is no duplicate of a run that did nothing."""
+    spec = fn.flow.dedupe if fn.flow else None
+    if isinstance(spec, ContentDedupe):
+        from redis.exceptions import WatchError  # here: the CLI's explain imports this module
+
+        key = keys.flow_dedupe(fn.id, content_hash(spec, run.event))
+        # WatchError: claimed anew meanwhile, not ours any more
+        with rt.redis.pipeline(transaction=True) as pipe, contextlib.suppress(WatchError):
+            pipe.watch(key)
+            held = pipe.get(key)
+            if held is not None and json.loads(held).get("run") == run.id:
+                pipe.multi()
+                pipe.delete(key)
+                pipe.execute()
+    elif isinstance(spec, SimilarDedupe):
+        pipe = rt.redis.pipeline(transaction=True)
+        pipe.zrem(keys.flow_similar(fn.id), run.id)
+        pipe.hdel(keys.flow_similar_vectors(fn.id), run.id)
+        pipe.execute()
 
 
 def reason(link: dict[str, Any]) -> str:

@@ -79,6 +79,8 @@ def enter(rt: Bus, fn: Function, run: Run, lease: Lease) -> Entry:
     if flow.admits and not run.admitted:
         link = dedupe.check(rt, fn, run) if flow.dedupe is not None else None
         skipped = dedupe.reason(link) if link is not None else _admit(rt, fn, run)
+        if skipped and link is None and flow.dedupe is not None:
+            dedupe.release(rt, fn, run)  # skipped by another limit: it did not do the content
         if skipped:
             _skip(rt, run, lease, skipped, link)
             return Entry("skipped")
