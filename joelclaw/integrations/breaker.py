@@ -62,6 +62,8 @@ def guarded(service: str, call: Callable[[], T]) -> T:
     started = time.monotonic()
     try:
         result = call()
+    except Defer:  # the call waits before it is sent (its budget): no outcome of the service
+        raise
     except Exception as exc:
         failure, retry_after = failure_of(exc)
         _after(guard, service, failure or None, retry_after, started)

@@ -168,9 +168,13 @@ class ApiClient:
 
         def send(body: Any = None) -> httpx.Response:
             sent = kw if body is None else {**kw, "json": body}
-            if self.writes and method.upper() not in READS:
-                charges.charge(charges.WRITE)
-            return guarded(self.service, lambda: self._send(method, path, idempotent, **sent))
+
+            def out() -> httpx.Response:  # charged once the breaker lets it go, not before
+                if self.writes and method.upper() not in READS:
+                    charges.charge(charges.WRITE)
+                return self._send(method, path, idempotent, **sent)
+
+            return guarded(self.service, out)
 
         return tape.through(call, send)
 
