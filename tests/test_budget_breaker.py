@@ -15,9 +15,11 @@ from joelclaw.coordination.breakers import Breakers
 from joelclaw.coordination.budgets import Budgets
 from joelclaw.errors import Defer
 from joelclaw.integrations import breaker, charges
+from joelclaw.integrations.telegram import TelegramClient
 from joelclaw.integrations.todoist import TodoistClient
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
 
 
@@ -25,8 +27,9 @@ from tests.fakes.todoist import FakeTodoist
 def rt(tmp_path, redis_url) -> Iterator[Runtime]:
     rt = Runtime(make_settings(tmp_path / "home", redis_url, telegram_owner_id=7,
                                breaker_open_seconds=60,
-                               breaker_providers={"todoist": {"failures": 2}},
-                               effect_budgets={"fn": {"run": {"write": 1}}}))
+                               breaker_providers={"todoist": {"failures": 2},
+                                                  "telegram": {"failures": 2}},
+                               effect_budgets={"fn": {"run": {"write": 1, "notify": 1}}}))
     breaker.set_guard(Breakers(rt))
     charges.set_budget(Budgets(rt))
     yield rt
@@ -49,3 +52,19 @@ def test_writes_the_open_breaker_refuses_are_not_charged(rt: Runtime,
     assert rt.redis.hget(keys.budget_run("run-1"), "write") is None  # nothing was sent
     assert rt.redis.hlen(keys.BUDGET_ASKS) == 0  # nor the owner asked about it
     client.close()
+
+
+def test_messages_the_open_breaker_refuses_are_not_charged(rt: Runtime, tg: FakeTelegram) -> None:
+    bot = TelegramClient(tg.token, tg.base_url, max_attempts=1, min_interval_per_chat=0)
+    tg.fail_next("sendMessage", 500, "down", times=2)
+    for _ in range(2):  # outside a run: opens the breaker, charges nothing
+        with pytest.raises(Exception, match="500"):
+            bot.send_message(1, "trip")
+    with noting_step(StepNote(rt, "run-2", "fn", "step"), {}):
+        for _ in range(3):
+            with pytest.raises(Defer) as deferred:
+                bot.send_message(1, "later")
+            assert "breaker" in str(deferred.value), str(deferred.value)
+    assert rt.redis.hget(keys.budget_run("run-2"), "notify") is None
+    assert rt.redis.hlen(keys.BUDGET_ASKS) == 0
+    bot.close()

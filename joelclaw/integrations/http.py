@@ -155,14 +155,15 @@ class ApiClient:
 
     def request(
         self, method: str, path: str, *, idempotent: bool | None = None,
-        effect: effects.Effect | None = None, **kw: Any
+        effect: effects.Effect | None = None, charge: str | None = None, **kw: Any
     ) -> httpx.Response:
         """Send with retries; return the 2xx response or raise the typed error.
 
         The call passes through `joelclaw.integrations.tape` (recorded, or answered from a
         recording in a shadow run); `effect` says what it does (default: GET reads, the rest
         writes). A call that really goes out is charged to the running function's budget
-        (`charges`) and is, its retries included, one outcome for the service's breaker."""
+        (`charges`: `charge` names the effect, else a write client's non-read is a `write`) and
+        is, its retries included, one outcome for the service's breaker."""
         call = tape.Call(self.service, method.upper(), self.scrub(path),
                          effect or effects.of_method(method), tape.describe(kw))
 
@@ -170,8 +171,10 @@ class ApiClient:
             sent = kw if body is None else {**kw, "json": body}
 
             def out() -> httpx.Response:  # charged once the breaker lets it go, not before
-                if self.writes and method.upper() not in READS:
-                    charges.charge(charges.WRITE)
+                kind = charge if charge is not None else charges.WRITE if (
+                    self.writes and method.upper() not in READS) else None
+                if kind is not None:
+                    charges.charge(kind)
                 return self._send(method, path, idempotent, **sent)
 
             return guarded(self.service, out)

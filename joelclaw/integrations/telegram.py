@@ -247,13 +247,13 @@ class TelegramClient:
         http_timeout: httpx.Timeout | None = None,
     ) -> Any:
         """Call any Bot API method; None-valued params are left out. Returns `result`."""
-        if method in SENDS:
-            charges.charge(charges.NOTIFY)  # may defer the running step: over its budget
         if chat_id is not None and method in PACED:
             self.pacer.wait(chat_id)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         kw: dict[str, Any] = {"idempotent": method in SAFE_TO_REPEAT,
                               "effect": _effect(method)}
+        if method in SENDS:  # charged as it goes out: may defer the running step (its budget)
+            kw["charge"] = charges.NOTIFY
         if http_timeout is not None:
             kw["timeout"] = http_timeout
         if files:
