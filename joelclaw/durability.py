@@ -16,11 +16,10 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from joelclaw.errors import ConfigError
 
 if TYPE_CHECKING:
+    import redis
     from celery import bootsteps
 
     from joelclaw.bus.ports import Bus
@@ -61,6 +60,8 @@ class Durability:
 
 
 def _config(client: redis.Redis, name: str) -> str | None:
+    import redis
+
     try:
         value = client.config_get(name).get(name)
     except redis.exceptions.ResponseError:  # CONFIG refused (a managed Redis, an ACL)
@@ -91,6 +92,8 @@ def loss(aof: bool | None, appendfsync: str | None, snapshots: str | None
 
 def read(client: redis.Redis) -> Durability:
     """Ask the server; never raises for a refused CONFIG (redis errors reaching it do)."""
+    import redis
+
     info = client.info("persistence")
     aof_raw = _config(client, "appendonly")
     aof: bool | None = (aof_raw == "yes") if aof_raw is not None else (
@@ -126,6 +129,8 @@ class EvictingRedis(ConfigError):
 
 def describe(url: str, settings: Settings | None = None) -> str:
     """The one-line summary for a banner, or why it could not be read."""
+    import redis
+
     from joelclaw import redisconn
 
     client = redisconn.connect(url, settings, socket_connect_timeout=3, socket_timeout=5)
@@ -149,6 +154,7 @@ def worker_step(bus: Bus) -> type[bootsteps.Step]:
     """A worker bootstep: log the durability at start; exit 78 (EX_CONFIG) on an evicting
     policy unless accepted. An unreachable Redis is the broker connection's business.
     (Celery is imported here: `up`'s supervisor reads durability without loading it.)"""
+    import redis
     from celery import bootsteps
 
     def __init__(self: bootsteps.Step, worker: Any, **kwargs: Any) -> None:

@@ -21,13 +21,11 @@ Stamps without queues (written by an older worker) fall back to the node name's 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
-
-import httpx
-import redis
 
 from joelclaw import durability, keys
 from joelclaw.errors import ConfigError
@@ -76,8 +74,20 @@ def check(rt: Bus, now: float | None = None) -> dict[str, Any]:
 def _guarded(probe: Probe, rt: Bus, now: float) -> dict[str, Any]:
     try:
         return probe(rt, now)
-    except (redis.RedisError, ConfigError, ValueError) as exc:
+    except (*redis_errors(), ConfigError, ValueError) as exc:
         return {"ok": False, "status": "down", "error": str(exc)}
+
+
+def redis_errors() -> tuple[type[Exception], ...]:
+    """The errors of the Redis clients this process loaded (redis-py, the CLI's small one):
+    a client never imported raised nothing, so `joelclaw status` need not import redis-py to
+    catch its errors."""
+    found: list[type[Exception]] = []
+    if (redis := sys.modules.get("redis")) is not None:
+        found.append(redis.RedisError)
+    if (quick := sys.modules.get("joelclaw.redisconn.resp")) is not None:
+        found += [quick.ConnectionFailed, quick.ReplyError]
+    return tuple(found)
 
 
 def _timed(probe: Callable[[], Any]) -> tuple[Any, float]:
@@ -97,7 +107,7 @@ def redis_status(rt: Bus) -> dict[str, Any]:
     try:
         latency = rt.ping()
         found = durability.read(rt.redis)
-    except (ConfigError, redis.RedisError) as exc:
+    except (ConfigError, *redis_errors()) as exc:
         return {"ok": False, "status": "down", "latency_ms": None, "error": str(exc)}
     return {"ok": True, "status": "ok", "latency_ms": round(latency, 2),
             "durability": found.as_dict()}
@@ -245,6 +255,8 @@ def _typesense_endpoint(settings: Settings) -> Endpoint | None:
 
 
 def typesense_status(rt: Bus, now: float) -> dict[str, Any]:
+    import httpx
+
     endpoint = _typesense_endpoint(rt.settings)
     if endpoint is None:
         return {"ok": False, "status": "degraded", "latency_ms": None,
