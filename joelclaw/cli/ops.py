@@ -34,7 +34,7 @@ def schedule(session: Session, next_count: int) -> Reply:
 
 # ---- queues -------------------------------------------------------------------------------
 
-@command("queues")
+@command("queues", reads=True)
 def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
     from joelclaw.bus.celery import queues as broker_queues

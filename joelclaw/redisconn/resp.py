@@ -64,6 +64,8 @@ def _commands() -> dict[str, Callable[..., tuple[list[Any], Callable[[Reply], Re
         "scard": lambda name: (["SCARD", name], same),
         "smembers": lambda name: (["SMEMBERS", name], set),
         "zcard": lambda name: (["ZCARD", name], same),
+        "zcount": lambda name, min, max: (["ZCOUNT", name, min, max], same),
+        "zrevrange": lambda name, start, end: (["ZREVRANGE", name, start, end], same),
         "zscore": lambda name, value: (["ZSCORE", name, value],
                                        lambda r: None if r is None else float(r)),
         "zrangebyscore": lambda name, min, max, start=None, num=None: (

@@ -25,6 +25,7 @@ from croniter import croniter
 from joelclaw import keys
 from joelclaw.bus.celery import catchup
 from joelclaw.bus.celery.reload import RELOAD_EXIT, reexec
+from joelclaw.bus.functions.registry import next_fire
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class CronSchedule(BaseSchedule):
         self.tz = ZoneInfo(timezone)
 
     def next_after(self, moment: datetime) -> datetime:
-        return croniter(self.expression, moment.astimezone(self.tz)).get_next(datetime)
+        return next_fire(self.expression, self.timezone, moment)
 
     def slot_at(self, moment: datetime) -> datetime:
         """The most recent cron time at or before `moment`."""

@@ -18,6 +18,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -177,6 +178,13 @@ def cron(expression: str | FromSettings[str], *, timezone: str | FromSettings[st
     except (ZoneInfoNotFoundError, ValueError):
         raise FunctionDefinitionError(f"unknown time zone {timezone!r} in cron trigger") from None
     return Trigger(cron=expression, timezone=timezone, catch_up=catch_up, catch_up_cap=cap)
+
+
+def next_fire(expression: str, timezone: str, moment: datetime) -> datetime:
+    """When a cron fires next after `moment`, in its own zone: beat's schedule
+    (`joelclaw.bus.celery.CronSchedule`) asks this, and so do the views that must not load
+    Celery to say it (`joelclaw functions`)."""
+    return croniter(expression, moment.astimezone(ZoneInfo(timezone))).get_next(datetime)
 
 
 def absent(event: str, *, for_: str | float, key: str | None = None,
