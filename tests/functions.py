@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
-from joelclaw.events.payloads.system import CronTick, FunctionFailed
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.system import CronTick, FunctionFailed
 
 
 def count(ctx: Context, name: str) -> int:

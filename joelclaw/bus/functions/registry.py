@@ -13,6 +13,7 @@ the module is imported; the defaults are checked at declaration, so a typo still
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import inspect
 import re
@@ -122,11 +123,17 @@ class Function:
     def crons(self) -> list[Trigger]:
         return [t for t in self.triggers if t.cron]
 
+    @property
+    def reads_settings(self) -> bool:
+        """Whether a trigger or an option is read from the settings (see the module's
+        docstring)."""
+        return any(t.configure for t in self.triggers) \
+            or any(callable(v) for v in self.options.values())
+
     def configured(self, settings: Settings) -> Function:
         """This function with the triggers and options it reads from the settings read from
         `settings` (itself when it reads none)."""
-        if not any(t.configure for t in self.triggers) \
-                and not any(callable(v) for v in self.options.values()):
+        if not self.reads_settings:
             return self
         options = {name: _read(value, settings) for name, value in self.options.items()}
         return replace(self, options=options, flow=parse_flow(self.id, options),
@@ -211,8 +218,11 @@ def _read(value: T | FromSettings[T], settings: Settings) -> T:
     return value(settings) if callable(value) else value
 
 
+@functools.cache
 def _default_settings() -> Settings:
-    """The settings' defaults, with nothing read from the environment or a file."""
+    """The settings' defaults, with nothing read from the environment or a file: built once
+    (a few milliseconds each time, for every declaration that reads a setting) and only for a
+    declaration that reads one, so declaring a plain function imports no settings model."""
     from joelclaw.config import Settings
 
     return Settings.model_construct()
@@ -254,8 +264,8 @@ def function(
     if not specs:
         raise FunctionDefinitionError(f"function {id!r} has no trigger")
     parsed = tuple(_as_trigger(spec) for spec in specs)
-    defaults = _default_settings()
-    flow = parse_flow(id, {name: _read(value, defaults) for name, value in options.items()})
+    flow = parse_flow(id, {name: _read(value, _default_settings()) if callable(value) else value
+                           for name, value in options.items()})
 
     def decorate(handler: Handler) -> Function:
         return Function(
@@ -299,7 +309,8 @@ class Registry:
         return registry
 
     def add(self, fn: Function) -> None:
-        fn = fn.configured(self._settings or _default_settings())
+        if self._settings is not None or fn.reads_settings:
+            fn = fn.configured(self._settings or _default_settings())
         if fn.id in self._by_id and self._by_id[fn.id] is not fn:
             raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
         self._by_id[fn.id] = fn
