@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from joelclaw.errors import ConfigError
+from joelclaw.redisconn.errors import reply_errors
 
 if TYPE_CHECKING:
     import redis
@@ -60,11 +61,9 @@ class Durability:
 
 
 def _config(client: redis.Redis, name: str) -> str | None:
-    import redis
-
     try:
         value = client.config_get(name).get(name)
-    except redis.exceptions.ResponseError:  # CONFIG refused (a managed Redis, an ACL)
+    except reply_errors():  # CONFIG refused (a managed Redis, an ACL)
         return None
     return None if value is None else str(value)
 
@@ -92,8 +91,6 @@ def loss(aof: bool | None, appendfsync: str | None, snapshots: str | None
 
 def read(client: redis.Redis) -> Durability:
     """Ask the server; never raises for a refused CONFIG (redis errors reaching it do)."""
-    import redis
-
     info = client.info("persistence")
     aof_raw = _config(client, "appendonly")
     aof: bool | None = (aof_raw == "yes") if aof_raw is not None else (
@@ -105,7 +102,7 @@ def read(client: redis.Redis) -> Durability:
     maxmemory = int(maxmemory_raw) if maxmemory_raw and maxmemory_raw.isdigit() else None
     try:
         replicas: int | None = int(client.info("replication").get("connected_slaves", 0))
-    except redis.exceptions.ResponseError:
+    except reply_errors():
         replicas = None
     window, seconds = loss(aof, appendfsync, snapshots)
     evicting = policy is not None and policy != SAFE_POLICY

@@ -21,7 +21,6 @@ Stamps without queues (written by an older worker) fall back to the node name's 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import durability, keys
 from joelclaw.errors import ConfigError
+from joelclaw.redisconn.errors import errors as redis_errors
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -76,18 +76,6 @@ def _guarded(probe: Probe, rt: Bus, now: float) -> dict[str, Any]:
         return probe(rt, now)
     except (*redis_errors(), ConfigError, ValueError) as exc:
         return {"ok": False, "status": "down", "error": str(exc)}
-
-
-def redis_errors() -> tuple[type[Exception], ...]:
-    """The errors of the Redis clients this process loaded (redis-py, the CLI's small one):
-    a client never imported raised nothing, so `joelclaw status` need not import redis-py to
-    catch its errors."""
-    found: list[type[Exception]] = []
-    if (redis := sys.modules.get("redis")) is not None:
-        found.append(redis.RedisError)
-    if (quick := sys.modules.get("joelclaw.redisconn.resp")) is not None:
-        found += [quick.ConnectionFailed, quick.ReplyError]
-    return tuple(found)
 
 
 def _timed(probe: Callable[[], Any]) -> tuple[Any, float]:

@@ -271,9 +271,9 @@ def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, An
 
 
 def _redis_errors() -> tuple[type[Exception], ...]:
-    from joelclaw.health import redis_errors
+    from joelclaw.redisconn.errors import errors
 
-    return redis_errors()
+    return errors()
 
 
 # ---- pause / resume ----------------------------------------------------------------------
