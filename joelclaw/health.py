@@ -72,9 +72,10 @@ def check(rt: Bus, now: float | None = None) -> dict[str, Any]:
 
 
 def _guarded(probe: Probe, rt: Bus, now: float) -> dict[str, Any]:
+    caught: tuple[type[Exception], ...] = (*redis_errors(), ConfigError, ValueError)
     try:
         return probe(rt, now)
-    except (*redis_errors(), ConfigError, ValueError) as exc:
+    except caught as exc:
         return {"ok": False, "status": "down", "error": str(exc)}
 
 
@@ -92,10 +93,11 @@ def _age(stamp: bytes | None, now: float) -> float | None:
 
 def redis_status(rt: Bus) -> dict[str, Any]:
     """Reachable, and how durable: persistence, eviction policy and what a crash loses."""
+    caught: tuple[type[Exception], ...] = (ConfigError, *redis_errors())
     try:
         latency = rt.ping()
         found = durability.read(rt.redis)
-    except (ConfigError, *redis_errors()) as exc:
+    except caught as exc:
         return {"ok": False, "status": "down", "latency_ms": None, "error": str(exc)}
     return {"ok": True, "status": "ok", "latency_ms": round(latency, 2),
             "durability": found.as_dict()}

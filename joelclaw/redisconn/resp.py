@@ -51,6 +51,11 @@ def _config(reply: Reply) -> dict[str, Any]:
     return _pairs(flat) if flat else {}
 
 
+def _scored(reply: Reply) -> list[tuple[Any, float]]:
+    """WITHSCORES pairs as redis-py gives them: (member, float score)."""
+    return list(zip(reply[::2], (float(score) for score in reply[1::2]), strict=True))
+
+
 def _info_value(value: str) -> Any:
     """One INFO value as redis-py's `parse_info` reads it: a number, a list, or a dict."""
     if "," not in value and "=" not in value:
@@ -121,6 +126,9 @@ def _commands() -> dict[str, Callable[..., tuple[list[Any], Callable[[Reply], Re
         "smembers": lambda name: (["SMEMBERS", name], set),
         "zcard": lambda name: (["ZCARD", name], same),
         "zcount": lambda name, min, max: (["ZCOUNT", name, min, max], same),
+        "zrange": lambda name, start, end, withscores=False: (
+            ["ZRANGE", name, start, end, *(["WITHSCORES"] if withscores else [])],
+            _scored if withscores else same),
         "zrevrange": lambda name, start, end: (["ZREVRANGE", name, start, end], same),
         "zscore": lambda name, value: (["ZSCORE", name, value],
                                        lambda r: None if r is None else float(r)),

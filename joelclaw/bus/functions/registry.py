@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_QUEUE = keys.FUNCTION_QUEUE
 TASK_PREFIX = "joelclaw.fn."
+CRON_TASK = "joelclaw.cron"  # the one beat task every function cron sends (bus.celery.cron)
 EVENT_NAMES = frozenset({"event"})
 CATCH_UP_POLICIES = ("skip", "latest", "all")
 
@@ -334,6 +335,13 @@ class Registry:
             return list(self._absences)
         return [(fn, i, t) for fn, i, t in self._absences
                 if t.absent == event_name or fnmatch.fnmatchcase(event_name, t.absent or "")]
+
+    def crons(self) -> Iterator[tuple[str, Function, Trigger]]:
+        """Every cron trigger, with the name of its beat entry: the function's id for its first
+        cron, `<id>#<n>` for the n-th after it (beat's schedule is built from these)."""
+        for fn in self:
+            for index, trig in enumerate(fn.crons):
+                yield (fn.id if index == 0 else f"{fn.id}#{index}"), fn, trig
 
     def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._by_id.values(), key=lambda f: f.id))
