@@ -40,7 +40,7 @@ def describe_function(fn: Function, default_retries: int, now: float) -> dict[st
 
 def trigger_view(trigger: Trigger, now: float) -> dict[str, Any]:
     if trigger.cron:
-        from joelclaw.bus.functions.registry import next_fire
+        from joelclaw.bus.functions import next_fire
 
         fire = next_fire(trigger.cron, trigger.timezone, datetime.fromtimestamp(now, UTC))
         return {"kind": "cron", "cron": trigger.cron, "timezone": trigger.timezone,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import keys
 from joelclaw.bus.delivery import parse_target
 from joelclaw.bus.flow import absence
-from joelclaw.bus.functions.registry import CRON_TASK, next_fire
+from joelclaw.bus.functions import CRON_TASK, next_fire
 from joelclaw.bus.records import wakeups as durable
 
 if TYPE_CHECKING:
-    from joelclaw.bus.functions.registry import Trigger
+    from joelclaw.bus.functions import Trigger
     from joelclaw.bus.ports import Bus
     from joelclaw.runtime import Runtime
 
