@@ -6,6 +6,11 @@ pydantic-settings, and not Celery, the function modules or the registry, the ext
 search engine's client or the OpenTelemetry SDK. A URL the small client does not take is read
 with redis-py, which is imported without the OpenTelemetry SDK (it would load it for metrics
 the CLI never exports); what that hides stays importable afterwards.
+
+The commands that also show the function registry (`status`, `queues`, `functions`,
+`schedule`) import the function modules, and declaring a function loads no client it calls:
+they too read Redis with the small client and build no Celery app, and they answer what a full
+session (Settings, redis-py, the Celery app's own queue names and beat schedule) answers.
 """
 
 from __future__ import annotations
