@@ -1,5 +1,9 @@
 """How long the `joelclaw` CLI takes to answer, beside `python -c pass` on the same machine:
-agents and scripts call it in loops, so a read command should answer in ≤ 0.3 s of CPU.
+agents and scripts call it in loops, so a read command should answer in ≤ 0.3 s of CPU. The
+read commands are those that read Redis (`runs`, `run`, `events`, `event`, `explain`) and those
+that also read the function registry (`queues`, `status`, `functions`, `schedule`: they import
+the function modules, here the installed application's and `tests.functions`); `gateway
+diagnose` is shown without a verdict, since it asks the workers and Telegram over the network.
 Each row shows its CPU time, the same less `python -c pass`'s (what joelclaw itself costs), and
 its wall clock; the load average is printed first, since a loaded machine slows every row.
 
@@ -87,8 +91,8 @@ def main() -> None:
                     ("joelclaw explain <id>", [*cli, "explain", ids["run"]], True),
                     ("joelclaw queues", [*cli, "queues"], True),
                     ("joelclaw status", [*cli, "status"], True),
-                    ("joelclaw functions", [*cli, "functions"], False),
-                    ("joelclaw schedule", [*cli, "schedule"], False),
+                    ("joelclaw functions", [*cli, "functions"], True),
+                    ("joelclaw schedule", [*cli, "schedule"], True),
                     ("joelclaw gateway diagnose", [*cli, "gateway", "diagnose"], False)]
             load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"median of {args.repeat} runs; load average {load} on {os.cpu_count()} "

@@ -16,11 +16,11 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from joelclaw.errors import ConfigError
+from joelclaw.redisconn.errors import reply_errors
 
 if TYPE_CHECKING:
+    import redis
     from celery import bootsteps
 
     from joelclaw.bus.ports import Bus
@@ -63,7 +63,7 @@ class Durability:
 def _config(client: redis.Redis, name: str) -> str | None:
     try:
         value = client.config_get(name).get(name)
-    except redis.exceptions.ResponseError:  # CONFIG refused (a managed Redis, an ACL)
+    except reply_errors():  # CONFIG refused (a managed Redis, an ACL)
         return None
     return None if value is None else str(value)
 
@@ -102,7 +102,7 @@ def read(client: redis.Redis) -> Durability:
     maxmemory = int(maxmemory_raw) if maxmemory_raw and maxmemory_raw.isdigit() else None
     try:
         replicas: int | None = int(client.info("replication").get("connected_slaves", 0))
-    except redis.exceptions.ResponseError:
+    except reply_errors():
         replicas = None
     window, seconds = loss(aof, appendfsync, snapshots)
     evicting = policy is not None and policy != SAFE_POLICY
@@ -126,6 +126,8 @@ class EvictingRedis(ConfigError):
 
 def describe(url: str, settings: Settings | None = None) -> str:
     """The one-line summary for a banner, or why it could not be read."""
+    import redis
+
     from joelclaw import redisconn
 
     client = redisconn.connect(url, settings, socket_connect_timeout=3, socket_timeout=5)
@@ -149,6 +151,7 @@ def worker_step(bus: Bus) -> type[bootsteps.Step]:
     """A worker bootstep: log the durability at start; exit 78 (EX_CONFIG) on an evicting
     policy unless accepted. An unreachable Redis is the broker connection's business.
     (Celery is imported here: `up`'s supervisor reads durability without loading it.)"""
+    import redis
     from celery import bootsteps
 
     def __init__(self: bootsteps.Step, worker: Any, **kwargs: Any) -> None:

@@ -26,11 +26,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-import redis
-
 from joelclaw import durability, keys
 from joelclaw.errors import ConfigError
+from joelclaw.redisconn.errors import errors as redis_errors
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
@@ -74,9 +72,10 @@ def check(rt: Bus, now: float | None = None) -> dict[str, Any]:
 
 
 def _guarded(probe: Probe, rt: Bus, now: float) -> dict[str, Any]:
+    caught: tuple[type[Exception], ...] = (*redis_errors(), ConfigError, ValueError)
     try:
         return probe(rt, now)
-    except (redis.RedisError, ConfigError, ValueError) as exc:
+    except caught as exc:
         return {"ok": False, "status": "down", "error": str(exc)}
 
 
@@ -94,10 +93,11 @@ def _age(stamp: bytes | None, now: float) -> float | None:
 
 def redis_status(rt: Bus) -> dict[str, Any]:
     """Reachable, and how durable: persistence, eviction policy and what a crash loses."""
+    caught: tuple[type[Exception], ...] = (ConfigError, *redis_errors())
     try:
         latency = rt.ping()
         found = durability.read(rt.redis)
-    except (ConfigError, redis.RedisError) as exc:
+    except caught as exc:
         return {"ok": False, "status": "down", "latency_ms": None, "error": str(exc)}
     return {"ok": True, "status": "ok", "latency_ms": round(latency, 2),
             "durability": found.as_dict()}
@@ -245,6 +245,8 @@ def _typesense_endpoint(settings: Settings) -> Endpoint | None:
 
 
 def typesense_status(rt: Bus, now: float) -> dict[str, Any]:
+    import httpx
+
     endpoint = _typesense_endpoint(rt.settings)
     if endpoint is None:
         return {"ok": False, "status": "degraded", "latency_ms": None,

@@ -14,17 +14,19 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, function, trigger
 from joelclaw.agents import approvals, dispatch, inbox
-from joelclaw.events.payloads.agents import (
-    AgentCompleted,
-    AgentRequested,
-    ApprovalRequested,
-    ApprovalResolved,
-)
-from joelclaw.events.payloads.telegram import CallbackReceived
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.agents import (
+        AgentCompleted,
+        AgentRequested,
+        ApprovalRequested,
+        ApprovalResolved,
+    )
+    from joelclaw.events.payloads.telegram import CallbackReceived
 
 OUTPUT_PREVIEW = 1500
 NOTIFY_PREVIEW = 800

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, IntegrationError, Settings, cron, function, trigger
 from joelclaw.checks import (
@@ -21,20 +21,22 @@ from joelclaw.checks import (
     vault,
     window,
 )
-from joelclaw.events.payloads.checks import (
-    CalendarDailyCheck,
-    EmailTriageRequested,
-    HealthCheck,
-    LoopsStaleCheck,
-    NetworkUpdate,
-    SessionsPruneRequested,
-    TasksTriageRequested,
-    TriggersAuditRequested,
-    VaultSyncCheck,
-)
-from joelclaw.events.payloads.system import HealthRequested
-from joelclaw.events.payloads.telegram import CallbackReceived
 from tasks.system import CHECK_EVENTS
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.checks import (
+        CalendarDailyCheck,
+        EmailTriageRequested,
+        HealthCheck,
+        LoopsStaleCheck,
+        NetworkUpdate,
+        SessionsPruneRequested,
+        TasksTriageRequested,
+        TriggersAuditRequested,
+        VaultSyncCheck,
+    )
+    from joelclaw.events.payloads.system import HealthRequested
+    from joelclaw.events.payloads.telegram import CallbackReceived
 
 ONE: dict[str, Any] = {"concurrency": 1}
 NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"

@@ -4,12 +4,14 @@ one client."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, function
 from joelclaw.checks import digest, window
-from joelclaw.events.payloads.checks import DigestRequested
-from joelclaw.events.payloads.system import FunctionFailed
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.checks import DigestRequested
+    from joelclaw.events.payloads.system import FunctionFailed
 
 
 def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:

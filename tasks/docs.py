@@ -4,11 +4,13 @@ in batches with durable sleeps between them). Thin: the logic is in joelclaw.doc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, Settings, function
 from joelclaw.docs import backlog, ingest, model
-from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
 IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
                'string(event.data.idempotency_key)')

@@ -6,11 +6,13 @@ poller and watchdog run in the gateway worker's bootstep: importing this module 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, cron, function, trigger
-from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
 from joelclaw.gateway import notify
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
 
 HEALTH_ALERT_COOLDOWN = 3600
 

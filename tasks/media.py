@@ -8,13 +8,15 @@ the turn and replies there, in sleep mode too) → `media/processed`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, NonRetriable, function
 from joelclaw.events.payloads.media import MediaReceived
-from joelclaw.events.payloads.system import FunctionFailed
 from joelclaw.events.payloads.telegram import quote_forwarded
 from joelclaw.media import archive, kinds, understand
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.system import FunctionFailed
 
 DEDUP_SECONDS = 24 * 3600  # a media id seen again within a day is a duplicate
 LABELS = {"voice": "voice note", "audio": "audio file", "photo": "photo", "image": "image",

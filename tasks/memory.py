@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import (
     ConfigError,
@@ -26,10 +26,12 @@ from joelclaw.events.payloads.memory import (
     ProposalRejected,
     SessionEnded,
 )
-from joelclaw.events.payloads.system import FunctionFailed
-from joelclaw.events.payloads.telegram import CallbackReceived
-from joelclaw.events.payloads.todoist import Task
 from joelclaw.memory import decide, observe, proposals, reflect, review, service
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.system import FunctionFailed
+    from joelclaw.events.payloads.telegram import CallbackReceived
+    from joelclaw.events.payloads.todoist import Task
 
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 

@@ -4,11 +4,13 @@ owner with the right triage class. Thin on purpose; the gateway does the deliver
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, IntegrationError, function
 from joelclaw.checks import clients
-from joelclaw.events.payloads import front, github, todoist, vercel
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads import front, github, todoist, vercel
 
 PREVIEW = 500
 

@@ -4,13 +4,16 @@ owner's answers to effect budgets."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from joelclaw import Context, cron, function, trigger
 from joelclaw.checks import digest, sessions, window
-from joelclaw.events.payloads.system import LogWritten
-from joelclaw.events.payloads.telegram import CallbackReceived
 from joelclaw.gateway import budget_answer
 from joelclaw.telemetry import systemlog
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.system import LogWritten
+    from joelclaw.events.payloads.telegram import CallbackReceived
 
 # ADR-0062/0103: each check owns its cooldown and talks to the gateway only when actionable.
 CHECK_EVENTS: tuple[tuple[str, dict[str, str]], ...] = (

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from joelclaw.bus.execution import Context, engine
 from joelclaw.bus.functions import cron, function, trigger
 from joelclaw.errors import NonRetriable, RetryAfter
-from joelclaw.events.payloads.system import CronTick, FunctionFailed
-from tests.support import wait_at_gate
+
+if TYPE_CHECKING:
+    from joelclaw.events.payloads.system import CronTick, FunctionFailed
 
 
 def count(ctx: Context, name: str) -> int:
@@ -22,6 +24,8 @@ def hold(seconds: float | str, ctx: Context | None = None) -> None:
     is a duration (for steps whose length is the point, such as concurrency spans)."""
     if isinstance(seconds, str):
         assert ctx is not None, "a gated hold needs the step's context"
+        from tests.support import wait_at_gate  # (with psutil: not for declaring these)
+
         wait_at_gate(engine(ctx).redis, seconds)
     else:
         time.sleep(seconds)

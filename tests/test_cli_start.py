@@ -6,6 +6,11 @@ pydantic-settings, and not Celery, the function modules or the registry, the ext
 search engine's client or the OpenTelemetry SDK. A URL the small client does not take is read
 with redis-py, which is imported without the OpenTelemetry SDK (it would load it for metrics
 the CLI never exports); what that hides stays importable afterwards.
+
+The commands that also show the function registry (`status`, `queues`, `functions`,
+`schedule`) import the function modules, and declaring a function loads no client it calls:
+they too read Redis with the small client and build no Celery app, and they answer what a full
+session (Settings, redis-py, the Celery app's own queue names and beat schedule) answers.
 """
 
 from __future__ import annotations
@@ -120,3 +125,102 @@ def test_the_command_table_names_every_command_and_its_modules() -> None:
         defined = {command.callback.__module__} | {
             sub.callback.__module__ for sub in getattr(command, "commands", {}).values()}
         assert defined == {f"joelclaw.cli.{m}" for m in modules}, name
+
+
+# ---- the commands that read the registry: status, queues, functions, schedule ----------------
+#
+# They import the function modules (the registry is what they show), but declaring a function
+# loads no client it calls: not Celery or kombu (no app is built: the queue names, transport
+# options and beat entries are computed as make_celery computes them), not redis-py (Redis is
+# read with the small client), not httpx, the search engine's client, psutil or the
+# OpenTelemetry SDK, nor the extensions that would add Celery bootsteps.
+
+NOT_FOR_THE_REGISTRY = ("redis", "celery", "kombu", "httpx", "typesense", "psutil",
+                        "opentelemetry.sdk.metrics", "joelclaw.bus.celery.app",
+                        "joelclaw.gateway.plugin", "joelclaw.telemetry.plugin", "tests.support")
+# (joelclaw.memory.plugin may be imported, for a name a memory module shares with it: it
+# imports nothing heavy, and nothing installs it.)
+REGISTRY_READERS = ["status", "queues", "functions", "schedule"]
+
+
+@pytest.mark.parametrize("command", REGISTRY_READERS)
+def test_a_command_reading_the_registry_loads_no_engine_or_client(
+        command: str, cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
+    code = ("from joelclaw.cli import cli\n"
+            f"assert cli.main(args=[{command!r}, '--json'], prog_name='joelclaw', "
+            "standalone_mode=False) == 0")
+    loaded = loaded_after(code, {**os.environ, **cli_env},
+                          ("joelclaw.redisconn.resp", "joelclaw.bus.functions.registry",
+                           "tests.functions", *NOT_FOR_THE_REGISTRY))
+    assert loaded.pop("joelclaw.redisconn.resp")  # it read Redis, with the small client
+    assert loaded.pop("joelclaw.bus.functions.registry") and loaded.pop("tests.functions")
+    assert [name for name, present in loaded.items() if present] == []
+
+
+VOLATILE = frozenset({"latency_ms", "checked_at", "age_s", "last_tick", "until", "seconds",
+                      "since", "next_local", "next_utc", "next_epoch", "next_fire",
+                      "next_fire_local"})
+
+
+def _stable(value: object) -> object:
+    """A result without what changes from one reading to the next (latencies, clocks)."""
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("command", REGISTRY_READERS)
+def test_the_quick_reading_answers_what_the_full_one_does(
+        command: str, cli_env: dict[str, str], stored: dict[str, str],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same handler, once in a read session (core settings, the small client) and once in
+    a full one (Settings, redis-py): the same result."""
+    from joelclaw.cli import cli
+    from joelclaw.cli.app import Session
+    from joelclaw.cli.output import Output
+
+    for name, value in cli_env.items():
+        monkeypatch.setenv(name, value)
+    handler = cli.get_command(None, command).callback.__wrapped__  # type: ignore[arg-type,union-attr]
+    params = {"next_count": 5} if command == "schedule" else {}
+    results = []
+    for reads in (True, False):
+        session = Session(Output(f"joelclaw {command}", json_mode=True), reads=reads)
+        results.append(handler(session, **params).result)
+        if reads:
+            assert type(session.runtime().redis).__name__ == "QuickRedis"
+    if command == "schedule":  # the same crons, in fire order at either reading
+        for result in results:
+            result["crons"].sort(key=lambda row: row["entry"])
+    assert _stable(results[0]) == _stable(results[1])
+
+
+def test_queue_names_and_options_are_those_of_the_celery_app(cli_env: dict[str, str]) -> None:  # noqa: F811
+    """What `queues` and `status` compute without the app is what the app declares."""
+    from joelclaw.bus.celery import queues
+
+    rt = Runtime(Settings(_env_file=None, redis_url=cli_env["JOELCLAW_REDIS_URL"],  # type: ignore[call-arg]
+                          home=cli_env["JOELCLAW_HOME"], function_modules=["tests.functions"],
+                          unacked_restore_seconds=60))
+    assert queues.queue_names(rt) == sorted(q.name for q in rt.celery.conf.task_queues)
+    assert queues.broker_options(rt) == dict(rt.celery.conf.broker_transport_options)
+
+
+def test_the_crons_listed_are_beats_entries(cli_env: dict[str, str]) -> None:  # noqa: F811
+    """`schedule`'s crons, read from the registry, are the Celery app's beat schedule."""
+    from datetime import UTC, datetime
+
+    from joelclaw.insight.schedule import cron_entry, crons
+
+    rt = Runtime(Settings(_env_file=None, redis_url=cli_env["JOELCLAW_REDIS_URL"],  # type: ignore[call-arg]
+                          home=cli_env["JOELCLAW_HOME"], function_modules=["tests.functions"]))
+    now = datetime.now(UTC)
+    listed = crons(rt, now)
+    beat = {name: cron_entry(name, entry, now)
+            for name, entry in rt.celery.conf.beat_schedule.items()}
+    assert listed and len(listed) == len(beat)
+    for row in listed:
+        assert {k: v for k, v in row.items() if k not in ("catch_up", "last_catch_up")} \
+            == beat[row["entry"]]

@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from joelclaw import keys
 from joelclaw.insight.links import needs_url
 
 if TYPE_CHECKING:
+    import redis
+
     from joelclaw.config import Settings
 
 ACTIONS = {"approve": ("approved", False), "deny": ("denied", False), "learn": ("approved", True)}

@@ -12,11 +12,12 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.errors import JoelclawError
+
+if TYPE_CHECKING:
+    import redis
 
 MAGIC = b"REDIS"
 
@@ -31,6 +32,8 @@ def persistence(client: redis.Redis) -> dict[str, Any]:
 
 def trigger(client: redis.Redis) -> dict[str, Any]:
     """Start a BGSAVE that begins after this call; returns the LASTSAVE it must pass."""
+    import redis
+
     before = int(client.lastsave().timestamp())
     while int(time.time()) <= before:  # LASTSAVE has one-second resolution
         time.sleep(0.05)
@@ -60,6 +63,8 @@ def wait(client: redis.Redis, before: int, timeout: float, poll: float = 0.1) ->
 
 def locate(client: redis.Redis, last_save: int) -> Path | str:
     """The dump file on this machine, or a sentence saying why it cannot be read here."""
+    import redis
+
     try:
         directory = client.config_get("dir").get("dir")
         filename = client.config_get("dbfilename").get("dbfilename")

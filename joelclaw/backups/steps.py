@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import redisconn
 from joelclaw.backups import layout, redis_dump, redis_stream, rotation
@@ -15,6 +13,9 @@ from joelclaw.backups import snapshot as typesense_snapshot
 from joelclaw.config import Settings, resolve_redis_url
 from joelclaw.errors import RetryAfter
 from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
+
+if TYPE_CHECKING:
+    import redis
 
 
 def prepare(settings: Settings, kind: tuple[str, str, str]) -> dict[str, Any]:

@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
-
-import redis
+from typing import TYPE_CHECKING, Any, Literal
 
 from joelclaw import keys
 from joelclaw.cache.stats import Stats
 from joelclaw.cache.tiers import Entry, FileTier, HotTier, RedisTier
 from joelclaw.coordination.locks import Lock
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger("joelclaw.cache")
 
@@ -66,6 +67,8 @@ class Cache:
     def _try(self, tier: str, action: Callable[[], Any]) -> Any:
         if self._broken_until.get(tier, 0.0) > time.monotonic():
             return MISSING
+        import redis  # here: a module declaring a cache loads no client
+
         try:
             return action()
         except (redis.RedisError, OSError, ValueError, TypeError, KeyError) as exc:

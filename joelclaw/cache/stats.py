@@ -8,10 +8,12 @@ import threading
 import time
 import weakref
 from collections import Counter
-
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw import keys
+
+if TYPE_CHECKING:
+    import redis
 
 TIERS = ("hot", "redis", "file")
 FLUSH_EVERY = 1.0
@@ -51,6 +53,8 @@ class Stats:
             with self._lock:
                 self._counts.update(pending)
             return not pending
+        import redis  # here: a module declaring a cache loads no client
+
         try:
             pipe = self.client.pipeline(transaction=False)
             for field, amount in pending.items():

@@ -19,12 +19,14 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cachetools
-import redis
 
 from joelclaw import keys, provenance
+
+if TYPE_CHECKING:
+    import redis
 
 Entry = tuple[str, float]  # (value as JSON text, expires at, epoch seconds)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw.config import Settings
 from joelclaw.integrations.front import FrontClient
 from joelclaw.integrations.llm import LLMClient
 from joelclaw.integrations.todoist import TodoistClient
+
+if TYPE_CHECKING:
+    import redis
 
 
 def todoist(settings: Settings, client: redis.Redis | None = None) -> TodoistClient | None:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import redis
-
 from joelclaw import keys
 from joelclaw.integrations.llm import LLMClient
 
 if TYPE_CHECKING:
+    import redis
+
     from joelclaw.bus.ports import Bus
     from joelclaw.config import Settings
 

@@ -14,12 +14,14 @@ import base64
 import hashlib
 import re
 import time
-
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw import keys
 from joelclaw.coordination import cooldown
 from joelclaw.errors import JoelclawError
+
+if TYPE_CHECKING:
+    import redis
 
 ACTION = "s4h"
 LABEL = "😴 Snooze 4h"

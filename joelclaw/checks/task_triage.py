@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.integrations.llm import LLMClient
+
+if TYPE_CHECKING:
+    import redis
 
 SYSTEM = ("You are the owner's chief of staff. Given their open tasks (JSON), answer in at most "
           "8 short markdown bullet lines: the 3 that matter most today, any that look stale or "

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import health, keys
-from joelclaw.bus.celery import CronSchedule
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -28,6 +27,8 @@ GRACE_SECONDS = 120.0  # beat ticks every 30 s; a slot is judged two minutes aft
 
 def audit(rt: Bus, expected_events: list[str], now: float | None = None) -> dict[str, Any]:
     """`{unhandled: [event], missed: [{function, cron, slot}], crons, beat_ok}`."""
+    from joelclaw.bus.celery import CronSchedule  # beat's schedule: Celery, only when run
+
     now = time.time() if now is None else now
     unhandled = [name for name in expected_events
                  if not rt.registry.triggered_by(Event(name=name, data={}))]

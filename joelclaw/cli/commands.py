@@ -27,7 +27,7 @@ SUMMARY = ("id", "function", "status", "trigger", "event_name", "event_id", "cre
 
 # ---- status -------------------------------------------------------------------------------
 
-@command("status")
+@command("status", reads=True)
 def status(session: Session) -> Reply:
     """The health report (as GET /health), queue depths, pending wake-ups and runs by status."""
     from joelclaw import health
@@ -232,7 +232,7 @@ def check_followed(result: dict[str, Any], timed_out: bool, timeout: float) -> N
 
 # ---- functions ----------------------------------------------------------------------------
 
-@command("functions")
+@command("functions", reads=True)
 def functions(session: Session) -> Reply:
     """Every loaded function: its task, triggers, queue, retries, flow options, and its runs of
     the last 24 h (count, failures, p50/p95, last run) when Redis is reachable."""
@@ -270,10 +270,10 @@ def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, An
         raise
 
 
-def _redis_errors() -> type[Exception]:
-    import redis
+def _redis_errors() -> tuple[type[Exception], ...]:
+    from joelclaw.redisconn.errors import errors
 
-    return redis.RedisError
+    return errors()
 
 
 # ---- pause / resume ----------------------------------------------------------------------

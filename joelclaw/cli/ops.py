@@ -15,7 +15,7 @@ NEXT_WAKEUPS = 5
 
 # ---- schedule -----------------------------------------------------------------------------
 
-@command("schedule")
+@command("schedule", reads=True)
 @click.option("--next", "next_count", type=click.IntRange(0, 100), default=NEXT_WAKEUPS,
               show_default=True, help="How many of the next durable wake-ups to list.")
 def schedule(session: Session, next_count: int) -> Reply:
@@ -34,7 +34,7 @@ def schedule(session: Session, next_count: int) -> Reply:
 
 # ---- queues -------------------------------------------------------------------------------
 
-@command("queues")
+@command("queues", reads=True)
 def queues(session: Session) -> Reply:
     """Messages waiting per Celery queue and priority, and unacknowledged ones (Redis)."""
     from joelclaw.bus.celery import queues as broker_queues

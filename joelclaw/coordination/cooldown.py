@@ -10,8 +10,10 @@ shows in the run's trace and is decided once per run.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
 
 def cooldown(client: redis.Redis, key: str, period: float) -> bool:

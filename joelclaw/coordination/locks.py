@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Iterator
 from types import TracebackType
-
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw.errors import JoelclawError
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger("joelclaw.coordination.locks")
 
@@ -112,6 +114,7 @@ class Lock:
         lost = threading.Event()
         done = threading.Event()
         every = interval or self.lease / 3
+        import redis  # here, not at import: declaring a function needs no client
 
         def renew() -> None:
             while not done.wait(every):
@@ -136,5 +139,7 @@ class Lock:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        import redis
+
         with contextlib.suppress(redis.RedisError):
             self.release()

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from joelclaw.docs.model import DocumentSkipped, Located, doc_id_for
-from joelclaw.docs.public_net import NotPublic, PublicOnlyTransport, is_public
 from joelclaw.integrations import tape
 from joelclaw.integrations.http import TransportError, make_client
 
 if TYPE_CHECKING:
+    import httpx
+
     from joelclaw.config import Settings
 
 SERVICE = "docs-fetch"
@@ -70,6 +69,8 @@ def _locate_url(settings: Settings, url: str) -> Located:
         if "*" not in {h.lower() for h in settings.docs.fetch_hosts}:
             raise DocumentSkipped(f"host {netloc!r} is not in JOELCLAW_DOCS_FETCH_HOSTS")
         literal = host.strip("[]")
+        from joelclaw.docs.public_net import is_public  # with httpcore: only for a literal IP
+
         if _is_ip(literal) and not is_public(literal):
             raise DocumentSkipped(f"{netloc!r} is not a public address: `*` in "
                                   "JOELCLAW_DOCS_FETCH_HOSTS allows public hosts only (list a "
@@ -124,6 +125,10 @@ def _fetch(settings: Settings, url: str, limit: int) -> Raw:
 
 
 def _download(settings: Settings, url: str, limit: int) -> httpx.Response:
+    import httpx  # the HTTP client, loaded by a download, not by declaring the docs functions
+
+    from joelclaw.docs.public_net import NotPublic, PublicOnlyTransport
+
     public_only = not named_host(settings, url)
     transport = PublicOnlyTransport() if public_only else None
     try:

@@ -25,12 +25,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.redaction import redact_text, secret_key
+
+if TYPE_CHECKING:
+    import redis
 
 MAX_FIELDS = 24
 MAX_WORDS = 32

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from typing_extensions import TypeVar
 
 from joelclaw.errors import EventError
-from joelclaw.events.registry import model_for
 
 NAME_RE = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+$")
 MAX_NAME_LENGTH = 256
@@ -68,7 +67,11 @@ class Event(BaseModel, Generic[P]):
     @field_validator("data", mode="before")
     @classmethod
     def _typed_payload(cls, value: Any, info: ValidationInfo) -> Any:
-        """The payload model of this name, or a JSON object (EventError names a bad field)."""
+        """The payload model of this name, or a JSON object (EventError names a bad field).
+        The registry, and with it every payload model, is imported by the first event built:
+        declaring a trigger (a function module read by `joelclaw functions`) builds none."""
+        from joelclaw.events.registry import model_for
+
         name = info.data.get("name")
         model = model_for(name) if isinstance(name, str) else None
         if model is None:

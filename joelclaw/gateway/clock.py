@@ -15,10 +15,12 @@ after a gap (joelclaw.bus.celery.catchup) can be tried the same way.
 from __future__ import annotations
 
 import time
-
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw import keys
+
+if TYPE_CHECKING:
+    import redis
 
 
 class Clock:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw import keys
+
+if TYPE_CHECKING:
+    import redis
 
 TEXT, COVERS = "text", "ids"
 

@@ -26,12 +26,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.gateway import holders, scripts
+
+if TYPE_CHECKING:
+    import redis
 
 P0, P1, P2, P3 = 0, 1, 2, 3
 P3_TTL_MS = 60_000

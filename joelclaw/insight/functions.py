@@ -40,10 +40,9 @@ def describe_function(fn: Function, default_retries: int, now: float) -> dict[st
 
 def trigger_view(trigger: Trigger, now: float) -> dict[str, Any]:
     if trigger.cron:
-        from joelclaw.bus.celery import CronSchedule
+        from joelclaw.bus.functions import next_fire
 
-        fire = CronSchedule(trigger.cron, trigger.timezone).next_after(
-            datetime.fromtimestamp(now, UTC))
+        fire = next_fire(trigger.cron, trigger.timezone, datetime.fromtimestamp(now, UTC))
         return {"kind": "cron", "cron": trigger.cron, "timezone": trigger.timezone,
                 "next_fire": fire.timestamp(), "next_fire_local": fire.isoformat(),
                 "catch_up": trigger.catch_up, "catch_up_cap": trigger.catch_up_cap,

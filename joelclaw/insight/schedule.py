@@ -1,6 +1,10 @@
 """What happens next: cron fires (every beat entry, next fire time in its own zone) and durable
 wake-ups (sleeps ending, retries, wait deadlines, flow-control rechecks, debounce and batch
-timers), as `joelclaw schedule` lists them and the dashboard's functions page shows them."""
+timers), as `joelclaw schedule` lists them and the dashboard's functions page shows them.
+
+The cron entries are beat's (`joelclaw.bus.celery.beat_schedule_for`): the functions' crons, read
+from the registry as beat names them, then the application's extra entries over them. Only extra
+entries (Celery schedules) make this load Celery; the functions' own are answered without it."""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.bus.celery import CRON_TASK, CronSchedule
 from joelclaw.bus.delivery import parse_target
 from joelclaw.bus.flow import absence
+from joelclaw.bus.functions import CRON_TASK, next_fire
 from joelclaw.bus.records import wakeups as durable
 
 if TYPE_CHECKING:
+    from joelclaw.bus.functions import Trigger
     from joelclaw.bus.ports import Bus
+    from joelclaw.runtime import Runtime
 
 WHY = {"sleeping": "sleep ends", "waiting": "wait deadline", "queued": "retry or recheck",
        "running": "lease check"}
@@ -22,6 +28,8 @@ WHY = {"sleeping": "sleep ends", "waiting": "wait deadline", "queued": "retry or
 
 def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A beat entry as data; next fire times in its own zone and in UTC."""
+    from joelclaw.bus.celery import CronSchedule  # an extra entry's schedule is Celery's
+
     sched = entry["schedule"]
     args = entry.get("args") or []
     function = args[0] if entry.get("task") == CRON_TASK and args else entry.get("task")
@@ -36,9 +44,22 @@ def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any
     return row
 
 
-def crons(rt: Bus, now: datetime | None = None) -> list[dict[str, Any]]:
+def function_cron(name: str, function: str, trigger: Trigger, now: datetime
+                  ) -> dict[str, Any]:
+    """A function cron's beat entry as `cron_entry` shows it, without building the entry."""
+    fire = next_fire(trigger.cron or "", trigger.timezone, now)
+    return {"entry": name, "function": function, "task": CRON_TASK,
+            "expression": trigger.cron, "timezone": trigger.timezone,
+            "next_local": fire.isoformat(), "next_utc": fire.astimezone(UTC).isoformat(),
+            "next_epoch": fire.timestamp()}
+
+
+def crons(rt: Runtime, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or datetime.now(UTC)
-    rows = [cron_entry(name, entry, now) for name, entry in rt.celery.conf.beat_schedule.items()]
+    found = {name: function_cron(name, fn.id, trig, now) for name, fn, trig in rt.registry.crons()}
+    extra = rt.application.extra_beat_entries(rt)
+    found.update({name: cron_entry(name, entry, now) for name, entry in extra.items()})
+    rows = list(found.values())
     _with_catch_up(rt, rows)
     return sorted(rows, key=lambda c: (c["next_epoch"] or float("inf"), c["entry"]))
 
@@ -47,11 +68,12 @@ def _with_catch_up(rt: Bus, rows: list[dict[str, Any]]) -> None:
     """Each function cron's catch-up policy (joelclaw.bus.celery.catchup) and its last catch-up."""
     import json
 
-    import redis
+    from joelclaw.redisconn.errors import errors
 
+    caught: tuple[type[Exception], ...] = (*errors(), ValueError)
     try:
         last = {k.decode(): json.loads(v) for k, v in rt.redis.hgetall(keys.CRON_CATCHUP).items()}
-    except (redis.RedisError, ValueError):
+    except caught:
         last = {}
     for row in rows:
         fn = rt.function(row["function"]) if row["task"] == CRON_TASK else None
@@ -76,7 +98,7 @@ def wakeups(rt: Bus, count: int) -> dict[str, Any]:
     return {"pending": pending, "next": rows}
 
 
-def timeline(rt: Bus, count: int = 12) -> list[dict[str, Any]]:
+def timeline(rt: Runtime, count: int = 12) -> list[dict[str, Any]]:
     """The next `count` things that will happen by themselves, soonest first: each cron's next
     fire and the due wake-ups (what each one is, from its run's state)."""
     items = [{"at": c["next_epoch"], "kind": "cron", "function": c["function"],

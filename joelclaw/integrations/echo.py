@@ -9,9 +9,12 @@ the webhook route drops `todoist/task.completed` for that task while the 60 s ke
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
 
 from joelclaw import keys
+
+if TYPE_CHECKING:
+    import redis
 
 ECHO_TTL_SECONDS = keys.ECHO_TTL
 

@@ -12,12 +12,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from joelclaw.integrations import usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
 
 if TYPE_CHECKING:
+    import httpx
+
     from joelclaw.config import Settings
 
 SERVICE = "embeddings"

@@ -14,8 +14,6 @@ plumbing calls, can classify failures without importing it.
 
 from __future__ import annotations
 
-import httpx
-
 from joelclaw.errors import JoelclawError
 
 BODY_KEEP = 2000  # bytes of an error body kept on the exception: enough to debug, bounded in logs
@@ -89,6 +87,8 @@ class HTTPNotFound(HTTPStatusError):
 
 
 def _status_line(status: int, body: str) -> str:
+    import httpx
+
     reason = httpx.codes.get_reason_phrase(status)
     head = f"HTTP {status} {reason}".rstrip()
     snippet = " ".join(body.split())[:SNIPPET]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.integrations.http import ApiClient, RetryPolicy, Sleep, make_client
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "front"
 

@@ -18,9 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import effects
 from joelclaw.durations.backoff import exponential
@@ -36,6 +34,9 @@ from joelclaw.integrations.errors import (
     TransportError,
 )
 from joelclaw.redaction import install_log_redaction, secrets_in_scope
+
+if TYPE_CHECKING:  # httpx is imported by the calls that use it: declaring a client costs nothing
+    import httpx
 
 __all__ = [
     "ApiClient",
@@ -55,7 +56,6 @@ __all__ = [
 USER_AGENT = "joelclaw/0.1 (+httpx)"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
-_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Sleep = Callable[[float], None]
 
@@ -85,6 +85,8 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """The one httpx client factory: shared timeout, user agent and (for tests) transport."""
+    import httpx
+
     return httpx.Client(
         base_url=base_url,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
@@ -183,6 +185,9 @@ class ApiClient:
 
     def _send(self, method: str, path: str, idempotent: bool | None,
               **kw: Any) -> httpx.Response:
+        import httpx
+
+        unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
         safe = method.upper() in IDEMPOTENT if idempotent is None else idempotent
         attempts = self.policy.max_attempts
         for attempt in range(1, attempts + 1):
@@ -190,7 +195,7 @@ class ApiClient:
                 with secrets_in_scope(self._secrets):
                     response = self.client.request(method, path, **kw)
             except httpx.TransportError as exc:
-                if attempt == attempts or not (safe or isinstance(exc, _UNSENT)):
+                if attempt == attempts or not (safe or isinstance(exc, unsent)):
                     raise self._transport_error(exc) from None
                 self._sleep(backoff_delay(self.policy, attempt, self._rng))
                 continue

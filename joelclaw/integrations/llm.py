@@ -9,12 +9,13 @@ and in telemetry.
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.integrations import charges, usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "llm"
 

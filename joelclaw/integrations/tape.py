@@ -22,17 +22,18 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from joelclaw.effects import Effect
+
+if TYPE_CHECKING:  # imported where a response is built: declaring a call costs nothing
+    import httpx
 
 log = logging.getLogger("joelclaw.tape")
 LLM_KINDS = {"llm": "chat", "embeddings": "embeddings", "transcription": "transcription"}
 KEEP_BYTES = 512 * 1024  # a longer answer is kept cut (and a shadow run will not replay it)
 
-Send = Callable[[dict[str, Any] | None], httpx.Response]  # the JSON body to send instead, if any
+Send = Callable[[dict[str, Any] | None], "httpx.Response"]  # the JSON body to send instead, if any
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Answer:
                    response.headers.get("content-type", ""), len(content) > KEEP_BYTES)
 
     def response(self, call: Call) -> httpx.Response:
+        import httpx
+
         return httpx.Response(self.status, content=self.content,
                               headers={"content-type": self.content_type},
                               request=httpx.Request(call.method, "http://recorded" + call.path))
@@ -152,6 +155,8 @@ def local(call: Call, produce: Callable[[], Any]) -> Any:
     raises is raised, and nothing is recorded."""
     def send(_body: dict[str, Any] | None) -> httpx.Response:
         import json
+
+        import httpx
 
         content = json.dumps({"value": produce()}, default=str).encode()
         return httpx.Response(200, content=content, headers={"content-type": "application/json"},

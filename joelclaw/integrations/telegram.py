@@ -15,9 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.integrations import charges
 from joelclaw.integrations.http import (
@@ -44,6 +42,9 @@ from joelclaw.integrations.telegram_api import (
     inline_keyboard,
     telegram_error,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CALLBACK_DATA_MAX_BYTES",
@@ -116,6 +117,8 @@ class TelegramClient:
             "limit": limit,
             "allowed_updates": list(allowed_updates) if allowed_updates is not None else None,
         }
+        import httpx
+
         read_timeout = httpx.Timeout(self._timeout, read=timeout + LONG_POLL_SLACK)
         return self.call("getUpdates", params, http_timeout=read_timeout)
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from joelclaw.integrations.http import (
@@ -30,6 +29,9 @@ from joelclaw.integrations.http import (
     RateLimited,
     Sleep,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "telegram"
 CALLBACK_DATA_MAX_BYTES = 64
@@ -126,6 +128,8 @@ def _method_of(response: httpx.Response) -> str:
 
 def telegram_error(method: str, status: int, answer: _Answer | None, body: str) -> TelegramError:
     """The TelegramError subclass for a failed answer (status used when the body is not JSON)."""
+    import httpx
+
     code = (answer.error_code if answer else None) or status
     description = (answer.description if answer else None) or httpx.codes.get_reason_phrase(code)
     params = (answer.parameters if answer else None) or _Parameters()

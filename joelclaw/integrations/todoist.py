@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
-
-import httpx
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.integrations import echo
 from joelclaw.integrations.http import ApiClient, RetryPolicy, Sleep, make_client
+
+if TYPE_CHECKING:
+    import httpx
+    import redis
 
 SERVICE = "todoist"
 PAGE_LIMIT = 200

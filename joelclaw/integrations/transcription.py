@@ -10,12 +10,13 @@ from __future__ import annotations
 import mimetypes
 import time
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.integrations import usage
 from joelclaw.integrations.http import ApiClient, IntegrationError, RetryPolicy, Sleep, make_client
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "transcription"
 

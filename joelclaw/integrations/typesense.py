@@ -20,10 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
-import typesense
-from typesense import exceptions as ts
-
 from joelclaw.integrations import tape
 from joelclaw.integrations.breaker import guarded
 from joelclaw.integrations.http import (
@@ -43,10 +39,21 @@ WRITES = frozenset({"snapshot", "create", "add", "drop", "upsert", "import", "up
 log = logging.getLogger("joelclaw.typesense")
 T = TypeVar("T")
 
-_TRANSPORT = (ts.Timeout, ts.ServiceUnavailable, ts.HTTPStatus0Error, httpx.TransportError)
-_STATUS = {ts.RequestMalformed: 400, ts.RequestUnauthorized: 401, ts.RequestForbidden: 403,
-           ts.ObjectNotFound: 404, ts.ObjectAlreadyExists: 409, ts.ObjectUnprocessable: 422,
-           ts.ServerError: 500}
+
+
+def _errors() -> tuple[tuple[type[Exception], ...], dict[type[Exception], int],
+                       type[Exception]]:
+    """The client's transport errors, its error answers by HTTP status, and its base error:
+    imported by the first call, so a module that only declares a client (a function module
+    read by `joelclaw functions`) does not load the search engine's client."""
+    import httpx
+    from typesense import exceptions as ts
+
+    transport = (ts.Timeout, ts.ServiceUnavailable, ts.HTTPStatus0Error, httpx.TransportError)
+    status = {ts.RequestMalformed: 400, ts.RequestUnauthorized: 401, ts.RequestForbidden: 403,
+              ts.ObjectNotFound: 404, ts.ObjectAlreadyExists: 409, ts.ObjectUnprocessable: 422,
+              ts.ServerError: 500}
+    return transport, status, ts.TypesenseClientError
 
 
 class SearchUnavailable(TransportError):
@@ -124,6 +131,8 @@ class SearchClient:
         install_log_redaction()  # the key is declared to it around each call (_call)
         with warnings.catch_warnings():  # the package warns about v30 APIs we do not use
             warnings.simplefilter("ignore", DeprecationWarning)
+            import typesense
+
             self._client = typesense.Client({
                 "nodes": [node], "api_key": api_key, "connection_timeout_seconds": timeout,
                 "num_retries": retries, "retry_interval_seconds": 0.2,
@@ -162,16 +171,17 @@ class SearchClient:
         return got["value"]
 
     def _mapped(self, what: str, fn: Callable[[], T]) -> T:
+        transport, statuses, client_error = _errors()
         try:
             with warnings.catch_warnings(), secrets_in_scope((self._key,)):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 return fn()
-        except _TRANSPORT as exc:
+        except transport as exc:
             raise SearchUnavailable(SERVICE, f"{what}: {type(exc).__name__}: "
                                     f"{self._scrub(exc)} (is Typesense running at "
                                     f"{self.url}?)") from None
-        except ts.TypesenseClientError as exc:
-            status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 0)
+        except client_error as exc:
+            status = next((code for kind, code in statuses.items() if isinstance(exc, kind)), 0)
             message = f"{what}: {self._scrub(exc)}"
             if status == 404:
                 raise HTTPNotFound(SERVICE, status, message=message) from None

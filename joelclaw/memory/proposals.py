@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import redis
 from pydantic import BaseModel
 
 from joelclaw import keys
 from joelclaw.errors import JoelclawError
+
+if TYPE_CHECKING:
+    import redis
 
 Status = Literal["pending", "llm-pending", "needs-review", "promoted", "rejected", "expired",
                  "merged"]

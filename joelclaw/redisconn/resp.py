@@ -40,6 +40,63 @@ def _limit(start: int | None, num: int | None) -> list[Any]:
     return ["LIMIT", start, num] if start is not None and num is not None else []
 
 
+def _text(value: Any) -> Any:
+    """redis-py's `str_if_bytes`."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
+def _config(reply: Reply) -> dict[str, Any]:
+    """CONFIG GET's pairs as redis-py's `parse_config_get` gives them: text keys and values."""
+    flat = [_text(item) if item is not None else None for item in reply or []]
+    return _pairs(flat) if flat else {}
+
+
+def _scored(reply: Reply) -> list[tuple[Any, float]]:
+    """WITHSCORES pairs as redis-py gives them: (member, float score)."""
+    return list(zip(reply[::2], (float(score) for score in reply[1::2]), strict=True))
+
+
+def _info_value(value: str) -> Any:
+    """One INFO value as redis-py's `parse_info` reads it: a number, a list, or a dict."""
+    if "," not in value and "=" not in value:
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError:
+            return value
+    if "=" not in value:
+        return [_info_value(v) for v in value.split(",") if v]
+    found: dict[str, Any] = {}
+    for item in value.split(","):
+        if not item:
+            continue
+        if "=" in item:
+            key, sub = item.rsplit("=", 1)
+            found[key] = _info_value(sub)
+        else:
+            found[item] = True
+    return found
+
+
+def _info(reply: Reply) -> dict[str, Any]:
+    """INFO's text as redis-py's `parse_info` reads it (`durability` asks for persistence and
+    replication): `key:value` lines, `module` lines gathered under `modules`, others raw."""
+    info: dict[str, Any] = {}
+    for line in _text(reply).splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if ":" not in line:
+            info.setdefault("__raw__", []).append(line)
+            continue
+        key, value = line.split(":", 1)
+        if key == "cmdstat_host":
+            key, value = line.rsplit(":", 1)
+        if key == "module":
+            info.setdefault("modules", []).append(_info_value(value))
+        else:
+            info[key] = _info_value(value)
+    return info
+
+
 def _as_list(keys: Any, args: tuple[Any, ...]) -> list[Any]:
     """redis-py's `list_or_args`: a list of keys, or one key, then more."""
     base = [keys] if isinstance(keys, str | bytes | int | float) else list(keys)
@@ -59,11 +116,20 @@ def _commands() -> dict[str, Callable[..., tuple[list[Any], Callable[[Reply], Re
         "hmget": lambda name, keys, *args: (["HMGET", name, *_as_list(keys, args)], same),
         "hkeys": lambda name: (["HKEYS", name], same),
         "hlen": lambda name: (["HLEN", name], same),
+        "hvals": lambda name: (["HVALS", name], same),
+        "info": lambda section=None, *args: (
+            ["INFO", *([section, *args] if section is not None else [])], _info),
+        "config_get": lambda pattern="*", *args: (["CONFIG", "GET", pattern, *args], _config),
         "llen": lambda name: (["LLEN", name], same),
         "lrange": lambda name, start, end: (["LRANGE", name, start, end], same),
         "scard": lambda name: (["SCARD", name], same),
         "smembers": lambda name: (["SMEMBERS", name], set),
         "zcard": lambda name: (["ZCARD", name], same),
+        "zcount": lambda name, min, max: (["ZCOUNT", name, min, max], same),
+        "zrange": lambda name, start, end, withscores=False: (
+            ["ZRANGE", name, start, end, *(["WITHSCORES"] if withscores else [])],
+            _scored if withscores else same),
+        "zrevrange": lambda name, start, end: (["ZREVRANGE", name, start, end], same),
         "zscore": lambda name, value: (["ZSCORE", name, value],
                                        lambda r: None if r is None else float(r)),
         "zrangebyscore": lambda name, min, max, start=None, num=None: (

@@ -23,6 +23,7 @@ from kombu import Queue
 from joelclaw import durability, keys, redisconn
 from joelclaw.bus.celery.broker import SENTINEL_TRANSPORT, TRANSPORT
 from joelclaw.bus.celery.cron import beat_schedule_for, scheduler_for
+from joelclaw.bus.celery.queues import queue_names, transport_options
 from joelclaw.bus.celery.reload import install_pool_restart, reload_step
 from joelclaw.bus.celery.sweeper import sweeper_step
 from joelclaw.bus.celery.task_hooks import install as install_task_hooks
@@ -32,7 +33,6 @@ from joelclaw.bus.execution.executor import execute
 if TYPE_CHECKING:
     from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
-    from joelclaw.config import Settings
 
 CelerySetup = Callable[[Celery], None]
 
@@ -52,8 +52,7 @@ def make_celery(
         app.conf.broker_transport = SENTINEL_TRANSPORT  # and a failover
     if use_ssl is not None:
         app.conf.broker_use_ssl = use_ssl
-    queues = sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, bus.settings.worker.canvas_queue,
-                     *(fn.queue for fn in bus.registry)})
+    queues = queue_names(bus)  # `joelclaw queues` reads the same names without the app
     amqp = is_amqp(broker)
     app.conf.update(
         task_serializer="json",
@@ -70,7 +69,7 @@ def make_celery(
         task_queues=[Queue(q, queue_arguments={"x-max-priority": 10} if amqp else None)
                      for q in queues],
         task_create_missing_queues=True,
-        broker_transport_options={**_transport_options(bus.settings), **sentinel_options},
+        broker_transport_options={**transport_options(bus.settings), **sentinel_options},
         broker_connection_retry_on_startup=True,
         # Task events stay off as in plain Celery: Flower switches them on while it runs.
         worker_hijack_root_logger=False,
@@ -89,19 +88,6 @@ def make_celery(
     for hook in setup:
         hook(app)
     return app
-
-
-def _transport_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "visibility_timeout": settings.redis.visibility_timeout,
-        "priority_steps": list(range(10)),
-        "sep": ":",
-        "queue_order_strategy": "priority",
-    }
-    if settings.redis.unacked_restore_seconds:
-        options["unacked_restore_interval"] = settings.redis.unacked_restore_seconds
-        options["unacked_restore_throttle"] = 1
-    return options
 
 
 def _register(app: Celery, bus: Bus, fn: Function) -> None:

@@ -25,6 +25,7 @@ from croniter import croniter
 from joelclaw import keys
 from joelclaw.bus.celery import catchup
 from joelclaw.bus.celery.reload import RELOAD_EXIT, reexec
+from joelclaw.bus.functions.registry import CRON_TASK, next_fire
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus, SendResult
 
 log = logging.getLogger("joelclaw.cron")
-CRON_TASK = "joelclaw.cron"
 TICK_EVENT = "joelclaw/cron.tick"
 # Beat looks at least this often at the clock and for a reload, stamping its tick each time:
 # well inside the 10 s after which /health calls it stale (joelclaw.health.STALE_SECONDS).
@@ -48,7 +48,7 @@ class CronSchedule(BaseSchedule):
         self.tz = ZoneInfo(timezone)
 
     def next_after(self, moment: datetime) -> datetime:
-        return croniter(self.expression, moment.astimezone(self.tz)).get_next(datetime)
+        return next_fire(self.expression, self.timezone, moment)
 
     def slot_at(self, moment: datetime) -> datetime:
         """The most recent cron time at or before `moment`."""
@@ -84,15 +84,13 @@ def beat_schedule_for(registry: Registry, extra: dict[str, dict[str, Any]] | Non
                       ) -> dict[str, dict[str, Any]]:
     """Celery beat entries for every cron trigger, plus the application's extra entries."""
     entries: dict[str, dict[str, Any]] = {}
-    for fn in registry:
-        for index, trig in enumerate(fn.crons):
-            name = fn.id if index == 0 else f"{fn.id}#{index}"
-            entries[name] = {
-                "task": CRON_TASK,
-                "schedule": CronSchedule(trig.cron or "", trig.timezone),
-                "args": [fn.id, trig.cron, trig.timezone],
-                "options": {"queue": fn.queue},
-            }
+    for name, fn, trig in registry.crons():
+        entries[name] = {
+            "task": CRON_TASK,
+            "schedule": CronSchedule(trig.cron or "", trig.timezone),
+            "args": [fn.id, trig.cron, trig.timezone],
+            "options": {"queue": fn.queue},
+        }
     entries.update(extra or {})
     return entries
 

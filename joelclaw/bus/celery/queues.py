@@ -3,9 +3,10 @@
 
 On Redis, kombu keeps one list per priority step, `<queue>` for step 0 and `<queue><sep><n>` for
 step n, plus one `unacked` hash of delivered but unacknowledged messages. The step list, the
-separator and a key prefix come from the Celery app's transport options, so this reads exactly
-the keys the workers consume. Over AMQP the depth needs RabbitMQ's management API: reported as
-not available rather than guessed.
+separator and a key prefix come from the transport options the Celery app is built with
+(`transport_options`, read here without building the app: `joelclaw queues` and `status` load
+no Celery), so this reads exactly the keys the workers consume. Over AMQP the depth needs
+RabbitMQ's management API: reported as not available rather than guessed.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-import redis
-
-from joelclaw import redisconn
+from joelclaw import keys, redisconn
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.functions.registry import TASK_PREFIX
 
 if TYPE_CHECKING:
+    import redis
+
     from joelclaw.bus.ports import Bus
+    from joelclaw.config import Settings
 
 KOMBU_SEP = "\x06\x16"  # kombu's Redis default when the transport options set no `sep`
 KOMBU_PRIORITY_STEPS = [0, 3, 6, 9]
@@ -31,8 +33,33 @@ AMQP_NOTE = ("queue depth over AMQP needs the RabbitMQ management API; use "
 
 
 def queue_names(rt: Bus) -> list[str]:
-    """Every queue the Celery app declares: the default, the gateway's, each function's."""
-    return sorted(q.name for q in rt.celery.conf.task_queues)
+    """Every queue the Celery app declares (`make_celery` declares these): the default, the
+    gateway's, the canvas steps', each function's."""
+    return sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, rt.settings.worker.canvas_queue,
+                   *(fn.queue for fn in rt.registry)})
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """kombu's transport options for the broker (`make_celery` sets these): how long a message
+    stays invisible, the priority steps and the separator of their lists."""
+    options: dict[str, Any] = {
+        "visibility_timeout": settings.redis.visibility_timeout,
+        "priority_steps": list(range(10)),
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
+    if settings.redis.unacked_restore_seconds:
+        options["unacked_restore_interval"] = settings.redis.unacked_restore_seconds
+        options["unacked_restore_throttle"] = 1
+    return options
+
+
+def broker_options(rt: Bus) -> dict[str, Any]:
+    """The Celery app's `broker_transport_options`, without building the app (a Sentinel URL
+    adds its master's name: only a URL other than redis:// or unix:// adds anything)."""
+    plain = rt.broker_url.startswith(("redis://", "unix://"))
+    extra = {} if plain else redisconn.broker(rt.broker_url, rt.settings)[1]
+    return {**transport_options(rt.settings), **extra}
 
 
 def depths(rt: Bus) -> dict[str, Any]:
@@ -43,7 +70,7 @@ def depths(rt: Bus) -> dict[str, Any]:
     if broker.startswith("amqp"):
         return {"transport": "amqp", "depth_available": False,
                 "queues": [{"name": n} for n in names], "note": AMQP_NOTE}
-    options = dict(rt.celery.conf.broker_transport_options or {})
+    options = broker_options(rt)
     if broker == rt.redis_url:
         return {"transport": "redis", "depth_available": True,
                 **redis_depths(rt.redis, names, options)}
@@ -80,7 +107,7 @@ def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
     broker = rt.broker_url
     if broker.startswith("amqp"):
         return None
-    options = dict(rt.celery.conf.broker_transport_options or {})
+    options = broker_options(rt)
     if broker == rt.redis_url:
         return _redis_targets(rt.redis, names, options)
     client = redisconn.connect(broker, rt.settings, socket_connect_timeout=3, socket_timeout=15)

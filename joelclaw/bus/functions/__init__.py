@@ -13,16 +13,19 @@ if TYPE_CHECKING:
     from joelclaw.bus.functions.dedupe import content, content_hash, normalise, similar
     from joelclaw.bus.functions.options import Concurrency, Throttle, priority_level
     from joelclaw.bus.functions.registry import (
+        CRON_TASK,
         Function,
         Registry,
         Trigger,
         absent,
         cron,
         function,
+        next_fire,
         trigger,
     )
 
 __all__ = [
+    "CRON_TASK",
     "Concurrency",
     "Function",
     "Registry",
@@ -33,6 +36,7 @@ __all__ = [
     "content_hash",
     "cron",
     "function",
+    "next_fire",
     "normalise",
     "priority_level",
     "similar",
@@ -40,6 +44,7 @@ __all__ = [
 ]
 
 __getattr__, __dir__ = door(__name__, {
+    "CRON_TASK": "registry:CRON_TASK",
     "Concurrency": "options:Concurrency",
     "Function": "registry:Function",
     "Registry": "registry:Registry",
@@ -52,6 +57,7 @@ __getattr__, __dir__ = door(__name__, {
     "similar": "dedupe:similar",
     "cron": "registry:cron",
     "function": "registry:function",
+    "next_fire": "registry:next_fire",
     "priority_level": "options:priority_level",
     "trigger": "registry:trigger",
 })

@@ -13,11 +13,13 @@ the module is imported; the defaults are checked at declaration, so a typo still
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_QUEUE = keys.FUNCTION_QUEUE
 TASK_PREFIX = "joelclaw.fn."
+CRON_TASK = "joelclaw.cron"  # the one beat task every function cron sends (bus.celery.cron)
 EVENT_NAMES = frozenset({"event"})
 CATCH_UP_POLICIES = ("skip", "latest", "all")
 
@@ -121,11 +124,17 @@ class Function:
     def crons(self) -> list[Trigger]:
         return [t for t in self.triggers if t.cron]
 
+    @property
+    def reads_settings(self) -> bool:
+        """Whether a trigger or an option is read from the settings (see the module's
+        docstring)."""
+        return any(t.configure for t in self.triggers) \
+            or any(callable(v) for v in self.options.values())
+
     def configured(self, settings: Settings) -> Function:
         """This function with the triggers and options it reads from the settings read from
         `settings` (itself when it reads none)."""
-        if not any(t.configure for t in self.triggers) \
-                and not any(callable(v) for v in self.options.values()):
+        if not self.reads_settings:
             return self
         options = {name: _read(value, settings) for name, value in self.options.items()}
         return replace(self, options=options, flow=parse_flow(self.id, options),
@@ -179,6 +188,13 @@ def cron(expression: str | FromSettings[str], *, timezone: str | FromSettings[st
     return Trigger(cron=expression, timezone=timezone, catch_up=catch_up, catch_up_cap=cap)
 
 
+def next_fire(expression: str, timezone: str, moment: datetime) -> datetime:
+    """When a cron fires next after `moment`, in its own zone: beat's schedule
+    (`joelclaw.bus.celery.CronSchedule`) asks this, and so do the views that must not load
+    Celery to say it (`joelclaw functions`)."""
+    return croniter(expression, moment.astimezone(ZoneInfo(timezone))).get_next(datetime)
+
+
 def absent(event: str, *, for_: str | float, key: str | None = None,
            if_: str | None = None) -> Trigger:
     """A run when no matching event arrived for `for_` (`"3d"`, `"90m"`, seconds), per value
@@ -203,8 +219,11 @@ def _read(value: T | FromSettings[T], settings: Settings) -> T:
     return value(settings) if callable(value) else value
 
 
+@functools.cache
 def _default_settings() -> Settings:
-    """The settings' defaults, with nothing read from the environment or a file."""
+    """The settings' defaults, with nothing read from the environment or a file: built once
+    (a few milliseconds each time, for every declaration that reads a setting) and only for a
+    declaration that reads one, so declaring a plain function imports no settings model."""
     from joelclaw.config import Settings
 
     return Settings.model_construct()
@@ -246,8 +265,8 @@ def function(
     if not specs:
         raise FunctionDefinitionError(f"function {id!r} has no trigger")
     parsed = tuple(_as_trigger(spec) for spec in specs)
-    defaults = _default_settings()
-    flow = parse_flow(id, {name: _read(value, defaults) for name, value in options.items()})
+    flow = parse_flow(id, {name: _read(value, _default_settings()) if callable(value) else value
+                           for name, value in options.items()})
 
     def decorate(handler: Handler) -> Function:
         return Function(
@@ -291,7 +310,8 @@ class Registry:
         return registry
 
     def add(self, fn: Function) -> None:
-        fn = fn.configured(self._settings or _default_settings())
+        if self._settings is not None or fn.reads_settings:
+            fn = fn.configured(self._settings or _default_settings())
         if fn.id in self._by_id and self._by_id[fn.id] is not fn:
             raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
         self._by_id[fn.id] = fn
@@ -315,6 +335,13 @@ class Registry:
             return list(self._absences)
         return [(fn, i, t) for fn, i, t in self._absences
                 if t.absent == event_name or fnmatch.fnmatchcase(event_name, t.absent or "")]
+
+    def crons(self) -> Iterator[tuple[str, Function, Trigger]]:
+        """Every cron trigger, with the name of its beat entry: the function's id for its first
+        cron, `<id>#<n>` for the n-th after it (beat's schedule is built from these)."""
+        for fn in self:
+            for index, trig in enumerate(fn.crons):
+                yield (fn.id if index == 0 else f"{fn.id}#{index}"), fn, trig
 
     def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._by_id.values(), key=lambda f: f.id))

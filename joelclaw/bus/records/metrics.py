@@ -6,11 +6,12 @@ A scrape of `/metrics` only reads them (see `read_step_histogram`): no writes, n
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+
+if TYPE_CHECKING:
+    import redis
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 SEP = "|"

@@ -6,41 +6,36 @@ model its functions receive.
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from joelclaw.events.payloads import (
-    agents,
-    backups,
-    celery_tasks,
-    checks,
-    docs,
-    front,
-    github,
-    media,
-    memory,
-    o11y,
-    telegram,
-    todoist,
-    vercel,
-)
+# The modules whose MODELS make up PAYLOAD_MODELS, in this order. They are imported when
+# PAYLOAD_MODELS is first read (PEP 562), not with this package: a function module importing one
+# payload model (`from joelclaw.events.payloads.system import LogWritten`) builds that module's
+# models only, so reading the registry (`joelclaw functions`) does not build every one.
+PROVIDERS = ("github", "todoist", "front", "vercel", "telegram", "memory", "docs", "backups",
+             "checks", "agents", "media", "celery_tasks", "o11y")
 
-PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
-    **github.MODELS,
-    **todoist.MODELS,
-    **front.MODELS,
-    **vercel.MODELS,
-    **telegram.MODELS,
-    **memory.MODELS,
-    **docs.MODELS,
-    **backups.MODELS,
-    **checks.MODELS,
-    **agents.MODELS,
-    **media.MODELS,
-    **celery_tasks.MODELS,
-    **o11y.MODELS,
-}
+if TYPE_CHECKING:
+    PAYLOAD_MODELS: dict[str, type[BaseModel]]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "PAYLOAD_MODELS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _payload_models()
+
+
+def _payload_models() -> dict[str, type[BaseModel]]:
+    found: dict[str, type[BaseModel]] | None = globals().get("PAYLOAD_MODELS")
+    if found is None:
+        found = {}
+        for provider in PROVIDERS:
+            found.update(import_module(f"{__name__}.{provider}").MODELS)
+        globals()["PAYLOAD_MODELS"] = found
+    return found
 
 
 def build_payload(name: str, fields: dict[str, Any]) -> BaseModel | dict[str, Any]:
@@ -49,7 +44,7 @@ def build_payload(name: str, fields: dict[str, Any]) -> BaseModel | dict[str, An
     Providers build data through this, so a provider payload missing a required field becomes a
     clear 400; the event then carries the validated model (no second validation at send).
     """
-    model = PAYLOAD_MODELS.get(name)
+    model = _payload_models().get(name)
     if model is None:
         return fields
     try:
