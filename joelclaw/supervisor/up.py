@@ -43,6 +43,11 @@ from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 WEB_APP = "webhooks:create_app()"  # the web app's factory, which gunicorn calls in its worker
+# The gateway worker runs its queue (drains, Telegram intake: network waits, one at a time) on a
+# thread beside its poller and watchdog threads rather than in a forked pool process: the queue
+# is concurrency 1 by design, nothing there uses a hard time limit or a pool-process signal, and
+# a run a crash interrupts is taken over through its lease as from a killed pool process.
+GATEWAY_POOL = "threads"
 
 
 class UpError(JoelclawError):
@@ -110,7 +115,7 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
         reloader = None
         try:
             if fork:  # before any thread: the output readers start with the children
-                zygote.preload(_preloads(settings))
+                zygote.preload(_preloads(settings), environ=base)
             try:
                 supervisor.start()
             except ServiceFailed as exc:
@@ -175,8 +180,11 @@ def commands(
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",
                                    "-l", "info"], supervised))
     if gateway:
-        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-c", "1",
-                                        "-n", "gateway@%h", "-E", "-l", "info"], supervised))
+        # One task at a time on a thread of its own: a prefork pool of one would cost a second
+        # interpreter (~28 MiB PSS) for the same one-at-a-time queue (GATEWAY_POOL says why)
+        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-P", GATEWAY_POOL,
+                                        "-c", "1", "-n", "gateway@%h", "-E", "-l", "info"],
+                            supervised))
     if beat:
         schedule = str(settings.home_dir / "beat-schedule")
         plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"],
