@@ -157,8 +157,10 @@ def prebuild(app_module: str, environ: Mapping[str, str]) -> bool:
         try:
             module = importlib.import_module(app_module)
             _ = module.app.tasks  # finalised here, not in each role
-        except Exception:
+        except Exception as exc:
             sys.modules.pop(app_module, None)
+            print(f"up: {app_module} not built before the fork ({type(exc).__name__}: {exc}); "
+                  "each role builds its own", file=sys.stderr)
             return False
     _built_with = _settings_of(environ)
     return True
