@@ -6,6 +6,7 @@ would otherwise copy every page holding one), and importing `up`'s supervisor lo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,59 @@ def test_the_supervisor_of_up_does_not_import_celery() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=REPO, check=True, timeout=60)
     assert json.loads(done.stdout) == []
+
+
+def _run_python(code: str, cwd: Path = REPO) -> list[object]:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=cwd, check=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_up_shares_no_library_part_its_roles_never_run() -> None:
+    # Given the supervisor imported (as `joelclaw up` does), then the libraries it preloads
+    probe = ("import json, sys\n"
+             "import joelclaw.supervisor.up\n"
+             "from joelclaw.supervisor import deferred, zygote\n"
+             "zygote.preload()\n"
+             "absent = [m for m in ('rich', 'prompt_toolkit') if m not in sys.modules]\n"
+             "import httpx\n"
+             "from celery.bin.amqp import amqp\n"
+             "repl = 'repl' in amqp.commands\n"
+             "real = deferred.real('httpx._main')\n"
+             "print(json.dumps([absent, repl, callable(real.main), 'rich' in sys.modules]))")
+    absent, repl, main, rich = _run_python(probe)
+    # Then neither httpx's command-line tool nor Celery's REPL was imported
+    assert absent == ["rich", "prompt_toolkit"]
+    # And both are still there when run: `celery amqp repl` and httpx's main load the real ones
+    assert repl is True and main is True and rich is True
+
+
+def test_forgetting_the_project_disconnects_what_it_connected_to_celery(tmp_path: Path) -> None:
+    # Given a project module (outside the library paths) that connected a Celery signal
+    (tmp_path / "fp_project_hooks.py").write_text(
+        "from celery import signals\n"
+        "@signals.worker_init.connect(weak=False)\n"
+        "def on_init(**_):\n"
+        "    pass\n"
+        "class Hooks:\n"
+        "    def on_ready(self, **_):\n"
+        "        pass\n"
+        "hooks = Hooks()\n"
+        "signals.worker_ready.connect(hooks.on_ready, weak=False)\n")
+    probe = ("import json, sys\n"
+             f"sys.path.insert(0, {str(tmp_path)!r})\n"
+             "from celery import signals\n"
+             "def library_hook(**_): pass\n"
+             "library_hook.__module__ = 'celery.library_side'\n"
+             "signals.worker_init.connect(library_hook, weak=False)\n"
+             "import fp_project_hooks\n"
+             "before = [len(signals.worker_init.receivers), len(signals.worker_ready.receivers)]\n"
+             "from joelclaw.supervisor.zygote import forget_project_modules\n"
+             "forget_project_modules()\n"
+             "after = [len(signals.worker_init.receivers), len(signals.worker_ready.receivers)]\n"
+             "print(json.dumps([before, after, 'fp_project_hooks' in sys.modules]))")
+    # When the project's modules are forgotten (a restart, a reload)
+    before, after, still_loaded = _run_python(probe, cwd=tmp_path)
+    # Then its receivers are gone with it, and a library's are kept
+    assert before == [2, 1] and after == [1, 0] and still_loaded is False

@@ -6,9 +6,13 @@ stop); `services` the servers they need (Redis, Typesense); `up` what joelclaw r
 ports, banner, signals).
 """
 
-from joelclaw.supervisor.processes import Backoff, Output, Supervisor
-from joelclaw.supervisor.services import check_external_redis
-from joelclaw.supervisor.up import (
+from joelclaw.supervisor import deferred
+
+deferred.install()  # before anything below imports httpx (or, preloading, Celery)
+
+from joelclaw.supervisor.processes import Backoff, Output, Supervisor  # noqa: E402
+from joelclaw.supervisor.services import check_external_redis  # noqa: E402
+from joelclaw.supervisor.up import (  # noqa: E402
     Command,
     UpError,
     check_ports,

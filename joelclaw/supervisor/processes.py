@@ -193,6 +193,7 @@ class Supervisor:
         child.restart_at = None
         try:
             if self.fork and zygote.forkable(child.argv):
+                zygote.settle()
                 with self.output.lock:  # no thread is halfway through a write at the fork
                     fresh = not child.preloaded or bool(child.start_times)
                     child.process = zygote.fork(child.argv, child.env, child.cwd, fresh)

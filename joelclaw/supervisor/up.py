@@ -43,6 +43,13 @@ from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 WEB_APP = "webhooks:create_app()"  # the web app's factory, which gunicorn calls in its worker
+# The gateway worker runs its queue (drains, Telegram intake: network waits, one at a time) on a
+# thread beside its poller and watchdog threads rather than in a forked pool process: the queue
+# is concurrency 1 by design, nothing there uses a hard time limit or a pool-process signal, and
+# a run a crash interrupts is taken over through its lease as from a killed pool process.
+GATEWAY_POOL = "threads"
+CELERY_APP = "joelclaw.worker"  # `-A` of worker, gateway, beat and Flower; built before the fork
+SUPERVISED = {"JOELCLAW_SUPERVISED": "true"}
 
 
 class UpError(JoelclawError):
@@ -104,13 +111,17 @@ def _run(settings: Settings, *, typesense: bool = True, reload: bool = False,
                          services.search_key)
         if enabled.get("flower", True) and not settings.flower.url:
             base["JOELCLAW_FLOWER_URL"] = flower_url(settings)  # traces link to its pages
+        # Every child is supervised (only the workers and beat read it: a reload exits and
+        # comes back at once); all of them having the same settings lets them share the
+        # Celery app built before the fork (zygote.prebuild)
+        base.update(SUPERVISED)
         for command in commands(settings, **enabled):
             supervisor.add(command.name, command.argv, command.environment(base),
                            preloaded=command.preloaded)
         reloader = None
         try:
             if fork:  # before any thread: the output readers start with the children
-                zygote.preload(_preloads(settings))
+                zygote.preload(_preloads(settings), environ=base, app_module=CELERY_APP)
             try:
                 supervisor.start()
             except ServiceFailed as exc:
@@ -164,19 +175,22 @@ def commands(
     web: bool = True, watchdog: bool = True,
 ) -> list[Command]:
     """The processes `up` runs, in start order; the interpreter running `up` runs them all."""
-    celery = [sys.executable, "-m", "celery", "-A", "joelclaw.worker"]
+    celery = [sys.executable, "-m", "celery", "-A", CELERY_APP]
     plan: list[Command] = []
     if web:  # bind, workers and the gevent worker model: joelclaw/webserver.py
         plan.append(Command("web", [sys.executable, "-m", "gunicorn", "-c", WEB_CONFIG,
                                     *_gunicorn_control(settings.home_dir),
                                     WEB_APP]))
-    supervised = {"JOELCLAW_SUPERVISED": "true"}  # a reload exits; up restarts it at once
+    supervised = SUPERVISED  # a reload exits; up restarts it at once
     plan.append(Command("worker", [*celery, "worker", "-Q", "joelclaw", "-c",
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",
                                    "-l", "info"], supervised))
     if gateway:
-        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-c", "1",
-                                        "-n", "gateway@%h", "-E", "-l", "info"], supervised))
+        # One task at a time on a thread of its own: a prefork pool of one would cost a second
+        # interpreter (~28 MiB PSS) for the same one-at-a-time queue (GATEWAY_POOL says why)
+        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-P", GATEWAY_POOL,
+                                        "-c", "1", "-n", "gateway@%h", "-E", "-l", "info"],
+                            supervised))
     if beat:
         schedule = str(settings.home_dir / "beat-schedule")
         plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"],

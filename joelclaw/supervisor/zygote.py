@@ -9,10 +9,14 @@ the pages stay shared copy-on-write and PSS divides them between the processes.
 `up` also preloads joelclaw's own library modules and the application's function modules, and
 a role's first start uses them (the code on disk a moment ago). A restart, `joelclaw reload`'s
 included, drops every module of the project (whatever is not in the standard library or
-site-packages) before it runs its role, so it imports them from disk as a new interpreter would;
-none of them registers anything in a library when imported (joelclaw.worker, which builds the
-app and connects Celery signals, is never preloaded), so nothing stale is left behind. The web's
-gunicorn workers forked after a SIGHUP do the same (joelclaw.webserver's post_fork).
+site-packages) before it runs its role, so it imports them from disk as a new interpreter would.
+None of them registers anything in a library when imported but the Celery app's module
+(`app_module`, joelclaw.worker), which `up` also builds here, from the children's environment,
+and finalises: building it cost each of worker, gateway, beat and Flower ~12 MiB of pages copied
+from the shared ones. What it connects to Celery's signals is dropped with the project's modules
+(`forget_project_modules`), so a restart leaves nothing stale behind; a child whose settings
+differ from the ones it was built with starts fresh, as a restart does. The web's gunicorn
+workers forked after a SIGHUP forget the same way (joelclaw.webserver's post_fork).
 
 A forked child is what `python -m <module> <args>` would be: its own session, stdin from
 /dev/null, stdout and stderr into the supervisor's pipe, the command's environment, default
@@ -37,7 +41,8 @@ import sysconfig
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO
 
 # The libraries the roles share (what `joelclaw.worker`, `webhooks:create_app()`, Flower and
@@ -50,6 +55,15 @@ PRELOAD = (
     "flask", "jinja2", "werkzeug.routing", "itsdangerous", "blinker", "pydantic",
     "pydantic_settings", "redis", "hiredis", "httpx", "typesense", "croniter",
     "prometheus_client", "cachetools",
+    # What Celery imports only once an app is built and a worker, beat or Flower starts (the
+    # app's amqp, control, events and routes, the worker's components and strategy, billiard's
+    # pool plumbing): imported after the fork, each of those roles held its own copy.
+    "celery.app.amqp", "celery.app.control", "celery.app.events", "celery.app.log",
+    "celery.app.routes", "celery.fixups.django", "celery.loaders.default",
+    "celery.worker.components", "celery.worker.autoscale", "celery.worker.strategy",
+    "celery.worker.consumer.delayed_delivery", "celery.concurrency.thread",
+    "billiard.popen_fork", "billiard.synchronize", "billiard.sharedctypes", "billiard.heap",
+    "tornado.platform.asyncio", "gunicorn.glogging", "logging.config",
 )
 # The library's own modules behind `joelclaw.worker` (its runtime, Celery glue and plugins),
 # none of which does anything when imported. `up` adds the application's function modules.
@@ -63,6 +77,9 @@ PRELOAD_OURS = (
     "joelclaw.coordination.breakers", "joelclaw.coordination.budgets", "joelclaw.gateway.plugin",
     "joelclaw.memory.plugin", "joelclaw.telemetry.plugin", "joelclaw.integrations",
     "joelclaw.backups.steps", "joelclaw.docs.ingest", "joelclaw.media.understand",
+    # what a pool process imports on its first run (delivery, intake, the checks)
+    "joelclaw.bus.delivery.capture", "joelclaw.bus.flow.cancel", "joelclaw.bus.intake.dispatch",
+    "joelclaw.checks.network", "joelclaw.checks.service",
 )
 
 
@@ -77,18 +94,80 @@ def available() -> bool:
     return hasattr(os, "fork")
 
 
-def preload(modules: Iterable[str] = PRELOAD + PRELOAD_OURS) -> int:
+# The settings (JOELCLAW_* variables) the preloaded Celery app was built from, if one was.
+_built_with: dict[str, str] | None = None
+
+
+def preload(modules: Iterable[str] = PRELOAD + PRELOAD_OURS,
+            environ: Mapping[str, str] | None = None, app_module: str | None = None) -> int:
     """Import the shared libraries, then freeze every object built so far; how many modules
-    are loaded. Call it before the supervisor starts any thread."""
+    are loaded. `environ`: the children's environment, to read their settings from once here
+    (`warm_settings`) and to build `app_module`'s Celery app from (`prebuild`). Call it before
+    the supervisor starts any thread."""
     gc.disable()  # no collection while importing: its freed holes, filled by the children's
     try:          # allocations, would copy the pages around them
         for name in modules:
             with contextlib.suppress(Exception):  # a missing library is the role's business
                 importlib.import_module(name)
+        if environ is not None:
+            warm_settings(environ)
+            if app_module is not None:
+                prebuild(app_module, environ)
     finally:
         gc.freeze()
         gc.enable()
     return len(sys.modules)
+
+
+@contextlib.contextmanager
+def _environment(environ: Mapping[str, str]) -> Iterator[None]:
+    """`os.environ` is `environ` for the duration (no thread runs yet: see `preload`)."""
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(environ)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def warm_settings(environ: Mapping[str, str]) -> None:
+    """Read the settings once as every role will, from its environment, and drop them.
+
+    Why: each Python role reads its settings first thing, and that first read fills the
+    caches of the libraries it goes through (pydantic's and pydantic-settings' per-type
+    answers, `abc`'s subclass caches, `typing`'s) and specialises their bytecode. Done in every
+    child, each paid ~2 MiB of pages copied from the shared ones; done here, the children find
+    the caches filled and share them. Nothing is kept and nothing registered: only the
+    libraries' own memoisation changes, as it would on the role's own first read."""
+    from joelclaw.config import Settings
+
+    with _environment(environ), contextlib.suppress(Exception):  # a bad setting: the role's
+        Settings()
+
+
+def prebuild(app_module: str, environ: Mapping[str, str]) -> bool:
+    """Import the Celery app's module as the roles will, from their environment, and finalise
+    its app (its tasks registered); whether it was. The roles' `-A <app_module>` then finds it
+    built: each used to build its own, and copied ~12 MiB of shared pages doing so. A failure is
+    left to the roles, which import it themselves and report it."""
+    global _built_with
+    with _environment(environ):
+        try:
+            module = importlib.import_module(app_module)
+            _ = module.app.tasks  # finalised here, not in each role
+        except Exception as exc:
+            sys.modules.pop(app_module, None)
+            print(f"up: {app_module} not built before the fork ({type(exc).__name__}: {exc}); "
+                  "each role builds its own", file=sys.stderr)
+            return False
+    _built_with = _settings_of(environ)
+    return True
+
+
+def _settings_of(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k.startswith("JOELCLAW_")}
 
 
 def forkable(argv: list[str]) -> bool:
@@ -130,6 +209,16 @@ class Forked:
             os.kill(self.pid, signum)
 
 
+def settle() -> None:
+    """Just before a fork, what the supervisor built since `preload` (the services' readiness
+    probes, each an HTTP client; its output lines): its garbage collected here rather than in
+    each child, and the rest frozen too, or every child's collections would write to the pages
+    holding it (measured: +8 MiB private in gateway, beat and Flower when Typesense was slow to
+    answer). Call it without holding a lock a finalizer could want (the output lock)."""
+    gc.collect()
+    gc.freeze()
+
+
 def fork(argv: list[str], env: dict[str, str] | None, cwd: str | None, fresh: bool = True
          ) -> Forked:
     """Start `argv` (`python -m <module> ...`) as a forked child; the caller holds every lock
@@ -165,7 +254,8 @@ def _become(argv: list[str], env: dict[str, str] | None, cwd: str | None, output
         if cwd is not None:
             os.chdir(cwd)
         _search_path()
-        if fresh:
+        if fresh or (_built_with is not None
+                     and _settings_of(os.environ) != _built_with):  # other settings: own app
             forget_project_modules()
         import setproctitle
 
@@ -226,11 +316,40 @@ def forget_project_modules() -> None:
     project's code from disk, not the supervisor's copy."""
     shared = tuple({sysconfig.get_paths()[key] for key in
                     ("stdlib", "platstdlib", "purelib", "platlib")})
+    forgotten = set()
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])),
                                                             None)
         if name != "__main__" and isinstance(origin, str) and not origin.startswith(shared):
             del sys.modules[name]
+            forgotten.add(name)
+    _forget_receivers(forgotten)
+
+
+def _forget_receivers(modules: set[str]) -> None:
+    """Disconnect from Celery's signals what the forgotten modules connected (the preloaded
+    app's hooks): the role's own import connects its new ones."""
+    signals = sys.modules.get("celery.signals")
+    if signals is None or not modules:
+        return
+    for value in vars(signals).values():
+        receivers = getattr(value, "receivers", None)
+        if not isinstance(receivers, list):
+            continue
+        kept = [entry for entry in receivers if _module_of(entry[1]) not in modules]
+        if len(kept) != len(receivers):
+            receivers[:] = kept
+            with contextlib.suppress(AttributeError):
+                value.sender_receivers_cache.clear()
+
+
+def _module_of(receiver: object) -> str | None:
+    """The module defining a receiver: a function, a bound method, or a weak reference to one."""
+    if isinstance(receiver, weakref.ref):
+        receiver = receiver()
+    function = getattr(receiver, "__func__", receiver)
+    module = getattr(function, "__module__", None)
+    return module if isinstance(module, str) else None
 
 
 def _exit_status(code: object) -> int:
