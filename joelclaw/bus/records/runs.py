@@ -168,6 +168,16 @@ class StepTrace(BaseModel):
         """The fields that were set, as the store keeps them (and the views show them)."""
         return self.model_dump(exclude_unset=True)
 
+    def stored(self) -> dict[str, Any]:
+        """The same fields, in the same order, without copying their values: for encoding at
+        once (the store writes each record twice per step; `model_dump` copies every nested
+        list and dict first). Never hand it out: its lists and dicts are the record's."""
+        set_now = self.model_fields_set
+        out = {name: getattr(self, name) for name in type(self).model_fields if name in set_now}
+        if self.__pydantic_extra__:
+            out.update(self.__pydantic_extra__)
+        return out
+
 
 def encode_value(name: str, value: Any) -> str:
     """One field's stored form."""
