@@ -135,13 +135,13 @@ class NoWait:
 
 
 def _pack(conn: Any, commands: list[tuple[Any, ...]]) -> Any:
-    """The commands in the Redis protocol: hiredis packs each in one call (redis-py encodes
-    every argument in Python first, which was a fifth of an execution's CPU) and gives the
-    same bytes; anything it does not take as is (a bool, a memoryview, a command name of two
-    words) goes to redis-py, which packs it or raises its own error."""
+    """The commands in the Redis protocol, as chunks to send: hiredis packs each in one call
+    (redis-py encodes every argument in Python first, which was a fifth of an execution's
+    CPU) and gives the same bytes; anything it does not take as is (a bool, a memoryview, a
+    command name of two words) goes to redis-py, which packs it or raises its own error."""
     try:
         if not any(isinstance(c[0], str) and " " in c[0] for c in commands):
-            return b"".join([pack_command(command) for command in commands])
+            return [b"".join([pack_command(command) for command in commands])]
     except TypeError:
         pass
     return conn.pack_commands(commands)
