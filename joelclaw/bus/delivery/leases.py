@@ -84,7 +84,8 @@ class Lease:
         gives the lease back; None when a command cannot travel as JSON text (raw bytes), for
         the caller to use a transaction instead."""
         try:
-            writes = json.dumps([[_text(arg) for arg in command] for command in commands])
+            writes = json.dumps([[arg if type(arg) is str else _text(arg) for arg in command]
+                                 for command in commands])
         except (TypeError, UnicodeDecodeError):
             return None
         _RENEWER.forget(self)
