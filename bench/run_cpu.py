@@ -66,7 +66,7 @@ def main() -> None:
     server, url, env = environment(tmp, "bench.functions")
     os.environ.update(env)
     from bench import plain_app
-    from joelclaw.bus.execution.executor import execute
+    from joelclaw.bus.execution import execute
     from joelclaw.config import Settings
     from joelclaw.events.model import Event
     from joelclaw.runtime import Runtime
