@@ -45,3 +45,32 @@ def test_the_scripts_message_is_the_one_celery_publishes(runtime: Runtime) -> No
     assert scripted["headers"]["task"].startswith("joelclaw.fn.")  # a function's own task
     assert scripted["headers"]["id"] != published["headers"]["id"]
     assert _comparable(scripted) == _comparable(published)
+
+
+def test_later_runs_messages_are_still_the_ones_celery_publishes(runtime: Runtime) -> None:
+    """After the first run of a function, its messages are filled in from the one Celery built
+    (capture's template): each still equals Celery's own publish of that run, ids aside, and
+    each has ids of its own."""
+    runtime.send(Event(name="test/steps"))  # the first: Celery builds it, the template is kept
+    for key, _ in _queued(runtime):
+        runtime.redis.delete(key)
+    sent = runtime.send([Event(name="test/steps", data={"n": n}) for n in range(3)])
+    scripted = [message for _, message in _queued(runtime)]
+    assert len(scripted) == 3
+    assert len({m["headers"]["id"] for m in scripted}) == 3
+    assert len({m["properties"]["delivery_tag"] for m in scripted}) == 3
+    for message in scripted:
+        assert message["headers"]["root_id"] == message["headers"]["id"] \
+            == message["properties"]["correlation_id"]
+    by_run = {json.loads(base64.b64decode(m["body"]))[0][0]: m for m in scripted}
+    assert set(by_run) == {result.runs[0] for result in sent}
+    for key, _ in _queued(runtime):
+        runtime.redis.delete(key)
+    for run_id, message in by_run.items():
+        ready_at = json.loads(base64.b64decode(message["body"]))[1]["ready_at"]
+        assert runtime.publish(run_id, ready_at=ready_at)
+        [(_, published)] = _queued(runtime)
+        assert published["headers"]["argsrepr"] == message["headers"]["argsrepr"]
+        assert _comparable(message) == _comparable(published)
+        for key, _ in _queued(runtime):
+            runtime.redis.delete(key)

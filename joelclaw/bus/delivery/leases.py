@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +84,8 @@ class Lease:
         gives the lease back; None when a command cannot travel as JSON text (raw bytes), for
         the caller to use a transaction instead."""
         try:
-            writes = json.dumps([[_text(arg) for arg in command] for command in commands])
+            writes = json.dumps([[arg if type(arg) is str else _text(arg) for arg in command]
+                                 for command in commands])
         except (TypeError, UnicodeDecodeError):
             return None
         _RENEWER.forget(self)
@@ -150,19 +151,27 @@ class _Renewer:
 _RENEWER = _Renewer()
 
 
+ScriptCall = Callable[[list[str], list[Any]], Any]  # (KEYS, ARGV) -> the begin script's reply
+
+
 def begin(
-    scripts: Scripts, run_id: str, target: str, ttl: float
+    scripts: Scripts, run_id: str, target: str, ttl: float, call: ScriptCall | None = None
 ) -> tuple[Lease | None, list[Any]]:
     """Take the lease for `target` and read the run's hash in one round trip.
 
     Returns (None, []) while another live process holds the lease; else the lease and the
-    run hash as a flat list of fields and values (decoded by the run store).
+    run hash as a flat list of fields and values (decoded by the run store). `call` sends the
+    begin script on a connection the caller already holds (an execution's own: no second
+    connection taken from the pool); without it the script goes through the client.
     """
     token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     lease = Lease(scripts, target, token, ttl)
-    reply = scripts.begin(keys=[keys.lease(target), keys.LEASES, wakeups.SETS.wakeups,
-                                keys.run(run_id), wakeups.SETS.outbox, keys.PAUSED],
-                          args=lease.args())
+    begin_keys = [keys.lease(target), keys.LEASES, wakeups.SETS.wakeups, keys.run(run_id),
+                  wakeups.SETS.outbox, keys.PAUSED]
+    if call is None:
+        reply = scripts.begin(keys=begin_keys, args=lease.args())
+    else:
+        reply = call(begin_keys, lease.args())
     if reply[0] == 1:
         lease.paused = bool(reply[2])
         return lease, reply[1]

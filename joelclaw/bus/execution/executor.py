@@ -62,10 +62,30 @@ def execute(
     """
     started = time.time()
     target = target_for(run_id, member)
-    lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.runs.lease_seconds)
+    # The execution's own connection: the begin script, the step writes and the final write
+    # all travel on it (one connection taken from the pool per execution, not one per call).
+    wire = NoWait(rt.redis)
+    try:
+        outcome, execution = _begin_and_run(rt, fn, run_id, target, member, started, ready_at,
+                                            wire, worker)
+    finally:
+        wire.close()
+    if outcome == "failed" and raise_failure and execution is not None \
+            and execution.error is not None:
+        raise RunFailed(run_id, fn.id, execution.error)
+    return outcome
+
+
+def _begin_and_run(rt: Bus, fn: Function, run_id: str, target: str,
+                   member: tuple[str, int] | None, started: float, ready_at: float | None,
+                   wire: NoWait, worker: str | None) -> tuple[str, _Execution | None]:
+    """Take the lease, then run the function unless the run is done, cancelled, paused or
+    held by flow control; what happened, and the execution if the function ran."""
+    lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.runs.lease_seconds,
+                                call=lambda k, a: _script(rt.scripts.begin, wire, k, a))
     if lease is None:
         rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
-        return "deferred"
+        return "deferred", None
     loaded = rt.runs.loaded(state)
     run = loaded.run
     if run is None or run.status in TERMINAL:
@@ -74,30 +94,41 @@ def execute(
             # The message may have overtaken its run's creation (see bus.dispatch): look again
             # shortly. A run that is gone for good is dropped when that wake-up finds nothing.
             rt.wake(target, started + keys.LEASE_DEFER_SECONDS)
-        return run.status if run else "missing"
+        return (run.status if run else "missing"), None
     if member is None and run.cancel_requested:
         finish_cancelled(rt, fn, run, lease=lease, steps=loaded.trace.values())
-        return "cancelled"
+        return "cancelled", None
     if member is None and lease.paused and pause.park(rt, run, lease):
-        return "paused"
+        return "paused", None
     entry = None
     if member is None and fn.flow is not None and fn.flow.gated:
         entry = gate.enter(rt, fn, run, lease)
         if entry.outcome:
-            return entry.outcome
+            return entry.outcome, None
     elif member is None and run.held is not None:  # parked by a pause, now going on
         entry = gate.Entry(fields=gate.released(run))
-    wire = NoWait(rt.redis)
+    with lease.kept_alive():
+        execution = _Execution(rt, fn, run, member, lease, loaded, started,
+                               ready_at or started, entry, wire, worker or _WORKER)
+        return execution.execute(), execution
+
+
+def _script(script: Any, wire: NoWait, script_keys: list[str], args: list[Any]) -> Any:
+    """A script's reply, sent on the execution's connection (raw EVALSHA: redis-py's Script
+    would take a connection of its own); loaded and run again if Redis lost its scripts."""
+    call = WriteBatch()
+    call.evalsha(script.sha, len(script_keys), *script_keys, *args)
     try:
-        with lease.kept_alive():
-            execution = _Execution(rt, fn, run, member, lease, loaded, started,
-                                   ready_at or started, entry, wire, worker or _WORKER)
-            outcome = execution.execute()
-    finally:
-        wire.close()
-    if outcome == "failed" and raise_failure and execution.error is not None:
-        raise RunFailed(run_id, fn.id, execution.error)
-    return outcome
+        reply = wire.replies(wire.send(call, keep=True))[0]
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        # The client's own retries take over (the connection was dropped). Run twice, the
+        # begin script finds the lease held by this process and the execution defers.
+        return script(keys=script_keys, args=args)
+    if _missing_script(reply):  # Redis restarted and lost its scripts
+        return script(keys=script_keys, args=args)
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
 
 
 class _Execution:

@@ -262,7 +262,7 @@ class StepBase:
         started = time.time()
         # What described the previous attempt (its end, error, the wait before this one) is
         # in its history entry now; a deferral (Defer) is over once the step runs again.
-        current = {k: v for k, v in record.items() if k not in _PREVIOUS_ATTEMPT}
+        current = {k: v for k, v in record.stored().items() if k not in _PREVIOUS_ATTEMPT}
         running = {**current, "status": "running", "attempts": attempt,
                    "attempt_started_at": started, "started_at": record.get("started_at", started),
                    "queue_delay_ms": round(self._queue_delay_ms, 1),

@@ -33,8 +33,17 @@ Record = StepTrace | Mapping[str, Any]  # a step's trace record, or its fields
 def _step_json(record: Record) -> str:
     """A step's trace record as stored: the fields that were set (previews are already
     capped), anything JSON cannot say as its string."""
-    fields = record.fields() if isinstance(record, StepTrace) else dict(record)
-    return json.dumps(fields, default=str)
+    if isinstance(record, StepTrace):
+        fields = record.stored()
+    else:
+        fields = record if isinstance(record, dict) else dict(record)
+    return json.dumps(fields, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """What JSON cannot say: a model as its fields (as `model_dump` gave them), else text."""
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else str(value)
 
 
 def _step(raw: bytes | str) -> StepTrace:

@@ -146,8 +146,16 @@ class StepTrace(BaseModel):
         return name in self.model_fields_set or name in (self.__pydantic_extra__ or {})
 
     def update(self, fields: Mapping[str, Any] | None = None, /, **more: Any) -> None:
+        # A declared field is set as pydantic sets one without validation (the value, and
+        # the name marked as set), without its per-attribute dispatch: the engine updates a
+        # dozen fields per step. Anything else (extra fields) goes through pydantic.
+        declared, values, set_now = _DECLARED, self.__dict__, self.__pydantic_fields_set__
         for name, value in {**(fields or {}), **more}.items():
-            setattr(self, name, value)
+            if name in declared:
+                values[name] = value
+                set_now.add(name)
+            else:
+                setattr(self, name, value)
 
     def pop(self, name: str, default: Any = None) -> Any:
         if name not in self:
@@ -167,6 +175,20 @@ class StepTrace(BaseModel):
     def fields(self) -> dict[str, Any]:
         """The fields that were set, as the store keeps them (and the views show them)."""
         return self.model_dump(exclude_unset=True)
+
+    def stored(self) -> dict[str, Any]:
+        """The same fields, in the same order, without copying their values: for encoding at
+        once (the store writes each record twice per step; `model_dump` copies every nested
+        list and dict first). Never hand it out: its lists and dicts are the record's."""
+        set_now = self.model_fields_set
+        out = {name: getattr(self, name) for name in type(self).model_fields if name in set_now}
+        if self.__pydantic_extra__:
+            out.update(self.__pydantic_extra__)
+        return out
+
+
+_DECLARED = frozenset(StepTrace.model_fields)
+assert not StepTrace.model_config.get("validate_assignment")  # update() relies on it
 
 
 def encode_value(name: str, value: Any) -> str:
