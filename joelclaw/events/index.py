@@ -31,6 +31,7 @@ import redis
 
 from joelclaw import keys
 from joelclaw.redaction import redact_text, secret_key
+from joelclaw.redisconn import paging
 
 MAX_FIELDS = 24
 MAX_WORDS = 32
@@ -184,12 +185,9 @@ def search(client: redis.Redis, query: str, *, name: str | None = None,
         source = scratch
     try:
         low = "-inf" if since is None else since * 1000
-        offset = 0
-        while len(found) < limit:
-            ids = client.zrevrangebyscore(source, "+inf", low, start=offset, num=PAGE)
-            if not ids:
+        for ids in paging.newest_first(client, source, "+inf", low, page=PAGE):
+            if len(found) >= limit:  # the exact match alone filled it
                 break
-            offset += len(ids)
             pipe = client.pipeline(transaction=False)
             for event_id in ids:
                 pipe.hget(keys.event(event_id.decode()), "record")
@@ -206,6 +204,8 @@ def search(client: redis.Redis, query: str, *, name: str | None = None,
                     found.append(record)
                     if len(found) >= limit:
                         break
+            if len(found) >= limit:
+                break
     finally:
         if scratch is not None:
             client.delete(scratch)

@@ -40,6 +40,15 @@ def _limit(start: int | None, num: int | None) -> list[Any]:
     return ["LIMIT", start, num] if start is not None and num is not None else []
 
 
+def _scores(withscores: bool) -> list[str]:
+    return ["WITHSCORES"] if withscores else []
+
+
+def _scored(flat: list[Any]) -> list[tuple[Any, float]]:
+    """WITHSCORES as redis-py gives it: (member, float score) pairs."""
+    return [(member, float(score)) for member, score in zip(flat[::2], flat[1::2], strict=True)]
+
+
 def _as_list(keys: Any, args: tuple[Any, ...]) -> list[Any]:
     """redis-py's `list_or_args`: a list of keys, or one key, then more."""
     base = [keys] if isinstance(keys, str | bytes | int | float) else list(keys)
@@ -66,10 +75,12 @@ def _commands() -> dict[str, Callable[..., tuple[list[Any], Callable[[Reply], Re
         "zcard": lambda name: (["ZCARD", name], same),
         "zscore": lambda name, value: (["ZSCORE", name, value],
                                        lambda r: None if r is None else float(r)),
-        "zrangebyscore": lambda name, min, max, start=None, num=None: (
-            ["ZRANGEBYSCORE", name, min, max, *_limit(start, num)], same),
-        "zrevrangebyscore": lambda name, max, min, start=None, num=None: (
-            ["ZREVRANGEBYSCORE", name, max, min, *_limit(start, num)], same),
+        "zrangebyscore": lambda name, min, max, start=None, num=None, withscores=False: (
+            ["ZRANGEBYSCORE", name, min, max, *_scores(withscores), *_limit(start, num)],
+            _scored if withscores else same),
+        "zrevrangebyscore": lambda name, max, min, start=None, num=None, withscores=False: (
+            ["ZREVRANGEBYSCORE", name, max, min, *_scores(withscores), *_limit(start, num)],
+            _scored if withscores else same),
     }
 
 
