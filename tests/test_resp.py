@@ -51,6 +51,8 @@ CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("zrangebyscore", ("z", 1.5, 3), {"start": 0, "num": 1}),
     ("zrevrangebyscore", ("z", "+inf", "-inf"), {"start": 1, "num": 5}),
     ("zrevrangebyscore", ("z", 3000.0, 2), {}),
+    ("zrevrangebyscore", ("z", "+inf", "-inf"), {"start": 0, "num": 2, "withscores": True}),
+    ("zrangebyscore", ("z", 1, 3), {"withscores": True}),
 ]
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.redaction import redact_text, secret_key
+from joelclaw.redisconn import paging
 
 if TYPE_CHECKING:
     import redis
@@ -185,12 +186,9 @@ def search(client: redis.Redis, query: str, *, name: str | None = None,
         source = scratch
     try:
         low = "-inf" if since is None else since * 1000
-        offset = 0
-        while len(found) < limit:
-            ids = client.zrevrangebyscore(source, "+inf", low, start=offset, num=PAGE)
-            if not ids:
+        for ids in paging.newest_first(client, source, "+inf", low, page=PAGE):
+            if len(found) >= limit:  # the exact match alone filled it
                 break
-            offset += len(ids)
             pipe = client.pipeline(transaction=False)
             for event_id in ids:
                 pipe.hget(keys.event(event_id.decode()), "record")
@@ -207,6 +205,8 @@ def search(client: redis.Redis, query: str, *, name: str | None = None,
                     found.append(record)
                     if len(found) >= limit:
                         break
+            if len(found) >= limit:
+                break
     finally:
         if scratch is not None:
             client.delete(scratch)

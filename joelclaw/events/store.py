@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.redisconn import paging
 
 if TYPE_CHECKING:
     import redis
@@ -52,12 +53,9 @@ def list_events(
     """Newest first, from the capped log."""
     low = "-inf" if since is None else since * 1000
     out: list[dict[str, Any]] = []
-    offset = 0
-    while len(out) < limit:
-        ids = client.zrevrangebyscore(keys.EVENT_LOG, "+inf", low, start=offset, num=200)
-        if not ids:
-            break
-        offset += len(ids)
+    if limit <= 0:
+        return out
+    for ids in paging.newest_first(client, keys.EVENT_LOG, "+inf", low):
         pipe = client.pipeline(transaction=False)
         for event_id in ids:
             pipe.hgetall(keys.event(event_id.decode()))
@@ -71,6 +69,8 @@ def list_events(
             out.append(record)
             if len(out) >= limit:
                 break
+        if len(out) >= limit:
+            break
     return out
 
 

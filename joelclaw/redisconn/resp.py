@@ -97,6 +97,10 @@ def _info(reply: Reply) -> dict[str, Any]:
     return info
 
 
+def _scores(withscores: bool) -> list[str]:
+    return ["WITHSCORES"] if withscores else []
+
+
 def _as_list(keys: Any, args: tuple[Any, ...]) -> list[Any]:
     """redis-py's `list_or_args`: a list of keys, or one key, then more."""
     base = [keys] if isinstance(keys, str | bytes | int | float) else list(keys)
@@ -127,15 +131,17 @@ def _commands() -> dict[str, Callable[..., tuple[list[Any], Callable[[Reply], Re
         "zcard": lambda name: (["ZCARD", name], same),
         "zcount": lambda name, min, max: (["ZCOUNT", name, min, max], same),
         "zrange": lambda name, start, end, withscores=False: (
-            ["ZRANGE", name, start, end, *(["WITHSCORES"] if withscores else [])],
+            ["ZRANGE", name, start, end, *_scores(withscores)],
             _scored if withscores else same),
         "zrevrange": lambda name, start, end: (["ZREVRANGE", name, start, end], same),
         "zscore": lambda name, value: (["ZSCORE", name, value],
                                        lambda r: None if r is None else float(r)),
-        "zrangebyscore": lambda name, min, max, start=None, num=None: (
-            ["ZRANGEBYSCORE", name, min, max, *_limit(start, num)], same),
-        "zrevrangebyscore": lambda name, max, min, start=None, num=None: (
-            ["ZREVRANGEBYSCORE", name, max, min, *_limit(start, num)], same),
+        "zrangebyscore": lambda name, min, max, start=None, num=None, withscores=False: (
+            ["ZRANGEBYSCORE", name, min, max, *_scores(withscores), *_limit(start, num)],
+            _scored if withscores else same),
+        "zrevrangebyscore": lambda name, max, min, start=None, num=None, withscores=False: (
+            ["ZREVRANGEBYSCORE", name, max, min, *_scores(withscores), *_limit(start, num)],
+            _scored if withscores else same),
     }
 
 

@@ -47,9 +47,13 @@ def _row(hit: dict[str, Any]) -> dict[str, Any]:
 
 def events(search: SearchClient, query: str = "*", *, limit: int = 20, page: int = 1,
            oldest_first: bool = False, **filters: Any) -> dict[str, Any]:
+    """Events newest first (or oldest first). Events recorded in the same millisecond come in
+    the order they were stored (`_seq_id`; a flush keeps the emit order): on a timestamp tie
+    alone Typesense puts the last stored first, so "oldest first" was not."""
     order = "asc" if oldest_first else "desc"
     params: dict[str, Any] = {"q": query or "*", "query_by": QUERY_BY,
-                              "sort_by": f"timestamp:{order}", "per_page": limit, "page": page}
+                              "sort_by": f"timestamp:{order},_seq_id:{order}",
+                              "per_page": limit, "page": page}
     if (where := _filters(**filters)):
         params["filter_by"] = where
     try:

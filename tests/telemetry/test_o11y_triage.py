@@ -147,6 +147,29 @@ def test_dedup_keys_ignore_numbers_and_ids_and_patterns_pick_tiers() -> None:
     assert triage.parse_tiers('sure: {"k1": 3, "k2": 7, "k3": "x"}') == {"k1": 3}
 
 
+def test_the_scan_reads_failures_of_one_millisecond_in_the_order_they_were_recorded(
+    tmp_path, redis_url: str, typesense,
+) -> None:
+    """Oldest first, ties included: Typesense alone puts the last stored of equal timestamps
+    first, so four failures recorded within one millisecond came back newest first and the
+    escalation limit went to whichever came last (CI: svc-a, the first, was not escalated)."""
+    from tests.conftest import make_settings
+
+    rt = Runtime(make_settings(tmp_path / "home", redis_url, typesense_url=typesense.url,
+                               typesense_api_key=typesense.api_key))
+    for i, component in enumerate(["svc-a", "svc-b", "svc-c", "svc-d", "svc-e"]):
+        emit(rt.redis, TelemetryEvent(level="error", component=component, action="step.failed",
+                                      success=False, error="KeyError: 'field'", run_id=f"r{i}",
+                                      timestamp=1_700_000_000_000 + (i >= 4)), rt.settings)
+    scanned = triage.scan(rt, SearchClient.from_settings(rt.settings),
+                          now=1_700_000_000.5 + 60)
+    assert [g["component"] for g in scanned["groups"]] == [
+        "svc-a", "svc-b", "svc-c", "svc-d", "svc-e"]
+    newest = query.events(SearchClient.from_settings(rt.settings), "*", hours=None, limit=5)
+    assert [e["component"] for e in newest["events"]] == [
+        "svc-e", "svc-d", "svc-c", "svc-b", "svc-a"]
+
+
 @pytest.mark.timeout(60)
 def test_without_typesense_the_triage_skips_instead_of_failing(
     tmp_path, redis_url: str, worker_factory,

@@ -22,6 +22,7 @@ from joelclaw.bus.records.memo import Done, Failed, Memo
 from joelclaw.bus.records.previews import preview
 from joelclaw.bus.records.runs import TERMINAL, Run, StepTrace
 from joelclaw.bus.records.scripts import Scripts
+from joelclaw.redisconn import paging
 
 if TYPE_CHECKING:
     import redis
@@ -247,18 +248,18 @@ class RunStore:
         limit: int = 50,
         scan_limit: int = 20000,
     ) -> list[Run]:
-        """Newest first; filters applied while scanning the index in pages."""
+        """Newest first; filters applied while scanning the index in pages (each run once,
+        however many runs start meanwhile: `paging.newest_first`)."""
         index = keys.runs_of_function(function) if function else keys.RUN_INDEX
         statuses = set(status or ())
         low = "-inf" if since is None else since * 1000
         high = "+inf" if until is None else until * 1000
         found: list[Run] = []
-        offset, page = 0, 200
-        while len(found) < limit and offset < scan_limit:
-            ids = self.redis.zrevrangebyscore(index, high, low, start=offset, num=page)
-            if not ids:
-                break
-            offset += len(ids)
+        scanned = 0
+        if limit <= 0:
+            return found
+        for ids in paging.newest_first(self.redis, index, high, low):
+            scanned += len(ids)
             pipe = self.redis.pipeline(transaction=False)
             for run_id in ids:
                 pipe.hmget(keys.run(run_id.decode()), runs.RECORD_FIELDS)
@@ -273,6 +274,8 @@ class RunStore:
                 found.append(run)
                 if len(found) >= limit:
                     break
+            if len(found) >= limit or scanned >= scan_limit:
+                break
         return found
 
     def heads(self, run_ids: builtins.list[str], fields: Iterable[str] = runs.RECORD_FIELDS
