@@ -43,11 +43,6 @@ from joelclaw.supervisor.services import services_for
 
 WEB_CONFIG = "python:joelclaw.webserver"  # gunicorn's settings for the web process
 WEB_APP = "webhooks:create_app()"  # the web app's factory, which gunicorn calls in its worker
-# The gateway worker runs its queue (drains, Telegram intake: network waits, one at a time) on a
-# thread beside its poller and watchdog threads rather than in a forked pool process: the queue
-# is concurrency 1 by design, nothing there uses a hard time limit or a pool-process signal, and
-# a run a crash interrupts is taken over through its lease as from a killed pool process.
-GATEWAY_POOL = "threads"
 CELERY_APP = "joelclaw.worker"  # `-A` of worker, gateway, beat and Flower; built before the fork
 SUPERVISED = {"JOELCLAW_SUPERVISED": "true"}
 
@@ -186,11 +181,11 @@ def commands(
                                    str(settings.worker.concurrency), "-n", "worker@%h", "-E",
                                    "-l", "info"], supervised))
     if gateway:
-        # One task at a time on a thread of its own: a prefork pool of one would cost a second
-        # interpreter (~28 MiB PSS) for the same one-at-a-time queue (GATEWAY_POOL says why)
-        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-P", GATEWAY_POOL,
-                                        "-c", "1", "-n", "gateway@%h", "-E", "-l", "info"],
-                            supervised))
+        # A prefork pool of one, not a thread: on a thread pool the worker's consumer did not
+        # act on `celery control shutdown` (`joelclaw gateway restart`) while it ran, and the
+        # pool has no way to terminate a revoked task.
+        plan.append(Command("gateway", [*celery, "worker", "-Q", "gateway", "-c", "1",
+                                        "-n", "gateway@%h", "-E", "-l", "info"], supervised))
     if beat:
         schedule = str(settings.home_dir / "beat-schedule")
         plan.append(Command("beat", [*celery, "beat", "-s", schedule, "-l", "info"],
