@@ -256,6 +256,33 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def end_tree(process: subprocess.Popen[bytes], *, grace: float = 40.0,
+             known: list[psutil.Process] | None = None) -> None:
+    """Stop a process started in a session of its own (`joelclaw up`) and everything under it:
+    SIGINT to its group, then SIGKILL to it and to every descendant still running once `grace`
+    seconds passed. `up`'s roles run in sessions of their own, so a group kill of `up` alone
+    would leave them running on the test Redis, consuming the next tests' runs. `known` adds
+    descendants seen earlier (e.g. before a restart replaced them)."""
+    tree = list(known or [])
+    with contextlib.suppress(psutil.NoSuchProcess):
+        tree += [p for p in psutil.Process(process.pid).children(recursive=True) if p not in tree]
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            tree += [p for p in psutil.Process(process.pid).children(recursive=True)
+                     if p not in tree]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    for child in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(tree, timeout=10)
+
+
 def ready_together(*workers: WorkerProcess) -> list[WorkerProcess]:
     """Wait for workers started side by side (`worker_factory(..., wait=False)`): their starts
     overlap instead of queueing one behind the other."""

@@ -3,10 +3,8 @@ one real `joelclaw up --reload` that reloads a worker, beat and the web app on a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +20,7 @@ from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from joelclaw.supervisor.reloader import FileWatch
 from tests.conftest import make_settings
-from tests.support import REPO, wait_for
+from tests.support import REPO, end_tree, wait_for
 from tests.test_reload import COUNTS, NEWCOMER, SLEEPER, Code
 
 
@@ -142,16 +140,5 @@ def test_up_reload_reloads_worker_beat_and_web_when_a_module_changes(
         expect("reload refused (RELOAD_INVALID_CODE)")
         assert json.loads(rt.redis.hget("jc:code", "generation") or b"0") == 1
     finally:
-        seen += [p for p in psutil.Process(system.pid).children(recursive=True)
-                 if p not in seen] if system.poll() is None else []
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(system.pid, signal.SIGINT)
-        try:
-            system.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(system.pid, signal.SIGKILL)
-            system.wait(10)
-        for process in seen:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
+        end_tree(system, grace=60, known=seen)
         log.close()

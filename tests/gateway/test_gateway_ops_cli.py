@@ -4,10 +4,8 @@ and restarts the gateway worker it supervises)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +18,7 @@ from joelclaw import keys
 from joelclaw.cli import cli
 from joelclaw.gateway.queue import MessageQueue
 from tests.gateway.conftest import wait_replies
-from tests.support import REPO, wait_for
+from tests.support import REPO, end_tree, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -116,11 +114,5 @@ def test_up_writes_logs_and_gateway_restart_brings_the_worker_back(
         checks = {c["check"]: c for c in run(settings, "gateway", "diagnose")["result"]["checks"]}
         assert checks["worker"]["status"] == "ok" and checks["heartbeat"]["status"] == "skip"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(up.pid, signal.SIGINT)
-        try:
-            up.wait(40)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait(10)
+        end_tree(up)
         log.close()
