@@ -61,7 +61,7 @@ PRELOAD = (
     "celery.app.amqp", "celery.app.control", "celery.app.events", "celery.app.log",
     "celery.app.routes", "celery.fixups.django", "celery.loaders.default",
     "celery.worker.components", "celery.worker.autoscale", "celery.worker.strategy",
-    "celery.worker.consumer.delayed_delivery", "celery.concurrency.thread",
+    "celery.worker.consumer.delayed_delivery",
     "billiard.popen_fork", "billiard.synchronize", "billiard.sharedctypes", "billiard.heap",
     "tornado.platform.asyncio", "gunicorn.glogging", "logging.config",
 )
