@@ -131,11 +131,12 @@ class Function:
         return any(t.configure for t in self.triggers) \
             or any(callable(v) for v in self.options.values())
 
-    def configured(self, settings: Settings) -> Function:
+    def configured(self, settings: Settings | None = None) -> Function:
         """This function with the triggers and options it reads from the settings read from
-        `settings` (itself when it reads none)."""
+        `settings` (the defaults when None; itself when it reads none)."""
         if not self.reads_settings:
             return self
+        settings = settings if settings is not None else _default_settings()
         options = {name: _read(value, settings) for name, value in self.options.items()}
         return replace(self, options=options, flow=parse_flow(self.id, options),
                        triggers=tuple(t.configure(settings) if t.configure else t
@@ -310,8 +311,7 @@ class Registry:
         return registry
 
     def add(self, fn: Function) -> None:
-        if self._settings is not None or fn.reads_settings:
-            fn = fn.configured(self._settings or _default_settings())
+        fn = fn.configured(self._settings)
         if fn.id in self._by_id and self._by_id[fn.id] is not fn:
             raise FunctionDefinitionError(f"two functions share the id {fn.id!r}")
         self._by_id[fn.id] = fn
