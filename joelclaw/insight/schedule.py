@@ -37,20 +37,22 @@ def cron_entry(name: str, entry: dict[str, Any], now: datetime) -> dict[str, Any
                            "expression": str(sched), "timezone": None, "next_local": None,
                            "next_utc": None, "next_epoch": None}
     if isinstance(sched, CronSchedule):
-        fire = sched.next_after(now)
         row.update(expression=sched.expression, timezone=sched.timezone,
-                   next_local=fire.isoformat(), next_utc=fire.astimezone(UTC).isoformat(),
-                   next_epoch=fire.timestamp())
+                   **_next(sched.next_after(now)))
     return row
 
 
 def function_cron(name: str, function: str, trigger: Trigger, now: datetime
                   ) -> dict[str, Any]:
     """A function cron's beat entry as `cron_entry` shows it, without building the entry."""
-    fire = next_fire(trigger.cron or "", trigger.timezone, now)
     return {"entry": name, "function": function, "task": CRON_TASK,
             "expression": trigger.cron, "timezone": trigger.timezone,
-            "next_local": fire.isoformat(), "next_utc": fire.astimezone(UTC).isoformat(),
+            **_next(next_fire(trigger.cron or "", trigger.timezone, now))}
+
+
+def _next(fire: datetime) -> dict[str, Any]:
+    """A next fire time as every cron row gives it: in its own zone, in UTC, as epoch."""
+    return {"next_local": fire.isoformat(), "next_utc": fire.astimezone(UTC).isoformat(),
             "next_epoch": fire.timestamp()}
 
 
