@@ -144,6 +144,9 @@ def media_processed(media_id: str) -> str:
 OTEL = PREFIX + "otel:"
 OTEL_PENDING = OTEL + "pending"  # list of telemetry event JSON, drained into Typesense in
 # batches by every worker's flusher (joelclaw.telemetry.plugin), capped (otel_pending_cap)
+OTEL_FLUSHING = OTEL + "flushing"  # list: the batch the flusher holding OTEL_FLUSH_LOCK is
+# importing; a flusher that died leaves it for the next one (imports are idempotent upserts)
+OTEL_FLUSH_LOCK = lock("otel-flush")  # one flusher at a time; readers wait for it to finish
 SPEND = PREFIX + "spend:"
 SPEND_TTL = 400 * 86400  # a year of daily spend, for `joelclaw otel stats`
 SPEND_DAYS = SPEND + "days"  # zset: date -> first spend (unix s); trimmed to SPEND_TTL
@@ -160,7 +163,7 @@ def spend_warned(date: str) -> str:
 
 
 O11Y = PREFIX + "o11y:"
-O11Y_CURSOR = O11Y + "cursor"  # the newest otel_events timestamp (ms) triage has scanned
+O11Y_CURSOR = O11Y + "cursor"  # JSON: the newest otel_events ms triage scanned, ids seen in it
 O11Y_ESCALATIONS = O11Y + "escalations"  # zset: dedup key -> time of its Telegram escalation
 
 

@@ -97,7 +97,8 @@ def emit(client: Any, event: TelemetryEvent, settings: Settings) -> None:
 
 
 def pending(client: redis.Redis) -> int:
-    return int(client.llen(keys.OTEL_PENDING))
+    """Events not yet stored: queued, and the batch a flusher is importing."""
+    return int(client.llen(keys.OTEL_PENDING)) + int(client.llen(keys.OTEL_FLUSHING))
 
 
 _ensured: set[str] = set()
@@ -111,28 +112,68 @@ def ensure(search: SearchClient, *, force: bool = False) -> None:
             _ensured.add(search.url)
 
 
-def flush(client: redis.Redis, search: SearchClient, *, limit: int = 10 * BATCH) -> int:
+# The next batch moves from the queue to the flushing list in one step, so a flusher killed
+# mid-import leaves it where the next flusher finds it.
+_TAKE = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(items))
+  redis.call('LTRIM', KEYS[1], #items, -1)
+end
+return items
+"""
+# The imported batch is dropped only by the flusher still holding the lock: one whose lease ran
+# out must not drop the batch its successor took next.
+_DONE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[2])
+end
+return 0
+"""
+FLUSH_LEASE = 60.0  # renewed before each batch; one batch's import takes far less
+
+
+def flush(client: redis.Redis, search: SearchClient, *, limit: int = 10 * BATCH,
+          wait: float = 0.0) -> int:
     """Move pending events into Typesense, BATCH at a time; returns how many were stored.
-    A batch Typesense refuses or cannot take goes back to the list (nothing is lost)."""
+
+    One flusher at a time (a lock): another that finds it taken returns 0 at once, as the
+    holder is draining the queue, or with `wait` waits up to that many seconds for the holder
+    to finish first, so that a reader sees events the holder had taken but not yet stored.
+    A batch Typesense refuses or cannot take stays in the flushing list and goes first next
+    time; one whose flusher died is imported again (an upsert by id: nothing is doubled)."""
+    from joelclaw.coordination.locks import Lock
+
+    lock = Lock(client, keys.OTEL_FLUSH_LOCK, FLUSH_LEASE)
+    if not lock.acquire(blocking=wait > 0, timeout=wait):
+        if wait > 0:
+            log.warning("telemetry: a flusher still holds %s after %.0f s; reading what is "
+                        "stored", keys.OTEL_FLUSH_LOCK, wait)
+        return 0
+    stored = 0
+    try:
+        while stored < limit and lock.renew():
+            raw = client.lrange(keys.OTEL_FLUSHING, 0, -1) \
+                or client.eval(_TAKE, 2, keys.OTEL_PENDING, keys.OTEL_FLUSHING, BATCH)
+            if not raw:
+                break
+            docs = [json.loads(item) for item in raw]
+            _store(search, docs)
+            client.eval(_DONE, 2, keys.OTEL_FLUSH_LOCK, keys.OTEL_FLUSHING, lock.token)
+            stored += len(docs)
+    finally:
+        lock.release()
+    return stored
+
+
+def _store(search: SearchClient, docs: list[dict[str, Any]]) -> None:
     from joelclaw.integrations.http import IntegrationError
 
-    stored = 0
-    while stored < limit:
-        raw = client.lpop(keys.OTEL_PENDING, BATCH)
-        if not raw:
-            break
-        docs = [json.loads(item) for item in raw]
-        try:
-            ensure(search)
-            try:
-                search.import_documents(schema.COLLECTION, docs)
-            except IntegrationError as exc:
-                if getattr(exc, "status", None) != 404:
-                    raise
-                ensure(search, force=True)  # the collection went away: create it again
-                search.import_documents(schema.COLLECTION, docs)
-        except Exception:
-            client.lpush(keys.OTEL_PENDING, *reversed(raw))
+    ensure(search)
+    try:
+        search.import_documents(schema.COLLECTION, docs)
+    except IntegrationError as exc:
+        if getattr(exc, "status", None) != 404:
             raise
-        stored += len(docs)
-    return stored
+        ensure(search, force=True)  # the collection went away: create it again
+        search.import_documents(schema.COLLECTION, docs)

@@ -22,10 +22,12 @@ QUERY_BY = "search_text,component,action,error"
 
 def _filters(*, hours: float | None, level: str | None = None, component: str | None = None,
              source: str | None = None, success: bool | None = None,
-             since_ms: int | None = None) -> str:
+             since_ms: int | None = None, from_ms: int | None = None) -> str:
     parts = []
     if since_ms is not None:
         parts.append(f"timestamp:>{since_ms}")
+    elif from_ms is not None:
+        parts.append(f"timestamp:>={from_ms}")
     elif hours:
         parts.append(f"timestamp:>={int((time.time() - hours * 3600) * 1000)}")
     for name, value in (("level", level), ("component", component), ("source", source)):
@@ -106,6 +108,10 @@ def stats(bus: Bus, search: SearchClient | None, *, days: int = 7,
     return result
 
 
+FLUSH_WAIT = 30.0  # seconds a reader waits for a flusher already importing
+
+
 def flushed(bus: Bus, search: SearchClient) -> int:
-    """Store what is queued now (a CLI query sees events recorded a moment ago)."""
-    return flush(bus.redis, search)
+    """Store what is queued now, after any import in flight, so a query sees every event
+    recorded before it (a worker's flusher may hold events it has taken but not stored yet)."""
+    return flush(bus.redis, search, wait=FLUSH_WAIT)

@@ -4,6 +4,7 @@ secret in an error reaches neither."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -159,3 +160,64 @@ def test_events_wait_in_redis_while_typesense_is_down_and_are_stored_once_it_ans
     assert tel.flush(rt.redis, up) == 3 and tel.pending(rt.redis) == 0
     assert up.count("otel_events") == 3
     assert tel.flush(rt.redis, up) == 0
+
+
+def test_a_batch_taken_by_a_flusher_is_neither_lost_nor_hidden_from_a_reader(
+    tmp_path, redis_url: str, typesense,
+) -> None:
+    """A flusher killed mid-import leaves its batch for the next; a reader (`query.flushed`)
+    waits for a flusher still importing instead of finding an empty queue and moving on."""
+    import threading
+
+    from joelclaw import keys
+    from joelclaw.coordination.locks import Lock
+    from joelclaw.integrations.typesense import SearchClient
+    from joelclaw.telemetry import events as tel
+    from joelclaw.telemetry import query
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "home", redis_url)
+    rt = Runtime(settings)
+    search = SearchClient(typesense.url, typesense.api_key or "")
+
+    def emit(tag: str, n: int) -> None:
+        for i in range(n):
+            tel.emit(rt.redis, tel.TelemetryEvent(component=f"svc-{tag}", action="step.failed",
+                                                  success=False, error=f"{tag} {i}"), settings)
+
+    # A flusher took a batch of 3 and died holding the lock: once its lease is over (the key
+    # gone), the next flusher imports that batch before the 2 queued after it.
+    emit("dead", 3)
+    dead = Lock(rt.redis, keys.OTEL_FLUSH_LOCK, 60)
+    assert dead.acquire()
+    assert len(rt.redis.eval(tel._TAKE, 2, keys.OTEL_PENDING, keys.OTEL_FLUSHING, 500)) == 3
+    emit("after", 2)
+    assert tel.pending(rt.redis) == 5
+    assert tel.flush(rt.redis, search) == 0, "the holder is draining: another flusher skips"
+    rt.redis.delete(keys.OTEL_FLUSH_LOCK)  # its lease ran out
+    assert tel.flush(rt.redis, search) == 5 and tel.pending(rt.redis) == 0
+    assert query.events(search, "*", component="svc-dead", hours=1)["found"] == 3
+
+    # A live flusher holds 2 events it took; a reader started meanwhile sees them stored.
+    emit("slow", 2)
+    holder = Lock(rt.redis, keys.OTEL_FLUSH_LOCK, 60)
+    assert holder.acquire()
+    taken = rt.redis.eval(tel._TAKE, 2, keys.OTEL_PENDING, keys.OTEL_FLUSHING, 500)
+    assert len(taken) == 2 and rt.redis.llen(keys.OTEL_PENDING) == 0
+    waiting = threading.Event()
+    seen: list[int] = []
+
+    def reader() -> None:
+        waiting.set()
+        query.flushed(rt, search)
+        seen.append(query.events(search, "*", component="svc-slow", hours=1)["found"])
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    waiting.wait(10)
+    search.import_documents("otel_events", [json.loads(raw) for raw in taken])
+    assert rt.redis.eval(tel._DONE, 2, keys.OTEL_FLUSH_LOCK, keys.OTEL_FLUSHING,
+                         holder.token) == 1
+    holder.release()
+    thread.join(60)
+    assert seen == [2]
