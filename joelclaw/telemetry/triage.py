@@ -80,15 +80,23 @@ def scan(bus: Bus, search: SearchClient, now: float | None = None) -> dict[str, 
     """The failed events since the last scan, grouped by dedup key; moves the cursor."""
     query.flushed(bus, search)
     now = now or time.time()
-    raw = bus.redis.get(keys.O11Y_CURSOR)
-    since = int(raw) if raw else int((now - FIRST_WINDOW_HOURS * 3600) * 1000)
-    # Oldest first: past SCAN_LIMIT new failures, the next scan continues where this one ended.
-    found = query.events(search, "*", limit=SCAN_LIMIT, since_ms=since, hours=None,
+    since, seen = _cursor(bus.redis.get(keys.O11Y_CURSOR),
+                          int((now - FIRST_WINDOW_HOURS * 3600) * 1000))
+    # Oldest first, from the cursor's millisecond on (an event of that millisecond may be
+    # stored after the scan that set it): past SCAN_LIMIT new failures, the next scan continues
+    # where this one ended. Those of the cursor's millisecond already scanned are skipped.
+    found = query.events(search, "*", limit=SCAN_LIMIT, from_ms=since, hours=None,
                          success=False, oldest_first=True)
     groups: dict[str, dict[str, Any]] = {}
-    newest = since
+    newest, scanned = since, 0
     for event in found["events"]:
-        newest = max(newest, int(event["timestamp"]))
+        stamp = int(event["timestamp"])
+        if stamp == since and event["id"] in seen:
+            continue
+        if stamp > newest:
+            newest, seen = stamp, set()
+        seen.add(event["id"])
+        scanned += 1
         if event.get("source") == "o11y":
             continue
         error = event.get("error") or ""
@@ -99,9 +107,19 @@ def scan(bus: Bus, search: SearchClient, now: float | None = None) -> dict[str, 
         group["count"] += 1
         if event.get("run_id") and event["run_id"] not in group["runs"][:10]:
             group["runs"].append(event["run_id"])
-    bus.redis.set(keys.O11Y_CURSOR, newest)
-    return {"since": since, "cursor": newest, "scanned": len(found["events"]),
+    bus.redis.set(keys.O11Y_CURSOR, json.dumps({"ms": newest, "ids": sorted(seen)}))
+    return {"since": since, "cursor": newest, "scanned": scanned,
             "groups": list(groups.values())}
+
+
+def _cursor(raw: bytes | None, default: int) -> tuple[int, set[str]]:
+    """The newest millisecond scanned and the ids scanned in it (a bare number before)."""
+    if not raw:
+        return default, set()
+    value = json.loads(raw)
+    if isinstance(value, int):
+        return value, set()
+    return int(value["ms"]), set(value.get("ids") or ())
 
 
 def classify_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

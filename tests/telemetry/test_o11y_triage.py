@@ -169,6 +169,16 @@ def test_the_scan_reads_failures_of_one_millisecond_in_the_order_they_were_recor
     assert [e["component"] for e in newest["events"]] == [
         "svc-e", "svc-d", "svc-c", "svc-b", "svc-a"]
 
+    # One more failure of the newest millisecond, stored after that scan: the next scan finds
+    # it, and only it (the cursor's millisecond is read again, its scanned events skipped).
+    emit(rt.redis, TelemetryEvent(level="error", component="svc-late", action="step.failed",
+                                  success=False, error="KeyError: 'late'", run_id="r9",
+                                  timestamp=1_700_000_000_001), rt.settings)
+    late = triage.scan(rt, SearchClient.from_settings(rt.settings), now=1_700_000_000.5 + 60)
+    assert late["since"] == 1_700_000_000_001 and late["scanned"] == 1
+    assert [g["component"] for g in late["groups"]] == ["svc-late"]
+    assert triage.scan(rt, SearchClient.from_settings(rt.settings))["scanned"] == 0
+
 
 @pytest.mark.timeout(60)
 def test_without_typesense_the_triage_skips_instead_of_failing(
