@@ -237,3 +237,20 @@ def test_forget_by_person_matches_the_whole_name_only(rt: Runtime, worker_factor
     assert get_event(rt.redis, "note-b")["event"]["data"]["text"] == "Okafors garden party"
     assert done["result"]["selector"]["kind"] == "person"
     assert "okafor" not in json.dumps(done["result"]["selector"]).lower()
+
+
+def test_queued_telemetry_is_stored_before_the_stores_are_searched(rt: Runtime) -> None:
+    """A telemetry event still queued in Redis is stored in Typesense before the search, so
+    the preview and its confirmation find it in one place (a worker's flusher moving it
+    mid-search had it counted twice, or not at all, and the confirmation refused)."""
+    from joelclaw.forget import plan
+    from joelclaw.telemetry.events import TelemetryEvent, emit, pending
+
+    emit(rt.redis, TelemetryEvent(component="svc", action="note", error=f"about {MARKER}"),
+         rt.settings)
+    assert pending(rt.redis) == 1
+    found = plan(rt, kind="match", value=MARKER, reason="asked")
+    assert pending(rt.redis) == 0
+    assert [f.store for f in found.findings] == ["typesense:otel_events"]
+    again = plan(rt, kind="match", value=MARKER, reason="asked")
+    assert [f.as_dict() for f in again.findings] == [f.as_dict() for f in found.findings]

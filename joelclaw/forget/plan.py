@@ -94,6 +94,7 @@ def plan(rt: Bus, *, kind: Kind, value: str, reason: str,
     result = Plan(forget_id, kind, value, reason, target)
     stamp = {"id": forget_id, "at": time.time(), "reason": reason}
     store = RedisForget(rt.redis, target, stamp)
+    _store_telemetry(rt, progress)
     progress("redis: finding the events and runs it came from")
     store.discover()
     progress(f"redis: {len(target.events)} event(s), {len(target.runs)} run(s); "
@@ -191,6 +192,23 @@ def _target(rt: Bus, kind: Kind, value: str) -> Target:
             target.add_text(text)
         return target
     return Target.of_text(value, whole_word=kind == "person")
+
+
+def _store_telemetry(rt: Bus, progress: Progress) -> None:
+    """Telemetry still queued goes to Typesense first (after a worker's flusher, if one is
+    importing): an event a flusher moves from Redis to Typesense while the stores are searched
+    could be found in neither or in both, and a preview and its confirmation would differ."""
+    from joelclaw.integrations.errors import IntegrationError
+    from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
+    from joelclaw.telemetry.query import flushed
+
+    if resolve_endpoint(rt.settings) is None:
+        return
+    progress("telemetry: storing what is queued")
+    try:
+        flushed(rt, SearchClient.from_settings(rt.settings))
+    except IntegrationError as exc:  # Typesense down: the queued ones are searched in Redis
+        progress(f"telemetry: could not store what is queued ({exc}); searching it in Redis")
 
 
 def _search(rt: Bus, target: Target, result: Plan, progress: Progress) -> list[Finding]:
