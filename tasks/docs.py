@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import Context, Settings, function
+from joelclaw import Context, function
 from joelclaw.docs import backlog, ingest, model
 
 if TYPE_CHECKING:
+    from joelclaw import Settings
     from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
 IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
