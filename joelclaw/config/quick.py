@@ -7,7 +7,8 @@ start. `QuickSettings` validates the core settings at once (`SystemFields`, `Red
 `RunFields`, `FlowerFields`) and any other concern (a view, or one of its settings) when first
 read, each with its own fields mixin: the same declarations and validators `Settings` uses,
 read from the same sources in the same order (the environment over `.env`, names in any case),
-each value as its variable's text, as `Settings` reads it (it decodes none itself). A bad value
+each value as its variable's text, as `Settings` reads it (it decodes none itself); a concern
+given no value is its defaults, with no validation schema built. A bad value
 is reported by `load_settings` itself, so its message is the one every other command gives: a
 command that reads no concern holding a bad value answers. What is not a view or a setting (the
 derived paths, `with_overrides`) is read from the whole `Settings`, built on first need. Tests
@@ -21,7 +22,7 @@ from dataclasses import fields
 from functools import cache, cached_property
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import ConfigDict, ValidationError
 
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=Fields)
 ENV_FILE = ".env"  # as `Settings` reads it: relative to the working directory
 # How `Settings` validates (pydantic-settings' defaults and its own config); a test holds these
-# to `Settings.model_config`.
+# to `Settings.model_config`. A concern's schema is built when a value of it is first validated.
 CONFIG = ConfigDict(frozen=True, extra="ignore", validate_default=True,
-                    arbitrary_types_allowed=True, defer_build=False)
+                    arbitrary_types_allowed=True, defer_build=True)
 # The fields mixin (module in joelclaw.config, class) that declares each view's settings; a test
 # holds it to the bases of `Settings`.
 DECLARED_BY = {
@@ -130,9 +131,12 @@ class QuickSettings:
         return cls(read=False)
 
     def _validated(self, model: type[M]) -> M:
+        given = {name: value for name, value in self._values.items()
+                 if name in model.model_fields}
+        if not given:  # its defaults, which validate to themselves (a test holds it)
+            return cast("M", model.model_construct())  # (the plugin types it as Fields)
         try:
-            return model.model_validate({name: value for name, value in self._values.items()
-                                         if name in model.model_fields})
+            return model.model_validate(given)
         except ValidationError:  # load_settings raises, naming the variable as it always does
             full = self._full()
             return model.model_validate({name: getattr(full, name)

@@ -211,3 +211,19 @@ def test_the_defaults_read_nothing(here: Path, monkeypatch: pytest.MonkeyPatch) 
     for name in Settings.model_fields:
         assert getattr(defaults, name) == getattr(constructed, name), name
     assert defaults.memory_home == constructed.memory_home
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_concern_given_no_value_is_its_validated_defaults(view: str) -> None:
+    """The quick reader takes a concern given no value as its defaults without validating
+    them: that holds only while every default validates to itself."""
+    from joelclaw.config.quick import concern_model
+
+    model = concern_model(mixin_of(view))
+    validated, constructed = model.model_validate({}), model.model_construct()
+    for name in model.model_fields:
+        assert getattr(validated, name) == getattr(constructed, name), name
+        assert type(getattr(validated, name)) is type(getattr(constructed, name)), name
+    validated = CoreSettings.model_validate({})
+    for name in CoreSettings.model_fields:
+        assert getattr(validated, name) == getattr(CoreSettings.model_construct(), name), name
