@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from joelclaw.config import Settings
 from joelclaw.errors import ConfigError
 from joelclaw.ownerfiles import stored_secret
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 FLOWER_USER = "joelclaw"
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from joelclaw.config import Settings, load_settings
+from joelclaw.config import load_settings
 from joelclaw.credentials import flower_credentials
 from joelclaw.errors import ConfigError
 from joelclaw.ownerfiles import owner_only
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 UNSAFE = ("FLOWER_UNAUTHENTICATED_API",)
 

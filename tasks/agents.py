@@ -17,7 +17,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, function, trigger
-from joelclaw.agents import approvals, dispatch, inbox
+from joelclaw.agents import approvals, inbox
 
 if TYPE_CHECKING:
     from joelclaw.events.payloads.agents import (
@@ -39,6 +39,8 @@ def _timeout(ctx: Context[AgentRequested]) -> float:
 
 
 def _execute(ctx: Context[AgentRequested]) -> dict[str, Any]:
+    from joelclaw.agents import dispatch
+
     s, request = ctx.settings, ctx.event.data
     outcome = dispatch.run(s.agents.dispatch_command, request, timeout=_timeout(ctx),
                            workdir=s.agent_inbox, should_stop=ctx.cancel_requested)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from joelclaw import Context, cron, function, trigger
-from joelclaw.backups import layout, steps
+from joelclaw.backups import layout
 
 
 def _on_demand(target: str) -> Any:
@@ -29,6 +29,8 @@ def _outcome(ctx: Context[Any], target: str, result: dict[str, Any]) -> dict[str
 def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
     """BGSAVE, wait for it, copy the RDB into the backup folder (or stream it from a Redis on
     another host), keep the newest N."""
+    from joelclaw.backups import steps
+
     settings = ctx.settings
     kind = layout.REDIS
     where = ctx.step.run("prepare-redis-backup-dir", steps.prepare, settings, kind)
@@ -60,6 +62,8 @@ def backup_redis(ctx: Context[Any]) -> dict[str, Any]:
           concurrency=1, retries=2)
 def backup_typesense(ctx: Context[Any]) -> dict[str, Any]:
     """Typesense's snapshot API into the backup folder, then keep the newest N."""
+    from joelclaw.backups import steps
+
     settings = ctx.settings
     kind = layout.TYPESENSE
     where = ctx.step.run("prepare-directories", steps.prepare, settings, kind)

@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import Context, IntegrationError, Settings, cron, function, trigger
+from joelclaw import Context, IntegrationError, cron, function, trigger
 from joelclaw.checks import (
     calendar,
     clients,
@@ -24,6 +24,7 @@ from joelclaw.checks import (
 from tasks.system import CHECK_EVENTS
 
 if TYPE_CHECKING:
+    from joelclaw import Settings
     from joelclaw.events.payloads.checks import (
         CalendarDailyCheck,
         EmailTriageRequested,

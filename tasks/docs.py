@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import Context, Settings, function
-from joelclaw.docs import backlog, ingest, model
+from joelclaw import Context, function
 
 if TYPE_CHECKING:
+    from joelclaw import Settings
     from joelclaw.events.payloads.docs import BacklogRequested, IngestRequested
 
 IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
@@ -22,6 +22,8 @@ IDEMPOTENCY = ('string(event.data.path) + string(event.data.url) + "::" + '
           idempotency=IDEMPOTENCY)
 def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
     """A document (a path under the docs folder, or a URL) → text → chunks → Typesense."""
+    from joelclaw.docs import ingest, model
+
     request = ctx.event.data
     settings = ctx.settings
     checked = ctx.step.run("validate-file", ingest.validate, settings, request)
@@ -53,6 +55,8 @@ def docs_ingest(ctx: Context[IngestRequested]) -> dict[str, Any]:
 
 
 def _list(settings: Settings, folder: str | None) -> dict[str, Any]:
+    from joelclaw.docs import backlog, model
+
     try:
         return {"files": backlog.list_folder(settings, folder)}
     except model.DocumentSkipped as skip:
@@ -60,6 +64,8 @@ def _list(settings: Settings, folder: str | None) -> dict[str, Any]:
 
 
 def _indexed(settings: Settings) -> list[str]:
+    from joelclaw.docs import ingest
+
     return sorted(ingest.open_index(settings).indexed_sources())
 
 
@@ -67,6 +73,8 @@ def _indexed(settings: Settings) -> list[str]:
           singleton={"key": '"global"', "mode": "skip"})
 def docs_backlog(ctx: Context[BacklogRequested]) -> dict[str, Any]:
     """Queue the docs folder's documents for docs-ingest, a batch at a time, sleeping between."""
+    from joelclaw.docs import backlog
+
     request = ctx.event.data
     settings = ctx.settings
     listed = ctx.step.run("list-docs-folder", _list, settings, request.folder)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import Context, NonRetriable, function
 from joelclaw.events.payloads.media import MediaReceived
 from joelclaw.events.payloads.telegram import quote_forwarded
-from joelclaw.media import archive, kinds, understand
+from joelclaw.media import archive, kinds
 
 if TYPE_CHECKING:
     from joelclaw.events.payloads.system import FunctionFailed
@@ -68,6 +68,8 @@ def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
 @function("media-process", trigger="media/received", retries=3,
           concurrency=[{"limit": 2}], on_failure=media_failed)
 def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
+    from joelclaw.media import understand
+
     d, s = ctx.event.data, ctx.settings
     path = ctx.step.run("validate-file", _validate, ctx)
     mid = kinds.media_id(d)

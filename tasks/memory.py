@@ -2,6 +2,9 @@
 Todoist and Telegram review paths and the nudge. Thin: the logic is in joelclaw.memory, and
 `ctx.memory` is the runtime's one Memory (the memory extension, joelclaw.memory.plugin, which
 also gives the gateway its recall and /search hooks).
+
+Each function imports the memory modules it calls when it runs: declaring them (`joelclaw
+functions`, `status`, `schedule` read the registry) loads no memory machinery.
 """
 
 from __future__ import annotations
@@ -19,19 +22,19 @@ from joelclaw import (
     function,
     trigger,
 )
-from joelclaw.events.payloads.memory import (
-    CompactionPending,
-    ProposalApproved,
-    ProposalCreated,
-    ProposalRejected,
-    SessionEnded,
-)
-from joelclaw.memory import decide, observe, proposals, reflect, review, service
 
 if TYPE_CHECKING:
+    from joelclaw.events.payloads.memory import (
+        CompactionPending,
+        ProposalApproved,
+        ProposalCreated,
+        ProposalRejected,
+        SessionEnded,
+    )
     from joelclaw.events.payloads.system import FunctionFailed
     from joelclaw.events.payloads.telegram import CallbackReceived
     from joelclaw.events.payloads.todoist import Task
+    from joelclaw.memory import service
 
 _PROPOSAL_REF = re.compile(r"Proposal:\s*(p-\d{8}-\d{3,})")
 
@@ -45,6 +48,8 @@ def _mem(ctx: Context[Any]) -> service.Memory:
 
 def _release_observe_lock(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """A failed observe run frees its dedupe lock, so sending the session again works."""
+    from joelclaw.memory import observe
+
     failed = ctx.event.data
     session = failed.event.get("data") or {}
     dedupe = session.get("dedupe_key") or session.get("dedupeKey")
@@ -63,6 +68,8 @@ def _no_llm(fn: Any, *args: Any) -> Any:
 
 def _final(fn: Any, *args: Any) -> Any:
     """An unknown or already closed proposal is a clear, final error, not a retry."""
+    from joelclaw.memory import decide, proposals
+
     try:
         return fn(*args)
     except (proposals.ProposalNotFound, decide.ProposalClosed) as exc:
@@ -73,6 +80,8 @@ def _final(fn: Any, *args: Any) -> Any:
           throttle={"limit": 4, "period": "60s"}, retries=3, on_failure=_release_observe_lock)
 def observe_session(ctx: Context[SessionEnded | CompactionPending]) -> dict[str, Any]:
     """Extract facts from a session, gate and store them, merge duplicates, log the day."""
+    from joelclaw.memory import observe
+
     session = ctx.event.data
     mem = _mem(ctx)
     key = session.dedupe_key
@@ -107,6 +116,8 @@ def observe_session(ctx: Context[SessionEnded | CompactionPending]) -> dict[str,
           concurrency=1, retries=2)
 def reflect_memory(ctx: Context[Any]) -> dict[str, Any]:
     """Seven days of allowed observations + MEMORY.md -> staged proposals, one event each."""
+    from joelclaw.memory import observe, reflect
+
     mem = _mem(ctx)
     result = ctx.step.run("call-reflector-llm", _no_llm, lambda: asdict(reflect.reflect(mem)))
     if not result["proposals"]:
@@ -134,6 +145,8 @@ def reflect_memory(ctx: Context[Any]) -> dict[str, Any]:
 @function("memory-proposal-triage", trigger="memory/proposal.created", concurrency=1)
 def triage_proposal(ctx: Context[ProposalCreated]) -> dict[str, Any]:
     """The seven deterministic rules; the owner's review task for needs-review."""
+    from joelclaw.memory import review
+
     proposal_id = ctx.event.data.proposal_id
     result = ctx.step.run("triage-proposal", _final, review.apply_triage, _mem(ctx), proposal_id)
     if result["action"] != "none":
@@ -148,6 +161,8 @@ def triage_proposal(ctx: Context[ProposalCreated]) -> dict[str, Any]:
                                            "memory/batch-review.requested"], concurrency=1)
 def batch_review(ctx: Context[Any]) -> dict[str, Any]:
     """The LLM reviews `llm-pending` in one batch: promote, reject or hand to the owner."""
+    from joelclaw.memory import review
+
     return ctx.step.run("llm-review-proposals", _no_llm, review.batch_review, _mem(ctx))
 
 
@@ -157,6 +172,9 @@ def batch_review(ctx: Context[Any]) -> dict[str, Any]:
           concurrency=1)
 def review_promote(ctx: Context[ProposalApproved | ProposalRejected | Any]) -> dict[str, Any]:
     """Approved -> MEMORY.md; rejected -> the daily log; the cron expires stale proposals."""
+    from joelclaw.events.payloads.memory import ProposalApproved, ProposalRejected
+    from joelclaw.memory import decide
+
     mem = _mem(ctx)
     if isinstance(approved := ctx.event.data, ProposalApproved):
         return ctx.step.run("promote-approved-proposal", _final, lambda: decide.approve(
@@ -222,6 +240,8 @@ def telegram_review(ctx: Context[CallbackReceived]) -> dict[str, Any]:
 @function("memory-review-nudge", trigger="memory/review.check")
 def review_nudge(ctx: Context[Any]) -> dict[str, Any]:
     """At most once per 24 h: the proposals that wait for the owner, with buttons."""
+    from joelclaw.memory import review
+
     mem = _mem(ctx)
     found = ctx.step.run("pending-for-owner", review.nudge, mem)
     if found is None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from joelclaw import Context, cron, function
-from joelclaw.telemetry import triage
 
 
 def _llm_tiers(ctx: Context[Any], unknown: list[dict[str, Any]]) -> dict[str, int]:
+    from joelclaw.telemetry import triage
+
     if not triage.llm_configured(ctx.settings):
         return {}
     ctx.telemetry.allow_background("the o11y triage's LLM classification")
@@ -54,6 +55,8 @@ def _record(ctx: Context[Any], tiers: dict[str, int], escalated: int, limited: i
                                          "check/o11y-triage.requested"],
           concurrency=1, retries=1)
 def o11y_triage(ctx: Context[Any]) -> dict[str, Any]:
+    from joelclaw.telemetry import triage
+
     scanned = ctx.step.run("scan", ctx.telemetry.triage_scan)
     if scanned is None:
         return {"skipped": "no Typesense configured (JOELCLAW_TYPESENSE_URL)"}

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 from joelclaw import redisconn
 from joelclaw.backups import layout, redis_dump, redis_stream, rotation
 from joelclaw.backups import snapshot as typesense_snapshot
-from joelclaw.config import Settings, resolve_redis_url
+from joelclaw.config import resolve_redis_url
 from joelclaw.errors import RetryAfter
 from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
 
 if TYPE_CHECKING:
     import redis
+
+    from joelclaw.config import Settings
 
 
 def prepare(settings: Settings, kind: tuple[str, str, str]) -> dict[str, Any]:

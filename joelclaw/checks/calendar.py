@@ -10,14 +10,16 @@ replays them instead of calling out."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from joelclaw.checks import commands, tracked
-from joelclaw.config import Settings
 from joelclaw.errors import JoelclawError
 from joelclaw.integrations.errors import HTTPStatusError, IntegrationError, NotSent
 from joelclaw.integrations.http import ApiClient, RetryPolicy, make_client
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 SERVICE = "calendar"
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from joelclaw.config import Settings
 from joelclaw.integrations.front import FrontClient
 from joelclaw.integrations.llm import LLMClient
 from joelclaw.integrations.todoist import TodoistClient
 
 if TYPE_CHECKING:
     import redis
+
+    from joelclaw.config import Settings
 
 
 def todoist(settings: Settings, client: redis.Redis | None = None) -> TodoistClient | None:

@@ -8,13 +8,15 @@ suggestions (unsubscribe, label) are reported, not executed."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.checks import tracked
 from joelclaw.checks.llm_json import first_json
-from joelclaw.config import Settings
 from joelclaw.integrations.front import FrontClient
 from joelclaw.integrations.llm import LLMClient
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 ACTIONS = ("archive", "unsubscribe", "label", "reply-needed", "decision-needed")
 ATTENTION = ("reply-needed", "decision-needed")

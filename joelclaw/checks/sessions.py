@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from joelclaw.config import Settings
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
+
 
 
 def prune(settings: Settings, now: float | None = None) -> dict[str, Any]:

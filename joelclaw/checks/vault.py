@@ -7,10 +7,12 @@ branch diverged from its upstream is actionable; unset, the check skips. git is
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joelclaw.checks import commands
-from joelclaw.config import Settings
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 READS = frozenset({"status", "rev-parse", "rev-list"})  # git verbs that change nothing
 

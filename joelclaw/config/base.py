@@ -4,7 +4,11 @@ mixins, and the helpers views and validators share.
 Each concern declares its settings once, as fields of a mixin (`RedisFields`, `WebFields`, ...)
 that `Settings` inherits, so the environment keeps flat names (JOELCLAW_REDIS_URL) while the
 declarations live beside their concern. A mixin builds no validation schema of its own
-(`defer_build`): only `Settings`, and the CLI's small reader, pay for one.
+(`defer_build`): only `Settings`, and the CLI's quick reader, pay for one.
+
+A value reaches validation as the text of its variable (`Settings` decodes none: a list is JSON
+or comma-separated, `split_list`; a mapping is JSON, `decode_json`), so a mixin validates a
+concern's variables alone exactly as `Settings` does: nothing here needs pydantic-settings.
 """
 
 from __future__ import annotations
@@ -50,6 +54,14 @@ def split_list(value: Any) -> Any:
             return json.loads(value)
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def decode_json(value: Any) -> Any:
+    """A JSON setting from the environment (`{"todoist": {"failures": 3}}`): its text decoded
+    (a value given in code is taken as it is). Settings are read undecoded, every value as the
+    text of its variable, so each JSON field decodes its own: the CLI's quick reader, which
+    validates without pydantic-settings, reads the same value."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def valid_cron(model: type[BaseModel], value: str, info: ValidationInfo) -> str:

@@ -4,10 +4,11 @@ each a JSON setting with a model of its own, and the views that resolve them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from joelclaw.config.base import Fields, shows
+from joelclaw.config.base import Fields, decode_json, shows
 
 # The providers whose client calls feed a circuit breaker (joelclaw.coordination.breakers).
 PROVIDERS = ("embeddings", "front", "llm", "telegram", "todoist", "transcription", "typesense")
@@ -88,6 +89,11 @@ class BreakerFields(Fields):
     # field left out takes the default above.
     breaker_providers: dict[str, ProviderBreaker] = Field(default_factory=dict)
 
+    @field_validator("breaker_providers", mode="before")
+    @classmethod
+    def _decode_providers(cls, value: Any) -> Any:
+        return decode_json(value)
+
     @field_validator("breaker_providers")
     @classmethod
     def _known_providers(cls, value: dict[str, ProviderBreaker]) -> dict[str, ProviderBreaker]:
@@ -107,3 +113,8 @@ class BudgetFields(Fields):
     # day / stop). The default caps every run at 20 owner messages.
     effect_budgets: dict[str, EffectBudget] = Field(
         default_factory=lambda: {"*": EffectBudget(run=Caps(notify=20))})
+
+    @field_validator("effect_budgets", mode="before")
+    @classmethod
+    def _decode_budgets(cls, value: Any) -> Any:
+        return decode_json(value)

@@ -4,10 +4,9 @@ recall), the cache's tiers and the docs library."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import NoDecode
 
 from joelclaw.config.base import Fields, split_list, valid_cron
 
@@ -50,7 +49,7 @@ class DocsFields(Fields):
     # docs-ingest reads documents under docs_dir (unset: a path is skipped, saying why) and
     # fetches URLs only from the hosts (host or host:port) in docs_fetch_hosts (empty: none).
     docs_dir: Path | None = None
-    docs_fetch_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    docs_fetch_hosts: list[str] = Field(default_factory=list)
     docs_fetch_timeout_seconds: float = Field(20.0, gt=0)
     docs_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     docs_chunk_chars: int = Field(1200, ge=200, le=20000)

@@ -4,10 +4,9 @@ switch, telemetry and the o11y triage."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import NoDecode
 
 from joelclaw.config.base import Fields, split_list, valid_cron
 
@@ -57,7 +56,7 @@ class CheckFields(Fields):
     """The heartbeat's checks: sessions, triage, calendar, vault, digest (`CheckSettings`)."""
 
     # Session files older than the max age under these folders (comma-separated) are pruned.
-    sessions_prune_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    sessions_prune_dirs: list[Path] = Field(default_factory=list)
     sessions_prune_glob: str = "**/*"
     sessions_prune_max_age_days: float = Field(30.0, gt=0)
     checks_tasks_cache_seconds: float = Field(300.0, ge=0)  # open Todoist tasks ("tracked")

@@ -3,9 +3,11 @@ tokens, API addresses), the search server, the LLM endpoint and the embeddings e
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
 
-from joelclaw.config.base import Fields
+from pydantic import Field, field_validator
+
+from joelclaw.config.base import Fields, decode_json
 
 
 class TelegramFields(Fields):
@@ -67,6 +69,11 @@ class LLMFields(Fields):
     # "*" is the default for unlisted models (none: such calls cost 0 and are counted).
     llm_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     llm_daily_budget_usd: float | None = Field(None, gt=0)  # unset: no budget
+
+    @field_validator("llm_prices", mode="before")
+    @classmethod
+    def _decode_prices(cls, value: Any) -> Any:
+        return decode_json(value)
 
 
 class EmbeddingsFields(Fields):

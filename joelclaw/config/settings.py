@@ -78,8 +78,12 @@ class Settings(
 ):
     """Everything configurable. Defaults give a working single-machine system."""
 
+    # `enable_decoding=False`: every value reaches validation as its variable's text (each
+    # list or JSON field decodes its own, see joelclaw.config.base), so a concern validated
+    # alone (joelclaw.config.quick) reads what `Settings` reads.
     model_config = SettingsConfigDict(
-        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True, defer_build=False
+        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True, defer_build=False,
+        enable_decoding=False,
     )
 
     @property

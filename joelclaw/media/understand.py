@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import mimetypes
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from joelclaw.config import Settings
 from joelclaw.integrations.llm import LLMClient
 from joelclaw.integrations.transcription import TranscriptionClient
+
+if TYPE_CHECKING:
+    from joelclaw.config import Settings
 
 DESCRIBE_PROMPT = ("Describe this image for someone who cannot see it: what it shows, any text "
                    "in it (verbatim), and anything that looks like it needs action. Be concise.")

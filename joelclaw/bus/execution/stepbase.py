@@ -23,7 +23,6 @@ from joelclaw.bus.records.memo import Done, Failed, Memo, trace_fields
 from joelclaw.bus.records.memo import encode as encode_memo
 from joelclaw.bus.records.previews import preview
 from joelclaw.bus.records.runs import StepTrace
-from joelclaw.config import Settings
 from joelclaw.durations.backoff import exponential
 from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter, StepInterrupt
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
     from joelclaw.bus.records.runs import Run
+    from joelclaw.config import Settings
 
 log = logging.getLogger("joelclaw.steps")
 STEP_ID_RE = re.compile(r"^[^|\[\]]{1,200}$")

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -222,12 +222,12 @@ def _read(value: T | FromSettings[T], settings: Settings) -> T:
 
 @functools.cache
 def _default_settings() -> Settings:
-    """The settings' defaults, with nothing read from the environment or a file: built once
-    (a few milliseconds each time, for every declaration that reads a setting) and only for a
-    declaration that reads one, so declaring a plain function imports no settings model."""
-    from joelclaw.config import Settings
+    """The settings' defaults, with nothing read from the environment or a file: built once,
+    and only for a declaration that reads one, each concern validated when first read, so
+    declaring a function builds no whole settings model (nor imports pydantic-settings)."""
+    from joelclaw.config.quick import QuickSettings
 
-    return Settings.model_construct()
+    return cast("Settings", QuickSettings.defaults())  # answers every Settings attribute
 
 
 def _compile(source: str | None, where: str) -> Expression | None:

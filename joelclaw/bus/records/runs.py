@@ -105,7 +105,7 @@ class StepTrace(BaseModel):
     the attributes. The run store alone encodes it: the fields that were set, as JSON.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     key: str
     type: str

@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class CamelPayload(Payload):
