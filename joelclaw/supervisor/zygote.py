@@ -64,6 +64,13 @@ PRELOAD = (
     "celery.worker.consumer.delayed_delivery",
     "billiard.popen_fork", "billiard.synchronize", "billiard.sharedctypes", "billiard.heap",
     "tornado.platform.asyncio", "gunicorn.glogging", "logging.config",
+    # What a role imports as it starts, found by listing each forked process's modules after it
+    # served: gevent's patches (imported by `patch_all` in the web's worker, applied only there),
+    # gunicorn's control socket, beat's schedule file (shelve's dbm.dumb) and Flower's entry.
+    "gevent.monkey", "gevent.local", "gevent.thread", "gevent.threading", "gevent.select",
+    "gevent.selectors", "gevent.signal", "gevent.ssl", "gevent.subprocess", "gevent.time",
+    "gevent.events", "zope.event", "_threading_local", "gunicorn.ctl.server",
+    "gunicorn.ctl.client", "dbm.dumb", "encodings.latin_1", "celery.__main__",
 )
 # The library's own modules behind `joelclaw.worker` (its runtime, Celery glue and plugins),
 # none of which does anything when imported. `up` adds the application's function modules.
@@ -80,6 +87,8 @@ PRELOAD_OURS = (
     # what a pool process imports on its first run (delivery, intake, the checks)
     "joelclaw.bus.delivery.capture", "joelclaw.bus.flow.cancel", "joelclaw.bus.intake.dispatch",
     "joelclaw.checks.network", "joelclaw.checks.service",
+    # the payload models every event is validated by (a pool process's first event loaded them)
+    "joelclaw.events.registry",
 )
 
 
