@@ -55,17 +55,23 @@ def test_up_shares_no_library_part_its_roles_never_run() -> None:
              "import joelclaw.supervisor.up\n"
              "from joelclaw.supervisor import deferred, zygote\n"
              "zygote.preload()\n"
-             "absent = [m for m in ('rich', 'prompt_toolkit') if m not in sys.modules]\n"
+             "absent = [m for m in ('rich', 'prompt_toolkit', 'pygments') "
+             "if m not in sys.modules]\n"
              "import httpx\n"
              "from celery.bin.amqp import amqp\n"
              "repl = 'repl' in amqp.commands\n"
+             "import celery.bin.base as cli\n"
+             "coloured = '\\x1b[' in cli.highlight('{\"a\": 1}', cli.LEXER, cli.FORMATTER)\n"
              "real = deferred.real('httpx._main')\n"
-             "print(json.dumps([absent, repl, callable(real.main), 'rich' in sys.modules]))")
-    absent, repl, main, rich = _run_python(probe)
-    # Then neither httpx's command-line tool nor Celery's REPL was imported
-    assert absent == ["rich", "prompt_toolkit"]
-    # And both are still there when run: `celery amqp repl` and httpx's main load the real ones
-    assert repl is True and main is True and rich is True
+             "print(json.dumps([absent, repl, coloured, callable(real.main), "
+             "'rich' in sys.modules]))")
+    absent, repl, coloured, main, rich = _run_python(probe)
+    # Then neither httpx's command-line tool, Celery's REPL nor the colours of Celery's command
+    # line were imported
+    assert absent == ["rich", "prompt_toolkit", "pygments"]
+    # And all are still there when run: `celery amqp repl`, the colours of `celery inspect` and
+    # httpx's main load the real ones
+    assert repl is True and coloured is True and main is True and rich is True
 
 
 def test_forgetting_the_project_disconnects_what_it_connected_to_celery(tmp_path: Path) -> None:

@@ -5,15 +5,18 @@ role but still memory. httpx imports its command-line tool (`httpx._main`: rich 
 ~12 MiB) and Celery its `celery amqp repl` (click_repl: prompt_toolkit, ~10 MiB) whenever they are
 imported, and no role runs either. `install` puts a stand-in with the names those libraries take
 from each in its place, before the library is first imported; the stand-in imports the real module
-when first called, so `httpx` on a shell and `celery amqp repl` work as before.
+when first called, so `httpx` on a shell and `celery amqp repl` work as before. Celery's command
+line also imports pygments (~4 MiB) to colour the JSON `celery inspect` prints: `highlighting_later`
+gives it stand-ins while `up` preloads it, and the real pygments colours that output when asked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -59,3 +62,55 @@ def register_repl(group: Any, name: str = "repl") -> None:
 
     repl.__doc__ = "Start an interactive shell. All subcommands are available in it."
     group.command(name=name)(click.pass_context(repl))
+
+
+# What celery.bin.base takes from pygments: `highlight`, `Terminal256Formatter`, `PythonLexer`.
+_PYGMENTS = {"pygments": "highlight", "pygments.formatters": "Terminal256Formatter",
+             "pygments.lexers": "PythonLexer"}
+
+
+@contextlib.contextmanager
+def highlighting_later() -> Iterator[None]:
+    """While Celery's command line (celery.bin.base) is first imported, pygments is a stand-in
+    whose `highlight` colours with the real pygments when called; the stand-ins are gone from
+    `sys.modules` afterwards, so anything importing pygments later gets the real one. Nothing
+    changes if either is imported already."""
+    if "celery.bin.base" in sys.modules or any(name in sys.modules for name in _PYGMENTS):
+        yield
+        return
+    _stand_in("pygments", highlight=highlight)
+    _stand_in("pygments.formatters", Terminal256Formatter=_made_later("pygments.formatters",
+                                                                      "Terminal256Formatter"))
+    _stand_in("pygments.lexers", PythonLexer=_made_later("pygments.lexers", "PythonLexer"))
+    try:
+        yield
+    finally:
+        for name in _PYGMENTS:
+            if getattr(sys.modules.get(name), "__deferred__", False):
+                del sys.modules[name]
+
+
+class _Later:
+    """A pygments lexer or formatter not made yet: `highlight` makes the real one."""
+
+    def __init__(self, module: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.module, self.name, self.args, self.kwargs = module, name, args, kwargs
+
+    def made(self) -> Any:
+        return getattr(real(self.module), self.name)(*self.args, **self.kwargs)
+
+
+def _made_later(module: str, name: str) -> Callable[..., _Later]:
+    def make(*args: Any, **kwargs: Any) -> _Later:
+        return _Later(module, name, args, kwargs)
+
+    make.__name__ = name
+    return make
+
+
+def highlight(code: str, lexer: Any, formatter: Any, outfile: Any = None) -> Any:
+    """pygments.highlight, with the real lexer and formatter for stand-ins."""
+    def made(part: Any) -> Any:
+        return part.made() if isinstance(part, _Later) else part
+
+    return real("pygments").highlight(code, made(lexer), made(formatter), outfile)

@@ -45,6 +45,8 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO
 
+from joelclaw.supervisor import deferred
+
 # The libraries the roles share (what `joelclaw.worker`, `webhooks:create_app()`, Flower and
 # gunicorn's gevent worker import); anything missing is skipped, and a role imports it itself.
 PRELOAD = (
@@ -115,6 +117,8 @@ def preload(modules: Iterable[str] = PRELOAD + PRELOAD_OURS,
     the supervisor starts any thread."""
     gc.disable()  # no collection while importing: its freed holes, filled by the children's
     try:          # allocations, would copy the pages around them
+        with deferred.highlighting_later(), contextlib.suppress(Exception):
+            importlib.import_module("celery.bin.base")  # Celery's command line, uncoloured
         for name in modules:
             with contextlib.suppress(Exception):  # a missing library is the role's business
                 importlib.import_module(name)
