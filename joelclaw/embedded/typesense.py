@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import http.client
 import importlib
+import json
 import os
 import platform
 import secrets
@@ -22,8 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-
-import httpx
 
 from joelclaw.embedded.ports import LOOPBACK, recorded_port
 from joelclaw.embedded.server import EmbeddedServer
@@ -173,9 +173,21 @@ class TypesenseServer(EmbeddedServer):
         return env
 
     def ping(self, timeout: float = 0.5) -> bool:
-        """`/health` says ok (the single-node raft group has elected itself)."""
-        try:
-            answer = httpx.get(f"{self.url}/health", timeout=timeout)
-            return answer.status_code == 200 and answer.json().get("ok") is True
-        except (httpx.HTTPError, ValueError):
+        """`/health` says ok (the single-node raft group has elected itself).
+
+        Plain HTTP on loopback with the standard library: an httpx request builds a TLS context
+        (the CA bundle) even for http://, and `joelclaw up` polls this until the server answers,
+        just before it forks its roles from itself, so that heap stayed in the image every role
+        shares (40 pings: +3.2 MiB)."""
+        if self.port is None:
             return False
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
+        try:
+            connection.request("GET", "/health")
+            answer = connection.getresponse()
+            body = json.loads(answer.read())
+            return answer.status == 200 and isinstance(body, dict) and body.get("ok") is True
+        except (OSError, http.client.HTTPException, ValueError):
+            return False
+        finally:
+            connection.close()
