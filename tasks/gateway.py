@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, cron, function, trigger
-from joelclaw.keys import GATEWAY_QUEUE  # the gateway worker's own queue
+from joelclaw.gateway import worker_queue
 
 if TYPE_CHECKING:
     from joelclaw.events.payloads.telegram import CallbackReceived, MessageReceived
@@ -43,7 +43,7 @@ def gateway_health_check(ctx: Context) -> dict[str, Any]:
 
 
 @function("gateway-telegram-webhook", trigger="telegram/message.received",
-          queue=GATEWAY_QUEUE)
+          queue=worker_queue.QUEUE)
 def gateway_telegram_webhook(ctx: Context[MessageReceived]) -> dict[str, Any]:
     """Webhook mode: the webhook route emits the message; queue it like a polled update."""
     d = ctx.event.data
@@ -53,7 +53,7 @@ def gateway_telegram_webhook(ctx: Context[MessageReceived]) -> dict[str, Any]:
     return {"queued": ctx.gateway.accept_update({"update_id": d.update_id, "message": message})}
 
 
-@function("gateway-telegram-webhook-callback", queue=GATEWAY_QUEUE,
+@function("gateway-telegram-webhook-callback", queue=worker_queue.QUEUE,
           trigger=trigger("telegram/callback.received", if_='event.source.provider == "telegram"'))
 def gateway_telegram_webhook_callback(ctx: Context[CallbackReceived]) -> dict[str, Any]:
     """Webhook mode: a button press from the webhook route is answered like a polled one (the

@@ -6,6 +6,6 @@ extension: joelclaw.gateway.plugin). Functions notify through `ctx.gateway`."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from joelclaw.gateway import budget_answer, notify
+    from joelclaw.gateway import budget_answer, notify, worker_queue
 
-__all__ = ["budget_answer", "notify"]
+__all__ = ["budget_answer", "notify", "worker_queue"]
