@@ -410,6 +410,9 @@ def test_up_runs_the_system_and_stops_cleanly_on_ctrl_c(
     assert "Ctrl-C to stop" in output and f"http://127.0.0.1:{web_port}" in output
     assert f"the token in {home / 'secrets' / 'api-token'}" in output
     assert token not in output and password not in output
+    # nothing the supervisor preloads makes a role's own start warn (runpy's "found in
+    # sys.modules": a module a role runs with -m, imported before it ran)
+    assert "RuntimeWarning" not in output, output
     assert "worker  | " in output and "gateway | " in output
     assert "s3cret" not in output
 

@@ -68,11 +68,12 @@ PRELOAD = (
     "tornado.platform.asyncio", "gunicorn.glogging", "logging.config",
     # What a role imports as it starts, found by listing each forked process's modules after it
     # served: gevent's patches (imported by `patch_all` in the web's worker, applied only there),
-    # gunicorn's control socket, beat's schedule file (shelve's dbm.dumb) and Flower's entry.
+    # gunicorn's control socket and beat's schedule file (shelve's dbm.dumb). Not celery.__main__:
+    # a role runs it (`python -m celery`), and runpy warns of a module imported before it ran.
     "gevent.monkey", "gevent.local", "gevent.thread", "gevent.threading", "gevent.select",
     "gevent.selectors", "gevent.signal", "gevent.ssl", "gevent.subprocess", "gevent.time",
     "gevent.events", "zope.event", "_threading_local", "gunicorn.ctl.server",
-    "gunicorn.ctl.client", "dbm.dumb", "encodings.latin_1", "celery.__main__",
+    "gunicorn.ctl.client", "dbm.dumb", "encodings.latin_1",
 )
 # The library's own modules behind `joelclaw.worker` (its runtime, Celery glue and plugins),
 # none of which does anything when imported. `up` adds the application's function modules.
