@@ -4,6 +4,7 @@ queued forever: the sweeper publishes a queued run again when its message is gon
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -79,4 +80,34 @@ def test_runs_whose_messages_were_purged_are_published_again(tmp_path, redis_url
     worker_factory(settings_override=settings)
     wait_for(lambda: all(rt.runs.status(r) == "completed" for r in runs), 60,
              message="the purged runs completed")
+    assert [int(rt.redis.get(f"jc:test:count:{r}:one") or 0) for r in runs] == [1] * RUNS
+
+
+def test_runs_held_by_a_worker_that_died_before_starting_them_are_published_again(
+    tmp_path, redis_url, worker_factory
+):
+    """A worker SIGKILLed between taking a message and beginning its run leaves the message in
+    `unacked` until the visibility timeout (hours): counted as still in the broker, the run
+    stayed queued that long (chaos: one run queued 10 minutes). Held longer than the grace, it
+    is published again, and the run completes once."""
+    settings, rt, runs = _setup(tmp_path, redis_url, worker_factory)
+    # What kombu does as a worker takes a message: into `unacked` with its delivery time, out of
+    # the queue's list. The worker is gone: nothing acknowledges or restores them.
+    taken = time.time() - 10 * GRACE
+    pipe = rt.redis.pipeline()
+    for key in queues._list_keys(["joelclaw"], queues.broker_options(rt)):
+        for index, raw in enumerate(rt.redis.lrange(key, 0, -1)):
+            tag = f"dead-{key}-{index}"
+            pipe.hset("unacked", tag, json.dumps([json.loads(raw), "", "joelclaw"]))
+            pipe.zadd("unacked_index", {tag: taken})
+        pipe.delete(key)
+    pipe.execute()
+    assert _depth(rt) == 0 and rt.redis.hlen("unacked") == RUNS
+    # within the grace, each run's message is published again, once
+    wait_for(lambda: _depth(rt) == RUNS, 20, message="the held runs published again")
+    _checked_twice_since(rt, runs, time.time())
+    assert _depth(rt) == RUNS
+    worker_factory(settings_override=settings)
+    wait_for(lambda: all(rt.runs.status(r) == "completed" for r in runs), 60,
+             message="the held runs completed")
     assert [int(rt.redis.get(f"jc:test:count:{r}:one") or 0) for r in runs] == [1] * RUNS

@@ -101,37 +101,49 @@ def redis_depths(client: redis.Redis, names: list[str], options: dict[str, Any]
     return {"queues": rows, "unacked": unacked, "checked_at": time.time()}
 
 
-def waiting_targets(rt: Bus, names: list[str]) -> set[str] | None:
+def waiting_targets(rt: Bus, names: list[str], *, held_within: float | None = None
+                    ) -> set[str] | None:
     """The run targets whose messages are in these queues or held unacknowledged by a worker;
-    None when the broker cannot be read that way (AMQP)."""
+    None when the broker cannot be read that way (AMQP). `held_within`: a message held longer
+    than that many seconds is left out. A worker starts what it holds at once (acks late,
+    prefetch 1): one held that long by a run that has not begun is held by a worker that died,
+    and stays in `unacked` until the visibility timeout (hours) would give it back."""
     broker = rt.broker_url
     if broker.startswith("amqp"):
         return None
     options = broker_options(rt)
     if broker == rt.redis_url:
-        return _redis_targets(rt.redis, names, options)
+        return _redis_targets(rt.redis, names, options, held_within)
     client = redisconn.connect(broker, rt.settings, socket_connect_timeout=3, socket_timeout=15)
     try:
-        return _redis_targets(client, names, options)
+        return _redis_targets(client, names, options, held_within)
     finally:
         client.close()
 
 
-def _redis_targets(client: redis.Redis, names: list[str], options: dict[str, Any]) -> set[str]:
-    return {target for message in messages(client, names, options)
+def _redis_targets(client: redis.Redis, names: list[str], options: dict[str, Any],
+                   held_within: float | None = None) -> set[str]:
+    return {target for message in messages(client, names, options, held_within)
             if (target := _target_of(message))}
 
 
-def messages(client: redis.Redis, names: list[str], options: dict[str, Any]) -> list[bytes]:
+def messages(client: redis.Redis, names: list[str], options: dict[str, Any],
+             held_within: float | None = None) -> list[bytes]:
     """Every message (kombu's JSON) waiting in these queues or held unacknowledged by a worker,
-    read in one round trip: the broker's contents as `celery purge` would see them."""
+    read in one round trip: the broker's contents as `celery purge` would see them. With
+    `held_within`, those held for longer than that many seconds are left out."""
     pipe = client.pipeline(transaction=False)
     for key in _list_keys(names, options):
         pipe.lrange(key, 0, -1)
-    pipe.hvals(_unacked_key(options))
-    *lists, unacked = pipe.execute()
+    pipe.hgetall(_unacked_key(options))
+    pipe.zrange(_unacked_index_key(options), 0, -1, withscores=True)
+    *lists, unacked, delivered = pipe.execute()
     found = [item for items in lists for item in items]
-    for raw in unacked:
+    since = dict(delivered)  # tag -> when the worker took it (its clock, as kombu writes it)
+    oldest = None if held_within is None else time.time() - held_within
+    for tag, raw in unacked.items():
+        if oldest is not None and since.get(tag, oldest) < oldest:
+            continue
         try:
             held = json.loads(raw)
         except ValueError:
@@ -176,3 +188,8 @@ def _list_keys(names: list[str], options: dict[str, Any]) -> list[str]:
 
 def _unacked_key(options: dict[str, Any]) -> str:
     return options.get("global_keyprefix", "") + options.get("unacked_key", "unacked")
+
+
+def _unacked_index_key(options: dict[str, Any]) -> str:
+    return options.get("global_keyprefix", "") + options.get("unacked_index_key",
+                                                             "unacked_index")

@@ -155,7 +155,11 @@ class Sweeper:
         max_age = min(BROKER_VIEW_SECONDS, self.rt.settings.runs.outbox_grace_seconds / 4)
         if time.monotonic() - self._broker_seen_at > max_age:
             names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
-            self._broker_view = waiting_targets(self.rt, names) or set()
+            # A message a worker has held longer than the grace without its run beginning is
+            # held by a worker that died: the run is published again (a second delivery of a
+            # run is harmless, its lease decides), not left queued for the visibility timeout.
+            grace = self.rt.settings.runs.outbox_grace_seconds
+            self._broker_view = waiting_targets(self.rt, names, held_within=grace) or set()
             self._broker_seen_at = time.monotonic()
         return {t for t in live if t in self._broker_view}
 
