@@ -40,7 +40,6 @@ BATCHED = frozenset({"todoist.task.created", "todoist.task.deleted", "front.mess
                      "vercel.deploy.created", "vercel.deploy.canceled", "discovery.captured",
                      "meeting.analyzed"})
 TRIAGES = ("suppressed", "batched", "immediate")
-QUEUE = keys.GATEWAY_QUEUE  # the gateway worker's own queue (joelclaw.gateway.worker_queue)
 
 
 def triage_for(event_type: str) -> str:

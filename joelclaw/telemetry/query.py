@@ -22,11 +22,9 @@ QUERY_BY = "search_text,component,action,error"
 
 def _filters(*, hours: float | None, level: str | None = None, component: str | None = None,
              source: str | None = None, success: bool | None = None,
-             since_ms: int | None = None, from_ms: int | None = None) -> str:
+             from_ms: int | None = None) -> str:
     parts = []
-    if since_ms is not None:
-        parts.append(f"timestamp:>{since_ms}")
-    elif from_ms is not None:
+    if from_ms is not None:
         parts.append(f"timestamp:>={from_ms}")
     elif hours:
         parts.append(f"timestamp:>={int((time.time() - hours * 3600) * 1000)}")
