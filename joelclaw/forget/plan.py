@@ -26,6 +26,7 @@ from joelclaw.forget.redis_store import TERM_PREFIX, RedisForget
 
 if TYPE_CHECKING:
     from joelclaw.bus.ports import Bus
+    from joelclaw.integrations.typesense import SearchClient
 
 Kind = Literal["event", "match", "person"]
 Progress = Callable[[str], None]
@@ -94,13 +95,19 @@ def plan(rt: Bus, *, kind: Kind, value: str, reason: str,
     result = Plan(forget_id, kind, value, reason, target)
     stamp = {"id": forget_id, "at": time.time(), "reason": reason}
     store = RedisForget(rt.redis, target, stamp)
-    _store_telemetry(rt, progress)
+    search = _search_client(rt)
+    if search is None:
+        result.notes.append("no Typesense configured: no collection to look in")
+    else:
+        _store_telemetry(rt, search, progress)
     progress("redis: finding the events and runs it came from")
     store.discover()
     progress(f"redis: {len(target.events)} event(s), {len(target.runs)} run(s); "
              "looking at every key")
     result.findings += store.find(progress)
-    result.findings += _search(rt, target, result, progress)
+    if search is not None:
+        progress("typesense: looking in every collection")
+        result.findings += files.search_documents(search, target)
     progress("files: cache, daily logs, MEMORY.md")
     from joelclaw.memory.dailylog import DailyLog
     from joelclaw.memory.memoryfile import MemoryFile
@@ -194,31 +201,25 @@ def _target(rt: Bus, kind: Kind, value: str) -> Target:
     return Target.of_text(value, whole_word=kind == "person")
 
 
-def _store_telemetry(rt: Bus, progress: Progress) -> None:
+def _search_client(rt: Bus) -> SearchClient | None:
+    from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
+
+    return None if resolve_endpoint(rt.settings) is None else SearchClient.from_settings(
+        rt.settings)
+
+
+def _store_telemetry(rt: Bus, search: SearchClient, progress: Progress) -> None:
     """Telemetry still queued goes to Typesense first (after a worker's flusher, if one is
     importing): an event a flusher moves from Redis to Typesense while the stores are searched
     could be found in neither or in both, and a preview and its confirmation would differ."""
     from joelclaw.integrations.errors import IntegrationError
-    from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
     from joelclaw.telemetry.query import flushed
 
-    if resolve_endpoint(rt.settings) is None:
-        return
     progress("telemetry: storing what is queued")
     try:
-        flushed(rt, SearchClient.from_settings(rt.settings))
+        flushed(rt, search)
     except IntegrationError as exc:  # Typesense down: the queued ones are searched in Redis
         progress(f"telemetry: could not store what is queued ({exc}); searching it in Redis")
-
-
-def _search(rt: Bus, target: Target, result: Plan, progress: Progress) -> list[Finding]:
-    from joelclaw.integrations.typesense import SearchClient, resolve_endpoint
-
-    if resolve_endpoint(rt.settings) is None:
-        result.notes.append("no Typesense configured: no collection to look in")
-        return []
-    progress("typesense: looking in every collection")
-    return files.search_documents(SearchClient.from_settings(rt.settings), target)
 
 
 def _forget_hot_cache(rt: Bus) -> None:
