@@ -135,14 +135,16 @@ def messages(client: redis.Redis, names: list[str], options: dict[str, Any],
     pipe = client.pipeline(transaction=False)
     for key in _list_keys(names, options):
         pipe.lrange(key, 0, -1)
+    if held_within is not None:  # tag -> when the worker took it (its clock, as kombu writes)
+        pipe.zrange(_unacked_index_key(options), 0, -1, withscores=True)
     pipe.hgetall(_unacked_key(options))
-    pipe.zrange(_unacked_index_key(options), 0, -1, withscores=True)
-    *lists, unacked, delivered = pipe.execute()
+    *lists, unacked = pipe.execute()
+    taken: dict[bytes, float] = {}
+    if held_within is not None:
+        taken, oldest = dict(lists.pop()), time.time() - held_within
     found = [item for items in lists for item in items]
-    since = dict(delivered)  # tag -> when the worker took it (its clock, as kombu writes it)
-    oldest = None if held_within is None else time.time() - held_within
     for tag, raw in unacked.items():
-        if oldest is not None and since.get(tag, oldest) < oldest:
+        if held_within is not None and taken.get(tag, oldest) < oldest:
             continue
         try:
             held = json.loads(raw)
