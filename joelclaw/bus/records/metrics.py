@@ -5,6 +5,7 @@ A scrape of `/metrics` only reads them (see `read_step_histogram`): no writes, n
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,12 @@ SEP = "|"
 TIMED_STEPS = frozenset({"run"})  # sleeps and waits are not work; members are counted as runs
 
 
+_LABELS = (*(str(b) for b in BUCKETS), "+Inf")
+
+
 def _bucket(seconds: float) -> str:
-    return next((str(b) for b in BUCKETS if seconds <= b), "+Inf")
+    """The histogram bucket's label: the smallest bound at or above `seconds`."""
+    return _LABELS[bisect.bisect_left(BUCKETS, seconds)]
 
 
 def observe_steps(pipe: Any, function: str, timings: list[tuple[str, float]]) -> None:
@@ -31,7 +36,8 @@ def observe_steps(pipe: Any, function: str, timings: list[tuple[str, float]]) ->
         if kind not in TIMED_STEPS:
             continue
         prefix = f"{function}{SEP}{kind}{SEP}"
-        buckets[prefix + _bucket(seconds)] = buckets.get(prefix + _bucket(seconds), 0) + 1
+        field = prefix + _bucket(seconds)
+        buckets[field] = buckets.get(field, 0) + 1
         sums[prefix + "sum"] = sums.get(prefix + "sum", 0.0) + seconds
     for field, count in buckets.items():
         pipe.hincrby(keys.METRIC_STEPS, field, count)

@@ -129,9 +129,13 @@ class StepTrace(BaseModel):
 
     # -- the mapping view the engine builds records with ---------------------------------------
 
+    # The mapping view reads pydantic's own storage (`__dict__`, the set of fields set, the
+    # extras) directly: the engine calls it a few dozen times per step, and pydantic's
+    # `model_fields` and `model_fields_set` are properties that cost a lookup each time.
+
     def get(self, name: str, default: Any = None) -> Any:
-        if name in type(self).model_fields:
-            return getattr(self, name) if name in self.model_fields_set else default
+        if name in _DECLARED:
+            return self.__dict__[name] if name in self.__pydantic_fields_set__ else default
         return (self.__pydantic_extra__ or {}).get(name, default)
 
     def __getitem__(self, name: str) -> Any:
@@ -143,7 +147,7 @@ class StepTrace(BaseModel):
         setattr(self, name, value)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.model_fields_set or name in (self.__pydantic_extra__ or {})
+        return name in self.__pydantic_fields_set__ or name in (self.__pydantic_extra__ or {})
 
     def update(self, fields: Mapping[str, Any] | None = None, /, **more: Any) -> None:
         # A declared field is set as pydantic sets one without validation (the value, and
@@ -158,16 +162,20 @@ class StepTrace(BaseModel):
                 setattr(self, name, value)
 
     def pop(self, name: str, default: Any = None) -> Any:
-        if name not in self:
+        if name in _DECLARED:
+            set_now = self.__pydantic_fields_set__
+            if name not in set_now:
+                return default
+            value = self.__dict__[name]
+            self.__dict__[name] = type(self).model_fields[name].get_default(
+                call_default_factory=True)
+            set_now.discard(name)
+            return value
+        extra = self.__pydantic_extra__
+        if not extra or name not in extra:
             return default
-        value = self.get(name)
-        if name in type(self).model_fields:
-            setattr(self, name, type(self).model_fields[name].get_default(
-                call_default_factory=True))
-            self.model_fields_set.discard(name)
-        elif self.__pydantic_extra__ is not None:
-            del self.__pydantic_extra__[name]
-        return value
+        self.__pydantic_fields_set__.discard(name)  # so `name in record` is False again
+        return extra.pop(name)
 
     def items(self) -> Iterable[tuple[str, Any]]:
         return self.fields().items()
@@ -180,14 +188,15 @@ class StepTrace(BaseModel):
         """The same fields, in the same order, without copying their values: for encoding at
         once (the store writes each record twice per step; `model_dump` copies every nested
         list and dict first). Never hand it out: its lists and dicts are the record's."""
-        set_now = self.model_fields_set
-        out = {name: getattr(self, name) for name in type(self).model_fields if name in set_now}
+        set_now, values = self.__pydantic_fields_set__, self.__dict__
+        out = {name: values[name] for name in _ORDER if name in set_now}
         if self.__pydantic_extra__:
             out.update(self.__pydantic_extra__)
         return out
 
 
-_DECLARED = frozenset(StepTrace.model_fields)
+_ORDER = tuple(StepTrace.model_fields)  # declared fields, in the order they are stored
+_DECLARED = frozenset(_ORDER)
 assert not StepTrace.model_config.get("validate_assignment")  # update() relies on it
 
 
