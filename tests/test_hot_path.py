@@ -5,10 +5,15 @@ a search made before any sweeper indexed them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from joelclaw import keys
 from joelclaw.bus.control import cancel_run
+from joelclaw.bus.delivery import leases
 from joelclaw.events.index import search
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
@@ -28,6 +33,33 @@ def test_a_cancel_during_a_step_starts_nothing_after_it(runtime: Runtime, worker
     assert counts(runtime, run_id) == {"one": 1, "two": 1}
     steps = {s.key: s.status for s in runtime.runs.steps(run_id)}
     assert steps == {"one": "completed", "two": "completed"}  # three was never started
+
+
+def test_a_run_whose_holder_died_is_cancelled_at_once(runtime: Runtime) -> None:
+    """cancel_run waits for an answer only from a live holder: the lease of a worker killed on
+    this host is taken over and the run ends cancelled by the call itself."""
+    run_id = start(runtime, "test/steps")  # no worker: it stays queued
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    runtime.redis.set(keys.lease(run_id), f"{leases.HOSTNAME}:{dead.pid}:gone", px=60_000)
+    run = cancel_run(runtime, run_id, "enough")
+    assert run.status == "cancelled"
+    assert run.error is not None and run.error["message"] == "enough"
+    assert runtime.redis.exists(keys.cancel_ask(run_id), keys.cancel_ack(run_id)) == 0
+
+
+def test_a_holder_that_never_answers_is_waited_for_one_lease_at_most(runtime: Runtime) -> None:
+    """A live process that holds the run but never learns of the cancellation (no renewer
+    watches its lease: a wedged or unreachable host) is not waited for forever; the request is
+    recorded, for the run's next execution to end it cancelled as it begins."""
+    run_id = start(runtime, "test/steps")
+    ttl_ms = int(runtime.settings.runs.lease_seconds * 1000)
+    runtime.redis.set(keys.lease(run_id), f"{leases.HOSTNAME}:{os.getpid()}:silent",
+                      px=3 * ttl_ms)  # outlives the wait
+    run = cancel_run(runtime, run_id, "enough")
+    assert run.status == "queued"  # still held: its next execution ends it
+    assert run.cancel_requested and run.cancel_reason == "enough"
+    assert runtime.redis.get(keys.cancel_ask(run_id)) == b"enough"
 
 
 def test_a_search_finds_events_sent_before_any_indexing(runtime: Runtime) -> None:

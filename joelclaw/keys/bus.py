@@ -52,6 +52,19 @@ def lease(target: str) -> str:
 
 
 LEASES = PREFIX + "leases"  # zset: target by lease expiry (s); the sweeper wakes expired ones
+
+
+def cancel_ask(run_id: str) -> str:
+    """String: the reason of a cancellation the run's executing process has to learn of (its
+    lease renewer reads these for the runs it holds: steps read no cancel flag)."""
+    return f"{PREFIX}cancel:ask:{run_id}"
+
+
+def cancel_ack(run_id: str) -> str:
+    """String: the lease token of the execution that learned of the cancellation."""
+    return f"{PREFIX}cancel:ack:{run_id}"
+
+
 WAKEUPS = PREFIX + "wakeups"  # zset: target by due time (s); durable sleeps, retries, rechecks
 OUTBOX = PREFIX + "outbox"  # zset: published target by safety due time (s); see below
 WAKE_CLAIM_SECONDS = 30  # A claimed wake-up fires again if its publisher died before publishing.

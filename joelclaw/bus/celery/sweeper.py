@@ -163,14 +163,15 @@ class Sweeper:
             self._broker_seen_at = time.monotonic()
         return {t for t in live if t in self._broker_view}
 
-    def cancel_revoked(self, name: str, request: Any, how: str) -> None:
-        """Cancel the run of a function execution Celery was told to revoke (once per task)."""
+    def cancel_revoked(self, name: str, request: Any, how: str, *, wait: bool = True) -> None:
+        """Cancel the run of a function execution Celery was told to revoke (once per task);
+        `wait=False` from the worker's event loop (see `control.cancel_run`)."""
         args = getattr(request, "args", None) or []
         if not str(name).startswith(TASK_PREFIX) or not args or request.id in self._revoked:
             return
         self._revoked.add(request.id)
         try:
-            control.cancel_run(self.rt, str(args[0]), f"{how}: task {request.id}")
+            control.cancel_run(self.rt, str(args[0]), f"{how}: task {request.id}", wait=wait)
         except JoelclawError as exc:
             log.warning("could not cancel the run of revoked task %s: %s", request.id, exc)
 
@@ -267,7 +268,7 @@ class SweeperStep(bootsteps.StartStopStep):
             return
         how = f"terminated by celery control (signal {signum})" if terminated else \
             "revoked by celery control"
-        self.sweeper.cancel_revoked(getattr(sender, "name", ""), request, how)
+        self.sweeper.cancel_revoked(getattr(sender, "name", ""), request, how, wait=False)
 
 
 def sweeper_step(bus: Bus) -> type[SweeperStep]:

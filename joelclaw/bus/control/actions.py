@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from joelclaw import keys
 from joelclaw.bus.delivery import leases
 from joelclaw.bus.delivery.outcomes import finish_cancelled
 from joelclaw.bus.records.memo import Done, Sleeping
@@ -30,20 +31,57 @@ def _run_and_function(rt: Bus, run_id: str) -> tuple[Run, Function]:
     return run, fn
 
 
-def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request") -> Run:
-    """Cancel now if the run is idle (queued, sleeping, waiting); else after its current step."""
+ACK_POLL_SECONDS = 0.005  # how often cancel_run looks for the executing process's answer
+
+
+def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request", *,
+               wait: bool = True) -> Run:
+    """Cancel now if the run is idle (queued, sleeping, waiting); else after its current step.
+
+    A running run is stopped by the process executing it, which learns of the cancellation
+    within `leases.CANCEL_POLL_SECONDS` (its steps read no cancel flag): this returns once that
+    process acknowledged, so from then on the run starts no new step. A holder that never
+    answers (its host died) is waited for at most one lease period; the request is then left
+    for the run's next execution, which ends it cancelled as it begins. `wait=False` (a Celery
+    signal handler, which must not hold the worker's event loop) records the request and
+    returns: the holder still learns of it within the poll period.
+    """
     run, fn = _run_and_function(rt, run_id)
     if run.status in TERMINAL:
         return run
-    rt.runs.request_cancel(run_id, reason)
-    lease = leases.acquire(rt.scripts, run_id, rt.settings.runs.lease_seconds)
-    if lease is not None:
-        current = rt.runs.get(run_id)
-        if current is not None and current.status not in TERMINAL:
-            finish_cancelled(rt, fn, current, reason, lease=lease)
-        else:
-            lease.release()
+    ttl = rt.settings.runs.lease_seconds
+    rt.redis.set(keys.cancel_ask(run_id), reason, ex=leases.ASK_TTL_SECONDS)
+    deadline = time.monotonic() + ttl
+    while True:
+        lease = leases.acquire(rt.scripts, run_id, ttl)
+        if lease is not None:  # idle, or its execution ended meanwhile: cancel it here
+            rt.runs.request_cancel(run_id, reason)
+            current = rt.runs.get(run_id)
+            if current is not None and current.status not in TERMINAL:
+                finish_cancelled(rt, fn, current, reason, lease=lease)
+            else:
+                lease.release()
+            break
+        answered = _holder_answered(rt, run_id, deadline) if wait else False
+        if answered is not None:  # acknowledged (True), or no answer within a lease (False)
+            rt.runs.request_cancel(run_id, reason)
+            break
     return rt.runs.get(run_id) or run
+
+
+def _holder_answered(rt: Bus, run_id: str, deadline: float) -> bool | None:
+    """Wait for the execution holding the run to acknowledge its cancellation: True once it
+    did, None once no live process holds the run (the caller takes the lease), False at the
+    deadline."""
+    ack_key, lease_key = keys.cancel_ack(run_id), keys.lease(run_id)
+    while time.monotonic() < deadline:
+        acked, holder = rt.redis.mget(ack_key, lease_key)
+        if holder is None or leases.held_by_dead_local_process(holder):
+            return None
+        if acked is not None and acked == holder:
+            return True
+        time.sleep(ACK_POLL_SECONDS)
+    return False
 
 
 def wake_run(rt: Bus, run_id: str, by: str = "owner") -> dict[str, Any]:

@@ -4,6 +4,12 @@ Celery on Redis only notices a dead worker after the visibility timeout (an hour
 a short timeout re-delivers tasks that are still running. So every execution holds its own lease,
 renewed by one thread per process while it runs; the sweeper wakes targets whose lease expired,
 and a worker on the same host takes over at once from a holder whose process is gone.
+
+The same thread tells an execution that its run was cancelled: every `CANCEL_POLL_SECONDS` while
+the process holds leases, it reads the cancellations asked of the runs it executes
+(`keys.cancel_ask`, one MGET), marks their leases and acknowledges (`keys.cancel_ack`). A step
+then starts only if its lease was not marked, with no read of its own: `cancel_run` returns once
+the holder acknowledged, so a run whose cancellation was requested starts no new step.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import redis
 
 from joelclaw import keys
+from joelclaw.bus.delivery.publish import SEP  # a member's target: its run, step, index
 from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.scripts import Scripts
 
@@ -47,6 +54,8 @@ class Lease:
     renewed_at: float = field(default_factory=time.monotonic)
     slot_keys: list[str] = field(default_factory=list)  # concurrency slots renewed with it
     paused: bool = False  # the run's function was paused when the lease was taken
+    # The reason of a cancellation this execution learned of (set by the renewer's thread).
+    cancel_reason: str | None = None
 
     def args(self) -> list[Any]:
         return [self.token, int(self.ttl * 1000), time.time() + self.ttl, self.target]
@@ -116,8 +125,14 @@ def _text(arg: Any) -> str:
     return repr(arg) if isinstance(arg, float) else str(arg)
 
 
+CANCEL_POLL_SECONDS = 0.05  # how often a process holding leases reads their cancellations
+IDLE_POLL_SECONDS = 0.25  # how often the renewer looks while the process holds none
+ASK_TTL_SECONDS = 600  # a cancellation asked outlives any wait for it (cancel_run)
+
+
 class _Renewer:
-    """One daemon thread per process renews every lease it holds, every third of its TTL."""
+    """One daemon thread per process renews every lease it holds, every third of its TTL, and
+    reads the cancellations asked of the runs they are for."""
 
     def __init__(self) -> None:
         self._leases: set[Lease] = set()
@@ -137,15 +152,48 @@ class _Renewer:
 
     def _loop(self) -> None:
         while True:
-            time.sleep(0.25)
             with self._lock:
-                due = [le for le in self._leases
-                       if time.monotonic() - le.renewed_at >= le.ttl / 3]
-            for lease in due:
-                try:
-                    lease.renew()
-                except Exception:
-                    continue
+                holding = bool(self._leases)
+            time.sleep(CANCEL_POLL_SECONDS if holding else IDLE_POLL_SECONDS)
+            with self._lock:
+                held = list(self._leases)
+            now = time.monotonic()
+            for lease in held:
+                if now - lease.renewed_at >= lease.ttl / 3:
+                    try:
+                        lease.renew()
+                    except Exception:
+                        continue
+            try:
+                learn_cancellations(held)
+            except Exception:
+                continue  # Redis unreachable: asked again at the next look
+
+
+def learn_cancellations(held: list[Lease]) -> list[Lease]:
+    """Mark the leases whose run was asked to cancel, and acknowledge each (one MGET, and one
+    write per cancellation found); the leases marked now."""
+    asking = [lease for lease in held if lease.cancel_reason is None and SEP not in lease.target]
+    if not asking:
+        return []
+    by_client: dict[int, list[Lease]] = {}
+    for lease in asking:  # one client per runtime; a process has one outside tests
+        by_client.setdefault(id(lease.scripts.client), []).append(lease)
+    marked = []
+    for group in by_client.values():
+        client = group[0].scripts.client
+        reasons = client.mget([keys.cancel_ask(lease.target) for lease in group])
+        found = [(lease, reason) for lease, reason in zip(group, reasons, strict=True)
+                 if reason is not None]
+        if not found:
+            continue
+        pipe = client.pipeline(transaction=False)
+        for lease, reason in found:
+            lease.cancel_reason = reason.decode() if isinstance(reason, bytes) else str(reason)
+            pipe.set(keys.cancel_ack(lease.target), lease.token, ex=ASK_TTL_SECONDS)
+            marked.append(lease)
+        pipe.execute()
+    return marked
 
 
 _RENEWER = _Renewer()

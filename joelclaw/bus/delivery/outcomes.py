@@ -45,6 +45,7 @@ def finish_cancelled(
                       started_at=run.started_at, execution_ms=run.execution_ms)
     wakeups.forget(pipe, run.id)
     forget_listeners(pipe, fn, run)
+    pipe.delete(keys.cancel_ask(run.id), keys.cancel_ack(run.id))
     if lease is None:
         pipe.execute()
     else:

@@ -151,7 +151,8 @@ class _Execution:
         self.observed = telemetry.observe(rt, fn.id, run, member, started)
         self.steps = Steps(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
                            queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
-                           observed=self.observed, worker=worker)
+                           observed=self.observed, worker=worker,
+                           cancel_asked=lambda: lease.cancel_reason)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:
@@ -278,11 +279,12 @@ class _Execution:
         except Suspend as suspend:
             self.finish(wake_at=suspend.wake_at, status=suspend.status)
             return suspend.status
-        except Cancelled:
+        except Cancelled as cancelled:
             self.finish(outcome="cancelled")
             ran = run.model_copy(update={"started_at": run.started_at or self.started,
                                          "execution_ms": self.spent()})
-            finish_cancelled(self.rt, self.fn, ran, steps=self.steps.trace.values())
+            finish_cancelled(self.rt, self.fn, ran, cancelled.reason,
+                             steps=self.steps.trace.values())
             return "cancelled"
         except (StepError, NonRetriable) as exc:
             return self.fail(exc)

@@ -2,10 +2,10 @@
 
 An execution writes its steps' trace and memo records on a connection of its own (`NoWait`):
 each batch is sent as soon as it is built, and its replies are read later, in order, when the
-execution needs one (the cancel flag before a new step, the final transaction's replies). So a
-step costs one round trip, not two, and a one-step run two in all (its start and its end). One
+execution needs one (the final script's reply) or when `MAX_UNREAD` batches wait unread. So a
+step waits for no round trip, and a one-step run for two in all (its start and its end). One
 connection keeps the writes in order; everything read back is checked, so a failed write still
-fails the execution before anything that depends on it.
+fails the execution, at the latest with its final write (whose own reply is read last).
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class WriteBatch(CoreCommands):
         return len(self.commands)
 
 
+MAX_UNREAD = 32  # batches sent whose replies wait unread; older ones are read (long arrived)
+
+
 class NoWait:
     """One connection of its own; `send` returns a ticket, `replies(ticket)` reads up to it."""
 
@@ -74,6 +77,8 @@ class NoWait:
             raise
         self._tickets += 1
         self._unread.append((self._tickets, len(commands), transaction, keep))
+        while len(self._unread) > MAX_UNREAD:  # a long run: replies Redis sent long ago
+            self._read_next()
         return self._tickets
 
     def replies(self, ticket: int) -> list[Any]:

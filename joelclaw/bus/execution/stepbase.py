@@ -52,7 +52,12 @@ class MemberDone(StepInterrupt):
 
 
 class Cancelled(StepInterrupt):
-    """The run was cancelled; the step that was running has finished, nothing more runs."""
+    """The run was cancelled; the step that was running has finished, nothing more runs.
+    `reason`: the one the execution learned with the cancellation (None: read it from the run)."""
+
+    def __init__(self, reason: str | None = None):
+        super().__init__(reason or "cancelled")
+        self.reason = reason
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:
@@ -86,8 +91,12 @@ class StepBase:
         run_fields: dict[str, Any] | None = None,
         observed: Observed | None = None,
         worker: str | None = None,
+        cancel_asked: Callable[[], str | None] | None = None,
     ):
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
+        # The reason of a cancellation this execution's process learned of (its lease's), or
+        # None: read before each new step, in memory (joelclaw.bus.delivery.leases).
+        self._cancel_asked = cancel_asked or _never
         self.worker = worker  # the Celery node running this execution, shown per attempt
         self.observed = observed  # the telemetry port's view of this execution, if any
         self._unsent = WriteBatch()  # step writes that go out with the next step's start or the end
@@ -153,19 +162,23 @@ class StepBase:
     def _before_new_work(self, key: str, running: dict[str, Any] | None = None) -> None:
         """A member replay never starts new steps; a cancelled run starts nothing new.
 
-        The previous step's writes, still unsent, go out now with this step's "running" record
-        (one HSET of the run's hash) and a read of the cancel flag: one batch of two commands,
-        one round trip per step. A run cancelled meanwhile starts nothing: the "running" record
-        is taken back with the execution's final write.
+        The cancellation is known in memory (the lease's renewer learns of it, and
+        `cancel_run` waits until it did), so a step costs no read: the previous step's writes,
+        still unsent, go out now with this step's "running" record (one HSET of the run's
+        hash), and nobody waits for their reply. Replies are read in order later (at most
+        `nowait.MAX_UNREAD` batches behind, and all of them by the execution's final write,
+        which fails the execution if any write failed).
         """
         if self.member is not None:
             raise MemberDone()
         if self.rt.code.pending():  # a reload: this run continues on the new code, queued now
             raise Suspend("queued", time.time())
+        reason = self._cancel_asked()
+        if self._cancel_seen or reason is not None:
+            self._cancel_seen = True
+            raise Cancelled(reason)  # nothing of this step was written: it never started
         if not self._unsent:
-            if self._cancel_seen:
-                raise Cancelled()
-            if running is not None:  # the first step of this execution: nothing to wait for
+            if running is not None:  # the first step of this execution
                 self._send_running(key, running)
             return
         batch, self._unsent = self._unsent, WriteBatch()
@@ -174,19 +187,7 @@ class StepBase:
         fields = self.take_run_fields()
         if fields:
             self.rt.runs.update(self._run.id, pipe=batch, **fields)
-        index = len(batch)
-        self.rt.runs.cancel_flag(self._run.id, pipe=batch)
-        replies = raise_errors(self.wire.replies(self.wire.send(batch, keep=True)))
-        if self.rt.runs.cancelled(replies[index]):
-            self._cancel_seen = True
-            if running is not None:  # never started: the trace shows what it showed before
-                earlier = self.trace.get(key)
-                if earlier is None or "status" not in earlier:  # a placeholder, never written
-                    self.trace.pop(key, None)
-                    self.rt.runs.forget_step(self._run.id, key, pipe=self._unsent)
-                else:
-                    self.rt.runs.write_step(self._run.id, key, earlier, pipe=self._unsent)
-            raise Cancelled()
+        self.wire.send(batch)
 
     def flush_into(self, batch: WriteBatch) -> None:
         """Move the unsent step writes into the execution's final write, ahead of what that
@@ -345,3 +346,8 @@ class StepBase:
         if self.observed is not None:
             self.observed.step(record)
         return self._unwrap(key)
+
+
+def _never() -> str | None:
+    """No cancellation to learn of (an execution without a lease keeper, such as a test's)."""
+    return None

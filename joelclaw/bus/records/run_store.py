@@ -140,19 +140,6 @@ class RunStore:
         target = pipe if pipe is not None else self.redis
         target.hset(keys.run(run_id), runs.TRACE + key, _step_json(record))
 
-    def forget_step(self, run_id: str, key: str, pipe: Pipe = None) -> None:
-        """Take back a step's trace record (a step that never started after all)."""
-        target = pipe if pipe is not None else self.redis
-        target.hdel(keys.run(run_id), runs.TRACE + key)
-
-    def cancel_flag(self, run_id: str, pipe: Pipe) -> None:
-        """Queue a read of the run's cancel flag (its reply goes to `cancelled`)."""
-        pipe.hget(keys.run(run_id), "cancel_requested")
-
-    @staticmethod
-    def cancelled(flag: bytes | str | None) -> bool:
-        return flag is not None and bool(runs.decode_value("cancel_requested", flag))
-
     def step(self, run_id: str, key: str) -> StepTrace | None:
         raw = self.redis.hget(keys.run(run_id), runs.TRACE + key)
         return _step(raw) if raw else None

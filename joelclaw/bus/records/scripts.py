@@ -230,6 +230,11 @@ class Scripts:
     def __init__(self, client: redis.Redis):
         self._client = client
 
+    @property
+    def client(self) -> redis.Redis:
+        """The client the scripts run on."""
+        return self._client
+
     def __getattr__(self, name: str) -> Any:
         source = _ALL.get(name)
         if source is None:
