@@ -234,9 +234,9 @@ class Sweeper:
 class SweeperStep(bootsteps.StartStopStep):
     """Runs the sweeper in every worker's main process, started and stopped with the worker,
     and turns Celery's own controls into run control: `celery control revoke <task id>` on an
-    execution cancels its run (at the next step boundary, through the cancel flag in Redis,
-    since revokes live in worker memory), and `control terminate` records the run as cancelled
-    rather than as a worker death that would use up its attempts.
+    execution cancels its run (at the next step boundary, through `control.cancel_run`, stored
+    in Redis since revokes live in worker memory), and `control terminate` records the run as
+    cancelled rather than as a worker death that would use up its attempts.
 
     Bound to its bus with `sweeper_step(bus)`, which the Celery app factory adds to the worker.
     """

@@ -1,7 +1,8 @@
 """How a run ends when it is cancelled, and how an invoked run hands its result to its parent.
 
-Shared by the executor (a run that sees its cancel flag) and run control (a cancel from outside,
-`cancel_on`, a singleton replaced), so both end a run the same way.
+Shared by the executor (a run cancelled at a step boundary, or found cancelled as it begins)
+and run control (a cancel from outside, `cancel_on`, a singleton replaced), so both end a run
+the same way.
 """
 
 from __future__ import annotations
