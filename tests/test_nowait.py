@@ -7,17 +7,19 @@ from __future__ import annotations
 import pytest
 import redis
 
-from joelclaw.bus.execution.nowait import MAX_UNREAD, NoWait, WriteBatch
+from joelclaw.bus.execution import nowait
+
+MAX_UNREAD = nowait.MAX_UNREAD
 
 
-def _batch(*command: object) -> WriteBatch:
-    batch = WriteBatch()
+def _batch(*command: object) -> nowait.WriteBatch:
+    batch = nowait.WriteBatch()
     batch.execute_command(*command)
     return batch
 
 
 def test_replies_wait_unread_at_most_max_unread_batches_behind(runtime):
-    wire = NoWait(runtime.redis)
+    wire = nowait.NoWait(runtime.redis)
     try:
         for i in range(MAX_UNREAD * 3):
             wire.send(_batch("RPUSH", "test:nowait", i))
@@ -32,7 +34,7 @@ def test_replies_wait_unread_at_most_max_unread_batches_behind(runtime):
 
 def test_a_refused_write_fails_when_a_later_reply_is_read(runtime):
     runtime.redis.set("test:nowait-text", "not a list")
-    wire = NoWait(runtime.redis)
+    wire = nowait.NoWait(runtime.redis)
     try:
         wire.send(_batch("RPUSH", "test:nowait-text", 1))  # WRONGTYPE: nobody waits for it
         later = wire.send(_batch("PING"), keep=True)

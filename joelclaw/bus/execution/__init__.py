@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.execution import canvas
+    from joelclaw.bus.execution import canvas, nowait
     from joelclaw.bus.execution.canvas import base_id, task_id
     from joelclaw.bus.execution.context import Context, engine
     from joelclaw.bus.execution.executor import execute
@@ -37,6 +37,7 @@ __all__ = [
     "engine",
     "execute",
     "noting_step",
+    "nowait",
     "task_id",
 ]
 
@@ -50,6 +51,7 @@ __getattr__, __dir__ = door(__name__, {
     "TELEMETRY_HOOK": "telemetry:HOOK",
     "base_id": "canvas:base_id",
     "canvas": "canvas",
+    "nowait": "nowait",
     "current_step_note": "stepnotes:current",
     "engine": "context:engine",
     "StepNote": "stepnotes:StepNote",
