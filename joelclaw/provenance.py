@@ -29,11 +29,21 @@ def current() -> dict[str, str] | None:
 @contextlib.contextmanager
 def within(event: str, run: str, step: str, function: str) -> Iterator[None]:
     """Make what the block writes carry this provenance (the step runner's business)."""
-    token = _current.set({"event": event, "run": run, "step": step, "function": function})
+    token = enter(event, run, step, function)
     try:
         yield
     finally:
-        _current.reset(token)
+        leave(token)
+
+
+def enter(event: str, run: str, step: str, function: str) -> contextvars.Token[Any]:
+    """`within` for a caller that keeps the token itself (the step runner, once per step);
+    `leave(token)` ends it."""
+    return _current.set({"event": event, "run": run, "step": step, "function": function})
+
+
+def leave(token: contextvars.Token[Any]) -> None:
+    _current.reset(token)
 
 
 def stamp(target: dict[str, Any], prov: dict[str, str] | None = None) -> dict[str, Any]:

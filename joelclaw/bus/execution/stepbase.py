@@ -264,12 +264,13 @@ class StepBase:
         # What described the previous attempt (its end, error, the wait before this one) is
         # in its history entry now; a deferral (Defer) is over once the step runs again.
         current = {k: v for k, v in record.stored().items() if k not in _PREVIOUS_ATTEMPT}
-        running = {**current, "status": "running", "attempts": attempt,
-                   "attempt_started_at": started, "started_at": record.get("started_at", started),
-                   "queue_delay_ms": round(self._queue_delay_ms, 1),
-                   "code_version": self.rt.code.version, "worker": self.worker}
+        starting = {"status": "running", "attempts": attempt, "attempt_started_at": started,
+                    "started_at": record.get("started_at", started),
+                    "queue_delay_ms": round(self._queue_delay_ms, 1),
+                    "code_version": self.rt.code.version, "worker": self.worker}
         if effect is not None:
-            running["effect"] = effect  # joelclaw.effects: what a shadow run may re-execute
+            starting["effect"] = effect  # joelclaw.effects: what a shadow run may re-execute
+        running = {**current, **starting}
         if new_work:
             self._before_new_work(key, running)  # may raise Cancelled: nothing was started
         else:
@@ -277,7 +278,7 @@ class StepBase:
         self._take_queue_delay()
         for stale in _PREVIOUS_ATTEMPT:
             record.pop(stale, None)
-        record.update(running)
+        record.update(starting)  # the record holds `current` already: `running`, now
         note = stepnotes.StepNote(self.rt, self._run.id, self.fn.id, key,
                                   dict(record.get("llm") or {}),
                                   event_id=str(self._run.event.get("id") or ""))

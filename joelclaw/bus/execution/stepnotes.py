@@ -8,9 +8,7 @@ written into the step's trace record as `llm` (calls, tokens, cost, models).
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,14 +52,24 @@ def current() -> StepNote | None:
     return _current.get()
 
 
-@contextlib.contextmanager
-def noting(note: StepNote, record: StepTrace) -> Iterator[StepNote]:
-    """Run a step's callable with `note` current; its notes go into `record` at the end."""
-    token = _current.set(note)
-    try:
-        with provenance.within(note.event_id, note.run_id, note.step, note.function_id):
-            yield note
-    finally:
-        _current.reset(token)
-        if note.llm:
-            record["llm"] = note.llm
+class noting:  # a context manager used as a function: `with noting(note, record):`
+    """Run a step's callable with `note` current (and its provenance); its notes go into
+    `record` at the end. A class, not a generator: it runs around every step."""
+
+    __slots__ = ("_note", "_provenance", "_record", "_token")
+
+    def __init__(self, note: StepNote, record: StepTrace | dict[str, Any]):
+        self._note, self._record = note, record
+
+    def __enter__(self) -> StepNote:
+        note = self._note
+        self._token = _current.set(note)
+        self._provenance = provenance.enter(note.event_id, note.run_id, note.step,
+                                            note.function_id)
+        return note
+
+    def __exit__(self, *exc: object) -> None:
+        provenance.leave(self._provenance)
+        _current.reset(self._token)
+        if self._note.llm:
+            self._record["llm"] = self._note.llm

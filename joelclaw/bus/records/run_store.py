@@ -47,6 +47,12 @@ def _plain(value: Any) -> Any:
     return dump() if callable(dump) else str(value)
 
 
+def _hset(target: Pipe, key: str, field: str, value: str) -> None:
+    """One field's HSET, as the raw command (redis-py's `hset` sorts out mappings and item
+    lists first: a step writes two fields, and this runs twice per step)."""
+    target.execute_command("HSET", key, field, value)
+
+
 def _step(raw: bytes | str) -> StepTrace:
     return StepTrace.model_validate(json.loads(raw))
 
@@ -137,8 +143,8 @@ class RunStore:
     # ---- trace and memo ----------------------------------------------------------------------
 
     def write_step(self, run_id: str, key: str, record: Record, pipe: Pipe = None) -> None:
-        target = pipe if pipe is not None else self.redis
-        target.hset(keys.run(run_id), runs.TRACE + key, _step_json(record))
+        _hset(pipe if pipe is not None else self.redis, keys.run(run_id), runs.TRACE + key,
+              _step_json(record))
 
     def step(self, run_id: str, key: str) -> StepTrace | None:
         raw = self.redis.hget(keys.run(run_id), runs.TRACE + key)
@@ -165,9 +171,8 @@ class RunStore:
 
     def save_memo(self, run_id: str, key: str, record: Memo | str, pipe: Pipe = None) -> None:
         """Store a memo record (or one already encoded, to keep the encoding error early)."""
-        target = pipe if pipe is not None else self.redis
         encoded = record if isinstance(record, str) else memo.encode(record)
-        target.hset(keys.run(run_id), runs.MEMO + key, encoded)
+        _hset(pipe if pipe is not None else self.redis, keys.run(run_id), runs.MEMO + key, encoded)
 
     def seed(self, run_id: str, records: Mapping[str, Memo], trace: Mapping[str, Record]
              ) -> None:

@@ -154,12 +154,15 @@ class StepTrace(BaseModel):
         # the name marked as set), without its per-attribute dispatch: the engine updates a
         # dozen fields per step. Anything else (extra fields) goes through pydantic.
         declared, values, set_now = _DECLARED, self.__dict__, self.__pydantic_fields_set__
-        for name, value in {**(fields or {}), **more}.items():
-            if name in declared:
-                values[name] = value
-                set_now.add(name)
-            else:
-                setattr(self, name, value)
+        for source in (fields, more):
+            if not source:
+                continue
+            for name, value in source.items():
+                if name in declared:
+                    values[name] = value
+                    set_now.add(name)
+                else:
+                    setattr(self, name, value)
 
     def pop(self, name: str, default: Any = None) -> Any:
         if name in _DECLARED:
