@@ -32,6 +32,7 @@ def _run_and_function(rt: Bus, run_id: str) -> tuple[Run, Function]:
 
 
 ACK_POLL_SECONDS = 0.005  # how often cancel_run looks for the executing process's answer
+HOLDER_WAIT_LEASES = 3  # a holder that renews its lease but never answers: the longest wait
 
 
 def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request", *,
@@ -41,9 +42,11 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request", *,
     A running run is stopped by the process executing it, which learns of the cancellation
     within `leases.CANCEL_POLL_SECONDS` (its steps read no cancel flag): this returns once that
     process acknowledged, so from then on the run starts no new step. A holder that never
-    answers (its host died) is waited for at most one lease period; the request is then left
-    for the run's next execution, which ends it cancelled as it begins. `wait=False` (a Celery
-    signal handler, which must not hold the worker's event loop) records the request and
+    answers (its host died, or it is stuck) stops renewing its lease, so it is waited for until
+    the lease lapses, and the run is cancelled here; a lease renewed by a holder that still
+    does not answer is waited for at most `HOLDER_WAIT_LEASES` lease periods, the request then
+    left for the run's next execution, which ends it cancelled as it begins. `wait=False` (a
+    Celery signal handler, which must not hold the worker's event loop) records the request and
     returns: the holder still learns of it within the poll period.
     """
     run, fn = _run_and_function(rt, run_id)
@@ -51,7 +54,7 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request", *,
         return run
     ttl = rt.settings.runs.lease_seconds
     rt.redis.set(keys.cancel_ask(run_id), reason, ex=leases.ASK_TTL_SECONDS)
-    deadline = time.monotonic() + ttl
+    deadline = time.monotonic() + HOLDER_WAIT_LEASES * ttl
     while True:
         lease = leases.acquire(rt.scripts, run_id, ttl)
         if lease is not None:  # idle, or its execution ended meanwhile: cancel it here
