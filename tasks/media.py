@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, NonRetriable, function
-from joelclaw.events.payloads.media import MediaReceived
-from joelclaw.events.payloads.telegram import quote_forwarded
 from joelclaw.media import archive, kinds
 
 if TYPE_CHECKING:
+    from joelclaw.events.payloads.media import MediaReceived
     from joelclaw.events.payloads.system import FunctionFailed
 
 DEDUP_SECONDS = 24 * 3600  # a media id seen again within a day is a duplicate
@@ -32,6 +31,8 @@ def _validate(ctx: Context[MediaReceived]) -> str:
 
 def prompt_for(media: MediaReceived, kind: str, text: str | None, archived: str) -> str:
     """What the agent reads: the transcript or description as the owner's words."""
+    from joelclaw.events.payloads.telegram import quote_forwarded
+
     label = LABELS.get(media.media_type, media.media_type)
     caption = f"\nCaption: {media.caption}" if media.caption else ""
     if media.forwarded_from and text is not None:  # a stranger's words: data, not a command
@@ -55,6 +56,8 @@ def _dedup_name(media_id: str) -> str:
 def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """After the last attempt: free the media id (sending it again retries) and tell the
     owner what went wrong."""
+    from joelclaw.events.payloads.media import MediaReceived
+
     media = MediaReceived.model_validate(ctx.event.data.event.get("data") or {})
     mid = kinds.media_id(media)
     ctx.step.run("free-media-id", ctx.cooldown.reset, _dedup_name(mid))
