@@ -178,8 +178,8 @@ def valid_cron(model: type[BaseModel], value: str, info: ValidationInfo) -> str:
     no CLI start loads croniter."""
     if info.field_name and value == model.model_fields[info.field_name].default:
         return value
-    from croniter import croniter
+    from joelclaw.durations import crontab
 
-    if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
+    if not crontab.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
         raise ValueError(f"not a cron expression: {value!r}")
     return value
