@@ -171,6 +171,20 @@ def test_a_command_reading_the_registry_loads_no_engine_or_client(
     assert [name for name, present in loaded.items() if present] == []
 
 
+@pytest.mark.parametrize("command", ["status", "queues", "functions"])
+def test_only_schedule_loads_the_cron_parser(
+        command: str, cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
+    """Declaring a plain cron checks it without croniter (joelclaw.durations.crontab), and
+    `functions` computes no next fire: only `schedule`, which says when each cron fires next,
+    parses them."""
+    code = ("from joelclaw.cli import cli\n"
+            f"assert cli.main(args=[{command!r}, '--json'], prog_name='joelclaw', "
+            "standalone_mode=False) == 0")
+    loaded = loaded_after(code, {**os.environ, **cli_env},
+                          ("tests.functions", "croniter", "dateutil"))
+    assert loaded == {"tests.functions": True, "croniter": False, "dateutil": False}
+
+
 VOLATILE = frozenset({"latency_ms", "checked_at", "age_s", "last_tick", "until", "seconds",
                       "since", "next_local", "next_utc", "next_epoch", "next_fire",
                       "next_fire_local"})
