@@ -23,11 +23,11 @@ TEST_PRIORITY = 1
 
 def control(rt: Runtime) -> Any:
     """Celery's remote control over the broker: the runtime's app when it is built, else an app
-    connected to the same broker alone (joelclaw.bus.celery.connection), since asking the
-    workers needs none of what the runtime's app registers (its tasks, the extensions, beat)."""
+    connected to the same broker alone (`broker_app`), since asking the workers needs none of
+    what the runtime's app registers (its tasks, the extensions, beat)."""
     if "celery" in rt.__dict__:
         return rt.celery.control
-    from joelclaw.bus.celery.connection import broker_app
+    from joelclaw.bus.celery import broker_app
 
     with quick_redis_import():  # kombu's Redis transport imports redis-py
         return broker_app(rt, rt.broker_url).control
