@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     )
     from joelclaw.events.model import Event
     from joelclaw.events.registry import register as register_payload
-    from joelclaw.integrations.http import IntegrationError
+    from joelclaw.integrations.errors import IntegrationError
 
 # name -> (module, attribute): where each public name lives today.
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -73,7 +73,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ConfigError": ("joelclaw.errors", "ConfigError"),
     "EventError": ("joelclaw.errors", "EventError"),
     "FunctionDefinitionError": ("joelclaw.errors", "FunctionDefinitionError"),
-    "IntegrationError": ("joelclaw.integrations.http", "IntegrationError"),  # a provider failed
+    "IntegrationError": ("joelclaw.integrations.errors", "IntegrationError"),  # a provider failed
     # from outside a function
     "install_task_hooks": ("joelclaw.client", "install_task_hooks"),
     "register_payload": ("joelclaw.events.registry", "register"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import re
 import threading
@@ -78,9 +79,17 @@ _HINT = re.compile(r"(?i)bearer|basic|eyj|[0-9]:|gh[pousr]_|github_pat|xox|hooks
                    r"password|passwd|secret|token|key|authorization|credential|cookie")
 
 
+_NOT_KEY_CHARS = re.compile(r"[^a-z0-9]")
+
+
 def secret_key(name: object) -> bool:
     """Whether a mapping key names a secret (`clientSecret`, `X-Api-Key`, `bot_token`)."""
-    normalized = re.sub(r"[^a-z0-9]", "", str(name).lower())
+    return _secret_name(str(name))  # a view repeats a few keys: each is judged once
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    normalized = _NOT_KEY_CHARS.sub("", name.lower())
     if not normalized or normalized.endswith(_KEY_EXEMPT_SUFFIXES):
         return False
     if normalized in _KEY_EXACT or normalized.endswith("auth"):

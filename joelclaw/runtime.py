@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from joelclaw.bus.ports import Hooks, SendResult, ServiceFactory
-from joelclaw.bus.records import RunStore, Scripts
 from joelclaw.config.loading import load_settings, resolve_redis_url
 from joelclaw.errors import ConfigError
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from joelclaw.application import Application
     from joelclaw.bus.celery import CelerySetup
     from joelclaw.bus.functions import Function, Registry
-    from joelclaw.bus.records import CodeWatch
+    from joelclaw.bus.records import CodeWatch, RunStore, Scripts
     from joelclaw.config import Settings
     from joelclaw.events.model import Event
 
@@ -133,10 +132,16 @@ class Runtime:
 
     @cached_property
     def scripts(self) -> Scripts:
+        from joelclaw.bus.records import Scripts
+
         return Scripts(self.redis)
 
     @cached_property
     def runs(self) -> RunStore:
+        """The run store (its models are imported with it: a command that reads no run, such
+        as `gateway diagnose`, loads none)."""
+        from joelclaw.bus.records import RunStore
+
         return RunStore(self.redis, self.scripts, self.settings.runs.retention_days * 86400,
                         self.settings.runs.outbox_grace_seconds)
 

@@ -1,6 +1,8 @@
 """The heartbeat's checks (reference §1.2, issue 11). Each one owns its cooldown and contacts
 the gateway only when something is actionable; each skips cleanly (a completed run saying why)
-when what it needs is not configured. The logic is in joelclaw.checks; these are thin."""
+when what it needs is not configured. The logic is in joelclaw.checks; these are thin, and each
+imports the check modules it calls when it runs: declaring them (`joelclaw functions`, `status`,
+`schedule` read the registry) loads no check's machinery (HTTP clients, the cache, health)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, IntegrationError, cron, function, trigger
-from joelclaw.checks import (
-    calendar,
-    clients,
-    email_triage,
-    sessions,
-    system_health,
-    task_triage,
-    tracked,
-    triggers_audit,
-    vault,
-    window,
-)
 from tasks.system import CHECK_EVENTS
 
 if TYPE_CHECKING:
@@ -59,6 +49,8 @@ def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
 @function("check-sessions-prune", trigger="sessions/prune.requested", retries=1, **ONE)
 def sessions_prune(ctx: Context[SessionsPruneRequested]) -> dict[str, Any]:
     """Delete session files older than the max age under the configured folders (silent)."""
+    from joelclaw.checks import sessions
+
     if not ctx.settings.checks.sessions_prune_dirs:
         return {"skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
     return ctx.step.run("prune-old-sessions", sessions.prune, ctx.settings)
@@ -67,6 +59,8 @@ def sessions_prune(ctx: Context[SessionsPruneRequested]) -> dict[str, Any]:
 @function("check-trigger-audit", trigger="triggers/audit.requested", retries=1, **ONE)
 def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
     """Heartbeat events without a function, cron ticks beat never sent: drift, notified."""
+    from joelclaw.checks import triggers_audit
+
     expected = [name for name, _ in CHECK_EVENTS] + ["memory/digest.requested"]
     result = ctx.step.run("audit-triggers", ctx.checks.audit_triggers, expected)
     if not triggers_audit.drifted(result):
@@ -88,6 +82,8 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
     """The health report + disk + stale runs (core), the run error rate (signals), or both
     (full); fatal → straight to Telegram, degraded → one notice per component per cooldown,
     unless an open task tracks it or its notice was snoozed."""
+    from joelclaw.checks import system_health
+
     s = ctx.settings
     mode = ctx.event.data.mode
     result = ctx.step.run("check", ctx.checks.health, mode)
@@ -124,6 +120,8 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
 
 
 def _remember(ctx: Context[Any], names: list[str], text: str) -> bool:
+    from joelclaw.checks import system_health
+
     for name in names:
         ctx.snooze.remember(system_health.snooze_key(name), text)
     return True
@@ -131,6 +129,8 @@ def _remember(ctx: Context[Any], names: list[str], text: str) -> bool:
 
 def _claim_degraded(ctx: Context[Any], degraded: list[dict[str, str]],
                     tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    from joelclaw.checks import system_health, tracked
+
     period = ctx.settings.health.notify_cooldown_minutes * 60
     out: dict[str, list[Any]] = {"notify": [], "tracked": [], "snoozed": []}
     for found in degraded:
@@ -158,6 +158,8 @@ def health_signals_schedule(ctx: Context[Any]) -> dict[str, Any]:
 @function("check-stale-runs", trigger="loops/stale.check", retries=1, **ONE)
 def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
     """Runs stuck queued or running too long, not tracked by a task: at most once an hour."""
+    from joelclaw.checks import tracked
+
     stale = ctx.step.run("check-running-runs", ctx.checks.stale_runs)
     if not stale:
         return {"stale": 0}
@@ -176,6 +178,8 @@ def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
 @function("check-vault-sync", trigger="vault/sync.check", retries=1, **ONE)
 def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
     """Commit (and push) the vault folder; a failure or divergence is notified."""
+    from joelclaw.checks import vault
+
     s = ctx.settings
     if s.checks.vault_dir is None:
         return {"skipped": "JOELCLAW_VAULT_DIR is not set"}
@@ -193,6 +197,8 @@ def vault_sync(ctx: Context[VaultSyncCheck]) -> dict[str, Any]:
 @function("check-calendar-today", trigger="calendar/daily.check", retries=1, **ONE)
 def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
     """Today's events (ICS feed or command), annotated with tasks: at most every 4 h."""
+    from joelclaw.checks import calendar, window
+
     s = ctx.settings
     if not (s.checks.calendar_ics_url or s.checks.calendar_command):
         return {"skipped": "no JOELCLAW_CALENDAR_ICS_URL or JOELCLAW_CALENDAR_COMMAND"}
@@ -213,6 +219,8 @@ def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
 
 
 def _fetch_calendar(s: Settings) -> str | None:
+    from joelclaw.checks import calendar
+
     try:
         return calendar.fetch(s)
     except calendar.CalendarError as exc:
@@ -225,6 +233,8 @@ def _fetch_calendar(s: Settings) -> str | None:
 def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
     """Front's open unreplied conversations, LLM-triaged; reply/decision needed and not
     tracked → the owner. Only within the owner's hours, every 2 h at most."""
+    from joelclaw.checks import email_triage
+
     s = ctx.settings
     if not s.front.token:
         return {"skipped": "JOELCLAW_FRONT_TOKEN is not set"}
@@ -257,6 +267,8 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
 
 
 def _hours(s: Settings) -> dict[str, Any]:
+    from joelclaw.checks import window
+
     now = window.local_now(s.timezone)
     return {"inside": window.in_hours(s.checks.email_triage_hours, now),
             "now": now.strftime("%H:%M")}
@@ -267,6 +279,8 @@ def _llm_configured(s: Settings) -> bool:
 
 
 def _front_unread(s: Settings) -> list[dict[str, Any]]:
+    from joelclaw.checks import clients, email_triage
+
     client = clients.front(s)
     assert client is not None
     try:
@@ -276,6 +290,8 @@ def _front_unread(s: Settings) -> list[dict[str, Any]]:
 
 
 def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
+    from joelclaw.checks import clients, email_triage
+
     client = clients.front(s)
     assert client is not None
     try:
@@ -287,6 +303,8 @@ def _front_archive(s: Settings, triaged: list[dict[str, Any]]) -> list[str]:
 @function("tasks-triage", trigger="tasks/triage.requested", retries=1, **ONE)
 def tasks_triage(ctx: Context[TasksTriageRequested]) -> dict[str, Any]:
     """The open tasks, LLM-triaged into a briefing; nothing while the list is unchanged."""
+    from joelclaw.checks import task_triage
+
     s = ctx.settings
     if not s.todoist.token:
         return {"skipped": "JOELCLAW_TODOIST_TOKEN is not set"}
@@ -310,6 +328,8 @@ def tasks_triage(ctx: Context[TasksTriageRequested]) -> dict[str, Any]:
 
 
 def _all_tasks(s: Settings) -> list[dict[str, Any]]:
+    from joelclaw.checks import clients, task_triage
+
     client = clients.todoist(s)
     assert client is not None
     try:
@@ -362,6 +382,8 @@ def _record_snoozed(ctx: Context[Any], key: str, until: float) -> None:
 def _edit_snoozed(ctx: Context[Any], press: CallbackReceived, key: str, until: float) -> bool:
     """Say so on the original message; one too old to edit (or deleted) stays as it is, and
     the snooze holds anyway."""
+    from joelclaw.checks import window
+
     if press.chat_id is None or press.message_id is None:
         return False
     zone = ctx.settings.timezone

@@ -1,13 +1,13 @@
 """The daily digest (reference #44): requested by the heartbeat late in the evening (or by
 anyone with `memory/digest.requested`), at most one per date, written by the LLM through the
-one client."""
+one client. The functions import the check modules they call when they run: declaring them
+loads none."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, function
-from joelclaw.checks import digest, window
 
 if TYPE_CHECKING:
     from joelclaw.events.payloads.checks import DigestRequested
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """A failed digest run gives the date back, so a later request can write it."""
+    from joelclaw.checks import window
+
     failed = ctx.event.data
     date = ((failed.event.get("data") or {}).get("date")
             or window.local_now(ctx.settings.timezone).date().isoformat())
@@ -27,6 +29,8 @@ def _release(ctx: Context[FunctionFailed]) -> dict[str, Any]:
           on_failure=_release)
 def daily_digest(ctx: Context[DigestRequested]) -> dict[str, Any]:
     """The day's memory log and runs → `<digest dir>/<date>.md`, once per date."""
+    from joelclaw.checks import digest, window
+
     s = ctx.settings
     date = ctx.event.data.date or ctx.step.run(
         "today", lambda: window.local_now(s.timezone).date().isoformat())

@@ -3,6 +3,9 @@
 validate → dedup (24 h per media id) → transcribe audio / describe an image → archive →
 the text goes to the agent as the owner's message in the chat it came from (the gateway runs
 the turn and replies there, in sleep mode too) → `media/processed`.
+
+Each function imports the media modules it calls when it runs: declaring it (`joelclaw
+functions`, `status`, `schedule` read the registry) loads no media machinery.
 """
 
 from __future__ import annotations
@@ -11,11 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, NonRetriable, function
-from joelclaw.events.payloads.media import MediaReceived
-from joelclaw.events.payloads.telegram import quote_forwarded
-from joelclaw.media import archive, kinds
 
 if TYPE_CHECKING:
+    from joelclaw.events.payloads.media import MediaReceived
     from joelclaw.events.payloads.system import FunctionFailed
 
 DEDUP_SECONDS = 24 * 3600  # a media id seen again within a day is a duplicate
@@ -24,6 +25,8 @@ LABELS = {"voice": "voice note", "audio": "audio file", "photo": "photo", "image
 
 
 def _validate(ctx: Context[MediaReceived]) -> str:
+    from joelclaw.media import kinds
+
     try:
         return str(kinds.validate(ctx.event.data, ctx.settings.media.max_bytes))
     except kinds.InvalidMedia as exc:
@@ -32,6 +35,8 @@ def _validate(ctx: Context[MediaReceived]) -> str:
 
 def prompt_for(media: MediaReceived, kind: str, text: str | None, archived: str) -> str:
     """What the agent reads: the transcript or description as the owner's words."""
+    from joelclaw.events.payloads.telegram import quote_forwarded
+
     label = LABELS.get(media.media_type, media.media_type)
     caption = f"\nCaption: {media.caption}" if media.caption else ""
     if media.forwarded_from and text is not None:  # a stranger's words: data, not a command
@@ -55,6 +60,9 @@ def _dedup_name(media_id: str) -> str:
 def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
     """After the last attempt: free the media id (sending it again retries) and tell the
     owner what went wrong."""
+    from joelclaw.events.payloads.media import MediaReceived
+    from joelclaw.media import kinds
+
     media = MediaReceived.model_validate(ctx.event.data.event.get("data") or {})
     mid = kinds.media_id(media)
     ctx.step.run("free-media-id", ctx.cooldown.reset, _dedup_name(mid))
@@ -68,7 +76,7 @@ def media_failed(ctx: Context[FunctionFailed]) -> dict[str, Any]:
 @function("media-process", trigger="media/received", retries=3,
           concurrency=[{"limit": 2}], on_failure=media_failed)
 def media_process(ctx: Context[MediaReceived]) -> dict[str, Any]:
-    from joelclaw.media import understand
+    from joelclaw.media import archive, kinds, understand
 
     d, s = ctx.event.data, ctx.settings
     path = ctx.step.run("validate-file", _validate, ctx)

@@ -7,7 +7,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import Context, IntegrationError, function
-from joelclaw.checks import clients
 
 if TYPE_CHECKING:
     from joelclaw.events.payloads import front, github, todoist, vercel
@@ -36,6 +35,8 @@ def _todoist_context(ctx: Context, task_id: str | None, project_id: str | None) 
 
 
 def _front_context(ctx: Context, conversation_id: str) -> dict:
+    from joelclaw.checks import clients
+
     client = clients.front(ctx.settings)
     if client is None:
         return {}

@@ -1,5 +1,6 @@
 """System functions: the heartbeat that fans out the periodic checks, the system log, and the
-owner's answers to effect budgets."""
+owner's answers to effect budgets. Each function imports the domain modules it calls when it
+runs: declaring them (`joelclaw functions`, `status`, `schedule` read the registry) loads none."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ import time
 from typing import TYPE_CHECKING
 
 from joelclaw import Context, cron, function, trigger
-from joelclaw.checks import digest, sessions, window
-from joelclaw.gateway import budget_answer
-from joelclaw.telemetry import systemlog
 
 if TYPE_CHECKING:
     from joelclaw.events.payloads.system import LogWritten
@@ -51,6 +49,8 @@ def heartbeat(ctx: Context) -> dict[str, object]:
 
 
 def _prune(ctx: Context) -> dict[str, object]:
+    from joelclaw.checks import sessions
+
     if not ctx.settings.checks.sessions_prune_dirs:
         return {"deleted": 0, "skipped": "JOELCLAW_SESSIONS_PRUNE_DIRS is not set"}
     return sessions.prune(ctx.settings)
@@ -58,6 +58,8 @@ def _prune(ctx: Context) -> dict[str, object]:
 
 def _claim_digest(ctx: Context) -> str | None:
     """The local date whose digest to request now, claimed once (None: not now)."""
+    from joelclaw.checks import digest, window
+
     s = ctx.settings
     local = window.local_now(s.timezone)
     if not window.in_window(s.checks.digest_window, local):
@@ -72,6 +74,8 @@ def _claim_digest(ctx: Context) -> str | None:
 def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
     """Append the entry to the append-only system log under JOELCLAW_HOME, redacted: the log
     outlives the event and is read by people and tools that never need its secrets."""
+    from joelclaw.telemetry import systemlog
+
     path = systemlog.path(ctx.settings)
     entry = {"ts": time.time(), "run_id": ctx.run_id, "event_id": ctx.event.id,
              **ctx.event.data.model_dump(mode="json")}
@@ -84,4 +88,6 @@ def system_logger(ctx: Context[LogWritten]) -> dict[str, str]:
 def budget_button(ctx: Context[CallbackReceived]) -> dict[str, object]:
     """`bgt:<ask id>:<once|day|stop>`, pressed by the owner (anyone else: nothing): the runs
     waiting at an effect budget go on (once, or for the day) or are cancelled."""
+    from joelclaw.gateway import budget_answer
+
     return budget_answer.press(ctx)

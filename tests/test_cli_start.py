@@ -136,7 +136,8 @@ def test_the_command_table_names_every_command_and_its_modules() -> None:
 # OpenTelemetry SDK, nor the extensions that would add Celery bootsteps; and the settings the
 # functions read are read concern by concern (joelclaw.config.quick), without pydantic-settings
 # or the whole `Settings` model; and the function modules import the domain code their
-# functions call (memory, backups, docs, agents, media, triage, the notifier) when they run.
+# functions call (memory, backups, docs, agents, media, the checks and triage, the digest, the
+# system log, the notifier) when they run.
 
 NOT_FOR_THE_REGISTRY = ("redis", "celery", "kombu", "httpx", "typesense", "psutil",
                         "opentelemetry.sdk.metrics", "joelclaw.bus.celery.app",
@@ -146,7 +147,11 @@ NOT_FOR_THE_REGISTRY = ("redis", "celery", "kombu", "httpx", "typesense", "psuti
                         "joelclaw.memory.service", "joelclaw.agents.dispatch",
                         "joelclaw.backups.snapshot", "joelclaw.docs.extract",
                         "joelclaw.media.understand", "joelclaw.telemetry.triage",
-                        "joelclaw.gateway.notify")
+                        "joelclaw.gateway.notify", "joelclaw.checks.calendar",
+                        "joelclaw.checks.clients", "joelclaw.checks.digest",
+                        "joelclaw.checks.system_health", "joelclaw.media.kinds",
+                        "joelclaw.events.payloads.media", "joelclaw.gateway.budget_answer",
+                        "joelclaw.telemetry.systemlog", "joelclaw.cache")
 # (joelclaw.memory.plugin may be imported, for a name a memory module shares with it: it
 # imports nothing heavy, and nothing installs it.)
 REGISTRY_READERS = ["status", "queues", "functions", "schedule"]
@@ -164,6 +169,20 @@ def test_a_command_reading_the_registry_loads_no_engine_or_client(
     assert loaded.pop("joelclaw.redisconn.resp")  # it read Redis, with the small client
     assert loaded.pop("joelclaw.bus.functions.registry") and loaded.pop("tests.functions")
     assert [name for name, present in loaded.items() if present] == []
+
+
+@pytest.mark.parametrize("command", ["status", "queues", "functions"])
+def test_only_schedule_loads_the_cron_parser(
+        command: str, cli_env: dict[str, str], stored: dict[str, str]) -> None:  # noqa: F811
+    """Declaring a plain cron checks it without croniter (joelclaw.durations.crontab), and
+    `functions` computes no next fire: only `schedule`, which says when each cron fires next,
+    parses them."""
+    code = ("from joelclaw.cli import cli\n"
+            f"assert cli.main(args=[{command!r}, '--json'], prog_name='joelclaw', "
+            "standalone_mode=False) == 0")
+    loaded = loaded_after(code, {**os.environ, **cli_env},
+                          ("tests.functions", "croniter", "dateutil"))
+    assert loaded == {"tests.functions": True, "croniter": False, "dateutil": False}
 
 
 VOLATILE = frozenset({"latency_ms", "checked_at", "age_s", "last_tick", "until", "seconds",
@@ -233,3 +252,26 @@ def test_the_crons_listed_are_beats_entries(cli_env: dict[str, str]) -> None:  #
     for row in listed:
         assert {k: v for k, v in row.items() if k not in ("catch_up", "last_catch_up")} \
             == beat[row["entry"]]
+
+
+# ---- gateway diagnose: it asks the workers over the broker, with no runtime app -----------------
+
+def test_gateway_diagnose_asks_the_workers_without_building_the_runtimes_app(
+        cli_env: dict[str, str]) -> None:  # noqa: F811
+    """Which workers consume the gateway queue is asked over the broker (Celery's inspect, so
+    Celery and kombu are loaded) with an app connected to the broker alone: not the runtime's
+    app, so neither the function modules and registry, nor the extensions, nor beat's
+    scheduler; the settings are read concern by concern and Redis with the small client. (No
+    worker runs here: the command fails, on the worker check, as it should.)"""
+    code = ("from joelclaw.cli import cli\n"
+            "assert cli.main(args=['gateway', 'diagnose', '--json'], prog_name='joelclaw', "
+            "standalone_mode=False) == 1")
+    wanted = ("celery", "kombu", "joelclaw.redisconn.resp")
+    unwanted = ("joelclaw.bus.celery.app", "joelclaw.bus.celery.cron", "celery.beat",
+                "joelclaw.bus.functions.registry", "tests.functions", "tasks",
+                "joelclaw.gateway.plugin", "joelclaw.memory.plugin", "joelclaw.telemetry.plugin",
+                "joelclaw.bus.execution.executor", "joelclaw.bus.records.runs",
+                "pydantic_settings", "joelclaw.config.settings", "opentelemetry.sdk.metrics")
+    loaded = loaded_after(code, {**os.environ, **cli_env}, (*wanted, *unwanted))
+    assert all(loaded[name] for name in wanted), loaded
+    assert [name for name in unwanted if loaded[name]] == []

@@ -56,10 +56,11 @@ def function_modules(extra: Iterable[str] = ()) -> tuple[str, ...]:
 
 def installed() -> Application:
     """The application declared by the installed packages' entry points."""
-    modules = tuple(ep.value for ep in sorted(metadata.entry_points(group=FUNCTIONS_GROUP),
+    found = metadata.entry_points()  # both groups from one read of the installed packages
+    modules = tuple(ep.value for ep in sorted(found.select(group=FUNCTIONS_GROUP),
                                               key=lambda ep: ep.name))
     beats = []
-    for ep in sorted(metadata.entry_points(group=BEAT_GROUP), key=lambda ep: ep.name):
+    for ep in sorted(found.select(group=BEAT_GROUP), key=lambda ep: ep.name):
         try:
             beats.append(ep.load())
         except (ImportError, AttributeError) as exc:

@@ -257,11 +257,11 @@ def _recent_stats(session: Session) -> tuple[dict[str, Any] | None, dict[str, An
     """Per-function run statistics and pauses, or None when Redis is not reachable (listing
     still works)."""
     from joelclaw.bus.control import paused
-    from joelclaw.insight.functions import function_rows
+    from joelclaw.insight.functions import recent_stats
 
     try:
         rt = session.runtime()
-        return {row["id"]: row["recent"] for row in function_rows(rt)}, paused(rt)
+        return {fn.id: stats for fn, stats in recent_stats(rt)}, paused(rt)
     except Failure:
         return None, None
     except Exception as exc:

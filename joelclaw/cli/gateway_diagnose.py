@@ -101,7 +101,7 @@ CHECKS: list[Callable[[Any, dict[str, Any]], Check]] = [
     _redis, _worker, _heartbeat, _telegram, _queue, _agent]
 
 
-@command("diagnose", group=gateway)
+@command("diagnose", group=gateway, reads=True)
 def diagnose(session: Session) -> Reply:
     """Check the gateway layer by layer; each failing layer says how to fix it."""
     from joelclaw.insight.gateway import gateway_view

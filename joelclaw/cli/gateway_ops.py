@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from joelclaw import keys
-from joelclaw.cli.app import Session, command
+from joelclaw.cli.app import Session, command, quick_redis_import
 from joelclaw.cli.gateway import gateway
 from joelclaw.cli.output import Failure, Reply, action, table
 
@@ -21,11 +21,24 @@ STOPPED_SECONDS = 3.0  # a worker stamps several times a second: this long silen
 TEST_PRIORITY = 1
 
 
+def control(rt: Runtime) -> Any:
+    """Celery's remote control over the broker: the runtime's app when it is built, else an app
+    connected to the same broker alone (`broker_app`), since asking the workers needs none of
+    what the runtime's app registers (its tasks, the extensions, beat)."""
+    if "celery" in rt.__dict__:
+        return rt.celery.control
+    from joelclaw.bus.celery import broker_app
+
+    with quick_redis_import():  # kombu's Redis transport imports redis-py
+        return broker_app(rt, rt.broker_url).control
+
+
 def gateway_workers(rt: Runtime, attempts: int = 3) -> list[str]:
     """Celery nodes consuming the `gateway` queue right now (asked over the broker; a worker
     that just started may miss the first broadcast, so ask up to `attempts` times)."""
+    remote = control(rt)
     for _ in range(attempts):
-        replies = rt.celery.control.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
+        replies = remote.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
         nodes = sorted(node for node, queues in replies.items()
                        if any(q.get("name") == keys.GATEWAY_QUEUE for q in queues or []))
         if nodes:
@@ -133,7 +146,7 @@ def restart(session: Session, timeout: float) -> Reply:
     rt = session.runtime()
     nodes = _require_alive(rt)
     asked = time.time()
-    rt.celery.control.shutdown(destination=nodes)
+    control(rt).shutdown(destination=nodes)
     session.out.progress(f"asked {', '.join(nodes)} to stop after its current message")
     deadline = time.monotonic() + timeout
     stopped_at = _wait(rt, nodes, deadline, lambda age: age >= STOPPED_SECONDS)

@@ -13,7 +13,10 @@ concern's variables alone exactly as `Settings` does: nothing here needs pydanti
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import reprlib
+from collections.abc import Callable
 from dataclasses import field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,6 +42,112 @@ def shows(setting: str) -> Any:
     """A view field showing the setting `setting` (a credential is left out of its repr)."""
     secret = any(word in setting for word in ("token", "secret", "password", "api_key"))
     return field(metadata={"setting": setting}, repr=not secret)
+
+
+def view(*, frozen: bool, slots: bool) -> Callable[[type[V]], type[V]]:
+    """`@dataclass(frozen=True, slots=True)` for the views, as the CLI can afford it at start.
+
+    A dataclass compiles its methods (`__init__`, `__repr__`, `__eq__`, `__hash__`, the frozen
+    `__setattr__` and `__delattr__`) from source for each class: for the 27 views that was most
+    of a CLI command's settings read. A view gets the same methods written once here, over its
+    fields; `dataclasses` still declares the fields and the slots, so `dataclasses.fields`,
+    `replace` and pickling work as on any dataclass (a test holds a view to the dataclass
+    `@dataclass(frozen=True, slots=True)` makes of it). Type checkers see `dataclass` itself
+    (`joelclaw.config.views`)."""
+    if not (frozen and slots):
+        raise TypeError("a view is a frozen dataclass with slots")
+
+    def make(cls: type[V]) -> type[V]:
+        for name, method in _VIEW_METHODS.items():
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} defines {name}: a view's is generated")
+            setattr(cls, name, method)
+        if hasattr(cls, "__post_init__"):
+            raise TypeError(f"{cls.__name__}: a view has no __post_init__")
+        made: type[V] = dataclasses.dataclass(cls, init=False, repr=False, eq=False,
+                                              slots=True)
+        return made
+
+    return make
+
+
+def _view_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    declared = fields(self)
+    if len(args) > len(declared):
+        raise TypeError(f"{type(self).__name__}() takes {len(declared)} positional arguments "
+                        f"but {len(args)} were given")
+    values = dict(zip((f.name for f in declared), args, strict=False))
+    for name, value in kwargs.items():
+        if name in values:
+            raise TypeError(f"{type(self).__name__}() got multiple values for argument "
+                            f"{name!r}")
+        values[name] = value
+    unknown = set(values) - {f.name for f in declared}
+    if unknown:
+        raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument "
+                        f"{sorted(unknown)[0]!r}")
+    for f in declared:
+        if f.name in values:
+            value = values[f.name]
+        elif f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            raise TypeError(f"{type(self).__name__}() missing required argument: {f.name!r}")
+        object.__setattr__(self, f.name, value)
+
+
+def _view_frozen(self: Any, name: str) -> bool:
+    """As a frozen dataclass: no attribute of the class itself is set, no field anywhere."""
+    return ("__dataclass_fields__" in type(self).__dict__
+            or any(f.name == name for f in fields(self)))
+
+
+def _view_setattr(self: Any, name: str, value: Any) -> None:
+    if _view_frozen(self, name):
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+    object.__setattr__(self, name, value)
+
+
+def _view_delattr(self: Any, name: str) -> None:
+    if _view_frozen(self, name):
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+    object.__delattr__(self, name)
+
+
+@reprlib.recursive_repr()
+def _view_repr(self: Any) -> str:
+    shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+    return f"{type(self).__qualname__}({shown})"
+
+
+def _view_eq(self: Any, other: Any) -> Any:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    compared = [f.name for f in fields(self) if f.compare]
+    return (tuple(getattr(self, n) for n in compared)
+            == tuple(getattr(other, n) for n in compared))
+
+
+def _view_hash(self: Any) -> int:
+    return hash(tuple(getattr(self, f.name) for f in fields(self)
+                      if (f.compare if f.hash is None else f.hash)))
+
+
+def _view_getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _view_setstate(self: Any, state: list[Any]) -> None:
+    for f, value in zip(fields(self), state, strict=False):
+        object.__setattr__(self, f.name, value)
+
+
+_VIEW_METHODS: dict[str, Callable[..., Any]] = {
+    "__init__": _view_init, "__repr__": _view_repr, "__eq__": _view_eq,
+    "__hash__": _view_hash, "__setattr__": _view_setattr, "__delattr__": _view_delattr,
+    "__getstate__": _view_getstate, "__setstate__": _view_setstate}
 
 
 def view_of(settings: Any, cls: type[V]) -> V:
@@ -69,8 +178,8 @@ def valid_cron(model: type[BaseModel], value: str, info: ValidationInfo) -> str:
     no CLI start loads croniter."""
     if info.field_name and value == model.model_fields[info.field_name].default:
         return value
-    from croniter import croniter
+    from joelclaw.durations import crontab
 
-    if not croniter.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
+    if not crontab.is_valid(value.split(" ", 1)[1] if value.startswith("TZ=") else value):
         raise ValueError(f"not a cron expression: {value!r}")
     return value

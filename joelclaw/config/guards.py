@@ -4,11 +4,16 @@ each a JSON setting with a model of its own, and the views that resolve them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from joelclaw.config.base import Fields, decode_json, shows
+
+if TYPE_CHECKING:  # a view is a frozen dataclass with slots (joelclaw.config.views)
+    from dataclasses import dataclass as view
+else:
+    from joelclaw.config.base import view
 
 # The providers whose client calls feed a circuit breaker (joelclaw.coordination.breakers).
 PROVIDERS = ("embeddings", "front", "llm", "telegram", "todoist", "transcription", "typesense")
@@ -32,7 +37,7 @@ class BreakerTuning:
     max_open_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class BreakerSettings:
     """The providers' circuit breakers: failures in a row that open one, and for how long."""
 
@@ -66,7 +71,7 @@ class EffectBudget(BaseModel):
     run: Caps = Caps()
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class BudgetSettings:
     """Effect budgets (joelclaw.coordination.budgets): by function id, `*` for the others."""
 

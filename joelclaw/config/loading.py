@@ -57,12 +57,12 @@ def describe(exc: ValidationError) -> str:
 
 def warn_unknown_variables(names: Iterable[str]) -> None:
     """Warn of each `JOELCLAW_*` variable that names no setting, with the closest name."""
-    import difflib
-    import warnings
-
     known = {PREFIX + name.upper() for name in names}
     for variable in os.environ:
         if variable.startswith(PREFIX) and variable not in known:
+            import difflib  # (only for an unknown variable)
+            import warnings
+
             guess = difflib.get_close_matches(variable, known, n=1)
             hint = f"; did you mean {guess[0]}?" if guess else ""
             warnings.warn(f"unknown setting {variable}{hint}", stacklevel=3)

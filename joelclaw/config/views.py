@@ -8,17 +8,21 @@ type. (The guards' views, with behaviour of their own, live in `joelclaw.config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from joelclaw.config.base import shows
 from joelclaw.config.guards import BreakerSettings, BudgetSettings
 
+if TYPE_CHECKING:  # each view is a frozen dataclass with slots
+    from dataclasses import dataclass as view
+else:  # the same, its methods written once (joelclaw.config.base.view)
+    from joelclaw.config.base import view
+
 TOP_LEVEL = ("home", "timezone")  # settings of the whole system, in no view
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class RedisSettings:
     """Where run state lives and the broker Celery uses (the same Redis unless set apart)."""
 
@@ -37,7 +41,7 @@ class RedisSettings:
     unacked_restore_seconds: int | None = shows("unacked_restore_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class WebSettings:
     """The web app: where it listens, who may call it, the dashboard's sessions."""
 
@@ -51,7 +55,7 @@ class WebSettings:
     public_url: str | None = shows("public_url")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class FlowerSettings:
     """Celery's stock dashboard: where it listens, its credentials, its address for links."""
 
@@ -62,7 +66,7 @@ class FlowerSettings:
     url: str | None = shows("flower_url")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class RunSettings:
     """How runs execute: leases, retries, retention, the scheduler's pace."""
 
@@ -76,7 +80,7 @@ class RunSettings:
     retry_max_seconds: float = shows("retry_max_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class WorkerSettings:
     """What workers load and run, and how a reload restarts them."""
 
@@ -88,7 +92,7 @@ class WorkerSettings:
     reload_poll_seconds: float = shows("reload_poll_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class TelegramSettings:
     """The bot: its token, the one user it serves, the API and the webhook's secret."""
 
@@ -98,14 +102,14 @@ class TelegramSettings:
     webhook_secret: str | None = shows("telegram_webhook_secret")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class GithubSettings:
     """GitHub's webhook secret."""
 
     webhook_secret: str | None = shows("github_webhook_secret")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class TodoistSettings:
     """Todoist: the webhook's client secret and the API."""
 
@@ -114,7 +118,7 @@ class TodoistSettings:
     api_url: str = shows("todoist_api_url")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class FrontSettings:
     """Front: the webhook secret and the API."""
 
@@ -123,14 +127,14 @@ class FrontSettings:
     api_url: str = shows("front_api_url")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class VercelSettings:
     """Vercel's webhook secret."""
 
     webhook_secret: str | None = shows("vercel_webhook_secret")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class TypesenseSettings:
     """The search server (unset: the embedded one `joelclaw up` starts)."""
 
@@ -139,7 +143,7 @@ class TypesenseSettings:
     timeout_seconds: float = shows("typesense_timeout_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class LLMSettings:
     """The OpenAI-compatible chat endpoint, its fallback, prices and the daily budget."""
 
@@ -154,7 +158,7 @@ class LLMSettings:
     daily_budget_usd: float | None = shows("llm_daily_budget_usd")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class GatewaySettings:
     """The owner's conversation: the agent command, turn limits, the chat's pacing."""
 
@@ -168,7 +172,7 @@ class GatewaySettings:
     heartbeat_stale_seconds: float = shows("gateway_heartbeat_stale_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class EmbeddingsSettings:
     """The embeddings endpoint (unset: keyword-only search; `local`: the packaged model)."""
 
@@ -178,7 +182,7 @@ class EmbeddingsSettings:
     timeout_seconds: float = shows("embeddings_timeout_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class MemorySettings:
     """Memory: where MEMORY.md lives, the observer, reflection, review and recall."""
 
@@ -196,7 +200,7 @@ class MemorySettings:
     review_provider: str = shows("memory_review_provider")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class CacheSettings:
     """The cache's tiers: how long entries live, where the file tier is."""
 
@@ -205,7 +209,7 @@ class CacheSettings:
     warm_ttl_seconds: float = shows("cache_warm_ttl_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class DocsSettings:
     """The docs library: what may be read or fetched, and how it is chunked and paced."""
 
@@ -220,7 +224,7 @@ class DocsSettings:
     backlog_pace_seconds: float = shows("docs_backlog_pace_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class BackupSettings:
     """Backups of Redis and Typesense: where, how many, when, how."""
 
@@ -233,7 +237,7 @@ class BackupSettings:
     redis_cli: str | None = shows("backup_redis_cli")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class HealthSettings:
     """When health is degraded, how often it is said, and when a run counts as stuck."""
 
@@ -249,7 +253,7 @@ class HealthSettings:
     stale_runs_cooldown_minutes: float = shows("stale_runs_cooldown_minutes")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class CheckSettings:
     """The heartbeat's checks: sessions, triage, calendar, vault, digest."""
 
@@ -278,7 +282,7 @@ class CheckSettings:
     command_timeout_seconds: float = shows("command_timeout_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class AgentSettings:
     """Agents the system dispatches, and how long an approval request waits."""
 
@@ -289,7 +293,7 @@ class AgentSettings:
     approval_timeout_seconds: float = shows("approval_timeout_seconds")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class MediaSettings:
     """Media: transcription, image understanding, size limit, the archive."""
 
@@ -302,7 +306,7 @@ class MediaSettings:
     archive_dir: Path | None = shows("media_archive_dir")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class TelemetrySettings:
     """OpenTelemetry spans and the telemetry events' batching."""
 
@@ -313,7 +317,7 @@ class TelemetrySettings:
     pending_cap: int = shows("otel_pending_cap")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class O11ySettings:
     """The o11y triage: when it runs, its model, dedup and escalations."""
 
@@ -325,7 +329,7 @@ class O11ySettings:
     agent_tool: str = shows("o11y_agent_tool")
 
 
-@dataclass(frozen=True, slots=True)
+@view(frozen=True, slots=True)
 class DeadmanSettings:
     """The dead-man's switch: how long a silence is before the owner is told, how often it
     looks, and the health URL it may watch (another machine's)."""

@@ -61,6 +61,15 @@ def function_rows(rt: Runtime, *, now: float | None = None,
     """Every loaded function with its run statistics over the whole window: two round trips,
     whatever the number of runs."""
     now = time.time() if now is None else now
+    return [{**describe_function(fn, rt.settings.runs.default_retries, now), "recent": stats}
+            for fn, stats in recent_stats(rt, now=now, window=window)]
+
+
+def recent_stats(rt: Runtime, *, now: float | None = None, window: float = WINDOW_SECONDS
+                 ) -> list[tuple[Function, dict[str, Any]]]:
+    """Each loaded function's run statistics over the window (`function_rows` without the
+    description: `joelclaw functions` describes them itself, computing no cron's next fire)."""
+    now = time.time() if now is None else now
     step = keys.FUNCTION_STATS_BUCKET
     current = int(now // step) * step
     since = current - int(window)
@@ -82,8 +91,7 @@ def function_rows(rt: Runtime, *, now: float | None = None,
         last = next(heads) if last_id else None
         stats = run_stats(ended.get(fn.id, {}), created=int(created), last=last)
         stats["window"] = {"since": since, "until": now, "seconds": round(now - since, 1)}
-        rows.append({**describe_function(fn, rt.settings.runs.default_retries, now),
-                     "recent": stats})
+        rows.append((fn, stats))
     return rows
 
 

@@ -90,6 +90,14 @@ PRELOAD_OURS = (
     # what a pool process imports on its first run (delivery, intake, the checks)
     "joelclaw.bus.delivery.capture", "joelclaw.bus.flow.cancel", "joelclaw.bus.intake.dispatch",
     "joelclaw.checks.network", "joelclaw.checks.service",
+    # what the application's function modules call, imported by each function when it runs
+    # (declaring them, as the CLI does, loads none): loaded here, as they were with the modules
+    "joelclaw.checks.calendar", "joelclaw.checks.clients", "joelclaw.checks.digest",
+    "joelclaw.checks.email_triage", "joelclaw.checks.sessions", "joelclaw.checks.system_health",
+    "joelclaw.checks.task_triage", "joelclaw.checks.tracked", "joelclaw.checks.triggers_audit",
+    "joelclaw.checks.vault", "joelclaw.checks.window", "joelclaw.media.archive",
+    "joelclaw.media.kinds", "joelclaw.gateway.budget_answer", "joelclaw.telemetry.systemlog",
+    "joelclaw.integrations.http",
     # the payload models every event is validated by (a pool process's first event loaded them)
     "joelclaw.events.registry",
 )

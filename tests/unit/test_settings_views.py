@@ -65,3 +65,59 @@ def test_overrides_are_seen_by_views_and_derived_paths_computed_before() -> None
     changed = settings.with_overrides(telegram_token="two", home=Path("/tmp/jc-two"))
     assert (changed.telegram.token, changed.home_dir) == ("two", Path("/tmp/jc-two"))
     assert (settings.telegram.token, settings.home_dir) == ("one", Path("/tmp/jc-one"))
+
+
+def _as_dataclass(view: type) -> type:
+    """The class `@dataclass(frozen=True, slots=True)` makes of a view's fields and methods."""
+    own = {name: value for name, value in vars(view).items()
+           if callable(value) and not name.startswith("__")}
+    return dataclasses.make_dataclass(
+        view.__name__, [(f.name, f.type, dataclasses.field(metadata=f.metadata, repr=f.repr))
+                        for f in dataclasses.fields(view)],
+        namespace=own, frozen=True, slots=True)
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_a_view_behaves_as_the_frozen_dataclass_it_declares(name: str) -> None:
+    """The views' methods are written once (joelclaw.config.base.view), not compiled per
+    class: each view answers as `@dataclass(frozen=True, slots=True)` would."""
+    import copy
+    import pickle
+
+    view = VIEWS[name]
+    assert all(getattr(view, method) is getattr(VIEWS["redis"], method)  # none compiled for it
+               for method in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__"))
+    real = _as_dataclass(view)
+    names = [f.name for f in dataclasses.fields(view)]
+    values = {n: f"{n}-value" for n in names}
+    other = {**values, names[0]: "another"}
+    ours, theirs = view(**values), real(**values)
+    assert repr(ours) == repr(theirs)
+    assert view(*values.values()) == ours and real(*values.values()) == theirs
+    assert (ours == view(**other), ours != view(**other)) == (False, True)
+    assert ours != theirs and (ours == "x") is (theirs == "x") is False
+    assert hash(ours) == hash(theirs) == hash(view(**values))
+    assert view.__slots__ == real.__slots__ and not hasattr(ours, "__dict__")
+    assert view.__match_args__ == real.__match_args__
+    for field in names:
+        errors = []
+        for obj in (ours, theirs):
+            with pytest.raises(dataclasses.FrozenInstanceError) as raised:
+                setattr(obj, field, "x")
+            errors.append(str(raised.value))
+            with pytest.raises(dataclasses.FrozenInstanceError) as raised:
+                delattr(obj, field)
+            errors.append(str(raised.value))
+        assert errors[:2] == errors[2:]
+    for make in (view, real):
+        with pytest.raises(TypeError):
+            make(**dict(list(values.items())[1:]))  # a field missing
+        with pytest.raises(TypeError):
+            make(**values, unknown=1)
+        with pytest.raises(TypeError):
+            make(*values.values(), 1)  # one positional too many
+    for roundtrip in (pickle.loads(pickle.dumps(ours)), copy.copy(ours), copy.deepcopy(ours)):
+        assert roundtrip == ours and type(roundtrip) is view
+    assert dataclasses.replace(ours, **{names[0]: "changed"}) == view(**{**values,
+                                                                       names[0]: "changed"})
+    assert dataclasses.asdict(ours) == dataclasses.asdict(theirs) == values

@@ -1,8 +1,9 @@
 """Celery glue: the Celery app a runtime builds (`make_celery`, on kombu's Redis transport made to
-survive a broker restart), what joelclaw installs into Celery's processes (the worker's sweeper
-thread for durable time, the reload bootstep and pool restart, task signals and canvas
-callbacks, beat's deduplicating cron scheduler and its catch-up after downtime, `catchup`), and
-the broker's queues read directly (`queues`)."""
+survive a broker restart; `broker_app`, the same connection to the broker alone), what joelclaw
+installs into Celery's processes (the worker's sweeper thread for durable time, the reload
+bootstep and pool restart, task signals and canvas callbacks, beat's deduplicating cron
+scheduler and its catch-up after downtime, `catchup`), and the broker's queues read directly
+(`queues`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from joelclaw.bus.lazy import door
 if TYPE_CHECKING:
     from joelclaw.bus.celery import catchup, queues
     from joelclaw.bus.celery.app import CelerySetup, make_celery
+    from joelclaw.bus.celery.connection import broker_app
     from joelclaw.bus.celery.cron import (
         CRON_TASK,
         CronSchedule,
@@ -30,6 +32,7 @@ __all__ = [
     "CronSchedule",
     "Signals",
     "Sweeper",
+    "broker_app",
     "catchup",
     "dispatch_tick",
     "make_celery",
@@ -40,6 +43,7 @@ __all__ = [
 __getattr__, __dir__ = door(__name__, {
     "CelerySetup": "app:CelerySetup",
     "make_celery": "app:make_celery",
+    "broker_app": "connection:broker_app",
     "queues": "queues",
     "catchup": "catchup",
     "CRON_TASK": "cron:CRON_TASK",

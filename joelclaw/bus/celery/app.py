@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, Task
 from kombu import Queue
 
-from joelclaw import durability, keys, redisconn
-from joelclaw.bus.celery.broker import SENTINEL_TRANSPORT, TRANSPORT
+from joelclaw import durability, keys
+from joelclaw.bus.celery.connection import broker_app
 from joelclaw.bus.celery.cron import beat_schedule_for, scheduler_for
-from joelclaw.bus.celery.queues import queue_names, transport_options
+from joelclaw.bus.celery.queues import queue_names
 from joelclaw.bus.celery.reload import install_pool_restart, reload_step
 from joelclaw.bus.celery.sweeper import sweeper_step
 from joelclaw.bus.celery.task_hooks import install as install_task_hooks
@@ -44,20 +44,10 @@ def make_celery(
     beat_entries: dict[str, dict[str, Any]] | None = None,
     setup: Iterable[CelerySetup] = (),
 ) -> Celery:
-    broker, sentinel_options, use_ssl = redisconn.broker(broker, bus.settings)
-    app = Celery("joelclaw", broker=broker, set_as_current=False)
-    if broker.startswith(("redis://", "rediss://")):
-        app.conf.broker_transport = TRANSPORT  # survives a broker restart (broker.py)
-    elif broker.startswith("sentinel://"):
-        app.conf.broker_transport = SENTINEL_TRANSPORT  # and a failover
-    if use_ssl is not None:
-        app.conf.broker_use_ssl = use_ssl
+    app = broker_app(bus, broker)  # the broker, its transport and options, JSON
     queues = queue_names(bus)  # `joelclaw queues` reads the same names without the app
-    amqp = is_amqp(broker)
+    amqp = is_amqp(app.conf.broker_url)
     app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -69,12 +59,8 @@ def make_celery(
         task_queues=[Queue(q, queue_arguments={"x-max-priority": 10} if amqp else None)
                      for q in queues],
         task_create_missing_queues=True,
-        broker_transport_options={**transport_options(bus.settings), **sentinel_options},
-        broker_connection_retry_on_startup=True,
         # Task events stay off as in plain Celery: Flower switches them on while it runs.
         worker_hijack_root_logger=False,
-        timezone=bus.settings.timezone,
-        enable_utc=True,
         beat_scheduler=scheduler_for(bus),
         beat_schedule=beat_schedule_for(bus.registry, beat_entries),
     )

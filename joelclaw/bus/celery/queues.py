@@ -4,9 +4,9 @@
 On Redis, kombu keeps one list per priority step, `<queue>` for step 0 and `<queue><sep><n>` for
 step n, plus one `unacked` hash of delivered but unacknowledged messages. The step list, the
 separator and a key prefix come from the transport options the Celery app is built with
-(`transport_options`, read here without building the app: `joelclaw queues` and `status` load
-no Celery), so this reads exactly the keys the workers consume. Over AMQP the depth needs
-RabbitMQ's management API: reported as not available rather than guessed.
+(`connection.transport_options`, read without building the app: `joelclaw queues` and
+`status` load no Celery), so this reads exactly the keys the workers consume. Over AMQP the
+depth needs RabbitMQ's management API: reported as not available rather than guessed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys, redisconn
+from joelclaw.bus.celery.connection import transport_options
 from joelclaw.bus.delivery.publish import target_for
 from joelclaw.bus.functions.registry import TASK_PREFIX
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     import redis
 
     from joelclaw.bus.ports import Bus
-    from joelclaw.config import Settings
 
 KOMBU_SEP = "\x06\x16"  # kombu's Redis default when the transport options set no `sep`
 KOMBU_PRIORITY_STEPS = [0, 3, 6, 9]
@@ -37,21 +37,6 @@ def queue_names(rt: Bus) -> list[str]:
     gateway's, the canvas steps', each function's."""
     return sorted({keys.FUNCTION_QUEUE, keys.GATEWAY_QUEUE, rt.settings.worker.canvas_queue,
                    *(fn.queue for fn in rt.registry)})
-
-
-def transport_options(settings: Settings) -> dict[str, Any]:
-    """kombu's transport options for the broker (`make_celery` sets these): how long a message
-    stays invisible, the priority steps and the separator of their lists."""
-    options: dict[str, Any] = {
-        "visibility_timeout": settings.redis.visibility_timeout,
-        "priority_steps": list(range(10)),
-        "sep": ":",
-        "queue_order_strategy": "priority",
-    }
-    if settings.redis.unacked_restore_seconds:
-        options["unacked_restore_interval"] = settings.redis.unacked_restore_seconds
-        options["unacked_restore_throttle"] = 1
-    return options
 
 
 def broker_options(rt: Bus) -> dict[str, Any]:

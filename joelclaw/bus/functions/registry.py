@@ -23,10 +23,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from joelclaw import keys
 from joelclaw.bus.functions.options import Flow, parse_flow
+from joelclaw.durations import crontab
 from joelclaw.errors import FunctionDefinitionError
 from joelclaw.events.model import Event, is_event_pattern
 from joelclaw.expressions import Expression, ExpressionError, compile_expression
@@ -180,7 +179,7 @@ def cron(expression: str | FromSettings[str], *, timezone: str | FromSettings[st
         tz_part, _, expression = expression.partition(" ")
         timezone = tz_part[3:]
     expression = expression.strip()
-    if not croniter.is_valid(expression):
+    if not crontab.is_valid(expression):  # croniter's verdict (loaded for an unusual one)
         raise FunctionDefinitionError(f"invalid cron expression {expression!r}")
     try:
         ZoneInfo(timezone)
@@ -193,6 +192,8 @@ def next_fire(expression: str, timezone: str, moment: datetime) -> datetime:
     """When a cron fires next after `moment`, in its own zone: beat's schedule
     (`joelclaw.bus.celery.CronSchedule`) asks this, and so do the views that must not load
     Celery to say it (`joelclaw functions`)."""
+    from croniter import croniter
+
     return croniter(expression, moment.astimezone(ZoneInfo(timezone))).get_next(datetime)
 
 
