@@ -3,6 +3,7 @@ test, a warm restart of the gateway worker, and a layered health check with a fi
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,22 @@ def gateway_workers(rt: Runtime, attempts: int = 3) -> list[str]:
     return []
 
 
-def _ages(rt: Runtime, nodes: list[str]) -> dict[str, float]:
-    """Seconds since each node's sweeper last stamped itself (inf: never), as health reads it."""
-    from joelclaw import health
-
-    seen = {node.hostname: node.age_s for node in health.nodes(rt)}
-    return {n: seen.get(n, float("inf")) for n in nodes}
+def _stamps(rt: Runtime, nodes: list[str]) -> dict[str, tuple[float, int | None]]:
+    """Each node's last stamp: when its sweeper wrote it (-inf: never) and the process that
+    wrote it (None: a worker that does not say)."""
+    raw = rt.redis.hmget(keys.WORKERS_SEEN, nodes) if nodes else []
+    out: dict[str, tuple[float, int | None]] = {}
+    for node, value in zip(nodes, raw, strict=True):
+        at, pid = float("-inf"), None
+        if value is not None:
+            try:
+                entry = json.loads(value)
+                at = float(entry["at"]) if isinstance(entry, dict) else float(entry)
+                pid = entry.get("pid") if isinstance(entry, dict) else None
+            except (ValueError, TypeError, KeyError):
+                pass
+        out[node] = (at, pid if isinstance(pid, int) else None)
+    return out
 
 
 @command("events", group=gateway)
@@ -145,32 +156,63 @@ def restart(session: Session, timeout: float) -> Reply:
     supervisor (`joelclaw up`) starts it again; unacknowledged messages are not lost."""
     rt = session.runtime()
     nodes = _require_alive(rt)
+    before = _stamps(rt, nodes)
     asked = time.time()
     control(rt).shutdown(destination=nodes)
     session.out.progress(f"asked {', '.join(nodes)} to stop after its current message")
+    watch = _Restarts(before, asked)
     deadline = time.monotonic() + timeout
-    stopped_at = _wait(rt, nodes, deadline, lambda age: age >= STOPPED_SECONDS)
-    if stopped_at is None:
+    while time.monotonic() < deadline and not watch.all_back():
+        watch.look(_stamps(rt, nodes), time.time())
+        if not watch.all_back():
+            time.sleep(0.25)
+    if not watch.all_stopped():
         raise Failure(f"{', '.join(nodes)} did not stop within {timeout:g}s",
                       "GATEWAY_RESTART_FAILED", "It may be in a long agent turn; see "
                       "`joelclaw logs gateway` and try again.")
-    session.out.progress("stopped; waiting for the supervisor to start it again")
-    back_at = _wait(rt, nodes, deadline, lambda age: age < 1.0)
-    if back_at is None:
+    if not watch.all_back():
         raise Failure(f"{', '.join(nodes)} stopped but did not come back within {timeout:g}s",
                       "GATEWAY_RESTART_FAILED", "`joelclaw up` restarts the processes it "
                       "runs; a gateway started another way must be started again by hand.",
                       next_actions=[action("logs gateway", "why it did not come back")])
-    result = {"nodes": nodes, "stopped_after_s": round(stopped_at - asked, 1),
-              "back_after_s": round(back_at - asked, 1)}
+    result = {"nodes": nodes, "stopped_after_s": round(max(watch.stopped.values()) - asked, 1),
+              "back_after_s": round(max(watch.back.values()) - asked, 1)}
     return Reply(result, lambda r: f"restarted {', '.join(r['nodes'])}: back after "
                  f"{r['back_after_s']} s", [action("gateway status", "alive again")])
 
 
-def _wait(rt: Runtime, nodes: list[str], deadline: float, done: Any) -> float | None:
-    while time.monotonic() < deadline:
-        ages = _ages(rt, nodes)
-        if all(done(ages[n]) for n in nodes):
-            return time.time()
-        time.sleep(0.25)
-    return None
+class _Restarts:
+    """What the stamps say of each node since the shutdown was asked: it stopped when its
+    process stamps no more (silent `STOPPED_SECONDS`, or a new process stamps instead: a
+    supervisor may restart it quicker than that), and it is back when a new process stamps
+    (or, for a worker that does not say its pid, when it stamps again after the silence)."""
+
+    def __init__(self, before: dict[str, tuple[float, int | None]], asked: float):
+        self.before, self.asked = before, asked
+        self.last_old = {node: at for node, (at, _) in before.items()}
+        self.stopped: dict[str, float] = {}
+        self.back: dict[str, float] = {}
+
+    def look(self, stamps: dict[str, tuple[float, int | None]], now: float) -> None:
+        for node, (at, pid) in stamps.items():
+            if node in self.back:
+                continue
+            old_pid = self.before[node][1]
+            new_process = pid is not None and old_pid is not None and pid != old_pid
+            if not new_process and node not in self.stopped:
+                self.last_old[node] = max(self.last_old[node], at)
+                if now - at >= STOPPED_SECONDS:
+                    self.stopped[node] = now
+            if new_process and node not in self.stopped:
+                # it stopped after its last stamp (and the request) and before the new
+                # process's first
+                self.stopped[node] = min(now, max(self.last_old[node], self.asked) + 0.25)
+            if node in self.stopped and now - at < 1.0 and (new_process or old_pid is None
+                                                            or pid is None):
+                self.back[node] = now
+
+    def all_stopped(self) -> bool:
+        return len(self.stopped) == len(self.before)
+
+    def all_back(self) -> bool:
+        return len(self.back) == len(self.before)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -216,9 +217,10 @@ class Sweeper:
 
     def presence(self) -> str:
         """This node's `keys.WORKERS_SEEN` entry, read by `joelclaw.health`: when it was last
-        seen and which queues it consumes (its roles derive from them)."""
+        seen, which queues it consumes (its roles derive from them) and the process stamping
+        (a restart shows as a new pid, however quick)."""
         return json.dumps({"at": time.time(), "queues": sorted(self.queues()),
-                           **self.rt.code.presence()})
+                           "pid": os.getpid(), **self.rt.code.presence()})
 
     def _loop(self) -> None:
         while not self._stop.is_set():
