@@ -127,6 +127,21 @@ def test_the_command_table_names_every_command_and_its_modules() -> None:
         assert defined == {f"joelclaw.cli.{m}" for m in modules}, name
 
 
+def test_a_group_finds_every_subcommand_when_one_of_its_modules_was_imported_first() -> None:
+    """A group whose subcommands come from several modules (gateway: events, test, restart in
+    one, diagnose in another) gets them all, even when code imported one of those modules
+    first, which registers the group itself (in a fresh process)."""
+    probe = ("import click, joelclaw.cli.gateway_ops\n"
+             "from joelclaw.cli import cli\n"
+             "ctx = click.Context(cli)\n"
+             "group = cli.get_command(ctx, 'gateway')\n"
+             "print(sorted(group.commands))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "'diagnose'" in done.stdout and "'restart'" in done.stdout
+
+
 # ---- the commands that read the registry: status, queues, functions, schedule ----------------
 #
 # They import the function modules (the registry is what they show), but declaring a function

@@ -242,9 +242,11 @@ class EnvelopeGroup(click.Group):
     lazy_root: str | None = None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy:
-            for module in self.lazy[cmd_name]:
-                importlib.import_module(module)
+        # Every module of the command, even when the command is registered already: a group's
+        # subcommands come from several modules, and importing one of them (the group's own,
+        # say) registers the group without the others' subcommands.
+        for module in self.lazy.get(cmd_name, ()):
+            importlib.import_module(module)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
