@@ -53,8 +53,8 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request", *,
     if run.status in TERMINAL:
         return run
     ttl = rt.settings.runs.lease_seconds
-    rt.redis.set(keys.cancel_ask(run_id), reason, ex=leases.ASK_TTL_SECONDS)
     deadline = time.monotonic() + HOLDER_WAIT_LEASES * ttl
+    asked = False
     while True:
         lease = leases.acquire(rt.scripts, run_id, ttl)
         if lease is not None:  # idle, or its execution ended meanwhile: cancel it here
@@ -65,6 +65,9 @@ def cancel_run(rt: Bus, run_id: str, reason: str = "cancelled by request", *,
             else:
                 lease.release()
             break
+        if not asked:  # held: ask its holder (and any execution beginning after it)
+            rt.redis.set(keys.cancel_ask(run_id), reason, ex=leases.ASK_TTL_SECONDS)
+            asked = True
         answered = _holder_answered(rt, run_id, deadline) if wait else False
         if answered is not None:  # acknowledged (True), or no answer within a lease (False)
             rt.runs.request_cancel(run_id, reason)
