@@ -98,22 +98,16 @@ def _view_init(self: Any, *args: Any, **kwargs: Any) -> None:
         object.__setattr__(self, f.name, value)
 
 
-def _view_frozen(self: Any, name: str) -> bool:
-    """As a frozen dataclass: no attribute of the class itself is set, no field anywhere."""
-    return ("__dataclass_fields__" in type(self).__dict__
-            or any(f.name == name for f in fields(self)))
+# As a frozen dataclass on its own class: no attribute is ever set or deleted (every view is
+# itself a dataclass, so the subclass case of dataclasses' check never arises).
 
 
 def _view_setattr(self: Any, name: str, value: Any) -> None:
-    if _view_frozen(self, name):
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-    object.__setattr__(self, name, value)
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
 
 
 def _view_delattr(self: Any, name: str) -> None:
-    if _view_frozen(self, name):
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-    object.__delattr__(self, name)
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 @reprlib.recursive_repr()
