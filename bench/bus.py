@@ -7,7 +7,10 @@ Measures (a) event -> function start latency p50/p99 with an idle worker, (b) th
 events each running a one-step function, (c) the cost of a 10-step function, (d) the Redis
 commands each run costs (INFO commandstats before and after, sender and worker together,
 commands inside Lua scripts included); each next to the equivalent plain Celery task, and prints
-the ratios. Then (e) the overhead of one no-op step in µs (p50/p99, runs one at a time on an
+the ratios, and (e) where each side's one-step runs spend CPU: the sender (this process), the
+worker's consumer (Celery's main process), its pool processes and the Redis server, in µs per
+run (the throughput ratio is about the ratio of these totals on a machine whose cores are all
+busy). Then (f) the overhead of one no-op step in µs (p50/p99, runs one at a time on an
 idle worker) beside a bare Redis PING timed on the same worker in the same runs: the floor.
 Starts its own Redis (append-only, fsync per `--appendfsync`, default
 JOELCLAW_REDIS_APPENDFSYNC or everysec; bench/durability.py compares the modes) and workers.
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +86,30 @@ def commands_per_run(client: redis.Redis, send: Callable[[int], None], count: in
     per_run = {name: n / count for name, n in calls.items() if n > 0}
     top = dict(sorted(per_run.items(), key=lambda kv: -kv[1])[:10])
     return sum(per_run.values()), {k: round(v, 2) for k, v in top.items()}
+
+
+CPU_PARTS = ("sender", "consumer", "pool", "redis")
+
+
+class CpuSplit:
+    """CPU seconds (user + system) of the sender, a worker's consumer, its pool processes and
+    the Redis server, read before and after a measured phase."""
+
+    def __init__(self, worker_pid: int, redis_pid: int):
+        self.me, self.redis = psutil.Process(), psutil.Process(redis_pid)
+        self.consumer = psutil.Process(worker_pid)
+
+    def read(self) -> dict[str, float]:
+        def spent(process: psutil.Process) -> float:
+            times = process.cpu_times()
+            return times.user + times.system
+        return {"sender": spent(self.me), "consumer": spent(self.consumer),
+                "pool": sum(spent(child) for child in self.consumer.children(recursive=True)),
+                "redis": spent(self.redis)}
+
+    def per_run(self, before: dict[str, float], count: int) -> dict[str, float]:
+        after = self.read()
+        return {part: (after[part] - before[part]) / count * 1e6 for part in CPU_PARTS}
 
 
 def step_overhead(client: redis.Redis, send: Callable[[int], None], runs: int
@@ -153,10 +181,13 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                                                  priority=5),
             },
         }
+        split: dict[str, CpuSplit] = {}
+        redis_pid = int(client.info("server")["process_id"])
         for label, app in (("joelclaw", "joelclaw.worker"), ("plain", "bench.plain_app")):
             procs.append(start_worker(app, "joelclaw" if label == "joelclaw" else "plain",
                                       args.concurrency, env, tmp / f"{label}.log"))
             wait_idle_worker(client, senders[label]["one"])
+            split[label] = CpuSplit(procs[-1].pid, redis_pid)
         # Latency: alternate samples between the two idle workers, so both see the same noise.
         lat: dict[str, list[float]] = {"joelclaw": [], "plain": []}
         for i in range(args.latency_samples):
@@ -165,11 +196,16 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 lat[label] += latency(client, senders[label]["one"], 1, offset=i)
         print("latency done", file=sys.stderr)
         # Throughput: alternate rounds (J, P, J, P) and keep each side's better round.
+        # The CPU split is the one-step round's with the better rate.
         rates: dict[str, dict[str, float]] = {"joelclaw": {}, "plain": {}}
+        cpu: dict[str, dict[str, float]] = {}
         for _round in range(2):
             for label in rates:
                 for kind, count in (("one", args.events), ("ten", args.ten_step_runs)):
+                    before = split[label].read()
                     rate = throughput(client, senders[label][kind], count)
+                    if kind == "one" and rate > rates[label].get(kind, 0.0):
+                        cpu[label] = split[label].per_run(before, count)
                     rates[label][kind] = max(rates[label].get(kind, 0.0), rate)
                     print(f"[{label}] {kind}: {rate:.0f}/s", file=sys.stderr)
         commands: dict[str, dict[str, float]] = {}
@@ -182,7 +218,8 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         results = {
             label: {"p50": statistics.median(lat[label]), "p99": pct(lat[label], 0.99),
                     "rate": rates[label]["one"], "ten_rate": rates[label]["ten"],
-                    "cmd_one": commands[label]["one"], "cmd_ten": commands[label]["ten"]}
+                    "cmd_one": commands[label]["one"], "cmd_ten": commands[label]["ten"],
+                    **{f"cpu_{part}": cpu[label][part] for part in CPU_PARTS}}
             for label in lat
         }
         results["steps"] = step_overhead(
@@ -216,6 +253,12 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     print(f"{'measure':<44}{'joelclaw':>12}{'plain celery':>14}{'ratio':>8}")
     for name, a, b, ratio in rows:
         print(f"{name:<44}{a:>12.2f}{b:>14.2f}{ratio:>8.2f}")
+    print(f"\n{'CPU per one-step run (us), by process':<44}{'joelclaw':>12}{'plain celery':>14}"
+          f"{'ratio':>8}")
+    for part in (*CPU_PARTS, "total"):
+        a = sum(j[f"cpu_{x}"] for x in CPU_PARTS) if part == "total" else j[f"cpu_{part}"]
+        b = sum(p[f"cpu_{x}"] for x in CPU_PARTS) if part == "total" else p[f"cpu_{part}"]
+        print(f"{part:<44}{a:>12.0f}{b:>14.0f}{a / b if b else float('nan'):>8.2f}")
     s = results["steps"]
     print(f"\n{'overhead of one no-op step (us)':<44}{'step':>12}{'Redis PING':>14}{'ratio':>8}")
     for q in ("p50", "p99"):
