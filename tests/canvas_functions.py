@@ -52,6 +52,8 @@ def task_fn(ctx: Context) -> dict:
         result = ctx.step.task("slow", t.slow.s(ctx.run_id, data["value"]))
     elif mode == "name":
         result = ctx.step.task("by-name", "canvas.add", 20, 22)
+    elif mode == "held-end":
+        result = ctx.step.task("held", t.held_end.s(ctx.run_id, data["value"], data["fail"]))
     elif mode == "timeout":
         try:
             result = ctx.step.task("nowhere", t.add.s(1, 1).set(queue="nowhere"),

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from celery import shared_task
+from celery import shared_task, signals
 
 import joelclaw
 from joelclaw import client
@@ -65,6 +65,33 @@ def slow(key: str, value: Any) -> Any:
     while not redis.exists(f"jc:test:release:{key}") and time.time() < deadline:
         time.sleep(0.05)
     return value
+
+
+@shared_task(name="canvas.held_end", queue=QUEUE)
+def held_end(key: str, value: Any, fail: bool = False) -> Any:
+    """Returns (or raises) at once; the signals its worker sends after the task's callbacks then
+    wait until the test sets `jc:test:release:<key>` (at most 60 s): a late postrun."""
+    executions("held_end", key)
+    if fail:
+        raise ValueError(f"held {key}")
+    return value
+
+
+def _hold_after_callbacks(sender: Any = None, **_: Any) -> None:
+    """Celery sends `task_success` / `task_failure` after a task's callbacks and before
+    `task_postrun`: holding here delays everything the worker records after them."""
+    if getattr(sender, "name", "") != "canvas.held_end":
+        return
+    request = sender.request
+    key = (request.args or [""])[0]
+    redis = _redis()
+    deadline = time.time() + 60
+    while not redis.exists(f"jc:test:release:{key}") and time.time() < deadline:
+        time.sleep(0.05)
+
+
+signals.task_success.connect(_hold_after_callbacks, weak=False)
+signals.task_failure.connect(_hold_after_callbacks, weak=False)
 
 
 @shared_task(name="canvas.echo", queue=QUEUE)

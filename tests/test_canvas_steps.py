@@ -73,6 +73,25 @@ def test_a_chain_of_two_plain_tasks_is_one_step(runtime, workers):
     assert "canvas.add[" not in workers["fn"].output()
 
 
+@pytest.mark.parametrize("fail", [False, True], ids=["succeeded", "failed"])
+def test_a_task_step_has_its_tasks_time_though_the_worker_records_it_late(runtime, workers,
+                                                                          fail):
+    """Celery sends a task's callback before its success/failure and postrun signals, so the
+    run the callback wakes can read the task's record first: here those signals wait until the
+    run ended, and its trace must still show the task's execution time."""
+    run_id = start(runtime, "canvas/task", mode="held-end", value=5, fail=fail)
+    try:
+        run = finished(runtime, run_id)
+    finally:
+        runtime.redis.set(f"jc:test:release:{run_id}", 1)
+    assert run.status == ("failed" if fail else "completed"), run.error
+    step = runtime.runs.step(run_id, "held")
+    assert step.status == ("failed" if fail else "completed")
+    assert [t["name"] for t in step.tasks] == ["canvas.held_end"]
+    assert "queue_delay_ms" in step.tasks[0] and "execution_ms" in step.tasks[0]
+    assert step.execution_ms is not None and step.execution_ms >= 0
+
+
 def test_a_group_returns_its_list_and_a_chord_its_callback_result(runtime, workers):
     group_run = start(runtime, "canvas/group", values=[1, 2, 3])
     chord_run = start(runtime, "canvas/chord", values=[1, 2, 3])

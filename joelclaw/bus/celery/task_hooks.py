@@ -20,7 +20,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from celery import signals
+from celery import current_task, signals
 
 from joelclaw import keys
 from joelclaw.bus.execution import canvas
@@ -42,6 +42,8 @@ def install(app: Celery, bus: Bus) -> None:
     """Register the canvas callbacks on `app` and connect the task signals for its tasks."""
     queue = bus.settings.worker.canvas_queue
 
+    hooks = Signals(app, bus)
+
     @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True)
     def canvas_done(value: Any = None, base: str = "", path: str = "") -> None:
         # A redelivered callback can meet its dead twin's young publish claim: wait the few
@@ -59,12 +61,15 @@ def install(app: Celery, bus: Bus) -> None:
     def canvas_failed(*args: Any, base: str = "", path: str = "") -> None:
         # In the failing worker: (request, exc, traceback); as a message: (task_id,).
         if len(args) >= 2:
+            # Called before the failed task's postrun: its end is recorded first, so the run
+            # this callback wakes reads it.
+            hooks.ended(canvas.task_id(base, path))
             error = canvas.error_from_exception(args[1], args[2] if len(args) > 2 else None)
         else:
             error = _stored_error(bus, canvas.task_id(base, path))
         canvas.node_failed(bus, base, path, error)
 
-    Signals(app, bus).connect()
+    hooks.connect()
 
 
 def _stored_error(bus: Bus, tid: str, patience: float = 2.0) -> dict[str, Any]:
@@ -89,11 +94,34 @@ class Signals:
         self.app, self.bus = app, bus
         self.globs = tuple(bus.settings.worker.task_events)
         self.started: dict[str, float] = {}  # task id -> when this process started it
+        self.ends: dict[str, float] = {}  # canvas task id -> its end, recorded before postrun
 
     def connect(self) -> None:
         signals.task_prerun.connect(self.prerun, weak=False)
         signals.task_postrun.connect(self.postrun, weak=False)
         signals.task_failure.connect(self.failure, weak=False)
+        signals.before_task_publish.connect(self.publishing, weak=False)
+
+    def publishing(self, sender: Any = None, **_: Any) -> None:
+        """Celery publishes a task's success callback (`link`) as soon as its body returned,
+        before `task_postrun`: for a canvas task, its end is recorded now, so the run that
+        callback wakes finds it (its trace would otherwise miss the task's execution time)."""
+        if sender != canvas.DONE_TASK:
+            return
+        task = current_task._get_current_object() if current_task else None
+        if task is None or not self._ours(task):
+            return
+        task_id = task.request.id or ""
+        if task_id.startswith(keys.CANVAS_TASK_PREFIX):
+            self.ended(task_id)
+
+    def ended(self, task_id: str) -> None:
+        """Record that a canvas task's body is over (its postrun writes the same time)."""
+        at = self.ends[task_id] = time.time()
+        try:
+            self.bus.redis.hset(keys.task_info(task_id), "ended_at", at)
+        except Exception:
+            log.warning("could not record the end of task %s", task_id, exc_info=True)
 
     def _ours(self, sender: Any) -> bool:
         return getattr(sender, "app", None) is self.app
@@ -132,10 +160,11 @@ class Signals:
         if not self._ours(sender):
             return
         started = self.started.pop(task_id, None)
+        ended = self.ends.pop(task_id, None) or time.time()
         if task_id.startswith(keys.CANVAS_TASK_PREFIX):
             try:
                 self.bus.redis.hset(keys.task_info(task_id),
-                                    mapping={"ended_at": time.time(), "state": state or ""})
+                                    mapping={"ended_at": ended, "state": state or ""})
             except Exception:
                 log.warning("could not record the end of task %s", task_id, exc_info=True)
         if state in ("SUCCESS", "FAILURE") and self._emits(sender.name):
