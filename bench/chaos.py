@@ -1,6 +1,7 @@
 """Chaos: a steady event load on `joelclaw up` while its processes are SIGKILLed at random.
 
     python bench/chaos.py [--minutes 5] [--rate 10] [--kill-every 10] [--seed N]
+                          [--victims worker,redis]
 
 Starts `joelclaw up` on a temporary home (embedded Redis, web, worker, gateway, beat; no Flower,
 no Typesense), sends events through the HTTP API at a steady rate, and every few seconds
@@ -16,7 +17,8 @@ LLM, then Typesense writes), whose run must complete too.
 When the time is up it stops killing, waits for every acknowledged event's run to end, and
 prints: events sent, acknowledged (the API answered 200), runs completed, lost (acknowledged
 but no completed run), finished steps that ran again, and the longest recovery (from a kill to
-the next probe run completing).
+the next probe run completing), overall, per kind of victim, and for each kill in order.
+`--victims` restricts the kills to some kinds (to test one kind repeatedly in a short run).
 """
 
 from __future__ import annotations
@@ -141,7 +143,14 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=20.0, help="JOELCLAW_RUN_LEASE_SECONDS")
     parser.add_argument("--seed", type=int, default=None,
                         help="the kill schedule's seed (printed; default: a random one)")
+    parser.add_argument("--victims", default=",".join(VICTIMS),
+                        help="comma list of the kinds to kill (default: all of "
+                             + ", ".join(VICTIMS) + ")")
     args = parser.parse_args()
+    args.victims = tuple(v.strip() for v in args.victims.split(",") if v.strip())
+    unknown = set(args.victims) - set(VICTIMS)
+    if unknown or not args.victims:
+        parser.error(f"--victims: unknown kinds {sorted(unknown)}; choose from {VICTIMS}")
     if args.seed is None:
         args.seed = random.randrange(2**32)
     home = Path(tempfile.mkdtemp(prefix="joelclaw-chaos-"))
@@ -168,19 +177,21 @@ def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
     sent = memory_acked = 0
     stop = threading.Event()
     kills: list[tuple[str, float]] = []
-    recoveries: list[float] = []
+    recoveries: list[float] = []  # the recovery after each kill in `kills`, in order
+    started = time.time()
 
     def killer() -> None:
         rng = random.Random(args.seed)
         turn: list[str] = []  # every victim once per round, in a shuffled order
         while not stop.wait(rng.expovariate(1 / args.kill_every)):
             if not turn:
-                turn = rng.sample(VICTIMS, len(VICTIMS))
+                turn = rng.sample(args.victims, len(args.victims))
             role = turn.pop()
             if system.kill(role):
                 kills.append((role, time.time()))
                 print(f"killed {role}", file=sys.stderr)
                 recoveries.append(recovery_time(system, stop))
+                print(f"  recovered from {role} in {recoveries[-1]:.1f} s", file=sys.stderr)
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
@@ -207,11 +218,18 @@ def run_chaos(system: System, args: argparse.Namespace) -> dict[str, Any]:
     print(f"sent {sent}, acknowledged {len(acknowledged)}; waiting for the runs to end",
           file=sys.stderr)
     outcome = settle(system, acknowledged)
+    measured = [(role, at, took) for (role, at), took
+                in zip(kills, recoveries, strict=False)]  # a kill whose probe never ended: none
     return {"minutes": args.minutes, "seed": args.seed, "events_sent": sent,
             "events_acknowledged": len(acknowledged),
             "memory_sessions_acknowledged": memory_acked, **outcome,
             "kills": {role: sum(1 for r, _ in kills if r == role) for role in VICTIMS},
-            "longest_recovery_s": round(max(recoveries), 1) if recoveries else None}
+            "longest_recovery_s": round(max(recoveries), 1) if recoveries else None,
+            "longest_recovery_by_kind_s": {
+                role: round(max(t for r, _, t in measured if r == role), 1)
+                for role in VICTIMS if any(r == role for r, _, _ in measured)},
+            "each_kill": [{"role": role, "at_s": round(at - started, 1),
+                           "recovery_s": round(took, 1)} for role, at, took in measured]}
 
 
 def recovery_time(system: System, stop: threading.Event) -> float:

@@ -4,12 +4,15 @@ which is when plain Celery on Redis would redeliver it)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from joelclaw import keys
+from joelclaw.bus.celery import queues
 from joelclaw.events.model import Event
+from joelclaw.runtime import Runtime
 from tests.support import gate_entered, lapse_probe, lapsed, open_gate, wait_for
 from tests.test_bus_steps import counts, finished, start
 
@@ -121,3 +124,34 @@ def test_a_new_worker_on_the_same_host_takes_over_at_once(runtime, worker_factor
     assert run.status == "completed"
     assert not lapsed(runtime.redis, lapses), "the dead holder's lease was waited out"
     assert counts(runtime, run_id) == {"one": 1, "two": 2, "three": 1}
+
+
+def test_a_message_a_killed_worker_took_with_it_is_published_again_at_once(
+    settings, worker_factory
+):
+    # Given an outbox grace far longer than the test, so that only noticing the death helps,
+    # and a worker of this host that stamped its presence (host and pid), SIGKILLed
+    patient = settings.with_overrides(outbox_grace_seconds=3600.0)
+    rt = Runtime(patient)
+    first = worker_factory(settings_override=patient)
+    wait_for(lambda: any(json.loads(raw).get("pid") == first.process.pid
+                         for raw in rt.redis.hvals(keys.WORKERS_SEEN)), 30,
+             message="the worker's presence stamp")
+    first.kill_all()
+    # And a run whose message the dead worker's waiting BRPOP took: Redis hands the next
+    # message pushed to the queue to a killed worker's connection still open, and kombu
+    # records a message as held (unacked) only once it has read it, so the message is nowhere
+    names = queues.queue_names(rt)
+    run_id = start(rt, "test/steps")
+    assert run_id in queues.waiting_targets(rt, names)
+    lists = [k for k in rt.redis.scan_iter(f"{keys.FUNCTION_QUEUE}*")
+             if rt.redis.type(k) == b"list"]
+    assert rt.redis.brpop(lists, timeout=5) is not None
+    assert run_id not in queues.waiting_targets(rt, names)
+    assert rt.redis.zscore(keys.OUTBOX, run_id) is not None  # published, not begun
+    # When a new worker starts on this host
+    worker_factory(settings_override=patient)
+    # Then it notices the death and publishes the run again, long before the outbox's grace
+    run = finished(rt, run_id, timeout=RESUME_WITHIN)
+    assert run.status == "completed"
+    assert counts(rt, run_id) == {"one": 1, "two": 1, "three": 1}

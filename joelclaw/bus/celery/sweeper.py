@@ -3,9 +3,11 @@
 Each tick it wakes targets whose lease expired (their worker died), claims due wake-ups
 (sleeps, retry back-offs, wait timeouts, outbox entries, debounce/batch timers) atomically and
 publishes them, indexes the events sent meanwhile for search, and now and then prunes expired
-runs from the indexes. Safe on every worker at once: a claim pushes the wake-up into the future,
-so two sweepers never publish the same one, and a sweeper that dies mid-claim leaves it to fire
-again (at least once, never lost).
+runs from the indexes. When a worker process of this host died, the runs published but not begun
+whose messages the broker no longer holds are published again at once (see
+`Sweeper.notice_dead_local_workers`), not after the outbox's grace. Safe on every worker at once:
+a claim pushes the wake-up into the future, so two sweepers never publish the same one, and a
+sweeper that dies mid-claim leaves it to fire again (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Sweeper:
         self._revoked: set[str] = set()  # task ids whose runs were cancelled already
         self._broker_view: set[str] = set()
         self._broker_seen_at = float("-inf")
+        self._dead_seen: set[tuple[str, int]] = set()  # (node, pid): deaths acted on already
 
     _absences_armed = False  # key-less absence triggers are armed by the first tick
 
@@ -86,6 +89,7 @@ class Sweeper:
         if now - self._last_holders > HOLDERS_EVERY:
             self._last_holders = now
             self.revive_dead_local_holders(now)
+            self.notice_dead_local_workers(now)
             self._revoked_running()
         return published
 
@@ -108,20 +112,25 @@ class Sweeper:
             wakeups.settle(self.rt.scripts, target, claim_until, "")
         return published
 
-    def _check_outbox(self, now: float) -> int:
+    def _check_outbox(self, now: float, *, ahead: bool = False) -> int:
         """Published runs that have not started within the safety period: a backlog waits on,
-        a message that is gone (a sender that died, `celery purge`) is published again."""
-        due, claim_until = wakeups.claim_due(self.rt.scripts, now, BATCH, outbox=True)
+        a message that is gone (a sender that died, `celery purge`) is published again.
+
+        `ahead`: every published run not begun, however recent, against a fresh look at the
+        broker in which a message held by a worker counts as gone (a worker died: see
+        `notice_dead_local_workers`); one still queued keeps its safety time."""
+        due, claim_until = wakeups.claim_due(self.rt.scripts, now, BATCH, outbox=True,
+                                             upto=float("inf") if ahead else None)
         if not due:
             return 0
-        waiting = self._still_in_broker(list(due))
+        waiting = self._still_in_broker(list(due), held_within=0.0 if ahead else None)
         safety = now + self.rt.settings.runs.outbox_grace_seconds
         published = 0
         for target, due_at in due.items():
             try:
                 if target in waiting:
-                    next_due: float | str = safety
-                elif self._publish(target, due_at, now):
+                    next_due: float | str = due_at if due_at > now else safety
+                elif self._publish(target, min(due_at, now), now):
                     published, next_due = published + 1, safety
                 else:
                     next_due = ""  # the run is gone or ended
@@ -145,14 +154,21 @@ class Sweeper:
         self._broker_view.add(target)  # it is in the broker now, whatever the last look saw
         return True
 
-    def _still_in_broker(self, targets: list[str]) -> set[str]:
+    def _still_in_broker(self, targets: list[str], *, held_within: float | None = None
+                         ) -> set[str]:
         """Which of these runs still sit in the broker unstarted (a backlog longer than the
-        safety period); the broker is read at most every few seconds, only when needed."""
+        safety period); the broker is read at most every few seconds, only when needed.
+        `held_within`: read the broker now, counting a message held longer than that as gone
+        (that view is not kept)."""
         statuses = self.rt.runs.statuses([parse_target(t)[0] for t in targets])
         live = [t for t, status in zip(targets, statuses, strict=True)
                 if status is not None and status not in TERMINAL]
         if not live:
             return set()
+        if held_within is not None:
+            names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
+            view = waiting_targets(self.rt, names, held_within=held_within) or set()
+            return {t for t in live if t in view}
         max_age = min(BROKER_VIEW_SECONDS, self.rt.settings.runs.outbox_grace_seconds / 4)
         if time.monotonic() - self._broker_seen_at > max_age:
             names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
@@ -198,6 +214,44 @@ class Sweeper:
             log.info("waking %d run(s) whose worker on this host died", len(dead))
         return len(dead)
 
+    def notice_dead_local_workers(self, now: float) -> int:
+        """When a worker process of this host that stamped its presence lately is gone, check
+        the outbox at once; the number of runs published again.
+
+        kombu's Redis transport takes a message with BRPOP and records it as held (`unacked`)
+        only once the reply is read: a worker killed while its BRPOP waits still has its
+        connection open for a moment, and Redis hands the next message pushed to that queue to
+        the dead process. That message is then nowhere in the broker; and one the dead worker
+        held without beginning its run stays in `unacked` for the visibility timeout. Both runs
+        have an outbox entry (published, not begun), which would publish them again only after
+        the outbox's grace (minutes). So a death of a worker on this host is noticed here (its
+        stamp names this host and a pid that is gone), by any worker of the host, the restarted
+        one included, and every published run not begun whose message is not queued is
+        published again now. A second message of a run that a live worker just took is
+        harmless: the run's lease decides, the other execution does nothing.
+        """
+        grace = self.rt.settings.runs.outbox_grace_seconds
+        dead = []
+        for node, raw in self.rt.redis.hgetall(keys.WORKERS_SEEN).items():
+            try:
+                entry = json.loads(raw)
+                pid, host, at = int(entry["pid"]), str(entry["host"]), float(entry["at"])
+            except (ValueError, TypeError, KeyError):
+                continue  # an older stamp without its host, or a bare timestamp
+            key = (node.decode(errors="replace"), pid)
+            # An older death than the grace is the outbox's own business by now.
+            if key in self._dead_seen or pid == os.getpid() or now - at > grace:
+                continue
+            if leases.local_process_gone(host, pid):
+                self._dead_seen.add(key)
+                dead.append(key[0])
+        if not dead:
+            return 0
+        published = self._check_outbox(now, ahead=True)
+        log.info("a worker of this host died (%s): %d run(s) published but not begun were "
+                 "published again", ", ".join(sorted(dead)), published)
+        return published
+
     def prune(self) -> None:
         """Cap the event logs (with the finished runs of the events capped away) and drop
         expired runs from the indexes; one worker at a time."""
@@ -218,9 +272,11 @@ class Sweeper:
     def presence(self) -> str:
         """This node's `keys.WORKERS_SEEN` entry, read by `joelclaw.health`: when it was last
         seen, which queues it consumes (its roles derive from them) and the process stamping
-        (a restart shows as a new pid, however quick)."""
+        (a restart shows as a new pid, however quick) on which host (so the sweepers of that
+        host can tell when it died)."""
         return json.dumps({"at": time.time(), "queues": sorted(self.queues()),
-                           "pid": os.getpid(), **self.rt.code.presence()})
+                           "pid": os.getpid(), "host": leases.HOSTNAME,
+                           **self.rt.code.presence()})
 
     def _loop(self) -> None:
         while not self._stop.is_set():

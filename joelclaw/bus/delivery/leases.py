@@ -246,7 +246,12 @@ def held_by_dead_local_process(holder: bytes | str | None) -> bool:
     text = holder.decode() if isinstance(holder, bytes) else holder
     host, _, rest = text.partition(":")
     pid = rest.partition(":")[0]
-    return host == HOSTNAME and pid.isdigit() and not _pid_alive(int(pid))
+    return pid.isdigit() and local_process_gone(host, int(pid))
+
+
+def local_process_gone(host: str, pid: int) -> bool:
+    """`host` is this host and its process `pid` is gone (of another host nothing is known)."""
+    return host == HOSTNAME and pid > 0 and not _pid_alive(pid)
 
 
 def _steal_from_dead_holder(scripts: Scripts, lease: Lease, holder: bytes | str) -> bool:

@@ -100,13 +100,14 @@ def due_of(client: redis.Redis, target: str) -> tuple[float | None, float | None
             float(check) if check is not None else None)
 
 
-def claim_due(scripts: Scripts, now: float, batch: int, *, outbox: bool = False
-              ) -> tuple[dict[str, float], float]:
+def claim_due(scripts: Scripts, now: float, batch: int, *, outbox: bool = False,
+              upto: float | None = None) -> tuple[dict[str, float], float]:
     """Claim what is due (pushed `CLAIM_SECONDS` ahead, so a claimer that dies before
-    publishing does not lose it); returns the targets with their due times, and the claim."""
+    publishing does not lose it); returns the targets with their due times, and the claim.
+    `upto`: claim what is due by then instead (a check ahead of time), "+inf" for all."""
     claim_until = now + CLAIM_SECONDS
     claimed = scripts.claim_due(keys=[SETS.outbox if outbox else SETS.wakeups],
-                                args=[now, claim_until, batch])
+                                args=[now if upto is None else upto, claim_until, batch])
     return ({claimed[i].decode(): float(claimed[i + 1]) for i in range(0, len(claimed), 2)},
             claim_until)
 
