@@ -230,6 +230,8 @@ class Sweeper:
         published again now. A second message of a run that a live worker just took is
         harmless: the run's lease decides, the other execution does nothing.
         """
+        if self.rt.broker_url.startswith("amqp"):
+            return 0  # RabbitMQ gives a dead consumer's messages back itself
         grace = self.rt.settings.runs.outbox_grace_seconds
         dead = []
         for node, raw in self.rt.redis.hgetall(keys.WORKERS_SEEN).items():
