@@ -124,3 +124,51 @@ def test_a_forked_child_is_named_by_its_command_shares_pages_and_stops_on_sigter
     assert host.stop() == 0
     assert f"sleeper stopped (killed by {signal.Signals.SIGTERM.name})" in host.output()
     assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+# What a role restarted under `up` (a crash, `joelclaw reload`) does: `up` built the app before
+# the fork; the restart drops the project's modules and builds it again from disk.
+_REBUILD = """
+import importlib, json, sys, warnings
+from joelclaw.supervisor import zygote
+assert zygote.prebuild("joelclaw.worker", dict(__import__("os").environ))
+old = sys.modules["joelclaw.worker"].runtime
+zygote.forget_project_modules()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    module = importlib.import_module("joelclaw.worker")
+    tasks = module.app.tasks
+ours = {name: task for name, task in tasks.items() if name.startswith("joelclaw.")}
+def bus_of(task):
+    run = task.run
+    cells = dict(zip(run.__code__.co_freevars, run.__closure__ or ()))
+    return cells["bus"].cell_contents if "bus" in cells else None
+print(json.dumps({
+    "tasks": sorted(ours),
+    "bound_to_new": sorted(n for n, t in ours.items() if bus_of(t) is module.runtime),
+    "bound_to_old": sorted(n for n, t in ours.items() if bus_of(t) is old),
+    "duplicates": [str(w.message).splitlines()[0] for w in caught
+                   if type(w.message).__name__ == "DuplicateTaskNameWarning"],
+}))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_role_that_rebuilds_its_app_runs_its_new_functions_not_the_preloaded_ones(
+    redis_url: str, tmp_path: Path,
+) -> None:
+    # Given the app `up` built before the fork, then built again from disk as a restart does
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOELCLAW_")}
+    env.update(JOELCLAW_REDIS_URL=redis_url, JOELCLAW_HOME=str(tmp_path / "home"),
+               PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", _REBUILD], env=env, cwd=str(REPO),
+                          capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    # Then every function task, the canvas callbacks and the gateway's drain run on the new
+    # runtime (its settings, its code state, the function code just read from disk)
+    assert len(found["tasks"]) > 10 and "joelclaw.canvas.done" in found["tasks"]
+    assert found["bound_to_new"] == found["tasks"]
+    assert found["bound_to_old"] == []
+    # And none was registered twice (the old closure would have won)
+    assert found["duplicates"] == []

@@ -34,7 +34,8 @@ def install(bus: Bus) -> Any:
             """Deliver the gateway's queued messages by priority, one at a time per chat."""
             return drain(bus)
 
-        app.task(name=DRAIN_TASK, queue=keys.GATEWAY_QUEUE, ignore_result=True)(drain_queue)
+        app.task(name=DRAIN_TASK, queue=keys.GATEWAY_QUEUE, ignore_result=True,
+                 shared=False)(drain_queue)
         app.steps["worker"].add(type("GatewayStep", (GatewayStep,), {"bus": bus}))
 
     return setup

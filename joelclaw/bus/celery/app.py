@@ -88,4 +88,8 @@ def _register(app: Celery, bus: Bus, fn: Function) -> None:
                        ready_at=ready_at, worker=task.request.hostname, raise_failure=True)
 
     run_function.__doc__ = fn.description or f"durable function {fn.id}"
-    app.task(name=fn.task_name, queue=fn.queue, ignore_result=True, bind=True)(run_function)
+    # Not shared: a shared task is registered on every app this process finalises later, so
+    # a role that rebuilds its app (a restart under `up`, `joelclaw reload`) would run the
+    # old closures, bound to the old runtime and the old function code.
+    app.task(name=fn.task_name, queue=fn.queue, ignore_result=True, bind=True,
+             shared=False)(run_function)

@@ -44,7 +44,7 @@ def install(app: Celery, bus: Bus) -> None:
 
     hooks = Signals(app, bus)
 
-    @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True)
+    @app.task(name=canvas.DONE_TASK, queue=queue, ignore_result=True, shared=False)
     def canvas_done(value: Any = None, base: str = "", path: str = "") -> None:
         # A redelivered callback can meet its dead twin's young publish claim: wait the few
         # seconds until the claim may be declared dead, holding this (acks_late) message, so a
@@ -57,7 +57,7 @@ def install(app: Celery, bus: Bus) -> None:
             except canvas.Unconfirmed as exc:
                 time.sleep(min(exc.wait, canvas.CLAIM_GRACE) + 0.05)
 
-    @app.task(name=canvas.FAILED_TASK, queue=queue, ignore_result=True)
+    @app.task(name=canvas.FAILED_TASK, queue=queue, ignore_result=True, shared=False)
     def canvas_failed(*args: Any, base: str = "", path: str = "") -> None:
         # In the failing worker: (request, exc, traceback); as a message: (task_id,).
         if len(args) >= 2:
