@@ -14,11 +14,10 @@ the app itself knows only the bus.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from celery import Celery, Task, signals
+from celery import Celery, Task
 from kombu import Queue
 
 from joelclaw import durability, keys
@@ -29,9 +28,7 @@ from joelclaw.bus.celery.reload import install_pool_restart, reload_step
 from joelclaw.bus.celery.sweeper import sweeper_step
 from joelclaw.bus.celery.task_hooks import install as install_task_hooks
 from joelclaw.bus.delivery.publish import DEFAULT_PRIORITY, is_amqp
-from joelclaw.bus.execution.executor import confirm_ended, execute
-
-log = logging.getLogger("joelclaw.worker")
+from joelclaw.bus.execution.executor import execute
 
 if TYPE_CHECKING:
     from joelclaw.bus.functions.registry import Function
@@ -69,15 +66,6 @@ def make_celery(
     )
     for fn in bus.registry:
         _register(app, bus, fn)
-
-    @signals.worker_process_shutdown.connect(weak=False)
-    def _confirm_last_execution(**_: Any) -> None:
-        """A pool process stops: its last execution's final write, whose reply nobody read
-        yet, is confirmed (a failure logged)."""
-        try:
-            confirm_ended(bus)
-        except Exception:
-            log.warning("could not confirm the last execution's writes", exc_info=True)
     install_task_hooks(app, bus)  # plain tasks and canvas as steps: callbacks and signals
     app.steps["worker"].add(durability.worker_step(bus))  # refuses an evicting Redis
     app.steps["worker"].add(sweeper_step(bus))
@@ -97,8 +85,7 @@ def _register(app: Celery, bus: Bus, fn: Function) -> None:
         # Flower then show the task as FAILURE. Its message is acknowledged like any failed
         # task's; retries are the run store's, never Celery's.
         return execute(bus, fn, run_id, member=tuple(member) if member else None,
-                       ready_at=ready_at, worker=task.request.hostname, raise_failure=True,
-                       confirm_end=False)
+                       ready_at=ready_at, worker=task.request.hostname, raise_failure=True)
 
     run_function.__doc__ = fn.description or f"durable function {fn.id}"
     # Not shared: a shared task is registered on every app this process finalises later, so

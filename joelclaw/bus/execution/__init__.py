@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from joelclaw.bus.execution import canvas, nowait
     from joelclaw.bus.execution.canvas import base_id, task_id
     from joelclaw.bus.execution.context import Context, engine
-    from joelclaw.bus.execution.executor import confirm_ended, execute
+    from joelclaw.bus.execution.executor import execute
     from joelclaw.bus.execution.services import Cooldowns
     from joelclaw.bus.execution.stepbase import STEP_ID_RE
     from joelclaw.bus.execution.stepnotes import StepNote
@@ -33,7 +33,6 @@ __all__ = [
     "Steps",
     "base_id",
     "canvas",
-    "confirm_ended",
     "current_step_note",
     "engine",
     "execute",
@@ -58,6 +57,5 @@ __getattr__, __dir__ = door(__name__, {
     "StepNote": "stepnotes:StepNote",
     "noting_step": "stepnotes:noting",
     "execute": "executor:execute",
-    "confirm_ended": "executor:confirm_ended",
     "task_id": "canvas:task_id",
 })

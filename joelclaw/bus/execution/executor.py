@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -54,31 +53,22 @@ def execute(
     ready_at: float | None = None,
     worker: str | None = None,
     raise_failure: bool = False,
-    confirm_end: bool = True,
 ) -> str:
     """Execute once; returns what happened (for logs and tests).
 
     `worker` names the Celery node, recorded with each attempt and execution. With
     `raise_failure` (the function's Celery task), a run that failed for good raises RunFailed
     once everything is recorded and the lease released, so Celery counts the task as failed.
-    With `confirm_end` False (the function's Celery task), a final write that nothing after it
-    depends on (the run completed or suspended, no parent to tell, no task to publish) is sent
-    and not waited for: its reply is read by this thread's next execution (`_Parked`).
     """
     started = time.time()
     target = target_for(run_id, member)
     # The execution's own connection: the begin script, the step writes and the final write
     # all travel on it (one connection taken from the pool per execution, not one per call).
-    wire = NoWait(rt.redis) if confirm_end else _PARKED.take(rt)
+    wire = NoWait(rt.redis)
     try:
         outcome, execution = _begin_and_run(rt, fn, run_id, target, member, started, ready_at,
-                                            wire, worker, confirm_end)
-    except BaseException:
-        wire.close()
-        raise
-    if wire.unread and not confirm_end:
-        _PARKED.keep(rt, wire)
-    else:
+                                            wire, worker)
+    finally:
         wire.close()
     if outcome == "failed" and raise_failure and execution is not None \
             and execution.error is not None:
@@ -86,68 +76,9 @@ def execute(
     return outcome
 
 
-class _Parked(threading.local):
-    """Per thread, the connection of the last execution whose final write's reply is unread,
-    by connection pool (a process may hold several runtimes: tests do)."""
-
-    def __init__(self) -> None:
-        self.wires: dict[int, NoWait] = {}
-
-    def take(self, rt: Bus) -> NoWait:
-        """This thread's parked connection with its replies read, or a new one."""
-        wire = self.wires.pop(id(rt.redis.connection_pool), None)
-        if wire is None:
-            return NoWait(rt.redis)
-        _confirm(wire)
-        return wire
-
-    def keep(self, rt: Bus, wire: NoWait) -> None:
-        self.wires[id(rt.redis.connection_pool)] = wire
-
-
-_PARKED = _Parked()
-
-
-def _confirm(wire: NoWait) -> None:
-    """Read what the wire's last execution left unread (failures go to `_late_end`)."""
-    try:
-        wire.drain()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        wire.discard()  # Redis went away: what it did not apply, the run's lease recovers
-        log.warning("an execution's last writes were not confirmed (%s): if they were lost, "
-                    "the run's lease lapses and the run resumes", exc)
-
-
-def confirm_ended(rt: Bus) -> int:
-    """Read the replies this thread's last execution left unread (`execute`'s `confirm_end`);
-    how many batches they were. A pool process calls it as it stops, so a failure is logged."""
-    wire = _PARKED.wires.pop(id(rt.redis.connection_pool), None)
-    if wire is None:
-        return 0
-    count = wire.unread
-    _confirm(wire)
-    wire.close()
-    return count
-
-
-def _late_end(run_id: str, replies: list[Any]) -> None:
-    """Replies of an execution's last writes, read by the thread's next execution: a failure
-    is logged, as the execution would have raised it. (A final script that did not run left
-    the lease held: it lapses and the run resumes from what was recorded.)"""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            problem = f"{type(reply).__name__}: {reply}"
-        elif isinstance(reply, list) and len(reply) == 2 and reply[1]:  # the final script's
-            problem = _text(reply[1][0])
-        else:
-            continue
-        log.error("run %s: a write of its execution failed after it ended: %s", run_id, problem)
-
-
 def _begin_and_run(rt: Bus, fn: Function, run_id: str, target: str,
                    member: tuple[str, int] | None, started: float, ready_at: float | None,
-                   wire: NoWait, worker: str | None, confirm_end: bool = True
-                   ) -> tuple[str, _Execution | None]:
+                   wire: NoWait, worker: str | None) -> tuple[str, _Execution | None]:
     """Take the lease, then run the function unless the run is done, cancelled, paused or
     held by flow control; what happened, and the execution if the function ran."""
     lease, state = leases.begin(rt.scripts, run_id, target, rt.settings.runs.lease_seconds,
@@ -179,7 +110,6 @@ def _begin_and_run(rt: Bus, fn: Function, run_id: str, target: str,
     with lease.kept_alive():
         execution = _Execution(rt, fn, run, member, lease, loaded, started,
                                ready_at or started, entry, wire, worker or _WORKER)
-        execution.confirm_end = confirm_end
         return execution.execute(), execution
 
 
@@ -210,7 +140,6 @@ class _Execution:
         self.rt, self.fn, self.run, self.member, self.lease = rt, fn, run, member, lease
         self.wire, self.worker, self.started = wire, worker, started
         self.error: dict[str, Any] | None = None  # the run's error when it failed for good
-        self.confirm_end = True  # wait for the final write's reply (see `execute`)
         self.slots = entry.slots if entry is not None else None
         delay_ms = max(0.0, (started - ready_at) * 1000)
         start_fields: dict[str, Any] = {}
@@ -230,11 +159,10 @@ class _Execution:
         return self.run.execution_ms + (time.perf_counter() - self.clock) * 1000
 
     def finish(self, wake_at: float | None = None, *, outcome: str | None = None,
-               last: bool = False, **fields: Any) -> None:
+               **fields: Any) -> None:
         """The run's last write of this execution, its next wake-up and the lease release,
         in one script (a transaction when flow slots go back too) whose reply also confirms
-        every step write before it. `last`: nothing after it reads or announces what it
-        writes, so a worker's execution need not wait for its reply (`execute`'s `confirm_end`).
+        every step write before it.
 
         Concurrency slots (flow control) are given back and, when the run ends, its metrics
         counted, in the same transaction. `outcome` tells the telemetry observer a status this
@@ -259,7 +187,7 @@ class _Execution:
             wakeups.schedule(batch, {self.steps.target: wake_at})
         scripted = self.lease.finish_with(batch.commands) if self.slots is None else None
         if scripted is not None:
-            self._commit(*scripted, wait=not (last and not self.confirm_end))
+            self._commit(*scripted)
         else:
             self._commit_transaction(batch)
         if self.observed is not None:
@@ -267,18 +195,9 @@ class _Execution:
             self.observed.end(status if self.member is None else None,
                               {**fields, "execution_ms": self.spent()})
 
-    def _commit(self, lease_keys: list[str], args: list[Any], *, wait: bool = True) -> None:
-        """The final write and the release as one script (no flow slots to give back); with
-        `wait` False and no task to publish after it, its reply is left for later."""
+    def _commit(self, lease_keys: list[str], args: list[Any]) -> None:
+        """The final write and the release as one script (no flow slots to give back)."""
         call = WriteBatch()
-        if not wait and not self.steps.after_release:
-            # EVAL, not EVALSHA: nobody reads the reply in time to load the script and send it
-            # again, and a Redis that restarted has forgotten it (EVAL costs it one hash).
-            script = self.rt.scripts.lease_finish.script
-            call.eval(script, len(lease_keys), *lease_keys, *args)
-            run_id = self.run.id
-            self.wire.send(call, later=lambda replies: _late_end(run_id, replies))
-            return
         call.evalsha(self.rt.scripts.lease_finish.sha, len(lease_keys), *lease_keys, *args)
         reply = self.wire.replies(self.wire.send(call, keep=True))[0]
         if _missing_script(reply):  # Redis restarted and lost its scripts
@@ -358,7 +277,7 @@ class _Execution:
             self.finish()
             return "member-done"
         except Suspend as suspend:
-            self.finish(wake_at=suspend.wake_at, status=suspend.status, last=member is None)
+            self.finish(wake_at=suspend.wake_at, status=suspend.status)
             return suspend.status
         except Cancelled as cancelled:
             self.finish(outcome="cancelled")
@@ -378,8 +297,7 @@ class _Execution:
         if member is not None:
             self.finish()
             return "member-done"
-        self.finish(status="completed", output=output, ended_at=time.time(), error=None,
-                    last=run.parent is None)
+        self.finish(status="completed", output=output, ended_at=time.time(), error=None)
         notify_parent(self.rt, run, Done(output))
         return "completed"
 

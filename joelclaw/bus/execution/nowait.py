@@ -6,17 +6,11 @@ execution needs one (the final script's reply) or when `MAX_UNREAD` batches wait
 step waits for no round trip, and a one-step run for two in all (its start and its end). One
 connection keeps the writes in order; everything read back is checked, so a failed write still
 fails the execution, at the latest with its final write (whose own reply is read last).
-
-A worker's execution may leave its final write's reply unread (`send(..., later=...)`): the
-connection is then kept for the process's next execution, which reads that reply first and hands
-it to the callback (it logs a failure; the run's lease, never released, lapses and the run
-resumes). So the worker acknowledges its task while Redis applies the write.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -55,7 +49,6 @@ class WriteBatch(CoreCommands):
 
 
 MAX_UNREAD = 32  # batches sent whose replies wait unread; older ones are read (long arrived)
-Later = Callable[[list[Any]], None]  # takes the replies of a batch read after its execution
 
 
 class NoWait:
@@ -64,17 +57,14 @@ class NoWait:
     def __init__(self, client: redis.Redis):
         self.pool = client.connection_pool
         self.conn: Any = None
-        # (ticket, replies expected, transaction, kept for `replies`, what reads them later)
-        self._unread: deque[tuple[int, int, bool, bool, Later | None]] = deque()
+        # (ticket, replies expected, transaction, kept for `replies`)
+        self._unread: deque[tuple[int, int, bool, bool]] = deque()
         self._read: dict[int, list[Any]] = {}
         self._tickets = 0
 
-    def send(self, batch: WriteBatch, *, transaction: bool = False, keep: bool = False,
-             later: Later | None = None) -> int:
+    def send(self, batch: WriteBatch, *, transaction: bool = False, keep: bool = False) -> int:
         """Send the batch now. With `keep`, its replies wait for `replies(ticket)` (errors as
-        exception objects); with `later`, they go to it when read, and so do those of the
-        batches sent before it and still unread (errors as exception objects, nothing raised);
-        otherwise they are checked when read and an error is raised."""
+        exception objects); otherwise they are checked when read and an error is raised."""
         commands = batch.commands
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
@@ -86,10 +76,7 @@ class NoWait:
             self.discard()
             raise
         self._tickets += 1
-        if later is not None:  # what was sent before it is read after the execution too
-            self._unread = deque(entry if entry[3] or entry[4] else (*entry[:4], later)
-                                 for entry in self._unread)
-        self._unread.append((self._tickets, len(commands), transaction, keep, later))
+        self._unread.append((self._tickets, len(commands), transaction, keep))
         while len(self._unread) > MAX_UNREAD:  # a long run: replies Redis sent long ago
             self._read_next()
         return self._tickets
@@ -103,12 +90,10 @@ class NoWait:
         return self._read.pop(ticket)
 
     def _read_next(self) -> None:
-        number, count, transaction, keep, later = self._unread.popleft()
+        number, count, transaction, keep = self._unread.popleft()
         replies = self._read_batch(count, transaction)
         if keep:
             self._read[number] = replies
-        elif later is not None:
-            later(replies)
         else:
             raise_errors(replies)
 
@@ -134,11 +119,6 @@ class NoWait:
         """Read every outstanding reply (so the writes are known to be applied)."""
         while self._unread:
             self._read_next()
-
-    @property
-    def unread(self) -> int:
-        """Batches sent whose replies are not read yet."""
-        return len(self._unread)
 
     def close(self) -> None:
         """Give the connection back; one with unread replies is dropped instead."""
