@@ -70,7 +70,7 @@ def slow(key: str, value: Any) -> Any:
 @shared_task(name="canvas.held_end", queue=QUEUE)
 def held_end(key: str, value: Any, fail: bool = False) -> Any:
     """Returns (or raises) at once; the signals its worker sends after the task's callbacks then
-    wait until the test sets `jc:test:release:<key>` (at most 60 s): a late postrun."""
+    wait until the test pushes to `jc:test:released:<key>` (at most 60 s): a late postrun."""
     executions("held_end", key)
     if fail:
         raise ValueError(f"held {key}")
@@ -82,12 +82,8 @@ def _hold_after_callbacks(sender: Any = None, **_: Any) -> None:
     `task_postrun`: holding here delays everything the worker records after them."""
     if getattr(sender, "name", "") != "canvas.held_end":
         return
-    request = sender.request
-    key = (request.args or [""])[0]
-    redis = _redis()
-    deadline = time.time() + 60
-    while not redis.exists(f"jc:test:release:{key}") and time.time() < deadline:
-        time.sleep(0.05)
+    key = (sender.request.args or [""])[0]
+    _redis().blpop([f"jc:test:released:{key}"], timeout=60)  # the test's signal to go on
 
 
 signals.task_success.connect(_hold_after_callbacks, weak=False)

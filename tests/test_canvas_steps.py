@@ -83,7 +83,7 @@ def test_a_task_step_has_its_tasks_time_though_the_worker_records_it_late(runtim
     try:
         run = finished(runtime, run_id)
     finally:
-        runtime.redis.set(f"jc:test:release:{run_id}", 1)
+        runtime.redis.rpush(f"jc:test:released:{run_id}", 1)
     assert run.status == ("failed" if fail else "completed"), run.error
     step = runtime.runs.step(run_id, "held")
     assert step.status == ("failed" if fail else "completed")
