@@ -42,10 +42,11 @@ import httpx
 import redis
 
 from joelclaw import keys
+from joelclaw.bus.records import presence
 from joelclaw.config import Settings, load_settings, resolve_redis_url
 from joelclaw.durations import humane
 from joelclaw.errors import ConfigError
-from joelclaw.health import STALE_SECONDS, WORKER, parse_stamp, roles_of
+from joelclaw.health import STALE_SECONDS, WORKER, roles_of
 from joelclaw.ownerfiles import owner_only, private_dir, write_secret
 
 log = logging.getLogger("joelclaw.deadman")
@@ -107,11 +108,11 @@ def _newest_worker_stamp(stamps: dict[bytes, bytes]) -> float | None:
     newest = None
     for host, raw in stamps.items():
         try:
-            at, queues = parse_stamp(raw)
-        except (ValueError, TypeError, KeyError, AttributeError):
+            seen = presence.parse(raw)
+        except ValueError:
             continue
-        if WORKER in roles_of(host.decode(errors="replace"), queues):
-            newest = at if newest is None else max(newest, at)
+        if WORKER in roles_of(host.decode(errors="replace"), seen.queues):
+            newest = seen.at if newest is None else max(newest, seen.at)
     return newest
 
 

@@ -20,13 +20,13 @@ Stamps without queues (written by an older worker) fall back to the node name's 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import durability, keys
+from joelclaw.bus.records import presence
 from joelclaw.errors import ConfigError
 from joelclaw.redisconn.errors import errors as redis_errors
 
@@ -143,31 +143,15 @@ def roles_of(hostname: str, queues: list[str] | None) -> list[str]:
     return [*roles, GATEWAY] if keys.GATEWAY_QUEUE in queues else roles
 
 
-def parse_stamp(raw: bytes) -> tuple[float, list[str] | None]:
-    """A `keys.WORKERS_SEEN` value: `{"at", "queues"}`, or a bare timestamp from older workers."""
-    try:
-        return float(raw), None
-    except ValueError:
-        pass
-    entry = json.loads(raw)
-    queues = entry.get("queues")
-    return float(entry["at"]), [str(q) for q in queues] if isinstance(queues, list) else None
-
-
 def nodes(rt: Bus, now: float | None = None) -> list[Node]:
     """Every node seen within a day, by name; a stamp nobody can read is skipped."""
     now = time.time() if now is None else now
     found = []
-    for host, raw in sorted(rt.redis.hgetall(keys.WORKERS_SEEN).items()):
-        try:
-            at, queues = parse_stamp(raw)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            continue
-        age = max(0.0, now - at)
+    for name, seen in sorted(presence.read_all(rt.redis).items()):
+        age = max(0.0, now - seen.at)
         if age < FORGET_WORKER_SECONDS:
-            name = host.decode(errors="replace")
-            found.append(Node(name, at, round(age, 1), age <= WORKER_STALE_SECONDS, queues,
-                              roles_of(name, queues)))
+            found.append(Node(name, seen.at, round(age, 1), age <= WORKER_STALE_SECONDS,
+                              seen.queues, roles_of(name, seen.queues)))
     return found
 
 

@@ -3,7 +3,6 @@ test, a warm restart of the gateway worker, and a layered health check with a fi
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -50,19 +49,10 @@ def gateway_workers(rt: Runtime, attempts: int = 3) -> list[str]:
 def _stamps(rt: Runtime, nodes: list[str]) -> dict[str, tuple[float, int | None]]:
     """Each node's last stamp: when its sweeper wrote it (-inf: never) and the process that
     wrote it (None: a worker that does not say)."""
-    raw = rt.redis.hmget(keys.WORKERS_SEEN, nodes) if nodes else []
-    out: dict[str, tuple[float, int | None]] = {}
-    for node, value in zip(nodes, raw, strict=True):
-        at, pid = float("-inf"), None
-        if value is not None:
-            try:
-                entry = json.loads(value)
-                at = float(entry["at"]) if isinstance(entry, dict) else float(entry)
-                pid = entry.get("pid") if isinstance(entry, dict) else None
-            except (ValueError, TypeError, KeyError):
-                pass
-        out[node] = (at, pid if isinstance(pid, int) else None)
-    return out
+    from joelclaw.bus.records import presence
+
+    return {node: (seen.at, seen.pid) if seen is not None else (float("-inf"), None)
+            for node, seen in presence.read(rt.redis, nodes).items()}
 
 
 @command("events", group=gateway)

@@ -82,21 +82,11 @@ def _removed(rt: Runtime, before: codestate.CodeState, now: set[str]) -> list[st
     return sorted(gone)
 
 
-def _stamps(rt: Runtime) -> dict[str, dict[str, Any]]:
-    found = {}
-    for node, raw in rt.redis.hgetall(keys.WORKERS_SEEN).items():
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and "at" in entry:
-            found[node.decode(errors="replace")] = entry
-    return found
-
-
 def _live_nodes(rt: Runtime, now: float) -> list[str]:
-    return sorted(node for node, entry in _stamps(rt).items()
-                  if now - float(entry["at"]) <= LIVE_NODE_SECONDS)
+    from joelclaw.bus.records import presence
+
+    return sorted(node for node, seen in presence.read_all(rt.redis).items()
+                  if now - seen.at <= LIVE_NODE_SECONDS)
 
 
 def _beat_alive(rt: Runtime) -> bool:
@@ -111,16 +101,18 @@ def beat_schedule(rt: Runtime) -> dict[str, Any] | None:
 
 def _wait(session: Session, rt: Runtime, generation: int, nodes: list[str], beat: bool,
           timeout: float, result: dict[str, Any]) -> None:
+    from joelclaw.bus.records import presence
+
     deadline = time.monotonic() + timeout
     pending = set(nodes)
     beat_pending = beat
     while True:
-        stamps = _stamps(rt)
+        stamps = presence.read_all(rt.redis)
         for node in list(pending):
-            entry = stamps.get(node, {})
-            if int(entry.get("generation") or 0) >= generation:
+            seen = stamps.get(node)
+            if seen is not None and (seen.generation or 0) >= generation:
                 pending.discard(node)
-                result["workers"][node] = entry.get("code_version")
+                result["workers"][node] = seen.code_version
         schedule = beat_schedule(rt) if beat_pending else None
         if schedule is not None and int(schedule.get("generation") or 0) >= generation:
             beat_pending = False

@@ -12,7 +12,6 @@ sweeper that dies mid-claim leaves it to fire again (at least once, never lost).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -31,7 +30,7 @@ from joelclaw.bus.delivery import leases
 from joelclaw.bus.delivery.publish import parse_target
 from joelclaw.bus.flow import absence, timers
 from joelclaw.bus.functions.registry import TASK_PREFIX
-from joelclaw.bus.records import wakeups
+from joelclaw.bus.records import presence, wakeups
 from joelclaw.bus.records.runs import TERMINAL
 from joelclaw.errors import JoelclawError
 from joelclaw.events import index as event_index
@@ -234,15 +233,13 @@ class Sweeper:
             return 0  # RabbitMQ gives a dead consumer's messages back itself
         grace = self.rt.settings.runs.outbox_grace_seconds
         dead = []
-        for node, raw in self.rt.redis.hgetall(keys.WORKERS_SEEN).items():
-            try:
-                entry = json.loads(raw)
-                pid, host, at = int(entry["pid"]), str(entry["host"]), float(entry["at"])
-            except (ValueError, TypeError, KeyError):
-                continue  # an older stamp without its host, or a bare timestamp
-            key = (node.decode(errors="replace"), pid)
+        for node, seen in presence.read_all(self.rt.redis).items():
+            pid, host = seen.pid, seen.host
+            if pid is None or host is None:
+                continue  # an older stamp, without its process and host
+            key = (node, pid)
             # An older death than the grace is the outbox's own business by now.
-            if key in self._dead_seen or pid == os.getpid() or now - at > grace:
+            if key in self._dead_seen or pid == os.getpid() or now - seen.at > grace:
                 continue
             if leases.local_process_gone(host, pid):
                 self._dead_seen.add(key)
@@ -276,9 +273,8 @@ class Sweeper:
         seen, which queues it consumes (its roles derive from them) and the process stamping
         (a restart shows as a new pid, however quick) on which host (so the sweepers of that
         host can tell when it died)."""
-        return json.dumps({"at": time.time(), "queues": sorted(self.queues()),
-                           "pid": os.getpid(), "host": leases.HOSTNAME,
-                           **self.rt.code.presence()})
+        return presence.stamp(self.queues(), os.getpid(), leases.HOSTNAME,
+                              self.rt.code.presence())
 
     def _loop(self) -> None:
         while not self._stop.is_set():

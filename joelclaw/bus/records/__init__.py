@@ -1,7 +1,8 @@
 """What the bus stores and how: a run's record (`Run`, its statuses and field codec), step
 memos and traces (`Memo`, `Done`, `Failed`, ...), attempts, redacted previews, the `RunStore`,
-the Lua scripts that change several keys at once, metrics written with the runs, and the code
-generation a reload bumps (`codestate`). Below the `Bus` port: nothing here calls the bus."""
+the Lua scripts that change several keys at once, metrics written with the runs, the code
+generation a reload bumps (`codestate`), and each worker's presence stamp (`presence`).
+Below the `Bus` port: nothing here calls the bus."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.records import codestate, metrics, wakeups
+    from joelclaw.bus.records import codestate, metrics, presence, wakeups
     from joelclaw.bus.records.attempts import OPEN, attempts_of
     from joelclaw.bus.records.codestate import CodeWatch
     from joelclaw.bus.records.memo import Done, Failed, Memo, Sleeping, trace_fields
@@ -39,6 +40,7 @@ __all__ = [
     "codestate",
     "encode_run",
     "metrics",
+    "presence",
     "preview",
     "trace_fields",
     "trace_of",
@@ -63,6 +65,7 @@ __getattr__, __dir__ = door(__name__, {
     "codestate": "codestate",
     "encode_run": "runs:encode",
     "metrics": "metrics",
+    "presence": "presence",
     "preview": "previews:preview",
     "trace_fields": "memo:trace_fields",
     "trace_of": "run_store:trace_of",
