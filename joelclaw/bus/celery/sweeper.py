@@ -164,13 +164,12 @@ class Sweeper:
                 if status is not None and status not in TERMINAL]
         if not live:
             return set()
+        names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
         if held_within is not None:
-            names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
             view = waiting_targets(self.rt, names, held_within=held_within) or set()
             return {t for t in live if t in view}
         max_age = min(BROKER_VIEW_SECONDS, self.rt.settings.runs.outbox_grace_seconds / 4)
         if time.monotonic() - self._broker_seen_at > max_age:
-            names = sorted({fn.queue for fn in self.rt.registry} | {keys.FUNCTION_QUEUE})
             # A message a worker has held longer than the grace without its run beginning is
             # held by a worker that died: the run is published again (a second delivery of a
             # run is harmless, its lease decides), not left queued for the visibility timeout.
