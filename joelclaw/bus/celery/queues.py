@@ -92,7 +92,9 @@ def waiting_targets(rt: Bus, names: list[str], *, held_within: float | None = No
     None when the broker cannot be read that way (AMQP). `held_within`: a message held longer
     than that many seconds is left out. A worker starts what it holds at once (acks late,
     prefetch 1): one held that long by a run that has not begun is held by a worker that died,
-    and stays in `unacked` until the visibility timeout (hours) would give it back."""
+    and stays in `unacked` until the visibility timeout (hours) would give it back. A worker of
+    this code holds a run's message in its memory, not in `unacked` (joelclaw.bus.celery.broker):
+    what is read there is a worker's of older code (during an upgrade) or not a run's."""
     broker = rt.broker_url
     if broker.startswith("amqp"):
         return None

@@ -216,11 +216,11 @@ class Sweeper:
         """When a worker process of this host that stamped its presence lately is gone, check
         the outbox at once; the number of runs published again.
 
-        kombu's Redis transport takes a message with BRPOP and records it as held (`unacked`)
-        only once the reply is read: a worker killed while its BRPOP waits still has its
-        connection open for a moment, and Redis hands the next message pushed to that queue to
-        the dead process. That message is then nowhere in the broker; and one the dead worker
-        held without beginning its run stays in `unacked` for the visibility timeout. Both runs
+        kombu's Redis transport takes a message with BRPOP: a worker killed while its BRPOP
+        waits still has its connection open for a moment, and Redis hands the next message
+        pushed to that queue to the dead process. That message is then nowhere in the broker;
+        and one the dead worker held without beginning its run was in its memory only (a run's
+        message is never in kombu's `unacked` record: joelclaw.bus.celery.broker). Both runs
         have an outbox entry (published, not begun), which would publish them again only after
         the outbox's grace (minutes). So a death of a worker on this host is noticed here (its
         stamp names this host and a pid that is gone), by any worker of the host, the restarted
