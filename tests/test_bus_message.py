@@ -9,6 +9,7 @@ import base64
 import json
 from typing import Any
 
+from joelclaw.bus.delivery import capture
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 
@@ -54,6 +55,10 @@ def test_later_runs_messages_are_still_the_ones_celery_publishes(runtime: Runtim
     runtime.send(Event(name="test/steps"))  # the first: Celery builds it, the template is kept
     for key, _ in _queued(runtime):
         runtime.redis.delete(key)
+    # The template is kept though the app's task hooks listen to one task's publish signal
+    # (the canvas callback's): each later message is filled in, not built by Celery again.
+    templates = [t for t in capture._TEMPLATES.get(runtime.celery, {}).values()]
+    assert len(templates) == 1 and templates[0] is not None
     sent = runtime.send([Event(name="test/steps", data={"n": n}) for n in range(3)])
     scripted = [message for _, message in _queued(runtime)]
     assert len(scripted) == 3

@@ -100,14 +100,15 @@ class Signals:
         signals.task_prerun.connect(self.prerun, weak=False)
         signals.task_postrun.connect(self.postrun, weak=False)
         signals.task_failure.connect(self.failure, weak=False)
-        signals.before_task_publish.connect(self.publishing, weak=False)
+        # Only for the canvas callback: a receiver for every task would make Celery build
+        # each run's message again (joelclaw.bus.delivery.capture keeps a template).
+        signals.before_task_publish.connect(self.publishing, sender=canvas.DONE_TASK,
+                                            weak=False)
 
     def publishing(self, sender: Any = None, **_: Any) -> None:
         """Celery publishes a task's success callback (`link`) as soon as its body returned,
         before `task_postrun`: for a canvas task, its end is recorded now, so the run that
         callback wakes finds it (its trace would otherwise miss the task's execution time)."""
-        if sender != canvas.DONE_TASK:
-            return
         task = current_task._get_current_object() if current_task else None
         if task is None or not self._ours(task):
             return

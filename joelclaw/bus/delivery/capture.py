@@ -70,7 +70,7 @@ def run_message(bus: Bus, fn: Function, run_id: str, *, ready_at: float | None =
     level = broker_priority(bus, DEFAULT_PRIORITY if priority is None else priority)
     ready = ready_at or time.time()
     app = bus.celery
-    if not _celery_adds_nothing(app):
+    if not _celery_adds_nothing(app, fn.task_name):
         return _built(bus, fn, run_id, ready, level)
     templates = _TEMPLATES.setdefault(app, {})
     cache_key = (fn.task_name, fn.queue, level, os.getpid())
@@ -104,11 +104,13 @@ def _built(bus: Bus, fn: Function, run_id: str, ready: float, level: int
     return [[name.upper(), *(_text(arg) for arg in args)] for name, args in collect.commands]
 
 
-def _celery_adds_nothing(app: Any) -> bool:
-    """Celery would put nothing of the moment into the message: not inside a task (whose ids
-    become the parent's), nobody listening to publish signals, no sent events."""
-    return (app.current_worker_task is None and not signals.before_task_publish.receivers
-            and not signals.after_task_publish.receivers
+def _celery_adds_nothing(app: Any, task_name: str) -> bool:
+    """Celery would put nothing of the moment into this task's message: not inside a task
+    (whose ids become the parent's), nobody listening to its publish signals (a receiver for
+    other tasks' alone does not count), no sent events."""
+    return (app.current_worker_task is None
+            and not signals.before_task_publish.has_listeners(task_name)
+            and not signals.after_task_publish.has_listeners(task_name)
             and not app.conf.task_send_sent_event)
 
 
