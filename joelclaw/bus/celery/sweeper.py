@@ -200,13 +200,20 @@ class Sweeper:
     def revive_dead_local_holders(self, now: float) -> int:
         """Wake at once the runs whose lease a process of this host held and that is gone (its
         whole worker was killed): the execution that picks them up takes the lease over,
-        instead of waiting for it to expire."""
+        instead of waiting for it to expire. One already published and not begun (its outbox
+        entry: a backlog ahead of it) or already due is left to that: waking it at every look
+        would add a message per second while it waits."""
         targets = [t.decode() for t in self.rt.redis.zrange(keys.LEASES, 0, HOLDERS_BATCH - 1)]
         if not targets:
             return 0
-        holders = self.rt.redis.mget([keys.lease(t) for t in targets])
-        dead = {t: now for t, h in zip(targets, holders, strict=True)
-                if leases.held_by_dead_local_process(h)}
+        pipe = self.rt.redis.pipeline(transaction=False)
+        pipe.mget([keys.lease(t) for t in targets])
+        pipe.zmscore(wakeups.SETS.outbox, targets)
+        pipe.zmscore(wakeups.SETS.wakeups, targets)
+        holders, published, woken = pipe.execute()
+        dead = {t: now for t, h, out, due in zip(targets, holders, published, woken, strict=True)
+                if out is None and (due is None or due > now)
+                and leases.held_by_dead_local_process(h)}
         if dead:
             wakeups.schedule(self.rt.redis, dead)
             log.info("waking %d run(s) whose worker on this host died", len(dead))
