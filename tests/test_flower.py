@@ -206,3 +206,5 @@ def test_workers_that_start_after_flower_are_listed_by_its_api(
 
     [info] = wait_for(listed, timeout=60, interval=0.5, message="flower listing w0").values()
     assert "joelclaw" in str(info.get("active_queues"))
+    # Its inspections before w0 booted were answered by no worker: no warning per method
+    assert "Inspect method" not in running.log_path.read_text()
