@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from kombu import Exchange, Queue
 
-from joelclaw.bus.functions.registry import TASK_PREFIX
+from joelclaw import keys
 from joelclaw.runtime import Runtime
 
 QUEUE = "t-held"
-RUN_TASK = TASK_PREFIX + "t-steps"
+RUN_TASK = keys.FUNCTION_TASK_PREFIX + "t-steps"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from joelclaw.keys.base import PREFIX
 # ---- Celery queues ------------------------------------------------------------------------
 
 FUNCTION_QUEUE = "joelclaw"  # durable functions, unless a function names its own queue
+FUNCTION_TASK_PREFIX = "joelclaw.fn."  # a function's Celery task is this plus its id
 GATEWAY_QUEUE = "gateway"  # the gateway worker (concurrency 1): drain, Telegram intake
 
 # ---- runs (encoded by joelclaw.bus.records.run_store.RunStore only) ------------------------------

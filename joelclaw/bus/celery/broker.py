@@ -34,7 +34,7 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
-from joelclaw.bus.functions.registry import TASK_PREFIX
+from joelclaw import keys
 
 log = logging.getLogger("joelclaw.broker")
 
@@ -83,7 +83,7 @@ class RunsHeldInMemory(kombu_redis.QoS):
         self._runs: dict[str, tuple[Any, str, str]] = {}  # tag -> (payload, exchange, key)
 
     def append(self, message: Any, delivery_tag: str) -> None:
-        if not str((message.headers or {}).get("task", "")).startswith(TASK_PREFIX):
+        if not str((message.headers or {}).get("task", "")).startswith(keys.FUNCTION_TASK_PREFIX):
             super().append(message, delivery_tag)
             return
         delivery = message.delivery_info

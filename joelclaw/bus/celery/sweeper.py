@@ -206,14 +206,14 @@ class Sweeper:
         targets = [t.decode() for t in self.rt.redis.zrange(keys.LEASES, 0, HOLDERS_BATCH - 1)]
         if not targets:
             return 0
-        pipe = self.rt.redis.pipeline(transaction=False)
-        pipe.mget([keys.lease(t) for t in targets])
-        pipe.zmscore(wakeups.SETS.outbox, targets)
-        pipe.zmscore(wakeups.SETS.wakeups, targets)
-        holders, published, woken = pipe.execute()
-        dead = {t: now for t, h, out, due in zip(targets, holders, published, woken, strict=True)
-                if out is None and (due is None or due > now)
-                and leases.held_by_dead_local_process(h)}
+        holders = self.rt.redis.mget([keys.lease(t) for t in targets])
+        held_dead = [t for t, h in zip(targets, holders, strict=True)
+                     if leases.held_by_dead_local_process(h)]
+        if not held_dead:
+            return 0
+        dead = {t: now for t, (due, guarded) in zip(held_dead, wakeups.times(
+                    self.rt.redis, held_dead), strict=True)
+                if guarded is None and (due is None or due > now)}
         if dead:
             wakeups.schedule(self.rt.redis, dead)
             log.info("waking %d run(s) whose worker on this host died", len(dead))

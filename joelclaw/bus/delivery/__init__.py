@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from joelclaw.bus.lazy import door
 
 if TYPE_CHECKING:
-    from joelclaw.bus.delivery import leases
+    from joelclaw.bus.delivery import capture, leases
     from joelclaw.bus.delivery.publish import (
         broker_priority,
         parse_target,
@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "broker_priority", "leases", "parse_target", "publish_target", "wake",
+    "broker_priority", "capture", "leases", "parse_target", "publish_target", "wake",
 ]
 
 __getattr__, __dir__ = door(__name__, {
     "broker_priority": "publish:broker_priority",
+    "capture": "capture",
     "leases": "leases",
     "parse_target": "publish:parse_target",
     "publish_target": "publish:publish_target",

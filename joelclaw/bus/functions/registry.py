@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_QUEUE = keys.FUNCTION_QUEUE
-TASK_PREFIX = "joelclaw.fn."
+TASK_PREFIX = keys.FUNCTION_TASK_PREFIX
 CRON_TASK = "joelclaw.cron"  # the one beat task every function cron sends (bus.celery.cron)
 EVENT_NAMES = frozenset({"event"})
 CATCH_UP_POLICIES = ("skip", "latest", "all")

@@ -63,6 +63,15 @@ def forget(pipe: Any, *targets: str) -> None:
         pipe.zrem(SETS.outbox, *targets)
 
 
+def times(client: redis.Redis, targets: list[str]) -> list[tuple[float | None, float | None]]:
+    """Per target, its wake-up time and its safety (outbox) time, None where it has none."""
+    pipe = client.pipeline(transaction=False)
+    pipe.zmscore(SETS.wakeups, targets)
+    pipe.zmscore(SETS.outbox, targets)
+    woken, guarded = pipe.execute()
+    return list(zip(woken, guarded, strict=True))
+
+
 def pending(client: redis.Redis) -> int:
     """Wake-ups pending: every target with a due time the sweeper will act on (both sets)."""
     pipe = client.pipeline(transaction=False)
