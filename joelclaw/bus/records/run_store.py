@@ -68,15 +68,34 @@ class Loaded:
 
 def _split(raw: Mapping[bytes, bytes]) -> Loaded:
     """A run hash as its record, trace records and memo records."""
+    return _split_pairs(raw.items(), bool(raw))
+
+
+def _split_pairs(pairs: Iterable[tuple[bytes, bytes]], present: bool) -> Loaded:
+    """The same from the hash's (field, value) pairs, in one pass: every execution starts
+    by decoding its run this way."""
     trace: dict[str, StepTrace] = {}
     records: dict[str, Memo] = {}
-    for field, value in raw.items():
+    fields: dict[str, Any] = {}
+    prefix, known = len(runs.TRACE), runs.RAW_DECODERS
+    assert len(runs.MEMO) == prefix
+    for field, value in pairs:
+        found = known.get(field)
+        if found is not None:  # a field of the run record
+            decoded = found[1](value.decode() if isinstance(value, bytes) else value)
+            if decoded is not None:
+                fields[found[0]] = decoded
+            continue
         name = field.decode()
-        if name.startswith(runs.TRACE):
-            trace[name[len(runs.TRACE):]] = _step(value)
-        elif name.startswith(runs.MEMO):
-            records[name[len(runs.MEMO):]] = memo.decode(value)
-    return Loaded(run=runs.decode(raw) if raw else None, trace=trace, memo=records)
+        head = name[:prefix]
+        if head == runs.TRACE:
+            trace[name[prefix:]] = _step(value)
+        elif head == runs.MEMO:
+            records[name[prefix:]] = memo.decode(value)
+        else:
+            runs.record_field(fields, name, value)
+    return Loaded(run=Run.model_validate(fields) if present else None, trace=trace,
+                  memo=records)
 
 
 class RunStore:
@@ -92,7 +111,7 @@ class RunStore:
 
     def loaded(self, flat: list[Any]) -> Loaded:
         """Decode the run hash the lease's begin script read (fields and values, flat)."""
-        return _split(dict(zip(flat[::2], flat[1::2], strict=True)))
+        return _split_pairs(zip(flat[::2], flat[1::2], strict=True), bool(flat))
 
     def get(self, run_id: str) -> Run | None:
         return runs.decode_fields(self.redis.hmget(keys.run(run_id), runs.RECORD_FIELDS))

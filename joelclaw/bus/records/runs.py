@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -228,32 +228,59 @@ def encode(run: Run) -> dict[str, str]:
                           if k not in OPTIONAL or _is_set(v)})
 
 
+def _text(text: str) -> str | None:
+    return text if text != "" else None
+
+
+def _flag(text: str) -> bool | None:
+    return text == "1" if text != "" else None
+
+
+def _integer(text: str) -> int | None:
+    return int(text) if text != "" else None
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text != "" else None
+
+
+def _json(text: str) -> Any:
+    return json.loads(text) if text != "null" else None  # most structured fields are unset
+
+
+# Each field's decoder (from its text; "" is unset, except in JSON): one lookup per field
+# instead of a test per kind, for the run record is decoded at the start of every execution.
+_DECODERS: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(TEXT, _text), **dict.fromkeys(NUMBER, _number),
+    **dict.fromkeys(INTEGER, _integer), **dict.fromkeys(FLAG, _flag),
+    **dict.fromkeys(STRUCTURED, _json)}
+
+
 def decode_value(name: str, raw: bytes | str) -> Any:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    if name in STRUCTURED:
-        return json.loads(text)
-    if text == "":
-        return None
-    if name in FLAG:
-        return text == "1"
-    if name in INTEGER:
-        return int(text)
-    if name in NUMBER:
-        return float(text)
-    return text
+    return _DECODERS.get(name, _text)(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+# The same by the field's name as Redis returns it (bytes), with the name: the run store
+# decodes a run's hash without decoding the record's field names first.
+RAW_DECODERS = {name.encode(): (name, decoder) for name, decoder in _DECODERS.items()}
+
+
+def record_field(fields: dict[str, Any], name: str, raw: bytes | str) -> None:
+    """Decode one field of the run record into `fields` (left out when unset)."""
+    decoded = _DECODERS.get(name, _text)(raw.decode() if isinstance(raw, bytes) else raw)
+    if decoded is not None:
+        fields[name] = decoded
 
 
 def decode(raw: Mapping[bytes, bytes]) -> Run:
     """The run record from its hash (trace and memo fields are left to their readers)."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for key, value in raw.items():
         name = key.decode()
         if name.startswith((TRACE, MEMO)):
             continue
-        decoded = decode_value(name, value)
-        if decoded is not None:
-            fields[name] = decoded
-    return Run(**fields)
+        record_field(fields, name, value)
+    return Run.model_validate(fields)
 
 
 RECORD_FIELDS = tuple(Run.model_fields)
