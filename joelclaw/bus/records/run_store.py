@@ -38,13 +38,16 @@ def _step_json(record: Record) -> str:
         fields = record.stored()
     else:
         fields = record if isinstance(record, dict) else dict(record)
-    return json.dumps(fields, default=_plain)
+    return _STEP_JSON.encode(fields)
 
 
 def _plain(value: Any) -> Any:
     """What JSON cannot say: a model as its fields (as `model_dump` gave them), else text."""
     dump = getattr(value, "model_dump", None)
     return dump() if callable(dump) else str(value)
+
+
+_STEP_JSON = json.JSONEncoder(default=_plain)  # json.dumps(..., default=_plain), built once
 
 
 def _hset(target: Pipe, key: str, field: str, value: str) -> None:

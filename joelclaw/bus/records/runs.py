@@ -203,23 +203,44 @@ _DECLARED = frozenset(_ORDER)
 assert not StepTrace.model_config.get("validate_assignment")  # update() relies on it
 
 
+_JSON = json.JSONEncoder(default=str)  # json.dumps(value, default=str), built once
+
+
+def _encode_json(value: Any) -> str:
+    return _JSON.encode(value)
+
+
+def _encode_flag(value: Any) -> str:
+    return "" if value is None else "1" if value else "0"
+
+
+def _encode_integer(value: Any) -> str:
+    return "" if value is None else str(int(value))
+
+
+def _encode_number(value: Any) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _encode_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# Each field's encoder: one lookup per field (an execution writes its run's fields twice).
+_ENCODERS: dict[str, Callable[[Any], str]] = {
+    **dict.fromkeys(TEXT, _encode_text), **dict.fromkeys(NUMBER, _encode_number),
+    **dict.fromkeys(INTEGER, _encode_integer), **dict.fromkeys(FLAG, _encode_flag),
+    **dict.fromkeys(STRUCTURED, _encode_json)}
+
+
 def encode_value(name: str, value: Any) -> str:
     """One field's stored form."""
-    if name in STRUCTURED:
-        return json.dumps(value, default=str)
-    if value is None:
-        return ""
-    if name in FLAG:
-        return "1" if value else "0"
-    if name in INTEGER:
-        return str(int(value))
-    if name in NUMBER:
-        return repr(float(value))
-    return str(value)
+    return _ENCODERS.get(name, _encode_text)(value)
 
 
 def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
-    return {name: encode_value(name, value) for name, value in fields.items()}
+    encoders = _ENCODERS
+    return {name: encoders.get(name, _encode_text)(value) for name, value in fields.items()}
 
 
 def encode(run: Run) -> dict[str, str]:
