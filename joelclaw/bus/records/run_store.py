@@ -69,6 +69,10 @@ class Loaded:
     memo: dict[str, Memo]
 
 
+_PREFIX = len(runs.TRACE)  # of trace and memo fields alike: one slice tells them apart
+assert len(runs.MEMO) == _PREFIX
+
+
 def _split(raw: Mapping[bytes, bytes]) -> Loaded:
     """A run hash as its record, trace records and memo records."""
     return _split_pairs(raw.items(), bool(raw))
@@ -80,14 +84,9 @@ def _split_pairs(pairs: Iterable[tuple[bytes, bytes]], present: bool) -> Loaded:
     trace: dict[str, StepTrace] = {}
     records: dict[str, Memo] = {}
     fields: dict[str, Any] = {}
-    prefix, known = len(runs.TRACE), runs.RAW_DECODERS
-    assert len(runs.MEMO) == prefix
+    prefix = _PREFIX
     for field, value in pairs:
-        found = known.get(field)
-        if found is not None:  # a field of the run record
-            decoded = found[1](value.decode() if isinstance(value, bytes) else value)
-            if decoded is not None:
-                fields[found[0]] = decoded
+        if runs.record_raw_field(fields, field, value):
             continue
         name = field.decode()
         head = name[:prefix]

@@ -288,9 +288,21 @@ RAW_DECODERS = {name.encode(): (name, decoder) for name, decoder in _DECODERS.it
 
 def record_field(fields: dict[str, Any], name: str, raw: bytes | str) -> None:
     """Decode one field of the run record into `fields` (left out when unset)."""
-    decoded = _DECODERS.get(name, _text)(raw.decode() if isinstance(raw, bytes) else raw)
+    decoded = decode_value(name, raw)
     if decoded is not None:
         fields[name] = decoded
+
+
+def record_raw_field(fields: dict[str, Any], field: bytes, raw: bytes | str) -> bool:
+    """The same for a record field named as Redis returns it (bytes), without decoding its
+    name; False when `field` is not one of the record's (a trace, memo or unknown field)."""
+    found = RAW_DECODERS.get(field)
+    if found is None:
+        return False
+    decoded = found[1](raw.decode() if isinstance(raw, bytes) else raw)
+    if decoded is not None:
+        fields[found[0]] = decoded
+    return True
 
 
 def decode(raw: Mapping[bytes, bytes]) -> Run:
