@@ -11,6 +11,7 @@ from joelclaw import keys
 from joelclaw.events.model import Event
 from joelclaw.gateway.service import Gateway
 from tests.conftest import TEST_MODULES
+from tests.flow_helpers import finished
 from tests.gateway.conftest import OWNER, gateway_settings, quiet, replies, wait_replies
 from tests.support import ready_together, wait_for
 
@@ -97,6 +98,32 @@ def test_stale_heartbeat_alerts_but_not_in_sleep_mode(tg, tmp_path, redis_url, t
     rt.send(Event(name="gateway/health.check"))
     [alert] = wait_replies(tg, 1)
     assert "heartbeat is stale" in alert
+
+
+def test_a_gateway_that_never_beat_is_judged_from_the_first_check_that_missed_it(
+        tg, tmp_path, redis_url, worker_factory) -> None:
+    """A cron tick during a first start (the gateway polls a few seconds after the workers are
+    ready) raises no alarm; a gateway still unseen a stale period later does."""
+    from joelclaw.runtime import Runtime
+
+    settings = gateway_settings(tmp_path, redis_url, tg, function_modules=MODULES,
+                                gateway_heartbeat_stale_seconds=60)
+    worker_factory(queues="joelclaw", settings_override=settings)  # no gateway worker running
+    rt = Runtime(settings)
+    [first] = rt.send(Event(name="gateway/health.check"))
+    run = finished(rt, first.runs[0], 60)
+    assert run.output == {"checked": True, "age_s": None, "stale": False}
+    seen = float(rt.redis.get(keys.GATEWAY_UNSEEN_SINCE))
+    [again] = rt.send(Event(name="gateway/health.check"))
+    assert finished(rt, again.runs[0], 60).output["stale"] is False
+    assert float(rt.redis.get(keys.GATEWAY_UNSEEN_SINCE)) == seen, "judged from the first look"
+    assert replies(tg) == []
+
+    rt.redis.set(keys.GATEWAY_UNSEEN_SINCE, seen - 61)  # a stale period has passed since
+    [late] = rt.send(Event(name="gateway/health.check"))
+    assert finished(rt, late.runs[0], 60).output["stale"] is True
+    [alert] = wait_replies(tg, 1)
+    assert "heartbeat is stale (last beat never)" in alert
 
 
 def test_todoist_comment_notifier_end_to_end(tg, todoist, system) -> None:
