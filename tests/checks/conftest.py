@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from joelclaw import keys
+from joelclaw.bus.celery.cron import last_field
 from joelclaw.config import Settings
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings
@@ -101,6 +103,7 @@ def start(worker_factory: Callable[..., WorkerProcess],
     def go(settings: Settings, *, gateway: bool = False, beat: bool = False) -> Runtime:
         rt = Runtime(settings)
         if beat:
+            hold_crons(rt)
             beat_factory(settings)
             wait_for(lambda: rt.redis.get(keys.BEAT_TICK), 40, message="beat's first tick")
         workers = [worker_factory(queues="joelclaw", concurrency=2, settings_override=settings,
@@ -113,6 +116,17 @@ def start(worker_factory: Callable[..., WorkerProcess],
         return rt
 
     return go
+
+
+def hold_crons(rt: Runtime) -> None:
+    """Beat ticks (the health check judges its liveness) but fires no cron slot, whatever the
+    wall clock says: its record of each entry's newest handled slot (`keys.CRON_LAST`) is put
+    far ahead, so only the test's own events start runs (a five-minute or quarter-hour tick
+    inside a test would start a second heartbeat, health check or gateway check)."""
+    ahead = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+    rt.redis.hset(keys.CRON_LAST, mapping={
+        last_field(name, trig.cron or "", trig.timezone): ahead
+        for name, _fn, trig in rt.registry.crons()})
 
 
 def texts(tg: FakeTelegram) -> list[str]:

@@ -95,6 +95,11 @@ def beat_schedule_for(registry: Registry, extra: dict[str, dict[str, Any]] | Non
     return entries
 
 
+def last_field(entry: str, cron: str, tz: str) -> str:
+    """The field of `keys.CRON_LAST` that holds an entry's newest handled slot (a timestamp)."""
+    return f"{entry}|{cron}|{tz}"
+
+
 def dispatch_tick(rt: Bus, fn: Function, slot: datetime, cron: str, tz: str,
                   catch_up: dict[str, Any] | None = None) -> SendResult:
     """Start the run for one cron slot; the slot-derived id makes a second beat a no-op.
@@ -220,7 +225,7 @@ class DedupScheduler(PersistentScheduler):
             return
         trig = next((t for t in fn.crons if t.cron == cron and t.timezone == tz), None)
         policy, cap = (trig.catch_up, trig.catch_up_cap) if trig else ("latest", 10)
-        field = f"{entry.name}|{cron}|{tz}"
+        field = last_field(entry.name, cron, tz)
         schedule: CronSchedule = entry.schedule
         now = schedule.now()
         recorded = rt.redis.hget(keys.CRON_LAST, field)
