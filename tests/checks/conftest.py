@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus.celery.cron import last_field
+from joelclaw.bus.celery import last_field
 from joelclaw.config import Settings
 from joelclaw.runtime import Runtime
 from tests.conftest import make_settings

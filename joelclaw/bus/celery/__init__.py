@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         CRON_TASK,
         CronSchedule,
         dispatch_tick,
+        last_field,
         scheduler_for,
     )
     from joelclaw.bus.celery.exitcodes import RELOAD_EXIT
@@ -35,6 +36,7 @@ __all__ = [
     "broker_app",
     "catchup",
     "dispatch_tick",
+    "last_field",
     "make_celery",
     "queues",
     "scheduler_for",
@@ -52,5 +54,6 @@ __getattr__, __dir__ = door(__name__, {
     "Signals": "task_hooks:Signals",
     "Sweeper": "sweeper:Sweeper",
     "dispatch_tick": "cron:dispatch_tick",
+    "last_field": "cron:last_field",
     "scheduler_for": "cron:scheduler_for",
 })
