@@ -28,10 +28,19 @@ def gateway_digest(ctx: Context) -> dict[str, Any]:
 @function("gateway-health-check", triggers=[cron("*/5 * * * *"), "gateway/health.check"])
 def gateway_health_check(ctx: Context) -> dict[str, Any]:
     """Alert the owner when the gateway heartbeat is stale (never in sleep mode: no false
-    alarms). The alert goes straight to Telegram, since the gateway itself is what is down."""
+    alarms). The alert goes straight to Telegram, since the gateway itself is what is down.
+
+    A stale heartbeat is looked at again after a grace (`JOELCLAW_GATEWAY_HEARTBEAT_GRACE_
+    SECONDS`) before anyone is told: a gateway that is starting (a first `up`, a restart after
+    downtime, a machine waking from sleep, when beat fires the missed tick at once) beats
+    within seconds of its start, so only one still silent after the grace is news."""
     if not ctx.settings.telegram.token or ctx.gateway.sleeping():
         return {"checked": False}
-    beat = ctx.gateway.heartbeat()
+    beat = ctx.step.run("look", ctx.gateway.heartbeat)
+    grace = ctx.settings.gateway.heartbeat_grace_seconds
+    if beat["stale"] and grace > 0:
+        ctx.step.sleep("grace", grace)
+        beat = ctx.step.run("look-again", ctx.gateway.heartbeat)
     age, stale = beat["age_s"], beat["stale"]
     if stale and ctx.step.run("alert-cooldown", ctx.gateway.claim_stale_alert,
                               HEALTH_ALERT_COOLDOWN):

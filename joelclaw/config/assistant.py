@@ -22,6 +22,7 @@ class GatewayFields(Fields):
     gateway_poll_timeout_seconds: int = Field(25, ge=0, le=50)
     gateway_chat_interval_seconds: float = Field(1.0, ge=0)
     gateway_heartbeat_stale_seconds: float = Field(180.0, gt=0)
+    gateway_heartbeat_grace_seconds: float = Field(30.0, ge=0)
 
 
 class AgentFields(Fields):

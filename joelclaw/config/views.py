@@ -170,6 +170,7 @@ class GatewaySettings:
     poll_timeout_seconds: int = shows("gateway_poll_timeout_seconds")
     chat_interval_seconds: float = shows("gateway_chat_interval_seconds")
     heartbeat_stale_seconds: float = shows("gateway_heartbeat_stale_seconds")
+    heartbeat_grace_seconds: float = shows("gateway_heartbeat_grace_seconds")
 
 
 @view(frozen=True, slots=True)

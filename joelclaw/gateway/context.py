@@ -29,25 +29,13 @@ class GatewayContext(Notifier):
         return flush_digest(engine(self.ctx))
 
     def heartbeat(self) -> dict[str, Any]:
-        """The gateway worker's last heartbeat: `{"age_s": seconds or None, "stale": bool}`.
-
-        A gateway that has never beaten on this Redis (a first start: it polls a few seconds
-        after the workers are ready) is judged from the first check that found no heartbeat,
-        so a cron tick during start-up raises no false alarm, and a gateway that never came
-        up is stale one stale period later."""
+        """The gateway worker's last heartbeat: `{"age_s": seconds or None, "stale": bool}`."""
         from joelclaw.health import gateway_alive
 
         rt = engine(self.ctx)
-        now = time.time()
         beat = rt.redis.get(keys.GATEWAY_HEARTBEAT)
-        if beat:
-            age = now - float(beat)
-            return {"age_s": age, "stale": not gateway_alive(rt.settings, age)}
-        pipe = rt.redis.pipeline(transaction=False)
-        pipe.set(keys.GATEWAY_UNSEEN_SINCE, f"{now:.3f}", nx=True)
-        pipe.get(keys.GATEWAY_UNSEEN_SINCE)
-        unseen = now - float(pipe.execute()[1] or now)
-        return {"age_s": None, "stale": not gateway_alive(rt.settings, unseen)}
+        age = time.time() - float(beat) if beat else None
+        return {"age_s": age, "stale": not gateway_alive(rt.settings, age)}
 
     def claim_stale_alert(self, seconds: float) -> bool:
         """True at most once per `seconds`: the stale-heartbeat alert may go out now."""

@@ -30,7 +30,6 @@ GW_LAST_TURN = GW + "last_turn"  # JSON: the last agent turn (for /health)
 GW_DELIVERED = GW + "delivered"  # list: the latest handled messages (JSON), newest first
 GW_DELIVERED_KEEP = 200  # how many of them are kept
 GATEWAY_HEARTBEAT = GW + "heartbeat"  # the gateway worker's last heartbeat (s)
-GATEWAY_UNSEEN_SINCE = GW + "heartbeat:unseen-since"  # first check that found none yet (s)
 GW_UPDATE_TTL = 7 * 24 * 3600  # Telegram keeps undelivered updates for 24 h; a week is ample
 GW_DEDUP_TTL_MS = 30_000  # ADR-0104: identical content within 30 s is dropped
 GW_REPLAY_WINDOW_MS = 10 * 60_000  # a claim whose gateway died is replayed only this young
