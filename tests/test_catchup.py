@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from joelclaw import keys
-from joelclaw.bus.celery import CronSchedule, catchup
+from joelclaw.bus.celery import CronSchedule, catchup, last_field
 from joelclaw.bus.functions import cron
 from joelclaw.errors import FunctionDefinitionError
 from joelclaw.gateway.clock import set_offset
@@ -92,7 +92,7 @@ def test_a_cron_catches_up_by_its_policy_after_beat_was_stopped_across_three_fir
     client = rt.redis
     worker_factory(settings_override=settings)
     names = ["t-catchup-latest", "t-catchup-skip", "t-catchup-all"]
-    fields = [f"{name}|{EVERY5}|UTC" for name in names]
+    fields = [last_field(name, EVERY5, "UTC") for name in names]
 
     beat = beat_factory(settings)  # it starts by recording where each cron stands
     wait_for(lambda: all(client.hexists(keys.CRON_LAST, f) for f in fields), timeout=60,
