@@ -17,6 +17,7 @@ from joelclaw.embedded import (
     RedisServer,
     TypesenseServer,
     find_typesense_binary,
+    free_port,
     port_is_free,
     recorded_port,
 )
@@ -67,6 +68,24 @@ def test_a_port_with_a_live_listener_is_not_reused(tmp_path: Path) -> None:
         assert not port_is_free(busy)
         chosen = recorded_port(record)
         assert chosen != busy and record.read_text() == str(chosen)
+
+
+def test_a_port_reserved_for_the_web_app_or_flower_is_never_a_servers(tmp_path: Path) -> None:
+    """`up` checks the web and Flower ports free, then starts the servers, then binds those
+    ports: a server must not take one of them, recorded or offered by the kernel."""
+    web = free_port()
+    redis_dir, search_dir = tmp_path / "redis", tmp_path / "typesense"
+    for folder in (redis_dir, search_dir):
+        folder.mkdir()
+        (folder / "port").write_text(str(web))  # free now, and recorded: it would be reused
+    (search_dir / "peering-port").write_text(str(web))
+    server = RedisServer(redis_dir, reserved=frozenset({web}))
+    search = TypesenseServer(search_dir, reserved=frozenset({web}))
+    server.prepare()
+    search.prepare()
+    assert web not in {server.port, search.port, search.peering_port}
+    assert search.port != search.peering_port
+    assert (redis_dir / "port").read_text() == str(server.port)
 
 
 @pytest.mark.timeout(90)

@@ -125,6 +125,7 @@ class RedisServer(EmbeddedServer):
     appendfsync: str = "everysec"  # JOELCLAW_REDIS_APPENDFSYNC: everysec | always | no
     password: str | None = field(default=None, repr=False)
     binary: str | None = None  # JOELCLAW_REDIS_SERVER: see find_redis_binary
+    reserved: frozenset[int] = frozenset()  # ports other processes of `up` will bind
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -152,7 +153,7 @@ class RedisServer(EmbeddedServer):
         write_secret(self.config_file, f"# written by joelclaw at each start\n"
                                        f"user default {rules}\n")
         if self.port is None:
-            self.port = recorded_port(self.port_file)
+            self.port = recorded_port(self.port_file, avoid=self.reserved)
         else:
             self.port_file.write_text(str(self.port))
         return self.url

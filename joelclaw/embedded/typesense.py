@@ -119,6 +119,7 @@ class TypesenseServer(EmbeddedServer):
     port: int | None = None
     peering_port: int | None = None
     api_key: str | None = field(default=None, repr=False)
+    reserved: frozenset[int] = frozenset()  # ports other processes of `up` will bind
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -139,9 +140,10 @@ class TypesenseServer(EmbeddedServer):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
         self.api_key = self.api_key or self._load_or_create_key()
         if self.port is None:
-            self.port = recorded_port(self.directory / "port")
+            self.port = recorded_port(self.directory / "port", avoid=self.reserved)
         if self.peering_port is None:
-            self.peering_port = recorded_port(self.directory / "peering-port", avoid={self.port})
+            self.peering_port = recorded_port(self.directory / "peering-port",
+                                              avoid=self.reserved | {self.port})
         return self.url
 
     def _load_or_create_key(self) -> str:

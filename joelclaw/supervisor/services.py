@@ -75,6 +75,9 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     """JOELCLAW_REDIS_URL checked, or an embedded Redis added as a supervised service; the same
     for Typesense, whose absence only turns memory off (with a warning naming the fix)."""
     home = settings.home_dir
+    # The web app and Flower bind after the servers start: a kernel-picked port for a server
+    # must not be one of theirs (check_ports found them free, so the kernel may offer them).
+    reserved = frozenset({settings.web.port, settings.flower.port})
     if settings.redis.url:
         check_external_redis(settings.redis.url, supervisor.log,
                              settings.redis.accept_eviction, settings)
@@ -82,7 +85,7 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     else:
         server = RedisServer(home / "redis", maxmemory=settings.redis.maxmemory,
                              appendfsync=settings.redis.appendfsync,
-                             binary=settings.redis.server)
+                             binary=settings.redis.server, reserved=reserved)
         services = Services(home, server.prepare(), redis=server)
         argv = server.argv()
         outdated = outdated_warning(argv[0])
@@ -95,15 +98,16 @@ def services_for(settings: Settings, supervisor: Supervisor, typesense: bool
     elif not typesense:
         services.search_off = "started with --no-typesense"
     else:
-        _embedded_search(services, supervisor)
+        _embedded_search(services, supervisor, reserved)
     try:
         yield services
     finally:
         services.forget()
 
 
-def _embedded_search(services: Services, supervisor: Supervisor) -> None:
-    search = TypesenseServer(services.home / "typesense")
+def _embedded_search(services: Services, supervisor: Supervisor,
+                     reserved: frozenset[int]) -> None:
+    search = TypesenseServer(services.home / "typesense", reserved=reserved)
     try:
         url = search.prepare()
         argv = search.argv()
