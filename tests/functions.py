@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import TYPE_CHECKING
 
@@ -309,3 +310,14 @@ def cancellable_step(ctx: Context) -> str:
     ctx.step.wait_for_event("reply", "test/never", timeout=30)
     ctx.step.run("after", lambda: count(ctx, "after"))
     return "done"
+
+
+@function("t-killer-step", trigger="test/killer-step", retries=1)
+def killer_step(ctx: Context) -> str:
+    """Its first step SIGKILLs the process running it, every attempt: a crash loop."""
+    def die() -> None:
+        count(ctx, "die")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    ctx.step.run("die", die)
+    return "survived"

@@ -1,7 +1,9 @@
 """The durable hot path's promises that its shortcuts must keep (issue 21): a cancellation
 requested during a step stops the run before the next step, leaving no trace of a step that
 never started; an event's search terms, queued by the send and indexed in batches, are found by
-a search made before any sweeper indexed them."""
+a search made before any sweeper indexed them; an execution's first "running" record, held back
+by its lease, shows while the step runs, and a step that kills its process every time still
+ends its run failed."""
 
 from __future__ import annotations
 
@@ -72,3 +74,80 @@ def test_a_search_finds_events_sent_before_any_indexing(runtime: Runtime) -> Non
         == {s.id for s in sent}
     assert runtime.redis.llen(keys.EVENT_INDEX_BACKLOG) == 0
     assert runtime.redis.ttl(keys.event_term("f:order_id=o-1")) > 0  # expires with the events
+
+
+def test_a_first_step_that_runs_shows_running_while_it_runs(runtime: Runtime, worker) -> None:
+    """The first step's "running" record is not sent with the step's start: the lease's
+    renewer sends it if the step still runs at its next look."""
+    run_id = runtime.send(Event(name="test/cancel-step", data={"hold": "first-running",
+                                                                "k": "x"}))[0].runs[0]
+    wait_for(lambda: gate_entered(runtime.redis, "first-running") == 1, 30,
+             message="the first step held")
+    step = wait_for(lambda: (s := runtime.runs.step(run_id, "long")) and s.status == "running"
+                    and s, 10, message="the step shown running")
+    assert step.attempts == 1 and step.worker is not None
+    run = runtime.runs.get(run_id)
+    assert run is not None and run.status == "running" and run.executions == 1
+    assert run.started_at is not None
+    open_gate(runtime.redis, "first-running")
+    wait_for(lambda: (s := runtime.runs.step(run_id, "long")) and s.status == "completed", 30,
+             message="the step completed")
+    cancel_run(runtime, run_id, "done looking")
+
+
+def test_a_step_that_kills_its_process_every_time_ends_its_run_failed(
+        runtime: Runtime, worker) -> None:
+    """An attempt that dies before its record was written leaves no trace, so the next
+    execution, told that one died holding the lease, writes its record at once: the step runs
+    at most once more than its retries allow, then the run fails instead of looping."""
+    run_id = start(runtime, "test/killer-step")
+    run = finished(runtime, run_id, timeout=90)
+    assert run.status == "failed"
+    assert run.error is not None and "died during all" in run.error["message"]
+    retries = 1  # t-killer-step's
+    assert retries + 1 <= counts(runtime, run_id)["die"] <= retries + 2
+
+
+def _lease_index_entry(runtime: Runtime, target: str) -> None:
+    """What a holder that died leaves: its lease key lapsed, its entry in the lease index."""
+    runtime.redis.zadd(keys.LEASES, {target: 1.0})
+
+
+def test_begin_tells_whether_the_previous_execution_gave_its_lease_back(
+        runtime: Runtime) -> None:
+    run_id = start(runtime, "test/steps")  # no worker: it stays queued
+    first = leases.acquire(runtime.scripts, run_id, ttl=20)
+    assert first is not None and first.clean  # the first execution
+    first.release()
+    again = leases.acquire(runtime.scripts, run_id, ttl=20)
+    assert again is not None and again.clean  # the previous one gave it back
+    runtime.redis.delete(keys.lease(run_id))  # the holder died: its lease lapses, unreleased
+    died = leases.acquire(runtime.scripts, run_id, ttl=20)
+    assert died is not None and not died.clean
+    died.release()
+    # The sweeper woke the run of a holder that died (its index entry gone): it marked the run
+    _lease_index_entry(runtime, run_id)
+    runtime.scripts.expired_leases(keys=[keys.LEASES, keys.WAKEUPS],
+                                   args=[2.0, keys.lease(""), 10, keys.run("")])
+    assert runtime.redis.zscore(keys.LEASES, run_id) is None
+    assert runtime.redis.hget(keys.run(run_id), "lost") == b"1"
+    swept = leases.acquire(runtime.scripts, run_id, ttl=20)
+    assert swept is not None and not swept.clean
+    assert runtime.redis.hexists(keys.run(run_id), "lost") == 0  # read once
+    swept.release()
+    after = leases.acquire(runtime.scripts, run_id, ttl=20)
+    assert after is not None and after.clean
+    after.release()
+
+
+def test_the_sweeper_marks_no_run_for_a_parallel_member_or_a_run_that_is_gone(
+        runtime: Runtime) -> None:
+    run_id = start(runtime, "test/steps")
+    member = f"{run_id}|fan|0"
+    _lease_index_entry(runtime, member)
+    _lease_index_entry(runtime, "run-that-is-gone")
+    woken = runtime.scripts.expired_leases(keys=[keys.LEASES, keys.WAKEUPS],
+                                           args=[2.0, keys.lease(""), 10, keys.run("")])
+    assert sorted(w.decode() for w in woken) == sorted([member, "run-that-is-gone"])
+    assert runtime.redis.hexists(keys.run(run_id), "lost") == 0
+    assert runtime.redis.exists(keys.run("run-that-is-gone")) == 0

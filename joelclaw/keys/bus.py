@@ -15,7 +15,8 @@ GATEWAY_QUEUE = "gateway"  # the gateway worker (concurrency 1): drain, Telegram
 
 def run(run_id: str) -> str:
     # hash: the run record's fields, plus "t:<step>" trace records (capped I/O) and
-    # "m:<step>" memo records (full results): one key, one read, one expiry per run
+    # "m:<step>" memo records (full results): one key, one read, one expiry per run; "lost"
+    # is the sweeper's mark of an execution that died holding its lease (the next begin clears it)
     return f"{PREFIX}run:{run_id}"
 
 

@@ -76,7 +76,7 @@ class Sweeper:
             self._absences_armed = True
         scripts = self.rt.scripts
         scripts.expired_leases(keys=[keys.LEASES, wakeups.SETS.wakeups],
-                               args=[now, keys.lease(""), BATCH])
+                               args=[now, keys.lease(""), BATCH, keys.run("")])
         published = self._wake_due(now) + self._check_outbox(now)
         try:
             event_index.catch_up(self.rt.redis, rounds=4)  # the search index's backlog

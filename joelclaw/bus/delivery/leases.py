@@ -10,6 +10,11 @@ the process holds leases, it reads the cancellations asked of the runs it execut
 (`keys.cancel_ask`, one MGET), marks their leases and acknowledges (`keys.cancel_ack`). A step
 then starts only if its lease was not marked, with no read of its own: `cancel_run` returns once
 the holder acknowledged, so a run whose cancellation was requested starts no new step.
+
+At the same look it sends what an execution held back on its lease (`Lease.hold`: the first
+step's "running" record), so only a step still running by then costs that write. `Lease.clean`
+says whether the target's previous execution gave its lease back: after one that died, nothing
+is held back, so every attempt of a step that kills its process is counted.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ class Lease:
     paused: bool = False  # the run's function was paused when the lease was taken
     # The reason of a cancellation this execution learned of (set by the renewer's thread).
     cancel_reason: str | None = None
+    # The target's previous execution gave its lease back (none died holding it): see hold().
+    clean: bool = True
+    _held: Callable[[Any], None] | None = None
+    _held_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def args(self) -> list[Any]:
         return [self.token, int(self.ttl * 1000), time.time() + self.ttl, self.target]
@@ -99,6 +108,30 @@ class Lease:
             return None
         _RENEWER.forget(self)
         return [keys.lease(self.target), keys.LEASES], [self.token, self.target, writes]
+
+    def hold(self, write: Callable[[Any], None]) -> None:
+        """Defer a write nobody needs at once (an execution's first "running" record): the
+        renewer's thread sends it (`write(pipeline)`) at its next look, within
+        CANCEL_POLL_SECONDS, if the execution has not taken it back by then."""
+        with self._held_lock:
+            self._held = write
+
+    def take_back(self) -> bool:
+        """Cancel the held write; True if it was never sent (the caller writes what of it
+        still matters), False if the renewer sent it (every later write lands after it)."""
+        with self._held_lock:
+            held, self._held = self._held, None
+        return held is not None
+
+    def send_held(self) -> None:
+        """The renewer's part: send the held write, under the lock take_back waits on."""
+        with self._held_lock:
+            if self._held is None:
+                return
+            pipe = self.scripts.client.pipeline(transaction=False)
+            self._held(pipe)
+            pipe.execute()
+            self._held = None
 
     @contextlib.contextmanager
     def kept_alive(self) -> Iterator[Lease]:
@@ -159,11 +192,12 @@ class _Renewer:
                 held = list(self._leases)
             now = time.monotonic()
             for lease in held:
-                if now - lease.renewed_at >= lease.ttl / 3:
-                    try:
+                try:
+                    if now - lease.renewed_at >= lease.ttl / 3:
                         lease.renew()
-                    except Exception:
-                        continue
+                    lease.send_held()
+                except Exception:
+                    continue  # Redis unreachable: the held write goes with the final write
             try:
                 learn_cancellations(held)
             except Exception:
@@ -221,10 +255,11 @@ def begin(
     else:
         reply = call(begin_keys, lease.args())
     if reply[0] == 1:
-        lease.paused = bool(reply[2])
+        lease.paused, lease.clean = bool(reply[2]), bool(reply[3])
         return lease, reply[1]
     if not _steal_from_dead_holder(scripts, lease, reply[1]):
         return None, []
+    lease.clean = False  # its holder died during the execution
     client = scripts.begin.registered_client
     pipe = client.pipeline(transaction=False)
     wakeups.forget(pipe, target)

@@ -152,7 +152,8 @@ class _Execution:
         self.steps = Steps(rt, fn, run, memo=loaded.memo, trace=loaded.trace, member=member,
                            queue_delay_ms=delay_ms, wire=wire, run_fields=start_fields,
                            observed=self.observed, worker=worker,
-                           cancel_asked=lambda: lease.cancel_reason)
+                           cancel_asked=lambda: lease.cancel_reason,
+                           hold_first=lease if member is None and lease.clean else None)
         self.clock = time.perf_counter()
 
     def spent(self) -> float:

@@ -27,6 +27,7 @@ from joelclaw.durations.backoff import exponential
 from joelclaw.errors import Defer, FunctionDefinitionError, NonRetriable, RetryAfter, StepInterrupt
 
 if TYPE_CHECKING:
+    from joelclaw.bus.delivery.leases import Lease
     from joelclaw.bus.execution.telemetry import Observed
     from joelclaw.bus.functions.registry import Function
     from joelclaw.bus.ports import Bus
@@ -92,8 +93,13 @@ class StepBase:
         observed: Observed | None = None,
         worker: str | None = None,
         cancel_asked: Callable[[], str | None] | None = None,
+        hold_first: Lease | None = None,
     ):
         self.rt, self.fn, self._run, self.wire = rt, fn, run, wire
+        # The lease that holds back this execution's first "running" record (None: it goes out
+        # at once, as when an execution of the run died holding its lease): see _start_first.
+        self._hold_first = hold_first
+        self._held_fields: dict[str, Any] | None = None  # run fields that went with it
         # The reason of a cancellation this execution's process learned of (its lease's), or
         # None: read before each new step, in memory (joelclaw.bus.delivery.leases).
         self._cancel_asked = cancel_asked or _never
@@ -179,7 +185,7 @@ class StepBase:
             raise Cancelled(reason)  # nothing of this step was written: it never started
         if not self._unsent:
             if running is not None:  # the first step of this execution
-                self._send_running(key, running)
+                self._start_first(key, running)
             return
         batch, self._unsent = self._unsent, WriteBatch()
         if running is not None:
@@ -192,6 +198,7 @@ class StepBase:
     def flush_into(self, batch: WriteBatch) -> None:
         """Move the unsent step writes into the execution's final write, ahead of what that
         adds (`count_steps` adds this execution's step durations for the metrics after it)."""
+        self._end_first()
         batch.extend(self._unsent)
         self._unsent = WriteBatch()
 
@@ -206,6 +213,36 @@ class StepBase:
             batch, self._unsent = self._unsent, WriteBatch()
             raise_errors(self.wire.replies(self.wire.send(batch, keep=True)))
         self.wire.drain()
+
+    def _start_first(self, key: str, record: dict[str, Any]) -> None:
+        """The first step's "running" record (and the run's first fields): held by the lease,
+        whose renewer writes it if the step still runs at its next look (within 50 ms); a
+        step done sooner never shows "running", and its end writes what still matters (the
+        run fields). That saves each execution a request to Redis.
+
+        An execution that dies before the renewer wrote leaves no trace of the attempt, so a
+        step that kills its process at once could run forever: the next begin learns that an
+        execution died holding the lease (`Lease.clean`) and then writes the record at once,
+        which counts every attempt from there on (one attempt more than `retries` at most)."""
+        if self._hold_first is None:
+            self._send_running(key, record)
+            return
+        fields = self._held_fields = self.take_run_fields()
+        store, run_id = self.rt.runs, self._run.id
+
+        def write(pipe: Any) -> None:
+            store.write_step(run_id, key, record, pipe=pipe)
+            if fields:
+                store.update(run_id, pipe=pipe, **fields)
+
+        self._hold_first.hold(write)
+
+    def _end_first(self) -> None:
+        """The first step ended: take its "running" record back; unsent, the run fields that
+        went with it go with the next write."""
+        fields, self._held_fields = self._held_fields, None
+        if fields is not None and self._hold_first is not None and self._hold_first.take_back():
+            self._run_fields = {**fields, **self._run_fields}
 
     def _send_running(self, key: str, record: dict[str, Any]) -> None:
         """The "running" record (and the run's first fields) go out, one HSET; nobody waits."""
@@ -284,7 +321,10 @@ class StepBase:
                                   event_id=str(self._run.event.get("id") or ""))
         try:
             with stepnotes.noting(note, record):
-                value = call()
+                try:
+                    value = call()
+                finally:
+                    self._end_first()
         except NonRetriable as exc:
             return self._fail(key, record, exc, started)
         except RetryAfter as exc:

@@ -89,7 +89,9 @@ end
 return 0
 """
 
-# Targets whose lease key expired (their worker died): wake them now.
+# Targets whose lease key expired (their worker died): wake them now, and mark a run (not a
+# parallel member, whose target holds a '|') as having lost an execution, which its next begin
+# reads (BEGIN's `clean`). ARGV[4]: the run key prefix.
 EXPIRED_LEASES = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 local woken = {}
@@ -97,6 +99,10 @@ for _, target in ipairs(expired) do
   if redis.call('EXISTS', ARGV[2] .. target) == 0 then
     redis.call('ZREM', KEYS[1], target)
     redis.call('ZADD', KEYS[2], 'LT', ARGV[1], target)
+    local run = ARGV[4] .. target
+    if not string.find(target, '|', 1, true) and redis.call('EXISTS', run) == 1 then
+      redis.call('HSET', run, 'lost', 1)
+    end
     woken[#woken + 1] = target
   end
 end
@@ -165,23 +171,28 @@ return 0
 
 
 # Take the lease and read the whole run in one round trip: the hot path of every execution.
-# The run's wake-up and outbox entry go: an execution has begun.
+# The run's wake-up and outbox entry go: an execution has begun. `clean` (the reply's last) is 1
+# when the target's previous execution gave its lease back: its entry in the lease index was
+# gone (ZADD added one) and the sweeper did not mark the run as having lost one (EXPIRED_LEASES).
 BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, redis.call('GET', KEYS[1]) or ''}
 end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local clean = redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('ZREM', KEYS[5], ARGV[4])
 local run = redis.call('HGETALL', KEYS[4])
 local paused = 0
 for i = 1, #run, 2 do
-  if run[i] == 'function' then
+  local name = run[i]
+  if name == 'function' then
     if redis.call('HEXISTS', KEYS[6], run[i + 1]) == 1 then paused = 1 end
-    break
+  elseif name == 'lost' then
+    clean = 0
+    redis.call('HDEL', KEYS[4], 'lost')
   end
 end
-return {1, run, paused}
+return {1, run, paused, clean}
 """
 
 # Park a run of a paused function, unless it was resumed meanwhile (then the caller goes on):
