@@ -1,7 +1,7 @@
 """What an execution's final write costs, sent three ways: as the `lease_finish` script (today:
-the writes travel as JSON and Lua applies them), as the same commands pipelined plain with the
-small `lease_release` script, and in MULTI/EXEC; beside one bare request (a SET), the cost of a
-request to Redis before its commands do anything.
+each write travels as its word count and its words, which Lua applies), as the same commands
+pipelined plain with the small `lease_release` script, and in MULTI/EXEC; beside one bare
+request (a SET), the cost of a request to Redis before its commands do anything.
 
     python bench/final_write.py [--function b-one|b-ten] [--count 4000] [--rounds 3]
 
@@ -13,7 +13,6 @@ process's (the sender's); each way's best round is kept.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -69,8 +68,8 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> None:
     commands = captured[-1]
     client = rt.redis
     lease_keys = [keys.lease("bench-target"), keys.LEASES]
-    writes = json.dumps([[a if type(a) is str else leases._text(a) for a in command]
-                         for command in commands])
+    lease = leases.Lease(rt.scripts, "bench-target", "token", 20.0)
+    _, finish_args = lease.finish_with(commands)
     finish = client.script_load(rt.scripts.lease_finish.script)
     release = client.script_load(rt.scripts.lease_release.script)
 
@@ -84,7 +83,7 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> None:
         for _ in range(n):
             pipe = client.pipeline(transaction=False)
             pipe.set(lease_keys[0], "token")
-            pipe.evalsha(finish, 2, *lease_keys, "token", "bench-target", writes)
+            pipe.evalsha(finish, 2, *lease_keys, *finish_args)
             pipe.execute()
 
     def pipelined(n: int, transaction: bool = False) -> None:
@@ -113,7 +112,7 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> None:
                      (time.process_time() - began) / args.count * 1e6)
             best[label] = min(best.get(label, spent), spent)
     print(f"\n{args.function}'s final write: {len(commands)} commands "
-          f"({', '.join(c[0] for c in commands)}), {len(writes)} bytes of JSON; "
+          f"({', '.join(c[0] for c in commands)}), {len(finish_args)} script arguments; "
           f"per write, best of {args.rounds} rounds of {args.count} (load average "
           f"{os.getloadavg()[0]:.1f})\n")
     print(f"{'way':<32}{'Redis CPU us':>14}{'sender CPU us':>15}")

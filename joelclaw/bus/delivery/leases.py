@@ -20,7 +20,6 @@ is held back, so every attempt of a step that kills its process is counted.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import threading
@@ -97,17 +96,15 @@ class Lease:
         else:
             pipe.evalsha(self.scripts.lease_release.sha, 2, *lease_keys, self.token, self.target)
 
-    def finish_with(self, commands: list[tuple[Any, ...]]) -> tuple[list[str], list[Any]] | None:
+    def finish_with(self, commands: list[tuple[Any, ...]]) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the script that applies `commands` (an execution's final write) and
-        gives the lease back; None when a command cannot travel as JSON text (raw bytes), for
-        the caller to use a transaction instead."""
-        try:
-            writes = json.dumps([[arg if type(arg) is str else _text(arg) for arg in command]
-                                 for command in commands])
-        except (TypeError, UnicodeDecodeError):
-            return None
+        gives the lease back: each command as its word count, then its words."""
+        args: list[Any] = [self.token, self.target]
+        for command in commands:
+            args.append(len(command))
+            args.extend(command)
         _RENEWER.forget(self)
-        return [keys.lease(self.target), keys.LEASES], [self.token, self.target, writes]
+        return [keys.lease(self.target), keys.LEASES], args
 
     def hold(self, write: Callable[[Any], None]) -> None:
         """Defer a write nobody needs at once (an execution's first "running" record): the
@@ -145,17 +142,6 @@ class Lease:
             yield self
         finally:
             _RENEWER.forget(self)
-
-
-def _text(arg: Any) -> str:
-    """A command argument as redis-py would send it, as text."""
-    if isinstance(arg, str):
-        return arg
-    if isinstance(arg, bytes):
-        return arg.decode()
-    if isinstance(arg, bool) or not isinstance(arg, int | float):
-        raise TypeError(f"not a Redis argument: {type(arg).__name__}")
-    return repr(arg) if isinstance(arg, float) else str(arg)
 
 
 CANCEL_POLL_SECONDS = 0.05  # how often a process holding leases reads their cancellations

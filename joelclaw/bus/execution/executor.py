@@ -186,9 +186,8 @@ class _Execution:
                               execution_ms=merged["execution_ms"])
         if wake_at is not None:
             wakeups.schedule(batch, {self.steps.target: wake_at})
-        scripted = self.lease.finish_with(batch.commands) if self.slots is None else None
-        if scripted is not None:
-            self._commit(*scripted)
+        if self.slots is None:
+            self._commit(*self.lease.finish_with(batch.commands))
         else:
             self._commit_transaction(batch)
         if self.observed is not None:

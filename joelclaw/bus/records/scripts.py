@@ -128,15 +128,19 @@ return 0
 """
 
 # An execution's final write and its lease release in one script (one command where a
-# transaction costs MULTI, EXEC and the release's own EVALSHA): ARGV[3] holds the writes, a JSON
-# list of commands, applied in order whatever the lease's fate, each error collected (as a
-# transaction would: one failing write does not stop the others); then the lease is released
-# if still held. KEYS: lease, leases. ARGV: token, target, writes. Returns {released, errors}.
+# transaction costs MULTI, EXEC and the release's own EVALSHA): after ARGV's token and target
+# come the writes, each as its word count and then its words (no JSON to encode or decode),
+# applied in order whatever the lease's fate, each error collected (as a transaction would: one
+# failing write does not stop the others); then the lease is released if still held.
+# KEYS: lease, leases. ARGV: token, target, writes. Returns {released, errors}.
 LEASE_FINISH = """
 local errors = {}
-for _, command in ipairs(cjson.decode(ARGV[3])) do
-  local reply = redis.pcall(unpack(command))
+local i, last = 3, #ARGV
+while i <= last do
+  local words = tonumber(ARGV[i])
+  local reply = redis.pcall(unpack(ARGV, i + 1, i + words))
   if type(reply) == 'table' and reply.err then errors[#errors + 1] = reply.err end
+  i = i + words + 1
 end
 local released = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then
