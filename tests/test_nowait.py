@@ -42,3 +42,20 @@ def test_a_refused_write_fails_when_a_later_reply_is_read(runtime):
             wire.replies(later)
     finally:
         wire.close()
+
+
+def test_an_hset_or_rpush_joins_the_same_command_on_the_same_key_before_it(runtime):
+    batch = nowait.WriteBatch()
+    batch.hset("test:joined-hash", mapping={"a": 1, "b": 1})
+    batch.hset("test:joined-hash", mapping={"b": 2})
+    batch.rpush("test:joined-list", "x", "y")
+    batch.rpush("test:joined-list", "z")
+    batch.rpush("test:other-list", "w")
+    assert [c[0] for c in batch.commands] == ["HSET", "RPUSH", "RPUSH"]
+    wire = nowait.NoWait(runtime.redis)
+    try:
+        wire.replies(wire.send(batch, keep=True))
+    finally:
+        wire.close()
+    assert runtime.redis.hgetall("test:joined-hash") == {b"a": b"1", b"b": b"2"}
+    assert runtime.redis.lrange("test:joined-list", 0, -1) == [b"x", b"y", b"z"]

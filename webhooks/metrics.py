@@ -1,12 +1,12 @@
 """`GET /metrics` in Prometheus text format, counted in Redis so every gunicorn worker agrees.
 
 Counters are Redis hashes incremented where things happen: by the request that observed them
-(events received, webhook verifications) and by the bus in the write that ended a step or a run
-(step durations, finished runs; see joelclaw.bus.records.metrics), and by the tiered cache of every
-process (hits, misses and errors per tier, added to Redis about once a second; see
-joelclaw.cache.stats). A scrape only reads: those counters, the statuses of the newest runs
-(bounded), and queue depths per priority from `joelclaw.bus.celery.queues` (the one place that
-reads the broker).
+(events received, webhook verifications), by the bus from the write that ended a step or a run
+(step durations, finished runs, queued there on a backlog that a scrape applies before it reads:
+see joelclaw.bus.records.metrics), and by the tiered cache of every process (hits, misses and
+errors per tier, added to Redis about once a second; see joelclaw.cache.stats). A scrape reads
+those counters, the statuses of the newest runs (bounded), and queue depths per priority from
+`joelclaw.bus.celery.queues` (the one place that reads the broker).
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ def recent_stats(rt: Runtime, *, now: float | None = None, window: float = WINDO
     current = int(now // step) * step
     since = current - int(window)
     functions = list(rt.registry)
+    metrics.catch_up(rt.redis)  # every run that ended before this look is counted
     pipe = rt.redis.pipeline(transaction=False)
     for bucket in range(since, current + step, step):
         pipe.hgetall(keys.function_stats(bucket))

@@ -210,3 +210,6 @@ METRIC_EVENTS = PREFIX + "metrics:events"  # hash "name|outcome" -> count
 METRIC_VERIFICATIONS = PREFIX + "metrics:verifications"  # hash "provider|result" -> count
 METRIC_RUNS = PREFIX + "metrics:runs"  # hash "function|status" -> runs that ended so
 METRIC_STEPS = PREFIX + "metrics:steps"  # hash "function|type|le" / "|sum" / "|count"
+# list: increments of METRIC_RUNS, METRIC_STEPS and the function stats not applied yet (strings
+# "key\tfield\tamount\tttl"; joelclaw.bus.records.metrics.catch_up applies them)
+METRIC_BACKLOG = PREFIX + "metrics:backlog"

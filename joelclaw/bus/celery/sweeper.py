@@ -30,7 +30,7 @@ from joelclaw.bus.delivery import leases
 from joelclaw.bus.delivery.publish import parse_target
 from joelclaw.bus.flow import absence, timers
 from joelclaw.bus.functions.registry import TASK_PREFIX
-from joelclaw.bus.records import presence, wakeups
+from joelclaw.bus.records import metrics, presence, wakeups
 from joelclaw.bus.records.runs import TERMINAL
 from joelclaw.errors import JoelclawError
 from joelclaw.events import index as event_index
@@ -82,6 +82,10 @@ class Sweeper:
             event_index.catch_up(self.rt.redis, rounds=4)  # the search index's backlog
         except Exception:
             log.exception("could not index the events sent meanwhile; the next tick will")
+        try:
+            metrics.catch_up(self.rt.redis, rounds=4)  # the counters' backlog
+        except Exception:
+            log.exception("could not count the runs ended meanwhile; the next tick will")
         if now - self._last_prune > PRUNE_EVERY:
             self._last_prune = now
             self.prune()

@@ -17,6 +17,8 @@ import redis
 from hiredis import pack_command  # redis[hiredis] is a dependency
 from redis.commands.core import CoreCommands
 
+_JOINED = frozenset({"HSET", "RPUSH"})  # commands that join the same command before them
+
 
 class WriteBatch(CoreCommands):
     """Redis commands collected (redis-py's command methods), to be sent as one batch.
@@ -24,7 +26,8 @@ class WriteBatch(CoreCommands):
     An HSET right after an HSET of the same key joins it: one command sets the fields of both
     (a step's memo and trace records, the next step's "running" record, the run's own fields
     all go to the run's hash), with the same effect (Redis sets a command's fields in order, the
-    last value of a field wins). The index of a command in the batch is its reply's.
+    last value of a field wins); so does an RPUSH after an RPUSH to the same list (a run's step
+    and outcome metrics). The index of a command in the batch is its reply's.
     """
 
     def __init__(self) -> None:
@@ -32,7 +35,7 @@ class WriteBatch(CoreCommands):
 
     def execute_command(self, *args: Any, **options: Any) -> WriteBatch:
         last = self.commands[-1] if self.commands else None
-        if (last is not None and args[0] == "HSET" and last[0] == "HSET"
+        if (last is not None and args[0] in _JOINED and last[0] == args[0]
                 and last[1] == args[1]):
             self.commands[-1] = (*last, *args[2:])
         else:
