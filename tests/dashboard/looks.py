@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Error as PlaywrightError
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1360, "height": 900}
 PHONE_MAX = 430  # the widest phone a page must fit; narrower viewports get touch
@@ -61,10 +63,26 @@ def axe_violations(page: Any) -> list[str]:
             for v in results.response["violations"] if v["impact"] in SERIOUS]
 
 
+CAPTURE_TRIES = 3
+
+
+def keep_screenshot(page: Any, path: Path) -> None:
+    """A full-page screenshot, the artefact (no assertion rests on it). Chromium's compositor
+    sometimes refuses one on a busy machine ("Unable to capture screenshot"): asked again, it
+    captures the same page."""
+    for attempt in range(1, CAPTURE_TRIES + 1):
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            return
+        except PlaywrightError as exc:
+            if "Unable to capture screenshot" not in str(exc) or attempt == CAPTURE_TRIES:
+                raise
+
+
 def check(page: Any, directory: Path, name: str, *, phone: bool, status: int = 200) -> None:
     """Every rule above for the page as it is now, with a full-page screenshot (`status`
     404: the page itself answered 404, which the console reports)."""
-    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+    keep_screenshot(page, directory / f"{name}.png")
     assert sideways(page) == 0, f"{name}: scrolls sideways by {sideways(page)} px"
     if phone:
         small = too_small_targets(page)

@@ -17,6 +17,7 @@ from joelclaw.runtime import Runtime
 from tests.dashboard import review_store
 from tests.dashboard.conftest import TOKEN, dash_settings
 from tests.dashboard.dashfunctions import BREAK_FLAG
+from tests.dashboard.looks import keep_screenshot
 from tests.flow_helpers import finished, status_is
 from tests.support import WorkerProcess, wait_for
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def shot(page: Any, directory: Path, name: str) -> None:
-    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+    keep_screenshot(page, directory / f"{name}.png")
 
 
 def send(rt: Runtime, name: str, **data: Any) -> str:

@@ -16,6 +16,7 @@ from joelclaw.config import Settings
 from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard.conftest import DASH_MODULES, dash_settings
+from tests.dashboard.looks import keep_screenshot
 from tests.flow_helpers import finished
 from tests.support import WorkerProcess, ready_together, wait_for
 
@@ -53,7 +54,7 @@ def test_a_failed_step_shows_each_attempt_and_no_next_one(
         assert "RuntimeError: not yet" in row.inner_text() and "w0@" in row.inner_text()
     assert "next attempt" not in detail.inner_text()
     assert page.locator("[data-execution]").count() == 4
-    page.screenshot(path=str(screenshot_dir / "run-attempts.png"), full_page=True)
+    keep_screenshot(page, screenshot_dir / "run-attempts.png")
     assert page.console_errors == []
 
 
