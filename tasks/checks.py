@@ -81,7 +81,12 @@ def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
 def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str, Any]:
     """The health report + disk + stale runs (core), the run error rate (signals), or both
     (full); fatal → straight to Telegram, degraded → one notice per component per cooldown,
-    unless an open task tracks it or its notice was snoozed."""
+    unless an open task tracks it or its notice was snoozed.
+
+    A degraded component is looked at again after `JOELCLAW_HEALTH_CONFIRM_SECONDS` (a durable
+    sleep) before anyone is told: one starting or restarting (the gateway after downtime, when
+    beat fires the missed heartbeat at once; Typesense coming back) is well within seconds, so
+    only what is still degraded then is news. Fatal findings are told at once."""
     from joelclaw.checks import system_health
 
     s = ctx.settings
@@ -98,6 +103,13 @@ def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str
         ctx.gateway.alert(system_health.describe(fatal, fatal=True), type="system.fatal",
                           fatal=True, step_id="notify-fatal-immediate")
         out["notified"].append("system.fatal")
+    if degraded and s.health.confirm_seconds > 0:
+        ctx.step.sleep("confirm", s.health.confirm_seconds)
+        again = ctx.step.run("check-again", ctx.checks.health, mode)
+        first = {f["component"] for f in degraded}
+        degraded = [f for f in again["findings"]
+                    if f["severity"] == "degraded" and f["component"] in first]
+        out["recovered"] = sorted(first - {f["component"] for f in degraded})
     if degraded:
         tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
         fresh = ctx.step.run("claim-degraded", _claim_degraded, ctx, degraded, tasks)

@@ -37,6 +37,7 @@ class HealthFields(Fields):
 
     health_notify_cooldown_minutes: float = Field(60.0, ge=0)  # per degraded component
     health_fatal_cooldown_minutes: float = Field(30.0, ge=0)
+    health_confirm_seconds: float = Field(30.0, ge=0)  # a degraded finding is looked at again
     health_disk_min_free_percent: float = Field(5.0, ge=0, le=100)
     health_error_rate_threshold: float = Field(0.2, gt=0, le=1)  # signals: failed / ended
     health_error_rate_min_runs: int = Field(20, ge=1)

@@ -244,6 +244,7 @@ class HealthSettings:
 
     notify_cooldown_minutes: float = shows("health_notify_cooldown_minutes")
     fatal_cooldown_minutes: float = shows("health_fatal_cooldown_minutes")
+    confirm_seconds: float = shows("health_confirm_seconds")
     disk_min_free_percent: float = shows("health_disk_min_free_percent")
     error_rate_threshold: float = shows("health_error_rate_threshold")
     error_rate_min_runs: int = shows("health_error_rate_min_runs")

@@ -74,6 +74,7 @@ def make(tmp_path: Path, redis_url: str, tg: FakeTelegram) -> Callable[..., Sett
             "telegram_api_url": tg.base_url, "telegram_owner_id": OWNER,
             "gateway_poll_timeout_seconds": 1, "gateway_claim_lease_seconds": 2.0,
             "gateway_chat_interval_seconds": 0.0, "checks_tasks_cache_seconds": 0,
+            "health_confirm_seconds": 0,  # told at once, unless a test is about the confirming
         }
         values.update(overrides)
         return make_settings(tmp_path / "home", redis_url, **values)

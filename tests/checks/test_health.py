@@ -1,6 +1,7 @@
 """check-system-health in real workers: degraded → one notice (with snooze buttons), a second
 heartbeat inside the cooldown → nothing, a press of `s4h:` edits the message and suppresses,
-fatal → straight to Telegram with no gateway worker running, tracked by a task → nothing."""
+fatal → straight to Telegram with no gateway worker running, tracked by a task → nothing; a
+degradation is looked at again after a grace, and only one still there is told."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from joelclaw import keys
+from joelclaw import health, keys
+from joelclaw.bus.control import wake_run
 from joelclaw.config import Settings
 from joelclaw.coordination import cooldown
 from joelclaw.embedded import free_port
@@ -19,7 +21,7 @@ from tests.checks.conftest import OWNER, texts, with_todoist
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.todoist import FakeTodoist
 from tests.flow_helpers import finished
-from tests.support import wait_for
+from tests.support import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -150,3 +152,47 @@ def test_the_hourly_signals_check_sees_a_high_run_error_rate(
     assert found["component"] == "error_rate" and "t-nonretriable x6" in found["summary"]
     assert run.output["notified"] == ["system.health.degraded"]
     assert Gateway(rt).queue.ready_count() == 1, "queued for the gateway"
+
+
+def _confirming(rt: Runtime) -> tuple[str, list[str]]:
+    """A core health check, held in its confirmation sleep; the components it found degraded."""
+    [sent] = rt.send(Event(name="system/health.check", data={"mode": "core"}))
+    run_id = sent.runs[0]
+    wait_for(lambda: (r := rt.runs.get(run_id)) and r.status == "sleeping", 60,
+             message="the check sleeping before it looks again")
+    assert [s.key for s in rt.runs.steps(run_id)] == ["check", "confirm"]  # nothing told yet
+    first = rt.runs.memo(run_id)["check"].value  # type: ignore[union-attr]
+    return run_id, sorted(f["component"] for f in first["findings"])
+
+
+def test_a_gateway_that_starts_within_the_grace_is_never_told_as_degraded(
+    make: Callable[..., Settings], start: Callable[..., Runtime], tg: FakeTelegram,
+    worker_factory: Callable[..., WorkerProcess],
+) -> None:
+    """What beat does after downtime: the missed heartbeat fires as the gateway starts."""
+    settings = make(health_confirm_seconds=600)
+    rt = start(settings, beat=True)  # no gateway worker yet: its heartbeat is missing
+    check, found = _confirming(rt)
+    assert found == ["gateway"]
+    worker_factory(queues="gateway", concurrency=1, settings_override=settings)
+    wait_for(lambda: "gateway" not in health.check(rt)["degraded"], 60,
+             message="the gateway beating")
+    wake_run(rt, check)
+    run = finished(rt, check, 60)
+    assert run.status == "completed", run.error
+    assert run.output["notified"] == [] and run.output["recovered"] == ["gateway"]
+    assert texts(tg) == []
+
+
+def test_a_degradation_still_there_after_the_grace_is_told(
+    make: Callable[..., Settings], start: Callable[..., Runtime], tg: FakeTelegram,
+) -> None:
+    rt = start(make(health_confirm_seconds=600, **dead_typesense()), gateway=True, beat=True)
+    check, found = _confirming(rt)
+    assert found == ["typesense"] and texts(tg) == []
+    wake_run(rt, check)
+    run = finished(rt, check, 60)
+    assert run.output["notified"] == ["system.health.degraded"]
+    assert run.output["recovered"] == []
+    wait_for(lambda: texts(tg), 30, message="the degraded notice on Telegram")
+    assert "typesense" in texts(tg)[0], texts(tg)
