@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.redaction import redact_text, secret_key
-from joelclaw.redisconn import paging
+from joelclaw.redisconn import backlog, paging
 
 if TYPE_CHECKING:
     import redis
@@ -125,27 +125,23 @@ return #entries
 """
 CATCH_UP_BATCH = 500
 TRIM_SECONDS = 600.0
-_catch_up: dict[int, Any] = {}  # the registered script, per client
 _trimmed: dict[int, float] = {}  # when this process last trimmed, per client (monotonic)
 
 
 def catch_up(client: redis.Redis, batch: int = CATCH_UP_BATCH, rounds: int = 1000) -> int:
     """Index the events still in the backlog (at most `rounds` batches); how many."""
-    script = _catch_up.get(id(client))
-    if script is None or script.registered_client is not client:
-        script = _catch_up[id(client)] = client.register_script(CATCH_UP)
-    total = 0
-    for _ in range(rounds):
+    script = backlog.script_for(client, CATCH_UP)
+
+    def take() -> int:
         now = time.monotonic()
         trim = now - _trimmed.get(id(client), -TRIM_SECONDS) >= TRIM_SECONDS
         done = int(script(keys=[keys.EVENT_INDEX_BACKLOG],
                           args=[batch, keys.event_term(""), keys.EVENT_TTL, "1" if trim else "0"]))
         if trim and done:
             _trimmed[id(client)] = now
-        total += done
-        if done < batch:
-            break
-    return total
+        return done
+
+    return backlog.drain(take, batch, rounds)
 
 
 def query_terms(query: str) -> list[str]:

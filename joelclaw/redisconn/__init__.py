@@ -2,7 +2,8 @@
 rediss:// with TLS settings, redis+sentinel://) into redis-py clients and kombu broker options;
 `resp` is the CLI's small client for plain URLs, which answers read commands without importing
 redis-py; `errors` names the Redis errors of whichever of them this process loaded;
-`paging` reads a time-scored sorted set newest first while it changes.
+`paging` reads a time-scored sorted set newest first while it changes; `backlog` drains a
+backlog list with a script, batch by batch.
 
 The names of `clients` load on first use (PEP 562), so importing `resp` costs no redis-py.
 """

@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.redisconn import backlog
 
 if TYPE_CHECKING:
     import redis
@@ -110,21 +111,13 @@ for key, ttl in pairs(ttls) do redis.call('EXPIRE', key, ttl) end
 return #items
 """
 CATCH_UP_BATCH = 2000
-_catch_up: dict[int, Any] = {}  # the registered script, per client
 
 
 def catch_up(client: redis.Redis, batch: int = CATCH_UP_BATCH, rounds: int = 1000) -> int:
     """Apply the backlog's increments (at most `rounds` batches); how many."""
-    script = _catch_up.get(id(client))
-    if script is None or script.registered_client is not client:
-        script = _catch_up[id(client)] = client.register_script(CATCH_UP)
-    total = 0
-    for _ in range(rounds):
-        done = int(script(keys=[keys.METRIC_BACKLOG], args=[batch]))
-        total += done
-        if done < batch:
-            break
-    return total
+    script = backlog.script_for(client, CATCH_UP)
+    return backlog.drain(lambda: int(script(keys=[keys.METRIC_BACKLOG], args=[batch])), batch,
+                         rounds)
 
 
 NEVER = "-"  # the duration bucket of a run that never ran its body (skipped, cancelled early)
