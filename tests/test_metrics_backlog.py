@@ -8,6 +8,7 @@ import threading
 
 from joelclaw import keys
 from joelclaw.bus.records import metrics
+from joelclaw.redisconn import resp
 from joelclaw.runtime import Runtime
 
 
@@ -56,3 +57,19 @@ def test_a_malformed_entry_is_skipped_and_the_rest_counted(runtime: Runtime) -> 
     _end_runs(runtime, 4, "f-bad")
     assert metrics.catch_up(runtime.redis) == 4 * 5 + 2  # five increments a run, two bad
     assert metrics.read_runs(runtime.redis)[("f-bad", "completed")] == 3
+
+
+def test_the_clis_small_client_applies_the_backlog_without_redis_py(runtime: Runtime) -> None:
+    """`joelclaw functions` reads through the small RESP client: it applies the backlog with
+    one EVAL, and builds no redis-py client for it."""
+    def no_fallback() -> None:
+        raise AssertionError("the small client fell back to redis-py")
+
+    quick = resp.connect(runtime.settings.redis_url, no_fallback)
+    assert quick is not None
+    _end_runs(runtime, 5, "f-cli")
+    try:
+        assert metrics.catch_up(quick, batch=4) == 25  # five increments a run, in 7 batches
+    finally:
+        quick.close()
+    assert metrics.read_runs(runtime.redis)[("f-cli", "completed")] == 3

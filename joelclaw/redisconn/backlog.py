@@ -4,17 +4,21 @@ the metrics' (bus records) backlogs are applied this way, by the sweeper and by 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import redis
     from redis.commands.core import Script
 
 _SCRIPTS: dict[tuple[int, str], Script] = {}  # registered once per client and source
+ScriptCall = Callable[..., Any]  # script(keys=[...], args=[...]) -> its reply
 
 
-def script_for(client: redis.Redis, source: str) -> Script:
-    """`source` registered on `client` (redis-py's Script: EVALSHA, loaded again if lost)."""
+def script_for(client: redis.Redis, source: str) -> ScriptCall:
+    """`source` as a callable on `client`: redis-py's registered Script (EVALSHA, loaded again
+    if lost), or plain EVAL on the CLI's small client (a reader's one call: no redis-py)."""
+    if not hasattr(type(client), "register_script"):
+        return lambda keys, args: client.eval(source, len(keys), *keys, *args)
     key = (id(client), source)
     script = _SCRIPTS.get(key)
     if script is None or script.registered_client is not client:

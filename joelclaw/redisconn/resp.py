@@ -1,5 +1,6 @@
 """A small Redis client for the CLI's read commands: RESP2 over one socket, the handful of
-read commands they send, with redis-py's replies (bytes, lists, dicts; no decoding).
+read commands they send (and EVAL, with which a reader applies a backlog before it reads), with
+redis-py's replies (bytes, lists, dicts; no decoding).
 
 Importing redis-py costs a read command most of its start (it imports asyncio and more), so a
 plain `redis://` or `unix://` URL is read with this instead. Anything else is redis-py's job:
@@ -134,6 +135,9 @@ def _commands() -> dict[str, Callable[..., tuple[list[Any], Callable[[Reply], Re
             ["ZRANGE", name, start, end, *_scores(withscores)],
             _scored if withscores else same),
         "zrevrange": lambda name, start, end: (["ZREVRANGE", name, start, end], same),
+        # a reader applies a backlog before it reads (joelclaw.redisconn.backlog)
+        "eval": lambda script, numkeys, *keys_and_args: (
+            ["EVAL", script, numkeys, *keys_and_args], same),
         "zscore": lambda name, value: (["ZSCORE", name, value],
                                        lambda r: None if r is None else float(r)),
         "zrangebyscore": lambda name, min, max, start=None, num=None, withscores=False: (
