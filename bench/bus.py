@@ -1,17 +1,18 @@
 """Bus benchmark: joelclaw durable functions vs plain Celery `apply_async`, same broker, same run.
 
     python bench/bus.py [--events 10000] [--latency-samples 300] [--concurrency 2]
-                        [--step-runs 100] [--appendfsync everysec|always|no]
+                        [--rounds 3] [--step-runs 100] [--appendfsync everysec|always|no]
 
 Measures (a) event -> function start latency p50/p99 with an idle worker, (b) throughput of N
 events each running a one-step function, (c) the cost of a 10-step function, (d) the Redis
 commands each run costs (INFO commandstats before and after, sender and worker together,
 commands inside Lua scripts included); each next to the equivalent plain Celery task, and prints
-the ratios, and (e) where each side's one-step runs spend CPU: the sender (this process), the
-worker's consumer (Celery's main process), its pool processes and the Redis server, in µs per
-run (the throughput ratio is about the ratio of these totals on a machine whose cores are all
-busy). Then (f) the overhead of one no-op step in µs (p50/p99, runs one at a time on an
-idle worker) beside a bare Redis PING timed on the same worker in the same runs: the floor.
+the ratios (throughput: the median over rounds of back-to-back pairs), and (e) where each
+side's one-step runs spend CPU: the sender (this process), the worker's consumer (Celery's main
+process), its pool processes and the Redis server, in µs per run (the throughput ratio is about
+the ratio of these totals on a machine whose cores are all busy). Then (f) the overhead of
+one no-op step in µs (p50/p99, runs one at a time on an idle worker) beside a bare Redis PING
+timed on the same worker in the same runs: the floor.
 Starts its own Redis (append-only, fsync per `--appendfsync`, default
 JOELCLAW_REDIS_APPENDFSYNC or everysec; bench/durability.py compares the modes) and workers.
 """
@@ -133,6 +134,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ten-step-runs", type=int, default=1000)
     parser.add_argument("--latency-samples", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="throughput rounds, each a joelclaw/plain pair per kind")
     parser.add_argument("--step-runs", type=int, default=100,
                         help="no-op runs for the step overhead (20 timed steps each)")
     parser.add_argument("--appendfsync", choices=("everysec", "always", "no"),
@@ -195,19 +198,25 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 time.sleep(0.005)  # let the other side finish its run: both start idle
                 lat[label] += latency(client, senders[label]["one"], 1, offset=i)
         print("latency done", file=sys.stderr)
-        # Throughput: alternate rounds (J, P, J, P) and keep each side's better round.
-        # The CPU split is the one-step round's with the better rate.
+        # Throughput: rounds of back-to-back pairs (joelclaw, then plain, per kind); each side's
+        # better round, and the ratio of each pair: the machine's speed drifts between rounds
+        # (seen as plain Celery's own rate moving 20 % between runs), far less within a pair,
+        # so the median of the paired ratios is the figure to compare. The CPU split is the
+        # one-step round's with the better rate.
         rates: dict[str, dict[str, float]] = {"joelclaw": {}, "plain": {}}
+        paired: dict[str, list[float]] = {"one": [], "ten": []}
         cpu: dict[str, dict[str, float]] = {}
-        for _round in range(2):
-            for label in rates:
-                for kind, count in (("one", args.events), ("ten", args.ten_step_runs)):
+        for _round in range(args.rounds):
+            for kind, count in (("one", args.events), ("ten", args.ten_step_runs)):
+                pair: dict[str, float] = {}
+                for label in rates:
                     before = split[label].read()
-                    rate = throughput(client, senders[label][kind], count)
+                    rate = pair[label] = throughput(client, senders[label][kind], count)
                     if kind == "one" and rate > rates[label].get(kind, 0.0):
                         cpu[label] = split[label].per_run(before, count)
                     rates[label][kind] = max(rates[label].get(kind, 0.0), rate)
                     print(f"[{label}] {kind}: {rate:.0f}/s", file=sys.stderr)
+                paired[kind].append(pair["joelclaw"] / pair["plain"])
         commands: dict[str, dict[str, float]] = {}
         for label in rates:
             for kind in ("one", "ten"):
@@ -222,6 +231,9 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                     **{f"cpu_{part}": cpu[label][part] for part in CPU_PARTS}}
             for label in lat
         }
+        results["paired"] = {kind: statistics.median(ratios) for kind, ratios in paired.items()}
+        results["paired_rounds"] = {f"{kind}_{i}": r for kind, ratios in paired.items()
+                                    for i, r in enumerate(ratios)}
         results["steps"] = step_overhead(
             client, lambda i: rt.send(Event(name="bench/noop", data={"i": i})), args.step_runs)
         if collector is not None:
@@ -241,9 +253,9 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         ("event->function start p50 (ms)", j["p50"], p["p50"], j["p50"] / p["p50"]),
         ("event->function start p99 (ms)", j["p99"], p["p99"], j["p99"] / p["p99"]),
         (f"throughput, {args.events} one-step runs (/s)", j["rate"], p["rate"],
-         j["rate"] / p["rate"]),
+         results["paired"]["one"]),
         (f"throughput, {args.ten_step_runs} ten-step runs (/s)", j["ten_rate"], p["ten_rate"],
-         j["ten_rate"] / p["ten_rate"]),
+         results["paired"]["ten"]),
         ("Redis commands per one-step run", j["cmd_one"], p["cmd_one"],
          j["cmd_one"] / p["cmd_one"]),
         ("Redis commands per ten-step run", j["cmd_ten"], p["cmd_ten"],
@@ -253,6 +265,11 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     print(f"{'measure':<44}{'joelclaw':>12}{'plain celery':>14}{'ratio':>8}")
     for name, a, b, ratio in rows:
         print(f"{name:<44}{a:>12.2f}{b:>14.2f}{ratio:>8.2f}")
+    rounds = results["paired_rounds"]
+    for kind in ("one", "ten"):
+        each = ", ".join(f"{v:.2f}" for k, v in rounds.items() if k.startswith(kind))
+        print(f"  {kind}-step throughput, ratio of each back-to-back pair: {each} "
+              f"(the ratio column: their median; the rates: each side's best round)")
     print(f"\n{'CPU per one-step run (us), by process':<44}{'joelclaw':>12}{'plain celery':>14}"
           f"{'ratio':>8}")
     for part in (*CPU_PARTS, "total"):
