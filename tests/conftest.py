@@ -110,11 +110,26 @@ def runtime(settings: Settings) -> Runtime:
     return Runtime(settings)
 
 
+WORKERS = pytest.StashKey[list[WorkerProcess]]()  # a test's workers, for its failure report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report ends with the tail of each of its workers' logs (what the run
+    did is there when a wait times out, and the temporary directory is gone by then)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        for worker in item.stash.get(WORKERS, []):
+            report.sections.append((f"worker log {worker.log_path.name} (its last 6000 chars)",
+                                    worker.output()[-6000:]))
+    return report
+
+
 @pytest.fixture
 def worker_factory(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    started: list[WorkerProcess] = []
+    started = request.node.stash.setdefault(WORKERS, [])
 
     def start(*, queues: str = "joelclaw", concurrency: int = 2,
               settings_override: Settings | None = None,
