@@ -7,10 +7,9 @@ imports the check modules it calls when it runs: declaring them (`joelclaw funct
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
-from joelclaw import Context, IntegrationError, cron, function, trigger
+from joelclaw import Context, IntegrationError, function, trigger
 from tasks.system import CHECK_EVENTS
 
 if TYPE_CHECKING:
@@ -18,15 +17,12 @@ if TYPE_CHECKING:
     from joelclaw.events.payloads.checks import (
         CalendarDailyCheck,
         EmailTriageRequested,
-        HealthCheck,
         LoopsStaleCheck,
-        NetworkUpdate,
         SessionsPruneRequested,
         TasksTriageRequested,
         TriggersAuditRequested,
         VaultSyncCheck,
     )
-    from joelclaw.events.payloads.system import HealthRequested
     from joelclaw.events.payloads.telegram import CallbackReceived
 
 ONE: dict[str, Any] = {"concurrency": 1}
@@ -34,8 +30,7 @@ NO_LLM = "no LLM configured (JOELCLAW_LLM_API_URL, JOELCLAW_LLM_MODEL)"
 CALENDAR_COOLDOWN = "calendar:check:last-run"
 
 
-
-def _tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
+def tracked_tasks(ctx: Context[Any]) -> list[dict[str, Any]]:
     """Open Todoist tasks ("already tracked"); a Todoist that fails only means none."""
     try:
         return ctx.checks.open_tasks()
@@ -74,97 +69,6 @@ def trigger_audit(ctx: Context[TriggersAuditRequested]) -> dict[str, Any]:
     return {**result, "notified": True}
 
 
-# ---- system health (#21, #22) ---------------------------------------------------------------
-
-@function("check-system-health", triggers=["system/health.requested", "system/health.check"],
-          retries=1, **ONE)
-def system_health_check(ctx: Context[HealthRequested | HealthCheck]) -> dict[str, Any]:
-    """The health report + disk + stale runs (core), the run error rate (signals), or both
-    (full); fatal → straight to Telegram, degraded → one notice per component per cooldown,
-    unless an open task tracks it or its notice was snoozed.
-
-    A degraded component is looked at again after `JOELCLAW_HEALTH_CONFIRM_SECONDS` (a durable
-    sleep) before anyone is told: one starting or restarting (the gateway after downtime, when
-    beat fires the missed heartbeat at once; Typesense coming back) is well within seconds, so
-    only what is still degraded then is news. Fatal findings are told at once."""
-    from joelclaw.checks import system_health
-
-    s = ctx.settings
-    mode = ctx.event.data.mode
-    result = ctx.step.run("check", ctx.checks.health, mode)
-    fatal = [f for f in result["findings"] if f["severity"] == "fatal"]
-    degraded = [f for f in result["findings"] if f["severity"] == "degraded"]
-    out: dict[str, Any] = {"mode": mode, "status": result["status"],
-                           "findings": result["findings"], "notified": []}
-    if fatal and ctx.step.run("fatal-cooldown", ctx.cooldown.claim, "health:fatal",
-                              s.health.fatal_cooldown_minutes * 60):
-        # Before any agent turn: the alert goes straight to Telegram, then (a P0 copy) to
-        # the agent; the gateway worker itself may be what is down.
-        ctx.gateway.alert(system_health.describe(fatal, fatal=True), type="system.fatal",
-                          fatal=True, step_id="notify-fatal-immediate")
-        out["notified"].append("system.fatal")
-    if degraded and s.health.confirm_seconds > 0:
-        ctx.step.sleep("confirm", s.health.confirm_seconds)
-        again = ctx.step.run("check-again", ctx.checks.health, mode)
-        first = {f["component"] for f in degraded}
-        degraded = [f for f in again["findings"]
-                    if f["severity"] == "degraded" and f["component"] in first]
-        out["recovered"] = sorted(first - {f["component"] for f in degraded})
-    if degraded:
-        tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
-        fresh = ctx.step.run("claim-degraded", _claim_degraded, ctx, degraded, tasks)
-        out["tracked"] = fresh["tracked"]
-        out["snoozed"] = fresh["snoozed"]
-        if fresh["notify"]:
-            text = system_health.describe(fresh["notify"], fatal=False)
-            names = [f["component"] for f in fresh["notify"]]
-            ctx.step.run("remember-text", _remember, ctx, names, text)
-            buttons = [[ctx.snooze.button(system_health.snooze_key(n), f"😴 {n} 4h")]
-                       for n in names]
-            ctx.gateway.notify(text, type="system.health.degraded", buttons=buttons,
-                               step_id="notify-degradation")
-            out["notified"].append("system.health.degraded")
-    if mode == "full":
-        ctx.step.send_event("emit-network-update", {
-            "name": "system/network.update",
-            "data": {"source": "check-system-health", "checked_at": time.time()}})
-    return out
-
-
-def _remember(ctx: Context[Any], names: list[str], text: str) -> bool:
-    from joelclaw.checks import system_health
-
-    for name in names:
-        ctx.snooze.remember(system_health.snooze_key(name), text)
-    return True
-
-
-def _claim_degraded(ctx: Context[Any], degraded: list[dict[str, str]],
-                    tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    from joelclaw.checks import system_health, tracked
-
-    period = ctx.settings.health.notify_cooldown_minutes * 60
-    out: dict[str, list[Any]] = {"notify": [], "tracked": [], "snoozed": []}
-    for found in degraded:
-        name = found["component"]
-        task = tracked.matching(tasks, name, name.replace("_", " "))
-        if task is not None:
-            out["tracked"].append({"component": name, "task": task["content"]})
-        elif ctx.snooze.snoozed(system_health.snooze_key(name)):
-            out["snoozed"].append(name)
-        elif ctx.cooldown.claim(f"health:degraded:{name}", period):
-            out["notify"].append(found)
-    return out
-
-
-@function("check-system-health-signals-schedule", trigger=cron(lambda s: s.health.signals_cron))
-def health_signals_schedule(ctx: Context[Any]) -> dict[str, Any]:
-    """Hourly: the signals health check."""
-    ctx.step.send_event("request-signals", {"name": "system/health.requested", "data": {
-        "mode": "signals", "source": "signals-schedule"}})
-    return {"requested": "signals"}
-
-
 # ---- stale runs, vault, calendar -------------------------------------------------------------
 
 @function("check-stale-runs", trigger="loops/stale.check", retries=1, **ONE)
@@ -175,7 +79,7 @@ def stale_runs_check(ctx: Context[LoopsStaleCheck]) -> dict[str, Any]:
     stale = ctx.step.run("check-running-runs", ctx.checks.stale_runs)
     if not stale:
         return {"stale": 0}
-    tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
+    tasks = ctx.step.run("filter-against-tasks", tracked_tasks, ctx)
     fresh = [r for r in stale if not tracked.matching(tasks, r["id"], r["function"])]
     if not fresh:
         return {"stale": len(stale), "tracked": len(stale)}
@@ -223,7 +127,7 @@ def calendar_today(ctx: Context[CalendarDailyCheck]) -> dict[str, Any]:
                  s.checks.calendar_cooldown_hours * 3600)
     if not events:
         return {"events": 0, "date": day.isoformat()}
-    tasks = ctx.step.run("annotate-events-with-tasks", _tasks, ctx)
+    tasks = ctx.step.run("annotate-events-with-tasks", tracked_tasks, ctx)
     annotated = calendar.annotate(events, tasks)
     ctx.gateway.notify(calendar.describe(annotated, day), type="calendar.today",
                        step_id="notify-gateway")
@@ -266,7 +170,7 @@ def email_triage_check(ctx: Context[EmailTriageRequested]) -> dict[str, Any]:
                            email_triage.triage, conversations)
     archived = (ctx.step.run("execute-triage", _front_archive, s, triaged)
                 if s.checks.email_triage_archive else [])
-    tasks = ctx.step.run("filter-against-tasks", _tasks, ctx)
+    tasks = ctx.step.run("filter-against-tasks", tracked_tasks, ctx)
     attention, known = email_triage.needing_attention(triaged, tasks)
     out = {"unread": len(conversations), "attention": len(attention), "tracked": len(known),
            "archived": len(archived),
@@ -348,17 +252,6 @@ def _all_tasks(s: Settings) -> list[dict[str, Any]]:
         return task_triage.snapshot(client.list_tasks())
     finally:
         client.close()
-
-
-# ---- network status (#32) ---------------------------------------------------------------------
-
-@function("network-status-update", trigger="system/network.update", retries=1, **ONE)
-def network_status(ctx: Context[NetworkUpdate]) -> dict[str, Any]:
-    """A snapshot of the nodes, beat, gateway, Typesense, queues and runs (stored, silent)."""
-    snapshot = ctx.step.run("collect", ctx.checks.network)
-    ctx.step.run("store", ctx.checks.store_network, snapshot)
-    return {"status": snapshot["status"], "nodes": len(snapshot["nodes"]),
-            "roles": snapshot["roles"]}
 
 
 # ---- Telegram buttons (#13) -------------------------------------------------------------------
