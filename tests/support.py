@@ -17,6 +17,7 @@ import psutil
 
 from joelclaw import keys
 from joelclaw.config import Settings
+from joelclaw.events import index_backlog
 
 REPO = Path(__file__).resolve().parent.parent
 # Which redis-server the fixtures launch (pytest --redis-server; None: the newest found).
@@ -93,6 +94,7 @@ def unsettled(rt: Any, *, held: int = 0) -> str:
 
     if messages := _broker_messages(rt):
         return f"broker messages {messages}"
+    index_backlog.catch_up(rt.redis)
     run_ids = [raw.decode() for raw in rt.redis.zrange(keys.RUN_INDEX, 0, -1)]
     statuses = dict(zip(run_ids, rt.runs.statuses(run_ids), strict=True))
     if busy := {r: s for r, s in statuses.items() if s in (RunStatus.QUEUED, RunStatus.RUNNING)}:
@@ -190,8 +192,15 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 def events_named(client: Any, name: str) -> list[dict[str, Any]]:
     """The stored events of this name (as the bus recorded them), oldest first."""
+    index_backlog.catch_up(client)
     ids = [i.decode() for i in client.zrange(keys.events_by_name(name), 0, -1)]
     return [json.loads(client.hget(keys.event(i), "record"))["event"] for i in ids]
+
+
+def stored_events(client: Any) -> int:
+    """How many events the log holds, every send so far applied (the index backlog)."""
+    index_backlog.catch_up(client)
+    return int(client.zcard(keys.EVENT_LOG))
 
 
 class WorkerProcess:

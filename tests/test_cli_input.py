@@ -11,6 +11,7 @@ import redis
 
 from joelclaw.events.limits import MAX_EVENT_BYTES
 from tests import test_cli
+from tests.support import stored_events
 from tests.test_cli import Invoke, failed, ok
 
 cli_env, invoke = test_cli.cli_env, test_cli.invoke  # the CLI tests' fixtures
@@ -24,7 +25,7 @@ def test_send_refuses_an_event_over_the_limit(invoke: Invoke, tmp_path: Path,
                     "EVENT_TOO_LARGE", 2)
     assert f"{MAX_EVENT_BYTES:,} bytes (1 MiB)" in result["error"]["message"]
     assert "reference" in result["fix"]
-    assert redis.Redis.from_url(redis_url).zcard("jc:events") == 0
+    assert stored_events(redis.Redis.from_url(redis_url)) == 0
 
 
 def test_send_takes_an_event_just_under_the_limit(invoke: Invoke, tmp_path: Path) -> None:
@@ -39,4 +40,4 @@ def test_send_refuses_non_standard_json(invoke: Invoke, redis_url: str, value: s
     result = failed(invoke("send", "app/thing.happened", "-d", f'{{"x": {value}}}', "--json"),
                     "INVALID_JSON", 2)
     assert "not valid JSON" in result["error"]["message"]
-    assert redis.Redis.from_url(redis_url).zcard("jc:events") == 0
+    assert stored_events(redis.Redis.from_url(redis_url)) == 0

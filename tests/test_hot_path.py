@@ -1,7 +1,8 @@
 """The durable hot path's promises that its shortcuts must keep (issue 21): a cancellation
 requested during a step stops the run before the next step, leaving no trace of a step that
-never started; an event's search terms, queued by the send and indexed in batches, are found by
-a search made before any sweeper indexed them; an execution's first "running" record, held back
+never started; an event's search terms, log entries and its runs' index entries, queued by the
+send and applied in batches, are found by a search or a listing made before any sweeper applied
+them; an execution's first "running" record, held back
 by its lease, shows while the step runs, and a step that kills its process every time still
 ends its run failed."""
 
@@ -18,6 +19,7 @@ from joelclaw.bus.control import cancel_run
 from joelclaw.bus.delivery import leases
 from joelclaw.events.index import search
 from joelclaw.events.model import Event
+from joelclaw.events.store import list_events, recent_by_name
 from joelclaw.runtime import Runtime
 from tests.support import gate_entered, open_gate, wait_for
 from tests.test_bus_steps import counts, finished, start
@@ -67,13 +69,32 @@ def test_a_search_finds_events_sent_before_any_indexing(runtime: Runtime) -> Non
     sent = [runtime.send(Event(name="test/hot-search", data={"order_id": f"o-{i}",
                                                              "note": "parcel delayed"}))[0]
             for i in range(3)]
-    assert runtime.redis.llen(keys.EVENT_INDEX_BACKLOG) == 3  # queued, nobody indexed them
+    assert runtime.redis.llen(keys.INDEX_BACKLOG) == 3  # queued, nobody indexed them
     found = search(runtime.redis, "order_id=o-1")
     assert [r["event"]["id"] for r in found] == [sent[1].id]
     assert {r["event"]["id"] for r in search(runtime.redis, "parcel delayed")} \
         == {s.id for s in sent}
-    assert runtime.redis.llen(keys.EVENT_INDEX_BACKLOG) == 0
+    assert runtime.redis.llen(keys.INDEX_BACKLOG) == 0
     assert runtime.redis.ttl(keys.event_term("f:order_id=o-1")) > 0  # expires with the events
+
+
+def test_views_list_events_and_runs_sent_before_any_indexing(runtime: Runtime) -> None:
+    sent = [runtime.send(Event(name="test/steps", data={"i": i}))[0] for i in range(2)]
+    assert len([r for s in sent for r in s.runs]) == 2
+    assert runtime.redis.llen(keys.INDEX_BACKLOG) == 4  # an entry per event and per run
+    assert runtime.redis.zcard(keys.RUN_INDEX) == 0  # not written by the sends themselves
+    assert runtime.redis.zcard(keys.EVENT_LOG) == 0
+    views = {
+        "runs": lambda: {r.id for r in runtime.runs.list(function="t-steps")},
+        "events": lambda: {e["event"]["id"] for e in list_events(runtime.redis)},
+        "look-back": lambda: {e["id"] for e in recent_by_name(runtime.redis, "test/steps", 0)},
+    }
+    for view, read in views.items():  # each view applies what was sent before it looked
+        fresh = runtime.send(Event(name="test/steps", data={"view": view}))[0]
+        assert (fresh.runs[0] if view == "runs" else fresh.id) in read(), view
+        assert runtime.redis.llen(keys.INDEX_BACKLOG) == 0
+    assert runtime.redis.zcard(keys.RUN_INDEX) == 5  # each entry applied once
+    assert runtime.redis.zcard(keys.EVENT_LOG) == 5
 
 
 def test_a_first_step_that_runs_shows_running_while_it_runs(runtime: Runtime, worker) -> None:

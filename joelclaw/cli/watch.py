@@ -17,6 +17,7 @@ from joelclaw.cli.app import DURATION, Session, command
 from joelclaw.cli.output import Failure, Reply, action, fmt_ms
 from joelclaw.cli.streaming import Stream
 from joelclaw.errors import NotFound
+from joelclaw.events import index_backlog
 
 if TYPE_CHECKING:
     from joelclaw.bus.records import Run
@@ -40,6 +41,7 @@ class Watcher:
 
     def discover(self, since_ms: float) -> float:
         """Start watching runs created after `since_ms`; returns the newest score seen."""
+        index_backlog.catch_up(self.rt.redis)
         index = keys.runs_of_function(self.function) if self.function else keys.RUN_INDEX
         found = self.rt.redis.zrangebyscore(index, since_ms, "+inf", start=0,
                                             num=NEW_PER_POLL, withscores=True)

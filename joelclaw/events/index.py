@@ -3,10 +3,10 @@ every stored event (not a scan of the newest few).
 
 One sorted set per term, holding event ids by receive time and living as long as the events (a
 term not seen for `EVENT_TTL` expires with them). Sending stays cheap: the dispatch script only
-appends the event's terms (worked out by the sender, secrets already left out) to a backlog list,
-one command; the sweeper moves the backlog into the term sets in batches (a term shared by many
-events costs one write per batch, not three per event), and every search first does the same,
-so a search always sees every event stored before it. Two kinds of term:
+appends the event's terms (worked out by the sender, secrets already left out) to a backlog list
+(joelclaw.events.index_backlog); the sweeper moves the backlog into the term sets in batches (a
+term shared by many events costs one write per batch, not three per event), and every search
+first does the same, so a search always sees every event stored before it. Two kinds of term:
 
 - `f:<path>=<value>`: a scalar at a dotted path of `data` (list items share their list's path),
   compared case-insensitively: `order_id=o-1`, `customer.email=a@b.c`;
@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.events import index_backlog
 from joelclaw.redaction import redact_text, secret_key
-from joelclaw.redisconn import backlog, paging
+from joelclaw.redisconn import paging
 
 if TYPE_CHECKING:
     import redis
@@ -82,68 +82,6 @@ def terms(event: dict[str, Any], secrets: tuple[str, ...] = ()) -> list[str]:
     return list(dict.fromkeys(fields)) + [f"w:{w}" for w in unique_words]
 
 
-def backlog_entry(event: dict[str, Any], received_ms: int,
-                  secrets: tuple[str, ...] = ()) -> str:
-    """The event's line in the index backlog ('' when it has no term to index)."""
-    found = terms(event, secrets)
-    return json.dumps([received_ms, event.get("id"), found]) if found else ""
-
-
-# Move up to ARGV[1] backlog entries into their term sets, atomically (so two sweepers, or a
-# sweeper and a search, never index the same entry twice or drop one): one ZADD per term per
-# batch, then its expiry and, when ARGV[4] is '1', its trim to EVENT_TTL. Term keys are built from
-# ARGV[2], the prefix. A process trims at most every TRIM_SECONDS (most term sets are young, and
-# a trim per term per batch was a third of the indexing's commands): a long-lived term's set
-# holds members at most EVENT_TTL + TRIM_SECONDS old, whose events have expired (search skips
-# them).
-CATCH_UP = """
-local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #entries == 0 then return 0 end
-redis.call('LTRIM', KEYS[1], #entries, -1)
-local by_term, order, newest = {}, {}, 0
-for _, raw in ipairs(entries) do
-  local e = cjson.decode(raw)
-  if e[1] > newest then newest = e[1] end
-  for _, term in ipairs(e[3]) do
-    local members = by_term[term]
-    if not members then members = {}; by_term[term] = members; order[#order + 1] = term end
-    members[#members + 1] = e[1]
-    members[#members + 1] = e[2]
-  end
-end
-local oldest = newest - tonumber(ARGV[3]) * 1000
-for _, term in ipairs(order) do
-  local key = ARGV[2] .. term
-  local members = by_term[term]
-  for i = 1, #members, 7000 do
-    redis.call('ZADD', key, unpack(members, i, math.min(i + 6999, #members)))
-  end
-  if ARGV[4] == '1' then redis.call('ZREMRANGEBYSCORE', key, '-inf', oldest) end
-  redis.call('EXPIRE', key, ARGV[3])
-end
-return #entries
-"""
-CATCH_UP_BATCH = 500
-TRIM_SECONDS = 600.0
-_trimmed: dict[int, float] = {}  # when this process last trimmed, per client (monotonic)
-
-
-def catch_up(client: redis.Redis, batch: int = CATCH_UP_BATCH, rounds: int = 1000) -> int:
-    """Index the events still in the backlog (at most `rounds` batches); how many."""
-    script = backlog.script_for(client, CATCH_UP)
-
-    def take() -> int:
-        now = time.monotonic()
-        trim = now - _trimmed.get(id(client), -TRIM_SECONDS) >= TRIM_SECONDS
-        done = int(script(keys=[keys.EVENT_INDEX_BACKLOG],
-                          args=[batch, keys.event_term(""), keys.EVENT_TTL, "1" if trim else "0"]))
-        if trim and done:
-            _trimmed[id(client)] = now
-        return done
-
-    return backlog.drain(take, batch, rounds)
-
-
 def query_terms(query: str) -> list[str]:
     """`order_id=o-1 refund` -> ['f:order_id=o-1', 'w:refund']; a `data.` prefix is optional."""
     out: list[str] = []
@@ -162,7 +100,7 @@ def search(client: redis.Redis, query: str, *, name: str | None = None,
     """Stored events matching every term of `query`, newest first (an id matches itself)."""
     from joelclaw.events.store import get_event
 
-    catch_up(client)  # every event stored before this search is found by it
+    index_backlog.catch_up(client)  # every event stored before this search is found
     found: list[dict[str, Any]] = []
     exact = get_event(client, query.strip()) if query.strip() else None
     if exact is not None and _fits(exact, name, prefix, since):

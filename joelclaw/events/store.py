@@ -2,8 +2,9 @@
 one name (the look-back of `wait_for_event` and `cancel_on`).
 
 Events are written by the bus's dispatch script (`joelclaw.bus.intake.dispatch`), atomically with
-the runs they start; this module reads them, and caps the logs now and then (`prune`), so events
-stay data that knows no bus.
+the runs they start, their log entries queued on the index backlog, which every read here applies
+first; this module reads them, and caps the logs now and then (`prune`), so events stay data that
+knows no bus.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
+from joelclaw.events import index_backlog
 from joelclaw.redisconn import paging
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ def list_events(
     out: list[dict[str, Any]] = []
     if limit <= 0:
         return out
+    index_backlog.catch_up(client)
     for ids in paging.newest_first(client, keys.EVENT_LOG, "+inf", low):
         pipe = client.pipeline(transaction=False)
         for event_id in ids:
@@ -76,6 +79,7 @@ def list_events(
 
 def recent_by_name(client: redis.Redis, name: str, since_ms: float) -> list[dict[str, Any]]:
     """Events of one name since a time, oldest first (at most 500)."""
+    index_backlog.catch_up(client)
     ids = client.zrangebyscore(keys.events_by_name(name), since_ms, "+inf", start=0, num=500)
     pipe = client.pipeline(transaction=False)
     for event_id in ids:
@@ -88,6 +92,7 @@ def prune(client: redis.Redis, cap: int, batch: int = 5000) -> list[str]:
     not only their log entries, so a flood cannot fill Redis for the 7 days events live), and
     per-name entries older than the events they name go. Returns the runs the forgotten events
     started, for the bus to forget the finished ones."""
+    index_backlog.catch_up(client)  # an entry applied after the cap would point at nothing
     doomed = client.zrange(keys.EVENT_LOG, 0, -cap - 1)[:batch]
     started: list[str] = []
     if doomed:

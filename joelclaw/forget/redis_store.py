@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
-from joelclaw.events import index
+from joelclaw.events import index_backlog
 from joelclaw.forget.model import Finding
 from joelclaw.forget.needles import Target, blank, excerpt
 
@@ -69,7 +69,7 @@ class RedisForget:
     def find(self, progress: Callable[[str], None]) -> list[Finding]:
         # Events still in the search backlog are indexed first: the sweeper would otherwise
         # make their term sets (named after the words) behind this scan
-        index.catch_up(self.client)
+        index_backlog.catch_up(self.client)
         found: list[Finding] = []
         for count, key in enumerate(self.client.scan_iter(count=1000), 1):
             name = _text(key)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from joelclaw import keys
 from joelclaw.bus.records import Run, metrics
+from joelclaw.events import index_backlog
 from joelclaw.insight.records import run_heads
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def recent_stats(rt: Runtime, *, now: float | None = None, window: float = WINDO
     since = current - int(window)
     functions = list(rt.registry)
     metrics.catch_up(rt.redis)  # every run that ended before this look is counted
+    index_backlog.catch_up(rt.redis)  # and every run created before it
     pipe = rt.redis.pipeline(transaction=False)
     for bucket in range(since, current + step, step):
         pipe.hgetall(keys.function_stats(bucket))

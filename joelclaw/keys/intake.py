@@ -30,13 +30,14 @@ def events_by_name(name: str) -> str:
 
 def event_term(term: str) -> str:
     # zset: event id by receive time (ms) for one search term (joelclaw.events.index); trimmed
-    # to EVENT_TTL every index.TRIM_SECONDS and expiring EVENT_TTL after its last
+    # to EVENT_TTL every index_backlog.TRIM_SECONDS and expiring EVENT_TTL after its last
     return f"{PREFIX}events:term:{term}"
 
 
-# list: events sent but not yet in the term sets (JSON: receive time, id, terms), indexed in
-# batches by the sweeper and before every search (joelclaw.events.index.catch_up)
-EVENT_INDEX_BACKLOG = PREFIX + "events:unindexed"
+# list: events and runs sent but not yet in their sorted sets (the event logs, the run indexes,
+# the search terms; JSON [score ms, id, terms, sets]), applied in batches by the sweeper and
+# before every read of those sets (joelclaw.events.index_backlog.catch_up)
+INDEX_BACKLOG = PREFIX + "events:unindexed"
 
 
 def event_search(token: str) -> str:

@@ -23,6 +23,7 @@ from joelclaw.events.model import Event
 from joelclaw.runtime import Runtime
 from tests.dashboard import review_store
 from tests.dashboard.test_dashboard_security import csrf_of
+from tests.support import events_named
 
 HOSTILE = "<script>window.__pwned = 1</script>"
 
@@ -82,7 +83,7 @@ def test_needs_me_gathers_everything_that_waits_on_the_owner(client: FlaskClient
             client.get("/api/dashboard/needs-me").json["failures"]}["d-flaky"] == 1
     answered = client.post("/approvals/apr-1/approve", data={"csrf": csrf})
     assert answered.status_code == 303 and "notice=approval-sent" in answered.location
-    resolved = rt.redis.zrange(keys.events_by_name("agent/approval.resolved"), 0, -1)
+    resolved = events_named(rt.redis, "agent/approval.resolved")
     assert len(resolved) == 1  # the same event the Telegram buttons and the CLI send
     dead_id = data["gateway"]["dead"][0]["id"]
     assert client.post(f"/gateway/dead/{dead_id}/retry", data={"csrf": csrf}).status_code == 303

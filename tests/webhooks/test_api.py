@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from joelclaw.config import Settings
 from joelclaw.runtime import Runtime
+from tests.support import stored_events
 from tests.webhooks.webhook_support import API_TOKEN, bearer, configured
 from webhooks import create_app
 
@@ -86,7 +87,7 @@ def test_invalid_events_are_400_with_the_reason_and_nothing_is_sent(
     response = call(client, "post", "/api/events", json=body)
     assert response.status_code == 400
     assert reason in response.get_json()["error"]["message"]
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
 
 
 def test_one_bad_event_in_a_list_rejects_the_whole_batch(
@@ -96,7 +97,7 @@ def test_one_bad_event_in_a_list_rejects_the_whole_batch(
                     json=[{"name": "test/steps", "id": "good"}, {"name": "Bad"}])
     assert response.status_code == 400
     assert response.get_json()["error"]["message"].startswith("event 1:")
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
 
 
 @pytest.mark.parametrize("raw", [b"{", b"\xff", b"[" * 50_000 + b"]" * 50_000, b""])
@@ -192,4 +193,4 @@ def test_an_event_body_over_1_mb_is_413(client: FlaskClient, rt: Runtime) -> Non
     big = {"name": "a/b", "data": {"pad": "x" * MAX_BODY_BYTES}}
     response = call(client, "post", "/api/events", json=big)
     assert response.status_code == 413 and response.get_json()["ok"] is False
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0

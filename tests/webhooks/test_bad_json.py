@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from joelclaw.events.limits import MAX_EVENT_BYTES
 from joelclaw.runtime import Runtime
+from tests.support import stored_events
 from tests.webhooks.webhook_support import bearer, fixture, sign
 
 NON_STANDARD = ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"]
@@ -24,7 +25,7 @@ def test_the_api_refuses_non_standard_json(client: FlaskClient, rt: Runtime,
                            "Content-Type": "application/json"})
     assert response.status_code == 400
     assert "JSON" in response.get_json()["error"]["message"]
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
     listed = client.get("/api/events", headers=bearer())
     assert json.loads(listed.get_data(as_text=True))["events"] == []
 
@@ -43,7 +44,7 @@ def test_a_signed_webhook_with_non_standard_json_is_400(client: FlaskClient, rt:
     assert response.get_json()["error"]["code"] == "BAD_REQUEST"
     assert "not JSON" in response.get_json()["error"]["message"] or "range" in \
         response.get_json()["error"]["message"]
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
 
 
 def test_a_cancel_reason_with_nan_is_400(client: FlaskClient) -> None:
@@ -63,4 +64,4 @@ def test_the_api_body_limit_is_the_event_limit(client: FlaskClient, rt: Runtime)
     response = client.post("/api/events", data=raw, headers=bearer())
     assert response.status_code == 413
     assert f"{MAX_EVENT_BYTES:,} bytes (1 MiB)" in response.get_json()["error"]["message"]
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from joelclaw import keys
 from joelclaw.config import Settings
 from joelclaw.embedded import free_port
+from joelclaw.events import index_backlog
 from joelclaw.runtime import Runtime
 from tests.support import WorkerProcess, wait_for
 from tests.webhooks.webhook_support import API_TOKEN, bearer, configured, fixture, with_token
@@ -154,6 +155,7 @@ def test_metrics_show_queue_depths_per_priority_and_runs(settings: Settings) -> 
     assert {s.labels["priority"] for s in depths} == {str(p) for p in range(10)}
     assert value(metrics["joelclaw_runs"], "joelclaw_runs", function="t-steps",
                  status="queued") == 3
+    assert value(metrics["joelclaw_executing"], "joelclaw_executing") == 0  # no worker here
     sent = metrics["joelclaw_events_received"]
     assert value(sent, "joelclaw_events_received_total", name="test/steps",
                  outcome="dispatched") == 3
@@ -183,9 +185,16 @@ def test_step_durations_are_a_histogram_counted_once_per_run(
                  type="run") == 6
 
 
-def test_a_scrape_writes_nothing(settings: Settings) -> None:
+def test_a_scrape_writes_nothing_of_its_own(settings: Settings) -> None:
+    """What earlier work left on the backlogs (a send's index entries, an ended run's counters)
+    is applied by whichever reader comes first, a scrape included; beyond that, nothing."""
     app, rt = make(settings)
     rt.send([_event("w1")])
+    assert rt.redis.llen(keys.INDEX_BACKLOG) == 2  # the event's entry and its run's
+    scrape(app)
+    assert rt.redis.llen(keys.INDEX_BACKLOG) == 0  # applied by the scrape's run listing
+    rt.send([_event("w2")])
+    index_backlog.catch_up(rt.redis)
     before = rt.redis.info("commandstats")
     scrape(app)
     after = rt.redis.info("commandstats")

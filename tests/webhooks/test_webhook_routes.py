@@ -17,6 +17,7 @@ from joelclaw.config import Settings
 from joelclaw.events.store import list_events
 from joelclaw.integrations.echo import ECHO_TTL_SECONDS, echo_key, mark_completed_by_system
 from joelclaw.runtime import Runtime
+from tests.support import stored_events
 from tests.webhooks.webhook_support import (
     PROVIDER_NAMES,
     SECRET_SETTINGS,
@@ -129,7 +130,7 @@ def test_a_bad_signature_is_401(client: FlaskClient, rt: Runtime, provider: str,
     response = post(client, provider, raw, headers)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "INVALID_SIGNATURE"
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
 
 
 def test_twenty_failures_from_one_ip_within_60s_turn_into_429(
@@ -214,7 +215,7 @@ def test_front_validation_challenge_is_answered_and_emits_nothing(
     response = post(client, "front", raw, headers)
     assert response.status_code == 200
     assert response.get_json() == {"challenge": headers["X-Front-Challenge"]}
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
     unsigned = {k: v for k, v in headers.items() if k != "X-Front-Signature"}
     assert post(client, "front", raw, unsigned).status_code == 401  # verified first
 
@@ -228,7 +229,7 @@ def test_todoist_echo_of_a_task_the_system_completed_emits_nothing(
     assert 0 < rt.redis.ttl(echo_key(task_id)) <= ECHO_TTL_SECONDS
     body = post(client, "todoist", raw, headers).get_json()
     assert body["events"] == 0 and body["ids"] == [] and "suppressed" in body["note"]
-    assert rt.redis.zcard("jc:events") == 0
+    assert stored_events(rt.redis) == 0
     other, other_headers = fixture("todoist", "item_added")  # other events still flow
     assert post(client, "todoist", other, other_headers).get_json()["events"] == 1
     rt.redis.delete(echo_key(task_id))  # 60 s later

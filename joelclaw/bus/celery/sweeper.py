@@ -33,7 +33,7 @@ from joelclaw.bus.functions.registry import TASK_PREFIX
 from joelclaw.bus.records import metrics, presence, wakeups
 from joelclaw.bus.records.runs import TERMINAL
 from joelclaw.errors import JoelclawError
-from joelclaw.events import index as event_index
+from joelclaw.events import index_backlog
 from joelclaw.events import store as events
 
 if TYPE_CHECKING:
@@ -79,9 +79,10 @@ class Sweeper:
                                args=[now, keys.lease(""), BATCH, keys.run("")])
         published = self._wake_due(now) + self._check_outbox(now)
         try:
-            event_index.catch_up(self.rt.redis, rounds=4)  # the search index's backlog
+            index_backlog.catch_up(self.rt.redis, rounds=4)  # the logs, run indexes, search
         except Exception:
-            log.exception("could not index the events sent meanwhile; the next tick will")
+            log.exception("could not index the events and runs sent meanwhile; the next tick "
+                          "will")
         try:
             metrics.catch_up(self.rt.redis, rounds=4)  # the counters' backlog
         except Exception:

@@ -20,6 +20,7 @@ from joelclaw.bus.records import metrics, wakeups
 from joelclaw.bus.records.codestate import read
 from joelclaw.bus.records.memo import Failed
 from joelclaw.bus.records.runs import TERMINAL
+from joelclaw.events import index_backlog
 from joelclaw.events.model import Event
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def fail_removed_run(rt: Bus, run_id: str, function_id: str, version: str | None
 
 def functions_with_runs(client: redis.Redis) -> set[str]:
     """Function ids that have runs in the index (one SCAN, as the index pruning does)."""
+    index_backlog.catch_up(client)
     prefix = keys.runs_of_function("")
     return {name.decode()[len(prefix):]
             for name in client.scan_iter(match=keys.runs_of_function("*"), count=500)}

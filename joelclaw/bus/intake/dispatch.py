@@ -25,7 +25,8 @@ from joelclaw.bus.records import wakeups
 from joelclaw.bus.records.memo import Memo
 from joelclaw.bus.records.runs import Run, new_run_id
 from joelclaw.errors import EventError
-from joelclaw.events.index import backlog_entry
+from joelclaw.events import index_backlog
+from joelclaw.events.index import terms
 from joelclaw.events.limits import MAX_EVENT_BYTES, check_size
 from joelclaw.events.model import Event
 from joelclaw.redaction import configured_secrets
@@ -166,21 +167,21 @@ def _store(rt: Bus, event: Event, event_dict: dict[str, Any], runs: list[Run], n
                          "Infinity); send null or a string instead") from None
     if len(record_json) > MAX_EVENT_BYTES:
         check_size(event_dict)
-    run_keys: list[str] = []
-    for run in runs:
-        run_keys += [keys.run(run.id), keys.runs_of_function(run.function)]
     at_ms = int(now * 1000)
-    terms = "" if skip_dedup else backlog_entry(event_dict, at_ms, _secrets(rt.settings))
+    event_entry = "" if skip_dedup else index_backlog.entry(
+        at_ms, event.id, [keys.EVENT_LOG, keys.events_by_name(event.name)],
+        terms(event_dict, _secrets(rt.settings)))
+    run_entries = [index_backlog.entry(at_ms, r.id,
+                                       [keys.RUN_INDEX, keys.runs_of_function(r.function)])
+                   for r in runs]
     payload = [{"id": r.id, "fields": run_codec.encode(r), "wake": True} for r in runs]
     return rt.scripts.dispatch(
-        keys=[keys.event_seen(event.id), keys.event(event.id), keys.EVENT_LOG,
-              keys.events_by_name(event.name), keys.RUN_INDEX, wakeups.SETS.outbox,
-              keys.EVENT_INDEX_BACKLOG, *run_keys],
-        args=[event.id, record_json, event.ts, event.name, keys.EVENT_DEDUP_TTL,
-              keys.EVENT_TTL, rt.settings.runs.event_log_cap,
-              now + rt.settings.runs.outbox_grace_seconds,
-              json.dumps(payload), at_ms, "1" if skip_dedup else "0",
-              keys.waits(event.name), terms, json.dumps(messages) if messages else ""])
+        keys=[keys.event_seen(event.id), keys.event(event.id), wakeups.SETS.outbox,
+              keys.INDEX_BACKLOG, *(keys.run(r.id) for r in runs)],
+        args=[event.id, record_json, keys.EVENT_DEDUP_TTL, keys.EVENT_TTL,
+              now + rt.settings.runs.outbox_grace_seconds, json.dumps(payload),
+              "1" if skip_dedup else "0", keys.waits(event.name), event_entry,
+              json.dumps(messages) if messages else "", *run_entries])
 
 
 def _text(raw: Any) -> str:

@@ -22,6 +22,7 @@ from joelclaw.bus.records.memo import Done, Failed, Memo
 from joelclaw.bus.records.previews import preview
 from joelclaw.bus.records.runs import TERMINAL, Run, StepTrace
 from joelclaw.bus.records.scripts import Scripts
+from joelclaw.events import index_backlog
 from joelclaw.redisconn import paging
 
 if TYPE_CHECKING:
@@ -263,6 +264,7 @@ class RunStore:
     ) -> list[Run]:
         """Newest first; filters applied while scanning the index in pages (each run once,
         however many runs start meanwhile: `paging.newest_first`)."""
+        index_backlog.catch_up(self.redis)
         index = keys.runs_of_function(function) if function else keys.RUN_INDEX
         statuses = set(status or ())
         low = "-inf" if since is None else since * 1000
@@ -311,6 +313,7 @@ class RunStore:
                    until: float | None = None, offset: int = 0, limit: int = 50
                    ) -> builtins.list[str]:
         """Run ids from the index (of one function, or all), newest first."""
+        index_backlog.catch_up(self.redis)
         index = keys.runs_of_function(function) if function else keys.RUN_INDEX
         low = "-inf" if since is None else since * 1000
         high = "+inf" if until is None else until * 1000
@@ -318,6 +321,7 @@ class RunStore:
                 self.redis.zrevrangebyscore(index, high, low, start=offset, num=limit)]
 
     def stored(self) -> int:
+        index_backlog.catch_up(self.redis)
         return int(self.redis.zcard(keys.RUN_INDEX))
 
     def counts(self, limit: int = 1000) -> dict[str, int]:
@@ -331,6 +335,7 @@ class RunStore:
         live ones (queued, sleeping, waiting) stay whatever their event's fate."""
         if not run_ids:
             return 0
+        index_backlog.catch_up(self.redis)  # or a run's entry could be applied after it went
         pipe = self.redis.pipeline(transaction=False)
         for run_id in run_ids:
             pipe.hmget(keys.run(run_id), "status", "function")
@@ -349,6 +354,7 @@ class RunStore:
     def prune_index(self, batch: int = 1000) -> int:
         """Drop index entries whose run expired (retention); keep live long-sleeping runs."""
         cutoff = (time.time() - self.retention) * 1000
+        index_backlog.catch_up(self.redis)
         ids = self.redis.zrangebyscore(keys.RUN_INDEX, "-inf", cutoff, start=0, num=batch)
         if not ids:
             return 0

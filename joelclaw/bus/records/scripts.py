@@ -12,48 +12,47 @@ from joelclaw.bus.records.flow_scripts import FLOW_SCRIPTS
 if TYPE_CHECKING:
     import redis
 
-# Store an event once per id (24 h), append it to the logs (capped by the sweeper's prune, not
-# here: the hot path stays short), queue its search terms for indexing (one RPUSH: the sweeper
-# indexes them in batches, joelclaw.events.index), and create its runs with an outbox wake-up
-# each, so a sender that dies before publishing loses nothing. Returns the runs waiting for this
-# event name (wait_for_event), saving a round trip. ARGV[14] ('' for none) holds the runs' broker
-# messages as kombu's Redis transport would write them (joelclaw.bus.delivery.capture), written
-# after the runs so a worker never finds a message before its run; a write the broker refuses is
-# returned (the runs' outbox entries publish them again).
-# KEYS: seen, event, event log, by name, run index, outbox, index backlog, then per run its hash
-# and its function's index.
+# Store an event once per id (24 h) and create its runs with an outbox wake-up each, so a sender
+# that dies before publishing loses nothing. What the views and search list them by (the event
+# logs, the run indexes, the search terms) is one RPUSH onto the index backlog, an entry per new
+# event and per run worked out by the sender (joelclaw.events.index_backlog: applied in batches
+# by the sweeper and before every read). Returns the runs waiting for this event name
+# (wait_for_event), saving a round trip. ARGV[11] ('' for none) holds the runs' broker messages
+# as kombu's Redis transport would write them (joelclaw.bus.delivery.capture), written after the
+# runs so a worker never finds a message before its run; a write the broker refuses is returned
+# (the runs' outbox entries publish them again).
+# KEYS: seen, event, outbox, index backlog, then each run's hash. ARGV: event id, record JSON,
+# dedup TTL, event TTL, outbox due time, runs (JSON), skip dedup ('1'), waits key, the event's
+# backlog entry, messages, then each run's backlog entry.
 DISPATCH = """
-local skip_dedup = ARGV[11] == '1'
+local skip_dedup = ARGV[7] == '1'
+local pending = {}
 if not skip_dedup then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
     redis.call('HINCRBY', KEYS[2], 'duplicates', 1)
     return {0}
   end
   redis.call('HSET', KEYS[2], 'record', ARGV[2], 'duplicates', 0)
-  redis.call('EXPIRE', KEYS[2], ARGV[6])
-  redis.call('ZADD', KEYS[3], ARGV[10], ARGV[1])
-  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
-  if ARGV[13] ~= '' then redis.call('RPUSH', KEYS[7], ARGV[13]) end
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  pending[1] = ARGV[9]
 end
-local runs = cjson.decode(ARGV[9])
+local runs = cjson.decode(ARGV[6])
 for i, r in ipairs(runs) do
-  local run_key = KEYS[7 + 2 * i - 1]
-  local fn_key = KEYS[7 + 2 * i]
   local args = {}
   for k, v in pairs(r.fields) do
     args[#args + 1] = k
     args[#args + 1] = v
   end
-  redis.call('HSET', run_key, unpack(args))
-  redis.call('ZADD', KEYS[5], ARGV[10], r.id)
-  redis.call('ZADD', fn_key, ARGV[10], r.id)
+  redis.call('HSET', KEYS[4 + i], unpack(args))
   if r.wake then
-    redis.call('ZADD', KEYS[6], 'LT', ARGV[8], r.id)
+    redis.call('ZADD', KEYS[3], 'LT', ARGV[5], r.id)
   end
+  pending[#pending + 1] = ARGV[10 + i]
 end
+if #pending > 0 then redis.call('RPUSH', KEYS[4], unpack(pending)) end
 local errors = {}
-if ARGV[14] ~= '' then
-  for _, command in ipairs(cjson.decode(ARGV[14])) do
+if ARGV[10] ~= '' then
+  for _, command in ipairs(cjson.decode(ARGV[10])) do
     local reply = redis.pcall(unpack(command))
     if type(reply) == 'table' and reply.err then errors[#errors + 1] = reply.err end
   end
@@ -61,7 +60,7 @@ end
 if skip_dedup then
   return {1, {}, errors}
 end
-return {1, redis.call('HGETALL', ARGV[12]), errors}
+return {1, redis.call('HGETALL', ARGV[8]), errors}
 """
 
 # Claim due wake-ups by pushing them `claim` seconds into the future; the claimer removes them
