@@ -13,7 +13,10 @@ import pytest
 from kombu import Exchange, Queue
 
 from joelclaw import keys
+from joelclaw.bus.celery import queues as broker_queues
 from joelclaw.runtime import Runtime
+from tests.support import gate_entered, open_gate, wait_for
+from tests.test_bus_steps import finished, start
 
 QUEUE = "t-held"
 RUN_TASK = keys.FUNCTION_TASK_PREFIX + "t-steps"
@@ -85,3 +88,16 @@ def test_held_messages_go_back_when_the_channel_closes(runtime, channel):
     tasks = sorted(m["headers"]["task"] for m in _queued(runtime))
     assert tasks == sorted([RUN_TASK, "plain.task"])
     assert runtime.redis.hlen("unacked") == 0
+
+
+def test_queues_count_a_run_its_worker_holds_as_executing(runtime: Runtime, worker) -> None:
+    """Held in memory, a run's message is in no queue and not in `unacked`: `joelclaw queues`
+    (and /metrics) count it among the executions in progress instead."""
+    run_id = start(runtime, "test/steps", hold="held-queues")
+    wait_for(lambda: gate_entered(runtime.redis, "held-queues") == 1, 30, message="step held")
+    report = broker_queues.depths(runtime)
+    assert report["executing"] == 1 and report["unacked"] == 0
+    assert broker_queues.totals(report)[keys.FUNCTION_QUEUE] == 0
+    open_gate(runtime.redis, "held-queues")
+    assert finished(runtime, run_id).status == "completed"
+    assert broker_queues.depths(runtime)["executing"] == 0

@@ -92,7 +92,7 @@ class RedisCollector(Collector):
         yield _finished_counter(client)
         yield _step_histogram(client)
         yield from _cache_counters(client)
-        yield _queue_gauge(queues.depths(self.rt))
+        yield from _queue_gauges(queues.depths(self.rt))
 
 
 def _split(raw: dict[bytes, bytes]) -> Iterator[tuple[list[str], float]]:
@@ -155,12 +155,14 @@ def _cache_counters(client: redis.Redis) -> Iterator[CounterMetricFamily]:
     yield fetches
 
 
-def _queue_gauge(report: dict[str, Any]) -> GaugeMetricFamily:
+def _queue_gauges(report: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
     """Per queue and priority step, from `joelclaw.bus.celery.queues` (empty when the broker
-    cannot say)."""
+    cannot say); and the executions in progress, whose messages the workers hold."""
     family = GaugeMetricFamily("joelclaw_queue_depth", "Messages waiting in each broker queue.",
                                labels=("queue", "priority"))
     for queue in report["queues"]:
         for priority, depth in queue.get("by_priority", {}).items():
             family.add_metric([queue["name"], priority], depth)
-    return family
+    yield family
+    yield GaugeMetricFamily("joelclaw_executing", "Executions in progress (runs and parallel "
+                            "members holding a lease).", value=report["executing"])

@@ -7,6 +7,10 @@ separator and a key prefix come from the transport options the Celery app is bui
 (`connection.transport_options`, read without building the app: `joelclaw queues` and
 `status` load no Celery), so this reads exactly the keys the workers consume. Over AMQP the
 depth needs RabbitMQ's management API: reported as not available rather than guessed.
+
+A run's message is not in `unacked` while a worker holds it (joelclaw.bus.celery.broker keeps
+it in the worker's memory), so the report adds `executing`: the executions whose lease has not
+lapsed (runs and parallel members), on any transport, which is where those messages are.
 """
 
 from __future__ import annotations
@@ -49,19 +53,21 @@ def broker_options(rt: Bus) -> dict[str, Any]:
 
 def depths(rt: Bus) -> dict[str, Any]:
     """`{"transport", "depth_available", "queues": [{"name", "depth", "by_priority"}],
-    "unacked", "checked_at"}`; over AMQP only the names, with a note."""
+    "unacked", "executing", "checked_at"}`; over AMQP only the names and `executing`, with a
+    note."""
     broker = rt.broker_url
     names = queue_names(rt)
+    executing = int(rt.redis.zcount(keys.LEASES, time.time(), "+inf"))  # not lapsed
     if broker.startswith("amqp"):
-        return {"transport": "amqp", "depth_available": False,
+        return {"transport": "amqp", "depth_available": False, "executing": executing,
                 "queues": [{"name": n} for n in names], "note": AMQP_NOTE}
     options = broker_options(rt)
     if broker == rt.redis_url:
-        return {"transport": "redis", "depth_available": True,
+        return {"transport": "redis", "depth_available": True, "executing": executing,
                 **redis_depths(rt.redis, names, options)}
     client = redisconn.connect(broker, rt.settings, socket_connect_timeout=3, socket_timeout=15)
     try:
-        return {"transport": "redis", "depth_available": True,
+        return {"transport": "redis", "depth_available": True, "executing": executing,
                 **redis_depths(client, names, options)}
     finally:
         client.close()

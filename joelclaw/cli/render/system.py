@@ -168,9 +168,11 @@ def _catch_up_cell(cron: dict[str, Any]) -> str:
 
 def render_queues(result: dict[str, Any]) -> str:
     if not result["depth_available"]:
-        return f"{result['broker']}\n{click.style(result['note'], fg='yellow')}"
+        return (f"{result['broker']}  executing: {result['executing']}\n"
+                f"{click.style(result['note'], fg='yellow')}")
     rows = [(q["name"], bold(str(q["depth"])),
              ", ".join(f"p{p}={n}" for p, n in q["by_priority"].items() if n) or "-")
             for q in result["queues"]]
-    head = f"{result['broker']}  unacked: {result['unacked']}"
+    head = (f"{result['broker']}  unacked: {result['unacked']}  "
+            f"executing: {result['executing']}")
     return head + "\n\n" + table(["queue", "depth", "by priority (0 = highest)"], rows)
