@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import environment, pct, start_worker, stop, throughput  # noqa: E402
+from joelclaw.bus.records import metrics  # noqa: E402
 from joelclaw.config import Settings  # noqa: E402
+from joelclaw.events import index_backlog  # noqa: E402
 from joelclaw.events.model import Event  # noqa: E402
 from joelclaw.runtime import Runtime  # noqa: E402
 
@@ -81,6 +83,10 @@ def commands_per_run(client: redis.Redis, send: Callable[[int], None], count: in
     while int(client.get("bench:done") or 0) < count:
         polls += 1
         time.sleep(0.02)
+    # What the runs left on the backlogs (index entries, counters) is their cost too: applied
+    # now, as the sweeper or the next reader would, and counted.
+    index_backlog.catch_up(client)
+    metrics.catch_up(client)
     after = counted()
     calls = {name: n - before.get(name, 0.0) for name, n in after.items()}
     calls["get"] = calls.get("get", 0.0) - polls - 1  # this loop's own probes are not the run's
@@ -191,6 +197,15 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                                       args.concurrency, env, tmp / f"{label}.log"))
             wait_idle_worker(client, senders[label]["one"])
             split[label] = CpuSplit(procs[-1].pid, redis_pid)
+        # Commands first, while the event log is under its cap (the sweeper's pruning of it,
+        # later, would land in whichever side's count it coincides with).
+        commands: dict[str, dict[str, float]] = {}
+        for label in ("joelclaw", "plain"):
+            for kind in ("one", "ten"):
+                total, top = commands_per_run(client, senders[label][kind], 500)
+                commands.setdefault(label, {})[kind] = total
+                print(f"[{label}] {kind}: {total:.1f} Redis commands/run; top {top}",
+                      file=sys.stderr)
         # Latency: alternate samples between the two idle workers, so both see the same noise.
         lat: dict[str, list[float]] = {"joelclaw": [], "plain": []}
         for i in range(args.latency_samples):
@@ -217,13 +232,6 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                     rates[label][kind] = max(rates[label].get(kind, 0.0), rate)
                     print(f"[{label}] {kind}: {rate:.0f}/s", file=sys.stderr)
                 paired[kind].append(pair["joelclaw"] / pair["plain"])
-        commands: dict[str, dict[str, float]] = {}
-        for label in rates:
-            for kind in ("one", "ten"):
-                total, top = commands_per_run(client, senders[label][kind], 500)
-                commands.setdefault(label, {})[kind] = total
-                print(f"[{label}] {kind}: {total:.1f} Redis commands/run; top {top}",
-                      file=sys.stderr)
         results = {
             label: {"p50": statistics.median(lat[label]), "p99": pct(lat[label], 0.99),
                     "rate": rates[label]["one"], "ten_rate": rates[label]["ten"],
