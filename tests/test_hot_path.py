@@ -17,6 +17,7 @@ import pytest
 from joelclaw import keys
 from joelclaw.bus.control import cancel_run
 from joelclaw.bus.delivery import leases
+from joelclaw.events import index_backlog
 from joelclaw.events.index import search
 from joelclaw.events.model import Event
 from joelclaw.events.store import list_events, recent_by_name
@@ -172,3 +173,16 @@ def test_the_sweeper_marks_no_run_for_a_parallel_member_or_a_run_that_is_gone(
     assert sorted(w.decode() for w in woken) == sorted([member, "run-that-is-gone"])
     assert runtime.redis.hexists(keys.run(run_id), "lost") == 0
     assert runtime.redis.exists(keys.run("run-that-is-gone")) == 0
+
+
+def test_an_entry_that_is_not_one_is_skipped_and_the_rest_applied(runtime: Runtime) -> None:
+    runtime.redis.set("jc:test:not-a-set", "x")
+    runtime.redis.rpush(keys.INDEX_BACKLOG, "not json", '{"a": 1}', '[1, 2, 3, 4]',
+                        '["1", "evt-x", [], ["jc:events"]]', '[1, "evt-y", "w:x", {"k": 1}]',
+                        '[1, "evt-z", [], ["jc:test:not-a-set"]]')
+    sent = runtime.send(Event(name="test/hot-bad", data={"note": "after the junk"}))[0]
+    assert index_backlog.catch_up(runtime.redis) == 7
+    assert runtime.redis.llen(keys.INDEX_BACKLOG) == 0
+    assert [e["event"]["id"] for e in list_events(runtime.redis)] == [sent.id]
+    assert [r["event"]["id"] for r in search(runtime.redis, "junk")] == [sent.id]
+    assert not runtime.redis.exists(keys.event_term("w:x"))  # a term list that is not a list

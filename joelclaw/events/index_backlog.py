@@ -34,7 +34,8 @@ def entry(score_ms: int, member: str, sets: Iterable[str], terms: Iterable[str] 
 # its trim to EVENT_TTL (ARGV[3]). A process trims at most every TRIM_SECONDS (most term sets
 # are young, and a trim per term per batch was a third of the indexing's commands): a long-lived
 # term's set holds members at most EVENT_TTL + TRIM_SECONDS old, whose events have expired
-# (search skips them). An entry of an older version has no sets (it wrote them itself).
+# (search skips them). An entry of an older version has no sets (it wrote them itself); one
+# that is not an entry (nothing of ours writes such) is skipped, so it never stops the rest.
 CATCH_UP = """
 local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #entries == 0 then return 0 end
@@ -46,24 +47,34 @@ local function add(groups, order, name, score, member)
   members[#members + 1] = score
   members[#members + 1] = member
 end
+local function list(value)
+  if type(value) == 'table' then return value end
+  return {}
+end
 for _, raw in ipairs(entries) do
-  local e = cjson.decode(raw)
-  if #e[3] > 0 and e[1] > newest then newest = e[1] end
-  for _, term in ipairs(e[3]) do add(by_term, terms, ARGV[2] .. term, e[1], e[2]) end
-  if e[4] then
-    for _, key in ipairs(e[4]) do add(by_set, sets, key, e[1], e[2]) end
+  local ok, e = pcall(cjson.decode, raw)
+  if ok and type(e) == 'table' and type(e[1]) == 'number' and type(e[2]) == 'string' then
+    for _, term in ipairs(list(e[3])) do
+      if type(term) == 'string' then
+        add(by_term, terms, ARGV[2] .. term, e[1], e[2])
+        if e[1] > newest then newest = e[1] end
+      end
+    end
+    for _, key in ipairs(list(e[4])) do
+      if type(key) == 'string' then add(by_set, sets, key, e[1], e[2]) end
+    end
   end
 end
-local function zadd(key, members)
+local function zadd(key, members)  -- pcall: a key of another type fails alone
   for i = 1, #members, 7000 do
-    redis.call('ZADD', key, unpack(members, i, math.min(i + 6999, #members)))
+    redis.pcall('ZADD', key, unpack(members, i, math.min(i + 6999, #members)))
   end
 end
 for _, key in ipairs(sets) do zadd(key, by_set[key]) end
 local oldest = newest - tonumber(ARGV[3]) * 1000
 for _, key in ipairs(terms) do
   zadd(key, by_term[key])
-  if ARGV[4] == '1' then redis.call('ZREMRANGEBYSCORE', key, '-inf', oldest) end
+  if ARGV[4] == '1' then redis.pcall('ZREMRANGEBYSCORE', key, '-inf', oldest) end
   redis.call('EXPIRE', key, ARGV[3])
 end
 return #entries
