@@ -52,10 +52,12 @@ def test_a_reader_counts_what_ended_before_it_read(runtime: Runtime) -> None:
 
 
 def test_a_malformed_entry_is_skipped_and_the_rest_counted(runtime: Runtime) -> None:
+    runtime.redis.set("jc:test:not-a-hash", "x")
     runtime.redis.rpush(keys.METRIC_BACKLOG, "not an increment",
-                        f"{keys.METRIC_RUNS}\tf-bad|completed\tx\t")
+                        f"{keys.METRIC_RUNS}\tf-bad|completed\tx\t",
+                        "jc:test:not-a-hash\tfield\t1\t")
     _end_runs(runtime, 4, "f-bad")
-    assert metrics.catch_up(runtime.redis) == 4 * 5 + 2  # five increments a run, two bad
+    assert metrics.catch_up(runtime.redis) == 4 * 5 + 3  # five increments a run, three bad
     assert metrics.read_runs(runtime.redis)[("f-bad", "completed")] == 3
 
 

@@ -99,12 +99,12 @@ for _, item in ipairs(items) do
     if ttl ~= '' then ttls[key] = ttl end
   end
 end
-for _, counter in ipairs(order) do
+for _, counter in ipairs(order) do  -- pcall: a counter that is not one fails alone
   local id = counter[1]
   if floats[id] then
-    redis.call('HINCRBYFLOAT', counter[2], counter[3], string.format('%.17g', sums[id]))
+    redis.pcall('HINCRBYFLOAT', counter[2], counter[3], string.format('%.17g', sums[id]))
   else
-    redis.call('HINCRBY', counter[2], counter[3], string.format('%d', sums[id]))
+    redis.pcall('HINCRBY', counter[2], counter[3], string.format('%d', sums[id]))
   end
 end
 for key, ttl in pairs(ttls) do redis.call('EXPIRE', key, ttl) end
