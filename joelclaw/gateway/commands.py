@@ -58,7 +58,8 @@ def _status(gw: Gateway, args: str) -> str:
     report = health.check(rt)
     workers = report["components"]["workers"]
     roles = ", ".join(f"{role} {info['alive']} alive" for role, info in workers["roles"].items())
-    depths = queues.totals(queues.depths(rt))
+    report_queues = queues.depths(rt)
+    depths = queues.totals(report_queues)
     runs = rt.runs.counts(limit=200)
     headline = report["status"] + (f" (failing: {', '.join(report['failing'])})"
                                    if report["failing"] else "")
@@ -66,7 +67,8 @@ def _status(gw: Gateway, args: str) -> str:
              f"- health: {headline}",
              f"- mode: {'sleep' if gw.sleeping() else 'awake'}",
              "- gateway queue: " + ", ".join(f"{k} {v}" for k, v in gw.queue.depth().items()),
-             "- broker queues: " + (", ".join(f"{k} {v}" for k, v in depths.items()) or "-"),
+             "- broker queues: " + (", ".join(f"{k} {v}" for k, v in depths.items()) or "-")
+             + f"; executing {report_queues['executing']}",
              f"- workers: {roles}",
              "- runs (last 200): " + (", ".join(f"{k} {v}" for k, v in sorted(runs.items()))
                                       or "none")]

@@ -32,7 +32,7 @@ def test_non_owner_is_ignored(tg, start_gateway) -> None:
 def test_each_command_is_answered_directly(tg, start_gateway) -> None:
     _, rt = start_gateway()
     expected = {
-        "/help": "joelclaw commands", "/status": "Status", "/runs": "runs",
+        "/help": "joelclaw commands", "/status": "; executing ", "/runs": "runs",
         "/health": "Gateway", "/send test/ping {\"n\": 1}": "Sent test/ping",
         "/search ping": "matching", "/sleep": "Sleep mode", "/wake": "Awake",
         "/nope": "Unknown command",
