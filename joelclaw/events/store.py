@@ -91,8 +91,8 @@ def prune(client: redis.Redis, cap: int, batch: int = 5000) -> list[str]:
     """Cap the event log: the oldest events past `cap` are forgotten whole (their records too,
     not only their log entries, so a flood cannot fill Redis for the 7 days events live), and
     per-name entries older than the events they name go. Returns the runs the forgotten events
-    started, for the bus to forget the finished ones."""
-    index_backlog.catch_up(client)  # an entry applied after the cap would point at nothing
+    started, for the bus to forget the finished ones. The caller applies the index backlog
+    first (the sweeper's prune)."""
     doomed = client.zrange(keys.EVENT_LOG, 0, -cap - 1)[:batch]
     started: list[str] = []
     if doomed:

@@ -264,8 +264,11 @@ class Sweeper:
 
     def prune(self) -> None:
         """Cap the event logs (with the finished runs of the events capped away) and drop
-        expired runs from the indexes; one worker at a time."""
+        expired runs from the indexes; one worker at a time. The index backlog is applied
+        first, whole: an entry applied after its event or run was pruned would point at
+        nothing."""
         if self.rt.redis.set(keys.RETENTION_LOCK, "1", nx=True, ex=int(PRUNE_EVERY)):
+            index_backlog.catch_up(self.rt.redis)
             started = events.prune(self.rt.redis, self.rt.settings.runs.event_log_cap)
             self.rt.runs.forget_finished(started)
             self.rt.runs.prune_index()

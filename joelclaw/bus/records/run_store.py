@@ -332,10 +332,10 @@ class RunStore:
 
     def forget_finished(self, run_ids: builtins.list[str]) -> int:
         """Delete the runs among `run_ids` that have ended (their events were capped away);
-        live ones (queued, sleeping, waiting) stay whatever their event's fate."""
+        live ones (queued, sleeping, waiting) stay whatever their event's fate. The caller
+        applies the index backlog first (the sweeper's prune)."""
         if not run_ids:
             return 0
-        index_backlog.catch_up(self.redis)  # or a run's entry could be applied after it went
         pipe = self.redis.pipeline(transaction=False)
         for run_id in run_ids:
             pipe.hmget(keys.run(run_id), "status", "function")
@@ -352,9 +352,10 @@ class RunStore:
         return len(done)
 
     def prune_index(self, batch: int = 1000) -> int:
-        """Drop index entries whose run expired (retention); keep live long-sleeping runs."""
+        """Drop index entries whose run expired (retention); keep live long-sleeping runs.
+        The caller applies the index backlog first (the sweeper's prune), as for
+        `forget_finished`."""
         cutoff = (time.time() - self.retention) * 1000
-        index_backlog.catch_up(self.redis)
         ids = self.redis.zrangebyscore(keys.RUN_INDEX, "-inf", cutoff, start=0, num=batch)
         if not ids:
             return 0
